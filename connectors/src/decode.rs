@@ -1,0 +1,349 @@
+//! Decoding `ingest-occurrences` JSON (occurrences and status changes) into the dataflow's
+//! compact records, with the validation rules of docs/semantics.md §2.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::fmt;
+
+use dataflows::model::grouptype::group_type;
+use dataflows::model::time::{micros_from_seconds, parse_iso, Micros};
+use dataflows::model::uuid::parse_uuid;
+use dataflows::model::{
+    group_hash, symbol_of, Level, OccurrenceRecord, Priority, ProjectId, Record, RecordBody, Seq, StatusChangeRecord, Symbol,
+};
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+
+/// Which projects are accepted: every one, or those a configuration declares.
+#[derive(Clone, Debug, Default)]
+pub enum ProjectFilter {
+    #[default]
+    Any,
+    Only(HashSet<ProjectId>),
+}
+
+impl ProjectFilter {
+    fn accepts(&self, project: ProjectId) -> bool {
+        match self {
+            ProjectFilter::Any => true,
+            ProjectFilter::Only(ids) => ids.contains(&project),
+        }
+    }
+}
+
+/// A JSON number or string; used for times and user ids.
+enum NumOrStr<'a> {
+    Num(f64, String),
+    Str(Cow<'a, str>),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for NumOrStr<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = NumOrStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number or a string")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(NumOrStr::Num(v as f64, v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(NumOrStr::Num(v as f64, v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(NumOrStr::Num(v, v.to_string()))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(NumOrStr::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(NumOrStr::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(NumOrStr::Str(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+#[derive(Deserialize)]
+struct WireMessage<'a> {
+    #[serde(borrow)]
+    payload_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    project_id: Option<u64>,
+    #[serde(borrow)]
+    event_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    fingerprint: Option<Vec<Cow<'a, str>>>,
+    #[serde(borrow)]
+    issue_title: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    subtitle: Option<Cow<'a, str>>,
+    #[serde(rename = "type")]
+    type_id: Option<i64>,
+    #[serde(borrow)]
+    detection_time: Option<NumOrStr<'a>>,
+    #[serde(borrow)]
+    level: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    culprit: Option<Cow<'a, str>>,
+    initial_issue_priority: Option<i64>,
+    priority: Option<i64>,
+    #[serde(borrow)]
+    event: Option<WireEvent<'a>>,
+    new_status: Option<i64>,
+    new_substatus: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct WireEvent<'a> {
+    #[serde(borrow)]
+    event_id: Option<Cow<'a, str>>,
+    project_id: Option<u64>,
+    #[serde(borrow)]
+    timestamp: Option<NumOrStr<'a>>,
+    #[serde(borrow)]
+    user: Option<WireUser<'a>>,
+    #[serde(borrow)]
+    release: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    environment: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct WireUser<'a> {
+    #[serde(borrow)]
+    id: Option<NumOrStr<'a>>,
+    #[serde(borrow)]
+    email: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    username: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    ip_address: Option<Cow<'a, str>>,
+}
+
+/// Turns one line into a [`Record`], or a reason for the dead-letter output.
+#[derive(Clone, Debug, Default)]
+pub struct OccurrenceDecoder {
+    pub projects: ProjectFilter,
+}
+
+const CULPRIT_MAX_CHARS: usize = 200;
+
+fn missing(field: &str) -> String {
+    format!("missing field {field}")
+}
+
+fn parse_time(value: &NumOrStr, field: &str, allow_offset: bool) -> Result<Micros, String> {
+    match value {
+        NumOrStr::Num(seconds, _) => micros_from_seconds(*seconds).ok_or_else(|| format!("invalid {field}: {seconds} out of range")),
+        NumOrStr::Str(text) => parse_iso(text, allow_offset).map_err(|e| format!("invalid {field}: {e}")),
+    }
+}
+
+fn uuid_field(value: &str, field: &str) -> Result<u128, String> {
+    parse_uuid(value).ok_or_else(|| format!("invalid {field} {value:?}: not a UUID"))
+}
+
+fn non_empty<'c>(value: &'c Option<Cow<'_, str>>) -> Option<&'c str> {
+    value.as_deref().filter(|s| !s.is_empty())
+}
+
+/// `tags[sentry:user]` style: the first of id, email, username, ip_address.
+fn user_key(user: &WireUser) -> Option<String> {
+    if let Some(id) = &user.id {
+        match id {
+            NumOrStr::Num(_, text) => return Some(format!("id:{text}")),
+            NumOrStr::Str(text) if !text.is_empty() => return Some(format!("id:{text}")),
+            NumOrStr::Str(_) => {}
+        }
+    }
+    if let Some(email) = non_empty(&user.email) {
+        return Some(format!("email:{email}"));
+    }
+    if let Some(username) = non_empty(&user.username) {
+        return Some(format!("username:{username}"));
+    }
+    non_empty(&user.ip_address).map(|ip| format!("ip:{ip}"))
+}
+
+impl OccurrenceDecoder {
+    pub fn new(projects: ProjectFilter) -> Self {
+        OccurrenceDecoder { projects }
+    }
+
+    /// Decodes one line. `define` is told the string behind every release and environment
+    /// symbol, so that the read side can show names.
+    pub fn decode(&self, line: &[u8], seq: Seq, define: &mut dyn FnMut(Symbol, &str)) -> Result<Record, String> {
+        let wire: WireMessage = serde_json::from_slice(line).map_err(|e| {
+            if e.is_data() {
+                e.to_string()
+            } else {
+                format!("invalid JSON at {e}")
+            }
+        })?;
+        let project = wire.project_id.ok_or_else(|| missing("project_id"))?;
+        if !self.projects.accepts(project) {
+            return Err(format!("unknown project {project}"));
+        }
+        let fingerprint = wire.fingerprint.as_ref().ok_or_else(|| missing("fingerprint"))?;
+        let first = fingerprint.first().ok_or_else(|| "fingerprint must not be empty".to_string())?;
+        let id_text = wire.id.as_deref().ok_or_else(|| missing("id"))?;
+        match wire.payload_type.as_deref() {
+            None | Some("occurrence") => {}
+            Some("status_change") => {
+                let id = parse_uuid(id_text).unwrap_or_else(|| xxhash_rust::xxh3::xxh3_128(id_text.as_bytes()));
+                let new_status = wire.new_status.ok_or_else(|| missing("new_status"))?;
+                return Ok(Record {
+                    seq,
+                    project,
+                    id,
+                    body: RecordBody::StatusChange(StatusChangeRecord {
+                        hash: group_hash(first),
+                        new_status,
+                        new_substatus: wire.new_substatus,
+                    }),
+                });
+            }
+            Some(other) => return Err(format!("unknown payload_type {other:?}")),
+        }
+        let id = uuid_field(id_text, "id")?;
+        let title = wire.issue_title.ok_or_else(|| missing("issue_title"))?;
+        let subtitle = wire.subtitle.ok_or_else(|| missing("subtitle"))?;
+        let type_number = wire.type_id.ok_or_else(|| missing("type"))?;
+        let group_type = u32::try_from(type_number)
+            .ok()
+            .and_then(group_type)
+            .ok_or_else(|| format!("unknown group type {type_number}"))?;
+        let detection = parse_time(
+            wire.detection_time.as_ref().ok_or_else(|| missing("detection_time"))?,
+            "detection_time",
+            false,
+        )?;
+        let priority = match wire.initial_issue_priority.or(wire.priority) {
+            None => None,
+            Some(n) => Some(Priority::from_number(n).ok_or_else(|| format!("invalid priority {n}: expected 25, 50 or 75"))?),
+        };
+        let top_event_id = wire.event_id.as_deref().map(|e| uuid_field(e, "event_id")).transpose()?;
+        let mut time = detection;
+        let (mut user, mut release, mut environment) = (None, None, None);
+        match &wire.event {
+            None => {
+                if top_event_id.is_none() {
+                    return Err("Payload must contain either event_id or event_data".into());
+                }
+            }
+            Some(event) => {
+                let event_id = uuid_field(
+                    event.event_id.as_deref().ok_or_else(|| missing("event.event_id"))?,
+                    "event.event_id",
+                )?;
+                if top_event_id.is_some_and(|top| top != event_id) {
+                    return Err("event_id differs from event.event_id".into());
+                }
+                match event.project_id {
+                    Some(p) if p == project => {}
+                    Some(p) => return Err(format!("event.project_id {p} differs from project_id {project}")),
+                    None => return Err(missing("event.project_id")),
+                }
+                if let Some(ts) = &event.timestamp {
+                    time = parse_time(ts, "event.timestamp", true)?;
+                }
+                user = event.user.as_ref().and_then(user_key).map(|key| symbol_of(&key));
+                if let Some(name) = non_empty(&event.release) {
+                    let symbol = symbol_of(name);
+                    define(symbol, name);
+                    release = Some(symbol);
+                }
+                if let Some(name) = non_empty(&event.environment) {
+                    let symbol = symbol_of(name);
+                    define(symbol, name);
+                    environment = Some(symbol);
+                }
+            }
+        }
+        let mut more_hashes = Vec::new();
+        let hash = group_hash(first);
+        for extra in &fingerprint[1..] {
+            let h = group_hash(extra);
+            if h != hash && !more_hashes.contains(&h) {
+                more_hashes.push(h);
+            }
+        }
+        let culprit = wire.culprit.as_deref().unwrap_or("");
+        let culprit = match culprit.char_indices().nth(CULPRIT_MAX_CHARS) {
+            Some((cut, _)) => &culprit[..cut],
+            None => culprit,
+        };
+        Ok(Record {
+            seq,
+            project,
+            id,
+            body: RecordBody::Occurrence(OccurrenceRecord {
+                time,
+                type_id: group_type.type_id,
+                hash,
+                more_hashes,
+                title: title.into(),
+                subtitle: subtitle.into(),
+                culprit: culprit.into(),
+                level: Level::parse(wire.level.as_deref()),
+                priority,
+                user,
+                release,
+                environment,
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(line: &str) -> Result<Record, String> {
+        OccurrenceDecoder::default().decode(line.as_bytes(), 0, &mut |_, _| {})
+    }
+
+    const OK: &str = r#"{"id":"0123456789abcdef0123456789abcdef","project_id":1,"event_id":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","fingerprint":["a"],"issue_title":"t","subtitle":"s","type":4001,"detection_time":1704110400.5}"#;
+
+    #[test]
+    fn decodes_a_minimal_occurrence() {
+        let record = decode(OK).unwrap();
+        let RecordBody::Occurrence(occ) = record.body else {
+            panic!("not an occurrence")
+        };
+        assert_eq!(occ.time, 1_704_110_400_500_000);
+        assert_eq!(occ.level, Level::Info);
+        assert_eq!(occ.hash, group_hash("a"));
+    }
+
+    #[test]
+    fn reasons_are_precise() {
+        let cases = [
+            (r#"{"id":"x""#, "invalid JSON at EOF while parsing an object at line 1 column 9"),
+            (&OK.replace(r#""issue_title":"t","#, ""), "missing field issue_title"),
+            (&OK.replace("4001", "9999"), "unknown group type 9999"),
+            (
+                &OK.replace("0123456789abcdef0123456789abcdef", "xyz"),
+                "invalid id \"xyz\": not a UUID",
+            ),
+            (
+                &OK.replace(
+                    "\"type\"",
+                    r#""event":{"event_id":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","project_id":2},"type""#,
+                ),
+                "event.project_id 2 differs from project_id 1",
+            ),
+            (&OK.replace("\"id\"", r#""payload_type":"x","id""#), "unknown payload_type \"x\""),
+            (&OK.replace("[\"a\"]", "[]"), "fingerprint must not be empty"),
+        ];
+        for (line, reason) in cases {
+            assert_eq!(decode(line).unwrap_err(), reason, "{line}");
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! Occurrent's sources and sinks: JSON-lines inputs, dead-letter output, and the decoding of
+//! bytes into the model's records.
+
+pub mod decode;
+pub mod jsonl;
+
+impl dataflows::graph::LineDecoder for decode::OccurrenceDecoder {
+    fn decode(
+        &self,
+        line: &[u8],
+        seq: dataflows::model::Seq,
+        define: &mut dyn FnMut(dataflows::model::Symbol, &str),
+    ) -> Result<dataflows::model::Record, String> {
+        decode::OccurrenceDecoder::decode(self, line, seq, define)
+    }
+}

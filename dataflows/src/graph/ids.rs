@@ -1,0 +1,41 @@
+//! Numeric group ids: one counter over all projects, in creation (log) order. Creations are
+//! rare (quotas bound them), so a single worker orders them.
+
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::Stream;
+
+use super::epoch_of;
+
+use crate::model::Seq;
+use crate::state::GroupKey;
+
+pub fn assign_ids<'scope>(created: Stream<'scope, u64, Vec<(Seq, GroupKey)>>) -> Stream<'scope, u64, Vec<((GroupKey, u64), u64, isize)>> {
+    created.unary_frontier(Exchange::new(|_: &(Seq, GroupKey)| 0), "AssignIds", |_, _| {
+        let mut next_id: u64 = 1;
+        let mut pending: std::collections::BTreeMap<u64, (Capability<u64>, Vec<(Seq, GroupKey)>)> = Default::default();
+        move |(input, frontier), output| {
+            input.for_each(|cap, data| {
+                pending
+                    .entry(epoch_of(&cap))
+                    .or_insert_with(|| (cap.retain_least(0).expect("an input stamp has a time"), Vec::new()))
+                    .1
+                    .append(data);
+            });
+            while let Some(entry) = pending.first_entry() {
+                let epoch = *entry.key();
+                if frontier.less_equal(&epoch) {
+                    break;
+                }
+                let (cap, mut created) = entry.remove();
+                created.sort_unstable();
+                let mut session = output.session(&cap);
+                for (_, key) in created {
+                    session.give(((key, next_id), epoch, 1isize));
+                    next_id += 1;
+                }
+            }
+        }
+    })
+}

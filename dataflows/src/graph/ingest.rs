@@ -1,0 +1,109 @@
+//! The ingest operator: records exchanged by project, applied in log order per epoch to the
+//! per-project state machines, producing the view changes of each epoch.
+
+use std::collections::{BTreeMap, HashMap};
+
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::Stream;
+
+use super::epoch_of;
+
+use crate::model::{ProjectId, Record, Seq, Symbol};
+use crate::state::{Counter, Effects, GroupKey, GroupRow, IngestConfig, ProjectState};
+
+type Updates<D> = Vec<(D, u64, isize)>;
+
+pub struct Ingested<'scope> {
+    pub groups: Stream<'scope, u64, Updates<(GroupKey, GroupRow)>>,
+    pub hourly: Stream<'scope, u64, Updates<(GroupKey, u32)>>,
+    pub environments: Stream<'scope, u64, Updates<(GroupKey, Symbol)>>,
+    pub counters: Stream<'scope, u64, Updates<Counter>>,
+    pub created: Stream<'scope, u64, Vec<(Seq, GroupKey)>>,
+    pub rejected: Stream<'scope, u64, Vec<(Seq, String)>>,
+}
+
+/// Spreads project ids over workers (Fibonacci hashing; ids are often small and sequential).
+pub fn project_route(project: ProjectId) -> u64 {
+    project.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32
+}
+
+pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestConfig) -> Ingested<'scope> {
+    let mut builder = OperatorBuilder::new("Ingest".to_owned(), records.scope());
+    let mut input = builder.new_input(records, Exchange::new(|r: &Record| project_route(r.project)));
+    let (groups_out, groups) = builder.new_output::<Updates<(GroupKey, GroupRow)>>();
+    let (hourly_out, hourly) = builder.new_output::<Updates<(GroupKey, u32)>>();
+    let (env_out, environments) = builder.new_output::<Updates<(GroupKey, Symbol)>>();
+    let (counters_out, counters) = builder.new_output::<Updates<Counter>>();
+    let (created_out, created) = builder.new_output::<Vec<(Seq, GroupKey)>>();
+    let (rejected_out, rejected) = builder.new_output::<Vec<(Seq, String)>>();
+    let mut outputs = (groups_out, hourly_out, env_out, counters_out, created_out, rejected_out);
+
+    builder.build(move |_| {
+        let mut projects: HashMap<ProjectId, ProjectState> = HashMap::new();
+        // Records waiting for their epoch to complete, with one capability per output.
+        let mut pending: BTreeMap<u64, (Vec<Capability<u64>>, Vec<Record>)> = BTreeMap::new();
+        move |frontiers| {
+            input.for_each(|cap, data| {
+                let entry = pending
+                    .entry(epoch_of(&cap))
+                    .or_insert_with(|| ((0..6).map(|port| cap.delayed(&epoch_of(&cap), port)).collect(), Vec::new()));
+                entry.1.append(data);
+            });
+            let frontier = &frontiers[0];
+            let (groups_out, hourly_out, env_out, counters_out, created_out, rejected_out) = &mut outputs;
+            while let Some(entry) = pending.first_entry() {
+                let epoch = *entry.key();
+                if frontier.less_equal(&epoch) {
+                    break;
+                }
+                let (caps, mut records) = entry.remove();
+                records.sort_unstable_by_key(|r| r.seq);
+                let mut effects = Effects {
+                    epoch,
+                    ..Effects::default()
+                };
+                for record in &records {
+                    projects.entry(record.project).or_default().apply(record, &config, &mut effects);
+                }
+                drop(records);
+
+                let mut group_updates: Updates<(GroupKey, GroupRow)> = Vec::with_capacity(effects.retracted.len() + effects.changed.len());
+                group_updates.extend(effects.retracted.drain(..).map(|row| (row, epoch, -1)));
+                for key in effects.changed.drain(..) {
+                    if let Some(row) = projects.get(&key.project).and_then(|p| p.row(key)) {
+                        group_updates.push(((key, row.clone()), epoch, 1));
+                    }
+                }
+                let mut hourly: Updates<(GroupKey, u32)> = effects.hourly.drain().map(|(k, n)| (k, epoch, n)).collect();
+                let mut envs: Updates<(GroupKey, Symbol)> = effects.environments.drain().map(|(k, n)| (k, epoch, n)).collect();
+                let mut counters: Updates<Counter> = effects.counters.drain().map(|(k, n)| (k, epoch, n)).collect();
+                give(groups_out, &caps[0], group_updates);
+                give(hourly_out, &caps[1], hourly.split_off(0));
+                give(env_out, &caps[2], envs.split_off(0));
+                give(counters_out, &caps[3], counters.split_off(0));
+                give(created_out, &caps[4], std::mem::take(&mut effects.created));
+                give(rejected_out, &caps[5], std::mem::take(&mut effects.rejected));
+            }
+        }
+    });
+    Ingested {
+        groups,
+        hourly,
+        environments,
+        counters,
+        created,
+        rejected,
+    }
+}
+
+fn give<D: Clone + 'static>(
+    output: &mut timely::dataflow::channels::pushers::Output<u64, Vec<D>>,
+    cap: &Capability<u64>,
+    mut data: Vec<D>,
+) {
+    if !data.is_empty() {
+        output.activate().give(cap, &mut data);
+    }
+}

@@ -1,0 +1,66 @@
+//! The dataflow graph: blocks of lines → parse → ingest (per-project state machines) →
+//! view collections → the materialized [`IssueViews`](crate::views::IssueViews).
+//!
+//! ```text
+//! blocks ─ parse ─┬─ records ─ ingest ─┬─ groups ──────────────┐
+//!                 │          (by       ├─ hourly ──────────────┤
+//!                 │           project) ├─ environments─distinct┤
+//!                 │                    ├─ created ─ assign_ids ┼─▶ sinks ─▶ IssueViews
+//!                 │                    ├─ counters ────────────┤
+//!                 │                    └─ rejected ─┐          │
+//!                 ├─ blocks ───────────── resolve ──┴─ dead letters ─▶ dead-letter writer
+//!                 ├─ dead letters ──────────────────┘
+//!                 └─ symbols, counters ───────────────────────▶ sinks
+//! ```
+
+pub mod dead_letters;
+pub mod ids;
+pub mod ingest;
+pub mod parse;
+pub mod sink;
+
+use std::sync::{Arc, RwLock};
+
+use differential_dataflow::collection::AsCollection;
+use timely::dataflow::operators::{Concat, Probe};
+use timely::dataflow::{ProbeHandle, Stream};
+
+use crate::model::block::{DeadLetter, InputBlock};
+use crate::state::IngestConfig;
+use crate::views::IssueViews;
+pub use parse::LineDecoder;
+pub use sink::DeadLetterSink;
+
+/// Builds the ingest dataflow in `scope`. `owner(block)` names the worker that feeds block
+/// `block`. Returns a probe that passes an epoch once its changes are in `views`.
+pub fn build_ingest<'scope, D: LineDecoder>(
+    blocks: Stream<'scope, u64, Vec<Arc<InputBlock>>>,
+    decoder: D,
+    config: IngestConfig,
+    owner: impl Fn(u64) -> u64 + 'static,
+    views: Arc<RwLock<IssueViews>>,
+    dead_letter_sink: DeadLetterSink,
+) -> ProbeHandle<u64> {
+    let parsed = parse::parse(blocks, decoder);
+    let ingested = ingest::ingest(parsed.records, config);
+    let ids = ids::assign_ids(ingested.created);
+    let rejected = dead_letters::resolve_rejections(parsed.blocks, ingested.rejected, owner);
+    let dead_letters: Stream<'scope, u64, Vec<DeadLetter>> = parsed.dead_letters.concat(rejected);
+    let environments = ingested.environments.as_collection().distinct().inner;
+    let counters = parsed.counters.concat(ingested.counters).as_collection().consolidate().inner;
+
+    let probe = ProbeHandle::new();
+    sink::apply_at_frontier(ingested.groups, views.clone(), IssueViews::apply_groups).probe_with(&probe);
+    sink::apply_at_frontier(ingested.hourly, views.clone(), IssueViews::apply_hourly).probe_with(&probe);
+    sink::apply_at_frontier(environments, views.clone(), IssueViews::apply_environments).probe_with(&probe);
+    sink::apply_at_frontier(ids, views.clone(), IssueViews::apply_ids).probe_with(&probe);
+    sink::apply_at_frontier(parsed.symbols, views.clone(), IssueViews::apply_symbols).probe_with(&probe);
+    sink::apply_at_frontier(counters, views, IssueViews::apply_counters).probe_with(&probe);
+    sink::write_dead_letters(dead_letters, dead_letter_sink).probe_with(&probe);
+    probe
+}
+
+/// The epoch of an input batch (timestamps are totally ordered block indices).
+pub(crate) fn epoch_of(cap: &timely::dataflow::operators::InputCapability<u64>) -> u64 {
+    cap.least().copied().expect("an input stamp has a time")
+}

@@ -1,0 +1,94 @@
+//! Decoding blocks of lines into records, on the worker that read them.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::Stream;
+
+use super::epoch_of;
+
+use crate::model::block::{DeadLetter, InputBlock};
+use crate::model::{Record, Seq, Symbol, SymbolDefinition};
+use crate::state::Counter;
+
+/// Turns one line into a record. Implemented by the connectors for each wire format.
+pub trait LineDecoder: 'static {
+    fn decode(&self, line: &[u8], seq: Seq, define: &mut dyn FnMut(Symbol, &str)) -> Result<Record, String>;
+}
+
+pub struct Parsed<'scope> {
+    pub records: Stream<'scope, u64, Vec<Record>>,
+    pub dead_letters: Stream<'scope, u64, Vec<DeadLetter>>,
+    pub symbols: Stream<'scope, u64, Vec<(SymbolDefinition, u64, isize)>>,
+    pub counters: Stream<'scope, u64, Vec<(Counter, u64, isize)>>,
+    /// The blocks again, kept by the dead-letter stage to recover rejected lines' bytes.
+    pub blocks: Stream<'scope, u64, Vec<Arc<InputBlock>>>,
+}
+
+pub fn parse<'scope, D: LineDecoder>(blocks: Stream<'scope, u64, Vec<Arc<InputBlock>>>, decoder: D) -> Parsed<'scope> {
+    let mut builder = OperatorBuilder::new("Parse".to_owned(), blocks.scope());
+    let mut input = builder.new_input(blocks, Pipeline);
+    let (records_out, records) = builder.new_output::<Vec<Record>>();
+    let (dead_out, dead_letters) = builder.new_output::<Vec<DeadLetter>>();
+    let (symbols_out, symbols) = builder.new_output::<Vec<(SymbolDefinition, u64, isize)>>();
+    let (counters_out, counters) = builder.new_output::<Vec<(Counter, u64, isize)>>();
+    let (blocks_out, kept_blocks) = builder.new_output::<Vec<Arc<InputBlock>>>();
+    let mut outputs = (records_out, dead_out, symbols_out, counters_out, blocks_out);
+    builder.build(move |_capabilities| {
+        // Symbols this worker has already published: names are sent once, not per record.
+        let mut defined: HashSet<Symbol> = HashSet::new();
+        move |_frontiers| {
+            let (records_out, dead_out, symbols_out, counters_out, blocks_out) = &mut outputs;
+            let mut records_out = records_out.activate();
+            let mut dead_out = dead_out.activate();
+            let mut symbols_out = symbols_out.activate();
+            let mut counters_out = counters_out.activate();
+            let mut blocks_out = blocks_out.activate();
+            input.for_each(|cap, data| {
+                let time = epoch_of(&cap);
+                let mut records = Vec::new();
+                let mut dead = Vec::new();
+                let mut new_symbols = Vec::new();
+                for block in data.iter() {
+                    records.reserve(block.lines.len());
+                    for i in 0..block.lines.len() {
+                        let mut define = |symbol: Symbol, name: &str| {
+                            if defined.insert(symbol) {
+                                new_symbols.push(((symbol, name.to_owned()), time, 1));
+                            }
+                        };
+                        match decoder.decode(block.line(i), block.seq(i), &mut define) {
+                            Ok(record) => records.push(record),
+                            Err(reason) => dead.push(DeadLetter::from_block(block, i, reason)),
+                        }
+                    }
+                }
+                let lines: usize = data.iter().map(|b| b.lines.len()).sum();
+                let mut counters = vec![(Counter::LinesRead, time, lines as isize)];
+                if !dead.is_empty() {
+                    counters.push((Counter::DeadLettered, time, dead.len() as isize));
+                }
+                if !records.is_empty() {
+                    records_out.give(&cap, &mut records);
+                }
+                if !dead.is_empty() {
+                    dead_out.give(&cap, &mut dead);
+                }
+                if !new_symbols.is_empty() {
+                    symbols_out.give(&cap, &mut new_symbols);
+                }
+                counters_out.give(&cap, &mut counters);
+                blocks_out.give(&cap, data);
+            });
+        }
+    });
+    Parsed {
+        records,
+        dead_letters,
+        symbols,
+        counters,
+        blocks: kept_blocks,
+    }
+}

@@ -1,0 +1,92 @@
+//! Sinks: apply each completed epoch to the views, and write dead letters in log order.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex, RwLock};
+
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::Stream;
+
+use super::epoch_of;
+
+use crate::model::block::DeadLetter;
+use crate::views::IssueViews;
+
+/// Applies a collection's updates to the views once their epoch is complete, in time order,
+/// each epoch under one write lock. Emits nothing; probe it to know what is applied.
+pub fn apply_at_frontier<'scope, D: Clone + 'static>(
+    updates: Stream<'scope, u64, Vec<(D, u64, isize)>>,
+    views: Arc<RwLock<IssueViews>>,
+    apply: fn(&mut IssueViews, Vec<(D, u64, isize)>),
+) -> Stream<'scope, u64, Vec<()>> {
+    updates.unary_frontier::<timely::container::CapacityContainerBuilder<Vec<()>>, _, _, _>(Pipeline, "ApplyToViews", move |_, _| {
+        let mut pending: BTreeMap<u64, Vec<(D, u64, isize)>> = BTreeMap::new();
+        move |(input, frontier), _output| {
+            input.for_each(|cap, data| pending.entry(epoch_of(&cap)).or_default().append(data));
+            let mut ready = Vec::new();
+            while let Some(entry) = pending.first_entry() {
+                if frontier.less_equal(entry.key()) {
+                    break;
+                }
+                ready.push(entry.remove());
+            }
+            if !ready.is_empty() {
+                let mut views = views.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+                for batch in ready {
+                    apply(&mut views, batch);
+                }
+            }
+        }
+    })
+}
+
+/// Where dead letters go: a writer shared by the workers (only worker 0 writes), as JSON lines
+/// `{"source", "line", "offset", "reason", "raw"}` (`raw_base64` when the bytes are not UTF-8).
+pub type DeadLetterSink = Arc<Mutex<Option<Box<dyn Write + Send>>>>;
+
+pub fn dead_letter_json(letter: &DeadLetter) -> String {
+    use base64::Engine;
+    let mut object = serde_json::json!({
+        "source": letter.source,
+        "line": letter.line,
+        "offset": letter.offset,
+        "reason": letter.reason,
+    });
+    match std::str::from_utf8(&letter.raw) {
+        Ok(text) => object["raw"] = text.into(),
+        Err(_) => object["raw_base64"] = base64::engine::general_purpose::STANDARD.encode(&letter.raw).into(),
+    }
+    object.to_string()
+}
+
+pub fn write_dead_letters<'scope>(letters: Stream<'scope, u64, Vec<DeadLetter>>, sink: DeadLetterSink) -> Stream<'scope, u64, Vec<()>> {
+    letters.unary_frontier::<timely::container::CapacityContainerBuilder<Vec<()>>, _, _, _>(
+        Exchange::new(|_: &DeadLetter| 0),
+        "WriteDeadLetters",
+        move |_, _| {
+            let mut pending: BTreeMap<u64, Vec<DeadLetter>> = BTreeMap::new();
+            move |(input, frontier), _output| {
+                input.for_each(|cap, data| pending.entry(epoch_of(&cap)).or_default().append(data));
+                while let Some(entry) = pending.first_entry() {
+                    if frontier.less_equal(entry.key()) {
+                        break;
+                    }
+                    let mut letters = entry.remove();
+                    letters.sort_unstable_by_key(|l| l.seq);
+                    for letter in &letters {
+                        tracing::debug!(source = %letter.source, line = letter.line, reason = %letter.reason, "dead letter");
+                    }
+                    let mut guard = sink.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                    if let Some(writer) = guard.as_mut() {
+                        for letter in &letters {
+                            if let Err(error) = writeln!(writer, "{}", dead_letter_json(letter)) {
+                                tracing::error!(%error, "cannot write dead letter");
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}

@@ -1,0 +1,7 @@
+//! Occurrent's domain model and dataflow graph. This crate knows no transport: inputs arrive
+//! as blocks of raw lines plus a decoder, outputs leave as view changes.
+
+pub mod graph;
+pub mod model;
+pub mod state;
+pub mod views;

@@ -1,0 +1,13 @@
+//! The domain model: messages, group types, statuses, times.
+
+pub mod block;
+pub mod grouptype;
+pub mod record;
+pub mod status;
+pub mod time;
+pub mod uuid;
+
+pub use grouptype::{group_type, Category, GroupType, GROUP_TYPES};
+pub use record::*;
+pub use status::{GroupStatus, Level, Priority, Substatus};
+pub use time::{format_iso, Micros};

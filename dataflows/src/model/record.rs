@@ -1,0 +1,96 @@
+//! The compact, decoded records that flow through the dataflow.
+//!
+//! Strings that are only compared (users, releases, environments) travel as 64-bit symbols;
+//! fingerprints travel as their 128-bit md5, which *is* Sentry's grouphash.
+
+use serde::{Deserialize, Serialize};
+
+use super::status::{Level, Priority};
+use super::time::Micros;
+
+/// Position in the input log: `block << BLOCK_SHIFT | index within block`. Ordering by `Seq`
+/// is log order, whatever the block sizes.
+pub type Seq = u64;
+pub const BLOCK_SHIFT: u32 = 24;
+pub const MAX_LINES_PER_BLOCK: usize = 1 << BLOCK_SHIFT;
+
+pub fn seq_of(block: u64, index: usize) -> Seq {
+    (block << BLOCK_SHIFT) | index as u64
+}
+
+pub fn block_of(seq: Seq) -> u64 {
+    seq >> BLOCK_SHIFT
+}
+
+pub type ProjectId = u64;
+/// md5 of a fingerprint string.
+pub type GroupHash = u128;
+/// xxh3-64 of a string; see [`symbol_of`].
+pub type Symbol = u64;
+
+/// Interns a string as a 64-bit symbol. Collisions (probability ~n²/2⁶⁵) would merge two
+/// users or releases; that is the accepted cost of integer keys inside the dataflow.
+pub fn symbol_of(text: &str) -> Symbol {
+    xxhash_rust::xxh3::xxh3_64(text.as_bytes())
+}
+
+/// md5 of the UTF-8 bytes: Sentry's grouphash of one fingerprint entry.
+pub fn group_hash(fingerprint: &str) -> GroupHash {
+    use md5::{Digest, Md5};
+    u128::from_be_bytes(Md5::digest(fingerprint.as_bytes()).into())
+}
+
+pub fn group_hash_hex(hash: GroupHash) -> String {
+    format!("{hash:032x}")
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub seq: Seq,
+    pub project: ProjectId,
+    /// The message `id`, as a UUID value (or a hash of a non-UUID status-change id).
+    pub id: u128,
+    pub body: RecordBody,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum RecordBody {
+    Occurrence(OccurrenceRecord),
+    StatusChange(StatusChangeRecord),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OccurrenceRecord {
+    /// Event time: `event.timestamp`, else `detection_time`.
+    pub time: Micros,
+    pub type_id: u32,
+    /// The first fingerprint's hash; `more_hashes` holds the rest, de-duplicated, in order.
+    pub hash: GroupHash,
+    pub more_hashes: Vec<GroupHash>,
+    pub title: Box<str>,
+    pub subtitle: Box<str>,
+    pub culprit: Box<str>,
+    pub level: Level,
+    pub priority: Option<Priority>,
+    pub user: Option<Symbol>,
+    pub release: Option<Symbol>,
+    pub environment: Option<Symbol>,
+}
+
+impl OccurrenceRecord {
+    pub fn hashes(&self) -> impl Iterator<Item = GroupHash> + '_ {
+        std::iter::once(self.hash).chain(self.more_hashes.iter().copied())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StatusChangeRecord {
+    /// md5 of `fingerprint[0]`.
+    pub hash: GroupHash,
+    pub new_status: i64,
+    pub new_substatus: Option<i64>,
+}
+
+/// A symbol and the string it stands for, published once per worker so the read side can
+/// show release and environment names.
+pub type SymbolDefinition = (Symbol, String);

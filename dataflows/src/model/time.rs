@@ -1,0 +1,151 @@
+//! Event times as integer microseconds since the Unix epoch (UTC).
+//!
+//! Integers keep comparisons exact (noise-gate expiry, quota buckets) and make every result
+//! independent of float rounding.
+
+pub type Micros = i64;
+
+pub const MICROS_PER_SECOND: i64 = 1_000_000;
+
+/// Seconds as a float (JSON number) → microseconds, rounded to the nearest.
+pub fn micros_from_seconds(seconds: f64) -> Option<Micros> {
+    if !seconds.is_finite() {
+        return None;
+    }
+    let micros = (seconds * 1e6).round();
+    // Keep to years 0000..=9999 so formatting stays four-digit.
+    if !(-62_167_219_200e6..=253_402_300_799e6).contains(&micros) {
+        return None;
+    }
+    Some(micros as i64)
+}
+
+/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS[.f{1,6}]` followed by `Z`, nothing, or (when `allow_offset`)
+/// `±HH:MM`. A space is accepted in place of `T`, as Python's `fromisoformat` does.
+pub fn parse_iso(text: &str, allow_offset: bool) -> Result<Micros, String> {
+    let bad = || format!("invalid datetime {text:?}");
+    let b = text.as_bytes();
+    if b.len() < 19 {
+        return Err(bad());
+    }
+    let num = |range: std::ops::Range<usize>| -> Result<i64, String> {
+        let digits = &b[range];
+        if digits.iter().all(u8::is_ascii_digit) {
+            Ok(digits.iter().fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')))
+        } else {
+            Err(bad())
+        }
+    };
+    if b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b' ') || b[13] != b':' || b[16] != b':' {
+        return Err(bad());
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 59 {
+        return Err(bad());
+    }
+    let mut rest = &b[19..];
+    let mut fraction = 0i64;
+    if let Some((b'.', tail)) = rest.split_first() {
+        let digits = tail.iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 || digits > 6 {
+            return Err(bad());
+        }
+        fraction = tail[..digits].iter().fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0'));
+        fraction *= 10i64.pow(6 - digits as u32);
+        rest = &tail[digits..];
+    }
+    let offset_seconds = match rest {
+        [] | [b'Z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] if allow_offset => {
+            let digits = [*h1, *h2, *m1, *m2];
+            if !digits.iter().all(u8::is_ascii_digit) {
+                return Err(bad());
+            }
+            let hours = i64::from(h1 - b'0') * 10 + i64::from(h2 - b'0');
+            let minutes = i64::from(m1 - b'0') * 10 + i64::from(m2 - b'0');
+            if hours > 23 || minutes > 59 {
+                return Err(bad());
+            }
+            let offset = hours * 3600 + minutes * 60;
+            if *sign == b'+' {
+                offset
+            } else {
+                -offset
+            }
+        }
+        _ => return Err(bad()),
+    };
+    let days = days_from_civil(year, month, day);
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
+    Ok(seconds * MICROS_PER_SECOND + fraction)
+}
+
+/// `2024-01-01T12:00:00.123456Z`: six fractional digits, always UTC.
+pub fn format_iso(micros: Micros) -> String {
+    let seconds = micros.div_euclid(MICROS_PER_SECOND);
+    let fraction = micros.rem_euclid(MICROS_PER_SECOND);
+    let days = seconds.div_euclid(86_400);
+    let in_day = seconds.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{fraction:06}Z",
+        in_day / 3600,
+        in_day % 3600 / 60,
+        in_day % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_offsets() {
+        let t = parse_iso("2024-01-01T12:00:00.123456", false).unwrap();
+        assert_eq!(t, 1_704_110_400_123_456);
+        assert_eq!(format_iso(t), "2024-01-01T12:00:00.123456Z");
+        assert_eq!(parse_iso("2024-01-01T12:00:00Z", false).unwrap(), 1_704_110_400_000_000);
+        assert_eq!(parse_iso("2024-06-06T22:43:01.1+00:00", true).unwrap(), 1_717_713_781_100_000);
+        assert_eq!(parse_iso("2024-01-01T13:00:00+01:00", true).unwrap(), 1_704_110_400_000_000);
+        assert!(parse_iso("2024-01-01T13:00:00+01:00", false).is_err());
+        assert!(parse_iso("2024-02-30T00:00:00", false).is_err());
+        assert!(parse_iso("2024-01-01T00:00:00.1234567", false).is_err());
+        assert_eq!(format_iso(-1), "1969-12-31T23:59:59.999999Z");
+        assert_eq!(micros_from_seconds(1717713781.1), Some(1_717_713_781_100_000));
+        assert_eq!(micros_from_seconds(f64::NAN), None);
+    }
+}

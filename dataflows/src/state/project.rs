@@ -1,0 +1,366 @@
+//! Per-project ingest state: hash → group links, noise gates, creation quotas, duplicate
+//! memory and the groups themselves. Records of one project are applied here one at a time in
+//! log order (semantics.md §4); every step is O(1) or O(log n) in the project's state.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::creation_quota::QuotaWindow;
+use super::dedup::DedupWindow;
+use super::noise_gate::NoiseGate;
+use super::status_change::{apply_status_change, StatusFields};
+use crate::model::time::MICROS_PER_SECOND;
+use crate::model::{
+    group_type, GroupHash, GroupStatus, Level, Micros, OccurrenceRecord, Priority, ProjectId, Record, RecordBody, Seq, StatusChangeRecord,
+    Substatus, Symbol,
+};
+
+/// A group's identity inside the dataflow: its project and its per-project short id.
+/// The global numeric id is assigned downstream (see `graph::ids`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct GroupKey {
+    pub project: ProjectId,
+    pub short_id: u32,
+}
+
+/// The maintained per-group view row (everything but windowed aggregates).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct GroupRow {
+    pub type_id: u32,
+    pub status: GroupStatus,
+    pub substatus: Option<Substatus>,
+    pub priority: Priority,
+    pub priority_locked: bool,
+    pub title: Box<str>,
+    pub subtitle: Box<str>,
+    pub culprit: Box<str>,
+    pub level: Level,
+    /// `metadata.initial_priority`: the priority of the occurrence that set the title.
+    pub metadata_priority: Priority,
+    pub first_seen: Micros,
+    pub last_seen: Micros,
+    pub times_seen: u64,
+    pub user_count: u64,
+    pub first_release: Option<Symbol>,
+    pub last_release: Option<Symbol>,
+    /// Log position of the creating occurrence; orders creations for id assignment.
+    pub created_seq: Seq,
+}
+
+struct GroupState {
+    row: GroupRow,
+    initial_priority: Priority,
+    /// Event time of the occurrence whose title, culprit, level and metadata the row shows.
+    title_time: Micros,
+    last_release_time: Micros,
+    /// The epoch in which this group was last reported changed (see `Effects`).
+    dirty_epoch: Option<u64>,
+}
+
+enum HashState {
+    Linked(u32),
+    Gate(NoiseGate),
+}
+
+/// Counters reported to the summary and metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Counter {
+    LinesRead,
+    OccurrencesAccepted,
+    StatusChangesApplied,
+    Duplicates,
+    DroppedNoise,
+    DroppedQuota,
+    GroupsCreated,
+    DeadLettered,
+}
+
+/// What processing one epoch produced; drained by the ingest operator.
+#[derive(Default)]
+pub struct Effects {
+    pub epoch: u64,
+    /// Rows retracted: each group's row as it was before its first change in this epoch.
+    pub retracted: Vec<(GroupKey, GroupRow)>,
+    /// Groups changed in this epoch; their current rows are inserted at the epoch's end.
+    pub changed: Vec<GroupKey>,
+    pub hourly: HashMap<(GroupKey, u32), isize>,
+    pub environments: HashMap<(GroupKey, Symbol), isize>,
+    pub created: Vec<(Seq, GroupKey)>,
+    pub rejected: Vec<(Seq, String)>,
+    pub counters: HashMap<Counter, isize>,
+}
+
+impl Effects {
+    fn count(&mut self, counter: Counter) {
+        *self.counters.entry(counter).or_default() += 1;
+    }
+
+    fn reject(&mut self, seq: Seq, reason: String) {
+        self.count(Counter::DeadLettered);
+        self.rejected.push((seq, reason));
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct IngestConfig {
+    pub dedup_window: Micros,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            dedup_window: 600 * MICROS_PER_SECOND,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct ProjectState {
+    watermark: Micros,
+    dedup: DedupWindow,
+    hashes: HashMap<GroupHash, HashState>,
+    groups: Vec<GroupState>,
+    quotas: HashMap<u32, QuotaWindow>,
+    users: HashSet<(u32, Symbol)>,
+}
+
+impl ProjectState {
+    pub fn apply(&mut self, record: &Record, config: &IngestConfig, effects: &mut Effects) {
+        let time = match &record.body {
+            RecordBody::Occurrence(occ) => {
+                self.watermark = self.watermark.max(occ.time);
+                occ.time
+            }
+            RecordBody::StatusChange(_) => self.watermark,
+        };
+        if self.dedup.check_and_insert(record.id, time, self.watermark, config.dedup_window) {
+            effects.count(Counter::Duplicates);
+            return;
+        }
+        match &record.body {
+            RecordBody::Occurrence(occ) => self.apply_occurrence(record.project, record.seq, occ, effects),
+            RecordBody::StatusChange(change) => self.apply_status_change(record.project, record.seq, change, effects),
+        }
+    }
+
+    fn key(project: ProjectId, index: usize) -> GroupKey {
+        GroupKey {
+            project,
+            short_id: index as u32 + 1,
+        }
+    }
+
+    /// Reports a change to `index`, retracting its previous row once per epoch.
+    fn touch(&mut self, project: ProjectId, index: usize, effects: &mut Effects) {
+        let group = &mut self.groups[index];
+        if group.dirty_epoch != Some(effects.epoch) {
+            group.dirty_epoch = Some(effects.epoch);
+            let key = Self::key(project, index);
+            effects.retracted.push((key, group.row.clone()));
+            effects.changed.push(key);
+        }
+    }
+
+    fn apply_occurrence(&mut self, project: ProjectId, seq: Seq, occ: &OccurrenceRecord, effects: &mut Effects) {
+        let Some(group_type) = group_type(occ.type_id) else {
+            // The decoder only admits registered types.
+            effects.reject(seq, format!("unknown group type {}", occ.type_id));
+            return;
+        };
+        let linked = occ.hashes().find_map(|h| match self.hashes.get(&h) {
+            Some(HashState::Linked(index)) => Some(*index as usize),
+            _ => None,
+        });
+        let index = match linked {
+            Some(index) => {
+                let group_type_id = self.groups[index].row.type_id;
+                if group_type_id != occ.type_id {
+                    effects.reject(
+                        seq,
+                        format!(
+                            "type mismatch: group {}-{} has type {}, occurrence has type {}",
+                            project,
+                            index + 1,
+                            group_type_id,
+                            occ.type_id
+                        ),
+                    );
+                    return;
+                }
+                self.link_unlinked(occ, index);
+                self.touch(project, index, effects);
+                self.update_group(index, occ);
+                index
+            }
+            None => {
+                let (ignore_limit, expiry) = match group_type.noise {
+                    Some(noise) => (noise.ignore_limit, noise.expiry_seconds * MICROS_PER_SECOND),
+                    None => (1, 0),
+                };
+                let gate = match self.hashes.entry(occ.hash).or_insert(HashState::Gate(NoiseGate::default())) {
+                    HashState::Gate(gate) => gate,
+                    HashState::Linked(_) => unreachable!("no hash of the occurrence is linked"),
+                };
+                if !gate.admit(occ.time, ignore_limit, expiry) {
+                    effects.count(Counter::DroppedNoise);
+                    return;
+                }
+                if !self
+                    .quotas
+                    .entry(occ.type_id)
+                    .or_default()
+                    .try_create(occ.time, &group_type.creation_quota)
+                {
+                    effects.count(Counter::DroppedQuota);
+                    return;
+                }
+                let index = self.create_group(seq, occ, group_type.default_priority);
+                self.link_unlinked(occ, index);
+                effects.created.push((seq, Self::key(project, index)));
+                effects.changed.push(Self::key(project, index));
+                self.groups[index].dirty_epoch = Some(effects.epoch);
+                effects.count(Counter::GroupsCreated);
+                index
+            }
+        };
+        effects.count(Counter::OccurrencesAccepted);
+        let key = Self::key(project, index);
+        let hour = occ.time.div_euclid(3600 * MICROS_PER_SECOND) as u32;
+        *effects.hourly.entry((key, hour)).or_default() += 1;
+        if let Some(env) = occ.environment {
+            *effects.environments.entry((key, env)).or_default() += 1;
+        }
+        if let Some(user) = occ.user {
+            if self.users.insert((key.short_id, user)) {
+                self.groups[index].row.user_count += 1;
+            }
+        }
+    }
+
+    /// Links every hash of `occ` that is not linked yet to group `index`.
+    fn link_unlinked(&mut self, occ: &OccurrenceRecord, index: usize) {
+        for hash in occ.hashes() {
+            let state = self.hashes.entry(hash).or_insert(HashState::Gate(NoiseGate::default()));
+            if matches!(state, HashState::Gate(_)) {
+                *state = HashState::Linked(index as u32);
+            }
+        }
+    }
+
+    fn create_group(&mut self, seq: Seq, occ: &OccurrenceRecord, default_priority: u8) -> usize {
+        let priority = occ
+            .priority
+            .or_else(|| Priority::from_number(i64::from(default_priority)))
+            .unwrap_or(Priority::Medium);
+        self.groups.push(GroupState {
+            row: GroupRow {
+                type_id: occ.type_id,
+                status: GroupStatus::Unresolved,
+                substatus: Some(Substatus::New),
+                priority,
+                priority_locked: false,
+                title: occ.title.clone(),
+                subtitle: occ.subtitle.clone(),
+                culprit: occ.culprit.clone(),
+                level: occ.level,
+                metadata_priority: priority,
+                first_seen: occ.time,
+                last_seen: occ.time,
+                times_seen: 1,
+                user_count: 0,
+                first_release: occ.release,
+                last_release: occ.release,
+                created_seq: seq,
+            },
+            initial_priority: priority,
+            title_time: occ.time,
+            last_release_time: occ.time,
+            dirty_epoch: None,
+        });
+        self.groups.len() - 1
+    }
+
+    fn update_group(&mut self, index: usize, occ: &OccurrenceRecord) {
+        let default_priority = group_type(occ.type_id).map_or(50, |t| t.default_priority);
+        let group = &mut self.groups[index];
+        let row = &mut group.row;
+        row.times_seen += 1;
+        row.last_seen = row.last_seen.max(occ.time);
+        row.first_seen = row.first_seen.min(occ.time);
+        if occ.time >= group.title_time {
+            group.title_time = occ.time;
+            if *row.title != *occ.title {
+                row.title = occ.title.clone();
+            }
+            if *row.subtitle != *occ.subtitle {
+                row.subtitle = occ.subtitle.clone();
+            }
+            if *row.culprit != *occ.culprit {
+                row.culprit = occ.culprit.clone();
+            }
+            row.level = occ.level;
+            row.metadata_priority = occ
+                .priority
+                .or_else(|| Priority::from_number(i64::from(default_priority)))
+                .unwrap_or(Priority::Medium);
+        }
+        if let Some(release) = occ.release {
+            if row.last_release.is_none() || occ.time >= group.last_release_time {
+                row.last_release = Some(release);
+                group.last_release_time = occ.time;
+            }
+        }
+        if row.status == GroupStatus::Resolved {
+            row.status = GroupStatus::Unresolved;
+            row.substatus = Some(Substatus::Regressed);
+        }
+    }
+
+    fn apply_status_change(&mut self, project: ProjectId, seq: Seq, change: &StatusChangeRecord, effects: &mut Effects) {
+        let Some(HashState::Linked(index)) = self.hashes.get(&change.hash) else {
+            effects.reject(seq, "group not found".into());
+            return;
+        };
+        let index = *index as usize;
+        let before = {
+            let row = &self.groups[index].row;
+            (row.status, row.substatus, row.priority)
+        };
+        let group = &mut self.groups[index];
+        let mut row = group.row.clone();
+        let result = apply_status_change(
+            StatusFields {
+                status: &mut row.status,
+                substatus: &mut row.substatus,
+                priority: &mut row.priority,
+                priority_locked: row.priority_locked,
+                initial_priority: group.initial_priority,
+            },
+            change.new_status,
+            change.new_substatus,
+        );
+        match result {
+            Err(reason) => effects.reject(seq, reason),
+            Ok(()) => {
+                effects.count(Counter::StatusChangesApplied);
+                if (row.status, row.substatus, row.priority) != before {
+                    self.touch(project, index, effects);
+                    let current = &mut self.groups[index].row;
+                    current.status = row.status;
+                    current.substatus = row.substatus;
+                    current.priority = row.priority;
+                }
+            }
+        }
+    }
+
+    /// The current row of every group, for snapshots and tests.
+    pub fn rows(&self, project: ProjectId) -> impl Iterator<Item = (GroupKey, &GroupRow)> {
+        self.groups.iter().enumerate().map(move |(i, g)| (Self::key(project, i), &g.row))
+    }
+
+    pub fn row(&self, key: GroupKey) -> Option<&GroupRow> {
+        self.groups.get((key.short_id as usize).checked_sub(1)?).map(|g| &g.row)
+    }
+}

@@ -1,0 +1,136 @@
+//! The serialized group (issue-platform.md §7.5, docs/semantics.md §6).
+
+use dataflows::model::grouptype::group_type;
+use dataflows::model::{format_iso, Micros};
+use dataflows::state::{GroupKey, GroupRow};
+use dataflows::views::IssueViews;
+use serde::Serialize;
+
+use crate::config::Catalog;
+use crate::short_id::format_short_id;
+
+#[derive(Serialize)]
+pub struct ProjectRef {
+    pub id: String,
+    pub slug: String,
+}
+
+#[derive(Serialize)]
+pub struct Metadata {
+    pub title: String,
+    pub value: String,
+    pub initial_priority: u8,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lifetime {
+    pub count: String,
+    pub user_count: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
+#[derive(Serialize)]
+pub struct Stats {
+    pub hourly: Vec<(i64, u32)>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SerializedGroup {
+    pub id: String,
+    pub short_id: String,
+    pub title: String,
+    pub culprit: String,
+    pub level: &'static str,
+    pub status: &'static str,
+    pub substatus: Option<&'static str>,
+    pub priority: &'static str,
+    pub project: ProjectRef,
+    #[serde(rename = "type")]
+    pub event_type: &'static str,
+    pub issue_type: &'static str,
+    pub issue_category: &'static str,
+    pub metadata: Metadata,
+    pub count: String,
+    pub user_count: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub lifetime: Lifetime,
+    pub first_release: Option<String>,
+    pub last_release: Option<String>,
+    pub environments: Vec<String>,
+    pub stats: Stats,
+}
+
+fn iso(t: Micros) -> String {
+    format_iso(t)
+}
+
+pub fn serialize_group(views: &IssueViews, catalog: &Catalog, id: u64, key: GroupKey, row: &GroupRow) -> SerializedGroup {
+    let project = catalog.project(key.project);
+    let slug = project.map_or_else(|| format!("project-{}", key.project), |p| p.slug);
+    let group_type = group_type(row.type_id);
+    let name = |symbol: Option<u64>| symbol.and_then(|s| views.symbol_name(s)).map(str::to_owned);
+    let mut environments: Vec<String> = views
+        .environments
+        .get(&key)
+        .map(|envs| envs.iter().filter_map(|e| views.symbol_name(*e)).map(str::to_owned).collect())
+        .unwrap_or_default();
+    environments.sort();
+    let hourly = views
+        .hourly
+        .get(&key)
+        .map(|hours| hours.iter().map(|&(h, n)| (i64::from(h) * 3600, n)).collect())
+        .unwrap_or_default();
+    SerializedGroup {
+        id: id.to_string(),
+        short_id: format_short_id(&slug, u64::from(key.short_id)),
+        title: row.title.to_string(),
+        culprit: row.culprit.to_string(),
+        level: row.level.api_name(),
+        status: row.status.api_name(),
+        substatus: row.substatus.map(|s| s.api_name()),
+        priority: row.priority.api_name(),
+        project: ProjectRef {
+            id: key.project.to_string(),
+            slug,
+        },
+        event_type: "generic",
+        issue_type: group_type.map_or("unknown", |t| t.slug),
+        issue_category: group_type.map_or("unknown", |t| t.category.api_name()),
+        metadata: Metadata {
+            title: row.title.to_string(),
+            value: row.subtitle.to_string(),
+            initial_priority: row.metadata_priority.number(),
+        },
+        count: row.times_seen.to_string(),
+        user_count: row.user_count,
+        first_seen: iso(row.first_seen),
+        last_seen: iso(row.last_seen),
+        lifetime: Lifetime {
+            count: row.times_seen.to_string(),
+            user_count: row.user_count,
+            first_seen: iso(row.first_seen),
+            last_seen: iso(row.last_seen),
+        },
+        first_release: name(row.first_release),
+        last_release: name(row.last_release),
+        environments,
+        stats: Stats { hourly },
+    }
+}
+
+/// Every group, one JSON line each, in numeric id order.
+pub fn dump_issues(views: &IssueViews, catalog: &Catalog, out: &mut dyn std::io::Write) -> std::io::Result<u64> {
+    let mut written = 0;
+    for (&id, key) in &views.by_id {
+        if let Some(row) = views.groups.get(key) {
+            serde_json::to_writer(&mut *out, &serialize_group(views, catalog, id, *key, row))?;
+            out.write_all(b"\n")?;
+            written += 1;
+        }
+    }
+    Ok(written)
+}

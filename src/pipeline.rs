@@ -178,3 +178,46 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
     views.finished = true;
     Ok(())
 }
+
+/// The benchmark baseline: the same reader and decoder, no dataflow. Returns (lines, rejected).
+pub fn parse_only(inputs: &[PathBuf], workers: usize, block_lines: usize) -> anyhow::Result<(u64, u64)> {
+    let files = expand_inputs(inputs)?;
+    let mut senders = Vec::new();
+    let mut handles = Vec::new();
+    for _ in 0..workers {
+        let (tx, rx) = sync_channel::<InputBlock>(IN_FLIGHT_PER_WORKER as usize);
+        senders.push(tx);
+        handles.push(std::thread::spawn(move || {
+            let decoder = OccurrenceDecoder::default();
+            let (mut lines, mut rejected) = (0u64, 0u64);
+            for block in rx {
+                for i in 0..block.lines.len() {
+                    lines += 1;
+                    if decoder.decode(block.line(i), block.seq(i), &mut |_, _| {}).is_err() {
+                        rejected += 1;
+                    }
+                }
+            }
+            (lines, rejected)
+        }));
+    }
+    let mut source = LineSource::new(
+        files,
+        BlockOptions {
+            max_lines: block_lines,
+            ..BlockOptions::default()
+        },
+    );
+    while let Some(block) = source.next_block()? {
+        let worker = (block.index % workers as u64) as usize;
+        senders[worker].send(block).map_err(|_| anyhow::anyhow!("decoder thread stopped"))?;
+    }
+    drop(senders);
+    let mut totals = (0, 0);
+    for handle in handles {
+        let (lines, rejected) = handle.join().map_err(|_| anyhow::anyhow!("decoder thread panicked"))?;
+        totals.0 += lines;
+        totals.1 += rejected;
+    }
+    Ok(totals)
+}

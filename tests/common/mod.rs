@@ -1,0 +1,137 @@
+//! Shared helpers for the end-to-end tests: build messages, run the real binary, read dumps.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_occurrent");
+
+/// 2024-01-01T00:00:00Z.
+pub const T0: f64 = 1_704_067_200.0;
+
+pub fn uuid(n: u64) -> String {
+    format!("{n:032x}")
+}
+
+/// An occurrence with sensible defaults; `extra` overrides or adds top-level fields.
+pub fn occurrence(id: u64, project: u64, fingerprint: &str, type_id: u32, time: f64, extra: Value) -> Value {
+    let mut message = json!({
+        "id": uuid(id),
+        "project_id": project,
+        "event_id": uuid(1_000_000 + id),
+        "fingerprint": [fingerprint],
+        "issue_title": format!("title {fingerprint}"),
+        "subtitle": "subtitle",
+        "type": type_id,
+        "detection_time": time,
+        "level": "error",
+        "culprit": "culprit",
+    });
+    if let (Some(target), Some(source)) = (message.as_object_mut(), extra.as_object()) {
+        for (k, v) in source {
+            target.insert(k.clone(), v.clone());
+        }
+    }
+    message
+}
+
+pub fn status_change(id: u64, project: u64, fingerprint: &str, status: i64, substatus: Option<i64>) -> Value {
+    json!({
+        "payload_type": "status_change",
+        "id": uuid(id),
+        "project_id": project,
+        "fingerprint": [fingerprint],
+        "new_status": status,
+        "new_substatus": substatus,
+    })
+}
+
+pub struct Run {
+    pub issues: Vec<Value>,
+    pub summary: Value,
+    pub dead_letters: Vec<Value>,
+    pub dump_bytes: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn counter(&self, name: &str) -> i64 {
+        self.summary[name]
+            .as_i64()
+            .unwrap_or_else(|| panic!("summary has no {name}: {}", self.summary))
+    }
+
+    pub fn by_title(&self, title: &str) -> &Value {
+        self.issues
+            .iter()
+            .find(|i| i["title"] == title)
+            .unwrap_or_else(|| panic!("no issue titled {title:?} in {:#?}", self.issues))
+    }
+}
+
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+pub fn write_lines(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
+    let path = dir.join(name);
+    let mut text = lines.join("\n");
+    text.push('\n');
+    std::fs::write(&path, text).expect("write input");
+    path
+}
+
+pub fn to_lines(messages: &[Value]) -> Vec<String> {
+    messages.iter().map(Value::to_string).collect()
+}
+
+/// Runs `occurrent backfill` on `inputs` with `workers` and extra args.
+pub fn backfill_files(inputs: &[PathBuf], workers: usize, extra: &[&str]) -> Run {
+    let dir = temp_dir();
+    let dump = dir.path().join("dump.jsonl");
+    let summary = dir.path().join("summary.json");
+    let dead = dir.path().join("dead.jsonl");
+    let mut command = Command::new(BIN);
+    command.arg("backfill").arg("--workers").arg(workers.to_string());
+    command.arg("--input").args(inputs);
+    command
+        .arg("--dump-issues")
+        .arg(&dump)
+        .arg("--summary-json")
+        .arg(&summary)
+        .arg("--dead-letter")
+        .arg(&dead);
+    command.args(extra);
+    let output = command.output().expect("run occurrent");
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(output.status.success(), "backfill failed: {stderr}");
+    let dump_bytes = std::fs::read(&dump).expect("dump written");
+    let issues = String::from_utf8(dump_bytes.clone())
+        .expect("utf-8 dump")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("dump line is JSON"))
+        .collect();
+    let summary = serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary written")).expect("summary JSON");
+    let dead_letters = std::fs::read_to_string(&dead)
+        .map(|t| t.lines().map(|l| serde_json::from_str(l).expect("dead letter is JSON")).collect())
+        .unwrap_or_default();
+    Run {
+        issues,
+        summary,
+        dead_letters,
+        dump_bytes,
+        stderr,
+    }
+}
+
+pub fn backfill(messages: &[Value]) -> Run {
+    backfill_lines(&to_lines(messages))
+}
+
+pub fn backfill_lines(lines: &[String]) -> Run {
+    let dir = temp_dir();
+    let input = write_lines(dir.path(), "input.jsonl", lines);
+    backfill_files(&[input], 2, &[])
+}

@@ -1,0 +1,173 @@
+//! Bad input: every rejected line reaches the dead-letter output with its bytes, position and
+//! reason, and nothing else is lost.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use serde_json::json;
+
+#[test]
+fn each_kind_of_bad_line_is_dead_lettered_and_the_rest_processed() {
+    let good = |id: u64| occurrence(id, 1, "good", 4001, T0 + id as f64, json!({})).to_string();
+    let mut missing_title = occurrence(20, 1, "x", 4001, T0, json!({}));
+    missing_title.as_object_mut().unwrap().remove("issue_title");
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let huge = format!("{{\"id\":\"{}\",\"pad\":\"{}\"}}", uuid(30), "x".repeat(5 << 20));
+    let cases: Vec<(String, &str)> = vec![
+        ("{\"id\": 12,".into(), "invalid JSON at"),
+        ("[1,2,3]".into(), "invalid type: sequence"),
+        ("\"just a string\"".into(), "invalid type: string"),
+        (missing_title.to_string(), "missing field issue_title"),
+        (occurrence(21, 1, "x", 9999, T0, json!({})).to_string(), "unknown group type 9999"),
+        (
+            occurrence(22, 1, "x", 4001, T0, json!({"id": "not-a-uuid"})).to_string(),
+            "invalid id \"not-a-uuid\": not a UUID",
+        ),
+        (
+            occurrence(23, 1, "x", 4001, T0, json!({"event": {"event_id": uuid(1), "project_id": 2}})).to_string(),
+            "event.project_id 2 differs from project_id 1",
+        ),
+        (
+            occurrence(24, 1, "x", 4001, T0, json!({"payload_type": "nope"})).to_string(),
+            "unknown payload_type \"nope\"",
+        ),
+        (
+            occurrence(25, 1, "x", 4001, T0, json!({"detection_time": "yesterday"})).to_string(),
+            "invalid detection_time",
+        ),
+        (
+            occurrence(26, 1, "x", 4001, T0, json!({"initial_issue_priority": 30})).to_string(),
+            "invalid priority 30",
+        ),
+        (
+            occurrence(27, 1, "x", 4001, T0, json!({"fingerprint": []})).to_string(),
+            "fingerprint must not be empty",
+        ),
+        (
+            occurrence(28, 1, "x", 4001, T0, json!({"project_id": -1})).to_string(),
+            "invalid value: integer `-1`",
+        ),
+        (deep, "recursion limit exceeded"),
+        (huge, "missing field"),
+    ];
+    let mut lines = vec![good(1)];
+    for (line, _) in &cases {
+        lines.push(line.clone());
+        lines.push(good(lines.len() as u64 + 100));
+    }
+    let run = backfill_lines(&lines);
+    assert_eq!(run.issues.len(), 1);
+    assert_eq!(run.issues[0]["count"], (cases.len() + 1).to_string(), "every good line counted");
+    assert_eq!(run.dead_letters.len(), cases.len());
+    assert_eq!(run.counter("dead_lettered"), cases.len() as i64);
+    for (letter, (line, reason)) in run.dead_letters.iter().zip(&cases) {
+        assert!(
+            letter["reason"].as_str().unwrap().contains(reason),
+            "expected {reason:?} in {}",
+            letter["reason"]
+        );
+        assert_eq!(letter["raw"].as_str().unwrap(), line, "original bytes kept");
+    }
+    // Line numbers are 1-based positions in the file; bad lines are the even ones.
+    assert_eq!(run.dead_letters[0]["line"], 2);
+    assert_eq!(run.dead_letters[1]["line"], 4);
+}
+
+#[test]
+fn non_utf8_bytes_are_kept_as_base64() {
+    let dir = temp_dir();
+    let path = dir.path().join("binary.jsonl");
+    let mut bytes = occurrence(1, 1, "ok", 4001, T0, json!({})).to_string().into_bytes();
+    bytes.extend_from_slice(b"\n\xff\xfe\x00garbage\n");
+    std::fs::write(&path, &bytes).unwrap();
+    let run = backfill_files(&[path], 1, &[]);
+    assert_eq!(run.issues.len(), 1);
+    assert_eq!(run.dead_letters.len(), 1);
+    assert_eq!(run.dead_letters[0]["raw_base64"], "//4AZ2FyYmFnZQ==");
+}
+
+#[test]
+fn unknown_projects_are_rejected_when_a_config_declares_projects() {
+    let dir = temp_dir();
+    let config = dir.path().join("occurrent.toml");
+    std::fs::write(
+        &config,
+        "[[organizations]]\nslug = \"acme\"\n[[organizations.projects]]\nid = 1\nslug = \"backend\"\nplatform = \"python\"\n",
+    )
+    .unwrap();
+    let input = write_lines(
+        dir.path(),
+        "in.jsonl",
+        &to_lines(&[
+            occurrence(1, 1, "a", 4001, T0, json!({})),
+            occurrence(2, 7, "a", 4001, T0, json!({})),
+        ]),
+    );
+    let run = backfill_files(&[input], 1, &["--config", config.to_str().unwrap()]);
+    assert_eq!(run.issues.len(), 1);
+    assert_eq!(run.issues[0]["shortId"], "BACKEND-1");
+    assert_eq!(run.issues[0]["project"]["slug"], "backend");
+    assert_eq!(run.dead_letters[0]["reason"], "unknown project 7");
+}
+
+#[test]
+fn unreadable_inputs_and_bad_configs_fail_with_a_clear_error() {
+    let output = Command::new(BIN)
+        .args(["backfill", "--input", "/nonexistent/input.jsonl"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot read /nonexistent/input.jsonl"), "{stderr}");
+
+    let dir = temp_dir();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(&config, "[[organizations]]\nslug = 3\n").unwrap();
+    let input = write_lines(dir.path(), "in.jsonl", &["{}".to_string()]);
+    let output = Command::new(BIN)
+        .args(["backfill", "--input", input.to_str().unwrap(), "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("invalid config"));
+}
+
+#[test]
+fn compressed_inputs_directories_and_stdin() {
+    use std::io::Write;
+    let dir = temp_dir();
+    let inputs = dir.path().join("inputs");
+    std::fs::create_dir(&inputs).unwrap();
+    let line = |id: u64| format!("{}\n", occurrence(id, 1, "c", 4001, T0 + id as f64, json!({})));
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(inputs.join("b.jsonl.gz")).unwrap(),
+        flate2::Compression::fast(),
+    );
+    gz.write_all(line(2).as_bytes()).unwrap();
+    gz.finish().unwrap();
+    std::fs::write(inputs.join("c.jsonl.zst"), zstd::encode_all(line(3).as_bytes(), 1).unwrap()).unwrap();
+    std::fs::write(inputs.join("a.jsonl"), line(1)).unwrap();
+    let run = backfill_files(&[inputs], 1, &[]);
+    assert_eq!(run.issues[0]["count"], "3");
+    assert_eq!(run.issues[0]["lastSeen"], "2024-01-01T00:00:03.000000Z");
+
+    let mut child = Command::new(BIN)
+        .args(["backfill", "--input", "-", "--dump-issues", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{}{}", line(1), line(2)).as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let dumped: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(dumped["count"], "2");
+}

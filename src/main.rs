@@ -121,6 +121,12 @@ struct GenerateArgs {
     /// Share of deliberately malformed lines.
     #[arg(long, default_value_t = 0.002)]
     malformed_ratio: f64,
+    /// Event time of the first line, epoch seconds.
+    #[arg(long, default_value_t = 1_704_067_200)]
+    start_time: i64,
+    /// Event time the stream spans, in seconds (shorter spans make quotas bind).
+    #[arg(long, default_value_t = 14 * 86_400)]
+    span_seconds: i64,
     /// Output file (default stdout).
     #[arg(long)]
     output: Option<PathBuf>,
@@ -299,7 +305,8 @@ fn generate_stream(args: GenerateArgs) -> anyhow::Result<()> {
         fingerprints: args.fingerprints.max(1),
         projects: args.projects.max(1),
         malformed_ratio: args.malformed_ratio,
-        ..generate::GenerateOptions::default()
+        start_time: args.start_time,
+        span_seconds: args.span_seconds.max(1),
     };
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(BufWriter::new(

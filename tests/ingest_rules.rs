@@ -242,7 +242,9 @@ fn status_change_matrix() {
         (0, Some(3), Ok(("unresolved", Some("ongoing")))),
         // Escalating only from ignored: a new (unresolved) group is unchanged.
         (0, Some(2), Ok(("unresolved", Some("new")))),
-        (0, Some(7), Err("invalid substatus 7 for status 0")),
+        // Same status and substatus as the new group: a no-op, not an error.
+        (0, Some(7), Ok(("unresolved", Some("new")))),
+        (0, Some(1), Err("invalid substatus 1 for status 0")),
         (2, Some(3), Err("invalid substatus 3 for status 2")),
         (2, None, Err("missing substatus for status 2")),
         (0, None, Err("missing substatus for status 0")),

@@ -119,13 +119,79 @@ struct WireEvent<'a> {
 #[derive(Deserialize)]
 struct WireUser<'a> {
     #[serde(borrow)]
-    id: Option<NumOrStr<'a>>,
+    #[serde(default)]
+    id: Lenient<'a>,
     #[serde(borrow)]
-    email: Option<Cow<'a, str>>,
+    #[serde(default)]
+    email: Lenient<'a>,
     #[serde(borrow)]
-    username: Option<Cow<'a, str>>,
+    #[serde(default)]
+    username: Lenient<'a>,
     #[serde(borrow)]
-    ip_address: Option<Cow<'a, str>>,
+    #[serde(default)]
+    ip_address: Lenient<'a>,
+}
+
+/// A user key: kept when it is a string (or, for `id`, a number) and skipped otherwise. SDKs put
+/// all sorts of things in `user`, and a strange value must not cost the occurrence.
+#[derive(Default)]
+struct Lenient<'a>(Option<NumOrStr<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Lenient<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Lenient<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Lenient(Some(NumOrStr::Unsigned(v))))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Lenient(Some(NumOrStr::Signed(v))))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Lenient(Some(NumOrStr::Float(v))))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Lenient(Some(NumOrStr::Str(Cow::Borrowed(v)))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Lenient(Some(NumOrStr::Str(Cow::Owned(v.to_owned())))))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Lenient(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Lenient(None))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Lenient(None))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_any(V)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(Lenient(None))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+                Ok(Lenient(None))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+impl Lenient<'_> {
+    fn text(&self) -> Option<&str> {
+        match &self.0 {
+            Some(NumOrStr::Str(s)) if !s.is_empty() => Some(s),
+            _ => None,
+        }
+    }
 }
 
 /// Turns one line into a [`Record`], or a reason for the dead-letter output.
@@ -160,7 +226,7 @@ fn non_empty<'c>(value: &'c Option<Cow<'_, str>>) -> Option<&'c str> {
 
 /// `tags[sentry:user]` style: the first of id, email, username, ip_address.
 fn user_key(user: &WireUser) -> Option<String> {
-    if let Some(id) = &user.id {
+    if let Some(id) = &user.id.0 {
         match id {
             NumOrStr::Unsigned(n) => return Some(format!("id:{n}")),
             NumOrStr::Signed(n) => return Some(format!("id:{n}")),
@@ -169,25 +235,51 @@ fn user_key(user: &WireUser) -> Option<String> {
             NumOrStr::Str(_) => {}
         }
     }
-    if let Some(email) = non_empty(&user.email) {
+    if let Some(email) = user.email.text() {
         return Some(format!("email:{email}"));
     }
-    if let Some(username) = non_empty(&user.username) {
+    if let Some(username) = user.username.text() {
         return Some(format!("username:{username}"));
     }
-    non_empty(&user.ip_address).map(|ip| format!("ip:{ip}"))
+    user.ip_address.text().map(|ip| format!("ip:{ip}"))
 }
+
+/// Lines with more brackets than this may nest deeper than sonic-rs can recurse safely.
+const SONIC_MAX_BRACKETS: usize = 64;
 
 /// Decodes with sonic-rs (SIMD; about 3x serde_json here). On failure, serde_json decodes the
 /// line again for its precise, stable error messages: failures are rare, so this costs nothing.
+/// sonic-rs has no recursion limit, so a line that could nest deeply goes to serde_json only,
+/// which stops at depth 128 with an error instead of overflowing the stack.
 fn decode_json<'a, T: Deserialize<'a>>(line: &'a [u8]) -> Result<T, String> {
-    if let Ok(value) = sonic_rs::from_slice(line) {
-        return Ok(value);
+    if line.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        // Derived structs would also accept arrays; a message must be an object.
+        return Err(match serde_json::from_slice::<serde_json::Value>(line) {
+            Ok(value) => format!("expected a JSON object, found {}", json_kind(&value)),
+            Err(e) => format!("invalid JSON at {e}"),
+        });
+    }
+    let brackets = line.iter().filter(|&&b| b == b'[' || b == b'{').count();
+    if brackets <= SONIC_MAX_BRACKETS {
+        if let Ok(value) = sonic_rs::from_slice(line) {
+            return Ok(value);
+        }
     }
     match serde_json::from_slice::<T>(line) {
         Ok(value) => Ok(value),
         Err(e) if e.is_data() => Err(e.to_string()),
         Err(e) => Err(format!("invalid JSON at {e}")),
+    }
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
     }
 }
 
@@ -238,10 +330,15 @@ impl OccurrenceDecoder {
             "detection_time",
             false,
         )?;
-        let priority = match wire.initial_issue_priority.or(wire.priority) {
-            None => None,
-            Some(n) => Some(Priority::from_number(n).ok_or_else(|| format!("invalid priority {n}: expected 25, 50 or 75"))?),
+        let parse_priority = |value: Option<i64>| match value {
+            None => Ok(None),
+            Some(n) => Priority::from_number(n)
+                .map(Some)
+                .ok_or_else(|| format!("invalid priority {n}: expected 25, 50 or 75")),
         };
+        // Both spellings are validated; the first present one wins.
+        let (initial, newer) = (parse_priority(wire.initial_issue_priority)?, parse_priority(wire.priority)?);
+        let priority = initial.or(newer);
         let top_event_id = wire.event_id.as_deref().map(|e| uuid_field(e, "event_id")).transpose()?;
         let mut time = detection;
         let (mut user, mut release, mut environment) = (None, None, None);

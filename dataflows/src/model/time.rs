@@ -13,8 +13,8 @@ pub fn micros_from_seconds(seconds: f64) -> Option<Micros> {
         return None;
     }
     let micros = (seconds * 1e6).round();
-    // Keep to years 0000..=9999 so formatting stays four-digit.
-    if !(-62_167_219_200e6..=253_402_300_799e6).contains(&micros) {
+    // Keep to years 0001..=9999, the range of an ISO date.
+    if !(-62_135_596_800e6..=253_402_300_799e6).contains(&micros) {
         return None;
     }
     Some(micros as i64)
@@ -54,7 +54,7 @@ fn days_in_month(year: i64, month: i64) -> i64 {
 }
 
 /// Parses `YYYY-MM-DDTHH:MM:SS[.f{1,6}]` followed by `Z`, nothing, or (when `allow_offset`)
-/// `±HH:MM`. A space is accepted in place of `T`, as Python's `fromisoformat` does.
+/// `±HH:MM`.
 pub fn parse_iso(text: &str, allow_offset: bool) -> Result<Micros, String> {
     let bad = || format!("invalid datetime {text:?}");
     let b = text.as_bytes();
@@ -69,12 +69,12 @@ pub fn parse_iso(text: &str, allow_offset: bool) -> Result<Micros, String> {
             Err(bad())
         }
     };
-    if b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b' ') || b[13] != b':' || b[16] != b':' {
+    if b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
         return Err(bad());
     }
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 59 {
+    if year == 0 || !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 59 {
         return Err(bad());
     }
     let mut rest = &b[19..];

@@ -50,6 +50,8 @@ impl Startup {
     }
 }
 
+type BlockReceiver = Receiver<Arc<InputBlock>>;
+
 /// Blocks in flight per worker before a worker waits for the dataflow to catch up.
 const IN_FLIGHT_PER_WORKER: u64 = 4;
 
@@ -64,7 +66,8 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         senders.push(tx);
         receivers.push(Some(rx));
     }
-    let receivers: Arc<Mutex<Vec<Option<Receiver<Arc<InputBlock>>>>>> = Arc::new(Mutex::new(receivers));
+    // Each worker takes its own receiver (workers are built from one shared closure).
+    let receivers: Arc<Mutex<Vec<Option<BlockReceiver>>>> = Arc::new(Mutex::new(receivers));
 
     let progress = options.show_progress && std::io::stderr().is_terminal();
     let block_options = BlockOptions {

@@ -233,7 +233,9 @@ fn resolved_groups_regress_and_ignored_groups_stay_ignored() {
 
 #[test]
 fn status_change_matrix() {
-    let cases: &[(i64, Option<i64>, Result<(&str, Option<&str>), &str>)] = &[
+    // (new_status, new_substatus, Ok((status, substatus)) or Err(dead-letter reason))
+    type Expected = Result<(&'static str, Option<&'static str>), &'static str>;
+    let cases: &[(i64, Option<i64>, Expected)] = &[
         (1, None, Ok(("resolved", None))),
         (2, Some(1), Ok(("ignored", Some("archived_until_escalating")))),
         (2, Some(4), Ok(("ignored", Some("archived_until_condition_met")))),
@@ -374,6 +376,6 @@ fn dedup_window_is_configurable() {
             occurrence(1, 1, "d", CRON, T0 + 30.0, json!({})),
         ]),
     );
-    assert_eq!(backfill_files(&[input.clone()], 1, &[]).counter("duplicates"), 1);
+    assert_eq!(backfill_files(std::slice::from_ref(&input), 1, &[]).counter("duplicates"), 1);
     assert_eq!(backfill_files(&[input], 1, &["--dedup-window", "10"]).counter("duplicates"), 0);
 }

@@ -82,7 +82,7 @@ fn backfill_matches_the_reference_model_for_any_worker_count() {
         let runs = [(1, "16384"), (2, "777"), (4, "4096")];
         let mut first_dump: Option<Vec<u8>> = None;
         for (workers, block_lines) in runs {
-            let run = backfill_files(&[input.clone()], workers, &["--block-lines", block_lines]);
+            let run = backfill_files(std::slice::from_ref(&input), workers, &["--block-lines", block_lines]);
             assert_eq!(
                 run.issues.len(),
                 expected.len(),

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dataflows::model::block::InputBlock;
+use dataflows::model::block::{BlockBytes, InputBlock, LineInfo};
 use dataflows::model::MAX_LINES_PER_BLOCK;
 
 #[derive(thiserror::Error, Debug)]
@@ -51,6 +51,53 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, SourceError> {
     Ok(files)
 }
 
+/// A plain file, mapped: the blocks refer to it instead of copying it.
+struct MappedFile {
+    map: memmap2::Mmap,
+}
+
+impl AsRef<[u8]> for MappedFile {
+    fn as_ref(&self) -> &[u8] {
+        &self.map
+    }
+}
+
+/// One block's range of a mapped file. Dropping it releases the range's pages from this
+/// process (they stay in the page cache), so resident memory does not grow with the input.
+struct MappedBlock {
+    file: Arc<MappedFile>,
+    start: usize,
+    end: usize,
+}
+
+impl AsRef<[u8]> for MappedBlock {
+    fn as_ref(&self) -> &[u8] {
+        &self.file.map[self.start..self.end]
+    }
+}
+
+impl Drop for MappedBlock {
+    fn drop(&mut self) {
+        const PAGE: usize = 4096;
+        // Only whole pages inside the range: neighbours may still use the pages at its edges.
+        let first = self.start.div_ceil(PAGE) * PAGE;
+        let last = self.end / PAGE * PAGE;
+        if last > first {
+            // Safety: a read-only file mapping; dropped pages are read back from the file if
+            // touched again, so DONTNEED cannot change what the mapping reads.
+            let _ = unsafe {
+                self.file
+                    .map
+                    .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, first, last - first)
+            };
+        }
+    }
+}
+
+fn is_plain(path: &Path) -> bool {
+    path.as_os_str() != "-" && !matches!(path.extension().and_then(|e| e.to_str()), Some("gz" | "zst" | "zstd"))
+}
+
 fn open(path: &Path) -> io::Result<Box<dyn Read + Send>> {
     if path.as_os_str() == "-" {
         return Ok(Box::new(io::stdin()));
@@ -83,15 +130,16 @@ impl Default for BlockOptions {
     }
 }
 
-/// Reads the inputs as one log and cuts it into blocks.
+/// Reads the inputs as one log and cuts it into blocks. Bytes are read straight into the block
+/// being built; only a line cut by the end of a block is copied into the next.
 pub struct LineSource {
     files: Vec<PathBuf>,
     next_file: usize,
     current: Option<(Arc<str>, Box<dyn Read + Send>)>,
-    chunk: Vec<u8>,
-    /// Unconsumed bytes of `chunk` start here; `filled` marks its end.
-    consumed: usize,
-    filled: usize,
+    /// The current file when it is mapped, and the position reached in it.
+    mapped: Option<(Arc<str>, Arc<MappedFile>, usize)>,
+    /// Bytes read but not yet cut into lines (the start of a line), carried to the next block.
+    carry: Vec<u8>,
     line_number: u64,
     byte_offset: u64,
     next_block: u64,
@@ -100,7 +148,7 @@ pub struct LineSource {
     reached_end: bool,
 }
 
-const CHUNK: usize = 1 << 20;
+const READ_SIZE: usize = 1 << 20;
 
 impl LineSource {
     pub fn new(files: Vec<PathBuf>, options: BlockOptions) -> Self {
@@ -108,9 +156,8 @@ impl LineSource {
             files,
             next_file: 0,
             current: None,
-            chunk: vec![0; CHUNK],
-            consumed: 0,
-            filled: 0,
+            mapped: None,
+            carry: Vec::new(),
             line_number: 0,
             byte_offset: 0,
             next_block: 0,
@@ -126,14 +173,33 @@ impl LineSource {
 
     /// Opens the next file if none is open; false when there is none left.
     fn ensure_open(&mut self) -> Result<bool, SourceError> {
-        if self.current.is_some() {
+        if self.current.is_some() || self.mapped.is_some() {
             return Ok(true);
         }
-        let Some(path) = self.files.get(self.next_file) else {
+        let Some(path) = self.files.get(self.next_file).cloned() else {
             return Ok(false);
         };
         self.next_file += 1;
-        let reader = open(path).map_err(|source| SourceError::Io {
+        let followed = self.options.follow && self.is_last_file();
+        if is_plain(&path) && !followed {
+            let io_error = |source| SourceError::Io {
+                path: path.display().to_string(),
+                source,
+            };
+            let file = File::open(&path).map_err(io_error)?;
+            if file.metadata().map_err(io_error)?.len() > 0 {
+                // Safety: the file is only read. If another process truncates it while it is
+                // mapped, reads of the lost pages fault; inputs being backfilled are not
+                // rewritten in place (appends are what --follow is for).
+                let map = unsafe { memmap2::MmapOptions::new().map(&file) }.map_err(io_error)?;
+                let _ = map.advise(memmap2::Advice::Sequential);
+                self.mapped = Some((path.display().to_string().into(), Arc::new(MappedFile { map }), 0));
+                self.line_number = 0;
+                self.byte_offset = 0;
+                return Ok(true);
+            }
+        }
+        let reader = open(&path).map_err(|source| SourceError::Io {
             path: path.display().to_string(),
             source,
         })?;
@@ -148,16 +214,34 @@ impl LineSource {
         Ok(true)
     }
 
+    /// True once the end of the last input has been seen (in follow mode: the end of what
+    /// existed so far).
+    pub fn reached_end_once(&self) -> bool {
+        self.reached_end || self.exhausted
+    }
+
     /// The next block, `None` at the end of all inputs. In follow mode this waits for more
     /// data and returns a partial block after `linger`.
     pub fn next_block(&mut self) -> Result<Option<InputBlock>, SourceError> {
         if self.exhausted {
             return Ok(None);
         }
+        let max_lines = self.options.max_lines.clamp(1, MAX_LINES_PER_BLOCK);
+        if !self.ensure_open()? {
+            self.exhausted = true;
+            return Ok(None);
+        }
+        if self.mapped.is_some() {
+            return Ok(Some(self.next_mapped_block(max_lines)));
+        }
         let mut block = InputBlock {
             index: self.next_block,
             ..InputBlock::default()
         };
+        let mut bytes = Vec::with_capacity(self.options.max_bytes.min(64 << 20) + READ_SIZE);
+        bytes.append(&mut self.carry);
+        // Bytes of `block.bytes` before `scanned` are cut into lines already.
+        let mut scanned = 0;
         let mut waiting_since: Option<Instant> = None;
         loop {
             if !self.ensure_open()? {
@@ -165,42 +249,39 @@ impl LineSource {
                 break;
             }
             let Some((source, _)) = &self.current else { unreachable!() };
-            if !block.lines.is_empty() && !Arc::ptr_eq(&block.source, source) {
-                // A block holds lines of one source only.
-                break;
-            }
             block.source = source.clone();
-            // Take complete lines from the chunk.
-            let mut took_any = false;
-            while block.lines.len() < self.options.max_lines.min(MAX_LINES_PER_BLOCK) && block.bytes.len() < self.options.max_bytes {
-                let available = &self.chunk[self.consumed..self.filled];
-                let Some(end) = memchr::memchr(b'\n', available) else { break };
-                self.push_line(&mut block, end, end + 1);
-                took_any = true;
-            }
-            if block.lines.len() >= self.options.max_lines || block.bytes.len() >= self.options.max_bytes {
-                break;
-            }
-            if took_any {
+            // Cut complete lines.
+            while block.lines.len() < max_lines && bytes.len() - scanned > 0 {
+                let Some(end) = memchr::memchr(b'\n', &bytes[scanned..]) else {
+                    break;
+                };
+                Self::cut_line(
+                    &mut self.line_number,
+                    &mut self.byte_offset,
+                    &mut block,
+                    &bytes,
+                    scanned,
+                    end,
+                    end + 1,
+                );
+                scanned += end + 1;
                 waiting_since = None;
             }
-            // Need more bytes: compact and refill.
-            self.chunk.copy_within(self.consumed..self.filled, 0);
-            self.filled -= self.consumed;
-            self.consumed = 0;
-            if self.filled == self.chunk.len() {
-                self.chunk.resize(self.chunk.len() * 2, 0);
+            if block.lines.len() >= max_lines || scanned >= self.options.max_bytes {
+                break;
             }
             let read = {
                 let (source, reader) = self.current.as_mut().expect("a file is open");
-                let filled = self.filled;
-                reader.read(&mut self.chunk[filled..]).map_err(|e| SourceError::Io {
+                let filled = bytes.len();
+                bytes.resize(filled + READ_SIZE, 0);
+                let read = reader.read(&mut bytes[filled..]);
+                bytes.truncate(filled + *read.as_ref().unwrap_or(&0));
+                read.map_err(|e| SourceError::Io {
                     path: source.to_string(),
                     source: e,
                 })?
             };
             if read > 0 {
-                self.filled += read;
                 continue;
             }
             // End of this file (for now).
@@ -217,36 +298,98 @@ impl LineSource {
                 std::thread::sleep(Duration::from_millis(5));
                 continue;
             }
-            if self.filled > 0 {
+            if bytes.len() > scanned {
                 // A last line without a newline.
-                let len = self.filled;
-                self.push_line(&mut block, len, len);
+                let len = bytes.len() - scanned;
+                Self::cut_line(&mut self.line_number, &mut self.byte_offset, &mut block, &bytes, scanned, len, len);
+                scanned += len;
             }
             self.current = None;
+            if !block.lines.is_empty() {
+                // A block holds lines of one source only.
+                break;
+            }
         }
+        self.carry.extend_from_slice(&bytes[scanned..]);
+        bytes.truncate(scanned);
         if block.lines.is_empty() && self.exhausted {
             return Ok(None);
         }
+        block.bytes = BlockBytes::Owned(bytes);
         self.next_block += 1;
         Ok(Some(block))
     }
 
-    /// True once the end of the last input has been seen (in follow mode: the end of what
-    /// existed so far).
-    pub fn reached_end_once(&self) -> bool {
-        self.reached_end || self.exhausted
+    /// A block of the mapped file: lines are cut in place.
+    fn next_mapped_block(&mut self, max_lines: usize) -> InputBlock {
+        let (source, map, position) = self.mapped.take().expect("a mapped file");
+        let data: &[u8] = (*map).as_ref();
+        let start = position;
+        let mut block = InputBlock {
+            index: self.next_block,
+            source: source.clone(),
+            ..InputBlock::default()
+        };
+        let mut scanned = start;
+        while block.lines.len() < max_lines && scanned - start < self.options.max_bytes && scanned < data.len() {
+            let (len, advance) = match memchr::memchr(b'\n', &data[scanned..]) {
+                Some(end) => (end, end + 1),
+                None => (data.len() - scanned, data.len() - scanned),
+            };
+            self.line_number += 1;
+            let line = &data[scanned..scanned + len];
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                block.lines.push(LineInfo {
+                    start: (scanned - start) as u32,
+                    len: len as u32,
+                    line_number: self.line_number,
+                    byte_offset: self.byte_offset,
+                });
+            }
+            self.byte_offset += advance as u64;
+            scanned += advance;
+        }
+        let range = MappedBlock {
+            file: map.clone(),
+            start,
+            end: scanned,
+        };
+        block.bytes = BlockBytes::Shared {
+            data: Arc::new(range),
+            start: 0,
+            end: scanned - start,
+        };
+        if scanned < data.len() {
+            self.mapped = Some((source, map, scanned));
+        } else if self.is_last_file() {
+            self.reached_end = true;
+        }
+        self.next_block += 1;
+        block
     }
 
-    /// Moves the line `[consumed, consumed + len)` into the block unless it is blank; `advance`
+    /// Registers `[start, start + len)` of the block as a line unless it is blank; `advance`
     /// includes the newline.
-    fn push_line(&mut self, block: &mut InputBlock, len: usize, advance: usize) {
-        let line = &self.chunk[self.consumed..self.consumed + len];
-        self.line_number += 1;
+    fn cut_line(
+        line_number: &mut u64,
+        byte_offset: &mut u64,
+        block: &mut InputBlock,
+        bytes: &[u8],
+        start: usize,
+        len: usize,
+        advance: usize,
+    ) {
+        *line_number += 1;
+        let line = &bytes[start..start + len];
         if !line.iter().all(u8::is_ascii_whitespace) {
-            block.push_line(line, self.line_number, self.byte_offset);
+            block.lines.push(LineInfo {
+                start: start as u32,
+                len: len as u32,
+                line_number: *line_number,
+                byte_offset: *byte_offset,
+            });
         }
-        self.byte_offset += advance as u64;
-        self.consumed += advance;
+        *byte_offset += advance as u64;
     }
 }
 

@@ -1,7 +1,9 @@
 //! The materialized issue views that the read side queries. The dataflow's sinks apply each
 //! completed epoch's changes here; nothing else writes to it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::model::{Symbol, SymbolDefinition};
 use crate::state::{Counter, GroupKey, GroupRow};

@@ -27,7 +27,7 @@ pub fn resolve_rejections<'scope>(
         "ResolveRejections",
         |_, _| {
             let mut kept: BTreeMap<u64, Arc<InputBlock>> = BTreeMap::new();
-            let mut waiting: BTreeMap<u64, (Capability<u64>, Vec<(Seq, String)>)> = BTreeMap::new();
+            let mut waiting: super::Stash<Capability<u64>, (Seq, String)> = BTreeMap::new();
             move |(blocks, blocks_frontier), (rejected, rejected_frontier), output| {
                 blocks.for_each(|_, data| {
                     for block in data.drain(..) {

@@ -11,10 +11,10 @@ use super::epoch_of;
 use crate::model::Seq;
 use crate::state::GroupKey;
 
-pub fn assign_ids<'scope>(created: Stream<'scope, u64, Vec<(Seq, GroupKey)>>) -> Stream<'scope, u64, Vec<((GroupKey, u64), u64, isize)>> {
+pub fn assign_ids<'scope>(created: Stream<'scope, u64, Vec<(Seq, GroupKey)>>) -> Stream<'scope, u64, super::Updates<(GroupKey, u64)>> {
     created.unary_frontier(Exchange::new(|_: &(Seq, GroupKey)| 0), "AssignIds", |_, _| {
         let mut next_id: u64 = 1;
-        let mut pending: std::collections::BTreeMap<u64, (Capability<u64>, Vec<(Seq, GroupKey)>)> = Default::default();
+        let mut pending: super::Stash<Capability<u64>, (Seq, GroupKey)> = Default::default();
         move |(input, frontier), output| {
             input.for_each(|cap, data| {
                 pending

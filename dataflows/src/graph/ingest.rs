@@ -1,7 +1,9 @@
 //! The ingest operator: records exchanged by project, applied in log order per epoch to the
 //! per-project state machines, producing the view changes of each epoch.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
@@ -13,7 +15,7 @@ use super::epoch_of;
 use crate::model::{ProjectId, Record, Seq, Symbol};
 use crate::state::{Counter, Effects, GroupKey, GroupRow, IngestConfig, ProjectState};
 
-type Updates<D> = Vec<(D, u64, isize)>;
+use super::Updates;
 
 pub struct Ingested<'scope> {
     pub groups: Stream<'scope, u64, Updates<(GroupKey, GroupRow)>>,
@@ -41,15 +43,17 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
     let mut outputs = (groups_out, hourly_out, env_out, counters_out, created_out, rejected_out);
 
     builder.build(move |_| {
-        let mut projects: HashMap<ProjectId, ProjectState> = HashMap::new();
+        let mut projects: HashMap<ProjectId, ProjectState> = HashMap::default();
         // Records waiting for their epoch to complete, with one capability per output.
-        let mut pending: BTreeMap<u64, (Vec<Capability<u64>>, Vec<Record>)> = BTreeMap::new();
+        let mut pending: super::Stash<Vec<Capability<u64>>, Vec<Record>> = BTreeMap::new();
+        // Reused every epoch so its maps keep their capacity.
+        let mut effects = Effects::default();
         move |frontiers| {
             input.for_each(|cap, data| {
                 let entry = pending
                     .entry(epoch_of(&cap))
                     .or_insert_with(|| ((0..6).map(|port| cap.delayed(&epoch_of(&cap), port)).collect(), Vec::new()));
-                entry.1.append(data);
+                entry.1.push(std::mem::take(data));
             });
             let frontier = &frontiers[0];
             let (groups_out, hourly_out, env_out, counters_out, created_out, rejected_out) = &mut outputs;
@@ -58,16 +62,19 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
                 if frontier.less_equal(&epoch) {
                     break;
                 }
-                let (caps, mut records) = entry.remove();
-                records.sort_unstable_by_key(|r| r.seq);
-                let mut effects = Effects {
-                    epoch,
-                    ..Effects::default()
-                };
-                for record in &records {
+                let (caps, mut chunks) = entry.remove();
+                // An epoch is one block, read by one worker and sent in order; sort only if the
+                // transport ever reordered it.
+                if !chunks.iter().flatten().map(|r| r.seq).is_sorted() {
+                    let mut all: Vec<Record> = chunks.into_iter().flatten().collect();
+                    all.sort_unstable_by_key(|r| r.seq);
+                    chunks = vec![all];
+                }
+                effects.epoch = epoch;
+                for record in chunks.iter().flatten() {
                     projects.entry(record.project).or_default().apply(record, &config, &mut effects);
                 }
-                drop(records);
+                drop(chunks);
 
                 let mut group_updates: Updates<(GroupKey, GroupRow)> = Vec::with_capacity(effects.retracted.len() + effects.changed.len());
                 group_updates.extend(effects.retracted.drain(..).map(|row| (row, epoch, -1)));

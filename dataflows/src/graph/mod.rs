@@ -60,6 +60,12 @@ pub fn build_ingest<'scope, D: LineDecoder>(
     probe
 }
 
+/// Differential update triples: (data, time, diff).
+pub type Updates<D> = Vec<(D, u64, isize)>;
+
+/// Data held back per epoch until the input frontier passes it, with what is needed to send.
+pub(crate) type Stash<C, D> = std::collections::BTreeMap<u64, (C, Vec<D>)>;
+
 /// The epoch of an input batch (timestamps are totally ordered block indices).
 pub(crate) fn epoch_of(cap: &timely::dataflow::operators::InputCapability<u64>) -> u64 {
     cap.least().copied().expect("an input stamp has a time")

@@ -27,6 +27,8 @@ pub struct Parsed<'scope> {
     pub blocks: Stream<'scope, u64, Vec<Arc<InputBlock>>>,
 }
 
+const RECORDS_PER_CONTAINER: usize = 1024;
+
 pub fn parse<'scope, D: LineDecoder>(blocks: Stream<'scope, u64, Vec<Arc<InputBlock>>>, decoder: D) -> Parsed<'scope> {
     let mut builder = OperatorBuilder::new("Parse".to_owned(), blocks.scope());
     let mut input = builder.new_input(blocks, Pipeline);
@@ -48,11 +50,10 @@ pub fn parse<'scope, D: LineDecoder>(blocks: Stream<'scope, u64, Vec<Arc<InputBl
             let mut blocks_out = blocks_out.activate();
             input.for_each(|cap, data| {
                 let time = epoch_of(&cap);
-                let mut records = Vec::new();
+                let mut records = Vec::with_capacity(RECORDS_PER_CONTAINER);
                 let mut dead = Vec::new();
                 let mut new_symbols = Vec::new();
                 for block in data.iter() {
-                    records.reserve(block.lines.len());
                     for i in 0..block.lines.len() {
                         let mut define = |symbol: Symbol, name: &str| {
                             if defined.insert(symbol) {
@@ -60,7 +61,15 @@ pub fn parse<'scope, D: LineDecoder>(blocks: Stream<'scope, u64, Vec<Arc<InputBl
                             }
                         };
                         match decoder.decode(block.line(i), block.seq(i), &mut define) {
-                            Ok(record) => records.push(record),
+                            Ok(record) => {
+                                records.push(record);
+                                // Ship in small containers: allocator-friendly, and the
+                                // exchange can start before the block is done.
+                                if records.len() == RECORDS_PER_CONTAINER {
+                                    records_out.give(&cap, &mut records);
+                                    records = Vec::with_capacity(RECORDS_PER_CONTAINER);
+                                }
+                            }
                             Err(reason) => dead.push(DeadLetter::from_block(block, i, reason)),
                         }
                     }

@@ -15,28 +15,67 @@ pub struct LineInfo {
     pub byte_offset: u64,
 }
 
+/// A block's bytes: its own buffer, or a range of a shared one (such as a memory-mapped file),
+/// so large inputs are never copied.
+pub enum BlockBytes {
+    Owned(Vec<u8>),
+    Shared {
+        data: Arc<dyn AsRef<[u8]> + Send + Sync>,
+        start: usize,
+        end: usize,
+    },
+}
+
+impl Default for BlockBytes {
+    fn default() -> Self {
+        BlockBytes::Owned(Vec::new())
+    }
+}
+
+impl std::fmt::Debug for BlockBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BlockBytes({} bytes)", self.as_slice().len())
+    }
+}
+
+impl BlockBytes {
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            BlockBytes::Owned(bytes) => bytes,
+            BlockBytes::Shared { data, start, end } => &(**data).as_ref()[*start..*end],
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct InputBlock {
     pub index: u64,
     /// File path, `-` for stdin, later `topic/partition`.
     pub source: Arc<str>,
-    pub bytes: Vec<u8>,
+    pub bytes: BlockBytes,
     pub lines: Vec<LineInfo>,
 }
 
 impl InputBlock {
     pub fn line(&self, i: usize) -> &[u8] {
         let info = self.lines[i];
-        &self.bytes[info.start as usize..(info.start + info.len) as usize]
+        &self.bytes.as_slice()[info.start as usize..(info.start + info.len) as usize]
     }
 
     pub fn seq(&self, i: usize) -> Seq {
         seq_of(self.index, i)
     }
 
+    /// Appends a line to an owned block (tests and small producers).
     pub fn push_line(&mut self, line: &[u8], line_number: u64, byte_offset: u64) {
-        let start = self.bytes.len() as u32;
-        self.bytes.extend_from_slice(line);
+        if let BlockBytes::Shared { .. } = self.bytes {
+            self.bytes = BlockBytes::Owned(self.bytes.as_slice().to_vec());
+        }
+        let BlockBytes::Owned(bytes) = &mut self.bytes else {
+            unreachable!("made owned above")
+        };
+        let start = bytes.len() as u32;
+        bytes.extend_from_slice(line);
         self.lines.push(LineInfo {
             start,
             len: line.len() as u32,

@@ -1,16 +1,19 @@
 //! UUID normalisation with the leniency of Python's `uuid.UUID(str)`.
 
-/// Accepts 32 hex digits in any case, with hyphens anywhere, optional `{}` braces and an
-/// optional `urn:uuid:` prefix, as Python does. Returns the 128-bit value.
+/// Python's rule: remove every `urn:` and `uuid:`, strip `{`/`}` from both ends, remove every
+/// hyphen; 32 hex digits (any case) must remain. Returns the 128-bit value.
 pub fn parse_uuid(text: &str) -> Option<u128> {
-    let mut s = text.trim();
-    if let Some(rest) = s.strip_prefix("urn:") {
-        s = rest;
+    if text.len() == 32 {
+        // The common form: no allocation, no scanning for prefixes.
+        return u128::from_str_radix(text, 16).ok().filter(|_| !text.starts_with('+'));
     }
-    if let Some(rest) = s.strip_prefix("uuid:") {
-        s = rest;
+    let owned;
+    let mut s = text;
+    if s.contains("urn:") || s.contains("uuid:") {
+        owned = s.replace("urn:", "").replace("uuid:", "");
+        s = &owned;
     }
-    let s = s.trim_start_matches('{').trim_end_matches('}');
+    let s = s.trim_matches(|c| c == '{' || c == '}');
     let mut value: u128 = 0;
     let mut digits = 0;
     for c in s.bytes() {
@@ -49,6 +52,9 @@ mod tests {
         }
         assert_eq!(uuid_hex(plain), "0123456789abcdef0123456789abcdef");
         assert_eq!(parse_uuid("xyz"), None);
+        assert_eq!(parse_uuid(" 0123456789abcdef0123456789abcdef"), None);
+        assert_eq!(parse_uuid("+123456789abcdef0123456789abcdef"), None);
+        assert_eq!(parse_uuid("0123456789-abcdef-0123-456789abcdef"), Some(plain));
         assert_eq!(parse_uuid("0123456789abcdef0123456789abcdef0"), None);
     }
 }

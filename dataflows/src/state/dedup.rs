@@ -1,7 +1,9 @@
 //! Duplicate suppression by message id over a window of event time (semantics.md §4.1).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::model::Micros;
 

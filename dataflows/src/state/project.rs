@@ -2,7 +2,7 @@
 //! memory and the groups themselves. Records of one project are applied here one at a time in
 //! log order (semantics.md §4); every step is O(1) or O(log n) in the project's state.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use serde::{Deserialize, Serialize};
 

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use dataflows::state::{GroupKey, GroupRow};
-use dataflows::views::IssueViews;
+use dataflows::views::{GroupView, IssueViews};
 use serde_json::json;
 
 use crate::config::Catalog;
@@ -89,12 +89,77 @@ fn sort_value(sort: &str, row: &GroupRow) -> i64 {
     }
 }
 
-fn org_known(state: &AppState, org: &str) -> bool {
-    state.catalog.has_organization(org)
+#[derive(Clone, Copy, Debug)]
+struct Row {
+    value: i64,
+    created: u64,
+    key: GroupKey,
 }
 
-fn group_in_org(state: &AppState, org: &str, key: GroupKey) -> bool {
-    state.catalog.project(key.project).is_some_and(|p| p.organization == org)
+fn descending(a: &Row, b: &Row) -> std::cmp::Ordering {
+    b.value.cmp(&a.value).then(b.created.cmp(&a.created))
+}
+
+struct Page {
+    rows: Vec<Row>,
+    has_next: bool,
+    has_prev: bool,
+    next: Cursor,
+    prev: Cursor,
+}
+
+/// The cursor pointing at `sorted[position]`: its value, and how many rows before it share the
+/// value (Sentry's offset for ties). `sorted` must hold every row of that value before it.
+fn cursor_at(sorted: &[Row], position: usize, is_prev: bool) -> Cursor {
+    let value = sorted.get(position).or_else(|| sorted.last()).map_or(0, |r| r.value);
+    let offset = sorted[..position.min(sorted.len())]
+        .iter()
+        .rev()
+        .take_while(|r| r.value == value)
+        .count();
+    Cursor { value, offset, is_prev }
+}
+
+/// A forward page: rows at or below the cursor value, skipping `offset`; only the first
+/// `offset + limit + 1` of them are ordered (top-k selection), so a page costs O(n).
+fn next_page(rows: &mut Vec<Row>, cursor: Option<Cursor>, limit: usize) -> Page {
+    let (value, offset) = cursor.map_or((i64::MAX, 0), |c| (c.value, c.offset));
+    let above = rows.iter().filter(|r| r.value > value).count();
+    rows.retain(|r| r.value <= value);
+    let wanted = (offset + limit + 1).min(rows.len());
+    if wanted > 0 && wanted < rows.len() {
+        rows.select_nth_unstable_by(wanted - 1, descending);
+    }
+    rows.truncate(wanted);
+    rows.sort_unstable_by(descending);
+    let start = offset.min(rows.len());
+    let end = (start + limit).min(rows.len());
+    let has_next = rows.len() > end;
+    Page {
+        rows: rows[start..end].to_vec(),
+        has_next,
+        has_prev: above + start > 0,
+        next: cursor_at(rows, end, false),
+        prev: cursor_at(rows, start, true),
+    }
+}
+
+/// A backward page: the `limit` rows just before the cursor position (full sort; rare).
+fn previous_page(rows: &mut [Row], cursor: Cursor, limit: usize) -> Page {
+    rows.sort_unstable_by(descending);
+    let end = (rows.partition_point(|r| r.value > cursor.value) + cursor.offset).min(rows.len());
+    let start = end.saturating_sub(limit);
+    Page {
+        rows: rows[start..end].to_vec(),
+        has_next: end < rows.len(),
+        has_prev: start > 0,
+        next: cursor_at(rows, end, false),
+        prev: cursor_at(rows, start, true),
+    }
+}
+
+fn org_known(state: &AppState, org: &str) -> bool {
+    state.catalog.has_organization(org)
 }
 
 async fn list_issues(State(state): State<AppState>, Path(org): Path<String>, RawQuery(raw): RawQuery, headers: HeaderMap) -> Response {
@@ -127,52 +192,31 @@ async fn list_issues(State(state): State<AppState>, Path(org): Path<String>, Raw
     };
 
     let views = state.views.read().unwrap_or_else(|p| p.into_inner());
-    // (sort value, id) descending: ties broken by id so the order is total.
-    let mut rows: Vec<(i64, u64, GroupKey)> = views
-        .by_id
+    // Order: sort value descending, then creation order descending, which is numeric id order.
+    let mut rows: Vec<Row> = views
         .iter()
-        .filter(|(_, key)| group_in_org(&state, &org, **key))
-        .filter_map(|(&id, key)| views.groups.get(key).map(|row| (id, *key, row)))
-        .filter(|(_, _, row)| search::matches(&terms, row))
-        .map(|(id, key, row)| (sort_value(sort, row), id, key))
+        .filter(|(key, _, row)| state.catalog.organization_of(key.project) == Some(org.as_str()) && search::matches(&terms, row))
+        .map(|(key, _, row)| Row {
+            value: sort_value(sort, row),
+            created: row.created_seq,
+            key,
+        })
         .collect();
-    rows.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
     let hits = rows.len();
-
-    // Sentry's value cursor: rows at or below `value`, skipping `offset` rows already shown.
-    let start = match cursor {
-        Some(c) if !c.is_prev => rows.partition_point(|r| r.0 > c.value) + c.offset,
-        Some(c) => {
-            // Previous page: the `limit` rows just above the cursor position.
-            let end = rows.partition_point(|r| r.0 > c.value) + c.offset;
-            end.saturating_sub(limit)
-        }
-        None => 0,
-    }
-    .min(rows.len());
-    let page = &rows[start..(start + limit).min(rows.len())];
-    let has_next = start + page.len() < rows.len();
-    let has_prev = start > 0;
-    let cursor_at = |position: usize, is_prev: bool| -> Cursor {
-        // Value of the row at `position`, and how many rows before it share that value.
-        let value = rows.get(position).map_or(0, |r| r.0);
-        let offset = rows[..position].iter().rev().take_while(|r| r.0 == value).count();
-        Cursor { value, offset, is_prev }
+    let page = match cursor {
+        Some(c) if c.is_prev => previous_page(&mut rows, c, limit),
+        _ => next_page(&mut rows, cursor, limit),
     };
-    let next = if has_next {
-        cursor_at(start + page.len(), false)
-    } else {
-        cursor_at(start + page.len().saturating_sub(1), false)
-    };
-    let prev = cursor_at(start, true);
-
+    let has_next = page.has_next;
+    let has_prev = page.has_prev;
+    let next = page.next;
+    let prev = page.prev;
     let body: Vec<_> = page
+        .rows
         .iter()
-        .filter_map(|(_, id, key)| {
-            views
-                .groups
-                .get(key)
-                .map(|row| serialize_group(&views, &state.catalog, *id, *key, row))
+        .filter_map(|r| {
+            let view = views.get(r.key)?;
+            Some(serialize_group(&views, &state.catalog, r.key, view, view.row.as_deref()?))
         })
         .collect();
     let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
@@ -201,18 +245,16 @@ async fn list_issues(State(state): State<AppState>, Path(org): Path<String>, Raw
     response
 }
 
-fn find_group(views: &IssueViews, catalog: &Catalog, org: &str, id: &str) -> Option<(u64, GroupKey)> {
+fn find_group<'v>(views: &'v IssueViews, catalog: &Catalog, org: &str, id: &str) -> Option<(GroupKey, &'v GroupView, &'v GroupRow)> {
+    let in_org = |key: GroupKey| catalog.organization_of(key.project) == Some(org);
     if let Ok(numeric) = id.parse::<u64>() {
-        let key = *views.by_id.get(&numeric)?;
-        return catalog
-            .project(key.project)
-            .filter(|p| p.organization == org)
-            .map(|_| (numeric, key));
+        let view = views.by_id(numeric)?;
+        let key = view.key.filter(|k| in_org(*k))?;
+        return Some((key, view, view.row.as_deref()?));
     }
     let (slug, short_id) = parse_short_id(id)?;
-    views.ids.iter().find_map(|(key, &numeric)| {
-        let project = catalog.project(key.project)?;
-        (project.organization == org && project.slug == slug && u64::from(key.short_id) == short_id).then_some((numeric, *key))
+    views.iter().find(|(key, _, _)| {
+        in_org(*key) && u64::from(key.short_id) == short_id && catalog.project(key.project).is_some_and(|p| p.slug == slug)
     })
 }
 
@@ -226,10 +268,7 @@ async fn issue_details(
     }
     let views = state.views.read().unwrap_or_else(|p| p.into_inner());
     match find_group(&views, &state.catalog, &org, &id) {
-        Some((numeric, key)) => match views.groups.get(&key) {
-            Some(row) => Json(serialize_group(&views, &state.catalog, numeric, key, row)).into_response(),
-            None => error(StatusCode::NOT_FOUND, "The requested resource does not exist"),
-        },
+        Some((key, view, row)) => Json(serialize_group(&views, &state.catalog, key, view, row)).into_response(),
         None => error(StatusCode::NOT_FOUND, "The requested resource does not exist"),
     }
 }

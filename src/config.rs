@@ -94,6 +94,14 @@ impl Catalog {
         }
     }
 
+    /// The organisation owning `project`, without building a `ProjectInfo`.
+    pub fn organization_of(&self, project: u64) -> Option<&str> {
+        match &self.declared {
+            Some(declared) => declared.get(&project).map(|p| p.organization.as_str()),
+            None => Some(DEFAULT_ORGANIZATION),
+        }
+    }
+
     pub fn has_organization(&self, slug: &str) -> bool {
         match &self.declared {
             Some(_) => self.organizations.iter().any(|o| o == slug),

@@ -3,6 +3,7 @@
 mod api;
 mod config;
 mod generate;
+mod generate_groups;
 mod pipeline;
 mod search;
 mod serialize;
@@ -136,6 +137,10 @@ struct GenerateArgs {
     /// Output file (default stdout).
     #[arg(long)]
     output: Option<PathBuf>,
+    /// Instead: one new cron group per line (`--count` groups over `--projects`), for
+    /// measuring the read side at a given number of groups.
+    #[arg(long)]
+    distinct_groups: bool,
 }
 
 fn default_workers() -> usize {
@@ -320,6 +325,11 @@ fn generate_stream(args: GenerateArgs) -> anyhow::Result<()> {
         )),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
+    if args.distinct_groups {
+        generate_groups::generate_distinct_groups(args.count, args.projects, args.start_time, args.span_seconds, &mut out)?;
+        out.flush()?;
+        return Ok(());
+    }
     let stats = generate::generate(&options, &mut out)?;
     out.flush()?;
     tracing::info!(

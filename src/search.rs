@@ -147,6 +147,18 @@ fn matches_value(row: &GroupRow, key: &str, value: &str) -> bool {
     }
 }
 
+/// Case-insensitive substring test; no allocation for ASCII text, which titles mostly are.
+fn contains_ignoring_case(haystack: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    if haystack.is_ascii() && needle.is_ascii() {
+        let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+        return h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n));
+    }
+    haystack.to_lowercase().contains(&needle.to_lowercase())
+}
+
 pub fn matches(terms: &[Term], row: &GroupRow) -> bool {
     let filters_type = terms
         .iter()
@@ -157,10 +169,9 @@ pub fn matches(terms: &[Term], row: &GroupRow) -> bool {
     terms.iter().all(|term| match term {
         Term::Filter { key, values, negated } => values.iter().any(|v| matches_value(row, key, v)) != *negated,
         Term::Text(text) => {
-            let needle = text.to_lowercase();
-            row.title.to_lowercase().contains(&needle)
-                || row.culprit.to_lowercase().contains(&needle)
-                || row.subtitle.to_lowercase().contains(&needle)
+            contains_ignoring_case(&row.title, text)
+                || contains_ignoring_case(&row.culprit, text)
+                || contains_ignoring_case(&row.subtitle, text)
         }
     })
 }

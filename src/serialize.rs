@@ -3,7 +3,7 @@
 use dataflows::model::grouptype::group_type;
 use dataflows::model::{format_iso, Micros};
 use dataflows::state::{GroupKey, GroupRow};
-use dataflows::views::IssueViews;
+use dataflows::views::{GroupView, IssueViews};
 use serde::Serialize;
 
 use crate::config::Catalog;
@@ -68,22 +68,20 @@ fn iso(t: Micros) -> String {
     format_iso(t)
 }
 
-pub fn serialize_group(views: &IssueViews, catalog: &Catalog, id: u64, key: GroupKey, row: &GroupRow) -> SerializedGroup {
+pub fn serialize_group(views: &IssueViews, catalog: &Catalog, key: GroupKey, view: &GroupView, row: &GroupRow) -> SerializedGroup {
+    let id = view.id;
     let project = catalog.project(key.project);
     let slug = project.map_or_else(|| format!("project-{}", key.project), |p| p.slug);
     let group_type = group_type(row.type_id);
     let name = |symbol: Option<u64>| symbol.and_then(|s| views.symbol_name(s)).map(str::to_owned);
-    let mut environments: Vec<String> = views
+    let mut environments: Vec<String> = view
         .environments
-        .get(&key)
-        .map(|envs| envs.iter().filter_map(|e| views.symbol_name(*e)).map(str::to_owned).collect())
-        .unwrap_or_default();
+        .iter()
+        .filter_map(|e| views.symbol_name(*e))
+        .map(str::to_owned)
+        .collect();
     environments.sort();
-    let hourly = views
-        .hourly
-        .get(&key)
-        .map(|hours| hours.iter().map(|&(h, n)| (i64::from(h) * 3600, n)).collect())
-        .unwrap_or_default();
+    let hourly = view.hourly.iter().map(|&(h, n)| (i64::from(h) * 3600, n)).collect();
     SerializedGroup {
         id: id.to_string(),
         short_id: format_short_id(&slug, u64::from(key.short_id)),
@@ -125,12 +123,10 @@ pub fn serialize_group(views: &IssueViews, catalog: &Catalog, id: u64, key: Grou
 /// Every group, one JSON line each, in numeric id order.
 pub fn dump_issues(views: &IssueViews, catalog: &Catalog, out: &mut dyn std::io::Write) -> std::io::Result<u64> {
     let mut written = 0;
-    for (&id, key) in &views.by_id {
-        if let Some(row) = views.groups.get(key) {
-            serde_json::to_writer(&mut *out, &serialize_group(views, catalog, id, *key, row))?;
-            out.write_all(b"\n")?;
-            written += 1;
-        }
+    for (key, view, row) in views.iter_by_id() {
+        serde_json::to_writer(&mut *out, &serialize_group(views, catalog, key, view, row))?;
+        out.write_all(b"\n")?;
+        written += 1;
     }
     Ok(written)
 }

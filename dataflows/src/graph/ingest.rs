@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use std::sync::Arc;
+
 use rustc_hash::FxHashMap as HashMap;
 
 use timely::dataflow::channels::pact::Exchange;
@@ -18,7 +20,7 @@ use crate::state::{Counter, Effects, GroupKey, GroupRow, IngestConfig, ProjectSt
 use super::Updates;
 
 pub struct Ingested<'scope> {
-    pub groups: Stream<'scope, u64, Updates<(GroupKey, GroupRow)>>,
+    pub groups: Stream<'scope, u64, Updates<(GroupKey, Arc<GroupRow>)>>,
     pub hourly: Stream<'scope, u64, Updates<(GroupKey, u32)>>,
     pub environments: Stream<'scope, u64, Updates<(GroupKey, Symbol)>>,
     pub counters: Stream<'scope, u64, Updates<Counter>>,
@@ -34,7 +36,7 @@ pub fn project_route(project: ProjectId) -> u64 {
 pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestConfig) -> Ingested<'scope> {
     let mut builder = OperatorBuilder::new("Ingest".to_owned(), records.scope());
     let mut input = builder.new_input(records, Exchange::new(|r: &Record| project_route(r.project)));
-    let (groups_out, groups) = builder.new_output::<Updates<(GroupKey, GroupRow)>>();
+    let (groups_out, groups) = builder.new_output::<Updates<(GroupKey, Arc<GroupRow>)>>();
     let (hourly_out, hourly) = builder.new_output::<Updates<(GroupKey, u32)>>();
     let (env_out, environments) = builder.new_output::<Updates<(GroupKey, Symbol)>>();
     let (counters_out, counters) = builder.new_output::<Updates<Counter>>();
@@ -76,7 +78,8 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
                 }
                 drop(chunks);
 
-                let mut group_updates: Updates<(GroupKey, GroupRow)> = Vec::with_capacity(effects.retracted.len() + effects.changed.len());
+                let mut group_updates: Updates<(GroupKey, Arc<GroupRow>)> =
+                    Vec::with_capacity(effects.retracted.len() + effects.changed.len());
                 group_updates.extend(effects.retracted.drain(..).map(|row| (row, epoch, -1)));
                 for key in effects.changed.drain(..) {
                     if let Some(row) = projects.get(&key.project).and_then(|p| p.row(key)) {

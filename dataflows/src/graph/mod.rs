@@ -46,13 +46,12 @@ pub fn build_ingest<'scope, D: LineDecoder>(
     let ids = ids::assign_ids(ingested.created);
     let rejected = dead_letters::resolve_rejections(parsed.blocks, ingested.rejected, owner);
     let dead_letters: Stream<'scope, u64, Vec<DeadLetter>> = parsed.dead_letters.concat(rejected);
-    let environments = ingested.environments.as_collection().distinct().inner;
     let counters = parsed.counters.concat(ingested.counters).as_collection().consolidate().inner;
 
     let probe = ProbeHandle::new();
     sink::apply_at_frontier(ingested.groups, views.clone(), IssueViews::apply_groups).probe_with(&probe);
     sink::apply_at_frontier(ingested.hourly, views.clone(), IssueViews::apply_hourly).probe_with(&probe);
-    sink::apply_at_frontier(environments, views.clone(), IssueViews::apply_environments).probe_with(&probe);
+    sink::apply_at_frontier(ingested.environments, views.clone(), IssueViews::apply_environments).probe_with(&probe);
     sink::apply_at_frontier(ids, views.clone(), IssueViews::apply_ids).probe_with(&probe);
     sink::apply_at_frontier(parsed.symbols, views.clone(), IssueViews::apply_symbols).probe_with(&probe);
     sink::apply_at_frontier(counters, views, IssueViews::apply_counters).probe_with(&probe);

@@ -4,6 +4,8 @@
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::creation_quota::QuotaWindow;
@@ -32,9 +34,10 @@ pub struct GroupRow {
     pub substatus: Option<Substatus>,
     pub priority: Priority,
     pub priority_locked: bool,
-    pub title: Box<str>,
-    pub subtitle: Box<str>,
-    pub culprit: Box<str>,
+    /// Shared with the views: cloning a row does not copy its strings.
+    pub title: Arc<str>,
+    pub subtitle: Arc<str>,
+    pub culprit: Arc<str>,
     pub level: Level,
     /// `metadata.initial_priority`: the priority of the occurrence that set the title.
     pub metadata_priority: Priority,
@@ -49,7 +52,8 @@ pub struct GroupRow {
 }
 
 struct GroupState {
-    row: GroupRow,
+    /// Shared with the views; changed copy-on-write, so a group has one row at rest.
+    row: Arc<GroupRow>,
     initial_priority: Priority,
     /// Event time of the occurrence whose title, culprit, level and metadata the row shows.
     title_time: Micros,
@@ -81,7 +85,7 @@ pub enum Counter {
 pub struct Effects {
     pub epoch: u64,
     /// Rows retracted: each group's row as it was before its first change in this epoch.
-    pub retracted: Vec<(GroupKey, GroupRow)>,
+    pub retracted: Vec<(GroupKey, Arc<GroupRow>)>,
     /// Groups changed in this epoch; their current rows are inserted at the epoch's end.
     pub changed: Vec<GroupKey>,
     pub hourly: HashMap<(GroupKey, u32), isize>,
@@ -123,6 +127,7 @@ pub struct ProjectState {
     groups: Vec<GroupState>,
     quotas: HashMap<u32, QuotaWindow>,
     users: HashSet<(u32, Symbol)>,
+    environments: HashSet<(u32, Symbol)>,
 }
 
 impl ProjectState {
@@ -229,11 +234,14 @@ impl ProjectState {
         let hour = occ.time.div_euclid(3600 * MICROS_PER_SECOND) as u32;
         *effects.hourly.entry((key, hour)).or_default() += 1;
         if let Some(env) = occ.environment {
-            *effects.environments.entry((key, env)).or_default() += 1;
+            // Only first sightings leave: the views keep each group's set.
+            if self.environments.insert((key.short_id, env)) {
+                effects.environments.insert((key, env), 1);
+            }
         }
         if let Some(user) = occ.user {
             if self.users.insert((key.short_id, user)) {
-                self.groups[index].row.user_count += 1;
+                Arc::make_mut(&mut self.groups[index].row).user_count += 1;
             }
         }
     }
@@ -254,15 +262,15 @@ impl ProjectState {
             .or_else(|| Priority::from_number(i64::from(default_priority)))
             .unwrap_or(Priority::Medium);
         self.groups.push(GroupState {
-            row: GroupRow {
+            row: Arc::new(GroupRow {
                 type_id: occ.type_id,
                 status: GroupStatus::Unresolved,
                 substatus: Some(Substatus::New),
                 priority,
                 priority_locked: false,
-                title: occ.title.clone(),
-                subtitle: occ.subtitle.clone(),
-                culprit: occ.culprit.clone(),
+                title: Arc::from(&*occ.title),
+                subtitle: Arc::from(&*occ.subtitle),
+                culprit: Arc::from(&*occ.culprit),
                 level: occ.level,
                 metadata_priority: priority,
                 first_seen: occ.time,
@@ -272,7 +280,7 @@ impl ProjectState {
                 first_release: occ.release,
                 last_release: occ.release,
                 created_seq: seq,
-            },
+            }),
             initial_priority: priority,
             title_time: occ.time,
             last_release_time: occ.time,
@@ -284,20 +292,20 @@ impl ProjectState {
     fn update_group(&mut self, index: usize, occ: &OccurrenceRecord) {
         let default_priority = group_type(occ.type_id).map_or(50, |t| t.default_priority);
         let group = &mut self.groups[index];
-        let row = &mut group.row;
+        let row = Arc::make_mut(&mut group.row);
         row.times_seen += 1;
         row.last_seen = row.last_seen.max(occ.time);
         row.first_seen = row.first_seen.min(occ.time);
         if occ.time >= group.title_time {
             group.title_time = occ.time;
             if *row.title != *occ.title {
-                row.title = occ.title.clone();
+                row.title = Arc::from(&*occ.title);
             }
             if *row.subtitle != *occ.subtitle {
-                row.subtitle = occ.subtitle.clone();
+                row.subtitle = Arc::from(&*occ.subtitle);
             }
             if *row.culprit != *occ.culprit {
-                row.culprit = occ.culprit.clone();
+                row.culprit = Arc::from(&*occ.culprit);
             }
             row.level = occ.level;
             row.metadata_priority = occ
@@ -328,7 +336,7 @@ impl ProjectState {
             (row.status, row.substatus, row.priority)
         };
         let group = &mut self.groups[index];
-        let mut row = group.row.clone();
+        let mut row = (*group.row).clone();
         let result = apply_status_change(
             StatusFields {
                 status: &mut row.status,
@@ -346,7 +354,7 @@ impl ProjectState {
                 effects.count(Counter::StatusChangesApplied);
                 if (row.status, row.substatus, row.priority) != before {
                     self.touch(project, index, effects);
-                    let current = &mut self.groups[index].row;
+                    let current = Arc::make_mut(&mut self.groups[index].row);
                     current.status = row.status;
                     current.substatus = row.substatus;
                     current.priority = row.priority;
@@ -357,10 +365,10 @@ impl ProjectState {
 
     /// The current row of every group, for snapshots and tests.
     pub fn rows(&self, project: ProjectId) -> impl Iterator<Item = (GroupKey, &GroupRow)> {
-        self.groups.iter().enumerate().map(move |(i, g)| (Self::key(project, i), &g.row))
+        self.groups.iter().enumerate().map(move |(i, g)| (Self::key(project, i), &*g.row))
     }
 
-    pub fn row(&self, key: GroupKey) -> Option<&GroupRow> {
+    pub fn row(&self, key: GroupKey) -> Option<&Arc<GroupRow>> {
         self.groups.get((key.short_id as usize).checked_sub(1)?).map(|g| &g.row)
     }
 }

@@ -82,8 +82,11 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
             let bar = progress.then(|| {
                 let bar = indicatif::ProgressBar::new_spinner();
                 bar.set_style(
-                    indicatif::ProgressStyle::with_template("{spinner} {human_pos} lines read ({per_sec}) {elapsed}")
-                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+                    indicatif::ProgressStyle::with_template("{spinner} {human_pos} lines read ({rate} lines/s) {elapsed}")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner())
+                        .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                            let _ = write!(w, "{:.0}", state.per_sec());
+                        }),
                 );
                 bar
             });

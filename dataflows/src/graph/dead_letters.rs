@@ -41,12 +41,8 @@ pub fn resolve_rejections<'scope>(
                         .1
                         .append(data);
                 });
-                while let Some(entry) = waiting.first_entry() {
-                    let epoch = *entry.key();
-                    if rejected_frontier.less_equal(&epoch) || blocks_frontier.less_equal(&epoch) {
-                        break;
-                    }
-                    let (cap, rejections) = entry.remove();
+                let is_open = |epoch: &u64| rejected_frontier.less_equal(epoch) || blocks_frontier.less_equal(epoch);
+                while let Some((_, (cap, rejections))) = super::pop_closed(&mut waiting, is_open) {
                     let mut session = output.session(&cap);
                     for (seq, reason) in rejections {
                         let index = (seq & ((1 << crate::model::BLOCK_SHIFT) - 1)) as usize;
@@ -57,12 +53,7 @@ pub fn resolve_rejections<'scope>(
                     }
                 }
                 // A block is no longer needed once no rejection for its epoch can arrive.
-                while let Some(entry) = kept.first_entry() {
-                    if rejected_frontier.less_equal(entry.key()) {
-                        break;
-                    }
-                    entry.remove();
-                }
+                while super::pop_closed(&mut kept, |epoch| rejected_frontier.less_equal(epoch)).is_some() {}
             }
         },
     )

@@ -23,12 +23,7 @@ pub fn assign_ids<'scope>(created: Stream<'scope, u64, Vec<(Seq, GroupKey)>>) ->
                     .1
                     .append(data);
             });
-            while let Some(entry) = pending.first_entry() {
-                let epoch = *entry.key();
-                if frontier.less_equal(&epoch) {
-                    break;
-                }
-                let (cap, mut created) = entry.remove();
+            while let Some((epoch, (cap, mut created))) = super::pop_closed(&mut pending, |e| frontier.less_equal(e)) {
                 created.sort_unstable();
                 let mut session = output.session(&cap);
                 for (_, key) in created {

@@ -59,12 +59,7 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
             });
             let frontier = &frontiers[0];
             let (groups_out, hourly_out, env_out, counters_out, created_out, rejected_out) = &mut outputs;
-            while let Some(entry) = pending.first_entry() {
-                let epoch = *entry.key();
-                if frontier.less_equal(&epoch) {
-                    break;
-                }
-                let (caps, mut chunks) = entry.remove();
+            while let Some((epoch, (caps, mut chunks))) = super::pop_closed(&mut pending, |e| frontier.less_equal(e)) {
                 // An epoch is one block, read by one worker and sent in order; sort only if the
                 // transport ever reordered it.
                 if !chunks.iter().flatten().map(|r| r.seq).is_sorted() {

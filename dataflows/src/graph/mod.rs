@@ -65,6 +65,17 @@ pub type Updates<D> = Vec<(D, u64, isize)>;
 /// Data held back per epoch until the input frontier passes it, with what is needed to send.
 pub(crate) type Stash<C, D> = std::collections::BTreeMap<u64, (C, Vec<D>)>;
 
+/// Removes and returns the earliest stashed epoch if it is closed (`is_open(epoch)` false):
+/// operators stash data per epoch and act on it in epoch order once the frontier passes.
+pub(crate) fn pop_closed<V>(stash: &mut std::collections::BTreeMap<u64, V>, is_open: impl Fn(&u64) -> bool) -> Option<(u64, V)> {
+    let entry = stash.first_entry()?;
+    if is_open(entry.key()) {
+        return None;
+    }
+    let epoch = *entry.key();
+    Some((epoch, entry.remove()))
+}
+
 /// The epoch of an input batch (timestamps are totally ordered block indices).
 pub(crate) fn epoch_of(cap: &timely::dataflow::operators::InputCapability<u64>) -> u64 {
     cap.least().copied().expect("an input stamp has a time")

@@ -25,11 +25,8 @@ pub fn apply_at_frontier<'scope, D: Clone + 'static>(
         move |(input, frontier), _output| {
             input.for_each(|cap, data| pending.entry(epoch_of(&cap)).or_default().append(data));
             let mut ready = Vec::new();
-            while let Some(entry) = pending.first_entry() {
-                if frontier.less_equal(entry.key()) {
-                    break;
-                }
-                ready.push(entry.remove());
+            while let Some((_, batch)) = super::pop_closed(&mut pending, |e| frontier.less_equal(e)) {
+                ready.push(batch);
             }
             if !ready.is_empty() {
                 let mut views = views.write().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -68,11 +65,7 @@ pub fn write_dead_letters<'scope>(letters: Stream<'scope, u64, Vec<DeadLetter>>,
             let mut pending: BTreeMap<u64, Vec<DeadLetter>> = BTreeMap::new();
             move |(input, frontier), _output| {
                 input.for_each(|cap, data| pending.entry(epoch_of(&cap)).or_default().append(data));
-                while let Some(entry) = pending.first_entry() {
-                    if frontier.less_equal(entry.key()) {
-                        break;
-                    }
-                    let mut letters = entry.remove();
+                while let Some((_, mut letters)) = super::pop_closed(&mut pending, |e| frontier.less_equal(e)) {
                     letters.sort_unstable_by_key(|l| l.seq);
                     for letter in &letters {
                         tracing::debug!(source = %letter.source, line = letter.line, reason = %letter.reason, "dead letter");

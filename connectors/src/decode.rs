@@ -9,7 +9,7 @@ use dataflows::model::grouptype::group_type;
 use dataflows::model::time::{micros_from_seconds, parse_iso, Micros};
 use dataflows::model::uuid::parse_uuid;
 use dataflows::model::{
-    group_hash, symbol_of, Level, OccurrenceRecord, Priority, ProjectId, Record, RecordBody, Seq, StatusChangeRecord, Symbol,
+    group_hash, symbol_of, GroupHash, Level, OccurrenceRecord, Priority, ProjectId, Record, RecordBody, Seq, StatusChangeRecord, Symbol,
 };
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -79,8 +79,7 @@ struct WireMessage<'a> {
     project_id: Option<u64>,
     #[serde(borrow)]
     event_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    fingerprint: Option<Vec<Cow<'a, str>>>,
+    fingerprint: Option<Fingerprint>,
     #[serde(borrow)]
     issue_title: Option<Cow<'a, str>>,
     #[serde(borrow)]
@@ -99,6 +98,44 @@ struct WireMessage<'a> {
     event: Option<WireEvent<'a>>,
     new_status: Option<i64>,
     new_substatus: Option<i64>,
+}
+
+/// The hashes of a `fingerprint` array, computed while it is parsed: the first, then the
+/// others de-duplicated in order. No vector of strings is built.
+struct Fingerprint {
+    len: usize,
+    first: GroupHash,
+    more: Vec<GroupHash>,
+}
+
+impl<'de> Deserialize<'de> for Fingerprint {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Fingerprint;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of strings")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Fingerprint, A::Error> {
+                let mut fingerprint = Fingerprint {
+                    len: 0,
+                    first: 0,
+                    more: Vec::new(),
+                };
+                while let Some(entry) = seq.next_element::<Cow<'de, str>>()? {
+                    let hash = group_hash(&entry);
+                    if fingerprint.len == 0 {
+                        fingerprint.first = hash;
+                    } else if hash != fingerprint.first && !fingerprint.more.contains(&hash) {
+                        fingerprint.more.push(hash);
+                    }
+                    fingerprint.len += 1;
+                }
+                Ok(fingerprint)
+            }
+        }
+        deserializer.deserialize_seq(V)
+    }
 }
 
 #[derive(Deserialize)]
@@ -224,24 +261,38 @@ fn non_empty<'c>(value: &'c Option<Cow<'_, str>>) -> Option<&'c str> {
     value.as_deref().filter(|s| !s.is_empty())
 }
 
-/// `tags[sentry:user]` style: the first of id, email, username, ip_address.
-fn user_key(user: &WireUser) -> Option<String> {
+/// `xxh3("<kind>:<value>")` without building the string when it fits on the stack.
+fn prefixed_symbol(kind: &str, value: &str) -> Symbol {
+    let mut buffer = [0u8; 256];
+    let len = kind.len() + 1 + value.len();
+    if len > buffer.len() {
+        return symbol_of(&format!("{kind}:{value}"));
+    }
+    buffer[..kind.len()].copy_from_slice(kind.as_bytes());
+    buffer[kind.len()] = b':';
+    buffer[kind.len() + 1..len].copy_from_slice(value.as_bytes());
+    xxhash_rust::xxh3::xxh3_64(&buffer[..len])
+}
+
+/// The user as Sentry's `tags[sentry:user]` would name it (`id:…`, `email:…`, `username:…`,
+/// `ip:…`: the first present), as a symbol.
+fn user_symbol(user: &WireUser) -> Option<Symbol> {
     if let Some(id) = &user.id.0 {
         match id {
-            NumOrStr::Unsigned(n) => return Some(format!("id:{n}")),
-            NumOrStr::Signed(n) => return Some(format!("id:{n}")),
-            NumOrStr::Float(x) => return Some(format!("id:{x}")),
-            NumOrStr::Str(text) if !text.is_empty() => return Some(format!("id:{text}")),
+            NumOrStr::Unsigned(n) => return Some(prefixed_symbol("id", &n.to_string())),
+            NumOrStr::Signed(n) => return Some(prefixed_symbol("id", &n.to_string())),
+            NumOrStr::Float(x) => return Some(prefixed_symbol("id", &x.to_string())),
+            NumOrStr::Str(text) if !text.is_empty() => return Some(prefixed_symbol("id", text)),
             NumOrStr::Str(_) => {}
         }
     }
     if let Some(email) = user.email.text() {
-        return Some(format!("email:{email}"));
+        return Some(prefixed_symbol("email", email));
     }
     if let Some(username) = user.username.text() {
-        return Some(format!("username:{username}"));
+        return Some(prefixed_symbol("username", username));
     }
-    user.ip_address.text().map(|ip| format!("ip:{ip}"))
+    user.ip_address.text().map(|ip| prefixed_symbol("ip", ip))
 }
 
 /// Lines with more brackets than this may nest deeper than sonic-rs can recurse safely.
@@ -296,8 +347,10 @@ impl OccurrenceDecoder {
         if !self.projects.accepts(project) {
             return Err(format!("unknown project {project}"));
         }
-        let fingerprint = wire.fingerprint.as_ref().ok_or_else(|| missing("fingerprint"))?;
-        let first = fingerprint.first().ok_or_else(|| "fingerprint must not be empty".to_string())?;
+        let fingerprint = wire.fingerprint.ok_or_else(|| missing("fingerprint"))?;
+        if fingerprint.len == 0 {
+            return Err("fingerprint must not be empty".to_string());
+        }
         let id_text = wire.id.as_deref().ok_or_else(|| missing("id"))?;
         match wire.payload_type.as_deref() {
             None | Some("occurrence") => {}
@@ -309,7 +362,7 @@ impl OccurrenceDecoder {
                     project,
                     id,
                     body: RecordBody::StatusChange(StatusChangeRecord {
-                        hash: group_hash(first),
+                        hash: fingerprint.first,
                         new_status,
                         new_substatus: wire.new_substatus,
                     }),
@@ -349,10 +402,11 @@ impl OccurrenceDecoder {
                 }
             }
             Some(event) => {
-                let event_id = uuid_field(
-                    event.event_id.as_deref().ok_or_else(|| missing("event.event_id"))?,
-                    "event.event_id",
-                )?;
+                let event_id_text = event.event_id.as_deref().ok_or_else(|| missing("event.event_id"))?;
+                let event_id = match (top_event_id, wire.event_id.as_deref()) {
+                    (Some(top), Some(text)) if text == event_id_text => top,
+                    _ => uuid_field(event_id_text, "event.event_id")?,
+                };
                 if top_event_id.is_some_and(|top| top != event_id) {
                     return Err("event_id differs from event.event_id".into());
                 }
@@ -364,7 +418,7 @@ impl OccurrenceDecoder {
                 if let Some(ts) = &event.timestamp {
                     time = parse_time(ts, "event.timestamp", true)?;
                 }
-                user = event.user.as_ref().and_then(user_key).map(|key| symbol_of(&key));
+                user = event.user.as_ref().and_then(user_symbol);
                 if let Some(name) = non_empty(&event.release) {
                     let symbol = symbol_of(name);
                     define(symbol, name);
@@ -377,14 +431,7 @@ impl OccurrenceDecoder {
                 }
             }
         }
-        let mut more_hashes = Vec::new();
-        let hash = group_hash(first);
-        for extra in &fingerprint[1..] {
-            let h = group_hash(extra);
-            if h != hash && !more_hashes.contains(&h) {
-                more_hashes.push(h);
-            }
-        }
+        let (hash, more_hashes) = (fingerprint.first, fingerprint.more);
         let culprit = wire.culprit.as_deref().unwrap_or("");
         let culprit = match culprit.char_indices().nth(CULPRIT_MAX_CHARS) {
             Some((cut, _)) => &culprit[..cut],

@@ -167,3 +167,69 @@ impl IssueViews {
         self.symbols.get(&symbol).map(String::as_str)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{GroupStatus, Level, Priority, Substatus};
+
+    fn row(times_seen: u64) -> Arc<GroupRow> {
+        Arc::new(GroupRow {
+            type_id: 4001,
+            status: GroupStatus::Unresolved,
+            substatus: Some(Substatus::New),
+            priority: Priority::High,
+            priority_locked: false,
+            title: "t".into(),
+            subtitle: "s".into(),
+            culprit: "c".into(),
+            level: Level::Error,
+            metadata_priority: Priority::High,
+            first_seen: 0,
+            last_seen: 0,
+            times_seen,
+            user_count: 0,
+            first_release: None,
+            last_release: None,
+            created_seq: 0,
+        })
+    }
+
+    const KEY: GroupKey = GroupKey { project: 1, short_id: 1 };
+
+    #[test]
+    fn a_row_is_replaced_whatever_the_update_order_within_an_epoch() {
+        let mut views = IssueViews::default();
+        views.apply_groups(vec![((KEY, row(1)), 0, 1)]);
+        // The insertion comes first in the batch; the retraction must still not remove it.
+        views.apply_groups(vec![((KEY, row(2)), 1, 1), ((KEY, row(1)), 1, -1)]);
+        assert_eq!(views.get(KEY).and_then(|v| v.row.as_ref()).map(|r| r.times_seen), Some(2));
+        // Retracting a row that is not the current one changes nothing.
+        views.apply_groups(vec![((KEY, row(7)), 2, -1)]);
+        assert_eq!(views.len(), 1);
+        views.apply_groups(vec![((KEY, row(2)), 3, -1)]);
+        assert!(views.is_empty());
+    }
+
+    #[test]
+    fn hourly_counts_add_up_and_vanish_at_zero() {
+        let mut views = IssueViews::default();
+        views.apply_hourly(vec![((KEY, 10), 0, 2), ((KEY, 5), 0, 1), ((KEY, 10), 0, 1)]);
+        assert_eq!(views.get(KEY).unwrap().hourly, vec![(5, 1), (10, 3)]);
+        views.apply_hourly(vec![((KEY, 5), 1, -1)]);
+        assert_eq!(views.get(KEY).unwrap().hourly, vec![(10, 3)]);
+    }
+
+    #[test]
+    fn ids_index_groups_and_order_the_dump() {
+        let mut views = IssueViews::default();
+        let other = GroupKey { project: 2, short_id: 1 };
+        views.apply_groups(vec![((KEY, row(1)), 0, 1), ((other, row(3)), 0, 1)]);
+        views.apply_ids(vec![((other, 1), 0, 1), ((KEY, 2), 0, 1)]);
+        assert_eq!(views.by_id(1).and_then(|v| v.key), Some(other));
+        assert_eq!(views.by_id(2).map(|v| v.id), Some(2));
+        assert!(views.by_id(3).is_none());
+        let order: Vec<GroupKey> = views.iter_by_id().map(|(k, _, _)| k).collect();
+        assert_eq!(order, vec![other, KEY]);
+    }
+}

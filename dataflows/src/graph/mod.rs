@@ -80,3 +80,20 @@ pub(crate) fn pop_closed<V>(stash: &mut std::collections::BTreeMap<u64, V>, is_o
 pub(crate) fn epoch_of(cap: &timely::dataflow::operators::InputCapability<u64>) -> u64 {
     cap.least().copied().expect("an input stamp has a time")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn pop_closed_releases_epochs_in_order_up_to_the_frontier() {
+        let mut stash: BTreeMap<u64, &str> = [(3, "c"), (1, "a"), (2, "b")].into_iter().collect();
+        let frontier = 3;
+        let mut released = Vec::new();
+        while let Some(entry) = super::pop_closed(&mut stash, |epoch| *epoch >= frontier) {
+            released.push(entry);
+        }
+        assert_eq!(released, vec![(1, "a"), (2, "b")]);
+        assert_eq!(stash.len(), 1);
+    }
+}

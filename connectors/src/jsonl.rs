@@ -340,8 +340,8 @@ impl LineSource {
             let line = &data[scanned..scanned + len];
             if !line.iter().all(u8::is_ascii_whitespace) {
                 block.lines.push(LineInfo {
-                    start: (scanned - start) as u32,
-                    len: len as u32,
+                    start: scanned - start,
+                    len,
                     line_number: self.line_number,
                     byte_offset: self.byte_offset,
                 });
@@ -383,8 +383,8 @@ impl LineSource {
         let line = &bytes[start..start + len];
         if !line.iter().all(u8::is_ascii_whitespace) {
             block.lines.push(LineInfo {
-                start: start as u32,
-                len: len as u32,
+                start,
+                len,
                 line_number: *line_number,
                 byte_offset: *byte_offset,
             });

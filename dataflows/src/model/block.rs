@@ -7,8 +7,8 @@ use super::record::{seq_of, Seq};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LineInfo {
-    pub start: u32,
-    pub len: u32,
+    pub start: usize,
+    pub len: usize,
     /// 1-based line number in the source (Kafka: the offset).
     pub line_number: u64,
     /// Byte offset of the line in the (decompressed) source.
@@ -59,7 +59,7 @@ pub struct InputBlock {
 impl InputBlock {
     pub fn line(&self, i: usize) -> &[u8] {
         let info = self.lines[i];
-        &self.bytes.as_slice()[info.start as usize..(info.start + info.len) as usize]
+        &self.bytes.as_slice()[info.start..info.start + info.len]
     }
 
     pub fn seq(&self, i: usize) -> Seq {
@@ -74,11 +74,11 @@ impl InputBlock {
         let BlockBytes::Owned(bytes) = &mut self.bytes else {
             unreachable!("made owned above")
         };
-        let start = bytes.len() as u32;
+        let start = bytes.len();
         bytes.extend_from_slice(line);
         self.lines.push(LineInfo {
             start,
-            len: line.len() as u32,
+            len: line.len(),
             line_number,
             byte_offset,
         });

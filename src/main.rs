@@ -6,6 +6,7 @@ mod generate;
 mod generate_groups;
 mod pipeline;
 mod search;
+mod search_syntax;
 mod serialize;
 mod short_id;
 

@@ -5,3 +5,4 @@ pub mod graph;
 pub mod model;
 pub mod state;
 pub mod views;
+pub mod grouping;

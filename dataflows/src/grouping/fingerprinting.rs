@@ -1,0 +1,1 @@
+//! Server-side fingerprinting rules (grouping.md §12.4).

@@ -1,0 +1,1 @@
+//! Message parameterization (grouping.md §10).

@@ -2,7 +2,7 @@
 //! as blocks of raw lines plus a decoder, outputs leave as view changes.
 
 pub mod graph;
+pub mod grouping;
 pub mod model;
 pub mod state;
 pub mod views;
-pub mod grouping;

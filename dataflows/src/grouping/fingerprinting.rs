@@ -1,1 +1,0 @@
-//! Server-side fingerprinting rules (grouping.md §12.4).

@@ -1,0 +1,622 @@
+use std::io::Write;
+
+use serde_json::{json, Value};
+
+use super::*;
+
+const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/conformance/fingerprinting/cases.jsonl");
+const BUILTIN_DIR: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/reference/grouping-rules/fingerprinting-configs/javascript@2024-02-02"
+);
+
+fn builtin_rules() -> FingerprintingRules {
+    let mut files: Vec<_> = std::fs::read_dir(BUILTIN_DIR)
+        .unwrap_or_else(|e| panic!("built-in fingerprint rules missing at {BUILTIN_DIR}: {e}"))
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    files.sort();
+    let text: String = files
+        .iter()
+        .map(|p| std::fs::read_to_string(p).expect("read rule file") + "\n")
+        .collect();
+    FingerprintingRules::from_text(&text).expect("built-in rules parse").into_builtin()
+}
+
+#[derive(Default)]
+struct Tally {
+    pass: usize,
+    total: usize,
+}
+
+impl Tally {
+    fn check(&mut self, ok: bool, failures: &mut Vec<String>, what: impl FnOnce() -> String) {
+        self.total += 1;
+        if ok {
+            self.pass += 1;
+        } else {
+            failures.push(what());
+        }
+    }
+}
+
+#[test]
+fn conformance_cases() {
+    let text = std::fs::read_to_string(CASES)
+        .unwrap_or_else(|e| panic!("fingerprinting conformance cases missing at {CASES} (expected /work/shared/conformance/...): {e}"));
+    let builtin = builtin_rules();
+    assert_eq!(builtin.rules.len(), 7, "javascript@2024-02-02 has 7 rules");
+
+    let (mut config, mut fingerprint, mut title, mut custom, mut salted, mut precedence, mut text_roundtrip) = (
+        Tally::default(),
+        Tally::default(),
+        Tally::default(),
+        Tally::default(),
+        Tally::default(),
+        Tally::default(),
+        Tally::default(),
+    );
+    let mut failures = Vec::new();
+
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let case: Value = serde_json::from_str(line).expect("case is JSON");
+        let name = case["name"].as_str().unwrap_or("?").to_owned();
+        let expected = &case["expected"];
+        let rules = match FingerprintingRules::from_json(&case["rules"]) {
+            Ok(r) => r,
+            Err(e) => {
+                failures.push(format!("{name}: rules do not load: {e}"));
+                continue;
+            }
+        };
+
+        let ours = rules.to_config_json();
+        config.check(ours == expected["config"], &mut failures, || {
+            format!("{name}: config {ours} != {}", expected["config"])
+        });
+
+        // The text rendering re-parses to the same rules.
+        let reparsed = FingerprintingRules::from_text(&rules.to_text());
+        text_roundtrip.check(reparsed.as_ref().is_ok_and(|r| r.rules == rules.rules), &mut failures, || {
+            format!("{name}: text round trip {:?} -> {reparsed:?}", rules.to_text())
+        });
+
+        let event = &case["event"];
+        let result = apply_fingerprinting(event, &rules, Some(&builtin));
+        let exp_fp: Vec<String> = serde_json::from_value(expected["fingerprint"].clone()).unwrap_or_default();
+        fingerprint.check(result.fingerprint == exp_fp, &mut failures, || {
+            format!("{name}: fingerprint {:?} != {exp_fp:?}", result.fingerprint)
+        });
+
+        let our_title = result.title.clone().unwrap_or_else(|| event_title(event));
+        title.check(Some(our_title.as_str()) == expected["title"].as_str(), &mut failures, || {
+            format!("{name}: title {our_title:?} != {}", expected["title"])
+        });
+
+        let variants = expected["variants"].as_object().cloned().unwrap_or_default();
+        let ours_custom = result.custom_variant();
+        if let Some(exp) = variants.get("custom-fingerprint") {
+            let ok = ours_custom.as_ref().is_some_and(|c| {
+                let j = c.to_json();
+                j["values"] == exp["values"]
+                    && j["matched_rule"] == exp["matched_rule"]
+                    && j.get("client_values") == exp.get("client_values")
+            });
+            custom.check(ok, &mut failures, || {
+                format!(
+                    "{name}: custom-fingerprint {:?} != {exp}",
+                    ours_custom.as_ref().map(|c| c.to_json())
+                )
+            });
+        } else if let Some(c) = &ours_custom {
+            failures.push(format!("{name}: unexpected custom-fingerprint variant {}", c.to_json()));
+        }
+
+        for (vname, v) in &variants {
+            match v["type"].as_str() {
+                Some("salted-component") => {
+                    let ok = result.kind() == FingerprintKind::Hybrid && json!(result.fingerprint) == v["values"];
+                    salted.check(ok, &mut failures, || {
+                        format!("{name}/{vname}: salted values {:?} != {}", result.fingerprint, v["values"])
+                    });
+                }
+                Some("component") => {
+                    // With a custom fingerprint every strategy variant is switched off.
+                    let exp_off = v["component"]["hint"] == "custom fingerprint takes precedence";
+                    let ours_off = result.kind() == FingerprintKind::Custom;
+                    precedence.check(
+                        exp_off == ours_off && (!exp_off || v["component"]["contributes"] == false),
+                        &mut failures,
+                        || format!("{name}/{vname}: strategy variant overridden: ours {ours_off}, expected {exp_off}"),
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+
+    let mut err = std::io::stderr();
+    let _ = writeln!(
+        err,
+        "fingerprinting conformance: config {}/{}, fingerprint {}/{}, title {}/{}, custom-fingerprint variants {}/{}, \
+         salted-component variants {}/{}, strategy-variant override {}/{}, text round trip {}/{}",
+        config.pass,
+        config.total,
+        fingerprint.pass,
+        fingerprint.total,
+        title.pass,
+        title.total,
+        custom.pass,
+        custom.total,
+        salted.pass,
+        salted.total,
+        precedence.pass,
+        precedence.total,
+        text_roundtrip.pass,
+        text_roundtrip.total,
+    );
+    for f in &failures {
+        let _ = writeln!(err, "  FAIL {f}");
+    }
+    assert!(config.total == 20 && config.pass >= 20, "config floor");
+    assert!(fingerprint.pass >= 20, "fingerprint floor");
+    assert!(title.pass >= 20, "title floor");
+    assert!(custom.total == 17 && custom.pass >= 17, "custom-fingerprint floor");
+    assert!(salted.total == 4 && salted.pass >= 4, "salted-component floor");
+    assert!(precedence.pass >= precedence.total, "strategy override floor");
+    assert!(text_roundtrip.pass >= 20, "text round trip floor");
+    assert!(failures.is_empty(), "{} failures", failures.len());
+}
+
+// ---------------------------------------------------------------------------------------
+// Glob
+
+#[test]
+fn glob_basics() {
+    let p = GlobOptions::PLAIN;
+    assert!(glob_match("io.sentry.example.Application", "io.sentry.example.*", p));
+    assert!(!glob_match("io.sentry.Application", "io.sentry.example.*", p));
+    assert!(glob_match("a/b/c", "a*c", p), "plain * crosses /");
+    assert!(glob_match("abc", "a?c", p));
+    assert!(!glob_match("ac", "a?c", p));
+    assert!(glob_match("", "*", p));
+    assert!(glob_match("", "", p));
+    assert!(!glob_match("x", "", p));
+    assert!(!glob_match("Love", "love", p));
+    assert!(glob_match("Hello my sweet Love", "*love*", GlobOptions::PLAIN_NOCASE));
+    assert!(glob_match("multi\nline", "multi*", p), "* crosses newlines");
+}
+
+#[test]
+fn glob_escapes_classes_alternation() {
+    let p = GlobOptions::PLAIN;
+    assert!(glob_match("{[*?]}", r"\{\[\*\?\]\}", p));
+    assert!(!glob_match("{[xy]}", r"\{\[\*\?\]\}", p));
+    assert!(glob_match("a*b", r"a\*b", p));
+    assert!(!glob_match("axb", r"a\*b", p));
+    assert!(glob_match("b", "[abc]", p));
+    assert!(!glob_match("d", "[abc]", p));
+    assert!(glob_match("d", "[!abc]", p));
+    assert!(glob_match("d", "[^abc]", p));
+    assert!(glob_match("5", "[0-9]", p));
+    assert!(glob_match("]", "[]]", p));
+    assert!(glob_match("foo.js", "*.{js,ts}", p));
+    assert!(glob_match("foo.ts", "*.{js,ts}", p));
+    assert!(!glob_match("foo.rs", "*.{js,ts}", p));
+    assert!(glob_match("ab", "a{,x}b", p));
+    // Invalid patterns match nothing.
+    assert!(!glob_match("[abc", "[abc", p));
+    assert!(!glob_match("{a", "{a", p));
+    assert!(!glob_match("x", "{a,{b}}", p));
+    assert!(!glob_match("a\\", "a\\", p));
+}
+
+#[test]
+fn glob_paths() {
+    let p = GlobOptions::PATH;
+    assert!(glob_match(
+        "/usr/lib/python2.7/site-packages/requests/adapters.py",
+        "**/requests/adapters.py",
+        p
+    ));
+    assert!(glob_match("requests/adapters.py", "**/requests/adapters.py", p));
+    assert!(
+        !glob_match("/usr/lib/requests/adapters.py", "*/requests/adapters.py", p),
+        "* stops at /"
+    );
+    assert!(glob_match("/usr/requests/adapters.py", "/*/requests/adapters.py", p));
+    assert!(glob_match("a/b/c/d", "a/**/d", p));
+    assert!(glob_match("a/d", "a/**/d", p));
+    assert!(glob_match("a/b/c", "a/**", p));
+    assert!(!glob_match("a", "a/**", p));
+    assert!(glob_match("anything/at/all", "**", p));
+    assert!(
+        glob_match("C:\\Windows\\System32\\Foo.DLL", "c:/windows/**/foo.dll", p),
+        "separators and case normalised"
+    );
+    assert!(glob_match("foo.bar@1.2.3", "foo.bar@*", p));
+    assert!(!glob_match("a/b", "a?b", p), "? stops at / in path mode");
+    assert!(glob_match("abXcd", "ab**cd", p), "non-segment ** acts like *");
+}
+
+#[test]
+fn glob_no_blowup() {
+    let value = "a".repeat(2000);
+    let pattern = format!("{}b", "*a".repeat(30));
+    assert!(!glob_match(&value, &pattern, GlobOptions::PLAIN));
+    assert!(glob_match(&value, &"*a".repeat(30), GlobOptions::PLAIN));
+}
+
+// ---------------------------------------------------------------------------------------
+// Rule parsing and rendering
+
+#[test]
+fn parse_text_rules() {
+    let text = r#"
+## 2024-01-01 first version
+## second changelog line
+# a comment
+type:DatabaseUnavailable module:"io.sentry.example.*" -> database-unavailable, {{ transaction }}
+!error.type:"Foo Bar" stack.abs_path:**/x.py -> "quoted entry" {{tags.transaction}},other title="T: {{ type }}"
+message:"\{\[\*\?\]\}" -> escaped{{ message }}
+family:javascript tags.transaction:"*" message:"Hydration failed." -> hydrationerror, {{tags.transaction}}
+"#;
+    let rules = FingerprintingRules::from_text(text).expect("parses");
+    assert_eq!(rules.changelog, vec!["2024-01-01 first version", "second changelog line"]);
+    assert_eq!(rules.rules.len(), 4);
+
+    let r0 = &rules.rules[0];
+    assert_eq!(
+        r0.matchers[0],
+        Matcher {
+            key: MatcherKey::Type,
+            pattern: "DatabaseUnavailable".into(),
+            negated: false
+        }
+    );
+    assert_eq!(r0.matchers[1].pattern, "io.sentry.example.*");
+    assert_eq!(r0.fingerprint, vec!["database-unavailable", "{{ transaction }}"]);
+    assert_eq!(
+        r0.text(),
+        r#"type:"DatabaseUnavailable" module:"io.sentry.example.*" -> "database-unavailable{{ transaction }}""#
+    );
+
+    let r1 = &rules.rules[1];
+    assert_eq!(
+        r1.matchers[0],
+        Matcher {
+            key: MatcherKey::Type,
+            pattern: "Foo Bar".into(),
+            negated: true
+        }
+    );
+    assert_eq!(r1.matchers[1].key, MatcherKey::Path);
+    assert_eq!(r1.fingerprint, vec!["quoted entry", "{{tags.transaction}}", "other"]);
+    assert_eq!(r1.attributes.get("title").map(String::as_str), Some("T: {{ type }}"));
+    assert_eq!(r1.to_json()["matchers"], json!([["!type", "Foo Bar"], ["path", "**/x.py"]]));
+    assert_eq!(
+        r1.text(),
+        r#"!type:"Foo Bar" path:"**/x.py" -> "quoted entry{{tags.transaction}}other" title="T: {{ type }}""#
+    );
+
+    let r2 = &rules.rules[2];
+    assert_eq!(r2.matchers[0].pattern, r"\{\[\*\?\]\}", "unknown escapes kept");
+    assert_eq!(r2.fingerprint, vec!["escaped", "{{ message }}"], "bare word stops at {{");
+
+    assert_eq!(rules.rules[3].matchers[1].key, MatcherKey::Tag("transaction".into()));
+
+    // Config JSON round trip.
+    let back = FingerprintingRules::from_json(&rules.to_config_json()).expect("config loads");
+    assert_eq!(back.rules, rules.rules);
+    // Text round trip.
+    let again = FingerprintingRules::from_text(&rules.to_text()).expect("rendered text parses");
+    assert_eq!(again.rules, rules.rules);
+}
+
+#[test]
+fn parse_quoted_escapes() {
+    let rules = FingerprintingRules::from_text(r#"message:"say \"hi\"\\n\t\x41\u00e9" -> a"#).expect("parses");
+    assert_eq!(rules.rules[0].matchers[0].pattern, "say \"hi\"\\n\tAé");
+}
+
+#[test]
+fn parse_errors() {
+    for bad in [
+        "type:foo",                   // no arrow
+        "-> foo",                     // no matcher
+        "type:foo ->",                // no fingerprint
+        "bogus:foo -> x",             // unknown key
+        "tags.:foo -> x",             // empty tag name
+        "type: -> x",                 // missing value (the arrow is the value, then no arrow)
+        "type:\"unterminated -> x",   // unterminated string
+        "type:foo -> x colour=\"r\"", // unknown attribute
+        "type:foo -> {{ x",           // broken variable
+        "type foo -> x",              // missing colon
+    ] {
+        assert!(FingerprintingRules::from_text(bad).is_err(), "{bad:?} should fail");
+    }
+    let err = FingerprintingRules::from_text("# ok\ntype:a -> b\nnope -> x").unwrap_err();
+    assert!(matches!(err, FingerprintingError::Syntax { line: 3, .. }), "{err}");
+    assert!(FingerprintingRules::from_json(&json!({"rules": [], "version": 2})).is_err());
+    assert!(FingerprintingRules::from_json(&json!([{"matchers": [["nope", "x"]], "fingerprint": ["a"]}])).is_err());
+    assert!(FingerprintingRules::from_json(&json!([{"matchers": [["type"]], "fingerprint": ["a"]}])).is_err());
+}
+
+#[test]
+fn odd_rule_texts_do_not_panic() {
+    let odd = [
+        "",
+        "\n\n",
+        "#",
+        "##",
+        "->",
+        "!",
+        "!:",
+        ":",
+        "a:",
+        "a:b",
+        "a:b ->",
+        "type:\"",
+        "type:\"\\",
+        "type:x -> \"",
+        "type:x -> {{",
+        "type:x -> {{}}",
+        "type:x -> {{ }}",
+        "type:x -> }}",
+        "type:x -> ,,,",
+        "type:x -> title=",
+        "type:x -> title=\"",
+        "type:x -> =\"a\"",
+        "type:é -> ü{{ ß }}",
+        "type:x -> {{a}}{{b}}",
+        "\u{0}:\u{0} -> \u{0}",
+        "type:[ -> x",
+        "type:{ -> x",
+        "type:\\ -> x",
+        "message:\"\\u12\" -> x",
+        "message:\"\\x\" -> x",
+        "!!type:x -> y",
+        "type:x->y",
+        "type:x -> \"a\"\"b\"",
+        "  \t type:x \t -> \t y  ",
+        "\r\ntype:x -> y\r\n",
+    ];
+    let event = json!({"message": "x", "exception": {"values": [{"type": "x", "value": "y"}]}});
+    for text in odd {
+        if let Ok(rules) = FingerprintingRules::from_text(text) {
+            let _ = rules.apply(&event);
+            let _ = rules.to_config_json();
+            let _ = FingerprintingRules::from_text(&rules.to_text());
+        }
+    }
+    for pattern in [
+        "[",
+        "[!",
+        "[]",
+        "{",
+        "}",
+        "{,}",
+        "\\",
+        "**",
+        "***",
+        "/**/",
+        "**/",
+        "/**",
+        "[z-a]",
+        "{a,b}{c,d}{e,f}",
+    ] {
+        let _ = glob_match("a/b/c", pattern, GlobOptions::PATH);
+        let _ = glob_match("a/b/c", pattern, GlobOptions::PLAIN);
+    }
+    // Many alternation groups are refused rather than expanded.
+    assert!(!glob_match("a", &"{a,b}".repeat(20), GlobOptions::PLAIN));
+}
+
+// ---------------------------------------------------------------------------------------
+// Matching and resolution
+
+fn rules(text: &str) -> FingerprintingRules {
+    FingerprintingRules::from_text(text).expect("rules parse")
+}
+
+#[test]
+fn matchers_on_same_element() {
+    let event = json!({
+        "platform": "python",
+        "exception": {"values": [
+            {"type": "A", "value": "first"},
+            {"type": "B", "value": "second", "stacktrace": {"frames": [
+                {"function": "f", "module": "m1", "in_app": true},
+                {"function": "g", "module": "m2"}
+            ]}}
+        ]}
+    });
+    assert!(rules("type:A value:first -> x").apply(&event).is_some());
+    assert!(
+        rules("type:A value:second -> x").apply(&event).is_none(),
+        "type and value on different exceptions"
+    );
+    assert!(rules("function:f module:m1 -> x").apply(&event).is_some());
+    assert!(
+        rules("function:f module:m2 -> x").apply(&event).is_none(),
+        "frame matchers on different frames"
+    );
+    assert!(rules("function:g app:false -> x").apply(&event).is_some(), "null in_app is false");
+    assert!(rules("function:g app:yes -> x").apply(&event).is_none());
+    assert!(rules("!type:A -> x").apply(&event).is_some(), "some exception is not A");
+    assert!(
+        rules("message:SECOND -> x").apply(&event).is_some(),
+        "message checks exception values, case-insensitively"
+    );
+    assert!(rules("family:other -> x").apply(&event).is_some());
+    assert!(rules("family:native,javascript -> x").apply(&event).is_none());
+    assert!(rules("family:all -> x").apply(&event).is_some());
+    assert!(rules("level:ERROR -> x").apply(&event).is_some(), "level defaults to error");
+    let m = rules("type:Z -> z\ntype:B -> b\ntype:* -> star").apply(&event).expect("match");
+    assert_eq!((m.rule_index, m.fingerprint), (1, vec!["b".to_owned()]), "first matching rule wins");
+}
+
+#[test]
+fn raw_event_normalisation() {
+    // Type/value splitting, abs_path from filename, legacy message.
+    let event = json!({
+        "message": "legacy text",
+        "exception": {"values": [{"value": "ValueError: bad thing", "stacktrace": {"frames": [{"filename": "app/x.py"}]}}]},
+        "tags": [["env", "prod"]],
+        "sdk": {"name": "sentry-python"}
+    });
+    assert!(rules("type:ValueError value:\"bad thing\" -> x").apply(&event).is_some());
+    assert!(rules("path:/app/x.py -> x").apply(&event).is_some(), "leading / is tried");
+    assert!(rules("message:legacy* -> x").apply(&event).is_some());
+    assert!(rules("tags.env:prod -> x").apply(&event).is_some());
+    assert!(rules("sdk:sentry.python -> x").apply(&event).is_some());
+    assert_eq!(resolve_variable("stack.filename", &event).as_deref(), Some("app/x.py"));
+    assert_eq!(resolve_variable("message", &event).as_deref(), Some("legacy text"));
+    assert_eq!(event_title(&event), "ValueError: bad thing");
+}
+
+#[test]
+fn variables_resolve() {
+    let event = json!({
+        "transaction": "/api/x", "logger": "root", "level": "warning",
+        "tags": {"t": "v"},
+        "exception": {"values": [{"type": "E", "value": "boom", "stacktrace": {"frames": [
+            {"function": "inner", "abs_path": "/a/b.py", "module": "b", "package": "C:\\libs\\foo.dll", "in_app": true},
+            {"function": "outer", "filename": "c.py", "in_app": false}
+        ]}}]}
+    });
+    let fp: Vec<String> = [
+        "{{ transaction }}",
+        "{{message}}",
+        "{{ type }}",
+        "{{ error.value }}",
+        "{{ function }}",
+        "{{ path }}",
+        "{{ stack.filename }}",
+        "{{ module }}",
+        "{{ package }}",
+        "{{ level }}",
+        "{{ logger }}",
+        "{{ tags.t }}",
+        "{{ tags.nope }}",
+        "{{ default }}",
+        "{{ unknown }}",
+        "literal",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(
+        resolve_fingerprint(&fp, &event),
+        vec![
+            "/api/x",
+            "boom",
+            "E",
+            "boom",
+            "inner",
+            "/a/b.py",
+            "/a/b.py",
+            "b",
+            "foo.dll",
+            "warning",
+            "root",
+            "v",
+            "<no-value-for-tag-nope>",
+            "{{ default }}",
+            "{{ unknown }}",
+            "literal"
+        ]
+    );
+    let empty = json!({});
+    let missing: Vec<String> = [
+        "{{ transaction }}",
+        "{{ message }}",
+        "{{ function }}",
+        "{{ stack.abs_path }}",
+        "{{ stack.filename }}",
+        "{{ logger }}",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(
+        resolve_fingerprint(&missing, &empty),
+        vec![
+            "<no-transaction>",
+            "<no-message>",
+            "<no-function>",
+            "<no-abs-path>",
+            "<no-filename>",
+            "<no-logger>"
+        ]
+    );
+    assert_eq!(
+        expand_title_template("{{ type }} in {{ function }} ({{ nope }})", &event),
+        "E in inner ({{ nope }})"
+    );
+}
+
+#[test]
+fn result_kinds_and_variants() {
+    let event = json!({"fingerprint": ["client", "{{ default }}"], "logentry": {"formatted": "hi"}, "transaction": "t"});
+    let project = rules("message:hi -> a, {{ transaction }} title=\"Custom {{ transaction }}\"");
+    let r = apply_fingerprinting(&event, &project, None);
+    assert_eq!(r.kind(), FingerprintKind::Custom);
+    assert_eq!(r.title.as_deref(), Some("Custom t"));
+    let v = r.custom_variant().expect("custom variant");
+    assert_eq!(v.values, vec!["a", "t"]);
+    assert_eq!(v.client_values, Some(vec!["client".to_owned(), "{{ default }}".to_owned()]));
+    assert_eq!(
+        v.matched_rule.as_deref(),
+        Some("message:\"hi\" -> \"a{{ transaction }}\" title=\"Custom {{ transaction }}\"")
+    );
+    assert_eq!(v.name(), "custom-fingerprint");
+
+    // No match: the client fingerprint stays (hybrid), no custom variant.
+    let r = apply_fingerprinting(&event, &rules("message:bye -> a"), None);
+    assert_eq!(r.kind(), FingerprintKind::Hybrid);
+    assert!(r.custom_variant().is_none());
+
+    // Built-in match.
+    let builtin = rules("message:hi -> builtin").into_builtin();
+    let r = apply_fingerprinting(
+        &json!({"logentry": {"formatted": "hi"}}),
+        &rules("message:bye -> a"),
+        Some(&builtin),
+    );
+    let v = r.custom_variant().expect("variant");
+    assert_eq!((v.name(), v.client_values), ("built-in-fingerprint", None));
+
+    // Client-only custom fingerprint.
+    let r = apply_fingerprinting(&json!({"fingerprint": ["x", 1]}), &FingerprintingRules::default(), None);
+    assert_eq!(
+        r.custom_variant().map(|v| v.to_json()),
+        Some(json!({"type": "custom-fingerprint", "values": ["x", "1"]}))
+    );
+
+    assert_eq!(fingerprint_kind(&["{{default}}".to_owned()]), FingerprintKind::Default);
+    assert_eq!(
+        fingerprint_kind(&["{{ default }}".to_owned(), "{{ default }}".to_owned()]),
+        FingerprintKind::Hybrid
+    );
+}
+
+#[test]
+fn builtin_rules_parse_and_match_js() {
+    let builtin = builtin_rules();
+    let event = json!({"platform": "javascript", "exception": {"values": [{"type": "ChunkLoadError", "value": "Loading chunk 3 failed"}]}});
+    let r = apply_fingerprinting(&event, &FingerprintingRules::default(), Some(&builtin));
+    assert_eq!(r.fingerprint, vec!["chunkloaderror"]);
+    assert_eq!(r.custom_variant().map(|v| v.name()), Some("built-in-fingerprint"));
+    let hydration = json!({
+        "platform": "javascript", "transaction": "/page",
+        "message": "Text content does not match server-rendered HTML."
+    });
+    let r = apply_fingerprinting(&hydration, &FingerprintingRules::default(), Some(&builtin));
+    assert_eq!(
+        r.resolved,
+        vec!["hydrationerror", "/page"],
+        "tags.transaction derived from the transaction"
+    );
+}

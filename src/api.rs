@@ -172,9 +172,9 @@ async fn list_issues(State(state): State<AppState>, Path(org): Path<String>, Raw
         .unwrap_or_default();
     let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let query = param("query").unwrap_or(search::DEFAULT_QUERY);
-    let terms = match search::parse(query) {
-        Ok(terms) => terms,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.0),
+    let search = match search::IssueQuery::parse(query, std::time::SystemTime::now()) {
+        Ok(search) => search,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };
     let sort = param("sort").unwrap_or("date");
     if !["date", "new", "freq", "user"].contains(&sort) {
@@ -195,7 +195,7 @@ async fn list_issues(State(state): State<AppState>, Path(org): Path<String>, Raw
     // Order: sort value descending, then creation order descending, which is numeric id order.
     let mut rows: Vec<Row> = views
         .iter()
-        .filter(|(key, _, row)| state.catalog.organization_of(key.project) == Some(org.as_str()) && search::matches(&terms, row))
+        .filter(|(key, view, row)| state.catalog.organization_of(key.project) == Some(org.as_str()) && search.matches(&views, view, row))
         .map(|(key, _, row)| Row {
             value: sort_value(sort, row),
             created: row.created_seq,

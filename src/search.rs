@@ -1,153 +1,343 @@
-//! A first cut of issue search: `key:value`, `key:[a, b]`, `!key:value` and free text over
-//! the keys the core views support. The complete Sentry grammar is a later issue.
+//! Issue search over the views: queries are parsed by [`crate::search_syntax`] with Sentry's
+//! issue config, then compiled here into predicates over a group's row and view
+//! (issue-platform.md §7.2, search-syntax.md §5–§7).
+//!
+//! Approximations, while the data they need does not exist: no group is assigned, bookmarked,
+//! linked or in the inbox, so `is:unassigned`/`is:unlinked`/`assigned:none` match every group
+//! and `is:assigned`/`is:linked`/`bookmarks:…`/`assigned:<anyone>` none; `is:for_review` matches
+//! unresolved groups whose substatus is new, regressed or escalating. `event.timestamp` is
+//! evaluated on the hourly stats (an hour's occurrences count as anywhere in that hour, within
+//! the group's first and last seen). `release:latest`/`firstRelease:latest` are literal.
 
-use dataflows::model::grouptype::group_type;
-use dataflows::model::{GroupStatus, Level, Priority, Substatus};
+use std::time::SystemTime;
+
+use dataflows::model::grouptype::{group_type, group_type_by_slug, Category};
+use dataflows::model::{symbol_of, GroupStatus, Micros, Priority, Substatus, Symbol};
 use dataflows::state::GroupRow;
+use dataflows::views::{GroupView, IssueViews};
+
+use crate::search_syntax::{parse_search_query, Operator, SearchConfig, SearchError, SearchFilter, SearchValue};
 
 pub const DEFAULT_QUERY: &str = "is:unresolved issue.priority:[high, medium]";
 
+const HOUR_MICROS: Micros = 3_600_000_000;
+
+/// A text value: exact, or a pattern with unescaped `*` wildcards.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Term {
-    Filter { key: String, values: Vec<String>, negated: bool },
-    Text(String),
+enum Text {
+    Exact(String),
+    /// The pattern split at its wildcards (unescaped), so `a*b` is `["a", "b"]`.
+    Glob(Vec<String>),
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct SearchError(pub String);
-
-/// Splits on whitespace outside quotes and brackets.
-fn tokens(query: &str) -> Result<Vec<(usize, String)>, SearchError> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    let mut start = 0;
-    let (mut quoted, mut bracket) = (false, false);
-    for (i, c) in query.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            '[' if !quoted => bracket = true,
-            ']' if !quoted => bracket = false,
-            c if c.is_whitespace() && !quoted && !bracket => {
-                if !current.is_empty() {
-                    out.push((start, std::mem::take(&mut current)));
+impl Text {
+    fn new(value: &str) -> Text {
+        let mut parts = vec![String::new()];
+        let mut wildcard = false;
+        let mut chars = value.chars();
+        while let Some(c) = chars.next() {
+            let last = parts.len() - 1;
+            match c {
+                '\\' => match chars.next() {
+                    Some('*') => parts[last].push('*'),
+                    Some(other) => {
+                        parts[last].push('\\');
+                        parts[last].push(other);
+                    }
+                    None => parts[last].push('\\'),
+                },
+                '*' => {
+                    wildcard = true;
+                    parts.push(String::new());
                 }
-                continue;
+                c => parts[last].push(c),
             }
-            _ => {}
         }
-        if current.is_empty() {
-            start = i;
+        if wildcard {
+            Text::Glob(parts)
+        } else {
+            Text::Exact(parts.remove(0))
         }
-        current.push(c);
     }
-    if quoted {
-        return Err(SearchError(format!("Unterminated quote at position {start}")));
+
+    /// For free text: lowercase, and a pattern may match anywhere (`a*b` → `*a*b*`).
+    fn unanchored_lowercase(self) -> Text {
+        match self {
+            Text::Exact(s) => Text::Exact(s.to_lowercase()),
+            Text::Glob(parts) => {
+                let inner = parts.into_iter().map(|p| p.to_lowercase());
+                Text::Glob(std::iter::once(String::new()).chain(inner).chain([String::new()]).collect())
+            }
+        }
     }
-    if bracket {
-        return Err(SearchError(format!("Unterminated list at position {start}")));
+
+    fn matches(&self, text: &str) -> bool {
+        match self {
+            Text::Exact(s) => s == text,
+            Text::Glob(parts) => glob(parts, text),
+        }
     }
-    if !current.is_empty() {
-        out.push((start, current));
-    }
-    Ok(out)
 }
 
-fn unquote(value: &str) -> String {
-    value
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .unwrap_or(value)
-        .to_string()
-}
-
-const KEYS: &[&str] = &["is", "issue.priority", "issue.category", "issue.type", "level"];
-
-pub fn parse(query: &str) -> Result<Vec<Term>, SearchError> {
-    let mut terms = Vec::new();
-    for (position, token) in tokens(query)? {
-        let Some((key, value)) = token.split_once(':').filter(|(k, _)| !k.is_empty() && !k.starts_with('"')) else {
-            terms.push(Term::Text(unquote(&token)));
-            continue;
-        };
-        let (negated, key) = match key.strip_prefix('!') {
-            Some(k) => (true, k),
-            None => (false, key),
-        };
-        if !KEYS.contains(&key) {
-            return Err(SearchError(format!(
-                "Invalid search query: unsupported key {key:?} at position {position}"
-            )));
-        }
-        let values: Vec<String> = match value.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
-            Some(list) => list.split(',').map(|v| unquote(v.trim())).filter(|v| !v.is_empty()).collect(),
-            None => vec![unquote(value)],
-        };
-        if values.is_empty() || values.iter().any(String::is_empty) {
-            return Err(SearchError(format!("Empty value for {key:?} at position {position}")));
-        }
-        for v in &values {
-            validate(key, v).map_err(|e| SearchError(format!("{e} at position {position}")))?;
-        }
-        terms.push(Term::Filter {
-            key: key.to_string(),
-            values,
-            negated,
-        });
-    }
-    Ok(terms)
-}
-
-fn validate(key: &str, value: &str) -> Result<(), String> {
-    let ok = match key {
-        "is" => is_matcher(value).is_some(),
-        "issue.priority" => Priority::from_api_name(value).is_some(),
-        "issue.category" => dataflows::model::grouptype::Category::from_api_name(value).is_some(),
-        "issue.type" => dataflows::model::grouptype::group_type_by_slug(value).is_some(),
-        "level" => Level::parse(Some(value)) != Level::Unknown,
-        _ => false,
+/// Anchored match of `parts` joined by `*` wildcards.
+fn glob(parts: &[String], text: &str) -> bool {
+    let (Some(first), Some(last)) = (parts.first(), parts.last()) else {
+        return true;
     };
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("Invalid value {value:?} for {key:?}"))
+    if parts.len() == 1 {
+        return first == text;
+    }
+    let Some(mut rest) = text.strip_prefix(first.as_str()) else {
+        return false;
+    };
+    for middle in &parts[1..parts.len() - 1] {
+        match rest.find(middle.as_str()) {
+            Some(i) => rest = &rest[i + middle.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last.as_str())
+}
+
+/// What one filter tests; every list is an OR of its values.
+#[derive(Debug, Clone, PartialEq)]
+enum Test {
+    Status(Vec<i64>),
+    Substatus(Vec<i64>),
+    Unassigned(bool),
+    ForReview(bool),
+    Linked(bool),
+    /// `assigned:` / `bookmarks:` values; only `none` (and `""` from `!has:`) match.
+    Nobody(Vec<String>),
+    Priority(Vec<Priority>),
+    Category(Vec<Category>),
+    Type(Vec<u32>),
+    Level(Vec<Text>),
+    Release(Vec<Text>),
+    FirstRelease(Vec<Text>),
+    Environment(Vec<Text>),
+    /// Free text, lowercased: a substring (or wildcard pattern) of title, culprit or subtitle.
+    Message(Vec<Text>),
+    TimesSeen(Operator, Vec<f64>),
+    FirstSeen(Operator, Micros),
+    LastSeen(Operator, Micros),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Predicate {
+    test: Test,
+    /// `!=` / `NOT IN`: the group must match none of the values.
+    negated: bool,
+}
+
+/// A compiled issue query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IssueQuery {
+    predicates: Vec<Predicate>,
+    /// `event.timestamp` bounds, inclusive, in microseconds.
+    date_range: Option<(Micros, Micros)>,
+    /// No `issue.category`/`issue.type` filter: types outside default search are hidden.
+    default_types_only: bool,
+}
+
+fn error(filter: &SearchFilter, message: String) -> SearchError {
+    SearchError {
+        message,
+        position: Some(filter.position),
     }
 }
 
-enum IsMatcher {
-    Status(GroupStatus),
-    Substatus(Substatus),
+fn texts(filter: &SearchFilter) -> Result<Vec<String>, SearchError> {
+    match &filter.value {
+        SearchValue::Text(t) => Ok(vec![t.clone()]),
+        SearchValue::TextList(items) => Ok(items.clone()),
+        other => Err(error(filter, format!("Invalid value {other:?} for \"{}\"", filter.key))),
+    }
 }
 
-fn is_matcher(value: &str) -> Option<IsMatcher> {
-    Some(match value {
-        "unresolved" => IsMatcher::Status(GroupStatus::Unresolved),
-        "resolved" => IsMatcher::Status(GroupStatus::Resolved),
-        "ignored" | "archived" | "muted" => IsMatcher::Status(GroupStatus::Ignored),
-        "reprocessing" => IsMatcher::Status(GroupStatus::Reprocessing),
-        other => IsMatcher::Substatus(Substatus::from_api_name(other).or(match other {
-            "escalating" => Some(Substatus::Escalating),
+fn ints(filter: &SearchFilter) -> Result<Vec<i64>, SearchError> {
+    match &filter.value {
+        SearchValue::Int(i) => Ok(vec![*i]),
+        _ => Err(error(filter, format!("Invalid value for \"{}\"", filter.key))),
+    }
+}
+
+fn boolean(filter: &SearchFilter) -> Result<bool, SearchError> {
+    match &filter.value {
+        SearchValue::Boolean(b) => Ok(*b),
+        _ => Err(error(filter, format!("Invalid value for \"{}\"", filter.key))),
+    }
+}
+
+/// Each text value through `convert`, or an error naming the value.
+fn each<T>(filter: &SearchFilter, convert: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, SearchError> {
+    texts(filter)?
+        .iter()
+        .map(|v| convert(v).ok_or_else(|| error(filter, format!("Invalid value '{v}' for \"{}\"", filter.key))))
+        .collect()
+}
+
+fn patterns(filter: &SearchFilter) -> Result<Vec<Text>, SearchError> {
+    let values = texts(filter)?;
+    if filter.value.is_wildcard() {
+        Ok(values.iter().map(|v| Text::new(v)).collect())
+    } else {
+        Ok(values.into_iter().map(|v| Text::Exact(v.replace("\\*", "*"))).collect())
+    }
+}
+
+fn date(filter: &SearchFilter) -> Result<Micros, SearchError> {
+    match filter.value {
+        SearchValue::DateTime(t) => Ok(t),
+        _ => Err(error(filter, format!("Invalid date for \"{}\"", filter.key))),
+    }
+}
+
+/// Status implied by a substatus (`GROUP_SUBSTATUS_TO_STATUS_MAP`).
+fn status_of_substatus(substatus: i64) -> i64 {
+    match Substatus::from_number(substatus) {
+        Some(Substatus::UntilEscalating | Substatus::UntilConditionMet | Substatus::Forever) => GroupStatus::Ignored as i64,
+        _ => GroupStatus::Unresolved as i64,
+    }
+}
+
+impl IssueQuery {
+    /// Parses and compiles `query`; relative dates are resolved against `now`.
+    pub fn parse(query: &str, now: SystemTime) -> Result<IssueQuery, SearchError> {
+        let filters = parse_search_query(query, &SearchConfig::issue_config(), now)?;
+        let mut compiled = IssueQuery {
+            predicates: Vec::with_capacity(filters.len()),
+            date_range: None,
+            default_types_only: true,
+        };
+        for filter in &filters {
+            compiled.add(filter)?;
+        }
+        // Sentry appends the status implied by the first substatus filter when there is no
+        // status filter (search-syntax.md §7), with the same polarity.
+        let has_status = compiled.predicates.iter().any(|p| matches!(p.test, Test::Status(_)));
+        let implied = compiled.predicates.iter().find_map(|p| match &p.test {
+            Test::Substatus(values) => Some((values.first().copied()?, p.negated)),
             _ => None,
-        })?),
+        });
+        if let (false, Some((substatus, negated))) = (has_status, implied) {
+            compiled.predicates.push(Predicate {
+                test: Test::Status(vec![status_of_substatus(substatus)]),
+                negated,
+            });
+        }
+        Ok(compiled)
+    }
+
+    fn add(&mut self, filter: &SearchFilter) -> Result<(), SearchError> {
+        if filter.aggregate {
+            return Err(error(
+                filter,
+                format!("Aggregate filters are not supported in issue search: {}", filter.key),
+            ));
+        }
+        let op = filter.operator;
+        let negated = matches!(op, Operator::Ne | Operator::NotIn);
+        let test = match filter.key.as_str() {
+            "status" => Test::Status(ints(filter)?),
+            "substatus" => Test::Substatus(ints(filter)?),
+            "unassigned" => Test::Unassigned(boolean(filter)?),
+            "for_review" => Test::ForReview(boolean(filter)?),
+            "linked" => Test::Linked(boolean(filter)?),
+            "assigned_to" | "bookmarked_by" => Test::Nobody(texts(filter)?),
+            "issue.priority" => Test::Priority(each(filter, Priority::from_api_name)?),
+            "issue.category" => {
+                self.default_types_only = false;
+                Test::Category(each(filter, |v| Category::from_api_name(&v.to_ascii_lowercase()))?)
+            }
+            "issue.type" => {
+                self.default_types_only = false;
+                Test::Type(each(filter, |v| group_type_by_slug(v).map(|t| t.type_id))?)
+            }
+            "level" => Test::Level(patterns(filter)?),
+            "release" => Test::Release(patterns(filter)?),
+            "first_release" => Test::FirstRelease(patterns(filter)?),
+            "environment" => Test::Environment(patterns(filter)?),
+            "message" => Test::Message(patterns(filter)?.into_iter().map(Text::unanchored_lowercase).collect()),
+            "times_seen" => match &filter.value {
+                SearchValue::Number(n) => Test::TimesSeen(op, vec![*n]),
+                SearchValue::NumberList(list) => Test::TimesSeen(op, list.clone()),
+                _ => return Err(error(filter, "Invalid value for \"times_seen\"".into())),
+            },
+            "first_seen" => Test::FirstSeen(op, date(filter)?),
+            "last_seen" => Test::LastSeen(op, date(filter)?),
+            "date" => {
+                let t = date(filter)?;
+                let (lo, hi) = self.date_range.unwrap_or((Micros::MIN, Micros::MAX));
+                self.date_range = Some(match op {
+                    Operator::Gt => (lo.max(t.saturating_add(1)), hi),
+                    Operator::Gte => (lo.max(t), hi),
+                    Operator::Lt => (lo, hi.min(t.saturating_sub(1))),
+                    Operator::Lte => (lo, hi.min(t)),
+                    Operator::Eq => (lo.max(t), hi.min(t)),
+                    // "An occurrence at another instant": true at hour granularity.
+                    _ => (lo, hi),
+                });
+                return Ok(());
+            }
+            key => return Err(error(filter, format!("Invalid search query: unsupported key \"{key}\""))),
+        };
+        self.predicates.push(Predicate { test, negated });
+        Ok(())
+    }
+
+    /// True if the group is a result. `views` resolves release and environment names.
+    pub fn matches(&self, views: &IssueViews, view: &GroupView, row: &GroupRow) -> bool {
+        if matches!(
+            row.status,
+            GroupStatus::PendingDeletion | GroupStatus::DeletionInProgress | GroupStatus::PendingMerge
+        ) {
+            return false;
+        }
+        if self.default_types_only && group_type(row.type_id).is_some_and(|t| !t.in_default_search) {
+            return false;
+        }
+        if let Some(range) = self.date_range {
+            if !has_occurrences_in(view, row, range) {
+                return false;
+            }
+        }
+        self.predicates.iter().all(|p| test(&p.test, views, view, row) != p.negated)
+    }
+}
+
+/// Whether the group has an occurrence in `[lo, hi]`, on the hourly stats clipped to the
+/// group's first and last seen.
+fn has_occurrences_in(view: &GroupView, row: &GroupRow, (lo, hi): (Micros, Micros)) -> bool {
+    view.hourly.iter().any(|&(hour, count)| {
+        let start = (Micros::from(hour) * HOUR_MICROS).max(row.first_seen);
+        let end = (Micros::from(hour) * HOUR_MICROS + HOUR_MICROS - 1).min(row.last_seen);
+        count > 0 && start.max(lo) <= end.min(hi)
     })
 }
 
-/// True if any of the key's terms' values match (lists are ORs; terms are ANDed).
-fn matches_value(row: &GroupRow, key: &str, value: &str) -> bool {
-    match key {
-        "is" => match is_matcher(value) {
-            Some(IsMatcher::Status(s)) => row.status == s,
-            Some(IsMatcher::Substatus(s)) => row.substatus == Some(s),
-            None => false,
-        },
-        "issue.priority" => Priority::from_api_name(value) == Some(row.priority),
-        "issue.category" => group_type(row.type_id).is_some_and(|t| t.category.api_name() == value),
-        "issue.type" => group_type(row.type_id).is_some_and(|t| t.slug == value),
-        "level" => row.level.api_name() == value,
-        _ => false,
+fn compare<T: PartialOrd>(op: Operator, value: T, target: T) -> bool {
+    match op {
+        Operator::Eq | Operator::Ne | Operator::In | Operator::NotIn => value == target,
+        Operator::Gt => value > target,
+        Operator::Gte => value >= target,
+        Operator::Lt => value < target,
+        Operator::Lte => value <= target,
     }
 }
 
+/// Matches any of a symbol set by name: `""` tests emptiness (`has:`), exact names compare
+/// symbols, wildcards compare names.
+fn any_symbol(views: &IssueViews, set: &[Symbol], values: &[Text]) -> bool {
+    values.iter().any(|value| match value {
+        Text::Exact(s) if s.is_empty() => set.is_empty(),
+        Text::Exact(s) => set.contains(&symbol_of(s)),
+        glob => set.iter().any(|sym| views.symbol_name(*sym).is_some_and(|name| glob.matches(name))),
+    })
+}
+
 /// Case-insensitive substring test; no allocation for ASCII text, which titles mostly are.
+/// `needle` is lowercase.
 fn contains_ignoring_case(haystack: &str, needle: &str) -> bool {
     if needle.is_empty() {
         return true;
@@ -156,36 +346,93 @@ fn contains_ignoring_case(haystack: &str, needle: &str) -> bool {
         let (h, n) = (haystack.as_bytes(), needle.as_bytes());
         return h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n));
     }
-    haystack.to_lowercase().contains(&needle.to_lowercase())
+    haystack.to_lowercase().contains(needle)
 }
 
-pub fn matches(terms: &[Term], row: &GroupRow) -> bool {
-    let filters_type = terms
-        .iter()
-        .any(|t| matches!(t, Term::Filter { key, .. } if key == "issue.category" || key == "issue.type"));
-    if !filters_type && group_type(row.type_id).is_some_and(|t| !t.in_default_search) {
-        return false;
+fn message_matches(row: &GroupRow, value: &Text) -> bool {
+    let fields = [&*row.title, &*row.culprit, &*row.subtitle];
+    match value {
+        Text::Exact(s) => fields.iter().any(|f| contains_ignoring_case(f, s)),
+        glob => fields.iter().any(|f| glob.matches(&f.to_lowercase())),
     }
-    terms.iter().all(|term| match term {
-        Term::Filter { key, values, negated } => values.iter().any(|v| matches_value(row, key, v)) != *negated,
-        Term::Text(text) => {
-            contains_ignoring_case(&row.title, text)
-                || contains_ignoring_case(&row.culprit, text)
-                || contains_ignoring_case(&row.subtitle, text)
+}
+
+/// The positive reading of a test; `!=`/`NOT IN` are applied by the caller. Negated
+/// comparisons (`!timesSeen:>5`) arrive with the inverted operator.
+fn test(test: &Test, views: &IssueViews, view: &GroupView, row: &GroupRow) -> bool {
+    match test {
+        Test::Status(values) => values.contains(&(row.status as i64)),
+        Test::Substatus(values) => row.substatus.is_some_and(|s| values.contains(&(s as i64))),
+        Test::Unassigned(b) => *b,
+        Test::Linked(b) => !*b,
+        Test::ForReview(b) => {
+            let for_review = row.status == GroupStatus::Unresolved
+                && matches!(row.substatus, Some(Substatus::New | Substatus::Regressed | Substatus::Escalating));
+            for_review == *b
         }
-    })
+        Test::Nobody(values) => values.iter().any(|v| v.is_empty() || v == "none"),
+        Test::Priority(values) => values.contains(&row.priority),
+        Test::Category(values) => group_type(row.type_id).is_some_and(|t| values.contains(&t.category)),
+        Test::Type(values) => values.contains(&row.type_id),
+        Test::Level(values) => values.iter().any(|v| v.matches(row.level.api_name())),
+        Test::Release(values) => any_symbol(views, &view.releases, values),
+        Test::Environment(values) => any_symbol(views, &view.environments, values),
+        Test::FirstRelease(values) => {
+            let first: Vec<Symbol> = row.first_release.into_iter().collect();
+            any_symbol(views, &first, values)
+        }
+        Test::Message(values) => values.iter().any(|v| message_matches(row, v)),
+        Test::TimesSeen(op, values) => values.iter().any(|v| compare(*op, row.times_seen as f64, *v)),
+        Test::FirstSeen(op, t) => compare(*op, row.first_seen, *t),
+        Test::LastSeen(op, t) => compare(*op, row.last_seen, *t),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
+
+    fn parse(q: &str) -> Result<IssueQuery, SearchError> {
+        IssueQuery::parse(q, UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000))
+    }
 
     #[test]
-    fn parses_the_default_query() {
-        let terms = parse(DEFAULT_QUERY).unwrap();
-        assert_eq!(terms.len(), 2);
-        assert!(parse("bogus:1").is_err());
+    fn compiles_the_default_query_and_rejects_unknown_keys_and_values() {
+        let q = parse(DEFAULT_QUERY).unwrap();
+        assert_eq!(q.predicates.len(), 2);
+        assert!(q.default_types_only);
+        let e = parse("is:unresolved bogus:1").unwrap_err();
+        assert_eq!(e.position, Some(14));
+        assert!(e.message.contains("bogus"), "{}", e.message);
         assert!(parse("is:nonsense").is_err());
-        assert_eq!(parse("\"a b\" c").unwrap(), vec![Term::Text("a b".into()), Term::Text("c".into())]);
+        assert!(parse("issue.priority:urgent").is_err());
+        assert!(parse("issue.category:nope").is_err());
+        assert!(parse("count():>1").is_err());
+        assert!(!parse("!issue.type:feedback").unwrap().default_types_only);
+    }
+
+    #[test]
+    fn implied_status_follows_the_first_substatus() {
+        let q = parse("!is:archived_forever").unwrap();
+        assert_eq!(
+            q.predicates.last(),
+            Some(&Predicate {
+                test: Test::Status(vec![2]),
+                negated: true
+            })
+        );
+    }
+
+    #[test]
+    fn wildcards_and_escapes() {
+        assert!(Text::new("1.*").matches("1.0.2"));
+        assert!(!Text::new("1.*").matches("2.1"));
+        assert!(Text::new("*prod*").matches("preproduction"));
+        assert!(Text::new("a\\*").matches("a*"));
+        assert!(!Text::new("a\\*").matches("ab"));
+        assert!(Text::new("a*b*c").matches("abc"));
+        assert!(!Text::new("ab*ba").matches("aba"));
+        assert!(contains_ignoring_case("Hello World", "o w"));
     }
 }

@@ -175,3 +175,232 @@ fn follow_picks_up_appended_lines() {
     file.flush().unwrap();
     wait_until(|| count() == "2");
 }
+
+/// Issue search over a small hand-written stream: every supported key, negation, lists, the
+/// default-search type exclusion, free text, and errors. Results are compared as title sets.
+#[test]
+fn search_keys_negation_lists_and_errors() {
+    // An occurrence of project 1 with an inline event carrying release and environment.
+    let occ = |id: u64, fp: &str, type_id: u32, t: f64, release: Option<&str>, env: Option<&str>, extra: Value| {
+        let mut extra = extra;
+        let mut event = json!({"event_id": uuid(1_000_000 + id), "project_id": 1});
+        if let Some(r) = release {
+            event["release"] = json!(r);
+        }
+        if let Some(e) = env {
+            event["environment"] = json!(e);
+        }
+        extra["event"] = event;
+        occurrence(id, 1, fp, type_id, t, extra)
+    };
+    let messages = vec![
+        // a: two occurrences in hours 0 and 2, releases 1.0 then 2.0, prod then staging.
+        // The later occurrence sets the culprit.
+        occ(1, "a", 4001, T0, Some("1.0"), Some("prod"), json!({})),
+        occ(
+            2,
+            "a",
+            4001,
+            T0 + 7200.0,
+            Some("2.0"),
+            Some("staging"),
+            json!({"culprit": "checkout.py"}),
+        ),
+        // Database timeout: medium priority, warning, hour 1.
+        occ(
+            3,
+            "b",
+            4001,
+            T0 + 3600.0,
+            Some("2.0"),
+            Some("prod"),
+            json!({"issue_title": "Database timeout", "priority": 50, "level": "warning", "culprit": "db.query"}),
+        ),
+        // c: resolved, fatal.
+        occ(4, "c", 4001, T0 + 100.0, None, None, json!({"level": "fatal"})),
+        status_change(5, 1, "c", 1, None),
+        // d: archived forever, release 1.0.
+        occ(6, "d", 4001, T0 + 200.0, Some("1.0"), None, json!({})),
+        status_change(7, 1, "d", 2, Some(5)),
+        // e: low priority, subtitle "Disk full".
+        occ(
+            8,
+            "e",
+            4001,
+            T0 + 300.0,
+            None,
+            None,
+            json!({"priority": 25, "subtitle": "Disk full"}),
+        ),
+        // fb: feedback, outside default search.
+        occ(9, "fb", 6001, T0 + 400.0, None, None, json!({})),
+        // g: resolved, then regressed by a second occurrence.
+        occ(10, "g", 4001, T0 + 500.0, None, None, json!({})),
+        status_change(11, 1, "g", 1, None),
+        occ(12, "g", 4001, T0 + 600.0, None, None, json!({})),
+        // h: archived until escalating, then escalating.
+        occ(13, "h", 4001, T0 + 700.0, None, None, json!({})),
+        status_change(14, 1, "h", 2, Some(1)),
+        status_change(15, 1, "h", 0, Some(2)),
+    ];
+    let dir = temp_dir();
+    let input = write_lines(dir.path(), "in.jsonl", &to_lines(&messages));
+    let server = start(&["--input", input.to_str().unwrap()]);
+
+    let search = |query: Option<&str>| -> Vec<String> {
+        let path = match query {
+            Some(q) => format!(
+                "/api/0/organizations/sentry/issues/?limit=100&query={}",
+                url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+            ),
+            None => "/api/0/organizations/sentry/issues/?limit=100".to_string(),
+        };
+        let response = get(&server, &path).unwrap();
+        assert_eq!(response.status(), 200, "{query:?}");
+        let mut titles: Vec<String> = json_of(response)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["title"].as_str().unwrap().to_string())
+            .collect();
+        titles.sort();
+        titles
+    };
+    let (a, b, c, d, e, fb, g, h) = (
+        "title a",
+        "Database timeout",
+        "title c",
+        "title d",
+        "title e",
+        "title fb",
+        "title g",
+        "title h",
+    );
+    let default_types = [a, b, c, d, e, g, h];
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        // Statuses and substatuses.
+        ("is:unresolved", vec![a, b, e, g, h]),
+        ("is:resolved", vec![c]),
+        ("is:ignored", vec![d]),
+        ("is:archived", vec![d]),
+        ("is:muted", vec![d]),
+        ("is:reprocessing", vec![]),
+        ("is:new", vec![a, b, e]),
+        ("is:ongoing", vec![]),
+        ("is:regressed", vec![g]),
+        ("is:escalating", vec![h]),
+        ("is:archived_until_escalating", vec![]),
+        ("is:archived_until_condition_met", vec![]),
+        ("is:archived_forever", vec![d]),
+        ("!is:unresolved", vec![c, d]),
+        ("!is:resolved", vec![a, b, d, e, g, h]),
+        // Sentry adds the status implied by the first substatus, with its polarity:
+        // `!is:new` is `substatus != new AND status NOT IN [unresolved]`.
+        ("!is:new", vec![c, d]),
+        ("is:unresolved !is:new", vec![g, h]),
+        // No assignment, inbox or links yet.
+        ("is:unassigned", default_types.to_vec()),
+        ("is:assigned", vec![]),
+        ("!is:assigned", default_types.to_vec()),
+        ("is:for_review", vec![a, b, e, g, h]),
+        ("is:linked", vec![]),
+        ("is:unlinked", default_types.to_vec()),
+        ("assigned:none", default_types.to_vec()),
+        ("assigned:me", vec![]),
+        ("!assigned:me", default_types.to_vec()),
+        ("assigned:[me, none]", default_types.to_vec()),
+        ("bookmarks:me", vec![]),
+        ("!bookmarks:me", default_types.to_vec()),
+        // Priority, category, type; the default-search exclusion.
+        ("issue.priority:low", vec![e]),
+        ("issue.priority:[high, medium]", vec![a, b, c, d, g, h]),
+        ("!issue.priority:[high, medium]", vec![e]),
+        ("issue.category:feedback", vec![fb]),
+        ("!issue.category:cron", vec![fb]),
+        ("issue.category:[cron, feedback] is:new", vec![a, b, e, fb]),
+        ("issue.type:feedback", vec![fb]),
+        ("!issue.type:feedback is:new", vec![a, b, e]),
+        ("issue.type:monitor_check_in_failure is:new", vec![a, b, e]),
+        // Times.
+        ("firstSeen:>2024-01-01T00:30:00", vec![b]),
+        ("age:>2024-01-01T00:30:00", vec![b]),
+        ("!firstSeen:>2024-01-01T00:30:00", vec![a, c, d, e, g, h]),
+        ("age:+1d", default_types.to_vec()),
+        ("age:-1h", vec![]),
+        ("lastSeen:>=2024-01-01T01:00:00", vec![a, b]),
+        ("!lastSeen:>=2024-01-01T01:00:00", vec![c, d, e, g, h]),
+        ("timesSeen:2", vec![a, g]),
+        ("timesSeen:>1", vec![a, g]),
+        ("!timesSeen:>1", vec![b, c, d, e, h]),
+        ("timesSeen:[2, 3]", vec![a, g]),
+        ("!timesSeen:[1]", vec![a, g]),
+        // Level, releases, environments.
+        ("level:warning", vec![b]),
+        ("level:[fatal, warning]", vec![b, c]),
+        ("!level:error", vec![b, c]),
+        ("release:1.0", vec![a, d]),
+        ("release:2.0", vec![a, b]),
+        ("!release:2.0", vec![c, d, e, g, h]),
+        ("release:[1.0, 2.0]", vec![a, b, d]),
+        ("release:1.*", vec![a, d]),
+        ("has:release", vec![a, b, d]),
+        ("!has:release", vec![c, e, g, h]),
+        ("firstRelease:1.0", vec![a, d]),
+        ("firstRelease:2.0", vec![b]),
+        ("!firstRelease:1.0", vec![b, c, e, g, h]),
+        ("environment:staging", vec![a]),
+        ("environment:prod", vec![a, b]),
+        ("!environment:prod", vec![c, d, e, g, h]),
+        ("environment:[staging, nowhere]", vec![a]),
+        // event.timestamp: occurrences in the range (hour granularity).
+        (
+            "event.timestamp:>=2024-01-01T01:00:00 event.timestamp:<2024-01-01T02:00:00",
+            vec![b],
+        ),
+        ("event.timestamp:>=2024-01-01T02:00:00", vec![a]),
+        ("event.timestamp:2024-01-01", default_types.to_vec()),
+        ("event.timestamp:2024-01-02", vec![]),
+        // Free text: case-insensitive substring of title, culprit and subtitle.
+        ("TIMEOUT", vec![b]),
+        ("db.query", vec![b]),
+        ("\"disk full\"", vec![e]),
+        ("is:resolved title", vec![c]),
+        ("subtitle is:new", vec![a, b]),
+        ("checkout", vec![a]),
+    ];
+    for (query, expected) in &cases {
+        let mut expected: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+        expected.sort();
+        assert_eq!(search(Some(query)), expected, "query {query:?}");
+    }
+    // The default query: unresolved, high or medium, default-search types only.
+    let mut expected = vec![a, b, g, h];
+    expected.sort();
+    assert_eq!(search(None), expected);
+    // An empty query: everything but types outside default search.
+    assert_eq!(search(Some("")).len(), 7);
+
+    // Errors: unknown keys name the key and position; malformed queries and bad values.
+    for (query, needle) in [
+        ("nokey:1", "unsupported key \"nokey\" (at position 0)"),
+        ("is:unresolved tags[foo]:bar", "unsupported key \"tags[foo]\" (at position 14)"),
+        ("is:nonsense", "Invalid value for \"is\" search"),
+        ("timesSeen:abc", "Invalid number"),
+        ("issue.priority:urgent", "Invalid value 'urgent'"),
+        ("issue.category:nope", "Invalid value 'nope'"),
+        ("issue.type:nope", "Invalid value 'nope'"),
+        ("firstSeen:yesterday", "Invalid date"),
+        ("release:[1.0,]", "Lists should not have empty values"),
+        ("a OR b", "\"OR\""),
+        ("count():>1", "Aggregate filters are not supported"),
+    ] {
+        let path = format!(
+            "/api/0/organizations/sentry/issues/?query={}",
+            url::form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>()
+        );
+        let response = get(&server, &path).unwrap();
+        assert_eq!(response.status(), 400, "{query}");
+        let detail = json_of(response)["detail"].as_str().unwrap().to_string();
+        assert!(detail.contains(needle), "{query}: {detail}");
+    }
+}

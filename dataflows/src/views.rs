@@ -26,6 +26,8 @@ pub struct GroupView {
     pub hourly: Vec<(u32, u32)>,
     /// Distinct environments.
     pub environments: Vec<Symbol>,
+    /// Distinct releases (every release any of the group's occurrences carried).
+    pub releases: Vec<Symbol>,
 }
 
 #[derive(Default, Debug)]
@@ -136,14 +138,13 @@ impl IssueViews {
 
     pub fn apply_environments(&mut self, updates: Vec<((GroupKey, Symbol), u64, isize)>) {
         for ((key, env), _, diff) in updates {
-            let envs = &mut self.view_mut(key).environments;
-            if diff > 0 {
-                if !envs.contains(&env) {
-                    envs.push(env);
-                }
-            } else {
-                envs.retain(|e| *e != env);
-            }
+            apply_to_set(&mut self.view_mut(key).environments, env, diff);
+        }
+    }
+
+    pub fn apply_releases(&mut self, updates: Vec<((GroupKey, Symbol), u64, isize)>) {
+        for ((key, release), _, diff) in updates {
+            apply_to_set(&mut self.view_mut(key).releases, release, diff);
         }
     }
 
@@ -165,6 +166,17 @@ impl IssueViews {
 
     pub fn symbol_name(&self, symbol: Symbol) -> Option<&str> {
         self.symbols.get(&symbol).map(String::as_str)
+    }
+}
+
+/// Adds (`diff > 0`) or removes a symbol of a small per-group set kept as a vector.
+fn apply_to_set(set: &mut Vec<Symbol>, symbol: Symbol, diff: isize) {
+    if diff > 0 {
+        if !set.contains(&symbol) {
+            set.push(symbol);
+        }
+    } else {
+        set.retain(|s| *s != symbol);
     }
 }
 

@@ -9,8 +9,8 @@
 //! The parser never panics: all scanning is byte-based on ASCII delimiters, slices are taken
 //! only at ASCII positions (so always on char boundaries) and nesting depth is bounded.
 //!
-//! Not yet used by the API; a later session wires it in (hence `dead_code` is allowed here).
-#![allow(dead_code)]
+//! The issues list uses it through [`crate::search`]; the default config, regex values and
+//! boolean structure are kept for Sentry's other searches and the conformance suite.
 
 mod config;
 mod raw;
@@ -26,8 +26,7 @@ mod tests;
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-#[allow(unused_imports)] // public API for the later wiring
-pub use config::{KeyType, SearchConfig};
+pub use config::SearchConfig;
 
 /// Comparison operator of a filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -107,13 +106,15 @@ impl SearchValue {
     }
 }
 
-/// One `key operator value` condition. `aggregate` marks aggregate filters (`count():>10`).
+/// One `key operator value` condition. `aggregate` marks aggregate filters (`count():>10`);
+/// `position` is the byte offset in the query of the term that produced it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchFilter {
     pub key: String,
     pub operator: Operator,
     pub value: SearchValue,
     pub aggregate: bool,
+    pub position: usize,
 }
 
 /// Parser output when the config allows boolean operators: filters, `AND`/`OR` and groups,

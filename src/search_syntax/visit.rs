@@ -40,6 +40,7 @@ fn push(out: &mut Vec<QueryItem>, key: &str, operator: Operator, value: SearchVa
         operator,
         value,
         aggregate: false,
+        position: 0,
     }));
 }
 
@@ -89,7 +90,23 @@ fn with_negation(op: Option<Operator>, negated: bool) -> Operator {
 }
 
 impl Visitor<'_> {
+    /// Visits one term and stamps the filters it produced with the term's position.
     fn term(&self, t: RawTerm, out: &mut Vec<QueryItem>) -> Result<()> {
+        let position = match &t {
+            RawTerm::And(pos) | RawTerm::Or(pos) | RawTerm::Group { pos, .. } | RawTerm::FreeText { pos, .. } => *pos,
+            RawTerm::Filter(f) => f.pos,
+        };
+        let before = out.len();
+        self.term_items(t, out)?;
+        for item in &mut out[before..] {
+            if let QueryItem::Filter(f) = item {
+                f.position = position;
+            }
+        }
+        Ok(())
+    }
+
+    fn term_items(&self, t: RawTerm, out: &mut Vec<QueryItem>) -> Result<()> {
         match t {
             RawTerm::And(pos) | RawTerm::Or(pos) if !self.cfg.allow_boolean => Err(SearchError::new(BOOLEAN_NOT_ALLOWED, Some(pos))),
             RawTerm::And(_) => {
@@ -287,6 +304,7 @@ impl Visitor<'_> {
                 operator,
                 value: SearchValue::DateTime(micros),
                 aggregate,
+                position: 0,
             }));
         };
         if let Some((d, len)) = iso_date_shape(token).filter(|s| s.1 == token.len()) {
@@ -364,6 +382,7 @@ impl Visitor<'_> {
             operator: with_negation(op, negated),
             value: SearchValue::Number(value),
             aggregate: true,
+            position: 0,
         }));
         Ok(())
     }

@@ -23,6 +23,7 @@ pub struct Ingested<'scope> {
     pub groups: Stream<'scope, u64, Updates<(GroupKey, Arc<GroupRow>)>>,
     pub hourly: Stream<'scope, u64, Updates<(GroupKey, u32)>>,
     pub environments: Stream<'scope, u64, Updates<(GroupKey, Symbol)>>,
+    pub releases: Stream<'scope, u64, Updates<(GroupKey, Symbol)>>,
     pub counters: Stream<'scope, u64, Updates<Counter>>,
     pub created: Stream<'scope, u64, Vec<(Seq, GroupKey)>>,
     pub rejected: Stream<'scope, u64, Vec<(Seq, String)>>,
@@ -39,10 +40,19 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
     let (groups_out, groups) = builder.new_output::<Updates<(GroupKey, Arc<GroupRow>)>>();
     let (hourly_out, hourly) = builder.new_output::<Updates<(GroupKey, u32)>>();
     let (env_out, environments) = builder.new_output::<Updates<(GroupKey, Symbol)>>();
+    let (release_out, releases) = builder.new_output::<Updates<(GroupKey, Symbol)>>();
     let (counters_out, counters) = builder.new_output::<Updates<Counter>>();
     let (created_out, created) = builder.new_output::<Vec<(Seq, GroupKey)>>();
     let (rejected_out, rejected) = builder.new_output::<Vec<(Seq, String)>>();
-    let mut outputs = (groups_out, hourly_out, env_out, counters_out, created_out, rejected_out);
+    let mut outputs = (
+        groups_out,
+        hourly_out,
+        env_out,
+        release_out,
+        counters_out,
+        created_out,
+        rejected_out,
+    );
 
     builder.build(move |_| {
         let mut projects: HashMap<ProjectId, ProjectState> = HashMap::default();
@@ -54,11 +64,11 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
             input.for_each(|cap, data| {
                 let entry = pending
                     .entry(epoch_of(&cap))
-                    .or_insert_with(|| ((0..6).map(|port| cap.delayed(&epoch_of(&cap), port)).collect(), Vec::new()));
+                    .or_insert_with(|| ((0..7).map(|port| cap.delayed(&epoch_of(&cap), port)).collect(), Vec::new()));
                 entry.1.push(std::mem::take(data));
             });
             let frontier = &frontiers[0];
-            let (groups_out, hourly_out, env_out, counters_out, created_out, rejected_out) = &mut outputs;
+            let (groups_out, hourly_out, env_out, release_out, counters_out, created_out, rejected_out) = &mut outputs;
             while let Some((epoch, (caps, mut chunks))) = super::pop_closed(&mut pending, |e| frontier.less_equal(e)) {
                 // An epoch is one block, read by one worker and sent in order; sort only if the
                 // transport ever reordered it.
@@ -83,13 +93,15 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
                 }
                 let mut hourly: Updates<(GroupKey, u32)> = effects.hourly.drain().map(|(k, n)| (k, epoch, n)).collect();
                 let mut envs: Updates<(GroupKey, Symbol)> = effects.environments.drain().map(|(k, n)| (k, epoch, n)).collect();
+                let mut releases: Updates<(GroupKey, Symbol)> = effects.releases.drain().map(|(k, n)| (k, epoch, n)).collect();
                 let mut counters: Updates<Counter> = effects.counters.drain().map(|(k, n)| (k, epoch, n)).collect();
                 give(groups_out, &caps[0], group_updates);
                 give(hourly_out, &caps[1], hourly.split_off(0));
                 give(env_out, &caps[2], envs.split_off(0));
-                give(counters_out, &caps[3], counters.split_off(0));
-                give(created_out, &caps[4], std::mem::take(&mut effects.created));
-                give(rejected_out, &caps[5], std::mem::take(&mut effects.rejected));
+                give(release_out, &caps[3], releases.split_off(0));
+                give(counters_out, &caps[4], counters.split_off(0));
+                give(created_out, &caps[5], std::mem::take(&mut effects.created));
+                give(rejected_out, &caps[6], std::mem::take(&mut effects.rejected));
             }
         }
     });
@@ -97,6 +109,7 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
         groups,
         hourly,
         environments,
+        releases,
         counters,
         created,
         rejected,

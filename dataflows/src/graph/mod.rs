@@ -4,7 +4,8 @@
 //! ```text
 //! blocks ─ parse ─┬─ records ─ ingest ─┬─ groups ──────────────┐
 //!                 │          (by       ├─ hourly ──────────────┤
-//!                 │           project) ├─ environments─distinct┤
+//!                 │           project) ├─ environments ────────┤
+//!                 │                    ├─ releases ────────────┤
 //!                 │                    ├─ created ─ assign_ids ┼─▶ sinks ─▶ IssueViews
 //!                 │                    ├─ counters ────────────┤
 //!                 │                    └─ rejected ─┐          │
@@ -52,6 +53,7 @@ pub fn build_ingest<'scope, D: LineDecoder>(
     sink::apply_at_frontier(ingested.groups, views.clone(), IssueViews::apply_groups).probe_with(&probe);
     sink::apply_at_frontier(ingested.hourly, views.clone(), IssueViews::apply_hourly).probe_with(&probe);
     sink::apply_at_frontier(ingested.environments, views.clone(), IssueViews::apply_environments).probe_with(&probe);
+    sink::apply_at_frontier(ingested.releases, views.clone(), IssueViews::apply_releases).probe_with(&probe);
     sink::apply_at_frontier(ids, views.clone(), IssueViews::apply_ids).probe_with(&probe);
     sink::apply_at_frontier(parsed.symbols, views.clone(), IssueViews::apply_symbols).probe_with(&probe);
     sink::apply_at_frontier(counters, views, IssueViews::apply_counters).probe_with(&probe);

@@ -90,6 +90,8 @@ pub struct Effects {
     pub changed: Vec<GroupKey>,
     pub hourly: HashMap<(GroupKey, u32), isize>,
     pub environments: HashMap<(GroupKey, Symbol), isize>,
+    /// First sightings of `(group, release)`, like `environments`.
+    pub releases: HashMap<(GroupKey, Symbol), isize>,
     pub created: Vec<(Seq, GroupKey)>,
     pub rejected: Vec<(Seq, String)>,
     pub counters: HashMap<Counter, isize>,
@@ -128,6 +130,7 @@ pub struct ProjectState {
     quotas: HashMap<u32, QuotaWindow>,
     users: HashSet<(u32, Symbol)>,
     environments: HashSet<(u32, Symbol)>,
+    releases: HashSet<(u32, Symbol)>,
 }
 
 impl ProjectState {
@@ -237,6 +240,11 @@ impl ProjectState {
             // Only first sightings leave: the views keep each group's set.
             if self.environments.insert((key.short_id, env)) {
                 effects.environments.insert((key, env), 1);
+            }
+        }
+        if let Some(release) = occ.release {
+            if self.releases.insert((key.short_id, release)) {
+                effects.releases.insert((key, release), 1);
             }
         }
         if let Some(user) = occ.user {

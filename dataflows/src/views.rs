@@ -24,10 +24,11 @@ pub struct GroupView {
     pub id: u64,
     /// Occurrences per hour (hours since the Unix epoch), ascending.
     pub hourly: Vec<(u32, u32)>,
-    /// Distinct environments.
-    pub environments: Vec<Symbol>,
+    /// Distinct environments. Exact-size boxes: most groups have one or two, and a `Vec`
+    /// would reserve four.
+    pub environments: Box<[Symbol]>,
     /// Distinct releases (every release any of the group's occurrences carried).
-    pub releases: Vec<Symbol>,
+    pub releases: Box<[Symbol]>,
 }
 
 #[derive(Default, Debug)]
@@ -170,13 +171,17 @@ impl IssueViews {
 }
 
 /// Adds (`diff > 0`) or removes a symbol of a small per-group set kept as a vector.
-fn apply_to_set(set: &mut Vec<Symbol>, symbol: Symbol, diff: isize) {
-    if diff > 0 {
-        if !set.contains(&symbol) {
-            set.push(symbol);
-        }
-    } else {
-        set.retain(|s| *s != symbol);
+/// Updates carry occurrence counts per epoch; a symbol is a member once seen. Sets change only
+/// on a first sighting, so rebuilding the box then is cheap.
+fn apply_to_set(set: &mut Box<[Symbol]>, symbol: Symbol, diff: isize) {
+    let present = set.contains(&symbol);
+    if diff > 0 && !present {
+        let mut grown = Vec::with_capacity(set.len() + 1);
+        grown.extend_from_slice(set);
+        grown.push(symbol);
+        *set = grown.into_boxed_slice();
+    } else if diff < 0 && present {
+        *set = set.iter().copied().filter(|s| *s != symbol).collect();
     }
 }
 

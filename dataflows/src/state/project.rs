@@ -89,8 +89,10 @@ pub struct Effects {
     /// Groups changed in this epoch; their current rows are inserted at the epoch's end.
     pub changed: Vec<GroupKey>,
     pub hourly: HashMap<(GroupKey, u32), isize>,
+    /// `(group, environment)` pairs seen in this epoch (with counts). The views keep each
+    /// group's set; keeping the sets here too would cost ~35 bytes per pair for nothing.
     pub environments: HashMap<(GroupKey, Symbol), isize>,
-    /// First sightings of `(group, release)`, like `environments`.
+    /// `(group, release)` pairs seen in this epoch, like `environments`.
     pub releases: HashMap<(GroupKey, Symbol), isize>,
     pub created: Vec<(Seq, GroupKey)>,
     pub rejected: Vec<(Seq, String)>,
@@ -129,8 +131,6 @@ pub struct ProjectState {
     groups: Vec<GroupState>,
     quotas: HashMap<u32, QuotaWindow>,
     users: HashSet<(u32, Symbol)>,
-    environments: HashSet<(u32, Symbol)>,
-    releases: HashSet<(u32, Symbol)>,
 }
 
 impl ProjectState {
@@ -237,15 +237,10 @@ impl ProjectState {
         let hour = occ.time.div_euclid(3600 * MICROS_PER_SECOND) as u32;
         *effects.hourly.entry((key, hour)).or_default() += 1;
         if let Some(env) = occ.environment {
-            // Only first sightings leave: the views keep each group's set.
-            if self.environments.insert((key.short_id, env)) {
-                effects.environments.insert((key, env), 1);
-            }
+            *effects.environments.entry((key, env)).or_default() += 1;
         }
         if let Some(release) = occ.release {
-            if self.releases.insert((key.short_id, release)) {
-                effects.releases.insert((key, release), 1);
-            }
+            *effects.releases.entry((key, release)).or_default() += 1;
         }
         if let Some(user) = occ.user {
             if self.users.insert((key.short_id, user)) {

@@ -1,1 +1,0 @@
-//! Message parameterization (grouping.md §10).

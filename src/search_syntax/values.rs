@@ -261,25 +261,7 @@ pub(crate) fn iso_date_shape(token: &str) -> Option<(IsoDate, usize)> {
     ends_at(token, p).then_some((d, p))
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        _ => 28,
-    }
-}
+pub(crate) use dataflows::model::time::{days_from_civil, days_in_month};
 
 /// UTC microseconds of a valid date (years 1–9999, as Python's `datetime`), else `None`.
 pub(crate) fn iso_to_micros(d: &IsoDate) -> Option<i64> {

@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/0/organizations/{org}/issues/", get(list_issues))
         .route("/api/0/organizations/{org}/issues/{id}/", get(issue_details))
+        .route("/api/0/organizations/{org}/issues-count/", get(issues_count))
         .with_state(state)
 }
 
@@ -160,6 +161,43 @@ fn previous_page(rows: &mut [Row], cursor: Cursor, limit: usize) -> Page {
 
 fn org_known(state: &AppState, org: &str) -> bool {
     state.catalog.has_organization(org)
+}
+
+/// `GET …/issues-count/?query=a&query=b` → `{"a": n, "b": m}`: matching groups per query
+/// (exact counts; no query parameter → `{}`).
+async fn issues_count(State(state): State<AppState>, Path(org): Path<String>, RawQuery(raw): RawQuery) -> Response {
+    if !org_known(&state, &org) {
+        return error(StatusCode::NOT_FOUND, "The requested resource does not exist");
+    }
+    let queries: Vec<String> = raw
+        .as_deref()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .filter(|(k, _)| k == "query")
+                .map(|(_, v)| v.into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let now = std::time::SystemTime::now();
+    let mut parsed = Vec::with_capacity(queries.len());
+    for query in &queries {
+        match search::IssueQuery::parse(query, now) {
+            Ok(search) => parsed.push((query, search)),
+            Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
+        }
+    }
+    let views = state.views.read().unwrap_or_else(|p| p.into_inner());
+    let mut counts = serde_json::Map::new();
+    for (query, search) in parsed {
+        let count = views
+            .iter()
+            .filter(|(key, view, row)| {
+                state.catalog.organization_of(key.project) == Some(org.as_str()) && search.matches(&views, view, row)
+            })
+            .count();
+        counts.insert(query.clone(), count.into());
+    }
+    Json(serde_json::Value::Object(counts)).into_response()
 }
 
 async fn list_issues(State(state): State<AppState>, Path(org): Path<String>, RawQuery(raw): RawQuery, headers: HeaderMap) -> Response {

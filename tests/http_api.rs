@@ -159,6 +159,35 @@ fn list_detail_paging_and_errors() {
 }
 
 #[test]
+fn issues_count_per_query() {
+    let dir = temp_dir();
+    let input = write_lines(dir.path(), "in.jsonl", &stream());
+    let server = start(&["--input", input.to_str().unwrap()]);
+    let counts = json_of(
+        get(
+            &server,
+            "/api/0/organizations/sentry/issues-count/?query=is:resolved&query=is:unresolved&query=issue.priority:low",
+        )
+        .unwrap(),
+    );
+    assert_eq!(counts, json!({"is:resolved": 1, "is:unresolved": 30, "issue.priority:low": 1}));
+    assert_eq!(
+        json_of(get(&server, "/api/0/organizations/sentry/issues-count/").unwrap()),
+        json!({})
+    );
+    assert_eq!(
+        get(&server, "/api/0/organizations/sentry/issues-count/?query=nokey:1")
+            .unwrap()
+            .status(),
+        400
+    );
+    assert_eq!(
+        get(&server, "/api/0/organizations/other/issues-count/?query=").unwrap().status(),
+        404
+    );
+}
+
+#[test]
 fn follow_picks_up_appended_lines() {
     let dir = temp_dir();
     let input = write_lines(dir.path(), "in.jsonl", &to_lines(&[occurrence(1, 1, "a", 4001, T0, json!({}))]));

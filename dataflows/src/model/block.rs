@@ -65,24 +65,6 @@ impl InputBlock {
     pub fn seq(&self, i: usize) -> Seq {
         seq_of(self.index, i)
     }
-
-    /// Appends a line to an owned block (tests and small producers).
-    pub fn push_line(&mut self, line: &[u8], line_number: u64, byte_offset: u64) {
-        if let BlockBytes::Shared { .. } = self.bytes {
-            self.bytes = BlockBytes::Owned(self.bytes.as_slice().to_vec());
-        }
-        let BlockBytes::Owned(bytes) = &mut self.bytes else {
-            unreachable!("made owned above")
-        };
-        let start = bytes.len();
-        bytes.extend_from_slice(line);
-        self.lines.push(LineInfo {
-            start,
-            len: line.len(),
-            line_number,
-            byte_offset,
-        });
-    }
 }
 
 /// A rejected input line with everything needed to reprocess it.

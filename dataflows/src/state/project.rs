@@ -198,7 +198,7 @@ impl ProjectState {
                 }
                 self.link_unlinked(occ, index);
                 self.touch(project, index, effects);
-                self.update_group(index, occ);
+                self.update_group(index, occ, group_type.default_priority);
                 index
             }
             None => {
@@ -292,8 +292,7 @@ impl ProjectState {
         self.groups.len() - 1
     }
 
-    fn update_group(&mut self, index: usize, occ: &OccurrenceRecord) {
-        let default_priority = group_type(occ.type_id).map_or(50, |t| t.default_priority);
+    fn update_group(&mut self, index: usize, occ: &OccurrenceRecord, default_priority: u8) {
         let group = &mut self.groups[index];
         let row = Arc::make_mut(&mut group.row);
         row.times_seen += 1;
@@ -334,18 +333,17 @@ impl ProjectState {
             return;
         };
         let index = *index as usize;
-        let before = {
-            let row = &self.groups[index].row;
-            (row.status, row.substatus, row.priority)
-        };
-        let group = &mut self.groups[index];
-        let mut row = (*group.row).clone();
+        // Work on copies of the three fields: the row may only change after `touch` has
+        // retracted its old version.
+        let group = &self.groups[index];
+        let before = (group.row.status, group.row.substatus, group.row.priority);
+        let (mut status, mut substatus, mut priority) = before;
         let result = apply_status_change(
             StatusFields {
-                status: &mut row.status,
-                substatus: &mut row.substatus,
-                priority: &mut row.priority,
-                priority_locked: row.priority_locked,
+                status: &mut status,
+                substatus: &mut substatus,
+                priority: &mut priority,
+                priority_locked: group.row.priority_locked,
                 initial_priority: group.initial_priority,
             },
             change.new_status,
@@ -355,20 +353,15 @@ impl ProjectState {
             Err(reason) => effects.reject(seq, reason),
             Ok(()) => {
                 effects.count(Counter::StatusChangesApplied);
-                if (row.status, row.substatus, row.priority) != before {
+                if (status, substatus, priority) != before {
                     self.touch(project, index, effects);
                     let current = Arc::make_mut(&mut self.groups[index].row);
-                    current.status = row.status;
-                    current.substatus = row.substatus;
-                    current.priority = row.priority;
+                    current.status = status;
+                    current.substatus = substatus;
+                    current.priority = priority;
                 }
             }
         }
-    }
-
-    /// The current row of every group, for snapshots and tests.
-    pub fn rows(&self, project: ProjectId) -> impl Iterator<Item = (GroupKey, &GroupRow)> {
-        self.groups.iter().enumerate().map(move |(i, g)| (Self::key(project, i), &*g.row))
     }
 
     pub fn row(&self, key: GroupKey) -> Option<&Arc<GroupRow>> {

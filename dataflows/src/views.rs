@@ -15,7 +15,7 @@ use crate::model::{Symbol, SymbolDefinition};
 use crate::state::{Counter, GroupKey, GroupRow};
 
 /// Everything the read side knows about one group.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct GroupView {
     pub key: Option<GroupKey>,
     /// None until the group's row arrives, or after it is retracted.
@@ -31,7 +31,7 @@ pub struct GroupView {
     pub releases: Box<[Symbol]>,
 }
 
-#[derive(Default, Debug)]
+#[derive(Default, Debug, serde::Serialize, serde::Deserialize)]
 pub struct IssueViews {
     index: HashMap<GroupKey, u32>,
     groups: Vec<GroupView>,

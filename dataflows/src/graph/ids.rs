@@ -11,9 +11,14 @@ use super::epoch_of;
 use crate::model::Seq;
 use crate::state::GroupKey;
 
-pub fn assign_ids<'scope>(created: Stream<'scope, u64, Vec<(Seq, GroupKey)>>) -> Stream<'scope, u64, super::Updates<(GroupKey, u64)>> {
+/// The next id to assign (meaningful on worker 0), shared with the worker loop for checkpoints.
+pub type NextId = std::rc::Rc<std::cell::Cell<u64>>;
+
+pub fn assign_ids<'scope>(
+    created: Stream<'scope, u64, Vec<(Seq, GroupKey)>>,
+    next_id: NextId,
+) -> Stream<'scope, u64, super::Updates<(GroupKey, u64)>> {
     created.unary_frontier(Exchange::new(|_: &(Seq, GroupKey)| 0), "AssignIds", |_, _| {
-        let mut next_id: u64 = 1;
         let mut pending: super::Stash<Capability<u64>, (Seq, GroupKey)> = Default::default();
         move |(input, frontier), output| {
             input.for_each(|cap, data| {
@@ -27,8 +32,9 @@ pub fn assign_ids<'scope>(created: Stream<'scope, u64, Vec<(Seq, GroupKey)>>) ->
                 created.sort_unstable();
                 let mut session = output.session(&cap);
                 for (_, key) in created {
-                    session.give(((key, next_id), epoch, 1isize));
-                    next_id += 1;
+                    let id = next_id.get();
+                    session.give(((key, id), epoch, 1isize));
+                    next_id.set(id + 1);
                 }
             }
         }

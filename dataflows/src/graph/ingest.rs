@@ -34,7 +34,11 @@ pub fn project_route(project: ProjectId) -> u64 {
     project.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32
 }
 
-pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestConfig) -> Ingested<'scope> {
+/// This worker's projects; shared with the worker loop, which snapshots and restores them
+/// between epochs (checkpoints).
+pub type SharedProjects = std::rc::Rc<std::cell::RefCell<HashMap<ProjectId, ProjectState>>>;
+
+pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestConfig, projects: SharedProjects) -> Ingested<'scope> {
     let mut builder = OperatorBuilder::new("Ingest".to_owned(), records.scope());
     let mut input = builder.new_input(records, Exchange::new(|r: &Record| project_route(r.project)));
     let (groups_out, groups) = builder.new_output::<Updates<(GroupKey, Arc<GroupRow>)>>();
@@ -55,7 +59,6 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
     );
 
     builder.build(move |_| {
-        let mut projects: HashMap<ProjectId, ProjectState> = HashMap::default();
         // Records waiting for their epoch to complete, with one capability per output.
         let mut pending: super::Stash<Vec<Capability<u64>>, Vec<Record>> = BTreeMap::new();
         // Reused every epoch so its maps keep their capacity.
@@ -78,6 +81,7 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
                     chunks = vec![all];
                 }
                 effects.epoch = epoch;
+                let mut projects = projects.borrow_mut();
                 for record in chunks.iter().flatten() {
                     projects.entry(record.project).or_default().apply(record, &config, &mut effects);
                 }

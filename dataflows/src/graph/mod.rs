@@ -30,33 +30,71 @@ use crate::model::block::{DeadLetter, InputBlock};
 use crate::state::IngestConfig;
 use crate::views::IssueViews;
 pub use parse::LineDecoder;
-pub use sink::DeadLetterSink;
+pub use sink::{DeadLetterSink, DeadLetterWriter, JsonLinesDeadLetters};
+
+/// The state of this worker's stateful operators, reachable from outside the dataflow so the
+/// worker can checkpoint it between epochs and restore it before the first.
+#[derive(Clone)]
+pub struct OperatorState {
+    pub projects: ingest::SharedProjects,
+    pub next_id: ids::NextId,
+}
+
+impl Default for OperatorState {
+    fn default() -> Self {
+        OperatorState {
+            projects: Default::default(),
+            next_id: std::rc::Rc::new(std::cell::Cell::new(1)),
+        }
+    }
+}
+
+/// Where the dataflow's results go.
+#[derive(Clone)]
+pub struct Outputs {
+    pub views: Arc<RwLock<IssueViews>>,
+    pub dead_letters: DeadLetterSink,
+    /// Multi-process clusters: send every view change to the first worker, whose process
+    /// holds the views the API serves.
+    pub views_in_first_process: bool,
+}
 
 /// Builds the ingest dataflow in `scope`. `owner(block)` names the worker that feeds block
-/// `block`. Returns a probe that passes an epoch once its changes are in `views`.
+/// `block`. Returns a probe that passes an epoch once its changes are in the views.
 pub fn build_ingest<'scope, D: LineDecoder>(
     blocks: Stream<'scope, u64, Vec<Arc<InputBlock>>>,
     decoder: D,
     config: IngestConfig,
     owner: impl Fn(u64) -> u64 + 'static,
-    views: Arc<RwLock<IssueViews>>,
-    dead_letter_sink: DeadLetterSink,
+    outputs: Outputs,
+    state: &OperatorState,
 ) -> ProbeHandle<u64> {
+    let Outputs {
+        views,
+        dead_letters: dead_letter_sink,
+        views_in_first_process: to_first_process,
+    } = outputs;
     let parsed = parse::parse(blocks, decoder);
-    let ingested = ingest::ingest(parsed.records, config);
-    let ids = ids::assign_ids(ingested.created);
+    let ingested = ingest::ingest(parsed.records, config, state.projects.clone());
+    let ids = ids::assign_ids(ingested.created, state.next_id.clone());
     let rejected = dead_letters::resolve_rejections(parsed.blocks, ingested.rejected, owner);
     let dead_letters: Stream<'scope, u64, Vec<DeadLetter>> = parsed.dead_letters.concat(rejected);
     let counters = parsed.counters.concat(ingested.counters).as_collection().consolidate().inner;
 
     let probe = ProbeHandle::new();
-    sink::apply_at_frontier(ingested.groups, views.clone(), IssueViews::apply_groups).probe_with(&probe);
-    sink::apply_at_frontier(ingested.hourly, views.clone(), IssueViews::apply_hourly).probe_with(&probe);
-    sink::apply_at_frontier(ingested.environments, views.clone(), IssueViews::apply_environments).probe_with(&probe);
-    sink::apply_at_frontier(ingested.releases, views.clone(), IssueViews::apply_releases).probe_with(&probe);
-    sink::apply_at_frontier(ids, views.clone(), IssueViews::apply_ids).probe_with(&probe);
-    sink::apply_at_frontier(parsed.symbols, views.clone(), IssueViews::apply_symbols).probe_with(&probe);
-    sink::apply_at_frontier(counters, views, IssueViews::apply_counters).probe_with(&probe);
+    sink::apply_at_frontier(ingested.groups, views.clone(), IssueViews::apply_groups, to_first_process).probe_with(&probe);
+    sink::apply_at_frontier(ingested.hourly, views.clone(), IssueViews::apply_hourly, to_first_process).probe_with(&probe);
+    sink::apply_at_frontier(
+        ingested.environments,
+        views.clone(),
+        IssueViews::apply_environments,
+        to_first_process,
+    )
+    .probe_with(&probe);
+    sink::apply_at_frontier(ingested.releases, views.clone(), IssueViews::apply_releases, to_first_process).probe_with(&probe);
+    sink::apply_at_frontier(ids, views.clone(), IssueViews::apply_ids, to_first_process).probe_with(&probe);
+    sink::apply_at_frontier(parsed.symbols, views.clone(), IssueViews::apply_symbols, to_first_process).probe_with(&probe);
+    sink::apply_at_frontier(counters, views, IssueViews::apply_counters, to_first_process).probe_with(&probe);
     sink::write_dead_letters(dead_letters, dead_letter_sink).probe_with(&probe);
     probe
 }

@@ -14,33 +14,66 @@ use crate::model::block::DeadLetter;
 use crate::views::IssueViews;
 
 /// Applies a collection's updates to the views once their epoch is complete, in time order,
-/// each epoch under one write lock. Emits nothing; probe it to know what is applied.
-pub fn apply_at_frontier<'scope, D: Clone + 'static>(
+/// each epoch under one write lock. Emits nothing; probe it to know what is applied. In a
+/// multi-process cluster the updates travel to the first worker, whose process serves the
+/// views; within one process every worker applies its own share to the shared views.
+pub fn apply_at_frontier<'scope, D: timely::ExchangeData>(
     updates: Stream<'scope, u64, Vec<(D, u64, isize)>>,
     views: Arc<RwLock<IssueViews>>,
     apply: fn(&mut IssueViews, Vec<(D, u64, isize)>),
+    to_first_process: bool,
 ) -> Stream<'scope, u64, Vec<()>> {
-    updates.unary_frontier::<timely::container::CapacityContainerBuilder<Vec<()>>, _, _, _>(Pipeline, "ApplyToViews", move |_, _| {
-        let mut pending: BTreeMap<u64, Vec<(D, u64, isize)>> = BTreeMap::new();
-        move |(input, frontier), _output| {
-            input.for_each(|cap, data| pending.entry(epoch_of(&cap)).or_default().append(data));
-            let mut ready = Vec::new();
-            while let Some((_, batch)) = super::pop_closed(&mut pending, |e| frontier.less_equal(e)) {
-                ready.push(batch);
-            }
-            if !ready.is_empty() {
-                let mut views = views.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-                for batch in ready {
-                    apply(&mut views, batch);
+    // One operator body for both channel kinds (their closure types differ).
+    macro_rules! applier {
+        () => {
+            move |_, _| {
+                let mut pending: BTreeMap<u64, Vec<(D, u64, isize)>> = BTreeMap::new();
+                move |(input, frontier), _output| {
+                    input.for_each(|cap, data| pending.entry(epoch_of(&cap)).or_default().append(data));
+                    let mut ready = Vec::new();
+                    while let Some((_, batch)) = super::pop_closed(&mut pending, |e| frontier.less_equal(e)) {
+                        ready.push(batch);
+                    }
+                    if !ready.is_empty() {
+                        let mut views = views.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+                        for batch in ready {
+                            apply(&mut views, batch);
+                        }
+                    }
                 }
             }
-        }
-    })
+        };
+    }
+    type Unit = timely::container::CapacityContainerBuilder<Vec<()>>;
+    if to_first_process {
+        updates.unary_frontier::<Unit, _, _, _>(Exchange::new(|_: &(D, u64, isize)| 0), "ApplyToViews", applier!())
+    } else {
+        updates.unary_frontier::<Unit, _, _, _>(Pipeline, "ApplyToViews", applier!())
+    }
 }
 
-/// Where dead letters go: a writer shared by the workers (only worker 0 writes), as JSON lines
-/// `{"source", "line", "offset", "reason", "raw"}` (`raw_base64` when the bytes are not UTF-8).
-pub type DeadLetterSink = Arc<Mutex<Option<Box<dyn Write + Send>>>>;
+/// A destination for dead letters (a JSON-lines file, a Kafka topic).
+pub trait DeadLetterWriter: Send {
+    fn write(&mut self, letter: &DeadLetter) -> std::io::Result<()>;
+    fn flush(&mut self) -> std::io::Result<()>;
+}
+
+/// Where dead letters go, shared by the workers (only worker 0 writes).
+pub type DeadLetterSink = Arc<Mutex<Option<Box<dyn DeadLetterWriter>>>>;
+
+/// Dead letters as JSON lines `{"source", "line", "offset", "reason", "raw"}` (`raw_base64`
+/// when the bytes are not UTF-8; `partition`, with `line` the offset, for Kafka inputs).
+pub struct JsonLinesDeadLetters<W: Write + Send>(pub W);
+
+impl<W: Write + Send> DeadLetterWriter for JsonLinesDeadLetters<W> {
+    fn write(&mut self, letter: &DeadLetter) -> std::io::Result<()> {
+        writeln!(self.0, "{}", dead_letter_json(letter))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
 
 pub fn dead_letter_json(letter: &DeadLetter) -> String {
     use base64::Engine;
@@ -50,6 +83,9 @@ pub fn dead_letter_json(letter: &DeadLetter) -> String {
         "offset": letter.offset,
         "reason": letter.reason,
     });
+    if let Some(partition) = letter.partition {
+        object["partition"] = partition.into();
+    }
     match std::str::from_utf8(&letter.raw) {
         Ok(text) => object["raw"] = text.into(),
         Err(_) => object["raw_base64"] = base64::engine::general_purpose::STANDARD.encode(&letter.raw).into(),
@@ -68,12 +104,12 @@ pub fn write_dead_letters<'scope>(letters: Stream<'scope, u64, Vec<DeadLetter>>,
                 while let Some((_, mut letters)) = super::pop_closed(&mut pending, |e| frontier.less_equal(e)) {
                     letters.sort_unstable_by_key(|l| l.seq);
                     for letter in &letters {
-                        tracing::debug!(source = %letter.source, line = letter.line, reason = %letter.reason, "dead letter");
+                        tracing::info!(source = %letter.source, partition = ?letter.partition, line = letter.line, reason = %letter.reason, "dead letter");
                     }
                     let mut guard = sink.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                     if let Some(writer) = guard.as_mut() {
                         for letter in &letters {
-                            if let Err(error) = writeln!(writer, "{}", dead_letter_json(letter)) {
+                            if let Err(error) = writer.write(letter) {
                                 tracing::error!(%error, "cannot write dead letter");
                             }
                         }

@@ -50,8 +50,10 @@ impl BlockBytes {
 #[derive(Debug, Default)]
 pub struct InputBlock {
     pub index: u64,
-    /// File path, `-` for stdin, later `topic/partition`.
+    /// File path, `-` for stdin, or a Kafka topic.
     pub source: Arc<str>,
+    /// The Kafka partition (line numbers are then offsets).
+    pub partition: Option<i32>,
     pub bytes: BlockBytes,
     pub lines: Vec<LineInfo>,
 }
@@ -72,6 +74,8 @@ impl InputBlock {
 pub struct DeadLetter {
     pub seq: Seq,
     pub source: String,
+    pub partition: Option<i32>,
+    /// Line number, or the Kafka offset.
     pub line: u64,
     pub offset: u64,
     pub reason: String,
@@ -84,6 +88,7 @@ impl DeadLetter {
         DeadLetter {
             seq: block.seq(i),
             source: block.source.to_string(),
+            partition: block.partition,
             line: info.line_number,
             offset: info.byte_offset,
             reason,

@@ -8,7 +8,7 @@ use crate::model::time::{Micros, MICROS_PER_SECOND};
 
 /// Creations per bucket. Its size is bounded by the number of groups it admitted; a sum over
 /// at most window/granularity buckets per check.
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub struct QuotaWindow {
     creations: BTreeMap<i64, u32>,
 }

@@ -10,7 +10,7 @@ use crate::model::Micros;
 /// Remembers ids with the event time they were seen at. An id counts as seen while its time is
 /// at least `watermark − window`; the heap lets expired ids be forgotten in time order, so
 /// memory holds only the last window of event time. O(log n) per record.
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub struct DedupWindow {
     seen: HashMap<u128, Micros>,
     expiry: BinaryHeap<Reverse<(Micros, u128)>>,

@@ -3,7 +3,7 @@
 
 use crate::model::Micros;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NoiseGate {
     pub count: u32,
     pub last: Micros,

@@ -51,6 +51,7 @@ pub struct GroupRow {
     pub created_seq: Seq,
 }
 
+#[derive(Serialize, Deserialize)]
 struct GroupState {
     /// Shared with the views; changed copy-on-write, so a group has one row at rest.
     row: Arc<GroupRow>,
@@ -58,10 +59,13 @@ struct GroupState {
     /// Event time of the occurrence whose title, culprit, level and metadata the row shows.
     title_time: Micros,
     last_release_time: Micros,
-    /// The epoch in which this group was last reported changed (see `Effects`).
+    /// The epoch in which this group was last reported changed (see `Effects`). Not
+    /// checkpointed: epochs restart numbering meaning after a restore.
+    #[serde(skip)]
     dirty_epoch: Option<u64>,
 }
 
+#[derive(Serialize, Deserialize)]
 enum HashState {
     Linked(u32),
     Gate(NoiseGate),
@@ -123,7 +127,7 @@ impl Default for IngestConfig {
     }
 }
 
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 pub struct ProjectState {
     watermark: Micros,
     dedup: DedupWindow,

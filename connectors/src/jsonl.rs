@@ -146,9 +146,20 @@ pub struct LineSource {
     options: BlockOptions,
     exhausted: bool,
     reached_end: bool,
+    /// Where to start reading the file that is opened next (after a restore).
+    resume: Option<FilePosition>,
 }
 
 const READ_SIZE: usize = 1 << 20;
+
+/// How far a [`LineSource`] has read: the next line to cut is at `byte_offset` of input
+/// `file`, after line `line_number`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FilePosition {
+    pub file: usize,
+    pub byte_offset: u64,
+    pub line_number: u64,
+}
 
 impl LineSource {
     pub fn new(files: Vec<PathBuf>, options: BlockOptions) -> Self {
@@ -164,7 +175,35 @@ impl LineSource {
             options,
             exhausted: false,
             reached_end: false,
+            resume: None,
         }
+    }
+
+    /// Starts reading at `position` (from a checkpoint); the first block is `next_block`.
+    pub fn resume_at(&mut self, position: FilePosition, next_block: u64) {
+        self.next_file = position.file;
+        self.next_block = next_block;
+        self.resume = Some(position);
+    }
+
+    /// The position after the last block returned.
+    pub fn position(&self) -> FilePosition {
+        if self.current.is_some() || self.mapped.is_some() {
+            FilePosition {
+                file: self.next_file - 1,
+                byte_offset: self.byte_offset,
+                line_number: self.line_number,
+            }
+        } else {
+            FilePosition {
+                file: self.next_file,
+                ..FilePosition::default()
+            }
+        }
+    }
+
+    pub fn next_block_index(&self) -> u64 {
+        self.next_block
     }
 
     fn is_last_file(&self) -> bool {
@@ -179,6 +218,7 @@ impl LineSource {
         let Some(path) = self.files.get(self.next_file).cloned() else {
             return Ok(false);
         };
+        let resume = self.resume.take().filter(|r| r.file == self.next_file).unwrap_or_default();
         self.next_file += 1;
         let followed = self.options.follow && self.is_last_file();
         if is_plain(&path) && !followed {
@@ -193,24 +233,47 @@ impl LineSource {
                 // rewritten in place (appends are what --follow is for).
                 let map = unsafe { memmap2::MmapOptions::new().map(&file) }.map_err(io_error)?;
                 let _ = map.advise(memmap2::Advice::Sequential);
-                self.mapped = Some((path.display().to_string().into(), Arc::new(MappedFile { map }), 0));
-                self.line_number = 0;
-                self.byte_offset = 0;
+                let start = (resume.byte_offset as usize).min(map.len());
+                self.mapped = Some((path.display().to_string().into(), Arc::new(MappedFile { map }), start));
+                self.line_number = resume.line_number;
+                self.byte_offset = start as u64;
                 return Ok(true);
             }
         }
-        let reader = open(&path).map_err(|source| SourceError::Io {
+        let mut reader = open(&path).map_err(|source| SourceError::Io {
             path: path.display().to_string(),
             source,
         })?;
+        if resume.byte_offset > 0 {
+            if path.as_os_str() == "-" {
+                return Err(SourceError::Io {
+                    path: "-".into(),
+                    source: io::Error::other("standard input cannot be resumed from a checkpoint"),
+                });
+            }
+            // Decompressed streams cannot seek: read past what was processed.
+            let skipped = io::copy(&mut (&mut reader).take(resume.byte_offset), &mut io::sink()).map_err(|source| SourceError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+            if skipped < resume.byte_offset {
+                return Err(SourceError::Io {
+                    path: path.display().to_string(),
+                    source: io::Error::other(format!(
+                        "input is shorter ({skipped} bytes) than the checkpoint's position {}",
+                        resume.byte_offset
+                    )),
+                });
+            }
+        }
         let name: Arc<str> = if path.as_os_str() == "-" {
             "-".into()
         } else {
             path.display().to_string().into()
         };
         self.current = Some((name, reader));
-        self.line_number = 0;
-        self.byte_offset = 0;
+        self.line_number = resume.line_number;
+        self.byte_offset = resume.byte_offset;
         Ok(true)
     }
 
@@ -235,6 +298,7 @@ impl LineSource {
             return Ok(Some(self.next_mapped_block(max_lines)));
         }
         let mut block = InputBlock {
+            partition: None,
             index: self.next_block,
             ..InputBlock::default()
         };
@@ -326,6 +390,7 @@ impl LineSource {
         let data: &[u8] = (*map).as_ref();
         let start = position;
         let mut block = InputBlock {
+            partition: None,
             index: self.next_block,
             source: source.clone(),
             ..InputBlock::default()

@@ -3,6 +3,7 @@
 
 pub mod decode;
 pub mod jsonl;
+pub mod kafka;
 
 impl dataflows::graph::LineDecoder for decode::OccurrenceDecoder {
     fn decode(

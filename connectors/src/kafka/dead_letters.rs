@@ -1,0 +1,87 @@
+//! The dead-letter topic: each rejected message's original bytes, with headers `reason`,
+//! `source_topic`, `partition` and `offset`, so a fixed consumer can reprocess it.
+
+use std::time::Duration;
+
+use dataflows::graph::DeadLetterWriter;
+use dataflows::model::block::DeadLetter;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+
+use super::{client_error, KafkaOptions, KafkaSourceError};
+
+pub struct KafkaDeadLetters {
+    producer: ThreadedProducer<DefaultProducerContext>,
+    topic: String,
+    pub written: u64,
+}
+
+impl KafkaDeadLetters {
+    pub fn new(options: &KafkaOptions, topic: &str) -> Result<Self, KafkaSourceError> {
+        let mut config = options.client_config();
+        // Dead letters must not be lost or reordered by retries.
+        config.set("enable.idempotence", "true").set("linger.ms", "20");
+        for (key, value) in &options.properties {
+            config.set(key, value);
+        }
+        let producer = config.create().map_err(client_error("cannot create the dead-letter producer"))?;
+        Ok(KafkaDeadLetters {
+            producer,
+            topic: topic.to_string(),
+            written: 0,
+        })
+    }
+}
+
+impl DeadLetterWriter for KafkaDeadLetters {
+    fn write(&mut self, letter: &DeadLetter) -> std::io::Result<()> {
+        let partition = letter.partition.map(|p| p.to_string());
+        let offset = letter.line.to_string();
+        let mut headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "reason",
+                value: Some(letter.reason.as_bytes()),
+            })
+            .insert(Header {
+                key: "source_topic",
+                value: Some(letter.source.as_bytes()),
+            });
+        if let Some(partition) = &partition {
+            headers = headers
+                .insert(Header {
+                    key: "partition",
+                    value: Some(partition.as_bytes()),
+                })
+                .insert(Header {
+                    key: "offset",
+                    value: Some(offset.as_bytes()),
+                });
+        } else {
+            headers = headers.insert(Header {
+                key: "line",
+                value: Some(offset.as_bytes()),
+            });
+        }
+        let mut record: BaseRecord<'_, (), [u8]> = BaseRecord::to(&self.topic).payload(&letter.raw[..]).headers(headers);
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                    // The background thread drains the queue; wait for room.
+                    record = returned;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err((error, _)) => return Err(std::io::Error::other(format!("cannot produce a dead letter: {error}"))),
+            }
+        }
+        self.written += 1;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.producer
+            .flush(Duration::from_secs(30))
+            .map_err(|error| std::io::Error::other(format!("cannot flush the dead-letter topic: {error}")))
+    }
+}

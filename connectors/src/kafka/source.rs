@@ -1,0 +1,342 @@
+//! Reading assigned partitions chunk by chunk, each in offset order, from a position the caller
+//! chooses (the checkpoint's) to an optional end.
+//!
+//! Chunks end at offsets that are multiples of the chunk size (or at the end bound), so a
+//! replay from any chunk boundary cuts the log exactly as the first reading did. Only at the
+//! live edge (caught up, or nothing arrived within the wait) is a chunk cut early.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dataflows::model::block::LineInfo;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, DefaultConsumerContext};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+
+use super::{client_error, EndAt, KafkaOptions, KafkaSourceError, StartAt};
+
+const METADATA_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where one assigned partition stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartitionProgress {
+    pub partition: i32,
+    /// The next offset to read.
+    pub next_offset: i64,
+    /// Exclusive end bound, for bounded reads.
+    pub end: Option<i64>,
+    /// The high watermark last seen (for lag).
+    pub high_watermark: i64,
+    /// Bounded and everything before `end` has been read.
+    pub finished: bool,
+    /// Bounded by the log end: read until first caught up (`end` is set then).
+    pub until_caught_up: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChunkEnd {
+    /// Reached the chunk's aligned end offset.
+    Boundary,
+    /// Reached the end bound: nothing more will be read from this partition.
+    Finished,
+    /// Caught up with the partition's log end (streaming only).
+    CaughtUp,
+    /// Nothing arrived within the wait (streaming only).
+    Waited,
+}
+
+/// Messages of one partition, concatenated, with each message's offset as its line number.
+#[derive(Debug)]
+pub struct Chunk {
+    pub partition: i32,
+    pub bytes: Vec<u8>,
+    pub lines: Vec<LineInfo>,
+    pub end: ChunkEnd,
+}
+
+struct Assigned {
+    progress: PartitionProgress,
+    queue: rdkafka::consumer::base_consumer::PartitionQueue<DefaultConsumerContext>,
+    /// A message read past the current chunk's end (offsets can jump over control records).
+    lookahead: Option<(i64, Vec<u8>)>,
+}
+
+pub struct KafkaSource {
+    consumer: Arc<BaseConsumer>,
+    topic: String,
+    partitions: Vec<Assigned>,
+    /// Totals for metrics.
+    pub messages_read: u64,
+    pub bytes_read: u64,
+}
+
+impl KafkaSource {
+    /// The number of partitions of the topic.
+    pub fn partition_count(options: &KafkaOptions) -> Result<usize, KafkaSourceError> {
+        let consumer: BaseConsumer = consumer_config(options)
+            .create()
+            .map_err(client_error("cannot create a consumer"))?;
+        let metadata = consumer
+            .fetch_metadata(Some(&options.topic), METADATA_TIMEOUT)
+            .map_err(client_error(format!("cannot read the metadata of topic {}", options.topic)))?;
+        let topic = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == options.topic)
+            .ok_or_else(|| KafkaSourceError::Other(format!("topic {} not found", options.topic)))?;
+        if let Some(error) = topic.error() {
+            return Err(KafkaSourceError::Other(format!("topic {}: {:?}", options.topic, error)));
+        }
+        if topic.partitions().is_empty() {
+            return Err(KafkaSourceError::Other(format!("topic {} has no partitions", options.topic)));
+        }
+        Ok(topic.partitions().len())
+    }
+
+    /// Assigns `partitions`, each from its position in `resume` or else from `start`.
+    pub fn open(
+        options: &KafkaOptions,
+        partitions: &[i32],
+        start: StartAt,
+        end: EndAt,
+        resume: &BTreeMap<i32, i64>,
+    ) -> Result<KafkaSource, KafkaSourceError> {
+        let consumer: Arc<BaseConsumer> = Arc::new(
+            consumer_config(options)
+                .create()
+                .map_err(client_error("cannot create a consumer"))?,
+        );
+        let topic = options.topic.clone();
+        let mut progress = Vec::new();
+        for &partition in partitions {
+            let (low, high) = consumer
+                .fetch_watermarks(&topic, partition, METADATA_TIMEOUT)
+                .map_err(client_error(format!("cannot read the watermarks of {topic}/{partition}")))?;
+            let first = match resume.get(&partition) {
+                Some(&offset) => offset,
+                None => match start {
+                    StartAt::Earliest => low,
+                    StartAt::Latest => high,
+                    StartAt::Timestamp(ms) => offset_for_time(&consumer, &topic, partition, ms)?.unwrap_or(high),
+                },
+            };
+            // `latest` is where the reader first catches up (the partition-EOF event), not the
+            // ListOffsets answer: some brokers (tansu 0.6) answer with the start of the last
+            // batch there, which would cut a backfill short.
+            let end_offset = match end {
+                EndAt::Unbounded | EndAt::Latest => None,
+                EndAt::Timestamp(ms) => Some(offset_for_time(&consumer, &topic, partition, ms)?.unwrap_or(high)),
+            };
+            tracing::debug!(partition, low, high, first, "assigning");
+            progress.push(PartitionProgress {
+                partition,
+                next_offset: first.max(low),
+                end: end_offset,
+                high_watermark: high,
+                finished: end_offset.is_some_and(|end| first >= end),
+                until_caught_up: matches!(end, EndAt::Latest),
+            });
+        }
+        let mut assignment = TopicPartitionList::new();
+        for p in &progress {
+            assignment
+                .add_partition_offset(&topic, p.partition, Offset::Offset(p.next_offset))
+                .map_err(client_error("cannot build the assignment"))?;
+        }
+        consumer.assign(&assignment).map_err(client_error("cannot assign partitions"))?;
+        let mut assigned = Vec::new();
+        for p in progress {
+            let queue = consumer
+                .split_partition_queue(&topic, p.partition)
+                .ok_or_else(|| KafkaSourceError::Other(format!("cannot open a queue for {topic}/{}", p.partition)))?;
+            assigned.push(Assigned {
+                progress: p,
+                queue,
+                lookahead: None,
+            });
+        }
+        Ok(KafkaSource {
+            consumer,
+            topic,
+            partitions: assigned,
+            messages_read: 0,
+            bytes_read: 0,
+        })
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    pub fn progress(&self) -> impl Iterator<Item = &PartitionProgress> {
+        self.partitions.iter().map(|p| &p.progress)
+    }
+
+    /// Serves the consumer's own events (errors, statistics); reading does not need it, but
+    /// librdkafka expects the main queue to be polled.
+    pub fn serve_events(&self) {
+        while let Some(event) = self.consumer.poll(Duration::ZERO) {
+            if let Err(error) = event {
+                tracing::warn!(%error, topic = %self.topic, "kafka consumer event");
+            }
+        }
+    }
+
+    /// Reads the next chunk of the `index`-th assigned partition: messages up to the next
+    /// offset that is a multiple of `chunk_messages` (or up to the end bound). Bounded reads
+    /// wait as long as it takes; streaming reads return early when caught up or when nothing
+    /// arrives within `wait`.
+    pub fn read_chunk(&mut self, index: usize, chunk_messages: i64, wait: Duration) -> Result<Chunk, KafkaSourceError> {
+        let topic = self.topic.clone();
+        let assigned = &mut self.partitions[index];
+        let progress = &mut assigned.progress;
+        let mut chunk = Chunk {
+            partition: progress.partition,
+            bytes: Vec::new(),
+            lines: Vec::new(),
+            end: ChunkEnd::Finished,
+        };
+        if progress.finished {
+            return Ok(chunk);
+        }
+        let aligned = (progress.next_offset.div_euclid(chunk_messages) + 1) * chunk_messages;
+        let target = progress.end.map_or(aligned, |end| end.min(aligned));
+        let mut last_warning = Instant::now();
+        loop {
+            if progress.next_offset >= target {
+                chunk.end = if progress.end.is_some_and(|end| progress.next_offset >= end) {
+                    progress.finished = true;
+                    ChunkEnd::Finished
+                } else {
+                    ChunkEnd::Boundary
+                };
+                return Ok(chunk);
+            }
+            let (offset, payload) = match assigned.lookahead.take() {
+                Some(message) => message,
+                None => match assigned.queue.poll(wait) {
+                    Some(Ok(message)) => (message.offset(), message.payload().unwrap_or_default().to_vec()),
+                    Some(Err(KafkaError::PartitionEOF(_))) => {
+                        if progress.until_caught_up {
+                            progress.end = Some(progress.next_offset);
+                        }
+                        if progress.end.is_some() {
+                            tracing::debug!(partition = progress.partition, next = progress.next_offset, end = ?progress.end, "end of partition");
+                            // The end bound is at most the high watermark seen at start, and
+                            // the log end only grows: everything before the bound is read
+                            // (what is left are offsets without messages, such as markers).
+                            progress.finished = true;
+                            progress.next_offset = progress.next_offset.max(progress.end.unwrap_or(0));
+                            chunk.end = ChunkEnd::Finished;
+                            return Ok(chunk);
+                        }
+                        progress.high_watermark = progress.high_watermark.max(progress.next_offset);
+                        chunk.end = ChunkEnd::CaughtUp;
+                        return Ok(chunk);
+                    }
+                    Some(Err(error)) => {
+                        tracing::warn!(%error, topic = %topic, partition = progress.partition, "kafka fetch error");
+                        continue;
+                    }
+                    None => {
+                        if progress.end.is_none() && !progress.until_caught_up {
+                            chunk.end = ChunkEnd::Waited;
+                            return Ok(chunk);
+                        }
+                        if last_warning.elapsed() > Duration::from_secs(10) {
+                            last_warning = Instant::now();
+                            tracing::warn!(topic = %topic, partition = progress.partition, offset = progress.next_offset, "waiting for messages from the broker");
+                        }
+                        continue;
+                    }
+                },
+            };
+            if offset < progress.next_offset {
+                continue;
+            }
+            if offset >= target {
+                // Belongs to a later chunk (or past the end bound): keep it for then.
+                assigned.lookahead = Some((offset, payload));
+                progress.next_offset = target;
+                continue;
+            }
+            let start = chunk.bytes.len();
+            chunk.bytes.extend_from_slice(&payload);
+            chunk.lines.push(LineInfo {
+                start,
+                len: payload.len(),
+                line_number: offset as u64,
+                byte_offset: 0,
+            });
+            self.messages_read += 1;
+            self.bytes_read += payload.len() as u64;
+            progress.next_offset = offset + 1;
+            progress.high_watermark = progress.high_watermark.max(progress.next_offset);
+        }
+    }
+
+    /// Asks the broker for the high watermarks (for lag); call it about once a second.
+    pub fn refresh_watermarks(&mut self) {
+        for assigned in &mut self.partitions {
+            if let Ok((_, high)) = self
+                .consumer
+                .fetch_watermarks(&self.topic, assigned.progress.partition, Duration::from_secs(1))
+            {
+                if high >= 0 {
+                    assigned.progress.high_watermark = assigned.progress.high_watermark.max(high);
+                }
+            }
+        }
+    }
+
+    /// Commits `positions` to the consumer group, asynchronously: the checkpoint, not the
+    /// group, is the source of truth, so a lost commit only delays the lag figure.
+    pub fn commit(&self, positions: &BTreeMap<i32, i64>) {
+        let mut list = TopicPartitionList::new();
+        for (&partition, &offset) in positions {
+            if list.add_partition_offset(&self.topic, partition, Offset::Offset(offset)).is_err() {
+                return;
+            }
+        }
+        if let Err(error) = self.consumer.commit(&list, CommitMode::Async) {
+            tracing::debug!(%error, "cannot commit offsets to the consumer group");
+        }
+    }
+}
+
+fn consumer_config(options: &KafkaOptions) -> rdkafka::config::ClientConfig {
+    let mut config = options.client_config();
+    config
+        .set("group.id", &options.group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "true")
+        .set("auto.offset.reset", "earliest")
+        // Large fetches: the source copies each message once into a block anyway.
+        .set("fetch.max.bytes", "52428800")
+        .set("queued.max.messages.kbytes", "262144")
+        // Answer fetches promptly: a broker holding an empty-handed fetch for the default
+        // 500 ms stalls backfills against brokers that wait out the timeout (tansu does).
+        .set("fetch.wait.max.ms", "10");
+    for (key, value) in &options.properties {
+        config.set(key, value);
+    }
+    config
+}
+
+/// The first offset at or after `ms`, or None when every message is older.
+fn offset_for_time(consumer: &BaseConsumer, topic: &str, partition: i32, ms: i64) -> Result<Option<i64>, KafkaSourceError> {
+    let mut query = TopicPartitionList::new();
+    query
+        .add_partition_offset(topic, partition, Offset::Offset(ms))
+        .map_err(client_error("cannot build a time query"))?;
+    let answer = consumer
+        .offsets_for_times(query, METADATA_TIMEOUT)
+        .map_err(client_error(format!("cannot look up offsets by time in {topic}/{partition}")))?;
+    Ok(answer.find_partition(topic, partition).and_then(|element| match element.offset() {
+        Offset::Offset(offset) => Some(offset),
+        _ => None,
+    }))
+}

@@ -22,16 +22,26 @@ pub struct AppState {
     pub views: Arc<RwLock<IssueViews>>,
     pub catalog: Arc<Catalog>,
     pub startup: Arc<Startup>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .route("/api/0/organizations/{org}/issues/", get(list_issues))
         .route("/api/0/organizations/{org}/issues/{id}/", get(issue_details))
         .route("/api/0/organizations/{org}/issues-count/", get(issues_count))
         .with_state(state)
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let text = {
+        let views = state.views.read().unwrap_or_else(|p| p.into_inner());
+        state.metrics.render(&views)
+    };
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 fn error(status: StatusCode, detail: impl Into<String>) -> Response {

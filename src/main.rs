@@ -1,10 +1,14 @@
 //! `occurrent`: Sentry-style issue tracking on timely/differential dataflow.
 
 mod api;
+mod checkpoint;
 mod config;
+mod feed;
 mod generate;
 mod generate_groups;
+mod metrics;
 mod pipeline;
+mod produce;
 mod search;
 mod search_syntax;
 mod serialize;
@@ -13,19 +17,21 @@ mod short_id;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use connectors::decode::OccurrenceDecoder;
-use dataflows::graph::DeadLetterSink;
+use connectors::kafka::{EndAt, KafkaDeadLetters, KafkaOptions};
+use dataflows::graph::{DeadLetterSink, DeadLetterWriter, JsonLinesDeadLetters};
 use dataflows::model::time::MICROS_PER_SECOND;
 use dataflows::state::{Counter, IngestConfig};
 use dataflows::views::IssueViews;
 
 use crate::config::Catalog;
-use crate::pipeline::{run_pipeline, PipelineOptions, Startup};
+use crate::pipeline::{run_pipeline, CheckpointOptions, ClusterOptions, KafkaInput, PipelineOptions, Startup};
 
 /// mimalloc: the pipeline allocates and frees many small strings and large blocks across
 /// threads; glibc's allocator spent ~20% of the time there and returned block memory to the
@@ -49,9 +55,26 @@ enum Command {
     Run(RunArgs),
     /// Write a realistic synthetic stream of occurrences and status changes as JSON lines.
     Generate(GenerateArgs),
+    /// Write JSON lines to a Kafka topic, keyed like Sentry's producer (for loading a topic
+    /// from a file, or replaying dead letters after a fix).
+    Produce(ProduceArgs),
     /// Benchmark baseline: read and decode the input on N threads, with no dataflow.
     #[command(hide = true)]
     ParseOnly(ParseOnlyArgs),
+}
+
+#[derive(Args)]
+struct ProduceArgs {
+    #[arg(long, value_name = "BROKERS")]
+    kafka: String,
+    #[arg(long, default_value = "ingest-occurrences")]
+    topic: String,
+    /// JSON-lines file (`-` for stdin).
+    #[arg(long)]
+    input: PathBuf,
+    /// A librdkafka property, `key=value` (repeatable).
+    #[arg(long = "kafka-property", value_name = "KEY=VALUE")]
+    kafka_properties: Vec<String>,
 }
 
 #[derive(Args)]
@@ -67,9 +90,15 @@ struct ParseOnlyArgs {
 #[derive(Args, Clone)]
 struct InputArgs {
     /// JSON-lines inputs, read in order: files, directories (files in name order), `-` for
-    /// stdin; `.gz` and `.zst` are decompressed.
-    #[arg(long = "input", required = true, num_args = 1..)]
+    /// stdin; `.gz` and `.zst` are decompressed. With --kafka too, the files are read first.
+    #[arg(long = "input", num_args = 1.., required_unless_present = "kafka")]
     inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    kafka: KafkaArgs,
+    #[command(flatten)]
+    state: StateArgs,
+    #[command(flatten)]
+    cluster: ClusterArgs,
     /// Worker threads.
     #[arg(long, default_value_t = default_workers())]
     workers: usize,
@@ -78,15 +107,67 @@ struct InputArgs {
     #[arg(long)]
     config: Option<PathBuf>,
     /// Where rejected lines go, as JSON lines with the original bytes, their position and the
-    /// reason (created on the first rejection).
-    #[arg(long, default_value = "dead-letters.jsonl")]
-    dead_letter: PathBuf,
+    /// reason (created on the first rejection). Default: `dead-letters.jsonl`, or with
+    /// --kafka the dead-letter topic.
+    #[arg(long)]
+    dead_letter: Option<PathBuf>,
     /// Window of event time, in seconds, within which a repeated message id is a duplicate.
     #[arg(long, default_value_t = 600)]
     dedup_window: i64,
     /// Lines per input block (the unit of parallel parsing and of dataflow time).
     #[arg(long, default_value_t = 16_384, hide = true)]
     block_lines: usize,
+}
+
+#[derive(Args, Clone)]
+struct KafkaArgs {
+    /// Kafka bootstrap servers: read occurrences from a topic.
+    #[arg(long, value_name = "BROKERS")]
+    kafka: Option<String>,
+    /// Topic to read.
+    #[arg(long, default_value = "ingest-occurrences")]
+    topic: String,
+    /// Consumer group that offsets are committed to (for lag monitoring; the checkpoint is
+    /// the source of truth for positions).
+    #[arg(long, default_value = "occurrent")]
+    group: String,
+    /// Dead-letter topic (default `<topic>-dlq`); rejected messages keep their bytes, with
+    /// headers reason, source_topic, partition and offset.
+    #[arg(long)]
+    dead_letter_topic: Option<String>,
+    /// A librdkafka property, `key=value` (repeatable): security.protocol, sasl.*, ssl.*, …
+    #[arg(long = "kafka-property", value_name = "KEY=VALUE")]
+    kafka_properties: Vec<String>,
+    /// Where to start: earliest, latest, epoch seconds or an ISO 8601 date-time (positions
+    /// in a checkpoint take precedence).
+    #[arg(long, default_value = "earliest")]
+    from: connectors::kafka::StartAt,
+    /// Messages per chunk of a partition (chunks end at offsets that are multiples of it).
+    #[arg(long, default_value_t = 8192, hide = true)]
+    chunk_messages: i64,
+}
+
+#[derive(Args, Clone)]
+struct StateArgs {
+    /// Directory for checkpoints; with it, a restart resumes from the newest valid one.
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// Seconds between checkpoints.
+    #[arg(long, default_value_t = 10.0)]
+    checkpoint_interval: f64,
+}
+
+#[derive(Args, Clone)]
+struct ClusterArgs {
+    /// Processes in the timely cluster.
+    #[arg(long, default_value_t = 1)]
+    processes: usize,
+    /// This process's index in the cluster.
+    #[arg(long, default_value_t = 0)]
+    process: usize,
+    /// File with one `host:port` per process, in process order.
+    #[arg(long)]
+    hostfile: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -99,6 +180,10 @@ struct BackfillArgs {
     /// Also write the summary as a JSON object to this file.
     #[arg(long)]
     summary_json: Option<PathBuf>,
+    /// Kafka: where to stop: latest (the end found at start-up), epoch seconds or an ISO
+    /// 8601 date-time.
+    #[arg(long, default_value = "latest")]
+    to: connectors::kafka::EndAt,
 }
 
 #[derive(Args)]
@@ -158,19 +243,32 @@ fn main() -> anyhow::Result<()> {
         Command::Run(args) => run(args),
         Command::Generate(args) => generate_stream(args),
         Command::ParseOnly(args) => parse_only(args),
+        Command::Produce(args) => {
+            let properties = parse_properties(&args.kafka_properties)?;
+            let sent = produce::produce(&args.kafka, &args.topic, &args.input, &properties)?;
+            eprintln!("produced {sent} messages to {}", args.topic);
+            Ok(())
+        }
     }
 }
 
-/// A file created on the first write, so clean runs leave no empty dead-letter file.
+/// A file created on the first write, so clean runs leave no empty dead-letter file. With
+/// checkpoints it is appended to: the restore has cut it back to the checkpoint.
 struct LazyFile {
     path: PathBuf,
+    append: bool,
     file: Option<BufWriter<File>>,
 }
 
 impl Write for LazyFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if self.file.is_none() {
-            self.file = Some(BufWriter::new(File::create(&self.path)?));
+            let file = if self.append {
+                std::fs::OpenOptions::new().create(true).append(true).open(&self.path)?
+            } else {
+                File::create(&self.path)?
+            };
+            self.file = Some(BufWriter::new(file));
         }
         self.file.as_mut().map_or(Ok(0), |f| f.write(buf))
     }
@@ -180,16 +278,51 @@ impl Write for LazyFile {
     }
 }
 
-fn dead_letter_sink(path: &Path) -> DeadLetterSink {
-    let writer: Box<dyn Write + Send> = if path.as_os_str() == "-" {
-        Box::new(std::io::stderr())
-    } else {
-        Box::new(LazyFile {
-            path: path.to_path_buf(),
-            file: None,
-        })
+/// Counts dead letters by reason for /metrics on their way to the real destination.
+struct CountedDeadLetters {
+    inner: Box<dyn DeadLetterWriter>,
+    metrics: Arc<metrics::Metrics>,
+}
+
+impl DeadLetterWriter for CountedDeadLetters {
+    fn write(&mut self, letter: &dataflows::model::block::DeadLetter) -> std::io::Result<()> {
+        self.metrics.record_dead_letter(&letter.reason);
+        self.inner.write(letter)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Where dead letters go: the file given, else the dead-letter topic with --kafka, else
+/// `dead-letters.jsonl`. Returns the sink and the file, if it is one.
+fn dead_letter_sink(args: &InputArgs, metrics: &Arc<metrics::Metrics>) -> anyhow::Result<(DeadLetterSink, Option<PathBuf>)> {
+    let (inner, file): (Box<dyn DeadLetterWriter>, Option<PathBuf>) = match (&args.dead_letter, &args.kafka.kafka) {
+        (Some(path), _) if path.as_os_str() == "-" => (Box::new(JsonLinesDeadLetters(std::io::stderr())), None),
+        (None, Some(_)) => {
+            let topic = args
+                .kafka
+                .dead_letter_topic
+                .clone()
+                .unwrap_or_else(|| format!("{}-dlq", args.kafka.topic));
+            (Box::new(KafkaDeadLetters::new(&kafka_options(args)?, &topic)?), None)
+        }
+        (path, _) => {
+            let path = path.clone().unwrap_or_else(|| PathBuf::from("dead-letters.jsonl"));
+            let file = LazyFile {
+                path: path.clone(),
+                append: args.state.state_dir.is_some(),
+                file: None,
+            };
+            (Box::new(JsonLinesDeadLetters(file)), Some(path))
+        }
     };
-    Arc::new(Mutex::new(Some(writer)))
+    let counted = CountedDeadLetters {
+        inner,
+        metrics: metrics.clone(),
+    };
+    Ok((Arc::new(Mutex::new(Some(Box::new(counted)))), file))
 }
 
 fn flush_sink(sink: &DeadLetterSink) -> anyhow::Result<()> {
@@ -203,12 +336,102 @@ fn load_catalog(path: Option<&Path>) -> anyhow::Result<Catalog> {
     path.map_or_else(|| Ok(Catalog::default()), Catalog::load)
 }
 
-fn pipeline_options(args: &InputArgs, catalog: &Catalog, sink: DeadLetterSink, follow: bool) -> anyhow::Result<PipelineOptions> {
+fn parse_properties(properties: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    properties
+        .iter()
+        .map(|property| {
+            let (key, value) = property
+                .split_once('=')
+                .with_context(|| format!("--kafka-property {property}: expected key=value"))?;
+            Ok((key.trim().to_string(), value.trim().to_string()))
+        })
+        .collect()
+}
+
+fn kafka_options(args: &InputArgs) -> anyhow::Result<KafkaOptions> {
+    Ok(KafkaOptions {
+        brokers: args.kafka.kafka.clone().unwrap_or_default(),
+        topic: args.kafka.topic.clone(),
+        group: args.kafka.group.clone(),
+        properties: parse_properties(&args.kafka.kafka_properties)?,
+    })
+}
+
+fn cluster_options(args: &ClusterArgs) -> anyhow::Result<Option<ClusterOptions>> {
+    if args.processes <= 1 {
+        return Ok(None);
+    }
+    if args.process >= args.processes {
+        anyhow::bail!("--process {} is out of range for --processes {}", args.process, args.processes);
+    }
+    let hostfile = args.hostfile.as_ref().context("--processes needs --hostfile")?;
+    let text = std::fs::read_to_string(hostfile).with_context(|| format!("cannot read {}", hostfile.display()))?;
+    let addresses: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect();
+    if addresses.len() < args.processes {
+        anyhow::bail!(
+            "{} lists {} hosts, --processes is {}",
+            hostfile.display(),
+            addresses.len(),
+            args.processes
+        );
+    }
+    Ok(Some(ClusterOptions {
+        processes: args.processes,
+        process: args.process,
+        addresses: addresses[..args.processes].to_vec(),
+    }))
+}
+
+/// SIGTERM and SIGINT ask the pipeline to stop: it stops reading, drains, writes a final
+/// checkpoint and exits.
+fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, stop.clone()).context("cannot install a signal handler")?;
+    }
+    Ok(stop)
+}
+
+struct Wiring {
+    options: PipelineOptions,
+    sink: DeadLetterSink,
+    dead_letter_file: Option<PathBuf>,
+    metrics: Arc<metrics::Metrics>,
+    stop: Arc<AtomicBool>,
+}
+
+fn wire(args: &InputArgs, catalog: &Catalog, follow: bool, end: EndAt) -> anyhow::Result<Wiring> {
     if args.dedup_window < 0 {
         anyhow::bail!("--dedup-window must not be negative");
     }
-    Ok(PipelineOptions {
+    if args.kafka.chunk_messages < 1 {
+        anyhow::bail!("--chunk-messages must be positive");
+    }
+    let metrics = Arc::new(metrics::Metrics::default());
+    let (sink, dead_letter_file) = dead_letter_sink(args, &metrics)?;
+    let stop = stop_on_signals()?;
+    let kafka = match &args.kafka.kafka {
+        Some(_) => Some(KafkaInput {
+            options: kafka_options(args)?,
+            start: args.kafka.from,
+            end,
+            chunk_messages: args.kafka.chunk_messages,
+        }),
+        None => None,
+    };
+    let checkpoints = args.state.state_dir.as_ref().map(|dir| CheckpointOptions {
+        dir: dir.clone(),
+        interval: Duration::from_secs_f64(args.state.checkpoint_interval.max(0.0)),
+        dead_letter_file: dead_letter_file.clone(),
+    });
+    let options = PipelineOptions {
         inputs: args.inputs.clone(),
+        kafka,
         workers: args.workers.max(1),
         follow,
         block_lines: args.block_lines.max(1),
@@ -216,8 +439,19 @@ fn pipeline_options(args: &InputArgs, catalog: &Catalog, sink: DeadLetterSink, f
         ingest: IngestConfig {
             dedup_window: args.dedup_window * MICROS_PER_SECOND,
         },
-        dead_letters: sink,
+        dead_letters: sink.clone(),
         show_progress: true,
+        checkpoints,
+        cluster: cluster_options(&args.cluster)?,
+        metrics: metrics.clone(),
+        stop: stop.clone(),
+    };
+    Ok(Wiring {
+        options,
+        sink,
+        dead_letter_file,
+        metrics,
+        stop,
     })
 }
 
@@ -234,13 +468,21 @@ const SUMMARY: &[(&str, Counter)] = &[
 
 fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
     let catalog = load_catalog(args.input.config.as_deref())?;
-    let sink = dead_letter_sink(&args.input.dead_letter);
-    let options = pipeline_options(&args.input, &catalog, sink.clone(), false)?;
+    let wiring = wire(&args.input, &catalog, false, args.to)?;
+    let (sink, dead_letter_file, stop) = (wiring.sink.clone(), wiring.dead_letter_file.clone(), wiring.stop.clone());
+    let first_process = wiring.options.cluster.as_ref().is_none_or(|c| c.process == 0);
     let views = Arc::new(RwLock::new(IssueViews::default()));
     let started = Instant::now();
-    run_pipeline(options, views.clone(), Arc::new(Startup::default()))?;
+    run_pipeline(wiring.options, views.clone(), Arc::new(Startup::default()))?;
     let elapsed = started.elapsed();
     flush_sink(&sink)?;
+    if stop.load(Ordering::Relaxed) {
+        eprintln!("stopped by a signal; the state is checkpointed and the next run resumes from it");
+        return Ok(());
+    }
+    if !first_process {
+        return Ok(());
+    }
     let views = views.read().unwrap_or_else(|p| p.into_inner());
     if let Some(out) = &args.dump_issues {
         let mut writer: Box<dyn Write> = if out.as_os_str() == "-" {
@@ -264,7 +506,10 @@ fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
     let rate = lines as f64 / elapsed.as_secs_f64().max(1e-9);
     eprintln!("backfill finished in {:.2}s ({rate:.0} lines/s)\n{text}", elapsed.as_secs_f64());
     if views.counter(Counter::DeadLettered) > 0 {
-        eprintln!("  dead letters written to {}", args.input.dead_letter.display());
+        match &dead_letter_file {
+            Some(path) => eprintln!("  dead letters written to {}", path.display()),
+            None => eprintln!("  dead letters written to the dead-letter output"),
+        }
     }
     if let Some(path) = &args.summary_json {
         std::fs::write(path, serde_json::Value::Object(summary).to_string()).with_context(|| format!("cannot write {}", path.display()))?;
@@ -279,8 +524,8 @@ fn dump_issues(views: &IssueViews, catalog: &Catalog, writer: &mut dyn Write) ->
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
     let catalog = Arc::new(load_catalog(args.input.config.as_deref())?);
-    let sink = dead_letter_sink(&args.input.dead_letter);
-    let options = pipeline_options(&args.input, &catalog, sink.clone(), args.follow)?;
+    let wiring = wire(&args.input, &catalog, args.follow, EndAt::Unbounded)?;
+    let (sink, stop) = (wiring.sink.clone(), wiring.stop.clone());
     let views = Arc::new(RwLock::new(IssueViews::default()));
     let startup = Arc::new(Startup::default());
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
@@ -292,20 +537,28 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         views: views.clone(),
         catalog,
         startup: startup.clone(),
+        metrics: wiring.metrics.clone(),
     });
     let server = runtime.spawn(async move { axum::serve(listener, app).await });
     let pipeline_views = views.clone();
+    let options = wiring.options;
     let pipeline = std::thread::Builder::new()
         .name("pipeline".into())
         .spawn(move || run_pipeline(options, pipeline_views, startup))?;
     let result = pipeline.join().map_err(|_| anyhow::anyhow!("pipeline panicked"))?;
     flush_sink(&sink)?;
     result?;
-    tracing::info!("input exhausted; still serving (Ctrl-C to stop)");
+    if stop.load(Ordering::Relaxed) {
+        tracing::info!("stopped by a signal after a final checkpoint");
+        return Ok(());
+    }
+    tracing::info!("input exhausted; still serving (SIGTERM or Ctrl-C to stop)");
     runtime.block_on(async {
-        tokio::select! {
-            served = server => served.map_err(anyhow::Error::from)?.map_err(anyhow::Error::from),
-            _ = tokio::signal::ctrl_c() => Ok(()),
+        loop {
+            if stop.load(Ordering::Relaxed) || server.is_finished() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     })
 }

@@ -1,0 +1,427 @@
+//! The feeder: reads the inputs in order (files first, then Kafka), numbers the blocks, hands
+//! them to the workers, and checkpoints between blocks.
+//!
+//! Epochs. A file block's epoch is its index. Kafka is read in rounds: in round `r` each
+//! partition contributes its next chunk (up to an offset that is a multiple of the chunk
+//! size), split into one sub-block per local worker, at epoch
+//! `base + (r·P + p)·L + l` (P partitions, L workers per process). The interleaving thus
+//! depends only on the log, not on timing, for every message that was in the topic when it
+//! was read; only at the live edge does arrival decide where a chunk ends.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use connectors::jsonl::{BlockOptions, LineSource};
+use connectors::kafka::{ChunkEnd, KafkaSource};
+use dataflows::graph::DeadLetterSink;
+use dataflows::model::block::{BlockBytes, InputBlock, LineInfo};
+use dataflows::views::IssueViews;
+
+use crate::checkpoint::{self, CheckpointBodyRef, FilesPosition, Positions};
+use crate::metrics::Metrics;
+use crate::pipeline::{CheckpointOptions, Dispatch, KafkaInput, Startup, IN_FLIGHT_PER_WORKER};
+
+/// Rounds of Kafka chunks in flight before the feeder waits for the dataflow.
+const IN_FLIGHT_ROUNDS: u64 = 4;
+/// Sub-blocks smaller than this are not worth a worker of their own.
+const MIN_SUB_BLOCK: usize = 512;
+/// How long a streaming read waits for a message before cutting a chunk at the live edge.
+const LIVE_WAIT: Duration = Duration::from_millis(20);
+
+pub struct Feeder {
+    pub files: Vec<PathBuf>,
+    pub kafka: Option<KafkaInput>,
+    pub block_lines: usize,
+    pub follow: bool,
+    pub show_progress: bool,
+    pub process: usize,
+    pub processes: usize,
+    pub checkpoints: Option<CheckpointOptions>,
+    pub views: Arc<RwLock<IssueViews>>,
+    pub dead_letters: DeadLetterSink,
+    pub metrics: Arc<Metrics>,
+    pub startup: Arc<Startup>,
+    pub stop: Arc<AtomicBool>,
+}
+
+struct Checkpointer {
+    options: CheckpointOptions,
+    sequence: u64,
+    last: Instant,
+}
+
+impl Feeder {
+    pub fn run(self, dispatch: Dispatch, mut positions: Positions) -> anyhow::Result<()> {
+        let mut checkpointer = match &self.checkpoints {
+            Some(options) => Some(Checkpointer {
+                options: options.clone(),
+                sequence: checkpoint::next_sequence(&options.dir)?,
+                last: Instant::now(),
+            }),
+            None => None,
+        };
+        let result = self.feed(&dispatch, &mut positions, &mut checkpointer);
+        if result.is_ok() {
+            // A clean end (input exhausted, or SIGTERM/SIGINT): the final state is checkpointed.
+            if let Some(checkpointer) = &mut checkpointer {
+                self.checkpoint(checkpointer, &dispatch, &mut positions)?;
+            }
+        }
+        result
+    }
+
+    fn feed(&self, dispatch: &Dispatch, positions: &mut Positions, checkpointer: &mut Option<Checkpointer>) -> anyhow::Result<()> {
+        let inputs: Vec<String> = self.files.iter().map(|f| f.display().to_string()).collect();
+        if !self.files.is_empty() {
+            let mut files = positions.files.take().unwrap_or_default();
+            if files.inputs != inputs && files != FilesPosition::default() {
+                anyhow::bail!(
+                    "the checkpoint was taken reading {:?}, not {:?}; use another --state-dir or the same inputs",
+                    files.inputs,
+                    inputs
+                );
+            }
+            files.inputs = inputs;
+            positions.files = Some(files);
+            if !positions.files.as_ref().is_some_and(|f| f.done) {
+                self.feed_files(dispatch, positions, checkpointer)?;
+            }
+        }
+        if self.stop.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        if let Some(kafka) = &self.kafka {
+            self.feed_kafka(kafka, dispatch, positions, checkpointer)?;
+        } else {
+            self.startup.mark(positions.next_epoch);
+        }
+        Ok(())
+    }
+
+    fn feed_files(&self, dispatch: &Dispatch, positions: &mut Positions, checkpointer: &mut Option<Checkpointer>) -> anyhow::Result<()> {
+        let workers = dispatch.local_workers() as u64;
+        let progress = self.show_progress && std::io::stderr().is_terminal();
+        let bar = progress.then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {human_pos} lines read ({rate} lines/s) {elapsed}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner())
+                    .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0}", state.per_sec());
+                    }),
+            );
+            bar
+        });
+        let options = BlockOptions {
+            max_lines: self.block_lines,
+            // Files followed for ever only when no Kafka input comes after them.
+            follow: self.follow && self.kafka.is_none(),
+            ..BlockOptions::default()
+        };
+        let mut source = LineSource::new(self.files.clone(), options);
+        let files = positions.files.clone().unwrap_or_default();
+        source.resume_at(files.position, positions.next_epoch);
+        loop {
+            let block = source.next_block()?;
+            if source.reached_end_once() && self.kafka.is_none() {
+                self.startup.mark(source.next_block_index());
+            }
+            let Some(mut block) = block else { break };
+            block.partition = None;
+            let epoch = block.index;
+            if let Some(bar) = &bar {
+                bar.inc(block.lines.len() as u64);
+            }
+            self.metrics
+                .record_read(block.lines.len() as u64, block.bytes.as_slice().len() as u64);
+            self.metrics.epoch_sent(epoch);
+            dispatch.block(
+                (epoch % workers) as usize,
+                Arc::new(block),
+                epoch.saturating_sub(IN_FLIGHT_PER_WORKER * workers),
+            )?;
+            dispatch.advance_all(epoch + 1)?;
+            positions.next_epoch = epoch + 1;
+            if let Some(files) = &mut positions.files {
+                files.position = source.position();
+            }
+            if self.stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            self.maybe_checkpoint(checkpointer, dispatch, positions)?;
+        }
+        if let Some(files) = &mut positions.files {
+            files.position = source.position();
+            files.done = true;
+        }
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        Ok(())
+    }
+
+    fn feed_kafka(
+        &self,
+        kafka: &KafkaInput,
+        dispatch: &Dispatch,
+        positions: &mut Positions,
+        checkpointer: &mut Option<Checkpointer>,
+    ) -> anyhow::Result<()> {
+        let partition_count = KafkaSource::partition_count(&kafka.options)?;
+        let workers = dispatch.local_workers() as u64;
+        let stride = partition_count as u64 * workers;
+        let mut state = positions.kafka.take().unwrap_or_default();
+        if state.topic != kafka.options.topic && !state.topic.is_empty() {
+            anyhow::bail!(
+                "the checkpoint was taken reading topic {}, not {}",
+                state.topic,
+                kafka.options.topic
+            );
+        }
+        state.topic = kafka.options.topic.clone();
+        state.partition_count = partition_count;
+        let local: Vec<i32> = (0..partition_count as i32)
+            .filter(|p| (*p as usize) % self.processes == self.process)
+            .filter(|p| !state.finished.contains(p))
+            .collect();
+        let mut source = KafkaSource::open(&kafka.options, &local, kafka.start, kafka.end, &state.offsets)
+            .with_context(|| format!("cannot read topic {}", kafka.options.topic))?;
+        // Rounds start at a multiple of the stride, so an epoch names its partition and worker.
+        let base = positions.next_epoch.div_ceil(stride) * stride;
+        positions.next_epoch = base;
+        positions.kafka = Some(state);
+        dispatch.advance_all(base)?;
+        let bar = self.kafka_progress(&source);
+        let mut round: u64 = 0;
+        let mut caught_up: Vec<bool> = vec![false; local.len()];
+        let mut last_refresh = Instant::now();
+        loop {
+            let round_start = base + round * stride;
+            let mut read_any = false;
+            let mut all_finished = true;
+            for (index, &partition) in local.iter().enumerate() {
+                let progress = *source.progress().nth(index).expect("an assigned partition");
+                if progress.finished {
+                    continue;
+                }
+                let chunk = source.read_chunk(index, kafka.chunk_messages, LIVE_WAIT)?;
+                all_finished &= chunk.end == ChunkEnd::Finished;
+                if matches!(chunk.end, ChunkEnd::CaughtUp | ChunkEnd::Finished) {
+                    caught_up[index] = true;
+                }
+                if chunk.lines.is_empty() {
+                    continue;
+                }
+                read_any = true;
+                self.metrics.record_read(chunk.lines.len() as u64, chunk.bytes.len() as u64);
+                if let Some(bar) = &bar {
+                    bar.inc(chunk.lines.len() as u64);
+                }
+                let first_epoch = round_start + partition as u64 * workers;
+                let horizon = round_start.saturating_sub(IN_FLIGHT_ROUNDS * stride);
+                for (worker, block) in split_chunk(chunk.bytes, chunk.lines, workers as usize).into_iter().enumerate() {
+                    let block = InputBlock {
+                        index: first_epoch + worker as u64,
+                        source: kafka.options.topic.as_str().into(),
+                        partition: Some(partition),
+                        bytes: block.0,
+                        lines: block.1,
+                    };
+                    self.metrics.epoch_sent(block.index);
+                    dispatch.block(worker, Arc::new(block), horizon)?;
+                }
+            }
+            if last_refresh.elapsed() > Duration::from_secs(1) {
+                last_refresh = Instant::now();
+                source.refresh_watermarks();
+                source.serve_events();
+                self.metrics.record_lag(source.topic(), source.progress());
+            }
+            if let Some(kafka_state) = &mut positions.kafka {
+                for progress in source.progress() {
+                    kafka_state.offsets.insert(progress.partition, progress.next_offset);
+                    if progress.finished {
+                        kafka_state.finished.insert(progress.partition);
+                    }
+                }
+            }
+            if caught_up.iter().all(|c| *c) {
+                self.startup.mark(round_start + stride);
+            }
+            if all_finished || local.is_empty() {
+                positions.next_epoch = round_start + stride;
+                break;
+            }
+            round += 1;
+            if !read_any {
+                // Idle at the live edge: skip ahead of whatever other processes may be
+                // sending, so none of them waits on this one.
+                let frontier = dispatch.frontier.load(Ordering::Relaxed);
+                if frontier != u64::MAX && frontier >= base {
+                    round = round.max((frontier - base) / stride + IN_FLIGHT_ROUNDS);
+                }
+            }
+            positions.next_epoch = base + round * stride;
+            dispatch.advance_all(positions.next_epoch)?;
+            if self.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            if let Some(cp) = checkpointer.as_mut() {
+                if cp.last.elapsed() >= cp.options.interval {
+                    self.checkpoint(cp, dispatch, positions)?;
+                    if let Some(kafka_state) = &positions.kafka {
+                        source.commit(&kafka_state.offsets);
+                    }
+                }
+            }
+        }
+        dispatch.advance_all(positions.next_epoch)?;
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        Ok(())
+    }
+
+    fn kafka_progress(&self, source: &KafkaSource) -> Option<indicatif::ProgressBar> {
+        if !(self.show_progress && std::io::stderr().is_terminal()) {
+            return None;
+        }
+        let total: i64 = source.progress().map(|p| p.end.unwrap_or(p.high_watermark) - p.next_offset).sum();
+        let bar = indicatif::ProgressBar::new(total.max(0) as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {human_pos}/{human_len} messages ({per_sec}, lag {msg}, ETA {eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(bar)
+    }
+
+    fn maybe_checkpoint(
+        &self,
+        checkpointer: &mut Option<Checkpointer>,
+        dispatch: &Dispatch,
+        positions: &mut Positions,
+    ) -> anyhow::Result<()> {
+        if let Some(checkpointer) = checkpointer {
+            if checkpointer.last.elapsed() >= checkpointer.options.interval {
+                self.checkpoint(checkpointer, dispatch, positions)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drains every worker to `positions.next_epoch` and writes their state with the views.
+    fn checkpoint(&self, checkpointer: &mut Checkpointer, dispatch: &Dispatch, positions: &mut Positions) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let snapshots = dispatch.snapshot(positions.next_epoch)?;
+        if let Some(writer) = self.dead_letters.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            writer.flush().context("cannot flush dead letters before a checkpoint")?;
+        }
+        positions.dead_letter_bytes = checkpointer
+            .options
+            .dead_letter_file
+            .as_ref()
+            .map(|path| std::fs::metadata(path).map_or(0, |m| m.len()));
+        let mut workers = Vec::with_capacity(snapshots.len());
+        let mut next_id = 1;
+        for snapshot in snapshots {
+            if snapshot.worker == 0 {
+                next_id = snapshot.next_id;
+            }
+            workers.push(snapshot.projects?);
+        }
+        let views = self.views.read().unwrap_or_else(|p| p.into_inner());
+        let body = CheckpointBodyRef {
+            positions,
+            next_id,
+            views: &views,
+            workers,
+        };
+        let (path, bytes) = checkpoint::write(&checkpointer.options.dir, checkpointer.sequence, &body)?;
+        drop(views);
+        checkpointer.sequence += 1;
+        checkpointer.last = Instant::now();
+        let seconds = started.elapsed().as_secs_f64();
+        self.metrics.record_checkpoint(seconds, bytes);
+        tracing::info!(path = %path.display(), bytes, seconds, next_epoch = positions.next_epoch, "checkpoint written");
+        Ok(())
+    }
+}
+
+/// Splits a chunk into up to `parts` blocks of consecutive messages (empty parts are empty
+/// blocks' worth of nothing: the caller skips no epoch, a worker just gets an empty block).
+fn split_chunk(bytes: Vec<u8>, lines: Vec<LineInfo>, parts: usize) -> Vec<(BlockBytes, Vec<LineInfo>)> {
+    let parts = parts.min(lines.len().div_ceil(MIN_SUB_BLOCK)).max(1);
+    if parts == 1 {
+        return vec![(BlockBytes::Owned(bytes), lines)];
+    }
+    let shared: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(bytes);
+    let per_part = lines.len().div_ceil(parts);
+    lines
+        .chunks(per_part)
+        .map(|part| {
+            let start = part[0].start;
+            let end = part[part.len() - 1].start + part[part.len() - 1].len;
+            let relative = part
+                .iter()
+                .map(|l| LineInfo {
+                    start: l.start - start,
+                    ..*l
+                })
+                .collect();
+            (
+                BlockBytes::Shared {
+                    data: shared.clone(),
+                    start,
+                    end,
+                },
+                relative,
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_split_into_consecutive_sub_blocks() {
+        let mut bytes = Vec::new();
+        let mut lines = Vec::new();
+        for i in 0..2000u64 {
+            let text = format!("m{i}");
+            lines.push(LineInfo {
+                start: bytes.len(),
+                len: text.len(),
+                line_number: i,
+                byte_offset: 0,
+            });
+            bytes.extend_from_slice(text.as_bytes());
+        }
+        let parts = split_chunk(bytes, lines, 3);
+        assert_eq!(parts.len(), 3);
+        let mut seen = Vec::new();
+        for (bytes, lines) in &parts {
+            for line in lines {
+                seen.push(String::from_utf8(bytes.as_slice()[line.start..line.start + line.len].to_vec()).unwrap());
+            }
+        }
+        assert_eq!(seen, (0..2000).map(|i| format!("m{i}")).collect::<Vec<_>>());
+        // Small chunks stay whole.
+        let small = split_chunk(
+            b"ab".to_vec(),
+            vec![LineInfo {
+                start: 0,
+                len: 2,
+                line_number: 0,
+                byte_offset: 0,
+            }],
+            4,
+        );
+        assert_eq!(small.len(), 1);
+    }
+}

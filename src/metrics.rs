@@ -1,0 +1,252 @@
+//! Prometheus metrics, rendered in the text exposition format at `/metrics`.
+//!
+//! Hand-written rather than a registry crate: there are a dozen series, half of them read
+//! from the views' counters at scrape time, and the hot path only bumps a few atomics once
+//! per block, so a registry would add a dependency and nothing else.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use connectors::kafka::PartitionProgress;
+use dataflows::state::Counter;
+use dataflows::views::IssueViews;
+
+/// Upper bounds (seconds) of the epoch-latency histogram buckets.
+const LATENCY_BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+
+#[derive(Default)]
+pub struct Metrics {
+    messages: AtomicU64,
+    bytes: AtomicU64,
+    lag: Mutex<BTreeMap<(String, i32), i64>>,
+    dead_letters: Mutex<BTreeMap<String, u64>>,
+    checkpoint: Mutex<Option<CheckpointStats>>,
+    /// Epochs handed to the workers and when, until the frontier passes them.
+    in_flight: Mutex<VecDeque<(u64, Instant)>>,
+    latency: Mutex<Histogram>,
+}
+
+struct CheckpointStats {
+    at: Instant,
+    seconds: f64,
+    bytes: u64,
+    count: u64,
+}
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [u64; LATENCY_BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+impl Metrics {
+    pub fn record_read(&self, messages: u64, bytes: u64) {
+        self.messages.fetch_add(messages, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Notes that `epoch` was handed to the workers now.
+    pub fn epoch_sent(&self, epoch: u64) {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        if in_flight.len() < 100_000 {
+            in_flight.push_back((epoch, Instant::now()));
+        }
+    }
+
+    /// Every epoch before `through` is complete.
+    pub fn epoch_completed(&self, through: u64) {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        let mut latency = self.latency.lock().unwrap_or_else(|p| p.into_inner());
+        while let Some(&(epoch, sent)) = in_flight.front() {
+            if epoch >= through {
+                break;
+            }
+            in_flight.pop_front();
+            let seconds = sent.elapsed().as_secs_f64();
+            latency.count += 1;
+            latency.sum += seconds;
+            for (bucket, bound) in latency.buckets.iter_mut().zip(LATENCY_BUCKETS) {
+                if seconds <= bound {
+                    *bucket += 1;
+                }
+            }
+        }
+    }
+
+    pub fn record_lag<'a>(&self, topic: &str, partitions: impl Iterator<Item = &'a PartitionProgress>) {
+        let mut lag = self.lag.lock().unwrap_or_else(|p| p.into_inner());
+        for p in partitions {
+            lag.insert((topic.to_string(), p.partition), (p.high_watermark - p.next_offset).max(0));
+        }
+    }
+
+    pub fn record_dead_letter(&self, reason: &str) {
+        let mut counts = self.dead_letters.lock().unwrap_or_else(|p| p.into_inner());
+        *counts.entry(reason_kind(reason)).or_default() += 1;
+    }
+
+    pub fn record_checkpoint(&self, seconds: f64, bytes: u64) {
+        let mut stats = self.checkpoint.lock().unwrap_or_else(|p| p.into_inner());
+        let count = stats.as_ref().map_or(0, |s| s.count) + 1;
+        *stats = Some(CheckpointStats {
+            at: Instant::now(),
+            seconds,
+            bytes,
+            count,
+        });
+    }
+
+    pub fn render(&self, views: &IssueViews) -> String {
+        let mut out = String::new();
+        let mut counter = |name: &str, help: &str, value: u64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+        };
+        counter(
+            "occurrent_messages_consumed_total",
+            "Input lines and Kafka messages read.",
+            self.messages.load(Ordering::Relaxed),
+        );
+        counter(
+            "occurrent_bytes_consumed_total",
+            "Input bytes read.",
+            self.bytes.load(Ordering::Relaxed),
+        );
+        let from_views = |c: Counter| views.counter(c).max(0) as u64;
+        counter(
+            "occurrent_occurrences_accepted_total",
+            "Occurrences applied to groups.",
+            from_views(Counter::OccurrencesAccepted),
+        );
+        counter(
+            "occurrent_status_changes_applied_total",
+            "Status changes applied.",
+            from_views(Counter::StatusChangesApplied),
+        );
+        counter(
+            "occurrent_duplicates_total",
+            "Messages dropped as duplicates.",
+            from_views(Counter::Duplicates),
+        );
+        counter(
+            "occurrent_dropped_noise_total",
+            "Occurrences held back by the noise gate.",
+            from_views(Counter::DroppedNoise),
+        );
+        counter(
+            "occurrent_dropped_quota_total",
+            "Occurrences dropped by the creation quota.",
+            from_views(Counter::DroppedQuota),
+        );
+        counter(
+            "occurrent_groups_created_total",
+            "Groups created.",
+            from_views(Counter::GroupsCreated),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP occurrent_groups Groups in the issue view.\n# TYPE occurrent_groups gauge\noccurrent_groups {}",
+            views.len()
+        );
+
+        let _ = writeln!(
+            out,
+            "# HELP occurrent_dead_letters_total Rejected messages by reason.\n# TYPE occurrent_dead_letters_total counter"
+        );
+        for (reason, count) in self.dead_letters.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(out, "occurrent_dead_letters_total{{reason=\"{}\"}} {count}", escape(reason));
+        }
+        let _ = writeln!(
+            out,
+            "# HELP occurrent_kafka_lag_messages Messages behind the high watermark.\n# TYPE occurrent_kafka_lag_messages gauge"
+        );
+        for ((topic, partition), lag) in self.lag.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(
+                out,
+                "occurrent_kafka_lag_messages{{topic=\"{}\",partition=\"{partition}\"}} {lag}",
+                escape(topic)
+            );
+        }
+        if let Some(stats) = self.checkpoint.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            let _ = writeln!(
+                out,
+                "# HELP occurrent_checkpoint_age_seconds Time since the last checkpoint was written.\n# TYPE occurrent_checkpoint_age_seconds gauge\noccurrent_checkpoint_age_seconds {:.3}",
+                stats.at.elapsed().as_secs_f64()
+            );
+            let _ = writeln!(
+                out,
+                "# HELP occurrent_checkpoint_duration_seconds How long the last checkpoint took (drain and write).\n# TYPE occurrent_checkpoint_duration_seconds gauge\noccurrent_checkpoint_duration_seconds {:.6}",
+                stats.seconds
+            );
+            let _ = writeln!(
+                out,
+                "# HELP occurrent_checkpoint_bytes Size of the last checkpoint.\n# TYPE occurrent_checkpoint_bytes gauge\noccurrent_checkpoint_bytes {}",
+                stats.bytes
+            );
+            let _ = writeln!(
+                out,
+                "# HELP occurrent_checkpoints_total Checkpoints written.\n# TYPE occurrent_checkpoints_total counter\noccurrent_checkpoints_total {}",
+                stats.count
+            );
+        }
+        let latency = self.latency.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(
+            out,
+            "# HELP occurrent_epoch_latency_seconds From handing an epoch to the workers to its changes being in the views.\n# TYPE occurrent_epoch_latency_seconds histogram"
+        );
+        for (bound, count) in LATENCY_BUCKETS.iter().zip(latency.buckets) {
+            let _ = writeln!(out, "occurrent_epoch_latency_seconds_bucket{{le=\"{bound}\"}} {count}");
+        }
+        let _ = writeln!(out, "occurrent_epoch_latency_seconds_bucket{{le=\"+Inf\"}} {}", latency.count);
+        let _ = writeln!(out, "occurrent_epoch_latency_seconds_sum {:.6}", latency.sum);
+        let _ = writeln!(out, "occurrent_epoch_latency_seconds_count {}", latency.count);
+        out
+    }
+}
+
+/// A reason without its particulars (`unknown group type 9999` → `unknown group type`), so
+/// the label has few values.
+fn reason_kind(reason: &str) -> String {
+    let cut = reason
+        .find(|c: char| c.is_ascii_digit() || matches!(c, ':' | '`' | '"' | '\''))
+        .unwrap_or(reason.len());
+    let kind = reason[..cut].trim();
+    if kind.is_empty() { "other" } else { kind }.chars().take(60).collect()
+}
+
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_group_by_kind() {
+        assert_eq!(reason_kind("unknown group type 9999"), "unknown group type");
+        assert_eq!(reason_kind("missing field `issue_title`"), "missing field");
+        assert_eq!(reason_kind("invalid JSON at column 17"), "invalid JSON at column");
+        assert_eq!(reason_kind("42"), "other");
+    }
+
+    #[test]
+    fn renders_counters_lag_and_latency() {
+        let metrics = Metrics::default();
+        metrics.record_read(10, 700);
+        metrics.record_dead_letter("unknown group type 1");
+        metrics.record_dead_letter("unknown group type 2");
+        metrics.epoch_sent(0);
+        metrics.epoch_completed(1);
+        let text = metrics.render(&IssueViews::default());
+        assert!(text.contains("occurrent_messages_consumed_total 10\n"), "{text}");
+        assert!(
+            text.contains("occurrent_dead_letters_total{reason=\"unknown group type\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("occurrent_epoch_latency_seconds_count 1\n"), "{text}");
+    }
+}

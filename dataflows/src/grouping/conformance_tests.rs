@@ -1,0 +1,96 @@
+//! Runs every case of `shared/conformance/grouping/cases.jsonl` (conformance README §2).
+
+use std::io::Write;
+
+use serde_json::{json, Value};
+
+use super::{group_event, GroupingOptions, GroupingResult};
+
+const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/conformance/grouping/cases.jsonl");
+
+/// Cases the implementation passes. Raise it when more pass; never lower it.
+const FLOOR: usize = 100;
+
+/// The `expected` object this implementation produces for a case.
+fn actual(result: &GroupingResult) -> Value {
+    let mut obj = serde_json::Map::new();
+    for v in &result.variants {
+        obj.insert(v.name.clone(), json!(v.hash));
+    }
+    obj.insert("_hashes".to_owned(), json!(result.hashes));
+    obj.insert("_primary_hash".to_owned(), json!(result.primary_hash));
+    obj.insert("_hierarchical_hashes".to_owned(), json!([]));
+    obj.insert("_contributing_variants".to_owned(), json!(result.contributing_variants));
+    Value::Object(obj)
+}
+
+fn flat(component: &Value, out: &mut Vec<String>) {
+    if component["contributes"] != json!(true) {
+        return;
+    }
+    for v in component["values"].as_array().into_iter().flatten() {
+        match v {
+            Value::String(s) => out.push(s.clone()),
+            Value::Number(n) => out.push(n.to_string()),
+            Value::Object(_) => flat(v, out),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn conformance() {
+    let path = std::path::Path::new(CASES);
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        panic!(
+            "conformance file missing: {} ({e}); expected /work/shared/conformance/grouping/cases.jsonl next to the workspace",
+            path.display()
+        )
+    });
+    let verbose = std::env::var("GROUPING_VERBOSE").is_ok();
+    let (mut pass, mut total) = (0, 0);
+    let mut failures = Vec::new();
+    for (lineno, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        total += 1;
+        let case: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("line {}: invalid JSON: {e}", lineno + 1));
+        let name = case["name"].as_str().unwrap_or("?").to_owned();
+        let options = GroupingOptions::default();
+        let result = match group_event(&case["event"], &options) {
+            Ok(r) => r,
+            Err(e) => {
+                failures.push(format!("{name}: error {e}"));
+                continue;
+            }
+        };
+        let got = actual(&result);
+        if got == case["expected"] {
+            pass += 1;
+            continue;
+        }
+        failures.push(name.clone());
+        if verbose {
+            let mut err = std::io::stderr();
+            let _ = writeln!(err, "--- {name}\n expected {}\n got      {}", case["expected"], got);
+            for v in &result.variants {
+                let mut mine = Vec::new();
+                if let Some(c) = &v.component {
+                    flat(&c.to_json(), &mut mine);
+                }
+                let mut theirs = Vec::new();
+                flat(&case["variants"][&v.name]["component"], &mut theirs);
+                if mine != theirs {
+                    let _ = writeln!(err, "  [{}] ours   {:?}\n  [{}] theirs {:?}", v.name, mine, v.name, theirs);
+                }
+            }
+        }
+    }
+    let mut err = std::io::stderr();
+    let _ = writeln!(err, "grouping conformance: {pass}/{total} pass");
+    for f in &failures {
+        let _ = writeln!(err, "  FAIL {f}");
+    }
+    assert!(pass >= FLOOR, "grouping conformance regressed: {pass} < {FLOOR}");
+}

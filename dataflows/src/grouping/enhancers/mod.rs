@@ -1,0 +1,231 @@
+//! Stack-trace rules ("enhancements", grouping.md §13).
+//!
+//! A rule set is the built-in base for the grouping config followed by any extra rules (a
+//! project's, then the event's `_grouping.enhancements`). Every matching rule applies, in
+//! order, so later rules override earlier ones. Rules act in two phases:
+//!
+//! * **modify** ([`Enhancements::modify_frames`]), during normalisation: `±app` and
+//!   `category=` change the frames, so later rules (and the grouping) see the new in-app flag
+//!   and category; exception matchers restrict a rule to matching exceptions.
+//! * **assemble** ([`Enhancements::assemble`]), per stack trace and variant: `±group` flips
+//!   frame components on or off, `max-frames`/`min-frames` cap or void the stack.
+//!
+//! Within one rule all matching frames are found before any is changed, so a rule never sees
+//! its own changes.
+
+mod actions;
+mod glob;
+mod matchers;
+mod parser;
+
+use std::sync::LazyLock;
+
+pub use actions::{Action, FlagAction, FlagKind, Range, VarAction};
+pub use matchers::{ExceptionData, Family, FrameOffset, MatchFrame, Matcher};
+
+use crate::grouping::components::Component;
+
+/// Errors loading stack-trace rules.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnhancerError {
+    #[error("stack-trace rule `{rule}`: {message}")]
+    Syntax { rule: String, message: String },
+    #[error("stack-trace rule pattern `{pattern}`: {message}")]
+    Pattern { pattern: String, message: String },
+    #[error("unknown stack-trace rule matcher `{0}`")]
+    UnknownMatcher(String),
+}
+
+/// One rule: matchers and actions.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    frame_matchers: Vec<Matcher>,
+    exception_matchers: Vec<Matcher>,
+    actions: Vec<Action>,
+    /// Text used in hints.
+    text: String,
+}
+
+impl Rule {
+    fn new(matchers: Vec<Matcher>, actions: Vec<Action>, text: &str) -> Rule {
+        let (exception_matchers, frame_matchers) = matchers.into_iter().partition(Matcher::is_exception_matcher);
+        // Hints quote the rule without its comment.
+        let text = text
+            .split(" #")
+            .next()
+            .unwrap_or(text)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        Rule {
+            frame_matchers,
+            exception_matchers,
+            actions,
+            text,
+        }
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn actions(&self) -> &[Action] {
+        &self.actions
+    }
+
+    fn matches_exception(&self, exc: &ExceptionData) -> bool {
+        self.exception_matchers.iter().all(|m| m.matches_exception(exc))
+    }
+
+    fn matches_frame(&self, frames: &[MatchFrame], idx: usize) -> bool {
+        self.frame_matchers.iter().all(|m| m.matches_frame(frames, idx))
+    }
+
+    fn is_modifier(&self) -> bool {
+        self.actions.iter().any(Action::is_modifier)
+    }
+
+    fn is_updater(&self) -> bool {
+        self.actions.iter().any(Action::is_updater)
+    }
+}
+
+/// Stack-trace state set by variable actions during assembly.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StacktraceState {
+    pub max_frames: usize,
+    pub max_frames_rule: Option<String>,
+    pub min_frames: usize,
+    pub min_frames_rule: Option<String>,
+    pub invert_stacktrace: bool,
+}
+
+/// An ordered rule set.
+#[derive(Debug, Clone, Default)]
+pub struct Enhancements {
+    rules: Vec<Rule>,
+}
+
+const NEWSTYLE_2023_01_11: &str = include_str!("../rules/newstyle@2023-01-11.txt");
+
+static BASE_2023: LazyLock<Result<Enhancements, EnhancerError>> = LazyLock::new(|| Enhancements::parse(NEWSTYLE_2023_01_11));
+
+impl Enhancements {
+    /// Parse rules, one per line; blank lines and `#` comments are skipped.
+    pub fn parse(text: &str) -> Result<Enhancements, EnhancerError> {
+        let mut rules = Vec::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            rules.push(parser::parse_rule(line)?);
+        }
+        Ok(Enhancements { rules })
+    }
+
+    /// The rule base of `newstyle:2023-01-11`.
+    pub fn newstyle_2023_01_11() -> Result<Enhancements, EnhancerError> {
+        BASE_2023.clone()
+    }
+
+    /// Append `other`'s rules after this set's.
+    pub fn extend(&mut self, other: &Enhancements) {
+        self.rules.extend(other.rules.iter().cloned());
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Modify phase: apply `±app` and `category=` actions to `frames`.
+    pub fn modify_frames(&self, frames: &mut [MatchFrame], exc: &ExceptionData) {
+        let mut hits = Vec::with_capacity(frames.len());
+        for rule in self.rules.iter().filter(|r| r.is_modifier()) {
+            if !rule.matches_exception(exc) {
+                continue;
+            }
+            hits.extend((0..frames.len()).filter(|&i| rule.matches_frame(frames, i)));
+            for idx in hits.drain(..) {
+                for action in rule.actions.iter().filter(|a| a.is_modifier()) {
+                    action.modify_frames(frames, idx);
+                }
+            }
+        }
+    }
+
+    /// Assemble phase: flip frame `components` per `±group`, add `±app` hints, then keep only
+    /// the last `max-frames` contributing frames. `components[i]` belongs to `frames[i]`.
+    pub fn assemble(&self, components: &mut [Component], frames: &[MatchFrame]) -> StacktraceState {
+        let mut state = StacktraceState::default();
+        for rule in self.rules.iter().filter(|r| r.is_updater()) {
+            for idx in 0..frames.len() {
+                if !rule.matches_frame(frames, idx) {
+                    continue;
+                }
+                for action in &rule.actions {
+                    action.update_components(components, frames, idx, &rule.text);
+                    match action {
+                        Action::Var(VarAction::MaxFrames(n)) => {
+                            state.max_frames = *n;
+                            state.max_frames_rule = Some(rule.text.clone());
+                        }
+                        Action::Var(VarAction::MinFrames(n)) => {
+                            state.min_frames = *n;
+                            state.min_frames_rule = Some(rule.text.clone());
+                        }
+                        Action::Var(VarAction::InvertStacktrace(b)) => state.invert_stacktrace = *b,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        if state.max_frames > 0 {
+            let max = state.max_frames;
+            let mut kept = 0;
+            for component in components.iter_mut().rev() {
+                if !component.contributes() {
+                    continue;
+                }
+                kept += 1;
+                if kept <= max {
+                    continue;
+                }
+                let mut hint = format!(
+                    "ignored because only {max} {} considered",
+                    if max == 1 { "frame is" } else { "frames are" }
+                );
+                if let Some(r) = &state.max_frames_rule {
+                    hint.push_str(&format!(" by stack trace rule ({r})"));
+                }
+                component.update(Some(false), Some(&hint));
+            }
+        }
+        state
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_rules_parse() {
+        let e = Enhancements::newstyle_2023_01_11().expect("base rules");
+        assert_eq!(e.rules().len(), 296);
+    }
+
+    #[test]
+    fn parses_caller_callee_and_quotes() {
+        let e = Enhancements::parse(
+            "[ category:free ]       | category:system  category=internals\n\
+             [ !category:system ] | category:system | [ !category:system ] category=indirection\n\
+             family:native package:\"C:/Program Files/NVIDIA Corporation/**\" category=driver\n\
+             family:native function:\"-\\[NSISEngine*\" category=ui  # auto-layout engine\n\
+             stack.function:foo max-frames = 3 ^-group v+app",
+        )
+        .expect("parse");
+        assert_eq!(e.rules().len(), 5);
+        assert_eq!(e.rules()[4].actions().len(), 3);
+    }
+}

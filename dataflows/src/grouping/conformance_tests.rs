@@ -11,6 +11,10 @@ const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/conforman
 /// Cases the implementation passes. Raise it when more pass; never lower it.
 const FLOOR: usize = 100;
 
+/// Variant component trees identical to Sentry's, hints included (optional per the README,
+/// but kept from regressing).
+const TREE_FLOOR: usize = 181;
+
 /// The `expected` object this implementation produces for a case.
 fn actual(result: &GroupingResult) -> Value {
     let mut obj = serde_json::Map::new();
@@ -47,8 +51,12 @@ fn conformance() {
             path.display()
         )
     });
+    // GROUPING_VERBOSE=1 prints flattened-value diffs of failing cases; GROUPING_TREES=1 prints
+    // every differing component tree as a JSON line.
     let verbose = std::env::var("GROUPING_VERBOSE").is_ok();
     let (mut pass, mut total) = (0, 0);
+    // Informational: full component trees, hints included (README §2.3 makes hints optional).
+    let (mut tree_pass, mut tree_total) = (0, 0);
     let mut failures = Vec::new();
     for (lineno, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -66,6 +74,18 @@ fn conformance() {
             }
         };
         let got = actual(&result);
+        for v in &result.variants {
+            if let Some(c) = &v.component {
+                tree_total += 1;
+                let theirs = &case["variants"][&v.name]["component"];
+                if c.to_json() == *theirs {
+                    tree_pass += 1;
+                } else if std::env::var("GROUPING_TREES").is_ok() {
+                    let line = json!({"case": name, "variant": v.name, "ours": c.to_json(), "theirs": theirs});
+                    let _ = writeln!(std::io::stderr(), "TREE {line}");
+                }
+            }
+        }
         if got == case["expected"] {
             pass += 1;
             continue;
@@ -89,8 +109,16 @@ fn conformance() {
     }
     let mut err = std::io::stderr();
     let _ = writeln!(err, "grouping conformance: {pass}/{total} pass");
+    let _ = writeln!(
+        err,
+        "grouping conformance (informational): {tree_pass}/{tree_total} component trees identical, hints included"
+    );
     for f in &failures {
         let _ = writeln!(err, "  FAIL {f}");
     }
     assert!(pass >= FLOOR, "grouping conformance regressed: {pass} < {FLOOR}");
+    assert!(
+        tree_pass >= TREE_FLOOR,
+        "grouping component trees regressed: {tree_pass} < {TREE_FLOOR}"
+    );
 }

@@ -295,7 +295,9 @@ pub fn match_frame(frame: &Value, event_platform: &str) -> MatchFrame {
     let path_like = |s: String| s.replace('\\', "/").to_lowercase();
     MatchFrame {
         family: Family::of_platform(frame_platform(frame, event_platform)),
-        function: text("function"),
+        // Rules see a missing function as `<unknown>`, as symbolicated native frames spell it;
+        // the base rules rely on this to categorise unsymbolicated system frames.
+        function: Some(text("function").unwrap_or_else(|| "<unknown>".to_owned())),
         module: text("module"),
         package: text("package").map(path_like),
         path: text("abs_path").or_else(|| text("filename")).map(path_like),
@@ -305,7 +307,7 @@ pub fn match_frame(frame: &Value, event_platform: &str) -> MatchFrame {
             .and_then(Value::as_str)
             .map(str::to_owned),
         in_app: frame.get("in_app").and_then(Value::as_bool),
-        orig_in_app: None,
+        orig_in_app: frame.get("data").and_then(|d| d.get("orig_in_app")).map(|o| o.as_bool()),
     }
 }
 

@@ -25,10 +25,11 @@ pub fn root_variants(mut outputs: Vec<StrategyOutput>) -> Vec<(String, Component
                 }
             }
             Some((id, names)) => {
+                let verb = if id.ends_with('s') { "take" } else { "takes" };
                 let hint = if names.iter().all(|n| n == "default") {
-                    format!("{id} takes precedence")
+                    format!("{id} {verb} precedence")
                 } else {
-                    format!("{id} of {} takes precedence", names.join("/"))
+                    format!("{id} of {} {verb} precedence", names.join("/"))
                 };
                 for (_, c) in &mut out.variants {
                     if c.contributes() {
@@ -44,6 +45,16 @@ pub fn root_variants(mut outputs: Vec<StrategyOutput>) -> Vec<(String, Component
             match roots.iter_mut().find(|(n, _)| *n == name) {
                 Some((_, root)) => root.push_child(component),
                 None => roots.push((name.clone(), Component::with_children(&name, vec![component]))),
+            }
+        }
+    }
+    if let Some((id, names)) = &winner {
+        // "threads of system take precedence", "exception of app/system takes precedence".
+        let verb = if id.ends_with('s') { "take" } else { "takes" };
+        let hint = format!("{id} of {} {verb} precedence", names.join("/"));
+        for (_, root) in &mut roots {
+            if !root.contributes() {
+                root.hint = Some(hint.clone());
             }
         }
     }

@@ -108,7 +108,7 @@ impl Action {
                 FlagKind::App => {
                     let frame = &frames[i];
                     let changed = match frame.orig_in_app {
-                        Some(orig) => orig.unwrap_or(false) != frame.in_app.unwrap_or(false),
+                        Some(orig) => orig != frame.in_app,
                         None => a.flag == component.contributes(),
                     };
                     if changed {

@@ -87,6 +87,8 @@ pub struct Matcher {
     negated: bool,
     offset: FrameOffset,
     kind: Kind,
+    /// Canonical text (`path:` for `stack.abs_path:`, ...) for rule hints.
+    text: String,
 }
 
 impl Matcher {
@@ -132,7 +134,34 @@ impl Matcher {
             "mechanism" | "error.mechanism" => Kind::Exception(ExceptionField::Mechanism, glob(false)?),
             other => return Err(EnhancerError::UnknownMatcher(other.to_owned())),
         };
-        Ok(Matcher { negated, offset, kind })
+        let canonical = match &kind {
+            Kind::Field(Field::Function, _) => "function",
+            Kind::Field(Field::Module, _) => "module",
+            Kind::Field(Field::Package, _) => "package",
+            Kind::Field(Field::Path, _) => "path",
+            Kind::Field(Field::Category, _) => "category",
+            Kind::Family { .. } => "family",
+            Kind::InApp(_) => "app",
+            Kind::Exception(ExceptionField::Type, _) => "type",
+            Kind::Exception(ExceptionField::Value, _) => "value",
+            Kind::Exception(ExceptionField::Mechanism, _) => "mechanism",
+        };
+        let inner = format!("{}{canonical}:{arg}", if negated { "!" } else { "" });
+        let text = match offset {
+            FrameOffset::Caller => format!("[ {inner} ] |"),
+            FrameOffset::Callee => format!("| [ {inner} ]"),
+            FrameOffset::None => inner,
+        };
+        Ok(Matcher {
+            negated,
+            offset,
+            kind,
+            text,
+        })
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
     }
 
     pub fn offset(&self) -> FrameOffset {

@@ -47,14 +47,15 @@ pub struct Rule {
 }
 
 impl Rule {
-    fn new(matchers: Vec<Matcher>, actions: Vec<Action>, text: &str) -> Rule {
-        let (exception_matchers, frame_matchers) = matchers.into_iter().partition(Matcher::is_exception_matcher);
-        // Hints quote the rule without its comment.
-        let text = text
-            .split(" #")
-            .next()
-            .unwrap_or(text)
-            .split_whitespace()
+    fn new(matchers: Vec<Matcher>, actions: Vec<Action>) -> Rule {
+        let (exception_matchers, frame_matchers): (Vec<Matcher>, Vec<Matcher>) =
+            matchers.into_iter().partition(Matcher::is_exception_matcher);
+        // Hints quote the rule in canonical form: exception matchers, frame matchers, actions.
+        let text = exception_matchers
+            .iter()
+            .chain(&frame_matchers)
+            .map(|m| m.text().to_owned())
+            .chain(actions.iter().map(|a| a.to_string()))
             .collect::<Vec<_>>()
             .join(" ");
         Rule {

@@ -117,7 +117,7 @@ pub fn parse_rule(line: &str) -> Result<Rule, EnhancerError> {
     if actions.is_empty() {
         return Err(err("a rule needs at least one action"));
     }
-    Ok(Rule::new(matchers, actions, line.trim()))
+    Ok(Rule::new(matchers, actions))
 }
 
 fn looks_like_action(s: &str) -> bool {

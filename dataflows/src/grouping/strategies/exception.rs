@@ -40,9 +40,10 @@ pub fn chained_exception(event: &Value, ctx: &Context) -> Option<Variants> {
 
 /// Components of one exception, per variant. Without a stack trace only `app` exists.
 pub fn single_exception(exc: &Value, ctx: &Context) -> Variants {
-    let stack_variants = match exc.get("stacktrace").filter(|s| s.is_object()) {
-        Some(st) => stacktrace_variants(st, ctx),
-        None => vec![("app".to_owned(), Component::new("stacktrace"))],
+    // Without a stack trace only `app` exists, and it has no stack trace component.
+    let stack_variants: Vec<(String, Option<Component>)> = match exc.get("stacktrace").filter(|s| s.is_object()) {
+        Some(st) => stacktrace_variants(st, ctx).into_iter().map(|(n, c)| (n, Some(c))).collect(),
+        None => vec![("app".to_owned(), None)],
     };
     let mechanism = exc.get("mechanism");
     let synthetic = mechanism.and_then(|m| m.get("synthetic")).and_then(Value::as_bool).unwrap_or(false);
@@ -60,8 +61,10 @@ pub fn single_exception(exc: &Value, ctx: &Context) -> Variants {
     let mut out = Variants::new();
     for (name, stacktrace) in stack_variants {
         let mut c = Component::new("exception");
-        let stack_contributes = stacktrace.contributes();
-        c.push_child(stacktrace);
+        let stack_contributes = stacktrace.as_ref().is_some_and(Component::contributes);
+        if let Some(st) = stacktrace {
+            c.push_child(st);
+        }
 
         if let Some(t) = ty {
             let mut tc = Component::leaf("type", t);

@@ -115,8 +115,10 @@ fn filename_component(filename: &str, platform: &str, abs_path: Option<&str>) ->
     let mut c = Component::leaf("filename", base.clone());
     if abs_path.is_some_and(|a| is_url(a, false)) {
         c.update(Some(false), Some("ignored because frame points to a URL"));
-    } else if filename == "<anonymous>" || filename == "[native code]" {
+    } else if filename == "<anonymous>" {
         c.update(Some(false), Some("anonymous filename discarded"));
+    } else if filename == "[native code]" {
+        c.update(Some(false), Some("native code indicated by filename"));
     } else if platform == "java" {
         let cleaned = JAVASSIST_FILENAME.replace_all(&base, "${1}<auto>");
         if cleaned != base {
@@ -162,7 +164,9 @@ fn function_component(
             (None, None) => None,
         }
     };
-    let Some(mut name) = name else { return (None, false) };
+    let low_quality_path = family == Family::JavaScript
+        && abs_path.is_some_and(|a| matches!(a, "[native code]" | "native code" | "eval code" | "<anonymous>"));
+    let Some(mut name) = name else { return (None, low_quality_path) };
     let mut hint: Option<&str> = None;
     let mut off: Option<&str> = None;
     let mut frame_off = false;
@@ -208,9 +212,7 @@ fn function_component(
             if matches!(probe, "?" | "<anonymous function>" | "<anonymous>" | "Anonymous function") || probe.ends_with("/<") {
                 off = off.or(Some("ignored unknown function name"));
             }
-            if probe == "eval" || abs_path.is_some_and(|a| matches!(a, "[native code]" | "native code" | "eval code" | "<anonymous>")) {
-                frame_off = true;
-            }
+            frame_off = probe == "eval" || low_quality_path;
             if probe.is_empty() {
                 let mut c = Component::new("function");
                 c.push_str(name);

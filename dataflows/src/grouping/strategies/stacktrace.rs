@@ -47,7 +47,7 @@ fn stacktrace_component(frames: &[&Value], ctx: &Context, app_only: bool) -> Com
             c.update(Some(false), Some("ignored due to recursion"));
         }
         if app_only && !frame.get("in_app").and_then(Value::as_bool).unwrap_or(false) {
-            c.set_contributes(false, Some("non app frame"));
+            c.update(Some(false), Some("non app frame"));
         }
         components.push(c);
     }

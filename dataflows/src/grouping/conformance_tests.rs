@@ -122,3 +122,61 @@ fn conformance() {
         "grouping component trees regressed: {tree_pass} < {TREE_FLOOR}"
     );
 }
+
+const FINGERPRINTING_CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/conformance/fingerprinting/cases.jsonl");
+
+/// Server-side fingerprinting end to end (conformance README §5): rules from the case, the
+/// event through [`group_event`], variant names, types, contribution, hints, values, matched
+/// rule and client values compared with Sentry's.
+#[test]
+fn fingerprinting_variants() {
+    use super::fingerprinting::FingerprintingRules;
+
+    let text = std::fs::read_to_string(FINGERPRINTING_CASES).unwrap_or_else(|e| panic!("{FINGERPRINTING_CASES}: {e}"));
+    let (mut pass, mut total) = (0, 0);
+    let mut failures = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        total += 1;
+        let case: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("invalid JSON: {e}"));
+        let name = case["name"].as_str().unwrap_or("?").to_owned();
+        let rules = FingerprintingRules::from_json(&case["rules"]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let options = GroupingOptions {
+            fingerprinting_rules: Some(rules),
+            ..GroupingOptions::default()
+        };
+        let result = match group_event(&case["event"], &options) {
+            Ok(r) => r,
+            Err(e) => {
+                failures.push(format!("{name}: error {e}"));
+                continue;
+            }
+        };
+        let mut got = serde_json::Map::new();
+        for v in &result.variants {
+            let mut j = v.to_json();
+            let obj = j.as_object_mut().expect("variant JSON is an object");
+            obj.remove("hash");
+            if let Some(c) = obj.get_mut("component") {
+                *c = json!({"contributes": c["contributes"], "hint": c["hint"]});
+            }
+            if v.kind == super::VariantKind::Component {
+                obj.remove("values");
+            }
+            got.insert(v.name.clone(), j);
+        }
+        let got = Value::Object(got);
+        if got == case["expected"]["variants"]
+            && result.fingerprint == serde_json::from_value::<Vec<String>>(case["expected"]["fingerprint"].clone()).unwrap_or_default()
+        {
+            pass += 1;
+        } else {
+            failures.push(format!("{name}\n   expected {}\n   got      {got}", case["expected"]["variants"]));
+        }
+    }
+    let mut err = std::io::stderr();
+    let _ = writeln!(err, "fingerprinting through group_event: {pass}/{total} pass");
+    for f in &failures {
+        let _ = writeln!(err, "  FAIL {f}");
+    }
+    assert_eq!(pass, total, "fingerprinting cases through group_event");
+}

@@ -157,6 +157,8 @@ pub struct Variant {
     pub values: Option<Vec<String>>,
     /// The server-side rule that set a custom fingerprint.
     pub matched_rule: Option<String>,
+    /// The event's own fingerprint when a server-side rule replaced it.
+    pub client_values: Option<Vec<String>>,
 }
 
 impl Variant {

@@ -96,9 +96,10 @@ pub fn finalize(roots: Vec<(String, Component)>, fp: &FingerprintResult) -> Vec<
                 component: Some(root),
                 values: None,
                 matched_rule: None,
+                client_values: None,
             },
             FingerprintKind::Custom => {
-                root.set_contributes(false, Some("custom fingerprint takes precedence"));
+                root.update(Some(false), Some("custom fingerprint takes precedence"));
                 Variant {
                     name,
                     kind: VariantKind::Component,
@@ -106,6 +107,7 @@ pub fn finalize(roots: Vec<(String, Component)>, fp: &FingerprintResult) -> Vec<
                     component: Some(root),
                     values: None,
                     matched_rule: None,
+                    client_values: None,
                 }
             }
             FingerprintKind::Hybrid => {
@@ -128,6 +130,7 @@ pub fn finalize(roots: Vec<(String, Component)>, fp: &FingerprintResult) -> Vec<
                     component: Some(root),
                     values: Some(fp.fingerprint.clone()),
                     matched_rule: None,
+                    client_values: None,
                 }
             }
         };
@@ -145,6 +148,7 @@ pub fn finalize(roots: Vec<(String, Component)>, fp: &FingerprintResult) -> Vec<
             component: None,
             values: Some(custom.values.clone()),
             matched_rule: custom.matched_rule.clone(),
+            client_values: custom.client_values.clone(),
         });
     }
     if !variants.iter().any(|v| v.hash.is_some()) {
@@ -191,6 +195,7 @@ impl Variant {
             component: None,
             values: None,
             matched_rule: None,
+            client_values: None,
         }
     }
 
@@ -205,6 +210,9 @@ impl Variant {
         }
         if let Some(r) = &self.matched_rule {
             obj["matched_rule"] = json!(r);
+        }
+        if let Some(c) = &self.client_values {
+            obj["client_values"] = json!(c);
         }
         obj
     }

@@ -51,6 +51,8 @@ pub mod variants;
 
 #[cfg(test)]
 mod conformance_tests;
+#[cfg(test)]
+mod tests;
 
 use std::sync::LazyLock;
 

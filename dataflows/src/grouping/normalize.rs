@@ -45,8 +45,9 @@ fn normalize_exceptions(obj: &mut Map<String, Value>) {
         Value::Array(list) => list,
         Value::Object(mut o) => match o.remove("values") {
             Some(Value::Array(list)) => list,
-            Some(_) | None if o.contains_key("type") || o.contains_key("value") || o.contains_key("stacktrace") => vec![Value::Object(o)],
-            _ => Vec::new(),
+            Some(_) => Vec::new(),
+            // A single exception object (legacy shape).
+            None => vec![Value::Object(o)],
         },
         _ => return,
     };
@@ -385,4 +386,98 @@ fn restore_in_app(frame: &mut Value) {
         _ => Value::Null,
     };
     fo.insert("in_app".to_owned(), restored);
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn frame_paths_follow_relay() {
+        let mut event = json!({"stacktrace": {"frames": [
+            {"filename": "foo/bar.py"},
+            {"abs_path": "https://example.com/static/app.js?v=1"},
+            {"abs_path": "https://example.com/"},
+            {"abs_path": "/abs/x.c", "filename": "x.c"}
+        ]}});
+        normalize_relay(&mut event);
+        let frames = &event["stacktrace"]["frames"];
+        assert_eq!(frames[0], json!({"abs_path": "foo/bar.py", "filename": "foo/bar.py"}));
+        assert_eq!(frames[1]["filename"], "/static/app.js");
+        assert_eq!(frames[2]["filename"], "https://example.com/");
+        assert_eq!(frames[3]["filename"], "x.c");
+        assert_eq!(event["platform"], "other");
+    }
+
+    #[test]
+    fn exceptions_are_split_wrapped_and_filtered() {
+        let mut event = json!({"exception": [
+            {"value": "ValueError: bad thing "},
+            {"type": "", "value": ""},
+            {"value": "no colon here"}
+        ]});
+        normalize_relay(&mut event);
+        let values = &event["exception"]["values"];
+        assert_eq!(values.as_array().map(Vec::len), Some(2));
+        assert_eq!(values[0]["type"], "ValueError");
+        assert_eq!(values[0]["value"], "bad thing");
+        assert_eq!(values[1]["value"], "no colon here");
+
+        let mut single = json!({"exception": {"type": "E", "module": "m"}});
+        normalize_relay(&mut single);
+        assert_eq!(single["exception"]["values"][0]["type"], "E");
+    }
+
+    #[test]
+    fn logentry_forms() {
+        let mut legacy = json!({"message": "plain"});
+        normalize_relay(&mut legacy);
+        assert_eq!(legacy["logentry"], json!({"formatted": "plain"}));
+
+        let mut printf = json!({"logentry": {"message": "Hello %s, %d%%", "params": ["you", 3]}});
+        normalize_relay(&mut printf);
+        assert_eq!(
+            printf["logentry"],
+            json!({"message": "Hello %s, %d%%", "params": ["you", 3], "formatted": "Hello you, 3%"})
+        );
+
+        let mut braces = json!({"logentry": {"message": "Hi {} and {name}", "params": {"name": "x"}}});
+        normalize_relay(&mut braces);
+        // A named parameter cannot fill `{}`: nothing is rendered, the template stays.
+        assert_eq!(braces["logentry"]["formatted"], "Hi {} and {name}");
+
+        let mut same = json!({"logentry": {"message": "same", "formatted": "same"}});
+        normalize_relay(&mut same);
+        assert_eq!(same["logentry"], json!({"formatted": "same"}));
+    }
+
+    #[test]
+    fn stacktrace_preparation() {
+        let rules = Enhancements::parse("function:vendor_* -app\nfunction:main category=entry").expect("rules");
+        let mut event = json!({"platform": "native", "exception": {"values": [{"type": "E", "stacktrace": {"frames": [
+            {"function": "main", "in_app": true},
+            {"function": "vendor_call(int)"},
+            {"function": "helper", "raw_function": "helper(int)"}
+        ]}}]}});
+        normalize_stacktraces(&mut event, &rules);
+        let frames = &event["exception"]["values"][0]["stacktrace"]["frames"];
+        assert_eq!(frames[0]["in_app"], true);
+        assert_eq!(frames[0]["data"]["category"], "entry");
+        assert_eq!(frames[1]["function"], "vendor_call");
+        assert_eq!(frames[1]["raw_function"], "vendor_call(int)");
+        assert_eq!(frames[1]["in_app"], false);
+        assert_eq!(frames[1]["data"]["orig_in_app"], -1);
+        // With a raw function the function is taken as already trimmed.
+        assert_eq!(frames[2]["function"], "helper");
+        assert_eq!(frames[2]["in_app"], false);
+
+        // A second run restores the original flags before applying the rules again.
+        let permissive = Enhancements::default();
+        normalize_stacktraces(&mut event, &permissive);
+        let frames = &event["exception"]["values"][0]["stacktrace"]["frames"];
+        assert_eq!(frames[1]["in_app"], false);
+        assert!(frames[1]["data"].get("orig_in_app").is_none());
+    }
 }

@@ -18,7 +18,7 @@ mod glob;
 mod matchers;
 mod parser;
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 pub use actions::{Action, FlagAction, FlagKind, Range, VarAction};
 pub use matchers::{ExceptionData, Family, FrameOffset, MatchFrame, Matcher};
@@ -104,7 +104,8 @@ pub struct StacktraceState {
 /// An ordered rule set.
 #[derive(Debug, Clone, Default)]
 pub struct Enhancements {
-    rules: Vec<Rule>,
+    // Shared so that extending the built-in base per event copies pointers, not rules.
+    rules: Vec<Arc<Rule>>,
 }
 
 const NEWSTYLE_2023_01_11: &str = include_str!("../rules/newstyle@2023-01-11.txt");
@@ -120,7 +121,7 @@ impl Enhancements {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            rules.push(parser::parse_rule(line)?);
+            rules.push(Arc::new(parser::parse_rule(line)?));
         }
         Ok(Enhancements { rules })
     }
@@ -135,8 +136,8 @@ impl Enhancements {
         self.rules.extend(other.rules.iter().cloned());
     }
 
-    pub fn rules(&self) -> &[Rule] {
-        &self.rules
+    pub fn rules(&self) -> impl Iterator<Item = &Rule> {
+        self.rules.iter().map(|r| &**r)
     }
 
     /// Modify phase: apply `±app` and `category=` actions to `frames`.
@@ -213,7 +214,7 @@ mod tests {
     #[test]
     fn base_rules_parse() {
         let e = Enhancements::newstyle_2023_01_11().expect("base rules");
-        assert_eq!(e.rules().len(), 296);
+        assert_eq!(e.rules().count(), 296);
     }
 
     #[test]
@@ -226,7 +227,85 @@ mod tests {
              stack.function:foo max-frames = 3 ^-group v+app",
         )
         .expect("parse");
-        assert_eq!(e.rules().len(), 5);
-        assert_eq!(e.rules()[4].actions().len(), 3);
+        let rules: Vec<&Rule> = e.rules().collect();
+        assert_eq!(rules.len(), 5);
+        assert_eq!(rules[4].actions().len(), 3);
+        assert_eq!(rules[4].text(), "function:foo max-frames=3 ^-group v+app");
+        assert_eq!(
+            rules[1].text(),
+            "[ !category:system ] | category:system | [ !category:system ] category=indirection"
+        );
+    }
+
+    fn frames(functions: &[&str]) -> Vec<MatchFrame> {
+        functions
+            .iter()
+            .map(|f| MatchFrame {
+                family: Family::Native,
+                function: Some((*f).to_owned()),
+                module: None,
+                package: None,
+                path: None,
+                category: None,
+                in_app: None,
+                orig_in_app: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn modify_phase_ranges_and_neighbours() {
+        let e = Enhancements::parse(
+            "function:b ^+app\n\
+             [ function:a ] | function:b category=after_a\n\
+             function:c | [ function:d ] category=before_d\n\
+             type:Boom function:a +app",
+        )
+        .expect("parse");
+        let mut f = frames(&["a", "b", "c", "d"]);
+        e.modify_frames(&mut f, &ExceptionData::default());
+        let in_app: Vec<Option<bool>> = f.iter().map(|f| f.in_app).collect();
+        assert_eq!(in_app, vec![None, None, Some(true), Some(true)]);
+        assert_eq!(f[1].category.as_deref(), Some("after_a"));
+        assert_eq!(f[2].category.as_deref(), Some("before_d"));
+        assert_eq!(f[2].orig_in_app, Some(None));
+
+        let boom = ExceptionData {
+            ty: Some("Boom".to_owned()),
+            ..ExceptionData::default()
+        };
+        e.modify_frames(&mut f, &boom);
+        assert_eq!(f[0].in_app, Some(true));
+    }
+
+    #[test]
+    fn assemble_phase_group_and_max_frames() {
+        let e = Enhancements::parse("function:b v-group\nfunction:* max-frames=2").expect("parse");
+        let f = frames(&["a", "b", "c", "d", "e"]);
+        let mut components: Vec<Component> = f.iter().map(|_| Component::leaf("frame", "x")).collect();
+        let state = e.assemble(&mut components, &f);
+        assert_eq!(state.max_frames, 2);
+        let on: Vec<bool> = components.iter().map(Component::contributes).collect();
+        // `a` is dropped by `v-group`; of `b c d e` only the last two remain.
+        assert_eq!(on, vec![false, false, false, true, true]);
+        assert_eq!(
+            components[0].hint.as_deref(),
+            Some("ignored by stack trace rule (function:b v-group)")
+        );
+        assert_eq!(
+            components[1].hint.as_deref(),
+            Some("ignored because only 2 frames are considered by stack trace rule (function:* max-frames=2)")
+        );
+    }
+
+    #[test]
+    fn syntax_errors_are_reported() {
+        assert!(matches!(Enhancements::parse("function:foo"), Err(EnhancerError::Syntax { .. })));
+        assert!(matches!(Enhancements::parse("+app"), Err(EnhancerError::Syntax { .. })));
+        assert!(matches!(
+            Enhancements::parse("bogus:foo +app"),
+            Err(EnhancerError::UnknownMatcher(_))
+        ));
+        assert!(Enhancements::parse("function:foo +bogus").is_err());
     }
 }

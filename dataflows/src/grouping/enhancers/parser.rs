@@ -57,7 +57,7 @@ pub fn parse_rule(line: &str) -> Result<Rule, EnhancerError> {
     // Caller: `[ m ] |`.
     let save = cur.pos;
     if cur.eat('[') {
-        let m = parse_matcher(&mut cur, FrameOffset::Caller).ok_or_else(|| err("bad caller matcher"))?;
+        let m = parse_matcher(&mut cur, FrameOffset::Caller)?.ok_or_else(|| err("bad caller matcher"))?;
         if !cur.eat(']') || !cur.eat('|') {
             return Err(err("caller matcher must be `[ matcher ] |`"));
         }
@@ -72,7 +72,7 @@ pub fn parse_rule(line: &str) -> Result<Rule, EnhancerError> {
         if looks_like_action(cur.rest()) {
             break;
         }
-        match parse_matcher(&mut cur, FrameOffset::None) {
+        match parse_matcher(&mut cur, FrameOffset::None)? {
             Some(m) => matchers.push(m),
             None => {
                 cur.pos = save;
@@ -90,7 +90,7 @@ pub fn parse_rule(line: &str) -> Result<Rule, EnhancerError> {
         if !cur.eat('[') {
             return Err(err("callee matcher must be `| [ matcher ]`"));
         }
-        let m = parse_matcher(&mut cur, FrameOffset::Callee).ok_or_else(|| err("bad callee matcher"))?;
+        let m = parse_matcher(&mut cur, FrameOffset::Callee)?.ok_or_else(|| err("bad callee matcher"))?;
         if !cur.eat(']') {
             return Err(err("unclosed callee matcher"));
         }
@@ -132,7 +132,21 @@ fn looks_like_action(s: &str) -> bool {
             .any(|v| token.starts_with(v) && !token[v.len()..].starts_with(|c: char| is_ident_char(c)))
 }
 
-fn parse_matcher(cur: &mut Cursor, offset: FrameOffset) -> Option<Matcher> {
+/// `Ok(None)` when the input does not look like a matcher; an error when it does but names
+/// an unknown key or carries a bad pattern.
+fn parse_matcher(cur: &mut Cursor, offset: FrameOffset) -> Result<Option<Matcher>, EnhancerError> {
+    match split_matcher(cur, offset) {
+        None => Ok(None),
+        Some((negated, key, arg, len)) => {
+            let m = Matcher::new(negated, &key, &arg, offset)?;
+            cur.pos += len;
+            Ok(Some(m))
+        }
+    }
+}
+
+/// `(negated, key, argument, consumed bytes)` of a `[!]key:argument` at the cursor.
+fn split_matcher(cur: &mut Cursor, offset: FrameOffset) -> Option<(bool, String, String, usize)> {
     cur.skip_ws();
     let rest = cur.rest();
     let mut i = 0;
@@ -172,10 +186,7 @@ fn parse_matcher(cur: &mut Cursor, offset: FrameOffset) -> Option<Matcher> {
         arg = &rest[i..i + len];
         i += len;
     }
-    let arg = arg.replace("\\\\", "\\");
-    let m = Matcher::new(negated, &key, &arg, offset).ok()?;
-    cur.pos += i;
-    Some(m)
+    Some((negated, key, arg.replace("\\\\", "\\"), i))
 }
 
 fn parse_bool(s: &str) -> Option<bool> {

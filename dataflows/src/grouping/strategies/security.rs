@@ -52,11 +52,21 @@ pub fn csp(event: &Value) -> Option<Variants> {
     };
     let blocked = text("blocked_uri");
     let uri = normalize_uri(blocked);
-    let local_kind = match (directive, blocked) {
-        ("script-src" | "script-src-elem" | "style-src" | "style-src-elem", "eval") => Some("'unsafe-eval'"),
-        ("script-src" | "script-src-elem" | "style-src" | "style-src-elem", "inline" | "") => Some("'unsafe-inline'"),
-        _ => None,
-    };
+    // A script blocked from the page itself: what matters is whether inline code or eval
+    // was refused, not the (local) URI. The kind comes from the violated directive, else
+    // from the browser's `inline`/`eval` pseudo-URI. Not covered by the conformance data.
+    let violated = text("violated_directive");
+    let local_kind = (directive == "script-src" && uri == LOCAL)
+        .then(|| {
+            if violated.contains("'unsafe-inline'") || blocked == "inline" {
+                Some("'unsafe-inline'")
+            } else if violated.contains("'unsafe-eval'") || blocked == "eval" {
+                Some("'unsafe-eval'")
+            } else {
+                None
+            }
+        })
+        .flatten();
     let mut c = Component::new("csp");
     c.push_child(salt(directive));
     let mut violation = Component::new("violation");

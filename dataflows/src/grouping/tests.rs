@@ -170,3 +170,26 @@ fn threads_pick_the_crashed_one() {
     ]}}));
     assert_eq!(r.primary_hash, md5_hex(["m", "boom"]));
 }
+
+#[test]
+fn odd_shapes_do_not_panic() {
+    let odd = [
+        json!({"exception": 5}),
+        json!({"exception": {"values": [null, 3, {"type": 7, "value": {"a": 1}, "stacktrace": {"frames": "x"}}]}}),
+        json!({"exception": {"values": [{"value": 12, "mechanism": {"meta": {"ns_error": {"code": "x"}}, "synthetic": "yes"}}]}}),
+        json!({"stacktrace": {"frames": [null, {"function": 1, "in_app": "yes", "data": 3}, {"abs_path": "", "filename": ""}]}}),
+        json!({"threads": [{"crashed": true, "stacktrace": null}], "logentry": {"message": "%(x)s %", "params": {"x": null}}}),
+        json!({"threads": "nope", "logentry": {"message": "{0} {5}", "params": ["a"]}, "fingerprint": [1, true, null, "{{ default }}"]}),
+        json!({"csp": {"effective_directive": 3}, "platform": ""}),
+        json!({"platform": "native", "stacktrace": {"frames": [{"function": "<<<((([[[{{{"}, {"function": ")))>>>"}, {"function": "operator<< -> int"}]}}),
+        json!({"exception": {"values": [
+            {"type": "A", "mechanism": {"exception_id": 0, "is_exception_group": true, "parent_id": 1}},
+            {"type": "B", "mechanism": {"exception_id": 1, "is_exception_group": true, "parent_id": 0}}
+        ]}}),
+    ];
+    for event in odd {
+        let r = group_event(&event, &GroupingOptions::default()).expect("odd but valid events group");
+        assert!(!r.primary_hash.is_empty());
+        let _ = error_metadata(&event);
+    }
+}

@@ -146,11 +146,12 @@ fn translate_class(chars: &[char], start: usize, path_like: bool) -> (String, us
     (class, i + 1)
 }
 
+/// Escape only what is special inside a regex class (escaping `<` or non-ASCII is an error).
 fn regex_class_escape(c: char) -> String {
-    if c.is_ascii_alphanumeric() {
-        c.to_string()
-    } else {
+    if matches!(c, '\\' | ']' | '[' | '^' | '-' | '&' | '~') {
         format!("\\{c}")
+    } else {
+        c.to_string()
     }
 }
 
@@ -184,5 +185,9 @@ mod tests {
         assert!(m("*::\\{dtor\\}", false, "foo::{dtor}"));
         assert!(m("io.sentry.*", false, "IO.Sentry.Foo"));
         assert!(!m("io.sentry.*", false, "io.sentryx"));
+        assert!(m("[<>é]x", false, "éx"));
+        assert!(m("[!a-c]", false, "d"));
+        assert!(!m("[!a-c]", false, "b"));
+        assert!(m("{foo,bar}::*", false, "bar::baz"));
     }
 }

@@ -7,7 +7,7 @@
 //! [`CheckpointBody`], then the xxh3-64 of everything before it (u64 LE). postcard (a compact,
 //! stable serde format) rather than JSON: at a million groups JSON is ~4x larger and slower.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -50,10 +50,9 @@ pub struct FilesPosition {
 pub struct KafkaPosition {
     pub topic: String,
     pub partition_count: usize,
-    /// Next offset per partition (every partition read so far, by any process).
+    /// Next offset per partition (every partition read so far, by any process). A bounded
+    /// run restarted from here reads on to the end found by the restarted run.
     pub offsets: BTreeMap<i32, i64>,
-    /// Partitions that reached their end bound (bounded reads).
-    pub finished: BTreeSet<i32>,
 }
 
 #[derive(Serialize, Deserialize)]

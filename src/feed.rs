@@ -186,7 +186,6 @@ impl Feeder {
         state.partition_count = partition_count;
         let local: Vec<i32> = (0..partition_count as i32)
             .filter(|p| (*p as usize) % self.processes == self.process)
-            .filter(|p| !state.finished.contains(p))
             .collect();
         let mut source = KafkaSource::open(&kafka.options, &local, kafka.start, kafka.end, &state.offsets)
             .with_context(|| format!("cannot read topic {}", kafka.options.topic))?;
@@ -244,9 +243,6 @@ impl Feeder {
             if let Some(kafka_state) = &mut positions.kafka {
                 for progress in source.progress() {
                     kafka_state.offsets.insert(progress.partition, progress.next_offset);
-                    if progress.finished {
-                        kafka_state.finished.insert(progress.partition);
-                    }
                 }
             }
             if caught_up.iter().all(|c| *c) {

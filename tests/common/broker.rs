@@ -1,0 +1,124 @@
+//! A real Kafka-protocol broker for tests: tansu with in-memory storage on a free loopback
+//! port, one per test, stopped when dropped. `.ci/run` installs tansu when it is missing.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Broker {
+    child: Child,
+    pub address: String,
+}
+
+fn tansu() -> PathBuf {
+    if let Ok(path) = std::env::var("TANSU") {
+        return PathBuf::from(path);
+    }
+    let home = std::env::var("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo"));
+    let installed = home.join("bin/tansu");
+    if installed.exists() {
+        installed
+    } else {
+        PathBuf::from("tansu")
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Broker {
+    pub fn start() -> Broker {
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(tansu())
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "memory://tansu/", "--silent"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start tansu ({}): {e}; run .ci/install-tansu", tansu().display()));
+        let address = format!("127.0.0.1:{port}");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(&address).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "tansu did not start listening");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Broker { child, address }
+    }
+
+    pub fn create_topic(&self, name: &str, partitions: u32) {
+        let status = Command::new(tansu())
+            .args(["topic", "create", "--broker", &format!("tcp://{}", self.address)])
+            .args(["--partitions", &partitions.to_string(), name])
+            .stdout(Stdio::null())
+            .status()
+            .expect("tansu topic create");
+        assert!(status.success(), "cannot create topic {name}");
+    }
+
+    /// Loads a JSON-lines file into `topic` with `occurrent produce` (Sentry's keys).
+    pub fn produce(&self, topic: &str, input: &Path) {
+        let output = Command::new(env!("CARGO_BIN_EXE_occurrent"))
+            .args(["produce", "--kafka", &self.address, "--topic", topic, "--input"])
+            .arg(input)
+            .output()
+            .expect("occurrent produce");
+        assert!(output.status.success(), "produce failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+
+    /// Every message of a topic (all partitions), with its headers, read until caught up.
+    pub fn consume_all(&self, topic: &str) -> Vec<(Vec<u8>, Vec<(String, String)>)> {
+        use rdkafka::config::ClientConfig;
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        use rdkafka::message::{Headers, Message};
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.address)
+            .set("group.id", "test-reader")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "true")
+            .set("fetch.wait.max.ms", "10")
+            .create()
+            .unwrap();
+        let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)).unwrap();
+        let partitions = metadata.topics()[0].partitions().len();
+        let mut list = rdkafka::TopicPartitionList::new();
+        for p in 0..partitions as i32 {
+            list.add_partition_offset(topic, p, rdkafka::Offset::Beginning).unwrap();
+        }
+        consumer.assign(&list).unwrap();
+        let mut eof = std::collections::HashSet::new();
+        let mut messages = Vec::new();
+        let started = Instant::now();
+        while eof.len() < partitions && started.elapsed() < Duration::from_secs(60) {
+            match consumer.poll(Duration::from_millis(100)) {
+                Some(Ok(message)) => {
+                    let headers = message
+                        .headers()
+                        .map(|h| {
+                            h.iter()
+                                .map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned()))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    messages.push((message.payload().unwrap_or_default().to_vec(), headers));
+                }
+                Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
+                    eof.insert(p);
+                }
+                _ => {}
+            }
+        }
+        messages
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,9 +1,9 @@
 //! Kafka end to end, against a real broker (tansu): backfills, the dead-letter topic, the
 //! partition schedule, and a two-process cluster.
 
-mod common;
 #[path = "common/broker.rs"]
 mod broker;
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -30,7 +30,11 @@ fn generate(dir: &Path, name: &str, count: u64, extra: &[&str]) -> PathBuf {
 
 fn run(args: &[&str]) -> Output {
     let output = Command::new(BIN).args(args).output().expect("run occurrent");
-    assert!(output.status.success(), "occurrent {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "occurrent {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     output
 }
 
@@ -76,10 +80,17 @@ fn one_partition_backfill_equals_the_file_backfill_and_dead_letters_reach_their_
         assert!(!header("reason").is_empty());
         // With one partition, offset n is line n + 1 of the file.
         let offset: usize = header("offset").parse().unwrap();
-        assert_eq!(payload, lines[offset].as_bytes(), "dead letter at offset {offset} keeps the original bytes");
+        assert_eq!(
+            payload,
+            lines[offset].as_bytes(),
+            "dead letter at offset {offset} keeps the original bytes"
+        );
     }
     let file_reasons: Vec<&str> = from_file.dead_letters.iter().map(|l| l["reason"].as_str().unwrap()).collect();
-    let topic_reasons: Vec<String> = letters.iter().map(|(_, h)| h.iter().find(|(k, _)| k == "reason").unwrap().1.clone()).collect();
+    let topic_reasons: Vec<String> = letters
+        .iter()
+        .map(|(_, h)| h.iter().find(|(k, _)| k == "reason").unwrap().1.clone())
+        .collect();
     assert_eq!(file_reasons, topic_reasons, "same reasons, same order");
 }
 
@@ -113,5 +124,51 @@ fn bounded_backfill_stops_at_the_end_found_at_start_and_resumes_from_its_checkpo
     // New messages arrive; the next backfill resumes after the first one's positions.
     broker.produce("occ", &second);
     let (_, summary) = kafka_backfill(&broker, "occ", dir.path(), "b", &["--state-dir", &state_arg]);
-    assert_eq!(summary["lines_read"], 10_000, "the checkpointed state plus the new messages, each once");
+    assert_eq!(
+        summary["lines_read"], 10_000,
+        "the checkpointed state plus the new messages, each once"
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn a_two_process_cluster_gives_the_single_process_result() {
+    let dir = temp_dir();
+    let input = generate(dir.path(), "stream.jsonl", 40_000, &["--malformed-ratio", "0.005"]);
+    let broker = Broker::start();
+    broker.create_topic("occ", 4);
+    broker.create_topic("occ-dlq", 1);
+    broker.produce("occ", &input);
+    let (single, summary) = kafka_backfill(&broker, "occ", dir.path(), "single", &["--workers", "2"]);
+
+    let hostfile = dir.path().join("hosts");
+    std::fs::write(&hostfile, format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port())).unwrap();
+    let hosts = hostfile.display().to_string();
+    let cluster = ["--processes", "2", "--hostfile", &hosts, "--workers", "2"];
+    let second = Command::new(BIN)
+        .args(["backfill", "--kafka", &broker.address, "--topic", "occ", "--process", "1"])
+        .args(cluster)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first_args = vec!["--process", "0"];
+    first_args.extend(cluster);
+    let (clustered, clustered_summary) = kafka_backfill(&broker, "occ", dir.path(), "cluster", &first_args);
+    let second = second.wait_with_output().unwrap();
+    assert!(
+        second.status.success(),
+        "process 1 failed: {}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert_eq!(clustered_summary, summary);
+    assert!(clustered == single, "the cluster's issues differ from one process's");
+    // Both processes read partitions: every rejected message reached the dead-letter topic.
+    assert_eq!(
+        broker.consume_all("occ-dlq").len() as i64,
+        2 * summary["dead_lettered"].as_i64().unwrap()
+    );
 }

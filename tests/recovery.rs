@@ -1,9 +1,9 @@
 //! Exactly-once recovery: a backfill killed with SIGKILL at random moments and restarted from
 //! its checkpoints ends with the same issues, byte for byte, as an uninterrupted run.
 
-mod common;
 #[path = "common/broker.rs"]
 mod broker;
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -36,7 +36,10 @@ fn backfill_with_kills(input: &[String], state: &Path, out: &Path, kills: usize,
     let command = || {
         let mut command = Command::new(BIN);
         command.arg("backfill").args(input);
-        command.arg("--state-dir").arg(state).args(["--checkpoint-interval", "0.3", "--workers", "2"]);
+        command
+            .arg("--state-dir")
+            .arg(state)
+            .args(["--checkpoint-interval", "0.3", "--workers", "2"]);
         command.arg("--dump-issues").arg(&dump).arg("--summary-json").arg(&summary);
         if !input.iter().any(|a| a == "--kafka") {
             command.arg("--dead-letter").arg(&dead);

@@ -67,7 +67,11 @@ impl Broker {
             .arg(input)
             .output()
             .expect("occurrent produce");
-        assert!(output.status.success(), "produce failed: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "produce failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 
     /// Every message of a topic (all partitions), with its headers, read until caught up.

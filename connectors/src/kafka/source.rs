@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dataflows::model::block::LineInfo;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, DefaultConsumerContext};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
@@ -58,13 +58,13 @@ pub struct Chunk {
 
 struct Assigned {
     progress: PartitionProgress,
-    queue: rdkafka::consumer::base_consumer::PartitionQueue<DefaultConsumerContext>,
+    queue: rdkafka::consumer::base_consumer::PartitionQueue<QuietContext>,
     /// A message read past the current chunk's end (offsets can jump over control records).
     lookahead: Option<(i64, Vec<u8>)>,
 }
 
 pub struct KafkaSource {
-    consumer: Arc<BaseConsumer>,
+    consumer: Arc<BaseConsumer<QuietContext>>,
     topic: String,
     partitions: Vec<Assigned>,
     /// Totals for metrics.
@@ -75,8 +75,8 @@ pub struct KafkaSource {
 impl KafkaSource {
     /// The number of partitions of the topic.
     pub fn partition_count(options: &KafkaOptions) -> Result<usize, KafkaSourceError> {
-        let consumer: BaseConsumer = consumer_config(options)
-            .create()
+        let consumer: BaseConsumer<QuietContext> = consumer_config(options)
+            .create_with_context(QuietContext)
             .map_err(client_error("cannot create a consumer"))?;
         let metadata = consumer
             .fetch_metadata(Some(&options.topic), METADATA_TIMEOUT)
@@ -103,9 +103,9 @@ impl KafkaSource {
         end: EndAt,
         resume: &BTreeMap<i32, i64>,
     ) -> Result<KafkaSource, KafkaSourceError> {
-        let consumer: Arc<BaseConsumer> = Arc::new(
+        let consumer: Arc<BaseConsumer<QuietContext>> = Arc::new(
             consumer_config(options)
-                .create()
+                .create_with_context(QuietContext)
                 .map_err(client_error("cannot create a consumer"))?,
         );
         let topic = options.topic.clone();
@@ -306,6 +306,20 @@ impl KafkaSource {
     }
 }
 
+/// Reports client errors through `tracing`, except partition-EOF: reaching the end of a
+/// partition is how the source knows it caught up, not an error.
+pub struct QuietContext;
+
+impl rdkafka::client::ClientContext for QuietContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if !matches!(error, KafkaError::PartitionEOF(_)) {
+            tracing::warn!(%error, reason, "kafka client error");
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for QuietContext {}
+
 fn consumer_config(options: &KafkaOptions) -> rdkafka::config::ClientConfig {
     let mut config = options.client_config();
     config
@@ -327,7 +341,7 @@ fn consumer_config(options: &KafkaOptions) -> rdkafka::config::ClientConfig {
 }
 
 /// The first offset at or after `ms`, or None when every message is older.
-fn offset_for_time(consumer: &BaseConsumer, topic: &str, partition: i32, ms: i64) -> Result<Option<i64>, KafkaSourceError> {
+fn offset_for_time(consumer: &BaseConsumer<QuietContext>, topic: &str, partition: i32, ms: i64) -> Result<Option<i64>, KafkaSourceError> {
     let mut query = TopicPartitionList::new();
     query
         .add_partition_offset(topic, partition, Offset::Offset(ms))

@@ -197,7 +197,7 @@ impl Feeder {
         let bar = self.kafka_progress(&source);
         let mut round: u64 = 0;
         let mut caught_up: Vec<bool> = vec![false; local.len()];
-        let mut last_refresh = Instant::now();
+        let mut last_refresh: Option<Instant> = None;
         loop {
             let round_start = base + round * stride;
             let mut read_any = false;
@@ -234,8 +234,8 @@ impl Feeder {
                     dispatch.block(worker, Arc::new(block), horizon)?;
                 }
             }
-            if last_refresh.elapsed() > Duration::from_secs(1) {
-                last_refresh = Instant::now();
+            if last_refresh.is_none_or(|at| at.elapsed() > Duration::from_secs(1)) {
+                last_refresh = Some(Instant::now());
                 source.refresh_watermarks();
                 source.serve_events();
                 self.metrics.record_lag(source.topic(), source.progress());

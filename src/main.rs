@@ -184,6 +184,13 @@ struct BackfillArgs {
     /// 8601 date-time.
     #[arg(long, default_value = "latest")]
     to: connectors::kafka::EndAt,
+    /// Kafka: once caught up, keep reading live (serving the API on --listen) instead of
+    /// exiting: the same reader goes on, so there is no gap and no duplicate.
+    #[arg(long, conflicts_with_all = ["dump_issues", "summary_json"])]
+    then_follow: bool,
+    /// Address of the HTTP API with --then-follow.
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    listen: String,
 }
 
 #[derive(Args)]
@@ -467,6 +474,16 @@ const SUMMARY: &[(&str, Counter)] = &[
 ];
 
 fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
+    if args.then_follow {
+        if args.input.kafka.kafka.is_none() {
+            anyhow::bail!("--then-follow needs --kafka (for files use `run --follow`)");
+        }
+        return run(RunArgs {
+            input: args.input,
+            follow: false,
+            listen: args.listen,
+        });
+    }
     let catalog = load_catalog(args.input.config.as_deref())?;
     let wiring = wire(&args.input, &catalog, false, args.to)?;
     let (sink, dead_letter_file, stop) = (wiring.sink.clone(), wiring.dead_letter_file.clone(), wiring.stop.clone());
@@ -542,6 +559,19 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let server = runtime.spawn(async move { axum::serve(listener, app).await });
     let pipeline_views = views.clone();
     let options = wiring.options;
+    {
+        // Say once when what existed at start-up is in the views (the backfill part).
+        let (views, startup) = (views.clone(), startup.clone());
+        std::thread::spawn(move || loop {
+            std::thread::sleep(Duration::from_millis(50));
+            let views = views.read().unwrap_or_else(|p| p.into_inner());
+            if startup.is_ready(&views) {
+                let counters: Vec<String> = SUMMARY.iter().map(|(name, c)| format!("{name}={}", views.counter(*c))).collect();
+                tracing::info!(summary = counters.join(" "), "caught up; following live input");
+                return;
+            }
+        });
+    }
     let pipeline = std::thread::Builder::new()
         .name("pipeline".into())
         .spawn(move || run_pipeline(options, pipeline_views, startup))?;

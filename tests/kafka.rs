@@ -172,3 +172,128 @@ fn a_two_process_cluster_gives_the_single_process_result() {
         2 * summary["dead_lettered"].as_i64().unwrap()
     );
 }
+
+fn get_json(url: &str) -> Option<Value> {
+    reqwest::blocking::get(url).ok()?.json().ok()
+}
+
+fn metric(port: u16, name: &str) -> Option<i64> {
+    let text = reqwest::blocking::get(format!("http://127.0.0.1:{port}/metrics"))
+        .ok()?
+        .text()
+        .ok()?;
+    text.lines().find_map(|l| l.strip_prefix(&format!("{name} "))?.trim().parse().ok())
+}
+
+fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !condition() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn streaming_follows_new_messages_and_a_sigterm_restart_resumes_without_duplicates() {
+    let dir = temp_dir();
+    let first = generate(dir.path(), "first.jsonl", 4_000, &[]);
+    let second = generate(dir.path(), "second.jsonl", 4_000, &["--seed", "9", "--start-time", "1705000000"]);
+    let both = dir.path().join("both.jsonl");
+    let mut all = std::fs::read(&first).unwrap();
+    all.extend(std::fs::read(&second).unwrap());
+    std::fs::write(&both, all).unwrap();
+    let expected = backfill_files(std::slice::from_ref(&both), 2, &[]);
+
+    let broker = Broker::start();
+    broker.create_topic("occ", 1);
+    broker.create_topic("occ-dlq", 1);
+    broker.produce("occ", &first);
+    let state = dir.path().join("state");
+    let start = |port: u16| {
+        Command::new(BIN)
+            .args(["backfill", "--then-follow", "--kafka", &broker.address, "--topic", "occ"])
+            .arg("--state-dir")
+            .arg(&state)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let port = free_port();
+    let mut server = start(port);
+    wait_for("the backlog", || metric(port, "occurrent_messages_consumed_total") == Some(4_000));
+    wait_for("readiness", || {
+        reqwest::blocking::get(format!("http://127.0.0.1:{port}/readyz")).is_ok_and(|r| r.status().is_success())
+    });
+    // Live: messages produced now show up without a restart.
+    broker.produce("occ", &second);
+    wait_for("the live messages", || {
+        metric(port, "occurrent_messages_consumed_total") == Some(8_000)
+    });
+    let lag = reqwest::blocking::get(format!("http://127.0.0.1:{port}/metrics"))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(lag.contains("occurrent_kafka_lag_messages{topic=\"occ\",partition=\"0\"}"), "{lag}");
+    let groups = |port: u16| metric(port, "occurrent_groups_created_total");
+    wait_for("all groups", || groups(port) == expected.summary["groups_created"].as_i64());
+    let issues = get_json(&format!(
+        "http://127.0.0.1:{port}/api/0/organizations/sentry/issues/?query=&limit=100"
+    ))
+    .unwrap();
+    assert!(!issues.as_array().unwrap().is_empty());
+
+    // SIGTERM: drain, final checkpoint, exit 0; the restart reads nothing twice.
+    let status = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    assert!(server.wait().unwrap().success(), "a SIGTERM stop exits cleanly");
+    let port = free_port();
+    let mut server = start(port);
+    wait_for("the restart", || metric(port, "occurrent_groups").is_some());
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    for (name, summary_key) in [
+        ("occurrent_occurrences_accepted_total", "occurrences_accepted"),
+        ("occurrent_groups_created_total", "groups_created"),
+        ("occurrent_duplicates_total", "duplicates"),
+        ("occurrent_dropped_noise_total", "dropped_noise"),
+    ] {
+        assert_eq!(
+            metric(port, name),
+            expected.summary[summary_key].as_i64(),
+            "{name} after the restart"
+        );
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+#[test]
+fn a_file_dump_then_the_topic_read_as_one_log() {
+    let dir = temp_dir();
+    let history = generate(dir.path(), "history.jsonl", 6_000, &[]);
+    let live = generate(dir.path(), "live.jsonl", 6_000, &["--seed", "8", "--start-time", "1705000000"]);
+    let both = dir.path().join("both.jsonl");
+    let mut all = std::fs::read(&history).unwrap();
+    all.extend(std::fs::read(&live).unwrap());
+    std::fs::write(&both, all).unwrap();
+    let expected = backfill_files(std::slice::from_ref(&both), 2, &[]);
+    let broker = Broker::start();
+    broker.create_topic("occ", 1);
+    broker.create_topic("occ-dlq", 1);
+    broker.produce("occ", &live);
+    let history_arg = history.display().to_string();
+    let dead = dir.path().join("dead.jsonl").display().to_string();
+    let (dump, summary) = kafka_backfill(
+        &broker,
+        "occ",
+        dir.path(),
+        "combined",
+        &["--input", &history_arg, "--dead-letter", &dead],
+    );
+    assert_eq!(summary, expected.summary);
+    assert!(dump == expected.dump_bytes, "file-then-topic differs from the concatenated file");
+}

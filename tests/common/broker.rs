@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A consumed message: its payload and headers.
+pub type Consumed = (Vec<u8>, Vec<(String, String)>);
+
 pub struct Broker {
     child: Child,
     pub address: String,
@@ -75,7 +78,7 @@ impl Broker {
     }
 
     /// Every message of a topic (all partitions), with its headers, read until caught up.
-    pub fn consume_all(&self, topic: &str) -> Vec<(Vec<u8>, Vec<(String, String)>)> {
+    pub fn consume_all(&self, topic: &str) -> Vec<Consumed> {
         use rdkafka::config::ClientConfig;
         use rdkafka::consumer::{BaseConsumer, Consumer};
         use rdkafka::message::{Headers, Message};

@@ -1,5 +1,6 @@
 //! A real Kafka-protocol broker for tests: tansu with in-memory storage on a free loopback
 //! port, one per test, stopped when dropped. `.ci/run` installs tansu when it is missing.
+#![allow(dead_code)]
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

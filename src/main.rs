@@ -58,6 +58,9 @@ enum Command {
     /// Write JSON lines to a Kafka topic, keyed like Sentry's producer (for loading a topic
     /// from a file, or replaying dead letters after a fix).
     Produce(ProduceArgs),
+    /// Benchmark baseline for Kafka: a bare consumer loop over a topic, no processing.
+    #[command(hide = true)]
+    ConsumeOnly(ConsumeOnlyArgs),
     /// Benchmark baseline: read and decode the input on N threads, with no dataflow.
     #[command(hide = true)]
     ParseOnly(ParseOnlyArgs),
@@ -73,6 +76,16 @@ struct ProduceArgs {
     #[arg(long)]
     input: PathBuf,
     /// A librdkafka property, `key=value` (repeatable).
+    #[arg(long = "kafka-property", value_name = "KEY=VALUE")]
+    kafka_properties: Vec<String>,
+}
+
+#[derive(Args)]
+struct ConsumeOnlyArgs {
+    #[arg(long, value_name = "BROKERS")]
+    kafka: String,
+    #[arg(long, default_value = "ingest-occurrences")]
+    topic: String,
     #[arg(long = "kafka-property", value_name = "KEY=VALUE")]
     kafka_properties: Vec<String>,
 }
@@ -250,6 +263,17 @@ fn main() -> anyhow::Result<()> {
         Command::Run(args) => run(args),
         Command::Generate(args) => generate_stream(args),
         Command::ParseOnly(args) => parse_only(args),
+        Command::ConsumeOnly(args) => {
+            let properties = parse_properties(&args.kafka_properties)?;
+            let started = Instant::now();
+            let (messages, bytes) = produce::consume_only(&args.kafka, &args.topic, &properties)?;
+            let seconds = started.elapsed().as_secs_f64();
+            eprintln!(
+                "consume-only: {messages} messages ({bytes} bytes) in {seconds:.2}s ({:.0} messages/s)",
+                messages as f64 / seconds.max(1e-9)
+            );
+            Ok(())
+        }
         Command::Produce(args) => {
             let properties = parse_properties(&args.kafka_properties)?;
             let sent = produce::produce(&args.kafka, &args.topic, &args.input, &properties)?;

@@ -101,6 +101,52 @@ pub fn produce(brokers: &str, topic: &str, input: &Path, properties: &[(String, 
     Ok(sent)
 }
 
+/// The benchmark baseline for Kafka: a bare consumer loop over every partition of `topic`
+/// until it is caught up, touching each payload once. Returns (messages, bytes).
+pub fn consume_only(brokers: &str, topic: &str, properties: &[(String, String)]) -> anyhow::Result<(u64, u64)> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message;
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "occurrent-consume-only")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        // The same fetch settings as the Kafka source, so only the processing differs.
+        .set("fetch.max.bytes", "52428800")
+        .set("queued.max.messages.kbytes", "262144")
+        .set("fetch.wait.max.ms", "10");
+    for (key, value) in properties {
+        config.set(key, value);
+    }
+    let consumer: BaseConsumer = config.create().context("cannot create a consumer")?;
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(30))
+        .context("cannot read metadata")?;
+    let partitions = metadata.topics().first().map_or(0, |t| t.partitions().len());
+    let mut list = rdkafka::TopicPartitionList::new();
+    for partition in 0..partitions as i32 {
+        list.add_partition_offset(topic, partition, rdkafka::Offset::Beginning)?;
+    }
+    consumer.assign(&list)?;
+    let (mut messages, mut bytes) = (0u64, 0u64);
+    let mut caught_up = std::collections::HashSet::new();
+    while caught_up.len() < partitions {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(message)) => {
+                messages += 1;
+                bytes += message.payload().map_or(0, |p| p.len() as u64);
+            }
+            Some(Err(KafkaError::PartitionEOF(partition))) => {
+                caught_up.insert(partition);
+            }
+            Some(Err(error)) => tracing::warn!(%error, "consume error"),
+            None => {}
+        }
+    }
+    Ok((messages, bytes))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -192,10 +192,15 @@ impl KafkaSource {
         let topic = self.topic.clone();
         let assigned = &mut self.partitions[index];
         let progress = &mut assigned.progress;
+        // Sized from what was read so far, so the payloads are copied once, not again as the
+        // buffer grows.
+        let expected =
+            (chunk_messages.clamp(1, 1 << 16) as u64).min((progress.end.unwrap_or(i64::MAX) - progress.next_offset).max(1) as u64);
+        let average = (self.bytes_read / self.messages_read.max(1)).clamp(64, 4096);
         let mut chunk = Chunk {
             partition: progress.partition,
-            bytes: Vec::new(),
-            lines: Vec::new(),
+            bytes: Vec::with_capacity((expected * (average + average / 8)) as usize),
+            lines: Vec::with_capacity(expected as usize),
             end: ChunkEnd::Finished,
         };
         if progress.finished {
@@ -214,10 +219,15 @@ impl KafkaSource {
                 };
                 return Ok(chunk);
             }
-            let (offset, payload) = match assigned.lookahead.take() {
-                Some(message) => message,
+            let polled;
+            let lookahead = assigned.lookahead.take();
+            let (offset, payload): (i64, &[u8]) = match &lookahead {
+                Some((offset, payload)) => (*offset, payload),
                 None => match assigned.queue.poll(wait) {
-                    Some(Ok(message)) => (message.offset(), message.payload().unwrap_or_default().to_vec()),
+                    Some(Ok(message)) => {
+                        polled = message;
+                        (polled.offset(), polled.payload().unwrap_or_default())
+                    }
                     Some(Err(KafkaError::PartitionEOF(_))) => {
                         if progress.until_caught_up {
                             progress.end = Some(progress.next_offset);
@@ -258,12 +268,12 @@ impl KafkaSource {
             }
             if offset >= target {
                 // Belongs to a later chunk (or past the end bound): keep it for then.
-                assigned.lookahead = Some((offset, payload));
+                assigned.lookahead = Some((offset, payload.to_vec()));
                 progress.next_offset = target;
                 continue;
             }
             let start = chunk.bytes.len();
-            chunk.bytes.extend_from_slice(&payload);
+            chunk.bytes.extend_from_slice(payload);
             chunk.lines.push(LineInfo {
                 start,
                 len: payload.len(),

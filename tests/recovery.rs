@@ -27,19 +27,19 @@ fn generate(dir: &Path, count: u64) -> PathBuf {
 }
 
 /// Runs `occurrent backfill <input>` with checkpoints in `state`, killing it with SIGKILL at
-/// random moments `kills` times, then lets the last run finish. Returns the dump, the
+/// random moments `kills` times (with 1, 2 or 3 workers in turn), then lets the last run
+/// finish. Returns the dump, the
 /// summary and the dead-letter file (if `dead_letters` is a file).
 fn backfill_with_kills(input: &[String], state: &Path, out: &Path, kills: usize, seed: u64) -> (Vec<u8>, String, Option<String>) {
     let dump = out.join("dump.jsonl");
     let summary = out.join("summary.json");
     let dead = out.join("dead.jsonl");
-    let command = || {
+    // Each restart uses another worker count: the state is re-partitioned on restore.
+    let command = |workers: usize| {
         let mut command = Command::new(BIN);
         command.arg("backfill").args(input);
-        command
-            .arg("--state-dir")
-            .arg(state)
-            .args(["--checkpoint-interval", "0.3", "--workers", "2"]);
+        command.arg("--state-dir").arg(state).args(["--checkpoint-interval", "0.3"]);
+        command.args(["--workers", &workers.to_string()]);
         command.arg("--dump-issues").arg(&dump).arg("--summary-json").arg(&summary);
         if !input.iter().any(|a| a == "--kafka") {
             command.arg("--dead-letter").arg(&dead);
@@ -50,7 +50,7 @@ fn backfill_with_kills(input: &[String], state: &Path, out: &Path, kills: usize,
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut killed = 0;
     while killed < kills {
-        let mut child = command().spawn().expect("start occurrent");
+        let mut child = command(1 + killed % 3).spawn().expect("start occurrent");
         let wait = Duration::from_millis(rng.random_range(700..2500));
         let started = Instant::now();
         let mut finished = false;
@@ -69,7 +69,7 @@ fn backfill_with_kills(input: &[String], state: &Path, out: &Path, kills: usize,
         child.wait().unwrap();
         killed += 1;
     }
-    let status = command().status().expect("final run");
+    let status = command(2).status().expect("final run");
     assert!(status.success(), "the final run failed");
     let checkpoints = std::fs::read_dir(state).unwrap().count();
     assert!(checkpoints > 0, "checkpoints were written");

@@ -25,8 +25,6 @@ use crate::checkpoint::{self, CheckpointBodyRef, FilesPosition, Positions};
 use crate::metrics::Metrics;
 use crate::pipeline::{CheckpointOptions, Dispatch, KafkaInput, Startup, IN_FLIGHT_PER_WORKER};
 
-/// Rounds of Kafka chunks in flight before the feeder waits for the dataflow.
-const IN_FLIGHT_ROUNDS: u64 = 4;
 /// Sub-blocks smaller than this are not worth a worker of their own.
 const MIN_SUB_BLOCK: usize = 512;
 /// How long a streaming read waits for a message before cutting a chunk at the live edge.
@@ -221,7 +219,7 @@ impl Feeder {
                     bar.inc(chunk.lines.len() as u64);
                 }
                 let first_epoch = round_start + partition as u64 * workers;
-                let horizon = round_start.saturating_sub(IN_FLIGHT_ROUNDS * stride);
+                let horizon = round_start.saturating_sub(kafka.in_flight_rounds * stride);
                 for (worker, block) in split_chunk(chunk.bytes, chunk.lines, workers as usize).into_iter().enumerate() {
                     let block = InputBlock {
                         index: first_epoch + worker as u64,
@@ -239,6 +237,10 @@ impl Feeder {
                 source.refresh_watermarks();
                 source.serve_events();
                 self.metrics.record_lag(source.topic(), source.progress());
+                if let Some(bar) = &bar {
+                    let lag: i64 = source.progress().map(|p| (p.high_watermark - p.next_offset).max(0)).sum();
+                    bar.set_message(lag.to_string());
+                }
             }
             if let Some(kafka_state) = &mut positions.kafka {
                 for progress in source.progress() {
@@ -258,7 +260,7 @@ impl Feeder {
                 // sending, so none of them waits on this one.
                 let frontier = dispatch.frontier.load(Ordering::Relaxed);
                 if frontier != u64::MAX && frontier >= base {
-                    round = round.max((frontier - base) / stride + IN_FLIGHT_ROUNDS);
+                    round = round.max((frontier - base) / stride + kafka.in_flight_rounds);
                 }
             }
             positions.next_epoch = base + round * stride;

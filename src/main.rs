@@ -1,6 +1,8 @@
 //! `occurrent`: Sentry-style issue tracking on timely/differential dataflow.
 
 mod api;
+mod bench_freshness;
+mod changes;
 mod checkpoint;
 mod config;
 mod feed;
@@ -24,7 +26,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use connectors::decode::OccurrenceDecoder;
-use connectors::kafka::{EndAt, KafkaDeadLetters, KafkaOptions};
+use connectors::kafka::{EndAt, KafkaDeadLetters, KafkaOptions, KafkaTopicSink};
 use dataflows::graph::{DeadLetterSink, DeadLetterWriter, JsonLinesDeadLetters};
 use dataflows::model::time::MICROS_PER_SECOND;
 use dataflows::state::{Counter, IngestConfig};
@@ -58,6 +60,9 @@ enum Command {
     /// Write JSON lines to a Kafka topic, keyed like Sentry's producer (for loading a topic
     /// from a file, or replaying dead letters after a fix).
     Produce(ProduceArgs),
+    /// Benchmark: offer a steady load to a topic and measure produce → visible in the API.
+    #[command(hide = true)]
+    BenchFreshness(BenchFreshnessArgs),
     /// Benchmark baseline for Kafka: a bare consumer loop over a topic, no processing.
     #[command(hide = true)]
     ConsumeOnly(ConsumeOnlyArgs),
@@ -78,6 +83,25 @@ struct ProduceArgs {
     /// A librdkafka property, `key=value` (repeatable).
     #[arg(long = "kafka-property", value_name = "KEY=VALUE")]
     kafka_properties: Vec<String>,
+}
+
+#[derive(Args)]
+struct BenchFreshnessArgs {
+    #[arg(long, value_name = "BROKERS")]
+    kafka: String,
+    #[arg(long, default_value = "ingest-occurrences")]
+    topic: String,
+    /// host:port of the API of the `occurrent run` under test.
+    #[arg(long)]
+    api: String,
+    /// JSON lines replayed as the load.
+    #[arg(long)]
+    load: PathBuf,
+    /// Offered load, messages per second.
+    #[arg(long)]
+    rate: u64,
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
 }
 
 #[derive(Args)]
@@ -110,6 +134,8 @@ struct InputArgs {
     kafka: KafkaArgs,
     #[command(flatten)]
     state: StateArgs,
+    #[command(flatten)]
+    changes: ChangeArgs,
     #[command(flatten)]
     cluster: ClusterArgs,
     /// Worker threads.
@@ -158,6 +184,25 @@ struct KafkaArgs {
     /// Messages per chunk of a partition (chunks end at offsets that are multiples of it).
     #[arg(long, default_value_t = 8192, hide = true)]
     chunk_messages: i64,
+    /// Backpressure: rounds of chunks (one per partition) in flight before reading pauses
+    /// until the dataflow catches up; bounds memory under a burst.
+    #[arg(long, default_value_t = 4)]
+    max_in_flight_rounds: u64,
+}
+
+#[derive(Args, Clone)]
+struct ChangeArgs {
+    /// Write a JSON change feed of the issue view (`{group_id, before, after}` per changed
+    /// group, after each completed epoch) to this file.
+    #[arg(long)]
+    change_feed: Option<PathBuf>,
+    /// Produce the change feed to this topic (keyed by group id; needs --kafka).
+    #[arg(long)]
+    change_feed_topic: Option<String>,
+    /// Produce Sentry's group-attributes snapshots on every group change to this topic
+    /// (e.g. `group-attributes`; needs --kafka).
+    #[arg(long)]
+    group_attributes_topic: Option<String>,
 }
 
 #[derive(Args, Clone)]
@@ -263,6 +308,25 @@ fn main() -> anyhow::Result<()> {
         Command::Run(args) => run(args),
         Command::Generate(args) => generate_stream(args),
         Command::ParseOnly(args) => parse_only(args),
+        Command::BenchFreshness(args) => {
+            let latencies = bench_freshness::run(&bench_freshness::FreshnessOptions {
+                brokers: &args.kafka,
+                topic: &args.topic,
+                api: &args.api,
+                load: &args.load,
+                rate: args.rate,
+                seconds: args.seconds,
+            })?;
+            println!(
+                "{{\"rate\":{},\"probes\":{},\"p50_ms\":{:.1},\"p99_ms\":{:.1},\"max_ms\":{:.1}}}",
+                args.rate,
+                latencies.len(),
+                1000.0 * bench_freshness::quantile(&latencies, 0.5),
+                1000.0 * bench_freshness::quantile(&latencies, 0.99),
+                1000.0 * latencies.last().copied().unwrap_or(f64::NAN)
+            );
+            Ok(())
+        }
         Command::ConsumeOnly(args) => {
             let properties = parse_properties(&args.kafka_properties)?;
             let started = Instant::now();
@@ -452,6 +516,7 @@ fn wire(args: &InputArgs, catalog: &Catalog, follow: bool, end: EndAt) -> anyhow
             start: args.kafka.from,
             end,
             chunk_messages: args.kafka.chunk_messages,
+            in_flight_rounds: args.kafka.max_in_flight_rounds.max(1),
         }),
         None => None,
     };
@@ -476,6 +541,7 @@ fn wire(args: &InputArgs, catalog: &Catalog, follow: bool, end: EndAt) -> anyhow
         cluster: cluster_options(&args.cluster)?,
         metrics: metrics.clone(),
         stop: stop.clone(),
+        changes: change_sinks(args, catalog)?,
     };
     Ok(Wiring {
         options,
@@ -484,6 +550,34 @@ fn wire(args: &InputArgs, catalog: &Catalog, follow: bool, end: EndAt) -> anyhow
         metrics,
         stop,
     })
+}
+
+fn change_sinks(args: &InputArgs, catalog: &Catalog) -> anyhow::Result<changes::ChangeSinks> {
+    let catalog = Arc::new(catalog.clone());
+    let mut sinks: Vec<Box<dyn changes::ChangeWriter>> = Vec::new();
+    if let Some(path) = &args.changes.change_feed {
+        let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        sinks.push(Box::new(changes::JsonLinesChanges {
+            out: BufWriter::new(file),
+            catalog: catalog.clone(),
+        }));
+    }
+    let topics = [&args.changes.change_feed_topic, &args.changes.group_attributes_topic];
+    if topics.iter().any(|t| t.is_some()) && args.kafka.kafka.is_none() {
+        anyhow::bail!("--change-feed-topic and --group-attributes-topic need --kafka");
+    }
+    if let Some(topic) = &args.changes.change_feed_topic {
+        sinks.push(Box::new(changes::KafkaChanges {
+            sink: KafkaTopicSink::new(&kafka_options(args)?, topic)?,
+            catalog,
+        }));
+    }
+    if let Some(topic) = &args.changes.group_attributes_topic {
+        sinks.push(Box::new(changes::GroupAttributes {
+            sink: KafkaTopicSink::new(&kafka_options(args)?, topic)?,
+        }));
+    }
+    Ok(Arc::new(Mutex::new(sinks)))
 }
 
 const SUMMARY: &[(&str, Counter)] = &[

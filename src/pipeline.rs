@@ -44,6 +44,8 @@ pub struct PipelineOptions {
     pub metrics: Arc<Metrics>,
     /// Set by SIGTERM/SIGINT: stop reading, drain, checkpoint, exit.
     pub stop: Arc<AtomicBool>,
+    /// Feeds of group changes (change feed, group-attributes); empty for none.
+    pub changes: crate::changes::ChangeSinks,
 }
 
 #[derive(Clone)]
@@ -53,6 +55,8 @@ pub struct KafkaInput {
     pub end: EndAt,
     /// Messages per chunk; chunks end at offsets that are multiples of it.
     pub chunk_messages: i64,
+    /// Backpressure: rounds of chunks in flight before reading pauses for the dataflow.
+    pub in_flight_rounds: u64,
 }
 
 #[derive(Clone)]
@@ -178,9 +182,20 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
     let mut next_id = 1;
     let total_workers = local_workers * processes;
     let mut initial: Vec<Option<HashMap<ProjectId, ProjectState>>> = (0..local_workers).map(|_| Some(HashMap::default())).collect();
-    if let Some(restored) = restored {
+    if let Some(mut restored) = restored {
         positions = restored.positions;
         next_id = restored.next_id;
+        for (project, state) in &restored.projects {
+            for (short_id, row) in state.rows() {
+                restored.views.restore_row(
+                    dataflows::state::GroupKey {
+                        project: *project,
+                        short_id,
+                    },
+                    row.clone(),
+                );
+            }
+        }
         for (project, state) in restored.projects {
             let worker = (project_route(project) % total_workers as u64) as usize;
             if let Some(Some(map)) = initial.get_mut(worker) {
@@ -200,6 +215,11 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         cut_dead_letters(path, 0)?;
     }
     let initial = Arc::new(Mutex::new(initial));
+    let has_change_sinks = !options.changes.lock().unwrap_or_else(|p| p.into_inner()).is_empty();
+    if has_change_sinks {
+        views.write().unwrap_or_else(|p| p.into_inner()).change_log = Some(Default::default());
+    }
+    let change_sinks = options.changes.clone();
     let partition_count = match (&options.kafka, processes) {
         (Some(kafka), 2..) => connectors::kafka::KafkaSource::partition_count(&kafka.options)?,
         _ => 1,
@@ -308,6 +328,9 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                     let mut views = worker_views.write().unwrap_or_else(|p| p.into_inner());
                     views.complete_through = through;
                     views.finished = through == u64::MAX;
+                    if has_change_sinks {
+                        crate::changes::publish(&mut views, &change_sinks);
+                    }
                 }
             }
         };
@@ -366,6 +389,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
     for outcome in outcomes {
         outcome.map_err(|e| anyhow::anyhow!("worker failed: {e}"))?;
     }
+    crate::changes::flush(&options.changes).context("cannot flush the change feeds")?;
     let mut views = views.write().unwrap_or_else(|p| p.into_inner());
     views.finished = true;
     Ok(())

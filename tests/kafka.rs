@@ -297,3 +297,48 @@ fn a_file_dump_then_the_topic_read_as_one_log() {
     assert_eq!(summary, expected.summary);
     assert!(dump == expected.dump_bytes, "file-then-topic differs from the concatenated file");
 }
+
+#[test]
+fn group_changes_reach_the_change_feed_and_group_attributes_topics() {
+    let dir = temp_dir();
+    let input = generate(dir.path(), "stream.jsonl", 8_000, &[]);
+    let broker = Broker::start();
+    for (topic, partitions) in [("occ", 2), ("occ-dlq", 1), ("group-attributes", 1), ("issue-changes", 1)] {
+        broker.create_topic(topic, partitions);
+    }
+    broker.produce("occ", &input);
+    let extra = [
+        "--group-attributes-topic",
+        "group-attributes",
+        "--change-feed-topic",
+        "issue-changes",
+        "--chunk-messages",
+        "500",
+    ];
+    let (_, summary) = kafka_backfill(&broker, "occ", dir.path(), "changes", &extra);
+    let groups = summary["groups_created"].as_u64().unwrap() as usize;
+
+    let attributes: Vec<Value> = broker
+        .consume_all("group-attributes")
+        .iter()
+        .map(|(payload, _)| serde_json::from_slice(payload).unwrap())
+        .collect();
+    let ids: std::collections::BTreeSet<u64> = attributes.iter().map(|a| a["group_id"].as_u64().unwrap()).collect();
+    assert_eq!(ids.len(), groups, "a snapshot for every group");
+    for snapshot in &attributes {
+        for field in [
+            "group_deleted",
+            "project_id",
+            "status",
+            "substatus",
+            "first_seen",
+            "num_comments",
+            "assignee_user_id",
+            "timestamp",
+        ] {
+            assert!(snapshot.get(field).is_some(), "group-attributes snapshot lacks {field}: {snapshot}");
+        }
+    }
+    let changes = broker.consume_all("issue-changes");
+    assert_eq!(changes.len(), attributes.len(), "one change-feed message per snapshot");
+}

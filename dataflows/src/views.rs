@@ -18,7 +18,10 @@ use crate::state::{Counter, GroupKey, GroupRow};
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct GroupView {
     pub key: Option<GroupKey>,
-    /// None until the group's row arrives, or after it is retracted.
+    /// None until the group's row arrives, or after it is retracted. Not checkpointed: the
+    /// ingest state holds the same rows, and a restore links them back (`restore_row`), so
+    /// rows are written once and shared again after a restart.
+    #[serde(skip)]
     pub row: Option<Arc<GroupRow>>,
     /// 0 until assigned.
     pub id: u64,
@@ -43,6 +46,19 @@ pub struct IssueViews {
     pub complete_through: u64,
     /// The input is exhausted and every epoch applied.
     pub finished: bool,
+    /// When change sinks are configured: each group changed since the last drain, with its
+    /// row before the first of those changes (None: it did not exist).
+    #[serde(skip)]
+    pub change_log: Option<HashMap<GroupKey, Option<Arc<GroupRow>>>>,
+}
+
+/// A group's net change between two drains of the change log.
+#[derive(Clone, Debug)]
+pub struct GroupChange {
+    pub key: GroupKey,
+    pub id: u64,
+    pub before: Option<Arc<GroupRow>>,
+    pub after: Option<Arc<GroupRow>>,
 }
 
 impl IssueViews {
@@ -92,6 +108,10 @@ impl IssueViews {
         // Retractions before insertions, so a key's old row leaves before its new row arrives.
         updates.sort_by_key(|(_, time, diff)| (*time, *diff));
         for ((key, row), _, diff) in updates {
+            if let Some(log) = &mut self.change_log {
+                let before = self.index.get(&key).and_then(|&i| self.groups[i as usize].row.clone());
+                log.entry(key).or_insert(before);
+            }
             let view = self.view_mut(key);
             if diff < 0 {
                 if view
@@ -105,6 +125,38 @@ impl IssueViews {
                 view.row = Some(row);
             }
         }
+    }
+
+    /// After a restore: the group's row, shared with the ingest state.
+    pub fn restore_row(&mut self, key: GroupKey, row: Arc<GroupRow>) {
+        self.view_mut(key).row = Some(row);
+    }
+
+    /// Takes the net changes since the last drain, for groups that have their id (the others
+    /// stay until it arrives). No-op changes are dropped.
+    pub fn drain_changes(&mut self) -> Vec<GroupChange> {
+        let Some(mut log) = self.change_log.take() else {
+            return Vec::new();
+        };
+        let mut changes = Vec::new();
+        log.retain(|key, before| {
+            let Some(view) = self.get(*key) else { return false };
+            if view.id == 0 {
+                return true;
+            }
+            if before.as_deref() != view.row.as_deref() {
+                changes.push(GroupChange {
+                    key: *key,
+                    id: view.id,
+                    before: before.take(),
+                    after: view.row.clone(),
+                });
+            }
+            false
+        });
+        self.change_log = Some(log);
+        changes.sort_by_key(|c| c.id);
+        changes
     }
 
     pub fn apply_ids(&mut self, updates: Vec<((GroupKey, u64), u64, isize)>) {

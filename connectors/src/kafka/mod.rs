@@ -7,9 +7,11 @@
 
 mod dead_letters;
 mod source;
+mod topic_sink;
 
 pub use dead_letters::KafkaDeadLetters;
 pub use source::{Chunk, ChunkEnd, KafkaSource, PartitionProgress};
+pub use topic_sink::KafkaTopicSink;
 
 use rdkafka::config::ClientConfig;
 

@@ -138,6 +138,11 @@ pub struct ProjectState {
 }
 
 impl ProjectState {
+    /// Every group's current row, by short id (for relinking the views after a restore).
+    pub fn rows(&self) -> impl Iterator<Item = (u32, &Arc<GroupRow>)> {
+        self.groups.iter().enumerate().map(|(index, group)| (index as u32 + 1, &group.row))
+    }
+
     pub fn apply(&mut self, record: &Record, config: &IngestConfig, effects: &mut Effects) {
         let time = match &record.body {
             RecordBody::Occurrence(occ) => {

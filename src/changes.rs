@@ -1,0 +1,227 @@
+//! Outgoing feeds of group changes, written after each completed epoch by the first worker:
+//! a JSON change feed of the issue view (`{group_id, before, after}`, to a file or a topic)
+//! and Sentry's `group-attributes` snapshots (kafka-formats.md §10) for Snuba-style consumers.
+//! Each is at-least-once across a crash: changes after the last checkpoint are sent again.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use connectors::kafka::KafkaTopicSink;
+use dataflows::model::format_iso;
+use dataflows::model::grouptype::group_type;
+use dataflows::state::GroupRow;
+use dataflows::views::{GroupChange, IssueViews};
+use serde::Serialize;
+
+use crate::config::Catalog;
+use crate::short_id::format_short_id;
+
+pub trait ChangeWriter: Send {
+    fn write(&mut self, views: &IssueViews, changes: &[GroupChange]) -> std::io::Result<()>;
+    fn flush(&mut self) -> std::io::Result<()>;
+}
+
+pub type ChangeSinks = Arc<Mutex<Vec<Box<dyn ChangeWriter>>>>;
+
+/// The row-level state of a group in the change feed.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RowJson<'a> {
+    status: &'static str,
+    substatus: Option<&'static str>,
+    priority: &'static str,
+    title: &'a str,
+    culprit: &'a str,
+    level: &'static str,
+    issue_type: &'static str,
+    first_seen: String,
+    last_seen: String,
+    times_seen: u64,
+    user_count: u64,
+}
+
+fn row_json(row: &GroupRow) -> RowJson<'_> {
+    RowJson {
+        status: row.status.api_name(),
+        substatus: row.substatus.map(|s| s.api_name()),
+        priority: row.priority.api_name(),
+        title: &row.title,
+        culprit: &row.culprit,
+        level: row.level.api_name(),
+        issue_type: group_type(row.type_id).map_or("unknown", |t| t.slug),
+        first_seen: format_iso(row.first_seen),
+        last_seen: format_iso(row.last_seen),
+        times_seen: row.times_seen,
+        user_count: row.user_count,
+    }
+}
+
+fn change_json(catalog: &Catalog, change: &GroupChange) -> String {
+    serde_json::json!({
+        "group_id": change.id.to_string(),
+        "project_id": change.key.project.to_string(),
+        "short_id": catalog
+            .project(change.key.project)
+            .map(|p| format_short_id(&p.slug, u64::from(change.key.short_id))),
+        "before": change.before.as_deref().map(row_json),
+        "after": change.after.as_deref().map(row_json),
+    })
+    .to_string()
+}
+
+/// Sentry's group-attributes snapshot of a group after a change.
+fn group_attributes_json(change: &GroupChange) -> String {
+    let row = change.after.as_deref().or(change.before.as_deref());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64);
+    serde_json::json!({
+        "group_deleted": change.after.is_none(),
+        "project_id": change.key.project,
+        "group_id": change.id,
+        "status": row.map_or(0, |r| r.status as i64),
+        "substatus": row.and_then(|r| r.substatus).map(|s| s as i64),
+        "priority": row.map(|r| r.priority as i64),
+        "first_release": null,
+        "first_seen": row.map(|r| format_iso(r.first_seen)),
+        "num_comments": 0,
+        "assignee_user_id": null,
+        "assignee_team_id": null,
+        "owner_suspect_commit_user_id": null,
+        "owner_ownership_rule_user_id": null,
+        "owner_ownership_rule_team_id": null,
+        "owner_codeowners_user_id": null,
+        "owner_codeowners_team_id": null,
+        "timestamp": format_iso(now),
+    })
+    .to_string()
+}
+
+/// The change feed as JSON lines.
+pub struct JsonLinesChanges<W: Write + Send> {
+    pub out: W,
+    pub catalog: Arc<Catalog>,
+}
+
+impl<W: Write + Send> ChangeWriter for JsonLinesChanges<W> {
+    fn write(&mut self, _views: &IssueViews, changes: &[GroupChange]) -> std::io::Result<()> {
+        for change in changes {
+            writeln!(self.out, "{}", change_json(&self.catalog, change))?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// The change feed on a topic, keyed by group id (a group's changes stay in order).
+pub struct KafkaChanges {
+    pub sink: KafkaTopicSink,
+    pub catalog: Arc<Catalog>,
+}
+
+impl ChangeWriter for KafkaChanges {
+    fn write(&mut self, _views: &IssueViews, changes: &[GroupChange]) -> std::io::Result<()> {
+        for change in changes {
+            self.sink
+                .send(Some(&change.id.to_string()), change_json(&self.catalog, change).as_bytes())?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.sink.flush()
+    }
+}
+
+/// Sentry's `group-attributes` topic (no key, as Sentry produces it).
+pub struct GroupAttributes {
+    pub sink: KafkaTopicSink,
+}
+
+impl ChangeWriter for GroupAttributes {
+    fn write(&mut self, _views: &IssueViews, changes: &[GroupChange]) -> std::io::Result<()> {
+        for change in changes {
+            self.sink.send(None, group_attributes_json(change).as_bytes())?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.sink.flush()
+    }
+}
+
+/// Drains the views' change log and hands it to every sink (called after each completed
+/// epoch on the first worker).
+pub fn publish(views: &mut IssueViews, sinks: &ChangeSinks) {
+    let changes = views.drain_changes();
+    if changes.is_empty() {
+        return;
+    }
+    let mut sinks = sinks.lock().unwrap_or_else(|p| p.into_inner());
+    for sink in sinks.iter_mut() {
+        if let Err(error) = sink.write(views, &changes) {
+            tracing::error!(%error, "cannot write group changes");
+        }
+    }
+}
+
+pub fn flush(sinks: &ChangeSinks) -> std::io::Result<()> {
+    for sink in sinks.lock().unwrap_or_else(|p| p.into_inner()).iter_mut() {
+        sink.flush()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dataflows::model::{GroupStatus, Level, Priority, Substatus};
+    use dataflows::state::GroupKey;
+
+    fn row(status: GroupStatus, substatus: Option<Substatus>) -> Arc<GroupRow> {
+        Arc::new(GroupRow {
+            type_id: 4001,
+            status,
+            substatus,
+            priority: Priority::High,
+            priority_locked: false,
+            title: "t".into(),
+            subtitle: "s".into(),
+            culprit: "c".into(),
+            level: Level::Error,
+            metadata_priority: Priority::High,
+            first_seen: 1_000_000,
+            last_seen: 2_000_000,
+            times_seen: 3,
+            user_count: 0,
+            first_release: None,
+            last_release: None,
+            created_seq: 0,
+        })
+    }
+
+    #[test]
+    fn change_feed_and_group_attributes_shapes() {
+        let change = GroupChange {
+            key: GroupKey { project: 7, short_id: 2 },
+            id: 42,
+            before: Some(row(GroupStatus::Unresolved, Some(Substatus::New))),
+            after: Some(row(GroupStatus::Resolved, None)),
+        };
+        let feed: serde_json::Value = serde_json::from_str(&change_json(&Catalog::default(), &change)).unwrap();
+        assert_eq!(feed["group_id"], "42");
+        assert_eq!(feed["before"]["status"], "unresolved");
+        assert_eq!(feed["before"]["substatus"], "new");
+        assert_eq!(feed["after"]["status"], "resolved");
+        let attributes: serde_json::Value = serde_json::from_str(&group_attributes_json(&change)).unwrap();
+        assert_eq!(attributes["group_id"], 42);
+        assert_eq!(attributes["status"], 1);
+        assert_eq!(attributes["substatus"], serde_json::Value::Null);
+        assert_eq!(attributes["group_deleted"], false);
+        assert_eq!(attributes["first_seen"], "1970-01-01T00:00:01.000000Z");
+    }
+}

@@ -2,9 +2,10 @@
 //! a new issue takes from being produced to being visible through the HTTP API.
 //!
 //! The load replays a JSON-lines file at `--rate` messages/s. Ten times a second a probe is
-//! produced: an occurrence of a type without a noise gate, with a unique fingerprint and title,
-//! so it creates a group at once; the probe's latency is the time until the issues list finds
-//! its title.
+//! produced: an occurrence of a type without a noise gate, with a unique fingerprint, in a
+//! project of its own, so it creates a group at once and the n-th probe is that project's
+//! short id n; the probe's latency is the time until the issue-details endpoint (a direct
+//! lookup, so the probe does not load the API) returns it.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,12 +40,12 @@ fn send(producer: &ThreadedProducer<DefaultProducerContext>, topic: &str, payloa
     }
 }
 
-fn probe_message(nonce: u64, n: u64) -> String {
+fn probe_message(project: u64, nonce: u64, n: u64) -> String {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
     serde_json::json!({
         "id": format!("{:032x}", (nonce << 32) | n),
         "event_id": format!("{:032x}", (nonce << 32) | n | (1 << 31)),
-        "project_id": 1,
+        "project_id": project,
         "fingerprint": [format!("freshness-probe-{nonce}-{n}")],
         "issue_title": format!("freshnessprobe{nonce}x{n}"),
         "subtitle": "probe",
@@ -91,6 +92,8 @@ pub fn run(options: &FreshnessOptions<'_>) -> anyhow::Result<Vec<f64>> {
         })
     };
     let nonce = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    // A project no load message uses, new for each run, so probe n is its short id n.
+    let project = 900_000 + nonce % 99_991;
     let mut latencies = Vec::new();
     let started = Instant::now();
     let mut n = 0;
@@ -98,12 +101,14 @@ pub fn run(options: &FreshnessOptions<'_>) -> anyhow::Result<Vec<f64>> {
     std::thread::sleep(Duration::from_secs(1));
     while started.elapsed() < Duration::from_secs(options.seconds) {
         n += 1;
-        let message = probe_message(nonce, n);
+        let message = probe_message(project, nonce, n);
         let produced = Instant::now();
         send(&producer, options.topic, message.as_bytes())?;
-        let path = format!("/api/0/organizations/sentry/issues/?query=freshnessprobe{nonce}x{n}&limit=1");
+        let short_id = crate::short_id::format_short_id(&format!("project-{project}"), n);
+        let path = format!("/api/0/organizations/sentry/issues/{short_id}/");
+        let title = format!("freshnessprobe{nonce}x{n}");
         loop {
-            let found = http_get(options.api, &path).is_ok_and(|body| body.trim_start().starts_with("[{"));
+            let found = http_get(options.api, &path).is_ok_and(|body| body.contains(&title));
             if found {
                 latencies.push(produced.elapsed().as_secs_f64());
                 break;

@@ -278,6 +278,10 @@ impl Feeder {
             }
         }
         dispatch.advance_all(positions.next_epoch)?;
+        if let (Some(_), Some(kafka_state)) = (checkpointer.as_ref(), &positions.kafka) {
+            // The final checkpoint follows; the group's offsets are for lag dashboards only.
+            source.commit(&kafka_state.offsets);
+        }
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }

@@ -27,7 +27,8 @@ use crate::pipeline::{CheckpointOptions, Dispatch, KafkaInput, Startup, IN_FLIGH
 
 /// Sub-blocks smaller than this are not worth a worker of their own.
 const MIN_SUB_BLOCK: usize = 512;
-/// How long a streaming read waits for a message before cutting a chunk at the live edge.
+/// How long one poll waits for a message before polling again (reads of the backlog never
+/// cut a chunk on a timeout; see `PartitionProgress::live`).
 const LIVE_WAIT: Duration = Duration::from_millis(20);
 
 pub struct Feeder {
@@ -256,6 +257,8 @@ impl Feeder {
             }
             round += 1;
             if !read_any {
+                // Nothing queued anywhere: let the fetchers bring more.
+                std::thread::sleep(Duration::from_millis(1));
                 // Idle at the live edge: skip ahead of whatever other processes may be
                 // sending, so none of them waits on this one.
                 let frontier = dispatch.frontier.load(Ordering::Relaxed);

@@ -33,6 +33,10 @@ pub struct PartitionProgress {
     pub finished: bool,
     /// Bounded by the log end: read until first caught up (`end` is set then).
     pub until_caught_up: bool,
+    /// Streaming and caught up at least once since start: from here on a chunk ends when
+    /// nothing more is queued. Before, the backlog is cut only at aligned offsets, whatever
+    /// the fetch timing, so its interleaving is the same on every run.
+    pub live: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,6 +141,7 @@ impl KafkaSource {
                 high_watermark: high,
                 finished: end_offset.is_some_and(|end| first >= end),
                 until_caught_up: matches!(end, EndAt::Latest),
+                live: false,
             });
         }
         let mut assignment = TopicPartitionList::new();
@@ -223,7 +228,7 @@ impl KafkaSource {
             let lookahead = assigned.lookahead.take();
             let (offset, payload): (i64, &[u8]) = match &lookahead {
                 Some((offset, payload)) => (*offset, payload),
-                None => match assigned.queue.poll(wait) {
+                None => match assigned.queue.poll(if progress.live { Duration::ZERO } else { wait }) {
                     Some(Ok(message)) => {
                         polled = message;
                         (polled.offset(), polled.payload().unwrap_or_default())
@@ -243,6 +248,7 @@ impl KafkaSource {
                             return Ok(chunk);
                         }
                         progress.high_watermark = progress.high_watermark.max(progress.next_offset);
+                        progress.live = true;
                         chunk.end = ChunkEnd::CaughtUp;
                         return Ok(chunk);
                     }
@@ -251,7 +257,7 @@ impl KafkaSource {
                         continue;
                     }
                     None => {
-                        if progress.end.is_none() && !progress.until_caught_up {
+                        if progress.live {
                             chunk.end = ChunkEnd::Waited;
                             return Ok(chunk);
                         }

@@ -6,7 +6,7 @@
 # grouping, 200K lines for the backfill (each event is stored, ~2.4 KB apiece).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-data=${1:-/tmp/occurrent-bench}
+data=${1:-/tmp/occurrent-bench-events}
 runs=${2:-3}
 cases=${3:-../shared/conformance/grouping/cases.jsonl}
 target=${CARGO_TARGET_DIR:-target}

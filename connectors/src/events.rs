@@ -15,7 +15,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use dataflows::grouping::{error_metadata, group_event, GroupingOptions};
+use dataflows::grouping::{group_and_describe, GroupingOptions};
 use dataflows::model::grouptype::ERROR_TYPE_ID;
 use dataflows::model::uuid::parse_uuid;
 use dataflows::model::{GroupHash, Level, OccurrenceRecord, ProjectId, Record, RecordBody, Seq, Symbol};
@@ -217,11 +217,10 @@ impl EventDecoder {
             Some(Value::String(text)) => Level::parse(Some(text)),
             Some(other) => return Err(format!("invalid level {other}: not a string")),
         };
-        let grouping = group_event(&event, &self.grouping).map_err(|e| format!("cannot group the event: {e}"))?;
+        let (grouping, display) = group_and_describe(&event, &self.grouping).map_err(|e| format!("cannot group the event: {e}"))?;
         let mut hashes = grouping.hashes.iter().map(|h| hash_of_hex(h));
         let hash = hashes.next().ok_or("grouping produced no hash")??;
         let more_hashes: Vec<GroupHash> = hashes.collect::<Result<_, _>>()?;
-        let display = error_metadata(&event);
         let title = grouping.title_override.clone().unwrap_or(display.title);
         let subtitle = display.metadata.get("value").and_then(Value::as_str).unwrap_or("").to_owned();
         if self.store.is_some() {

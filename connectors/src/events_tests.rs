@@ -1,5 +1,6 @@
 use super::*;
 use crate::event_store::RedbEventStore;
+use dataflows::grouping::group_event;
 use dataflows::model::{group_hash_hex, symbol_of};
 use serde::Serialize;
 use serde_json::json;

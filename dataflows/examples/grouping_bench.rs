@@ -7,12 +7,13 @@
 //!
 //! Per run and phase it reads the whole file into memory first (so disk speed is not
 //! measured), then times: `parse` (serde_json to a `Value`), `group` (parse + `group_event`)
-//! and `group+metadata` (parse + `group_event` + `error_metadata`, what the events decoder
-//! does per event). Prints events/s per phase, the medians and the ratios to `parse`.
+//! and `group+metadata` (parse + `group_and_describe`: hashes, title, culprit and metadata,
+//! what the events decoder does per event). Prints events/s per phase, the medians and the
+//! ratios to `parse`. One thread, the system allocator (the binary uses mimalloc).
 
 use std::time::Instant;
 
-use dataflows::grouping::{error_metadata, group_event, GroupingOptions};
+use dataflows::grouping::{group_and_describe, group_event, GroupingOptions};
 use serde_json::Value;
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -37,12 +38,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let Ok(event) = serde_json::from_str::<Value>(line) else { continue };
                 match phase {
                     0 => hashes += usize::from(event.is_object()),
-                    _ => {
+                    1 => {
                         if let Ok(result) = group_event(&event, &options) {
                             hashes += result.hashes.len();
                         }
-                        if phase == 2 {
-                            hashes += error_metadata(&event).title.len();
+                    }
+                    _ => {
+                        if let Ok((result, display)) = group_and_describe(&event, &options) {
+                            hashes += result.hashes.len() + display.title.len();
                         }
                     }
                 }

@@ -29,7 +29,7 @@ fn group_ref(state: &AppState, org: &str, id: &str) -> Option<GroupRef> {
     Some(GroupRef {
         id: view.id,
         project: key.project,
-        hashes: row.hashes.clone(),
+        hashes: row.event_group.as_ref().map(|e| e.hashes.clone()).unwrap_or_default(),
     })
 }
 

@@ -39,7 +39,7 @@ fn group_metadata(row: &GroupRow) -> GroupMetadata {
             initial_priority: row.metadata_priority.number(),
         })
     };
-    let Some(text) = row.metadata.as_deref() else {
+    let Some(text) = row.event_group.as_ref().and_then(|e| e.metadata.as_deref()) else {
         return platform();
     };
     match serde_json::from_str::<serde_json::Value>(text) {

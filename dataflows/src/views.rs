@@ -200,7 +200,6 @@ mod tests {
             title: "t".into(),
             subtitle: "s".into(),
             culprit: "c".into(),
-            metadata: None,
             level: Level::Error,
             metadata_priority: Priority::High,
             first_seen: 0,
@@ -210,7 +209,7 @@ mod tests {
             first_release: None,
             last_release: None,
             created_seq: 0,
-            hashes: Vec::new(),
+            event_group: None,
         })
     }
 

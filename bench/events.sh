@@ -1,24 +1,25 @@
 #!/usr/bin/env bash
 # Error events: grouping throughput on one core beside plain JSON parsing (same file, same
 # run), and end-to-end event backfill beside parse-only decoding of the same file.
-# Usage: bench/events.sh [DATA_DIR] [RUNS] [CASES]   (release build; medians of RUNS runs)
-# Input: the 100 grouping conformance events, repeated (bench/make_events.py): 1M lines for
-# grouping, 200K lines for the backfill (each event is stored, ~2.4 KB apiece).
+# Usage: bench/events.sh [DATA_DIR] [RUNS] [REPEAT] [CASES]   (release build; medians of RUNS runs)
+# Input: the 100 grouping conformance events repeated REPEAT times (default 1,000: 100K
+# events of ~2.4 KB; grouping runs at ~4K events/s per core, so 10,000 repeats would take
+# minutes per pass) with distinct event ids (bench/make_events.py). One file for everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-/tmp/occurrent-bench-events}
 runs=${2:-3}
-cases=${3:-../shared/conformance/grouping/cases.jsonl}
+repeat=${3:-1000}
+cases=${4:-../shared/conformance/grouping/cases.jsonl}
 target=${CARGO_TARGET_DIR:-target}
 bin=$target/release/occurrent
 cargo build --release --quiet
 cargo build --release --quiet -p dataflows --example grouping_bench
 mkdir -p "$data"
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-big="$data/events-1m.jsonl"; small="$data/events-200k.jsonl"
-[ -f "$big" ] || bench/make_events.py "$cases" "$big" 10000
-[ -f "$small" ] || bench/make_events.py "$cases" "$small" 2000
-cat "$big" "$small" > /dev/null # warm the page cache
+big="$data/events-x$repeat.jsonl"; small=$big
+[ -f "$big" ] || bench/make_events.py "$cases" "$big" "$repeat"
+cat "$big" > /dev/null # warm the page cache
 
 echo "## grouping, one core, $(wc -l < "$big") events"
 "$target/release/examples/grouping_bench" "$big" "$runs"

@@ -50,6 +50,10 @@ pub struct EventArgs {
     /// (periodically while running, and at the end of a backfill).
     #[arg(long, default_value_t = 90.0)]
     pub event_retention_days: f64,
+    /// Server-side fingerprinting rules for error events (as `occurrent grouping
+    /// --fingerprinting-rules`), the same for every project.
+    #[arg(long, value_name = "FILE")]
+    pub fingerprinting_rules: Option<PathBuf>,
 }
 
 impl EventArgs {
@@ -77,9 +81,13 @@ impl EventArgs {
         Ok(Some(Arc::new(store)))
     }
 
-    pub fn decoder(&self, projects: ProjectFilter, store: Option<&Arc<RedbEventStore>>) -> InputDecoder {
+    pub fn decoder(&self, projects: ProjectFilter, store: Option<&Arc<RedbEventStore>>) -> anyhow::Result<InputDecoder> {
         let store = store.map(|s| s.clone() as Arc<dyn EventStore>);
-        InputDecoder::new(self.input_format, projects, GroupingOptions::default(), store)
+        let mut grouping = GroupingOptions::default();
+        if let Some(path) = &self.fingerprinting_rules {
+            grouping.fingerprinting_rules = Some(dataflows::grouping::cli::load_fingerprinting_rules(path)?);
+        }
+        Ok(InputDecoder::new(self.input_format, projects, grouping, store))
     }
 
     fn retention(&self) -> i64 {

@@ -446,7 +446,7 @@ fn wire(args: &InputArgs, catalog: &Catalog, follow: bool, end: EndAt) -> anyhow
         workers: args.workers.max(1),
         follow,
         block_lines: args.block_lines.max(1),
-        decoder: args.events.decoder(catalog.project_filter(), event_store.as_ref()),
+        decoder: args.events.decoder(catalog.project_filter(), event_store.as_ref())?,
         ingest: IngestConfig {
             dedup_window: args.dedup_window * MICROS_PER_SECOND,
         },

@@ -222,6 +222,22 @@ fn ingest_events_json_wrappers_group_like_plain_events() {
 }
 
 #[test]
+fn fingerprinting_rules_apply_to_backfilled_events() {
+    let dir = temp_dir();
+    let rules = dir.path().join("rules.txt");
+    std::fs::write(&rules, "type:KeyError -> missing-keys\ntype:ValueError -> missing-keys\n").expect("write rules");
+    let rules = rules.to_str().expect("path");
+    let events = events();
+    let run = backfill_events(dir.path(), &to_lines(&events), &["--fingerprinting-rules", rules]);
+    let printed = grouping(&to_lines(&events), &["--fingerprinting-rules", rules]);
+    let primaries: BTreeSet<&str> = printed.iter().filter_map(|r| r["primary_hash"].as_str()).collect();
+    assert_eq!(run.issues.len(), primaries.len());
+    let plain = grouping(&to_lines(&events), &[]);
+    let plain: BTreeSet<&str> = plain.iter().filter_map(|r| r["primary_hash"].as_str()).collect();
+    assert_eq!(primaries.len() + 1, plain.len(), "KeyError and ValueError share a group");
+}
+
+#[test]
 fn retention_keeps_the_last_days_of_event_time() {
     let dir = temp_dir();
     let old = event(1, 0.0, json!({"logentry": {"formatted": "old"}}));

@@ -61,8 +61,15 @@ fn respond(state: &AppState, org: &str, id: &str, event_id: Option<&str>) -> Res
             None => return error(StatusCode::NOT_FOUND, "Event not found"),
         },
     };
+    let found = found.and_then(|event| match event {
+        Some(event) => {
+            let neighbours = store.neighbours(group.project, &group.hashes, event.time, event.event_id)?;
+            Ok(Some((event, neighbours)))
+        }
+        None => Ok(None),
+    });
     match found {
-        Ok(Some(event)) => Json(serialize_event(&event, group.id)).into_response(),
+        Ok(Some((event, neighbours))) => Json(serialize_event(&event, group.id, neighbours)).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, "Event not found"),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
@@ -136,7 +143,8 @@ fn message(raw: &Value) -> String {
     from_entry.or(from_message).unwrap_or("").to_owned()
 }
 
-pub fn serialize_event(event: &StoredEvent, group_id: u64) -> Value {
+/// `neighbours`: the group's previous and next event ids.
+pub fn serialize_event(event: &StoredEvent, group_id: u64, neighbours: (Option<u128>, Option<u128>)) -> Value {
     let raw: Value = serde_json::from_slice(&event.json).unwrap_or(Value::Null);
     let display = error_metadata(&raw);
     let id = format!("{:032x}", event.event_id);
@@ -185,6 +193,9 @@ pub fn serialize_event(event: &StoredEvent, group_id: u64) -> Value {
         event.hashes.iter().map(|h| group_hash_hex(*h)).collect::<Vec<_>>().into(),
     );
     out.insert("size".into(), event.json.len().into());
+    let hex = |id: Option<u128>| id.map(|id| format!("{id:032x}"));
+    out.insert("previousEventID".into(), hex(neighbours.0).into());
+    out.insert("nextEventID".into(), hex(neighbours.1).into());
     out.insert("errors".into(), json!([]));
     Value::Object(out)
 }
@@ -203,7 +214,7 @@ mod tests {
             hashes: vec![0xab],
             json: json.to_vec(),
         };
-        let out = serialize_event(&event, 7);
+        let out = serialize_event(&event, 7, (None, Some(11)));
         assert_eq!(out["eventID"], "0000000000000000000000000000000a");
         assert_eq!((out["groupID"].as_str(), out["projectID"].as_str()), (Some("7"), Some("3")));
         assert_eq!(out["dateCreated"], "1970-01-01T00:00:01.500000Z");
@@ -218,5 +229,9 @@ mod tests {
         );
         assert_eq!(out["entries"], json!([{"type": "message", "data": {"formatted": "disk full"}}]));
         assert_eq!(out["fingerprints"], json!(["000000000000000000000000000000ab"]));
+        assert_eq!(
+            (out["previousEventID"].clone(), out["nextEventID"].clone()),
+            (Value::Null, json!("0000000000000000000000000000000b"))
+        );
     }
 }

@@ -468,6 +468,10 @@ fn events_endpoints_serve_stored_events() {
     assert_eq!(latest["culprit"], "app.views in handler");
     assert_eq!(latest["type"], "error");
     assert_eq!(latest["entries"][0]["type"], "exception");
+    assert_eq!(
+        (latest["previousEventID"].clone(), latest["nextEventID"].clone()),
+        (json!(uuid(0xe003)), Value::Null)
+    );
     assert_eq!(latest["entries"][0]["data"]["values"][0]["value"], "latest");
     let tags = latest["tags"].as_array().unwrap();
     assert!(tags.contains(&json!({"key": "server", "value": "web-1"})), "{tags:?}");
@@ -478,6 +482,10 @@ fn events_endpoints_serve_stored_events() {
     let first = json_of(get(&server, &format!("{base}/PROJECT-1-1/events/{hyphenated}/")).unwrap());
     assert_eq!(first["eventID"], uuid(0xe001));
     assert_eq!(first["message"], "");
+    assert_eq!(
+        (first["previousEventID"].clone(), first["nextEventID"].clone()),
+        (Value::Null, json!(uuid(0xe003)))
+    );
     let hello = json_of(get(&server, &format!("{base}/2/events/{}/", uuid(0xe009))).unwrap());
     assert_eq!((hello["title"].as_str(), hello["message"].as_str()), (Some("hello"), Some("hello")));
 

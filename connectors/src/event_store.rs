@@ -50,6 +50,15 @@ pub trait EventStore: Send + Sync {
     /// The event with the greatest time (then event id) among those carrying any of `hashes`
     /// — a group's linked hashes.
     fn latest(&self, project: ProjectId, hashes: &[GroupHash]) -> Result<Option<StoredEvent>, EventStoreError>;
+    /// The event ids just before and just after `(time, event_id)` in `(time, event_id)`
+    /// order among the events carrying any of `hashes` (a group's previous and next event).
+    fn neighbours(
+        &self,
+        project: ProjectId,
+        hashes: &[GroupHash],
+        time: Micros,
+        event_id: u128,
+    ) -> Result<(Option<u128>, Option<u128>), EventStoreError>;
     /// Removes every event with a time before `cutoff`; returns how many.
     fn remove_older_than(&self, cutoff: Micros) -> Result<u64, EventStoreError>;
     /// The greatest event time stored (retention is measured back from it).
@@ -95,6 +104,8 @@ fn decode(project: ProjectId, event_id: u128, row: &[u8]) -> Result<StoredEvent,
         json: row[end..].to_vec(),
     })
 }
+
+type Position = (i64, u128);
 
 /// A redb database file `events.redb` in a directory.
 pub struct RedbEventStore {
@@ -208,6 +219,40 @@ impl EventStore for RedbEventStore {
         }
     }
 
+    fn neighbours(
+        &self,
+        project: ProjectId,
+        hashes: &[GroupHash],
+        time: Micros,
+        event_id: u128,
+    ) -> Result<(Option<u128>, Option<u128>), EventStoreError> {
+        use std::ops::Bound::{Excluded, Included};
+        let tx = self.db.begin_read().map_err(storage)?;
+        let by_hash = tx.open_table(BY_HASH).map_err(storage)?;
+        // Positions are `(time, event_id)`: the order of the index within one hash.
+        let (mut previous, mut next): (Option<Position>, Option<Position>) = (None, None);
+        for &hash in hashes {
+            let at = (project, hash, time, event_id);
+            let before = by_hash
+                .range::<(u64, u128, i64, u128)>((Included((project, hash, i64::MIN, 0)), Excluded(at)))
+                .map_err(storage)?
+                .next_back();
+            if let Some(entry) = before {
+                let (_, _, t, id) = entry.map_err(storage)?.0.value();
+                previous = previous.max(Some((t, id)));
+            }
+            let after = by_hash
+                .range::<(u64, u128, i64, u128)>((Excluded(at), Included((project, hash, i64::MAX, u128::MAX))))
+                .map_err(storage)?
+                .next();
+            if let Some(entry) = after {
+                let (_, _, t, id) = entry.map_err(storage)?.0.value();
+                next = Some(next.map_or((t, id), |n| n.min((t, id))));
+            }
+        }
+        Ok((previous.map(|p| p.1), next.map(|n| n.1)))
+    }
+
     fn remove_older_than(&self, cutoff: Micros) -> Result<u64, EventStoreError> {
         let tx = self.db.begin_write().map_err(storage)?;
         let mut removed = 0;
@@ -294,6 +339,10 @@ mod tests {
         store.put(&[event(1, 1, 400, &[7])]).expect("put");
         assert_eq!(store.latest(1, &[7, 8]).expect("latest").map(|e| e.event_id), Some(1));
         assert_eq!(store.newest_time().expect("newest"), Some(900));
+        // Times now: 1 → 400, 2 → 300, 3 → 200 (hashes 7 and 8 are one group).
+        assert_eq!(store.neighbours(1, &[7, 8], 300, 2).expect("neighbours"), (Some(3), Some(1)));
+        assert_eq!(store.neighbours(1, &[7, 8], 200, 3).expect("neighbours"), (None, Some(2)));
+        assert_eq!(store.neighbours(1, &[8], 300, 2).expect("neighbours"), (Some(3), None));
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub struct AppState {
     pub catalog: Arc<Catalog>,
     pub startup: Arc<Startup>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The event store, read by the events endpoints (written only by the dataflow).
+    pub events: Option<Arc<dyn connectors::event_store::EventStore>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -33,6 +35,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/0/organizations/{org}/issues/", get(list_issues))
         .route("/api/0/organizations/{org}/issues/{id}/", get(issue_details))
         .route("/api/0/organizations/{org}/issues-count/", get(issues_count))
+        .route(
+            "/api/0/organizations/{org}/issues/{id}/events/latest/",
+            get(crate::api_events::latest_event),
+        )
+        .route(
+            "/api/0/organizations/{org}/issues/{id}/events/{event_id}/",
+            get(crate::api_events::event_details),
+        )
         .with_state(state)
 }
 
@@ -44,7 +54,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
-fn error(status: StatusCode, detail: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, detail: impl Into<String>) -> Response {
     (status, Json(json!({ "detail": detail.into() }))).into_response()
 }
 
@@ -169,7 +179,7 @@ fn previous_page(rows: &mut [Row], cursor: Cursor, limit: usize) -> Page {
     }
 }
 
-fn org_known(state: &AppState, org: &str) -> bool {
+pub(crate) fn org_known(state: &AppState, org: &str) -> bool {
     state.catalog.has_organization(org)
 }
 
@@ -293,7 +303,12 @@ async fn list_issues(State(state): State<AppState>, Path(org): Path<String>, Raw
     response
 }
 
-fn find_group<'v>(views: &'v IssueViews, catalog: &Catalog, org: &str, id: &str) -> Option<(GroupKey, &'v GroupView, &'v GroupRow)> {
+pub(crate) fn find_group<'v>(
+    views: &'v IssueViews,
+    catalog: &Catalog,
+    org: &str,
+    id: &str,
+) -> Option<(GroupKey, &'v GroupView, &'v GroupRow)> {
     let in_org = |key: GroupKey| catalog.organization_of(key.project) == Some(org);
     if let Ok(numeric) = id.parse::<u64>() {
         let view = views.by_id(numeric)?;

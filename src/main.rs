@@ -1,10 +1,12 @@
 //! `occurrent`: Sentry-style issue tracking on timely/differential dataflow.
 
 mod api;
+mod api_events;
 mod bench_freshness;
 mod changes;
 mod checkpoint;
 mod config;
+mod events_cli;
 mod feed;
 mod generate;
 mod generate_groups;
@@ -25,7 +27,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use connectors::decode::OccurrenceDecoder;
 use connectors::kafka::{EndAt, KafkaDeadLetters, KafkaOptions, KafkaTopicSink};
 use dataflows::graph::{DeadLetterSink, DeadLetterWriter, JsonLinesDeadLetters};
 use dataflows::model::time::MICROS_PER_SECOND;
@@ -66,6 +67,9 @@ enum Command {
     /// Benchmark baseline for Kafka: a bare consumer loop over a topic, no processing.
     #[command(hide = true)]
     ConsumeOnly(ConsumeOnlyArgs),
+    /// Group Sentry events (one JSON per stdin line) and print their hashes (one JSON per
+    /// line); a bad line prints `{"error": …}` and the others continue.
+    Grouping(events_cli::GroupingArgs),
     /// Benchmark baseline: read and decode the input on N threads, with no dataflow.
     #[command(hide = true)]
     ParseOnly(ParseOnlyArgs),
@@ -122,6 +126,8 @@ struct ParseOnlyArgs {
     workers: usize,
     #[arg(long, default_value_t = 16_384)]
     block_lines: usize,
+    #[arg(long, default_value = "occurrences")]
+    input_format: connectors::events::InputFormat,
 }
 
 #[derive(Args, Clone)]
@@ -138,6 +144,8 @@ struct InputArgs {
     changes: ChangeArgs,
     #[command(flatten)]
     cluster: ClusterArgs,
+    #[command(flatten)]
+    events: events_cli::EventArgs,
     /// Worker threads.
     #[arg(long, default_value_t = default_workers())]
     workers: usize,
@@ -338,6 +346,7 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Grouping(args) => events_cli::grouping(args),
         Command::Produce(args) => {
             let properties = parse_properties(&args.kafka_properties)?;
             let sent = produce::produce(&args.kafka, &args.topic, &args.input, &properties)?;
@@ -498,6 +507,7 @@ struct Wiring {
     dead_letter_file: Option<PathBuf>,
     metrics: Arc<metrics::Metrics>,
     stop: Arc<AtomicBool>,
+    event_store: Option<Arc<connectors::event_store::RedbEventStore>>,
 }
 
 fn wire(args: &InputArgs, catalog: &Catalog, follow: bool, end: EndAt) -> anyhow::Result<Wiring> {
@@ -510,6 +520,7 @@ fn wire(args: &InputArgs, catalog: &Catalog, follow: bool, end: EndAt) -> anyhow
     let metrics = Arc::new(metrics::Metrics::default());
     let (sink, dead_letter_file) = dead_letter_sink(args, &metrics)?;
     let stop = stop_on_signals()?;
+    let event_store = args.events.open_store(args.state.state_dir.as_deref())?;
     let kafka = match &args.kafka.kafka {
         Some(_) => Some(KafkaInput {
             options: kafka_options(args)?,
@@ -531,7 +542,7 @@ fn wire(args: &InputArgs, catalog: &Catalog, follow: bool, end: EndAt) -> anyhow
         workers: args.workers.max(1),
         follow,
         block_lines: args.block_lines.max(1),
-        decoder: OccurrenceDecoder::new(catalog.project_filter()),
+        decoder: args.events.decoder(catalog.project_filter(), event_store.as_ref())?,
         ingest: IngestConfig {
             dedup_window: args.dedup_window * MICROS_PER_SECOND,
         },
@@ -549,6 +560,7 @@ fn wire(args: &InputArgs, catalog: &Catalog, follow: bool, end: EndAt) -> anyhow
         dead_letter_file,
         metrics,
         stop,
+        event_store,
     })
 }
 
@@ -605,12 +617,16 @@ fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
     let catalog = load_catalog(args.input.config.as_deref())?;
     let wiring = wire(&args.input, &catalog, false, args.to)?;
     let (sink, dead_letter_file, stop) = (wiring.sink.clone(), wiring.dead_letter_file.clone(), wiring.stop.clone());
+    let event_store = wiring.event_store.clone();
     let first_process = wiring.options.cluster.as_ref().is_none_or(|c| c.process == 0);
     let views = Arc::new(RwLock::new(IssueViews::default()));
     let started = Instant::now();
     run_pipeline(wiring.options, views.clone(), Arc::new(Startup::default()))?;
     let elapsed = started.elapsed();
     flush_sink(&sink)?;
+    if let Some(store) = &event_store {
+        events_cli::apply_retention(&**store, &args.input.events)?;
+    }
     if stop.load(Ordering::Relaxed) {
         eprintln!("stopped by a signal; the state is checkpointed and the next run resumes from it");
         return Ok(());
@@ -673,7 +689,15 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         catalog,
         startup: startup.clone(),
         metrics: wiring.metrics.clone(),
+        events: wiring
+            .event_store
+            .clone()
+            .map(|s| s as Arc<dyn connectors::event_store::EventStore>),
     });
+    if let Some(store) = &wiring.event_store {
+        events_cli::apply_retention(&**store, &args.input.events)?;
+        events_cli::spawn_retention(store.clone(), args.input.events.clone())?;
+    }
     let server = runtime.spawn(async move { axum::serve(listener, app).await });
     let pipeline_views = views.clone();
     let options = wiring.options;
@@ -747,7 +771,8 @@ fn generate_stream(args: GenerateArgs) -> anyhow::Result<()> {
 
 fn parse_only(args: ParseOnlyArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let (lines, rejected) = pipeline::parse_only(&args.inputs, args.workers.max(1), args.block_lines.max(1))?;
+    let decoder = connectors::events::InputDecoder::new(args.input_format, Default::default(), Default::default(), None);
+    let (lines, rejected) = pipeline::parse_only(&args.inputs, args.workers.max(1), args.block_lines.max(1), decoder)?;
     let elapsed = started.elapsed().as_secs_f64();
     eprintln!(
         "parse-only: {lines} lines ({rejected} rejected) in {elapsed:.2}s ({:.0} lines/s)",

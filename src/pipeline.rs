@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
-use connectors::decode::OccurrenceDecoder;
+use connectors::events::InputDecoder;
 use connectors::jsonl::{expand_inputs, BlockOptions, LineSource};
 use connectors::kafka::{EndAt, KafkaOptions, StartAt};
 use dataflows::graph::ingest::project_route;
@@ -35,7 +35,7 @@ pub struct PipelineOptions {
     pub workers: usize,
     pub follow: bool,
     pub block_lines: usize,
-    pub decoder: OccurrenceDecoder,
+    pub decoder: InputDecoder,
     pub ingest: IngestConfig,
     pub dead_letters: DeadLetterSink,
     pub show_progress: bool,
@@ -406,15 +406,15 @@ fn cut_dead_letters(path: &std::path::Path, length: u64) -> anyhow::Result<()> {
 }
 
 /// The benchmark baseline: the same reader and decoder, no dataflow. Returns (lines, rejected).
-pub fn parse_only(inputs: &[PathBuf], workers: usize, block_lines: usize) -> anyhow::Result<(u64, u64)> {
+pub fn parse_only(inputs: &[PathBuf], workers: usize, block_lines: usize, decoder: InputDecoder) -> anyhow::Result<(u64, u64)> {
     let files = expand_inputs(inputs)?;
     let mut senders = Vec::new();
     let mut handles = Vec::new();
     for _ in 0..workers {
         let (tx, rx) = sync_channel::<InputBlock>(IN_FLIGHT_PER_WORKER as usize);
         senders.push(tx);
+        let decoder = decoder.clone();
         handles.push(std::thread::spawn(move || {
-            let decoder = OccurrenceDecoder::default();
             let (mut lines, mut rejected) = (0u64, 0u64);
             for block in rx {
                 for i in 0..block.lines.len() {

@@ -22,6 +22,37 @@ pub struct Metadata {
     pub initial_priority: u8,
 }
 
+/// The issue platform's fixed shape, or an event-grouped type's own object (error events:
+/// `type`, `value`, `filename`, `function`, … plus `title` and `initial_priority`).
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum GroupMetadata {
+    Platform(Metadata),
+    Event(serde_json::Map<String, serde_json::Value>),
+}
+
+fn group_metadata(row: &GroupRow) -> GroupMetadata {
+    let platform = || {
+        GroupMetadata::Platform(Metadata {
+            title: row.title.to_string(),
+            value: row.subtitle.to_string(),
+            initial_priority: row.metadata_priority.number(),
+        })
+    };
+    let Some(text) = row.event_group.as_ref().and_then(|e| e.metadata.as_deref()) else {
+        return platform();
+    };
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(mut map)) => {
+            map.entry("title").or_insert_with(|| row.title.to_string().into());
+            map.insert("initial_priority".into(), row.metadata_priority.number().into());
+            GroupMetadata::Event(map)
+        }
+        // The decoder writes objects only; anything else falls back to the fixed shape.
+        _ => platform(),
+    }
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Lifetime {
@@ -52,7 +83,7 @@ pub struct SerializedGroup {
     pub event_type: &'static str,
     pub issue_type: &'static str,
     pub issue_category: &'static str,
-    pub metadata: Metadata,
+    pub metadata: GroupMetadata,
     pub count: String,
     pub user_count: u64,
     pub first_seen: String,
@@ -95,14 +126,16 @@ pub fn serialize_group(views: &IssueViews, catalog: &Catalog, key: GroupKey, vie
             id: key.project.to_string(),
             slug,
         },
-        event_type: "generic",
+        // Sentry's `data.type`: "error" for groups made from error events, "generic" for
+        // the issue platform's.
+        event_type: if group_type.is_some_and(|t| t.is_event_grouped()) {
+            "error"
+        } else {
+            "generic"
+        },
         issue_type: group_type.map_or("unknown", |t| t.slug),
         issue_category: group_type.map_or("unknown", |t| t.category.api_name()),
-        metadata: Metadata {
-            title: row.title.to_string(),
-            value: row.subtitle.to_string(),
-            initial_priority: row.metadata_priority.number(),
-        },
+        metadata: group_metadata(row),
         count: row.times_seen.to_string(),
         user_count: row.user_count,
         first_seen: iso(row.first_seen),

@@ -433,3 +433,72 @@ fn search_keys_negation_lists_and_errors() {
         assert!(detail.contains(needle), "{query}: {detail}");
     }
 }
+
+#[test]
+fn events_endpoints_serve_stored_events() {
+    let dir = temp_dir();
+    let frames = json!([{"function": "handler", "module": "app.views", "in_app": true}]);
+    let error = |n: u64, value: &str, offset: f64| {
+        json!({"event_id": uuid(0xe000 + n), "project_id": 1, "timestamp": T0 + offset, "platform": "python",
+               "tags": {"server": "web-1"}, "environment": "prod",
+               "exception": {"values": [{"type": "ValueError", "value": value, "stacktrace": {"frames": frames}}]}})
+    };
+    let message = json!({"event_id": uuid(0xe009), "project_id": 1, "timestamp": T0, "logentry": {"formatted": "hello"}});
+    let lines = to_lines(&[error(1, "first", 0.0), error(2, "latest", 60.0), error(3, "middle", 30.0), message]);
+    let input = write_lines(dir.path(), "events.jsonl", &lines);
+    let store = dir.path().join("store");
+    let server = start(&[
+        "--input",
+        input.to_str().unwrap(),
+        "--input-format",
+        "events",
+        "--event-store",
+        store.to_str().unwrap(),
+        "--dead-letter",
+        dir.path().join("dead.jsonl").to_str().unwrap(),
+    ]);
+    let base = "/api/0/organizations/sentry/issues";
+
+    let latest = json_of(get(&server, &format!("{base}/1/events/latest/")).unwrap());
+    assert_eq!(latest["eventID"], uuid(0xe002));
+    assert_eq!(latest["id"], uuid(0xe002));
+    assert_eq!((latest["groupID"].as_str(), latest["projectID"].as_str()), (Some("1"), Some("1")));
+    assert_eq!(latest["dateCreated"], "2024-01-01T00:01:00.000000Z");
+    assert_eq!(latest["title"], "ValueError: latest");
+    assert_eq!(latest["culprit"], "app.views in handler");
+    assert_eq!(latest["type"], "error");
+    assert_eq!(latest["entries"][0]["type"], "exception");
+    assert_eq!(
+        (latest["previousEventID"].clone(), latest["nextEventID"].clone()),
+        (json!(uuid(0xe003)), Value::Null)
+    );
+    assert_eq!(latest["entries"][0]["data"]["values"][0]["value"], "latest");
+    let tags = latest["tags"].as_array().unwrap();
+    assert!(tags.contains(&json!({"key": "server", "value": "web-1"})), "{tags:?}");
+    assert!(tags.contains(&json!({"key": "environment", "value": "prod"})), "{tags:?}");
+
+    // By id, also in UUID form; the short id names the group too.
+    let hyphenated = "00000000-0000-0000-0000-00000000e001";
+    let first = json_of(get(&server, &format!("{base}/PROJECT-1-1/events/{hyphenated}/")).unwrap());
+    assert_eq!(first["eventID"], uuid(0xe001));
+    assert_eq!(first["message"], "");
+    assert_eq!(
+        (first["previousEventID"].clone(), first["nextEventID"].clone()),
+        (Value::Null, json!(uuid(0xe003)))
+    );
+    let hello = json_of(get(&server, &format!("{base}/2/events/{}/", uuid(0xe009))).unwrap());
+    assert_eq!((hello["title"].as_str(), hello["message"].as_str()), (Some("hello"), Some("hello")));
+
+    // Missing: another group's event, an unknown event, a bad id, an unknown group or org.
+    for path in [
+        format!("{base}/2/events/{}/", uuid(0xe001)),
+        format!("{base}/1/events/{}/", uuid(0xffff)),
+        format!("{base}/1/events/not-an-id/"),
+        format!("{base}/99/events/latest/"),
+        "/api/0/organizations/nope/issues/1/events/latest/".to_string(),
+    ] {
+        let response = get(&server, &path).unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        assert!(json_of(response)["detail"].is_string(), "{path}");
+    }
+}

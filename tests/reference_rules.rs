@@ -527,20 +527,20 @@ fn noise_gate_other_limits_and_types_without_noise_config() {
 
 #[test]
 fn creation_quota_sliding_window() {
-    // type 1: 5 new groups per 3600 s, 60 s buckets. T0 is a multiple of 60 (bucket b0).
+    // type 2001 (no noise config): 5 new groups per 3600 s, 60 s buckets. T0 is a multiple of 60 (bucket b0).
     let lines = vec![
-        occ(1, 1, &["q1"], 1, t(0)),
-        occ(2, 1, &["q2"], 1, t(0)),
-        occ(3, 1, &["q3"], 1, t(30)),
-        occ(4, 1, &["q4"], 1, t(59)),
-        occ(5, 1, &["q5"], 1, t(59)),     // 5 creations in b0
-        occ(6, 1, &["q6"], 1, t(3599)),   // bucket b0+59: window b0..b0+59 holds 5 → denied
-        occ(7, 1, &["q8"], 5002, t(0)),   // other type: own quota → created
-        occ(8, 2, &["q9"], 1, t(0)),      // other project: own quota → created
-        occ(9, 1, &["q7"], 1, t(3600)),   // bucket b0+60: window b0+1..b0+60 holds 0 → created
-        occ(10, 1, &["q10"], 1, t(3601)), // window holds 1 → created
-        occ(11, 1, &["q6"], 1, t(3602)),  // the denied fingerprint again: window holds 2 → created
-        occ(12, 1, &["q1"], 1, t(3603)),  // existing group: the quota does not apply
+        occ(1, 1, &["q1"], 2001, t(0)),
+        occ(2, 1, &["q2"], 2001, t(0)),
+        occ(3, 1, &["q3"], 2001, t(30)),
+        occ(4, 1, &["q4"], 2001, t(59)),
+        occ(5, 1, &["q5"], 2001, t(59)),     // 5 creations in b0
+        occ(6, 1, &["q6"], 2001, t(3599)),   // bucket b0+59: window b0..b0+59 holds 5 → denied
+        occ(7, 1, &["q8"], 5002, t(0)),      // other type: own quota → created
+        occ(8, 2, &["q9"], 2001, t(0)),      // other project: own quota → created
+        occ(9, 1, &["q7"], 2001, t(3600)),   // bucket b0+60: window b0+1..b0+60 holds 0 → created
+        occ(10, 1, &["q10"], 2001, t(3601)), // window holds 1 → created
+        occ(11, 1, &["q6"], 2001, t(3602)),  // the denied fingerprint again: window holds 2 → created
+        occ(12, 1, &["q1"], 2001, t(3603)),  // existing group: the quota does not apply
     ];
     let out = run(&lines);
     assert_eq!(out.summary, summary(12, 11, 0, 0, 0, 1, 10, 0));
@@ -568,6 +568,15 @@ fn creation_quota_sliding_window() {
     assert_eq!(issue(&out, 10)["title"], json!("title 11"));
     assert_eq!(issue(&out, 1)["count"], json!("2"));
     assert_eq!(issue(&out, 1)["lastSeen"], json!("2024-01-01T13:00:03.000000Z"));
+}
+
+#[test]
+fn error_groups_have_no_creation_quota() {
+    // SPEC §4.3: the error type (1) skips the noise gate and the creation quota.
+    let lines: Vec<Value> = (1..=8).map(|n| occ(n, 1, &[&format!("e{n}")], 1, t(0))).collect();
+    let out = run(&lines);
+    assert_eq!(out.summary, summary(8, 8, 0, 0, 0, 0, 8, 0));
+    assert_eq!(issue(&out, 1)["type"], json!("error"));
 }
 
 #[test]

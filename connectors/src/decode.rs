@@ -23,7 +23,7 @@ pub enum ProjectFilter {
 }
 
 impl ProjectFilter {
-    fn accepts(&self, project: ProjectId) -> bool {
+    pub(crate) fn accepts(&self, project: ProjectId) -> bool {
         match self {
             ProjectFilter::Any => true,
             ProjectFilter::Only(ids) => ids.contains(&project),
@@ -334,6 +334,42 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
     }
 }
 
+/// What an event contributes to its occurrence (or, for error events, to their record).
+pub(crate) struct EventFields {
+    pub time: Option<Micros>,
+    pub user: Option<Symbol>,
+    pub release: Option<Symbol>,
+    pub environment: Option<Symbol>,
+}
+
+/// [`EventFields`] of a parsed event, with exactly the occurrence path's rules for
+/// `timestamp`, `user`, `release` and `environment`.
+pub(crate) fn event_fields_of(event: &serde_json::Value, define: &mut dyn FnMut(Symbol, &str)) -> Result<EventFields, String> {
+    let wire = WireEvent::deserialize(event).map_err(|e| format!("invalid event: {e}"))?;
+    event_fields(&wire, define)
+}
+
+fn event_fields(event: &WireEvent, define: &mut dyn FnMut(Symbol, &str)) -> Result<EventFields, String> {
+    let time = event
+        .timestamp
+        .as_ref()
+        .map(|ts| parse_time(ts, "event.timestamp", true))
+        .transpose()?;
+    let mut symbol = |value: &Option<Cow<'_, str>>| {
+        non_empty(value).map(|name| {
+            let symbol = symbol_of(name);
+            define(symbol, name);
+            symbol
+        })
+    };
+    Ok(EventFields {
+        time,
+        user: event.user.as_ref().and_then(user_symbol),
+        release: symbol(&event.release),
+        environment: symbol(&event.environment),
+    })
+}
+
 impl OccurrenceDecoder {
     pub fn new(projects: ProjectFilter) -> Self {
         OccurrenceDecoder { projects }
@@ -342,6 +378,20 @@ impl OccurrenceDecoder {
     /// Decodes one line. `define` is told the string behind every release and environment
     /// symbol, so that the read side can show names.
     pub fn decode(&self, line: &[u8], seq: Seq, define: &mut dyn FnMut(Symbol, &str)) -> Result<Record, String> {
+        self.decode_with_lookup(line, seq, define, None)
+    }
+
+    /// [`Self::decode`], and for an occurrence without an inline `event`, `lookup(project,
+    /// event_id)` may supply the stored event's JSON (Sentry's nodestore path): its
+    /// `timestamp`, `user`, `release` and `environment` are then used as an inline event's
+    /// would be. A missing or unreadable stored event leaves the occurrence as it is.
+    pub fn decode_with_lookup(
+        &self,
+        line: &[u8],
+        seq: Seq,
+        define: &mut dyn FnMut(Symbol, &str),
+        lookup: Option<&dyn Fn(ProjectId, u128) -> Option<Vec<u8>>>,
+    ) -> Result<Record, String> {
         let wire: WireMessage = decode_json(line)?;
         let project = wire.project_id.ok_or_else(|| missing("project_id"))?;
         if !self.projects.accepts(project) {
@@ -397,8 +447,17 @@ impl OccurrenceDecoder {
         let (mut user, mut release, mut environment) = (None, None, None);
         match &wire.event {
             None => {
-                if top_event_id.is_none() {
+                let Some(event_id) = top_event_id else {
                     return Err("Payload must contain either event_id or event_data".into());
+                };
+                let stored = lookup.and_then(|lookup| lookup(project, event_id));
+                if let Some(bytes) = stored {
+                    if let Ok(event) = decode_json::<WireEvent>(&bytes) {
+                        if let Ok(fields) = event_fields(&event, define) {
+                            (user, release, environment) = (fields.user, fields.release, fields.environment);
+                            time = fields.time.unwrap_or(time);
+                        }
+                    }
                 }
             }
             Some(event) => {
@@ -415,20 +474,9 @@ impl OccurrenceDecoder {
                     Some(p) => return Err(format!("event.project_id {p} differs from project_id {project}")),
                     None => return Err(missing("event.project_id")),
                 }
-                if let Some(ts) = &event.timestamp {
-                    time = parse_time(ts, "event.timestamp", true)?;
-                }
-                user = event.user.as_ref().and_then(user_symbol);
-                if let Some(name) = non_empty(&event.release) {
-                    let symbol = symbol_of(name);
-                    define(symbol, name);
-                    release = Some(symbol);
-                }
-                if let Some(name) = non_empty(&event.environment) {
-                    let symbol = symbol_of(name);
-                    define(symbol, name);
-                    environment = Some(symbol);
-                }
+                let fields = event_fields(event, define)?;
+                (user, release, environment) = (fields.user, fields.release, fields.environment);
+                time = fields.time.unwrap_or(time);
             }
         }
         let (hash, more_hashes) = (fingerprint.first, fingerprint.more);
@@ -449,6 +497,7 @@ impl OccurrenceDecoder {
                 title: title.into(),
                 subtitle: subtitle.into(),
                 culprit: culprit.into(),
+                metadata: None,
                 level: Level::parse(wire.level.as_deref()),
                 priority,
                 user,

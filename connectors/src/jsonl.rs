@@ -473,7 +473,7 @@ mod tests {
         let mut encoder = flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::default());
         encoder.write_all(b"{\"x\":4}\n").unwrap();
         encoder.finish().unwrap();
-        let files = expand_inputs(&[dir.clone()]).unwrap();
+        let files = expand_inputs(std::slice::from_ref(&dir)).unwrap();
         let mut source = LineSource::new(
             files,
             BlockOptions {

@@ -261,6 +261,7 @@ mod tests {
             first_release: None,
             last_release: None,
             created_seq: 0,
+            event_group: None,
         })
     }
 

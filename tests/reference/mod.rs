@@ -887,31 +887,33 @@ impl Model {
             return;
         }
 
-        // §4.3.2-3 candidate and noise gate
+        // §4.3.2-3 candidate and noise gate, §4.3.4 creation quota. SPEC §4.3: the error type
+        // (1) has neither, it goes straight to creation.
         let candidate = occ.hashes[0].clone();
-        let noise = project.noise.entry(candidate.clone()).or_default();
-        if noise.count > 0 && t - noise.last >= NOISE_EXPIRY_SECS * US_PER_SEC {
-            noise.count = 0;
-        }
-        noise.count += 1;
-        if noise.count >= occ.gtype.ignore_limit {
-            noise.count = 0;
-        } else {
-            noise.last = noise.last.max(t);
-            self.summary.dropped_noise += 1;
-            return;
-        }
+        if occ.gtype.type_id != 1 {
+            let noise = project.noise.entry(candidate.clone()).or_default();
+            if noise.count > 0 && t - noise.last >= NOISE_EXPIRY_SECS * US_PER_SEC {
+                noise.count = 0;
+            }
+            noise.count += 1;
+            if noise.count >= occ.gtype.ignore_limit {
+                noise.count = 0;
+            } else {
+                noise.last = noise.last.max(t);
+                self.summary.dropped_noise += 1;
+                return;
+            }
 
-        // §4.3.4 creation quota
-        let buckets = project.quota.entry(occ.gtype.type_id).or_default();
-        let b = t.div_euclid(QUOTA_GRANULARITY_SECS * US_PER_SEC);
-        let n = QUOTA_WINDOW_SECS / QUOTA_GRANULARITY_SECS;
-        let used: u64 = buckets.range(b - n + 1..=b).map(|(_, c)| *c).sum();
-        if used >= occ.gtype.quota_limit {
-            self.summary.dropped_quota += 1;
-            return;
+            let buckets = project.quota.entry(occ.gtype.type_id).or_default();
+            let b = t.div_euclid(QUOTA_GRANULARITY_SECS * US_PER_SEC);
+            let n = QUOTA_WINDOW_SECS / QUOTA_GRANULARITY_SECS;
+            let used: u64 = buckets.range(b - n + 1..=b).map(|(_, c)| *c).sum();
+            if used >= occ.gtype.quota_limit {
+                self.summary.dropped_quota += 1;
+                return;
+            }
+            *buckets.entry(b).or_insert(0) += 1;
         }
-        *buckets.entry(b).or_insert(0) += 1;
 
         // §4.3.5 creation
         project.noise.remove(&candidate);
@@ -1149,7 +1151,8 @@ fn group_json(g: &Group) -> Value {
         "substatus": substatus_name(g.substatus),
         "priority": priority_name(g.priority),
         "project": {"id": g.project_id.to_string(), "slug": slug},
-        "type": "generic",
+        // SPEC §6: `type` is "error" for the error type (1), "generic" otherwise.
+        "type": if g.gtype.type_id == 1 { "error" } else { "generic" },
         "issueType": g.gtype.slug,
         "issueCategory": g.gtype.category,
         "metadata": {

@@ -16,6 +16,11 @@ use crate::state::Counter;
 /// Turns one line into a record. Implemented by the connectors for each wire format.
 pub trait LineDecoder: 'static {
     fn decode(&self, line: &[u8], seq: Seq, define: &mut dyn FnMut(Symbol, &str)) -> Result<Record, String>;
+
+    /// Called after each batch of blocks, before its records can complete an epoch: a
+    /// decoder with side effects (the event store) commits them here, so a checkpoint never
+    /// covers an event that is not stored.
+    fn end_block(&self) {}
 }
 
 pub struct Parsed<'scope> {
@@ -74,6 +79,7 @@ pub fn parse<'scope, D: LineDecoder>(blocks: Stream<'scope, u64, Vec<Arc<InputBl
                         }
                     }
                 }
+                decoder.end_block();
                 let lines: usize = data.iter().map(|b| b.lines.len()).sum();
                 let mut counters = vec![(Counter::LinesRead, time, lines as isize)];
                 if !dead.is_empty() {

@@ -180,3 +180,20 @@ fn fingerprinting_variants() {
     }
     assert_eq!(pass, total, "fingerprinting cases through group_event");
 }
+
+/// `group_and_describe` (one normalisation) gives exactly `group_event` and `error_metadata`
+/// (two) on every conformance event.
+#[test]
+fn group_and_describe_matches_the_separate_calls() {
+    let Ok(text) = std::fs::read_to_string(CASES) else {
+        panic!("conformance file missing: {CASES}");
+    };
+    let options = GroupingOptions::default();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let case: Value = serde_json::from_str(line).expect("case JSON");
+        let event = &case["event"];
+        let (result, display) = super::group_and_describe(event, &options).expect("groups");
+        assert_eq!(Ok(result), group_event(event, &options), "{}", case["name"]);
+        assert_eq!(display, super::error_metadata(event), "{}", case["name"]);
+    }
+}

@@ -59,14 +59,19 @@ pub fn error_metadata(event: &Value) -> ErrorMetadata {
             e
         }
     };
-    let platform = text(&event, "platform").unwrap_or("other").to_owned();
+    describe_prepared(&event)
+}
+
+/// [`error_metadata`] of an event that is already normalised.
+pub(super) fn describe_prepared(event: &Value) -> ErrorMetadata {
+    let platform = text(event, "platform").unwrap_or("other").to_owned();
     let exceptions: Vec<&Value> = event
         .get("exception")
         .and_then(|e| e.get("values"))
         .and_then(Value::as_array)
         .map(|a| a.iter().filter(|e| e.is_object()).collect())
         .unwrap_or_default();
-    let culprit = culprit(&event, &exceptions, &platform);
+    let culprit = culprit(event, &exceptions, &platform);
 
     let Some(main) = main_exception(&exceptions) else {
         let message = event

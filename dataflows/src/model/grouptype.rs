@@ -564,6 +564,19 @@ pub static GROUP_TYPES: &[GroupType] = &[
 ];
 
 /// Looks a type up by id; the registry is sorted, so this is a binary search.
+/// The type id of error events (grouped from the events themselves, `ingest-events`).
+pub const ERROR_TYPE_ID: u32 = 1;
+
+impl GroupType {
+    /// Whether groups of this type come from Sentry's error-event path rather than the issue
+    /// platform. That path has neither a noise gate nor a creation quota (both belong to
+    /// `save_issue_from_occurrence`), keeps its events in the event store and remembers each
+    /// group's hashes for the latest-event lookup. Only the error type (id 1) does.
+    pub fn is_event_grouped(&self) -> bool {
+        self.type_id == ERROR_TYPE_ID
+    }
+}
+
 pub fn group_type(type_id: u32) -> Option<&'static GroupType> {
     GROUP_TYPES
         .binary_search_by_key(&type_id, |t| t.type_id)
@@ -584,6 +597,8 @@ mod tests {
         assert!(GROUP_TYPES.windows(2).all(|w| w[0].type_id < w[1].type_id));
         assert_eq!(group_type(4001).unwrap().slug, "monitor_check_in_failure");
         assert_eq!(group_type(1006).unwrap().noise.unwrap().ignore_limit, 3);
+        let event_grouped: Vec<u32> = GROUP_TYPES.iter().filter(|t| t.is_event_grouped()).map(|t| t.type_id).collect();
+        assert_eq!(event_grouped, [ERROR_TYPE_ID]);
         assert!(!group_type(6001).unwrap().in_default_search);
         assert!(group_type(9999).is_none());
     }

@@ -70,6 +70,9 @@ pub struct OccurrenceRecord {
     pub title: Box<str>,
     pub subtitle: Box<str>,
     pub culprit: Box<str>,
+    /// The group's `metadata` as a JSON object, when it is not the issue platform's
+    /// `{title, value, initial_priority}` (error events: `type`, `value`, `filename`, …).
+    pub metadata: Option<Box<str>>,
     pub level: Level,
     pub priority: Option<Priority>,
     pub user: Option<Symbol>,

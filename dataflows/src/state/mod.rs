@@ -7,4 +7,4 @@ pub mod noise_gate;
 pub mod project;
 pub mod status_change;
 
-pub use project::{Counter, Effects, GroupKey, GroupRow, IngestConfig, ProjectState};
+pub use project::{Counter, Effects, EventGroup, GroupKey, GroupRow, IngestConfig, ProjectState};

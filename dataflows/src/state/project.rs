@@ -49,6 +49,19 @@ pub struct GroupRow {
     pub last_release: Option<Symbol>,
     /// Log position of the creating occurrence; orders creations for id assignment.
     pub created_seq: Seq,
+    /// Only for event-grouped types (`GroupType::is_event_grouped`); behind one pointer so
+    /// that the other rows pay 8 bytes for it.
+    pub event_group: Option<Arc<EventGroup>>,
+}
+
+/// What the rows of event-grouped (error) groups have besides the common fields.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct EventGroup {
+    /// The group's `metadata` object as JSON (see `OccurrenceRecord::metadata`).
+    pub metadata: Option<Box<str>>,
+    /// Every hash linked to the group, in link order: the read side finds the group's latest
+    /// event by them.
+    pub hashes: Vec<GroupHash>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -205,10 +218,15 @@ impl ProjectState {
                     );
                     return;
                 }
-                self.link_unlinked(occ, index);
+                // `touch` first: linking may change the row, whose old version it retracts.
                 self.touch(project, index, effects);
+                self.link_unlinked(occ, index);
                 self.update_group(index, occ, group_type.default_priority);
                 index
+            }
+            None if group_type.is_event_grouped() => {
+                // Sentry's error path: no noise gate, no creation quota (semantics §4.3).
+                self.create(project, seq, occ, group_type.default_priority, effects)
             }
             None => {
                 let (ignore_limit, expiry) = match group_type.noise {
@@ -232,13 +250,7 @@ impl ProjectState {
                     effects.count(Counter::DroppedQuota);
                     return;
                 }
-                let index = self.create_group(seq, occ, group_type.default_priority);
-                self.link_unlinked(occ, index);
-                effects.created.push((seq, Self::key(project, index)));
-                effects.changed.push(Self::key(project, index));
-                self.groups[index].dirty_epoch = Some(effects.epoch);
-                effects.count(Counter::GroupsCreated);
-                index
+                self.create(project, seq, occ, group_type.default_priority, effects)
             }
         };
         effects.count(Counter::OccurrencesAccepted);
@@ -258,12 +270,28 @@ impl ProjectState {
         }
     }
 
+    fn create(&mut self, project: ProjectId, seq: Seq, occ: &OccurrenceRecord, default_priority: u8, effects: &mut Effects) -> usize {
+        let index = self.create_group(seq, occ, default_priority);
+        self.link_unlinked(occ, index);
+        effects.created.push((seq, Self::key(project, index)));
+        effects.changed.push(Self::key(project, index));
+        self.groups[index].dirty_epoch = Some(effects.epoch);
+        effects.count(Counter::GroupsCreated);
+        index
+    }
+
     /// Links every hash of `occ` that is not linked yet to group `index`.
     fn link_unlinked(&mut self, occ: &OccurrenceRecord, index: usize) {
+        let keep_hashes = self.groups[index].row.event_group.is_some();
         for hash in occ.hashes() {
             let state = self.hashes.entry(hash).or_insert(HashState::Gate(NoiseGate::default()));
             if matches!(state, HashState::Gate(_)) {
                 *state = HashState::Linked(index as u32);
+                if keep_hashes {
+                    if let Some(event_group) = &mut Arc::make_mut(&mut self.groups[index].row).event_group {
+                        Arc::make_mut(event_group).hashes.push(hash);
+                    }
+                }
             }
         }
     }
@@ -292,6 +320,12 @@ impl ProjectState {
                 first_release: occ.release,
                 last_release: occ.release,
                 created_seq: seq,
+                event_group: group_type(occ.type_id).filter(|t| t.is_event_grouped()).map(|_| {
+                    Arc::new(EventGroup {
+                        metadata: occ.metadata.clone(),
+                        hashes: Vec::new(),
+                    })
+                }),
             }),
             initial_priority: priority,
             title_time: occ.time,
@@ -317,6 +351,11 @@ impl ProjectState {
             }
             if *row.culprit != *occ.culprit {
                 row.culprit = Arc::from(&*occ.culprit);
+            }
+            if let Some(event_group) = &mut row.event_group {
+                if event_group.metadata != occ.metadata {
+                    Arc::make_mut(event_group).metadata = occ.metadata.clone();
+                }
             }
             row.level = occ.level;
             row.metadata_priority = occ
@@ -375,5 +414,73 @@ impl ProjectState {
 
     pub fn row(&self, key: GroupKey) -> Option<&Arc<GroupRow>> {
         self.groups.get((key.short_id as usize).checked_sub(1)?).map(|g| &g.row)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn occurrence(type_id: u32, hashes: &[GroupHash], time: Micros) -> OccurrenceRecord {
+        OccurrenceRecord {
+            time,
+            type_id,
+            hash: hashes[0],
+            more_hashes: hashes[1..].to_vec(),
+            title: "t".into(),
+            subtitle: "s".into(),
+            culprit: "c".into(),
+            metadata: None,
+            level: Level::Error,
+            priority: None,
+            user: None,
+            release: None,
+            environment: None,
+        }
+    }
+
+    /// Applies one occurrence per entry (ids 1, 2, …), all in one project.
+    fn apply_all(occurrences: Vec<OccurrenceRecord>) -> (ProjectState, Effects) {
+        let (mut state, mut effects) = (ProjectState::default(), Effects::default());
+        for (i, occ) in occurrences.into_iter().enumerate() {
+            let record = Record {
+                seq: i as Seq,
+                project: 1,
+                id: i as u128 + 1,
+                body: RecordBody::Occurrence(occ),
+            };
+            state.apply(&record, &IngestConfig::default(), &mut effects);
+        }
+        (state, effects)
+    }
+
+    #[test]
+    fn error_groups_skip_the_creation_quota() {
+        // Ten new fingerprints in one minute: quota 5 binds for type 1001 (after its noise
+        // gate of 100) but never for errors.
+        let errors = (1..=10).map(|h| occurrence(1, &[h], 1_000_000)).collect();
+        let (_, effects) = apply_all(errors);
+        assert_eq!(effects.counters.get(&Counter::GroupsCreated), Some(&10));
+        assert_eq!(effects.counters.get(&Counter::DroppedQuota), None);
+        let crons = (1..=10).map(|h| occurrence(4001, &[h], 1_000_000)).collect();
+        let (_, effects) = apply_all(crons);
+        assert_eq!(effects.counters.get(&Counter::GroupsCreated), Some(&10), "4001's quota is 60000");
+        let perf = (1..=10)
+            .map(|h| occurrence(1006, &[h], 1_000_000))
+            .flat_map(|o| [o.clone(), o.clone(), o])
+            .collect();
+        let (_, effects) = apply_all(perf);
+        assert_eq!(effects.counters.get(&Counter::GroupsCreated), Some(&5));
+        assert_eq!(effects.counters.get(&Counter::DroppedQuota), Some(&5));
+    }
+
+    #[test]
+    fn error_groups_keep_their_linked_hashes() {
+        let (state, _) = apply_all(vec![occurrence(1, &[7, 8], 1), occurrence(1, &[8, 9], 2), occurrence(1, &[10], 3)]);
+        let row = state.row(GroupKey { project: 1, short_id: 1 }).expect("group 1");
+        assert_eq!(row.event_group.as_ref().map(|e| e.hashes.clone()), Some(vec![7, 8, 9]));
+        assert_eq!(row.times_seen, 2);
+        let (state, _) = apply_all(vec![occurrence(4001, &[7, 8], 1)]);
+        assert_eq!(state.row(GroupKey { project: 1, short_id: 1 }).expect("group").event_group, None);
     }
 }

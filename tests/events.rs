@@ -1,0 +1,248 @@
+//! Error events end to end through the real binary: `occurrent grouping`, backfill with
+//! `--input-format events`, the event store and the events endpoints.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::*;
+use serde_json::{json, Value};
+
+fn frame(function: &str, module: &str, in_app: bool) -> Value {
+    json!({"function": function, "module": module, "filename": format!("{module}.py"), "in_app": in_app})
+}
+
+fn exception(kind: &str, value: &str, frames: Vec<Value>) -> Value {
+    json!({"values": [{"type": kind, "value": value, "stacktrace": {"frames": frames}}]})
+}
+
+/// A Sentry event; `n` makes the event id, `offset` the time after T0.
+fn event(n: u64, offset: f64, body: Value) -> Value {
+    let mut event = json!({
+        "event_id": uuid(0xe000 + n),
+        "project_id": 1,
+        "timestamp": T0 + offset,
+        "platform": "python",
+        "release": "2.0.0",
+        "environment": "prod",
+        "user": {"id": n % 3},
+    });
+    if let (Some(target), Some(source)) = (event.as_object_mut(), body.as_object()) {
+        for (k, v) in source {
+            target.insert(k.clone(), v.clone());
+        }
+    }
+    event
+}
+
+/// Eight events: two of them twice more with other values (same groups), a message, a
+/// custom fingerprint, and system-only frames.
+fn events() -> Vec<Value> {
+    let app = |f: &str| {
+        vec![
+            frame("main", "app.main", true),
+            frame(f, "app.views", true),
+            frame("execute", "django.db", false),
+        ]
+    };
+    vec![
+        event(1, 0.0, json!({"exception": exception("ValueError", "bad input 1", app("handler"))})),
+        event(2, 10.0, json!({"exception": exception("KeyError", "'user'", app("profile"))})),
+        event(
+            3,
+            20.0,
+            json!({"exception": exception("ValueError", "bad input 2", app("handler"))}),
+        ),
+        event(4, 30.0, json!({"logentry": {"formatted": "Disk almost full"}, "level": "warning"})),
+        event(
+            5,
+            40.0,
+            json!({"exception": exception("TimeoutError", "db", app("handler")), "fingerprint": ["db-timeouts"]}),
+        ),
+        event(
+            6,
+            50.0,
+            json!({"exception": exception("OSError", "io", vec![frame("read", "stdlib.io", false)])}),
+        ),
+        event(
+            7,
+            60.0,
+            json!({"exception": exception("ValueError", "bad input 3", app("handler"))}),
+        ),
+        event(8, 70.0, json!({"logentry": {"formatted": "Disk almost full"}, "level": "warning"})),
+    ]
+}
+
+/// `occurrent grouping` on `lines` (stdin), one parsed output per non-blank line.
+fn grouping(lines: &[String], args: &[&str]) -> Vec<Value> {
+    let mut child = Command::new(BIN)
+        .arg("grouping")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start occurrent grouping");
+    let mut stdin = child.stdin.take().expect("stdin");
+    for line in lines {
+        writeln!(stdin, "{line}").expect("write stdin");
+    }
+    drop(stdin);
+    let output = child.wait_with_output().expect("grouping runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each output line is JSON"))
+        .collect()
+}
+
+#[test]
+fn grouping_cli_prints_hashes_and_reports_bad_lines() {
+    let mut lines = to_lines(&events()[..3]);
+    lines.insert(1, "{\"exception\": ".to_owned());
+    lines.insert(2, String::new());
+    let out = grouping(&lines, &["--config", "newstyle:2023-01-11"]);
+    assert_eq!(out.len(), 4, "blank lines are skipped: {out:?}");
+    let error = out[1]["error"].as_str().expect("an error object");
+    assert!(error.starts_with("line 2: invalid JSON"), "{error}");
+    for result in [&out[0], &out[2], &out[3]] {
+        let primary = result["primary_hash"].as_str().expect("primary hash");
+        assert_eq!(primary.len(), 32);
+        assert_eq!(result["contributing_variants"][0], "app");
+    }
+    assert_eq!(out[0]["primary_hash"], out[3]["primary_hash"], "same stack, other value");
+    assert_ne!(out[0]["primary_hash"], out[2]["primary_hash"]);
+
+    let dir = temp_dir();
+    let rules = dir.path().join("rules.txt");
+    std::fs::write(&rules, "type:KeyError -> missing-keys\n").expect("write rules");
+    let out = grouping(
+        &to_lines(&events()[..2]),
+        &["--fingerprinting-rules", rules.to_str().expect("path")],
+    );
+    assert_eq!(out[1]["contributing_variants"], json!(["custom-fingerprint"]));
+    assert_ne!(out[0]["contributing_variants"], json!(["custom-fingerprint"]));
+
+    let bad = Command::new(BIN)
+        .args(["grouping", "--config", "legacy:2019-03-12"])
+        .output()
+        .expect("runs");
+    assert!(!bad.status.success(), "an unknown config fails before reading");
+}
+
+fn backfill_events(dir: &Path, lines: &[String], extra: &[&str]) -> Run {
+    let input = write_lines(dir, "events.jsonl", lines);
+    let store = dir.join("store");
+    let mut args = vec!["--input-format", "events", "--event-store", store.to_str().expect("path")];
+    args.extend_from_slice(extra);
+    backfill_files(&[input], 2, &args)
+}
+
+#[test]
+fn backfilled_error_groups_are_the_grouping_hashes() {
+    let dir = temp_dir();
+    let events = events();
+    let mut lines = to_lines(&events);
+    lines.push("{\"event_id\": 1".to_owned());
+    lines.push(json!({"event_id": uuid(99), "timestamp": T0}).to_string());
+    let run = backfill_events(dir.path(), &lines, &[]);
+    let printed = grouping(&to_lines(&events), &[]);
+
+    let primaries: BTreeSet<&str> = printed.iter().filter_map(|r| r["primary_hash"].as_str()).collect();
+    assert_eq!(run.issues.len(), primaries.len(), "one group per distinct primary hash");
+    assert_eq!(run.counter("groups_created"), primaries.len() as i64);
+    assert_eq!(run.counter("occurrences_accepted"), events.len() as i64);
+    assert_eq!(run.counter("dropped_quota"), 0, "more than 5 new error groups in a minute are fine");
+    let reasons: Vec<&str> = run.dead_letters.iter().filter_map(|d| d["reason"].as_str()).collect();
+    assert_eq!(reasons.len(), 2);
+    assert!(reasons[0].starts_with("invalid JSON in event at EOF"), "{reasons:?}");
+    assert_eq!(reasons[1], "missing field project_id");
+
+    // Issues are numbered in creation order: the n-th distinct primary hash in log order.
+    // Title and culprit come from the group's latest event (events are in time order here).
+    let mut order: Vec<&str> = Vec::new();
+    let mut latest = std::collections::HashMap::new();
+    for (event, result) in events.iter().zip(&printed) {
+        let primary = result["primary_hash"].as_str().expect("hash");
+        if !order.contains(&primary) {
+            order.push(primary);
+        }
+        latest.insert(primary, event);
+    }
+    for (issue, primary) in run.issues.iter().zip(&order) {
+        let display = dataflows::grouping::error_metadata(latest[primary]);
+        assert_eq!(issue["title"], display.title);
+        assert_eq!(issue["culprit"], display.culprit.unwrap_or_default());
+        assert_eq!(
+            (issue["type"].as_str(), issue["issueType"].as_str()),
+            (Some("error"), Some("error"))
+        );
+    }
+    let value_errors = run.by_title("ValueError: bad input 3");
+    assert_eq!(value_errors["count"], "3");
+    assert_eq!(value_errors["metadata"]["type"], "ValueError");
+    assert_eq!(value_errors["metadata"]["value"], "bad input 3");
+    assert_eq!(value_errors["userCount"], 2, "users id:1, id:0, id:1");
+    assert_eq!(value_errors["firstRelease"], "2.0.0");
+    assert_eq!(value_errors["lastSeen"], "2024-01-01T00:01:00.000000Z");
+    assert_eq!(run.by_title("Disk almost full")["level"], "warning");
+
+    // Occurrences that name a stored event take its time, release and environment.
+    let occurrence = occurrence(1, 1, "perf", 4001, T0 + 9999.0, json!({"event_id": uuid(0xe000 + 2)}));
+    let input = write_lines(dir.path(), "occurrences.jsonl", &to_lines(&[occurrence]));
+    let store = dir.path().join("store");
+    let run = backfill_files(&[input], 1, &["--event-store", store.to_str().expect("path")]);
+    assert_eq!(run.issues[0]["firstSeen"], "2024-01-01T00:00:10.000000Z");
+    assert_eq!(run.issues[0]["environments"], json!(["prod"]));
+}
+
+#[test]
+fn ingest_events_json_wrappers_group_like_plain_events() {
+    let dir = temp_dir();
+    let events = events();
+    let wrapped: Vec<String> = events
+        .iter()
+        .map(|e| {
+            json!({"type": "event", "start_time": 1, "event_id": e["event_id"], "project_id": 1, "payload": e.to_string()}).to_string()
+        })
+        .collect();
+    let input = write_lines(dir.path(), "wrapped.jsonl", &wrapped);
+    let store = dir.path().join("store");
+    let run = backfill_files(
+        &[input],
+        2,
+        &["--input-format", "ingest-events", "--event-store", store.to_str().expect("path")],
+    );
+    let plain = backfill_events(dir.path(), &to_lines(&events), &[]);
+    assert_eq!(run.issues, plain.issues);
+}
+
+#[test]
+fn fingerprinting_rules_apply_to_backfilled_events() {
+    let dir = temp_dir();
+    let rules = dir.path().join("rules.txt");
+    std::fs::write(&rules, "type:KeyError -> missing-keys\ntype:ValueError -> missing-keys\n").expect("write rules");
+    let rules = rules.to_str().expect("path");
+    let events = events();
+    let run = backfill_events(dir.path(), &to_lines(&events), &["--fingerprinting-rules", rules]);
+    let printed = grouping(&to_lines(&events), &["--fingerprinting-rules", rules]);
+    let primaries: BTreeSet<&str> = printed.iter().filter_map(|r| r["primary_hash"].as_str()).collect();
+    assert_eq!(run.issues.len(), primaries.len());
+    let plain = grouping(&to_lines(&events), &[]);
+    let plain: BTreeSet<&str> = plain.iter().filter_map(|r| r["primary_hash"].as_str()).collect();
+    assert_eq!(primaries.len() + 1, plain.len(), "KeyError and ValueError share a group");
+}
+
+#[test]
+fn retention_keeps_the_last_days_of_event_time() {
+    let dir = temp_dir();
+    let old = event(1, 0.0, json!({"logentry": {"formatted": "old"}}));
+    let new = event(2, 3.0 * 86_400.0, json!({"logentry": {"formatted": "new"}}));
+    backfill_events(dir.path(), &to_lines(&[old, new]), &["--event-retention-days", "2"]);
+    let store = connectors::event_store::RedbEventStore::open(&dir.path().join("store")).expect("open store");
+    assert_eq!(store.len().expect("len"), 1, "the event 3 days before the newest is removed");
+}

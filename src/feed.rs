@@ -352,6 +352,15 @@ impl Feeder {
         let seconds = started.elapsed().as_secs_f64();
         self.metrics.record_checkpoint(seconds, bytes);
         tracing::info!(path = %path.display(), bytes, seconds, next_epoch = positions.next_epoch, "checkpoint written");
+        if let Some(kafka) = &positions.kafka {
+            let read: i64 = kafka.offsets.values().sum();
+            let counted = self
+                .views
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .counter(dataflows::state::Counter::LinesRead);
+            tracing::debug!(read, counted, offsets = ?kafka.offsets, "checkpoint positions");
+        }
         Ok(())
     }
 }

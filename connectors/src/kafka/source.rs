@@ -19,6 +19,13 @@ use super::{client_error, EndAt, KafkaOptions, KafkaSourceError, StartAt};
 
 const METADATA_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How far before a resume position the consumer starts fetching (what is before the
+/// position is skipped). Kafka returns the record batch that contains the requested offset,
+/// but some brokers (tansu 0.6) return the first batch that starts after it, which would
+/// silently skip the rest of the batch the position is in. librdkafka's producers batch at
+/// most 10,000 messages.
+const REFETCH: i64 = 10_000;
+
 /// Where one assigned partition stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PartitionProgress {
@@ -65,6 +72,8 @@ struct Assigned {
     queue: rdkafka::consumer::base_consumer::PartitionQueue<QuietContext>,
     /// A message read past the current chunk's end (offsets can jump over control records).
     lookahead: Option<(i64, Vec<u8>)>,
+    /// Whether a message at or after the start position has arrived yet.
+    seen_any: bool,
 }
 
 pub struct KafkaSource {
@@ -114,6 +123,7 @@ impl KafkaSource {
         );
         let topic = options.topic.clone();
         let mut progress = Vec::new();
+        let mut lows = std::collections::HashMap::new();
         for &partition in partitions {
             let (low, high) = consumer
                 .fetch_watermarks(&topic, partition, METADATA_TIMEOUT)
@@ -134,6 +144,7 @@ impl KafkaSource {
                 EndAt::Timestamp(ms) => Some(offset_for_time(&consumer, &topic, partition, ms)?.unwrap_or(high)),
             };
             tracing::debug!(partition, low, high, first, "assigning");
+            lows.insert(partition, low);
             progress.push(PartitionProgress {
                 partition,
                 next_offset: first.max(low),
@@ -146,8 +157,9 @@ impl KafkaSource {
         }
         let mut assignment = TopicPartitionList::new();
         for p in &progress {
+            let fetch_from = (p.next_offset - REFETCH).max(lows[&p.partition]);
             assignment
-                .add_partition_offset(&topic, p.partition, Offset::Offset(p.next_offset))
+                .add_partition_offset(&topic, p.partition, Offset::Offset(fetch_from))
                 .map_err(client_error("cannot build the assignment"))?;
         }
         consumer.assign(&assignment).map_err(client_error("cannot assign partitions"))?;
@@ -160,6 +172,7 @@ impl KafkaSource {
                 progress: p,
                 queue,
                 lookahead: None,
+                seen_any: false,
             });
         }
         Ok(KafkaSource {
@@ -272,6 +285,15 @@ impl KafkaSource {
             if offset < progress.next_offset {
                 continue;
             }
+            if offset > progress.next_offset && !assigned.seen_any {
+                tracing::warn!(
+                    partition = progress.partition,
+                    expected = progress.next_offset,
+                    got = offset,
+                    "the first message after (re)starting is past the start position; offsets in between are missing from the log"
+                );
+            }
+            assigned.seen_any = true;
             if offset >= target {
                 // Belongs to a later chunk (or past the end bound): keep it for then.
                 assigned.lookahead = Some((offset, payload.to_vec()));

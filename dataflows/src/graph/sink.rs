@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
 use super::epoch_of;
@@ -27,16 +28,25 @@ pub fn apply_at_frontier<'scope, D: timely::ExchangeData>(
     macro_rules! applier {
         () => {
             move |_, _| {
-                let mut pending: BTreeMap<u64, Vec<(D, u64, isize)>> = BTreeMap::new();
+                // Each stashed epoch keeps a capability until it is applied, so the probe (and
+                // with it readiness and checkpoints) cannot pass an epoch whose changes are
+                // not yet in the views.
+                let mut pending: super::Stash<Capability<u64>, (D, u64, isize)> = BTreeMap::new();
                 move |(input, frontier), _output| {
-                    input.for_each(|cap, data| pending.entry(epoch_of(&cap)).or_default().append(data));
+                    input.for_each(|cap, data| {
+                        pending
+                            .entry(epoch_of(&cap))
+                            .or_insert_with(|| (cap.retain_least(0).expect("an input stamp has a time"), Vec::new()))
+                            .1
+                            .append(data)
+                    });
                     let mut ready = Vec::new();
-                    while let Some((_, batch)) = super::pop_closed(&mut pending, |e| frontier.less_equal(e)) {
-                        ready.push(batch);
+                    while let Some((_, (cap, batch))) = super::pop_closed(&mut pending, |e| frontier.less_equal(e)) {
+                        ready.push((cap, batch));
                     }
                     if !ready.is_empty() {
                         let mut views = views.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-                        for batch in ready {
+                        for (_cap, batch) in ready {
                             apply(&mut views, batch);
                         }
                     }
@@ -98,10 +108,18 @@ pub fn write_dead_letters<'scope>(letters: Stream<'scope, u64, Vec<DeadLetter>>,
         Exchange::new(|_: &DeadLetter| 0),
         "WriteDeadLetters",
         move |_, _| {
-            let mut pending: BTreeMap<u64, Vec<DeadLetter>> = BTreeMap::new();
+            // Capabilities held until written, as in `apply_at_frontier`: a checkpoint must not
+            // pass dead letters that are not yet written.
+            let mut pending: super::Stash<Capability<u64>, DeadLetter> = BTreeMap::new();
             move |(input, frontier), _output| {
-                input.for_each(|cap, data| pending.entry(epoch_of(&cap)).or_default().append(data));
-                while let Some((_, mut letters)) = super::pop_closed(&mut pending, |e| frontier.less_equal(e)) {
+                input.for_each(|cap, data| {
+                    pending
+                        .entry(epoch_of(&cap))
+                        .or_insert_with(|| (cap.retain_least(0).expect("an input stamp has a time"), Vec::new()))
+                        .1
+                        .append(data)
+                });
+                while let Some((_, (_cap, mut letters))) = super::pop_closed(&mut pending, |e| frontier.less_equal(e)) {
                     letters.sort_unstable_by_key(|l| l.seq);
                     for letter in &letters {
                         tracing::info!(source = %letter.source, partition = ?letter.partition, line = letter.line, reason = %letter.reason, "dead letter");

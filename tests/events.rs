@@ -1,6 +1,8 @@
 //! Error events end to end through the real binary: `occurrent grouping`, backfill with
 //! `--input-format events`, the event store and the events endpoints.
 
+#[path = "common/broker.rs"]
+mod broker;
 mod common;
 
 use std::collections::BTreeSet;
@@ -245,4 +247,48 @@ fn retention_keeps_the_last_days_of_event_time() {
     backfill_events(dir.path(), &to_lines(&[old, new]), &["--event-retention-days", "2"]);
     let store = connectors::event_store::RedbEventStore::open(&dir.path().join("store")).expect("open store");
     assert_eq!(store.len().expect("len"), 1, "the event 3 days before the newest is removed");
+}
+
+#[test]
+fn ingest_events_from_a_topic_group_like_the_file() {
+    let dir = temp_dir();
+    let events = events();
+    let wrapped: Vec<String> = events
+        .iter()
+        .map(|e| {
+            json!({"type": "event", "start_time": 1, "event_id": e["event_id"], "project_id": 1, "payload": e.to_string()}).to_string()
+        })
+        .collect();
+    let input = write_lines(dir.path(), "wrapped.jsonl", &wrapped);
+    let broker = broker::Broker::start();
+    broker.create_topic("ingest-events", 1);
+    broker.create_topic("ingest-events-dlq", 1);
+    broker.produce("ingest-events", &input);
+    let dump = dir.path().join("kafka.dump.jsonl");
+    let store = dir.path().join("kafka-store");
+    let output = Command::new(BIN)
+        .args([
+            "backfill",
+            "--kafka",
+            &broker.address,
+            "--topic",
+            "ingest-events",
+            "--input-format",
+            "ingest-events",
+        ])
+        .arg("--event-store")
+        .arg(&store)
+        .arg("--dump-issues")
+        .arg(&dump)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let from_topic: Vec<Value> = std::fs::read_to_string(&dump)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let plain = backfill_events(dir.path(), &to_lines(&events), &[]);
+    assert!(!from_topic.is_empty());
+    assert_eq!(from_topic, plain.issues, "a one-partition ingest-events topic groups like the file");
 }

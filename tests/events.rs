@@ -292,3 +292,78 @@ fn ingest_events_from_a_topic_group_like_the_file() {
     assert!(!from_topic.is_empty());
     assert_eq!(from_topic, plain.issues, "a one-partition ingest-events topic groups like the file");
 }
+
+/// `serialize_bytes`, so msgpack writes a `bin` as Relay does.
+struct Bin<'a>(&'a [u8]);
+
+impl serde::Serialize for Bin<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(self.0)
+    }
+}
+
+#[derive(serde::Serialize)]
+struct IngestEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    start_time: u64,
+    event_id: &'a str,
+    project_id: u64,
+    payload: Bin<'a>,
+}
+
+#[test]
+fn msgpack_ingest_events_from_a_topic_group_like_the_file() {
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+    let dir = temp_dir();
+    let events = events();
+    let broker = broker::Broker::start();
+    broker.create_topic("ingest-events", 1);
+    broker.create_topic("ingest-events-dlq", 1);
+    let producer: ThreadedProducer<DefaultProducerContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &broker.address)
+        .create()
+        .unwrap();
+    for event in &events {
+        let payload = event.to_string();
+        let message = IngestEvent {
+            kind: "event",
+            start_time: 1,
+            event_id: event["event_id"].as_str().unwrap(),
+            project_id: 1,
+            payload: Bin(payload.as_bytes()),
+        };
+        let bytes = rmp_serde::to_vec_named(&message).unwrap();
+        producer
+            .send(BaseRecord::<(), [u8]>::to("ingest-events").payload(&bytes[..]))
+            .map_err(|(e, _)| e)
+            .unwrap();
+    }
+    producer.flush(std::time::Duration::from_secs(30)).unwrap();
+    let dump = dir.path().join("kafka.dump.jsonl");
+    let output = Command::new(BIN)
+        .args([
+            "backfill",
+            "--kafka",
+            &broker.address,
+            "--topic",
+            "ingest-events",
+            "--input-format",
+            "ingest-events",
+        ])
+        .arg("--event-store")
+        .arg(dir.path().join("kafka-store"))
+        .arg("--dump-issues")
+        .arg(&dump)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let from_topic: Vec<Value> = std::fs::read_to_string(&dump)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let plain = backfill_events(dir.path(), &to_lines(&events), &[]);
+    assert!(!from_topic.is_empty());
+    assert_eq!(from_topic, plain.issues, "msgpack messages from a topic group like the events file");
+}

@@ -54,7 +54,8 @@ enum Command {
     /// Process a bounded input to completion, then print a summary and optionally dump the
     /// final issue view.
     Backfill(BackfillArgs),
-    /// Process the input (and, with --follow, lines appended later) and serve the issues API.
+    /// Process the inputs continuously (files, with --follow what is appended; a Kafka topic
+    /// with --kafka) and serve the issues API and /metrics.
     Run(RunArgs),
     /// Write a realistic synthetic stream of occurrences and status changes as JSON lines.
     Generate(GenerateArgs),

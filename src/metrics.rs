@@ -14,6 +14,32 @@ use connectors::kafka::PartitionProgress;
 use dataflows::state::Counter;
 use dataflows::views::IssueViews;
 
+/// Counters read from the views at scrape time: (metric, help, counter).
+const VIEW_COUNTERS: &[(&str, &str, Counter)] = &[
+    (
+        "occurrent_occurrences_accepted_total",
+        "Occurrences applied to groups.",
+        Counter::OccurrencesAccepted,
+    ),
+    (
+        "occurrent_status_changes_applied_total",
+        "Status changes applied.",
+        Counter::StatusChangesApplied,
+    ),
+    ("occurrent_duplicates_total", "Messages dropped as duplicates.", Counter::Duplicates),
+    (
+        "occurrent_dropped_noise_total",
+        "Occurrences held back by the noise gate.",
+        Counter::DroppedNoise,
+    ),
+    (
+        "occurrent_dropped_quota_total",
+        "Occurrences dropped by the creation quota.",
+        Counter::DroppedQuota,
+    ),
+    ("occurrent_groups_created_total", "Groups created.", Counter::GroupsCreated),
+];
+
 /// Upper bounds (seconds) of the epoch-latency histogram buckets.
 const LATENCY_BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
 
@@ -115,37 +141,9 @@ impl Metrics {
             "Input bytes read.",
             self.bytes.load(Ordering::Relaxed),
         );
-        let from_views = |c: Counter| views.counter(c).max(0) as u64;
-        counter(
-            "occurrent_occurrences_accepted_total",
-            "Occurrences applied to groups.",
-            from_views(Counter::OccurrencesAccepted),
-        );
-        counter(
-            "occurrent_status_changes_applied_total",
-            "Status changes applied.",
-            from_views(Counter::StatusChangesApplied),
-        );
-        counter(
-            "occurrent_duplicates_total",
-            "Messages dropped as duplicates.",
-            from_views(Counter::Duplicates),
-        );
-        counter(
-            "occurrent_dropped_noise_total",
-            "Occurrences held back by the noise gate.",
-            from_views(Counter::DroppedNoise),
-        );
-        counter(
-            "occurrent_dropped_quota_total",
-            "Occurrences dropped by the creation quota.",
-            from_views(Counter::DroppedQuota),
-        );
-        counter(
-            "occurrent_groups_created_total",
-            "Groups created.",
-            from_views(Counter::GroupsCreated),
-        );
+        for (name, help, which) in VIEW_COUNTERS {
+            counter(name, help, views.counter(*which).max(0) as u64);
+        }
         let _ = writeln!(
             out,
             "# HELP occurrent_groups Groups in the issue view.\n# TYPE occurrent_groups gauge\noccurrent_groups {}",
@@ -171,26 +169,35 @@ impl Metrics {
             );
         }
         if let Some(stats) = self.checkpoint.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            let _ = writeln!(
-                out,
-                "# HELP occurrent_checkpoint_age_seconds Time since the last checkpoint was written.\n# TYPE occurrent_checkpoint_age_seconds gauge\noccurrent_checkpoint_age_seconds {:.3}",
-                stats.at.elapsed().as_secs_f64()
-            );
-            let _ = writeln!(
-                out,
-                "# HELP occurrent_checkpoint_duration_seconds How long the last checkpoint took (drain and write).\n# TYPE occurrent_checkpoint_duration_seconds gauge\noccurrent_checkpoint_duration_seconds {:.6}",
-                stats.seconds
-            );
-            let _ = writeln!(
-                out,
-                "# HELP occurrent_checkpoint_bytes Size of the last checkpoint.\n# TYPE occurrent_checkpoint_bytes gauge\noccurrent_checkpoint_bytes {}",
-                stats.bytes
-            );
-            let _ = writeln!(
-                out,
-                "# HELP occurrent_checkpoints_total Checkpoints written.\n# TYPE occurrent_checkpoints_total counter\noccurrent_checkpoints_total {}",
-                stats.count
-            );
+            let series = [
+                (
+                    "occurrent_checkpoint_age_seconds",
+                    "Time since the last checkpoint was written.",
+                    "gauge",
+                    format!("{:.3}", stats.at.elapsed().as_secs_f64()),
+                ),
+                (
+                    "occurrent_checkpoint_duration_seconds",
+                    "How long the last checkpoint took (drain and write).",
+                    "gauge",
+                    format!("{:.6}", stats.seconds),
+                ),
+                (
+                    "occurrent_checkpoint_bytes",
+                    "Size of the last checkpoint.",
+                    "gauge",
+                    stats.bytes.to_string(),
+                ),
+                (
+                    "occurrent_checkpoints_total",
+                    "Checkpoints written.",
+                    "counter",
+                    stats.count.to_string(),
+                ),
+            ];
+            for (name, help, kind, value) in series {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+            }
         }
         let latency = self.latency.lock().unwrap_or_else(|p| p.into_inner());
         let _ = writeln!(

@@ -264,8 +264,13 @@ fn ingest_events_from_a_topic_group_like_the_file() {
     broker.create_topic("ingest-events", 1);
     broker.create_topic("ingest-events-dlq", 1);
     broker.produce("ingest-events", &input);
-    let dump = dir.path().join("kafka.dump.jsonl");
-    let store = dir.path().join("kafka-store");
+    assert_topic_groups_like_the_file(&broker, dir.path(), &events);
+}
+
+/// Backfills the one-partition `ingest-events` topic and checks it groups like `events` in a
+/// file.
+fn assert_topic_groups_like_the_file(broker: &broker::Broker, dir: &Path, events: &[Value]) {
+    let dump = dir.join("kafka.dump.jsonl");
     let output = Command::new(BIN)
         .args([
             "backfill",
@@ -277,7 +282,7 @@ fn ingest_events_from_a_topic_group_like_the_file() {
             "ingest-events",
         ])
         .arg("--event-store")
-        .arg(&store)
+        .arg(dir.join("kafka-store"))
         .arg("--dump-issues")
         .arg(&dump)
         .output()
@@ -288,9 +293,12 @@ fn ingest_events_from_a_topic_group_like_the_file() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let plain = backfill_events(dir.path(), &to_lines(&events), &[]);
+    let plain = backfill_events(dir, &to_lines(events), &[]);
     assert!(!from_topic.is_empty());
-    assert_eq!(from_topic, plain.issues, "a one-partition ingest-events topic groups like the file");
+    assert_eq!(
+        from_topic, plain.issues,
+        "a one-partition ingest-events topic groups like the events file"
+    );
 }
 
 /// `serialize_bytes`, so msgpack writes a `bin` as Relay does.
@@ -340,30 +348,5 @@ fn msgpack_ingest_events_from_a_topic_group_like_the_file() {
             .unwrap();
     }
     producer.flush(std::time::Duration::from_secs(30)).unwrap();
-    let dump = dir.path().join("kafka.dump.jsonl");
-    let output = Command::new(BIN)
-        .args([
-            "backfill",
-            "--kafka",
-            &broker.address,
-            "--topic",
-            "ingest-events",
-            "--input-format",
-            "ingest-events",
-        ])
-        .arg("--event-store")
-        .arg(dir.path().join("kafka-store"))
-        .arg("--dump-issues")
-        .arg(&dump)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let from_topic: Vec<Value> = std::fs::read_to_string(&dump)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let plain = backfill_events(dir.path(), &to_lines(&events), &[]);
-    assert!(!from_topic.is_empty());
-    assert_eq!(from_topic, plain.issues, "msgpack messages from a topic group like the events file");
+    assert_topic_groups_like_the_file(&broker, dir.path(), &events);
 }

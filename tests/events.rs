@@ -202,16 +202,21 @@ fn backfilled_error_groups_are_the_grouping_hashes() {
     assert_eq!(run.issues[0]["environments"], json!(["prod"]));
 }
 
-#[test]
-fn ingest_events_json_wrappers_group_like_plain_events() {
-    let dir = temp_dir();
-    let events = events();
-    let wrapped: Vec<String> = events
+/// `ingest-events` messages in their JSON form (`payload` as a string), one per event.
+fn json_wrappers(events: &[Value]) -> Vec<String> {
+    events
         .iter()
         .map(|e| {
             json!({"type": "event", "start_time": 1, "event_id": e["event_id"], "project_id": 1, "payload": e.to_string()}).to_string()
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn ingest_events_json_wrappers_group_like_plain_events() {
+    let dir = temp_dir();
+    let events = events();
+    let wrapped = json_wrappers(&events);
     let input = write_lines(dir.path(), "wrapped.jsonl", &wrapped);
     let store = dir.path().join("store");
     let run = backfill_files(
@@ -253,12 +258,7 @@ fn retention_keeps_the_last_days_of_event_time() {
 fn ingest_events_from_a_topic_group_like_the_file() {
     let dir = temp_dir();
     let events = events();
-    let wrapped: Vec<String> = events
-        .iter()
-        .map(|e| {
-            json!({"type": "event", "start_time": 1, "event_id": e["event_id"], "project_id": 1, "payload": e.to_string()}).to_string()
-        })
-        .collect();
+    let wrapped = json_wrappers(&events);
     let input = write_lines(dir.path(), "wrapped.jsonl", &wrapped);
     let broker = broker::Broker::start();
     broker.create_topic("ingest-events", 1);

@@ -219,7 +219,9 @@ fn normalize_frame_paths(frame: &mut Value) {
     }
 }
 
-fn url_path(abs: &str) -> Option<String> {
+/// For `file:`, `http:`, `https:` and `applewebdata:` URLs with a non-trivial path: that path
+/// (how Relay derives a frame's filename; fingerprinting rules match the same).
+pub(crate) fn url_path(abs: &str) -> Option<String> {
     let rest = ["file:", "http:", "https:", "applewebdata:"].iter().find_map(|scheme| {
         let head = abs.get(..scheme.len())?;
         head.eq_ignore_ascii_case(scheme).then(|| &abs[scheme.len()..])

@@ -9,6 +9,8 @@
 
 use serde_json::Value;
 
+use crate::grouping::normalize::url_path;
+
 /// One stack frame as fingerprint matchers see it.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct FrameView {
@@ -49,20 +51,6 @@ impl FrameView {
     pub fn path(&self) -> Option<&str> {
         self.abs_path.as_deref().or(self.filename.as_deref())
     }
-}
-
-/// For `file:`, `http:`, `https:` and `applewebdata:` URLs with a non-trivial path: that path.
-fn url_path(abs: &str) -> Option<String> {
-    let rest = ["file:", "http:", "https:", "applewebdata:"].iter().find_map(|scheme| {
-        let head = abs.get(..scheme.len())?;
-        head.eq_ignore_ascii_case(scheme).then(|| &abs[scheme.len()..])
-    })?;
-    let path = match rest.strip_prefix("//") {
-        Some(after_authority) => &after_authority[after_authority.find('/')?..],
-        None => rest,
-    };
-    let path = path.split(['?', '#']).next().unwrap_or("");
-    (!path.is_empty() && path != "/").then(|| path.to_owned())
 }
 
 /// One exception (type and value after Relay's splitting).

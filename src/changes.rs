@@ -202,6 +202,7 @@ mod tests {
             last_release: None,
             created_seq: 0,
             event_group: None,
+            triage: None,
         })
     }
 

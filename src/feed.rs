@@ -18,7 +18,7 @@ use anyhow::Context;
 use connectors::jsonl::{BlockOptions, LineSource};
 use connectors::kafka::{ChunkEnd, KafkaSource};
 use dataflows::graph::DeadLetterSink;
-use dataflows::model::block::{BlockBytes, InputBlock, LineInfo};
+use dataflows::model::block::{BlockBytes, BlockKind, InputBlock, LineInfo};
 use dataflows::views::IssueViews;
 
 use crate::checkpoint::{self, CheckpointBodyRef, FilesPosition, Positions};
@@ -228,6 +228,7 @@ impl Feeder {
                         partition: Some(partition),
                         bytes: block.0,
                         lines: block.1,
+                        kind: BlockKind::Input,
                     };
                     self.metrics.epoch_sent(block.index);
                     dispatch.block(worker, Arc::new(block), horizon)?;

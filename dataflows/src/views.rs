@@ -42,6 +42,9 @@ pub struct IssueViews {
     by_id: Vec<u32>,
     pub symbols: HashMap<Symbol, String>,
     pub counters: BTreeMap<Counter, i64>,
+    /// Merged groups: child → parent. Aggregates of a child that arrive after its merge (the
+    /// sinks of one epoch apply in any order) go to the parent.
+    merged: HashMap<GroupKey, GroupKey>,
     /// Every epoch before this one is fully applied.
     pub complete_through: u64,
     /// The input is exhausted and every epoch applied.
@@ -172,8 +175,39 @@ impl IssueViews {
         }
     }
 
+    /// Where a group's aggregates live: its own view, or its merge parent's.
+    fn owner(&self, mut key: GroupKey) -> GroupKey {
+        while let Some(parent) = self.merged.get(&key) {
+            key = *parent;
+        }
+        key
+    }
+
+    /// Merges: each child's hourly counts, environments and releases move to its parent.
+    pub fn apply_merges(&mut self, updates: Vec<((GroupKey, GroupKey), u64, isize)>) {
+        for ((child, parent), _, diff) in updates {
+            if diff <= 0 || child == parent {
+                continue;
+            }
+            self.merged.insert(child, parent);
+            let parent = self.owner(parent);
+            let (hourly, environments, releases) = {
+                let view = self.view_mut(child);
+                (
+                    std::mem::take(&mut view.hourly),
+                    std::mem::take(&mut view.environments),
+                    std::mem::take(&mut view.releases),
+                )
+            };
+            self.apply_hourly(hourly.into_iter().map(|(hour, n)| ((parent, hour), 0, n as isize)).collect());
+            self.apply_environments(environments.iter().map(|e| ((parent, *e), 0, 1)).collect());
+            self.apply_releases(releases.iter().map(|r| ((parent, *r), 0, 1)).collect());
+        }
+    }
+
     pub fn apply_hourly(&mut self, updates: Vec<((GroupKey, u32), u64, isize)>) {
         for ((key, hour), _, diff) in updates {
+            let key = if self.merged.is_empty() { key } else { self.owner(key) };
             let hours = &mut self.view_mut(key).hourly;
             let position = hours.partition_point(|(h, _)| *h < hour);
             match hours.get_mut(position) {
@@ -191,12 +225,14 @@ impl IssueViews {
 
     pub fn apply_environments(&mut self, updates: Vec<((GroupKey, Symbol), u64, isize)>) {
         for ((key, env), _, diff) in updates {
+            let key = if self.merged.is_empty() { key } else { self.owner(key) };
             apply_to_set(&mut self.view_mut(key).environments, env, diff);
         }
     }
 
     pub fn apply_releases(&mut self, updates: Vec<((GroupKey, Symbol), u64, isize)>) {
         for ((key, release), _, diff) in updates {
+            let key = if self.merged.is_empty() { key } else { self.owner(key) };
             apply_to_set(&mut self.view_mut(key).releases, release, diff);
         }
     }
@@ -262,6 +298,7 @@ mod tests {
             last_release: None,
             created_seq: 0,
             event_group: None,
+            triage: None,
         })
     }
 

@@ -26,6 +26,8 @@ pub struct Ingested<'scope> {
     pub releases: Stream<'scope, u64, Updates<(GroupKey, Symbol)>>,
     pub counters: Stream<'scope, u64, Updates<Counter>>,
     pub created: Stream<'scope, u64, Vec<(Seq, GroupKey)>>,
+    /// Groups merged: (child, parent), for the views to move the child's aggregates.
+    pub merges: Stream<'scope, u64, Updates<(GroupKey, GroupKey)>>,
     pub rejected: Stream<'scope, u64, Vec<(Seq, String)>>,
 }
 
@@ -48,6 +50,7 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
     let (counters_out, counters) = builder.new_output::<Updates<Counter>>();
     let (created_out, created) = builder.new_output::<Vec<(Seq, GroupKey)>>();
     let (rejected_out, rejected) = builder.new_output::<Vec<(Seq, String)>>();
+    let (merges_out, merges) = builder.new_output::<Updates<(GroupKey, GroupKey)>>();
     let mut outputs = (
         groups_out,
         hourly_out,
@@ -56,6 +59,7 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
         counters_out,
         created_out,
         rejected_out,
+        merges_out,
     );
 
     builder.build(move |_| {
@@ -67,11 +71,11 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
             input.for_each(|cap, data| {
                 let entry = pending
                     .entry(epoch_of(&cap))
-                    .or_insert_with(|| ((0..7).map(|port| cap.delayed(&epoch_of(&cap), port)).collect(), Vec::new()));
+                    .or_insert_with(|| ((0..8).map(|port| cap.delayed(&epoch_of(&cap), port)).collect(), Vec::new()));
                 entry.1.push(std::mem::take(data));
             });
             let frontier = &frontiers[0];
-            let (groups_out, hourly_out, env_out, release_out, counters_out, created_out, rejected_out) = &mut outputs;
+            let (groups_out, hourly_out, env_out, release_out, counters_out, created_out, rejected_out, merges_out) = &mut outputs;
             while let Some((epoch, (caps, mut chunks))) = super::pop_closed(&mut pending, |e| frontier.less_equal(e)) {
                 // An epoch is one block, read by one worker and sent in order; sort only if the
                 // transport ever reordered it.
@@ -106,6 +110,7 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
                 give(counters_out, &caps[4], counters.split_off(0));
                 give(created_out, &caps[5], std::mem::take(&mut effects.created));
                 give(rejected_out, &caps[6], std::mem::take(&mut effects.rejected));
+                give(merges_out, &caps[7], effects.merges.drain(..).map(|m| (m, epoch, 1)).collect());
             }
         }
     });
@@ -116,6 +121,7 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
         releases,
         counters,
         created,
+        merges,
         rejected,
     }
 }

@@ -93,6 +93,7 @@ pub fn build_ingest<'scope, D: LineDecoder>(
     .probe_with(&probe);
     sink::apply_at_frontier(ingested.releases, views.clone(), IssueViews::apply_releases, to_first_process).probe_with(&probe);
     sink::apply_at_frontier(ids, views.clone(), IssueViews::apply_ids, to_first_process).probe_with(&probe);
+    sink::apply_at_frontier(ingested.merges, views.clone(), IssueViews::apply_merges, to_first_process).probe_with(&probe);
     sink::apply_at_frontier(parsed.symbols, views.clone(), IssueViews::apply_symbols, to_first_process).probe_with(&probe);
     sink::apply_at_frontier(counters, views, IssueViews::apply_counters, to_first_process).probe_with(&probe);
     sink::write_dead_letters(dead_letters, dead_letter_sink).probe_with(&probe);

@@ -9,7 +9,8 @@ use timely::dataflow::Stream;
 
 use super::epoch_of;
 
-use crate::model::block::{DeadLetter, InputBlock};
+use crate::model::block::{BlockKind, DeadLetter, InputBlock};
+use crate::model::mutation::MutationLine;
 use crate::model::{Record, Seq, Symbol, SymbolDefinition};
 use crate::state::Counter;
 
@@ -65,7 +66,11 @@ pub fn parse<'scope, D: LineDecoder>(blocks: Stream<'scope, u64, Vec<Arc<InputBl
                                 new_symbols.push(((symbol, name.to_owned()), time, 1));
                             }
                         };
-                        match decoder.decode(block.line(i), block.seq(i), &mut define) {
+                        let decoded = match block.kind {
+                            BlockKind::Input => decoder.decode(block.line(i), block.seq(i), &mut define),
+                            BlockKind::Mutations => MutationLine::decode(block.line(i), block.seq(i)),
+                        };
+                        match decoded {
                             Ok(record) => {
                                 records.push(record);
                                 // Ship in small containers: allocator-friendly, and the
@@ -80,7 +85,7 @@ pub fn parse<'scope, D: LineDecoder>(blocks: Stream<'scope, u64, Vec<Arc<InputBl
                     }
                 }
                 decoder.end_block();
-                let lines: usize = data.iter().map(|b| b.lines.len()).sum();
+                let lines: usize = data.iter().filter(|b| b.kind == BlockKind::Input).map(|b| b.lines.len()).sum();
                 let mut counters = vec![(Counter::LinesRead, time, lines as isize)];
                 if !dead.is_empty() {
                     counters.push((Counter::DeadLettered, time, dead.len() as isize));

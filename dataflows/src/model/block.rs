@@ -56,6 +56,16 @@ pub struct InputBlock {
     pub partition: Option<i32>,
     pub bytes: BlockBytes,
     pub lines: Vec<LineInfo>,
+    pub kind: BlockKind,
+}
+
+/// What the lines of a block are: input messages (decoded by the configured decoder) or
+/// entries of the mutation log (decoded as [`MutationLine`](crate::model::mutation::MutationLine)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BlockKind {
+    #[default]
+    Input,
+    Mutations,
 }
 
 impl InputBlock {

@@ -2,12 +2,14 @@
 
 pub mod block;
 pub mod grouptype;
+pub mod mutation;
 pub mod record;
 pub mod status;
 pub mod time;
 pub mod uuid;
 
 pub use grouptype::{group_type, Category, GroupType, GROUP_TYPES};
+pub use mutation::{Assignee, GroupUpdate, MutationKind, MutationRecord, StatusDetails, StatusUpdate, Triage};
 pub use record::*;
 pub use status::{GroupStatus, Level, Priority, Substatus};
 pub use time::{format_iso, Micros};

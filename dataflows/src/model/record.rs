@@ -57,6 +57,8 @@ pub struct Record {
 pub enum RecordBody {
     Occurrence(OccurrenceRecord),
     StatusChange(StatusChangeRecord),
+    /// A bulk mutation from the API, through the mutation log (never deduplicated).
+    Mutation(super::mutation::MutationRecord),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

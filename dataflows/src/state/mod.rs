@@ -1,8 +1,10 @@
 //! Per-key state machines of the ingest path. Each is plain Rust with O(1) or O(log n) work
 //! per record; the timely operator in `graph::ingest` owns them, keyed by project.
 
+pub mod conditions;
 pub mod creation_quota;
 pub mod dedup;
+mod mutations;
 pub mod noise_gate;
 pub mod project;
 pub mod status_change;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::conditions::Conditions;
 use super::creation_quota::QuotaWindow;
 use super::dedup::DedupWindow;
 use super::noise_gate::NoiseGate;
@@ -15,7 +16,7 @@ use super::status_change::{apply_status_change, StatusFields};
 use crate::model::time::MICROS_PER_SECOND;
 use crate::model::{
     group_type, GroupHash, GroupStatus, Level, Micros, OccurrenceRecord, Priority, ProjectId, Record, RecordBody, Seq, StatusChangeRecord,
-    Substatus, Symbol,
+    Substatus, Symbol, Triage,
 };
 
 /// A group's identity inside the dataflow: its project and its per-project short id.
@@ -52,6 +53,8 @@ pub struct GroupRow {
     /// Only for event-grouped types (`GroupType::is_event_grouped`); behind one pointer so
     /// that the other rows pay 8 bytes for it.
     pub event_group: Option<Arc<EventGroup>>,
+    /// What API mutations set (assignee, bookmarks, status details, …); None until one does.
+    pub triage: Option<Arc<Triage>>,
 }
 
 /// What the rows of event-grouped (error) groups have besides the common fields.
@@ -65,23 +68,39 @@ pub struct EventGroup {
 }
 
 #[derive(Serialize, Deserialize)]
-struct GroupState {
+pub(super) struct GroupState {
     /// Shared with the views; changed copy-on-write, so a group has one row at rest.
-    row: Arc<GroupRow>,
-    initial_priority: Priority,
+    pub(super) row: Arc<GroupRow>,
+    pub(super) initial_priority: Priority,
     /// Event time of the occurrence whose title, culprit, level and metadata the row shows.
     title_time: Micros,
     last_release_time: Micros,
+    /// Whether the group is live, merged into another, or deleted.
+    pub(super) lifecycle: Lifecycle,
+    /// Ignore conditions and release resolutions, for the few groups that have them.
+    pub(super) conditions: Option<Box<Conditions>>,
     /// The epoch in which this group was last reported changed (see `Effects`). Not
     /// checkpointed: epochs restart numbering meaning after a restore.
     #[serde(skip)]
     dirty_epoch: Option<u64>,
 }
 
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) enum Lifecycle {
+    #[default]
+    Live,
+    /// Merged into the group at this index: its hashes resolve there.
+    MergedInto(u32),
+    /// Deleted or discarded: out of every view, its hashes released or tombstoned.
+    Removed,
+}
+
 #[derive(Serialize, Deserialize)]
-enum HashState {
+pub(super) enum HashState {
     Linked(u32),
     Gate(NoiseGate),
+    /// Discarded through the API: occurrences with this hash are dropped.
+    Discarded,
 }
 
 /// Counters reported to the summary and metrics.
@@ -95,6 +114,10 @@ pub enum Counter {
     DroppedQuota,
     GroupsCreated,
     DeadLettered,
+    /// Occurrences dropped because their fingerprint was discarded.
+    DroppedDiscarded,
+    /// Mutation records applied (one per project of a mutation).
+    MutationsApplied,
 }
 
 /// What processing one epoch produced; drained by the ingest operator.
@@ -112,12 +135,14 @@ pub struct Effects {
     /// `(group, release)` pairs seen in this epoch, like `environments`.
     pub releases: HashMap<(GroupKey, Symbol), isize>,
     pub created: Vec<(Seq, GroupKey)>,
+    /// Groups merged in this epoch: (child, parent). The views move the child's aggregates.
+    pub merges: Vec<(GroupKey, GroupKey)>,
     pub rejected: Vec<(Seq, String)>,
     pub counters: HashMap<Counter, isize>,
 }
 
 impl Effects {
-    fn count(&mut self, counter: Counter) {
+    pub(super) fn count(&mut self, counter: Counter) {
         *self.counters.entry(counter).or_default() += 1;
     }
 
@@ -144,16 +169,21 @@ impl Default for IngestConfig {
 pub struct ProjectState {
     watermark: Micros,
     dedup: DedupWindow,
-    hashes: HashMap<GroupHash, HashState>,
-    groups: Vec<GroupState>,
+    pub(super) hashes: HashMap<GroupHash, HashState>,
+    pub(super) groups: Vec<GroupState>,
     quotas: HashMap<u32, QuotaWindow>,
-    users: HashSet<(u32, Symbol)>,
+    pub(super) users: HashSet<(u32, Symbol)>,
 }
 
 impl ProjectState {
-    /// Every group's current row, by short id (for relinking the views after a restore).
+    /// Every visible group's current row, by short id (for relinking the views after a
+    /// restore).
     pub fn rows(&self) -> impl Iterator<Item = (u32, &Arc<GroupRow>)> {
-        self.groups.iter().enumerate().map(|(index, group)| (index as u32 + 1, &group.row))
+        self.groups
+            .iter()
+            .enumerate()
+            .filter(|(_, group)| group.lifecycle == Lifecycle::Live)
+            .map(|(index, group)| (index as u32 + 1, &group.row))
     }
 
     pub fn apply(&mut self, record: &Record, config: &IngestConfig, effects: &mut Effects) {
@@ -163,6 +193,11 @@ impl ProjectState {
                 occ.time
             }
             RecordBody::StatusChange(_) => self.watermark,
+            RecordBody::Mutation(mutation) => {
+                // Mutations come from the log, numbered once: never duplicates.
+                self.apply_mutation(record.project, mutation, effects);
+                return;
+            }
         };
         if self.dedup.check_and_insert(record.id, time, self.watermark, config.dedup_window) {
             effects.count(Counter::Duplicates);
@@ -171,10 +206,11 @@ impl ProjectState {
         match &record.body {
             RecordBody::Occurrence(occ) => self.apply_occurrence(record.project, record.seq, occ, effects),
             RecordBody::StatusChange(change) => self.apply_status_change(record.project, record.seq, change, effects),
+            RecordBody::Mutation(_) => {}
         }
     }
 
-    fn key(project: ProjectId, index: usize) -> GroupKey {
+    pub(super) fn key(project: ProjectId, index: usize) -> GroupKey {
         GroupKey {
             project,
             short_id: index as u32 + 1,
@@ -182,7 +218,7 @@ impl ProjectState {
     }
 
     /// Reports a change to `index`, retracting its previous row once per epoch.
-    fn touch(&mut self, project: ProjectId, index: usize, effects: &mut Effects) {
+    pub(super) fn touch(&mut self, project: ProjectId, index: usize, effects: &mut Effects) {
         let group = &mut self.groups[index];
         if group.dirty_epoch != Some(effects.epoch) {
             group.dirty_epoch = Some(effects.epoch);
@@ -199,9 +235,18 @@ impl ProjectState {
             return;
         };
         let linked = occ.hashes().find_map(|h| match self.hashes.get(&h) {
-            Some(HashState::Linked(index)) => Some(*index as usize),
+            Some(HashState::Linked(index)) => Some(Some(self.resolve(*index as usize))),
+            Some(HashState::Discarded) => Some(None),
             _ => None,
         });
+        let linked = match linked {
+            Some(None) => {
+                effects.count(Counter::DroppedDiscarded);
+                return;
+            }
+            Some(Some(index)) => Some(index),
+            None => None,
+        };
         let index = match linked {
             Some(index) => {
                 let group_type_id = self.groups[index].row.type_id;
@@ -235,7 +280,7 @@ impl ProjectState {
                 };
                 let gate = match self.hashes.entry(occ.hash).or_insert(HashState::Gate(NoiseGate::default())) {
                     HashState::Gate(gate) => gate,
-                    HashState::Linked(_) => unreachable!("no hash of the occurrence is linked"),
+                    HashState::Linked(_) | HashState::Discarded => unreachable!("no hash of the occurrence is linked"),
                 };
                 if !gate.admit(occ.time, ignore_limit, expiry) {
                     effects.count(Counter::DroppedNoise);
@@ -267,6 +312,9 @@ impl ProjectState {
             if self.users.insert((key.short_id, user)) {
                 Arc::make_mut(&mut self.groups[index].row).user_count += 1;
             }
+        }
+        if linked.is_some() && self.groups[index].conditions.is_some() {
+            self.check_ignore_conditions(index, occ);
         }
     }
 
@@ -320,6 +368,7 @@ impl ProjectState {
                 first_release: occ.release,
                 last_release: occ.release,
                 created_seq: seq,
+                triage: None,
                 event_group: group_type(occ.type_id).filter(|t| t.is_event_grouped()).map(|_| {
                     Arc::new(EventGroup {
                         metadata: occ.metadata.clone(),
@@ -330,6 +379,8 @@ impl ProjectState {
             initial_priority: priority,
             title_time: occ.time,
             last_release_time: occ.time,
+            lifecycle: Lifecycle::Live,
+            conditions: None,
             dirty_epoch: None,
         });
         self.groups.len() - 1
@@ -369,9 +420,11 @@ impl ProjectState {
                 group.last_release_time = occ.time;
             }
         }
-        if row.status == GroupStatus::Resolved {
+        if row.status == GroupStatus::Resolved && Conditions::regresses(&group.conditions, occ.release) {
             row.status = GroupStatus::Unresolved;
             row.substatus = Some(Substatus::Regressed);
+            group.conditions = None;
+            clear_status_details(row);
         }
     }
 
@@ -380,7 +433,7 @@ impl ProjectState {
             effects.reject(seq, "group not found".into());
             return;
         };
-        let index = *index as usize;
+        let index = self.resolve(*index as usize);
         // Work on copies of the three fields: the row may only change after `touch` has
         // retracted its old version.
         let group = &self.groups[index];
@@ -403,7 +456,13 @@ impl ProjectState {
                 effects.count(Counter::StatusChangesApplied);
                 if (status, substatus, priority) != before {
                     self.touch(project, index, effects);
-                    let current = Arc::make_mut(&mut self.groups[index].row);
+                    let group = &mut self.groups[index];
+                    let current = Arc::make_mut(&mut group.row);
+                    if current.status != status {
+                        // The conditions and details of the previous status no longer apply.
+                        group.conditions = None;
+                        clear_status_details(current);
+                    }
                     current.status = status;
                     current.substatus = substatus;
                     current.priority = priority;
@@ -412,8 +471,35 @@ impl ProjectState {
         }
     }
 
+    /// The group's row, if it is visible (not merged away or deleted).
     pub fn row(&self, key: GroupKey) -> Option<&Arc<GroupRow>> {
-        self.groups.get((key.short_id as usize).checked_sub(1)?).map(|g| &g.row)
+        self.groups
+            .get((key.short_id as usize).checked_sub(1)?)
+            .filter(|g| g.lifecycle == Lifecycle::Live)
+            .map(|g| &g.row)
+    }
+
+    /// The group that `index` stands for: itself, or the group it was merged into.
+    pub(super) fn resolve(&self, mut index: usize) -> usize {
+        while let Lifecycle::MergedInto(parent) = self.groups[index].lifecycle {
+            index = parent as usize;
+        }
+        index
+    }
+}
+
+/// Drops the status details of a status that no longer holds.
+pub(super) fn clear_status_details(row: &mut GroupRow) {
+    if let Some(triage) = &mut row.triage {
+        if triage.status_details != Default::default() || triage.ignore_until.is_some() || triage.status_actor.is_some() {
+            let triage = Arc::make_mut(triage);
+            triage.status_details = Default::default();
+            triage.ignore_until = None;
+            triage.status_actor = None;
+        }
+    }
+    if row.triage.as_deref().is_some_and(Triage::is_empty) {
+        row.triage = None;
     }
 }
 

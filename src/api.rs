@@ -25,6 +25,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The event store, read by the events endpoints (written only by the dataflow).
     pub events: Option<Arc<dyn connectors::event_store::EventStore>>,
+    /// Where PUT/DELETE send mutations (None: this process cannot order them).
+    pub mutations: Option<crate::mutation_log::MutationSender>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -32,7 +34,12 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/api/0/organizations/{org}/issues/", get(list_issues))
+        .route(
+            "/api/0/organizations/{org}/issues/",
+            get(list_issues)
+                .put(crate::api_mutations::update_issues)
+                .delete(crate::api_mutations::delete_issues),
+        )
         .route("/api/0/organizations/{org}/issues/{id}/", get(issue_details))
         .route("/api/0/organizations/{org}/issues-count/", get(issues_count))
         .route(

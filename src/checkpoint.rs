@@ -22,7 +22,8 @@ use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
 
 const MAGIC: &[u8] = b"OCCURRENT-CHECKPOINT\n";
-const FORMAT_VERSION: u32 = 1;
+/// 2: mutation log position, group lifecycle and triage state.
+const FORMAT_VERSION: u32 = 2;
 /// Checkpoints kept besides the newest, in case the newest turns out unreadable.
 const KEEP: usize = 2;
 
@@ -36,6 +37,8 @@ pub struct Positions {
     /// Length of the dead-letter file at the checkpoint (it is cut back to this on restore,
     /// so replayed rejections are not written twice).
     pub dead_letter_bytes: Option<u64>,
+    /// Entries of the mutation log the state contains (the next one is replayed first).
+    pub mutations_applied: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

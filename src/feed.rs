@@ -8,6 +8,7 @@
 //! depends only on the log, not on timing, for every message that was in the topic when it
 //! was read; only at the live edge does arrival decide where a chunk ends.
 
+use std::cell::RefCell;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +24,7 @@ use dataflows::views::IssueViews;
 
 use crate::checkpoint::{self, CheckpointBodyRef, FilesPosition, Positions};
 use crate::metrics::Metrics;
+use crate::mutation_log::Sequencer;
 use crate::pipeline::{CheckpointOptions, Dispatch, KafkaInput, Startup, IN_FLIGHT_PER_WORKER};
 
 /// Sub-blocks smaller than this are not worth a worker of their own.
@@ -30,6 +32,8 @@ const MIN_SUB_BLOCK: usize = 512;
 /// How long one poll waits for a message before polling again (reads of the backlog never
 /// cut a chunk on a timeout; see `PartitionProgress::live`).
 const LIVE_WAIT: Duration = Duration::from_millis(20);
+/// How long an idle feeder waits for an API mutation before checking its other duties.
+const MUTATION_WAIT: Duration = Duration::from_millis(20);
 
 pub struct Feeder {
     pub files: Vec<PathBuf>,
@@ -45,6 +49,8 @@ pub struct Feeder {
     pub metrics: Arc<Metrics>,
     pub startup: Arc<Startup>,
     pub stop: Arc<AtomicBool>,
+    /// API mutations (and their log); None in clusters.
+    pub mutations: Option<RefCell<Sequencer>>,
 }
 
 struct Checkpointer {
@@ -95,10 +101,55 @@ impl Feeder {
         }
         if let Some(kafka) = &self.kafka {
             self.feed_kafka(kafka, dispatch, positions, checkpointer)?;
-        } else {
-            self.startup.mark(positions.next_epoch);
         }
-        Ok(())
+        if self.stop.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        // The inputs are over: logged mutations beyond them apply now (before readiness, so
+        // a restarted server answers with them); a server keeps taking new ones until it is
+        // stopped.
+        let serving = self.mutations.as_ref().is_some_and(|m| m.borrow().has_inbox());
+        let mut wait = None;
+        loop {
+            if self.feed_mutations(dispatch, positions, positions.next_epoch, true, wait)? {
+                positions.next_epoch += 1;
+                dispatch.advance_all(positions.next_epoch)?;
+            }
+            self.startup.mark(positions.next_epoch);
+            if !serving || self.stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            self.maybe_checkpoint(checkpointer, dispatch, positions)?;
+            wait = Some(MUTATION_WAIT);
+        }
+    }
+
+    /// Feeds the mutations due at the current positions as one block at `epoch`; false when
+    /// there were none (and `epoch` stays free). `end`: the inputs are over. `wait`: how long
+    /// to wait for a request when none is queued.
+    fn feed_mutations(
+        &self,
+        dispatch: &Dispatch,
+        positions: &mut Positions,
+        epoch: u64,
+        end: bool,
+        wait: Option<Duration>,
+    ) -> anyhow::Result<bool> {
+        let Some(sequencer) = &self.mutations else { return Ok(false) };
+        let batch = sequencer.borrow_mut().due(positions, end, wait)?;
+        if batch.is_empty() {
+            return Ok(false);
+        }
+        let workers = dispatch.local_workers() as u64;
+        let block = batch.block(epoch)?;
+        self.metrics.epoch_sent(epoch);
+        dispatch.block(
+            (epoch % workers) as usize,
+            Arc::new(block),
+            epoch.saturating_sub(IN_FLIGHT_PER_WORKER * workers),
+        )?;
+        positions.mutations_applied = batch.acknowledge(epoch);
+        Ok(true)
     }
 
     fn feed_files(&self, dispatch: &Dispatch, positions: &mut Positions, checkpointer: &mut Option<Checkpointer>) -> anyhow::Result<()> {
@@ -119,17 +170,33 @@ impl Feeder {
             max_lines: self.block_lines,
             // Files followed for ever only when no Kafka input comes after them.
             follow: self.follow && self.kafka.is_none(),
+            idle: Some(MUTATION_WAIT),
             ..BlockOptions::default()
         };
         let mut source = LineSource::new(self.files.clone(), options);
         let files = positions.files.clone().unwrap_or_default();
         source.resume_at(files.position, positions.next_epoch);
         loop {
-            let block = source.next_block()?;
-            if source.reached_end_once() && self.kafka.is_none() {
+            let epoch = source.next_block_index();
+            if self.feed_mutations(dispatch, positions, epoch, false, None)? {
+                source.skip_block_index();
+                positions.next_epoch = epoch + 1;
+                dispatch.advance_all(epoch + 1)?;
+            }
+            // Following a file: ready once what existed at start-up, and the mutations
+            // logged up to there, is in (otherwise `feed` says so after the files).
+            if self.follow && source.reached_end_once() && self.kafka.is_none() {
                 self.startup.mark(source.next_block_index());
             }
-            let Some(mut block) = block else { break };
+            let Some(mut block) = source.next_block()? else { break };
+            if block.lines.is_empty() {
+                // Following an idle file.
+                if self.stop.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
+                self.maybe_checkpoint(checkpointer, dispatch, positions)?;
+                continue;
+            }
             block.partition = None;
             let epoch = block.index;
             if let Some(bar) = &bar {
@@ -189,7 +256,7 @@ impl Feeder {
         let mut source = KafkaSource::open(&kafka.options, &local, kafka.start, kafka.end, &state.offsets)
             .with_context(|| format!("cannot read topic {}", kafka.options.topic))?;
         // Rounds start at a multiple of the stride, so an epoch names its partition and worker.
-        let base = positions.next_epoch.div_ceil(stride) * stride;
+        let mut base = positions.next_epoch.div_ceil(stride) * stride;
         positions.next_epoch = base;
         positions.kafka = Some(state);
         dispatch.advance_all(base)?;
@@ -198,6 +265,12 @@ impl Feeder {
         let mut caught_up: Vec<bool> = vec![false; local.len()];
         let mut last_refresh: Option<Instant> = None;
         loop {
+            // Mutations take a round of their own (its first epoch, on worker 0).
+            if self.feed_mutations(dispatch, positions, base + round * stride, false, None)? {
+                base += stride;
+                positions.next_epoch = base + round * stride;
+                dispatch.advance_all(positions.next_epoch)?;
+            }
             let round_start = base + round * stride;
             let mut read_any = false;
             let mut all_finished = true;

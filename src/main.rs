@@ -2,6 +2,7 @@
 
 mod api;
 mod api_events;
+mod api_mutations;
 mod bench_freshness;
 mod changes;
 mod checkpoint;
@@ -11,11 +12,13 @@ mod feed;
 mod generate;
 mod generate_groups;
 mod metrics;
+mod mutation_log;
 mod pipeline;
 mod produce;
 mod search;
 mod search_syntax;
 mod serialize;
+mod serialize_triage;
 mod short_id;
 
 use std::fs::File;
@@ -554,6 +557,7 @@ fn wire(args: &InputArgs, catalog: &Catalog, follow: bool, end: EndAt) -> anyhow
         metrics: metrics.clone(),
         stop: stop.clone(),
         changes: change_sinks(args, catalog)?,
+        mutations: None,
     };
     Ok(Wiring {
         options,
@@ -602,6 +606,8 @@ const SUMMARY: &[(&str, Counter)] = &[
     ("dropped_quota", Counter::DroppedQuota),
     ("groups_created", Counter::GroupsCreated),
     ("dead_lettered", Counter::DeadLettered),
+    ("dropped_discarded", Counter::DroppedDiscarded),
+    ("mutations_applied", Counter::MutationsApplied),
 ];
 
 fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
@@ -676,8 +682,19 @@ fn dump_issues(views: &IssueViews, catalog: &Catalog, writer: &mut dyn Write) ->
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
     let catalog = Arc::new(load_catalog(args.input.config.as_deref())?);
-    let wiring = wire(&args.input, &catalog, args.follow, EndAt::Unbounded)?;
+    let mut wiring = wire(&args.input, &catalog, args.follow, EndAt::Unbounded)?;
     let (sink, stop) = (wiring.sink.clone(), wiring.stop.clone());
+    // Mutations are ordered by the one feeder of a single process (clusters: not yet).
+    let mutations = if wiring.options.cluster.is_none() {
+        let (sender, inbox) = mutation_log::channel();
+        wiring.options.mutations = Some(inbox);
+        Some(sender)
+    } else {
+        None
+    };
+    if wiring.options.checkpoints.is_none() {
+        tracing::warn!("no --state-dir: API mutations are applied but not durable");
+    }
     let views = Arc::new(RwLock::new(IssueViews::default()));
     let startup = Arc::new(Startup::default());
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
@@ -690,6 +707,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         catalog,
         startup: startup.clone(),
         metrics: wiring.metrics.clone(),
+        mutations,
         events: wiring
             .event_store
             .clone()

@@ -38,6 +38,16 @@ const VIEW_COUNTERS: &[(&str, &str, Counter)] = &[
         Counter::DroppedQuota,
     ),
     ("occurrent_groups_created_total", "Groups created.", Counter::GroupsCreated),
+    (
+        "occurrent_dropped_discarded_total",
+        "Occurrences dropped because their fingerprint was discarded.",
+        Counter::DroppedDiscarded,
+    ),
+    (
+        "occurrent_mutations_applied_total",
+        "API mutations applied (one per project of a request).",
+        Counter::MutationsApplied,
+    ),
 ];
 
 /// Upper bounds (seconds) of the epoch-latency histogram buckets.

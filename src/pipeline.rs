@@ -28,6 +28,7 @@ use timely::dataflow::InputHandle;
 use crate::checkpoint::{self, Positions};
 use crate::feed::Feeder;
 use crate::metrics::Metrics;
+use crate::mutation_log::Sequencer;
 
 pub struct PipelineOptions {
     pub inputs: Vec<PathBuf>,
@@ -46,6 +47,9 @@ pub struct PipelineOptions {
     pub stop: Arc<AtomicBool>,
     /// Feeds of group changes (change feed, group-attributes); empty for none.
     pub changes: crate::changes::ChangeSinks,
+    /// API mutations to sequence (a server); None for a batch run, which still replays
+    /// the mutation log of its state directory.
+    pub mutations: Option<std::sync::mpsc::Receiver<crate::mutation_log::Pending>>,
 }
 
 #[derive(Clone)]
@@ -214,6 +218,16 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         // A fresh start: dead letters of an earlier, checkpoint-less run are not ours.
         cut_dead_letters(path, 0)?;
     }
+    let mutations = if processes == 1 {
+        let dir = options.checkpoints.as_ref().map(|c| c.dir.as_path());
+        Some(std::cell::RefCell::new(Sequencer::open(
+            dir,
+            positions.mutations_applied,
+            options.mutations,
+        )?))
+    } else {
+        None
+    };
     let initial = Arc::new(Mutex::new(initial));
     let has_change_sinks = !options.changes.lock().unwrap_or_else(|p| p.into_inner()).is_empty();
     if has_change_sinks {
@@ -253,6 +267,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         metrics: options.metrics.clone(),
         startup: startup.clone(),
         stop: options.stop.clone(),
+        mutations,
     };
     let feeder = std::thread::Builder::new()
         .name("feeder".into())

@@ -2,17 +2,17 @@
 //! issue config, then compiled here into predicates over a group's row and view
 //! (issue-platform.md §7.2, search-syntax.md §5–§7).
 //!
-//! Approximations, while the data they need does not exist: no group is assigned, bookmarked,
-//! linked or in the inbox, so `is:unassigned`/`is:unlinked`/`assigned:none` match every group
-//! and `is:assigned`/`is:linked`/`bookmarks:…`/`assigned:<anyone>` none; `is:for_review` matches
-//! unresolved groups whose substatus is new, regressed or escalating. `event.timestamp` is
+//! Assignment and bookmarks come from API mutations (`me` is the requesting user). There are
+//! no external issue links and no inbox table, so `is:unlinked` matches every group and
+//! `is:linked` none; `is:for_review` matches unresolved groups whose substatus is new,
+//! regressed or escalating. `event.timestamp` is
 //! evaluated on the hourly stats (an hour's occurrences count as anywhere in that hour, within
 //! the group's first and last seen). `release:latest`/`firstRelease:latest` are literal.
 
 use std::time::SystemTime;
 
 use dataflows::model::grouptype::{group_type, group_type_by_slug, Category};
-use dataflows::model::{symbol_of, GroupStatus, Micros, Priority, Substatus, Symbol};
+use dataflows::model::{symbol_of, Assignee, GroupStatus, Micros, Priority, Substatus, Symbol};
 use dataflows::state::GroupRow;
 use dataflows::views::{GroupView, IssueViews};
 
@@ -107,8 +107,10 @@ enum Test {
     Unassigned(bool),
     ForReview(bool),
     Linked(bool),
-    /// `assigned:` / `bookmarks:` values; only `none` (and `""` from `!has:`) match.
-    Nobody(Vec<String>),
+    /// `assigned:` values: `me`, `none`, `me_or_none`, `#team`/`team:x`, or a user.
+    AssignedTo(Vec<String>),
+    /// `bookmarks:` values: `me`, `none`, or a user.
+    BookmarkedBy(Vec<String>),
     Priority(Vec<Priority>),
     Category(Vec<Category>),
     Type(Vec<u32>),
@@ -138,6 +140,8 @@ pub struct IssueQuery {
     date_range: Option<(Micros, Micros)>,
     /// No `issue.category`/`issue.type` filter: types outside default search are hidden.
     default_types_only: bool,
+    /// Who `me` is.
+    viewer: String,
 }
 
 fn error(filter: &SearchFilter, message: String) -> SearchError {
@@ -209,6 +213,7 @@ impl IssueQuery {
             predicates: Vec::with_capacity(filters.len()),
             date_range: None,
             default_types_only: true,
+            viewer: crate::api_mutations::ANONYMOUS.to_string(),
         };
         for filter in &filters {
             compiled.add(filter)?;
@@ -229,6 +234,12 @@ impl IssueQuery {
         Ok(compiled)
     }
 
+    /// The query as `viewer` asks it (`assigned:me`, `bookmarks:me`).
+    pub fn for_viewer(mut self, viewer: &str) -> IssueQuery {
+        self.viewer = viewer.to_string();
+        self
+    }
+
     fn add(&mut self, filter: &SearchFilter) -> Result<(), SearchError> {
         if filter.aggregate {
             return Err(error(
@@ -244,7 +255,8 @@ impl IssueQuery {
             "unassigned" => Test::Unassigned(boolean(filter)?),
             "for_review" => Test::ForReview(boolean(filter)?),
             "linked" => Test::Linked(boolean(filter)?),
-            "assigned_to" | "bookmarked_by" => Test::Nobody(texts(filter)?),
+            "assigned_to" => Test::AssignedTo(texts(filter)?),
+            "bookmarked_by" => Test::BookmarkedBy(texts(filter)?),
             "issue.priority" => Test::Priority(each(filter, Priority::from_api_name)?),
             "issue.category" => {
                 self.default_types_only = false;
@@ -302,7 +314,9 @@ impl IssueQuery {
                 return false;
             }
         }
-        self.predicates.iter().all(|p| test(&p.test, views, view, row) != p.negated)
+        self.predicates
+            .iter()
+            .all(|p| test(&p.test, views, view, row, &self.viewer) != p.negated)
     }
 }
 
@@ -359,18 +373,41 @@ fn message_matches(row: &GroupRow, value: &Text) -> bool {
 
 /// The positive reading of a test; `!=`/`NOT IN` are applied by the caller. Negated
 /// comparisons (`!timesSeen:>5`) arrive with the inverted operator.
-fn test(test: &Test, views: &IssueViews, view: &GroupView, row: &GroupRow) -> bool {
+/// `assigned:value` against a group's assignee.
+fn assigned_matches(assignee: Option<&Assignee>, value: &str, viewer: &str) -> bool {
+    match (value, assignee) {
+        ("" | "none", None) => true,
+        ("me_or_none", None) => true,
+        ("me" | "me_or_none", Some(Assignee::User(user))) => **user == *viewer,
+        (team, Some(Assignee::Team(id))) => team.strip_prefix('#').or_else(|| team.strip_prefix("team:")) == Some(&**id),
+        (user, Some(Assignee::User(id))) => user.strip_prefix("user:").unwrap_or(user) == &**id,
+        _ => false,
+    }
+}
+
+fn test(test: &Test, views: &IssueViews, view: &GroupView, row: &GroupRow, viewer: &str) -> bool {
     match test {
         Test::Status(values) => values.contains(&(row.status as i64)),
         Test::Substatus(values) => row.substatus.is_some_and(|s| values.contains(&(s as i64))),
-        Test::Unassigned(b) => *b,
+        Test::Unassigned(b) => row.triage.as_ref().is_none_or(|t| t.assignee.is_none()) == *b,
         Test::Linked(b) => !*b,
         Test::ForReview(b) => {
             let for_review = row.status == GroupStatus::Unresolved
                 && matches!(row.substatus, Some(Substatus::New | Substatus::Regressed | Substatus::Escalating));
             for_review == *b
         }
-        Test::Nobody(values) => values.iter().any(|v| v.is_empty() || v == "none"),
+        Test::AssignedTo(values) => {
+            let assignee = row.triage.as_ref().and_then(|t| t.assignee.as_ref());
+            values.iter().any(|v| assigned_matches(assignee, v, viewer))
+        }
+        Test::BookmarkedBy(values) => {
+            let by: &[std::sync::Arc<str>] = row.triage.as_ref().map_or(&[], |t| &t.bookmarked_by);
+            values.iter().any(|v| match v.as_str() {
+                "" | "none" => by.is_empty(),
+                "me" => by.iter().any(|u| **u == *viewer),
+                user => by.iter().any(|u| &**u == user),
+            })
+        }
         Test::Priority(values) => values.contains(&row.priority),
         Test::Category(values) => group_type(row.type_id).is_some_and(|t| values.contains(&t.category)),
         Test::Type(values) => values.contains(&row.type_id),

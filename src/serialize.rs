@@ -7,6 +7,7 @@ use dataflows::views::{GroupView, IssueViews};
 use serde::Serialize;
 
 use crate::config::Catalog;
+use crate::serialize_triage::TriageFields;
 use crate::short_id::format_short_id;
 
 #[derive(Serialize)]
@@ -93,6 +94,8 @@ pub struct SerializedGroup {
     pub last_release: Option<String>,
     pub environments: Vec<String>,
     pub stats: Stats,
+    #[serde(flatten)]
+    pub triage: TriageFields,
 }
 
 fn iso(t: Micros) -> String {
@@ -150,6 +153,7 @@ pub fn serialize_group(views: &IssueViews, catalog: &Catalog, key: GroupKey, vie
         last_release: name(row.last_release),
         environments,
         stats: Stats { hourly },
+        triage: TriageFields::of(row, Some(crate::api_mutations::ANONYMOUS)),
     }
 }
 

@@ -316,7 +316,9 @@ fn dump_shape_of_a_single_group() {
                          "firstSeen": "2024-01-01T12:00:00.123456Z",
                          "lastSeen": "2024-01-01T12:00:00.123456Z"},
             "firstRelease": "1.0.0", "lastRelease": "1.0.0", "environments": ["prod"],
-            "stats": {"hourly": [[1_704_110_400i64, 1]]}
+            "stats": {"hourly": [[1_704_110_400i64, 1]]},
+            "statusDetails": {}, "assignedTo": null, "isBookmarked": false, "hasSeen": false,
+            "priorityLockedAt": null
         })]
     );
 }

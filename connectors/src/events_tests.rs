@@ -28,7 +28,7 @@ fn decoder(format: InputFormat, store: Option<Arc<dyn EventStore>>) -> InputDeco
 fn occurrence_of(record: Record) -> OccurrenceRecord {
     match record.body {
         RecordBody::Occurrence(occ) => occ,
-        RecordBody::StatusChange(_) => panic!("not an occurrence"),
+        RecordBody::StatusChange(_) | RecordBody::Mutation(_) => panic!("not an occurrence"),
     }
 }
 

@@ -117,6 +117,9 @@ pub struct BlockOptions {
     pub follow: bool,
     /// In follow mode, a partial block is released after this long without new lines.
     pub linger: Duration,
+    /// In follow mode, an empty block (no lines, no index used) is returned after this long
+    /// without input, so the caller can do other work (mutations, signals) while it waits.
+    pub idle: Option<Duration>,
 }
 
 impl Default for BlockOptions {
@@ -126,6 +129,7 @@ impl Default for BlockOptions {
             max_bytes: 16 << 20,
             follow: false,
             linger: Duration::from_millis(20),
+            idle: None,
         }
     }
 }
@@ -204,6 +208,11 @@ impl LineSource {
 
     pub fn next_block_index(&self) -> u64 {
         self.next_block
+    }
+
+    /// Leaves the next block index to another input (a mutation block between two blocks).
+    pub fn skip_block_index(&mut self) {
+        self.next_block += 1;
     }
 
     fn is_last_file(&self) -> bool {
@@ -353,11 +362,12 @@ impl LineSource {
                 self.reached_end = true;
             }
             if self.options.follow && self.is_last_file() {
-                if !block.lines.is_empty() {
-                    let since = *waiting_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() >= self.options.linger {
-                        break;
-                    }
+                let since = *waiting_since.get_or_insert_with(Instant::now);
+                if !block.lines.is_empty() && since.elapsed() >= self.options.linger {
+                    break;
+                }
+                if block.lines.is_empty() && self.options.idle.is_some_and(|idle| since.elapsed() >= idle) {
+                    break;
                 }
                 std::thread::sleep(Duration::from_millis(5));
                 continue;
@@ -378,6 +388,10 @@ impl LineSource {
         bytes.truncate(scanned);
         if block.lines.is_empty() && self.exhausted {
             return Ok(None);
+        }
+        if block.lines.is_empty() {
+            // Idle in follow mode: nothing to number.
+            return Ok(Some(block));
         }
         block.bytes = BlockBytes::Owned(bytes);
         self.next_block += 1;

@@ -1174,5 +1174,11 @@ fn group_json(g: &Group) -> Value {
         "lastRelease": g.last_release.as_ref().map(|(_, r)| r.clone()),
         "environments": g.environments.iter().collect::<Vec<_>>(),
         "stats": {"hourly": hourly},
+        // Triage fields: no mutation reaches the reference model.
+        "statusDetails": {},
+        "assignedTo": null,
+        "isBookmarked": false,
+        "hasSeen": false,
+        "priorityLockedAt": null,
     })
 }

@@ -1,0 +1,502 @@
+//! Bulk mutations: `PUT` and `DELETE /api/0/organizations/{org}/issues/` (issue-platform.md
+//! §8). A handler validates the request and resolves its groups from the views, then submits
+//! it to the mutation log; it answers once the views show the result. It never writes the
+//! views itself.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use dataflows::model::grouptype::{group_type, Category};
+use dataflows::model::{Assignee, GroupStatus, GroupUpdate, MutationKind, Priority, StatusDetails, StatusUpdate, Substatus};
+use dataflows::state::GroupKey;
+use serde_json::{json, Map, Value};
+
+use crate::api::{error, org_known, AppState};
+use crate::mutation_log::MutationRequest;
+use crate::search;
+use crate::serialize_triage::{assignee_json, status_details_json};
+
+/// Sentry's bulk limit: groups per mutation.
+pub const MAX_GROUPS: usize = 1000;
+/// How long a handler waits for the views to show its mutation.
+const VISIBLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest ignore window Sentry accepts (minutes: 7 days).
+const MAX_WINDOW_MINUTES: u64 = 10_080;
+/// Who a request acts as when no token names a user.
+pub const ANONYMOUS: &str = "anonymous";
+
+type Params = Vec<(String, String)>;
+
+fn params(raw: Option<&str>) -> Params {
+    raw.map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
+}
+
+/// A refused request, as Sentry words it.
+enum Rejection {
+    /// `{"detail": "…"}` with a status.
+    Detail(StatusCode, String),
+    /// Sentry's field-validation shape: 400 `{"field": ["message"]}`.
+    Field(String, String),
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        match self {
+            Rejection::Detail(status, detail) => error(status, detail),
+            Rejection::Field(field, message) => (StatusCode::BAD_REQUEST, Json(json!({ field: [message] }))).into_response(),
+        }
+    }
+}
+
+fn bad_request(detail: impl Into<String>) -> Rejection {
+    Rejection::Detail(StatusCode::BAD_REQUEST, detail.into())
+}
+
+fn invalid_field(field: &str, message: impl Into<String>) -> Rejection {
+    Rejection::Field(field.to_string(), message.into())
+}
+
+/// The groups a mutation targets: `?id=` in the organization (and `?project=`), or else the
+/// issue search of `?query=` (default query as for GET) up to 1000 groups, most recent first.
+/// `Err` is a response to send.
+fn resolve_targets(
+    state: &AppState,
+    org: &str,
+    params: &Params,
+    actor: &str,
+    search_when_no_ids_match: bool,
+) -> Result<Vec<(GroupKey, u64)>, Rejection> {
+    let mut projects = BTreeSet::new();
+    for (_, value) in params.iter().filter(|(k, _)| k == "project") {
+        let Ok(project) = value.parse::<u64>() else {
+            return Err(bad_request("Invalid project parameter. Values must be numbers."));
+        };
+        if state.catalog.organization_of(project) != Some(org) {
+            return Err(Rejection::Detail(
+                StatusCode::FORBIDDEN,
+                "You do not have permission to perform this action.".into(),
+            ));
+        }
+        projects.insert(project);
+    }
+    let in_scope =
+        |key: GroupKey| state.catalog.organization_of(key.project) == Some(org) && (projects.is_empty() || projects.contains(&key.project));
+    let ids: Vec<&str> = params.iter().filter(|(k, _)| k == "id").map(|(_, v)| v.as_str()).collect();
+    let mut numeric = Vec::with_capacity(ids.len());
+    for id in &ids {
+        match id.parse::<u64>() {
+            Ok(n) => numeric.push(n),
+            Err(_) => return Err(bad_request("Group ids must be integers")),
+        }
+    }
+    if numeric.len() > MAX_GROUPS {
+        return Err(bad_request(format!("Too many groups: at most {MAX_GROUPS} per request")));
+    }
+    let views = state.views.read().unwrap_or_else(|p| p.into_inner());
+    let mut targets = Vec::new();
+    for id in numeric {
+        if let Some(view) = views.by_id(id) {
+            if let (Some(key), Some(row)) = (view.key, view.row.as_deref()) {
+                if in_scope(key) && row.status != GroupStatus::PendingDeletion && !targets.iter().any(|(k, _)| *k == key) {
+                    targets.push((key, id));
+                }
+            }
+        }
+    }
+    if !targets.is_empty() || (!ids.is_empty() && !search_when_no_ids_match) {
+        return Ok(targets);
+    }
+    let query = params
+        .iter()
+        .find(|(k, _)| k == "query")
+        .map_or(search::DEFAULT_QUERY, |(_, v)| v.as_str());
+    let search = search::IssueQuery::parse(query, SystemTime::now())
+        .map_err(|e| bad_request(format!("Invalid query. Error getting group ids and group list: {e}")))?
+        .for_viewer(actor);
+    let mut found: Vec<(i64, u64, GroupKey)> = views
+        .iter()
+        .filter(|(key, view, row)| in_scope(*key) && view.id != 0 && search.matches(&views, view, row))
+        .map(|(key, view, row)| (row.last_seen, view.id, key))
+        .collect();
+    found.sort_unstable_by(|a, b| b.cmp(a));
+    Ok(found.into_iter().take(MAX_GROUPS).map(|(_, id, key)| (key, id)).collect())
+}
+
+fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+/// Submits the mutation and waits until the views show it. `Err` is a response to send.
+async fn apply(state: &AppState, request: MutationRequest) -> Result<(), Rejection> {
+    let Some(mutations) = &state.mutations else {
+        return Err(Rejection::Detail(
+            StatusCode::NOT_IMPLEMENTED,
+            "Mutations are not supported by a multi-process cluster yet".into(),
+        ));
+    };
+    let epoch = mutations
+        .submit(request)
+        .await
+        .map_err(|e| Rejection::Detail(StatusCode::SERVICE_UNAVAILABLE, e))?;
+    let started = Instant::now();
+    loop {
+        {
+            let views = state.views.read().unwrap_or_else(|p| p.into_inner());
+            if views.finished || views.complete_through > epoch {
+                return Ok(());
+            }
+        }
+        if started.elapsed() > VISIBLE_TIMEOUT {
+            return Err(Rejection::Detail(
+                StatusCode::GATEWAY_TIMEOUT,
+                "The mutation is logged and will apply, but the views have not caught up yet".into(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// The body of a PUT, validated.
+struct Put {
+    update: GroupUpdate,
+    discard: bool,
+    /// Fields to echo in the response (`status`, `priority`, …) besides merge.
+    echo: Map<String, Value>,
+}
+
+fn uint(value: &Value, field: &str) -> Result<Option<u64>, Rejection> {
+    match value {
+        Value::Null => Ok(None),
+        Value::Number(n) => n
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| invalid_field(field, "A valid integer is required.")),
+        Value::String(s) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| invalid_field(field, "A valid integer is required.")),
+        _ => Err(invalid_field(field, "A valid integer is required.")),
+    }
+}
+
+fn boolean(value: &Value, field: &str) -> Result<bool, Rejection> {
+    match value {
+        Value::Bool(b) => Ok(*b),
+        Value::String(s) if s == "true" || s == "1" => Ok(true),
+        Value::String(s) if s == "false" || s == "0" => Ok(false),
+        _ => Err(invalid_field(field, "Must be a valid boolean.")),
+    }
+}
+
+fn parse_status_details(object: &Map<String, Value>, details: &mut StatusDetails) -> Result<(), Rejection> {
+    for (name, value) in object {
+        match name.as_str() {
+            "inNextRelease" | "inUpcomingRelease" => details.in_next_release = boolean(value, name)?,
+            "inRelease" => match value {
+                Value::String(s) if !s.is_empty() => details.in_release = Some(s.as_str().into()),
+                _ => return Err(invalid_field("inRelease", "Release does not exist")),
+            },
+            "ignoreDuration" | "snoozeDuration" => details.ignore_duration = uint(value, name)?,
+            "ignoreCount" => details.ignore_count = uint(value, name)?,
+            "ignoreWindow" => details.ignore_window = uint(value, name)?,
+            "ignoreUserCount" => details.ignore_user_count = uint(value, name)?,
+            "ignoreUserWindow" => details.ignore_user_window = uint(value, name)?,
+            "ignoreUntilEscalating" => details.until_escalating = boolean(value, name)?,
+            "inCommit" | "inFutureRelease" => {
+                return Err(invalid_field(name, "Not supported: Occurrent has no commit or release registry"));
+            }
+            other => return Err(invalid_field(other, "Unknown field.")),
+        }
+    }
+    for (field, window) in [
+        ("ignoreWindow", details.ignore_window),
+        ("ignoreUserWindow", details.ignore_user_window),
+    ] {
+        if window.is_some_and(|w| w > MAX_WINDOW_MINUTES) {
+            return Err(invalid_field(
+                field,
+                format!("Ensure this value is less than or equal to {MAX_WINDOW_MINUTES}."),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn parse_put(body: &Value, actor: &str) -> Result<Put, Rejection> {
+    let Value::Object(fields) = body else {
+        return Err(bad_request("The request body must be a JSON object"));
+    };
+    let mut update = GroupUpdate::default();
+    let mut details = StatusDetails::default();
+    let mut status: Option<GroupStatus> = None;
+    let mut substatus: Option<Substatus> = None;
+    let mut discard = false;
+    let mut echo = Map::new();
+    for (name, value) in fields {
+        match name.as_str() {
+            "status" => {
+                let text = value.as_str().unwrap_or_default();
+                status = Some(match text {
+                    "resolved" => GroupStatus::Resolved,
+                    "resolvedInNextRelease" => {
+                        details.in_next_release = true;
+                        GroupStatus::Resolved
+                    }
+                    "unresolved" => GroupStatus::Unresolved,
+                    "ignored" | "muted" => GroupStatus::Ignored,
+                    _ => return Err(invalid_field("status", format!("\"{text}\" is not a valid choice."))),
+                });
+            }
+            "substatus" => {
+                substatus = match value {
+                    Value::Null => None,
+                    Value::String(s) => Some(
+                        Substatus::from_api_name(s).ok_or_else(|| invalid_field("substatus", format!("\"{s}\" is not a valid choice.")))?,
+                    ),
+                    _ => return Err(invalid_field("substatus", "Not a valid string.")),
+                }
+            }
+            "statusDetails" => match value {
+                Value::Object(object) => parse_status_details(object, &mut details)?,
+                Value::Null => {}
+                _ => return Err(invalid_field("statusDetails", "Invalid data. Expected a dictionary.")),
+            },
+            // Legacy top-level ignore fields.
+            "ignoreDuration" | "snoozeDuration" | "ignoreCount" | "ignoreWindow" | "ignoreUserCount" | "ignoreUserWindow" => {
+                let mut object = Map::new();
+                object.insert(name.clone(), value.clone());
+                parse_status_details(&object, &mut details)?;
+            }
+            "priority" => {
+                let text = value.as_str().unwrap_or_default();
+                let priority =
+                    Priority::from_api_name(text).ok_or_else(|| invalid_field("priority", format!("\"{text}\" is not a valid choice.")))?;
+                update.priority = Some(priority);
+                echo.insert("priority".into(), priority.api_name().into());
+            }
+            "assignedTo" => {
+                let assignee = match value {
+                    Value::Null => None,
+                    Value::String(s) if s.is_empty() => None,
+                    Value::String(s) if s == "me" => Some(Assignee::User(actor.into())),
+                    Value::String(s) => Some(Assignee::parse(s).ok_or_else(|| invalid_field("assignedTo", "Unknown actor input"))?),
+                    Value::Number(n) => Some(Assignee::User(n.to_string().into())),
+                    _ => return Err(invalid_field("assignedTo", "Unknown actor input")),
+                };
+                echo.insert("assignedTo".into(), assignee.as_ref().map_or(Value::Null, assignee_json));
+                update.assigned_to = Some(assignee);
+            }
+            "hasSeen" => {
+                let seen = boolean(value, name)?;
+                update.has_seen = Some(seen);
+                echo.insert("hasSeen".into(), seen.into());
+            }
+            "isBookmarked" => {
+                let bookmarked = boolean(value, name)?;
+                update.bookmarked = Some(bookmarked);
+                echo.insert("isBookmarked".into(), bookmarked.into());
+            }
+            "merge" => update.merge = boolean(value, name)?,
+            "discard" => discard = boolean(value, name)?,
+            "isSubscribed" | "isPublic" | "inbox" => {
+                return Err(invalid_field(
+                    name,
+                    "Not supported by Occurrent (no subscriptions, sharing or inbox state)",
+                ));
+            }
+            other => return Err(invalid_field(other, "Unknown field.")),
+        }
+    }
+    if discard && fields.len() > 1 {
+        return Err(bad_request("Discard must be the only field of the request"));
+    }
+    if substatus.is_some() && status.is_none() {
+        return Err(invalid_field("substatus", "Setting a substatus needs a status"));
+    }
+    if status.is_none() && (details != StatusDetails::default()) {
+        return Err(invalid_field("statusDetails", "Status details need a status"));
+    }
+    if let Some(status) = status {
+        let fits = match (status, substatus) {
+            (_, None) => true,
+            (GroupStatus::Ignored, Some(s)) => matches!(s, Substatus::UntilEscalating | Substatus::UntilConditionMet | Substatus::Forever),
+            (GroupStatus::Unresolved, Some(s)) => matches!(
+                s,
+                Substatus::Ongoing | Substatus::Escalating | Substatus::Regressed | Substatus::New
+            ),
+            _ => false,
+        };
+        if !fits {
+            return Err(invalid_field(
+                "substatus",
+                format!("Invalid substatus for status {}", status.api_name()),
+            ));
+        }
+        if substatus == Some(Substatus::UntilEscalating) {
+            details.until_escalating = true;
+        }
+        // What a group shows: the inferred substatus is per group, so only an explicit one
+        // is echoed.
+        echo.insert("status".into(), status.api_name().into());
+        echo.insert(
+            "statusDetails".into(),
+            status_details_json(status, Some(&details), None, Some(actor)),
+        );
+        if let Some(s) = substatus {
+            echo.insert("substatus".into(), s.api_name().into());
+        }
+        if status != GroupStatus::Unresolved {
+            echo.insert("inbox".into(), Value::Null);
+        }
+        update.status = Some(StatusUpdate {
+            status,
+            substatus,
+            details,
+        });
+    }
+    Ok(Put { update, discard, echo })
+}
+
+/// The acting user: the token's user, or [`ANONYMOUS`].
+fn actor_of(caller: Option<&str>) -> Arc<str> {
+    Arc::from(caller.unwrap_or(ANONYMOUS))
+}
+
+pub async fn update_issues(state: State<AppState>, path: Path<String>, raw: RawQuery, body: axum::body::Bytes) -> Response {
+    put(state, path, raw, None, body).await
+}
+
+/// `PUT …/issues/?id=…`: status, priority, assignment, bookmarks, seen, merge, discard.
+pub async fn put(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    RawQuery(raw): RawQuery,
+    caller: Option<&str>,
+    body: axum::body::Bytes,
+) -> Response {
+    if !org_known(&state, &org) {
+        return error(StatusCode::NOT_FOUND, "The requested resource does not exist");
+    }
+    let body: Value = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(e) => return bad_request(format!("JSON parse error - {e}")).into_response(),
+    };
+    let actor = actor_of(caller);
+    let put = match parse_put(&body, &actor) {
+        Ok(put) => put,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let params = params(raw.as_deref());
+    let targets = match resolve_targets(&state, &org, &params, &actor, true) {
+        Ok(targets) => targets,
+        Err(rejection) => return rejection.into_response(),
+    };
+    if targets.is_empty() {
+        // "No groups found": a 204 has no body.
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    let projects: BTreeSet<u64> = targets.iter().map(|(k, _)| k.project).collect();
+    if put.update.merge {
+        if projects.len() > 1 {
+            return bad_request("Merging across multiple projects is not supported").into_response();
+        }
+        if targets.len() < 2 {
+            return bad_request("Merging needs at least two issues").into_response();
+        }
+    }
+    let release_resolution = put
+        .update
+        .status
+        .as_ref()
+        .is_some_and(|s| s.status == GroupStatus::Resolved && (s.details.in_next_release || s.details.in_release.is_some()));
+    if release_resolution && projects.len() > 1 {
+        return bad_request("Cannot set resolved for multiple projects.").into_response();
+    }
+    let kind = if put.discard {
+        let views = state.views.read().unwrap_or_else(|p| p.into_inner());
+        let all_errors = targets.iter().all(|(key, _)| {
+            views
+                .get(*key)
+                .and_then(|v| v.row.as_deref())
+                .and_then(|row| group_type(row.type_id))
+                .is_some_and(|t| t.category == Category::Error)
+        });
+        if !all_errors {
+            return bad_request("Only error issues can be discarded").into_response();
+        }
+        MutationKind::Discard
+    } else {
+        if put.update == GroupUpdate::default() {
+            return Json(json!({})).into_response();
+        }
+        MutationKind::Update(put.update.clone())
+    };
+    let request = MutationRequest {
+        targets: targets.iter().map(|(k, _)| *k).collect(),
+        kind,
+        actor: Some(actor),
+        time: now_micros(),
+    };
+    if let Err(rejection) = apply(&state, request).await {
+        return rejection.into_response();
+    }
+    if put.discard {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    let mut result = put.echo;
+    if put.update.merge {
+        // The dataflow chose the parent: the one target still shown.
+        let views = state.views.read().unwrap_or_else(|p| p.into_inner());
+        let (parents, children): (Vec<_>, Vec<_>) = targets
+            .iter()
+            .partition(|(key, _)| views.get(*key).is_some_and(|v| v.row.is_some()));
+        if let Some((_, parent)) = parents.first() {
+            result.insert(
+                "merge".into(),
+                json!({
+                    "parent": parent.to_string(),
+                    "children": children.iter().map(|(_, id)| id.to_string()).collect::<Vec<_>>(),
+                }),
+            );
+        }
+    }
+    Json(Value::Object(result)).into_response()
+}
+
+pub async fn delete_issues(state: State<AppState>, path: Path<String>, raw: RawQuery) -> Response {
+    delete(state, path, raw, None).await
+}
+
+/// `DELETE …/issues/?id=…`: the groups leave every view; their fingerprints are released.
+pub async fn delete(State(state): State<AppState>, Path(org): Path<String>, RawQuery(raw): RawQuery, caller: Option<&str>) -> Response {
+    if !org_known(&state, &org) {
+        return error(StatusCode::NOT_FOUND, "The requested resource does not exist");
+    }
+    let params = params(raw.as_deref());
+    let actor = actor_of(caller);
+    let targets = match resolve_targets(&state, &org, &params, &actor, false) {
+        Ok(targets) => targets,
+        Err(rejection) => return rejection.into_response(),
+    };
+    if targets.is_empty() {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    let request = MutationRequest {
+        targets: targets.iter().map(|(k, _)| *k).collect(),
+        kind: MutationKind::Delete,
+        actor: Some(actor),
+        time: now_micros(),
+    };
+    match apply(&state, request).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(rejection) => rejection.into_response(),
+    }
+}

@@ -1,0 +1,90 @@
+//! The parts of a serialized group that API mutations set (issue-platform.md §7.5):
+//! `statusDetails`, `assignedTo`, `isBookmarked`, `hasSeen`, `priorityLockedAt`.
+
+use dataflows::model::{format_iso, Assignee, GroupStatus, StatusDetails};
+use dataflows::state::GroupRow;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TriageFields {
+    pub status_details: Value,
+    pub assigned_to: Option<Value>,
+    /// For the requesting user (false when nobody is asking, as in dumps).
+    pub is_bookmarked: bool,
+    pub has_seen: bool,
+    pub priority_locked_at: Option<String>,
+}
+
+impl TriageFields {
+    pub fn of(row: &GroupRow, viewer: Option<&str>) -> TriageFields {
+        let triage = row.triage.as_deref();
+        let member = |list: Option<&Vec<std::sync::Arc<str>>>| viewer.is_some_and(|v| list.is_some_and(|l| l.iter().any(|x| &**x == v)));
+        TriageFields {
+            status_details: status_details_json(
+                row.status,
+                triage.map(|t| &t.status_details),
+                triage.and_then(|t| t.ignore_until),
+                triage.and_then(|t| t.status_actor.as_deref()),
+            ),
+            assigned_to: triage.and_then(|t| t.assignee.as_ref()).map(assignee_json),
+            is_bookmarked: member(triage.map(|t| &t.bookmarked_by)),
+            has_seen: member(triage.map(|t| &t.seen_by)),
+            priority_locked_at: triage.and_then(|t| t.priority_locked_at).map(format_iso),
+        }
+    }
+}
+
+/// `statusDetails` as Sentry shows it: the ignore conditions of an ignored group, the
+/// release of a resolved one, `{}` otherwise.
+pub fn status_details_json(status: GroupStatus, details: Option<&StatusDetails>, until: Option<i64>, actor: Option<&str>) -> Value {
+    let mut map = Map::new();
+    let Some(details) = details else { return Value::Object(map) };
+    match status {
+        GroupStatus::Ignored => {
+            if let Some(until) = until {
+                map.insert("ignoreUntil".into(), format_iso(until).into());
+            }
+            for (name, value) in [
+                ("ignoreCount", details.ignore_count),
+                ("ignoreWindow", details.ignore_window),
+                ("ignoreUserCount", details.ignore_user_count),
+                ("ignoreUserWindow", details.ignore_user_window),
+            ] {
+                if let Some(v) = value {
+                    map.insert(name.into(), v.into());
+                }
+            }
+            if details.until_escalating {
+                map.insert("ignoreUntilEscalating".into(), true.into());
+            }
+        }
+        GroupStatus::Resolved => {
+            if details.in_next_release {
+                map.insert("inNextRelease".into(), true.into());
+            }
+            if let Some(release) = &details.in_release {
+                map.insert("inRelease".into(), release.to_string().into());
+            }
+        }
+        _ => {}
+    }
+    if let (false, Some(actor)) = (map.is_empty(), actor) {
+        map.insert("actor".into(), json!({ "type": "user", "id": actor, "name": actor }));
+    }
+    Value::Object(map)
+}
+
+pub fn assignee_json(assignee: &Assignee) -> Value {
+    match assignee {
+        Assignee::User(id) => {
+            let mut value = json!({ "type": "user", "id": &**id, "name": &**id });
+            if id.contains('@') {
+                value["email"] = (&**id).into();
+            }
+            value
+        }
+        Assignee::Team(id) => json!({ "type": "team", "id": &**id, "name": &**id }),
+    }
+}

@@ -1,0 +1,418 @@
+//! Bulk mutations (PUT / DELETE on the issues list) through the real server: each goes
+//! through the mutation log into the dataflow, and the response comes once the views show it.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{json, Value};
+
+struct Server {
+    child: Child,
+    base: String,
+    client: reqwest::blocking::Client,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start(args: &[&str]) -> Server {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let child = Command::new(BIN)
+        .arg("run")
+        .args(args)
+        .args(["--listen", &listen, "--workers", "2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start occurrent run");
+    let server = Server {
+        child,
+        base: format!("http://{listen}"),
+        client: reqwest::blocking::Client::new(),
+    };
+    wait_until(|| server.get("/readyz").0 == 200);
+    server
+}
+
+fn wait_until(mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+const ISSUES: &str = "/api/0/organizations/sentry/issues/";
+
+impl Server {
+    fn send(&self, request: reqwest::blocking::RequestBuilder) -> (u16, Value) {
+        let Ok(response) = request.send() else { return (0, Value::Null) };
+        let status = response.status().as_u16();
+        let text = response.text().unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    fn get(&self, path: &str) -> (u16, Value) {
+        self.send(self.client.get(format!("{}{path}", self.base)))
+    }
+
+    fn put(&self, query: &str, body: Value) -> (u16, Value) {
+        self.send(self.client.put(format!("{}{ISSUES}?{query}", self.base)).json(&body))
+    }
+
+    fn delete(&self, query: &str) -> (u16, Value) {
+        self.send(self.client.delete(format!("{}{ISSUES}?{query}", self.base)))
+    }
+
+    fn issue(&self, id: &str) -> Value {
+        let (status, body) = self.get(&format!("{ISSUES}{id}/"));
+        assert_eq!(status, 200, "issue {id}: {body}");
+        body
+    }
+
+    /// The group titled `title fingerprint`, from the unfiltered list.
+    fn by_fingerprint(&self, fingerprint: &str) -> Option<Value> {
+        let (_, list) = self.get(&format!("{ISSUES}?query="));
+        let title = format!("title {fingerprint}");
+        list.as_array()?.iter().find(|g| g["title"] == title.as_str()).cloned()
+    }
+
+    fn id_of(&self, fingerprint: &str) -> String {
+        let group = self
+            .by_fingerprint(fingerprint)
+            .unwrap_or_else(|| panic!("no group for {fingerprint}"));
+        group["id"].as_str().expect("string id").to_string()
+    }
+}
+
+fn append(path: &Path, messages: &[Value]) {
+    let mut file = std::fs::OpenOptions::new().append(true).open(path).expect("open input");
+    for line in to_lines(messages) {
+        writeln!(file, "{line}").expect("append");
+    }
+}
+
+/// Cron monitor occurrences (type 4001: no noise gate) of `fingerprint`, `count` of them.
+fn crons(first_id: u64, fingerprint: &str, count: u64, project: u64) -> Vec<Value> {
+    (0..count)
+        .map(|i| occurrence(first_id + i, project, fingerprint, 4001, T0 + (first_id + i) as f64, json!({})))
+        .collect()
+}
+
+fn input(dir: &Path, messages: &[Value]) -> PathBuf {
+    write_lines(dir, "in.jsonl", &to_lines(messages))
+}
+
+#[test]
+fn status_priority_assignment_and_bookmarks_read_their_writes() {
+    let dir = temp_dir();
+    let mut messages = crons(1, "a", 3, 1);
+    messages.extend(crons(10, "b", 1, 1));
+    messages.extend(crons(20, "c", 2, 1));
+    let path = input(dir.path(), &messages);
+    let state = dir.path().join("state");
+    let server = start(&[
+        "--input",
+        path.to_str().unwrap(),
+        "--follow",
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]);
+    let (a, b, c) = (server.id_of("a"), server.id_of("b"), server.id_of("c"));
+
+    // Ignore until two more occurrences: the dataflow ends the ignore on the second.
+    let (status, body) = server.put(
+        &format!("id={a}"),
+        json!({"status": "ignored", "statusDetails": {"ignoreCount": 2}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "ignored");
+    assert_eq!(body["statusDetails"]["ignoreCount"], 2);
+    let ignored = server.issue(&a);
+    assert_eq!(
+        (ignored["status"].as_str(), ignored["substatus"].as_str()),
+        (Some("ignored"), Some("archived_until_condition_met"))
+    );
+    assert_eq!(ignored["statusDetails"]["ignoreCount"], 2);
+    append(&path, &crons(100, "a", 1, 1));
+    wait_until(|| server.issue(&a)["count"] == "4");
+    assert_eq!(server.issue(&a)["status"], "ignored", "one of two");
+    append(&path, &crons(101, "a", 1, 1));
+    wait_until(|| server.issue(&a)["count"] == "5");
+    let escalated = server.issue(&a);
+    assert_eq!(
+        (escalated["status"].as_str(), escalated["substatus"].as_str()),
+        (Some("unresolved"), Some("escalating"))
+    );
+    assert_eq!(escalated["statusDetails"], json!({}));
+
+    // Priority (locked), assignment to the caller, bookmark and seen.
+    let (status, body) = server.put(
+        &format!("id={b}"),
+        json!({"priority": "low", "assignedTo": "me", "isBookmarked": true, "hasSeen": true}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"priority": "low", "assignedTo": {"type": "user", "id": "anonymous", "name": "anonymous"}, "isBookmarked": true, "hasSeen": true})
+    );
+    let group = server.issue(&b);
+    assert_eq!(group["priority"], "low");
+    assert!(group["priorityLockedAt"].is_string(), "{group}");
+    assert_eq!(group["assignedTo"]["id"], "anonymous");
+    assert_eq!(
+        (group["isBookmarked"].as_bool(), group["hasSeen"].as_bool()),
+        (Some(true), Some(true))
+    );
+    // …and search sees them.
+    let ids = |query: &str| -> Vec<String> {
+        let (status, list) = server.get(&format!("{ISSUES}?query={query}"));
+        assert_eq!(status, 200, "{query}: {list}");
+        let mut ids: Vec<String> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids("assigned:me"), vec![b.clone()]);
+    assert_eq!(ids("is:assigned"), vec![b.clone()]);
+    assert_eq!(ids("bookmarks:me"), vec![b.clone()]);
+    let mut unassigned = vec![a.clone(), c.clone()];
+    unassigned.sort();
+    assert_eq!(ids("is:unassigned"), unassigned);
+    let (_, body) = server.put(&format!("id={b}"), json!({"assignedTo": "team:backend"}));
+    assert_eq!(body["assignedTo"], json!({"type": "team", "id": "backend", "name": "backend"}));
+    assert_eq!(ids("assigned:%23backend"), vec![b.clone()]);
+
+    // Resolve: gone from the default list; a later occurrence regresses it.
+    let (status, body) = server.put(&format!("id={c}"), json!({"status": "resolved"}));
+    assert_eq!(
+        (status, body["status"].as_str(), body["inbox"].is_null()),
+        (200, Some("resolved"), true)
+    );
+    let (_, default_list) = server.get(ISSUES);
+    assert!(default_list.as_array().unwrap().iter().all(|g| g["id"] != c.as_str()));
+    append(&path, &crons(200, "c", 1, 1));
+    wait_until(|| server.issue(&c)["status"] == "unresolved");
+    assert_eq!(server.issue(&c)["substatus"], "regressed");
+
+    // Unresolve an ignored group: ongoing (or new when first seen within 7 days: not here,
+    // the occurrences are from 2024).
+    server.put(&format!("id={b}"), json!({"status": "ignored"}));
+    assert_eq!(server.issue(&b)["substatus"], "archived_forever");
+    let (_, body) = server.put(&format!("id={b}"), json!({"status": "unresolved"}));
+    assert_eq!(body["status"], "unresolved");
+    assert_eq!(server.issue(&b)["substatus"], "ongoing");
+
+    // Bulk by query (no id): every match.
+    let (status, _) = server.put("query=is:unresolved", json!({"status": "resolved"}));
+    assert_eq!(status, 200);
+    for id in [&a, &b, &c] {
+        assert_eq!(server.issue(id)["status"], "resolved");
+    }
+
+    // Errors and no-ops.
+    for (query, body, expected) in [
+        (
+            format!("id={a}"),
+            json!({"status": "bogus"}),
+            json!({"status": ["\"bogus\" is not a valid choice."]}),
+        ),
+        (
+            format!("id={a}"),
+            json!({"priority": "urgent"}),
+            json!({"priority": ["\"urgent\" is not a valid choice."]}),
+        ),
+        (
+            "id=abc".to_string(),
+            json!({"status": "resolved"}),
+            json!({"detail": "Group ids must be integers"}),
+        ),
+        (
+            format!("id={a}"),
+            json!({"status": "ignored", "substatus": "ongoing"}),
+            json!({"substatus": ["Invalid substatus for status ignored"]}),
+        ),
+        (
+            format!("id={a}"),
+            json!({"status": "ignored", "statusDetails": {"ignoreWindow": 20000, "ignoreCount": 1}}),
+            json!({"ignoreWindow": ["Ensure this value is less than or equal to 10080."]}),
+        ),
+        (
+            format!("id={a}"),
+            json!({"merge": true}),
+            json!({"detail": "Merging needs at least two issues"}),
+        ),
+        (
+            format!("id={a}"),
+            json!({"discard": true, "status": "resolved"}),
+            json!({"detail": "Discard must be the only field of the request"}),
+        ),
+    ] {
+        assert_eq!(server.put(&query, body.clone()), (400, expected), "{query} {body}");
+    }
+    assert_eq!(
+        server.put("query=is:ignored", json!({"status": "resolved"})).0,
+        204,
+        "nothing matches"
+    );
+    assert_eq!(server.delete("id=424242").0, 204);
+    assert_eq!(
+        server.put(&format!("id={a}"), json!({"status": "resolved"})).0,
+        200,
+        "already resolved: a no-op"
+    );
+}
+
+#[test]
+fn merge_delete_and_discard() {
+    let dir = temp_dir();
+    let mut messages = crons(1, "p", 3, 1);
+    messages.extend(crons(10, "q", 1, 1));
+    messages.extend(crons(20, "r", 1, 1));
+    messages.extend(crons(30, "t", 1, 2));
+    // Error events (type 1) can be discarded.
+    messages.push(occurrence(40, 1, "s", 1, T0 + 40.0, json!({})));
+    let path = input(dir.path(), &messages);
+    let server = start(&["--input", path.to_str().unwrap(), "--follow"]);
+    let (p, q, r, s, t) = (
+        server.id_of("p"),
+        server.id_of("q"),
+        server.id_of("r"),
+        server.id_of("s"),
+        server.id_of("t"),
+    );
+
+    // Merge: the group with the most occurrences is the parent; counts combine.
+    let (status, body) = server.put(&format!("id={q}&id={p}"), json!({"merge": true}));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!({"merge": {"parent": p, "children": [q]}}));
+    assert_eq!(server.get(&format!("{ISSUES}{q}/")).0, 404, "the child is gone");
+    assert_eq!(server.issue(&p)["count"], "4");
+    let hourly: u64 = server.issue(&p)["stats"]["hourly"]
+        .as_array()
+        .map_or(0, |h| h.iter().map(|b| b[1].as_u64().unwrap_or(0)).sum());
+    assert_eq!(hourly, 4, "the child's hourly counts moved");
+    // Later occurrences of the child's fingerprint land in the parent.
+    append(&path, &crons(100, "q", 1, 1));
+    wait_until(|| server.issue(&p)["count"] == "5");
+    // (The parent now shows the child's title: the newest occurrence sets it.)
+    assert_eq!(server.by_fingerprint("q").map(|g| g["id"].clone()), Some(json!(p)), "no new group");
+    assert_eq!(
+        server.put(&format!("id={p}&id={t}"), json!({"merge": true})),
+        (400, json!({"detail": "Merging across multiple projects is not supported"}))
+    );
+
+    // Delete: out of every view; the fingerprint starts over (a new group, a new id).
+    assert_eq!(server.delete(&format!("id={r}")).0, 204);
+    assert_eq!(server.get(&format!("{ISSUES}{r}/")).0, 404);
+    append(&path, &crons(200, "r", 1, 1));
+    wait_until(|| server.by_fingerprint("r").is_some());
+    let again = server.by_fingerprint("r").unwrap();
+    assert_ne!(again["id"], r.as_str());
+    assert_eq!(again["count"], "1");
+
+    // Discard: only error issues; later occurrences are dropped.
+    assert_eq!(
+        server.put(&format!("id={t}"), json!({"discard": true})),
+        (400, json!({"detail": "Only error issues can be discarded"}))
+    );
+    assert_eq!(server.put(&format!("id={s}"), json!({"discard": true})).0, 204);
+    assert_eq!(server.get(&format!("{ISSUES}{s}/")).0, 404);
+    append(
+        &path,
+        &[
+            occurrence(300, 1, "s", 1, T0 + 300.0, json!({})),
+            occurrence(301, 1, "marker", 1, T0 + 301.0, json!({})),
+        ],
+    );
+    wait_until(|| server.by_fingerprint("marker").is_some());
+    assert!(server.by_fingerprint("s").is_none(), "discarded");
+    let (_, metrics) = (
+        0,
+        reqwest::blocking::get(format!("{}/metrics", server.base)).unwrap().text().unwrap(),
+    );
+    assert!(metrics.contains("occurrent_dropped_discarded_total 1"), "{metrics}");
+}
+
+#[test]
+fn acknowledged_mutations_survive_a_kill_and_replay_identically() {
+    let dir = temp_dir();
+    let mut messages = Vec::new();
+    for (i, fingerprint) in ["a", "b", "c", "d"].iter().enumerate() {
+        messages.extend(crons(i as u64 * 10 + 1, fingerprint, i as u64 + 1, 1));
+    }
+    let path = input(dir.path(), &messages);
+    let state = dir.path().join("state");
+    let args = [
+        "--input",
+        path.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--checkpoint-interval",
+        "3600",
+    ];
+    let mut server = start(&args);
+    let (a, b, c, d) = (server.id_of("a"), server.id_of("b"), server.id_of("c"), server.id_of("d"));
+    assert_eq!(server.put(&format!("id={a}"), json!({"status": "resolved"})).0, 200);
+    assert_eq!(server.put(&format!("id={b}&id={c}"), json!({"merge": true})).0, 200);
+    assert_eq!(server.delete(&format!("id={d}")).0, 204);
+    // SIGKILL: no checkpoint since start-up has these mutations; the log has them.
+    server.child.kill().expect("kill");
+    server.child.wait().expect("wait");
+    drop(server);
+    let server = start(&args);
+    assert_eq!(server.issue(&a)["status"], "resolved");
+    assert_eq!(server.issue(&c)["count"], "5", "b merged into c");
+    assert_eq!(server.get(&format!("{ISSUES}{b}/")).0, 404);
+    assert_eq!(server.get(&format!("{ISSUES}{d}/")).0, 404);
+    drop(server);
+
+    // A fresh backfill that replays the log gives the same dump as one restored from the
+    // state (the log orders each mutation at the input position it was logged at).
+    let replayed = dir.path().join("replayed");
+    std::fs::create_dir_all(&replayed).unwrap();
+    std::fs::copy(state.join("mutations.jsonl"), replayed.join("mutations.jsonl")).unwrap();
+    let dump = |state_dir: &Path, name: &str| -> Vec<u8> {
+        let out = dir.path().join(name);
+        let status = Command::new(BIN)
+            .args([
+                "backfill",
+                "--input",
+                path.to_str().unwrap(),
+                "--state-dir",
+                state_dir.to_str().unwrap(),
+            ])
+            .args(["--dump-issues", out.to_str().unwrap()])
+            .stderr(Stdio::null())
+            .status()
+            .expect("backfill");
+        assert!(status.success());
+        std::fs::read(out).unwrap()
+    };
+    let from_scratch = dump(&replayed, "scratch.jsonl");
+    let restored = dump(&state, "restored.jsonl");
+    assert_eq!(String::from_utf8_lossy(&from_scratch), String::from_utf8_lossy(&restored));
+    let groups: Vec<Value> = from_scratch
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    assert_eq!(groups.len(), 2, "b merged away, d deleted");
+}

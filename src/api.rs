@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::config::Catalog;
 use crate::pipeline::Startup;
 use crate::search;
-use crate::serialize::serialize_group;
+use crate::serialize::{serialize_group, SerializedGroup};
 use crate::short_id::parse_short_id;
 
 #[derive(Clone)]
@@ -29,7 +29,7 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/api/0/organizations/{org}/issues/", get(list_issues))
@@ -43,10 +43,18 @@ pub fn router(state: AppState) -> Router {
             "/api/0/organizations/{org}/issues/{id}/events/{event_id}/",
             get(crate::api_events::event_details),
         )
+        .route("/api/0/openapi.json", get(crate::openapi::openapi_json))
         .with_state(state)
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+#[utoipa::path(get, path = "/healthz", tag = "operations", security(()), responses((status = 200, description = "Alive", body = String)))]
+pub(crate) async fn healthz() -> &'static str {
+    "ok"
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(()),
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4")))]
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let text = {
         let views = state.views.read().unwrap_or_else(|p| p.into_inner());
         state.metrics.render(&views)
@@ -58,7 +66,11 @@ pub(crate) fn error(status: StatusCode, detail: impl Into<String>) -> Response {
     (status, Json(json!({ "detail": detail.into() }))).into_response()
 }
 
-async fn readyz(State(state): State<AppState>) -> Response {
+#[utoipa::path(get, path = "/readyz", tag = "operations", security(()), responses(
+    (status = 200, description = "What existed at start-up is in the views", body = String),
+    (status = 503, description = "Still catching up", body = String),
+))]
+pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     let views = state.views.read().unwrap_or_else(|p| p.into_inner());
     if state.startup.is_ready(&views) {
         (StatusCode::OK, "ready").into_response()
@@ -185,7 +197,16 @@ pub(crate) fn org_known(state: &AppState, org: &str) -> bool {
 
 /// `GET …/issues-count/?query=a&query=b` → `{"a": n, "b": m}`: matching groups per query
 /// (exact counts; no query parameter → `{}`).
-async fn issues_count(State(state): State<AppState>, Path(org): Path<String>, RawQuery(raw): RawQuery) -> Response {
+#[utoipa::path(get, path = "/api/0/organizations/{org}/issues-count/", tag = "issues",
+    params(("org" = String, Path, description = "Organization slug"), crate::openapi::IssuesCountParams),
+    responses(
+        (status = 200, description = "Matching issues per query", body = crate::openapi::IssueCounts),
+        (status = 400, description = "Invalid query", body = crate::openapi::ErrorDetail),
+        (status = 401, description = "No or invalid token", body = crate::openapi::ErrorDetail),
+        (status = 403, description = "Missing `event:read`", body = crate::openapi::ErrorDetail),
+        (status = 404, description = "Unknown organization or another organization's", body = crate::openapi::ErrorDetail),
+    ))]
+pub(crate) async fn issues_count(State(state): State<AppState>, Path(org): Path<String>, RawQuery(raw): RawQuery) -> Response {
     if !org_known(&state, &org) {
         return error(StatusCode::NOT_FOUND, "The requested resource does not exist");
     }
@@ -220,7 +241,26 @@ async fn issues_count(State(state): State<AppState>, Path(org): Path<String>, Ra
     Json(serde_json::Value::Object(counts)).into_response()
 }
 
-async fn list_issues(State(state): State<AppState>, Path(org): Path<String>, RawQuery(raw): RawQuery, headers: HeaderMap) -> Response {
+/// `GET …/issues/`: one page of the organization's issues (issue-platform.md §7).
+#[utoipa::path(get, path = "/api/0/organizations/{org}/issues/", tag = "issues",
+    params(("org" = String, Path, description = "Organization slug"), crate::openapi::IssuesListParams),
+    responses(
+        (status = 200, description = "A page of issues", body = Vec<SerializedGroup>, headers(
+            ("Link" = String, description = "`<url>; rel=\"previous\"; results=\"true|false\"; cursor=\"…\", <url>; rel=\"next\"; …`"),
+            ("X-Hits" = u64, description = "Matching issues, at most 1000"),
+            ("X-Max-Hits" = u64, description = "1000"),
+        )),
+        (status = 400, description = "Invalid query, sort, limit or cursor", body = crate::openapi::ErrorDetail),
+        (status = 401, description = "No or invalid token", body = crate::openapi::ErrorDetail),
+        (status = 403, description = "Missing `event:read`", body = crate::openapi::ErrorDetail),
+        (status = 404, description = "Unknown organization or another organization's", body = crate::openapi::ErrorDetail),
+    ))]
+pub(crate) async fn list_issues(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     if !org_known(&state, &org) {
         return error(StatusCode::NOT_FOUND, "The requested resource does not exist");
     }
@@ -321,7 +361,15 @@ pub(crate) fn find_group<'v>(
     })
 }
 
-async fn issue_details(
+#[utoipa::path(get, path = "/api/0/organizations/{org}/issues/{id}/", tag = "issues",
+    params(("org" = String, Path, description = "Organization slug"), ("id" = String, Path, description = "Numeric id or short id (`PROJECT-1A`)")),
+    responses(
+        (status = 200, description = "The issue", body = SerializedGroup),
+        (status = 401, description = "No or invalid token", body = crate::openapi::ErrorDetail),
+        (status = 403, description = "Missing `event:read`", body = crate::openapi::ErrorDetail),
+        (status = 404, description = "No such issue in the organization", body = crate::openapi::ErrorDetail),
+    ))]
+pub(crate) async fn issue_details(
     State(state): State<AppState>,
     Path((org, id)): Path<(String, String)>,
     Query(_q): Query<Vec<(String, String)>>,

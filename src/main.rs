@@ -11,6 +11,7 @@ mod feed;
 mod generate;
 mod generate_groups;
 mod metrics;
+mod openapi;
 mod pipeline;
 mod produce;
 mod search;

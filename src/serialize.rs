@@ -5,17 +5,18 @@ use dataflows::model::{format_iso, Micros};
 use dataflows::state::{GroupKey, GroupRow};
 use dataflows::views::{GroupView, IssueViews};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::config::Catalog;
 use crate::short_id::format_short_id;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ProjectRef {
     pub id: String,
     pub slug: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Metadata {
     pub title: String,
     pub value: String,
@@ -53,7 +54,7 @@ fn group_metadata(row: &GroupRow) -> GroupMetadata {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Lifetime {
     pub count: String,
@@ -62,12 +63,12 @@ pub struct Lifetime {
     pub last_seen: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Stats {
     pub hourly: Vec<(i64, u32)>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SerializedGroup {
     pub id: String,
@@ -83,7 +84,10 @@ pub struct SerializedGroup {
     pub event_type: &'static str,
     pub issue_type: &'static str,
     pub issue_category: &'static str,
+    /// The issue platform's `{title, value, initial_priority}`, or an error group's own object.
+    #[schema(value_type = Object)]
     pub metadata: GroupMetadata,
+    /// Events, as a string (Sentry's type).
     pub count: String,
     pub user_count: u64,
     pub first_seen: String,

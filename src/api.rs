@@ -44,6 +44,11 @@ pub fn router(state: AppState) -> Router {
             get(crate::api_events::event_details),
         )
         .route("/api/0/openapi.json", get(crate::openapi::openapi_json))
+        // Last, so that it wraps every route above (src/auth.rs; open paths are listed there).
+        .layer(axum::middleware::from_fn_with_state(
+            crate::auth::Authenticator::from_catalog(&state.catalog),
+            crate::auth::authenticate,
+        ))
         .with_state(state)
 }
 

@@ -2,6 +2,7 @@
 
 mod api;
 mod api_events;
+mod auth;
 mod bench_freshness;
 mod changes;
 mod checkpoint;
@@ -259,6 +260,9 @@ struct BackfillArgs {
     /// Address of the HTTP API with --then-follow.
     #[arg(long, default_value = "127.0.0.1:8000")]
     listen: String,
+    /// With --then-follow: allow a non-loopback --listen address without API tokens.
+    #[arg(long, requires = "then_follow")]
+    insecure: bool,
 }
 
 #[derive(Args)]
@@ -268,9 +272,13 @@ struct RunArgs {
     /// Keep reading the last input as lines are appended.
     #[arg(long)]
     follow: bool,
-    /// Address of the HTTP API.
+    /// Address of the HTTP API. Without [[tokens]] in --config the API is unauthenticated,
+    /// so only loopback addresses are accepted unless --insecure is given.
     #[arg(long, default_value = "127.0.0.1:8000")]
     listen: String,
+    /// Serve the unauthenticated API (no [[tokens]] configured) on a non-loopback address.
+    #[arg(long)]
+    insecure: bool,
 }
 
 #[derive(Args)]
@@ -614,6 +622,7 @@ fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
             input: args.input,
             follow: false,
             listen: args.listen,
+            insecure: args.insecure,
         });
     }
     let catalog = load_catalog(args.input.config.as_deref())?;
@@ -677,6 +686,7 @@ fn dump_issues(views: &IssueViews, catalog: &Catalog, writer: &mut dyn Write) ->
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
     let catalog = Arc::new(load_catalog(args.input.config.as_deref())?);
+    auth::check_listen_address(&args.listen, &catalog, args.insecure)?;
     let wiring = wire(&args.input, &catalog, args.follow, EndAt::Unbounded)?;
     let (sink, stop) = (wiring.sink.clone(), wiring.stop.clone());
     let views = Arc::new(RwLock::new(IssueViews::default()));

@@ -307,12 +307,16 @@ pub fn check_listen_address(listen: &str, catalog: &Catalog, insecure: bool) -> 
         );
         return Ok(());
     }
+    let resolved = if exposed.len() == 1 && exposed[0] == listen {
+        String::new()
+    } else {
+        format!(" ({})", exposed.join(", "))
+    };
     anyhow::bail!(
-        "refusing to listen on {listen} ({}): no API token is configured, so anyone who can reach \
-         this address could read and change every organization's issues. Declare [[tokens]] in \
-         the --config file, listen on a loopback address (127.0.0.1, ::1), or pass --insecure \
-         to serve without authentication anyway",
-        exposed.join(", ")
+        "refusing to listen on {listen}{resolved}: not a loopback address, and no API token is \
+         configured, so anyone who can reach it could read and change every organization's \
+         issues. Declare [[tokens]] in the --config file, listen on a loopback address \
+         (127.0.0.1, ::1), or pass --insecure to serve without authentication anyway"
     )
 }
 

@@ -53,13 +53,13 @@ pub fn router(state: AppState) -> Router {
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", security(()), responses((status = 200, description = "Alive", body = String)))]
-pub(crate) async fn healthz() -> &'static str {
+async fn healthz() -> &'static str {
     "ok"
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(()),
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4")))]
-pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(State(state): State<AppState>) -> Response {
     let text = {
         let views = state.views.read().unwrap_or_else(|p| p.into_inner());
         state.metrics.render(&views)
@@ -75,7 +75,7 @@ pub(crate) fn error(status: StatusCode, detail: impl Into<String>) -> Response {
     (status = 200, description = "What existed at start-up is in the views", body = String),
     (status = 503, description = "Still catching up", body = String),
 ))]
-pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
+async fn readyz(State(state): State<AppState>) -> Response {
     let views = state.views.read().unwrap_or_else(|p| p.into_inner());
     if state.startup.is_ready(&views) {
         (StatusCode::OK, "ready").into_response()
@@ -211,7 +211,7 @@ pub(crate) fn org_known(state: &AppState, org: &str) -> bool {
         (status = 403, description = "Missing `event:read`", body = crate::openapi::ErrorDetail),
         (status = 404, description = "Unknown organization or another organization's", body = crate::openapi::ErrorDetail),
     ))]
-pub(crate) async fn issues_count(State(state): State<AppState>, Path(org): Path<String>, RawQuery(raw): RawQuery) -> Response {
+async fn issues_count(State(state): State<AppState>, Path(org): Path<String>, RawQuery(raw): RawQuery) -> Response {
     if !org_known(&state, &org) {
         return error(StatusCode::NOT_FOUND, "The requested resource does not exist");
     }
@@ -260,12 +260,7 @@ pub(crate) async fn issues_count(State(state): State<AppState>, Path(org): Path<
         (status = 403, description = "Missing `event:read`", body = crate::openapi::ErrorDetail),
         (status = 404, description = "Unknown organization or another organization's", body = crate::openapi::ErrorDetail),
     ))]
-pub(crate) async fn list_issues(
-    State(state): State<AppState>,
-    Path(org): Path<String>,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-) -> Response {
+async fn list_issues(State(state): State<AppState>, Path(org): Path<String>, RawQuery(raw): RawQuery, headers: HeaderMap) -> Response {
     if !org_known(&state, &org) {
         return error(StatusCode::NOT_FOUND, "The requested resource does not exist");
     }
@@ -374,7 +369,7 @@ pub(crate) fn find_group<'v>(
         (status = 403, description = "Missing `event:read`", body = crate::openapi::ErrorDetail),
         (status = 404, description = "No such issue in the organization", body = crate::openapi::ErrorDetail),
     ))]
-pub(crate) async fn issue_details(
+async fn issue_details(
     State(state): State<AppState>,
     Path((org, id)): Path<(String, String)>,
     Query(_q): Query<Vec<(String, String)>>,

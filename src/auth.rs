@@ -498,6 +498,13 @@ mod tests {
     }
 
     #[test]
+    fn tokens_are_not_printed() {
+        let printed = format!("{:?}", catalog());
+        assert!(printed.contains("alice@example.com") && printed.contains("<redacted>"), "{printed}");
+        assert!(!printed.contains("read-acme") && !printed.contains("admin-globex"), "{printed}");
+    }
+
+    #[test]
     fn loopback_rule() {
         let open = Catalog::default();
         assert!(check_listen_address("127.0.0.1:0", &open, false).is_ok());

@@ -228,7 +228,8 @@ fn unauthorized(detail: &str) -> Response {
 }
 
 /// The organisation slug of an `/api/0/organizations/{org}/…` path, percent-decoded as the
-/// router's `Path` extractor decodes it (`None`: not an organisation path, or undecodable).
+/// router's `Path` extractor decodes it. `None`: not an organisation path; `Some(Err)`: a
+/// malformed escape or non-UTF-8, which names no organisation (the middleware answers 404).
 pub fn path_organization(path: &str) -> Option<Result<String, ()>> {
     let rest = path.strip_prefix("/api/0/organizations/")?;
     let segment = rest.split('/').next().unwrap_or("");
@@ -241,7 +242,7 @@ fn percent_decode(text: &str) -> Result<String, ()> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).ok_or(())?;
+            let hex = bytes.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit)).ok_or(())?;
             let hex = std::str::from_utf8(hex).map_err(|_| ())?;
             out.push(u8::from_str_radix(hex, 16).map_err(|_| ())?);
             i += 3;
@@ -424,6 +425,10 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body, r#"Some("acme") [EventRead] Some("alice@example.com")"#);
         // Percent-encoded slugs are the same organisation, as for the router's Path.
+        assert_eq!(path_organization("/api/0/organizations/a%2Bb/issues/"), Some(Ok("a+b".into())));
+        assert_eq!(path_organization("/api/0/organizations/a%+1/issues/"), Some(Err(())));
+        assert_eq!(path_organization("/api/0/organizations/a%2/"), Some(Err(())));
+        assert_eq!(path_organization("/healthz"), None);
         let encoded = "/api/0/organizations/%61cme/issues/";
         assert_eq!(send(&app, Method::GET, encoded, Some("read-acme"), "").await.0, StatusCode::OK);
         assert_eq!(

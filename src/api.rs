@@ -14,7 +14,8 @@ use serde_json::json;
 use crate::config::Catalog;
 use crate::pipeline::Startup;
 use crate::search;
-use crate::serialize::serialize_group;
+use crate::serialize::{serialize_group, SerializedGroup};
+use crate::serialize_triage::TriageFields;
 use crate::short_id::parse_short_id;
 
 #[derive(Clone)]
@@ -31,7 +32,7 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route(
@@ -50,9 +51,22 @@ pub fn router(state: AppState) -> Router {
             "/api/0/organizations/{org}/issues/{id}/events/{event_id}/",
             get(crate::api_events::event_details),
         )
+        .route("/api/0/openapi.json", get(crate::openapi::openapi_json))
+        // Last, so that it wraps every route above (src/auth.rs; open paths are listed there).
+        .layer(axum::middleware::from_fn_with_state(
+            crate::auth::Authenticator::from_catalog(&state.catalog),
+            crate::auth::authenticate,
+        ))
         .with_state(state)
 }
 
+#[utoipa::path(get, path = "/healthz", tag = "operations", security(()), responses((status = 200, description = "Alive", body = String)))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(()),
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4")))]
 async fn metrics(State(state): State<AppState>) -> Response {
     let text = {
         let views = state.views.read().unwrap_or_else(|p| p.into_inner());
@@ -65,6 +79,10 @@ pub(crate) fn error(status: StatusCode, detail: impl Into<String>) -> Response {
     (status, Json(json!({ "detail": detail.into() }))).into_response()
 }
 
+#[utoipa::path(get, path = "/readyz", tag = "operations", security(()), responses(
+    (status = 200, description = "What existed at start-up is in the views", body = String),
+    (status = 503, description = "Still catching up", body = String),
+))]
 async fn readyz(State(state): State<AppState>) -> Response {
     let views = state.views.read().unwrap_or_else(|p| p.into_inner());
     if state.startup.is_ready(&views) {
@@ -192,7 +210,22 @@ pub(crate) fn org_known(state: &AppState, org: &str) -> bool {
 
 /// `GET …/issues-count/?query=a&query=b` → `{"a": n, "b": m}`: matching groups per query
 /// (exact counts; no query parameter → `{}`).
-async fn issues_count(State(state): State<AppState>, Path(org): Path<String>, RawQuery(raw): RawQuery) -> Response {
+#[utoipa::path(get, path = "/api/0/organizations/{org}/issues-count/", tag = "issues",
+    params(("org" = String, Path, description = "Organization slug"), crate::openapi::IssuesCountParams),
+    responses(
+        (status = 200, description = "Matching issues per query", body = crate::openapi::IssueCounts),
+        (status = 400, description = "Invalid query", body = crate::openapi::ErrorDetail),
+        (status = 401, description = "No or invalid token", body = crate::openapi::ErrorDetail),
+        (status = 403, description = "Missing `event:read`", body = crate::openapi::ErrorDetail),
+        (status = 404, description = "Unknown organization or another organization's", body = crate::openapi::ErrorDetail),
+    ))]
+async fn issues_count(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    RawQuery(raw): RawQuery,
+    caller: crate::auth::Caller,
+) -> Response {
+    let viewer = caller.user.as_deref().unwrap_or(crate::api_mutations::ANONYMOUS);
     if !org_known(&state, &org) {
         return error(StatusCode::NOT_FOUND, "The requested resource does not exist");
     }
@@ -209,7 +242,7 @@ async fn issues_count(State(state): State<AppState>, Path(org): Path<String>, Ra
     let mut parsed = Vec::with_capacity(queries.len());
     for query in &queries {
         match search::IssueQuery::parse(query, now) {
-            Ok(search) => parsed.push((query, search)),
+            Ok(search) => parsed.push((query, search.for_viewer(viewer))),
             Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
         }
     }
@@ -227,7 +260,28 @@ async fn issues_count(State(state): State<AppState>, Path(org): Path<String>, Ra
     Json(serde_json::Value::Object(counts)).into_response()
 }
 
-async fn list_issues(State(state): State<AppState>, Path(org): Path<String>, RawQuery(raw): RawQuery, headers: HeaderMap) -> Response {
+/// `GET …/issues/`: one page of the organization's issues (issue-platform.md §7).
+#[utoipa::path(get, path = "/api/0/organizations/{org}/issues/", tag = "issues",
+    params(("org" = String, Path, description = "Organization slug"), crate::openapi::IssuesListParams),
+    responses(
+        (status = 200, description = "A page of issues", body = Vec<SerializedGroup>, headers(
+            ("Link" = String, description = "`<url>; rel=\"previous\"; results=\"true|false\"; cursor=\"…\", <url>; rel=\"next\"; …`"),
+            ("X-Hits" = u64, description = "Matching issues, at most 1000"),
+            ("X-Max-Hits" = u64, description = "1000"),
+        )),
+        (status = 400, description = "Invalid query, sort, limit or cursor", body = crate::openapi::ErrorDetail),
+        (status = 401, description = "No or invalid token", body = crate::openapi::ErrorDetail),
+        (status = 403, description = "Missing `event:read`", body = crate::openapi::ErrorDetail),
+        (status = 404, description = "Unknown organization or another organization's", body = crate::openapi::ErrorDetail),
+    ))]
+async fn list_issues(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    RawQuery(raw): RawQuery,
+    caller: crate::auth::Caller,
+    headers: HeaderMap,
+) -> Response {
+    let viewer = caller.user.as_deref().unwrap_or(crate::api_mutations::ANONYMOUS);
     if !org_known(&state, &org) {
         return error(StatusCode::NOT_FOUND, "The requested resource does not exist");
     }
@@ -238,7 +292,7 @@ async fn list_issues(State(state): State<AppState>, Path(org): Path<String>, Raw
     let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let query = param("query").unwrap_or(search::DEFAULT_QUERY);
     let search = match search::IssueQuery::parse(query, std::time::SystemTime::now()) {
-        Ok(search) => search,
+        Ok(search) => search.for_viewer(viewer),
         Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };
     let sort = param("sort").unwrap_or("date");
@@ -281,7 +335,10 @@ async fn list_issues(State(state): State<AppState>, Path(org): Path<String>, Raw
         .iter()
         .filter_map(|r| {
             let view = views.get(r.key)?;
-            Some(serialize_group(&views, &state.catalog, r.key, view, view.row.as_deref()?))
+            let row = view.row.as_deref()?;
+            let mut group = serialize_group(&views, &state.catalog, r.key, view, row);
+            group.set_triage(TriageFields::of(row, Some(viewer)));
+            Some(group)
         })
         .collect();
     let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
@@ -328,17 +385,31 @@ pub(crate) fn find_group<'v>(
     })
 }
 
+#[utoipa::path(get, path = "/api/0/organizations/{org}/issues/{id}/", tag = "issues",
+    params(("org" = String, Path, description = "Organization slug"), ("id" = String, Path, description = "Numeric id or short id (`PROJECT-1A`)")),
+    responses(
+        (status = 200, description = "The issue", body = SerializedGroup),
+        (status = 401, description = "No or invalid token", body = crate::openapi::ErrorDetail),
+        (status = 403, description = "Missing `event:read`", body = crate::openapi::ErrorDetail),
+        (status = 404, description = "No such issue in the organization", body = crate::openapi::ErrorDetail),
+    ))]
 async fn issue_details(
     State(state): State<AppState>,
     Path((org, id)): Path<(String, String)>,
     Query(_q): Query<Vec<(String, String)>>,
+    caller: crate::auth::Caller,
 ) -> Response {
+    let viewer = caller.user.as_deref().unwrap_or(crate::api_mutations::ANONYMOUS);
     if !org_known(&state, &org) {
         return error(StatusCode::NOT_FOUND, "The requested resource does not exist");
     }
     let views = state.views.read().unwrap_or_else(|p| p.into_inner());
     match find_group(&views, &state.catalog, &org, &id) {
-        Some((key, view, row)) => Json(serialize_group(&views, &state.catalog, key, view, row)).into_response(),
+        Some((key, view, row)) => {
+            let mut group = serialize_group(&views, &state.catalog, key, view, row);
+            group.set_triage(TriageFields::of(row, Some(viewer)));
+            Json(group).into_response()
+        }
         None => error(StatusCode::NOT_FOUND, "The requested resource does not exist"),
     }
 }

@@ -33,10 +33,29 @@ fn group_ref(state: &AppState, org: &str, id: &str) -> Option<GroupRef> {
     })
 }
 
+/// The group's newest stored event.
+#[utoipa::path(get, path = "/api/0/organizations/{org}/issues/{id}/events/latest/", tag = "events",
+    params(("org" = String, Path, description = "Organization slug"), ("id" = String, Path, description = "Numeric id or short id")),
+    responses(
+        (status = 200, description = "The event", body = crate::openapi::Event),
+        (status = 401, description = "No or invalid token", body = crate::openapi::ErrorDetail),
+        (status = 403, description = "Missing `event:read`", body = crate::openapi::ErrorDetail),
+        (status = 404, description = "No such issue in the organization, or no such event of it", body = crate::openapi::ErrorDetail),
+    ))]
 pub async fn latest_event(State(state): State<AppState>, Path((org, id)): Path<(String, String)>) -> Response {
     respond(&state, &org, &id, None)
 }
 
+/// One stored event of the group.
+#[utoipa::path(get, path = "/api/0/organizations/{org}/issues/{id}/events/{event_id}/", tag = "events",
+    params(("org" = String, Path, description = "Organization slug"), ("id" = String, Path, description = "Numeric id or short id"),
+        ("event_id" = String, Path, description = "32 hex digits or a UUID")),
+    responses(
+        (status = 200, description = "The event", body = crate::openapi::Event),
+        (status = 401, description = "No or invalid token", body = crate::openapi::ErrorDetail),
+        (status = 403, description = "Missing `event:read`", body = crate::openapi::ErrorDetail),
+        (status = 404, description = "No such issue in the organization, or no such event of it", body = crate::openapi::ErrorDetail),
+    ))]
 pub async fn event_details(State(state): State<AppState>, Path((org, id, event_id)): Path<(String, String, String)>) -> Response {
     respond(&state, &org, &id, Some(&event_id))
 }

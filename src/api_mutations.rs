@@ -17,6 +17,7 @@ use dataflows::state::GroupKey;
 use serde_json::{json, Map, Value};
 
 use crate::api::{error, org_known, AppState};
+use crate::auth::Caller;
 use crate::mutation_log::MutationRequest;
 use crate::search;
 use crate::serialize_triage::{assignee_json, status_details_json};
@@ -370,16 +371,16 @@ fn actor_of(caller: Option<&str>) -> Arc<str> {
     Arc::from(caller.unwrap_or(ANONYMOUS))
 }
 
-pub async fn update_issues(state: State<AppState>, path: Path<String>, raw: RawQuery, body: axum::body::Bytes) -> Response {
-    put(state, path, raw, None, body).await
+pub async fn update_issues(state: State<AppState>, path: Path<String>, raw: RawQuery, caller: Caller, body: axum::body::Bytes) -> Response {
+    put(state, path, raw, &caller, body).await
 }
 
 /// `PUT …/issues/?id=…`: status, priority, assignment, bookmarks, seen, merge, discard.
-pub async fn put(
+async fn put(
     State(state): State<AppState>,
     Path(org): Path<String>,
     RawQuery(raw): RawQuery,
-    caller: Option<&str>,
+    caller: &Caller,
     body: axum::body::Bytes,
 ) -> Response {
     if !org_known(&state, &org) {
@@ -389,7 +390,11 @@ pub async fn put(
         Ok(body) => body,
         Err(e) => return bad_request(format!("JSON parse error - {e}")).into_response(),
     };
-    let actor = actor_of(caller);
+    // `discard` needs `event:admin`; the middleware checked `event:write`.
+    if let Err(response) = crate::auth::require_mutation_scope(caller, &body) {
+        return response;
+    }
+    let actor = actor_of(caller.user.as_deref());
     let put = match parse_put(&body, &actor) {
         Ok(put) => put,
         Err(rejection) => return rejection.into_response(),
@@ -471,12 +476,12 @@ pub async fn put(
     Json(Value::Object(result)).into_response()
 }
 
-pub async fn delete_issues(state: State<AppState>, path: Path<String>, raw: RawQuery) -> Response {
-    delete(state, path, raw, None).await
+pub async fn delete_issues(state: State<AppState>, path: Path<String>, raw: RawQuery, caller: Caller) -> Response {
+    delete(state, path, raw, caller.user.as_deref()).await
 }
 
 /// `DELETE …/issues/?id=…`: the groups leave every view; their fingerprints are released.
-pub async fn delete(State(state): State<AppState>, Path(org): Path<String>, RawQuery(raw): RawQuery, caller: Option<&str>) -> Response {
+async fn delete(State(state): State<AppState>, Path(org): Path<String>, RawQuery(raw): RawQuery, caller: Option<&str>) -> Response {
     if !org_known(&state, &org) {
         return error(StatusCode::NOT_FOUND, "The requested resource does not exist");
     }

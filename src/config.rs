@@ -1,5 +1,6 @@
-//! The TOML configuration: organisations and their projects. Without one, every project id is
-//! accepted under organisation `sentry` with slug `project-<id>`.
+//! The TOML configuration: organisations, their projects, and the API's bearer tokens.
+//! Without one, every project id is accepted under organisation `sentry` with slug
+//! `project-<id>`, and the API has no tokens (anonymous, loopback only: src/auth.rs).
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -13,6 +14,32 @@ use serde::Deserialize;
 pub struct ConfigFile {
     #[serde(default)]
     pub organizations: Vec<OrganizationConfig>,
+    #[serde(default)]
+    pub tokens: Vec<TokenConfig>,
+}
+
+/// `[[tokens]]`: a bearer token bound to one organisation, with Sentry scopes
+/// (`event:read`, `event:write`, `event:admin`; each implies the ones before it).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    pub token: String,
+    pub organization: String,
+    pub scopes: Vec<crate::auth::Scope>,
+    /// The user the token acts for (e-mail or username): `assignedTo: "me"`, `hasSeen`, …
+    pub user: Option<String>,
+}
+
+/// Never prints the secret.
+impl std::fmt::Debug for TokenConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenConfig")
+            .field("token", &"<redacted>")
+            .field("organization", &self.organization)
+            .field("scopes", &self.scopes)
+            .field("user", &self.user)
+            .finish()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -45,6 +72,7 @@ pub struct Catalog {
     /// None: no configuration, every project is accepted.
     declared: Option<BTreeMap<u64, ProjectInfo>>,
     organizations: Vec<String>,
+    tokens: Vec<TokenConfig>,
 }
 
 pub const DEFAULT_ORGANIZATION: &str = "sentry";
@@ -76,10 +104,31 @@ impl Catalog {
             }
             organizations.push(org.slug);
         }
+        for (i, token) in file.tokens.iter().enumerate() {
+            let which = format!("tokens[{i}] (organization {:?})", token.organization);
+            if token.token.is_empty() || token.token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                bail!("{which}: the token must be non-empty, without spaces or control characters");
+            }
+            if !organizations.contains(&token.organization) {
+                bail!("{which}: the organization is not declared in [[organizations]]");
+            }
+            if token.scopes.is_empty() {
+                bail!("{which}: no scopes (use event:read, event:write or event:admin)");
+            }
+            if file.tokens[..i].iter().any(|t| t.token == token.token) {
+                bail!("{which}: the same token is declared twice");
+            }
+        }
         Ok(Catalog {
             declared: Some(declared),
             organizations,
+            tokens: file.tokens,
         })
+    }
+
+    /// The API's bearer tokens (empty: no authentication, see src/auth.rs).
+    pub fn tokens(&self) -> &[TokenConfig] {
+        &self.tokens
     }
 
     pub fn project(&self, id: u64) -> Option<ProjectInfo> {

@@ -3,6 +3,7 @@
 mod api;
 mod api_events;
 mod api_mutations;
+mod auth;
 mod bench_freshness;
 mod changes;
 mod checkpoint;
@@ -13,6 +14,7 @@ mod generate;
 mod generate_groups;
 mod metrics;
 mod mutation_log;
+mod openapi;
 mod pipeline;
 mod produce;
 mod search;
@@ -261,6 +263,9 @@ struct BackfillArgs {
     /// Address of the HTTP API with --then-follow.
     #[arg(long, default_value = "127.0.0.1:8000")]
     listen: String,
+    /// With --then-follow: allow a non-loopback --listen address without API tokens.
+    #[arg(long, requires = "then_follow")]
+    insecure: bool,
 }
 
 #[derive(Args)]
@@ -270,9 +275,13 @@ struct RunArgs {
     /// Keep reading the last input as lines are appended.
     #[arg(long)]
     follow: bool,
-    /// Address of the HTTP API.
+    /// Address of the HTTP API. Without [[tokens]] in --config the API is unauthenticated,
+    /// so only loopback addresses are accepted unless --insecure is given.
     #[arg(long, default_value = "127.0.0.1:8000")]
     listen: String,
+    /// Serve the unauthenticated API (no [[tokens]] configured) on a non-loopback address.
+    #[arg(long)]
+    insecure: bool,
 }
 
 #[derive(Args)]
@@ -619,6 +628,7 @@ fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
             input: args.input,
             follow: false,
             listen: args.listen,
+            insecure: args.insecure,
         });
     }
     let catalog = load_catalog(args.input.config.as_deref())?;
@@ -682,6 +692,7 @@ fn dump_issues(views: &IssueViews, catalog: &Catalog, writer: &mut dyn Write) ->
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
     let catalog = Arc::new(load_catalog(args.input.config.as_deref())?);
+    auth::check_listen_address(&args.listen, &catalog, args.insecure)?;
     let mut wiring = wire(&args.input, &catalog, args.follow, EndAt::Unbounded)?;
     let (sink, stop) = (wiring.sink.clone(), wiring.stop.clone());
     // Mutations are ordered by the one feeder of a single process (clusters: not yet).

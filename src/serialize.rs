@@ -5,18 +5,19 @@ use dataflows::model::{format_iso, Micros};
 use dataflows::state::{GroupKey, GroupRow};
 use dataflows::views::{GroupView, IssueViews};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::config::Catalog;
 use crate::serialize_triage::TriageFields;
 use crate::short_id::format_short_id;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ProjectRef {
     pub id: String,
     pub slug: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Metadata {
     pub title: String,
     pub value: String,
@@ -54,7 +55,7 @@ fn group_metadata(row: &GroupRow) -> GroupMetadata {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Lifetime {
     pub count: String,
@@ -63,12 +64,12 @@ pub struct Lifetime {
     pub last_seen: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Stats {
     pub hourly: Vec<(i64, u32)>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SerializedGroup {
     pub id: String,
@@ -84,7 +85,10 @@ pub struct SerializedGroup {
     pub event_type: &'static str,
     pub issue_type: &'static str,
     pub issue_category: &'static str,
+    /// The issue platform's `{title, value, initial_priority}`, or an error group's own object.
+    #[schema(value_type = Object)]
     pub metadata: GroupMetadata,
+    /// Events, as a string (Sentry's type).
     pub count: String,
     pub user_count: u64,
     pub first_seen: String,
@@ -94,8 +98,25 @@ pub struct SerializedGroup {
     pub last_release: Option<String>,
     pub environments: Vec<String>,
     pub stats: Stats,
-    #[serde(flatten)]
-    pub triage: TriageFields,
+    /// See [`TriageFields`]: what API mutations set.
+    #[schema(value_type = Object)]
+    pub status_details: serde_json::Value,
+    #[schema(value_type = Option<Object>)]
+    pub assigned_to: Option<serde_json::Value>,
+    pub is_bookmarked: bool,
+    pub has_seen: bool,
+    pub priority_locked_at: Option<String>,
+}
+
+impl SerializedGroup {
+    /// Sets the fields API mutations decide, as `viewer` sees them (bookmarks, seen).
+    pub fn set_triage(&mut self, triage: TriageFields) {
+        self.status_details = triage.status_details;
+        self.assigned_to = triage.assigned_to;
+        self.is_bookmarked = triage.is_bookmarked;
+        self.has_seen = triage.has_seen;
+        self.priority_locked_at = triage.priority_locked_at;
+    }
 }
 
 fn iso(t: Micros) -> String {
@@ -116,7 +137,7 @@ pub fn serialize_group(views: &IssueViews, catalog: &Catalog, key: GroupKey, vie
         .collect();
     environments.sort();
     let hourly = view.hourly.iter().map(|&(h, n)| (i64::from(h) * 3600, n)).collect();
-    SerializedGroup {
+    let mut group = SerializedGroup {
         id: id.to_string(),
         short_id: format_short_id(&slug, u64::from(key.short_id)),
         title: row.title.to_string(),
@@ -153,8 +174,14 @@ pub fn serialize_group(views: &IssueViews, catalog: &Catalog, key: GroupKey, vie
         last_release: name(row.last_release),
         environments,
         stats: Stats { hourly },
-        triage: TriageFields::of(row, Some(crate::api_mutations::ANONYMOUS)),
-    }
+        status_details: serde_json::Value::Null,
+        assigned_to: None,
+        is_bookmarked: false,
+        has_seen: false,
+        priority_locked_at: None,
+    };
+    group.set_triage(TriageFields::of(row, Some(crate::api_mutations::ANONYMOUS)));
+    group
 }
 
 /// Every group, one JSON line each, in numeric id order.

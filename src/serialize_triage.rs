@@ -3,13 +3,15 @@
 
 use dataflows::model::{format_iso, Assignee, GroupStatus, StatusDetails};
 use dataflows::state::GroupRow;
-use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
+/// Fields of [`crate::serialize::SerializedGroup`] (set there by `set_triage`).
 pub struct TriageFields {
+    /// Ignore conditions (`ignoreCount`, `ignoreWindow`, `ignoreUserCount`,
+    /// `ignoreUserWindow`, `ignoreUntil`, `actor`) or release resolution (`inNextRelease`,
+    /// `inRelease`); `{}` otherwise.
     pub status_details: Value,
+    /// `{type: "user"|"team", id, name, email?}` or null.
     pub assigned_to: Option<Value>,
     /// For the requesting user (false when nobody is asking, as in dumps).
     pub is_bookmarked: bool,

@@ -134,16 +134,9 @@ pub fn run(options: &FreshnessOptions<'_>) -> anyhow::Result<Vec<f64>> {
     Ok(latencies)
 }
 
-/// A plain HTTP/1.1 GET on loopback, returning the body: a probe needs no more, and the
-/// binary does not need an HTTP client library for it.
+/// A GET's body (empty on an error status).
 fn http_get(address: &str, path: &str) -> std::io::Result<String> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(address)?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n")?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    Ok(response.split_once("\r\n\r\n").map_or(String::new(), |(_, body)| body.to_string()))
+    crate::bench_api::http(address, "GET", path, None).map(|(_, body)| body)
 }
 
 /// The `q`-quantile of sorted values (nearest rank).

@@ -4,6 +4,7 @@ mod api;
 mod api_events;
 mod api_mutations;
 mod auth;
+mod bench_api;
 mod bench_freshness;
 mod changes;
 mod checkpoint;
@@ -73,6 +74,9 @@ enum Command {
     /// Benchmark baseline for Kafka: a bare consumer loop over a topic, no processing.
     #[command(hide = true)]
     ConsumeOnly(ConsumeOnlyArgs),
+    /// Benchmark: issues-list and mutation latency while a load is appended to a followed file.
+    #[command(hide = true)]
+    BenchApi(BenchApiArgs),
     /// Group Sentry events (one JSON per stdin line) and print their hashes (one JSON per
     /// line); a bad line prints `{"error": …}` and the others continue.
     Grouping(events_cli::GroupingArgs),
@@ -112,6 +116,29 @@ struct BenchFreshnessArgs {
     rate: u64,
     #[arg(long, default_value_t = 20)]
     seconds: u64,
+}
+
+#[derive(Args)]
+struct BenchApiArgs {
+    /// host:port of the API of the `occurrent run --follow` under test.
+    #[arg(long)]
+    api: String,
+    #[arg(long, default_value = "sentry")]
+    org: String,
+    /// JSON lines replayed as the load.
+    #[arg(long)]
+    load: PathBuf,
+    /// The file the server follows (its last --input).
+    #[arg(long)]
+    append: PathBuf,
+    /// Offered load, lines per second.
+    #[arg(long)]
+    rate: u64,
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// Mutations target ids 1..=MAX_ID.
+    #[arg(long, default_value_t = 1000)]
+    max_id: u64,
 }
 
 #[derive(Args)]
@@ -329,6 +356,19 @@ fn main() -> anyhow::Result<()> {
         Command::Run(args) => run(args),
         Command::Generate(args) => generate_stream(args),
         Command::ParseOnly(args) => parse_only(args),
+        Command::BenchApi(args) => {
+            let result = bench_api::run(&bench_api::ApiBenchOptions {
+                api: &args.api,
+                org: &args.org,
+                load: &args.load,
+                append: &args.append,
+                rate: args.rate,
+                seconds: args.seconds,
+                max_id: args.max_id,
+            })?;
+            print!("{}", bench_api::report(&result));
+            Ok(())
+        }
         Command::BenchFreshness(args) => {
             let latencies = bench_freshness::run(&bench_freshness::FreshnessOptions {
                 brokers: &args.kafka,

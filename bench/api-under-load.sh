@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Issues-list and mutation latency at N groups (default 1M) while RATE occurrences/s (default
+# 100K) are appended to the file the server follows. Release build.
+# Usage: bench/api-under-load.sh [GROUPS] [RATE] [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+groups=${1:-1000000}
+rate=${2:-100000}
+seconds=${3:-20}
+target=${CARGO_TARGET_DIR:-target}
+bin=$target/release/occurrent
+data=${BENCH_DATA:-/tmp/occurrent-bench}
+cargo build --release --quiet
+mkdir -p "$data"
+input="$data/groups-$groups.jsonl"
+load="$data/occ-1000000-100000.jsonl"
+[ -f "$input" ] || $bin generate --distinct-groups --count "$groups" --projects 1000 --output "$input"
+[ -f "$load" ] || $bin generate --seed 1 --count 1000000 --fingerprints 100000 --projects 1000 --output "$load"
+work=$(mktemp -d)
+live="$work/live.jsonl"
+: > "$live"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+$bin run --input "$input" --input "$live" --follow --workers 2 --listen "127.0.0.1:$port" \
+  --state-dir "$work/state" --checkpoint-interval 3600 --dead-letter /dev/null 2>/dev/null &
+pid=$!
+trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.2; done
+consumed() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^occurrent_messages_consumed_total/ {print $2}'; }
+before=$(consumed)
+started=$(date +%s.%N)
+$bin bench-api --api "127.0.0.1:$port" --load "$load" --append "$live" --rate "$rate" \
+  --seconds "$seconds" --max-id "$groups"
+sleep 1
+after=$(consumed)
+ended=$(date +%s.%N)
+echo "ingested during the run: $(awk -v a="$before" -v b="$after" -v s="$started" -v e="$ended" 'BEGIN {printf "%.0f lines/s", (b-a)/(e-s)}')"

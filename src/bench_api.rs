@@ -1,0 +1,190 @@
+//! `occurrent bench-api` (hidden): issues-list and mutation latency through the HTTP API of a
+//! running `occurrent run --follow`, while a steady load is appended to the file it follows.
+//!
+//! The load thread appends lines of `--load` to `--append` at `--rate` lines/s (in 10 ms
+//! slices). Meanwhile the client alternates list requests (each query of `QUERIES` in turn)
+//! with a mutation: `PUT ?id=<random id>` setting the priority to the other value, timed from
+//! the request to the response, which the server sends once the views show the change; a
+//! `GET` of the issue then checks the client reads its write.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rand::{Rng, SeedableRng};
+
+use crate::bench_freshness::quantile;
+
+/// The default query and three filtered ones (issue 3's benchmark).
+pub const QUERIES: &[&str] = &[
+    "?limit=100",
+    "?query=is:unresolved%20level:error&sort=freq&limit=100",
+    "?query=issue.category:cron%20job-42&sort=new&limit=100",
+    "?query=!issue.priority:low%20is:new&limit=25",
+];
+
+pub struct ApiBenchOptions<'a> {
+    pub api: &'a str,
+    pub org: &'a str,
+    pub load: &'a Path,
+    pub append: &'a Path,
+    pub rate: u64,
+    pub seconds: u64,
+    /// Mutations pick ids in 1..=max_id.
+    pub max_id: u64,
+}
+
+pub struct ApiBenchResult {
+    /// Sorted latencies in seconds, per query of `QUERIES`.
+    pub lists: Vec<Vec<f64>>,
+    pub mutations: Vec<f64>,
+    /// Mutations whose change the next GET did not show.
+    pub stale_reads: u64,
+    pub appended: u64,
+    pub seconds: f64,
+}
+
+/// One HTTP/1.1 request on a fresh loopback connection: (status, body). The benchmark needs
+/// no more, and the binary no HTTP client library.
+pub fn http(address: &str, method: &str, path: &str, body: Option<&str>) -> std::io::Result<(u16, String)> {
+    let mut stream = std::net::TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    stream.set_nodelay(true)?;
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_string());
+    Ok((status, body))
+}
+
+/// Appends `load` to `append` at `rate` lines/s until `stop`; returns the lines appended.
+fn append_load(load: &Path, append: &Path, rate: u64, stop: &AtomicBool, appended: &AtomicU64) -> anyhow::Result<()> {
+    let text = std::fs::read(load).with_context(|| format!("cannot read {}", load.display()))?;
+    let lines: Vec<&[u8]> = text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+    anyhow::ensure!(!lines.is_empty(), "{} is empty", load.display());
+    let mut out = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(append)
+        .with_context(|| format!("cannot open {}", append.display()))?;
+    let started = Instant::now();
+    let mut next = 0usize;
+    let mut buffer = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let due = (started.elapsed().as_secs_f64() * rate as f64) as u64;
+        let behind = due.saturating_sub(appended.load(Ordering::Relaxed));
+        if behind == 0 {
+            std::thread::sleep(Duration::from_millis(2));
+            continue;
+        }
+        buffer.clear();
+        for _ in 0..behind {
+            buffer.extend_from_slice(lines[next % lines.len()]);
+            buffer.push(b'\n');
+            next += 1;
+        }
+        out.write_all(&buffer)?;
+        appended.fetch_add(behind, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+pub fn run(options: &ApiBenchOptions<'_>) -> anyhow::Result<ApiBenchResult> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let appended = Arc::new(AtomicU64::new(0));
+    let loader = {
+        let (load, append) = (options.load.to_path_buf(), options.append.to_path_buf());
+        let (stop, appended, rate) = (stop.clone(), appended.clone(), options.rate);
+        std::thread::spawn(move || append_load(&load, &append, rate, &stop, &appended))
+    };
+    let base = format!("/api/0/organizations/{}/issues/", options.org);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    let mut lists: Vec<Vec<f64>> = vec![Vec::new(); QUERIES.len()];
+    let mut mutations = Vec::new();
+    let mut stale_reads = 0;
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(options.seconds);
+    let mut round = 0usize;
+    let result = (|| -> anyhow::Result<()> {
+        while Instant::now() < deadline {
+            for (i, query) in QUERIES.iter().enumerate() {
+                let at = Instant::now();
+                let (status, _) = http(options.api, "GET", &format!("{base}{query}"), None)?;
+                anyhow::ensure!(status == 200, "GET {query}: {status}");
+                lists[i].push(at.elapsed().as_secs_f64());
+            }
+            let id = rng.random_range(1..=options.max_id.max(1));
+            let priority = if round % 2 == 0 { "low" } else { "high" };
+            round += 1;
+            let at = Instant::now();
+            let (status, body) = http(
+                options.api,
+                "PUT",
+                &format!("{base}?id={id}"),
+                Some(&format!("{{\"priority\": \"{priority}\"}}")),
+            )?;
+            let took = at.elapsed().as_secs_f64();
+            if status == 200 {
+                mutations.push(took);
+                let (_, issue) = http(options.api, "GET", &format!("{base}{id}/"), None)?;
+                if !issue.contains(&format!("\"priority\":\"{priority}\"")) {
+                    stale_reads += 1;
+                }
+            } else if status != 204 {
+                anyhow::bail!("PUT: {status} {body}");
+            }
+        }
+        Ok(())
+    })();
+    stop.store(true, Ordering::Relaxed);
+    loader.join().map_err(|_| anyhow::anyhow!("the load thread panicked"))??;
+    result?;
+    for list in &mut lists {
+        list.sort_by(f64::total_cmp);
+    }
+    mutations.sort_by(f64::total_cmp);
+    Ok(ApiBenchResult {
+        lists,
+        mutations,
+        stale_reads,
+        appended: appended.load(Ordering::Relaxed),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The result as a Markdown table (milliseconds).
+pub fn report(result: &ApiBenchResult) -> String {
+    let ms = |v: f64| v * 1000.0;
+    let mut out = String::from("| request | n | p50 ms | p99 ms |\n|---|---|---|---|\n");
+    for (query, latencies) in QUERIES.iter().zip(&result.lists) {
+        out.push_str(&format!(
+            "| `GET {query}` | {} | {:.1} | {:.1} |\n",
+            latencies.len(),
+            ms(quantile(latencies, 0.5)),
+            ms(quantile(latencies, 0.99))
+        ));
+    }
+    out.push_str(&format!(
+        "| `PUT ?id=… {{priority}}` (request → visible) | {} | {:.1} | {:.1} |\n",
+        result.mutations.len(),
+        ms(quantile(&result.mutations, 0.5)),
+        ms(quantile(&result.mutations, 0.99))
+    ));
+    out.push_str(&format!(
+        "\nload appended: {} lines in {:.1} s ({:.0} lines/s); stale reads after a mutation: {}\n",
+        result.appended,
+        result.seconds,
+        result.appended as f64 / result.seconds.max(1e-9),
+        result.stale_reads
+    ));
+    out
+}

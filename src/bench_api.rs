@@ -123,7 +123,7 @@ pub fn run(options: &ApiBenchOptions<'_>) -> anyhow::Result<ApiBenchResult> {
                 lists[i].push(at.elapsed().as_secs_f64());
             }
             let id = rng.random_range(1..=options.max_id.max(1));
-            let priority = if round % 2 == 0 { "low" } else { "high" };
+            let priority = if round.is_multiple_of(2) { "low" } else { "high" };
             round += 1;
             let at = Instant::now();
             let (status, body) = http(

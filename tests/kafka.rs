@@ -80,6 +80,8 @@ fn one_partition_backfill_equals_the_file_backfill_and_dead_letters_reach_their_
         assert!(!header("reason").is_empty());
         // With one partition, offset n is line n + 1 of the file.
         let offset: usize = header("offset").parse().unwrap();
+        // Keyed by source position, so repeats after a crash can be dropped.
+        assert_eq!(header("(key)"), format!("ingest-occurrences/0/{offset}"));
         assert_eq!(
             payload,
             lines[offset].as_bytes(),

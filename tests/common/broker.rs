@@ -78,7 +78,8 @@ impl Broker {
         );
     }
 
-    /// Every message of a topic (all partitions), with its headers, read until caught up.
+    /// Every message of a topic (all partitions), with its headers, read until caught up. The
+    /// message key, when there is one, comes first as the pseudo-header `(key)`.
     pub fn consume_all(&self, topic: &str) -> Vec<Consumed> {
         use rdkafka::config::ClientConfig;
         use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -104,14 +105,17 @@ impl Broker {
         while eof.len() < partitions && started.elapsed() < Duration::from_secs(60) {
             match consumer.poll(Duration::from_millis(100)) {
                 Some(Ok(message)) => {
-                    let headers = message
-                        .headers()
-                        .map(|h| {
+                    let mut headers: Vec<(String, String)> = message
+                        .key()
+                        .map(|k| ("(key)".to_string(), String::from_utf8_lossy(k).into_owned()))
+                        .into_iter()
+                        .collect();
+                    if let Some(h) = message.headers() {
+                        headers.extend(
                             h.iter()
-                                .map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned()))
-                                .collect()
-                        })
-                        .unwrap_or_default();
+                                .map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned())),
+                        );
+                    }
                     messages.push((message.payload().unwrap_or_default().to_vec(), headers));
                 }
                 Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {

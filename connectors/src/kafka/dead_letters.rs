@@ -1,5 +1,10 @@
 //! The dead-letter topic: each rejected message's original bytes, with headers `reason`,
 //! `source_topic`, `partition` and `offset`, so a fixed consumer can reprocess it.
+//!
+//! Delivery is at least once: after a crash, the rejections between the last checkpoint and
+//! the crash are produced again by the replay. Each dead letter is keyed by its source
+//! position (`topic/partition/offset`, or `file:line`), so a consumer, or a compacted
+//! topic, can drop the repeats.
 
 use std::time::Duration;
 
@@ -63,7 +68,14 @@ impl DeadLetterWriter for KafkaDeadLetters {
                 value: Some(offset.as_bytes()),
             });
         }
-        let mut record: BaseRecord<'_, (), [u8]> = BaseRecord::to(&self.topic).payload(&letter.raw[..]).headers(headers);
+        let key = match &partition {
+            Some(partition) => format!("{}/{partition}/{offset}", letter.source),
+            None => format!("{}:{offset}", letter.source),
+        };
+        let mut record: BaseRecord<'_, str, [u8]> = BaseRecord::to(&self.topic)
+            .key(key.as_str())
+            .payload(&letter.raw[..])
+            .headers(headers);
         loop {
             match self.producer.send(record) {
                 Ok(()) => break,

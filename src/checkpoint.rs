@@ -22,7 +22,8 @@ use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
 
 const MAGIC: &[u8] = b"OCCURRENT-CHECKPOINT\n";
-const FORMAT_VERSION: u32 = 1;
+/// 2: views and project state keep per-hour users and per-environment hours.
+const FORMAT_VERSION: u32 = 2;
 /// Checkpoints kept besides the newest, in case the newest turns out unreadable.
 const KEEP: usize = 2;
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::model::{Symbol, SymbolDefinition};
+use crate::model::{Micros, Symbol, SymbolDefinition};
 use crate::state::{Counter, GroupKey, GroupRow};
 
 /// Everything the read side knows about one group.
@@ -50,6 +50,31 @@ pub struct IssueViews {
     /// row before the first of those changes (None: it did not exist).
     #[serde(skip)]
     pub change_log: Option<HashMap<GroupKey, Option<Arc<GroupRow>>>>,
+    /// Distinct users per hour, by group index, only for groups that have users (the others
+    /// pay nothing): `[hour, user low 32 bits, user high 32 bits]`, sorted, 12 bytes each.
+    /// Windowed `userCount` is the number of distinct users over the window's hours.
+    user_hours: HashMap<u32, Vec<[u32; 3]>>,
+    /// Occurrences per (environment, hour), sorted, by group index — only for groups whose
+    /// occurrences span more than one environment key ("no environment" counting as a key).
+    /// A group with one key needs nothing: its `hourly` *is* that environment's series (or no
+    /// environment's, when `environments` is empty). Most groups see one environment, so
+    /// requests with `environment=` cost no memory for them, and requests without one read
+    /// `hourly` exactly as before. See `apply_activity` and docs/semantics.md §7.
+    environment_hours: HashMap<u32, Vec<(Symbol, u32, u32)>>,
+    /// The greatest `last_seen` of any row: the API's clock when it follows the data
+    /// (rebuilt by `restore_row` after a restore).
+    #[serde(skip)]
+    pub latest_event: Micros,
+}
+
+/// The per-hour activity of the ingest operator, applied together so that each epoch's
+/// hourly counts, environment sets and per-environment hours are seen consistently (see
+/// `apply_activity`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Activity {
+    Hour(GroupKey, u32),
+    Environment(GroupKey, Symbol),
+    EnvironmentHour(GroupKey, Symbol, u32),
 }
 
 /// A group's net change between two drains of the change log.
@@ -112,6 +137,9 @@ impl IssueViews {
                 let before = self.index.get(&key).and_then(|&i| self.groups[i as usize].row.clone());
                 log.entry(key).or_insert(before);
             }
+            if diff > 0 {
+                self.latest_event = self.latest_event.max(row.last_seen);
+            }
             let view = self.view_mut(key);
             if diff < 0 {
                 if view
@@ -129,6 +157,7 @@ impl IssueViews {
 
     /// After a restore: the group's row, shared with the ingest state.
     pub fn restore_row(&mut self, key: GroupKey, row: Arc<GroupRow>) {
+        self.latest_event = self.latest_event.max(row.last_seen);
         self.view_mut(key).row = Some(row);
     }
 
@@ -213,12 +242,123 @@ impl IssueViews {
         }
     }
 
+    /// Applies one or more epochs of hourly counts, environment sets and per-environment
+    /// hours. Within an epoch the per-environment split is decided against the hourly counts
+    /// and environment sets *before* the epoch, which is why the three arrive through one sink.
+    pub fn apply_activity(&mut self, mut updates: Vec<(Activity, u64, isize)>) {
+        updates.sort_by_key(|(_, time, _)| *time);
+        while !updates.is_empty() {
+            let time = updates[0].1;
+            let end = updates.partition_point(|(_, t, _)| *t == time);
+            let rest = updates.split_off(end);
+            self.apply_activity_epoch(std::mem::replace(&mut updates, rest));
+        }
+    }
+
+    fn apply_activity_epoch(&mut self, updates: Vec<(Activity, u64, isize)>) {
+        let mut hours = Vec::new();
+        let mut environments = Vec::new();
+        // Per group: total occurrences of the epoch and its per-environment hours.
+        let mut touched: HashMap<GroupKey, (isize, Vec<(Symbol, u32, isize)>)> = HashMap::default();
+        for (update, time, diff) in updates {
+            match update {
+                Activity::Hour(key, hour) => {
+                    touched.entry(key).or_default().0 += diff;
+                    hours.push(((key, hour), time, diff));
+                }
+                Activity::Environment(key, env) => environments.push(((key, env), time, diff)),
+                Activity::EnvironmentHour(key, env, hour) => touched.entry(key).or_default().1.push((env, hour, diff)),
+            }
+        }
+        for (key, (total, env_hours)) in touched {
+            self.split_environments(key, total, env_hours);
+        }
+        self.apply_hourly(hours);
+        self.apply_environments(environments);
+    }
+
+    /// Keeps `environment_hours` for `key` once its occurrences span two environment keys:
+    /// on the transition the single key's history is the group's `hourly` so far.
+    fn split_environments(&mut self, key: GroupKey, total: isize, updates: Vec<(Symbol, u32, isize)>) {
+        self.view_mut(key);
+        let index = self.index[&key];
+        if let Some(split) = self.environment_hours.get_mut(&index) {
+            add_environment_hours(split, &updates);
+            return;
+        }
+        let view = &self.groups[index as usize];
+        let with_environment: isize = updates.iter().map(|u| u.2).sum();
+        // The one key before this epoch: None without history, Some(None) for "no environment".
+        let before: Option<Option<Symbol>> = (!view.hourly.is_empty()).then(|| view.environments.first().copied());
+        let mut keys: Vec<Option<Symbol>> = before.into_iter().collect();
+        for &(env, _, diff) in &updates {
+            if diff > 0 && !keys.contains(&Some(env)) {
+                keys.push(Some(env));
+            }
+        }
+        if total > with_environment && !keys.contains(&None) {
+            keys.push(None);
+        }
+        if keys.len() <= 1 {
+            return;
+        }
+        let mut split: Vec<(Symbol, u32, u32)> = match before {
+            Some(Some(env)) => view.hourly.iter().map(|&(hour, n)| (env, hour, n)).collect(),
+            _ => Vec::new(),
+        };
+        add_environment_hours(&mut split, &updates);
+        self.environment_hours.insert(index, split);
+    }
+
+    pub fn apply_user_hours(&mut self, updates: Vec<((GroupKey, u32, Symbol), u64, isize)>) {
+        for ((key, hour, user), _, diff) in updates {
+            self.view_mut(key);
+            let index = self.index[&key];
+            let entry = [hour, user as u32, (user >> 32) as u32];
+            let list = self.user_hours.entry(index).or_default();
+            match list.binary_search(&entry) {
+                Err(position) if diff > 0 => list.insert(position, entry),
+                Ok(position) if diff < 0 => {
+                    list.remove(position);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The group's distinct users per hour (`[hour, user low, user high]`, sorted), if it has any.
+    pub fn user_hours(&self, key: GroupKey) -> Option<&[[u32; 3]]> {
+        self.user_hours.get(self.index.get(&key)?).map(Vec::as_slice)
+    }
+
+    /// The group's occurrences per (environment, hour), sorted, when it has more than one
+    /// environment key (else its `hourly` belongs to its only environment, or to none).
+    pub fn environment_hours(&self, key: GroupKey) -> Option<&[(Symbol, u32, u32)]> {
+        self.environment_hours.get(self.index.get(&key)?).map(Vec::as_slice)
+    }
+
     pub fn counter(&self, counter: Counter) -> i64 {
         self.counters.get(&counter).copied().unwrap_or(0)
     }
 
     pub fn symbol_name(&self, symbol: Symbol) -> Option<&str> {
         self.symbols.get(&symbol).map(String::as_str)
+    }
+}
+
+fn add_environment_hours(split: &mut Vec<(Symbol, u32, u32)>, updates: &[(Symbol, u32, isize)]) {
+    for &(env, hour, diff) in updates {
+        let position = split.partition_point(|&(e, h, _)| (e, h) < (env, hour));
+        match split.get_mut(position) {
+            Some((e, h, count)) if (*e, *h) == (env, hour) => {
+                *count = (i64::from(*count) + diff as i64).max(0) as u32;
+                if *count == 0 {
+                    split.remove(position);
+                }
+            }
+            _ if diff > 0 => split.insert(position, (env, hour, diff as u32)),
+            _ => {}
+        }
     }
 }
 

@@ -27,6 +27,10 @@ pub struct Ingested<'scope> {
     pub counters: Stream<'scope, u64, Updates<Counter>>,
     pub created: Stream<'scope, u64, Vec<(Seq, GroupKey)>>,
     pub rejected: Stream<'scope, u64, Vec<(Seq, String)>>,
+    /// Occurrences per (group, environment, hour) of occurrences with an environment.
+    pub environment_hours: Stream<'scope, u64, Updates<(GroupKey, Symbol, u32)>>,
+    /// `(group, hour, user)`, each once: the first time the user is seen there.
+    pub user_hours: Stream<'scope, u64, Updates<(GroupKey, u32, Symbol)>>,
 }
 
 /// Spreads project ids over workers (Fibonacci hashing; ids are often small and sequential).
@@ -48,6 +52,8 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
     let (counters_out, counters) = builder.new_output::<Updates<Counter>>();
     let (created_out, created) = builder.new_output::<Vec<(Seq, GroupKey)>>();
     let (rejected_out, rejected) = builder.new_output::<Vec<(Seq, String)>>();
+    let (env_hours_out, environment_hours) = builder.new_output::<Updates<(GroupKey, Symbol, u32)>>();
+    let (user_hours_out, user_hours) = builder.new_output::<Updates<(GroupKey, u32, Symbol)>>();
     let mut outputs = (
         groups_out,
         hourly_out,
@@ -57,6 +63,7 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
         created_out,
         rejected_out,
     );
+    let mut window_outputs = (env_hours_out, user_hours_out);
 
     builder.build(move |_| {
         // Records waiting for their epoch to complete, with one capability per output.
@@ -67,11 +74,12 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
             input.for_each(|cap, data| {
                 let entry = pending
                     .entry(epoch_of(&cap))
-                    .or_insert_with(|| ((0..7).map(|port| cap.delayed(&epoch_of(&cap), port)).collect(), Vec::new()));
+                    .or_insert_with(|| ((0..OUTPUTS).map(|port| cap.delayed(&epoch_of(&cap), port)).collect(), Vec::new()));
                 entry.1.push(std::mem::take(data));
             });
             let frontier = &frontiers[0];
             let (groups_out, hourly_out, env_out, release_out, counters_out, created_out, rejected_out) = &mut outputs;
+            let (env_hours_out, user_hours_out) = &mut window_outputs;
             while let Some((epoch, (caps, mut chunks))) = super::pop_closed(&mut pending, |e| frontier.less_equal(e)) {
                 // An epoch is one block, read by one worker and sent in order; sort only if the
                 // transport ever reordered it.
@@ -106,6 +114,10 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
                 give(counters_out, &caps[4], counters.split_off(0));
                 give(created_out, &caps[5], std::mem::take(&mut effects.created));
                 give(rejected_out, &caps[6], std::mem::take(&mut effects.rejected));
+                let env_hours: Updates<(GroupKey, Symbol, u32)> = effects.environment_hours.drain().map(|(k, n)| (k, epoch, n)).collect();
+                give(env_hours_out, &caps[7], env_hours);
+                let user_hours: Updates<(GroupKey, u32, Symbol)> = effects.user_hours.drain(..).map(|k| (k, epoch, 1)).collect();
+                give(user_hours_out, &caps[8], user_hours);
             }
         }
     });
@@ -117,8 +129,13 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
         counters,
         created,
         rejected,
+        environment_hours,
+        user_hours,
     }
 }
+
+/// Output ports of the ingest operator (one capability each per epoch).
+const OUTPUTS: usize = 9;
 
 fn give<D: Clone + 'static>(
     output: &mut timely::dataflow::channels::pushers::Output<u64, Vec<D>>,

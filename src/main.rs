@@ -2,6 +2,8 @@
 
 mod api;
 mod api_events;
+mod api_list;
+mod api_window;
 mod bench_freshness;
 mod changes;
 mod checkpoint;
@@ -10,6 +12,7 @@ mod events_cli;
 mod feed;
 mod generate;
 mod generate_groups;
+mod list_params;
 mod metrics;
 mod pipeline;
 mod produce;
@@ -258,6 +261,9 @@ struct BackfillArgs {
     /// Address of the HTTP API with --then-follow.
     #[arg(long, default_value = "127.0.0.1:8000")]
     listen: String,
+    /// The API's "now" with --then-follow (see `run --help`).
+    #[arg(long, default_value = "data")]
+    api_now: list_params::ApiClock,
 }
 
 #[derive(Args)]
@@ -270,6 +276,11 @@ struct RunArgs {
     /// Address of the HTTP API.
     #[arg(long, default_value = "127.0.0.1:8000")]
     listen: String,
+    /// The API's "now" for windows (`statsPeriod`, default 90 days), stats and relative
+    /// dates: `data` (the newest event time ingested), `wall` (the system clock, as Sentry),
+    /// or a fixed instant (epoch seconds or ISO 8601).
+    #[arg(long, default_value = "data")]
+    api_now: list_params::ApiClock,
 }
 
 #[derive(Args)]
@@ -613,6 +624,7 @@ fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
             input: args.input,
             follow: false,
             listen: args.listen,
+            api_now: args.api_now,
         });
     }
     let catalog = load_catalog(args.input.config.as_deref())?;
@@ -694,6 +706,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             .event_store
             .clone()
             .map(|s| s as Arc<dyn connectors::event_store::EventStore>),
+        clock: args.api_now,
     });
     if let Some(store) = &wiring.event_store {
         events_cli::apply_retention(&**store, &args.input.events)?;

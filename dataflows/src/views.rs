@@ -259,7 +259,7 @@ impl IssueViews {
         let mut hours = Vec::new();
         let mut environments = Vec::new();
         // Per group: total occurrences of the epoch and its per-environment hours.
-        let mut touched: HashMap<GroupKey, (isize, Vec<(Symbol, u32, isize)>)> = HashMap::default();
+        let mut touched: HashMap<GroupKey, (isize, Vec<EnvironmentHourDiff>)> = HashMap::default();
         for (update, time, diff) in updates {
             match update {
                 Activity::Hour(key, hour) => {
@@ -279,7 +279,7 @@ impl IssueViews {
 
     /// Keeps `environment_hours` for `key` once its occurrences span two environment keys:
     /// on the transition the single key's history is the group's `hourly` so far.
-    fn split_environments(&mut self, key: GroupKey, total: isize, updates: Vec<(Symbol, u32, isize)>) {
+    fn split_environments(&mut self, key: GroupKey, total: isize, updates: Vec<EnvironmentHourDiff>) {
         self.view_mut(key);
         let index = self.index[&key];
         if let Some(split) = self.environment_hours.get_mut(&index) {
@@ -346,7 +346,10 @@ impl IssueViews {
     }
 }
 
-fn add_environment_hours(split: &mut Vec<(Symbol, u32, u32)>, updates: &[(Symbol, u32, isize)]) {
+/// `(environment, hour, occurrences added)`.
+type EnvironmentHourDiff = (Symbol, u32, isize);
+
+fn add_environment_hours(split: &mut Vec<(Symbol, u32, u32)>, updates: &[EnvironmentHourDiff]) {
     for &(env, hour, diff) in updates {
         let position = split.partition_point(|&(e, h, _)| (e, h) < (env, hour));
         match split.get_mut(position) {

@@ -192,7 +192,9 @@ async fn issues_count(State(state): State<AppState>, Path(org): Path<String>, Ra
                 .collect()
         })
         .unwrap_or_default();
-    let now = std::time::SystemTime::now();
+    // Relative dates use the API's clock, as the list does.
+    let latest_event = state.views.read().unwrap_or_else(|p| p.into_inner()).latest_event;
+    let now = std::time::UNIX_EPOCH + std::time::Duration::from_micros(state.clock.now(latest_event).max(0) as u64);
     let mut parsed = Vec::with_capacity(queries.len());
     for query in &queries {
         match search::IssueQuery::parse(query, now) {

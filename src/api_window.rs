@@ -69,6 +69,16 @@ pub fn windowed(views: &IssueViews, key: GroupKey, hours: &[(u32, u32)], row: &G
     })
 }
 
+/// The scope's aggregate of a group (window and environments), without users.
+pub fn scope_aggregate(scope: &Scope, hours: &[(u32, u32)], row: &GroupRow) -> Option<Aggregate> {
+    window::aggregate_group(hours, row, scope.window, scope.environments.is_none())
+}
+
+/// Users of a group within `aggregate`'s hours.
+pub fn users_of(views: &IssueViews, key: GroupKey, hours: &[(u32, u32)], aggregate: &Aggregate) -> u64 {
+    window::users_in(views, key, hours, aggregate.hours)
+}
+
 /// The legacy priority score Occurrent serves as `sort=trends`: `ln(times_seen) · 600 +
 /// last_seen` in seconds (issue-platform.md §7.3), on the window's values.
 pub fn trends_score(count: u64, last_seen: Micros) -> i64 {

@@ -117,6 +117,25 @@ pub fn aggregate(hours: &[(u32, u32)], row: &GroupRow, window: Window) -> Option
     result
 }
 
+/// [`aggregate`] of the group's occurrences in `environments` (None: all), with fast paths:
+/// a group whose lifetime misses the window has nothing in it, and without an environment
+/// filter a window covering the whole lifetime is the lifetime (no scan of the hours).
+pub fn aggregate_group(hours: &[(u32, u32)], row: &GroupRow, window: Window, all_environments: bool) -> Option<Aggregate> {
+    if row.last_seen < window.start || row.first_seen > window.end {
+        return None;
+    }
+    if all_environments && window.start <= row.first_seen && row.last_seen <= window.end {
+        let (first, last) = (hours.first()?.0, hours.last()?.0);
+        return Some(Aggregate {
+            count: row.times_seen,
+            first_seen: row.first_seen,
+            last_seen: row.last_seen,
+            hours: (first, last),
+        });
+    }
+    aggregate(hours, row, window)
+}
+
 /// Distinct users of the group in the hours of `hours` between `first` and `last` hour.
 pub fn users_in(views: &IssueViews, key: GroupKey, hours: &[(u32, u32)], (first, last): (u32, u32)) -> u64 {
     let Some(entries) = views.user_hours(key) else { return 0 };

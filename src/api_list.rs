@@ -11,7 +11,7 @@ use dataflows::views::IssueViews;
 use serde_json::Value;
 
 use crate::api::{error, next_page, org_known, previous_page, AppState, Cursor, Row};
-use crate::api_window::{group_json, scope_aggregate, trends_score, users_of, Scope};
+use crate::api_window::{group_json, trends_score, Scope};
 use crate::list_params::{parse_environments, parse_group_ids, parse_projects, parse_stats, parse_window, Collapse, Params, Sort};
 use crate::search;
 use crate::short_id::parse_short_id;
@@ -134,7 +134,7 @@ pub async fn list_issues(State(state): State<AppState>, Path(org): Path<String>,
         .filter(|(key, _, _)| in_scope(*key))
         .filter_map(|(key, view, row)| {
             let hours = scope.hours(&views, key, view);
-            let aggregate = scope_aggregate(&scope, &hours, row)?;
+            let aggregate = dataflows::window::aggregate_group(&hours, row, window)?;
             let within = search::Windowed {
                 times_seen: aggregate.count,
                 last_seen: aggregate.last_seen,
@@ -146,7 +146,7 @@ pub async fn list_issues(State(state): State<AppState>, Path(org): Path<String>,
                 Sort::Date => aggregate.last_seen / 1000,
                 Sort::New => row.first_seen / 1000,
                 Sort::Freq => aggregate.count as i64,
-                Sort::User => users_of(&views, key, &hours, &aggregate) as i64,
+                Sort::User => dataflows::window::users_of(&views, key, &hours, row, &aggregate) as i64,
                 Sort::Trends => trends_score(aggregate.count, aggregate.last_seen),
                 Sort::Inbox => {
                     let date = inbox_date(row);

@@ -3,12 +3,10 @@
 //! environments, `lifetime` over all time, `filtered` under the query's event-level
 //! conditions, and `collapse`. The dump (`serialize::serialize_group`) stays all-time.
 
-use std::borrow::Cow;
-
 use dataflows::model::{format_iso, Micros, Symbol};
 use dataflows::state::{GroupKey, GroupRow};
 use dataflows::views::{GroupView, IssueViews};
-use dataflows::window::{self, Aggregate, Window};
+use dataflows::window::{self, Aggregate, GroupHours, Window};
 use serde_json::{json, Map, Value};
 
 use crate::config::Catalog;
@@ -50,7 +48,7 @@ impl Scope {
     }
 
     /// The group's occurrences per hour in the requested environments.
-    pub fn hours<'v>(&self, views: &'v IssueViews, key: GroupKey, view: &'v GroupView) -> Cow<'v, [(u32, u32)]> {
+    pub fn hours<'v>(&self, views: &'v IssueViews, key: GroupKey, view: &'v GroupView) -> GroupHours<'v> {
         window::hours_in(views, key, view, self.environments.as_deref())
     }
 }
@@ -61,22 +59,12 @@ pub struct Windowed {
     pub users: u64,
 }
 
-pub fn windowed(views: &IssueViews, key: GroupKey, hours: &[(u32, u32)], row: &GroupRow, window: Window) -> Option<Windowed> {
-    let aggregate = window::aggregate(hours, row, window)?;
+pub fn windowed(views: &IssueViews, key: GroupKey, hours: &GroupHours, row: &GroupRow, window: Window) -> Option<Windowed> {
+    let aggregate = window::aggregate_group(hours, row, window)?;
     Some(Windowed {
-        users: window::users_in(views, key, hours, aggregate.hours),
+        users: window::users_of(views, key, hours, row, &aggregate),
         aggregate,
     })
-}
-
-/// The scope's aggregate of a group (window and environments), without users.
-pub fn scope_aggregate(scope: &Scope, hours: &[(u32, u32)], row: &GroupRow) -> Option<Aggregate> {
-    window::aggregate_group(hours, row, scope.window, scope.environments.is_none())
-}
-
-/// Users of a group within `aggregate`'s hours.
-pub fn users_of(views: &IssueViews, key: GroupKey, hours: &[(u32, u32)], aggregate: &Aggregate) -> u64 {
-    window::users_in(views, key, hours, aggregate.hours)
 }
 
 /// The legacy priority score Occurrent serves as `sort=trends`: `ln(times_seen) · 600 +
@@ -139,7 +127,7 @@ pub fn group_json(views: &IssueViews, catalog: &Catalog, key: GroupKey, view: &G
     object.extend(seen(in_window.as_ref()));
     if !scope.collapse.stats {
         if let Some(spec) = &scope.stats {
-            object.insert("stats".into(), stats_value(spec, &hours));
+            object.insert("stats".into(), stats_value(spec, &hours.hours));
         }
     }
     if !scope.collapse.lifetime {
@@ -157,7 +145,7 @@ pub fn group_json(views: &IssueViews, catalog: &Catalog, key: GroupKey, view: &G
             let within = windowed(views, key, &hours, row, window);
             let mut map = seen(within.as_ref());
             let stats = match &scope.stats {
-                Some(spec) => stats_value(spec, &hours_within(&hours, window)),
+                Some(spec) => stats_value(spec, &hours_within(&hours.hours, window)),
                 None => Value::Null,
             };
             map.insert("stats".into(), stats);

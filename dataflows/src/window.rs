@@ -46,17 +46,35 @@ pub struct Aggregate {
     pub hours: (u32, u32),
 }
 
-/// The group's occurrences per hour, ascending; restricted to `environments` when given.
-/// A group with a single environment key borrows its `hourly` (no copy).
-pub fn hours_in<'v>(views: &'v IssueViews, key: GroupKey, view: &'v GroupView, environments: Option<&[Symbol]>) -> Cow<'v, [(u32, u32)]> {
-    let Some(wanted) = environments else {
-        return Cow::Borrowed(&view.hourly);
+/// A group's occurrences per hour, ascending, in some environments.
+pub struct GroupHours<'v> {
+    pub hours: Cow<'v, [(u32, u32)]>,
+    /// These are all the group's occurrences (its `hourly`): lifetime values apply.
+    pub complete: bool,
+}
+
+/// The group's occurrences per hour restricted to `environments` when given. A group with a
+/// single environment key borrows its `hourly` (no copy, no lookup of per-environment hours
+/// unless the group has a requested environment).
+pub fn hours_in<'v>(views: &'v IssueViews, key: GroupKey, view: &'v GroupView, environments: Option<&[Symbol]>) -> GroupHours<'v> {
+    let all = GroupHours {
+        hours: Cow::Borrowed(&view.hourly),
+        complete: true,
     };
+    let none = GroupHours {
+        hours: Cow::Borrowed(&[]),
+        complete: false,
+    };
+    let Some(wanted) = environments else {
+        return all;
+    };
+    if !view.environments.iter().any(|e| wanted.contains(e)) {
+        return none;
+    }
     match views.environment_hours(key) {
-        None => match view.environments.as_ref() {
-            [only] if wanted.contains(only) => Cow::Borrowed(&view.hourly),
-            _ => Cow::Borrowed(&[]),
-        },
+        // One environment key, and it is requested.
+        None if view.environments.len() == 1 => all,
+        None => none,
         Some(split) => {
             let mut hours: Vec<(u32, u32)> = split
                 .iter()
@@ -71,7 +89,10 @@ pub fn hours_in<'v>(views: &'v IssueViews, key: GroupKey, view: &'v GroupView, e
                 }
                 same
             });
-            Cow::Owned(hours)
+            GroupHours {
+                hours: Cow::Owned(hours),
+                complete: false,
+            }
         }
     }
 }
@@ -117,14 +138,15 @@ pub fn aggregate(hours: &[(u32, u32)], row: &GroupRow, window: Window) -> Option
     result
 }
 
-/// [`aggregate`] of the group's occurrences in `environments` (None: all), with fast paths:
-/// a group whose lifetime misses the window has nothing in it, and without an environment
-/// filter a window covering the whole lifetime is the lifetime (no scan of the hours).
-pub fn aggregate_group(hours: &[(u32, u32)], row: &GroupRow, window: Window, all_environments: bool) -> Option<Aggregate> {
+/// [`aggregate`] with fast paths: a group whose lifetime misses the window has nothing in
+/// it, and when `hours` are all the group's occurrences a window covering the whole lifetime
+/// is the lifetime (no scan of the hours).
+pub fn aggregate_group(hours: &GroupHours, row: &GroupRow, window: Window) -> Option<Aggregate> {
     if row.last_seen < window.start || row.first_seen > window.end {
         return None;
     }
-    if all_environments && window.start <= row.first_seen && row.last_seen <= window.end {
+    let (complete, hours) = (hours.complete, hours.hours.as_ref());
+    if complete && window.start <= row.first_seen && row.last_seen <= window.end {
         let (first, last) = (hours.first()?.0, hours.last()?.0);
         return Some(Aggregate {
             count: row.times_seen,
@@ -134,6 +156,15 @@ pub fn aggregate_group(hours: &[(u32, u32)], row: &GroupRow, window: Window, all
         });
     }
     aggregate(hours, row, window)
+}
+
+/// Distinct users of the group within `aggregate` (from [`aggregate_group`] over `hours`):
+/// the lifetime count when that covers all the group's occurrences.
+pub fn users_of(views: &IssueViews, key: GroupKey, hours: &GroupHours, row: &GroupRow, aggregate: &Aggregate) -> u64 {
+    if hours.complete && aggregate.first_seen == row.first_seen && aggregate.last_seen == row.last_seen {
+        return row.user_count;
+    }
+    users_in(views, key, &hours.hours, aggregate.hours)
 }
 
 /// Distinct users of the group in the hours of `hours` between `first` and `last` hour.
@@ -259,13 +290,18 @@ mod tests {
         epoch(&mut views, 0, &[(Some(prod), 1), (Some(prod), 2)]);
         assert!(views.environment_hours(key).is_none(), "one environment: nothing kept");
         let view = views.get(key).unwrap();
-        assert_eq!(hours_in(&views, key, view, Some(&[prod])).as_ref(), &[(1, 1), (2, 1)]);
-        assert!(hours_in(&views, key, view, Some(&[dev])).is_empty());
+        assert_eq!(hours_in(&views, key, view, Some(&[prod])).hours.as_ref(), &[(1, 1), (2, 1)]);
+        assert!(hours_in(&views, key, view, Some(&[prod])).complete);
+        assert!(hours_in(&views, key, view, Some(&[dev])).hours.is_empty());
         // An occurrence without environment splits the group: prod keeps its history.
         epoch(&mut views, 1, &[(None, 2), (Some(dev), 3)]);
         let view = views.get(key).unwrap();
         assert_eq!(views.environment_hours(key).unwrap(), &[(prod, 1, 1), (prod, 2, 1), (dev, 3, 1)]);
-        assert_eq!(hours_in(&views, key, view, Some(&[prod, dev])).as_ref(), &[(1, 1), (2, 1), (3, 1)]);
+        assert_eq!(
+            hours_in(&views, key, view, Some(&[prod, dev])).hours.as_ref(),
+            &[(1, 1), (2, 1), (3, 1)]
+        );
+        assert!(!hours_in(&views, key, view, Some(&[prod, dev])).complete);
         assert_eq!(view.hourly, vec![(1, 1), (2, 2), (3, 1)]);
     }
 

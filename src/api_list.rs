@@ -133,8 +133,7 @@ pub async fn list_issues(State(state): State<AppState>, Path(org): Path<String>,
         .iter()
         .filter(|(key, _, _)| in_scope(*key))
         .filter_map(|(key, view, row)| {
-            let hours = scope.hours(&views, key, view);
-            let aggregate = dataflows::window::aggregate_group(&hours, row, window)?;
+            let aggregate = dataflows::window::aggregate_view(&views, key, view, row, scope.environments.as_deref(), window)?;
             let within = search::Windowed {
                 times_seen: aggregate.count,
                 last_seen: aggregate.last_seen,
@@ -146,7 +145,7 @@ pub async fn list_issues(State(state): State<AppState>, Path(org): Path<String>,
                 Sort::Date => aggregate.last_seen / 1000,
                 Sort::New => row.first_seen / 1000,
                 Sort::Freq => aggregate.count as i64,
-                Sort::User => dataflows::window::users_of(&views, key, &hours, row, &aggregate) as i64,
+                Sort::User => dataflows::window::users_of(&views, key, &scope.hours(&views, key, view), row, &aggregate) as i64,
                 Sort::Trends => trends_score(aggregate.count, aggregate.last_seen),
                 Sort::Inbox => {
                     let date = inbox_date(row);

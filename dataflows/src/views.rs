@@ -53,7 +53,7 @@ pub struct IssueViews {
     /// Distinct users per hour, by group index, only for groups that have users (the others
     /// pay nothing): `[hour, user low 32 bits, user high 32 bits]`, sorted, 12 bytes each.
     /// Windowed `userCount` is the number of distinct users over the window's hours.
-    user_hours: HashMap<u32, Vec<[u32; 3]>>,
+    user_hours: HashMap<u32, UserHours>,
     /// Occurrences per (environment, hour), sorted, by group index — only for groups whose
     /// occurrences span more than one environment key ("no environment" counting as a key).
     /// A group with one key needs nothing: its `hourly` *is* that environment's series (or no
@@ -315,20 +315,24 @@ impl IssueViews {
             self.view_mut(key);
             let index = self.index[&key];
             let entry = [hour, user as u32, (user >> 32) as u32];
-            let list = self.user_hours.entry(index).or_default();
-            match list.binary_search(&entry) {
-                Err(position) if diff > 0 => list.insert(position, entry),
-                Ok(position) if diff < 0 => {
-                    list.remove(position);
+            match self.user_hours.entry(index) {
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    if diff > 0 {
+                        slot.insert(UserHours::One(entry));
+                    }
                 }
-                _ => {}
+                std::collections::hash_map::Entry::Occupied(mut slot) => {
+                    if !slot.get_mut().apply(entry, diff) {
+                        slot.remove();
+                    }
+                }
             }
         }
     }
 
     /// The group's distinct users per hour (`[hour, user low, user high]`, sorted), if it has any.
     pub fn user_hours(&self, key: GroupKey) -> Option<&[[u32; 3]]> {
-        self.user_hours.get(self.index.get(&key)?).map(Vec::as_slice)
+        self.user_hours.get(self.index.get(&key)?).map(UserHours::as_slice)
     }
 
     /// The group's occurrences per (environment, hour), sorted, when it has more than one
@@ -343,6 +347,46 @@ impl IssueViews {
 
     pub fn symbol_name(&self, symbol: Symbol) -> Option<&str> {
         self.symbols.get(&symbol).map(String::as_str)
+    }
+}
+
+/// A group's `(hour, user)` entries: most groups have one, kept inline (16 bytes in all, a
+/// third of a one-element `Vec` with its allocation).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+enum UserHours {
+    One([u32; 3]),
+    /// Boxed so the enum stays 16 bytes (a bare `Vec` would make every entry 32).
+    #[allow(clippy::box_collection)]
+    Many(Box<Vec<[u32; 3]>>),
+}
+
+impl UserHours {
+    fn as_slice(&self) -> &[[u32; 3]] {
+        match self {
+            UserHours::One(entry) => std::slice::from_ref(entry),
+            UserHours::Many(list) => list,
+        }
+    }
+
+    /// Adds (`diff > 0`) or removes an entry, keeping the order; false when none remain.
+    fn apply(&mut self, entry: [u32; 3], diff: isize) -> bool {
+        if let UserHours::One(only) = *self {
+            if diff > 0 && only != entry {
+                let mut list = vec![only, entry];
+                list.sort_unstable();
+                *self = UserHours::Many(Box::new(list));
+            }
+            return !(diff < 0 && only == entry);
+        }
+        let UserHours::Many(list) = self else { return true };
+        match list.binary_search(&entry) {
+            Err(position) if diff > 0 => list.insert(position, entry),
+            Ok(position) if diff < 0 => {
+                list.remove(position);
+            }
+            _ => {}
+        }
+        !list.is_empty()
     }
 }
 

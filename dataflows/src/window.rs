@@ -158,6 +158,30 @@ pub fn aggregate_group(hours: &GroupHours, row: &GroupRow, window: Window) -> Op
     aggregate(hours, row, window)
 }
 
+/// The group's aggregate in `window` and `environments` (None: all) without reading its
+/// hours when the window covers its lifetime (the list's common case: one row read per group).
+pub fn aggregate_view(
+    views: &IssueViews,
+    key: GroupKey,
+    view: &GroupView,
+    row: &GroupRow,
+    environments: Option<&[Symbol]>,
+    window: Window,
+) -> Option<Aggregate> {
+    if row.last_seen < window.start || row.first_seen > window.end {
+        return None;
+    }
+    if environments.is_none() && window.start <= row.first_seen && row.last_seen <= window.end {
+        return Some(Aggregate {
+            count: row.times_seen,
+            first_seen: row.first_seen,
+            last_seen: row.last_seen,
+            hours: (0, u32::MAX),
+        });
+    }
+    aggregate_group(&hours_in(views, key, view, environments), row, window)
+}
+
 /// Distinct users of the group within `aggregate` (from [`aggregate_group`] over `hours`):
 /// the lifetime count when that covers all the group's occurrences.
 pub fn users_of(views: &IssueViews, key: GroupKey, hours: &GroupHours, row: &GroupRow, aggregate: &Aggregate) -> u64 {
@@ -320,5 +344,14 @@ mod tests {
         assert_eq!(users_in(&views, key, &hours, (1, 4)), 3);
         assert_eq!(users_in(&views, key, &hours, (1, 2)), 2);
         assert_eq!(users_in(&views, key, &[(4, 1)], (1, 4)), 1);
+        assert_eq!(views.user_hours(key).map(<[_]>::len), Some(4));
+        // Duplicates change nothing; retractions remove; an emptied group has no entry.
+        let other = GroupKey { project: 1, short_id: 2 };
+        views.apply_user_hours(vec![((other, 7, 1), 0, 1), ((other, 7, 1), 0, 1)]);
+        assert_eq!(views.user_hours(other), Some(&[[7, 1, 0]][..]));
+        views.apply_user_hours(vec![((other, 3, 2), 1, 1), ((other, 7, 1), 1, -1)]);
+        assert_eq!(views.user_hours(other), Some(&[[3, 2, 0]][..]));
+        views.apply_user_hours(vec![((other, 3, 2), 2, -1)]);
+        assert_eq!(views.user_hours(other), None);
     }
 }

@@ -118,10 +118,13 @@ pub fn parse_window(params: &Params, now: Micros) -> Result<Window, String> {
     let start = params.get("start").filter(|v| !v.is_empty());
     let end = params.get("end").filter(|v| !v.is_empty());
     let window = if let Some(p) = stats_period {
-        Window { start: now - p, end: now }
+        Window {
+            start: now.saturating_sub(p),
+            end: now,
+        }
     } else if period_start.is_some() || period_end.is_some() {
-        let start = now - period_start.unwrap_or(MAX_WINDOW);
-        let end = now - period_end.unwrap_or(0);
+        let start = now.saturating_sub(period_start.unwrap_or(MAX_WINDOW));
+        let end = now.saturating_sub(period_end.unwrap_or(0));
         if start >= end {
             return Err("start must be before end".into());
         }
@@ -147,6 +150,9 @@ pub fn parse_window(params: &Params, now: Micros) -> Result<Window, String> {
         end: window.end,
     })
 }
+
+/// At most about this many `auto` buckets per group.
+const MAX_BUCKETS: i64 = 1000;
 
 /// `groupStatsPeriod`: the buckets of the serialized `stats`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -177,9 +183,15 @@ pub fn parse_stats(params: &Params, window: Window, now: Micros) -> Result<Optio
         Some("") => Ok(None),
         Some("auto") => {
             let (start, end) = (window.start.div_euclid(SECOND), window.end.div_euclid(SECOND));
-            let size = if end - start <= 48 * HOUR { HOUR } else { DAY };
+            let span = end.saturating_sub(start);
+            // Days, or whole multiples of a day past MAX_BUCKETS (an `end` far in the future).
+            let size = if span <= 48 * HOUR {
+                HOUR
+            } else {
+                DAY * (span / DAY / MAX_BUCKETS + 1)
+            };
             let first = start.div_euclid(size) * size;
-            let count = ((end - first).div_euclid(size) + 1).max(1) as usize;
+            let count = (end.saturating_sub(first).div_euclid(size) + 1).clamp(1, MAX_BUCKETS + 1) as usize;
             Ok(Some(StatsSpec {
                 key: "auto",
                 start: first,
@@ -333,6 +345,10 @@ mod tests {
         let spec = parse_stats(&params(&[("groupStatsPeriod", "auto")]), hours, NOW).unwrap().unwrap();
         assert_eq!((spec.start, spec.size, spec.count), (1_704_067_200 - 3 * HOUR, HOUR, 4));
         assert!(parse_stats(&params(&[("groupStatsPeriod", "1h")]), window, NOW).is_err());
+        // An end far in the future: bounded bucket count, whole days.
+        let far = parse_window(&params(&[("start", "2024-01-01T00:00:00"), ("end", "9999-12-31T00:00:00")]), NOW).unwrap();
+        let spec = parse_stats(&params(&[("groupStatsPeriod", "auto")]), far, NOW).unwrap().unwrap();
+        assert!(spec.count <= 1001 && spec.size % DAY == 0, "{spec:?}");
     }
 
     #[test]

@@ -319,6 +319,28 @@ impl IssueQuery {
             })
     }
 
+    /// The environments the query's `environment:` filters allow, when they name them exactly
+    /// (no negation, no wildcard, no `has:`); None otherwise. `filtered` counts only those.
+    pub fn environment_names(&self) -> Option<Vec<String>> {
+        let mut allowed: Option<Vec<String>> = None;
+        for p in &self.predicates {
+            let Test::Environment(values) = &p.test else { continue };
+            let names: Option<Vec<String>> = values
+                .iter()
+                .map(|v| match v {
+                    Text::Exact(s) if !s.is_empty() && !p.negated => Some(s.clone()),
+                    _ => None,
+                })
+                .collect();
+            let names = names?;
+            allowed = Some(match allowed {
+                None => names,
+                Some(previous) => previous.into_iter().filter(|n| names.contains(n)).collect(),
+            });
+        }
+        allowed
+    }
+
     /// Why the query cannot be an inbox search (issue-platform.md §7.6), if it cannot.
     pub fn inbox_error(&self) -> Option<String> {
         const ALLOWED: [&str; 4] = ["date", "status", "for_review", "assigned_or_suggested"];

@@ -379,6 +379,20 @@ fn windows_environments_and_stats() {
         expected_buckets(&evs, "alpha", NOW - 23 * H, H, 24, None)
     );
 
+    // filtered under the query's environment names: only staging's occurrence.
+    let reply = list(&server, "query=environment:staging");
+    let alpha = by_title(&reply, "title alpha");
+    assert_eq!(actual(alpha), expected(&evs, "alpha", NOW - 90 * D, NOW, None));
+    assert_eq!(
+        actual(&alpha["filtered"]),
+        expected(&evs, "alpha", NOW - 90 * D, NOW, Some(&["staging"]))
+    );
+    // With environment=prod as well, filtered counts the intersection: prod.
+    let reply = list(&server, "query=environment:[staging,prod]&environment=prod");
+    let alpha = by_title(&reply, "title alpha");
+    assert_eq!(actual(alpha), expected(&evs, "alpha", NOW - 90 * D, NOW, Some(prod)));
+    assert_eq!(actual(&alpha["filtered"]), expected(&evs, "alpha", NOW - 90 * D, NOW, Some(prod)));
+
     // Details: the same window and environment parameters.
     let id = alpha["id"].as_str().unwrap();
     let reply = get(

@@ -13,8 +13,9 @@ const DAY: i64 = 86_400;
 pub const MAX_WINDOW: Micros = 90 * DAY * SECOND;
 
 /// The API's "now": Sentry uses the wall clock. Occurrent by default uses the newest event
-/// time in the views, so that answers depend only on the input log (a backfill of last year's
-/// data is served as it was then); `wall` gives Sentry's reading, a date-time a fixed one.
+/// time in the views (capped at the wall clock), so that answers depend only on the input log
+/// (a backfill of last year's data is served as it was then); `wall` gives Sentry's reading,
+/// a date-time a fixed one.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub enum ApiClock {
     #[default]
@@ -46,7 +47,8 @@ impl ApiClock {
                 .map_or(0, |d| d.as_micros() as Micros)
         };
         match self {
-            ApiClock::Data if latest_event > 0 => latest_event,
+            // Never past the wall clock: one event stamped in the future must not hide the rest.
+            ApiClock::Data if latest_event > 0 => latest_event.min(wall()),
             ApiClock::Data | ApiClock::Wall => wall(),
             ApiClock::Fixed(t) => t,
         }
@@ -365,6 +367,8 @@ mod tests {
             "Group ids must be integers"
         );
         assert_eq!("data".parse::<ApiClock>().unwrap().now(5), 5);
+        let wall = ApiClock::Wall.now(0);
+        assert!(ApiClock::Data.now(Micros::MAX) <= wall + 60 * SECOND, "capped at the wall clock");
         assert_eq!("1704067200".parse::<ApiClock>().unwrap().now(5), 1_704_067_200 * SECOND);
         assert!("soon".parse::<ApiClock>().is_err());
     }

@@ -88,6 +88,12 @@ pub struct GroupChange {
 
 impl IssueViews {
     fn view_mut(&mut self, key: GroupKey) -> &mut GroupView {
+        let index = self.index_of(key);
+        &mut self.groups[index as usize]
+    }
+
+    /// The group's index, creating its view if needed (one hash lookup).
+    fn index_of(&mut self, key: GroupKey) -> u32 {
         let next = self.groups.len() as u32;
         let index = *self.index.entry(key).or_insert(next);
         if index == next {
@@ -96,7 +102,7 @@ impl IssueViews {
                 ..GroupView::default()
             });
         }
-        &mut self.groups[index as usize]
+        index
     }
 
     pub fn get(&self, key: GroupKey) -> Option<&GroupView> {
@@ -280,26 +286,34 @@ impl IssueViews {
     /// Keeps `environment_hours` for `key` once its occurrences span two environment keys:
     /// on the transition the single key's history is the group's `hourly` so far.
     fn split_environments(&mut self, key: GroupKey, total: isize, updates: Vec<EnvironmentHourDiff>) {
-        self.view_mut(key);
-        let index = self.index[&key];
-        if let Some(split) = self.environment_hours.get_mut(&index) {
-            add_environment_hours(split, &updates);
+        let index = self.index_of(key);
+        let view = &self.groups[index as usize];
+        // No environment before and none now: one key ("no environment"), nothing to keep.
+        // A split group always has an environment, so the others need no lookup either.
+        if view.environments.is_empty() && updates.is_empty() {
             return;
         }
-        let view = &self.groups[index as usize];
+        if !view.environments.is_empty() {
+            if let Some(split) = self.environment_hours.get_mut(&index) {
+                add_environment_hours(split, &updates);
+                return;
+            }
+        }
         let with_environment: isize = updates.iter().map(|u| u.2).sum();
         // The one key before this epoch: None without history, Some(None) for "no environment".
         let before: Option<Option<Symbol>> = (!view.hourly.is_empty()).then(|| view.environments.first().copied());
-        let mut keys: Vec<Option<Symbol>> = before.into_iter().collect();
-        for &(env, _, diff) in &updates {
-            if diff > 0 && !keys.contains(&Some(env)) {
-                keys.push(Some(env));
+        let mut only = before;
+        let mut several = false;
+        let seen = updates.iter().filter(|u| u.2 > 0).map(|u| Some(u.0));
+        let without = (total > with_environment).then_some(None);
+        for key in seen.chain(without) {
+            match only {
+                None => only = Some(key),
+                Some(first) if first != key => several = true,
+                Some(_) => {}
             }
         }
-        if total > with_environment && !keys.contains(&None) {
-            keys.push(None);
-        }
-        if keys.len() <= 1 {
+        if !several {
             return;
         }
         let mut split: Vec<(Symbol, u32, u32)> = match before {
@@ -312,8 +326,7 @@ impl IssueViews {
 
     pub fn apply_user_hours(&mut self, updates: Vec<((GroupKey, u32, Symbol), u64, isize)>) {
         for ((key, hour, user), _, diff) in updates {
-            self.view_mut(key);
-            let index = self.index[&key];
+            let index = self.index_of(key);
             let entry = [hour, user as u32, (user >> 32) as u32];
             match self.user_hours.entry(index) {
                 std::collections::hash_map::Entry::Vacant(slot) => {

@@ -2,8 +2,8 @@
 
 use std::sync::{Arc, RwLock};
 
-use axum::extract::{Path, Query, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -11,11 +11,12 @@ use dataflows::state::{GroupKey, GroupRow};
 use dataflows::views::{GroupView, IssueViews};
 use serde_json::json;
 
+use crate::api_window::{group_json, Scope};
 use crate::config::Catalog;
+use crate::list_params::{parse_environments, parse_stats, parse_window, Collapse, Params};
 use crate::pipeline::Startup;
 use crate::search;
-use crate::serialize::{serialize_group, SerializedGroup};
-use crate::serialize_triage::TriageFields;
+use crate::serialize::SerializedGroup;
 use crate::short_id::parse_short_id;
 
 #[derive(Clone)]
@@ -28,6 +29,8 @@ pub struct AppState {
     pub events: Option<Arc<dyn connectors::event_store::EventStore>>,
     /// Where PUT/DELETE send mutations (None: this process cannot order them).
     pub mutations: Option<crate::mutation_log::MutationSender>,
+    /// What "now" is for windows, stats and relative dates (`--api-now`).
+    pub clock: crate::list_params::ApiClock,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -37,7 +40,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route(
             "/api/0/organizations/{org}/issues/",
-            get(list_issues)
+            get(crate::api_list::list_issues)
                 .put(crate::api_mutations::update_issues)
                 .delete(crate::api_mutations::delete_issues),
         )
@@ -121,37 +124,28 @@ impl Cursor {
         })
     }
 
-    fn format(&self) -> String {
+    pub fn format(&self) -> String {
         format!("{}:{}:{}", self.value, self.offset, u8::from(self.is_prev))
     }
 }
 
-fn sort_value(sort: &str, row: &GroupRow) -> i64 {
-    match sort {
-        "new" => row.first_seen / 1000,
-        "freq" => row.times_seen as i64,
-        "user" => row.user_count as i64,
-        _ => row.last_seen / 1000,
-    }
-}
-
 #[derive(Clone, Copy, Debug)]
-struct Row {
-    value: i64,
-    created: u64,
-    key: GroupKey,
+pub(crate) struct Row {
+    pub value: i64,
+    pub created: u64,
+    pub key: GroupKey,
 }
 
 fn descending(a: &Row, b: &Row) -> std::cmp::Ordering {
     b.value.cmp(&a.value).then(b.created.cmp(&a.created))
 }
 
-struct Page {
-    rows: Vec<Row>,
-    has_next: bool,
-    has_prev: bool,
-    next: Cursor,
-    prev: Cursor,
+pub(crate) struct Page {
+    pub rows: Vec<Row>,
+    pub has_next: bool,
+    pub has_prev: bool,
+    pub next: Cursor,
+    pub prev: Cursor,
 }
 
 /// The cursor pointing at `sorted[position]`: its value, and how many rows before it share the
@@ -168,7 +162,7 @@ fn cursor_at(sorted: &[Row], position: usize, is_prev: bool) -> Cursor {
 
 /// A forward page: rows at or below the cursor value, skipping `offset`; only the first
 /// `offset + limit + 1` of them are ordered (top-k selection), so a page costs O(n).
-fn next_page(rows: &mut Vec<Row>, cursor: Option<Cursor>, limit: usize) -> Page {
+pub(crate) fn next_page(rows: &mut Vec<Row>, cursor: Option<Cursor>, limit: usize) -> Page {
     let (value, offset) = cursor.map_or((i64::MAX, 0), |c| (c.value, c.offset));
     let above = rows.iter().filter(|r| r.value > value).count();
     rows.retain(|r| r.value <= value);
@@ -191,7 +185,7 @@ fn next_page(rows: &mut Vec<Row>, cursor: Option<Cursor>, limit: usize) -> Page 
 }
 
 /// A backward page: the `limit` rows just before the cursor position (full sort; rare).
-fn previous_page(rows: &mut [Row], cursor: Cursor, limit: usize) -> Page {
+pub(crate) fn previous_page(rows: &mut [Row], cursor: Cursor, limit: usize) -> Page {
     rows.sort_unstable_by(descending);
     let end = (rows.partition_point(|r| r.value > cursor.value) + cursor.offset).min(rows.len());
     let start = end.saturating_sub(limit);
@@ -238,7 +232,9 @@ async fn issues_count(
                 .collect()
         })
         .unwrap_or_default();
-    let now = std::time::SystemTime::now();
+    // Relative dates use the API's clock, as the list does.
+    let latest_event = state.views.read().unwrap_or_else(|p| p.into_inner()).latest_event;
+    let now = std::time::UNIX_EPOCH + std::time::Duration::from_micros(state.clock.now(latest_event).max(0) as u64);
     let mut parsed = Vec::with_capacity(queries.len());
     for query in &queries {
         match search::IssueQuery::parse(query, now) {
@@ -260,113 +256,6 @@ async fn issues_count(
     Json(serde_json::Value::Object(counts)).into_response()
 }
 
-/// `GET …/issues/`: one page of the organization's issues (issue-platform.md §7).
-#[utoipa::path(get, path = "/api/0/organizations/{org}/issues/", tag = "issues",
-    params(("org" = String, Path, description = "Organization slug"), crate::openapi::IssuesListParams),
-    responses(
-        (status = 200, description = "A page of issues", body = Vec<SerializedGroup>, headers(
-            ("Link" = String, description = "`<url>; rel=\"previous\"; results=\"true|false\"; cursor=\"…\", <url>; rel=\"next\"; …`"),
-            ("X-Hits" = u64, description = "Matching issues, at most 1000"),
-            ("X-Max-Hits" = u64, description = "1000"),
-        )),
-        (status = 400, description = "Invalid query, sort, limit or cursor", body = crate::openapi::ErrorDetail),
-        (status = 401, description = "No or invalid token", body = crate::openapi::ErrorDetail),
-        (status = 403, description = "Missing `event:read`", body = crate::openapi::ErrorDetail),
-        (status = 404, description = "Unknown organization or another organization's", body = crate::openapi::ErrorDetail),
-    ))]
-async fn list_issues(
-    State(state): State<AppState>,
-    Path(org): Path<String>,
-    RawQuery(raw): RawQuery,
-    caller: crate::auth::Caller,
-    headers: HeaderMap,
-) -> Response {
-    let viewer = caller.user.as_deref().unwrap_or(crate::api_mutations::ANONYMOUS);
-    if !org_known(&state, &org) {
-        return error(StatusCode::NOT_FOUND, "The requested resource does not exist");
-    }
-    let params: Vec<(String, String)> = raw
-        .as_deref()
-        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default();
-    let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let query = param("query").unwrap_or(search::DEFAULT_QUERY);
-    let search = match search::IssueQuery::parse(query, std::time::SystemTime::now()) {
-        Ok(search) => search.for_viewer(viewer),
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
-    };
-    let sort = param("sort").unwrap_or("date");
-    if !["date", "new", "freq", "user"].contains(&sort) {
-        return error(StatusCode::BAD_REQUEST, format!("Sort key '{sort}' not supported."));
-    }
-    let limit = match param("limit").map(str::parse::<usize>) {
-        None => 100,
-        Some(Ok(n)) => n.clamp(1, 100),
-        Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "invalid limit"),
-    };
-    let cursor = match param("cursor").map(Cursor::parse) {
-        None => None,
-        Some(Some(c)) => Some(c),
-        Some(None) => return error(StatusCode::BAD_REQUEST, "Invalid cursor parameter."),
-    };
-
-    let views = state.views.read().unwrap_or_else(|p| p.into_inner());
-    // Order: sort value descending, then creation order descending, which is numeric id order.
-    let mut rows: Vec<Row> = views
-        .iter()
-        .filter(|(key, view, row)| state.catalog.organization_of(key.project) == Some(org.as_str()) && search.matches(&views, view, row))
-        .map(|(key, _, row)| Row {
-            value: sort_value(sort, row),
-            created: row.created_seq,
-            key,
-        })
-        .collect();
-    let hits = rows.len();
-    let page = match cursor {
-        Some(c) if c.is_prev => previous_page(&mut rows, c, limit),
-        _ => next_page(&mut rows, cursor, limit),
-    };
-    let has_next = page.has_next;
-    let has_prev = page.has_prev;
-    let next = page.next;
-    let prev = page.prev;
-    let body: Vec<_> = page
-        .rows
-        .iter()
-        .filter_map(|r| {
-            let view = views.get(r.key)?;
-            let row = view.row.as_deref()?;
-            let mut group = serialize_group(&views, &state.catalog, r.key, view, row);
-            group.set_triage(TriageFields::of(row, Some(viewer)));
-            Some(group)
-        })
-        .collect();
-    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let base_query: String = params
-        .iter()
-        .filter(|(k, _)| k != "cursor")
-        .map(|(k, v)| format!("{}={}", k, url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()))
-        .collect::<Vec<_>>()
-        .join("&");
-    let url = format!("http://{host}/api/0/organizations/{org}/issues/?{base_query}");
-    let link = format!(
-        "<{url}&cursor={p}>; rel=\"previous\"; results=\"{hp}\"; cursor=\"{p}\", <{url}&cursor={n}>; rel=\"next\"; results=\"{hn}\"; cursor=\"{n}\"",
-        p = prev.format(),
-        n = next.format(),
-        hp = has_prev,
-        hn = has_next,
-    );
-    let shown_hits = if cursor.is_none() && !has_next { body.len() } else { hits };
-    let mut response = Json(body).into_response();
-    let h = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&link) {
-        h.insert("Link", v);
-    }
-    h.insert("X-Hits", HeaderValue::from(shown_hits.min(1000)));
-    h.insert("X-Max-Hits", HeaderValue::from(1000));
-    response
-}
-
 pub(crate) fn find_group<'v>(
     views: &'v IssueViews,
     catalog: &Catalog,
@@ -385,6 +274,8 @@ pub(crate) fn find_group<'v>(
     })
 }
 
+/// One group, with `count`, `userCount`, `firstSeen`, `lastSeen` and `stats` within the
+/// request's window (`statsPeriod`, `start`/`end`, …) and `environment`s, as in the list.
 #[utoipa::path(get, path = "/api/0/organizations/{org}/issues/{id}/", tag = "issues",
     params(("org" = String, Path, description = "Organization slug"), ("id" = String, Path, description = "Numeric id or short id (`PROJECT-1A`)")),
     responses(
@@ -396,20 +287,27 @@ pub(crate) fn find_group<'v>(
 async fn issue_details(
     State(state): State<AppState>,
     Path((org, id)): Path<(String, String)>,
-    Query(_q): Query<Vec<(String, String)>>,
+    RawQuery(raw): RawQuery,
     caller: crate::auth::Caller,
 ) -> Response {
     let viewer = caller.user.as_deref().unwrap_or(crate::api_mutations::ANONYMOUS);
     if !org_known(&state, &org) {
         return error(StatusCode::NOT_FOUND, "The requested resource does not exist");
     }
+    let params = Params::parse(raw.as_deref());
     let views = state.views.read().unwrap_or_else(|p| p.into_inner());
+    let now = state.clock.now(views.latest_event);
+    let window = match parse_window(&params, now) {
+        Ok(w) => w,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    };
+    let stats = match parse_stats(&params, window, now) {
+        Ok(s) => s,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    };
+    let scope = Scope::new(window, parse_environments(&params), stats, Collapse::parse(&params), None).for_viewer(viewer);
     match find_group(&views, &state.catalog, &org, &id) {
-        Some((key, view, row)) => {
-            let mut group = serialize_group(&views, &state.catalog, key, view, row);
-            group.set_triage(TriageFields::of(row, Some(viewer)));
-            Json(group).into_response()
-        }
+        Some((key, view, row)) => Json(group_json(&views, &state.catalog, key, view, row, &scope)).into_response(),
         None => error(StatusCode::NOT_FOUND, "The requested resource does not exist"),
     }
 }

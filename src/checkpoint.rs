@@ -22,8 +22,9 @@ use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
 
 const MAGIC: &[u8] = b"OCCURRENT-CHECKPOINT\n";
-/// 2: mutation log position, group lifecycle and triage state.
-const FORMAT_VERSION: u32 = 2;
+/// 2: views and project state keep per-hour users and per-environment hours.
+/// 3: mutation log position, group lifecycle and triage state.
+const FORMAT_VERSION: u32 = 3;
 /// Checkpoints kept besides the newest, in case the newest turns out unreadable.
 const KEEP: usize = 2;
 
@@ -251,5 +252,24 @@ mod tests {
         }
         let kept: Vec<u64> = list(dir.path()).unwrap().into_iter().map(|(s, _)| s).collect();
         assert_eq!(kept, vec![4, 5, 6]);
+    }
+
+    #[test]
+    fn windowed_view_data_survives_a_checkpoint() {
+        use dataflows::state::GroupKey;
+        use dataflows::views::Activity;
+        let key = GroupKey { project: 1, short_id: 1 };
+        let (positions, mut views) = body(1);
+        views.apply_user_hours(vec![((key, 5, 9), 0, 1), ((key, 6, 1 << 40), 0, 1)]);
+        views.apply_activity(vec![
+            (Activity::Hour(key, 5), 0, 2),
+            (Activity::Environment(key, 3), 0, 1),
+            (Activity::EnvironmentHour(key, 3, 5), 0, 1),
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), 1, &(positions, views)).unwrap();
+        let restored = load_newest(dir.path()).unwrap().unwrap().views;
+        assert_eq!(restored.user_hours(key), Some(&[[5, 9, 0], [6, 0, 256]][..]));
+        assert_eq!(restored.environment_hours(key), Some(&[(3, 5, 1)][..]));
     }
 }

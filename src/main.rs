@@ -2,7 +2,9 @@
 
 mod api;
 mod api_events;
+mod api_list;
 mod api_mutations;
+mod api_window;
 mod auth;
 mod bench_api;
 mod bench_freshness;
@@ -13,6 +15,7 @@ mod events_cli;
 mod feed;
 mod generate;
 mod generate_groups;
+mod list_params;
 mod metrics;
 mod mutation_log;
 mod openapi;
@@ -293,6 +296,9 @@ struct BackfillArgs {
     /// With --then-follow: allow a non-loopback --listen address without API tokens.
     #[arg(long, requires = "then_follow")]
     insecure: bool,
+    /// The API's "now" with --then-follow (see `run --help`).
+    #[arg(long, default_value = "data")]
+    api_now: list_params::ApiClock,
 }
 
 #[derive(Args)]
@@ -309,6 +315,11 @@ struct RunArgs {
     /// Serve the unauthenticated API (no [[tokens]] configured) on a non-loopback address.
     #[arg(long)]
     insecure: bool,
+    /// The API's "now" for windows (`statsPeriod`, default 90 days), stats and relative
+    /// dates: `data` (the newest event time ingested), `wall` (the system clock, as Sentry),
+    /// or a fixed instant (epoch seconds or ISO 8601).
+    #[arg(long, default_value = "data")]
+    api_now: list_params::ApiClock,
 }
 
 #[derive(Args)]
@@ -669,6 +680,7 @@ fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
             follow: false,
             listen: args.listen,
             insecure: args.insecure,
+            api_now: args.api_now,
         });
     }
     let catalog = load_catalog(args.input.config.as_deref())?;
@@ -763,6 +775,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             .event_store
             .clone()
             .map(|s| s as Arc<dyn connectors::event_store::EventStore>),
+        clock: args.api_now,
     });
     if let Some(store) = &wiring.event_store {
         events_cli::apply_retention(&**store, &args.input.events)?;

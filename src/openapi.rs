@@ -26,7 +26,7 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
                        implies `event:read`. Another organization's resources are 404."
     ),
     paths(
-        crate::api::list_issues,
+        crate::api_list::list_issues,
         crate::api::issue_details,
         crate::api::issues_count,
         crate::api_events::latest_event,
@@ -101,8 +101,10 @@ pub struct ErrorDetail {
 pub struct IssuesListParams {
     /// Sentry search syntax. Absent: `is:unresolved issue.priority:[high, medium]`; empty: every issue.
     query: Option<String>,
-    /// `date` (last seen, default), `new` (first seen), `freq` (events), `user` (users).
-    #[param(pattern = "^(date|new|freq|user)$")]
+    /// `date` (last seen in the window, default), `new` (first seen), `freq` (events in the
+    /// window), `user` (users in the window), `trends` (`ln(count)·600 + lastSeen` seconds),
+    /// `inbox` (needs `is:for_review is:unresolved`).
+    #[param(pattern = "^(date|new|freq|user|trends|inbox)$")]
     sort: Option<String>,
     /// Page size, 1–100 (default 100).
     #[param(minimum = 1, maximum = 100)]
@@ -110,6 +112,27 @@ pub struct IssuesListParams {
     /// `value:offset:is_prev`, from the `Link` header of a previous page.
     #[param(pattern = "^-?[0-9.]+:[0-9]+:[01]$")]
     cursor: Option<String>,
+    /// Window ending now: `<int>[s|m|h|d|w]` (default 90d). Also `timeframe`.
+    #[param(rename = "statsPeriod")]
+    stats_period: Option<String>,
+    /// Window start and end (ISO 8601 or epoch seconds; both or neither). Also
+    /// `statsPeriodStart`/`statsPeriodEnd`.
+    start: Option<String>,
+    end: Option<String>,
+    /// `24h` (default: 24 hourly buckets), `14d` (14 daily), `auto` (over start/end), `` (none).
+    #[param(rename = "groupStatsPeriod")]
+    group_stats_period: Option<String>,
+    /// Project ids (repeatable; `-1`: all); another organization's → 403.
+    project: Option<Vec<i64>>,
+    /// Environment names (repeatable): counts and stats only over them.
+    environment: Option<Vec<String>>,
+    /// Explicit issue ids (repeatable): those issues, the query ignored.
+    group: Option<Vec<u64>>,
+    /// Leave out parts of each issue: `base`, `stats`, `lifetime`, `filtered`, `unhandled`.
+    collapse: Option<Vec<String>>,
+    /// `1`: a query that is a short id returns that issue with `X-Sentry-Direct-Hit: 1`.
+    #[param(rename = "shortIdLookup")]
+    short_id_lookup: Option<String>,
 }
 
 /// Query of `GET /api/0/organizations/{org}/issues-count/`.

@@ -142,6 +142,16 @@ pub struct IssueQuery {
     default_types_only: bool,
     /// Who `me` is.
     viewer: String,
+    /// Every filter's key, in query order (`sort=inbox` accepts only some keys).
+    keys: Vec<String>,
+}
+
+/// A group's values within the request's window and environments, which Sentry evaluates
+/// event-level filters (`timesSeen`, `lastSeen`) on.
+#[derive(Clone, Copy, Debug)]
+pub struct Windowed {
+    pub times_seen: u64,
+    pub last_seen: Micros,
 }
 
 fn error(filter: &SearchFilter, message: String) -> SearchError {
@@ -214,6 +224,7 @@ impl IssueQuery {
             date_range: None,
             default_types_only: true,
             viewer: crate::api_mutations::ANONYMOUS.to_string(),
+            keys: filters.iter().map(|f| f.key.clone()).collect(),
         };
         for filter in &filters {
             compiled.add(filter)?;
@@ -300,6 +311,71 @@ impl IssueQuery {
 
     /// True if the group is a result. `views` resolves release and environment names.
     pub fn matches(&self, views: &IssueViews, view: &GroupView, row: &GroupRow) -> bool {
+        self.matches_within(views, view, row, None)
+    }
+
+    /// `event.timestamp` bounds of the query, inclusive.
+    pub fn date_range(&self) -> Option<(Micros, Micros)> {
+        self.date_range
+    }
+
+    /// Whether the query has conditions Sentry evaluates on events (issue-platform.md §7.2):
+    /// then the serialized group has a `filtered` object.
+    pub fn has_event_conditions(&self) -> bool {
+        self.date_range.is_some()
+            || self.predicates.iter().any(|p| {
+                matches!(
+                    p.test,
+                    Test::Level(_) | Test::Release(_) | Test::Environment(_) | Test::Message(_) | Test::TimesSeen(..) | Test::LastSeen(..)
+                )
+            })
+    }
+
+    /// The environments the query's `environment:` filters allow, when they name them exactly
+    /// (no negation, no wildcard, no `has:`); None otherwise. `filtered` counts only those.
+    pub fn environment_names(&self) -> Option<Vec<String>> {
+        let mut allowed: Option<Vec<String>> = None;
+        for p in &self.predicates {
+            let Test::Environment(values) = &p.test else { continue };
+            let names: Option<Vec<String>> = values
+                .iter()
+                .map(|v| match v {
+                    Text::Exact(s) if !s.is_empty() && !p.negated => Some(s.clone()),
+                    _ => None,
+                })
+                .collect();
+            let names = names?;
+            allowed = Some(match allowed {
+                None => names,
+                Some(previous) => previous.into_iter().filter(|n| names.contains(n)).collect(),
+            });
+        }
+        allowed
+    }
+
+    /// Why the query cannot be an inbox search (issue-platform.md §7.6), if it cannot.
+    pub fn inbox_error(&self) -> Option<String> {
+        const ALLOWED: [&str; 4] = ["date", "status", "for_review", "assigned_or_suggested"];
+        let invalid: Vec<&str> = self.keys.iter().map(String::as_str).filter(|k| !ALLOWED.contains(k)).collect();
+        if !invalid.is_empty() {
+            return Some(format!("Invalid search terms for 'inbox' search: {}", invalid.join(", ")));
+        }
+        let for_review = self.predicates.iter().any(|p| p.test == Test::ForReview(true) && !p.negated);
+        if !for_review {
+            return Some("Sort key 'inbox' only supported for inbox search".into());
+        }
+        let statuses: Vec<&Predicate> = self.predicates.iter().filter(|p| matches!(p.test, Test::Status(_))).collect();
+        let unresolved_only =
+            matches!(statuses.as_slice(), [p] if !p.negated && p.test == Test::Status(vec![GroupStatus::Unresolved as i64]));
+        if !unresolved_only {
+            return Some("Inbox search only works for 'unresolved' status".into());
+        }
+        None
+    }
+
+    /// Like [`IssueQuery::matches`], with `timesSeen` and `lastSeen` tested on the group's
+    /// values within the request's window when given.
+    pub fn matches_within(&self, views: &IssueViews, view: &GroupView, row: &GroupRow, windowed: Option<Windowed>) -> bool {
         if matches!(
             row.status,
             GroupStatus::PendingDeletion | GroupStatus::DeletionInProgress | GroupStatus::PendingMerge
@@ -316,7 +392,7 @@ impl IssueQuery {
         }
         self.predicates
             .iter()
-            .all(|p| test(&p.test, views, view, row, &self.viewer) != p.negated)
+            .all(|p| test(&p.test, views, view, row, windowed, &self.viewer) != p.negated)
     }
 }
 
@@ -385,7 +461,9 @@ fn assigned_matches(assignee: Option<&Assignee>, value: &str, viewer: &str) -> b
     }
 }
 
-fn test(test: &Test, views: &IssueViews, view: &GroupView, row: &GroupRow, viewer: &str) -> bool {
+fn test(test: &Test, views: &IssueViews, view: &GroupView, row: &GroupRow, windowed: Option<Windowed>, viewer: &str) -> bool {
+    let times_seen = windowed.map_or(row.times_seen, |w| w.times_seen);
+    let last_seen = windowed.map_or(row.last_seen, |w| w.last_seen);
     match test {
         Test::Status(values) => values.contains(&(row.status as i64)),
         Test::Substatus(values) => row.substatus.is_some_and(|s| values.contains(&(s as i64))),
@@ -419,9 +497,9 @@ fn test(test: &Test, views: &IssueViews, view: &GroupView, row: &GroupRow, viewe
             any_symbol(views, &first, values)
         }
         Test::Message(values) => values.iter().any(|v| message_matches(row, v)),
-        Test::TimesSeen(op, values) => values.iter().any(|v| compare(*op, row.times_seen as f64, *v)),
+        Test::TimesSeen(op, values) => values.iter().any(|v| compare(*op, times_seen as f64, *v)),
         Test::FirstSeen(op, t) => compare(*op, row.first_seen, *t),
-        Test::LastSeen(op, t) => compare(*op, row.last_seen, *t),
+        Test::LastSeen(op, t) => compare(*op, last_seen, *t),
     }
 }
 

@@ -274,7 +274,8 @@ fn search_keys_negation_lists_and_errors() {
     ];
     let dir = temp_dir();
     let input = write_lines(dir.path(), "in.jsonl", &to_lines(&messages));
-    let server = start(&["--input", input.to_str().unwrap()]);
+    // A fixed "now" two days after the data, for relative dates (`age:+1d`).
+    let server = start(&["--input", input.to_str().unwrap(), "--api-now", "2024-01-03T00:00:00Z"]);
 
     let search = |query: Option<&str>| -> Vec<String> {
         let path = match query {

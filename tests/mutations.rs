@@ -285,8 +285,21 @@ fn status_priority_assignment_and_bookmarks_read_their_writes() {
 #[test]
 fn merge_delete_and_discard() {
     let dir = temp_dir();
-    let mut messages = crons(1, "p", 3, 1);
-    messages.extend(crons(10, "q", 1, 1));
+    // p: three occurrences by one user in prod; q: one by another user in staging.
+    let with = |mut m: Value, user: &str, env: &str, id: u64| {
+        m["event"] = json!({"event_id": uuid(1_000_000 + id), "project_id": 1, "user": {"id": user}, "environment": env});
+        m
+    };
+    let mut messages: Vec<Value> = crons(1, "p", 3, 1)
+        .into_iter()
+        .zip(1..)
+        .map(|(m, i)| with(m, "u1", "prod", i))
+        .collect();
+    // (Two hours later: per-environment user counts are per hour, semantics §7.)
+    messages.extend(crons(10, "q", 1, 1).into_iter().map(|mut m| {
+        m["detection_time"] = json!(T0 + 7200.0);
+        with(m, "u2", "staging", 10)
+    }));
     messages.extend(crons(20, "r", 1, 1));
     messages.extend(crons(30, "t", 1, 2));
     // Error events (type 1) can be discarded.
@@ -306,11 +319,17 @@ fn merge_delete_and_discard() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body, json!({"merge": {"parent": p, "children": [q]}}));
     assert_eq!(server.get(&format!("{ISSUES}{q}/")).0, 404, "the child is gone");
-    assert_eq!(server.issue(&p)["count"], "4");
-    let hourly: u64 = server.issue(&p)["stats"]["hourly"]
+    // Windowed values come from the views' hours, users and environments: all moved.
+    let parent = server.issue(&p);
+    assert_eq!((parent["count"].as_str(), parent["userCount"].as_u64()), (Some("4"), Some(2)));
+    let last_day: u64 = parent["stats"]["24h"]
         .as_array()
         .map_or(0, |h| h.iter().map(|b| b[1].as_u64().unwrap_or(0)).sum());
-    assert_eq!(hourly, 4, "the child's hourly counts moved");
+    assert_eq!(last_day, 4, "the child's hourly counts moved");
+    let staging = server.get(&format!("{ISSUES}{p}/?environment=staging")).1;
+    assert_eq!((staging["count"].as_str(), staging["userCount"].as_u64()), (Some("1"), Some(1)));
+    let prod = server.get(&format!("{ISSUES}{p}/?environment=prod")).1;
+    assert_eq!(prod["count"], "3");
     // Later occurrences of the child's fingerprint land in the parent.
     append(&path, &crons(100, "q", 1, 1));
     wait_until(|| server.issue(&p)["count"] == "5");

@@ -6,3 +6,4 @@ pub mod grouping;
 pub mod model;
 pub mod state;
 pub mod views;
+pub mod window;

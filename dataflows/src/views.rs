@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::model::{Symbol, SymbolDefinition};
+use crate::model::{Micros, Symbol, SymbolDefinition};
 use crate::state::{Counter, GroupKey, GroupRow};
 
 /// Everything the read side knows about one group.
@@ -53,6 +53,31 @@ pub struct IssueViews {
     /// row before the first of those changes (None: it did not exist).
     #[serde(skip)]
     pub change_log: Option<HashMap<GroupKey, Option<Arc<GroupRow>>>>,
+    /// Distinct users per hour, by group index, only for groups that have users (the others
+    /// pay nothing): `[hour, user low 32 bits, user high 32 bits]`, sorted, 12 bytes each.
+    /// Windowed `userCount` is the number of distinct users over the window's hours.
+    user_hours: HashMap<u32, UserHours>,
+    /// Occurrences per (environment, hour), sorted, by group index — only for groups whose
+    /// occurrences span more than one environment key ("no environment" counting as a key).
+    /// A group with one key needs nothing: its `hourly` *is* that environment's series (or no
+    /// environment's, when `environments` is empty). Most groups see one environment, so
+    /// requests with `environment=` cost no memory for them, and requests without one read
+    /// `hourly` exactly as before. See `apply_activity` and docs/semantics.md §7.
+    environment_hours: HashMap<u32, Vec<(Symbol, u32, u32)>>,
+    /// The greatest `last_seen` of any row: the API's clock when it follows the data
+    /// (rebuilt by `restore_row` after a restore).
+    #[serde(skip)]
+    pub latest_event: Micros,
+}
+
+/// The per-hour activity of the ingest operator, applied together so that each epoch's
+/// hourly counts, environment sets and per-environment hours are seen consistently (see
+/// `apply_activity`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Activity {
+    Hour(GroupKey, u32),
+    Environment(GroupKey, Symbol),
+    EnvironmentHour(GroupKey, Symbol, u32),
 }
 
 /// A group's net change between two drains of the change log.
@@ -66,6 +91,12 @@ pub struct GroupChange {
 
 impl IssueViews {
     fn view_mut(&mut self, key: GroupKey) -> &mut GroupView {
+        let index = self.index_of(key);
+        &mut self.groups[index as usize]
+    }
+
+    /// The group's index, creating its view if needed (one hash lookup).
+    fn index_of(&mut self, key: GroupKey) -> u32 {
         let next = self.groups.len() as u32;
         let index = *self.index.entry(key).or_insert(next);
         if index == next {
@@ -74,7 +105,7 @@ impl IssueViews {
                 ..GroupView::default()
             });
         }
-        &mut self.groups[index as usize]
+        index
     }
 
     pub fn get(&self, key: GroupKey) -> Option<&GroupView> {
@@ -115,6 +146,9 @@ impl IssueViews {
                 let before = self.index.get(&key).and_then(|&i| self.groups[i as usize].row.clone());
                 log.entry(key).or_insert(before);
             }
+            if diff > 0 {
+                self.latest_event = self.latest_event.max(row.last_seen);
+            }
             let view = self.view_mut(key);
             if diff < 0 {
                 if view
@@ -132,6 +166,7 @@ impl IssueViews {
 
     /// After a restore: the group's row, shared with the ingest state.
     pub fn restore_row(&mut self, key: GroupKey, row: Arc<GroupRow>) {
+        self.latest_event = self.latest_event.max(row.last_seen);
         self.view_mut(key).row = Some(row);
     }
 
@@ -183,7 +218,28 @@ impl IssueViews {
         key
     }
 
-    /// Merges: each child's hourly counts, environments and releases move to its parent.
+    /// A group's environment keys (`None`: occurrences without environment) and its
+    /// per-environment hours as they would be split.
+    fn environment_series(&self, index: u32) -> (Vec<Option<Symbol>>, Vec<EnvironmentHourDiff>) {
+        let view = &self.groups[index as usize];
+        if let Some(split) = self.environment_hours.get(&index) {
+            let with: u64 = split.iter().map(|e| u64::from(e.2)).sum();
+            let total: u64 = view.hourly.iter().map(|h| u64::from(h.1)).sum();
+            let mut keys: Vec<Option<Symbol>> = view.environments.iter().map(|e| Some(*e)).collect();
+            if total > with {
+                keys.push(None);
+            }
+            return (keys, split.iter().map(|&(e, h, n)| (e, h, n as isize)).collect());
+        }
+        match (view.hourly.is_empty(), view.environments.first()) {
+            (true, _) => (Vec::new(), Vec::new()),
+            (false, Some(&env)) => (vec![Some(env)], view.hourly.iter().map(|&(h, n)| (env, h, n as isize)).collect()),
+            (false, None) => (vec![None], Vec::new()),
+        }
+    }
+
+    /// Merges: each child's hourly counts, environments, releases, per-environment hours
+    /// and per-hour users move to its parent.
     pub fn apply_merges(&mut self, updates: Vec<((GroupKey, GroupKey), u64, isize)>) {
         for ((child, parent), _, diff) in updates {
             if diff <= 0 || child == parent {
@@ -191,6 +247,27 @@ impl IssueViews {
             }
             self.merged.insert(child, parent);
             let parent = self.owner(parent);
+            let (child_index, parent_index) = (self.index_of(child), self.index_of(parent));
+            // Per-environment hours: needed once the two together span two keys.
+            let (mut keys, mut series) = self.environment_series(parent_index);
+            let (child_keys, child_series) = self.environment_series(child_index);
+            keys.extend(child_keys);
+            keys.sort();
+            keys.dedup();
+            self.environment_hours.remove(&child_index);
+            if keys.len() > 1 {
+                series.extend(child_series);
+                let mut split = Vec::new();
+                add_environment_hours(&mut split, &series);
+                self.environment_hours.insert(parent_index, split);
+            }
+            if let Some(users) = self.user_hours.remove(&child_index) {
+                let moved = users
+                    .as_slice()
+                    .iter()
+                    .map(|e| ((parent, e[0], u64::from(e[1]) | (u64::from(e[2]) << 32)), 0, 1));
+                self.apply_user_hours(moved.collect());
+            }
             let (hourly, environments, releases) = {
                 let view = self.view_mut(child);
                 (
@@ -249,12 +326,185 @@ impl IssueViews {
         }
     }
 
+    /// Applies one or more epochs of hourly counts, environment sets and per-environment
+    /// hours. Within an epoch the per-environment split is decided against the hourly counts
+    /// and environment sets *before* the epoch, which is why the three arrive through one sink.
+    pub fn apply_activity(&mut self, mut updates: Vec<(Activity, u64, isize)>) {
+        updates.sort_by_key(|(_, time, _)| *time);
+        while !updates.is_empty() {
+            let time = updates[0].1;
+            let end = updates.partition_point(|(_, t, _)| *t == time);
+            let rest = updates.split_off(end);
+            self.apply_activity_epoch(std::mem::replace(&mut updates, rest));
+        }
+    }
+
+    fn apply_activity_epoch(&mut self, updates: Vec<(Activity, u64, isize)>) {
+        let mut hours = Vec::new();
+        let mut environments = Vec::new();
+        // Per group: total occurrences of the epoch and its per-environment hours.
+        let mut touched: HashMap<GroupKey, (isize, Vec<EnvironmentHourDiff>)> = HashMap::default();
+        for (update, time, diff) in updates {
+            // A merged group's late activity belongs to its parent.
+            let update = match update {
+                _ if self.merged.is_empty() => update,
+                Activity::Hour(key, hour) => Activity::Hour(self.owner(key), hour),
+                Activity::Environment(key, env) => Activity::Environment(self.owner(key), env),
+                Activity::EnvironmentHour(key, env, hour) => Activity::EnvironmentHour(self.owner(key), env, hour),
+            };
+            match update {
+                Activity::Hour(key, hour) => {
+                    touched.entry(key).or_default().0 += diff;
+                    hours.push(((key, hour), time, diff));
+                }
+                Activity::Environment(key, env) => environments.push(((key, env), time, diff)),
+                Activity::EnvironmentHour(key, env, hour) => touched.entry(key).or_default().1.push((env, hour, diff)),
+            }
+        }
+        for (key, (total, env_hours)) in touched {
+            self.split_environments(key, total, env_hours);
+        }
+        self.apply_hourly(hours);
+        self.apply_environments(environments);
+    }
+
+    /// Keeps `environment_hours` for `key` once its occurrences span two environment keys:
+    /// on the transition the single key's history is the group's `hourly` so far.
+    fn split_environments(&mut self, key: GroupKey, total: isize, updates: Vec<EnvironmentHourDiff>) {
+        let index = self.index_of(key);
+        let view = &self.groups[index as usize];
+        // No environment before and none now: one key ("no environment"), nothing to keep.
+        // A split group always has an environment, so the others need no lookup either.
+        if view.environments.is_empty() && updates.is_empty() {
+            return;
+        }
+        if !view.environments.is_empty() {
+            if let Some(split) = self.environment_hours.get_mut(&index) {
+                add_environment_hours(split, &updates);
+                return;
+            }
+        }
+        let with_environment: isize = updates.iter().map(|u| u.2).sum();
+        // The one key before this epoch: None without history, Some(None) for "no environment".
+        let before: Option<Option<Symbol>> = (!view.hourly.is_empty()).then(|| view.environments.first().copied());
+        let mut only = before;
+        let mut several = false;
+        let seen = updates.iter().filter(|u| u.2 > 0).map(|u| Some(u.0));
+        let without = (total > with_environment).then_some(None);
+        for key in seen.chain(without) {
+            match only {
+                None => only = Some(key),
+                Some(first) if first != key => several = true,
+                Some(_) => {}
+            }
+        }
+        if !several {
+            return;
+        }
+        let mut split: Vec<(Symbol, u32, u32)> = match before {
+            Some(Some(env)) => view.hourly.iter().map(|&(hour, n)| (env, hour, n)).collect(),
+            _ => Vec::new(),
+        };
+        add_environment_hours(&mut split, &updates);
+        self.environment_hours.insert(index, split);
+    }
+
+    pub fn apply_user_hours(&mut self, updates: Vec<((GroupKey, u32, Symbol), u64, isize)>) {
+        for ((key, hour, user), _, diff) in updates {
+            let key = if self.merged.is_empty() { key } else { self.owner(key) };
+            let index = self.index_of(key);
+            let entry = [hour, user as u32, (user >> 32) as u32];
+            match self.user_hours.entry(index) {
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    if diff > 0 {
+                        slot.insert(UserHours::One(entry));
+                    }
+                }
+                std::collections::hash_map::Entry::Occupied(mut slot) => {
+                    if !slot.get_mut().apply(entry, diff) {
+                        slot.remove();
+                    }
+                }
+            }
+        }
+    }
+
+    /// The group's distinct users per hour (`[hour, user low, user high]`, sorted), if it has any.
+    pub fn user_hours(&self, key: GroupKey) -> Option<&[[u32; 3]]> {
+        self.user_hours.get(self.index.get(&key)?).map(UserHours::as_slice)
+    }
+
+    /// The group's occurrences per (environment, hour), sorted, when it has more than one
+    /// environment key (else its `hourly` belongs to its only environment, or to none).
+    pub fn environment_hours(&self, key: GroupKey) -> Option<&[(Symbol, u32, u32)]> {
+        self.environment_hours.get(self.index.get(&key)?).map(Vec::as_slice)
+    }
+
     pub fn counter(&self, counter: Counter) -> i64 {
         self.counters.get(&counter).copied().unwrap_or(0)
     }
 
     pub fn symbol_name(&self, symbol: Symbol) -> Option<&str> {
         self.symbols.get(&symbol).map(String::as_str)
+    }
+}
+
+/// A group's `(hour, user)` entries: most groups have one, kept inline (16 bytes in all, a
+/// third of a one-element `Vec` with its allocation).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+enum UserHours {
+    One([u32; 3]),
+    /// Boxed so the enum stays 16 bytes (a bare `Vec` would make every entry 32).
+    #[allow(clippy::box_collection)]
+    Many(Box<Vec<[u32; 3]>>),
+}
+
+impl UserHours {
+    fn as_slice(&self) -> &[[u32; 3]] {
+        match self {
+            UserHours::One(entry) => std::slice::from_ref(entry),
+            UserHours::Many(list) => list,
+        }
+    }
+
+    /// Adds (`diff > 0`) or removes an entry, keeping the order; false when none remain.
+    fn apply(&mut self, entry: [u32; 3], diff: isize) -> bool {
+        if let UserHours::One(only) = *self {
+            if diff > 0 && only != entry {
+                let mut list = vec![only, entry];
+                list.sort_unstable();
+                *self = UserHours::Many(Box::new(list));
+            }
+            return !(diff < 0 && only == entry);
+        }
+        let UserHours::Many(list) = self else { return true };
+        match list.binary_search(&entry) {
+            Err(position) if diff > 0 => list.insert(position, entry),
+            Ok(position) if diff < 0 => {
+                list.remove(position);
+            }
+            _ => {}
+        }
+        !list.is_empty()
+    }
+}
+
+/// `(environment, hour, occurrences added)`.
+type EnvironmentHourDiff = (Symbol, u32, isize);
+
+fn add_environment_hours(split: &mut Vec<(Symbol, u32, u32)>, updates: &[EnvironmentHourDiff]) {
+    for &(env, hour, diff) in updates {
+        let position = split.partition_point(|&(e, h, _)| (e, h) < (env, hour));
+        match split.get_mut(position) {
+            Some((e, h, count)) if (*e, *h) == (env, hour) => {
+                *count = (i64::from(*count) + diff as i64).max(0) as u32;
+                if *count == 0 {
+                    split.remove(position);
+                }
+            }
+            _ if diff > 0 => split.insert(position, (env, hour, diff as u32)),
+            _ => {}
+        }
     }
 }
 

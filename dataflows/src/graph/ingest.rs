@@ -29,6 +29,10 @@ pub struct Ingested<'scope> {
     /// Groups merged: (child, parent), for the views to move the child's aggregates.
     pub merges: Stream<'scope, u64, Updates<(GroupKey, GroupKey)>>,
     pub rejected: Stream<'scope, u64, Vec<(Seq, String)>>,
+    /// Occurrences per (group, environment, hour) of occurrences with an environment.
+    pub environment_hours: Stream<'scope, u64, Updates<(GroupKey, Symbol, u32)>>,
+    /// `(group, hour, user)`, each once: the first time the user is seen there.
+    pub user_hours: Stream<'scope, u64, Updates<(GroupKey, u32, Symbol)>>,
 }
 
 /// Spreads project ids over workers (Fibonacci hashing; ids are often small and sequential).
@@ -50,6 +54,8 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
     let (counters_out, counters) = builder.new_output::<Updates<Counter>>();
     let (created_out, created) = builder.new_output::<Vec<(Seq, GroupKey)>>();
     let (rejected_out, rejected) = builder.new_output::<Vec<(Seq, String)>>();
+    let (env_hours_out, environment_hours) = builder.new_output::<Updates<(GroupKey, Symbol, u32)>>();
+    let (user_hours_out, user_hours) = builder.new_output::<Updates<(GroupKey, u32, Symbol)>>();
     let (merges_out, merges) = builder.new_output::<Updates<(GroupKey, GroupKey)>>();
     let mut outputs = (
         groups_out,
@@ -59,8 +65,8 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
         counters_out,
         created_out,
         rejected_out,
-        merges_out,
     );
+    let mut window_outputs = (env_hours_out, user_hours_out, merges_out);
 
     builder.build(move |_| {
         // Records waiting for their epoch to complete, with one capability per output.
@@ -71,11 +77,12 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
             input.for_each(|cap, data| {
                 let entry = pending
                     .entry(epoch_of(&cap))
-                    .or_insert_with(|| ((0..8).map(|port| cap.delayed(&epoch_of(&cap), port)).collect(), Vec::new()));
+                    .or_insert_with(|| ((0..OUTPUTS).map(|port| cap.delayed(&epoch_of(&cap), port)).collect(), Vec::new()));
                 entry.1.push(std::mem::take(data));
             });
             let frontier = &frontiers[0];
-            let (groups_out, hourly_out, env_out, release_out, counters_out, created_out, rejected_out, merges_out) = &mut outputs;
+            let (groups_out, hourly_out, env_out, release_out, counters_out, created_out, rejected_out) = &mut outputs;
+            let (env_hours_out, user_hours_out, merges_out) = &mut window_outputs;
             while let Some((epoch, (caps, mut chunks))) = super::pop_closed(&mut pending, |e| frontier.less_equal(e)) {
                 // An epoch is one block, read by one worker and sent in order; sort only if the
                 // transport ever reordered it.
@@ -110,7 +117,11 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
                 give(counters_out, &caps[4], counters.split_off(0));
                 give(created_out, &caps[5], std::mem::take(&mut effects.created));
                 give(rejected_out, &caps[6], std::mem::take(&mut effects.rejected));
-                give(merges_out, &caps[7], effects.merges.drain(..).map(|m| (m, epoch, 1)).collect());
+                let env_hours: Updates<(GroupKey, Symbol, u32)> = effects.environment_hours.drain().map(|(k, n)| (k, epoch, n)).collect();
+                give(env_hours_out, &caps[7], env_hours);
+                let user_hours: Updates<(GroupKey, u32, Symbol)> = effects.user_hours.drain(..).map(|k| (k, epoch, 1)).collect();
+                give(user_hours_out, &caps[8], user_hours);
+                give(merges_out, &caps[9], effects.merges.drain(..).map(|m| (m, epoch, 1)).collect());
             }
         }
     });
@@ -123,8 +134,13 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
         created,
         merges,
         rejected,
+        environment_hours,
+        user_hours,
     }
 }
+
+/// Output ports of the ingest operator (one capability each per epoch).
+const OUTPUTS: usize = 10;
 
 fn give<D: Clone + 'static>(
     output: &mut timely::dataflow::channels::pushers::Output<u64, Vec<D>>,

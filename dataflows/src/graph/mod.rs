@@ -23,12 +23,13 @@ pub mod sink;
 use std::sync::{Arc, RwLock};
 
 use differential_dataflow::collection::AsCollection;
+use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Concat, Probe};
 use timely::dataflow::{ProbeHandle, Stream};
 
 use crate::model::block::{DeadLetter, InputBlock};
 use crate::state::IngestConfig;
-use crate::views::IssueViews;
+use crate::views::{Activity, IssueViews};
 pub use parse::LineDecoder;
 pub use sink::{DeadLetterSink, DeadLetterWriter, JsonLinesDeadLetters};
 
@@ -83,14 +84,23 @@ pub fn build_ingest<'scope, D: LineDecoder>(
 
     let probe = ProbeHandle::new();
     sink::apply_at_frontier(ingested.groups, views.clone(), IssueViews::apply_groups, to_first_process).probe_with(&probe);
-    sink::apply_at_frontier(ingested.hourly, views.clone(), IssueViews::apply_hourly, to_first_process).probe_with(&probe);
-    sink::apply_at_frontier(
-        ingested.environments,
-        views.clone(),
-        IssueViews::apply_environments,
-        to_first_process,
-    )
-    .probe_with(&probe);
+    // Hourly counts, environment sets and per-environment hours through one sink, so each
+    // epoch is applied to all three together (`IssueViews::apply_activity`).
+    let activity = ingested
+        .hourly
+        .map(|((key, hour), time, diff)| (Activity::Hour(key, hour), time, diff))
+        .concat(
+            ingested
+                .environments
+                .map(|((key, env), time, diff)| (Activity::Environment(key, env), time, diff)),
+        )
+        .concat(
+            ingested
+                .environment_hours
+                .map(|((key, env, hour), time, diff)| (Activity::EnvironmentHour(key, env, hour), time, diff)),
+        );
+    sink::apply_at_frontier(activity, views.clone(), IssueViews::apply_activity, to_first_process).probe_with(&probe);
+    sink::apply_at_frontier(ingested.user_hours, views.clone(), IssueViews::apply_user_hours, to_first_process).probe_with(&probe);
     sink::apply_at_frontier(ingested.releases, views.clone(), IssueViews::apply_releases, to_first_process).probe_with(&probe);
     sink::apply_at_frontier(ids, views.clone(), IssueViews::apply_ids, to_first_process).probe_with(&probe);
     sink::apply_at_frontier(ingested.merges, views.clone(), IssueViews::apply_merges, to_first_process).probe_with(&probe);

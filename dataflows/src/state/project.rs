@@ -139,6 +139,13 @@ pub struct Effects {
     pub merges: Vec<(GroupKey, GroupKey)>,
     pub rejected: Vec<(Seq, String)>,
     pub counters: HashMap<Counter, isize>,
+    /// Occurrences per (group, environment, hour), for occurrences that carry an environment.
+    /// The views keep them only for groups whose occurrences span several environments
+    /// (`views::IssueViews::apply_activity`).
+    pub environment_hours: HashMap<(GroupKey, Symbol, u32), isize>,
+    /// `(group, hour, user)` the first time the user is seen for the group in that hour: the
+    /// views count distinct users over any window of whole hours from these.
+    pub user_hours: Vec<(GroupKey, u32, Symbol)>,
 }
 
 impl Effects {
@@ -173,6 +180,9 @@ pub struct ProjectState {
     pub(super) groups: Vec<GroupState>,
     quotas: HashMap<u32, QuotaWindow>,
     pub(super) users: HashSet<(u32, Symbol)>,
+    /// `(short id, hour, user)` seen so far: one entry per distinct user per group and hour,
+    /// so `Effects::user_hours` reports each exactly once (O(1) per occurrence).
+    pub(super) hour_users: HashSet<(u32, u32, Symbol)>,
 }
 
 impl ProjectState {
@@ -304,6 +314,7 @@ impl ProjectState {
         *effects.hourly.entry((key, hour)).or_default() += 1;
         if let Some(env) = occ.environment {
             *effects.environments.entry((key, env)).or_default() += 1;
+            *effects.environment_hours.entry((key, env, hour)).or_default() += 1;
         }
         if let Some(release) = occ.release {
             *effects.releases.entry((key, release)).or_default() += 1;
@@ -311,6 +322,9 @@ impl ProjectState {
         if let Some(user) = occ.user {
             if self.users.insert((key.short_id, user)) {
                 Arc::make_mut(&mut self.groups[index].row).user_count += 1;
+            }
+            if self.hour_users.insert((key.short_id, hour, user)) {
+                effects.user_hours.push((key, hour, user));
             }
         }
         if linked.is_some() && self.groups[index].conditions.is_some() {
@@ -568,5 +582,26 @@ mod tests {
         assert_eq!(row.times_seen, 2);
         let (state, _) = apply_all(vec![occurrence(4001, &[7, 8], 1)]);
         assert_eq!(state.row(GroupKey { project: 1, short_id: 1 }).expect("group").event_group, None);
+    }
+
+    #[test]
+    fn user_hours_are_reported_once_per_group_hour_and_user() {
+        const HOUR: Micros = 3_600_000_000;
+        let with = |user: Symbol, time: Micros, env: Option<Symbol>| OccurrenceRecord {
+            user: Some(user),
+            environment: env,
+            ..occurrence(1, &[7], time)
+        };
+        let (_, effects) = apply_all(vec![
+            with(1, 0, Some(5)),
+            with(1, 10, None),
+            with(2, 20, Some(5)),
+            with(1, HOUR, Some(5)),
+        ]);
+        let key = GroupKey { project: 1, short_id: 1 };
+        assert_eq!(effects.user_hours, vec![(key, 0, 1), (key, 0, 2), (key, 1, 1)]);
+        assert_eq!(effects.environment_hours.get(&(key, 5, 0)), Some(&2));
+        assert_eq!(effects.environment_hours.get(&(key, 5, 1)), Some(&1));
+        assert_eq!(effects.hourly.get(&(key, 0)), Some(&3));
     }
 }

@@ -1,0 +1,238 @@
+//! `GET /api/0/organizations/{org}/issues/` (issue-platform.md §7): parameters of §7.1, the
+//! sorts of §7.3 on windowed values, cursor paging of §7.4, group JSON of §7.5.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use dataflows::model::{GroupStatus, Micros, Substatus};
+use dataflows::state::{GroupKey, GroupRow};
+use dataflows::views::IssueViews;
+use serde_json::Value;
+
+use crate::api::{error, next_page, org_known, previous_page, AppState, Cursor, Row};
+use crate::api_window::{group_json, trends_score, Scope};
+use crate::list_params::{parse_environments, parse_group_ids, parse_projects, parse_stats, parse_window, Collapse, Params, Sort};
+use crate::search;
+use crate::short_id::parse_short_id;
+
+const SECOND: Micros = 1_000_000;
+/// `sort=inbox` looks back this far (issue-platform.md §7.6).
+const INBOX_WINDOW: Micros = 7 * 86_400 * SECOND;
+
+fn bad_request(detail: impl Into<String>) -> Response {
+    error(StatusCode::BAD_REQUEST, detail)
+}
+
+/// When the group entered the unresolved inbox state. The row does not record when a
+/// regression or escalation happened: new groups use `first_seen`, regressed and escalating
+/// ones `last_seen` (no later than the transition's newest possible time, and the group is
+/// in the inbox since then at the latest). An approximation, see docs/semantics.md §7.
+pub fn inbox_date(row: &GroupRow) -> Micros {
+    match row.substatus {
+        Some(Substatus::Regressed | Substatus::Escalating) => row.last_seen,
+        _ => row.first_seen,
+    }
+}
+
+/// The organisation's projects the request is limited to (None: all); 403 when a requested
+/// project belongs to no project of the organisation.
+fn projects_of_request(state: &AppState, org: &str, params: &Params) -> Result<Option<Vec<u64>>, (StatusCode, String)> {
+    let projects = parse_projects(params).map_err(|message| (StatusCode::BAD_REQUEST, message))?;
+    if let Some(ids) = &projects {
+        if ids.iter().any(|id| state.catalog.organization_of(*id) != Some(org)) {
+            return Err((StatusCode::FORBIDDEN, "You do not have permission to perform this action.".into()));
+        }
+    }
+    Ok(projects)
+}
+
+/// `GET …/issues/`: one page of the organization's issues (issue-platform.md §7).
+#[utoipa::path(get, path = "/api/0/organizations/{org}/issues/", tag = "issues",
+    params(("org" = String, Path, description = "Organization slug"), crate::openapi::IssuesListParams),
+    responses(
+        (status = 200, description = "A page of issues", body = Vec<crate::serialize::SerializedGroup>, headers(
+            ("Link" = String, description = "`<url>; rel=\"previous\"; results=\"true|false\"; cursor=\"…\", <url>; rel=\"next\"; …`"),
+            ("X-Hits" = u64, description = "Matching issues, at most 1000"),
+            ("X-Max-Hits" = u64, description = "1000"),
+        )),
+        (status = 400, description = "Invalid query, sort, limit, cursor, window or stats period", body = crate::openapi::ErrorDetail),
+        (status = 401, description = "No or invalid token", body = crate::openapi::ErrorDetail),
+        (status = 403, description = "Missing `event:read`, or a project of another organization", body = crate::openapi::ErrorDetail),
+        (status = 404, description = "Unknown organization or another organization's", body = crate::openapi::ErrorDetail),
+    ))]
+pub async fn list_issues(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    RawQuery(raw): RawQuery,
+    caller: crate::auth::Caller,
+    headers: HeaderMap,
+) -> Response {
+    let viewer = caller.user.as_deref().unwrap_or(crate::api_mutations::ANONYMOUS);
+    if !org_known(&state, &org) {
+        return error(StatusCode::NOT_FOUND, "The requested resource does not exist");
+    }
+    let params = Params::parse(raw.as_deref());
+    let sort = match Sort::parse(params.get("sort").unwrap_or("date")) {
+        Ok(sort) => sort,
+        Err(message) => return bad_request(message),
+    };
+    let limit = match params.get("limit").map(str::parse::<usize>) {
+        None => 100,
+        Some(Ok(n)) => n.clamp(1, 100),
+        Some(Err(_)) => return bad_request("invalid limit"),
+    };
+    let cursor = match params.get("cursor").map(Cursor::parse) {
+        None => None,
+        Some(Some(c)) => Some(c),
+        Some(None) => return bad_request("Invalid cursor parameter."),
+    };
+    let projects = match projects_of_request(&state, &org, &params) {
+        Ok(p) => p,
+        Err((status, message)) => return error(status, message),
+    };
+    let group_ids = match parse_group_ids(&params) {
+        Ok(ids) => ids,
+        Err(message) => return bad_request(message),
+    };
+
+    let views = state.views.read().unwrap_or_else(|p| p.into_inner());
+    let now = state.clock.now(views.latest_event);
+    let window = match parse_window(&params, now) {
+        Ok(w) => w,
+        Err(message) => return bad_request(message),
+    };
+    let stats = match parse_stats(&params, window, now) {
+        Ok(s) => s,
+        Err(message) => return bad_request(message),
+    };
+    let environments = parse_environments(&params);
+    let collapse = Collapse::parse(&params);
+    let in_scope = |key: GroupKey| {
+        state.catalog.organization_of(key.project) == Some(org.as_str()) && projects.as_ref().is_none_or(|p| p.contains(&key.project))
+    };
+
+    // Explicit ids: the query is ignored; every id of the organisation is returned.
+    if let Some(ids) = group_ids {
+        let scope = Scope::new(window, environments, stats, collapse, None).for_viewer(viewer);
+        let body: Vec<Value> = ids
+            .iter()
+            .filter_map(|id| {
+                let view = views.by_id(*id)?;
+                let key = view.key.filter(|k| in_scope(*k))?;
+                Some(group_json(&views, &state.catalog, key, view, view.row.as_deref()?, &scope))
+            })
+            .collect();
+        return Json(body).into_response();
+    }
+
+    let query = params.get("query").unwrap_or(search::DEFAULT_QUERY);
+    if params.get("shortIdLookup") == Some("1") {
+        if let Some(hit) = short_id_hit(&views, &state, query, &in_scope) {
+            let scope = Scope::new(window, environments, stats, collapse, None).for_viewer(viewer);
+            let (key, view, row) = hit;
+            let mut response = Json(vec![group_json(&views, &state.catalog, key, view, row, &scope)]).into_response();
+            response.headers_mut().insert("X-Sentry-Direct-Hit", HeaderValue::from_static("1"));
+            return response;
+        }
+    }
+    let query_time = std::time::UNIX_EPOCH + std::time::Duration::from_micros(now.max(0) as u64);
+    let search = match search::IssueQuery::parse(query, query_time) {
+        Ok(search) => search.for_viewer(viewer),
+        Err(e) => return bad_request(e.to_string()),
+    };
+    if sort == Sort::Inbox {
+        if let Some(message) = search.inbox_error() {
+            return bad_request(message);
+        }
+    }
+    let scope = Scope::new(window, environments, stats, collapse, Some(&search)).for_viewer(viewer);
+    let inbox_since = window.start.max(now - INBOX_WINDOW);
+
+    // Order: sort value descending, then creation order descending, which is numeric id order.
+    let mut rows: Vec<Row> = views
+        .iter()
+        .filter(|(key, _, _)| in_scope(*key))
+        .filter_map(|(key, view, row)| {
+            let aggregate = dataflows::window::aggregate_view(&views, key, view, row, scope.environments.as_deref(), window)?;
+            let within = search::Windowed {
+                times_seen: aggregate.count,
+                last_seen: aggregate.last_seen,
+            };
+            if !search.matches_within(&views, view, row, Some(within)) {
+                return None;
+            }
+            let value = match sort {
+                Sort::Date => aggregate.last_seen / 1000,
+                Sort::New => row.first_seen / 1000,
+                Sort::Freq => aggregate.count as i64,
+                Sort::User => dataflows::window::users_of(&views, key, &scope.hours(&views, key, view), row, &aggregate) as i64,
+                Sort::Trends => trends_score(aggregate.count, aggregate.last_seen),
+                Sort::Inbox => {
+                    let date = inbox_date(row);
+                    if row.status != GroupStatus::Unresolved || date < inbox_since || date > window.end {
+                        return None;
+                    }
+                    date / 1000
+                }
+            };
+            Some(Row {
+                value,
+                created: row.created_seq,
+                key,
+            })
+        })
+        .collect();
+    let hits = rows.len();
+    let page = match cursor {
+        Some(c) if c.is_prev => previous_page(&mut rows, c, limit),
+        _ => next_page(&mut rows, cursor, limit),
+    };
+    let body: Vec<Value> = page
+        .rows
+        .iter()
+        .filter_map(|r| {
+            let view = views.get(r.key)?;
+            Some(group_json(&views, &state.catalog, r.key, view, view.row.as_deref()?, &scope))
+        })
+        .collect();
+    drop(views);
+    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let base_query: String = params
+        .0
+        .iter()
+        .filter(|(k, _)| k != "cursor")
+        .map(|(k, v)| format!("{}={}", k, url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()))
+        .collect::<Vec<_>>()
+        .join("&");
+    let url = format!("http://{host}/api/0/organizations/{org}/issues/?{base_query}");
+    let link = format!(
+        "<{url}&cursor={p}>; rel=\"previous\"; results=\"{hp}\"; cursor=\"{p}\", <{url}&cursor={n}>; rel=\"next\"; results=\"{hn}\"; cursor=\"{n}\"",
+        p = page.prev.format(),
+        n = page.next.format(),
+        hp = page.has_prev,
+        hn = page.has_next,
+    );
+    let shown_hits = if cursor.is_none() && !page.has_next { body.len() } else { hits };
+    let mut response = Json(body).into_response();
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&link) {
+        h.insert("Link", v);
+    }
+    h.insert("X-Hits", HeaderValue::from(shown_hits.min(1000)));
+    h.insert("X-Max-Hits", HeaderValue::from(1000));
+    response
+}
+
+/// `shortIdLookup=1`: the group whose short id the whole query is, if any is in scope.
+fn short_id_hit<'v>(
+    views: &'v IssueViews,
+    state: &AppState,
+    query: &str,
+    in_scope: &dyn Fn(GroupKey) -> bool,
+) -> Option<(GroupKey, &'v dataflows::views::GroupView, &'v GroupRow)> {
+    let (slug, short_id) = parse_short_id(query)?;
+    views.iter().find(|(key, _, _)| {
+        in_scope(*key) && u64::from(key.short_id) == short_id && state.catalog.project(key.project).is_some_and(|p| p.slug == slug)
+    })
+}

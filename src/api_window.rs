@@ -1,0 +1,180 @@
+//! Groups as the issues endpoints serialize them (issue-platform.md §7.5): `count`,
+//! `userCount`, `firstSeen`, `lastSeen` and `stats` within the request's window and
+//! environments, `lifetime` over all time, `filtered` under the query's event-level
+//! conditions, and `collapse`. The dump (`serialize::serialize_group`) stays all-time.
+
+use dataflows::model::{format_iso, symbol_of, Micros, Symbol};
+use dataflows::state::{GroupKey, GroupRow};
+use dataflows::views::{GroupView, IssueViews};
+use dataflows::window::{self, Aggregate, GroupHours, Window};
+use serde_json::{json, Map, Value};
+
+use crate::config::Catalog;
+use crate::list_params::{Collapse, StatsSpec};
+use crate::search::IssueQuery;
+use crate::serialize::serialize_group;
+use crate::serialize_triage::TriageFields;
+
+/// What the request asks of every serialized group.
+pub struct Scope {
+    pub window: Window,
+    /// `environment=` values; None: every occurrence counts.
+    pub environments: Option<Vec<Symbol>>,
+    pub stats: Option<StatsSpec>,
+    pub collapse: Collapse,
+    /// The window narrowed by the query's `event.timestamp` bounds, when the query has
+    /// event-level conditions (else `filtered` is null).
+    pub filtered: Option<Window>,
+    /// The environments `filtered` counts: the request's narrowed by the query's
+    /// `environment:` names (None: all).
+    pub filtered_environments: Option<Vec<Symbol>>,
+    /// Who asks: `isBookmarked` and `hasSeen` are theirs.
+    pub viewer: String,
+}
+
+impl Scope {
+    pub fn new(
+        window: Window,
+        environments: Option<Vec<Symbol>>,
+        stats: Option<StatsSpec>,
+        collapse: Collapse,
+        query: Option<&IssueQuery>,
+    ) -> Scope {
+        let filtered = query.filter(|q| q.has_event_conditions()).map(|q| match q.date_range() {
+            Some((start, end)) => window.intersect(Window { start, end }),
+            None => window,
+        });
+        let named: Option<Vec<Symbol>> = query
+            .and_then(IssueQuery::environment_names)
+            .map(|names| names.iter().map(|n| symbol_of(n)).collect());
+        let filtered_environments = match (&environments, named) {
+            (Some(requested), Some(named)) => Some(requested.iter().copied().filter(|e| named.contains(e)).collect()),
+            (requested, named) => named.or_else(|| requested.clone()),
+        };
+        Scope {
+            window,
+            environments,
+            stats,
+            collapse,
+            filtered,
+            filtered_environments,
+            viewer: crate::api_mutations::ANONYMOUS.to_string(),
+        }
+    }
+
+    pub fn for_viewer(mut self, viewer: &str) -> Scope {
+        self.viewer = viewer.to_string();
+        self
+    }
+
+    /// The group's occurrences per hour in the requested environments.
+    pub fn hours<'v>(&self, views: &'v IssueViews, key: GroupKey, view: &'v GroupView) -> GroupHours<'v> {
+        window::hours_in(views, key, view, self.environments.as_deref())
+    }
+}
+
+/// A group's values within a window: None when it has no occurrence there.
+pub struct Windowed {
+    pub aggregate: Aggregate,
+    pub users: u64,
+}
+
+pub fn windowed(views: &IssueViews, key: GroupKey, hours: &GroupHours, row: &GroupRow, window: Window) -> Option<Windowed> {
+    let aggregate = window::aggregate_group(hours, row, window)?;
+    Some(Windowed {
+        users: window::users_of(views, key, hours, row, &aggregate),
+        aggregate,
+    })
+}
+
+/// The legacy priority score Occurrent serves as `sort=trends`: `ln(times_seen) · 600 +
+/// last_seen` in seconds (issue-platform.md §7.3), on the window's values.
+pub fn trends_score(count: u64, last_seen: Micros) -> i64 {
+    ((count.max(1) as f64).ln() * 600.0) as i64 + last_seen.div_euclid(1_000_000)
+}
+
+fn stats_value(spec: &StatsSpec, hours: &[(u32, u32)]) -> Value {
+    let buckets = window::buckets(hours, spec.start, spec.size, spec.count);
+    json!({ spec.key: buckets })
+}
+
+/// `{count, userCount, firstSeen, lastSeen}` of a window (zero and nulls when empty).
+fn seen(w: Option<&Windowed>) -> Map<String, Value> {
+    let mut map = Map::new();
+    map.insert("count".into(), w.map_or(0, |w| w.aggregate.count).to_string().into());
+    map.insert("userCount".into(), w.map_or(0, |w| w.users).into());
+    map.insert(
+        "firstSeen".into(),
+        w.map_or(Value::Null, |w| format_iso(w.aggregate.first_seen).into()),
+    );
+    map.insert(
+        "lastSeen".into(),
+        w.map_or(Value::Null, |w| format_iso(w.aggregate.last_seen).into()),
+    );
+    map
+}
+
+/// The hours within `window` only (for `filtered` stats under `event.timestamp` bounds).
+fn hours_within(hours: &[(u32, u32)], window: Window) -> Vec<(u32, u32)> {
+    let hour = window::HOUR_MICROS;
+    hours
+        .iter()
+        .copied()
+        .filter(|&(h, _)| {
+            let start = Micros::from(h) * hour;
+            start <= window.end && start + hour > window.start
+        })
+        .collect()
+}
+
+/// The group's JSON for the list and details endpoints.
+pub fn group_json(views: &IssueViews, catalog: &Catalog, key: GroupKey, view: &GroupView, row: &GroupRow, scope: &Scope) -> Value {
+    let hours = scope.hours(views, key, view);
+    let in_window = windowed(views, key, &hours, row, scope.window);
+    let mut group = serialize_group(views, catalog, key, view, row);
+    group.set_triage(TriageFields::of(row, Some(&scope.viewer)));
+    let mut base = match serde_json::to_value(group) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    // The dump's all-time `stats.hourly` gives way to the requested buckets.
+    base.remove("stats");
+    let mut object = if scope.collapse.base {
+        let mut only_id = Map::new();
+        only_id.insert("id".into(), base.remove("id").unwrap_or(Value::Null));
+        only_id
+    } else {
+        base.clone()
+    };
+    object.extend(seen(in_window.as_ref()));
+    if !scope.collapse.stats {
+        if let Some(spec) = &scope.stats {
+            object.insert("stats".into(), stats_value(spec, &hours.hours));
+        }
+    }
+    if !scope.collapse.lifetime {
+        let mut lifetime = match base.get("lifetime") {
+            Some(Value::Object(map)) => map.clone(),
+            _ => Map::new(),
+        };
+        lifetime.insert("stats".into(), Value::Null);
+        object.insert("lifetime".into(), Value::Object(lifetime));
+    } else {
+        object.remove("lifetime");
+    }
+    if !scope.collapse.filtered {
+        let filtered = scope.filtered.map(|window| {
+            let hours = window::hours_in(views, key, view, scope.filtered_environments.as_deref());
+            let within = windowed(views, key, &hours, row, window);
+            let mut map = seen(within.as_ref());
+            let stats = match &scope.stats {
+                Some(spec) => stats_value(spec, &hours_within(&hours.hours, window)),
+                None => Value::Null,
+            };
+            map.insert("stats".into(), stats);
+            Value::Object(map)
+        });
+        object.insert("filtered".into(), filtered.unwrap_or(Value::Null));
+    }
+    Value::Object(object)
+}

@@ -6,8 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-/tmp/occurrent-bench}
 runs=${2:-3}
-bin=target/release/occurrent
-cargo build --release --quiet
+# OCCURRENT_BIN measures a given binary (e.g. an older build) instead of building this tree.
+if [ -n "${OCCURRENT_BIN:-}" ]; then
+  bin=$OCCURRENT_BIN
+else
+  bin=${CARGO_TARGET_DIR:-target}/release/occurrent
+  cargo build --release --quiet
+fi
 mkdir -p "$data"
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "| lines | fingerprints | workers | parse-only lines/s | backfill lines/s | ratio | groups | peak RSS MiB |"

@@ -24,6 +24,7 @@ pub(super) fn parse(line: &[u8]) -> Option<WireMessage<'_>> {
     // Valid UTF-8 once for the whole line: string slices taken between quotes are then valid.
     let text = simdutf8::basic::from_utf8(line).ok()?;
     let mut parser = Parser {
+        text,
         s: text.as_bytes(),
         pos: 0,
     };
@@ -33,6 +34,8 @@ pub(super) fn parse(line: &[u8]) -> Option<WireMessage<'_>> {
 }
 
 struct Parser<'a> {
+    /// The line, and the same as bytes.
+    text: &'a str,
     s: &'a [u8],
     pos: usize,
 }
@@ -105,6 +108,12 @@ impl<'a> Parser<'a> {
     /// The raw bytes of the string at the cursor (between the quotes) and whether it has
     /// escapes; every escape is checked, lone surrogates included (they are refused).
     fn string_raw(&mut self) -> Option<(&'a [u8], bool)> {
+        let s = self.s;
+        self.string_span().map(|(start, end, escaped)| (&s[start..end], escaped))
+    }
+
+    /// `string_raw` as a range of the line.
+    fn string_span(&mut self) -> Option<(usize, usize, bool)> {
         if self.peek()? != b'"' {
             return None;
         }
@@ -124,7 +133,7 @@ impl<'a> Parser<'a> {
             match *s.get(i)? {
                 b'"' => {
                     self.pos = i + 1;
-                    return Some((&s[start..i], escaped));
+                    return Some((start, i, escaped));
                 }
                 b'\\' => {
                     escaped = true;
@@ -152,12 +161,12 @@ impl<'a> Parser<'a> {
     }
 
     fn string(&mut self) -> Option<Cow<'a, str>> {
-        let (raw, escaped) = self.string_raw()?;
+        let (start, end, escaped) = self.string_span()?;
         if !escaped {
-            // The line is valid UTF-8 and the quotes are ASCII, so `raw` is too.
-            return std::str::from_utf8(raw).ok().map(Cow::Borrowed);
+            // Quotes are ASCII, so the range is on character boundaries of the line.
+            return self.text.get(start..end).map(Cow::Borrowed);
         }
-        unescape(raw).map(Cow::Owned)
+        unescape(&self.s[start..end]).map(Cow::Owned)
     }
 
     /// A number as sonic-rs parses it, after checking JSON's number grammar.

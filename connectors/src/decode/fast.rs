@@ -61,6 +61,39 @@ fn special(x: u64) -> u64 {
     has_zero(x ^ (LO * b'"' as u64)) | has_zero(x ^ (LO * b'\\' as u64)) | (x.wrapping_sub(LO * 0x20) & !x & HI)
 }
 
+/// The position of the first `"`, `\` or control character of `s` at or after `i`, or a
+/// position less than 8 bytes from the end (the caller looks at the rest byte by byte).
+#[inline(always)]
+fn skip_plain(s: &[u8], mut i: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    // Safety: SSE2 is part of the x86_64 baseline; each load reads 16 bytes inside `s`.
+    unsafe {
+        use std::arch::x86_64::*;
+        let (quote, backslash, control) = (_mm_set1_epi8(b'"' as i8), _mm_set1_epi8(b'\\' as i8), _mm_set1_epi8(0x1f));
+        while i + 16 <= s.len() {
+            let bytes = _mm_loadu_si128(s.as_ptr().add(i).cast());
+            // max(b, 0x1f) == 0x1f exactly for control characters (unsigned).
+            let hits = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(bytes, quote), _mm_cmpeq_epi8(bytes, backslash)),
+                _mm_cmpeq_epi8(_mm_max_epu8(bytes, control), control),
+            );
+            let mask = _mm_movemask_epi8(hits) as u32;
+            if mask != 0 {
+                return i + mask.trailing_zeros() as usize;
+            }
+            i += 16;
+        }
+    }
+    while let Some(chunk) = s.get(i..i + 8) {
+        let flags = special(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+        if flags != 0 {
+            return i + (flags.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i
+}
+
 fn hex4(digits: &[u8]) -> Option<u32> {
     if digits.len() < 4 {
         return None;
@@ -122,14 +155,7 @@ impl<'a> Parser<'a> {
         let mut i = start;
         let mut escaped = false;
         loop {
-            while let Some(chunk) = s.get(i..i + 8) {
-                let flags = special(u64::from_le_bytes(chunk.try_into().ok()?));
-                if flags != 0 {
-                    i += (flags.trailing_zeros() / 8) as usize;
-                    break;
-                }
-                i += 8;
-            }
+            i = skip_plain(s, i);
             match *s.get(i)? {
                 b'"' => {
                     self.pos = i + 1;
@@ -509,4 +535,29 @@ fn unescape(raw: &[u8]) -> Option<String> {
         });
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn skip_plain_finds_the_first_special_byte() {
+        let special = |b: u8| b == b'"' || b == b'\\' || b < 0x20;
+        for len in 0..70 {
+            for at in 0..=len {
+                for byte in [b'"', b'\\', 0, 0x1f] {
+                    let mut s: Vec<u8> = (0..len).map(|i| [b'a', 0x20, 0x7f, 0x80, 0xff, b'{'][i % 6]).collect();
+                    if at < len {
+                        s[at] = byte;
+                    }
+                    let found = super::skip_plain(&s, 0);
+                    let first = s.iter().position(|&b| special(b));
+                    match first {
+                        Some(first) if first + 8 <= len || found == first => assert_eq!(found, first),
+                        // Within the last 8 bytes the caller goes on byte by byte.
+                        _ => assert!(found <= len && found + 8 > len && first.is_none_or(|f| f >= found)),
+                    }
+                }
+            }
+        }
+    }
 }

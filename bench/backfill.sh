@@ -6,8 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-/tmp/occurrent-bench}
 runs=${2:-3}
-bin=target/release/occurrent
-cargo build --release --quiet
+# WORKERS="2" limits the worker counts measured (default "1 2").
+# OCCURRENT_BIN measures a given binary (e.g. an older build) instead of building this tree.
+if [ -n "${OCCURRENT_BIN:-}" ]; then
+  bin=$OCCURRENT_BIN
+else
+  bin=${CARGO_TARGET_DIR:-target}/release/occurrent
+  cargo build --release --quiet
+fi
 mkdir -p "$data"
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "| lines | fingerprints | workers | parse-only lines/s | backfill lines/s | ratio | groups | peak RSS MiB |"
@@ -17,7 +23,7 @@ for spec in "1000000 100000" "1000000 1000000" "10000000 100000" "10000000 10000
   file="$data/occ-$1-$2.jsonl"
   [ -f "$file" ] || $bin generate --seed 11 --count "$1" --fingerprints "$2" --projects 1000 --output "$file" 2>/dev/null
   cat "$file" > /dev/null # warm the page cache
-  for workers in 1 2; do
+  for workers in ${WORKERS:-1 2}; do
     parse=(); backfill=(); rss=(); groups=0
     for _ in $(seq "$runs"); do
       parse+=("$($bin parse-only --input "$file" --workers "$workers" 2>&1 | sed -E 's/.*\(([0-9]+) lines\/s\).*/\1/')")

@@ -352,8 +352,10 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         loop {
             match receiver.try_recv() {
                 Ok(Feed::Block { block, horizon }) => {
+                    // Parks rather than spins while waiting: on two cores a spinning worker
+                    // takes time from the feeder and the other worker, whose data wakes it.
                     while probe.less_than(&horizon) {
-                        worker.step();
+                        worker.step_or_park(Some(Duration::from_millis(1)));
                         publish(&probe);
                     }
                     let epoch = block.index;

@@ -6,6 +6,10 @@
 //! File layout: `OCCURRENT-CHECKPOINT\n`, format version (u32 LE), then postcard-encoded
 //! [`CheckpointBody`], then the xxh3-64 of everything before it (u64 LE). postcard (a compact,
 //! stable serde format) rather than JSON: at a million groups JSON is ~4x larger and slower.
+//!
+//! One process: `checkpoint-<sequence>.bin`. A cluster: `cluster-<N>-<I>-e<epoch>.bin`, process
+//! I's part of the cut at `epoch` (same layout); a restart uses the newest epoch every process
+//! has ([`agree`]).
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};

@@ -515,14 +515,20 @@ impl Feeder {
                 .counter(dataflows::state::Counter::LinesRead);
             tracing::debug!(read, counted, offsets = ?kafka.offsets, "checkpoint positions");
         }
-        let last = self.cluster_cuts.is_some_and(|_| {
-            dispatch
+        let last = match self.cluster_cuts {
+            Some(_) => dispatch
                 .reports
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .is_last(positions.next_epoch, self.processes)
-        });
-        Ok(last)
+                .last(positions.next_epoch, self.processes),
+            None => None,
+        };
+        if last == Some(CutStatus::Stopping) {
+            // Another process was stopped: this one stops with it, and says so (a backfill
+            // must not dump a partial state as if it had finished).
+            self.stop.store(true, Ordering::Relaxed);
+        }
+        Ok(last.is_some())
     }
 
     /// Writes this process's part of every cut at or before `limit` not written yet, then

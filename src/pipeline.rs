@@ -2,7 +2,9 @@
 //! them to the timely workers of this process, which run the ingest dataflow and apply its
 //! output to the shared views. The feeder also decides when to checkpoint: it pauses, every
 //! worker drains to the same epoch and hands back its state, and the state is written with the
-//! input positions that produced it.
+//! input positions that produced it. A checkpointing cluster restores inside the timely
+//! cluster: the processes first agree on their newest common cut (`restore_cluster`), and the
+//! feeder starts from that cut's positions.
 
 use std::cell::RefCell;
 use std::path::PathBuf;
@@ -146,11 +148,16 @@ impl CutReports {
         }
     }
 
-    /// Whether `cut` (completed) is the cluster's last; forgets it and older cuts.
-    pub fn is_last(&mut self, cut: u64, processes: usize) -> bool {
+    /// Whether `cut` (completed) is the cluster's last, and if so whether because a process
+    /// is stopping; forgets it and older cuts.
+    pub fn last(&mut self, cut: u64, processes: usize) -> Option<CutStatus> {
         let (finished, stopping) = self.by_cut.get(&cut).copied().unwrap_or_default();
         self.by_cut = self.by_cut.split_off(&(cut + 1));
-        stopping || finished >= processes
+        if stopping {
+            Some(CutStatus::Stopping)
+        } else {
+            (finished >= processes).then_some(CutStatus::Finished)
+        }
     }
 }
 

@@ -427,7 +427,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         let mut input: InputHandle<u64, CapacityContainerBuilder<Vec<Arc<InputBlock>>>> = InputHandle::new();
         // Cluster checkpoints: (cut, process, status) records, broadcast so every process
         // learns every status by the time the cut completes.
-        let mut status_input: InputHandle<u64, CapacityContainerBuilder<Vec<(u64, u64, u8)>>> = InputHandle::new();
+        let mut status_input: VecInput<StatusRecord> = InputHandle::new();
         let status_probe = ProbeHandle::new();
         let views = worker_views.clone();
         let (decoder, sink) = (decoder.clone(), sink.clone());
@@ -565,6 +565,15 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
     Ok(())
 }
 
+/// A dataflow input of vectors of `D` at epochs.
+type VecInput<D> = InputHandle<u64, CapacityContainerBuilder<Vec<D>>>;
+/// Records a worker's inspect operator collects for it.
+type Collected<D> = Rc<RefCell<Vec<D>>>;
+/// A project and its postcard-encoded state, on its way to its owner.
+type EncodedProject = (ProjectId, Vec<u8>);
+/// (cut, process, status code): a process's status at a cut.
+type StatusRecord = (u64, u64, u8);
+
 /// What a checkpointing cluster's restore shares between a process's workers.
 struct ClusterRestore {
     dir: PathBuf,
@@ -600,8 +609,8 @@ fn restore_cluster(
     let index = worker.index();
     let shape = restore.shape;
     // (1) Agree on the cut.
-    let lists: Rc<RefCell<Vec<(u64, Vec<u64>)>>> = Default::default();
-    let mut list_input: InputHandle<u64, CapacityContainerBuilder<Vec<(u64, Vec<u64>)>>> = InputHandle::new();
+    let lists: Collected<(u64, Vec<u64>)> = Default::default();
+    let mut list_input: VecInput<(u64, Vec<u64>)> = InputHandle::new();
     let probe = ProbeHandle::new();
     let seen = lists.clone();
     worker.dataflow::<u64, _, _>(|scope| {
@@ -635,9 +644,9 @@ fn restore_cluster(
             Err(error) => restore.fail(error),
         }
     }
-    let owned: Rc<RefCell<Vec<(u64, Vec<u8>)>>> = Default::default();
-    let rows: Rc<RefCell<Vec<(u64, Vec<u8>)>>> = Default::default();
-    let mut state_input: InputHandle<u64, CapacityContainerBuilder<Vec<(u64, Vec<u8>)>>> = InputHandle::new();
+    let owned: Collected<EncodedProject> = Default::default();
+    let rows: Collected<EncodedProject> = Default::default();
+    let mut state_input: VecInput<EncodedProject> = InputHandle::new();
     let probe = ProbeHandle::new();
     let (to_owner, to_first) = (owned.clone(), rows.clone());
     worker.dataflow::<u64, _, _>(|scope| {
@@ -691,7 +700,7 @@ fn load_cluster_part(
     restore: &ClusterRestore,
     chosen: Option<u64>,
     available: &[Vec<u64>],
-) -> anyhow::Result<(Positions, Vec<(u64, Vec<u8>)>)> {
+) -> anyhow::Result<(Positions, Vec<EncodedProject>)> {
     if chosen.is_none() && available.iter().any(|list| !list.is_empty()) {
         tracing::warn!(
             ?available,

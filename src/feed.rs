@@ -37,7 +37,7 @@ use dataflows::views::IssueViews;
 use crate::checkpoint::{self, CheckpointBodyRef, FilesPosition, Positions};
 use crate::metrics::Metrics;
 use crate::mutation_log::Sequencer;
-use crate::pipeline::{CheckpointOptions, CutStatus, Dispatch, KafkaInput, Startup, IN_FLIGHT_PER_WORKER};
+use crate::pipeline::{CheckpointOptions, CutReport, CutStatus, Dispatch, KafkaInput, Startup, IN_FLIGHT_PER_WORKER};
 
 /// Sub-blocks smaller than this are not worth a worker of their own.
 const MIN_SUB_BLOCK: usize = 512;
@@ -79,10 +79,14 @@ struct Cuts {
     every: u64,
     /// The next cut this process has not written.
     next: u64,
+    /// This process sent blocks since the previous cut.
+    sent: bool,
 }
 
 struct Checkpointer {
     options: CheckpointOptions,
+    /// The size of the last checkpoint written.
+    bytes: u64,
     sequence: u64,
     last: Instant,
 }
@@ -92,6 +96,7 @@ impl Feeder {
         let mut checkpointer = match &self.checkpoints {
             Some(options) => Some(Checkpointer {
                 options: options.clone(),
+                bytes: 0,
                 sequence: checkpoint::next_sequence(&options.dir)?,
                 last: Instant::now(),
             }),
@@ -296,6 +301,7 @@ impl Feeder {
             Cuts {
                 every,
                 next: (base / every + 1) * every,
+                sent: false,
             }
         });
         // Set when this process wrote the cluster's last cut.
@@ -352,6 +358,9 @@ impl Feeder {
                     };
                     self.metrics.epoch_sent(block.index);
                     dispatch.block(worker, Arc::new(block), horizon)?;
+                    if let Some(cuts) = &mut cuts {
+                        cuts.sent = true;
+                    }
                 }
             }
             if last_refresh.is_none_or(|at| at.elapsed() > Duration::from_secs(1)) {
@@ -463,16 +472,24 @@ impl Feeder {
     }
 
     /// [`Self::checkpoint`], which in a checkpointing cluster is this process's part of the
-    /// cut at `positions.next_epoch`, reporting `status`; true when it is the cluster's last.
+    /// cut at `positions.next_epoch`, reporting `cut`; true when it is the cluster's last.
     fn checkpoint_cut(
         &self,
         checkpointer: &mut Checkpointer,
         dispatch: &Dispatch,
         positions: &mut Positions,
-        status: Option<CutStatus>,
+        cut: Option<CutReport>,
     ) -> anyhow::Result<bool> {
         let started = Instant::now();
-        let snapshots = dispatch.snapshot(positions.next_epoch, status)?;
+        let snapshots = dispatch.snapshot(positions.next_epoch, cut)?;
+        if snapshots.iter().all(|s| s.unchanged) && cut.is_some() {
+            // No process sent anything since the previous cut: every process's state, and
+            // its positions, are that cut's, already written (or none was, after a fresh
+            // start: then there is nothing to resume either). Every process decides alike.
+            self.metrics.record_checkpoint(started.elapsed().as_secs_f64(), checkpointer.bytes);
+            tracing::debug!(next_epoch = positions.next_epoch, "idle cut: nothing to write");
+            return Ok(self.last_cut(dispatch, positions.next_epoch));
+        }
         if let Some(writer) = self.dead_letters.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
             writer.flush().context("cannot flush dead letters before a checkpoint")?;
         }
@@ -502,6 +519,7 @@ impl Feeder {
         };
         drop(views);
         checkpointer.sequence += 1;
+        checkpointer.bytes = bytes;
         checkpointer.last = Instant::now();
         let seconds = started.elapsed().as_secs_f64();
         self.metrics.record_checkpoint(seconds, bytes);
@@ -515,20 +533,21 @@ impl Feeder {
                 .counter(dataflows::state::Counter::LinesRead);
             tracing::debug!(read, counted, offsets = ?kafka.offsets, "checkpoint positions");
         }
-        let last = match self.cluster_cuts {
-            Some(_) => dispatch
-                .reports
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .last(positions.next_epoch, self.processes),
-            None => None,
-        };
+        Ok(self.last_cut(dispatch, positions.next_epoch))
+    }
+
+    /// Whether the cluster's `cut`, just completed, is its last (never for one process).
+    fn last_cut(&self, dispatch: &Dispatch, cut: u64) -> bool {
+        if self.cluster_cuts.is_none() {
+            return false;
+        }
+        let last = dispatch.reports.lock().unwrap_or_else(|p| p.into_inner()).last(cut, self.processes);
         if last == Some(CutStatus::Stopping) {
             // Another process was stopped: this one stops with it, and says so (a backfill
             // must not dump a partial state as if it had finished).
             self.stop.store(true, Ordering::Relaxed);
         }
-        Ok(last.is_some())
+        last.is_some()
     }
 
     /// Writes this process's part of every cut at or before `limit` not written yet, then
@@ -556,7 +575,10 @@ impl Feeder {
                 None
             };
             positions.next_epoch = cuts.next;
-            let last = self.checkpoint_cut(checkpointer, dispatch, positions, status)?;
+            let report = CutReport { status, sent: cuts.sent };
+            // Further cuts crossed at once have nothing sent before them since this one.
+            cuts.sent = false;
+            let last = self.checkpoint_cut(checkpointer, dispatch, positions, Some(report))?;
             if let Some(kafka_state) = &positions.kafka {
                 // After the checkpoint: the group's offsets are for lag dashboards only.
                 source.commit(&kafka_state.offsets);

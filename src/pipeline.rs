@@ -113,14 +113,24 @@ pub enum Feed {
     Block { block: Arc<InputBlock>, horizon: u64 },
     /// The worker will receive no block before this epoch.
     Advance(u64),
-    /// Drain every epoch before `through`, then hand back this worker's state. `status`: in
-    /// a checkpointing cluster, what this process tells the others at this cut (its first
-    /// worker sends it; every process learns every status before the cut completes).
+    /// Drain every epoch before `through`, then hand back this worker's state. `cut`: in a
+    /// checkpointing cluster, what this process tells the others at this cut (its first
+    /// worker sends it; every process learns every report before the cut completes).
     Snapshot {
         through: u64,
-        status: Option<CutStatus>,
+        cut: Option<CutReport>,
         reply: Sender<WorkerSnapshot>,
     },
+}
+
+/// A process's report at a cut of a checkpointing cluster.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CutReport {
+    pub status: Option<CutStatus>,
+    /// It sent blocks since the previous cut. When no process did, every state is the one of
+    /// the previous cut, and nobody serializes or writes it again (an idle cluster at the
+    /// live edge crosses cuts quickly).
+    pub sent: bool,
 }
 
 /// What a process of a checkpointing cluster reports at a cut. A cut where some process is
@@ -133,25 +143,33 @@ pub enum CutStatus {
     Stopping,
 }
 
-/// The statuses reported at each cut, as learnt by this process.
+/// The reports made at each cut, as learnt by this process: (processes finished, some
+/// process stopping, some process sent blocks).
 #[derive(Default)]
 pub struct CutReports {
-    by_cut: std::collections::BTreeMap<u64, (usize, bool)>,
+    by_cut: std::collections::BTreeMap<u64, (usize, bool, bool)>,
 }
 
 impl CutReports {
-    fn record(&mut self, cut: u64, status: u8) {
+    fn record(&mut self, cut: u64, code: u8) {
         let entry = self.by_cut.entry(cut).or_default();
-        match status {
-            STATUS_FINISHED => entry.0 += 1,
-            _ => entry.1 = true,
+        if code & STATUS_FINISHED != 0 {
+            entry.0 += 1;
         }
+        entry.1 |= code & STATUS_STOPPING != 0;
+        entry.2 |= code & STATUS_SENT != 0;
+    }
+
+    /// Whether some process sent blocks before `cut` since the previous cut (complete once
+    /// the cut's drain is).
+    fn active(&self, cut: u64) -> bool {
+        self.by_cut.get(&cut).is_some_and(|entry| entry.2)
     }
 
     /// Whether `cut` (completed) is the cluster's last, and if so whether because a process
     /// is stopping; forgets it and older cuts.
     pub fn last(&mut self, cut: u64, processes: usize) -> Option<CutStatus> {
-        let (finished, stopping) = self.by_cut.get(&cut).copied().unwrap_or_default();
+        let (finished, stopping, _) = self.by_cut.get(&cut).copied().unwrap_or_default();
         self.by_cut = self.by_cut.split_off(&(cut + 1));
         if stopping {
             Some(CutStatus::Stopping)
@@ -163,11 +181,14 @@ impl CutReports {
 
 const STATUS_FINISHED: u8 = 1;
 const STATUS_STOPPING: u8 = 2;
+const STATUS_SENT: u8 = 4;
 
 pub struct WorkerSnapshot {
     pub worker: usize,
     pub projects: anyhow::Result<Vec<u8>>,
     pub next_id: u64,
+    /// A cluster cut where no process sent anything since the previous cut: nothing to write.
+    pub unchanged: bool,
 }
 
 /// The process's link to its workers.
@@ -200,13 +221,13 @@ impl Dispatch {
     }
 
     /// Every worker drains to `through` and returns its state, in worker order.
-    pub fn snapshot(&self, through: u64, status: Option<CutStatus>) -> anyhow::Result<Vec<WorkerSnapshot>> {
+    pub fn snapshot(&self, through: u64, cut: Option<CutReport>) -> anyhow::Result<Vec<WorkerSnapshot>> {
         let (reply, replies) = channel();
         for (worker, sender) in self.senders.iter().enumerate() {
             sender
                 .send(Feed::Snapshot {
                     through,
-                    status,
+                    cut,
                     reply: reply.clone(),
                 })
                 .map_err(|_| anyhow::anyhow!("worker {worker} stopped"))?;
@@ -503,15 +524,16 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                         input.advance_to(epoch);
                     }
                 }
-                Ok(Feed::Snapshot { through, status, reply }) => {
-                    // The status input stays at the previous cut between cuts, so a status
+                Ok(Feed::Snapshot { through, cut, reply }) => {
+                    // The status input stays at the previous cut between cuts, so a report
                     // sent now is at an earlier time than `through` and arrives everywhere
                     // before the drain below completes.
-                    if let (Some(status), 0) = (status, local) {
-                        let code = match status {
-                            CutStatus::Finished => STATUS_FINISHED,
-                            CutStatus::Stopping => STATUS_STOPPING,
-                        };
+                    if let (Some(cut), 0) = (cut, local) {
+                        let code = match cut.status {
+                            Some(CutStatus::Finished) => STATUS_FINISHED,
+                            Some(CutStatus::Stopping) => STATUS_STOPPING,
+                            None => 0,
+                        } | if cut.sent { STATUS_SENT } else { 0 };
                         status_input.send((through, process as u64, code));
                     }
                     if through > *input.time() {
@@ -524,11 +546,18 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                         worker.step_or_park(Some(Duration::from_millis(1)));
                         publish(&probe);
                     }
-                    let projects = checkpoint::encode_projects(&state.projects.borrow());
+                    // An idle cut: every state is the previous cut's, not worth encoding.
+                    let unchanged = cut.is_some() && !reports.lock().unwrap_or_else(|p| p.into_inner()).active(through);
+                    let projects = if unchanged {
+                        Ok(Vec::new())
+                    } else {
+                        checkpoint::encode_projects(&state.projects.borrow())
+                    };
                     let _ = reply.send(WorkerSnapshot {
                         worker: local,
                         projects,
                         next_id: state.next_id.get(),
+                        unchanged,
                     });
                 }
                 Err(TryRecvError::Empty) => {

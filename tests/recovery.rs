@@ -194,7 +194,7 @@ fn a_two_process_cluster_killed_at_random_moments_equals_an_uninterrupted_single
     };
     let mut rng = rand::rngs::StdRng::seed_from_u64(17);
     let mut killed = 0;
-    for run in 0..5 {
+    for run in 0..6 {
         let mut children = start(run);
         let wait = Duration::from_millis(rng.random_range(2500..6500));
         let run_started = Instant::now();

@@ -18,7 +18,8 @@
 //! before its own snapshot, so epochs at or after `M` cannot apply anywhere before every
 //! process has serialized: each part is the state at exactly `M`. A process that has finished
 //! reading keeps cutting at every multiple, reporting so; a cut where every process has
-//! finished, or where one is stopping (SIGTERM), is the last.
+//! finished, or where one is stopping (SIGTERM), is the last. A cut before which no process
+//! sent a block since the previous one is not written (the state is that cut's).
 
 use std::cell::RefCell;
 use std::io::IsTerminal;

@@ -302,7 +302,9 @@ impl Feeder {
             Cuts {
                 every,
                 next: (base / every + 1) * every,
-                sent: false,
+                // The first cut is always written: it records the start positions (`--from
+                // latest` resolved now), even if nothing arrives before it.
+                sent: true,
             }
         });
         // Set when this process wrote the cluster's last cut.
@@ -485,8 +487,8 @@ impl Feeder {
         let snapshots = dispatch.snapshot(positions.next_epoch, cut)?;
         if snapshots.iter().all(|s| s.unchanged) && cut.is_some() {
             // No process sent anything since the previous cut: every process's state, and
-            // its positions, are that cut's, already written (or none was, after a fresh
-            // start: then there is nothing to resume either). Every process decides alike.
+            // its positions, are that cut's, already written (the first cut after a start
+            // always is). Every process decides alike.
             self.metrics.record_checkpoint(started.elapsed().as_secs_f64(), checkpointer.bytes);
             tracing::debug!(next_epoch = positions.next_epoch, "idle cut: nothing to write");
             return Ok(self.last_cut(dispatch, positions.next_epoch));

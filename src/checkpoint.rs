@@ -6,6 +6,10 @@
 //! File layout: `OCCURRENT-CHECKPOINT\n`, format version (u32 LE), then postcard-encoded
 //! [`CheckpointBody`], then the xxh3-64 of everything before it (u64 LE). postcard (a compact,
 //! stable serde format) rather than JSON: at a million groups JSON is ~4x larger and slower.
+//!
+//! One process: `checkpoint-<sequence>.bin`. A cluster: `cluster-<N>-<I>-e<epoch>.bin`, process
+//! I's part of the cut at `epoch` (same layout); a restart uses the newest epoch every process
+//! has ([`agree`]).
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -92,6 +96,15 @@ pub fn encode_projects(projects: &HashMap<ProjectId, ProjectState>) -> anyhow::R
 /// Writes `body` as checkpoint `sequence` in `dir` and removes older ones beyond [`KEEP`].
 /// Returns the file written and its size.
 pub fn write(dir: &Path, sequence: u64, body: &CheckpointBodyRef<'_>) -> anyhow::Result<(PathBuf, u64)> {
+    let written = write_named(dir, &format!("checkpoint-{sequence:012}.bin"), body)?;
+    for old in list(dir)?.into_iter().rev().skip(KEEP + 1) {
+        let _ = fs::remove_file(old.1);
+    }
+    Ok(written)
+}
+
+/// Encodes `body` to `dir/name` atomically: temporary file, fsync, rename, directory fsync.
+fn write_named(dir: &Path, name: &str, body: &CheckpointBodyRef<'_>) -> anyhow::Result<(PathBuf, u64)> {
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut bytes = Vec::with_capacity(1 << 20);
     bytes.extend_from_slice(MAGIC);
@@ -101,8 +114,8 @@ pub fn write(dir: &Path, sequence: u64, body: &CheckpointBodyRef<'_>) -> anyhow:
     let checksum = xxhash_rust::xxh3::xxh3_64(&bytes);
     bytes.extend_from_slice(&checksum.to_le_bytes());
 
-    let path = dir.join(format!("checkpoint-{sequence:012}.bin"));
-    let temporary = dir.join(format!(".checkpoint-{sequence:012}.tmp"));
+    let path = dir.join(name);
+    let temporary = dir.join(format!(".{name}.tmp"));
     {
         let mut file = File::create(&temporary).with_context(|| format!("cannot create {}", temporary.display()))?;
         file.write_all(&bytes)
@@ -113,9 +126,6 @@ pub fn write(dir: &Path, sequence: u64, body: &CheckpointBodyRef<'_>) -> anyhow:
     File::open(dir)
         .and_then(|d| d.sync_all())
         .with_context(|| format!("cannot sync {}", dir.display()))?;
-    for old in list(dir)?.into_iter().rev().skip(KEEP + 1) {
-        let _ = fs::remove_file(old.1);
-    }
     Ok((path, bytes.len() as u64))
 }
 
@@ -149,6 +159,13 @@ pub fn next_sequence(dir: &Path) -> anyhow::Result<u64> {
 fn read(path: &Path) -> anyhow::Result<CheckpointBody> {
     let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let header = MAGIC.len() + 4;
+    let content = verify(&bytes)?;
+    postcard::from_bytes(&content[header..]).context("cannot decode")
+}
+
+/// Checks the header, checksum and format version; returns the checksummed content.
+fn verify(bytes: &[u8]) -> anyhow::Result<&[u8]> {
+    let header = MAGIC.len() + 4;
     if bytes.len() < header + 8 || !bytes.starts_with(MAGIC) {
         anyhow::bail!("not a checkpoint (bad header)");
     }
@@ -161,7 +178,7 @@ fn read(path: &Path) -> anyhow::Result<CheckpointBody> {
     if version != FORMAT_VERSION {
         anyhow::bail!("format version {version}, this build reads {FORMAT_VERSION}");
     }
-    postcard::from_bytes(&content[header..]).context("cannot decode")
+    Ok(content)
 }
 
 /// Loads the newest valid checkpoint in `dir`; invalid ones are skipped with a warning.
@@ -200,6 +217,114 @@ pub fn load_newest(dir: &Path) -> anyhow::Result<Option<Restored>> {
         }));
     }
     Ok(None)
+}
+
+/// A process's place in a cluster: cluster checkpoints are named by it and by their epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClusterShape {
+    pub processes: usize,
+    pub process: usize,
+}
+
+impl ClusterShape {
+    fn prefix(&self) -> String {
+        format!("cluster-{}-{}-e", self.processes, self.process)
+    }
+}
+
+/// Writes this process's part of the cluster cut at `epoch` (every process writes one, with
+/// the same epoch) and removes this process's older ones beyond [`KEEP`].
+pub fn write_cluster(dir: &Path, shape: ClusterShape, epoch: u64, body: &CheckpointBodyRef<'_>) -> anyhow::Result<(PathBuf, u64)> {
+    let written = write_named(dir, &format!("{}{epoch:020}.bin", shape.prefix()), body)?;
+    for (_, old) in list_cluster(dir, shape)?.into_iter().rev().skip(KEEP + 1) {
+        let _ = fs::remove_file(old);
+    }
+    Ok(written)
+}
+
+/// This process's cluster checkpoint files, oldest epoch first. Files of another cluster
+/// shape are reported, not used: their state is partitioned differently.
+fn list_cluster(dir: &Path, shape: ClusterShape) -> anyhow::Result<Vec<(u64, PathBuf)>> {
+    let mut found = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(found),
+        Err(error) => return Err(error).with_context(|| format!("cannot read {}", dir.display())),
+    };
+    let prefix = shape.prefix();
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(epoch) = name.strip_prefix(prefix.as_str()).and_then(|n| n.strip_suffix(".bin")) {
+            if let Ok(epoch) = epoch.parse::<u64>() {
+                found.push((epoch, entry.path()));
+            }
+        } else if name.starts_with("cluster-") && name.ends_with(".bin") {
+            tracing::warn!(file = name, expected = %prefix, "ignoring a checkpoint of another cluster shape (processes or process index)");
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// The epochs of this process's cluster checkpoints whose checksum verifies, oldest first.
+pub fn cluster_epochs(dir: &Path, shape: ClusterShape) -> anyhow::Result<Vec<u64>> {
+    let mut epochs = Vec::new();
+    for (epoch, path) in list_cluster(dir, shape)? {
+        let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        match verify(&bytes) {
+            Ok(_) => epochs.push(epoch),
+            Err(error) => {
+                tracing::warn!(path = %path.display(), error = format!("{error:#}"), "skipping an unusable checkpoint")
+            }
+        }
+    }
+    Ok(epochs)
+}
+
+/// Loads this process's cluster checkpoint at `epoch` (chosen by [`agree`]).
+pub fn load_cluster(dir: &Path, shape: ClusterShape, epoch: u64) -> anyhow::Result<Restored> {
+    let path = dir.join(format!("{}{epoch:020}.bin", shape.prefix()));
+    let body = read(&path).with_context(|| format!("cannot load {}", path.display()))?;
+    let mut projects = HashMap::default();
+    for blob in &body.workers {
+        let part: HashMap<ProjectId, ProjectState> =
+            postcard::from_bytes(blob).with_context(|| format!("the worker state in {} does not decode", path.display()))?;
+        projects.extend(part);
+    }
+    Ok(Restored {
+        path,
+        positions: body.positions,
+        next_id: body.next_id,
+        views: body.views,
+        projects,
+    })
+}
+
+/// Removes this process's cluster checkpoints after `keep` (all of them for None): a restart
+/// from an older cut replays past them, and a stale one must never be matched with another
+/// process's checkpoint of the same epoch from the new run.
+pub fn discard_cluster_after(dir: &Path, shape: ClusterShape, keep: Option<u64>) -> anyhow::Result<()> {
+    for (epoch, path) in list_cluster(dir, shape)? {
+        if keep.is_none_or(|keep| epoch > keep) {
+            tracing::info!(path = %path.display(), "removing a checkpoint newer than the cluster's common one");
+            fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The cut a restarted cluster resumes from: the newest epoch every process has a valid
+/// checkpoint for (`available[p]`: process p's epochs). None: a fresh start (the caller warns
+/// when some process had checkpoints that cannot be used).
+pub fn agree(available: &[Vec<u64>]) -> Option<u64> {
+    let (first, others) = available.split_first()?;
+    first
+        .iter()
+        .copied()
+        .filter(|epoch| others.iter().all(|list| list.contains(epoch)))
+        .max()
 }
 
 #[cfg(test)]
@@ -242,6 +367,49 @@ mod tests {
         fs::write(dir.path().join("checkpoint-000000000003.bin"), &bytes[..bytes.len() / 3]).unwrap();
         assert_eq!(load_newest(dir.path()).unwrap().unwrap().positions.next_epoch, 10);
         assert_eq!(next_sequence(dir.path()).unwrap(), 4);
+    }
+
+    #[test]
+    fn a_cluster_resumes_from_the_newest_checkpoint_every_process_has() {
+        // Process 1 died before writing the cut at 300: both go back to 200.
+        assert_eq!(agree(&[vec![100, 200, 300], vec![100, 200]]), Some(200));
+        assert_eq!(agree(&[vec![200], vec![100, 200, 300], vec![200, 300]]), Some(200));
+        // Nothing in common (or nothing at all): a fresh start.
+        assert_eq!(agree(&[vec![100], vec![200]]), None);
+        assert_eq!(agree(&[vec![], vec![100]]), None);
+        assert_eq!(agree(&[vec![], vec![]]), None);
+        assert_eq!(agree(&[]), None);
+    }
+
+    #[test]
+    fn cluster_checkpoints_are_per_process_kept_three_and_discarded_after_a_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let (positions, views) = body(0);
+        let shape = |process| ClusterShape { processes: 2, process };
+        let body = CheckpointBodyRef {
+            positions: &positions,
+            next_id: 7,
+            views: &views,
+            workers: vec![encode_projects(&HashMap::default()).unwrap()],
+        };
+        for epoch in [10, 20, 30, 40] {
+            write_cluster(dir.path(), shape(0), epoch, &body).unwrap();
+        }
+        write_cluster(dir.path(), shape(1), 40, &body).unwrap();
+        assert_eq!(cluster_epochs(dir.path(), shape(0)).unwrap(), vec![20, 30, 40]);
+        assert_eq!(cluster_epochs(dir.path(), shape(1)).unwrap(), vec![40]);
+        // A corrupt file does not count as available.
+        let path = dir.path().join("cluster-2-0-e00000000000000000040.bin");
+        let mut bytes = fs::read(&path).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0xff;
+        fs::write(&path, &bytes).unwrap();
+        assert_eq!(cluster_epochs(dir.path(), shape(0)).unwrap(), vec![20, 30]);
+        assert_eq!(load_cluster(dir.path(), shape(0), 30).unwrap().next_id, 7);
+        discard_cluster_after(dir.path(), shape(0), Some(20)).unwrap();
+        assert_eq!(cluster_epochs(dir.path(), shape(0)).unwrap(), vec![20]);
+        discard_cluster_after(dir.path(), shape(1), None).unwrap();
+        assert!(cluster_epochs(dir.path(), shape(1)).unwrap().is_empty());
     }
 
     #[test]

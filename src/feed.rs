@@ -7,6 +7,19 @@
 //! `base + (r·P + p)·L + l` (P partitions, L workers per process). The interleaving thus
 //! depends only on the log, not on timing, for every message that was in the topic when it
 //! was read; only at the live edge does arrival decide where a chunk ends.
+//!
+//! Cluster checkpoints. Epochs are global, so the processes of a cluster cut at the same
+//! epochs by a rule, without talking: the multiples of `C = rounds·P·L` (`--checkpoint-rounds`
+//! rounds). Before a feeder sends a block at an epoch at or after the next multiple `M`, or
+//! advances its workers beyond `M` (the idle skip-ahead may jump several multiples: it cuts at
+//! each), it drains its workers through `M` and writes their state with its partitions'
+//! offsets (and on process 0 the views and the id counter) as its part of cut `M`. The drain
+//! completes only when every process has advanced to `M`, and no process advances beyond `M`
+//! before its own snapshot, so epochs at or after `M` cannot apply anywhere before every
+//! process has serialized: each part is the state at exactly `M`. A process that has finished
+//! reading keeps cutting at every multiple, reporting so; a cut where every process has
+//! finished, or where one is stopping (SIGTERM), is the last. A cut before which no process
+//! sent a block since the previous one is not written (the state is that cut's).
 
 use std::cell::RefCell;
 use std::io::IsTerminal;
@@ -25,7 +38,7 @@ use dataflows::views::IssueViews;
 use crate::checkpoint::{self, CheckpointBodyRef, FilesPosition, Positions};
 use crate::metrics::Metrics;
 use crate::mutation_log::Sequencer;
-use crate::pipeline::{CheckpointOptions, Dispatch, KafkaInput, Startup, IN_FLIGHT_PER_WORKER};
+use crate::pipeline::{CheckpointOptions, CutReport, CutStatus, Dispatch, KafkaInput, Startup, IN_FLIGHT_PER_WORKER};
 
 /// Sub-blocks smaller than this are not worth a worker of their own.
 const MIN_SUB_BLOCK: usize = 512;
@@ -44,6 +57,8 @@ pub struct Feeder {
     pub process: usize,
     pub processes: usize,
     pub checkpoints: Option<CheckpointOptions>,
+    /// A checkpointing cluster: its shape and the rounds between cuts.
+    pub cluster_cuts: Option<ClusterCuts>,
     pub views: Arc<RwLock<IssueViews>>,
     pub dead_letters: DeadLetterSink,
     pub metrics: Arc<Metrics>,
@@ -53,8 +68,26 @@ pub struct Feeder {
     pub mutations: Option<RefCell<Sequencer>>,
 }
 
+#[derive(Clone, Copy, Debug)]
+pub struct ClusterCuts {
+    pub shape: checkpoint::ClusterShape,
+    pub rounds: u64,
+}
+
+/// The cluster's cut schedule as this feeder follows it.
+struct Cuts {
+    /// Epochs between cuts (a multiple of the round stride).
+    every: u64,
+    /// The next cut this process has not written.
+    next: u64,
+    /// This process sent blocks since the previous cut.
+    sent: bool,
+}
+
 struct Checkpointer {
     options: CheckpointOptions,
+    /// The size of the last checkpoint written.
+    bytes: u64,
     sequence: u64,
     last: Instant,
 }
@@ -64,13 +97,15 @@ impl Feeder {
         let mut checkpointer = match &self.checkpoints {
             Some(options) => Some(Checkpointer {
                 options: options.clone(),
+                bytes: 0,
                 sequence: checkpoint::next_sequence(&options.dir)?,
                 last: Instant::now(),
             }),
             None => None,
         };
         let result = self.feed(&dispatch, &mut positions, &mut checkpointer);
-        if result.is_ok() {
+        // A cluster's last checkpoint is its last common cut (see `feed_kafka`).
+        if result.is_ok() && self.cluster_cuts.is_none() {
             // A clean end (input exhausted, or SIGTERM/SIGINT): the final state is checkpointed.
             if let Some(checkpointer) = &mut checkpointer {
                 self.checkpoint(checkpointer, &dispatch, &mut positions)?;
@@ -261,6 +296,19 @@ impl Feeder {
         positions.kafka = Some(state);
         dispatch.advance_all(base)?;
         let bar = self.kafka_progress(&source);
+        let mut cuts = self.cluster_cuts.filter(|_| checkpointer.is_some()).map(|c| {
+            let every = c.rounds * stride;
+            // After a restore at a cut, the next one; all processes start at the same base.
+            Cuts {
+                every,
+                next: (base / every + 1) * every,
+                // The first cut is always written: it records the start positions (`--from
+                // latest` resolved now), even if nothing arrives before it.
+                sent: true,
+            }
+        });
+        // Set when this process wrote the cluster's last cut.
+        let mut last_cut = false;
         let mut round: u64 = 0;
         let mut caught_up: Vec<bool> = vec![false; local.len()];
         let mut last_refresh: Option<Instant> = None;
@@ -272,6 +320,14 @@ impl Feeder {
                 dispatch.advance_all(positions.next_epoch)?;
             }
             let round_start = base + round * stride;
+            if let Some(cuts) = &mut cuts {
+                // No block at or after a cut before this process's part of it is written.
+                if self.cut_through(round_start, cuts, false, checkpointer, dispatch, positions, &source)? {
+                    last_cut = true;
+                    break;
+                }
+                positions.next_epoch = round_start;
+            }
             let mut read_any = false;
             let mut all_finished = true;
             for (index, &partition) in local.iter().enumerate() {
@@ -305,6 +361,9 @@ impl Feeder {
                     };
                     self.metrics.epoch_sent(block.index);
                     dispatch.block(worker, Arc::new(block), horizon)?;
+                    if let Some(cuts) = &mut cuts {
+                        cuts.sent = true;
+                    }
                 }
             }
             if last_refresh.is_none_or(|at| at.elapsed() > Duration::from_secs(1)) {
@@ -341,6 +400,17 @@ impl Feeder {
                 }
             }
             positions.next_epoch = base + round * stride;
+            if let Some(cuts) = &mut cuts {
+                // Advancing beyond a cut (the skip-ahead may cross several) also needs it.
+                if self.cut_through(positions.next_epoch - 1, cuts, false, checkpointer, dispatch, positions, &source)? {
+                    last_cut = true;
+                    break;
+                }
+                positions.next_epoch = base + round * stride;
+                // A stopping process reads on to the next cut, where the cluster stops.
+                dispatch.advance_all(positions.next_epoch)?;
+                continue;
+            }
             dispatch.advance_all(positions.next_epoch)?;
             if self.stop.load(Ordering::Relaxed) {
                 break;
@@ -353,6 +423,13 @@ impl Feeder {
                     }
                 }
             }
+        }
+        if let (Some(cuts), false) = (&mut cuts, last_cut) {
+            // Finished reading: keep taking part in the cluster's cuts (the others still
+            // read) until the last one.
+            let end = positions.next_epoch;
+            while !self.cut_through(cuts.next, cuts, true, checkpointer, dispatch, positions, &source)? {}
+            positions.next_epoch = positions.next_epoch.max(end);
         }
         dispatch.advance_all(positions.next_epoch)?;
         if let (Some(_), Some(kafka_state)) = (checkpointer.as_ref(), &positions.kafka) {
@@ -394,8 +471,28 @@ impl Feeder {
 
     /// Drains every worker to `positions.next_epoch` and writes their state with the views.
     fn checkpoint(&self, checkpointer: &mut Checkpointer, dispatch: &Dispatch, positions: &mut Positions) -> anyhow::Result<()> {
+        self.checkpoint_cut(checkpointer, dispatch, positions, None).map(|_| ())
+    }
+
+    /// [`Self::checkpoint`], which in a checkpointing cluster is this process's part of the
+    /// cut at `positions.next_epoch`, reporting `cut`; true when it is the cluster's last.
+    fn checkpoint_cut(
+        &self,
+        checkpointer: &mut Checkpointer,
+        dispatch: &Dispatch,
+        positions: &mut Positions,
+        cut: Option<CutReport>,
+    ) -> anyhow::Result<bool> {
         let started = Instant::now();
-        let snapshots = dispatch.snapshot(positions.next_epoch)?;
+        let snapshots = dispatch.snapshot(positions.next_epoch, cut)?;
+        if snapshots.iter().all(|s| s.unchanged) && cut.is_some() {
+            // No process sent anything since the previous cut: every process's state, and
+            // its positions, are that cut's, already written (the first cut after a start
+            // always is). Every process decides alike.
+            self.metrics.record_checkpoint(started.elapsed().as_secs_f64(), checkpointer.bytes);
+            tracing::debug!(next_epoch = positions.next_epoch, "idle cut: nothing to write");
+            return Ok(self.last_cut(dispatch, positions.next_epoch));
+        }
         if let Some(writer) = self.dead_letters.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
             writer.flush().context("cannot flush dead letters before a checkpoint")?;
         }
@@ -419,9 +516,13 @@ impl Feeder {
             views: &views,
             workers,
         };
-        let (path, bytes) = checkpoint::write(&checkpointer.options.dir, checkpointer.sequence, &body)?;
+        let (path, bytes) = match &self.cluster_cuts {
+            Some(cuts) => checkpoint::write_cluster(&checkpointer.options.dir, cuts.shape, positions.next_epoch, &body)?,
+            None => checkpoint::write(&checkpointer.options.dir, checkpointer.sequence, &body)?,
+        };
         drop(views);
         checkpointer.sequence += 1;
+        checkpointer.bytes = bytes;
         checkpointer.last = Instant::now();
         let seconds = started.elapsed().as_secs_f64();
         self.metrics.record_checkpoint(seconds, bytes);
@@ -435,7 +536,62 @@ impl Feeder {
                 .counter(dataflows::state::Counter::LinesRead);
             tracing::debug!(read, counted, offsets = ?kafka.offsets, "checkpoint positions");
         }
-        Ok(())
+        Ok(self.last_cut(dispatch, positions.next_epoch))
+    }
+
+    /// Whether the cluster's `cut`, just completed, is its last (never for one process).
+    fn last_cut(&self, dispatch: &Dispatch, cut: u64) -> bool {
+        if self.cluster_cuts.is_none() {
+            return false;
+        }
+        let last = dispatch.reports.lock().unwrap_or_else(|p| p.into_inner()).last(cut, self.processes);
+        if last == Some(CutStatus::Stopping) {
+            // Another process was stopped: this one stops with it, and says so (a backfill
+            // must not dump a partial state as if it had finished).
+            self.stop.store(true, Ordering::Relaxed);
+        }
+        last.is_some()
+    }
+
+    /// Writes this process's part of every cut at or before `limit` not written yet, then
+    /// commits the consumer group's offsets; true when one was the cluster's last cut.
+    #[allow(clippy::too_many_arguments)]
+    fn cut_through(
+        &self,
+        limit: u64,
+        cuts: &mut Cuts,
+        finished: bool,
+        checkpointer: &mut Option<Checkpointer>,
+        dispatch: &Dispatch,
+        positions: &mut Positions,
+        source: &KafkaSource,
+    ) -> anyhow::Result<bool> {
+        let Some(checkpointer) = checkpointer.as_mut() else {
+            return Ok(false);
+        };
+        while cuts.next <= limit {
+            let status = if self.stop.load(Ordering::Relaxed) {
+                Some(CutStatus::Stopping)
+            } else if finished {
+                Some(CutStatus::Finished)
+            } else {
+                None
+            };
+            positions.next_epoch = cuts.next;
+            let report = CutReport { status, sent: cuts.sent };
+            // Further cuts crossed at once have nothing sent before them since this one.
+            cuts.sent = false;
+            let last = self.checkpoint_cut(checkpointer, dispatch, positions, Some(report))?;
+            if let Some(kafka_state) = &positions.kafka {
+                // After the checkpoint: the group's offsets are for lag dashboards only.
+                source.commit(&kafka_state.offsets);
+            }
+            cuts.next += cuts.every;
+            if last {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 }
 

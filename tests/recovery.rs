@@ -1,6 +1,7 @@
 //! Exactly-once recovery: a backfill killed with SIGKILL at random moments and restarted from
-//! its checkpoints ends with the same issues, byte for byte, as an uninterrupted run; and a
-//! server killed while API mutations are in flight ends as a replay of its mutation log.
+//! its checkpoints ends with the same issues, byte for byte, as an uninterrupted run (one
+//! process, or a two-process cluster restarted from its common cuts); and a server killed
+//! while API mutations are in flight ends as a replay of its mutation log.
 
 #[path = "common/broker.rs"]
 mod broker;
@@ -134,6 +135,148 @@ fn kafka_backfill_of_a_million_messages_killed_ten_times_equals_an_uninterrupted
     let actual = backfill_with_kills(&args, &dir.path().join("state"), &killed_out, 10, 11);
     assert_eq!(actual.1, expected.1, "summaries differ");
     assert!(actual.0 == expected.0, "issue dumps differ after recovery");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn a_two_process_cluster_killed_at_random_moments_equals_an_uninterrupted_single_process_run() {
+    let started = Instant::now();
+    let dir = temp_dir();
+    let input = generate(dir.path(), 200_000);
+    let broker = Broker::start();
+    broker.create_topic("ingest-occurrences", 4);
+    broker.create_topic("ingest-occurrences-dlq", 1);
+    broker.produce("ingest-occurrences", &input);
+    // Small chunks: many rounds, so many cuts (every 4 rounds) in a short run.
+    let source: Vec<String> = ["--kafka", &broker.address, "--chunk-messages", "1024"]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    let clean_out = dir.path().join("clean");
+    std::fs::create_dir_all(&clean_out).unwrap();
+    let expected = uninterrupted(&source, &clean_out);
+    assert!(expected.1.contains("\"lines_read\":200000"), "{}", expected.1);
+    eprintln!("uninterrupted single process: {:.1}s", started.elapsed().as_secs_f64());
+
+    let (dump, summary) = (dir.path().join("dump.jsonl"), dir.path().join("summary.json"));
+    let states = [dir.path().join("state-0"), dir.path().join("state-1")];
+    let log = |process: usize| {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.path().join(format!("process-{process}.log")))
+            .unwrap();
+        Stdio::from(file)
+    };
+    // Both processes of a run; each restart uses other ports and another worker count per
+    // process (the state is re-partitioned over the cluster's workers on restore).
+    let start = |run: usize| -> Vec<std::process::Child> {
+        let hostfile = dir.path().join(format!("hosts-{run}"));
+        std::fs::write(&hostfile, format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port())).unwrap();
+        (0..2)
+            .map(|process| {
+                let mut command = Command::new(BIN);
+                command.arg("backfill").args(&source);
+                command.args(["--processes", "2", "--process", &process.to_string()]);
+                command.arg("--hostfile").arg(&hostfile);
+                command.args(["--workers", &(1 + run % 2).to_string(), "--checkpoint-rounds", "4"]);
+                command.arg("--state-dir").arg(&states[process]);
+                if process == 0 {
+                    command.arg("--dump-issues").arg(&dump).arg("--summary-json").arg(&summary);
+                }
+                command.stdout(Stdio::null()).stderr(log(process));
+                command.spawn().expect("start a cluster process")
+            })
+            .collect()
+    };
+    let mut rng = rand::rngs::StdRng::seed_from_u64(17);
+    let mut killed = 0;
+    for run in 0..6 {
+        let mut children = start(run);
+        let wait = Duration::from_millis(rng.random_range(2500..6500));
+        let run_started = Instant::now();
+        let mut ended = false;
+        while run_started.elapsed() < wait && !ended {
+            for child in &mut children {
+                if let Some(status) = child.try_wait().unwrap() {
+                    assert!(status.success(), "a process failed on its own in run {run}");
+                    ended = true;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if ended {
+            // The backfill completed before this kill: the final run restarts a finished
+            // cluster, which must read nothing more and dump the same issues.
+            for mut child in children {
+                assert!(child.wait().unwrap().success(), "a process failed at the end of run {run}");
+            }
+            break;
+        }
+        if run == 0 {
+            // SIGTERM to one process stops the whole cluster at its next cut, cleanly.
+            let status = Command::new("kill")
+                .args(["-TERM", &children[1].id().to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+            for mut child in children {
+                assert!(child.wait().unwrap().success(), "a SIGTERM stop exits cleanly");
+            }
+            assert!(!dump.exists(), "a stopped cluster dumps no partial issues");
+            eprintln!("run 0 stopped by SIGTERM after {:.1}s", wait.as_secs_f64());
+            continue;
+        }
+        // SIGKILL both, at moments a little apart, in a random order.
+        if rng.random_bool(0.5) {
+            children.reverse();
+        }
+        for child in &mut children {
+            child.kill().expect("SIGKILL");
+            std::thread::sleep(Duration::from_millis(rng.random_range(0..300)));
+        }
+        for child in &mut children {
+            child.wait().unwrap();
+        }
+        killed += 1;
+        eprintln!("run {run} killed after {:.1}s", wait.as_secs_f64());
+    }
+    assert!(killed >= 3, "only {killed} kills before the backfill completed");
+    let cuts = |state: &Path| std::fs::read_dir(state).map_or(0, |d| d.count());
+    assert!(
+        cuts(&states[0]) > 0 && cuts(&states[1]) > 0,
+        "both processes wrote checkpoints before the last kill"
+    );
+    for mut child in start(killed) {
+        let status = child.wait().unwrap();
+        assert!(
+            status.success(),
+            "the final run failed: {}",
+            std::fs::read_to_string(dir.path().join("process-0.log")).unwrap_or_default()
+        );
+    }
+    let logs = std::fs::read_to_string(dir.path().join("process-0.log")).unwrap_or_default();
+    for process in 0..2 {
+        let text = std::fs::read_to_string(dir.path().join(format!("process-{process}.log"))).unwrap_or_default();
+        let written = text.matches("checkpoint written").count();
+        eprintln!("process {process}: {written} checkpoints written over all runs");
+        for line in text
+            .lines()
+            .filter(|l| l.contains("resumes from") || l.contains("afresh") || l.contains("removing"))
+        {
+            eprintln!("  {line}");
+        }
+    }
+    assert!(
+        logs.contains("the cluster resumes from a common checkpoint"),
+        "restarts resumed from checkpoints: {logs}"
+    );
+    assert_eq!(std::fs::read_to_string(&summary).unwrap(), expected.1, "summaries differ");
+    assert!(std::fs::read(&dump).unwrap() == expected.0, "issue dumps differ after recovery");
+    eprintln!("cluster test: {:.1}s", started.elapsed().as_secs_f64());
 }
 
 /// One random mutation on groups the server shows: status, priority, assignment, bookmark,

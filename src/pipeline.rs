@@ -346,6 +346,10 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
     }
     let receivers: Arc<Mutex<Vec<Option<Receiver<Feed>>>>> = Arc::new(Mutex::new(receivers));
     let frontier = Arc::new(AtomicU64::new(positions.next_epoch));
+    // The first epoch, apart from `frontier`: the first worker overwrites `frontier` with the
+    // probe's frontier (0 until progress propagates) as soon as it runs, and a worker that
+    // started its input there would hold the whole dataflow at 0.
+    let start_epoch = Arc::new(AtomicU64::new(positions.next_epoch));
     let reports = Arc::new(Mutex::new(CutReports::default()));
     let dispatch = Dispatch {
         senders,
@@ -424,6 +428,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
             if local == 0 {
                 if let Some(positions) = positions {
                     frontier.store(positions.next_epoch, Ordering::Relaxed);
+                    start_epoch.store(positions.next_epoch, Ordering::Relaxed);
                     if let Some(sender) = start_feeder.lock().unwrap_or_else(|p| p.into_inner()).take() {
                         let _ = sender.send(positions);
                     }
@@ -482,7 +487,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                 .probe_with(&status_probe);
             build_ingest(blocks, decoder, ingest, owner, outputs, &state)
         });
-        let start = frontier.load(Ordering::Relaxed);
+        let start = start_epoch.load(Ordering::Relaxed);
         input.advance_to(start);
         status_input.advance_to(start);
         let mut published = u64::MAX - 1;
@@ -508,15 +513,17 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         loop {
             match receiver.try_recv() {
                 Ok(Feed::Block { block, horizon }) => {
+                    // Nothing earlier will come from this worker: say so before waiting, so
+                    // the frontier the wait depends on never waits for this input.
+                    let epoch = block.index;
+                    if epoch > *input.time() {
+                        input.advance_to(epoch);
+                    }
                     // Parks rather than spins while waiting: on two cores a spinning worker
                     // takes time from the feeder and the other worker, whose data wakes it.
                     while probe.less_than(&horizon) {
                         worker.step_or_park(Some(Duration::from_millis(1)));
                         publish(&probe);
-                    }
-                    let epoch = block.index;
-                    if epoch > *input.time() {
-                        input.advance_to(epoch);
                     }
                     input.send(block);
                     worker.step();

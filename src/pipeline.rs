@@ -784,6 +784,8 @@ fn load_cluster_part(
 /// produced again by the replay.
 fn cut_dead_letters(path: &std::path::Path, length: u64) -> anyhow::Result<()> {
     match std::fs::OpenOptions::new().write(true).open(path) {
+        // A device or pipe (`/dev/null`, a FIFO) keeps nothing to cut back.
+        Ok(file) if !file.metadata().is_ok_and(|m| m.is_file()) => Ok(()),
         Ok(file) => file.set_len(length).with_context(|| format!("cannot truncate {}", path.display())),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(error) => Err(error).with_context(|| format!("cannot open {}", path.display())),

@@ -68,6 +68,10 @@ pub struct IssueViews {
     /// (rebuilt by `restore_row` after a restore).
     #[serde(skip)]
     pub latest_event: Micros,
+    /// Groups with a row, by `last_seen`: the issues list walks it from the newest (its
+    /// default sort) instead of scanning every group. Rebuilt from the rows after a restore.
+    #[serde(skip)]
+    by_last_seen: std::collections::BTreeSet<(Micros, u32)>,
 }
 
 /// The per-hour activity of the ingest operator, applied together so that each epoch's
@@ -149,25 +153,43 @@ impl IssueViews {
             if diff > 0 {
                 self.latest_event = self.latest_event.max(row.last_seen);
             }
-            let view = self.view_mut(key);
+            let index = self.index_of(key);
+            let current = self.groups[index as usize].row.as_ref();
             if diff < 0 {
-                if view
-                    .row
-                    .as_ref()
-                    .is_some_and(|current| Arc::ptr_eq(current, &row) || **current == *row)
-                {
-                    view.row = None;
+                if current.is_some_and(|current| Arc::ptr_eq(current, &row) || **current == *row) {
+                    self.set_row(index, None);
                 }
             } else {
-                view.row = Some(row);
+                self.set_row(index, Some(row));
             }
         }
+    }
+
+    /// Replaces a group's row, keeping `by_last_seen` in step.
+    fn set_row(&mut self, index: u32, row: Option<Arc<GroupRow>>) {
+        let view = &mut self.groups[index as usize];
+        if let Some(old) = &view.row {
+            self.by_last_seen.remove(&(old.last_seen, index));
+        }
+        if let Some(new) = &row {
+            self.by_last_seen.insert((new.last_seen, index));
+        }
+        view.row = row;
+    }
+
+    /// Groups with a row, newest `last_seen` first, from `at_most` down.
+    pub fn by_last_seen_desc(&self, at_most: Micros) -> impl Iterator<Item = (GroupKey, &GroupView, &GroupRow)> {
+        self.by_last_seen.range(..=(at_most, u32::MAX)).rev().filter_map(|&(_, index)| {
+            let view = &self.groups[index as usize];
+            Some((view.key?, view, &**view.row.as_ref()?))
+        })
     }
 
     /// After a restore: the group's row, shared with the ingest state.
     pub fn restore_row(&mut self, key: GroupKey, row: Arc<GroupRow>) {
         self.latest_event = self.latest_event.max(row.last_seen);
-        self.view_mut(key).row = Some(row);
+        let index = self.index_of(key);
+        self.set_row(index, Some(row));
     }
 
     /// Takes the net changes since the last drain, for groups that have their id (the others

@@ -326,6 +326,10 @@ mod tests {
 
         /// An error-type occurrence (no noise gate) of fingerprint hash `hash`.
         fn occur(&mut self, hash: GroupHash, time: Micros, user: Option<u64>) {
+            self.occur_in_release(hash, time, user, None);
+        }
+
+        fn occur_in_release(&mut self, hash: GroupHash, time: Micros, user: Option<u64>, release: Option<&str>) {
             self.apply(RecordBody::Occurrence(OccurrenceRecord {
                 time,
                 type_id: 1,
@@ -338,7 +342,7 @@ mod tests {
                 level: Level::Error,
                 priority: None,
                 user,
-                release: None,
+                release: release.map(symbol_of),
                 environment: None,
             }));
         }
@@ -473,55 +477,10 @@ mod tests {
         p.mutate(&[1], resolve);
         p.occur(1, 1, None);
         assert_eq!(p.row(1).expect("group").status, GroupStatus::Resolved, "no release: no regression");
-        let mut occ_release = |release: &str| {
-            p.seq += 1;
-            let record = Record {
-                seq: p.seq,
-                project: 1,
-                id: u128::from(p.seq),
-                body: RecordBody::Occurrence(OccurrenceRecord {
-                    time: 2,
-                    type_id: 1,
-                    hash: 1,
-                    more_hashes: vec![],
-                    title: "t".into(),
-                    subtitle: "s".into(),
-                    culprit: "c".into(),
-                    metadata: None,
-                    level: Level::Error,
-                    priority: None,
-                    user: None,
-                    release: Some(symbol_of(release)),
-                    environment: None,
-                }),
-            };
-            p.state.apply(&record, &IngestConfig::default(), &mut p.effects);
-        };
-        occ_release("1.0");
+        p.occur_in_release(1, 2, None, Some("1.0"));
         assert_eq!(p.row(1).expect("group").status, GroupStatus::Resolved);
-        let mut p2 = p;
-        let record = Record {
-            seq: 100,
-            project: 1,
-            id: 100,
-            body: RecordBody::Occurrence(OccurrenceRecord {
-                time: 3,
-                type_id: 1,
-                hash: 1,
-                more_hashes: vec![],
-                title: "t".into(),
-                subtitle: "s".into(),
-                culprit: "c".into(),
-                metadata: None,
-                level: Level::Error,
-                priority: None,
-                user: None,
-                release: Some(symbol_of("2.0")),
-                environment: None,
-            }),
-        };
-        p2.state.apply(&record, &IngestConfig::default(), &mut p2.effects);
-        let row = p2.row(1).expect("group");
+        p.occur_in_release(1, 3, None, Some("2.0"));
+        let row = p.row(1).expect("group");
         assert_eq!((row.status, row.substatus), (GroupStatus::Unresolved, Some(Substatus::Regressed)));
     }
 }

@@ -4,7 +4,6 @@ mod common;
 
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::{json, Value};
@@ -19,10 +18,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn start(args: &[&str]) -> Server {
@@ -42,14 +37,6 @@ fn start(args: &[&str]) -> Server {
     };
     wait_until(|| get(&server, "/readyz").map(|r| r.status() == 200).unwrap_or(false));
     server
-}
-
-fn wait_until(mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn get(server: &Server, path: &str) -> reqwest::Result<reqwest::blocking::Response> {

@@ -132,10 +132,6 @@ fn bounded_backfill_stops_at_the_end_found_at_start_and_resumes_from_its_checkpo
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 #[test]
 fn a_two_process_cluster_gives_the_single_process_result() {
     let dir = temp_dir();

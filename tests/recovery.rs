@@ -137,10 +137,6 @@ fn kafka_backfill_of_a_million_messages_killed_ten_times_equals_an_uninterrupted
     assert!(actual.0 == expected.0, "issue dumps differ after recovery");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 #[test]
 fn a_two_process_cluster_killed_at_random_moments_equals_an_uninterrupted_single_process_run() {
     let started = Instant::now();

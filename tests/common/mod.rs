@@ -135,3 +135,17 @@ pub fn backfill_lines(lines: &[String]) -> Run {
     let input = write_lines(dir.path(), "input.jsonl", lines);
     backfill_files(&[input], 2, &[])
 }
+
+/// A loopback port nobody listens on (for a server or a cluster's hostfile).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Polls `condition` every 20 ms; fails the test after 30 s.
+pub fn wait_until(mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !condition() {
+        assert!(std::time::Instant::now() < deadline, "timed out");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

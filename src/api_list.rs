@@ -140,7 +140,7 @@ pub async fn list_issues(
     }
     let query_time = std::time::UNIX_EPOCH + std::time::Duration::from_micros(now.max(0) as u64);
     let search = match search::IssueQuery::parse(query, query_time) {
-        Ok(search) => search.for_viewer(viewer),
+        Ok(search) => search.for_viewer(viewer).with_environments(environments.clone()),
         Err(e) => return bad_request(e.to_string()),
     };
     if sort == Sort::Inbox {
@@ -160,6 +160,7 @@ pub async fn list_issues(
         let within = search::Windowed {
             times_seen: aggregate.count,
             last_seen: aggregate.last_seen,
+            window: (window.start, window.end),
         };
         if !search.matches_within(&views, view, row, Some(within)) {
             return None;

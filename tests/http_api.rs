@@ -357,7 +357,9 @@ fn search_keys_negation_lists_and_errors() {
         ("!level:error", vec![b, c]),
         ("release:1.0", vec![a, d]),
         ("release:2.0", vec![a, b]),
-        ("!release:2.0", vec![c, d, e, g, h]),
+        // Negations hold per occurrence, as Sentry's do per event: a's release 1.0
+        // occurrence is not of release 2.0, and its staging one is not in prod.
+        ("!release:2.0", vec![a, c, d, e, g, h]),
         ("release:[1.0, 2.0]", vec![a, b, d]),
         ("release:1.*", vec![a, d]),
         ("has:release", vec![a, b, d]),
@@ -367,7 +369,9 @@ fn search_keys_negation_lists_and_errors() {
         ("!firstRelease:1.0", vec![b, c, e, g, h]),
         ("environment:staging", vec![a]),
         ("environment:prod", vec![a, b]),
-        ("!environment:prod", vec![c, d, e, g, h]),
+        ("!environment:prod", vec![a, c, d, e, g, h]),
+        // Conditions hold together on one occurrence: a has no release 2.0 one in prod.
+        ("release:2.0 environment:prod", vec![b]),
         ("environment:[staging, nowhere]", vec![a]),
         // event.timestamp: occurrences in the range (hour granularity).
         (

@@ -64,6 +64,9 @@ pub struct IssueViews {
     /// requests with `environment=` cost no memory for them, and requests without one read
     /// `hourly` exactly as before. See `apply_activity` and docs/semantics.md §7.
     environment_hours: HashMap<u32, Vec<(Symbol, u32, u32)>>,
+    /// Occurrences per (environment, release, level) and hour, for event-level conditions
+    /// (`facets`): only an id for groups with one such facet.
+    facets: crate::facets::FacetHours,
     /// The greatest `last_seen` of any row: the API's clock when it follows the data
     /// (rebuilt by `restore_row` after a restore).
     #[serde(skip)]
@@ -82,6 +85,8 @@ pub enum Activity {
     Hour(GroupKey, u32),
     Environment(GroupKey, Symbol),
     EnvironmentHour(GroupKey, Symbol, u32),
+    /// Occurrences of a facet (environment, release, level) in an hour.
+    Facet(GroupKey, crate::facets::Facet, u32),
 }
 
 /// A group's net change between two drains of the change log.
@@ -270,6 +275,11 @@ impl IssueViews {
             self.merged.insert(child, parent);
             let parent = self.owner(parent);
             let (child_index, parent_index) = (self.index_of(child), self.index_of(parent));
+            let (child_hourly, parent_hourly) = (
+                &self.groups[child_index as usize].hourly,
+                &self.groups[parent_index as usize].hourly,
+            );
+            self.facets.merge(child_index, child_hourly, parent_index, parent_hourly);
             // Per-environment hours: needed once the two together span two keys.
             let (mut keys, mut series) = self.environment_series(parent_index);
             let (child_keys, child_series) = self.environment_series(child_index);
@@ -366,6 +376,7 @@ impl IssueViews {
         let mut environments = Vec::new();
         // Per group: total occurrences of the epoch and its per-environment hours.
         let mut touched: HashMap<GroupKey, (isize, Vec<EnvironmentHourDiff>)> = HashMap::default();
+        let mut facets: HashMap<GroupKey, Vec<crate::facets::FacetHourDiff>> = HashMap::default();
         for (update, time, diff) in updates {
             // A merged group's late activity belongs to its parent.
             let update = match update {
@@ -373,6 +384,7 @@ impl IssueViews {
                 Activity::Hour(key, hour) => Activity::Hour(self.owner(key), hour),
                 Activity::Environment(key, env) => Activity::Environment(self.owner(key), env),
                 Activity::EnvironmentHour(key, env, hour) => Activity::EnvironmentHour(self.owner(key), env, hour),
+                Activity::Facet(key, facet, hour) => Activity::Facet(self.owner(key), facet, hour),
             };
             match update {
                 Activity::Hour(key, hour) => {
@@ -381,10 +393,15 @@ impl IssueViews {
                 }
                 Activity::Environment(key, env) => environments.push(((key, env), time, diff)),
                 Activity::EnvironmentHour(key, env, hour) => touched.entry(key).or_default().1.push((env, hour, diff)),
+                Activity::Facet(key, facet, hour) => facets.entry(key).or_default().push((facet, hour, diff)),
             }
         }
         for (key, (total, env_hours)) in touched {
             self.split_environments(key, total, env_hours);
+        }
+        for (key, updates) in facets {
+            let index = self.index_of(key);
+            self.facets.apply(index, &self.groups[index as usize].hourly, &updates);
         }
         self.apply_hourly(hours);
         self.apply_environments(environments);
@@ -460,6 +477,20 @@ impl IssueViews {
     /// environment key (else its `hourly` belongs to its only environment, or to none).
     pub fn environment_hours(&self, key: GroupKey) -> Option<&[(Symbol, u32, u32)]> {
         self.environment_hours.get(self.index.get(&key)?).map(Vec::as_slice)
+    }
+
+    /// The group's occurrences per hour whose facet `accept`s, and whether that is all of
+    /// them (see `facets::FacetHours::hours_matching`).
+    pub fn facet_hours<'v>(
+        &self,
+        key: GroupKey,
+        view: &'v GroupView,
+        accept: impl Fn(&crate::facets::Facet) -> bool,
+    ) -> (std::borrow::Cow<'v, [(u32, u32)]>, bool) {
+        match self.index.get(&key) {
+            Some(&index) => self.facets.hours_matching(index, &view.hourly, accept),
+            None => (std::borrow::Cow::Borrowed(&view.hourly), true),
+        }
     }
 
     pub fn counter(&self, counter: Counter) -> i64 {

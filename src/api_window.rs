@@ -30,6 +30,8 @@ pub struct Scope {
     filtered_by: Option<IssueQuery>,
     /// Who asks: `isBookmarked` and `hasSeen` are theirs.
     pub viewer: String,
+    /// `expand` values.
+    pub expand: crate::api_expand::Expand,
 }
 
 impl Scope {
@@ -55,7 +57,13 @@ impl Scope {
             filtered,
             filtered_by,
             viewer: crate::api_mutations::ANONYMOUS.to_string(),
+            expand: crate::api_expand::Expand::default(),
         }
+    }
+
+    pub fn expanding(mut self, expand: crate::api_expand::Expand) -> Scope {
+        self.expand = expand;
+        self
     }
 
     pub fn for_viewer(mut self, viewer: &str) -> Scope {
@@ -143,6 +151,9 @@ pub fn group_json(views: &IssueViews, catalog: &Catalog, key: GroupKey, view: &G
         base.clone()
     };
     object.extend(seen(in_window.as_ref()));
+    if !scope.collapse.base {
+        crate::api_expand::add_fields(&mut object, catalog, key.project, row, !scope.collapse.unhandled, scope.expand);
+    }
     if !scope.collapse.stats {
         if let Some(spec) = &scope.stats {
             object.insert("stats".into(), stats_value(spec, &hours.hours));

@@ -1,7 +1,9 @@
 //! `occurrent`: Sentry-style issue tracking on timely/differential dataflow.
 
 mod api;
+mod api_direct;
 mod api_events;
+mod api_expand;
 mod api_list;
 mod api_mutations;
 mod api_window;

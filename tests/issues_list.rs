@@ -727,3 +727,40 @@ fn expected_buckets_if(events: &[Ev], fp: &str, condition: fn(&Ev) -> bool) -> V
     let selected: Vec<Ev> = events.iter().filter(|e| condition(e)).copied().collect();
     expected_buckets(&selected, fp, NOW - 13 * D, D, 14, None)
 }
+
+/// `--retention-days 2`: per-hour data older than two days before the newest hour (cut at a
+/// whole day) is dropped, so old hours leave `stats` and the dump's `stats.hourly`, while
+/// counts, users and first/last seen of the rows (`lifetime`) stay exact.
+#[test]
+fn retention_drops_old_hours_but_lifetime_values_stay_exact() {
+    let dir = temp_dir();
+    let n = NOW;
+    let evs = [
+        ev("old", n - 10 * D + 1800, Some("u1"), Some("prod")),
+        ev("old", n - 5 * D + 1800, Some("u2"), Some("staging")),
+        ev("old", n - D + 1800, Some("u3"), Some("prod")),
+        ev("old", n - H + 1800, Some("u1"), Some("prod")),
+    ];
+    let messages: Vec<Value> = evs.iter().enumerate().map(|(i, e)| message(i as u64 + 1, e)).collect();
+    let input = write_lines(dir.path(), "in.jsonl", &to_lines(&messages));
+    // The newest hour is NOW - 1 h; two days before it, rounded down to a day: NOW - 3 d.
+    let cut = (n - H - 2 * D).div_euclid(D) * D;
+    let kept: Vec<Ev> = evs.iter().copied().filter(|e| e.t >= cut).collect();
+
+    let run = backfill_files(std::slice::from_ref(&input), 2, &["--retention-days", "2"]);
+    let old = run.by_title("title old");
+    assert_eq!((old["count"].as_str(), old["userCount"].as_u64()), (Some("4"), Some(3)));
+    let hours: Vec<Value> = kept.iter().map(|e| json!([e.t.div_euclid(H) * H, 1])).collect();
+    assert_eq!(old["stats"]["hourly"], Value::Array(hours), "only hours from the cut on");
+    // Without the option (90 days) every hour stays.
+    let full = backfill_files(std::slice::from_ref(&input), 2, &[]);
+    assert_eq!(full.by_title("title old")["stats"]["hourly"].as_array().map(Vec::len), Some(4));
+
+    let server = start(&["--input", input.to_str().unwrap(), "--retention-days", "2"]);
+    let group = &list(&server, "groupStatsPeriod=14d").body[0];
+    assert_eq!(actual(&group["lifetime"]), expected(&evs, "old", i64::MIN, i64::MAX, None));
+    assert_eq!(group["stats"]["14d"], expected_buckets(&kept, "old", NOW - 13 * D, D, 14, None));
+    // A window after the cut is unaffected: the last day.
+    let day = &list(&server, "statsPeriod=1d").body[0];
+    assert_eq!(actual(day), expected(&evs, "old", NOW - D, NOW, None));
+}

@@ -178,6 +178,13 @@ impl FacetHours {
         }
     }
 
+    /// Drops every facet-hour before `cut` (retention). An emptied split stays a split.
+    pub fn retain_from(&mut self, cut: u32) {
+        for split in self.split.values_mut() {
+            split.retain(|e| e.1 >= cut);
+        }
+    }
+
     /// The group's facets (for tests and diagnostics).
     pub fn facets_of(&self, index: u32) -> Vec<Facet> {
         let mut ids: Vec<u64> = match self.split.get(&index) {

@@ -14,6 +14,8 @@ use rustc_hash::FxHashMap as HashMap;
 use crate::model::{Micros, Symbol, SymbolDefinition};
 use crate::state::{Counter, GroupKey, GroupRow};
 
+pub mod retention;
+
 /// Everything the read side knows about one group.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct GroupView {
@@ -67,6 +69,12 @@ pub struct IssueViews {
     /// Occurrences per (environment, release, level) and hour, for event-level conditions
     /// (`facets`): only an id for groups with one such facet.
     facets: crate::facets::FacetHours,
+    /// Retention (`retention`): the newest hour of activity and of per-hour users seen, and
+    /// the first hour each still keeps.
+    newest_hour: u32,
+    activity_cut: u32,
+    newest_user_hour: u32,
+    users_cut: u32,
     /// The greatest `last_seen` of any row: the API's clock when it follows the data
     /// (rebuilt by `restore_row` after a restore).
     #[serde(skip)]
@@ -371,7 +379,21 @@ impl IssueViews {
         }
     }
 
-    fn apply_activity_epoch(&mut self, updates: Vec<(Activity, u64, isize)>) {
+    fn apply_activity_epoch(&mut self, mut updates: Vec<(Activity, u64, isize)>) {
+        let newest = updates
+            .iter()
+            .filter_map(|(u, _, diff)| match u {
+                Activity::Hour(_, hour) if *diff > 0 => Some(*hour),
+                _ => None,
+            })
+            .max();
+        let cut = self.retain_activity(newest, retention::retention_hours());
+        if cut > 0 {
+            updates.retain(|(u, _, _)| match u {
+                Activity::Hour(_, hour) | Activity::EnvironmentHour(_, _, hour) | Activity::Facet(_, _, hour) => *hour >= cut,
+                Activity::Environment(..) => true,
+            });
+        }
         let mut hours = Vec::new();
         let mut environments = Vec::new();
         // Per group: total occurrences of the epoch and its per-environment hours.
@@ -425,7 +447,12 @@ impl IssueViews {
         }
         let with_environment: isize = updates.iter().map(|u| u.2).sum();
         // The one key before this epoch: None without history, Some(None) for "no environment".
-        let before: Option<Option<Symbol>> = (!view.hourly.is_empty()).then(|| view.environments.first().copied());
+        // Environments are never pruned, hours are (`retention`): a group with an
+        // environment has history even when its hours are gone.
+        let before: Option<Option<Symbol>> = match view.environments.first() {
+            Some(&env) => Some(Some(env)),
+            None => (!view.hourly.is_empty()).then_some(None),
+        };
         let mut only = before;
         let mut several = false;
         let seen = updates.iter().filter(|u| u.2 > 0).map(|u| Some(u.0));
@@ -448,7 +475,10 @@ impl IssueViews {
         self.environment_hours.insert(index, split);
     }
 
-    pub fn apply_user_hours(&mut self, updates: Vec<((GroupKey, u32, Symbol), u64, isize)>) {
+    pub fn apply_user_hours(&mut self, mut updates: Vec<((GroupKey, u32, Symbol), u64, isize)>) {
+        let newest = updates.iter().filter(|u| u.2 > 0).map(|u| u.0 .1).max();
+        let cut = self.retain_users(newest, retention::retention_hours());
+        updates.retain(|u| u.0 .1 >= cut);
         for ((key, hour, user), _, diff) in updates {
             let key = if self.merged.is_empty() { key } else { self.owner(key) };
             let index = self.index_of(key);
@@ -513,6 +543,17 @@ enum UserHours {
 }
 
 impl UserHours {
+    /// Keeps the entries from hour `cut` on; false when none remain.
+    fn retain_from(&mut self, cut: u32) -> bool {
+        match self {
+            UserHours::One(entry) => entry[0] >= cut,
+            UserHours::Many(list) => {
+                list.retain(|e| e[0] >= cut);
+                !list.is_empty()
+            }
+        }
+    }
+
     fn as_slice(&self) -> &[[u32; 3]] {
         match self {
             UserHours::One(entry) => std::slice::from_ref(entry),

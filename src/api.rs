@@ -305,7 +305,9 @@ async fn issue_details(
         Ok(s) => s,
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
-    let scope = Scope::new(window, parse_environments(&params), stats, Collapse::parse(&params), None).for_viewer(viewer);
+    let scope = Scope::new(window, parse_environments(&params), stats, Collapse::parse(&params), None)
+        .for_viewer(viewer)
+        .expanding(crate::api_expand::Expand::parse(&params));
     match find_group(&views, &state.catalog, &org, &id) {
         Some((key, view, row)) => Json(group_json(&views, &state.catalog, key, view, row, &scope)).into_response(),
         None => error(StatusCode::NOT_FOUND, "The requested resource does not exist"),

@@ -110,13 +110,16 @@ pub async fn list_issues(
     };
     let environments = parse_environments(&params);
     let collapse = Collapse::parse(&params);
+    let expand = crate::api_expand::Expand::parse(&params);
     let in_scope = |key: GroupKey| {
         state.catalog.organization_of(key.project) == Some(org.as_str()) && projects.as_ref().is_none_or(|p| p.contains(&key.project))
     };
 
     // Explicit ids: the query is ignored; every id of the organisation is returned.
     if let Some(ids) = group_ids {
-        let scope = Scope::new(window, environments, stats, collapse, None).for_viewer(viewer);
+        let scope = Scope::new(window, environments, stats, collapse, None)
+            .for_viewer(viewer)
+            .expanding(expand);
         let body: Vec<Value> = ids
             .iter()
             .filter_map(|id| {
@@ -129,9 +132,33 @@ pub async fn list_issues(
     }
 
     let query = params.get("query").unwrap_or(search::DEFAULT_QUERY);
+    if let Some((keys, event_id)) = crate::api_direct::event_hits(&views, &state, query, &in_scope) {
+        let scope = Scope::new(window, environments, stats, collapse, None)
+            .for_viewer(viewer)
+            .expanding(expand);
+        let direct = keys.len() == 1;
+        let body: Vec<Value> = keys
+            .iter()
+            .filter_map(|key| {
+                let view = views.get(*key)?;
+                let mut group = group_json(&views, &state.catalog, *key, view, view.row.as_deref()?, &scope);
+                if direct {
+                    group["matchingEventId"] = event_id.clone().into();
+                }
+                Some(group)
+            })
+            .collect();
+        let mut response = Json(body).into_response();
+        if direct {
+            response.headers_mut().insert("X-Sentry-Direct-Hit", HeaderValue::from_static("1"));
+        }
+        return response;
+    }
     if params.get("shortIdLookup") == Some("1") {
         if let Some(hit) = short_id_hit(&views, &state, query, &in_scope) {
-            let scope = Scope::new(window, environments, stats, collapse, None).for_viewer(viewer);
+            let scope = Scope::new(window, environments, stats, collapse, None)
+                .for_viewer(viewer)
+                .expanding(expand);
             let (key, view, row) = hit;
             let mut response = Json(vec![group_json(&views, &state.catalog, key, view, row, &scope)]).into_response();
             response.headers_mut().insert("X-Sentry-Direct-Hit", HeaderValue::from_static("1"));
@@ -140,7 +167,7 @@ pub async fn list_issues(
     }
     let query_time = std::time::UNIX_EPOCH + std::time::Duration::from_micros(now.max(0) as u64);
     let search = match search::IssueQuery::parse(query, query_time) {
-        Ok(search) => search.for_viewer(viewer),
+        Ok(search) => search.for_viewer(viewer).with_environments(environments.clone()),
         Err(e) => return bad_request(e.to_string()),
     };
     if sort == Sort::Inbox {
@@ -148,7 +175,9 @@ pub async fn list_issues(
             return bad_request(message);
         }
     }
-    let scope = Scope::new(window, environments, stats, collapse, Some(&search)).for_viewer(viewer);
+    let scope = Scope::new(window, environments, stats, collapse, Some(&search))
+        .for_viewer(viewer)
+        .expanding(expand);
     let inbox_since = window.start.max(now - INBOX_WINDOW);
 
     // Order: sort value descending, then creation order descending, which is numeric id order.
@@ -160,6 +189,7 @@ pub async fn list_issues(
         let within = search::Windowed {
             times_seen: aggregate.count,
             last_seen: aggregate.last_seen,
+            window: (window.start, window.end),
         };
         if !search.matches_within(&views, view, row, Some(within)) {
             return None;

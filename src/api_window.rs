@@ -3,7 +3,7 @@
 //! environments, `lifetime` over all time, `filtered` under the query's event-level
 //! conditions, and `collapse`. The dump (`serialize::serialize_group`) stays all-time.
 
-use dataflows::model::{format_iso, symbol_of, Micros, Symbol};
+use dataflows::model::{format_iso, Micros, Symbol};
 use dataflows::state::{GroupKey, GroupRow};
 use dataflows::views::{GroupView, IssueViews};
 use dataflows::window::{self, Aggregate, GroupHours, Window};
@@ -25,11 +25,13 @@ pub struct Scope {
     /// The window narrowed by the query's `event.timestamp` bounds, when the query has
     /// event-level conditions (else `filtered` is null).
     pub filtered: Option<Window>,
-    /// The environments `filtered` counts: the request's narrowed by the query's
-    /// `environment:` names (None: all).
-    pub filtered_environments: Option<Vec<Symbol>>,
+    /// The query, when its `environment:`, `release:` or `level:` conditions decide which
+    /// occurrences `filtered` counts (else it counts the requested environments').
+    filtered_by: Option<IssueQuery>,
     /// Who asks: `isBookmarked` and `hasSeen` are theirs.
     pub viewer: String,
+    /// `expand` values.
+    pub expand: crate::api_expand::Expand,
 }
 
 impl Scope {
@@ -44,22 +46,24 @@ impl Scope {
             Some((start, end)) => window.intersect(Window { start, end }),
             None => window,
         });
-        let named: Option<Vec<Symbol>> = query
-            .and_then(IssueQuery::environment_names)
-            .map(|names| names.iter().map(|n| symbol_of(n)).collect());
-        let filtered_environments = match (&environments, named) {
-            (Some(requested), Some(named)) => Some(requested.iter().copied().filter(|e| named.contains(e)).collect()),
-            (requested, named) => named.or_else(|| requested.clone()),
-        };
+        let filtered_by = query
+            .filter(|q| q.has_facet_conditions())
+            .map(|q| q.clone().with_environments(environments.clone()));
         Scope {
             window,
             environments,
             stats,
             collapse,
             filtered,
-            filtered_environments,
+            filtered_by,
             viewer: crate::api_mutations::ANONYMOUS.to_string(),
+            expand: crate::api_expand::Expand::default(),
         }
+    }
+
+    pub fn expanding(mut self, expand: crate::api_expand::Expand) -> Scope {
+        self.expand = expand;
+        self
     }
 
     pub fn for_viewer(mut self, viewer: &str) -> Scope {
@@ -147,6 +151,9 @@ pub fn group_json(views: &IssueViews, catalog: &Catalog, key: GroupKey, view: &G
         base.clone()
     };
     object.extend(seen(in_window.as_ref()));
+    if !scope.collapse.base {
+        crate::api_expand::add_fields(&mut object, catalog, key.project, row, !scope.collapse.unhandled, scope.expand);
+    }
     if !scope.collapse.stats {
         if let Some(spec) = &scope.stats {
             object.insert("stats".into(), stats_value(spec, &hours.hours));
@@ -164,7 +171,13 @@ pub fn group_json(views: &IssueViews, catalog: &Catalog, key: GroupKey, view: &G
     }
     if !scope.collapse.filtered {
         let filtered = scope.filtered.map(|window| {
-            let hours = window::hours_in(views, key, view, scope.filtered_environments.as_deref());
+            let hours = match &scope.filtered_by {
+                Some(query) => {
+                    let (hours, complete) = views.facet_hours(key, view, |f| query.accepts_facet(views, f));
+                    GroupHours { hours, complete }
+                }
+                None => scope.hours(views, key, view),
+            };
             let within = windowed(views, key, &hours, row, window);
             let mut map = seen(within.as_ref());
             let stats = match &scope.stats {

@@ -28,7 +28,8 @@ use serde::{Deserialize, Serialize};
 const MAGIC: &[u8] = b"OCCURRENT-CHECKPOINT\n";
 /// 2: views and project state keep per-hour users and per-environment hours.
 /// 3: mutation log position, group lifecycle and triage state.
-const FORMAT_VERSION: u32 = 3;
+/// 4: views keep occurrences per facet (environment, release, level) and hour.
+const FORMAT_VERSION: u32 = 4;
 /// Checkpoints kept besides the newest, in case the newest turns out unreadable.
 const KEEP: usize = 2;
 

@@ -50,6 +50,11 @@ pub struct EventArgs {
     /// (periodically while running, and at the end of a backfill).
     #[arg(long, default_value_t = 90.0)]
     pub event_retention_days: f64,
+    /// The views' per-hour data (hourly counts, per-environment and per-release/level
+    /// hours, per-hour users) older than this many days before the newest hour ingested is
+    /// dropped, in whole days; group rows and `lifetime` values stay exact.
+    #[arg(long, default_value_t = 90)]
+    pub retention_days: u32,
     /// Server-side fingerprinting rules for error events (as `occurrent grouping
     /// --fingerprinting-rules`), the same for every project.
     #[arg(long, value_name = "FILE")]

@@ -1,7 +1,9 @@
 //! `occurrent`: Sentry-style issue tracking on timely/differential dataflow.
 
 mod api;
+mod api_direct;
 mod api_events;
+mod api_expand;
 mod api_list;
 mod api_mutations;
 mod api_window;
@@ -586,6 +588,10 @@ fn wire(args: &InputArgs, catalog: &Catalog, follow: bool, end: EndAt) -> anyhow
     if args.kafka.chunk_messages < 1 {
         anyhow::bail!("--chunk-messages must be positive");
     }
+    if args.events.retention_days < 1 {
+        anyhow::bail!("--retention-days must be at least 1");
+    }
+    dataflows::views::retention::set_retention_hours(args.events.retention_days.saturating_mul(24));
     let metrics = Arc::new(metrics::Metrics::default());
     let (sink, dead_letter_file) = dead_letter_sink(args, &metrics)?;
     let stop = stop_on_signals()?;

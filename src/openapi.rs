@@ -130,7 +130,14 @@ pub struct IssuesListParams {
     group: Option<Vec<u64>>,
     /// Leave out parts of each issue: `base`, `stats`, `lifetime`, `filtered`, `unhandled`.
     collapse: Option<Vec<String>>,
+    /// Add to each issue: `inbox` (`{reason, reason_details, date_added}` or null), `owners`
+    /// (null), `sessions` (`sessionCount`: null), `pluginActions`, `pluginIssues`,
+    /// `integrationIssues`, `sentryAppIssues` (`[]`), `latestEventHasAttachments` (false).
+    expand: Option<Vec<String>>,
     /// `1`: a query that is a short id returns that issue with `X-Sentry-Direct-Hit: 1`.
+    /// A query that is an event id (32 hex digits or a UUID) of a stored event always
+    /// returns the issue(s) holding it; exactly one gets `X-Sentry-Direct-Hit: 1` and
+    /// `matchingEventId`.
     #[param(rename = "shortIdLookup")]
     short_id_lookup: Option<String>,
 }

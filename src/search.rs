@@ -11,6 +11,7 @@
 
 use std::time::SystemTime;
 
+use dataflows::facets::Facet;
 use dataflows::model::grouptype::{group_type, group_type_by_slug, Category};
 use dataflows::model::{symbol_of, Assignee, GroupStatus, Micros, Priority, Substatus, Symbol};
 use dataflows::state::GroupRow;
@@ -144,6 +145,9 @@ pub struct IssueQuery {
     viewer: String,
     /// Every filter's key, in query order (`sort=inbox` accepts only some keys).
     keys: Vec<String>,
+    /// The request's `environment=` values: event-level conditions hold only for
+    /// occurrences in these (None: any).
+    environments: Option<Vec<Symbol>>,
 }
 
 /// A group's values within the request's window and environments, which Sentry evaluates
@@ -152,6 +156,8 @@ pub struct IssueQuery {
 pub struct Windowed {
     pub times_seen: u64,
     pub last_seen: Micros,
+    /// The request's window, inclusive: event-level conditions need an occurrence in it.
+    pub window: (Micros, Micros),
 }
 
 fn error(filter: &SearchFilter, message: String) -> SearchError {
@@ -225,6 +231,7 @@ impl IssueQuery {
             default_types_only: true,
             viewer: crate::api_mutations::ANONYMOUS.to_string(),
             keys: filters.iter().map(|f| f.key.clone()).collect(),
+            environments: None,
         };
         for filter in &filters {
             compiled.add(filter)?;
@@ -249,6 +256,47 @@ impl IssueQuery {
     pub fn for_viewer(mut self, viewer: &str) -> IssueQuery {
         self.viewer = viewer.to_string();
         self
+    }
+
+    /// The query under the request's `environment=` values (None: all).
+    pub fn with_environments(mut self, environments: Option<Vec<Symbol>>) -> IssueQuery {
+        self.environments = environments;
+        self
+    }
+
+    /// Whether the query tests what single occurrences carry: `environment:`, `release:` or
+    /// `level:` (Sentry evaluates them on events, issue-platform.md §7.2).
+    pub fn has_facet_conditions(&self) -> bool {
+        self.predicates.iter().any(|p| is_facet_test(&p.test))
+    }
+
+    /// Whether an occurrence with `facet` satisfies every `environment:`, `release:` and
+    /// `level:` condition of the query and the request's `environment=` values.
+    pub fn accepts_facet(&self, views: &IssueViews, facet: &Facet) -> bool {
+        if let Some(wanted) = &self.environments {
+            if !facet.environment.is_some_and(|e| wanted.contains(&e)) {
+                return false;
+            }
+        }
+        let environment: Vec<Symbol> = facet.environment.into_iter().collect();
+        let release: Vec<Symbol> = facet.release.into_iter().collect();
+        self.predicates.iter().all(|p| {
+            let holds = match &p.test {
+                Test::Environment(values) => any_symbol(views, &environment, values),
+                Test::Release(values) => any_symbol(views, &release, values),
+                Test::Level(values) => values.iter().any(|v| v.matches(facet.level.api_name())),
+                _ => return true,
+            };
+            holds != p.negated
+        })
+    }
+
+    /// Whether the group has an occurrence in `(lo, hi)` (inclusive, at hour granularity)
+    /// that satisfies the query's event-level conditions on its facet together.
+    fn has_matching_occurrence(&self, views: &IssueViews, view: &GroupView, row: &GroupRow, range: (Micros, Micros)) -> bool {
+        let Some(key) = view.key else { return false };
+        let (hours, _) = views.facet_hours(key, view, |f| self.accepts_facet(views, f));
+        any_hour_in(&hours, row, range)
     }
 
     fn add(&mut self, filter: &SearchFilter) -> Result<(), SearchError> {
@@ -331,28 +379,6 @@ impl IssueQuery {
             })
     }
 
-    /// The environments the query's `environment:` filters allow, when they name them exactly
-    /// (no negation, no wildcard, no `has:`); None otherwise. `filtered` counts only those.
-    pub fn environment_names(&self) -> Option<Vec<String>> {
-        let mut allowed: Option<Vec<String>> = None;
-        for p in &self.predicates {
-            let Test::Environment(values) = &p.test else { continue };
-            let names: Option<Vec<String>> = values
-                .iter()
-                .map(|v| match v {
-                    Text::Exact(s) if !s.is_empty() && !p.negated => Some(s.clone()),
-                    _ => None,
-                })
-                .collect();
-            let names = names?;
-            allowed = Some(match allowed {
-                None => names,
-                Some(previous) => previous.into_iter().filter(|n| names.contains(n)).collect(),
-            });
-        }
-        allowed
-    }
-
     /// Why the query cannot be an inbox search (issue-platform.md §7.6), if it cannot.
     pub fn inbox_error(&self) -> Option<String> {
         const ALLOWED: [&str; 4] = ["date", "status", "for_review", "assigned_or_suggested"];
@@ -385,21 +411,31 @@ impl IssueQuery {
         if self.default_types_only && group_type(row.type_id).is_some_and(|t| !t.in_default_search) {
             return false;
         }
-        if let Some(range) = self.date_range {
-            if !has_occurrences_in(view, row, range) {
-                return false;
-            }
-        }
-        self.predicates
+        let facets = self.has_facet_conditions();
+        if !self
+            .predicates
             .iter()
-            .all(|p| test(&p.test, views, view, row, windowed, &self.viewer) != p.negated)
+            .all(|p| (facets && is_facet_test(&p.test)) || test(&p.test, views, view, row, windowed, &self.viewer) != p.negated)
+        {
+            return false;
+        }
+        let (lo, hi) = self.date_range.unwrap_or((Micros::MIN, Micros::MAX));
+        let (window_lo, window_hi) = windowed.map_or((Micros::MIN, Micros::MAX), |w| w.window);
+        let range = (lo.max(window_lo), hi.min(window_hi));
+        if facets {
+            return self.has_matching_occurrence(views, view, row, range);
+        }
+        self.date_range.is_none() || any_hour_in(&view.hourly, row, range)
     }
 }
 
-/// Whether the group has an occurrence in `[lo, hi]`, on the hourly stats clipped to the
-/// group's first and last seen.
-fn has_occurrences_in(view: &GroupView, row: &GroupRow, (lo, hi): (Micros, Micros)) -> bool {
-    view.hourly.iter().any(|&(hour, count)| {
+fn is_facet_test(test: &Test) -> bool {
+    matches!(test, Test::Environment(_) | Test::Release(_) | Test::Level(_))
+}
+
+/// Whether any of `hours` (clipped to the group's first and last seen) meets `[lo, hi]`.
+fn any_hour_in(hours: &[(u32, u32)], row: &GroupRow, (lo, hi): (Micros, Micros)) -> bool {
+    hours.iter().any(|&(hour, count)| {
         let start = (Micros::from(hour) * HOUR_MICROS).max(row.first_seen);
         let end = (Micros::from(hour) * HOUR_MICROS + HOUR_MICROS - 1).min(row.last_seen);
         count > 0 && start.max(lo) <= end.min(hi)

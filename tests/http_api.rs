@@ -357,7 +357,9 @@ fn search_keys_negation_lists_and_errors() {
         ("!level:error", vec![b, c]),
         ("release:1.0", vec![a, d]),
         ("release:2.0", vec![a, b]),
-        ("!release:2.0", vec![c, d, e, g, h]),
+        // Negations hold per occurrence, as Sentry's do per event: a's release 1.0
+        // occurrence is not of release 2.0, and its staging one is not in prod.
+        ("!release:2.0", vec![a, c, d, e, g, h]),
         ("release:[1.0, 2.0]", vec![a, b, d]),
         ("release:1.*", vec![a, d]),
         ("has:release", vec![a, b, d]),
@@ -367,7 +369,9 @@ fn search_keys_negation_lists_and_errors() {
         ("!firstRelease:1.0", vec![b, c, e, g, h]),
         ("environment:staging", vec![a]),
         ("environment:prod", vec![a, b]),
-        ("!environment:prod", vec![c, d, e, g, h]),
+        ("!environment:prod", vec![a, c, d, e, g, h]),
+        // Conditions hold together on one occurrence: a has no release 2.0 one in prod.
+        ("release:2.0 environment:prod", vec![b]),
         ("environment:[staging, nowhere]", vec![a]),
         // event.timestamp: occurrences in the range (hour granularity).
         (
@@ -489,6 +493,56 @@ fn events_endpoints_serve_stored_events() {
         assert_eq!(response.status(), 404, "{path}");
         assert!(json_of(response)["detail"].is_string(), "{path}");
     }
+
+    // A query that is an event id (32 hex digits or a UUID) returns the group holding that
+    // event directly, whatever its status or the default query.
+    for query in [uuid(0xe003), "00000000-0000-0000-0000-00000000e003".to_string()] {
+        let response = get(&server, &format!("{base}/?query={query}")).unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["X-Sentry-Direct-Hit"], "1", "{query}");
+        let body = json_of(response);
+        assert_eq!(body.as_array().map(Vec::len), Some(1), "{body}");
+        assert_eq!(
+            (body[0]["id"].as_str(), body[0]["matchingEventId"].as_str()),
+            (Some("1"), Some(uuid(0xe003).as_str()))
+        );
+    }
+    let hello = json_of(get(&server, &format!("{base}/?query={}", uuid(0xe009))).unwrap());
+    assert_eq!(hello[0]["id"], "2");
+    // An unknown event id is an ordinary search (free text): nothing, and no direct hit.
+    let response = get(&server, &format!("{base}/?query={}", uuid(0xffff))).unwrap();
+    assert!(response.headers().get("X-Sentry-Direct-Hit").is_none());
+    assert_eq!(json_of(response), json!([]));
+
+    // The §7.5 fields without a dump counterpart, and expand.
+    let group = &json_of(
+        get(
+            &server,
+            &format!("{base}/?query=&expand=inbox&expand=owners&expand=sessions&expand=pluginActions&expand=latestEventHasAttachments"),
+        )
+        .unwrap(),
+    )[0];
+    for (field, value) in [
+        ("isUnhandled", json!(false)),
+        ("isPublic", json!(false)),
+        ("shareId", Value::Null),
+        ("isSubscribed", json!(false)),
+        ("subscriptionDetails", Value::Null),
+        ("numComments", json!(0)),
+        ("annotations", json!([])),
+        ("owners", Value::Null),
+        ("sessionCount", Value::Null),
+        ("pluginActions", json!([])),
+        ("latestEventHasAttachments", json!(false)),
+    ] {
+        assert_eq!(group[field], value, "{field} in {group}");
+    }
+    // New and unresolved: in the inbox since its first event (T0 for group 2, T0 + 0 s for 1).
+    assert_eq!(group["inbox"]["reason"], 0, "{group}");
+    assert_eq!(group["inbox"]["date_added"], group["firstSeen"]);
+    assert!(group.get("pluginIssues").is_none(), "not expanded");
+    let collapsed = &json_of(get(&server, &format!("{base}/?query=&collapse=unhandled")).unwrap())[0];
+    assert!(collapsed.get("isUnhandled").is_none(), "{collapsed}");
 }
 
 #[test]

@@ -120,7 +120,8 @@ fn iso_micros(micros: i64) -> String {
     )
 }
 
-/// One input event: group (fingerprint, project), time (seconds), user, environment.
+/// One input event: group (fingerprint, project), time (seconds), user, environment,
+/// release and level.
 #[derive(Clone, Copy)]
 struct Ev {
     fp: &'static str,
@@ -128,6 +129,8 @@ struct Ev {
     t: i64,
     user: Option<&'static str>,
     env: Option<&'static str>,
+    release: Option<&'static str>,
+    level: &'static str,
 }
 
 fn ev(fp: &'static str, t: i64, user: Option<&'static str>, env: Option<&'static str>) -> Ev {
@@ -137,6 +140,8 @@ fn ev(fp: &'static str, t: i64, user: Option<&'static str>, env: Option<&'static
         t,
         user,
         env,
+        release: None,
+        level: "error",
     }
 }
 
@@ -148,20 +153,33 @@ fn message(id: u64, e: &Ev) -> Value {
     if let Some(env) = e.env {
         event["environment"] = json!(env);
     }
-    occurrence(id, e.project, e.fp, 4001, e.t as f64, json!({ "event": event }))
+    if let Some(release) = e.release {
+        event["release"] = json!(release);
+    }
+    occurrence(id, e.project, e.fp, 4001, e.t as f64, json!({ "event": event, "level": e.level }))
 }
 
 /// Count, distinct users, first and last seen of `fp`'s events in `[start, end]` and `envs`,
 /// at the views' hour granularity (docs/semantics.md §7): first/last seen are exact when the
 /// group's lifetime first/last event is in that hour, else the hour's edge (within the window).
 fn expected(events: &[Ev], fp: &str, start: i64, end: i64, envs: Option<&[&str]>) -> (String, u64, Option<String>, Option<String>) {
+    expected_if(events, fp, start, end, |e| {
+        envs.is_none_or(|envs| e.env.is_some_and(|x| envs.contains(&x)))
+    })
+}
+
+/// [`expected`] over the events that satisfy `condition`.
+fn expected_if(
+    events: &[Ev],
+    fp: &str,
+    start: i64,
+    end: i64,
+    condition: impl Fn(&Ev) -> bool,
+) -> (String, u64, Option<String>, Option<String>) {
     let group: Vec<&Ev> = events.iter().filter(|e| e.fp == fp).collect();
     let lifetime_first = group.iter().map(|e| e.t).min().unwrap_or(0) * 1_000_000;
     let lifetime_last = group.iter().map(|e| e.t).max().unwrap_or(0) * 1_000_000;
-    let selected: Vec<&Ev> = group
-        .into_iter()
-        .filter(|e| e.t >= start && e.t <= end && envs.is_none_or(|envs| e.env.is_some_and(|x| envs.contains(&x))))
-        .collect();
+    let selected: Vec<&Ev> = group.into_iter().filter(|e| e.t >= start && e.t <= end && condition(e)).collect();
     let mut users: Vec<&str> = selected.iter().filter_map(|e| e.user).collect();
     users.sort();
     users.dedup();
@@ -604,4 +622,145 @@ fn paging_with_ties_returns_every_group_once_and_trends_differs_from_date() {
     // The cursor of sort=date is the last seen in milliseconds.
     let link = list(&server, "sort=date&limit=1").headers["Link"].to_str().unwrap().to_string();
     assert!(link.contains(&format!("cursor=\"{}:0:0\"", (NOW - H) * 1000)), "{link}");
+}
+
+/// `rl` has five events over five days with two releases (and one without), two levels and
+/// two environments, one user each; `one` has two events of one release and level (so its
+/// views keep no per-facet hours); `late` was an error first and is info now.
+fn facet_events() -> Vec<Ev> {
+    let n = NOW;
+    let with = |fp, t, user, env, release, level| Ev {
+        release,
+        level,
+        ..ev(fp, t, user, env)
+    };
+    vec![
+        with("rl", n - 5 * D + 1800, Some("a"), Some("prod"), Some("1.0"), "error"),
+        with("rl", n - 4 * D + 1800, Some("b"), Some("prod"), Some("1.0"), "warning"),
+        with("rl", n - 3 * D + 1800, Some("c"), Some("staging"), Some("2.0"), "error"),
+        with("rl", n - 2 * D + 1800, Some("d"), Some("prod"), None, "error"),
+        with("rl", n - D + 1800, Some("e"), Some("prod"), Some("2.0"), "warning"),
+        with("one", n - 3 * D + 1800, Some("a"), Some("prod"), Some("1.0"), "info"),
+        with("one", n - 2 * D + 1800, Some("b"), Some("prod"), Some("1.0"), "info"),
+        with("late", n - 6 * D + 1800, None, None, None, "error"),
+        with("late", n - 5 * D + 1800, None, None, None, "info"),
+    ]
+}
+
+#[test]
+fn filtered_and_matching_follow_release_level_and_environment_of_each_event() {
+    let dir = temp_dir();
+    let evs = facet_events();
+    let messages: Vec<Value> = evs.iter().enumerate().map(|(i, e)| message(i as u64 + 1, e)).collect();
+    let input = write_lines(dir.path(), "in.jsonl", &to_lines(&messages));
+    let server = start(&["--input", input.to_str().unwrap()]);
+    let (start, end) = (NOW - 90 * D, NOW);
+    let t = |fp: &str| format!("title {fp}");
+    let sorted = |params: &str| {
+        let reply = list(&server, params);
+        let mut names = titles(&reply);
+        names.sort();
+        (names, reply)
+    };
+
+    // Each case: the query, the groups it returns, and which events `filtered` counts.
+    type Condition = fn(&Ev) -> bool;
+    let cases: [(&str, &[&str], Condition); 7] = [
+        ("release:1.0", &["one", "rl"], |e| e.release == Some("1.0")),
+        ("level:error", &["late", "rl"], |e| e.level == "error"),
+        ("release:2.0 level:warning", &["rl"], |e| {
+            e.release == Some("2.0") && e.level == "warning"
+        }),
+        ("!release:1.0", &["late", "rl"], |e| e.release != Some("1.0")),
+        ("has:release level:error", &["rl"], |e| e.release.is_some() && e.level == "error"),
+        ("release:2.* environment:prod", &["rl"], |e| {
+            e.release == Some("2.0") && e.env == Some("prod")
+        }),
+        ("release:3.0", &[], |_| false),
+    ];
+    for (query, groups, condition) in cases {
+        let (names, reply) = sorted(&format!("query={}&groupStatsPeriod=14d", url_encode(query)));
+        let expected_names: Vec<String> = groups.iter().map(|g| t(g)).collect();
+        assert_eq!(names, expected_names, "{query}");
+        for fp in groups.iter() {
+            let group = by_title(&reply, &t(fp));
+            assert_eq!(actual(group), expected(&evs, fp, start, end, None), "{query}: {fp} in the window");
+            assert_eq!(
+                actual(&group["filtered"]),
+                expected_if(&evs, fp, start, end, condition),
+                "{query}: {fp} filtered"
+            );
+            assert_eq!(
+                group["filtered"]["stats"]["14d"],
+                expected_buckets_if(&evs, fp, condition),
+                "{query}: {fp}"
+            );
+        }
+    }
+    // The request's environment= narrows the window's values and the event-level match.
+    let (names, reply) = sorted("query=release:1.0&environment=prod");
+    assert_eq!(names, [t("one"), t("rl")]);
+    let rl = by_title(&reply, "title rl");
+    assert_eq!(actual(rl), expected(&evs, "rl", start, end, Some(&["prod"])));
+    let in_prod_1 = |e: &Ev| e.release == Some("1.0") && e.env == Some("prod");
+    assert_eq!(actual(&rl["filtered"]), expected_if(&evs, "rl", start, end, in_prod_1));
+    // staging had only release 2.0: release:1.0 finds nothing there.
+    assert_eq!(sorted("query=release:1.0&environment=staging").0, Vec::<String>::new());
+    // Conditions hold together on one event: no event is release 1.0 *and* in staging.
+    assert_eq!(sorted("query=release:1.0 environment:staging").0, Vec::<String>::new());
+    // The window: rl's release 1.0 events are 4–5 days old, so not in the last 3 days.
+    assert_eq!(sorted("query=release:1.0&statsPeriod=3d").0, [t("one")]);
+    // issues-count counts with the same event-level reading.
+    let counts = get(
+        &server,
+        "/api/0/organizations/sentry/issues-count/?query=level:error&query=level:info",
+    );
+    assert_eq!(counts.body, json!({"level:error": 2, "level:info": 2}));
+}
+
+fn url_encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// The 14 daily buckets of `fp`'s events that satisfy `condition`, the last holding now.
+fn expected_buckets_if(events: &[Ev], fp: &str, condition: fn(&Ev) -> bool) -> Value {
+    let selected: Vec<Ev> = events.iter().filter(|e| condition(e)).copied().collect();
+    expected_buckets(&selected, fp, NOW - 13 * D, D, 14, None)
+}
+
+/// `--retention-days 2`: per-hour data older than two days before the newest hour (cut at a
+/// whole day) is dropped, so old hours leave `stats` and the dump's `stats.hourly`, while
+/// counts, users and first/last seen of the rows (`lifetime`) stay exact.
+#[test]
+fn retention_drops_old_hours_but_lifetime_values_stay_exact() {
+    let dir = temp_dir();
+    let n = NOW;
+    let evs = [
+        ev("old", n - 10 * D + 1800, Some("u1"), Some("prod")),
+        ev("old", n - 5 * D + 1800, Some("u2"), Some("staging")),
+        ev("old", n - D + 1800, Some("u3"), Some("prod")),
+        ev("old", n - H + 1800, Some("u1"), Some("prod")),
+    ];
+    let messages: Vec<Value> = evs.iter().enumerate().map(|(i, e)| message(i as u64 + 1, e)).collect();
+    let input = write_lines(dir.path(), "in.jsonl", &to_lines(&messages));
+    // The newest hour is NOW - 1 h; two days before it, rounded down to a day: NOW - 3 d.
+    let cut = (n - H - 2 * D).div_euclid(D) * D;
+    let kept: Vec<Ev> = evs.iter().copied().filter(|e| e.t >= cut).collect();
+
+    let run = backfill_files(std::slice::from_ref(&input), 2, &["--retention-days", "2"]);
+    let old = run.by_title("title old");
+    assert_eq!((old["count"].as_str(), old["userCount"].as_u64()), (Some("4"), Some(3)));
+    let hours: Vec<Value> = kept.iter().map(|e| json!([e.t.div_euclid(H) * H, 1])).collect();
+    assert_eq!(old["stats"]["hourly"], Value::Array(hours), "only hours from the cut on");
+    // Without the option (90 days) every hour stays.
+    let full = backfill_files(std::slice::from_ref(&input), 2, &[]);
+    assert_eq!(full.by_title("title old")["stats"]["hourly"].as_array().map(Vec::len), Some(4));
+
+    let server = start(&["--input", input.to_str().unwrap(), "--retention-days", "2"]);
+    let group = &list(&server, "groupStatsPeriod=14d").body[0];
+    assert_eq!(actual(&group["lifetime"]), expected(&evs, "old", i64::MIN, i64::MAX, None));
+    assert_eq!(group["stats"]["14d"], expected_buckets(&kept, "old", NOW - 13 * D, D, 14, None));
+    // A window after the cut is unaffected: the last day.
+    let day = &list(&server, "statsPeriod=1d").body[0];
+    assert_eq!(actual(day), expected(&evs, "old", NOW - D, NOW, None));
 }

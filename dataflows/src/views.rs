@@ -14,6 +14,8 @@ use rustc_hash::FxHashMap as HashMap;
 use crate::model::{Micros, Symbol, SymbolDefinition};
 use crate::state::{Counter, GroupKey, GroupRow};
 
+pub mod retention;
+
 /// Everything the read side knows about one group.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct GroupView {
@@ -64,6 +66,15 @@ pub struct IssueViews {
     /// requests with `environment=` cost no memory for them, and requests without one read
     /// `hourly` exactly as before. See `apply_activity` and docs/semantics.md §7.
     environment_hours: HashMap<u32, Vec<(Symbol, u32, u32)>>,
+    /// Occurrences per (environment, release, level) and hour, for event-level conditions
+    /// (`facets`): only an id for groups with one such facet.
+    facets: crate::facets::FacetHours,
+    /// Retention (`retention`): the newest hour of activity and of per-hour users seen, and
+    /// the first hour each still keeps.
+    newest_hour: u32,
+    activity_cut: u32,
+    newest_user_hour: u32,
+    users_cut: u32,
     /// The greatest `last_seen` of any row: the API's clock when it follows the data
     /// (rebuilt by `restore_row` after a restore).
     #[serde(skip)]
@@ -82,6 +93,8 @@ pub enum Activity {
     Hour(GroupKey, u32),
     Environment(GroupKey, Symbol),
     EnvironmentHour(GroupKey, Symbol, u32),
+    /// Occurrences of a facet (environment, release, level) in an hour.
+    Facet(GroupKey, crate::facets::Facet, u32),
 }
 
 /// A group's net change between two drains of the change log.
@@ -270,6 +283,11 @@ impl IssueViews {
             self.merged.insert(child, parent);
             let parent = self.owner(parent);
             let (child_index, parent_index) = (self.index_of(child), self.index_of(parent));
+            let (child_hourly, parent_hourly) = (
+                &self.groups[child_index as usize].hourly,
+                &self.groups[parent_index as usize].hourly,
+            );
+            self.facets.merge(child_index, child_hourly, parent_index, parent_hourly);
             // Per-environment hours: needed once the two together span two keys.
             let (mut keys, mut series) = self.environment_series(parent_index);
             let (child_keys, child_series) = self.environment_series(child_index);
@@ -361,11 +379,26 @@ impl IssueViews {
         }
     }
 
-    fn apply_activity_epoch(&mut self, updates: Vec<(Activity, u64, isize)>) {
+    fn apply_activity_epoch(&mut self, mut updates: Vec<(Activity, u64, isize)>) {
+        let newest = updates
+            .iter()
+            .filter_map(|(u, _, diff)| match u {
+                Activity::Hour(_, hour) if *diff > 0 => Some(*hour),
+                _ => None,
+            })
+            .max();
+        let cut = self.retain_activity(newest, retention::retention_hours());
+        if cut > 0 {
+            updates.retain(|(u, _, _)| match u {
+                Activity::Hour(_, hour) | Activity::EnvironmentHour(_, _, hour) | Activity::Facet(_, _, hour) => *hour >= cut,
+                Activity::Environment(..) => true,
+            });
+        }
         let mut hours = Vec::new();
         let mut environments = Vec::new();
         // Per group: total occurrences of the epoch and its per-environment hours.
         let mut touched: HashMap<GroupKey, (isize, Vec<EnvironmentHourDiff>)> = HashMap::default();
+        let mut facets: HashMap<GroupKey, Vec<crate::facets::FacetHourDiff>> = HashMap::default();
         for (update, time, diff) in updates {
             // A merged group's late activity belongs to its parent.
             let update = match update {
@@ -373,6 +406,7 @@ impl IssueViews {
                 Activity::Hour(key, hour) => Activity::Hour(self.owner(key), hour),
                 Activity::Environment(key, env) => Activity::Environment(self.owner(key), env),
                 Activity::EnvironmentHour(key, env, hour) => Activity::EnvironmentHour(self.owner(key), env, hour),
+                Activity::Facet(key, facet, hour) => Activity::Facet(self.owner(key), facet, hour),
             };
             match update {
                 Activity::Hour(key, hour) => {
@@ -381,10 +415,15 @@ impl IssueViews {
                 }
                 Activity::Environment(key, env) => environments.push(((key, env), time, diff)),
                 Activity::EnvironmentHour(key, env, hour) => touched.entry(key).or_default().1.push((env, hour, diff)),
+                Activity::Facet(key, facet, hour) => facets.entry(key).or_default().push((facet, hour, diff)),
             }
         }
         for (key, (total, env_hours)) in touched {
             self.split_environments(key, total, env_hours);
+        }
+        for (key, updates) in facets {
+            let index = self.index_of(key);
+            self.facets.apply(index, &self.groups[index as usize].hourly, &updates);
         }
         self.apply_hourly(hours);
         self.apply_environments(environments);
@@ -408,7 +447,12 @@ impl IssueViews {
         }
         let with_environment: isize = updates.iter().map(|u| u.2).sum();
         // The one key before this epoch: None without history, Some(None) for "no environment".
-        let before: Option<Option<Symbol>> = (!view.hourly.is_empty()).then(|| view.environments.first().copied());
+        // Environments are never pruned, hours are (`retention`): a group with an
+        // environment has history even when its hours are gone.
+        let before: Option<Option<Symbol>> = match view.environments.first() {
+            Some(&env) => Some(Some(env)),
+            None => (!view.hourly.is_empty()).then_some(None),
+        };
         let mut only = before;
         let mut several = false;
         let seen = updates.iter().filter(|u| u.2 > 0).map(|u| Some(u.0));
@@ -431,7 +475,10 @@ impl IssueViews {
         self.environment_hours.insert(index, split);
     }
 
-    pub fn apply_user_hours(&mut self, updates: Vec<((GroupKey, u32, Symbol), u64, isize)>) {
+    pub fn apply_user_hours(&mut self, mut updates: Vec<((GroupKey, u32, Symbol), u64, isize)>) {
+        let newest = updates.iter().filter(|u| u.2 > 0).map(|u| u.0 .1).max();
+        let cut = self.retain_users(newest, retention::retention_hours());
+        updates.retain(|u| u.0 .1 >= cut);
         for ((key, hour, user), _, diff) in updates {
             let key = if self.merged.is_empty() { key } else { self.owner(key) };
             let index = self.index_of(key);
@@ -462,6 +509,20 @@ impl IssueViews {
         self.environment_hours.get(self.index.get(&key)?).map(Vec::as_slice)
     }
 
+    /// The group's occurrences per hour whose facet `accept`s, and whether that is all of
+    /// them (see `facets::FacetHours::hours_matching`).
+    pub fn facet_hours<'v>(
+        &self,
+        key: GroupKey,
+        view: &'v GroupView,
+        accept: impl Fn(&crate::facets::Facet) -> bool,
+    ) -> (std::borrow::Cow<'v, [(u32, u32)]>, bool) {
+        match self.index.get(&key) {
+            Some(&index) => self.facets.hours_matching(index, &view.hourly, accept),
+            None => (std::borrow::Cow::Borrowed(&view.hourly), true),
+        }
+    }
+
     pub fn counter(&self, counter: Counter) -> i64 {
         self.counters.get(&counter).copied().unwrap_or(0)
     }
@@ -482,6 +543,17 @@ enum UserHours {
 }
 
 impl UserHours {
+    /// Keeps the entries from hour `cut` on; false when none remain.
+    fn retain_from(&mut self, cut: u32) -> bool {
+        match self {
+            UserHours::One(entry) => entry[0] >= cut,
+            UserHours::Many(list) => {
+                list.retain(|e| e[0] >= cut);
+                !list.is_empty()
+            }
+        }
+    }
+
     fn as_slice(&self) -> &[[u32; 3]] {
         match self {
             UserHours::One(entry) => std::slice::from_ref(entry),

@@ -14,6 +14,7 @@ use timely::dataflow::Stream;
 
 use super::epoch_of;
 
+use crate::facets::Facet;
 use crate::model::{ProjectId, Record, Seq, Symbol};
 use crate::state::{Counter, Effects, GroupKey, GroupRow, IngestConfig, ProjectState};
 
@@ -33,6 +34,8 @@ pub struct Ingested<'scope> {
     pub environment_hours: Stream<'scope, u64, Updates<(GroupKey, Symbol, u32)>>,
     /// `(group, hour, user)`, each once: the first time the user is seen there.
     pub user_hours: Stream<'scope, u64, Updates<(GroupKey, u32, Symbol)>>,
+    /// Occurrences per (group, facet, hour).
+    pub facet_hours: Stream<'scope, u64, Updates<(GroupKey, Facet, u32)>>,
 }
 
 /// Spreads project ids over workers (Fibonacci hashing; ids are often small and sequential).
@@ -57,6 +60,7 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
     let (env_hours_out, environment_hours) = builder.new_output::<Updates<(GroupKey, Symbol, u32)>>();
     let (user_hours_out, user_hours) = builder.new_output::<Updates<(GroupKey, u32, Symbol)>>();
     let (merges_out, merges) = builder.new_output::<Updates<(GroupKey, GroupKey)>>();
+    let (facet_hours_out, facet_hours) = builder.new_output::<Updates<(GroupKey, Facet, u32)>>();
     let mut outputs = (
         groups_out,
         hourly_out,
@@ -66,7 +70,7 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
         created_out,
         rejected_out,
     );
-    let mut window_outputs = (env_hours_out, user_hours_out, merges_out);
+    let mut window_outputs = (env_hours_out, user_hours_out, merges_out, facet_hours_out);
 
     builder.build(move |_| {
         // Records waiting for their epoch to complete, with one capability per output.
@@ -82,7 +86,7 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
             });
             let frontier = &frontiers[0];
             let (groups_out, hourly_out, env_out, release_out, counters_out, created_out, rejected_out) = &mut outputs;
-            let (env_hours_out, user_hours_out, merges_out) = &mut window_outputs;
+            let (env_hours_out, user_hours_out, merges_out, facet_hours_out) = &mut window_outputs;
             while let Some((epoch, (caps, mut chunks))) = super::pop_closed(&mut pending, |e| frontier.less_equal(e)) {
                 // An epoch is one block, read by one worker and sent in order; sort only if the
                 // transport ever reordered it.
@@ -122,6 +126,8 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
                 let user_hours: Updates<(GroupKey, u32, Symbol)> = effects.user_hours.drain(..).map(|k| (k, epoch, 1)).collect();
                 give(user_hours_out, &caps[8], user_hours);
                 give(merges_out, &caps[9], effects.merges.drain(..).map(|m| (m, epoch, 1)).collect());
+                let facet_hours: Updates<(GroupKey, Facet, u32)> = effects.facet_hours.drain().map(|(k, n)| (k, epoch, n)).collect();
+                give(facet_hours_out, &caps[10], facet_hours);
             }
         }
     });
@@ -136,11 +142,12 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
         rejected,
         environment_hours,
         user_hours,
+        facet_hours,
     }
 }
 
 /// Output ports of the ingest operator (one capability each per epoch).
-const OUTPUTS: usize = 10;
+const OUTPUTS: usize = 11;
 
 fn give<D: Clone + 'static>(
     output: &mut timely::dataflow::channels::pushers::Output<u64, Vec<D>>,

@@ -98,6 +98,11 @@ pub fn build_ingest<'scope, D: LineDecoder>(
             ingested
                 .environment_hours
                 .map(|((key, env, hour), time, diff)| (Activity::EnvironmentHour(key, env, hour), time, diff)),
+        )
+        .concat(
+            ingested
+                .facet_hours
+                .map(|((key, facet, hour), time, diff)| (Activity::Facet(key, facet, hour), time, diff)),
         );
     sink::apply_at_frontier(activity, views.clone(), IssueViews::apply_activity, to_first_process).probe_with(&probe);
     sink::apply_at_frontier(ingested.user_hours, views.clone(), IssueViews::apply_user_hours, to_first_process).probe_with(&probe);

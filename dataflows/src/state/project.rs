@@ -146,6 +146,9 @@ pub struct Effects {
     /// `(group, hour, user)` the first time the user is seen for the group in that hour: the
     /// views count distinct users over any window of whole hours from these.
     pub user_hours: Vec<(GroupKey, u32, Symbol)>,
+    /// Occurrences per (group, facet, hour): what event-level conditions test
+    /// (`facets::FacetHours`).
+    pub facet_hours: HashMap<(GroupKey, crate::facets::Facet, u32), isize>,
 }
 
 impl Effects {
@@ -319,6 +322,12 @@ impl ProjectState {
         if let Some(release) = occ.release {
             *effects.releases.entry((key, release)).or_default() += 1;
         }
+        let facet = crate::facets::Facet {
+            environment: occ.environment,
+            release: occ.release,
+            level: occ.level,
+        };
+        *effects.facet_hours.entry((key, facet, hour)).or_default() += 1;
         if let Some(user) = occ.user {
             if self.users.insert((key.short_id, user)) {
                 Arc::make_mut(&mut self.groups[index].row).user_count += 1;

@@ -1,0 +1,284 @@
+//! A group's occurrences per *facet* — the (environment, release, level) an occurrence
+//! carries — and hour, so that the read side can count exactly the occurrences that satisfy
+//! a query's event-level conditions on those three, in any combination (the `filtered`
+//! object of issue-platform.md §7.5, and Sentry's event-level matching of `release:`,
+//! `level:` and `environment:`, §7.2).
+//!
+//! Memory follows the per-environment hours (`views::IssueViews::environment_hours`): a
+//! group whose occurrences all share one facet — most groups — keeps only that facet's id
+//! (8 bytes, in a dense vector by group index); its `hourly` *is* that facet's series. Only
+//! when a second facet appears are the group's hours split per facet (16 bytes per
+//! facet-hour), its history so far going to the first facet. Facets themselves are
+//! interned once for all groups (there are few distinct combinations).
+
+use std::borrow::Cow;
+
+use rustc_hash::FxHashMap as HashMap;
+
+use crate::model::{Level, Symbol};
+
+/// What an occurrence carries that event-level conditions test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct Facet {
+    pub environment: Option<Symbol>,
+    pub release: Option<Symbol>,
+    pub level: Level,
+}
+
+impl Facet {
+    /// A 64-bit id (never 0, which marks "no facet yet"); a collision would merge two
+    /// combinations' counts, with probability about n²/2⁶⁵ for n distinct combinations.
+    pub fn id(&self) -> u64 {
+        let mut bytes = [0u8; 19];
+        bytes[0] = u8::from(self.environment.is_some());
+        bytes[1..9].copy_from_slice(&self.environment.unwrap_or(0).to_le_bytes());
+        bytes[9] = u8::from(self.release.is_some());
+        bytes[10..18].copy_from_slice(&self.release.unwrap_or(0).to_le_bytes());
+        bytes[18] = self.level as u8;
+        xxhash_rust::xxh3::xxh3_64(&bytes).max(1)
+    }
+}
+
+/// `(facet, hour, occurrences added)` of one epoch.
+pub type FacetHourDiff = (Facet, u32, isize);
+
+#[derive(Default, Debug, serde::Serialize, serde::Deserialize)]
+pub struct FacetHours {
+    /// Every facet seen, by id.
+    facets: HashMap<u64, Facet>,
+    /// By group index: the group's only facet (0: none yet, or split).
+    only: Vec<u64>,
+    /// By group index, for groups with more than one facet: occurrences per (facet id,
+    /// hour), sorted.
+    split: HashMap<u32, Vec<(u64, u32, u32)>>,
+}
+
+impl FacetHours {
+    fn only(&self, index: u32) -> u64 {
+        self.only.get(index as usize).copied().unwrap_or(0)
+    }
+
+    fn set_only(&mut self, index: u32, id: u64) {
+        let slot = index as usize;
+        if self.only.len() <= slot {
+            if id == 0 {
+                return;
+            }
+            self.only.resize(slot + 1, 0);
+        }
+        self.only[slot] = id;
+    }
+
+    /// Applies one epoch's facet hours of the group at `index`; `hourly` is the group's
+    /// hourly counts *before* the epoch (the first facet's history when it splits).
+    pub fn apply(&mut self, index: u32, hourly: &[(u32, u32)], updates: &[FacetHourDiff]) {
+        let mut ids = Vec::with_capacity(updates.len());
+        for (facet, hour, diff) in updates {
+            let id = facet.id();
+            self.facets.entry(id).or_insert(*facet);
+            ids.push((id, *hour, *diff));
+        }
+        if let Some(split) = self.split.get_mut(&index) {
+            add(split, &ids);
+            return;
+        }
+        let first = self.only(index);
+        let mut keys = ids.iter().filter(|u| u.2 > 0).map(|u| u.0);
+        let single = match first {
+            0 => keys.next().filter(|k| keys.all(|other| other == *k)),
+            first => keys.all(|k| k == first).then_some(first),
+        };
+        match single {
+            Some(id) => self.set_only(index, id),
+            None if first == 0 && ids.iter().all(|u| u.2 <= 0) => {}
+            None => {
+                let mut split: Vec<(u64, u32, u32)> = if first == 0 {
+                    Vec::new()
+                } else {
+                    hourly.iter().map(|&(h, n)| (first, h, n)).collect()
+                };
+                add(&mut split, &ids);
+                self.set_only(index, 0);
+                self.split.insert(index, split);
+            }
+        }
+    }
+
+    /// The series of the group at `index` as (facet id, hour, occurrences), given its hourly.
+    fn series(&self, index: u32, hourly: &[(u32, u32)]) -> Vec<(u64, u32, isize)> {
+        if let Some(split) = self.split.get(&index) {
+            return split.iter().map(|&(f, h, n)| (f, h, n as isize)).collect();
+        }
+        match self.only(index) {
+            0 => Vec::new(),
+            only => hourly.iter().map(|&(h, n)| (only, h, n as isize)).collect(),
+        }
+    }
+
+    /// A merge: the child's facet hours join the parent's (both given with their hourly
+    /// counts before the merge moves them).
+    pub fn merge(&mut self, child: u32, child_hourly: &[(u32, u32)], parent: u32, parent_hourly: &[(u32, u32)]) {
+        let (child_only, parent_only) = (self.only(child), self.only(parent));
+        let child_series = self.series(child, child_hourly);
+        self.split.remove(&child);
+        self.set_only(child, 0);
+        if child_series.is_empty() {
+            return;
+        }
+        let both_single = !self.split.contains_key(&parent) && child_only != 0;
+        if both_single && (parent_only == child_only || (parent_only == 0 && parent_hourly.is_empty())) {
+            self.set_only(parent, child_only);
+            return;
+        }
+        let mut split = self.split.remove(&parent).unwrap_or_else(|| {
+            let series = self.series(parent, parent_hourly);
+            let mut split = Vec::new();
+            add(&mut split, &series);
+            split
+        });
+        add(&mut split, &child_series);
+        self.set_only(parent, 0);
+        self.split.insert(parent, split);
+    }
+
+    /// The group's occurrences per hour whose facet `accept`s, from its `hourly` (all its
+    /// occurrences). `complete` when every occurrence is accepted.
+    pub fn hours_matching<'v>(
+        &self,
+        index: u32,
+        hourly: &'v [(u32, u32)],
+        accept: impl Fn(&Facet) -> bool,
+    ) -> (Cow<'v, [(u32, u32)]>, bool) {
+        if let Some(split) = self.split.get(&index) {
+            let mut hours: Vec<(u32, u32)> = Vec::new();
+            let mut all = true;
+            let mut verdicts: HashMap<u64, bool> = HashMap::default();
+            for &(id, hour, n) in split {
+                let ok = *verdicts.entry(id).or_insert_with(|| self.facets.get(&id).is_some_and(&accept));
+                if ok {
+                    hours.push((hour, n));
+                } else {
+                    all = false;
+                }
+            }
+            hours.sort_unstable();
+            hours.dedup_by(|later, earlier| {
+                let same = later.0 == earlier.0;
+                if same {
+                    earlier.1 += later.1;
+                }
+                same
+            });
+            return (Cow::Owned(hours), all);
+        }
+        match self.facets.get(&self.only(index)) {
+            Some(facet) if !accept(facet) => (Cow::Borrowed(&[]), false),
+            // One facet, accepted (or none recorded: every occurrence counts).
+            _ => (Cow::Borrowed(hourly), true),
+        }
+    }
+
+    /// Drops every facet-hour before `cut` (retention). An emptied split stays a split.
+    pub fn retain_from(&mut self, cut: u32) {
+        for split in self.split.values_mut() {
+            split.retain(|e| e.1 >= cut);
+        }
+    }
+
+    /// The group's facets (for tests and diagnostics).
+    pub fn facets_of(&self, index: u32) -> Vec<Facet> {
+        let mut ids: Vec<u64> = match self.split.get(&index) {
+            Some(split) => split.iter().map(|e| e.0).collect(),
+            None => vec![self.only(index)],
+        };
+        ids.sort_unstable();
+        ids.dedup();
+        ids.iter().filter_map(|id| self.facets.get(id).copied()).collect()
+    }
+
+    /// Whether the group at `index` keeps per-facet hours.
+    pub fn is_split(&self, index: u32) -> bool {
+        self.split.contains_key(&index)
+    }
+}
+
+fn add(split: &mut Vec<(u64, u32, u32)>, updates: &[(u64, u32, isize)]) {
+    for &(id, hour, diff) in updates {
+        let diff = diff as i64;
+        let position = split.partition_point(|&(f, h, _)| (f, h) < (id, hour));
+        match split.get_mut(position) {
+            Some((f, h, count)) if (*f, *h) == (id, hour) => {
+                *count = (i64::from(*count) + diff).max(0) as u32;
+                if *count == 0 {
+                    split.remove(position);
+                }
+            }
+            _ if diff > 0 => split.insert(position, (id, hour, diff as u32)),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facet(env: Option<Symbol>, release: Option<Symbol>, level: Level) -> Facet {
+        Facet {
+            environment: env,
+            release,
+            level,
+        }
+    }
+
+    #[test]
+    fn one_facet_keeps_nothing_but_its_id_and_a_second_splits_the_history() {
+        let mut facets = FacetHours::default();
+        let a = facet(Some(1), Some(10), Level::Error);
+        let b = facet(Some(1), Some(11), Level::Error);
+        facets.apply(0, &[], &[(a, 5, 2), (a, 6, 1)]);
+        assert!(!facets.is_split(0));
+        let hourly = [(5, 2), (6, 1)];
+        let (hours, complete) = facets.hours_matching(0, &hourly, |f| f.release == Some(10));
+        assert_eq!((hours.as_ref(), complete), (&hourly[..], true));
+        let (hours, complete) = facets.hours_matching(0, &hourly, |f| f.release == Some(11));
+        assert_eq!((hours.as_ref(), complete), (&[][..], false));
+        // Another release in hour 6: the history so far becomes release 10's series.
+        facets.apply(0, &hourly, &[(b, 6, 3), (a, 7, 1)]);
+        assert!(facets.is_split(0));
+        let hourly = [(5, 2), (6, 4), (7, 1)];
+        let (hours, complete) = facets.hours_matching(0, &hourly, |f| f.release == Some(10));
+        assert_eq!((hours.as_ref(), complete), (&[(5, 2), (6, 1), (7, 1)][..], false));
+        let (hours, _) = facets.hours_matching(0, &hourly, |f| f.level == Level::Error);
+        assert_eq!(hours.as_ref(), &hourly[..]);
+        assert_eq!(facets.facets_of(0).len(), 2);
+    }
+
+    #[test]
+    fn several_facets_in_a_first_epoch_split_at_once() {
+        let mut facets = FacetHours::default();
+        let (a, b) = (facet(None, None, Level::Info), facet(None, None, Level::Warning));
+        facets.apply(3, &[], &[(a, 1, 1), (b, 1, 1)]);
+        let (hours, _) = facets.hours_matching(3, &[(1, 2)], |f| f.level == Level::Warning);
+        assert_eq!(hours.as_ref(), &[(1, 1)]);
+    }
+
+    #[test]
+    fn merges_combine_the_series() {
+        let mut facets = FacetHours::default();
+        let (a, b) = (facet(Some(1), None, Level::Error), facet(Some(2), None, Level::Error));
+        facets.apply(0, &[], &[(a, 1, 2)]);
+        facets.apply(1, &[], &[(a, 2, 1)]);
+        // Same facet: the parent stays unsplit.
+        facets.merge(1, &[(2, 1)], 0, &[(1, 2)]);
+        assert!(!facets.is_split(0));
+        facets.apply(2, &[], &[(b, 3, 4)]);
+        facets.merge(2, &[(3, 4)], 0, &[(1, 2), (2, 1)]);
+        assert!(facets.is_split(0));
+        let hourly = [(1, 2), (2, 1), (3, 4)];
+        let (hours, _) = facets.hours_matching(0, &hourly, |f| f.environment == Some(1));
+        assert_eq!(hours.as_ref(), &[(1, 2), (2, 1)]);
+        let (hours, _) = facets.hours_matching(0, &hourly, |f| f.environment == Some(2));
+        assert_eq!(hours.as_ref(), &[(3, 4)]);
+    }
+}

@@ -1,0 +1,134 @@
+//! Retention of the views' per-hour data: hourly counts, per-environment and per-facet
+//! hours and per-hour users older than the retention (default 90 days, `--retention-days`)
+//! are dropped, so memory stays bounded on a long-running server. Rows — and with them
+//! every `lifetime` value — are untouched.
+//!
+//! Retention is measured in event time back from the newest hour each stream has carried
+//! (activity for counts, users for per-hour users), and the cut is rounded down to a whole
+//! day: the state after an epoch is exactly "every hour from the cut on", a function of the
+//! data only, however the sinks batch epochs (deterministic and checkpoint-safe). Pruning
+//! scans the groups once per day of event time.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use super::IssueViews;
+
+const DAY_HOURS: u32 = 24;
+
+/// Retention in hours (process-wide: the same for every view, set once at start-up).
+static RETENTION_HOURS: AtomicU32 = AtomicU32::new(90 * DAY_HOURS);
+
+pub fn set_retention_hours(hours: u32) {
+    RETENTION_HOURS.store(hours.max(1), Ordering::Relaxed);
+}
+
+pub fn retention_hours() -> u32 {
+    RETENTION_HOURS.load(Ordering::Relaxed)
+}
+
+/// The first hour kept when the newest hour seen is `newest`: whole days only.
+pub fn cut(newest: u32, retention: u32) -> u32 {
+    newest.saturating_sub(retention) / DAY_HOURS * DAY_HOURS
+}
+
+impl IssueViews {
+    /// Before applying an activity epoch whose newest hour is `newest`: advances the cut
+    /// and drops older hours. Returns the cut (updates for earlier hours are ignored).
+    pub(super) fn retain_activity(&mut self, newest: Option<u32>, retention: u32) -> u32 {
+        if let Some(newest) = newest {
+            self.newest_hour = self.newest_hour.max(newest);
+        }
+        let cut = cut(self.newest_hour, retention);
+        if cut > self.activity_cut {
+            self.activity_cut = cut;
+            for view in &mut self.groups {
+                let keep = view.hourly.partition_point(|h| h.0 < cut);
+                view.hourly.drain(..keep);
+            }
+            // An emptied split stays: the group still spans several environment keys.
+            for split in self.environment_hours.values_mut() {
+                split.retain(|e| e.1 >= cut);
+            }
+            self.facets.retain_from(cut);
+        }
+        self.activity_cut
+    }
+
+    /// Before applying per-hour users whose newest hour is `newest`; like
+    /// [`IssueViews::retain_activity`].
+    pub(super) fn retain_users(&mut self, newest: Option<u32>, retention: u32) -> u32 {
+        if let Some(newest) = newest {
+            self.newest_user_hour = self.newest_user_hour.max(newest);
+        }
+        let cut = cut(self.newest_user_hour, retention);
+        if cut > self.users_cut {
+            self.users_cut = cut;
+            self.user_hours.retain(|_, users| users.retain_from(cut));
+        }
+        self.users_cut
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::GroupKey;
+    use crate::views::Activity;
+
+    const KEY: GroupKey = GroupKey { project: 1, short_id: 1 };
+
+    fn epoch(views: &mut IssueViews, time: u64, hours: &[(u32, Option<u64>)]) {
+        let mut updates = Vec::new();
+        for &(hour, env) in hours {
+            updates.push((Activity::Hour(KEY, hour), time, 1));
+            if let Some(env) = env {
+                updates.push((Activity::Environment(KEY, env), time, 1));
+                updates.push((Activity::EnvironmentHour(KEY, env, hour), time, 1));
+            }
+        }
+        views.apply_activity(updates);
+    }
+
+    #[test]
+    fn the_cut_is_a_whole_day_behind_the_newest_hour() {
+        assert_eq!(cut(100, 48), 48);
+        assert_eq!(cut(71, 48), 0);
+        assert_eq!(cut(10, 48), 0);
+    }
+
+    #[test]
+    fn old_hours_go_whatever_the_batching_and_late_ones_are_ignored() {
+        // Retention is process-wide; these views use the default (90 days = 2160 hours).
+        let retention = retention_hours();
+        let base = 1_000 * DAY_HOURS;
+        let (prod, dev) = (7, 8);
+        let mut one = IssueViews::default();
+        epoch(&mut one, 0, &[(base, Some(prod)), (base + 30, Some(prod))]);
+        epoch(&mut one, 1, &[(base + retention + 48, Some(dev))]);
+        // Late occurrence of a pruned hour: ignored.
+        epoch(&mut one, 2, &[(base + 1, Some(prod))]);
+        one.apply_user_hours(vec![((KEY, base, 1), 0, 1), ((KEY, base + retention + 48, 2), 1, 1)]);
+        let first_kept = cut(base + retention + 48, retention);
+        assert_eq!(first_kept, base + 48);
+        let view = one.get(KEY).unwrap();
+        assert_eq!(view.hourly, vec![(base + retention + 48, 1)]);
+        assert_eq!(one.environment_hours(KEY).unwrap(), &[(dev, base + retention + 48, 1)]);
+        assert_eq!(one.user_hours(KEY), Some(&[[base + retention + 48, 2, 0]][..]));
+        // The same epochs in one batch give the same views.
+        let mut batched = IssueViews::default();
+        let mut all = Vec::new();
+        for (time, hour, env) in [
+            (0, base, prod),
+            (0, base + 30, prod),
+            (1, base + retention + 48, dev),
+            (2, base + 1, prod),
+        ] {
+            all.push((Activity::Hour(KEY, hour), time, 1));
+            all.push((Activity::Environment(KEY, env), time, 1));
+            all.push((Activity::EnvironmentHour(KEY, env, hour), time, 1));
+        }
+        batched.apply_activity(all);
+        assert_eq!(batched.get(KEY).unwrap().hourly, view.hourly);
+        assert_eq!(batched.environment_hours(KEY), one.environment_hours(KEY));
+    }
+}

@@ -1,0 +1,118 @@
+//! The serialized group's fields of issue-platform.md §7.5 that the dump leaves out, and
+//! `expand`: what Occurrent can state about sharing, subscriptions, comments and plugins
+//! (it has none of these) and the inbox.
+
+use dataflows::model::{format_iso, GroupStatus, Substatus};
+use dataflows::state::GroupRow;
+use serde_json::{json, Map, Value};
+
+use crate::config::Catalog;
+use crate::list_params::Params;
+
+/// `expand` values (repeatable); unknown ones are ignored, as Sentry does.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Expand {
+    pub inbox: bool,
+    pub owners: bool,
+    pub sessions: bool,
+    pub plugin_actions: bool,
+    pub plugin_issues: bool,
+    pub integration_issues: bool,
+    pub sentry_app_issues: bool,
+    pub latest_event_has_attachments: bool,
+}
+
+impl Expand {
+    pub fn parse(params: &Params) -> Expand {
+        let values = params.all("expand");
+        let has = |name: &str| values.contains(&name);
+        Expand {
+            inbox: has("inbox"),
+            owners: has("owners"),
+            sessions: has("sessions"),
+            plugin_actions: has("pluginActions"),
+            plugin_issues: has("pluginIssues"),
+            integration_issues: has("integrationIssues"),
+            sentry_app_issues: has("sentryAppIssues"),
+            latest_event_has_attachments: has("latestEventHasAttachments"),
+        }
+    }
+}
+
+/// Sentry's `GroupInboxReason` numbers.
+const REASON_NEW: u8 = 0;
+const REASON_REGRESSION: u8 = 2;
+const REASON_ESCALATING: u8 = 5;
+
+/// `{reason, reason_details, date_added}` for a group in the inbox (unresolved and new,
+/// regressed or escalating: `is:for_review`), null otherwise. `date_added` is
+/// `api_list::inbox_date` (docs/semantics.md §7, *Inbox*).
+pub fn inbox_json(row: &GroupRow) -> Value {
+    let reason = match (row.status, row.substatus) {
+        (GroupStatus::Unresolved, Some(Substatus::New)) => REASON_NEW,
+        (GroupStatus::Unresolved, Some(Substatus::Regressed)) => REASON_REGRESSION,
+        (GroupStatus::Unresolved, Some(Substatus::Escalating)) => REASON_ESCALATING,
+        _ => return Value::Null,
+    };
+    json!({
+        "reason": reason,
+        "reason_details": null,
+        "date_added": format_iso(crate::api_list::inbox_date(row)),
+    })
+}
+
+/// Adds the §7.5 fields the dump does not carry: sharing and subscriptions (never set:
+/// `PUT isPublic`/`isSubscribed` are refused), no comments, annotations, logger or
+/// permalink, the project's platform, `isUnhandled` (unless collapsed), and the `expand`ed
+/// fields.
+pub fn add_fields(object: &mut Map<String, Value>, catalog: &Catalog, project: u64, row: &GroupRow, unhandled: bool, expand: Expand) {
+    object.insert("shareId".into(), Value::Null);
+    object.insert("isPublic".into(), false.into());
+    object.insert("isSubscribed".into(), false.into());
+    object.insert("subscriptionDetails".into(), Value::Null);
+    object.insert("numComments".into(), 0.into());
+    object.insert("annotations".into(), json!([]));
+    object.insert("permalink".into(), Value::Null);
+    object.insert("logger".into(), Value::Null);
+    object.insert("platform".into(), project_platform(catalog, project));
+    if let Some(name) = object.get("project").and_then(|p| p.get("slug")).cloned() {
+        if let Some(Value::Object(p)) = object.get_mut("project") {
+            p.insert("name".into(), name);
+            p.insert("platform".into(), project_platform(catalog, project));
+        }
+    }
+    if unhandled {
+        // Issue-platform occurrences are never unhandled; error events' exception
+        // mechanisms are not kept (README, Status and limits), so error groups read false too.
+        object.insert("isUnhandled".into(), false.into());
+    }
+    if expand.inbox {
+        object.insert("inbox".into(), inbox_json(row));
+    }
+    if expand.owners {
+        // No ownership rules or suspect commits: Sentry's value when there are none.
+        object.insert("owners".into(), Value::Null);
+    }
+    if expand.sessions {
+        // No release health sessions are ingested.
+        object.insert("sessionCount".into(), Value::Null);
+    }
+    for (wanted, name) in [
+        (expand.plugin_actions, "pluginActions"),
+        (expand.plugin_issues, "pluginIssues"),
+        (expand.integration_issues, "integrationIssues"),
+        (expand.sentry_app_issues, "sentryAppIssues"),
+    ] {
+        if wanted {
+            object.insert(name.into(), json!([]));
+        }
+    }
+    if expand.latest_event_has_attachments {
+        // Attachments are not ingested.
+        object.insert("latestEventHasAttachments".into(), false.into());
+    }
+}
+
+fn project_platform(catalog: &Catalog, project: u64) -> Value {
+    catalog.project(project).and_then(|p| p.platform).map_or(Value::Null, Value::from)
+}

@@ -604,6 +604,27 @@ mod tests {
         assert!(p.row(1).expect("group").triage.is_some());
     }
 
+    #[test]
+    fn a_status_change_message_to_regressed_undoes_a_review() {
+        let mut p = Project::new();
+        p.occur(1, 0, None);
+        let change = |substatus: Substatus| {
+            RecordBody::StatusChange(crate::model::StatusChangeRecord {
+                hash: 1,
+                new_status: GroupStatus::Unresolved as i64,
+                new_substatus: Some(substatus as i64),
+            })
+        };
+        p.apply(change(Substatus::Ongoing));
+        p.mutate(&[1], update(|u| u.inbox = Some(true)));
+        p.apply(change(Substatus::Ongoing));
+        let entry = |p: &Project| inbox_entry(&p.row(1).expect("group")).map(|e| e.reason);
+        assert_eq!(entry(&p), Some(InboxReason::Manual), "same substatus: the manual change stays");
+        p.mutate(&[1], update(|u| u.inbox = Some(false)));
+        p.apply(change(Substatus::Regressed));
+        assert_eq!(entry(&p), Some(InboxReason::Regression), "a new substatus decides again");
+    }
+
     fn resolve(details: StatusDetails) -> MutationKind {
         MutationKind::Update(GroupUpdate {
             status: Some(StatusUpdate {

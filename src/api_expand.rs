@@ -2,12 +2,13 @@
 //! `expand`: what Occurrent can state about sharing, subscriptions, comments and plugins
 //! (it has none of these) and the inbox.
 
-use dataflows::model::{format_iso, GroupStatus, Substatus};
-use dataflows::state::GroupRow;
+use dataflows::model::format_iso;
+use dataflows::state::{inbox_entry, GroupRow};
 use serde_json::{json, Map, Value};
 
 use crate::config::Catalog;
 use crate::list_params::Params;
+use crate::serialize_triage::{share_id_json, subscription_json};
 
 /// `expand` values (repeatable); unknown ones are ignored, as Sentry does.
 #[derive(Clone, Copy, Debug, Default)]
@@ -39,37 +40,38 @@ impl Expand {
     }
 }
 
-/// Sentry's `GroupInboxReason` numbers.
-const REASON_NEW: u8 = 0;
-const REASON_REGRESSION: u8 = 2;
-const REASON_ESCALATING: u8 = 5;
-
-/// `{reason, reason_details, date_added}` for a group in the inbox (unresolved and new,
-/// regressed or escalating: `is:for_review`), null otherwise. `date_added` is
-/// `api_list::inbox_date` (docs/semantics.md §7, *Inbox*).
+/// `{reason, reason_details, date_added}` for a group in the inbox (`is:for_review`), null
+/// otherwise.
 pub fn inbox_json(row: &GroupRow) -> Value {
-    let reason = match (row.status, row.substatus) {
-        (GroupStatus::Unresolved, Some(Substatus::New)) => REASON_NEW,
-        (GroupStatus::Unresolved, Some(Substatus::Regressed)) => REASON_REGRESSION,
-        (GroupStatus::Unresolved, Some(Substatus::Escalating)) => REASON_ESCALATING,
-        _ => return Value::Null,
-    };
-    json!({
-        "reason": reason,
-        "reason_details": null,
-        "date_added": format_iso(crate::api_list::inbox_date(row)),
-    })
+    match inbox_entry(row) {
+        Some(entry) => json!({
+            "reason": entry.reason as u8,
+            "reason_details": null,
+            "date_added": format_iso(entry.date),
+        }),
+        None => Value::Null,
+    }
 }
 
-/// Adds the §7.5 fields the dump does not carry: sharing and subscriptions (never set:
-/// `PUT isPublic`/`isSubscribed` are refused), no comments, annotations, logger or
-/// permalink, the project's platform, `isUnhandled` (unless collapsed), and the `expand`ed
-/// fields.
-pub fn add_fields(object: &mut Map<String, Value>, catalog: &Catalog, project: u64, row: &GroupRow, unhandled: bool, expand: Expand) {
-    object.insert("shareId".into(), Value::Null);
-    object.insert("isPublic".into(), false.into());
-    object.insert("isSubscribed".into(), false.into());
-    object.insert("subscriptionDetails".into(), Value::Null);
+/// Adds the §7.5 fields the dump does not carry: sharing and `viewer`'s subscription (set by
+/// `PUT isPublic`/`isSubscribed`), no comments, annotations, logger or permalink, the
+/// project's platform, `isUnhandled` (unless collapsed), and the `expand`ed fields.
+pub fn add_fields(
+    object: &mut Map<String, Value>,
+    catalog: &Catalog,
+    project: u64,
+    row: &GroupRow,
+    viewer: &str,
+    unhandled: bool,
+    expand: Expand,
+) {
+    let triage = row.triage.as_deref();
+    let share_id = triage.and_then(|t| t.share_id);
+    object.insert("shareId".into(), share_id_json(share_id));
+    object.insert("isPublic".into(), share_id.is_some().into());
+    let (subscribed, details) = subscription_json(triage, viewer);
+    object.insert("isSubscribed".into(), subscribed.into());
+    object.insert("subscriptionDetails".into(), details);
     object.insert("numComments".into(), 0.into());
     object.insert("annotations".into(), json!([]));
     object.insert("permalink".into(), Value::Null);

@@ -5,7 +5,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use dataflows::model::{GroupStatus, Micros, Substatus};
+use dataflows::model::{GroupStatus, Micros};
 use dataflows::state::{GroupKey, GroupRow};
 use dataflows::views::IssueViews;
 use serde_json::Value;
@@ -26,15 +26,10 @@ fn bad_request(detail: impl Into<String>) -> Response {
     error(StatusCode::BAD_REQUEST, detail)
 }
 
-/// When the group entered the unresolved inbox state. The row does not record when a
-/// regression or escalation happened: new groups use `first_seen`, regressed and escalating
-/// ones `last_seen` (no later than the transition's newest possible time, and the group is
-/// in the inbox since then at the latest). An approximation, see docs/semantics.md §7.
+/// When the group entered the inbox ([`dataflows::state::inbox_entry`]; `first_seen` for
+/// one outside it).
 pub fn inbox_date(row: &GroupRow) -> Micros {
-    match row.substatus {
-        Some(Substatus::Regressed | Substatus::Escalating) => row.last_seen,
-        _ => row.first_seen,
-    }
+    dataflows::state::inbox_entry(row).map_or(row.first_seen, |entry| entry.date)
 }
 
 /// The organisation's projects the request is limited to (None: all); 403 when a requested

@@ -12,7 +12,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use dataflows::model::grouptype::{group_type, Category};
-use dataflows::model::{Assignee, GroupStatus, GroupUpdate, MutationKind, Priority, StatusDetails, StatusUpdate, Substatus};
+use dataflows::model::{
+    Assignee, Commit, GroupStatus, GroupUpdate, MutationKind, Priority, StatusDetails, StatusUpdate, SubscriptionReason, Substatus,
+};
 use dataflows::state::GroupKey;
 use serde_json::{json, Map, Value};
 
@@ -20,7 +22,7 @@ use crate::api::{error, org_known, AppState};
 use crate::auth::Caller;
 use crate::mutation_log::MutationRequest;
 use crate::search;
-use crate::serialize_triage::{assignee_json, status_details_json};
+use crate::serialize_triage::{assignee_json, share_id_json, status_details_json};
 
 /// Sentry's bulk limit: groups per mutation.
 pub const MAX_GROUPS: usize = 1000;
@@ -200,20 +202,23 @@ fn boolean(value: &Value, field: &str) -> Result<bool, Rejection> {
 fn parse_status_details(object: &Map<String, Value>, details: &mut StatusDetails) -> Result<(), Rejection> {
     for (name, value) in object {
         match name.as_str() {
-            "inNextRelease" | "inUpcomingRelease" => details.in_next_release = boolean(value, name)?,
+            "inNextRelease" => details.in_next_release = boolean(value, name)?,
+            "inUpcomingRelease" => details.in_upcoming_release = boolean(value, name)?,
             "inRelease" => match value {
                 Value::String(s) if !s.is_empty() => details.in_release = Some(s.as_str().into()),
                 _ => return Err(invalid_field("inRelease", "Release does not exist")),
             },
+            "inFutureRelease" => match value {
+                Value::String(s) if !s.trim().is_empty() => details.in_future_release = Some(s.trim().into()),
+                _ => return Err(invalid_field("inFutureRelease", "This field may not be blank.")),
+            },
+            "inCommit" => details.in_commit = Some(parse_commit(value)?),
             "ignoreDuration" | "snoozeDuration" => details.ignore_duration = uint(value, name)?,
             "ignoreCount" => details.ignore_count = uint(value, name)?,
             "ignoreWindow" => details.ignore_window = uint(value, name)?,
             "ignoreUserCount" => details.ignore_user_count = uint(value, name)?,
             "ignoreUserWindow" => details.ignore_user_window = uint(value, name)?,
             "ignoreUntilEscalating" => details.until_escalating = boolean(value, name)?,
-            "inCommit" | "inFutureRelease" => {
-                return Err(invalid_field(name, "Not supported: Occurrent has no commit or release registry"));
-            }
             other => return Err(invalid_field(other, "Unknown field.")),
         }
     }
@@ -229,6 +234,27 @@ fn parse_status_details(object: &Map<String, Value>, details: &mut StatusDetails
         }
     }
     Ok(())
+}
+
+/// `inCommit: {commit, repository}`: both non-empty strings. Occurrent knows no
+/// repositories, so any repository name is taken as given.
+fn parse_commit(value: &Value) -> Result<Commit, Rejection> {
+    let Value::Object(object) = value else {
+        return Err(invalid_field("inCommit", "Invalid data. Expected a dictionary."));
+    };
+    let text = |field: &str| match object.get(field) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Arc::<str>::from(s.trim())),
+        Some(Value::String(_)) => Err(invalid_field(field, "This field may not be blank.")),
+        Some(_) => Err(invalid_field(field, "Not a valid string.")),
+        None => Err(invalid_field(field, "This field is required.")),
+    };
+    if let Some(other) = object.keys().find(|k| *k != "commit" && *k != "repository") {
+        return Err(invalid_field(other, "Unknown field."));
+    }
+    Ok(Commit {
+        commit: text("commit")?,
+        repository: text("repository")?,
+    })
 }
 
 fn parse_put(body: &Value, actor: &str) -> Result<Put, Rejection> {
@@ -305,14 +331,28 @@ fn parse_put(body: &Value, actor: &str) -> Result<Put, Rejection> {
                 update.bookmarked = Some(bookmarked);
                 echo.insert("isBookmarked".into(), bookmarked.into());
             }
+            "isPublic" => {
+                let public = boolean(value, name)?;
+                update.public = Some(public);
+                echo.insert("isPublic".into(), public.into());
+            }
+            "isSubscribed" => {
+                let subscribed = boolean(value, name)?;
+                update.subscribed = Some(subscribed);
+                echo.insert("isSubscribed".into(), subscribed.into());
+                // Sentry echoes the reason an explicit (un)subscription is stored with.
+                echo.insert(
+                    "subscriptionDetails".into(),
+                    json!({ "reason": SubscriptionReason::Explicit.api_name() }),
+                );
+            }
+            "inbox" => {
+                let inbox = boolean(value, name)?;
+                update.inbox = Some(inbox);
+                echo.insert("inbox".into(), inbox.into());
+            }
             "merge" => update.merge = boolean(value, name)?,
             "discard" => discard = boolean(value, name)?,
-            "isSubscribed" | "isPublic" | "inbox" => {
-                return Err(invalid_field(
-                    name,
-                    "Not supported by Occurrent (no subscriptions, sharing or inbox state)",
-                ));
-            }
             other => return Err(invalid_field(other, "Unknown field.")),
         }
     }
@@ -354,7 +394,7 @@ fn parse_put(body: &Value, actor: &str) -> Result<Put, Rejection> {
         if let Some(s) = substatus {
             echo.insert("substatus".into(), s.api_name().into());
         }
-        if status != GroupStatus::Unresolved {
+        if status != GroupStatus::Unresolved && update.inbox.is_none() {
             echo.insert("inbox".into(), Value::Null);
         }
         update.status = Some(StatusUpdate {
@@ -375,7 +415,8 @@ pub async fn update_issues(state: State<AppState>, path: Path<String>, raw: RawQ
     put(state, path, raw, &caller, body).await
 }
 
-/// `PUT …/issues/?id=…`: status, priority, assignment, bookmarks, seen, merge, discard.
+/// `PUT …/issues/?id=…`: status, priority, assignment, bookmarks, seen, subscriptions,
+/// sharing, inbox, merge, discard.
 async fn put(
     State(state): State<AppState>,
     Path(org): Path<String>,
@@ -421,7 +462,7 @@ async fn put(
         .update
         .status
         .as_ref()
-        .is_some_and(|s| s.status == GroupStatus::Resolved && (s.details.in_next_release || s.details.in_release.is_some()));
+        .is_some_and(|s| s.status == GroupStatus::Resolved && s.details.is_release_resolution());
     if release_resolution && projects.len() > 1 {
         return bad_request("Cannot set resolved for multiple projects.").into_response();
     }
@@ -457,6 +498,17 @@ async fn put(
         return StatusCode::NO_CONTENT.into_response();
     }
     let mut result = put.echo;
+    if put.update.public == Some(true) {
+        // Sentry answers with the share id made last (the last target's).
+        let views = state.views.read().unwrap_or_else(|p| p.into_inner());
+        let share_id = targets
+            .iter()
+            .rev()
+            .find_map(|(key, _)| views.get(*key)?.row.as_deref()?.triage.as_deref()?.share_id);
+        result.insert("shareId".into(), share_id_json(share_id));
+    } else if put.update.public == Some(false) {
+        result.insert("shareId".into(), Value::Null);
+    }
     if put.update.merge {
         // The dataflow chose the parent: the one target still shown.
         let views = state.views.read().unwrap_or_else(|p| p.into_inner());

@@ -152,7 +152,15 @@ pub fn group_json(views: &IssueViews, catalog: &Catalog, key: GroupKey, view: &G
     };
     object.extend(seen(in_window.as_ref()));
     if !scope.collapse.base {
-        crate::api_expand::add_fields(&mut object, catalog, key.project, row, !scope.collapse.unhandled, scope.expand);
+        crate::api_expand::add_fields(
+            &mut object,
+            catalog,
+            key.project,
+            row,
+            &scope.viewer,
+            !scope.collapse.unhandled,
+            scope.expand,
+        );
     }
     if !scope.collapse.stats {
         if let Some(spec) = &scope.stats {

@@ -29,7 +29,9 @@ const MAGIC: &[u8] = b"OCCURRENT-CHECKPOINT\n";
 /// 2: views and project state keep per-hour users and per-environment hours.
 /// 3: mutation log position, group lifecycle and triage state.
 /// 4: views keep occurrences per facet (environment, release, level) and hour.
-const FORMAT_VERSION: u32 = 4;
+/// 5: triage keeps share ids, subscriptions and inbox changes; status details upcoming and
+///    future releases and commits.
+const FORMAT_VERSION: u32 = 5;
 /// Checkpoints kept besides the newest, in case the newest turns out unreadable.
 const KEEP: usize = 2;
 

@@ -279,8 +279,22 @@ pub mod mutations_doc {
         ignore_duration: Option<u32>,
         /// Resolve in the next release.
         in_next_release: Option<bool>,
+        /// Resolve in the upcoming release (regresses like `inNextRelease`).
+        in_upcoming_release: Option<bool>,
         /// Resolve in this release (a version, or `latest`).
         in_release: Option<String>,
+        /// Resolve in a release that may not exist yet; an occurrence of a release other than
+        /// the issue's latest at the time regresses it (releases are not ordered).
+        in_future_release: Option<String>,
+        /// Resolve in a commit (recorded as given: any later event regresses the issue).
+        in_commit: Option<InCommit>,
+    }
+
+    /// `statusDetails.inCommit` of a PUT; the issue shows `{id, repository: {name}}`.
+    #[derive(Serialize, ToSchema)]
+    pub struct InCommit {
+        commit: String,
+        repository: String,
     }
 
     /// Body of the bulk `PUT`: every field optional; the response echoes the applied ones.
@@ -294,7 +308,14 @@ pub mod mutations_doc {
         /// `<user id>`, `user:<id>`, a username or e-mail, `team:<id>`, `me`; empty or null unassigns.
         assigned_to: Option<String>,
         has_seen: Option<bool>,
+        /// Bookmark for the caller (also subscribes them, reason `bookmarked`, unless they chose).
         is_bookmarked: Option<bool>,
+        /// Subscribe or unsubscribe the caller (echoed with `subscriptionDetails: {reason: "unknown"}`).
+        is_subscribed: Option<bool>,
+        /// Share the issues (each gets a new `shareId`, echoed: the last one's) or stop sharing.
+        is_public: Option<bool>,
+        /// `false` marks the issues reviewed (out of `is:for_review`), `true` adds them to the inbox.
+        inbox: Option<bool>,
         /// Merge the selected issues (more than one, of one project) into one.
         merge: Option<bool>,
         /// Delete the issues and drop their future events; needs `event:admin`, alone in the body.
@@ -320,7 +341,7 @@ pub mod mutations_doc {
         params(("org" = String, Path, description = "Organization slug"), BulkTarget),
         request_body = BulkMutation,
         responses(
-            (status = 200, description = "The applied fields (with `merge: {parent, children}` after a merge)", body = BulkMutation),
+            (status = 200, description = "The applied fields (with `merge: {parent, children}` after a merge, `shareId` after `isPublic`, `subscriptionDetails` after `isSubscribed`)", body = BulkMutation),
             (status = 204, description = "No issue matched, or `discard` done"),
             (status = 400, description = "Invalid body or query", body = ErrorDetail),
             (status = 401, description = "No or invalid token", body = ErrorDetail),
@@ -364,6 +385,19 @@ mod tests {
         let group = &doc["components"]["schemas"]["SerializedGroup"]["properties"];
         for field in ["id", "shortId", "count", "status", "project", "stats"] {
             assert!(group[field].is_object(), "SerializedGroup.{field} missing");
+        }
+        let schemas = &doc["components"]["schemas"];
+        for field in ["isPublic", "isSubscribed", "inbox", "isBookmarked", "statusDetails"] {
+            assert!(
+                schemas["BulkMutation"]["properties"][field].is_object(),
+                "BulkMutation.{field} missing"
+            );
+        }
+        for field in ["inCommit", "inFutureRelease", "inUpcomingRelease", "inRelease"] {
+            assert!(
+                schemas["StatusDetails"]["properties"][field].is_object(),
+                "StatusDetails.{field} missing"
+            );
         }
     }
 }

@@ -3,9 +3,10 @@
 //! (issue-platform.md §7.2, search-syntax.md §5–§7).
 //!
 //! Assignment and bookmarks come from API mutations (`me` is the requesting user). There are
-//! no external issue links and no inbox table, so `is:unlinked` matches every group and
-//! `is:linked` none; `is:for_review` matches unresolved groups whose substatus is new,
-//! regressed or escalating. `event.timestamp` is
+//! no external issue links, so `is:unlinked` matches every group and `is:linked` none;
+//! `is:for_review` matches the groups in the inbox (`dataflows::state::inbox_entry`:
+//! unresolved and new, regressed or escalating, unless marked reviewed, or added by a PUT
+//! `inbox: true`). `event.timestamp` is
 //! evaluated on the hourly stats (an hour's occurrences count as anywhere in that hour, within
 //! the group's first and last seen). `release:latest`/`firstRelease:latest` are literal.
 
@@ -505,11 +506,7 @@ fn test(test: &Test, views: &IssueViews, view: &GroupView, row: &GroupRow, windo
         Test::Substatus(values) => row.substatus.is_some_and(|s| values.contains(&(s as i64))),
         Test::Unassigned(b) => row.triage.as_ref().is_none_or(|t| t.assignee.is_none()) == *b,
         Test::Linked(b) => !*b,
-        Test::ForReview(b) => {
-            let for_review = row.status == GroupStatus::Unresolved
-                && matches!(row.substatus, Some(Substatus::New | Substatus::Regressed | Substatus::Escalating));
-            for_review == *b
-        }
+        Test::ForReview(b) => dataflows::state::inbox_entry(row).is_some() == *b,
         Test::AssignedTo(values) => {
             let assignee = row.triage.as_ref().and_then(|t| t.assignee.as_ref());
             values.iter().any(|v| assigned_matches(assignee, v, viewer))

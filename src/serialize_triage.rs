@@ -1,7 +1,8 @@
 //! The parts of a serialized group that API mutations set (issue-platform.md §7.5):
-//! `statusDetails`, `assignedTo`, `isBookmarked`, `hasSeen`, `priorityLockedAt`.
+//! `statusDetails`, `assignedTo`, `isBookmarked`, `hasSeen`, `priorityLockedAt`, and
+//! `shareId`, `isPublic`, `isSubscribed`, `subscriptionDetails` (added by `api_expand`).
 
-use dataflows::model::{format_iso, Assignee, GroupStatus, StatusDetails};
+use dataflows::model::{format_iso, Assignee, GroupStatus, StatusDetails, Triage};
 use dataflows::state::GroupRow;
 use serde_json::{json, Map, Value};
 
@@ -39,7 +40,7 @@ impl TriageFields {
 }
 
 /// `statusDetails` as Sentry shows it: the ignore conditions of an ignored group, the
-/// release of a resolved one, `{}` otherwise.
+/// release or commit of a resolved one, `{}` otherwise.
 pub fn status_details_json(status: GroupStatus, details: Option<&StatusDetails>, until: Option<i64>, actor: Option<&str>) -> Value {
     let mut map = Map::new();
     let Some(details) = details else { return Value::Object(map) };
@@ -66,8 +67,21 @@ pub fn status_details_json(status: GroupStatus, details: Option<&StatusDetails>,
             if details.in_next_release {
                 map.insert("inNextRelease".into(), true.into());
             }
+            if details.in_upcoming_release {
+                map.insert("inUpcomingRelease".into(), true.into());
+            }
             if let Some(release) = &details.in_release {
                 map.insert("inRelease".into(), release.to_string().into());
+            }
+            if let Some(version) = &details.in_future_release {
+                map.insert("inFutureRelease".into(), version.to_string().into());
+            }
+            if let Some(commit) = &details.in_commit {
+                // Sentry's commit shape, as far as it is known: no message, author or date.
+                map.insert(
+                    "inCommit".into(),
+                    json!({ "id": &*commit.commit, "repository": { "name": &*commit.repository } }),
+                );
             }
         }
         _ => {}
@@ -88,5 +102,21 @@ pub fn assignee_json(assignee: &Assignee) -> Value {
             value
         }
         Assignee::Team(id) => json!({ "type": "team", "id": &**id, "name": &**id }),
+    }
+}
+
+/// `shareId`: 32 hex digits, like Sentry's share UUIDs.
+pub fn share_id_json(share_id: Option<u128>) -> Value {
+    share_id.map_or(Value::Null, |id| format!("{id:032x}").into())
+}
+
+/// `(isSubscribed, subscriptionDetails)` for `viewer`: an active subscription gives its
+/// reason; none (or an inactive one) gives `(false, null)`, Sentry's value for a user whose
+/// workflow notifications are "only participating" (the default).
+pub fn subscription_json(triage: Option<&Triage>, viewer: &str) -> (bool, Value) {
+    let subscription = triage.and_then(|t| t.subscriptions.iter().find(|s| &*s.user == viewer));
+    match subscription {
+        Some(s) if s.active => (true, json!({ "reason": s.reason.api_name() })),
+        _ => (false, Value::Null),
     }
 }

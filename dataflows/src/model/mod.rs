@@ -9,7 +9,10 @@ pub mod time;
 pub mod uuid;
 
 pub use grouptype::{group_type, Category, GroupType, GROUP_TYPES};
-pub use mutation::{Assignee, GroupUpdate, MutationKind, MutationRecord, StatusDetails, StatusUpdate, Triage};
+pub use mutation::{
+    Assignee, Commit, GroupUpdate, InboxChange, MutationKind, MutationRecord, StatusDetails, StatusUpdate, Subscription,
+    SubscriptionReason, Triage,
+};
 pub use record::*;
 pub use status::{GroupStatus, Level, Priority, Substatus};
 pub use time::{format_iso, Micros};

@@ -44,6 +44,17 @@ pub struct GroupUpdate {
     pub assigned_to: Option<Option<Assignee>>,
     pub has_seen: Option<bool>,
     pub bookmarked: Option<bool>,
+    /// `isPublic`: true gives the group a new share id (as Sentry regenerates it), false
+    /// removes it.
+    #[serde(default)]
+    pub public: Option<bool>,
+    /// `isSubscribed`, for the actor (an explicit choice: later implicit subscriptions do
+    /// not change it).
+    #[serde(default)]
+    pub subscribed: Option<bool>,
+    /// `inbox`: false marks the group reviewed (out of the inbox), true adds it.
+    #[serde(default)]
+    pub inbox: Option<bool>,
     /// Merge the groups into the one with the most occurrences (ties: the oldest).
     pub merge: bool,
 }
@@ -61,6 +72,18 @@ pub struct StatusUpdate {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct StatusDetails {
     pub in_next_release: bool,
+    /// Like `in_next_release` (the release after the group's latest), shown as
+    /// `inUpcomingRelease`.
+    #[serde(default)]
+    pub in_upcoming_release: bool,
+    /// `inFutureRelease`: a version that may not exist yet. Regresses like `in_next_release`
+    /// (release names are hashes in the dataflow, so versions cannot be ordered).
+    #[serde(default)]
+    pub in_future_release: Option<Arc<str>>,
+    /// `inCommit`: resolved by a commit. Nothing is known of commits: any later occurrence
+    /// regresses the group, as after a plain resolve.
+    #[serde(default)]
+    pub in_commit: Option<Commit>,
     /// The release named by `inRelease` (resolved: only occurrences of another release
     /// regress the group).
     pub in_release: Option<Arc<str>>,
@@ -78,6 +101,19 @@ impl StatusDetails {
     pub fn has_ignore_condition(&self) -> bool {
         self.ignore_duration.is_some() || self.ignore_count.is_some() || self.ignore_user_count.is_some()
     }
+
+    /// Whether a resolve with these details is tied to a release (one project at a time).
+    pub fn is_release_resolution(&self) -> bool {
+        self.in_next_release || self.in_upcoming_release || self.in_release.is_some() || self.in_future_release.is_some()
+    }
+}
+
+/// `statusDetails.inCommit` of a PUT.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Commit {
+    /// The commit id (hash), as given.
+    pub commit: Arc<str>,
+    pub repository: Arc<str>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -115,6 +151,51 @@ pub struct Triage {
     pub bookmarked_by: Vec<Arc<str>>,
     pub seen_by: Vec<Arc<str>>,
     pub priority_locked_at: Option<Micros>,
+    /// The share id while the group is public (`isPublic`).
+    pub share_id: Option<u128>,
+    /// Users' subscriptions, by user: explicit (`isSubscribed`) or implied by what they did.
+    pub subscriptions: Vec<Subscription>,
+    /// A manual inbox change that overrides the inbox derived from the substatus, until the
+    /// status or substatus next changes.
+    pub inbox: Option<InboxChange>,
+}
+
+/// One user's subscription to a group, as Sentry keeps it: the first reason sticks, an
+/// explicit `isSubscribed` replaces it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Subscription {
+    pub user: Arc<str>,
+    pub reason: SubscriptionReason,
+    pub active: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum SubscriptionReason {
+    /// `isSubscribed` (Sentry's reason "unknown").
+    Explicit,
+    /// Bookmarked the group.
+    Bookmarked,
+    /// Was assigned the group.
+    Assigned,
+}
+
+impl SubscriptionReason {
+    /// `subscriptionDetails.reason`.
+    pub fn api_name(self) -> &'static str {
+        match self {
+            SubscriptionReason::Explicit => "unknown",
+            SubscriptionReason::Bookmarked => "bookmarked",
+            SubscriptionReason::Assigned => "assigned",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum InboxChange {
+    /// `inbox: false`: marked reviewed.
+    Reviewed,
+    /// `inbox: true` at this time (Sentry's reason "manual").
+    Added(Micros),
 }
 
 impl Triage {

@@ -8,5 +8,7 @@ mod mutations;
 pub mod noise_gate;
 pub mod project;
 pub mod status_change;
+mod triage;
 
 pub use project::{Counter, Effects, EventGroup, GroupKey, GroupRow, IngestConfig, ProjectState};
+pub use triage::{inbox_entry, InboxEntry, InboxReason};

@@ -9,9 +9,11 @@ use rustc_hash::FxHashSet as HashSet;
 use super::conditions::{Conditions, ReleaseResolution, Snooze};
 use super::project::{clear_status_details, Counter, Effects, HashState, Lifecycle, ProjectState};
 use super::status_change::{apply_status_change, StatusFields};
+use super::triage::{inbox_entry, share_id, subscribe};
 use crate::model::time::MICROS_PER_SECOND;
 use crate::model::{
-    symbol_of, GroupStatus, GroupUpdate, MutationKind, MutationRecord, OccurrenceRecord, ProjectId, StatusUpdate, Substatus,
+    symbol_of, Assignee, GroupStatus, GroupUpdate, InboxChange, MutationKind, MutationRecord, OccurrenceRecord, ProjectId, StatusUpdate,
+    SubscriptionReason, Substatus,
 };
 
 /// An unresolve of one recently seen ignored group makes it "new" again (§8.1).
@@ -53,12 +55,33 @@ impl ProjectState {
             }
             if let Some(assignee) = &update.assigned_to {
                 next.assignee = assignee.clone();
+                // Sentry subscribes an assigned user (a team's members are unknown here).
+                if let Some(Assignee::User(user)) = assignee {
+                    subscribe(&mut next.subscriptions, user, SubscriptionReason::Assigned, None);
+                }
             }
             if let Some(seen) = update.has_seen {
                 set_member(&mut next.seen_by, &actor, seen);
             }
             if let Some(bookmarked) = update.bookmarked {
                 set_member(&mut next.bookmarked_by, &actor, bookmarked);
+                if bookmarked {
+                    subscribe(&mut next.subscriptions, &actor, SubscriptionReason::Bookmarked, None);
+                }
+            }
+            if let Some(subscribed) = update.subscribed {
+                subscribe(&mut next.subscriptions, &actor, SubscriptionReason::Explicit, Some(subscribed));
+            }
+            if let Some(public) = update.public {
+                // Sentry makes a new share on every `isPublic: true`; the id derives from
+                // the logged request, so replays give the same one.
+                next.share_id = public.then(|| share_id(project, index, mutation));
+            }
+            match update.inbox {
+                Some(false) => next.inbox = Some(InboxChange::Reviewed),
+                // Already in the inbox: it stays there with its reason and date.
+                Some(true) if inbox_entry(&group.row).is_none() => next.inbox = Some(InboxChange::Added(mutation.time)),
+                _ => {}
             }
             let priority_changes = priority.is_some_and(|p| p != group.row.priority || !group.row.priority_locked);
             if next != triage || priority_changes {
@@ -117,7 +140,8 @@ impl ProjectState {
         group.conditions = None;
         let details = &update.details;
         match update.status {
-            GroupStatus::Resolved if details.in_next_release || details.in_release.is_some() => {
+            GroupStatus::Resolved if details.is_release_resolution() => {
+                // Next, upcoming and future releases: any release but the group's latest.
                 let release = match &details.in_release {
                     Some(name) => Some(symbol_of(name)),
                     None => row.last_release,
@@ -295,7 +319,9 @@ fn set_member(list: &mut Vec<Arc<str>>, who: &Arc<str>, member: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Subscription;
     use crate::model::{GroupHash, Level, Micros, Priority, Record, RecordBody, StatusDetails};
+    use crate::state::triage::InboxReason;
     use crate::state::{GroupKey, IngestConfig};
 
     struct Project {
@@ -480,6 +506,179 @@ mod tests {
         p.occur_in_release(1, 2, None, Some("1.0"));
         assert_eq!(p.row(1).expect("group").status, GroupStatus::Resolved);
         p.occur_in_release(1, 3, None, Some("2.0"));
+        let row = p.row(1).expect("group");
+        assert_eq!((row.status, row.substatus), (GroupStatus::Unresolved, Some(Substatus::Regressed)));
+    }
+
+    fn update(f: impl FnOnce(&mut GroupUpdate)) -> MutationKind {
+        let mut update = GroupUpdate::default();
+        f(&mut update);
+        MutationKind::Update(update)
+    }
+
+    fn triage(p: &Project, short_id: u32) -> crate::model::Triage {
+        p.row(short_id).expect("group").triage.as_deref().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn sharing_gives_a_new_id_each_time_and_unsharing_removes_it() {
+        let mut p = Project::new();
+        p.occur(1, 0, None);
+        p.occur(2, 0, None);
+        p.mutate(&[1, 2], update(|u| u.public = Some(true)));
+        let (one, two) = (triage(&p, 1).share_id, triage(&p, 2).share_id);
+        assert!(one.is_some() && two.is_some() && one != two, "one id per group");
+        let mut again = Project::new();
+        again.occur(1, 0, None);
+        again.occur(2, 0, None);
+        again.mutate(&[1, 2], update(|u| u.public = Some(true)));
+        assert_eq!(triage(&again, 1).share_id, one, "a replay gives the same id");
+        p.apply(RecordBody::Mutation(MutationRecord {
+            short_ids: vec![1],
+            time: 60,
+            actor: Some("alice".into()),
+            kind: update(|u| u.public = Some(true)),
+        }));
+        let renewed = triage(&p, 1).share_id;
+        assert!(renewed.is_some() && renewed != one, "sharing again makes a new share");
+        p.mutate(&[1], update(|u| u.public = Some(false)));
+        assert_eq!(triage(&p, 1).share_id, None);
+    }
+
+    #[test]
+    fn subscriptions_keep_the_first_reason_and_an_explicit_choice_wins() {
+        let mut p = Project::new();
+        p.occur(1, 0, None);
+        p.mutate(&[1], update(|u| u.bookmarked = Some(true)));
+        p.mutate(&[1], update(|u| u.assigned_to = Some(Some(Assignee::User("alice".into())))));
+        p.mutate(&[1], update(|u| u.assigned_to = Some(Some(Assignee::User("bob".into())))));
+        let subscription = |user: &str, reason, active| Subscription {
+            user: user.into(),
+            reason,
+            active,
+        };
+        assert_eq!(
+            triage(&p, 1).subscriptions,
+            vec![
+                subscription("alice", SubscriptionReason::Bookmarked, true),
+                subscription("bob", SubscriptionReason::Assigned, true),
+            ],
+            "alice bookmarked first; bob was assigned"
+        );
+        p.mutate(&[1], update(|u| u.subscribed = Some(false)));
+        p.mutate(&[1], update(|u| u.bookmarked = Some(true)));
+        assert_eq!(
+            triage(&p, 1).subscriptions[0],
+            subscription("alice", SubscriptionReason::Explicit, false),
+            "an unsubscribe is not undone by a bookmark"
+        );
+        p.mutate(&[1], update(|u| u.assigned_to = Some(Some(Assignee::Team("backend".into())))));
+        assert_eq!(triage(&p, 1).subscriptions.len(), 2, "a team's members are unknown");
+    }
+
+    #[test]
+    fn the_inbox_follows_manual_changes_until_the_substatus_changes() {
+        let mut p = Project::new();
+        p.occur(1, 0, None);
+        // Created unresolved/new: in the inbox since it was first seen.
+        let entry = |p: &Project| inbox_entry(&p.row(1).expect("group"));
+        assert_eq!(entry(&p).map(|e| (e.reason, e.date)), Some((InboxReason::New, 0)));
+        p.mutate(&[1], update(|u| u.inbox = Some(false)));
+        assert_eq!(entry(&p), None, "marked reviewed");
+        p.apply(RecordBody::Mutation(MutationRecord {
+            short_ids: vec![1],
+            time: 50,
+            actor: None,
+            kind: update(|u| u.inbox = Some(true)),
+        }));
+        assert_eq!(entry(&p).map(|e| (e.reason, e.date)), Some((InboxReason::Manual, 50)));
+        p.mutate(&[1], update(|u| u.inbox = Some(true)));
+        assert_eq!(entry(&p).map(|e| e.date), Some(50), "already in the inbox: unchanged");
+        // Resolve, then a regression: the inbox is the regression's.
+        p.mutate(&[1], resolve(StatusDetails::default()));
+        assert_eq!(entry(&p), None);
+        p.occur(1, 70, None);
+        assert_eq!(entry(&p).map(|e| (e.reason, e.date)), Some((InboxReason::Regression, 70)));
+        p.mutate(&[1], update(|u| u.inbox = Some(false)));
+        assert_eq!(entry(&p), None);
+        assert!(p.row(1).expect("group").triage.is_some());
+    }
+
+    #[test]
+    fn a_status_change_message_to_regressed_undoes_a_review() {
+        let mut p = Project::new();
+        p.occur(1, 0, None);
+        let change = |substatus: Substatus| {
+            RecordBody::StatusChange(crate::model::StatusChangeRecord {
+                hash: 1,
+                new_status: GroupStatus::Unresolved as i64,
+                new_substatus: Some(substatus as i64),
+            })
+        };
+        p.apply(change(Substatus::Ongoing));
+        p.mutate(&[1], update(|u| u.inbox = Some(true)));
+        p.apply(change(Substatus::Ongoing));
+        let entry = |p: &Project| inbox_entry(&p.row(1).expect("group")).map(|e| e.reason);
+        assert_eq!(entry(&p), Some(InboxReason::Manual), "same substatus: the manual change stays");
+        p.mutate(&[1], update(|u| u.inbox = Some(false)));
+        p.apply(change(Substatus::Regressed));
+        assert_eq!(entry(&p), Some(InboxReason::Regression), "a new substatus decides again");
+    }
+
+    fn resolve(details: StatusDetails) -> MutationKind {
+        MutationKind::Update(GroupUpdate {
+            status: Some(StatusUpdate {
+                status: GroupStatus::Resolved,
+                substatus: None,
+                details,
+            }),
+            ..GroupUpdate::default()
+        })
+    }
+
+    #[test]
+    fn future_and_upcoming_releases_regress_on_a_release_other_than_the_latest() {
+        for details in [
+            StatusDetails {
+                in_future_release: Some("3.0".into()),
+                ..StatusDetails::default()
+            },
+            StatusDetails {
+                in_upcoming_release: true,
+                ..StatusDetails::default()
+            },
+        ] {
+            let mut p = Project::new();
+            p.occur_in_release(1, 0, None, Some("1.0"));
+            p.mutate(&[1], resolve(details.clone()));
+            let row = p.row(1).expect("group");
+            assert_eq!(row.status, GroupStatus::Resolved);
+            assert_eq!(row.triage.as_ref().map(|t| &t.status_details), Some(&details));
+            p.occur_in_release(1, 1, None, Some("1.0"));
+            p.occur(1, 2, None);
+            assert_eq!(p.row(1).expect("group").status, GroupStatus::Resolved, "{details:?}");
+            p.occur_in_release(1, 3, None, Some("2.0"));
+            let row = p.row(1).expect("group");
+            assert_eq!((row.status, row.substatus), (GroupStatus::Unresolved, Some(Substatus::Regressed)));
+            assert!(row.triage.is_none(), "the resolution's details are gone");
+        }
+    }
+
+    #[test]
+    fn a_commit_resolution_is_shown_until_any_occurrence_regresses_it() {
+        let mut p = Project::new();
+        p.occur_in_release(1, 0, None, Some("1.0"));
+        let details = StatusDetails {
+            in_commit: Some(crate::model::Commit {
+                commit: "abc123".into(),
+                repository: "acme/api".into(),
+            }),
+            ..StatusDetails::default()
+        };
+        p.mutate(&[1], resolve(details.clone()));
+        let row = p.row(1).expect("group");
+        assert_eq!(row.triage.as_ref().map(|t| &t.status_details), Some(&details));
+        p.occur_in_release(1, 1, None, Some("1.0"));
         let row = p.row(1).expect("group");
         assert_eq!((row.status, row.substatus), (GroupStatus::Unresolved, Some(Substatus::Regressed)));
     }

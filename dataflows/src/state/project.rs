@@ -485,6 +485,9 @@ impl ProjectState {
                         // The conditions and details of the previous status no longer apply.
                         group.conditions = None;
                         clear_status_details(current);
+                    } else if current.substatus != substatus {
+                        // A new substatus (escalating, regressed) re-decides the inbox.
+                        clear_inbox_change(current);
                     }
                     current.status = status;
                     current.substatus = substatus;
@@ -511,18 +514,36 @@ impl ProjectState {
     }
 }
 
-/// Drops the status details of a status that no longer holds.
+/// Drops the status details of a status that no longer holds, and a manual inbox change
+/// (the new status decides whether the group is in the inbox).
 pub(super) fn clear_status_details(row: &mut GroupRow) {
     if let Some(triage) = &mut row.triage {
-        if triage.status_details != Default::default() || triage.ignore_until.is_some() || triage.status_actor.is_some() {
+        if triage.status_details != Default::default()
+            || triage.ignore_until.is_some()
+            || triage.status_actor.is_some()
+            || triage.inbox.is_some()
+        {
             let triage = Arc::make_mut(triage);
             triage.status_details = Default::default();
             triage.ignore_until = None;
             triage.status_actor = None;
+            triage.inbox = None;
         }
     }
     if row.triage.as_deref().is_some_and(Triage::is_empty) {
         row.triage = None;
+    }
+}
+
+/// Drops a manual inbox change (the substatus decides again).
+fn clear_inbox_change(row: &mut GroupRow) {
+    if row.triage.as_ref().is_some_and(|t| t.inbox.is_some()) {
+        if let Some(triage) = &mut row.triage {
+            Arc::make_mut(triage).inbox = None;
+        }
+        if row.triage.as_deref().is_some_and(Triage::is_empty) {
+            row.triage = None;
+        }
     }
 }
 

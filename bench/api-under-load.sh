@@ -33,4 +33,5 @@ $bin bench-api --api "127.0.0.1:$port" --load "$load" --append "$live" --rate "$
 sleep 1
 after=$(consumed)
 ended=$(date +%s.%N)
+curl -s "http://127.0.0.1:$port/metrics" | grep -E '^occurrent_(list_lock_wait|views_write_hold)'
 echo "ingested during the run: $(awk -v a="$before" -v b="$after" -v s="$started" -v e="$ended" 'BEGIN {printf "%.0f lines/s", (b-a)/(e-s)}')"

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 groups=${1:-1000000}
 requests=${2:-200}
-bin=target/release/occurrent
+bin=${CARGO_TARGET_DIR:-target}/release/occurrent
 data=${BENCH_DATA:-/tmp/occurrent-bench}
 cargo build --release --quiet
 mkdir -p "$data"

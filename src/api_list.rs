@@ -5,20 +5,19 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use dataflows::model::{GroupStatus, Micros};
+use dataflows::model::Micros;
 use dataflows::state::{GroupKey, GroupRow};
 use dataflows::views::IssueViews;
 use serde_json::Value;
 
-use crate::api::{error, next_page, org_known, previous_page, AppState, Cursor, Row};
-use crate::api_window::{group_json, trends_score, Scope};
+use crate::api::{error, org_known, AppState, Cursor};
+use crate::api_window::{group_json, Scope};
+use crate::list_index::{self, ListQuery, Listing, Strategy};
 use crate::list_params::{parse_environments, parse_group_ids, parse_projects, parse_stats, parse_window, Collapse, Params, Sort};
 use crate::search;
 use crate::short_id::parse_short_id;
 
 const SECOND: Micros = 1_000_000;
-/// `X-Hits` is capped at this (issue-platform.md §7.4).
-const MAX_HITS: usize = 1000;
 /// `sort=inbox` looks back this far (issue-platform.md §7.6).
 const INBOX_WINDOW: Micros = 7 * 86_400 * SECOND;
 
@@ -93,7 +92,9 @@ pub async fn list_issues(
         Err(message) => return bad_request(message),
     };
 
+    let waiting = std::time::Instant::now();
     let views = state.views.read().unwrap_or_else(|p| p.into_inner());
+    state.metrics.record_list_lock_wait(waiting.elapsed());
     let now = state.clock.now(views.latest_event);
     let window = match parse_window(&params, now) {
         Ok(w) => w,
@@ -175,73 +176,14 @@ pub async fn list_issues(
         .expanding(expand);
     let inbox_since = window.start.max(now - INBOX_WINDOW);
 
-    // Order: sort value descending, then creation order descending, which is numeric id order.
-    let to_row = |(key, view, row): (GroupKey, &dataflows::views::GroupView, &GroupRow)| -> Option<Row> {
-        if !in_scope(key) {
-            return None;
-        }
-        let aggregate = dataflows::window::aggregate_view(&views, key, view, row, scope.environments.as_deref(), window)?;
-        let within = search::Windowed {
-            times_seen: aggregate.count,
-            last_seen: aggregate.last_seen,
-            window: (window.start, window.end),
-        };
-        if !search.matches_within(&views, view, row, Some(within)) {
-            return None;
-        }
-        let value = match sort {
-            Sort::Date => aggregate.last_seen / 1000,
-            Sort::New => row.first_seen / 1000,
-            Sort::Freq => aggregate.count as i64,
-            Sort::User => dataflows::window::users_of(&views, key, &scope.hours(&views, key, view), row, &aggregate) as i64,
-            Sort::Trends => trends_score(aggregate.count, aggregate.last_seen),
-            Sort::Inbox => {
-                let date = inbox_date(row);
-                if row.status != GroupStatus::Unresolved || date < inbox_since || date > window.end {
-                    return None;
-                }
-                date / 1000
-            }
-        };
-        Some(Row {
-            value,
-            created: row.created_seq,
-            key,
-        })
+    let list_query = ListQuery {
+        sort,
+        window,
+        search: &search,
+        scope: &scope,
+        inbox_since,
     };
-    // The default sort walks the groups from the newest `last_seen` and stops once it has the
-    // page and 1,000 hits (`X-Hits` shows at most 1,000): a group's windowed last seen is its
-    // `last_seen` when nothing is newer than the window's end and no environment narrows it.
-    let walk_newest =
-        sort == Sort::Date && scope.environments.is_none() && views.latest_event <= window.end && cursor.is_none_or(|c| !c.is_prev);
-    let mut rows: Vec<Row> = if walk_newest {
-        let (cursor_value, offset) = cursor.map_or((i64::MAX, 0), |c| (c.value, c.offset));
-        let mut rows: Vec<Row> = Vec::new();
-        let mut at_or_below_cursor = 0;
-        for group in views.by_last_seen_desc(window.end) {
-            if group.2.last_seen < window.start {
-                break;
-            }
-            let Some(row) = to_row(group) else { continue };
-            // Stop between two sort values only, so ties are paged exactly as by the scan.
-            let enough = rows.len() >= MAX_HITS && at_or_below_cursor > offset + limit;
-            if enough && rows.last().is_some_and(|last| last.value != row.value) {
-                break;
-            }
-            if row.value <= cursor_value {
-                at_or_below_cursor += 1;
-            }
-            rows.push(row);
-        }
-        rows
-    } else {
-        views.iter().filter_map(to_row).collect()
-    };
-    let hits = rows.len();
-    let page = match cursor {
-        Some(c) if c.is_prev => previous_page(&mut rows, c, limit),
-        _ => next_page(&mut rows, cursor, limit),
-    };
+    let Listing { page, hits } = list_index::list(&views, &list_query, &in_scope, cursor, limit, Strategy::configured());
     let body: Vec<Value> = page
         .rows
         .iter()
@@ -273,7 +215,7 @@ pub async fn list_issues(
     if let Ok(v) = HeaderValue::from_str(&link) {
         h.insert("Link", v);
     }
-    h.insert("X-Hits", HeaderValue::from(shown_hits.min(1000)));
+    h.insert("X-Hits", HeaderValue::from(shown_hits.min(list_index::MAX_HITS)));
     h.insert("X-Max-Hits", HeaderValue::from(1000));
     response
 }

@@ -91,11 +91,7 @@ pub fn windowed(views: &IssueViews, key: GroupKey, hours: &GroupHours, row: &Gro
     })
 }
 
-/// The legacy priority score Occurrent serves as `sort=trends`: `ln(times_seen) · 600 +
-/// last_seen` in seconds (issue-platform.md §7.3), on the window's values.
-pub fn trends_score(count: u64, last_seen: Micros) -> i64 {
-    ((count.max(1) as f64).ln() * 600.0) as i64 + last_seen.div_euclid(1_000_000)
-}
+pub use dataflows::views::trends_score;
 
 fn stats_value(spec: &StatsSpec, hours: &[(u32, u32)]) -> Value {
     let buckets = window::buckets(hours, spec.start, spec.size, spec.count);

@@ -17,6 +17,7 @@ mod events_cli;
 mod feed;
 mod generate;
 mod generate_groups;
+mod list_index;
 mod list_params;
 mod metrics;
 mod mutation_log;

@@ -63,6 +63,8 @@ pub struct Metrics {
     /// Epochs handed to the workers and when, until the frontier passes them.
     in_flight: Mutex<VecDeque<(u64, Instant)>>,
     latency: Mutex<Histogram>,
+    /// How long list requests waited for the views' read lock.
+    list_lock_waits: Mutex<dataflows::views::LockTimes>,
 }
 
 struct CheckpointStats {
@@ -80,6 +82,10 @@ struct Histogram {
 }
 
 impl Metrics {
+    pub fn record_list_lock_wait(&self, waited: std::time::Duration) {
+        self.list_lock_waits.lock().unwrap_or_else(|p| p.into_inner()).record(waited);
+    }
+
     pub fn record_read(&self, messages: u64, bytes: u64) {
         self.messages.fetch_add(messages, Ordering::Relaxed);
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
@@ -220,6 +226,25 @@ impl Metrics {
         let _ = writeln!(out, "occurrent_epoch_latency_seconds_bucket{{le=\"+Inf\"}} {}", latency.count);
         let _ = writeln!(out, "occurrent_epoch_latency_seconds_sum {:.6}", latency.sum);
         let _ = writeln!(out, "occurrent_epoch_latency_seconds_count {}", latency.count);
+        let waits = self.list_lock_waits.lock().unwrap_or_else(|p| p.into_inner()).summary();
+        for (name, help, (count, p50, p99, max)) in [
+            (
+                "occurrent_list_lock_wait_seconds",
+                "How long issues-list requests of the last 20 s waited for the views' read lock.",
+                waits,
+            ),
+            (
+                "occurrent_views_write_hold_seconds",
+                "How long the sinks held the views' write lock per apply over the last 20 s.",
+                views.write_holds.summary(),
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} summary");
+            for (q, v) in [("0.5", p50), ("0.99", p99), ("1", max)] {
+                let _ = writeln!(out, "{name}{{quantile=\"{q}\"}} {v:.6}");
+            }
+            let _ = writeln!(out, "{name}_count {count}");
+        }
         out
     }
 }

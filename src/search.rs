@@ -400,6 +400,16 @@ impl IssueQuery {
         None
     }
 
+    /// Whether only unresolved groups can match: a `status` filter that allows only
+    /// unresolved (`is:unresolved`, or the one `is:new` implies). The list then walks the
+    /// unresolved part of its index only.
+    pub fn unresolved_only(&self) -> bool {
+        let unresolved = GroupStatus::Unresolved as i64;
+        self.predicates
+            .iter()
+            .any(|p| !p.negated && matches!(&p.test, Test::Status(values) if !values.is_empty() && values.iter().all(|s| *s == unresolved)))
+    }
+
     /// Like [`IssueQuery::matches`], with `timesSeen` and `lastSeen` tested on the group's
     /// values within the request's window when given.
     pub fn matches_within(&self, views: &IssueViews, view: &GroupView, row: &GroupRow, windowed: Option<Windowed>) -> bool {

@@ -14,7 +14,9 @@ use rustc_hash::FxHashMap as HashMap;
 use crate::model::{Micros, Symbol, SymbolDefinition};
 use crate::state::{Counter, GroupKey, GroupRow};
 
+mod index;
 pub mod retention;
+pub use index::{trends_score, SortIndex, SortIndexes, Walk};
 
 /// Everything the read side knows about one group.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -79,10 +81,51 @@ pub struct IssueViews {
     /// (rebuilt by `restore_row` after a restore).
     #[serde(skip)]
     pub latest_event: Micros,
-    /// Groups with a row, by `last_seen`: the issues list walks it from the newest (its
-    /// default sort) instead of scanning every group. Rebuilt from the rows after a restore.
+    /// Groups with a row by an upper bound of each sort's value (`index.rs`): the issues
+    /// list walks them instead of scanning every group. Rebuilt from the rows after a restore.
     #[serde(skip)]
-    by_last_seen: std::collections::BTreeSet<(Micros, u32)>,
+    sort_indexes: SortIndexes,
+    /// How long the sinks held the write lock, recently (microseconds): what a reader can
+    /// wait for (`/metrics`).
+    #[serde(skip)]
+    pub write_holds: LockTimes,
+}
+
+/// The durations of a lock's holds or waits over the last 20 seconds, in microseconds.
+#[derive(Debug, Default)]
+pub struct LockTimes {
+    recent: std::collections::VecDeque<(std::time::Instant, u32)>,
+}
+
+impl LockTimes {
+    const KEEP: usize = 100_000;
+    const SPAN: std::time::Duration = std::time::Duration::from_secs(20);
+
+    pub fn record(&mut self, took: std::time::Duration) {
+        let now = std::time::Instant::now();
+        while self.recent.front().is_some_and(|(at, _)| now.duration_since(*at) > Self::SPAN) || self.recent.len() >= Self::KEEP {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((now, took.as_micros().min(u128::from(u32::MAX)) as u32));
+    }
+
+    /// `(count, p50, p99, max)` in seconds of the samples of the last 20 seconds.
+    pub fn summary(&self) -> (usize, f64, f64, f64) {
+        let now = std::time::Instant::now();
+        let mut sorted: Vec<u32> = self
+            .recent
+            .iter()
+            .filter(|(at, _)| now.duration_since(*at) <= Self::SPAN)
+            .map(|(_, took)| *took)
+            .collect();
+        sorted.sort_unstable();
+        let at = |q: f64| {
+            sorted
+                .get(((sorted.len() as f64 - 1.0) * q).round() as usize)
+                .map_or(0.0, |&v| f64::from(v) / 1e6)
+        };
+        (sorted.len(), at(0.5), at(0.99), at(1.0))
+    }
 }
 
 /// The per-hour activity of the ingest operator, applied together so that each epoch's
@@ -178,24 +221,27 @@ impl IssueViews {
         }
     }
 
-    /// Replaces a group's row, keeping `by_last_seen` in step.
+    /// Replaces a group's row, keeping the sort indexes in step.
     fn set_row(&mut self, index: u32, row: Option<Arc<GroupRow>>) {
         let view = &mut self.groups[index as usize];
-        if let Some(old) = &view.row {
-            self.by_last_seen.remove(&(old.last_seen, index));
-        }
-        if let Some(new) = &row {
-            self.by_last_seen.insert((new.last_seen, index));
-        }
+        self.sort_indexes.update(index, view.row.as_deref(), row.as_deref());
         view.row = row;
     }
 
-    /// Groups with a row, newest `last_seen` first, from `at_most` down.
-    pub fn by_last_seen_desc(&self, at_most: Micros) -> impl Iterator<Item = (GroupKey, &GroupView, &GroupRow)> {
-        self.by_last_seen.range(..=(at_most, u32::MAX)).rev().filter_map(|&(_, index)| {
-            let view = &self.groups[index as usize];
-            Some((view.key?, view, &**view.row.as_ref()?))
-        })
+    /// Groups with a row by descending bound of a sort index (see [`SortIndexes::walk`]),
+    /// each with its bound.
+    pub fn walk(
+        &self,
+        index: SortIndex,
+        unresolved_only: bool,
+        at_most: Micros,
+    ) -> impl Iterator<Item = (i64, (GroupKey, &GroupView, &GroupRow))> {
+        self.sort_indexes
+            .walk(index, unresolved_only, at_most)
+            .filter_map(|(bound, index)| {
+                let view = &self.groups[index as usize];
+                Some((bound, (view.key?, view, &**view.row.as_ref()?)))
+            })
     }
 
     /// After a restore: the group's row, shared with the ingest state.

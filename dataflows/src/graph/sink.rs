@@ -46,9 +46,11 @@ pub fn apply_at_frontier<'scope, D: timely::ExchangeData>(
                     }
                     if !ready.is_empty() {
                         let mut views = views.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+                        let started = std::time::Instant::now();
                         for (_cap, batch) in ready {
                             apply(&mut views, batch);
                         }
+                        views.write_holds.record(started.elapsed());
                     }
                 }
             }

@@ -1,0 +1,259 @@
+//! Sort indexes of the issues list: groups ordered by an upper bound of each sort's value, so
+//! that a list request walks the groups from the greatest bound and stops once no unvisited
+//! group can still enter its page (src/list_index.rs), instead of scanning every group.
+//!
+//! Every key is computed from the row alone and bounds the windowed value from above:
+//! a window's last seen is at most the row's `last_seen`, its count at most `times_seen`, its
+//! distinct users at most `user_count` and at most its count (one user per occurrence), and
+//! the trends score grows with both. `first_seen` is the `new` sort's value itself.
+//!
+//! Each index is split by status: the default query (`is:unresolved`) walks the unresolved
+//! groups only and never meets the resolved and ignored ones. Keys are packed (a `u64`, or
+//! `[u32; 3]` where a millisecond time needs more than 32 bits) to keep each entry 8 or 12
+//! bytes; the four indexes cost ~80 bytes per group at 1M groups (BENCHMARKS.md).
+
+use std::collections::BTreeSet;
+
+use crate::model::{GroupStatus, Micros};
+use crate::state::GroupRow;
+
+/// Which index a walk reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortIndex {
+    /// `last_seen` in milliseconds.
+    LastSeen,
+    /// `first_seen` in milliseconds.
+    FirstSeen,
+    /// `max(times_seen, user_count)`, saturated at `u32::MAX`.
+    Count,
+    /// The legacy trends score of the lifetime values, in seconds.
+    Trends,
+}
+
+/// The legacy priority score Occurrent serves as `sort=trends`: `ln(times_seen) · 600 +
+/// last_seen` in seconds (issue-platform.md §7.3). Nondecreasing in both arguments.
+pub fn trends_score(count: u64, last_seen: Micros) -> i64 {
+    ((count.max(1) as f64).ln() * 600.0) as i64 + last_seen.div_euclid(1_000_000)
+}
+
+/// Milliseconds as an order-preserving unsigned key.
+fn millis_key(micros: Micros) -> u64 {
+    (micros.div_euclid(1000) as u64) ^ (1 << 63)
+}
+
+/// The bound in the sort's milliseconds, which truncate toward zero (`micros / 1000`): one
+/// more than the key below the epoch, where the key is floored.
+fn millis_bound(key: u64) -> i64 {
+    let millis = (key ^ (1 << 63)) as i64;
+    if millis < 0 {
+        millis + 1
+    } else {
+        millis
+    }
+}
+
+fn time_entry(micros: Micros, index: u32) -> [u32; 3] {
+    let key = millis_key(micros);
+    [(key >> 32) as u32, key as u32, index]
+}
+
+/// A saturated `u32` value: `u32::MAX` bounds nothing.
+fn bound_of_u32(value: u32) -> i64 {
+    if value == u32::MAX {
+        i64::MAX
+    } else {
+        i64::from(value)
+    }
+}
+
+fn count_key(row: &GroupRow) -> u32 {
+    row.times_seen.max(row.user_count).min(u64::from(u32::MAX)) as u32
+}
+
+fn trends_key(row: &GroupRow) -> u32 {
+    trends_score(row.times_seen, row.last_seen).clamp(0, i64::from(u32::MAX)) as u32
+}
+
+/// One index, split by status (0: unresolved, 1: any other status).
+#[derive(Debug, Default)]
+struct Split<K: Ord> {
+    parts: [BTreeSet<K>; 2],
+}
+
+fn part(row: &GroupRow) -> usize {
+    usize::from(row.status != GroupStatus::Unresolved)
+}
+
+impl<K: Ord + Copy> Split<K> {
+    fn update(&mut self, old: Option<(usize, K)>, new: Option<(usize, K)>) {
+        if old == new {
+            return;
+        }
+        if let Some((p, key)) = old {
+            self.parts[p].remove(&key);
+        }
+        if let Some((p, key)) = new {
+            self.parts[p].insert(key);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.parts[0].len() + self.parts[1].len()
+    }
+}
+
+/// The sort indexes of every group with a row.
+#[derive(Debug, Default)]
+pub struct SortIndexes {
+    last_seen: Split<[u32; 3]>,
+    first_seen: Split<[u32; 3]>,
+    count: Split<u64>,
+    trends: Split<u64>,
+}
+
+/// `(bound, group index)` pairs, greatest bound first; the bound is in the sort's value units
+/// (milliseconds for times, `i64::MAX` for a saturated key).
+pub type Walk<'a> = Box<dyn Iterator<Item = (i64, u32)> + 'a>;
+
+impl SortIndexes {
+    /// Moves group `index` from its old row's keys to its new row's.
+    pub fn update(&mut self, index: u32, old: Option<&GroupRow>, new: Option<&GroupRow>) {
+        let key = |row: Option<&GroupRow>, f: &dyn Fn(&GroupRow) -> [u32; 3]| row.map(|r| (part(r), f(r)));
+        self.last_seen.update(
+            key(old, &|r| time_entry(r.last_seen, index)),
+            key(new, &|r| time_entry(r.last_seen, index)),
+        );
+        self.first_seen.update(
+            key(old, &|r| time_entry(r.first_seen, index)),
+            key(new, &|r| time_entry(r.first_seen, index)),
+        );
+        let packed =
+            |row: Option<&GroupRow>, f: &dyn Fn(&GroupRow) -> u32| row.map(|r| (part(r), (u64::from(f(r)) << 32) | u64::from(index)));
+        self.count.update(packed(old, &count_key), packed(new, &count_key));
+        self.trends.update(packed(old, &trends_key), packed(new, &trends_key));
+    }
+
+    pub fn len(&self) -> usize {
+        self.last_seen.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The groups by descending bound of `index`, only the unresolved ones when
+    /// `unresolved_only`, starting at bounds of at most `at_most` (time indexes only:
+    /// microseconds; the others start at the top).
+    pub fn walk(&self, index: SortIndex, unresolved_only: bool, at_most: Micros) -> Walk<'_> {
+        let parts = if unresolved_only { 1 } else { 2 };
+        match index {
+            SortIndex::LastSeen | SortIndex::FirstSeen => {
+                let split = if index == SortIndex::LastSeen {
+                    &self.last_seen
+                } else {
+                    &self.first_seen
+                };
+                let end = time_entry(at_most, u32::MAX);
+                let walks = split.parts[..parts].iter().map(|set| {
+                    set.range(..=end).rev().map(|e| {
+                        let key = (u64::from(e[0]) << 32) | u64::from(e[1]);
+                        (millis_bound(key), e[2])
+                    })
+                });
+                merge(walks.collect())
+            }
+            SortIndex::Count | SortIndex::Trends => {
+                let split = if index == SortIndex::Count { &self.count } else { &self.trends };
+                let walks = split.parts[..parts]
+                    .iter()
+                    .map(|set| set.iter().rev().map(|&k| (bound_of_u32((k >> 32) as u32), k as u32)));
+                merge(walks.collect())
+            }
+        }
+    }
+}
+
+/// Merges descending walks into one descending walk.
+fn merge<'a, I: Iterator<Item = (i64, u32)> + 'a>(walks: Vec<I>) -> Walk<'a> {
+    let mut walks: Vec<std::iter::Peekable<I>> = walks.into_iter().map(Iterator::peekable).collect();
+    if walks.len() == 1 {
+        return Box::new(walks.remove(0));
+    }
+    Box::new(std::iter::from_fn(move || {
+        let mut best: Option<(usize, (i64, u32))> = None;
+        for (i, walk) in walks.iter_mut().enumerate() {
+            if let Some(&item) = walk.peek() {
+                if best.is_none_or(|(_, b)| item > b) {
+                    best = Some((i, item));
+                }
+            }
+        }
+        let (i, _) = best?;
+        walks[i].next()
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Level, Priority, Substatus};
+
+    fn row(status: GroupStatus, times_seen: u64, first_seen: Micros, last_seen: Micros) -> GroupRow {
+        GroupRow {
+            type_id: 4001,
+            status,
+            substatus: Some(Substatus::New),
+            priority: Priority::High,
+            priority_locked: false,
+            title: "t".into(),
+            subtitle: "s".into(),
+            culprit: "c".into(),
+            level: Level::Error,
+            metadata_priority: Priority::High,
+            first_seen,
+            last_seen,
+            times_seen,
+            user_count: 0,
+            first_release: None,
+            last_release: None,
+            created_seq: 0,
+            event_group: None,
+            triage: None,
+        }
+    }
+
+    #[test]
+    fn walks_descend_across_statuses_and_follow_row_changes() {
+        let mut indexes = SortIndexes::default();
+        let a = row(GroupStatus::Unresolved, 5, -3_000, 9_000_000);
+        let b = row(GroupStatus::Resolved, 7, 2_000, 4_000_000);
+        let c = row(GroupStatus::Unresolved, 1, 1_000, 6_000_999);
+        indexes.update(0, None, Some(&a));
+        indexes.update(1, None, Some(&b));
+        indexes.update(2, None, Some(&c));
+        let walk = |i: &SortIndexes, index, unresolved, at_most| i.walk(index, unresolved, at_most).collect::<Vec<_>>();
+        assert_eq!(
+            walk(&indexes, SortIndex::LastSeen, false, Micros::MAX),
+            vec![(9_000, 0), (6_000, 2), (4_000, 1)]
+        );
+        assert_eq!(walk(&indexes, SortIndex::LastSeen, true, 8_000_000), vec![(6_000, 2)]);
+        assert_eq!(
+            walk(&indexes, SortIndex::FirstSeen, false, Micros::MAX),
+            vec![(2, 1), (1, 2), (-2, 0)]
+        );
+        assert_eq!(walk(&indexes, SortIndex::Count, false, 0), vec![(7, 1), (5, 0), (1, 2)]);
+        // Resolving `a` moves it out of the unresolved part; a new count moves it within.
+        let resolved = row(GroupStatus::Resolved, 50, -3_000, 9_000_000);
+        indexes.update(0, Some(&a), Some(&resolved));
+        assert_eq!(walk(&indexes, SortIndex::Count, true, 0), vec![(1, 2)]);
+        assert_eq!(walk(&indexes, SortIndex::Count, false, 0), vec![(50, 0), (7, 1), (1, 2)]);
+        let trends: Vec<i64> = walk(&indexes, SortIndex::Trends, false, 0).iter().map(|t| t.0).collect();
+        assert_eq!(
+            trends,
+            vec![trends_score(50, 9_000_000), trends_score(7, 4_000_000), trends_score(1, 6_000_999)]
+        );
+        indexes.update(0, Some(&resolved), None);
+        assert_eq!(indexes.len(), 2);
+        assert_eq!(walk(&indexes, SortIndex::Count, false, 0), vec![(7, 1), (1, 2)]);
+    }
+}

@@ -1,0 +1,203 @@
+//! Which groups an issues-list request reads: every group (the scan, the reference), or a
+//! walk of a sort index (dataflows/src/views/index.rs) that stops as soon as no unvisited
+//! group can change the page, the cursors or `X-Hits` (at most 1,000).
+//!
+//! The index orders groups by an upper bound of the sort value. When the walk is at bound
+//! `b`, every unvisited group's value is at most `b`; once the collected rows hold 1,000 hits
+//! and the row that ends the page (the `K`-th of the rows the page is cut from, see
+//! `threshold`) has a value above `b`, the page, its ties and both cursors are those of the
+//! scan. A visited group whose value exceeds its bound (only a view caught between two sinks
+//! of one epoch could show that) sends the request to the scan.
+
+use dataflows::model::{GroupStatus, Micros};
+use dataflows::state::{GroupKey, GroupRow};
+use dataflows::views::{GroupView, IssueViews, SortIndex};
+use dataflows::window::Window;
+
+use crate::api::{next_page, previous_page, Cursor, Page, Row};
+use crate::api_list::inbox_date;
+use crate::api_window::{trends_score, Scope};
+use crate::list_params::Sort;
+use crate::search::{self, IssueQuery};
+
+/// `X-Hits` is capped at this (issue-platform.md §7.4).
+pub const MAX_HITS: usize = 1000;
+
+/// What a list request sorts and filters by.
+pub struct ListQuery<'a> {
+    pub sort: Sort,
+    pub window: Window,
+    pub search: &'a IssueQuery,
+    pub scope: &'a Scope,
+    /// `sort=inbox`: the oldest inbox date shown.
+    pub inbox_since: Micros,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// Every group (the reference).
+    Scan,
+    /// The sort's index, falling back to the scan when a bound does not hold.
+    Index,
+    /// The index, deciding whether to stop at every row rather than every few dozen (tests:
+    /// the stop is then as early as the bounds allow, so an off-by-one shows).
+    #[cfg(test)]
+    IndexEveryRow,
+}
+
+impl Strategy {
+    /// The index, unless `OCCURRENT_LIST_SCAN=1` asks for the scan (A/B measurements).
+    pub fn configured() -> Strategy {
+        static SCAN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        if *SCAN.get_or_init(|| std::env::var("OCCURRENT_LIST_SCAN").is_ok_and(|v| v == "1")) {
+            Strategy::Scan
+        } else {
+            Strategy::Index
+        }
+    }
+}
+
+/// One page, and `X-Hits` before the last-page rule of the handler (at most 1,000).
+pub struct Listing {
+    pub page: Page,
+    pub hits: usize,
+}
+
+/// The group's sort value and order, if it is a result of the query (scope aside).
+pub fn sort_row(views: &IssueViews, query: &ListQuery, key: GroupKey, view: &GroupView, row: &GroupRow) -> Option<Row> {
+    let (scope, window) = (query.scope, query.window);
+    let aggregate = dataflows::window::aggregate_view(views, key, view, row, scope.environments.as_deref(), window)?;
+    let within = search::Windowed {
+        times_seen: aggregate.count,
+        last_seen: aggregate.last_seen,
+        window: (window.start, window.end),
+    };
+    if !query.search.matches_within(views, view, row, Some(within)) {
+        return None;
+    }
+    let value = match query.sort {
+        Sort::Date => aggregate.last_seen / 1000,
+        Sort::New => row.first_seen / 1000,
+        Sort::Freq => aggregate.count as i64,
+        Sort::User => dataflows::window::users_of(views, key, &scope.hours(views, key, view), row, &aggregate) as i64,
+        Sort::Trends => trends_score(aggregate.count, aggregate.last_seen),
+        Sort::Inbox => {
+            let date = inbox_date(row);
+            if row.status != GroupStatus::Unresolved || date < query.inbox_since || date > window.end {
+                return None;
+            }
+            date / 1000
+        }
+    };
+    Some(Row {
+        value,
+        created: row.created_seq,
+        key,
+    })
+}
+
+/// The page of the groups in scope that match `query`, and `X-Hits`.
+pub fn list(
+    views: &IssueViews,
+    query: &ListQuery,
+    in_scope: &dyn Fn(GroupKey) -> bool,
+    cursor: Option<Cursor>,
+    limit: usize,
+    strategy: Strategy,
+) -> Listing {
+    let to_row = |key: GroupKey, view: &GroupView, row: &GroupRow| -> Option<Row> {
+        if !in_scope(key) {
+            return None;
+        }
+        sort_row(views, query, key, view, row)
+    };
+    let walked = match strategy {
+        Strategy::Index => walk(views, query, &to_row, cursor, limit, false),
+        #[cfg(test)]
+        Strategy::IndexEveryRow => walk(views, query, &to_row, cursor, limit, true),
+        Strategy::Scan => None,
+    };
+    let mut rows = walked.unwrap_or_else(|| views.iter().filter_map(|(k, v, r)| to_row(k, v, r)).collect());
+    let hits = rows.len().min(MAX_HITS);
+    let page = match cursor {
+        Some(c) if c.is_prev => previous_page(&mut rows, c, limit),
+        _ => next_page(&mut rows, cursor, limit),
+    };
+    Listing { page, hits }
+}
+
+/// The rows of the index walk; None when a bound did not hold (then the scan answers).
+fn walk(
+    views: &IssueViews,
+    query: &ListQuery,
+    to_row: &dyn Fn(GroupKey, &GroupView, &GroupRow) -> Option<Row>,
+    cursor: Option<Cursor>,
+    limit: usize,
+    every_row: bool,
+) -> Option<Vec<Row>> {
+    let unresolved_only = query.sort == Sort::Inbox || query.search.unresolved_only();
+    // No group whose bound is below `floor` can be a result.
+    let (index, at_most, floor) = match query.sort {
+        Sort::Date => (SortIndex::LastSeen, Micros::MAX, query.window.start / 1000),
+        Sort::Inbox => (SortIndex::LastSeen, Micros::MAX, query.inbox_since.max(query.window.start) / 1000),
+        // A group first seen after the window has nothing in it.
+        Sort::New => (SortIndex::FirstSeen, query.window.end, i64::MIN),
+        Sort::Freq | Sort::User => (SortIndex::Count, Micros::MAX, i64::MIN),
+        Sort::Trends => (SortIndex::Trends, Micros::MAX, i64::MIN),
+    };
+    let mut rows: Vec<Row> = Vec::new();
+    // Stop below this bound (None: not known yet); recomputed as rows are added, which can
+    // only raise it.
+    let mut stop_below: Option<i64> = None;
+    let mut next_check = MAX_HITS;
+    for (bound, (key, view, row)) in views.walk(index, unresolved_only, at_most) {
+        if bound < floor || stop_below.is_some_and(|t| bound < t) {
+            break;
+        }
+        let Some(found) = to_row(key, view, row) else { continue };
+        if found.value > bound {
+            return None;
+        }
+        rows.push(found);
+        if rows.len() >= next_check {
+            stop_below = threshold(&rows, cursor, limit);
+            next_check = rows.len() + if every_row { 1 } else { (rows.len() / 4).max(64) };
+        }
+    }
+    Some(rows)
+}
+
+/// The value above which the walk has every row the page needs, once `rows` hold 1,000 hits:
+/// the `K`-th greatest value, `K` being the rows up to and including the one after the page
+/// (a forward page: among the rows at or below the cursor; a backward page: among all rows,
+/// every row at or above the cursor counted).
+fn threshold(rows: &[Row], cursor: Option<Cursor>, limit: usize) -> Option<i64> {
+    if rows.len() < MAX_HITS {
+        return None;
+    }
+    let mut values: Vec<i64>;
+    let k;
+    match cursor {
+        Some(c) if c.is_prev => {
+            values = rows.iter().map(|r| r.value).collect();
+            k = values.iter().filter(|v| **v > c.value).count() + c.offset + 1;
+        }
+        _ => {
+            let (at_most, offset) = cursor.map_or((i64::MAX, 0), |c| (c.value, c.offset));
+            values = rows.iter().map(|r| r.value).filter(|v| *v <= at_most).collect();
+            k = offset + limit + 1;
+        }
+    }
+    if values.len() < k {
+        return None;
+    }
+    let (_, kth, _) = values.select_nth_unstable_by(k - 1, |a, b| b.cmp(a));
+    let kth = *kth;
+    Some(match cursor {
+        Some(c) if c.is_prev => kth.min(c.value),
+        _ => kth,
+    })
+}
+
+#[cfg(test)]
+mod tests;

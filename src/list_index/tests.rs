@@ -1,0 +1,299 @@
+//! The index walk against the scan: random groups (ties in every sort value, several
+//! statuses, environments, users, hours spread over days), random windows, environments,
+//! queries, sorts and cursors, and rows that change between two pages.
+
+use std::sync::Arc;
+
+use dataflows::model::{symbol_of, GroupStatus, Level, Micros, Priority, Substatus, Symbol};
+use dataflows::state::{GroupKey, GroupRow};
+use dataflows::views::{Activity, IssueViews};
+use dataflows::window::{Window, HOUR_MICROS};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::*;
+use crate::list_params::Collapse;
+
+const DAY: Micros = 24 * HOUR_MICROS;
+/// "Now": day 20 at 00:00.
+const NOW: Micros = 20 * DAY + 1_700_000_000_000_000;
+const ENVIRONMENTS: [&str; 3] = ["production", "staging", "dev"];
+
+struct Group {
+    key: GroupKey,
+    row: Arc<GroupRow>,
+}
+
+fn random_status(rng: &mut StdRng) -> (GroupStatus, Option<Substatus>) {
+    match rng.random_range(0..10) {
+        0..=1 => (GroupStatus::Resolved, None),
+        2 => (GroupStatus::Ignored, Some(Substatus::Forever)),
+        3 => (GroupStatus::Unresolved, Some(Substatus::Regressed)),
+        4 => (GroupStatus::Unresolved, Some(Substatus::Escalating)),
+        5..=6 => (GroupStatus::Unresolved, Some(Substatus::Ongoing)),
+        _ => (GroupStatus::Unresolved, Some(Substatus::New)),
+    }
+}
+
+/// Adds `occurrences` occurrences to group `key` between `first` and `last` (hours), with
+/// environments and users, and returns its row (times_seen, user_count, first and last seen
+/// consistent with them).
+fn add_group(views: &mut IssueViews, rng: &mut StdRng, key: GroupKey, seq: u64, epoch: u64) -> Group {
+    // Times on a coarse grid so that sort values tie often.
+    let grid = 10 * 60 * 1_000_000;
+    let start = NOW - 19 * DAY;
+    let first_seen = start + rng.random_range(0..(19 * DAY / grid)) * grid;
+    let last_seen = if rng.random_bool(0.3) {
+        first_seen
+    } else {
+        first_seen + rng.random_range(0..((NOW - first_seen) / grid + 1)) * grid
+    };
+    let (first_hour, last_hour) = ((first_seen / HOUR_MICROS) as u32, (last_seen / HOUR_MICROS) as u32);
+    let occurrences: u64 = if first_hour == last_hour {
+        rng.random_range(1..4)
+    } else {
+        rng.random_range(2..12)
+    };
+    let environments: Vec<Option<Symbol>> = match rng.random_range(0..10) {
+        0 => vec![None],
+        1..=2 => vec![
+            Some(symbol_of(ENVIRONMENTS[0])),
+            Some(symbol_of(ENVIRONMENTS[rng.random_range(1..3)])),
+        ],
+        3 => vec![None, Some(symbol_of(ENVIRONMENTS[1]))],
+        _ => vec![Some(symbol_of(ENVIRONMENTS[rng.random_range(0..3)]))],
+    };
+    let mut activity = Vec::new();
+    let mut users = Vec::new();
+    for i in 0..occurrences {
+        let hour = match i {
+            0 => first_hour,
+            1 => last_hour,
+            _ => rng.random_range(first_hour..=last_hour),
+        };
+        activity.push((Activity::Hour(key, hour), epoch, 1));
+        if let Some(env) = environments[rng.random_range(0..environments.len())] {
+            activity.push((Activity::Environment(key, env), epoch, 1));
+            activity.push((Activity::EnvironmentHour(key, env, hour), epoch, 1));
+        }
+        if rng.random_bool(0.7) {
+            let user = rng.random_range(0..6u64);
+            users.push(((key, hour, user), epoch, 1));
+        }
+    }
+    views.apply_activity(activity);
+    let user_count = {
+        let mut distinct: Vec<u64> = users.iter().map(|u| (u.0).2).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        distinct.len() as u64
+    };
+    views.apply_user_hours(users);
+    let (status, substatus) = random_status(rng);
+    let row = Arc::new(GroupRow {
+        type_id: 4001,
+        status,
+        substatus,
+        priority: [Priority::Low, Priority::Medium, Priority::High][rng.random_range(0..3)],
+        priority_locked: false,
+        title: "Monitor failure".into(),
+        subtitle: "s".into(),
+        culprit: format!("job-{}", rng.random_range(0..50)).into(),
+        level: [Level::Error, Level::Warning, Level::Info][rng.random_range(0..3)],
+        metadata_priority: Priority::High,
+        first_seen,
+        last_seen,
+        times_seen: occurrences,
+        user_count,
+        first_release: None,
+        last_release: None,
+        created_seq: seq,
+        event_group: None,
+        triage: None,
+    });
+    views.apply_groups(vec![((key, row.clone()), epoch, 1)]);
+    Group { key, row }
+}
+
+/// A new state of the group's row: another status, or newer occurrences (within its hours).
+fn change_group(views: &mut IssueViews, rng: &mut StdRng, group: &mut Group, epoch: u64) {
+    let mut row = (*group.row).clone();
+    if rng.random_bool(0.5) {
+        let (status, substatus) = random_status(rng);
+        row.status = status;
+        row.substatus = substatus;
+    } else {
+        let hour = (NOW / HOUR_MICROS) as u32 - rng.random_range(0..3);
+        row.last_seen = row
+            .last_seen
+            .max(Micros::from(hour) * HOUR_MICROS + rng.random_range(0..6) * 10 * 60 * 1_000_000);
+        row.times_seen += 1;
+        views.apply_activity(vec![(Activity::Hour(group.key, hour), epoch, 1)]);
+    }
+    let row = Arc::new(row);
+    views.apply_groups(vec![
+        ((group.key, group.row.clone()), epoch, -1),
+        ((group.key, row.clone()), epoch, 1),
+    ]);
+    group.row = row;
+}
+
+fn random_window(rng: &mut StdRng) -> Window {
+    match rng.random_range(0..5) {
+        0 => Window::ALL,
+        1 => Window {
+            start: NOW - DAY,
+            end: NOW,
+        },
+        2 => Window {
+            start: NOW - 14 * DAY,
+            end: NOW,
+        },
+        3 => Window {
+            start: NOW - 10 * DAY,
+            end: NOW - 3 * DAY,
+        },
+        _ => Window {
+            start: NOW - 90 * DAY,
+            end: NOW + DAY,
+        },
+    }
+}
+
+const QUERIES: &[&str] = &[
+    search::DEFAULT_QUERY,
+    "",
+    "is:unresolved level:error",
+    "!issue.priority:low is:new",
+    "is:resolved",
+    "is:unresolved times_seen:>3",
+    "environment:production",
+    "job-7",
+    "is:for_review",
+];
+
+#[derive(Debug, PartialEq)]
+struct Seen {
+    keys: Vec<GroupKey>,
+    has_next: bool,
+    has_prev: bool,
+    next: Cursor,
+    prev: Cursor,
+    hits: usize,
+}
+
+fn seen(listing: &Listing) -> Seen {
+    Seen {
+        keys: listing.page.rows.iter().map(|r| r.key).collect(),
+        has_next: listing.page.has_next,
+        has_prev: listing.page.has_prev,
+        next: listing.page.next,
+        prev: listing.page.prev,
+        hits: listing.hits,
+    }
+}
+
+#[test]
+fn the_index_walk_pages_exactly_like_the_scan() {
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut views = IssueViews::default();
+    for name in ENVIRONMENTS {
+        views.apply_symbols(vec![((symbol_of(name), name.to_string()), 0, 1)]);
+    }
+    let mut groups: Vec<Group> = (0..4000u64)
+        .map(|i| {
+            let key = GroupKey {
+                project: 1 + i % 3,
+                short_id: i as u32 + 1,
+            };
+            add_group(&mut views, &mut rng, key, 100 + i, 0)
+        })
+        .collect();
+    let sorts = [Sort::Date, Sort::New, Sort::Freq, Sort::User, Sort::Trends, Sort::Inbox];
+    let query_time = std::time::UNIX_EPOCH + std::time::Duration::from_micros(NOW as u64);
+    let mut epoch = 1;
+    let (mut walked_pages, mut full_pages) = (0, 0);
+    for case in 0..400 {
+        let window = random_window(&mut rng);
+        let environments = match rng.random_range(0..4) {
+            0 => Some(vec![symbol_of("production")]),
+            1 => Some(vec![symbol_of("staging"), symbol_of("dev")]),
+            _ => None,
+        };
+        let text = QUERIES[rng.random_range(0..QUERIES.len())];
+        let search = IssueQuery::parse(text, query_time).expect("query parses");
+        let scope = Scope::new(window, environments, None, Collapse::default(), Some(&search));
+        let query = ListQuery {
+            sort: sorts[case % sorts.len()],
+            window,
+            search: &search,
+            scope: &scope,
+            inbox_since: window.start.max(NOW - 7 * DAY),
+        };
+        let project = rng.random_range(0..4u64);
+        let in_scope = move |key: GroupKey| project == 0 || key.project == project;
+        let limit = [1, 7, 25, 100][rng.random_range(0..4)];
+        let mut cursor: Option<Cursor> = None;
+        for _page in 0..4 {
+            let by_scan = list(&views, &query, &in_scope, cursor, limit, Strategy::Scan);
+            for strategy in [Strategy::Index, Strategy::IndexEveryRow] {
+                let by_index = list(&views, &query, &in_scope, cursor, limit, strategy);
+                assert_eq!(
+                    seen(&by_index),
+                    seen(&by_scan),
+                    "case {case}: {strategy:?}, sort {:?}, query {text:?}, window {window:?}, envs {:?}, limit {limit}, cursor {cursor:?}",
+                    query.sort,
+                    scope.environments
+                );
+            }
+            walked_pages += 1;
+            full_pages += usize::from(by_scan.hits == MAX_HITS);
+            // Some rows change between two pages.
+            for _ in 0..rng.random_range(0..30) {
+                let i = rng.random_range(0..groups.len());
+                change_group(&mut views, &mut rng, &mut groups[i], epoch);
+                epoch += 1;
+            }
+            let page = by_scan.page;
+            // Half the time, a cursor anywhere in the results, most often near the 1,000th
+            // row, where the walk stops.
+            if rng.random_bool(0.5) {
+                let mut all: Vec<Row> = views
+                    .iter()
+                    .filter(|(k, _, _)| in_scope(*k))
+                    .filter_map(|(k, v, r)| sort_row(&views, &query, k, v, r))
+                    .collect();
+                all.sort_by(|a, b| b.value.cmp(&a.value).then(b.created.cmp(&a.created)));
+                let around = if rng.random_bool(0.7) { MAX_HITS } else { all.len() / 2 };
+                let position = (around + rng.random_range(0..40))
+                    .saturating_sub(20)
+                    .min(all.len().saturating_sub(1));
+                if let Some(at) = all.get(position) {
+                    let ties = all[..position].iter().rev().take_while(|r| r.value == at.value).count();
+                    cursor = Some(Cursor {
+                        value: at.value,
+                        offset: ties,
+                        is_prev: rng.random_bool(0.5),
+                    });
+                    continue;
+                }
+            }
+            cursor = match rng.random_range(0..4) {
+                0 if page.has_prev => Some(page.prev),
+                0 => None,
+                1 => Some(Cursor {
+                    value: page.next.value,
+                    offset: page.next.offset + rng.random_range(0..3),
+                    is_prev: rng.random_bool(0.5),
+                }),
+                _ if page.has_next => Some(page.next),
+                _ => None,
+            };
+        }
+    }
+    // The cases must exercise the walk's early stop, not only exhausted walks.
+    assert!(
+        full_pages > walked_pages / 10,
+        "{full_pages} of {walked_pages} pages had 1,000 hits"
+    );
+}

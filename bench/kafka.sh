@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # Kafka figures, against a local tansu broker (in memory) started here:
 #  1. backfill throughput beside a bare rdkafka consume loop over the same topic (and the
-#     same data from a file), medians of RUNS runs;
+#     same data from a file), medians of RUNS runs, with the CPU seconds of Occurrent and of
+#     the broker in each phase; then the same with the broker pinned to core 0 and Occurrent
+#     to core 1;
 #  2. freshness (produce → visible in the API) at 10K/s and 100K/s offered load, and the
 #     streaming process's peak memory before and after the 10x burst;
 #  3. checkpoint size and write time at 1M groups, and recovery time (start → caught up)
 #     from that checkpoint.
 # Usage: bench/kafka.sh [DATA_DIR] [RUNS]   (release build)
+#   PHASES=1 runs only the throughput part; OCCURRENT=path benchmarks another binary;
+#   BEFORE=path adds that binary's Kafka backfill, interleaved, as a row (before/after).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-/tmp/occurrent-bench}
 runs=${2:-3}
-bin=target/release/occurrent
+phases=${PHASES:-123}
+bin=${OCCURRENT:-${CARGO_TARGET_DIR:-target}/release/occurrent}
 tansu=${TANSU:-$(command -v tansu || echo "$HOME/.cargo/bin/tansu")}
 cargo build --release --quiet
 mkdir -p "$data"
@@ -30,25 +35,61 @@ occ="$data/occ-1000000-100000.jsonl"
 topic occ 4; topic occ-dlq 1
 $bin produce --kafka "$broker" --topic occ --input "$occ" 2>/dev/null
 
-echo "## 1. Throughput: 1M messages, 4 partitions, 2 workers"
-consume=(); kafka=(); file=()
-for _ in $(seq "$runs"); do
-  consume+=("$($bin consume-only --kafka "$broker" --topic occ 2>&1 | sed -nE 's/.*\(([0-9]+) messages\/s\).*/\1/p')")
-  kafka+=("$($bin backfill --kafka "$broker" --topic occ --workers 2 2>&1 | sed -nE 's/.*\(([0-9]+) lines\/s\).*/\1/p')")
-  file+=("$($bin backfill --input "$occ" --workers 2 --dead-letter /dev/null 2>&1 | sed -nE 's/.*\(([0-9]+) lines\/s\).*/\1/p')")
-done
-c=$(printf '%s\n' "${consume[@]}" | median); k=$(printf '%s\n' "${kafka[@]}" | median); f=$(printf '%s\n' "${file[@]}" | median)
-echo "| bare consume loop msg/s | Kafka backfill msg/s | ratio | same data from a file lines/s | Kafka / file |"
-echo "|---|---|---|---|---|"
-echo "| $c | $k | $(awk -v a="$k" -v b="$c" 'BEGIN {printf "%.2f", a/b}') | $f | $(awk -v a="$k" -v b="$f" 'BEGIN {printf "%.2f", a/b}') |"
+api_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+hwm() { awk '/VmHWM/ {print int($2/1024)}' "/proc/$run_pid/status"; }
 
+# measure CMD...: prints "rate occurrent_cpu_seconds broker_cpu_seconds" for one run.
+tck=$(getconf CLK_TCK)
+broker_cpu() { awk '{print $14 + $15}' "/proc/$tansu_pid/stat"; }
+measure() {
+  local before after out
+  before=$(broker_cpu)
+  out=$( { /usr/bin/time -f "cpu %U %S" "$@"; } 2>&1 )
+  after=$(broker_cpu)
+  echo "$(echo "$out" | sed -nE 's/.*\(([0-9]+) (lines|messages)\/s\).*/\1/p' | tail -1)" \
+    "$(echo "$out" | awk '/^cpu / {printf "%.2f", $2 + $3}')" \
+    "$(awk -v a="$before" -v b="$after" -v t="$tck" 'BEGIN {printf "%.2f", (b - a) / t}')"
+}
+# throughput LABEL PIN: RUNS interleaved runs of the three readers; PIN is a taskset prefix.
+throughput() {
+  local label=$1; shift
+  local -a consume=() kafka=() file=() before=()
+  for _ in $(seq "$runs"); do
+    consume+=("$(measure "$@" $bin consume-only --kafka "$broker" --topic occ)")
+    if [ -n "${BEFORE:-}" ] && [ "$#" -eq 0 ]; then
+      before+=("$(measure "$BEFORE" backfill --kafka "$broker" --topic occ --workers 2)")
+    fi
+    kafka+=("$(measure "$@" $bin backfill --kafka "$broker" --topic occ --workers 2)")
+    file+=("$(measure "$@" $bin backfill --input "$occ" --workers 2 --dead-letter /dev/null)")
+  done
+  col() { printf '%s\n' "${@:2}" | awk -v c="$1" '{print $c}' | median; }
+  local c k
+  c=$(col 1 "${consume[@]}"); k=$(col 1 "${kafka[@]}")
+  echo "| $label | bare consume loop | $c | $(col 2 "${consume[@]}") | $(col 3 "${consume[@]}") | |"
+  echo "| $label | Kafka backfill | $k | $(col 2 "${kafka[@]}") | $(col 3 "${kafka[@]}") | **$(awk -v a="$k" -v b="$c" 'BEGIN {printf "%.2f", a/b}')** |"
+  if [ "${#before[@]}" -gt 0 ]; then
+    local k0; k0=$(col 1 "${before[@]}")
+    echo "| $label | Kafka backfill, before | $k0 | $(col 2 "${before[@]}") | $(col 3 "${before[@]}") | $(awk -v a="$k0" -v b="$c" 'BEGIN {printf "%.2f", a/b}') |"
+  fi
+  echo "| $label | file backfill | $(col 1 "${file[@]}") | $(col 2 "${file[@]}") | $(col 3 "${file[@]}") | |"
+}
+
+if [[ $phases == *1* ]]; then
+echo "## 1. Throughput: 1M messages, 4 partitions, 2 workers (medians of $runs; CPU seconds per phase)"
+echo "| cores | reader | msg/s | Occurrent CPU s | broker CPU s | backfill / bare loop |"
+echo "|---|---|---|---|---|---|"
+throughput "shared"
+taskset -apc 0 "$tansu_pid" >/dev/null
+throughput "broker on core 0, Occurrent on core 1" taskset -c 1
+taskset -apc 0-1 "$tansu_pid" >/dev/null
+fi
+
+if [[ $phases == *2* ]]; then
 echo "## 2. Freshness (20 s per rate, probes every 100 ms)"
 topic live 4; topic live-dlq 1
-api_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 $bin run --kafka "$broker" --topic live --workers 2 --listen "127.0.0.1:$api_port" >/dev/null 2>&1 &
 run_pid=$!
 until curl -sf "127.0.0.1:$api_port/readyz" >/dev/null; do sleep 0.1; done
-hwm() { awk '/VmHWM/ {print int($2/1024)}' "/proc/$run_pid/status"; }
 echo "| offered load msg/s | probes | p50 ms | p99 ms | max ms | peak RSS after MiB |"
 echo "|---|---|---|---|---|---|"
 for rate in 10000 100000; do
@@ -56,7 +97,9 @@ for rate in 10000 100000; do
   echo "$json" | python3 -c "import json,sys; j=json.load(sys.stdin); print(f\"| {j['rate']} | {j['probes']} | {j['p50_ms']} | {j['p99_ms']} | {j['max_ms']} | $(hwm) |\")"
 done
 kill "$run_pid"; wait "$run_pid" 2>/dev/null || true; unset run_pid
+fi
 
+if [[ $phases == *3* ]]; then
 echo "## 3. Checkpoint and recovery at 1M groups"
 groups="$data/groups-1000000.jsonl"
 [ -f "$groups" ] || $bin generate --distinct-groups --count 1000000 --projects 1000 --output "$groups" 2>/dev/null
@@ -72,3 +115,4 @@ until curl -sf "127.0.0.1:$api_port/readyz" >/dev/null; do sleep 0.05; done
 end=$(date +%s.%N)
 echo "| recovery: start → caught up, seconds | $(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.2f", b-a}') |"
 echo "| peak RSS during recovery MiB | $(hwm) |"
+fi

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use connectors::jsonl::{BlockOptions, LineSource};
-use connectors::kafka::{ChunkEnd, KafkaSource};
+use connectors::kafka::{ChunkBytes, ChunkEnd, KafkaSource};
 use dataflows::graph::DeadLetterSink;
 use dataflows::model::block::{BlockBytes, BlockKind, InputBlock, LineInfo};
 use dataflows::views::IssueViews;
@@ -595,14 +595,22 @@ impl Feeder {
     }
 }
 
-/// Splits a chunk into up to `parts` blocks of consecutive messages (empty parts are empty
-/// blocks' worth of nothing: the caller skips no epoch, a worker just gets an empty block).
-fn split_chunk(bytes: Vec<u8>, lines: Vec<LineInfo>, parts: usize) -> Vec<(BlockBytes, Vec<LineInfo>)> {
+/// Splits a chunk into up to `parts` blocks of consecutive messages, sharing its buffer (which
+/// goes back to the source once the last block is dropped).
+fn split_chunk(bytes: ChunkBytes, lines: Vec<LineInfo>, parts: usize) -> Vec<(BlockBytes, Vec<LineInfo>)> {
     let parts = parts.min(lines.len().div_ceil(MIN_SUB_BLOCK)).max(1);
-    if parts == 1 {
-        return vec![(BlockBytes::Owned(bytes), lines)];
-    }
+    let end = bytes.len();
     let shared: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(bytes);
+    if parts == 1 {
+        return vec![(
+            BlockBytes::Shared {
+                data: shared,
+                start: 0,
+                end,
+            },
+            lines,
+        )];
+    }
     let per_part = lines.len().div_ceil(parts);
     lines
         .chunks(per_part)
@@ -646,7 +654,7 @@ mod tests {
             });
             bytes.extend_from_slice(text.as_bytes());
         }
-        let parts = split_chunk(bytes, lines, 3);
+        let parts = split_chunk(bytes.into(), lines, 3);
         assert_eq!(parts.len(), 3);
         let mut seen = Vec::new();
         for (bytes, lines) in &parts {
@@ -657,7 +665,7 @@ mod tests {
         assert_eq!(seen, (0..2000).map(|i| format!("m{i}")).collect::<Vec<_>>());
         // Small chunks stay whole.
         let small = split_chunk(
-            b"ab".to_vec(),
+            b"ab".to_vec().into(),
             vec![LineInfo {
                 start: 0,
                 len: 2,

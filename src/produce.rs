@@ -102,7 +102,8 @@ pub fn produce(brokers: &str, topic: &str, input: &Path, properties: &[(String, 
 }
 
 /// The benchmark baseline for Kafka: a bare consumer loop over every partition of `topic`
-/// until it is caught up, touching each payload once. Returns (messages, bytes).
+/// until it is caught up, reading each message's length (not its bytes). Returns (messages,
+/// bytes).
 pub fn consume_only(brokers: &str, topic: &str, properties: &[(String, String)]) -> anyhow::Result<(u64, u64)> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::message::Message;
@@ -111,11 +112,11 @@ pub fn consume_only(brokers: &str, topic: &str, properties: &[(String, String)])
         .set("bootstrap.servers", brokers)
         .set("group.id", "occurrent-consume-only")
         .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        // The same fetch settings as the Kafka source, so only the processing differs.
-        .set("fetch.max.bytes", "52428800")
-        .set("queued.max.messages.kbytes", "262144")
-        .set("fetch.wait.max.ms", "10");
+        .set("enable.partition.eof", "true");
+    // The same fetch settings as the Kafka source, so only the processing differs.
+    for (key, value) in connectors::kafka::FETCH_SETTINGS {
+        config.set(*key, *value);
+    }
     for (key, value) in properties {
         config.set(key, value);
     }

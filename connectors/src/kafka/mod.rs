@@ -5,12 +5,13 @@
 //! (see `docs/semantics.md` §7), so each process reads the partitions that map to its workers
 //! with `assign` and commits offsets to the group only so that lag shows in the usual tools.
 
+mod batch_queue;
 mod dead_letters;
 mod source;
 mod topic_sink;
 
 pub use dead_letters::KafkaDeadLetters;
-pub use source::{Chunk, ChunkEnd, KafkaSource, PartitionProgress};
+pub use source::{Chunk, ChunkBytes, ChunkEnd, KafkaSource, PartitionProgress};
 pub use topic_sink::KafkaTopicSink;
 
 use rdkafka::config::ClientConfig;
@@ -67,6 +68,23 @@ fn parse_timestamp_ms(text: &str) -> Result<i64, String> {
         .map(|micros| micros.div_euclid(1000))
         .map_err(|_| format!("`{text}` is neither earliest/latest, epoch seconds nor an ISO 8601 date-time"))
 }
+
+/// How the source fetches, shared with the benchmark's bare consume loop (`occurrent
+/// consume-only`) so that the two differ only in what they do with the messages.
+pub const FETCH_SETTINGS: &[(&str, &str)] = &[
+    // Large fetches: the source copies each message once into a block anyway.
+    ("fetch.max.bytes", "52428800"),
+    ("queued.max.messages.kbytes", "262144"),
+    // Answer fetches promptly: a broker holding an empty-handed fetch for the default 500 ms
+    // stalls backfills against brokers that wait out the timeout (tansu does, even with data
+    // at hand: this bounds every fetch's round trip).
+    ("fetch.wait.max.ms", "10"),
+    // A backfill reads slower than the broker serves, so a partition's prefetch queue fills
+    // up to `queued.min.messages` (100,000); librdkafka then stops fetching it for this long
+    // (default 1 s), which at 100,000 messages/s per partition drains the queue and stalls
+    // the reader.
+    ("fetch.queue.backoff.ms", "10"),
+];
 
 #[derive(Clone, Debug)]
 pub struct KafkaOptions {

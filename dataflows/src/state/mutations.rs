@@ -295,7 +295,7 @@ fn set_member(list: &mut Vec<Arc<str>>, who: &Arc<str>, member: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{GroupHash, Level, Micros, Priority, Record, RecordBody, StatusDetails};
+    use crate::model::{GroupHash, Level, Micros, Priority, Record, RecordBody, StatusDetails, Texts};
     use crate::state::{GroupKey, IngestConfig};
 
     struct Project {
@@ -335,9 +335,7 @@ mod tests {
                 type_id: 1,
                 hash,
                 more_hashes: vec![],
-                title: "t".into(),
-                subtitle: "s".into(),
-                culprit: "c".into(),
+                texts: Texts::new("t", "s", "c").expect("short"),
                 metadata: None,
                 level: Level::Error,
                 priority: None,

@@ -370,9 +370,9 @@ impl ProjectState {
                 substatus: Some(Substatus::New),
                 priority,
                 priority_locked: false,
-                title: Arc::from(&*occ.title),
-                subtitle: Arc::from(&*occ.subtitle),
-                culprit: Arc::from(&*occ.culprit),
+                title: Arc::from(occ.texts.title()),
+                subtitle: Arc::from(occ.texts.subtitle()),
+                culprit: Arc::from(occ.texts.culprit()),
                 level: occ.level,
                 metadata_priority: priority,
                 first_seen: occ.time,
@@ -408,14 +408,15 @@ impl ProjectState {
         row.first_seen = row.first_seen.min(occ.time);
         if occ.time >= group.title_time {
             group.title_time = occ.time;
-            if *row.title != *occ.title {
-                row.title = Arc::from(&*occ.title);
+            let texts = &occ.texts;
+            if *row.title != *texts.title() {
+                row.title = Arc::from(texts.title());
             }
-            if *row.subtitle != *occ.subtitle {
-                row.subtitle = Arc::from(&*occ.subtitle);
+            if *row.subtitle != *texts.subtitle() {
+                row.subtitle = Arc::from(texts.subtitle());
             }
-            if *row.culprit != *occ.culprit {
-                row.culprit = Arc::from(&*occ.culprit);
+            if *row.culprit != *texts.culprit() {
+                row.culprit = Arc::from(texts.culprit());
             }
             if let Some(event_group) = &mut row.event_group {
                 if event_group.metadata != occ.metadata {
@@ -520,6 +521,7 @@ pub(super) fn clear_status_details(row: &mut GroupRow) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Texts;
 
     fn occurrence(type_id: u32, hashes: &[GroupHash], time: Micros) -> OccurrenceRecord {
         OccurrenceRecord {
@@ -527,9 +529,7 @@ mod tests {
             type_id,
             hash: hashes[0],
             more_hashes: hashes[1..].to_vec(),
-            title: "t".into(),
-            subtitle: "s".into(),
-            culprit: "c".into(),
+            texts: Texts::new("t", "s", "c").expect("short"),
             metadata: None,
             level: Level::Error,
             priority: None,

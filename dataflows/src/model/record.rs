@@ -113,14 +113,17 @@ impl Texts {
         })
     }
 
+    #[inline]
     pub fn title(&self) -> &str {
         &self.joined[..self.title_end as usize]
     }
 
+    #[inline]
     pub fn subtitle(&self) -> &str {
         &self.joined[self.title_end as usize..self.subtitle_end as usize]
     }
 
+    #[inline]
     pub fn culprit(&self) -> &str {
         &self.joined[self.subtitle_end as usize..]
     }

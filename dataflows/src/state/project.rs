@@ -120,6 +120,41 @@ pub enum Counter {
     MutationsApplied,
 }
 
+impl Counter {
+    const ALL: [Counter; 10] = [
+        Counter::LinesRead,
+        Counter::OccurrencesAccepted,
+        Counter::StatusChangesApplied,
+        Counter::Duplicates,
+        Counter::DroppedNoise,
+        Counter::DroppedQuota,
+        Counter::GroupsCreated,
+        Counter::DeadLettered,
+        Counter::DroppedDiscarded,
+        Counter::MutationsApplied,
+    ];
+}
+
+/// An epoch's counter increments, indexed by `Counter` (a hash map cost a lookup per record).
+#[derive(Default)]
+pub struct Counts([isize; Counter::ALL.len()]);
+
+impl Counts {
+    /// The counter's increments, None if it was not counted.
+    pub fn get(&self, counter: &Counter) -> Option<&isize> {
+        Some(&self.0[*counter as usize]).filter(|n| **n != 0)
+    }
+
+    /// The counted counters with their increments; resets them.
+    pub fn drain(&mut self) -> impl Iterator<Item = (Counter, isize)> + '_ {
+        Counter::ALL
+            .into_iter()
+            .zip(self.0.iter_mut())
+            .filter(|(_, n)| **n != 0)
+            .map(|(counter, n)| (counter, std::mem::take(n)))
+    }
+}
+
 /// What processing one epoch produced; drained by the ingest operator.
 #[derive(Default)]
 pub struct Effects {
@@ -138,7 +173,7 @@ pub struct Effects {
     /// Groups merged in this epoch: (child, parent). The views move the child's aggregates.
     pub merges: Vec<(GroupKey, GroupKey)>,
     pub rejected: Vec<(Seq, String)>,
-    pub counters: HashMap<Counter, isize>,
+    pub counters: Counts,
     /// Occurrences per (group, environment, hour), for occurrences that carry an environment.
     /// The views keep them only for groups whose occurrences span several environments
     /// (`views::IssueViews::apply_activity`).
@@ -150,7 +185,7 @@ pub struct Effects {
 
 impl Effects {
     pub(super) fn count(&mut self, counter: Counter) {
-        *self.counters.entry(counter).or_default() += 1;
+        self.counters.0[counter as usize] += 1;
     }
 
     fn reject(&mut self, seq: Seq, reason: String) {
@@ -275,7 +310,11 @@ impl ProjectState {
                 }
                 // `touch` first: linking may change the row, whose old version it retracts.
                 self.touch(project, index, effects);
-                self.link_unlinked(occ, index);
+                // With one hash, that hash is the linked one: nothing to link, and the second
+                // lookup in the (large) hash map is skipped.
+                if !occ.more_hashes.is_empty() {
+                    self.link_unlinked(occ, index);
+                }
                 self.update_group(index, occ, group_type.default_priority);
                 index
             }
@@ -572,6 +611,20 @@ mod tests {
         let (_, effects) = apply_all(perf);
         assert_eq!(effects.counters.get(&Counter::GroupsCreated), Some(&5));
         assert_eq!(effects.counters.get(&Counter::DroppedQuota), Some(&5));
+    }
+
+    #[test]
+    fn counts_report_each_counted_counter_once_and_reset() {
+        let mut effects = Effects::default();
+        for counter in [Counter::MutationsApplied, Counter::LinesRead, Counter::MutationsApplied] {
+            effects.count(counter);
+        }
+        assert_eq!(effects.counters.get(&Counter::MutationsApplied), Some(&2));
+        assert_eq!(effects.counters.get(&Counter::Duplicates), None);
+        let drained: Vec<_> = effects.counters.drain().collect();
+        assert_eq!(drained, vec![(Counter::LinesRead, 1), (Counter::MutationsApplied, 2)]);
+        assert_eq!(effects.counters.drain().count(), 0);
+        assert!(Counter::ALL.iter().enumerate().all(|(i, c)| *c as usize == i));
     }
 
     #[test]

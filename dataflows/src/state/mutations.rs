@@ -346,12 +346,12 @@ mod tests {
         }
 
         fn mutate(&mut self, short_ids: &[u32], kind: MutationKind) {
-            self.apply(RecordBody::Mutation(MutationRecord {
+            self.apply(RecordBody::Mutation(Box::new(MutationRecord {
                 short_ids: short_ids.to_vec(),
                 time: 0,
                 actor: Some("alice".into()),
                 kind,
-            }));
+            })));
         }
 
         fn row(&self, short_id: u32) -> Option<Arc<crate::state::GroupRow>> {

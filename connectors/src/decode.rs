@@ -10,6 +10,7 @@ use dataflows::model::time::{micros_from_seconds, parse_iso, Micros};
 use dataflows::model::uuid::parse_uuid;
 use dataflows::model::{
     group_hash, symbol_of, GroupHash, Level, OccurrenceRecord, Priority, ProjectId, Record, RecordBody, Seq, StatusChangeRecord, Symbol,
+    Texts,
 };
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -549,6 +550,7 @@ impl OccurrenceDecoder {
             Some((cut, _)) => &culprit[..cut],
             None => culprit,
         };
+        let texts = Texts::new(&title, &subtitle, culprit).ok_or("issue_title and subtitle exceed 4 GiB")?;
         Ok(Record {
             seq,
             project,
@@ -558,9 +560,7 @@ impl OccurrenceDecoder {
                 type_id: group_type.type_id,
                 hash,
                 more_hashes,
-                title: title.into(),
-                subtitle: subtitle.into(),
-                culprit: culprit.into(),
+                texts,
                 metadata: None,
                 level: Level::parse(wire.level.as_deref()),
                 priority,

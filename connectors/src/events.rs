@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use dataflows::grouping::{group_and_describe, GroupingOptions};
 use dataflows::model::grouptype::ERROR_TYPE_ID;
 use dataflows::model::uuid::parse_uuid;
-use dataflows::model::{GroupHash, Level, OccurrenceRecord, ProjectId, Record, RecordBody, Seq, Symbol};
+use dataflows::model::{GroupHash, Level, OccurrenceRecord, ProjectId, Record, RecordBody, Seq, Symbol, Texts};
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
@@ -240,6 +240,8 @@ impl EventDecoder {
                 Err(poisoned) => poisoned.into_inner().push(stored),
             }
         }
+        let culprit = display.culprit.unwrap_or_default();
+        let texts = Texts::new(&title, &subtitle, &culprit).ok_or("title and subtitle exceed 4 GiB")?;
         Ok(Record {
             seq,
             project,
@@ -249,9 +251,7 @@ impl EventDecoder {
                 type_id: ERROR_TYPE_ID,
                 hash,
                 more_hashes,
-                title: title.into(),
-                subtitle: subtitle.into(),
-                culprit: display.culprit.unwrap_or_default().into(),
+                texts,
                 metadata: Some(display.metadata.to_string().into()),
                 level,
                 priority: None,

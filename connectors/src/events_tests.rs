@@ -48,9 +48,9 @@ fn an_event_becomes_an_error_occurrence_with_the_grouping_hashes() {
     assert_eq!(group_hash_hex(occ.hash), grouping.primary_hash);
     assert_eq!(occ.type_id, 1);
     assert_eq!(occ.time, 1_709_691_573_500_000);
-    assert_eq!(&*occ.title, "ValueError: bad input");
-    assert_eq!(&*occ.culprit, "app.views in handler");
-    assert_eq!(&*occ.subtitle, "bad input");
+    assert_eq!(occ.texts.title(), "ValueError: bad input");
+    assert_eq!(occ.texts.culprit(), "app.views in handler");
+    assert_eq!(occ.texts.subtitle(), "bad input");
     assert_eq!(occ.level, Level::Error, "events default to error");
     let metadata: Value = serde_json::from_str(occ.metadata.as_deref().expect("metadata")).expect("JSON");
     assert_eq!(metadata["type"], "ValueError");

@@ -1,7 +1,8 @@
 //! Decoding blocks of lines into records, on the worker that read them.
 
-use std::collections::HashSet;
 use std::sync::Arc;
+
+use rustc_hash::FxHashSet as HashSet;
 
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
@@ -46,7 +47,8 @@ pub fn parse<'scope, D: LineDecoder>(blocks: Stream<'scope, u64, Vec<Arc<InputBl
     let mut outputs = (records_out, dead_out, symbols_out, counters_out, blocks_out);
     builder.build(move |_capabilities| {
         // Symbols this worker has already published: names are sent once, not per record.
-        let mut defined: HashSet<Symbol> = HashSet::new();
+        // Looked up for each release and environment of each record, so not SipHash.
+        let mut defined: HashSet<Symbol> = HashSet::default();
         move |_frontiers| {
             let (records_out, dead_out, symbols_out, counters_out, blocks_out) = &mut outputs;
             let mut records_out = records_out.activate();

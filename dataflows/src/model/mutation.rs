@@ -220,7 +220,7 @@ impl MutationLine {
             seq,
             project: line.project,
             id: u128::from(line.entry),
-            body: super::RecordBody::Mutation(line.mutation),
+            body: super::RecordBody::Mutation(Box::new(line.mutation)),
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Duplicate suppression by message id over a window of event time (semantics.md §4.1).
 
 use std::cmp::Reverse;
+use std::collections::hash_map::Entry;
 use std::collections::BinaryHeap;
 
 use rustc_hash::FxHashMap as HashMap;
@@ -29,10 +30,16 @@ impl DedupWindow {
                 self.seen.remove(&old);
             }
         }
-        if self.seen.get(&id).is_some_and(|&t| t >= horizon) {
-            return true;
+        // One lookup: an id seen before the horizon (not yet expired from the heap) counts as new.
+        match self.seen.entry(id) {
+            Entry::Occupied(seen) if *seen.get() >= horizon => return true,
+            Entry::Occupied(mut seen) => {
+                seen.insert(time);
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(time);
+            }
         }
-        self.seen.insert(id, time);
         self.expiry.push(Reverse((time, id)));
         false
     }

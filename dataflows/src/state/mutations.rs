@@ -320,7 +320,7 @@ fn set_member(list: &mut Vec<Arc<str>>, who: &Arc<str>, member: bool) {
 mod tests {
     use super::*;
     use crate::model::Subscription;
-    use crate::model::{GroupHash, Level, Micros, Priority, Record, RecordBody, StatusDetails};
+    use crate::model::{GroupHash, Level, Micros, Priority, Record, RecordBody, StatusDetails, Texts};
     use crate::state::triage::InboxReason;
     use crate::state::{GroupKey, IngestConfig};
 
@@ -361,9 +361,7 @@ mod tests {
                 type_id: 1,
                 hash,
                 more_hashes: vec![],
-                title: "t".into(),
-                subtitle: "s".into(),
-                culprit: "c".into(),
+                texts: Texts::new("t", "s", "c").expect("short"),
                 metadata: None,
                 level: Level::Error,
                 priority: None,
@@ -374,12 +372,12 @@ mod tests {
         }
 
         fn mutate(&mut self, short_ids: &[u32], kind: MutationKind) {
-            self.apply(RecordBody::Mutation(MutationRecord {
+            self.apply(RecordBody::Mutation(Box::new(MutationRecord {
                 short_ids: short_ids.to_vec(),
                 time: 0,
                 actor: Some("alice".into()),
                 kind,
-            }));
+            })));
         }
 
         fn row(&self, short_id: u32) -> Option<Arc<crate::state::GroupRow>> {

@@ -120,6 +120,41 @@ pub enum Counter {
     MutationsApplied,
 }
 
+impl Counter {
+    const ALL: [Counter; 10] = [
+        Counter::LinesRead,
+        Counter::OccurrencesAccepted,
+        Counter::StatusChangesApplied,
+        Counter::Duplicates,
+        Counter::DroppedNoise,
+        Counter::DroppedQuota,
+        Counter::GroupsCreated,
+        Counter::DeadLettered,
+        Counter::DroppedDiscarded,
+        Counter::MutationsApplied,
+    ];
+}
+
+/// An epoch's counter increments, indexed by `Counter` (a hash map cost a lookup per record).
+#[derive(Default)]
+pub struct Counts([isize; Counter::ALL.len()]);
+
+impl Counts {
+    /// The counter's increments, None if it was not counted.
+    pub fn get(&self, counter: &Counter) -> Option<&isize> {
+        Some(&self.0[*counter as usize]).filter(|n| **n != 0)
+    }
+
+    /// The counted counters with their increments; resets them.
+    pub fn drain(&mut self) -> impl Iterator<Item = (Counter, isize)> + '_ {
+        Counter::ALL
+            .into_iter()
+            .zip(self.0.iter_mut())
+            .filter(|(_, n)| **n != 0)
+            .map(|(counter, n)| (counter, std::mem::take(n)))
+    }
+}
+
 /// What processing one epoch produced; drained by the ingest operator.
 #[derive(Default)]
 pub struct Effects {
@@ -138,7 +173,7 @@ pub struct Effects {
     /// Groups merged in this epoch: (child, parent). The views move the child's aggregates.
     pub merges: Vec<(GroupKey, GroupKey)>,
     pub rejected: Vec<(Seq, String)>,
-    pub counters: HashMap<Counter, isize>,
+    pub counters: Counts,
     /// Occurrences per (group, environment, hour), for occurrences that carry an environment.
     /// The views keep them only for groups whose occurrences span several environments
     /// (`views::IssueViews::apply_activity`).
@@ -153,7 +188,7 @@ pub struct Effects {
 
 impl Effects {
     pub(super) fn count(&mut self, counter: Counter) {
-        *self.counters.entry(counter).or_default() += 1;
+        self.counters.0[counter as usize] += 1;
     }
 
     fn reject(&mut self, seq: Seq, reason: String) {
@@ -278,7 +313,11 @@ impl ProjectState {
                 }
                 // `touch` first: linking may change the row, whose old version it retracts.
                 self.touch(project, index, effects);
-                self.link_unlinked(occ, index);
+                // With one hash, that hash is the linked one: nothing to link, and the second
+                // lookup in the (large) hash map is skipped.
+                if !occ.more_hashes.is_empty() {
+                    self.link_unlinked(occ, index);
+                }
                 self.update_group(index, occ, group_type.default_priority);
                 index
             }
@@ -379,9 +418,9 @@ impl ProjectState {
                 substatus: Some(Substatus::New),
                 priority,
                 priority_locked: false,
-                title: Arc::from(&*occ.title),
-                subtitle: Arc::from(&*occ.subtitle),
-                culprit: Arc::from(&*occ.culprit),
+                title: Arc::from(occ.texts.title()),
+                subtitle: Arc::from(occ.texts.subtitle()),
+                culprit: Arc::from(occ.texts.culprit()),
                 level: occ.level,
                 metadata_priority: priority,
                 first_seen: occ.time,
@@ -417,14 +456,15 @@ impl ProjectState {
         row.first_seen = row.first_seen.min(occ.time);
         if occ.time >= group.title_time {
             group.title_time = occ.time;
-            if *row.title != *occ.title {
-                row.title = Arc::from(&*occ.title);
+            let texts = &occ.texts;
+            if *row.title != *texts.title() {
+                row.title = Arc::from(texts.title());
             }
-            if *row.subtitle != *occ.subtitle {
-                row.subtitle = Arc::from(&*occ.subtitle);
+            if *row.subtitle != *texts.subtitle() {
+                row.subtitle = Arc::from(texts.subtitle());
             }
-            if *row.culprit != *occ.culprit {
-                row.culprit = Arc::from(&*occ.culprit);
+            if *row.culprit != *texts.culprit() {
+                row.culprit = Arc::from(texts.culprit());
             }
             if let Some(event_group) = &mut row.event_group {
                 if event_group.metadata != occ.metadata {
@@ -550,6 +590,7 @@ fn clear_inbox_change(row: &mut GroupRow) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Texts;
 
     fn occurrence(type_id: u32, hashes: &[GroupHash], time: Micros) -> OccurrenceRecord {
         OccurrenceRecord {
@@ -557,9 +598,7 @@ mod tests {
             type_id,
             hash: hashes[0],
             more_hashes: hashes[1..].to_vec(),
-            title: "t".into(),
-            subtitle: "s".into(),
-            culprit: "c".into(),
+            texts: Texts::new("t", "s", "c").expect("short"),
             metadata: None,
             level: Level::Error,
             priority: None,
@@ -602,6 +641,20 @@ mod tests {
         let (_, effects) = apply_all(perf);
         assert_eq!(effects.counters.get(&Counter::GroupsCreated), Some(&5));
         assert_eq!(effects.counters.get(&Counter::DroppedQuota), Some(&5));
+    }
+
+    #[test]
+    fn counts_report_each_counted_counter_once_and_reset() {
+        let mut effects = Effects::default();
+        for counter in [Counter::MutationsApplied, Counter::LinesRead, Counter::MutationsApplied] {
+            effects.count(counter);
+        }
+        assert_eq!(effects.counters.get(&Counter::MutationsApplied), Some(&2));
+        assert_eq!(effects.counters.get(&Counter::Duplicates), None);
+        let drained: Vec<_> = effects.counters.drain().collect();
+        assert_eq!(drained, vec![(Counter::LinesRead, 1), (Counter::MutationsApplied, 2)]);
+        assert_eq!(effects.counters.drain().count(), 0);
+        assert!(Counter::ALL.iter().enumerate().all(|(i, c)| *c as usize == i));
     }
 
     #[test]

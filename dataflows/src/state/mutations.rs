@@ -531,12 +531,12 @@ mod tests {
         again.occur(2, 0, None);
         again.mutate(&[1, 2], update(|u| u.public = Some(true)));
         assert_eq!(triage(&again, 1).share_id, one, "a replay gives the same id");
-        p.apply(RecordBody::Mutation(MutationRecord {
+        p.apply(RecordBody::Mutation(Box::new(MutationRecord {
             short_ids: vec![1],
             time: 60,
             actor: Some("alice".into()),
             kind: update(|u| u.public = Some(true)),
-        }));
+        })));
         let renewed = triage(&p, 1).share_id;
         assert!(renewed.is_some() && renewed != one, "sharing again makes a new share");
         p.mutate(&[1], update(|u| u.public = Some(false)));
@@ -583,12 +583,12 @@ mod tests {
         assert_eq!(entry(&p).map(|e| (e.reason, e.date)), Some((InboxReason::New, 0)));
         p.mutate(&[1], update(|u| u.inbox = Some(false)));
         assert_eq!(entry(&p), None, "marked reviewed");
-        p.apply(RecordBody::Mutation(MutationRecord {
+        p.apply(RecordBody::Mutation(Box::new(MutationRecord {
             short_ids: vec![1],
             time: 50,
             actor: None,
             kind: update(|u| u.inbox = Some(true)),
-        }));
+        })));
         assert_eq!(entry(&p).map(|e| (e.reason, e.date)), Some((InboxReason::Manual, 50)));
         p.mutate(&[1], update(|u| u.inbox = Some(true)));
         assert_eq!(entry(&p).map(|e| e.date), Some(50), "already in the inbox: unchanged");

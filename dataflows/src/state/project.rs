@@ -219,11 +219,32 @@ pub struct ProjectState {
     quotas: HashMap<u32, QuotaWindow>,
     pub(super) users: HashSet<(u32, Symbol)>,
     /// `(short id, hour, user)` seen so far: one entry per distinct user per group and hour,
-    /// so `Effects::user_hours` reports each exactly once (O(1) per occurrence).
+    /// so `Effects::user_hours` reports each exactly once (O(1) per occurrence). Only hours
+    /// from `hour_users_cut` on are kept (the views' retention, see `views::retention`).
     pub(super) hour_users: HashSet<(u32, u32, Symbol)>,
+    /// The newest hour of an occurrence with a user, and the retention cut derived from it.
+    /// A project's cut is never after the views' (theirs follows the newest hour of every
+    /// project), so what is pruned here is already ignored there.
+    newest_user_hour: u32,
+    hour_users_cut: u32,
 }
 
 impl ProjectState {
+    /// Advances the retention cut of `hour_users` to an occurrence at `hour` (pruning once per
+    /// day of event time) and says whether that hour is still kept. The set then holds exactly
+    /// the hours from the cut on, in input order whatever the batching.
+    fn keep_user_hour(&mut self, hour: u32) -> bool {
+        if hour > self.newest_user_hour {
+            self.newest_user_hour = hour;
+            let cut = crate::views::retention::cut(hour, crate::views::retention::retention_hours());
+            if cut > self.hour_users_cut {
+                self.hour_users_cut = cut;
+                self.hour_users.retain(|&(_, h, _)| h >= cut);
+            }
+        }
+        hour >= self.hour_users_cut
+    }
+
     /// Every visible group's current row, by short id (for relinking the views after a
     /// restore).
     pub fn rows(&self) -> impl Iterator<Item = (u32, &Arc<GroupRow>)> {
@@ -371,7 +392,7 @@ impl ProjectState {
             if self.users.insert((key.short_id, user)) {
                 Arc::make_mut(&mut self.groups[index].row).user_count += 1;
             }
-            if self.hour_users.insert((key.short_id, hour, user)) {
+            if self.keep_user_hour(hour) && self.hour_users.insert((key.short_id, hour, user)) {
                 effects.user_hours.push((key, hour, user));
             }
         }
@@ -686,5 +707,26 @@ mod tests {
         assert_eq!(effects.environment_hours.get(&(key, 5, 0)), Some(&2));
         assert_eq!(effects.environment_hours.get(&(key, 5, 1)), Some(&1));
         assert_eq!(effects.hourly.get(&(key, 0)), Some(&3));
+    }
+
+    #[test]
+    fn per_hour_users_older_than_the_retention_are_dropped_and_not_reported_again() {
+        const HOUR: Micros = 3_600_000_000;
+        let retention = crate::views::retention::retention_hours();
+        let late = retention + 24 * 3;
+        let with = |user: Symbol, hour: u32| OccurrenceRecord {
+            user: Some(user),
+            ..occurrence(1, &[7], Micros::from(hour) * HOUR)
+        };
+        // Hours 0 and 30, then one past the retention (cut at day 3: hour 72), then late
+        // occurrences in hours 30 and 72, then hour 72 again.
+        let (state, effects) = apply_all(vec![with(1, 0), with(1, 30), with(2, late), with(3, 30), with(3, 72), with(3, 72)]);
+        let key = GroupKey { project: 1, short_id: 1 };
+        assert_eq!(effects.user_hours, vec![(key, 0, 1), (key, 30, 1), (key, late, 2), (key, 72, 3)]);
+        let mut kept: Vec<_> = state.hour_users.iter().copied().collect();
+        kept.sort_unstable();
+        assert_eq!(kept, vec![(1, 72, 3), (1, late, 2)]);
+        let row = state.row(key).expect("group 1");
+        assert_eq!((row.user_count, row.times_seen), (3, 6), "lifetime values stay exact");
     }
 }

@@ -223,6 +223,9 @@ impl Feeder {
             if self.follow && source.reached_end_once() && self.kafka.is_none() {
                 self.startup.mark(source.next_block_index());
             }
+            if let Some(sequencer) = &self.mutations {
+                source.stop_at(sequencer.borrow().file_stop(positions));
+            }
             let Some(mut block) = source.next_block()? else { break };
             if block.lines.is_empty() {
                 // Following an idle file.
@@ -327,6 +330,9 @@ impl Feeder {
                     break;
                 }
                 positions.next_epoch = round_start;
+            }
+            if let Some(sequencer) = &self.mutations {
+                source.stop_at(sequencer.borrow().kafka_stops(positions).as_ref());
             }
             let mut read_any = false;
             let mut all_finished = true;

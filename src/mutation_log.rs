@@ -187,6 +187,28 @@ impl Sequencer {
         self.inbox.is_some()
     }
 
+    /// Where the file input must pause for the next logged mutation: its file position, when
+    /// it was logged between two file blocks the inputs have not reached yet. Blocks end
+    /// there, so the replay applies it between the same lines as the first run, whatever
+    /// block boundaries a restart from a checkpoint has.
+    pub fn file_stop(&self, positions: &Positions) -> Option<FilePosition> {
+        let entry = self.replay.front()?;
+        if entry.at.files_done || !entry.at.kafka.is_empty() || entry.at.reached_by(&InputPoint::of(positions)) {
+            return None;
+        }
+        entry.at.file
+    }
+
+    /// Where each Kafka partition must pause for the next logged mutation (its partitions'
+    /// next offsets when it was logged), while the inputs have not all reached it.
+    pub fn kafka_stops(&self, positions: &Positions) -> Option<BTreeMap<i32, i64>> {
+        let entry = self.replay.front()?;
+        if entry.at.kafka.is_empty() || entry.at.reached_by(&InputPoint::of(positions)) {
+            return None;
+        }
+        Some(entry.at.kafka.clone())
+    }
+
     /// The mutations due at `positions`: logged ones the inputs have reached (all of them
     /// when `end` says the inputs are over), then, once none is left to replay, new requests
     /// (waiting up to `wait` for one), which are logged and synced first.

@@ -152,6 +152,8 @@ pub struct LineSource {
     reached_end: bool,
     /// Where to start reading the file that is opened next (after a restore).
     resume: Option<FilePosition>,
+    /// No block reaches past this position (a logged mutation is due there).
+    stop: Option<FilePosition>,
 }
 
 const READ_SIZE: usize = 1 << 20;
@@ -180,7 +182,20 @@ impl LineSource {
             exhausted: false,
             reached_end: false,
             resume: None,
+            stop: None,
         }
+    }
+
+    /// Ends blocks at `stop` (a line boundary of the inputs, as [`LineSource::position`] gives
+    /// them) until it is changed: something else is due exactly there. A block that would
+    /// start at the stop is empty and takes no index.
+    pub fn stop_at(&mut self, stop: Option<FilePosition>) {
+        self.stop = stop;
+    }
+
+    /// The byte offset in the open file (`file` = its index) at which cutting must end.
+    fn stop_offset(&self, file: usize) -> Option<u64> {
+        self.stop.filter(|s| s.file == file).map(|s| s.byte_offset)
     }
 
     /// Starts reading at `position` (from a checkpoint); the first block is `next_block`.
@@ -323,8 +338,12 @@ impl LineSource {
             }
             let Some((source, _)) = &self.current else { unreachable!() };
             block.source = source.clone();
+            let stop = self.stop_offset(self.next_file - 1);
+            if stop.is_some_and(|stop| self.byte_offset >= stop) {
+                break;
+            }
             // Cut complete lines.
-            while block.lines.len() < max_lines && bytes.len() - scanned > 0 {
+            while block.lines.len() < max_lines && bytes.len() - scanned > 0 && stop.is_none_or(|stop| self.byte_offset < stop) {
                 let Some(end) = memchr::memchr(b'\n', &bytes[scanned..]) else {
                     break;
                 };
@@ -340,7 +359,7 @@ impl LineSource {
                 scanned += end + 1;
                 waiting_since = None;
             }
-            if block.lines.len() >= max_lines || scanned >= self.options.max_bytes {
+            if block.lines.len() >= max_lines || scanned >= self.options.max_bytes || stop.is_some_and(|stop| self.byte_offset >= stop) {
                 break;
             }
             let read = {
@@ -390,7 +409,7 @@ impl LineSource {
             return Ok(None);
         }
         if block.lines.is_empty() {
-            // Idle in follow mode: nothing to number.
+            // Idle in follow mode, or at the stop: nothing to number.
             return Ok(Some(block));
         }
         block.bytes = BlockBytes::Owned(bytes);
@@ -410,7 +429,13 @@ impl LineSource {
             ..InputBlock::default()
         };
         let mut scanned = start;
-        while block.lines.len() < max_lines && scanned - start < self.options.max_bytes && scanned < data.len() {
+        let stop = self.stop_offset(self.next_file - 1).map_or(usize::MAX, |stop| stop as usize);
+        if scanned >= stop {
+            // At the stop: an empty block, which takes no index.
+            self.mapped = Some((source, map, scanned));
+            return block;
+        }
+        while block.lines.len() < max_lines && scanned - start < self.options.max_bytes && scanned < data.len() && scanned < stop {
             let (len, advance) = match memchr::memchr(b'\n', &data[scanned..]) {
                 Some(end) => (end, end + 1),
                 None => (data.len() - scanned, data.len() - scanned),
@@ -515,6 +540,48 @@ mod tests {
                 (3, "{\"x\":4}".to_string(), 1, 0),
             ]
         );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn blocks_end_at_a_stop_and_an_empty_block_there_takes_no_index() {
+        let dir = std::env::temp_dir().join(format!("occurrent-jsonl-stop-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let text: String = (1..=6).map(|i| format!("{{\"x\":{i}}}\n")).collect();
+        let plain = dir.join("a.jsonl");
+        std::fs::write(&plain, &text).unwrap();
+        let gz = dir.join("a.jsonl.gz");
+        let mut encoder = flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::default());
+        encoder.write_all(text.as_bytes()).unwrap();
+        encoder.finish().unwrap();
+        // The mapped (plain) and the streamed (gzip) readers alike.
+        for file in [plain, gz] {
+            let mut source = LineSource::new(
+                vec![file.clone()],
+                BlockOptions {
+                    max_lines: 4,
+                    ..BlockOptions::default()
+                },
+            );
+            // Stop after line 3 (each line is 8 bytes with its newline).
+            let stop = FilePosition {
+                file: 0,
+                byte_offset: 24,
+                line_number: 3,
+            };
+            source.stop_at(Some(stop));
+            let first = source.next_block().unwrap().expect("a block");
+            assert_eq!((first.index, first.lines.len()), (0, 3), "{}", file.display());
+            assert_eq!(source.position(), stop);
+            let at_stop = source.next_block().unwrap().expect("an empty block");
+            assert!(at_stop.lines.is_empty());
+            assert_eq!(source.next_block_index(), 1, "the empty block took no index");
+            source.stop_at(None);
+            let rest = source.next_block().unwrap().expect("the rest");
+            let lines: Vec<_> = (0..rest.lines.len()).map(|i| rest.lines[i].line_number).collect();
+            assert_eq!((rest.index, lines), (1, vec![4, 5, 6]), "{}", file.display());
+            assert!(source.next_block().unwrap().is_none());
+        }
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -128,6 +128,8 @@ struct Assigned {
     queue: BatchQueue,
     /// Whether a message at or after the start position has arrived yet.
     seen_any: bool,
+    /// Chunks end at this offset (something else is due there); see [`KafkaSource::stop_at`].
+    stop: Option<i64>,
 }
 
 pub struct KafkaSource {
@@ -228,6 +230,7 @@ impl KafkaSource {
                 progress: p,
                 queue,
                 seen_any: false,
+                stop: None,
             });
         }
         Ok(KafkaSource {
@@ -262,6 +265,15 @@ impl KafkaSource {
     /// offset that is a multiple of `chunk_messages` (or up to the end bound). Bounded reads
     /// wait as long as it takes; streaming reads return early when caught up or when nothing
     /// arrives within `wait`.
+    /// Ends chunks at these next offsets (by partition; others unbounded) until changed: a
+    /// logged mutation is due once every partition is there, so no partition may read past
+    /// it first, whatever chunk boundaries a restart has.
+    pub fn stop_at(&mut self, stops: Option<&std::collections::BTreeMap<i32, i64>>) {
+        for assigned in &mut self.partitions {
+            assigned.stop = stops.and_then(|s| s.get(&assigned.progress.partition).copied());
+        }
+    }
+
     pub fn read_chunk(&mut self, index: usize, chunk_messages: i64, wait: Duration) -> Result<Chunk, KafkaSourceError> {
         let topic = self.topic.clone();
         let assigned = &mut self.partitions[index];
@@ -288,6 +300,15 @@ impl KafkaSource {
         }
         let aligned = (progress.next_offset.div_euclid(chunk_messages) + 1) * chunk_messages;
         let target = progress.end.map_or(aligned, |end| end.min(aligned));
+        let target = match assigned.stop {
+            Some(stop) if stop > progress.next_offset => target.min(stop),
+            Some(_) => {
+                // At the stop: nothing to read until the mutation is applied.
+                chunk.end = ChunkEnd::Boundary;
+                return Ok(chunk);
+            }
+            None => target,
+        };
         let mut last_warning = Instant::now();
         loop {
             if progress.next_offset >= target {

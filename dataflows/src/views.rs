@@ -14,6 +14,7 @@ use rustc_hash::FxHashMap as HashMap;
 use crate::model::{Micros, Symbol, SymbolDefinition};
 use crate::state::{Counter, GroupKey, GroupRow};
 
+mod blocks;
 mod index;
 pub mod retention;
 pub use index::{trends_score, SortIndex, SortIndexes, Walk};
@@ -228,19 +229,19 @@ impl IssueViews {
         view.row = row;
     }
 
-    /// Groups with a row by descending bound of a sort index (see [`SortIndexes::walk`]),
-    /// each with its bound.
+    /// Groups with a row by descending bound of a sort index, then creation order (see
+    /// [`SortIndexes::walk`]), each with its bound and `created_seq`.
     pub fn walk(
         &self,
         index: SortIndex,
         unresolved_only: bool,
         at_most: Micros,
-    ) -> impl Iterator<Item = (i64, (GroupKey, &GroupView, &GroupRow))> {
+    ) -> impl Iterator<Item = (i64, u64, (GroupKey, &GroupView, &GroupRow))> {
         self.sort_indexes
             .walk(index, unresolved_only, at_most)
-            .filter_map(|(bound, index)| {
+            .filter_map(|(bound, created, index)| {
                 let view = &self.groups[index as usize];
-                Some((bound, (view.key?, view, &**view.row.as_ref()?)))
+                Some((bound, created, (view.key?, view, &**view.row.as_ref()?)))
             })
     }
 

@@ -1,26 +1,32 @@
-//! Sort indexes of the issues list: groups ordered by an upper bound of each sort's value, so
-//! that a list request walks the groups from the greatest bound and stops once no unvisited
-//! group can still enter its page (src/list_index.rs), instead of scanning every group.
+//! Sort indexes of the issues list: groups ordered by an upper bound of each sort's value,
+//! then by creation order, so that a list request walks the groups from the greatest bound
+//! and stops once no unvisited group can still enter its page (src/list_index.rs), instead of
+//! scanning every group.
 //!
 //! Every key is computed from the row alone and bounds the windowed value from above:
 //! a window's last seen is at most the row's `last_seen`, its count at most `times_seen`, its
 //! distinct users at most `user_count` and at most its count (one user per occurrence), and
-//! the trends score grows with both. `first_seen` is the `new` sort's value itself.
+//! the trends score grows with both. `first_seen` is the `new` sort's value itself. The time
+//! key of `date` is `max(last_seen, inbox date)`, which bounds the `inbox` sort's value too
+//! (a manual inbox entry can be dated after `last_seen`).
+//!
+//! Within a bound, entries follow the group's `created_seq`, the results' tie order, so a
+//! walk can stop inside a large tie (`(bound, created) < (k-th value, k-th created)`) rather
+//! than read all of it. Each entry ends with the group's dense index, to find it again.
 //!
 //! Each index is split by status: the default query (`is:unresolved`) walks the unresolved
-//! groups only and never meets the resolved and ignored ones. Keys are packed (a `u64`, or
-//! `[u32; 3]` where a millisecond time needs more than 32 bits) to keep each entry 8 or 12
-//! bytes; the four indexes cost ~80 bytes per group at 1M groups (BENCHMARKS.md).
+//! groups only and never meets the resolved and ignored ones. Keys are packed `u32` arrays
+//! (20 bytes with a millisecond time, 16 with a `u32` value) in fixed-size sorted blocks
+//! (`blocks.rs`) rather than `BTreeSet` leaves, which stay half full when keys arrive in order.
 
-use std::collections::BTreeSet;
-
+use super::blocks::Blocks;
 use crate::model::{GroupStatus, Micros};
 use crate::state::GroupRow;
 
 /// Which index a walk reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SortIndex {
-    /// `last_seen` in milliseconds.
+    /// `max(last_seen, inbox date)` in milliseconds.
     LastSeen,
     /// `first_seen` in milliseconds.
     FirstSeen,
@@ -52,9 +58,17 @@ fn millis_bound(key: u64) -> i64 {
     }
 }
 
-fn time_entry(micros: Micros, index: u32) -> [u32; 3] {
+fn time_entry(micros: Micros, created: u64, index: u32) -> [u32; 5] {
     let key = millis_key(micros);
-    [(key >> 32) as u32, key as u32, index]
+    [(key >> 32) as u32, key as u32, (created >> 32) as u32, created as u32, index]
+}
+
+fn value_entry(value: u32, created: u64, index: u32) -> [u32; 4] {
+    [value, (created >> 32) as u32, created as u32, index]
+}
+
+fn join(high: u32, low: u32) -> u64 {
+    (u64::from(high) << 32) | u64::from(low)
 }
 
 /// A saturated `u32` value: `u32::MAX` bounds nothing.
@@ -64,6 +78,12 @@ fn bound_of_u32(value: u32) -> i64 {
     } else {
         i64::from(value)
     }
+}
+
+/// The `date` key: also an upper bound of the inbox date ([`crate::state::inbox_entry`];
+/// `first_seen`, at most `last_seen`, outside the inbox).
+fn last_seen_key(row: &GroupRow) -> Micros {
+    crate::state::inbox_entry(row).map_or(row.last_seen, |entry| entry.date.max(row.last_seen))
 }
 
 fn count_key(row: &GroupRow) -> u32 {
@@ -76,8 +96,8 @@ fn trends_key(row: &GroupRow) -> u32 {
 
 /// One index, split by status (0: unresolved, 1: any other status).
 #[derive(Debug, Default)]
-struct Split<K: Ord> {
-    parts: [BTreeSet<K>; 2],
+struct Split<K> {
+    parts: [Blocks<K>; 2],
 }
 
 fn part(row: &GroupRow) -> usize {
@@ -100,37 +120,35 @@ impl<K: Ord + Copy> Split<K> {
     fn len(&self) -> usize {
         self.parts[0].len() + self.parts[1].len()
     }
+
+    fn heap_bytes(&self) -> usize {
+        self.parts[0].heap_bytes() + self.parts[1].heap_bytes()
+    }
 }
 
 /// The sort indexes of every group with a row.
 #[derive(Debug, Default)]
 pub struct SortIndexes {
-    last_seen: Split<[u32; 3]>,
-    first_seen: Split<[u32; 3]>,
-    count: Split<u64>,
-    trends: Split<u64>,
+    last_seen: Split<[u32; 5]>,
+    first_seen: Split<[u32; 5]>,
+    count: Split<[u32; 4]>,
+    trends: Split<[u32; 4]>,
 }
 
-/// `(bound, group index)` pairs, greatest bound first; the bound is in the sort's value units
-/// (milliseconds for times, `i64::MAX` for a saturated key).
-pub type Walk<'a> = Box<dyn Iterator<Item = (i64, u32)> + 'a>;
+/// `(bound, created_seq, group index)`, greatest `(bound, created_seq)` first; the bound is
+/// in the sort's value units (milliseconds for times, `i64::MAX` for a saturated key).
+pub type Walk<'a> = Box<dyn Iterator<Item = (i64, u64, u32)> + 'a>;
 
 impl SortIndexes {
     /// Moves group `index` from its old row's keys to its new row's.
     pub fn update(&mut self, index: u32, old: Option<&GroupRow>, new: Option<&GroupRow>) {
-        let key = |row: Option<&GroupRow>, f: &dyn Fn(&GroupRow) -> [u32; 3]| row.map(|r| (part(r), f(r)));
-        self.last_seen.update(
-            key(old, &|r| time_entry(r.last_seen, index)),
-            key(new, &|r| time_entry(r.last_seen, index)),
-        );
-        self.first_seen.update(
-            key(old, &|r| time_entry(r.first_seen, index)),
-            key(new, &|r| time_entry(r.first_seen, index)),
-        );
-        let packed =
-            |row: Option<&GroupRow>, f: &dyn Fn(&GroupRow) -> u32| row.map(|r| (part(r), (u64::from(f(r)) << 32) | u64::from(index)));
-        self.count.update(packed(old, &count_key), packed(new, &count_key));
-        self.trends.update(packed(old, &trends_key), packed(new, &trends_key));
+        type Key<'r, K> = &'r dyn Fn(&GroupRow) -> K;
+        let time = |row: Option<&GroupRow>, f: Key<Micros>| row.map(|r| (part(r), time_entry(f(r), r.created_seq, index)));
+        self.last_seen.update(time(old, &last_seen_key), time(new, &last_seen_key));
+        self.first_seen.update(time(old, &|r| r.first_seen), time(new, &|r| r.first_seen));
+        let value = |row: Option<&GroupRow>, f: Key<u32>| row.map(|r| (part(r), value_entry(f(r), r.created_seq, index)));
+        self.count.update(value(old, &count_key), value(new, &count_key));
+        self.trends.update(value(old, &trends_key), value(new, &trends_key));
     }
 
     pub fn len(&self) -> usize {
@@ -141,9 +159,14 @@ impl SortIndexes {
         self.len() == 0
     }
 
-    /// The groups by descending bound of `index`, only the unresolved ones when
-    /// `unresolved_only`, starting at bounds of at most `at_most` (time indexes only:
-    /// microseconds; the others start at the top).
+    /// Bytes the four indexes hold (measurements).
+    pub fn heap_bytes(&self) -> usize {
+        self.last_seen.heap_bytes() + self.first_seen.heap_bytes() + self.count.heap_bytes() + self.trends.heap_bytes()
+    }
+
+    /// The groups by descending bound of `index` (then creation order), only the unresolved
+    /// ones when `unresolved_only`, starting at bounds of at most `at_most` (time indexes
+    /// only: microseconds; the others start at the top).
     pub fn walk(&self, index: SortIndex, unresolved_only: bool, at_most: Micros) -> Walk<'_> {
         let parts = if unresolved_only { 1 } else { 2 };
         match index {
@@ -153,20 +176,17 @@ impl SortIndexes {
                 } else {
                     &self.first_seen
                 };
-                let end = time_entry(at_most, u32::MAX);
-                let walks = split.parts[..parts].iter().map(|set| {
-                    set.range(..=end).rev().map(|e| {
-                        let key = (u64::from(e[0]) << 32) | u64::from(e[1]);
-                        (millis_bound(key), e[2])
-                    })
-                });
+                let end = time_entry(at_most, u64::MAX, u32::MAX);
+                let walks = split.parts[..parts]
+                    .iter()
+                    .map(|set| set.rev_to(&end).map(|e| (millis_bound(join(e[0], e[1])), join(e[2], e[3]), e[4])));
                 merge(walks.collect())
             }
             SortIndex::Count | SortIndex::Trends => {
                 let split = if index == SortIndex::Count { &self.count } else { &self.trends };
                 let walks = split.parts[..parts]
                     .iter()
-                    .map(|set| set.iter().rev().map(|&k| (bound_of_u32((k >> 32) as u32), k as u32)));
+                    .map(|set| set.rev().map(|e| (bound_of_u32(e[0]), join(e[1], e[2]), e[3])));
                 merge(walks.collect())
             }
         }
@@ -174,13 +194,13 @@ impl SortIndexes {
 }
 
 /// Merges descending walks into one descending walk.
-fn merge<'a, I: Iterator<Item = (i64, u32)> + 'a>(walks: Vec<I>) -> Walk<'a> {
+fn merge<'a, I: Iterator<Item = (i64, u64, u32)> + 'a>(walks: Vec<I>) -> Walk<'a> {
     let mut walks: Vec<std::iter::Peekable<I>> = walks.into_iter().map(Iterator::peekable).collect();
     if walks.len() == 1 {
         return Box::new(walks.remove(0));
     }
     Box::new(std::iter::from_fn(move || {
-        let mut best: Option<(usize, (i64, u32))> = None;
+        let mut best: Option<(usize, (i64, u64, u32))> = None;
         for (i, walk) in walks.iter_mut().enumerate() {
             if let Some(&item) = walk.peek() {
                 if best.is_none_or(|(_, b)| item > b) {
@@ -231,7 +251,11 @@ mod tests {
         indexes.update(0, None, Some(&a));
         indexes.update(1, None, Some(&b));
         indexes.update(2, None, Some(&c));
-        let walk = |i: &SortIndexes, index, unresolved, at_most| i.walk(index, unresolved, at_most).collect::<Vec<_>>();
+        let walk = |i: &SortIndexes, index, unresolved, at_most| {
+            i.walk(index, unresolved, at_most)
+                .map(|(bound, _, index)| (bound, index))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(
             walk(&indexes, SortIndex::LastSeen, false, Micros::MAX),
             vec![(9_000, 0), (6_000, 2), (4_000, 1)]
@@ -255,5 +279,67 @@ mod tests {
         indexes.update(0, Some(&resolved), None);
         assert_eq!(indexes.len(), 2);
         assert_eq!(walk(&indexes, SortIndex::Count, false, 0), vec![(7, 1), (1, 2)]);
+    }
+}
+
+#[cfg(test)]
+mod tie_tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::{InboxChange, Triage};
+    use crate::model::{Level, Priority, Substatus};
+
+    fn row(times_seen: u64, last_seen: Micros, created_seq: u64) -> GroupRow {
+        GroupRow {
+            type_id: 4001,
+            status: GroupStatus::Unresolved,
+            substatus: Some(Substatus::Ongoing),
+            priority: Priority::High,
+            priority_locked: false,
+            title: "t".into(),
+            subtitle: "s".into(),
+            culprit: "c".into(),
+            level: Level::Error,
+            metadata_priority: Priority::High,
+            first_seen: 0,
+            last_seen,
+            times_seen,
+            user_count: 0,
+            first_release: None,
+            last_release: None,
+            created_seq,
+            event_group: None,
+            triage: None,
+        }
+    }
+
+    #[test]
+    fn ties_follow_creation_order_not_the_group_index() {
+        let mut indexes = SortIndexes::default();
+        // Group indexes ascending, creation order not: the walk follows creation.
+        for (index, created) in [(0u32, 30u64), (1, 10), (2, 20), (3, 1 << 40)] {
+            indexes.update(index, None, Some(&row(1, 5_000, created)));
+        }
+        indexes.update(4, None, Some(&row(2, 4_000, 5)));
+        let order: Vec<(i64, u64, u32)> = indexes.walk(SortIndex::Count, true, 0).collect();
+        assert_eq!(order, vec![(2, 5, 4), (1, 1 << 40, 3), (1, 30, 0), (1, 20, 2), (1, 10, 1)]);
+        let by_time: Vec<u32> = indexes.walk(SortIndex::LastSeen, true, Micros::MAX).map(|e| e.2).collect();
+        assert_eq!(by_time, vec![3, 0, 2, 1, 4]);
+    }
+
+    #[test]
+    fn a_manual_inbox_entry_after_last_seen_raises_the_time_key() {
+        let mut indexes = SortIndexes::default();
+        let plain = row(1, 5_000_000, 1);
+        let mut added = row(1, 2_000_000, 2);
+        added.triage = Some(Arc::new(Triage {
+            inbox: Some(InboxChange::Added(9_000_000)),
+            ..Triage::default()
+        }));
+        indexes.update(0, None, Some(&plain));
+        indexes.update(1, None, Some(&added));
+        let order: Vec<(i64, u32)> = indexes.walk(SortIndex::LastSeen, true, Micros::MAX).map(|e| (e.0, e.2)).collect();
+        assert_eq!(order, vec![(9_000, 1), (5_000, 0)]);
     }
 }

@@ -31,7 +31,8 @@ const MAGIC: &[u8] = b"OCCURRENT-CHECKPOINT\n";
 /// 4: views keep occurrences per facet (environment, release, level) and hour.
 /// 5: triage keeps share ids, subscriptions and inbox changes; status details upcoming and
 ///    future releases and commits.
-const FORMAT_VERSION: u32 = 5;
+/// 6: views keep per-hour users in a dense vector and no longer store the key → index map.
+const FORMAT_VERSION: u32 = 6;
 /// Checkpoints kept besides the newest, in case the newest turns out unreadable.
 const KEEP: usize = 2;
 

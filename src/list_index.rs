@@ -12,7 +12,7 @@
 
 use dataflows::model::{GroupStatus, Micros};
 use dataflows::state::{GroupKey, GroupRow};
-use dataflows::views::{GroupView, IssueViews, SortIndex};
+use dataflows::views::{created_key, GroupView, IssueViews, SortIndex};
 use dataflows::window::Window;
 
 use crate::api::{next_page, previous_page, Cursor, Page, Row};
@@ -147,16 +147,16 @@ fn walk(
         Sort::Trends => (SortIndex::Trends, Micros::MAX, i64::MIN),
     };
     let mut rows: Vec<Row> = Vec::new();
-    // Stop below this `(value, created)` (None: not known yet); recomputed as rows are
+    // Stop below this `(value, created key)` (None: not known yet); recomputed as rows are
     // added, which can only raise it.
-    let mut stop_below: Option<(i64, u64)> = None;
+    let mut stop_below: Option<(i64, u32)> = None;
     let mut next_check = MAX_HITS;
     for (bound, created, (key, view, row)) in views.walk(index, unresolved_only, at_most) {
         if bound < floor || stop_below.is_some_and(|t| (bound, created) < t) {
             break;
         }
         let Some(found) = to_row(key, view, row) else { continue };
-        if found.value > bound || found.created != created {
+        if found.value > bound || created_key(found.created) != created {
             return None;
         }
         rows.push(found);
@@ -168,14 +168,14 @@ fn walk(
     Some(rows)
 }
 
-/// The `(value, created)` above which the walk has every row the page needs, once `rows`
+/// The `(value, created key)` above which the walk has every row the page needs, once `rows`
 /// hold 1,000 hits: that of the `K`-th row in results order, `K` being the rows up to and
 /// including the one after the page (a forward page: among the rows at or below the cursor
 /// value; a backward page: among all rows, every row above the cursor value counted). The
 /// walk visits `(bound, created)` in descending order and a row's value is at most its bound,
 /// so once the walk is below that pair, every unvisited row comes after the `K`-th: the page,
 /// the rows above the cursor value and the ties before each cursor are complete.
-fn threshold(rows: &[Row], cursor: Option<Cursor>, limit: usize) -> Option<(i64, u64)> {
+fn threshold(rows: &[Row], cursor: Option<Cursor>, limit: usize) -> Option<(i64, u32)> {
     if rows.len() < MAX_HITS {
         return None;
     }
@@ -196,7 +196,9 @@ fn threshold(rows: &[Row], cursor: Option<Cursor>, limit: usize) -> Option<(i64,
         return None;
     }
     let (_, kth, _) = pairs.select_nth_unstable_by(k - 1, |a, b| b.cmp(a));
-    Some(*kth)
+    // The index keeps a nondecreasing key of `created`: unvisited rows below
+    // `(kth value, created_key(kth created))` in the walk are below the `K`-th row.
+    Some((kth.0, created_key(kth.1)))
 }
 
 #[cfg(test)]

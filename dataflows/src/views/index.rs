@@ -11,12 +11,16 @@
 //! (a manual inbox entry can be dated after `last_seen`).
 //!
 //! Within a bound, entries follow the group's `created_seq`, the results' tie order, so a
-//! walk can stop inside a large tie (`(bound, created) < (k-th value, k-th created)`) rather
-//! than read all of it. Each entry ends with the group's dense index, to find it again.
+//! walk can stop inside a large tie rather than read all of it. The key holds a 32-bit
+//! monotone compression of `created_seq` ([`created_key`]: exact below 2²⁶, then the top 26
+//! bits), and the walk stops on `(bound, created key) < (k-th value, created key of the
+//! k-th)`: a monotone key only makes groups with equal keys wait for each other (at most
+//! 2^(bits - 26) consecutive creations). Each entry ends with the group's dense index, to find
+//! it again.
 //!
 //! Each index is split by status: the default query (`is:unresolved`) walks the unresolved
 //! groups only and never meets the resolved and ignored ones. Keys are packed `u32` arrays
-//! (20 bytes with a millisecond time, 16 with a `u32` value) in fixed-size sorted blocks
+//! (16 bytes with a millisecond time, 12 with a `u32` value) in fixed-size sorted blocks
 //! (`blocks.rs`) rather than `BTreeSet` leaves, which stay half full when keys arrive in order.
 
 use super::blocks::Blocks;
@@ -58,13 +62,27 @@ fn millis_bound(key: u64) -> i64 {
     }
 }
 
-fn time_entry(micros: Micros, created: u64, index: u32) -> [u32; 5] {
-    let key = millis_key(micros);
-    [(key >> 32) as u32, key as u32, (created >> 32) as u32, created as u32, index]
+/// Bits of `created_seq` kept exactly.
+const CREATED_BITS: u32 = 26;
+
+/// A nondecreasing 32-bit key of `created_seq`: itself below 2²⁶; above, a 6-bit exponent
+/// (bits dropped, 1..=38) and the top 26 bits. Equal keys only for sequences within
+/// 2^exponent of each other.
+pub fn created_key(created: u64) -> u32 {
+    if created < 1 << CREATED_BITS {
+        return created as u32;
+    }
+    let dropped = 64 - created.leading_zeros() - CREATED_BITS;
+    (dropped << CREATED_BITS) | (created >> dropped) as u32
 }
 
-fn value_entry(value: u32, created: u64, index: u32) -> [u32; 4] {
-    [value, (created >> 32) as u32, created as u32, index]
+fn time_entry(micros: Micros, created: u64, index: u32) -> [u32; 4] {
+    let key = millis_key(micros);
+    [(key >> 32) as u32, key as u32, created_key(created), index]
+}
+
+fn value_entry(value: u32, created: u64, index: u32) -> [u32; 3] {
+    [value, created_key(created), index]
 }
 
 fn join(high: u32, low: u32) -> u64 {
@@ -129,15 +147,16 @@ impl<K: Ord + Copy> Split<K> {
 /// The sort indexes of every group with a row.
 #[derive(Debug, Default)]
 pub struct SortIndexes {
-    last_seen: Split<[u32; 5]>,
-    first_seen: Split<[u32; 5]>,
-    count: Split<[u32; 4]>,
-    trends: Split<[u32; 4]>,
+    last_seen: Split<[u32; 4]>,
+    first_seen: Split<[u32; 4]>,
+    count: Split<[u32; 3]>,
+    trends: Split<[u32; 3]>,
 }
 
-/// `(bound, created_seq, group index)`, greatest `(bound, created_seq)` first; the bound is
-/// in the sort's value units (milliseconds for times, `i64::MAX` for a saturated key).
-pub type Walk<'a> = Box<dyn Iterator<Item = (i64, u64, u32)> + 'a>;
+/// `(bound, created key, group index)`, greatest `(bound, created key)` first; the bound is
+/// in the sort's value units (milliseconds for times, `i64::MAX` for a saturated key), the
+/// created key is [`created_key`] of the group's `created_seq`.
+pub type Walk<'a> = Box<dyn Iterator<Item = (i64, u32, u32)> + 'a>;
 
 impl SortIndexes {
     /// Moves group `index` from its old row's keys to its new row's.
@@ -179,14 +198,14 @@ impl SortIndexes {
                 let end = time_entry(at_most, u64::MAX, u32::MAX);
                 let walks = split.parts[..parts]
                     .iter()
-                    .map(|set| set.rev_to(&end).map(|e| (millis_bound(join(e[0], e[1])), join(e[2], e[3]), e[4])));
+                    .map(|set| set.rev_to(&end).map(|e| (millis_bound(join(e[0], e[1])), e[2], e[3])));
                 merge(walks.collect())
             }
             SortIndex::Count | SortIndex::Trends => {
                 let split = if index == SortIndex::Count { &self.count } else { &self.trends };
                 let walks = split.parts[..parts]
                     .iter()
-                    .map(|set| set.rev().map(|e| (bound_of_u32(e[0]), join(e[1], e[2]), e[3])));
+                    .map(|set| set.rev().map(|e| (bound_of_u32(e[0]), e[1], e[2])));
                 merge(walks.collect())
             }
         }
@@ -194,13 +213,13 @@ impl SortIndexes {
 }
 
 /// Merges descending walks into one descending walk.
-fn merge<'a, I: Iterator<Item = (i64, u64, u32)> + 'a>(walks: Vec<I>) -> Walk<'a> {
+fn merge<'a, I: Iterator<Item = (i64, u32, u32)> + 'a>(walks: Vec<I>) -> Walk<'a> {
     let mut walks: Vec<std::iter::Peekable<I>> = walks.into_iter().map(Iterator::peekable).collect();
     if walks.len() == 1 {
         return Box::new(walks.remove(0));
     }
     Box::new(std::iter::from_fn(move || {
-        let mut best: Option<(usize, (i64, u64, u32))> = None;
+        let mut best: Option<(usize, (i64, u32, u32))> = None;
         for (i, walk) in walks.iter_mut().enumerate() {
             if let Some(&item) = walk.peek() {
                 if best.is_none_or(|(_, b)| item > b) {
@@ -322,8 +341,11 @@ mod tie_tests {
             indexes.update(index, None, Some(&row(1, 5_000, created)));
         }
         indexes.update(4, None, Some(&row(2, 4_000, 5)));
-        let order: Vec<(i64, u64, u32)> = indexes.walk(SortIndex::Count, true, 0).collect();
-        assert_eq!(order, vec![(2, 5, 4), (1, 1 << 40, 3), (1, 30, 0), (1, 20, 2), (1, 10, 1)]);
+        let order: Vec<(i64, u32, u32)> = indexes.walk(SortIndex::Count, true, 0).collect();
+        assert_eq!(
+            order,
+            vec![(2, 5, 4), (1, created_key(1 << 40), 3), (1, 30, 0), (1, 20, 2), (1, 10, 1)]
+        );
         let by_time: Vec<u32> = indexes.walk(SortIndex::LastSeen, true, Micros::MAX).map(|e| e.2).collect();
         assert_eq!(by_time, vec![3, 0, 2, 1, 4]);
     }
@@ -341,5 +363,41 @@ mod tie_tests {
         indexes.update(1, None, Some(&added));
         let order: Vec<(i64, u32)> = indexes.walk(SortIndex::LastSeen, true, Micros::MAX).map(|e| (e.0, e.2)).collect();
         assert_eq!(order, vec![(9_000, 1), (5_000, 0)]);
+    }
+}
+
+#[cfg(test)]
+mod created_key_tests {
+    use super::created_key;
+
+    #[test]
+    fn the_created_key_is_monotone_and_exact_below_two_to_the_26() {
+        assert_eq!(created_key(0), 0);
+        assert_eq!(created_key((1 << 26) - 1), (1 << 26) - 1);
+        let mut samples: Vec<u64> = vec![0, 1, u64::MAX, u64::MAX - 1, 1 << 63];
+        for shift in 0..64 {
+            for delta in [0u64, 1, 2, 3, 977] {
+                samples.push((1u64 << shift).wrapping_add(delta));
+                samples.push((1u64 << shift).wrapping_sub(delta));
+            }
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            samples.push(x >> (x % 64));
+        }
+        samples.sort_unstable();
+        for pair in samples.windows(2) {
+            assert!(created_key(pair[0]) <= created_key(pair[1]), "{pair:?}");
+            // Sequences far apart never share a key: at most 2^38 per key at the top.
+            if pair[1] - pair[0] >= 1 << 38 {
+                assert!(created_key(pair[0]) < created_key(pair[1]), "{pair:?}");
+            }
+        }
+        // Around 2^33 (a day at 100K records/s), a key spans 256 consecutive sequences.
+        assert_eq!(created_key((1 << 33) + 255), created_key(1 << 33));
+        assert!(created_key((1 << 33) + 256) > created_key(1 << 33));
     }
 }

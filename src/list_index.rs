@@ -2,16 +2,17 @@
 //! walk of a sort index (dataflows/src/views/index.rs) that stops as soon as no unvisited
 //! group can change the page, the cursors or `X-Hits` (at most 1,000).
 //!
-//! The index orders groups by an upper bound of the sort value. When the walk is at bound
-//! `b`, every unvisited group's value is at most `b`; once the collected rows hold 1,000 hits
-//! and the row that ends the page (the `K`-th of the rows the page is cut from, see
-//! `threshold`) has a value above `b`, the page, its ties and both cursors are those of the
-//! scan. A visited group whose value exceeds its bound (only a view caught between two sinks
+//! The index orders groups by an upper bound of the sort value, then by creation order (the
+//! results' tie order). When the walk is at `(b, c)`, every unvisited group's `(value,
+//! created)` is at most `(b, c)`; once the collected rows hold 1,000 hits and the row that
+//! ends the page (the `K`-th of the rows the page is cut from, see `threshold`) is above
+//! `(b, c)`, the page, its ties and both cursors are those of the scan, even when the page
+//! ends inside a tie of a million groups. A visited group whose value exceeds its bound (only a view caught between two sinks
 //! of one epoch could show that) sends the request to the scan.
 
 use dataflows::model::{GroupStatus, Micros};
 use dataflows::state::{GroupKey, GroupRow};
-use dataflows::views::{GroupView, IssueViews, SortIndex};
+use dataflows::views::{created_key, GroupView, IssueViews, SortIndex};
 use dataflows::window::Window;
 
 use crate::api::{next_page, previous_page, Cursor, Page, Row};
@@ -146,16 +147,16 @@ fn walk(
         Sort::Trends => (SortIndex::Trends, Micros::MAX, i64::MIN),
     };
     let mut rows: Vec<Row> = Vec::new();
-    // Stop below this bound (None: not known yet); recomputed as rows are added, which can
-    // only raise it.
-    let mut stop_below: Option<i64> = None;
+    // Stop below this `(value, created key)` (None: not known yet); recomputed as rows are
+    // added, which can only raise it.
+    let mut stop_below: Option<(i64, u32)> = None;
     let mut next_check = MAX_HITS;
-    for (bound, (key, view, row)) in views.walk(index, unresolved_only, at_most) {
-        if bound < floor || stop_below.is_some_and(|t| bound < t) {
+    for (bound, created, (key, view, row)) in views.walk(index, unresolved_only, at_most) {
+        if bound < floor || stop_below.is_some_and(|t| (bound, created) < t) {
             break;
         }
         let Some(found) = to_row(key, view, row) else { continue };
-        if found.value > bound {
+        if found.value > bound || created_key(found.created) != created {
             return None;
         }
         rows.push(found);
@@ -167,36 +168,37 @@ fn walk(
     Some(rows)
 }
 
-/// The value above which the walk has every row the page needs, once `rows` hold 1,000 hits:
-/// the `K`-th greatest value, `K` being the rows up to and including the one after the page
-/// (a forward page: among the rows at or below the cursor; a backward page: among all rows,
-/// every row at or above the cursor counted).
-fn threshold(rows: &[Row], cursor: Option<Cursor>, limit: usize) -> Option<i64> {
+/// The `(value, created key)` above which the walk has every row the page needs, once `rows`
+/// hold 1,000 hits: that of the `K`-th row in results order, `K` being the rows up to and
+/// including the one after the page (a forward page: among the rows at or below the cursor
+/// value; a backward page: among all rows, every row above the cursor value counted). The
+/// walk visits `(bound, created)` in descending order and a row's value is at most its bound,
+/// so once the walk is below that pair, every unvisited row comes after the `K`-th: the page,
+/// the rows above the cursor value and the ties before each cursor are complete.
+fn threshold(rows: &[Row], cursor: Option<Cursor>, limit: usize) -> Option<(i64, u32)> {
     if rows.len() < MAX_HITS {
         return None;
     }
-    let mut values: Vec<i64>;
+    let mut pairs: Vec<(i64, u64)>;
     let k;
     match cursor {
         Some(c) if c.is_prev => {
-            values = rows.iter().map(|r| r.value).collect();
-            k = values.iter().filter(|v| **v > c.value).count() + c.offset + 1;
+            pairs = rows.iter().map(|r| (r.value, r.created)).collect();
+            k = pairs.iter().filter(|p| p.0 > c.value).count() + c.offset + 1;
         }
         _ => {
             let (at_most, offset) = cursor.map_or((i64::MAX, 0), |c| (c.value, c.offset));
-            values = rows.iter().map(|r| r.value).filter(|v| *v <= at_most).collect();
+            pairs = rows.iter().filter(|r| r.value <= at_most).map(|r| (r.value, r.created)).collect();
             k = offset + limit + 1;
         }
     }
-    if values.len() < k {
+    if pairs.len() < k {
         return None;
     }
-    let (_, kth, _) = values.select_nth_unstable_by(k - 1, |a, b| b.cmp(a));
-    let kth = *kth;
-    Some(match cursor {
-        Some(c) if c.is_prev => kth.min(c.value),
-        _ => kth,
-    })
+    let (_, kth, _) = pairs.select_nth_unstable_by(k - 1, |a, b| b.cmp(a));
+    // The index keeps a nondecreasing key of `created`: unvisited rows below
+    // `(kth value, created_key(kth created))` in the walk are below the `K`-th row.
+    Some((kth.0, created_key(kth.1)))
 }
 
 #[cfg(test)]

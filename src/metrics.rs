@@ -245,6 +245,13 @@ impl Metrics {
             }
             let _ = writeln!(out, "{name}_count {count}");
         }
+        let _ = writeln!(
+            out,
+            "# HELP occurrent_views_bytes Approximate heap bytes of the views' parts (capacities).\n# TYPE occurrent_views_bytes gauge"
+        );
+        for (part, bytes) in views.memory_parts() {
+            let _ = writeln!(out, "occurrent_views_bytes{{part=\"{part}\"}} {bytes}");
+        }
         out
     }
 }

@@ -54,6 +54,12 @@ pub struct FacetHours {
 }
 
 impl FacetHours {
+    /// Approximate heap bytes (measurements).
+    pub fn heap_bytes(&self) -> usize {
+        let split: usize = self.split.values().map(|v| 24 + v.capacity() * 16).sum();
+        self.only.capacity() * 8 + self.split.capacity() * 8 / 7 * 29 + split + self.facets.capacity() * 8 / 7 * 33
+    }
+
     fn only(&self, index: u32) -> u64 {
         self.only.get(index as usize).copied().unwrap_or(0)
     }

@@ -14,9 +14,12 @@ use rustc_hash::FxHashMap as HashMap;
 use crate::model::{Micros, Symbol, SymbolDefinition};
 use crate::state::{Counter, GroupKey, GroupRow};
 
+mod blocks;
+mod group_index;
 mod index;
 pub mod retention;
-pub use index::{trends_score, SortIndex, SortIndexes, Walk};
+use group_index::GroupIndex;
+pub use index::{created_key, trends_score, SortIndex, SortIndexes, Walk};
 
 /// Everything the read side knows about one group.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -40,7 +43,9 @@ pub struct GroupView {
 
 #[derive(Default, Debug, serde::Serialize, serde::Deserialize)]
 pub struct IssueViews {
-    index: HashMap<GroupKey, u32>,
+    /// `GroupKey → index`; not checkpointed (rebuilt from `groups`, see [`GroupIndex`]).
+    #[serde(skip)]
+    index: GroupIndex,
     groups: Vec<GroupView>,
     /// `by_id[id]` is the index of group `id` (`u32::MAX` where unknown).
     by_id: Vec<u32>,
@@ -57,10 +62,12 @@ pub struct IssueViews {
     /// row before the first of those changes (None: it did not exist).
     #[serde(skip)]
     pub change_log: Option<HashMap<GroupKey, Option<Arc<GroupRow>>>>,
-    /// Distinct users per hour, by group index, only for groups that have users (the others
-    /// pay nothing): `[hour, user low 32 bits, user high 32 bits]`, sorted, 12 bytes each.
-    /// Windowed `userCount` is the number of distinct users over the window's hours.
-    user_hours: HashMap<u32, UserHours>,
+    /// Distinct users per hour, by group index (`UserHours::None` past the end):
+    /// `[hour, user low 32 bits, user high 32 bits]`, sorted, 12 bytes each. Windowed
+    /// `userCount` is the number of distinct users over the window's hours. A dense vector
+    /// (16 bytes per group) rather than a hash map (~50 bytes per group with a user at 2M
+    /// slots): most groups have users.
+    user_hours: Vec<UserHours>,
     /// Occurrences per (environment, hour), sorted, by group index — only for groups whose
     /// occurrences span more than one environment key ("no environment" counting as a key).
     /// A group with one key needs nothing: its `hourly` *is* that environment's series (or no
@@ -157,19 +164,16 @@ impl IssueViews {
 
     /// The group's index, creating its view if needed (one hash lookup).
     fn index_of(&mut self, key: GroupKey) -> u32 {
-        let next = self.groups.len() as u32;
-        let index = *self.index.entry(key).or_insert(next);
-        if index == next {
-            self.groups.push(GroupView {
-                key: Some(key),
-                ..GroupView::default()
-            });
-        }
-        index
+        self.index.get_or_insert(&mut self.groups, key)
+    }
+
+    /// The group's index, if it has a view.
+    fn find(&self, key: GroupKey) -> Option<u32> {
+        self.index.get(&self.groups, key)
     }
 
     pub fn get(&self, key: GroupKey) -> Option<&GroupView> {
-        self.index.get(&key).map(|&i| &self.groups[i as usize])
+        self.find(key).map(|i| &self.groups[i as usize])
     }
 
     pub fn by_id(&self, id: u64) -> Option<&GroupView> {
@@ -202,14 +206,13 @@ impl IssueViews {
         // Retractions before insertions, so a key's old row leaves before its new row arrives.
         updates.sort_by_key(|(_, time, diff)| (*time, *diff));
         for ((key, row), _, diff) in updates {
+            let index = self.index_of(key);
             if let Some(log) = &mut self.change_log {
-                let before = self.index.get(&key).and_then(|&i| self.groups[i as usize].row.clone());
-                log.entry(key).or_insert(before);
+                log.entry(key).or_insert_with(|| self.groups[index as usize].row.clone());
             }
             if diff > 0 {
                 self.latest_event = self.latest_event.max(row.last_seen);
             }
-            let index = self.index_of(key);
             let current = self.groups[index as usize].row.as_ref();
             if diff < 0 {
                 if current.is_some_and(|current| Arc::ptr_eq(current, &row) || **current == *row) {
@@ -228,20 +231,58 @@ impl IssueViews {
         view.row = row;
     }
 
-    /// Groups with a row by descending bound of a sort index (see [`SortIndexes::walk`]),
-    /// each with its bound.
+    /// Groups with a row by descending bound of a sort index, then creation order (see
+    /// [`SortIndexes::walk`]), each with its bound and created key ([`created_key`]).
     pub fn walk(
         &self,
         index: SortIndex,
         unresolved_only: bool,
         at_most: Micros,
-    ) -> impl Iterator<Item = (i64, (GroupKey, &GroupView, &GroupRow))> {
+    ) -> impl Iterator<Item = (i64, u32, (GroupKey, &GroupView, &GroupRow))> {
+        if index == SortIndex::Trends {
+            let rows = self.groups.iter().enumerate();
+            self.sort_indexes
+                .build_trends(rows.filter_map(|(i, v)| Some((i as u32, &**v.row.as_ref()?))));
+        }
         self.sort_indexes
             .walk(index, unresolved_only, at_most)
-            .filter_map(|(bound, index)| {
+            .filter_map(|(bound, created, index)| {
                 let view = &self.groups[index as usize];
-                Some((bound, (view.key?, view, &**view.row.as_ref()?)))
+                Some((bound, created, (view.key?, view, &**view.row.as_ref()?)))
             })
+    }
+
+    /// Approximate heap bytes of the views' parts (capacities, not the allocator's slack;
+    /// rows are shared with the ingest state and not counted): what `/metrics` reports so
+    /// that memory per group can be broken down.
+    pub fn memory_parts(&self) -> Vec<(&'static str, usize)> {
+        fn table<K, V>(map: &HashMap<K, V>) -> usize {
+            // hashbrown: one control byte per bucket besides the entry.
+            (map.capacity() * 8 / 7).next_power_of_two() * (std::mem::size_of::<(K, V)>() + 1)
+        }
+        let hourly: usize = self.groups.iter().map(|v| v.hourly.capacity() * 8).sum();
+        let sets: usize = self.groups.iter().map(|v| (v.environments.len() + v.releases.len()) * 8).sum();
+        let user_lists: usize = self
+            .user_hours
+            .iter()
+            .map(|u| match u {
+                UserHours::None | UserHours::One(_) => 0,
+                UserHours::Many(list) => 24 + list.capacity() * 12,
+            })
+            .sum();
+        vec![
+            ("groups", self.groups.capacity() * std::mem::size_of::<GroupView>()),
+            ("group_index", self.index.heap_bytes() + self.by_id.capacity() * 4),
+            ("hourly", hourly),
+            ("environment_release_sets", sets),
+            (
+                "user_hours",
+                self.user_hours.capacity() * std::mem::size_of::<UserHours>() + user_lists,
+            ),
+            ("environment_hours", table(&self.environment_hours)),
+            ("facets", self.facets.heap_bytes()),
+            ("sort_indexes", self.sort_indexes.heap_bytes()),
+        ]
     }
 
     /// After a restore: the group's row, shared with the ingest state.
@@ -283,7 +324,7 @@ impl IssueViews {
             let Ok(slot) = usize::try_from(id) else { continue };
             let view = self.view_mut(key);
             view.id = if diff > 0 { id } else { 0 };
-            let index = self.index[&key];
+            let index = self.index_of(key);
             if self.by_id.len() <= slot {
                 self.by_id.resize(slot + 1, u32::MAX);
             }
@@ -347,7 +388,7 @@ impl IssueViews {
                 add_environment_hours(&mut split, &series);
                 self.environment_hours.insert(parent_index, split);
             }
-            if let Some(users) = self.user_hours.remove(&child_index) {
+            if let Some(users) = self.user_hours.get_mut(child_index as usize).map(std::mem::take) {
                 let moved = users
                     .as_slice()
                     .iter()
@@ -380,7 +421,12 @@ impl IssueViews {
                         hours.remove(position);
                     }
                 }
-                _ if diff > 0 => hours.insert(position, (hour, diff as u32)),
+                _ if diff > 0 => {
+                    // Exact size: most groups have a few hours, and a `Vec`'s first growth
+                    // reserves four (24 bytes of slack per group at one hour).
+                    hours.reserve_exact(1);
+                    hours.insert(position, (hour, diff as u32));
+                }
                 _ => {}
             }
         }
@@ -529,30 +575,30 @@ impl IssueViews {
             let key = if self.merged.is_empty() { key } else { self.owner(key) };
             let index = self.index_of(key);
             let entry = [hour, user as u32, (user >> 32) as u32];
-            match self.user_hours.entry(index) {
-                std::collections::hash_map::Entry::Vacant(slot) => {
-                    if diff > 0 {
-                        slot.insert(UserHours::One(entry));
-                    }
+            let slot = index as usize;
+            if self.user_hours.len() <= slot {
+                if diff <= 0 {
+                    continue;
                 }
-                std::collections::hash_map::Entry::Occupied(mut slot) => {
-                    if !slot.get_mut().apply(entry, diff) {
-                        slot.remove();
-                    }
-                }
+                self.user_hours.resize_with(slot + 1, UserHours::default);
+            }
+            let users = &mut self.user_hours[slot];
+            if !users.apply(entry, diff) {
+                *users = UserHours::None;
             }
         }
     }
 
     /// The group's distinct users per hour (`[hour, user low, user high]`, sorted), if it has any.
     pub fn user_hours(&self, key: GroupKey) -> Option<&[[u32; 3]]> {
-        self.user_hours.get(self.index.get(&key)?).map(UserHours::as_slice)
+        let users = self.user_hours.get(self.find(key)? as usize)?;
+        (!matches!(users, UserHours::None)).then(|| users.as_slice())
     }
 
     /// The group's occurrences per (environment, hour), sorted, when it has more than one
     /// environment key (else its `hourly` belongs to its only environment, or to none).
     pub fn environment_hours(&self, key: GroupKey) -> Option<&[(Symbol, u32, u32)]> {
-        self.environment_hours.get(self.index.get(&key)?).map(Vec::as_slice)
+        self.environment_hours.get(&self.find(key)?).map(Vec::as_slice)
     }
 
     /// The group's occurrences per hour whose facet `accept`s, and whether that is all of
@@ -563,8 +609,8 @@ impl IssueViews {
         view: &'v GroupView,
         accept: impl Fn(&crate::facets::Facet) -> bool,
     ) -> (std::borrow::Cow<'v, [(u32, u32)]>, bool) {
-        match self.index.get(&key) {
-            Some(&index) => self.facets.hours_matching(index, &view.hourly, accept),
+        match self.find(key) {
+            Some(index) => self.facets.hours_matching(index, &view.hourly, accept),
             None => (std::borrow::Cow::Borrowed(&view.hourly), true),
         }
     }
@@ -580,8 +626,11 @@ impl IssueViews {
 
 /// A group's `(hour, user)` entries: most groups have one, kept inline (16 bytes in all, a
 /// third of a one-element `Vec` with its allocation).
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 enum UserHours {
+    /// No users (the group has none, or none left after retention).
+    #[default]
+    None,
     One([u32; 3]),
     /// Boxed so the enum stays 16 bytes (a bare `Vec` would make every entry 32).
     #[allow(clippy::box_collection)]
@@ -592,6 +641,7 @@ impl UserHours {
     /// Keeps the entries from hour `cut` on; false when none remain.
     fn retain_from(&mut self, cut: u32) -> bool {
         match self {
+            UserHours::None => false,
             UserHours::One(entry) => entry[0] >= cut,
             UserHours::Many(list) => {
                 list.retain(|e| e[0] >= cut);
@@ -602,6 +652,7 @@ impl UserHours {
 
     fn as_slice(&self) -> &[[u32; 3]] {
         match self {
+            UserHours::None => &[],
             UserHours::One(entry) => std::slice::from_ref(entry),
             UserHours::Many(list) => list,
         }
@@ -609,6 +660,12 @@ impl UserHours {
 
     /// Adds (`diff > 0`) or removes an entry, keeping the order; false when none remain.
     fn apply(&mut self, entry: [u32; 3], diff: isize) -> bool {
+        if let UserHours::None = self {
+            if diff > 0 {
+                *self = UserHours::One(entry);
+            }
+            return diff > 0;
+        }
         if let UserHours::One(only) = *self {
             if diff > 0 && only != entry {
                 let mut list = vec![only, entry];
@@ -728,5 +785,33 @@ mod tests {
         assert!(views.by_id(3).is_none());
         let order: Vec<GroupKey> = views.iter_by_id().map(|(k, _, _)| k).collect();
         assert_eq!(order, vec![other, KEY]);
+    }
+
+    #[test]
+    fn the_group_index_is_rebuilt_after_a_restore() {
+        let mut views = IssueViews::default();
+        let keys: Vec<GroupKey> = (1..=50u32)
+            .map(|short_id| GroupKey {
+                project: 1 + u64::from(short_id % 3),
+                short_id,
+            })
+            .collect();
+        for (n, key) in keys.iter().enumerate() {
+            views.apply_hourly(vec![((*key, 10), 0, n as isize + 1)]);
+        }
+        let total = |views: &IssueViews, key| views.get(key).map(|v| v.hourly.clone());
+        let expected: Vec<_> = keys.iter().map(|k| total(&views, *k)).collect();
+        assert!(expected.iter().all(Option::is_some));
+        // As after a checkpoint restore: the views without their index.
+        views.index = GroupIndex::default();
+        assert_eq!(keys.iter().map(|k| total(&views, *k)).collect::<Vec<_>>(), expected);
+        let other = GroupKey { project: 9, short_id: 9 };
+        assert!(views.get(other).is_none());
+        // The first insertion rebuilds it; no group is created twice.
+        views.apply_hourly(vec![((keys[3], 11), 0, 1), ((other, 11), 0, 1)]);
+        assert_eq!(views.groups.len(), keys.len() + 1);
+        assert_eq!(views.get(keys[3]).map(|v| v.hourly.clone()), Some(vec![(10, 4), (11, 1)]));
+        assert_eq!(views.get(other).map(|v| v.hourly.clone()), Some(vec![(11, 1)]));
+        assert_eq!(keys.iter().skip(4).map(|k| total(&views, *k)).collect::<Vec<_>>(), expected[4..]);
     }
 }

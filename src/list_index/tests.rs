@@ -1,10 +1,12 @@
-//! The index walk against the scan: random groups (ties in every sort value, several
-//! statuses, environments, users, hours spread over days), random windows, environments,
-//! queries, sorts and cursors, and rows that change between two pages.
+//! The index walk against the scan: random groups (ties in every sort value, large ties of
+//! groups seen once at the same time, creation order unrelated to the views' group indexes,
+//! manual inbox entries dated after `last_seen`, several statuses, environments, users, hours
+//! spread over days), random windows, environments, queries, sorts and cursors (often inside
+//! a tie), and rows that change between two pages.
 
 use std::sync::Arc;
 
-use dataflows::model::{symbol_of, GroupStatus, Level, Micros, Priority, Substatus, Symbol};
+use dataflows::model::{symbol_of, GroupStatus, InboxChange, Level, Micros, Priority, Substatus, Symbol, Triage};
 use dataflows::state::{GroupKey, GroupRow};
 use dataflows::views::{Activity, IssueViews};
 use dataflows::window::{Window, HOUR_MICROS};
@@ -90,6 +92,7 @@ fn add_group(views: &mut IssueViews, rng: &mut StdRng, key: GroupKey, seq: u64, 
     };
     views.apply_user_hours(users);
     let (status, substatus) = random_status(rng);
+    let triage = random_inbox(rng, last_seen);
     let row = Arc::new(GroupRow {
         type_id: 4001,
         status,
@@ -109,16 +112,64 @@ fn add_group(views: &mut IssueViews, rng: &mut StdRng, key: GroupKey, seq: u64, 
         last_release: None,
         created_seq: seq,
         event_group: None,
-        triage: None,
+        triage,
     });
     views.apply_groups(vec![((key, row.clone()), epoch, 1)]);
+    Group { key, row }
+}
+
+/// Sometimes a manual inbox change: `inbox: true` dated after the group's `last_seen` (up to
+/// now), which the `inbox` sort shows by that date, or `inbox: false`.
+fn random_inbox(rng: &mut StdRng, last_seen: Micros) -> Option<Arc<Triage>> {
+    let inbox = match rng.random_range(0..10) {
+        0..=1 => InboxChange::Added(last_seen + rng.random_range(0..=(NOW - last_seen).max(0) / 1000) * 1000),
+        2 => InboxChange::Reviewed,
+        _ => return None,
+    };
+    Some(Arc::new(Triage {
+        inbox: Some(inbox),
+        ..Triage::default()
+    }))
+}
+
+/// A group seen once at `at` by one user, unresolved and new: one of a large tie in every
+/// sort.
+fn add_tied_group(views: &mut IssueViews, key: GroupKey, seq: u64, at: Micros) -> Group {
+    let hour = (at / HOUR_MICROS) as u32;
+    views.apply_activity(vec![(Activity::Hour(key, hour), 0, 1)]);
+    views.apply_user_hours(vec![((key, hour, 1), 0, 1)]);
+    let row = Arc::new(GroupRow {
+        type_id: 4001,
+        status: GroupStatus::Unresolved,
+        substatus: Some(Substatus::New),
+        priority: Priority::High,
+        priority_locked: false,
+        title: "Monitor failure".into(),
+        subtitle: "s".into(),
+        culprit: "job-7".into(),
+        level: Level::Error,
+        metadata_priority: Priority::High,
+        first_seen: at,
+        last_seen: at,
+        times_seen: 1,
+        user_count: 1,
+        first_release: None,
+        last_release: None,
+        created_seq: seq,
+        event_group: None,
+        triage: None,
+    });
+    views.apply_groups(vec![((key, row.clone()), 0, 1)]);
     Group { key, row }
 }
 
 /// A new state of the group's row: another status, or newer occurrences (within its hours).
 fn change_group(views: &mut IssueViews, rng: &mut StdRng, group: &mut Group, epoch: u64) {
     let mut row = (*group.row).clone();
-    if rng.random_bool(0.5) {
+    let change = rng.random_range(0..10);
+    if change < 2 {
+        row.triage = random_inbox(rng, row.last_seen);
+    } else if change < 6 {
         let (status, substatus) = random_status(rng);
         row.status = status;
         row.substatus = substatus;
@@ -200,15 +251,30 @@ fn the_index_walk_pages_exactly_like_the_scan() {
     for name in ENVIRONMENTS {
         views.apply_symbols(vec![((symbol_of(name), name.to_string()), 0, 1)]);
     }
+    // Creation order unrelated to the order the views index groups in; sequences past 2^30,
+    // where the indexes' created key (`created_key`) gives about ten groups the same key.
+    let mut seqs: Vec<u64> = (0..7000u64).map(|i| (1 << 30) + i * 3).collect();
+    for i in (1..seqs.len()).rev() {
+        seqs.swap(i, rng.random_range(0..=i));
+    }
     let mut groups: Vec<Group> = (0..4000u64)
         .map(|i| {
             let key = GroupKey {
                 project: 1 + i % 3,
                 short_id: i as u32 + 1,
             };
-            add_group(&mut views, &mut rng, key, 100 + i, 0)
+            add_group(&mut views, &mut rng, key, seqs[i as usize], 0)
         })
         .collect();
+    // Two large ties: 2,000 groups seen once at one time, 1,000 at another.
+    for i in 4000..7000u64 {
+        let key = GroupKey {
+            project: 1 + i % 3,
+            short_id: i as u32 + 1,
+        };
+        let at = if i < 6000 { NOW - 2 * DAY } else { NOW - 9 * DAY };
+        groups.push(add_tied_group(&mut views, key, seqs[i as usize], at));
+    }
     let sorts = [Sort::Date, Sort::New, Sort::Freq, Sort::User, Sort::Trends, Sort::Inbox];
     let query_time = std::time::UNIX_EPOCH + std::time::Duration::from_micros(NOW as u64);
     let mut epoch = 1;
@@ -246,6 +312,15 @@ fn the_index_walk_pages_exactly_like_the_scan() {
                     scope.environments
                 );
             }
+            // The rows here are consistent with their hours, so every bound holds: the walk
+            // must answer by itself, not by falling back to the scan.
+            let to_row =
+                |key: GroupKey, view: &GroupView, row: &GroupRow| in_scope(key).then(|| sort_row(&views, &query, key, view, row)).flatten();
+            assert!(
+                walk(&views, &query, &to_row, cursor, limit, false).is_some(),
+                "case {case}: sort {:?}: a bound did not hold",
+                query.sort
+            );
             walked_pages += 1;
             full_pages += usize::from(by_scan.hits == MAX_HITS);
             // Some rows change between two pages.
@@ -296,4 +371,61 @@ fn the_index_walk_pages_exactly_like_the_scan() {
         full_pages > walked_pages / 10,
         "{full_pages} of {walked_pages} pages had 1,000 hits"
     );
+}
+
+/// A page that ends inside a tie of 5,000 groups reads 1,000 of them, not the whole tie, in
+/// every sort (the walk follows creation order within a bound), and still pages like the scan.
+#[test]
+fn a_walk_stops_inside_a_large_tie() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let mut views = IssueViews::default();
+    let mut seqs: Vec<u64> = (0..5000u64).collect();
+    for i in (1..seqs.len()).rev() {
+        seqs.swap(i, rng.random_range(0..=i));
+    }
+    for (i, seq) in seqs.iter().enumerate() {
+        let key = GroupKey {
+            project: 1,
+            short_id: i as u32 + 1,
+        };
+        add_tied_group(&mut views, key, *seq, NOW - DAY);
+    }
+    let query_time = std::time::UNIX_EPOCH + std::time::Duration::from_micros(NOW as u64);
+    let search = IssueQuery::parse(search::DEFAULT_QUERY, query_time).expect("query parses");
+    let scope = Scope::new(Window::ALL, None, None, Collapse::default(), Some(&search));
+    for sort in [Sort::Date, Sort::New, Sort::Freq, Sort::User, Sort::Trends, Sort::Inbox] {
+        let query = ListQuery {
+            sort,
+            window: Window::ALL,
+            search: &search,
+            scope: &scope,
+            inbox_since: NOW - 7 * DAY,
+        };
+        let to_row = |key: GroupKey, view: &GroupView, row: &GroupRow| sort_row(&views, &query, key, view, row);
+        let (key, view, row) = views.iter().next().expect("a group");
+        let value = sort_row(&views, &query, key, view, row).expect("a result").value;
+        for cursor in [
+            None,
+            Some(Cursor {
+                value,
+                offset: 700,
+                is_prev: false,
+            }),
+            Some(Cursor {
+                value,
+                offset: 850,
+                is_prev: true,
+            }),
+        ] {
+            let rows = walk(&views, &query, &to_row, cursor, 100, true).expect("bounds hold");
+            let needed = cursor.map_or(101, |c| c.offset + if c.is_prev { 1 } else { 101 });
+            assert_eq!(rows.len(), MAX_HITS.max(needed), "{sort:?} {cursor:?}");
+            let in_scope = |_: GroupKey| true;
+            assert_eq!(
+                seen(&list(&views, &query, &in_scope, cursor, 100, Strategy::IndexEveryRow)),
+                seen(&list(&views, &query, &in_scope, cursor, 100, Strategy::Scan)),
+                "{sort:?} {cursor:?}"
+            );
+        }
+    }
 }

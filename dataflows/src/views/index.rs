@@ -1,26 +1,36 @@
-//! Sort indexes of the issues list: groups ordered by an upper bound of each sort's value, so
-//! that a list request walks the groups from the greatest bound and stops once no unvisited
-//! group can still enter its page (src/list_index.rs), instead of scanning every group.
+//! Sort indexes of the issues list: groups ordered by an upper bound of each sort's value,
+//! then by creation order, so that a list request walks the groups from the greatest bound
+//! and stops once no unvisited group can still enter its page (src/list_index.rs), instead of
+//! scanning every group.
 //!
 //! Every key is computed from the row alone and bounds the windowed value from above:
 //! a window's last seen is at most the row's `last_seen`, its count at most `times_seen`, its
 //! distinct users at most `user_count` and at most its count (one user per occurrence), and
-//! the trends score grows with both. `first_seen` is the `new` sort's value itself.
+//! the trends score grows with both. `first_seen` is the `new` sort's value itself. The time
+//! key of `date` is `max(last_seen, inbox date)`, which bounds the `inbox` sort's value too
+//! (a manual inbox entry can be dated after `last_seen`).
+//!
+//! Within a bound, entries follow the group's `created_seq`, the results' tie order, so a
+//! walk can stop inside a large tie rather than read all of it. The key holds a 32-bit
+//! monotone compression of `created_seq` ([`created_key`]: exact below 2²⁶, then the top 26
+//! bits), and the walk stops on `(bound, created key) < (k-th value, created key of the
+//! k-th)`: a monotone key only makes groups with equal keys wait for each other (at most
+//! 2^(bits - 26) consecutive creations). Each entry ends with the group's dense index, to find
+//! it again.
 //!
 //! Each index is split by status: the default query (`is:unresolved`) walks the unresolved
-//! groups only and never meets the resolved and ignored ones. Keys are packed (a `u64`, or
-//! `[u32; 3]` where a millisecond time needs more than 32 bits) to keep each entry 8 or 12
-//! bytes; the four indexes cost ~80 bytes per group at 1M groups (BENCHMARKS.md).
+//! groups only and never meets the resolved and ignored ones. Keys are packed `u32` arrays
+//! (16 bytes with a millisecond time, 12 with a `u32` value) in fixed-size sorted blocks
+//! (`blocks.rs`) rather than `BTreeSet` leaves, which stay half full when keys arrive in order.
 
-use std::collections::BTreeSet;
-
+use super::blocks::Blocks;
 use crate::model::{GroupStatus, Micros};
 use crate::state::GroupRow;
 
 /// Which index a walk reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SortIndex {
-    /// `last_seen` in milliseconds.
+    /// `max(last_seen, inbox date)` in milliseconds.
     LastSeen,
     /// `first_seen` in milliseconds.
     FirstSeen,
@@ -52,9 +62,31 @@ fn millis_bound(key: u64) -> i64 {
     }
 }
 
-fn time_entry(micros: Micros, index: u32) -> [u32; 3] {
+/// Bits of `created_seq` kept exactly.
+const CREATED_BITS: u32 = 26;
+
+/// A nondecreasing 32-bit key of `created_seq`: itself below 2²⁶; above, a 6-bit exponent
+/// (bits dropped, 1..=38) and the top 26 bits. Equal keys only for sequences within
+/// 2^exponent of each other.
+pub fn created_key(created: u64) -> u32 {
+    if created < 1 << CREATED_BITS {
+        return created as u32;
+    }
+    let dropped = 64 - created.leading_zeros() - CREATED_BITS;
+    (dropped << CREATED_BITS) | (created >> dropped) as u32
+}
+
+fn time_entry(micros: Micros, created: u64, index: u32) -> [u32; 4] {
     let key = millis_key(micros);
-    [(key >> 32) as u32, key as u32, index]
+    [(key >> 32) as u32, key as u32, created_key(created), index]
+}
+
+fn value_entry(value: u32, created: u64, index: u32) -> [u32; 3] {
+    [value, created_key(created), index]
+}
+
+fn join(high: u32, low: u32) -> u64 {
+    (u64::from(high) << 32) | u64::from(low)
 }
 
 /// A saturated `u32` value: `u32::MAX` bounds nothing.
@@ -64,6 +96,12 @@ fn bound_of_u32(value: u32) -> i64 {
     } else {
         i64::from(value)
     }
+}
+
+/// The `date` key: also an upper bound of the inbox date ([`crate::state::inbox_entry`];
+/// `first_seen`, at most `last_seen`, outside the inbox).
+fn last_seen_key(row: &GroupRow) -> Micros {
+    crate::state::inbox_entry(row).map_or(row.last_seen, |entry| entry.date.max(row.last_seen))
 }
 
 fn count_key(row: &GroupRow) -> u32 {
@@ -76,8 +114,8 @@ fn trends_key(row: &GroupRow) -> u32 {
 
 /// One index, split by status (0: unresolved, 1: any other status).
 #[derive(Debug, Default)]
-struct Split<K: Ord> {
-    parts: [BTreeSet<K>; 2],
+struct Split<K> {
+    parts: [Blocks<K>; 2],
 }
 
 fn part(row: &GroupRow) -> usize {
@@ -100,37 +138,40 @@ impl<K: Ord + Copy> Split<K> {
     fn len(&self) -> usize {
         self.parts[0].len() + self.parts[1].len()
     }
+
+    fn heap_bytes(&self) -> usize {
+        self.parts[0].heap_bytes() + self.parts[1].heap_bytes()
+    }
 }
 
 /// The sort indexes of every group with a row.
 #[derive(Debug, Default)]
 pub struct SortIndexes {
-    last_seen: Split<[u32; 3]>,
-    first_seen: Split<[u32; 3]>,
-    count: Split<u64>,
-    trends: Split<u64>,
+    last_seen: Split<[u32; 4]>,
+    first_seen: Split<[u32; 4]>,
+    count: Split<[u32; 3]>,
+    /// Built by the first `trends` walk ([`SortIndexes::build_trends`]), then kept: a rarely
+    /// used sort, ~15 bytes per group.
+    trends: std::sync::OnceLock<Split<[u32; 3]>>,
 }
 
-/// `(bound, group index)` pairs, greatest bound first; the bound is in the sort's value units
-/// (milliseconds for times, `i64::MAX` for a saturated key).
-pub type Walk<'a> = Box<dyn Iterator<Item = (i64, u32)> + 'a>;
+/// `(bound, created key, group index)`, greatest `(bound, created key)` first; the bound is
+/// in the sort's value units (milliseconds for times, `i64::MAX` for a saturated key), the
+/// created key is [`created_key`] of the group's `created_seq`.
+pub type Walk<'a> = Box<dyn Iterator<Item = (i64, u32, u32)> + 'a>;
 
 impl SortIndexes {
     /// Moves group `index` from its old row's keys to its new row's.
     pub fn update(&mut self, index: u32, old: Option<&GroupRow>, new: Option<&GroupRow>) {
-        let key = |row: Option<&GroupRow>, f: &dyn Fn(&GroupRow) -> [u32; 3]| row.map(|r| (part(r), f(r)));
-        self.last_seen.update(
-            key(old, &|r| time_entry(r.last_seen, index)),
-            key(new, &|r| time_entry(r.last_seen, index)),
-        );
-        self.first_seen.update(
-            key(old, &|r| time_entry(r.first_seen, index)),
-            key(new, &|r| time_entry(r.first_seen, index)),
-        );
-        let packed =
-            |row: Option<&GroupRow>, f: &dyn Fn(&GroupRow) -> u32| row.map(|r| (part(r), (u64::from(f(r)) << 32) | u64::from(index)));
-        self.count.update(packed(old, &count_key), packed(new, &count_key));
-        self.trends.update(packed(old, &trends_key), packed(new, &trends_key));
+        type Key<'r, K> = &'r dyn Fn(&GroupRow) -> K;
+        let time = |row: Option<&GroupRow>, f: Key<Micros>| row.map(|r| (part(r), time_entry(f(r), r.created_seq, index)));
+        self.last_seen.update(time(old, &last_seen_key), time(new, &last_seen_key));
+        self.first_seen.update(time(old, &|r| r.first_seen), time(new, &|r| r.first_seen));
+        let value = |row: Option<&GroupRow>, f: Key<u32>| row.map(|r| (part(r), value_entry(f(r), r.created_seq, index)));
+        self.count.update(value(old, &count_key), value(new, &count_key));
+        if let Some(trends) = self.trends.get_mut() {
+            trends.update(value(old, &trends_key), value(new, &trends_key));
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -141,9 +182,35 @@ impl SortIndexes {
         self.len() == 0
     }
 
-    /// The groups by descending bound of `index`, only the unresolved ones when
-    /// `unresolved_only`, starting at bounds of at most `at_most` (time indexes only:
-    /// microseconds; the others start at the top).
+    /// Bytes the four indexes hold (measurements).
+    pub fn heap_bytes(&self) -> usize {
+        let trends = self.trends.get().map_or(0, Split::heap_bytes);
+        self.last_seen.heap_bytes() + self.first_seen.heap_bytes() + self.count.heap_bytes() + trends
+    }
+
+    /// Builds the `trends` index from every group's row (`(group index, row)`), unless it
+    /// exists: once, under the views' read lock (concurrent walks wait for it).
+    pub fn build_trends<'r>(&self, rows: impl Iterator<Item = (u32, &'r GroupRow)>) {
+        self.trends.get_or_init(|| {
+            let mut split = Split::default();
+            let mut entries: [Vec<[u32; 3]>; 2] = Default::default();
+            for (index, row) in rows {
+                entries[part(row)].push(value_entry(trends_key(row), row.created_seq, index));
+            }
+            for (p, mut keys) in entries.into_iter().enumerate() {
+                // In order, so the blocks fill.
+                keys.sort_unstable();
+                for key in keys {
+                    split.parts[p].insert(key);
+                }
+            }
+            split
+        });
+    }
+
+    /// The groups by descending bound of `index` (then creation order), only the unresolved
+    /// ones when `unresolved_only`, starting at bounds of at most `at_most` (time indexes
+    /// only: microseconds; the others start at the top).
     pub fn walk(&self, index: SortIndex, unresolved_only: bool, at_most: Micros) -> Walk<'_> {
         let parts = if unresolved_only { 1 } else { 2 };
         match index {
@@ -153,20 +220,23 @@ impl SortIndexes {
                 } else {
                     &self.first_seen
                 };
-                let end = time_entry(at_most, u32::MAX);
-                let walks = split.parts[..parts].iter().map(|set| {
-                    set.range(..=end).rev().map(|e| {
-                        let key = (u64::from(e[0]) << 32) | u64::from(e[1]);
-                        (millis_bound(key), e[2])
-                    })
-                });
+                let end = time_entry(at_most, u64::MAX, u32::MAX);
+                let walks = split.parts[..parts]
+                    .iter()
+                    .map(|set| set.rev_to(&end).map(|e| (millis_bound(join(e[0], e[1])), e[2], e[3])));
                 merge(walks.collect())
             }
             SortIndex::Count | SortIndex::Trends => {
-                let split = if index == SortIndex::Count { &self.count } else { &self.trends };
+                let split = if index == SortIndex::Count {
+                    &self.count
+                } else {
+                    // Not built: walks nothing (callers build it first, see `build_trends`).
+                    static EMPTY: std::sync::OnceLock<Split<[u32; 3]>> = std::sync::OnceLock::new();
+                    self.trends.get().unwrap_or_else(|| EMPTY.get_or_init(Split::default))
+                };
                 let walks = split.parts[..parts]
                     .iter()
-                    .map(|set| set.iter().rev().map(|&k| (bound_of_u32((k >> 32) as u32), k as u32)));
+                    .map(|set| set.rev().map(|e| (bound_of_u32(e[0]), e[1], e[2])));
                 merge(walks.collect())
             }
         }
@@ -174,13 +244,13 @@ impl SortIndexes {
 }
 
 /// Merges descending walks into one descending walk.
-fn merge<'a, I: Iterator<Item = (i64, u32)> + 'a>(walks: Vec<I>) -> Walk<'a> {
+fn merge<'a, I: Iterator<Item = (i64, u32, u32)> + 'a>(walks: Vec<I>) -> Walk<'a> {
     let mut walks: Vec<std::iter::Peekable<I>> = walks.into_iter().map(Iterator::peekable).collect();
     if walks.len() == 1 {
         return Box::new(walks.remove(0));
     }
     Box::new(std::iter::from_fn(move || {
-        let mut best: Option<(usize, (i64, u32))> = None;
+        let mut best: Option<(usize, (i64, u32, u32))> = None;
         for (i, walk) in walks.iter_mut().enumerate() {
             if let Some(&item) = walk.peek() {
                 if best.is_none_or(|(_, b)| item > b) {
@@ -231,7 +301,11 @@ mod tests {
         indexes.update(0, None, Some(&a));
         indexes.update(1, None, Some(&b));
         indexes.update(2, None, Some(&c));
-        let walk = |i: &SortIndexes, index, unresolved, at_most| i.walk(index, unresolved, at_most).collect::<Vec<_>>();
+        let walk = |i: &SortIndexes, index, unresolved, at_most| {
+            i.walk(index, unresolved, at_most)
+                .map(|(bound, _, index)| (bound, index))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(
             walk(&indexes, SortIndex::LastSeen, false, Micros::MAX),
             vec![(9_000, 0), (6_000, 2), (4_000, 1)]
@@ -247,6 +321,8 @@ mod tests {
         indexes.update(0, Some(&a), Some(&resolved));
         assert_eq!(walk(&indexes, SortIndex::Count, true, 0), vec![(1, 2)]);
         assert_eq!(walk(&indexes, SortIndex::Count, false, 0), vec![(50, 0), (7, 1), (1, 2)]);
+        assert!(walk(&indexes, SortIndex::Trends, false, 0).is_empty(), "not built yet");
+        indexes.build_trends([(0, &resolved), (1, &b), (2, &c)].into_iter());
         let trends: Vec<i64> = walk(&indexes, SortIndex::Trends, false, 0).iter().map(|t| t.0).collect();
         assert_eq!(
             trends,
@@ -255,5 +331,109 @@ mod tests {
         indexes.update(0, Some(&resolved), None);
         assert_eq!(indexes.len(), 2);
         assert_eq!(walk(&indexes, SortIndex::Count, false, 0), vec![(7, 1), (1, 2)]);
+        // Once built, the trends index follows the rows.
+        let trends: Vec<u32> = walk(&indexes, SortIndex::Trends, false, 0).iter().map(|t| t.1).collect();
+        assert_eq!(trends, vec![1, 2]);
+    }
+}
+
+#[cfg(test)]
+mod tie_tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::{InboxChange, Triage};
+    use crate::model::{Level, Priority, Substatus};
+
+    fn row(times_seen: u64, last_seen: Micros, created_seq: u64) -> GroupRow {
+        GroupRow {
+            type_id: 4001,
+            status: GroupStatus::Unresolved,
+            substatus: Some(Substatus::Ongoing),
+            priority: Priority::High,
+            priority_locked: false,
+            title: "t".into(),
+            subtitle: "s".into(),
+            culprit: "c".into(),
+            level: Level::Error,
+            metadata_priority: Priority::High,
+            first_seen: 0,
+            last_seen,
+            times_seen,
+            user_count: 0,
+            first_release: None,
+            last_release: None,
+            created_seq,
+            event_group: None,
+            triage: None,
+        }
+    }
+
+    #[test]
+    fn ties_follow_creation_order_not_the_group_index() {
+        let mut indexes = SortIndexes::default();
+        // Group indexes ascending, creation order not: the walk follows creation.
+        for (index, created) in [(0u32, 30u64), (1, 10), (2, 20), (3, 1 << 40)] {
+            indexes.update(index, None, Some(&row(1, 5_000, created)));
+        }
+        indexes.update(4, None, Some(&row(2, 4_000, 5)));
+        let order: Vec<(i64, u32, u32)> = indexes.walk(SortIndex::Count, true, 0).collect();
+        assert_eq!(
+            order,
+            vec![(2, 5, 4), (1, created_key(1 << 40), 3), (1, 30, 0), (1, 20, 2), (1, 10, 1)]
+        );
+        let by_time: Vec<u32> = indexes.walk(SortIndex::LastSeen, true, Micros::MAX).map(|e| e.2).collect();
+        assert_eq!(by_time, vec![3, 0, 2, 1, 4]);
+    }
+
+    #[test]
+    fn a_manual_inbox_entry_after_last_seen_raises_the_time_key() {
+        let mut indexes = SortIndexes::default();
+        let plain = row(1, 5_000_000, 1);
+        let mut added = row(1, 2_000_000, 2);
+        added.triage = Some(Arc::new(Triage {
+            inbox: Some(InboxChange::Added(9_000_000)),
+            ..Triage::default()
+        }));
+        indexes.update(0, None, Some(&plain));
+        indexes.update(1, None, Some(&added));
+        let order: Vec<(i64, u32)> = indexes.walk(SortIndex::LastSeen, true, Micros::MAX).map(|e| (e.0, e.2)).collect();
+        assert_eq!(order, vec![(9_000, 1), (5_000, 0)]);
+    }
+}
+
+#[cfg(test)]
+mod created_key_tests {
+    use super::created_key;
+
+    #[test]
+    fn the_created_key_is_monotone_and_exact_below_two_to_the_26() {
+        assert_eq!(created_key(0), 0);
+        assert_eq!(created_key((1 << 26) - 1), (1 << 26) - 1);
+        let mut samples: Vec<u64> = vec![0, 1, u64::MAX, u64::MAX - 1, 1 << 63];
+        for shift in 0..64 {
+            for delta in [0u64, 1, 2, 3, 977] {
+                samples.push((1u64 << shift).wrapping_add(delta));
+                samples.push((1u64 << shift).wrapping_sub(delta));
+            }
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            samples.push(x >> (x % 64));
+        }
+        samples.sort_unstable();
+        for pair in samples.windows(2) {
+            assert!(created_key(pair[0]) <= created_key(pair[1]), "{pair:?}");
+            // Sequences far apart never share a key: at most 2^38 per key at the top.
+            if pair[1] - pair[0] >= 1 << 38 {
+                assert!(created_key(pair[0]) < created_key(pair[1]), "{pair:?}");
+            }
+        }
+        // Around 2^33 (a day at 100K records/s), a key spans 256 consecutive sequences.
+        assert_eq!(created_key((1 << 33) + 255), created_key(1 << 33));
+        assert!(created_key((1 << 33) + 256) > created_key(1 << 33));
     }
 }

@@ -63,7 +63,11 @@ impl IssueViews {
         let cut = cut(self.newest_user_hour, retention);
         if cut > self.users_cut {
             self.users_cut = cut;
-            self.user_hours.retain(|_, users| users.retain_from(cut));
+            for users in &mut self.user_hours {
+                if !users.retain_from(cut) {
+                    *users = super::UserHours::None;
+                }
+            }
         }
         self.users_cut
     }

@@ -723,29 +723,11 @@ fn apply_to_set(set: &mut Box<[Symbol]>, symbol: Symbol, diff: isize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{GroupStatus, Level, Priority, Substatus};
 
     fn row(times_seen: u64) -> Arc<GroupRow> {
         Arc::new(GroupRow {
-            type_id: 4001,
-            status: GroupStatus::Unresolved,
-            substatus: Some(Substatus::New),
-            priority: Priority::High,
-            priority_locked: false,
-            title: "t".into(),
-            subtitle: "s".into(),
-            culprit: "c".into(),
-            level: Level::Error,
-            metadata_priority: Priority::High,
-            first_seen: 0,
-            last_seen: 0,
             times_seen,
-            user_count: 0,
-            first_release: None,
-            last_release: None,
-            created_seq: 0,
-            event_group: None,
-            triage: None,
+            ..GroupRow::sample()
         })
     }
 

@@ -225,30 +225,13 @@ pub fn buckets(hours: &[(u32, u32)], start: i64, size: i64, count: usize) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{GroupStatus, Level, Priority, Substatus};
     use std::sync::Arc;
 
     fn row(first_seen: Micros, last_seen: Micros) -> GroupRow {
         GroupRow {
-            type_id: 4001,
-            status: GroupStatus::Unresolved,
-            substatus: Some(Substatus::New),
-            priority: Priority::High,
-            priority_locked: false,
-            title: "t".into(),
-            subtitle: "s".into(),
-            culprit: "c".into(),
-            level: Level::Error,
-            metadata_priority: Priority::High,
             first_seen,
             last_seen,
-            times_seen: 0,
-            user_count: 0,
-            first_release: None,
-            last_release: None,
-            created_seq: 0,
-            event_group: None,
-            triage: None,
+            ..GroupRow::sample()
         }
     }
 

@@ -57,6 +57,35 @@ pub struct GroupRow {
     pub triage: Option<Arc<Triage>>,
 }
 
+#[cfg(test)]
+impl GroupRow {
+    /// An unresolved, new, high-priority cron group with nothing seen yet, for tests to
+    /// override the fields they are about.
+    pub(crate) fn sample() -> GroupRow {
+        GroupRow {
+            type_id: 4001,
+            status: GroupStatus::Unresolved,
+            substatus: Some(Substatus::New),
+            priority: Priority::High,
+            priority_locked: false,
+            title: "t".into(),
+            subtitle: "s".into(),
+            culprit: "c".into(),
+            level: Level::Error,
+            metadata_priority: Priority::High,
+            first_seen: 0,
+            last_seen: 0,
+            times_seen: 0,
+            user_count: 0,
+            first_release: None,
+            last_release: None,
+            created_seq: 0,
+            event_group: None,
+            triage: None,
+        }
+    }
+}
+
 /// What the rows of event-grouped (error) groups have besides the common fields.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct EventGroup {

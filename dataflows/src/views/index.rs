@@ -266,29 +266,14 @@ fn merge<'a, I: Iterator<Item = (i64, u32, u32)> + 'a>(walks: Vec<I>) -> Walk<'a
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Level, Priority, Substatus};
 
     fn row(status: GroupStatus, times_seen: u64, first_seen: Micros, last_seen: Micros) -> GroupRow {
         GroupRow {
-            type_id: 4001,
             status,
-            substatus: Some(Substatus::New),
-            priority: Priority::High,
-            priority_locked: false,
-            title: "t".into(),
-            subtitle: "s".into(),
-            culprit: "c".into(),
-            level: Level::Error,
-            metadata_priority: Priority::High,
+            times_seen,
             first_seen,
             last_seen,
-            times_seen,
-            user_count: 0,
-            first_release: None,
-            last_release: None,
-            created_seq: 0,
-            event_group: None,
-            triage: None,
+            ..GroupRow::sample()
         }
     }
 
@@ -342,30 +327,16 @@ mod tie_tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::model::Substatus;
     use crate::model::{InboxChange, Triage};
-    use crate::model::{Level, Priority, Substatus};
 
     fn row(times_seen: u64, last_seen: Micros, created_seq: u64) -> GroupRow {
         GroupRow {
-            type_id: 4001,
-            status: GroupStatus::Unresolved,
             substatus: Some(Substatus::Ongoing),
-            priority: Priority::High,
-            priority_locked: false,
-            title: "t".into(),
-            subtitle: "s".into(),
-            culprit: "c".into(),
-            level: Level::Error,
-            metadata_priority: Priority::High,
-            first_seen: 0,
             last_seen,
             times_seen,
-            user_count: 0,
-            first_release: None,
-            last_release: None,
             created_seq,
-            event_group: None,
-            triage: None,
+            ..GroupRow::sample()
         }
     }
 

@@ -4,11 +4,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::server::Server;
 use common::*;
-use reqwest::blocking::{Client, Response};
+use reqwest::blocking::Response;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -54,19 +55,6 @@ const ACME_WRITE: &str = "acme-write-0123456789";
 const ACME_ADMIN: &str = "acme-admin-0123456789";
 const GLOBEX_READ: &str = "globex-read-0123456789";
 
-struct Server {
-    child: Child,
-    base: String,
-    client: Client,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl Server {
     fn call(&self, method: Method, path: &str, token: Option<&str>) -> Response {
         let is_put = method == Method::PUT;
@@ -98,29 +86,7 @@ impl Server {
 
 /// `occurrent run` on `args`, listening on `host` at a free port; waits for /readyz.
 fn start(host: &str, args: &[&str]) -> Server {
-    let port = free_port();
-    let child = Command::new(BIN)
-        .arg("run")
-        .args(args)
-        .args(["--listen", &format!("{host}:{port}"), "--workers", "2"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start occurrent run");
-    let server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        client: Client::new(),
-    };
-    wait_until(|| {
-        server
-            .client
-            .get(format!("{}/readyz", server.base))
-            .send()
-            .map(|r| r.status() == 200)
-            .unwrap_or(false)
-    });
-    server
+    Server::start(host, args)
 }
 
 /// One error event in project 1 (acme) and one in project 2 (globex), with an event store.

@@ -3,40 +3,13 @@
 mod common;
 
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
 
+use common::server::Server;
 use common::*;
 use serde_json::{json, Value};
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start(args: &[&str]) -> Server {
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let child = Command::new(BIN)
-        .arg("run")
-        .args(args)
-        .args(["--listen", &listen, "--workers", "2"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start occurrent run");
-    let server = Server {
-        child,
-        base: format!("http://{listen}"),
-    };
-    wait_until(|| get(&server, "/readyz").map(|r| r.status() == 200).unwrap_or(false));
-    server
+    Server::start("127.0.0.1", args)
 }
 
 fn get(server: &Server, path: &str) -> reqwest::Result<reqwest::blocking::Response> {

@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
+use common::server::Server;
 use common::*;
 use serde_json::{json, Value};
 
@@ -16,40 +14,10 @@ const D: i64 = 86_400;
 /// The server's fixed "now" (`--api-now`): 100 days after T0, midnight UTC.
 const NOW: i64 = T0 as i64 + 100 * D;
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start(args: &[&str]) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let listen = format!("127.0.0.1:{port}");
     let now = NOW.to_string();
-    let child = Command::new(BIN)
-        .arg("run")
-        .args(args)
-        .args(["--listen", &listen, "--workers", "2", "--api-now", &now])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start occurrent run");
-    let server = Server {
-        child,
-        base: format!("http://{listen}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !reqwest::blocking::get(format!("{}/readyz", server.base)).is_ok_and(|r| r.status() == 200) {
-        assert!(Instant::now() < deadline, "server not ready");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    server
+    let args: Vec<&str> = args.iter().copied().chain(["--api-now", &now]).collect();
+    Server::start("127.0.0.1", &args)
 }
 
 struct Reply {

@@ -7,41 +7,14 @@ mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
+use common::server::Server;
 use common::*;
 use serde_json::{json, Value};
 
-struct Server {
-    child: Child,
-    base: String,
-    client: reqwest::blocking::Client,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start(args: &[&str]) -> Server {
-    let listen = format!("127.0.0.1:{}", free_port());
-    let child = Command::new(BIN)
-        .arg("run")
-        .args(args)
-        .args(["--listen", &listen, "--workers", "2"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start occurrent run");
-    let server = Server {
-        child,
-        base: format!("http://{listen}"),
-        client: reqwest::blocking::Client::new(),
-    };
-    wait_until(|| server.get("/readyz").0 == 200);
-    server
+    Server::start("127.0.0.1", args)
 }
 
 const ISSUES: &str = "/api/0/organizations/sentry/issues/";
@@ -382,8 +355,7 @@ fn acknowledged_mutations_survive_a_kill_and_replay_identically() {
     assert_eq!(server.put(&format!("id={b}&id={c}"), json!({"merge": true})).0, 200);
     assert_eq!(server.delete(&format!("id={d}")).0, 204);
     // SIGKILL: no checkpoint since start-up has these mutations; the log has them.
-    server.child.kill().expect("kill");
-    server.child.wait().expect("wait");
+    server.kill();
     drop(server);
     let server = start(&args);
     assert_eq!(server.issue(&a)["status"], "resolved");
@@ -471,8 +443,7 @@ fn kafka_mutations_are_logged_at_partition_offsets_and_replay_identically() {
     assert_eq!(server.put(&format!("id={}", ids[0]), json!({"status": "resolved"})).0, 200);
     assert_eq!(server.delete(&format!("id={}", ids[1])).0, 204);
     assert_eq!(server.put(&format!("id={}", ids[2]), json!({"priority": "low"})).0, 200);
-    server.child.kill().expect("kill");
-    server.child.wait().expect("wait");
+    server.kill();
     drop(server);
     let server = start(&args);
     assert_eq!(server.issue(&ids[0])["status"], "resolved");
@@ -722,8 +693,7 @@ fn sharing_subscriptions_inbox_and_commit_and_future_release_resolutions() {
     }
 
     // All of it survives a kill (replayed from the mutation log).
-    server.child.kill().expect("kill");
-    server.child.wait().expect("wait");
+    server.kill();
     drop(server);
     let server = start(&args);
     let restored = issue(&server, BOB, &a);

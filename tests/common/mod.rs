@@ -6,6 +6,8 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
+pub mod server;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_occurrent");
 
 /// 2024-01-01T00:00:00Z.

@@ -351,6 +351,12 @@ fn parse_put(body: &Value, actor: &str) -> Result<Put, Rejection> {
                 update.inbox = Some(inbox);
                 echo.insert("inbox".into(), inbox.into());
             }
+            // Legacy: Sentry validates it with a serializer without fields, so any object is
+            // accepted and changes nothing.
+            "inboxDetails" => match value {
+                Value::Object(_) | Value::Null => {}
+                _ => return Err(invalid_field("inboxDetails", "Invalid data. Expected a dictionary.")),
+            },
             "merge" => update.merge = boolean(value, name)?,
             "discard" => discard = boolean(value, name)?,
             other => return Err(invalid_field(other, "Unknown field.")),

@@ -405,3 +405,73 @@ fn a_commit_resolution_is_shown_until_any_occurrence_regresses_it() {
     let row = p.row(1).expect("group");
     assert_eq!((row.status, row.substatus), (GroupStatus::Unresolved, Some(Substatus::Regressed)));
 }
+
+#[test]
+fn escalations_and_status_changes_date_the_inbox_by_when_they_happened() {
+    const S: Micros = MICROS_PER_SECOND;
+    let mut p = Project::new();
+    p.occur(1, 10 * S, None);
+    p.mutate(
+        &[1],
+        ignore(StatusDetails {
+            ignore_count: Some(1),
+            ..StatusDetails::default()
+        }),
+    );
+    let entry = |p: &Project, short_id| inbox_entry(&p.row(short_id).expect("group")).map(|e| (e.reason, e.date));
+    assert_eq!(entry(&p, 1), None, "ignored");
+    p.occur(1, 100 * S + 7, None);
+    p.occur(1, 200 * S, None);
+    assert_eq!(entry(&p, 1), Some((InboxReason::Escalating, 100 * S)), "the escalating occurrence");
+    // A status-change message dates by the project's newest event time when it applies.
+    p.occur(2, 300 * S, None);
+    p.apply(RecordBody::StatusChange(crate::model::StatusChangeRecord {
+        hash: 2,
+        new_status: GroupStatus::Unresolved as i64,
+        new_substatus: Some(Substatus::Regressed as i64),
+    }));
+    assert_eq!(entry(&p, 2), Some((InboxReason::Regression, 300 * S)));
+    assert_eq!(entry(&p, 1).map(|e| e.1), Some(100 * S), "other groups keep theirs");
+}
+
+#[test]
+fn unhandled_events_mark_their_group_and_its_merge_parent() {
+    let mut p = Project::new();
+    let occur = |p: &mut Project, hash: GroupHash, unhandled: bool| {
+        p.apply(RecordBody::Occurrence(OccurrenceRecord {
+            unhandled,
+            ..error_occurrence(hash)
+        }))
+    };
+    occur(&mut p, 1, false);
+    occur(&mut p, 1, true);
+    occur(&mut p, 1, false);
+    occur(&mut p, 2, false);
+    occur(&mut p, 2, false);
+    occur(&mut p, 2, false);
+    occur(&mut p, 3, true);
+    let unhandled = |p: &Project, short_id| p.row(short_id).map(|r| r.unhandled);
+    assert_eq!(
+        (unhandled(&p, 1), unhandled(&p, 2), unhandled(&p, 3)),
+        (Some(true), Some(false), Some(true))
+    );
+    p.mutate(&[2, 3], update(|u| u.merge = true));
+    assert_eq!((unhandled(&p, 2), unhandled(&p, 3)), (Some(true), None), "2 is the parent");
+}
+
+fn error_occurrence(hash: GroupHash) -> OccurrenceRecord {
+    OccurrenceRecord {
+        time: 0,
+        type_id: 1,
+        hash,
+        more_hashes: vec![],
+        texts: Texts::new("t", "s", "c").expect("short"),
+        metadata: None,
+        level: Level::Error,
+        priority: None,
+        user: None,
+        release: None,
+        environment: None,
+        unhandled: false,
+    }
+}

@@ -845,6 +845,21 @@ fn release_resolutions_follow_version_order_and_the_inbox_dates_regressions() {
         .collect();
     assert_eq!(order, vec![f.as_str(), r.as_str(), n.as_str()], "newest inbox date first");
 
+    // `inRelease: "latest"` is the project's newest release by version (2.0.0), echoed and
+    // shown as such; older ones (a prerelease of it, 1.10.0) leave the group resolved.
+    let (status, body) = server.put(
+        &format!("id={r}"),
+        json!({"status": "resolved", "statusDetails": {"inRelease": "latest"}}),
+    );
+    assert_eq!((status, &body["statusDetails"]["inRelease"]), (200, &json!("app@2.0.0")), "{body}");
+    assert_eq!(server.issue(&r)["statusDetails"]["inRelease"], "app@2.0.0");
+    occur("r", "app@2.0.0-rc.1", 210);
+    occur("r", "app@1.10.0", 211);
+    wait_until(|| count(&r).as_deref() == Some("6"));
+    assert_eq!(server.issue(&r)["status"], "resolved");
+    occur("r", "app@2.0.1", 212);
+    wait_until(|| server.issue(&r)["status"] == "unresolved");
+
     // Legacy `inboxDetails`: any object is accepted and changes nothing.
     let (status, _) = server.put(&format!("id={n}"), json!({"inboxDetails": {"reason": 1}, "hasSeen": true}));
     assert_eq!(status, 200);

@@ -19,7 +19,7 @@ use crate::model::{Micros, StatusDetails, Symbol};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Conditions {
-    /// Resolved in a release: only occurrences of another release regress the group.
+    /// Resolved in a release: only occurrences of newer releases regress the group.
     pub resolved_in: Option<ReleaseResolution>,
     pub snooze: Option<Snooze>,
 }

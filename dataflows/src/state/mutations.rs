@@ -21,6 +21,9 @@ use crate::model::{
 /// An unresolve of one recently seen ignored group makes it "new" again (§8.1).
 const NEW_GROUP_AGE: i64 = 7 * 24 * 3600 * MICROS_PER_SECOND;
 
+/// `inRelease: "latest"`: the project's newest release at the resolve.
+const LATEST: &str = "latest";
+
 impl ProjectState {
     pub(super) fn apply_mutation(&mut self, project: ProjectId, mutation: &MutationRecord, effects: &mut Effects) {
         effects.count(Counter::MutationsApplied);
@@ -136,6 +139,10 @@ impl ProjectState {
         let details = &update.details;
         let resolution =
             (update.status == GroupStatus::Resolved && details.is_release_resolution()).then(|| self.release_resolution(details));
+        // `inRelease: "latest"` shows the release it stood for.
+        let latest = (details.in_release.as_deref() == Some(LATEST))
+            .then(|| self.releases.newest_name().map(Arc::<str>::from))
+            .flatten();
         self.touch(project, index, effects);
         let group = &mut self.groups[index];
         let row = Arc::make_mut(&mut group.row);
@@ -162,10 +169,13 @@ impl ProjectState {
             }
             _ => {}
         }
-        let shown = match update.status {
+        let mut shown = match update.status {
             GroupStatus::Resolved | GroupStatus::Ignored => details.clone(),
             _ => Default::default(),
         };
+        if latest.is_some() && update.status == GroupStatus::Resolved {
+            shown.in_release = latest;
+        }
         let mut triage = row.triage.as_deref().cloned().unwrap_or_default();
         triage.ignore_until = shown
             .ignore_duration
@@ -176,11 +186,17 @@ impl ProjectState {
     }
 
     /// What a resolve in a release waits for (docs/semantics.md §8, *Release resolutions*):
-    /// `inRelease` a release newer than the named one (registered now if not seen yet),
+    /// `inRelease` a release newer than the named one (registered now if not seen yet;
+    /// `latest`: the project's newest),
     /// `inFutureRelease` the named version or a newer one, `inNextRelease` and
     /// `inUpcomingRelease` a release newer than the project's newest.
     fn release_resolution(&mut self, details: &StatusDetails) -> ReleaseResolution {
-        if let Some(name) = &details.in_release {
+        if details.in_release.as_deref() == Some(LATEST) {
+            ReleaseResolution {
+                after: self.releases.newest().cloned(),
+                inclusive: false,
+            }
+        } else if let Some(name) = &details.in_release {
             let release = symbol_of(name);
             self.releases.see(release, name);
             ReleaseResolution {

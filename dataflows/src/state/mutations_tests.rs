@@ -475,3 +475,26 @@ fn error_occurrence(hash: GroupHash) -> OccurrenceRecord {
         unhandled: false,
     }
 }
+
+#[test]
+fn in_release_latest_stands_for_the_projects_newest_release() {
+    let mut p = Project::new();
+    p.occur_in_release(1, 0, None, Some("app@1.10.0"));
+    p.occur_in_release(2, 1, None, Some("app@1.9.0"));
+    p.mutate(
+        &[2],
+        resolve(StatusDetails {
+            in_release: Some("latest".into()),
+            ..StatusDetails::default()
+        }),
+    );
+    let shown = |p: &Project| {
+        p.row(2)
+            .and_then(|r| r.triage.as_ref().and_then(|t| t.status_details.in_release.clone()))
+    };
+    assert_eq!(shown(&p).as_deref(), Some("app@1.10.0"), "the newest by version, not the last seen");
+    p.occur_in_release(2, 2, None, Some("app@1.10.0"));
+    assert_eq!(p.row(2).expect("group").status, GroupStatus::Resolved);
+    p.occur_in_release(2, 3, None, Some("app@1.11.0"));
+    assert_eq!(p.row(2).expect("group").status, GroupStatus::Unresolved);
+}

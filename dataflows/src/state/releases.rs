@@ -131,6 +131,8 @@ fn compare_prereleases(a: &str, b: &str) -> Ordering {
 pub struct Releases {
     keys: HashMap<Symbol, ReleaseKey>,
     newest: Option<Symbol>,
+    /// The newest release's name, which `inRelease: "latest"` resolves to and shows.
+    newest_name: Box<str>,
 }
 
 impl Releases {
@@ -149,6 +151,7 @@ impl Releases {
         };
         if newer {
             self.newest = Some(release);
+            self.newest_name = name.into();
         }
         self.keys.insert(release, key);
     }
@@ -160,6 +163,11 @@ impl Releases {
     /// The newest release seen so far.
     pub fn newest(&self) -> Option<&ReleaseKey> {
         self.newest.and_then(|n| self.keys.get(&n))
+    }
+
+    /// The newest release's name, if any release was seen.
+    pub fn newest_name(&self) -> Option<&str> {
+        self.newest.map(|_| &*self.newest_name)
     }
 
     /// A key for a release not seen yet (`inFutureRelease`): its version, placed after every
@@ -217,11 +225,13 @@ mod tests {
     #[test]
     fn the_newest_release_is_the_highest_version_or_the_latest_seen() {
         let mut releases = Releases::default();
+        assert_eq!(releases.newest_name(), None);
         releases.see(1, "app@1.2.0");
         releases.see(2, "app@1.10.0");
         releases.see(3, "app@1.3.0");
         releases.see(1, "app@1.2.0");
         assert_eq!(releases.newest(), releases.key(2), "1.10.0 is above 1.3.0, seen later");
+        assert_eq!(releases.newest_name(), Some("app@1.10.0"));
         releases.see(4, "a3f9c21");
         assert_eq!(releases.newest(), releases.key(4), "a non-semver release is newer by first seen");
         let (k1, k4) = (releases.key(1).expect("1"), releases.key(4).expect("4"));

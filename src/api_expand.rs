@@ -55,7 +55,7 @@ pub fn inbox_json(row: &GroupRow) -> Value {
 
 /// Adds the §7.5 fields the dump does not carry: sharing and `viewer`'s subscription (set by
 /// `PUT isPublic`/`isSubscribed`), no comments, annotations, logger or permalink, the
-/// project's platform, `isUnhandled` (unless collapsed), and the `expand`ed fields.
+/// project's platform, `isUnhandled` (unless collapsed: any unhandled event seen), and the `expand`ed fields.
 pub fn add_fields(
     object: &mut Map<String, Value>,
     catalog: &Catalog,
@@ -84,9 +84,9 @@ pub fn add_fields(
         }
     }
     if unhandled {
-        // Issue-platform occurrences are never unhandled; error events' exception
-        // mechanisms are not kept (README, Status and limits), so error groups read false too.
-        object.insert("isUnhandled".into(), false.into());
+        // Whether any of the group's events had an exception mechanism with `handled:
+        // false`; issue-platform occurrences never do.
+        object.insert("isUnhandled".into(), row.unhandled.into());
     }
     if expand.inbox {
         object.insert("inbox".into(), inbox_json(row));

@@ -351,6 +351,12 @@ fn parse_put(body: &Value, actor: &str) -> Result<Put, Rejection> {
                 update.inbox = Some(inbox);
                 echo.insert("inbox".into(), inbox.into());
             }
+            // Legacy: Sentry validates it with a serializer without fields, so any object is
+            // accepted and changes nothing.
+            "inboxDetails" => match value {
+                Value::Object(_) | Value::Null => {}
+                _ => return Err(invalid_field("inboxDetails", "Invalid data. Expected a dictionary.")),
+            },
             "merge" => update.merge = boolean(value, name)?,
             "discard" => discard = boolean(value, name)?,
             other => return Err(invalid_field(other, "Unknown field.")),
@@ -498,6 +504,18 @@ async fn put(
         return StatusCode::NO_CONTENT.into_response();
     }
     let mut result = put.echo;
+    let in_release = put.update.status.as_ref().and_then(|s| s.details.in_release.as_deref());
+    if in_release == Some("latest") {
+        // The dataflow resolved "latest" to the project's newest release: echo that one.
+        let views = state.views.read().unwrap_or_else(|p| p.into_inner());
+        let resolved = targets.iter().find_map(|(key, _)| {
+            let details = &views.get(*key)?.row.as_deref()?.triage.as_deref()?.status_details;
+            details.in_release.clone()
+        });
+        if let (Some(release), Some(Value::Object(details))) = (resolved, result.get_mut("statusDetails")) {
+            details.insert("inRelease".into(), release.to_string().into());
+        }
+    }
     if put.update.public == Some(true) {
         // Sentry answers with the share id made last (the last target's).
         let views = state.views.read().unwrap_or_else(|p| p.into_inner());

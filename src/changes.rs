@@ -201,6 +201,8 @@ mod tests {
             first_release: None,
             last_release: None,
             created_seq: 0,
+            inbox_since: 0,
+            unhandled: false,
             event_group: None,
             triage: None,
         })

@@ -33,7 +33,9 @@ const MAGIC: &[u8] = b"OCCURRENT-CHECKPOINT\n";
 ///    future releases and commits.
 /// 6: views keep per-hour users in a dense vector and no longer store the key → index map.
 /// 7: the ingest state prunes per-hour users at the retention cut (it keeps the cut).
-const FORMAT_VERSION: u32 = 7;
+/// 8: rows keep their inbox date and unhandled flag; projects keep their releases in order
+///    and release resolutions a release key.
+const FORMAT_VERSION: u32 = 8;
 /// Checkpoints kept besides the newest, in case the newest turns out unreadable.
 const KEEP: usize = 2;
 

@@ -283,8 +283,8 @@ pub mod mutations_doc {
         in_upcoming_release: Option<bool>,
         /// Resolve in this release (a version, or `latest`).
         in_release: Option<String>,
-        /// Resolve in a release that may not exist yet; an occurrence of a release other than
-        /// the issue's latest at the time regresses it (releases are not ordered).
+        /// Resolve in a release that may not exist yet: an occurrence of that version or a
+        /// newer one regresses the issue (versions ordered as SemVer orders them).
         in_future_release: Option<String>,
         /// Resolve in a commit (recorded as given: any later event regresses the issue).
         in_commit: Option<InCommit>,

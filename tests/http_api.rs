@@ -409,7 +409,20 @@ fn events_endpoints_serve_stored_events() {
                "exception": {"values": [{"type": "ValueError", "value": value, "stacktrace": {"frames": frames}}]}})
     };
     let message = json!({"event_id": uuid(0xe009), "project_id": 1, "timestamp": T0, "logentry": {"formatted": "hello"}});
-    let lines = to_lines(&[error(1, "first", 0.0), error(2, "latest", 60.0), error(3, "middle", 30.0), message]);
+    // Exceptions whose mechanism says whether the SDK handled them.
+    let with_mechanism = |n: u64, kind: &str, handled: bool| {
+        json!({"event_id": uuid(0xe000 + n), "project_id": 1, "timestamp": T0 + 5.0, "platform": "python",
+               "exception": {"values": [{"type": kind, "value": "v", "stacktrace": {"frames": frames},
+                                         "mechanism": {"type": "generic", "handled": handled}}]}})
+    };
+    let lines = to_lines(&[
+        error(1, "first", 0.0),
+        error(2, "latest", 60.0),
+        error(3, "middle", 30.0),
+        message,
+        with_mechanism(5, "TypeError", false),
+        with_mechanism(6, "KeyError", true),
+    ]);
     let input = write_lines(dir.path(), "events.jsonl", &lines);
     let store = dir.path().join("store");
     let server = start(&[
@@ -516,6 +529,18 @@ fn events_endpoints_serve_stored_events() {
     assert!(group.get("pluginIssues").is_none(), "not expanded");
     let collapsed = &json_of(get(&server, &format!("{base}/?query=&collapse=unhandled")).unwrap())[0];
     assert!(collapsed.get("isUnhandled").is_none(), "{collapsed}");
+
+    // isUnhandled: an event with `mechanism.handled: false` in the group; handled, unknown
+    // (no mechanism) and issue-platform groups read false.
+    let all = json_of(get(&server, &format!("{base}/?query=")).unwrap());
+    let unhandled = |title: &str| {
+        let group = all.as_array().unwrap().iter().find(|g| g["title"] == title);
+        group.unwrap_or_else(|| panic!("no {title} in {all}"))["isUnhandled"].clone()
+    };
+    assert_eq!(unhandled("TypeError: v"), json!(true));
+    assert_eq!(unhandled("KeyError: v"), json!(false));
+    assert_eq!(unhandled("ValueError: latest"), json!(false));
+    assert_eq!(unhandled("hello"), json!(false));
 }
 
 #[test]

@@ -722,3 +722,123 @@ fn sharing_subscriptions_inbox_and_commit_and_future_release_resolutions() {
     append(&path, &[release(crons(60, "b", 1, 1).remove(0), "2.0")]);
     wait_until(|| issue(&server, ALICE, &b)["status"] == "unresolved");
 }
+
+/// `message` with an inline event in `release`.
+fn in_release(mut message: Value, release: &str) -> Value {
+    message["event"] = json!({"event_id": message["event_id"], "project_id": message["project_id"],
+        "timestamp": message["detection_time"], "release": release});
+    message
+}
+
+#[test]
+fn release_resolutions_follow_version_order_and_the_inbox_dates_regressions() {
+    let dir = temp_dir();
+    // One project, releases 1.0.0 and 1.2.0 (from "x"): versions order as SemVer does, so
+    // 1.10.0 is newer than 1.2.0 and 1.2.0 is the project's current release.
+    let messages = vec![
+        in_release(crons(1, "f", 1, 1).remove(0), "app@1.0.0"),
+        in_release(crons(2, "n", 1, 1).remove(0), "app@1.0.0"),
+        in_release(crons(3, "x", 1, 1).remove(0), "app@1.2.0"),
+        in_release(crons(4, "r", 1, 1).remove(0), "app@1.0.0"),
+    ];
+    let path = input(dir.path(), &messages);
+    let state = dir.path().join("state");
+    let server = start(&[
+        "--input",
+        path.to_str().unwrap(),
+        "--follow",
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]);
+    let (f, n, r) = (server.id_of("f"), server.id_of("n"), server.id_of("r"));
+    for (id, details) in [
+        (&f, json!({"inFutureRelease": "app@2.0.0"})),
+        (&n, json!({"inNextRelease": true})),
+        (&r, json!({"inRelease": "app@1.2.0"})),
+    ] {
+        let (status, body) = server.put(&format!("id={id}"), json!({"status": "resolved", "statusDetails": details}));
+        assert_eq!((status, body["status"].as_str()), (200, Some("resolved")), "{body}");
+    }
+    // Older or equal releases (and prereleases of the threshold) leave them resolved.
+    let mut id = 100;
+    let mut occur = |fingerprint: &str, release: &str, at: u64| {
+        id += 1;
+        let mut message = in_release(crons(id, fingerprint, 1, 1).remove(0), release);
+        message["detection_time"] = json!(T0 + at as f64);
+        message["event"]["timestamp"] = json!(T0 + at as f64);
+        append(&path, &[message]);
+    };
+    for (fingerprint, release) in [
+        ("f", "app@1.5.0"),
+        ("f", "app@2.0.0-rc.1"),
+        ("n", "app@1.1.0"),
+        ("n", "app@1.2.0+build.7"),
+        ("r", "app@1.0.0"),
+        ("r", "app@1.2.0"),
+    ] {
+        occur(fingerprint, release, 50);
+    }
+    let count = |id: &str| server.issue(id)["count"].as_str().map(str::to_owned);
+    for id in [&f, &n, &r] {
+        wait_until(|| count(id).as_deref() == Some("3"));
+        assert_eq!(server.issue(id)["status"], "resolved", "{id}: no newer release yet");
+    }
+    // Newer releases regress: f at 2.0.0 (the future version itself), n at 1.3.0 (after
+    // the current 1.2.0), r at 1.10.0 (after 1.2.0, though it sorts before it as text).
+    occur("n", "app@1.3.0", 100);
+    occur("r", "app@1.10.0", 150);
+    occur("f", "app@2.0.0", 160);
+    for id in [&f, &n, &r] {
+        wait_until(|| server.issue(id)["status"] == "unresolved");
+        assert_eq!(server.issue(id)["substatus"], "regressed", "{id}");
+    }
+    // The inbox dates the regression, not later occurrences: n regressed at +100 and was
+    // seen again at +200, r regressed at +150.
+    occur("n", "app@1.3.0", 200);
+    wait_until(|| count(&n).as_deref() == Some("5"));
+    let listed = server.get(&format!("{ISSUES}?query=is:unresolved%20is:for_review&sort=inbox&expand=inbox"));
+    let groups = listed.1.as_array().cloned().unwrap_or_default();
+    let group = |id: &str| {
+        groups
+            .iter()
+            .find(|g| g["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} in {groups:?}"))
+    };
+    assert_eq!(epoch_seconds_of(&group(&n)["lastSeen"]), (T0 + 200.0) as i64);
+    assert_eq!(epoch_seconds_of(&group(&n)["inbox"]["date_added"]), (T0 + 100.0) as i64);
+    assert_eq!(group(&n)["inbox"]["reason"], 2, "GroupInboxReason.REGRESSION");
+    let order: Vec<&str> = groups
+        .iter()
+        .filter_map(|g| g["id"].as_str())
+        .filter(|id| [f.as_str(), n.as_str(), r.as_str()].contains(id))
+        .collect();
+    assert_eq!(order, vec![f.as_str(), r.as_str(), n.as_str()], "newest inbox date first");
+
+    // `inRelease: "latest"` is the project's newest release by version (2.0.0), echoed and
+    // shown as such; older ones (a prerelease of it, 1.10.0) leave the group resolved.
+    let (status, body) = server.put(
+        &format!("id={r}"),
+        json!({"status": "resolved", "statusDetails": {"inRelease": "latest"}}),
+    );
+    assert_eq!((status, &body["statusDetails"]["inRelease"]), (200, &json!("app@2.0.0")), "{body}");
+    assert_eq!(server.issue(&r)["statusDetails"]["inRelease"], "app@2.0.0");
+    occur("r", "app@2.0.0-rc.1", 210);
+    occur("r", "app@1.10.0", 211);
+    wait_until(|| count(&r).as_deref() == Some("6"));
+    assert_eq!(server.issue(&r)["status"], "resolved");
+    occur("r", "app@2.0.1", 212);
+    wait_until(|| server.issue(&r)["status"] == "unresolved");
+
+    // Legacy `inboxDetails`: any object is accepted and changes nothing.
+    let (status, _) = server.put(&format!("id={n}"), json!({"inboxDetails": {"reason": 1}, "hasSeen": true}));
+    assert_eq!(status, 200);
+    let (_, review) = server.get(&format!("{ISSUES}?query=is:for_review&expand=inbox"));
+    let entry = review.as_array().and_then(|l| l.iter().find(|g| g["id"] == n.as_str()).cloned());
+    assert_eq!(entry.map(|g| g["inbox"]["reason"].clone()), Some(json!(2)), "still in the inbox");
+    let (status, body) = server.put(&format!("id={n}"), json!({"inboxDetails": 5}));
+    assert_eq!(
+        (status, body),
+        (400, json!({"inboxDetails": ["Invalid data. Expected a dictionary."]}))
+    );
+}

@@ -396,13 +396,18 @@ pub(crate) struct EventFields {
     pub user: Option<Symbol>,
     pub release: Option<Symbol>,
     pub environment: Option<Symbol>,
+    /// The release's name (filled by [`event_fields_of`] only; the occurrence path borrows
+    /// it from the wire event).
+    pub release_name: Option<String>,
 }
 
 /// [`EventFields`] of a parsed event, with exactly the occurrence path's rules for
 /// `timestamp`, `user`, `release` and `environment`.
 pub(crate) fn event_fields_of(event: &serde_json::Value, define: &mut dyn FnMut(Symbol, &str)) -> Result<EventFields, String> {
     let wire = WireEvent::deserialize(event).map_err(|e| format!("invalid event: {e}"))?;
-    event_fields(&wire, define)
+    let mut fields = event_fields(&wire, define)?;
+    fields.release_name = non_empty(&wire.release).map(str::to_owned);
+    Ok(fields)
 }
 
 fn event_fields(event: &WireEvent, define: &mut dyn FnMut(Symbol, &str)) -> Result<EventFields, String> {
@@ -423,6 +428,7 @@ fn event_fields(event: &WireEvent, define: &mut dyn FnMut(Symbol, &str)) -> Resu
         user: event.user.as_ref().and_then(user_symbol),
         release: symbol(&event.release),
         environment: symbol(&event.environment),
+        release_name: None,
     })
 }
 
@@ -510,6 +516,8 @@ impl OccurrenceDecoder {
         let top_event_id = wire.event_id.as_deref().map(|e| uuid_field(e, "event_id")).transpose()?;
         let mut time = detection;
         let (mut user, mut release, mut environment) = (None, None, None);
+        // The stored event's release name outlives its parse; an inline one is borrowed.
+        let mut stored_release: Option<String> = None;
         match &wire.event {
             None => {
                 let Some(event_id) = top_event_id else {
@@ -520,6 +528,7 @@ impl OccurrenceDecoder {
                     if let Ok(event) = decode_json::<WireEvent>(&bytes) {
                         if let Ok(fields) = event_fields(&event, define) {
                             (user, release, environment) = (fields.user, fields.release, fields.environment);
+                            stored_release = non_empty(&event.release).map(str::to_owned);
                             time = fields.time.unwrap_or(time);
                         }
                     }
@@ -550,7 +559,12 @@ impl OccurrenceDecoder {
             Some((cut, _)) => &culprit[..cut],
             None => culprit,
         };
-        let texts = Texts::new(&title, &subtitle, culprit).ok_or("issue_title and subtitle exceed 4 GiB")?;
+        let release_name = match &wire.event {
+            Some(event) => non_empty(&event.release),
+            None => stored_release.as_deref(),
+        };
+        let texts = Texts::with_release(&title, &subtitle, culprit, release_name.unwrap_or_default())
+            .ok_or("issue_title and subtitle exceed 4 GiB")?;
         Ok(Record {
             seq,
             project,
@@ -567,6 +581,7 @@ impl OccurrenceDecoder {
                 user,
                 release,
                 environment,
+                unhandled: false,
             }),
         })
     }

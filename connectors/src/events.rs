@@ -178,6 +178,22 @@ fn hash_of_hex(hex: &str) -> Result<GroupHash, String> {
     u128::from_str_radix(hex, 16).map_err(|_| format!("grouping hash {hex:?} is not 32 hex digits"))
 }
 
+/// Sentry's `error.unhandled`: an exception's mechanism says `handled: false`. Exceptions
+/// are `exception.values` (or a bare list, the older form); a missing `handled` is unknown,
+/// not unhandled.
+fn is_unhandled(event: &Value) -> bool {
+    let exceptions = match event.get("exception") {
+        Some(Value::Object(exception)) => exception.get("values").and_then(Value::as_array),
+        Some(Value::Array(values)) => Some(values),
+        _ => None,
+    };
+    exceptions.is_some_and(|values| {
+        values
+            .iter()
+            .any(|e| e.get("mechanism").and_then(|m| m.get("handled")) == Some(&Value::Bool(false)))
+    })
+}
+
 fn parse_event(bytes: &[u8], what: &str) -> Result<Value, String> {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(value @ Value::Object(_)) => Ok(value),
@@ -241,7 +257,8 @@ impl EventDecoder {
             }
         }
         let culprit = display.culprit.unwrap_or_default();
-        let texts = Texts::new(&title, &subtitle, &culprit).ok_or("title and subtitle exceed 4 GiB")?;
+        let texts = Texts::with_release(&title, &subtitle, &culprit, facts.release_name.as_deref().unwrap_or_default())
+            .ok_or("title and subtitle exceed 4 GiB")?;
         Ok(Record {
             seq,
             project,
@@ -258,6 +275,7 @@ impl EventDecoder {
                 user: facts.user,
                 release: facts.release,
                 environment: facts.environment,
+                unhandled: is_unhandled(&event),
             }),
         })
     }

@@ -56,6 +56,38 @@ fn an_event_becomes_an_error_occurrence_with_the_grouping_hashes() {
     assert_eq!(metadata["type"], "ValueError");
     assert_eq!((occ.release, occ.environment), (Some(symbol_of("1.2.3")), Some(symbol_of("prod"))));
     assert_eq!(occ.user, Some(symbol_of("id:42")), "users are named as occurrences name them");
+    assert_eq!(occ.texts.release(), "1.2.3", "the release's name travels for ordering");
+    assert!(!occ.unhandled, "no mechanism: not unhandled");
+}
+
+#[test]
+fn an_exception_mechanism_with_handled_false_marks_the_event_unhandled() {
+    let with_exceptions = |exception: Value| {
+        let mut event = event();
+        event["exception"] = exception;
+        let line = event.to_string();
+        occurrence_of(decode(InputFormat::Events, line.as_bytes()).expect("decodes")).unhandled
+    };
+    let values = |mechanisms: Vec<Value>| {
+        let values: Vec<Value> = mechanisms
+            .into_iter()
+            .map(|m| json!({"type": "E", "value": "v", "mechanism": m}))
+            .collect();
+        json!({ "values": values })
+    };
+    assert!(with_exceptions(values(vec![
+        json!({"type": "generic", "handled": true}),
+        json!({"type": "onerror", "handled": false})
+    ])));
+    assert!(!with_exceptions(values(vec![json!({"type": "generic", "handled": true})])));
+    assert!(
+        !with_exceptions(values(vec![json!({"type": "generic"})])),
+        "unknown is not unhandled"
+    );
+    assert!(
+        with_exceptions(json!([{"type": "E", "value": "v", "mechanism": {"handled": false}}])),
+        "the older bare list"
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The index walk against the scan: random groups (ties in every sort value, large ties of
 //! groups seen once at the same time, creation order unrelated to the views' group indexes,
-//! manual inbox entries dated after `last_seen`, several statuses, environments, users, hours
-//! spread over days), random windows, environments, queries, sorts and cursors (often inside
+//! manual inbox entries dated after `last_seen`, inbox dates recorded before or after it,
+//! several statuses, environments, users, hours spread over days), random windows, environments, queries, sorts and cursors (often inside
 //! a tie), and rows that change between two pages.
 
 use std::sync::Arc;
@@ -111,6 +111,8 @@ fn add_group(views: &mut IssueViews, rng: &mut StdRng, key: GroupKey, seq: u64, 
         first_release: None,
         last_release: None,
         created_seq: seq,
+        inbox_since: random_inbox_since(rng, first_seen),
+        unhandled: false,
         event_group: None,
         triage,
     });
@@ -120,6 +122,16 @@ fn add_group(views: &mut IssueViews, rng: &mut StdRng, key: GroupKey, seq: u64, 
 
 /// Sometimes a manual inbox change: `inbox: true` dated after the group's `last_seen` (up to
 /// now), which the `inbox` sort shows by that date, or `inbox: false`.
+/// When a regressed, escalating (or re-opened new) group entered the inbox: a whole second
+/// between its first occurrence and now, so before, at or after `last_seen` (an escalation by
+/// a status-change message is dated by the project's newest occurrence); or never.
+fn random_inbox_since(rng: &mut StdRng, first_seen: Micros) -> u32 {
+    if rng.random_bool(0.3) {
+        return 0;
+    }
+    (rng.random_range(first_seen..=NOW) / 1_000_000).max(1) as u32
+}
+
 fn random_inbox(rng: &mut StdRng, last_seen: Micros) -> Option<Arc<Triage>> {
     let inbox = match rng.random_range(0..10) {
         0..=1 => InboxChange::Added(last_seen + rng.random_range(0..=(NOW - last_seen).max(0) / 1000) * 1000),
@@ -156,6 +168,8 @@ fn add_tied_group(views: &mut IssueViews, key: GroupKey, seq: u64, at: Micros) -
         first_release: None,
         last_release: None,
         created_seq: seq,
+        inbox_since: 0,
+        unhandled: false,
         event_group: None,
         triage: None,
     });

@@ -72,20 +72,20 @@ pub struct StatusUpdate {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct StatusDetails {
     pub in_next_release: bool,
-    /// Like `in_next_release` (the release after the group's latest), shown as
-    /// `inUpcomingRelease`.
+    /// Like `in_next_release` (a release newer than the project's newest at the resolve),
+    /// shown as `inUpcomingRelease`.
     #[serde(default)]
     pub in_upcoming_release: bool,
-    /// `inFutureRelease`: a version that may not exist yet. Regresses like `in_next_release`
-    /// (release names are hashes in the dataflow, so versions cannot be ordered).
+    /// `inFutureRelease`: a version that may not exist yet; an occurrence of it or of a newer
+    /// release regresses the group (`state::releases`).
     #[serde(default)]
     pub in_future_release: Option<Arc<str>>,
     /// `inCommit`: resolved by a commit. Nothing is known of commits: any later occurrence
     /// regresses the group, as after a plain resolve.
     #[serde(default)]
     pub in_commit: Option<Commit>,
-    /// The release named by `inRelease` (resolved: only occurrences of another release
-    /// regress the group).
+    /// The release named by `inRelease` (resolved: only occurrences of a newer release
+    /// regress the group; `latest` becomes the project's newest release's name).
     pub in_release: Option<Arc<str>>,
     /// Minutes from the mutation's time (`ignoreUntil` = time + duration).
     pub ignore_duration: Option<u64>,

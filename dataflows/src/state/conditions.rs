@@ -11,20 +11,29 @@ use std::collections::VecDeque;
 use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
 
+use std::cmp::Ordering;
+
+use super::releases::ReleaseKey;
 use crate::model::time::MICROS_PER_SECOND;
 use crate::model::{Micros, StatusDetails, Symbol};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Conditions {
-    /// Resolved in a release: only occurrences of another release regress the group.
+    /// Resolved in a release: only occurrences of newer releases regress the group.
     pub resolved_in: Option<ReleaseResolution>,
     pub snooze: Option<Snooze>,
 }
 
+/// A resolve tied to a release: occurrences of releases after `after` (or at it, when
+/// `inclusive`) regress the group; those of older releases, or without one, do not.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ReleaseResolution {
-    /// The release the group was resolved in; None: "the next release", i.e. any release.
-    pub release: Option<Symbol>,
+    /// `inRelease`: that release; `inNextRelease`/`inUpcomingRelease`: the project's newest
+    /// release at the resolve; `inFutureRelease`: the named version. None (no release known
+    /// when resolving in the next release): any release regresses.
+    pub after: Option<ReleaseKey>,
+    /// `inFutureRelease`: the named version itself regresses the group too.
+    pub inclusive: bool,
 }
 
 /// An ignore that lasts until one of its conditions is met (Sentry's snooze: it ends as soon
@@ -112,11 +121,19 @@ impl Snooze {
 }
 
 impl Conditions {
-    /// Whether an occurrence of `release` regresses a resolved group with these conditions.
-    pub fn regresses(conditions: &Option<Box<Conditions>>, release: Option<Symbol>) -> bool {
+    /// Whether an occurrence of `release` (its key in the project's releases) regresses a
+    /// resolved group with these conditions.
+    pub fn regresses(conditions: &Option<Box<Conditions>>, release: Option<&ReleaseKey>) -> bool {
         match conditions.as_ref().and_then(|c| c.resolved_in.as_ref()) {
             None => true,
-            Some(resolution) => release.is_some_and(|r| resolution.release != Some(r)),
+            Some(resolution) => release.is_some_and(|r| match &resolution.after {
+                None => true,
+                Some(after) => match r.order(after) {
+                    Ordering::Greater => true,
+                    Ordering::Equal => resolution.inclusive,
+                    Ordering::Less => false,
+                },
+            }),
         }
     }
 }
@@ -174,14 +191,28 @@ mod tests {
     }
 
     #[test]
-    fn release_resolution_regresses_only_on_another_release() {
-        let in_release = Some(Box::new(Conditions {
-            resolved_in: Some(ReleaseResolution { release: Some(1) }),
-            snooze: None,
-        }));
-        assert!(!Conditions::regresses(&in_release, Some(1)));
+    fn release_resolution_regresses_only_on_a_newer_release() {
+        let mut releases = crate::state::releases::Releases::default();
+        for (symbol, name) in [(1, "app@1.0.0"), (2, "app@2.0.0"), (3, "app@0.9.0"), (4, "nightly")] {
+            releases.see(symbol, name);
+        }
+        let key = |s| releases.key(s);
+        let resolved = |after: Option<ReleaseKey>, inclusive| {
+            Some(Box::new(Conditions {
+                resolved_in: Some(ReleaseResolution { after, inclusive }),
+                snooze: None,
+            }))
+        };
+        let in_release = resolved(key(1).cloned(), false);
+        assert!(!Conditions::regresses(&in_release, key(1)));
         assert!(!Conditions::regresses(&in_release, None));
-        assert!(Conditions::regresses(&in_release, Some(2)));
+        assert!(!Conditions::regresses(&in_release, key(3)), "0.9.0 is older though seen later");
+        assert!(Conditions::regresses(&in_release, key(2)));
+        assert!(Conditions::regresses(&in_release, key(4)), "not semver: seen later");
+        let future = resolved(Some(releases.unseen("app@2.0.0")), true);
+        assert!(Conditions::regresses(&future, key(2)), "the future version itself regresses");
+        assert!(!Conditions::regresses(&future, key(1)));
+        assert!(Conditions::regresses(&resolved(None, false), key(3)), "nothing known: any release");
         assert!(Conditions::regresses(&None, None), "a plain resolve regresses on anything");
     }
 }

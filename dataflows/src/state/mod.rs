@@ -4,11 +4,16 @@
 pub mod conditions;
 pub mod creation_quota;
 pub mod dedup;
+mod effects;
 mod mutations;
 pub mod noise_gate;
 pub mod project;
+pub mod releases;
+mod row;
 pub mod status_change;
 mod triage;
 
-pub use project::{Counter, Effects, EventGroup, GroupKey, GroupRow, IngestConfig, ProjectState};
+pub use effects::{Counter, Effects, IngestConfig};
+pub use project::ProjectState;
+pub use row::{EventGroup, GroupKey, GroupRow};
 pub use triage::{inbox_entry, InboxEntry, InboxReason};

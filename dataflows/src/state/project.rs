@@ -11,90 +11,16 @@ use serde::{Deserialize, Serialize};
 use super::conditions::Conditions;
 use super::creation_quota::QuotaWindow;
 use super::dedup::DedupWindow;
+use super::effects::{Counter, Effects, IngestConfig};
 use super::noise_gate::NoiseGate;
+use super::releases::Releases;
+use super::row::{clear_inbox_change, clear_status_details, EventGroup, GroupKey, GroupRow};
 use super::status_change::{apply_status_change, StatusFields};
 use crate::model::time::MICROS_PER_SECOND;
 use crate::model::{
-    group_type, GroupHash, GroupStatus, Level, Micros, OccurrenceRecord, Priority, ProjectId, Record, RecordBody, Seq, StatusChangeRecord,
-    Substatus, Symbol, Triage,
+    group_type, GroupHash, GroupStatus, Micros, OccurrenceRecord, Priority, ProjectId, Record, RecordBody, Seq, StatusChangeRecord,
+    Substatus, Symbol,
 };
-
-/// A group's identity inside the dataflow: its project and its per-project short id.
-/// The global numeric id is assigned downstream (see `graph::ids`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct GroupKey {
-    pub project: ProjectId,
-    pub short_id: u32,
-}
-
-/// The maintained per-group view row (everything but windowed aggregates).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct GroupRow {
-    pub type_id: u32,
-    pub status: GroupStatus,
-    pub substatus: Option<Substatus>,
-    pub priority: Priority,
-    pub priority_locked: bool,
-    /// Shared with the views: cloning a row does not copy its strings.
-    pub title: Arc<str>,
-    pub subtitle: Arc<str>,
-    pub culprit: Arc<str>,
-    pub level: Level,
-    /// `metadata.initial_priority`: the priority of the occurrence that set the title.
-    pub metadata_priority: Priority,
-    pub first_seen: Micros,
-    pub last_seen: Micros,
-    pub times_seen: u64,
-    pub user_count: u64,
-    pub first_release: Option<Symbol>,
-    pub last_release: Option<Symbol>,
-    /// Log position of the creating occurrence; orders creations for id assignment.
-    pub created_seq: Seq,
-    /// Only for event-grouped types (`GroupType::is_event_grouped`); behind one pointer so
-    /// that the other rows pay 8 bytes for it.
-    pub event_group: Option<Arc<EventGroup>>,
-    /// What API mutations set (assignee, bookmarks, status details, …); None until one does.
-    pub triage: Option<Arc<Triage>>,
-}
-
-#[cfg(test)]
-impl GroupRow {
-    /// An unresolved, new, high-priority cron group with nothing seen yet, for tests to
-    /// override the fields they are about.
-    pub(crate) fn sample() -> GroupRow {
-        GroupRow {
-            type_id: 4001,
-            status: GroupStatus::Unresolved,
-            substatus: Some(Substatus::New),
-            priority: Priority::High,
-            priority_locked: false,
-            title: "t".into(),
-            subtitle: "s".into(),
-            culprit: "c".into(),
-            level: Level::Error,
-            metadata_priority: Priority::High,
-            first_seen: 0,
-            last_seen: 0,
-            times_seen: 0,
-            user_count: 0,
-            first_release: None,
-            last_release: None,
-            created_seq: 0,
-            event_group: None,
-            triage: None,
-        }
-    }
-}
-
-/// What the rows of event-grouped (error) groups have besides the common fields.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct EventGroup {
-    /// The group's `metadata` object as JSON (see `OccurrenceRecord::metadata`).
-    pub metadata: Option<Box<str>>,
-    /// Every hash linked to the group, in link order: the read side finds the group's latest
-    /// event by them.
-    pub hashes: Vec<GroupHash>,
-}
 
 #[derive(Serialize, Deserialize)]
 pub(super) struct GroupState {
@@ -132,113 +58,6 @@ pub(super) enum HashState {
     Discarded,
 }
 
-/// Counters reported to the summary and metrics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Counter {
-    LinesRead,
-    OccurrencesAccepted,
-    StatusChangesApplied,
-    Duplicates,
-    DroppedNoise,
-    DroppedQuota,
-    GroupsCreated,
-    DeadLettered,
-    /// Occurrences dropped because their fingerprint was discarded.
-    DroppedDiscarded,
-    /// Mutation records applied (one per project of a mutation).
-    MutationsApplied,
-}
-
-impl Counter {
-    const ALL: [Counter; 10] = [
-        Counter::LinesRead,
-        Counter::OccurrencesAccepted,
-        Counter::StatusChangesApplied,
-        Counter::Duplicates,
-        Counter::DroppedNoise,
-        Counter::DroppedQuota,
-        Counter::GroupsCreated,
-        Counter::DeadLettered,
-        Counter::DroppedDiscarded,
-        Counter::MutationsApplied,
-    ];
-}
-
-/// An epoch's counter increments, indexed by `Counter` (a hash map cost a lookup per record).
-#[derive(Default)]
-pub struct Counts([isize; Counter::ALL.len()]);
-
-impl Counts {
-    /// The counter's increments, None if it was not counted.
-    pub fn get(&self, counter: &Counter) -> Option<&isize> {
-        Some(&self.0[*counter as usize]).filter(|n| **n != 0)
-    }
-
-    /// The counted counters with their increments; resets them.
-    pub fn drain(&mut self) -> impl Iterator<Item = (Counter, isize)> + '_ {
-        Counter::ALL
-            .into_iter()
-            .zip(self.0.iter_mut())
-            .filter(|(_, n)| **n != 0)
-            .map(|(counter, n)| (counter, std::mem::take(n)))
-    }
-}
-
-/// What processing one epoch produced; drained by the ingest operator.
-#[derive(Default)]
-pub struct Effects {
-    pub epoch: u64,
-    /// Rows retracted: each group's row as it was before its first change in this epoch.
-    pub retracted: Vec<(GroupKey, Arc<GroupRow>)>,
-    /// Groups changed in this epoch; their current rows are inserted at the epoch's end.
-    pub changed: Vec<GroupKey>,
-    pub hourly: HashMap<(GroupKey, u32), isize>,
-    /// `(group, environment)` pairs seen in this epoch (with counts). The views keep each
-    /// group's set; keeping the sets here too would cost ~35 bytes per pair for nothing.
-    pub environments: HashMap<(GroupKey, Symbol), isize>,
-    /// `(group, release)` pairs seen in this epoch, like `environments`.
-    pub releases: HashMap<(GroupKey, Symbol), isize>,
-    pub created: Vec<(Seq, GroupKey)>,
-    /// Groups merged in this epoch: (child, parent). The views move the child's aggregates.
-    pub merges: Vec<(GroupKey, GroupKey)>,
-    pub rejected: Vec<(Seq, String)>,
-    pub counters: Counts,
-    /// Occurrences per (group, environment, hour), for occurrences that carry an environment.
-    /// The views keep them only for groups whose occurrences span several environments
-    /// (`views::IssueViews::apply_activity`).
-    pub environment_hours: HashMap<(GroupKey, Symbol, u32), isize>,
-    /// `(group, hour, user)` the first time the user is seen for the group in that hour: the
-    /// views count distinct users over any window of whole hours from these.
-    pub user_hours: Vec<(GroupKey, u32, Symbol)>,
-    /// Occurrences per (group, facet, hour): what event-level conditions test
-    /// (`facets::FacetHours`).
-    pub facet_hours: HashMap<(GroupKey, crate::facets::Facet, u32), isize>,
-}
-
-impl Effects {
-    pub(super) fn count(&mut self, counter: Counter) {
-        self.counters.0[counter as usize] += 1;
-    }
-
-    fn reject(&mut self, seq: Seq, reason: String) {
-        self.count(Counter::DeadLettered);
-        self.rejected.push((seq, reason));
-    }
-}
-
-#[derive(Clone, Copy, Debug)]
-pub struct IngestConfig {
-    pub dedup_window: Micros,
-}
-
-impl Default for IngestConfig {
-    fn default() -> Self {
-        IngestConfig {
-            dedup_window: 600 * MICROS_PER_SECOND,
-        }
-    }
-}
-
 #[derive(Default, Serialize, Deserialize)]
 pub struct ProjectState {
     watermark: Micros,
@@ -256,6 +75,8 @@ pub struct ProjectState {
     /// project), so what is pruned here is already ignored there.
     newest_user_hour: u32,
     hour_users_cut: u32,
+    /// The project's releases in order, for release resolutions.
+    pub(super) releases: Releases,
 }
 
 impl ProjectState {
@@ -327,6 +148,10 @@ impl ProjectState {
     }
 
     fn apply_occurrence(&mut self, project: ProjectId, seq: Seq, occ: &OccurrenceRecord, effects: &mut Effects) {
+        // Sentry creates a release when an event names it, whatever becomes of the event.
+        if let Some(release) = occ.release {
+            self.releases.see(release, occ.texts.release());
+        }
         let Some(group_type) = group_type(occ.type_id) else {
             // The decoder only admits registered types.
             effects.reject(seq, format!("unknown group type {}", occ.type_id));
@@ -480,6 +305,8 @@ impl ProjectState {
                 first_release: occ.release,
                 last_release: occ.release,
                 created_seq: seq,
+                inbox_since: 0,
+                unhandled: occ.unhandled,
                 triage: None,
                 event_group: group_type(occ.type_id).filter(|t| t.is_event_grouped()).map(|_| {
                     Arc::new(EventGroup {
@@ -502,6 +329,7 @@ impl ProjectState {
         let group = &mut self.groups[index];
         let row = Arc::make_mut(&mut group.row);
         row.times_seen += 1;
+        row.unhandled |= occ.unhandled;
         row.last_seen = row.last_seen.max(occ.time);
         row.first_seen = row.first_seen.min(occ.time);
         if occ.time >= group.title_time {
@@ -533,9 +361,11 @@ impl ProjectState {
                 group.last_release_time = occ.time;
             }
         }
-        if row.status == GroupStatus::Resolved && Conditions::regresses(&group.conditions, occ.release) {
+        let release = occ.release.and_then(|r| self.releases.key(r));
+        if row.status == GroupStatus::Resolved && Conditions::regresses(&group.conditions, release) {
             row.status = GroupStatus::Unresolved;
             row.substatus = Some(Substatus::Regressed);
+            row.enter_inbox(occ.time);
             group.conditions = None;
             clear_status_details(row);
         }
@@ -582,6 +412,7 @@ impl ProjectState {
                     current.status = status;
                     current.substatus = substatus;
                     current.priority = priority;
+                    current.note_substatus((before.0, before.1), self.watermark);
                 }
             }
         }
@@ -604,158 +435,6 @@ impl ProjectState {
     }
 }
 
-/// Drops the status details of a status that no longer holds, and a manual inbox change
-/// (the new status decides whether the group is in the inbox).
-pub(super) fn clear_status_details(row: &mut GroupRow) {
-    if let Some(triage) = &mut row.triage {
-        if triage.status_details != Default::default()
-            || triage.ignore_until.is_some()
-            || triage.status_actor.is_some()
-            || triage.inbox.is_some()
-        {
-            let triage = Arc::make_mut(triage);
-            triage.status_details = Default::default();
-            triage.ignore_until = None;
-            triage.status_actor = None;
-            triage.inbox = None;
-        }
-    }
-    if row.triage.as_deref().is_some_and(Triage::is_empty) {
-        row.triage = None;
-    }
-}
-
-/// Drops a manual inbox change (the substatus decides again).
-fn clear_inbox_change(row: &mut GroupRow) {
-    if row.triage.as_ref().is_some_and(|t| t.inbox.is_some()) {
-        if let Some(triage) = &mut row.triage {
-            Arc::make_mut(triage).inbox = None;
-        }
-        if row.triage.as_deref().is_some_and(Triage::is_empty) {
-            row.triage = None;
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::Texts;
-
-    fn occurrence(type_id: u32, hashes: &[GroupHash], time: Micros) -> OccurrenceRecord {
-        OccurrenceRecord {
-            time,
-            type_id,
-            hash: hashes[0],
-            more_hashes: hashes[1..].to_vec(),
-            texts: Texts::new("t", "s", "c").expect("short"),
-            metadata: None,
-            level: Level::Error,
-            priority: None,
-            user: None,
-            release: None,
-            environment: None,
-        }
-    }
-
-    /// Applies one occurrence per entry (ids 1, 2, …), all in one project.
-    fn apply_all(occurrences: Vec<OccurrenceRecord>) -> (ProjectState, Effects) {
-        let (mut state, mut effects) = (ProjectState::default(), Effects::default());
-        for (i, occ) in occurrences.into_iter().enumerate() {
-            let record = Record {
-                seq: i as Seq,
-                project: 1,
-                id: i as u128 + 1,
-                body: RecordBody::Occurrence(occ),
-            };
-            state.apply(&record, &IngestConfig::default(), &mut effects);
-        }
-        (state, effects)
-    }
-
-    #[test]
-    fn error_groups_skip_the_creation_quota() {
-        // Ten new fingerprints in one minute: quota 5 binds for type 1001 (after its noise
-        // gate of 100) but never for errors.
-        let errors = (1..=10).map(|h| occurrence(1, &[h], 1_000_000)).collect();
-        let (_, effects) = apply_all(errors);
-        assert_eq!(effects.counters.get(&Counter::GroupsCreated), Some(&10));
-        assert_eq!(effects.counters.get(&Counter::DroppedQuota), None);
-        let crons = (1..=10).map(|h| occurrence(4001, &[h], 1_000_000)).collect();
-        let (_, effects) = apply_all(crons);
-        assert_eq!(effects.counters.get(&Counter::GroupsCreated), Some(&10), "4001's quota is 60000");
-        let perf = (1..=10)
-            .map(|h| occurrence(1006, &[h], 1_000_000))
-            .flat_map(|o| [o.clone(), o.clone(), o])
-            .collect();
-        let (_, effects) = apply_all(perf);
-        assert_eq!(effects.counters.get(&Counter::GroupsCreated), Some(&5));
-        assert_eq!(effects.counters.get(&Counter::DroppedQuota), Some(&5));
-    }
-
-    #[test]
-    fn counts_report_each_counted_counter_once_and_reset() {
-        let mut effects = Effects::default();
-        for counter in [Counter::MutationsApplied, Counter::LinesRead, Counter::MutationsApplied] {
-            effects.count(counter);
-        }
-        assert_eq!(effects.counters.get(&Counter::MutationsApplied), Some(&2));
-        assert_eq!(effects.counters.get(&Counter::Duplicates), None);
-        let drained: Vec<_> = effects.counters.drain().collect();
-        assert_eq!(drained, vec![(Counter::LinesRead, 1), (Counter::MutationsApplied, 2)]);
-        assert_eq!(effects.counters.drain().count(), 0);
-        assert!(Counter::ALL.iter().enumerate().all(|(i, c)| *c as usize == i));
-    }
-
-    #[test]
-    fn error_groups_keep_their_linked_hashes() {
-        let (state, _) = apply_all(vec![occurrence(1, &[7, 8], 1), occurrence(1, &[8, 9], 2), occurrence(1, &[10], 3)]);
-        let row = state.row(GroupKey { project: 1, short_id: 1 }).expect("group 1");
-        assert_eq!(row.event_group.as_ref().map(|e| e.hashes.clone()), Some(vec![7, 8, 9]));
-        assert_eq!(row.times_seen, 2);
-        let (state, _) = apply_all(vec![occurrence(4001, &[7, 8], 1)]);
-        assert_eq!(state.row(GroupKey { project: 1, short_id: 1 }).expect("group").event_group, None);
-    }
-
-    #[test]
-    fn user_hours_are_reported_once_per_group_hour_and_user() {
-        const HOUR: Micros = 3_600_000_000;
-        let with = |user: Symbol, time: Micros, env: Option<Symbol>| OccurrenceRecord {
-            user: Some(user),
-            environment: env,
-            ..occurrence(1, &[7], time)
-        };
-        let (_, effects) = apply_all(vec![
-            with(1, 0, Some(5)),
-            with(1, 10, None),
-            with(2, 20, Some(5)),
-            with(1, HOUR, Some(5)),
-        ]);
-        let key = GroupKey { project: 1, short_id: 1 };
-        assert_eq!(effects.user_hours, vec![(key, 0, 1), (key, 0, 2), (key, 1, 1)]);
-        assert_eq!(effects.environment_hours.get(&(key, 5, 0)), Some(&2));
-        assert_eq!(effects.environment_hours.get(&(key, 5, 1)), Some(&1));
-        assert_eq!(effects.hourly.get(&(key, 0)), Some(&3));
-    }
-
-    #[test]
-    fn per_hour_users_older_than_the_retention_are_dropped_and_not_reported_again() {
-        const HOUR: Micros = 3_600_000_000;
-        let retention = crate::views::retention::retention_hours();
-        let late = retention + 24 * 3;
-        let with = |user: Symbol, hour: u32| OccurrenceRecord {
-            user: Some(user),
-            ..occurrence(1, &[7], Micros::from(hour) * HOUR)
-        };
-        // Hours 0 and 30, then one past the retention (cut at day 3: hour 72), then late
-        // occurrences in hours 30 and 72, then hour 72 again.
-        let (state, effects) = apply_all(vec![with(1, 0), with(1, 30), with(2, late), with(3, 30), with(3, 72), with(3, 72)]);
-        let key = GroupKey { project: 1, short_id: 1 };
-        assert_eq!(effects.user_hours, vec![(key, 0, 1), (key, 30, 1), (key, late, 2), (key, 72, 3)]);
-        let mut kept: Vec<_> = state.hour_users.iter().copied().collect();
-        kept.sort_unstable();
-        assert_eq!(kept, vec![(1, 72, 3), (1, late, 2)]);
-        let row = state.row(key).expect("group 1");
-        assert_eq!((row.user_count, row.times_seen), (3, 6), "lifetime values stay exact");
-    }
-}
+#[path = "project_tests.rs"]
+mod tests;

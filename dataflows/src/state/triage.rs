@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::project::GroupRow;
+use super::row::GroupRow;
 use crate::model::{GroupStatus, InboxChange, Micros, MutationRecord, ProjectId, Subscription, SubscriptionReason, Substatus};
 
 /// Subscribes `who` for `reason` unless they have a subscription already (active or not);
@@ -52,9 +52,9 @@ pub struct InboxEntry {
 }
 
 /// The inbox a group is in: an unresolved group that is new, regressed or escalating, unless
-/// marked reviewed since (`inbox: false`), or one added by `inbox: true`. The row does not
-/// record when a regression or escalation happened: new groups date from `first_seen`,
-/// regressed and escalating ones from `last_seen` (docs/semantics.md §7, *Inbox*).
+/// marked reviewed since (`inbox: false`), or one added by `inbox: true`. It dates from the
+/// substatus change that put it there (`GroupRow::inbox_since`, whole seconds), a group new
+/// since its creation from `first_seen` (docs/semantics.md §7, *Inbox*).
 pub fn inbox_entry(row: &GroupRow) -> Option<InboxEntry> {
     if row.status != GroupStatus::Unresolved {
         return None;
@@ -66,13 +66,23 @@ pub fn inbox_entry(row: &GroupRow) -> Option<InboxEntry> {
             date,
         }),
         None => {
-            let (reason, date) = match row.substatus {
-                Some(Substatus::New) => (InboxReason::New, row.first_seen),
-                Some(Substatus::Regressed) => (InboxReason::Regression, row.last_seen),
-                Some(Substatus::Escalating) => (InboxReason::Escalating, row.last_seen),
+            let reason = match row.substatus {
+                Some(Substatus::New) => InboxReason::New,
+                Some(Substatus::Regressed) => InboxReason::Regression,
+                Some(Substatus::Escalating) => InboxReason::Escalating,
                 _ => return None,
             };
-            Some(InboxEntry { reason, date })
+            // A regressed or escalating group always has its date; `last_seen` would only
+            // stand in for one in a row that somehow lacks it.
+            let fallback = if reason == InboxReason::New {
+                row.first_seen
+            } else {
+                row.last_seen
+            };
+            Some(InboxEntry {
+                reason,
+                date: row.inbox_since().unwrap_or(fallback),
+            })
         }
     }
 }

@@ -1,0 +1,137 @@
+//! What applying records produces for the views and the metrics, per epoch.
+
+use rustc_hash::FxHashMap as HashMap;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::row::{GroupKey, GroupRow};
+use crate::model::time::MICROS_PER_SECOND;
+use crate::model::{Micros, Seq, Symbol};
+
+/// Counters reported to the summary and metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Counter {
+    LinesRead,
+    OccurrencesAccepted,
+    StatusChangesApplied,
+    Duplicates,
+    DroppedNoise,
+    DroppedQuota,
+    GroupsCreated,
+    DeadLettered,
+    /// Occurrences dropped because their fingerprint was discarded.
+    DroppedDiscarded,
+    /// Mutation records applied (one per project of a mutation).
+    MutationsApplied,
+}
+
+impl Counter {
+    const ALL: [Counter; 10] = [
+        Counter::LinesRead,
+        Counter::OccurrencesAccepted,
+        Counter::StatusChangesApplied,
+        Counter::Duplicates,
+        Counter::DroppedNoise,
+        Counter::DroppedQuota,
+        Counter::GroupsCreated,
+        Counter::DeadLettered,
+        Counter::DroppedDiscarded,
+        Counter::MutationsApplied,
+    ];
+}
+
+/// An epoch's counter increments, indexed by `Counter` (a hash map cost a lookup per record).
+#[derive(Default)]
+pub struct Counts([isize; Counter::ALL.len()]);
+
+impl Counts {
+    /// The counter's increments, None if it was not counted.
+    pub fn get(&self, counter: &Counter) -> Option<&isize> {
+        Some(&self.0[*counter as usize]).filter(|n| **n != 0)
+    }
+
+    /// The counted counters with their increments; resets them.
+    pub fn drain(&mut self) -> impl Iterator<Item = (Counter, isize)> + '_ {
+        Counter::ALL
+            .into_iter()
+            .zip(self.0.iter_mut())
+            .filter(|(_, n)| **n != 0)
+            .map(|(counter, n)| (counter, std::mem::take(n)))
+    }
+}
+
+/// What processing one epoch produced; drained by the ingest operator.
+#[derive(Default)]
+pub struct Effects {
+    pub epoch: u64,
+    /// Rows retracted: each group's row as it was before its first change in this epoch.
+    pub retracted: Vec<(GroupKey, Arc<GroupRow>)>,
+    /// Groups changed in this epoch; their current rows are inserted at the epoch's end.
+    pub changed: Vec<GroupKey>,
+    pub hourly: HashMap<(GroupKey, u32), isize>,
+    /// `(group, environment)` pairs seen in this epoch (with counts). The views keep each
+    /// group's set; keeping the sets here too would cost ~35 bytes per pair for nothing.
+    pub environments: HashMap<(GroupKey, Symbol), isize>,
+    /// `(group, release)` pairs seen in this epoch, like `environments`.
+    pub releases: HashMap<(GroupKey, Symbol), isize>,
+    pub created: Vec<(Seq, GroupKey)>,
+    /// Groups merged in this epoch: (child, parent). The views move the child's aggregates.
+    pub merges: Vec<(GroupKey, GroupKey)>,
+    pub rejected: Vec<(Seq, String)>,
+    pub counters: Counts,
+    /// Occurrences per (group, environment, hour), for occurrences that carry an environment.
+    /// The views keep them only for groups whose occurrences span several environments
+    /// (`views::IssueViews::apply_activity`).
+    pub environment_hours: HashMap<(GroupKey, Symbol, u32), isize>,
+    /// `(group, hour, user)` the first time the user is seen for the group in that hour: the
+    /// views count distinct users over any window of whole hours from these.
+    pub user_hours: Vec<(GroupKey, u32, Symbol)>,
+    /// Occurrences per (group, facet, hour): what event-level conditions test
+    /// (`facets::FacetHours`).
+    pub facet_hours: HashMap<(GroupKey, crate::facets::Facet, u32), isize>,
+}
+
+impl Effects {
+    pub(super) fn count(&mut self, counter: Counter) {
+        self.counters.0[counter as usize] += 1;
+    }
+
+    pub(super) fn reject(&mut self, seq: Seq, reason: String) {
+        self.count(Counter::DeadLettered);
+        self.rejected.push((seq, reason));
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct IngestConfig {
+    pub dedup_window: Micros,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            dedup_window: 600 * MICROS_PER_SECOND,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_report_each_counted_counter_once_and_reset() {
+        let mut effects = Effects::default();
+        for counter in [Counter::MutationsApplied, Counter::LinesRead, Counter::MutationsApplied] {
+            effects.count(counter);
+        }
+        assert_eq!(effects.counters.get(&Counter::MutationsApplied), Some(&2));
+        assert_eq!(effects.counters.get(&Counter::Duplicates), None);
+        let drained: Vec<_> = effects.counters.drain().collect();
+        assert_eq!(drained, vec![(Counter::LinesRead, 1), (Counter::MutationsApplied, 2)]);
+        assert_eq!(effects.counters.drain().count(), 0);
+        assert!(Counter::ALL.iter().enumerate().all(|(i, c)| *c as usize == i));
+    }
+}

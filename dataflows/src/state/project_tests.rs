@@ -1,0 +1,106 @@
+use super::*;
+use crate::model::{Level, Texts};
+
+fn occurrence(type_id: u32, hashes: &[GroupHash], time: Micros) -> OccurrenceRecord {
+    OccurrenceRecord {
+        time,
+        type_id,
+        hash: hashes[0],
+        more_hashes: hashes[1..].to_vec(),
+        texts: Texts::new("t", "s", "c").expect("short"),
+        metadata: None,
+        level: Level::Error,
+        priority: None,
+        user: None,
+        release: None,
+        environment: None,
+        unhandled: false,
+    }
+}
+
+/// Applies one occurrence per entry (ids 1, 2, …), all in one project.
+fn apply_all(occurrences: Vec<OccurrenceRecord>) -> (ProjectState, Effects) {
+    let (mut state, mut effects) = (ProjectState::default(), Effects::default());
+    for (i, occ) in occurrences.into_iter().enumerate() {
+        let record = Record {
+            seq: i as Seq,
+            project: 1,
+            id: i as u128 + 1,
+            body: RecordBody::Occurrence(occ),
+        };
+        state.apply(&record, &IngestConfig::default(), &mut effects);
+    }
+    (state, effects)
+}
+
+#[test]
+fn error_groups_skip_the_creation_quota() {
+    // Ten new fingerprints in one minute: quota 5 binds for type 1001 (after its noise
+    // gate of 100) but never for errors.
+    let errors = (1..=10).map(|h| occurrence(1, &[h], 1_000_000)).collect();
+    let (_, effects) = apply_all(errors);
+    assert_eq!(effects.counters.get(&Counter::GroupsCreated), Some(&10));
+    assert_eq!(effects.counters.get(&Counter::DroppedQuota), None);
+    let crons = (1..=10).map(|h| occurrence(4001, &[h], 1_000_000)).collect();
+    let (_, effects) = apply_all(crons);
+    assert_eq!(effects.counters.get(&Counter::GroupsCreated), Some(&10), "4001's quota is 60000");
+    let perf = (1..=10)
+        .map(|h| occurrence(1006, &[h], 1_000_000))
+        .flat_map(|o| [o.clone(), o.clone(), o])
+        .collect();
+    let (_, effects) = apply_all(perf);
+    assert_eq!(effects.counters.get(&Counter::GroupsCreated), Some(&5));
+    assert_eq!(effects.counters.get(&Counter::DroppedQuota), Some(&5));
+}
+
+#[test]
+fn error_groups_keep_their_linked_hashes() {
+    let (state, _) = apply_all(vec![occurrence(1, &[7, 8], 1), occurrence(1, &[8, 9], 2), occurrence(1, &[10], 3)]);
+    let row = state.row(GroupKey { project: 1, short_id: 1 }).expect("group 1");
+    assert_eq!(row.event_group.as_ref().map(|e| e.hashes.clone()), Some(vec![7, 8, 9]));
+    assert_eq!(row.times_seen, 2);
+    let (state, _) = apply_all(vec![occurrence(4001, &[7, 8], 1)]);
+    assert_eq!(state.row(GroupKey { project: 1, short_id: 1 }).expect("group").event_group, None);
+}
+
+#[test]
+fn user_hours_are_reported_once_per_group_hour_and_user() {
+    const HOUR: Micros = 3_600_000_000;
+    let with = |user: Symbol, time: Micros, env: Option<Symbol>| OccurrenceRecord {
+        user: Some(user),
+        environment: env,
+        ..occurrence(1, &[7], time)
+    };
+    let (_, effects) = apply_all(vec![
+        with(1, 0, Some(5)),
+        with(1, 10, None),
+        with(2, 20, Some(5)),
+        with(1, HOUR, Some(5)),
+    ]);
+    let key = GroupKey { project: 1, short_id: 1 };
+    assert_eq!(effects.user_hours, vec![(key, 0, 1), (key, 0, 2), (key, 1, 1)]);
+    assert_eq!(effects.environment_hours.get(&(key, 5, 0)), Some(&2));
+    assert_eq!(effects.environment_hours.get(&(key, 5, 1)), Some(&1));
+    assert_eq!(effects.hourly.get(&(key, 0)), Some(&3));
+}
+
+#[test]
+fn per_hour_users_older_than_the_retention_are_dropped_and_not_reported_again() {
+    const HOUR: Micros = 3_600_000_000;
+    let retention = crate::views::retention::retention_hours();
+    let late = retention + 24 * 3;
+    let with = |user: Symbol, hour: u32| OccurrenceRecord {
+        user: Some(user),
+        ..occurrence(1, &[7], Micros::from(hour) * HOUR)
+    };
+    // Hours 0 and 30, then one past the retention (cut at day 3: hour 72), then late
+    // occurrences in hours 30 and 72, then hour 72 again.
+    let (state, effects) = apply_all(vec![with(1, 0), with(1, 30), with(2, late), with(3, 30), with(3, 72), with(3, 72)]);
+    let key = GroupKey { project: 1, short_id: 1 };
+    assert_eq!(effects.user_hours, vec![(key, 0, 1), (key, 30, 1), (key, late, 2), (key, 72, 3)]);
+    let mut kept: Vec<_> = state.hour_users.iter().copied().collect();
+    kept.sort_unstable();
+    assert_eq!(kept, vec![(1, 72, 3), (1, late, 2)]);
+    let row = state.row(key).expect("group 1");
+    assert_eq!((row.user_count, row.times_seen), (3, 6), "lifetime values stay exact");
+}

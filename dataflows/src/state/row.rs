@@ -1,0 +1,165 @@
+//! The maintained per-group row and its identity, shared by the ingest state and the views.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::time::MICROS_PER_SECOND;
+use crate::model::{GroupHash, GroupStatus, Level, Micros, Priority, ProjectId, Seq, Substatus, Symbol, Triage};
+
+/// A group's identity inside the dataflow: its project and its per-project short id.
+/// The global numeric id is assigned downstream (see `graph::ids`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct GroupKey {
+    pub project: ProjectId,
+    pub short_id: u32,
+}
+
+/// The maintained per-group view row (everything but windowed aggregates).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct GroupRow {
+    pub type_id: u32,
+    pub status: GroupStatus,
+    pub substatus: Option<Substatus>,
+    pub priority: Priority,
+    pub priority_locked: bool,
+    /// Shared with the views: cloning a row does not copy its strings.
+    pub title: Arc<str>,
+    pub subtitle: Arc<str>,
+    pub culprit: Arc<str>,
+    pub level: Level,
+    /// `metadata.initial_priority`: the priority of the occurrence that set the title.
+    pub metadata_priority: Priority,
+    pub first_seen: Micros,
+    pub last_seen: Micros,
+    pub times_seen: u64,
+    pub user_count: u64,
+    pub first_release: Option<Symbol>,
+    pub last_release: Option<Symbol>,
+    /// Log position of the creating occurrence; orders creations for id assignment.
+    pub created_seq: Seq,
+    /// When the group last entered the inbox by a change of its substatus (to new,
+    /// regressed or escalating), in whole seconds of event time (or a mutation's logged
+    /// time); 0: never since its creation (a new group's inbox date is its `first_seen`).
+    /// Seconds so that it fits, with `unhandled`, in the row's padding: the row does not
+    /// grow (see `row_size_tests`).
+    pub inbox_since: u32,
+    /// Whether one of the group's events was unhandled (an exception mechanism with
+    /// `handled: false`); always false for issue-platform occurrences.
+    pub unhandled: bool,
+    /// Only for event-grouped types (`GroupType::is_event_grouped`); behind one pointer so
+    /// that the other rows pay 8 bytes for it.
+    pub event_group: Option<Arc<EventGroup>>,
+    /// What API mutations set (assignee, bookmarks, status details, …); None until one does.
+    pub triage: Option<Arc<Triage>>,
+}
+
+#[cfg(test)]
+impl GroupRow {
+    /// An unresolved, new, high-priority cron group with nothing seen yet, for tests to
+    /// override the fields they are about.
+    pub(crate) fn sample() -> GroupRow {
+        GroupRow {
+            type_id: 4001,
+            status: GroupStatus::Unresolved,
+            substatus: Some(Substatus::New),
+            priority: Priority::High,
+            priority_locked: false,
+            title: "t".into(),
+            subtitle: "s".into(),
+            culprit: "c".into(),
+            level: Level::Error,
+            metadata_priority: Priority::High,
+            first_seen: 0,
+            last_seen: 0,
+            times_seen: 0,
+            user_count: 0,
+            first_release: None,
+            last_release: None,
+            created_seq: 0,
+            inbox_since: 0,
+            unhandled: false,
+            event_group: None,
+            triage: None,
+        }
+    }
+}
+
+impl GroupRow {
+    /// Records that the group entered the inbox at `time` (a new substatus).
+    pub(super) fn enter_inbox(&mut self, time: Micros) {
+        let seconds = time.div_euclid(MICROS_PER_SECOND);
+        self.inbox_since = u32::try_from(seconds.max(1)).unwrap_or(u32::MAX);
+    }
+
+    /// Records a change of (status, substatus) from `before`: a group that becomes new,
+    /// regressed or escalating enters the inbox at `time`.
+    pub(super) fn note_substatus(&mut self, before: (GroupStatus, Option<Substatus>), time: Micros) {
+        let entered = matches!(self.substatus, Some(Substatus::New | Substatus::Regressed | Substatus::Escalating));
+        if entered && before != (self.status, self.substatus) {
+            self.enter_inbox(time);
+        }
+    }
+
+    /// [`GroupRow::inbox_since`] in microseconds, if set.
+    pub fn inbox_since(&self) -> Option<Micros> {
+        (self.inbox_since != 0).then(|| Micros::from(self.inbox_since) * MICROS_PER_SECOND)
+    }
+}
+
+/// What the rows of event-grouped (error) groups have besides the common fields.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct EventGroup {
+    /// The group's `metadata` object as JSON (see `OccurrenceRecord::metadata`).
+    pub metadata: Option<Box<str>>,
+    /// Every hash linked to the group, in link order: the read side finds the group's latest
+    /// event by them.
+    pub hashes: Vec<GroupHash>,
+}
+
+/// Drops the status details of a status that no longer holds, and a manual inbox change
+/// (the new status decides whether the group is in the inbox).
+pub(super) fn clear_status_details(row: &mut GroupRow) {
+    if let Some(triage) = &mut row.triage {
+        if triage.status_details != Default::default()
+            || triage.ignore_until.is_some()
+            || triage.status_actor.is_some()
+            || triage.inbox.is_some()
+        {
+            let triage = Arc::make_mut(triage);
+            triage.status_details = Default::default();
+            triage.ignore_until = None;
+            triage.status_actor = None;
+            triage.inbox = None;
+        }
+    }
+    if row.triage.as_deref().is_some_and(Triage::is_empty) {
+        row.triage = None;
+    }
+}
+
+/// Drops a manual inbox change (the substatus decides again).
+pub(super) fn clear_inbox_change(row: &mut GroupRow) {
+    if row.triage.as_ref().is_some_and(|t| t.inbox.is_some()) {
+        if let Some(triage) = &mut row.triage {
+            Arc::make_mut(triage).inbox = None;
+        }
+        if row.triage.as_deref().is_some_and(Triage::is_empty) {
+            row.triage = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod row_size_tests {
+    /// At 1M groups every byte of the row counts (README, resident memory per group): the
+    /// inbox date and the unhandled flag live in what was padding.
+    #[test]
+    fn a_row_is_at_most_152_bytes() {
+        assert!(
+            std::mem::size_of::<super::GroupRow>() <= 152,
+            "{}",
+            std::mem::size_of::<super::GroupRow>()
+        );
+    }
+}

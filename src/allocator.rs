@@ -2,9 +2,10 @@
 //!
 //! mimalloc returns ("purges") freed memory to the kernel after a delay. A backfill frees and
 //! reallocates large per-epoch buffers all the time, so purged pages were faulted in and zeroed
-//! again by the kernel: with purging off, a 1M-line backfill took ~12% less CPU (user+sys,
-//! BENCHMARKS.md, session 5) for ~5–10% more peak resident memory. A server keeps the
-//! default, so memory it no longer needs goes back to the system.
+//! again by the kernel: with purging off, a 1M-line backfill has half the page faults, for ~5%
+//! more peak resident memory (the CPU saving, 1–12% across run sets, was within the noise of
+//! a loaded machine: BENCHMARKS.md, session 5). A server keeps the default, so memory it no
+//! longer needs goes back to the system.
 
 use std::ffi::{c_int, c_long};
 

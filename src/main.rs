@@ -1,5 +1,6 @@
 //! `occurrent`: Sentry-style issue tracking on timely/differential dataflow.
 
+mod allocator;
 mod api;
 mod api_direct;
 mod api_events;
@@ -371,10 +372,20 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Backfill(args) => backfill(args),
+        Command::Backfill(args) => {
+            // A bounded run: freed memory is kept for reuse (see `allocator`).
+            if !args.then_follow {
+                allocator::disable_purging();
+            }
+            backfill(args)
+        }
         Command::Run(args) => run(args),
         Command::Generate(args) => generate_stream(args),
-        Command::ParseOnly(args) => parse_only(args),
+        Command::ParseOnly(args) => {
+            // As for a backfill, so that the two rates compare like with like.
+            allocator::disable_purging();
+            parse_only(args)
+        }
         Command::BenchApi(args) => {
             let result = bench_api::run(&bench_api::ApiBenchOptions {
                 api: &args.api,

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 
 use sonic_number::ParserNumber;
 
-use super::{Fingerprint, Lenient, NumOrStr, WireEvent, WireMessage, WireUser};
+use super::wire::{Fingerprint, Lenient, NumOrStr, WireEvent, WireMessage, WireUser};
 use dataflows::model::group_hash;
 
 /// Deeper values are left to the serde path (which the caller only uses for lines of at most

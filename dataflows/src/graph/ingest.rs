@@ -110,15 +110,15 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
                         group_updates.push(((key, row.clone()), epoch, 1));
                     }
                 }
-                let mut hourly: Updates<(GroupKey, u32)> = effects.hourly.drain().map(|(k, n)| (k, epoch, n)).collect();
-                let mut envs: Updates<(GroupKey, Symbol)> = effects.environments.drain().map(|(k, n)| (k, epoch, n)).collect();
-                let mut releases: Updates<(GroupKey, Symbol)> = effects.releases.drain().map(|(k, n)| (k, epoch, n)).collect();
-                let mut counters: Updates<Counter> = effects.counters.drain().map(|(k, n)| (k, epoch, n)).collect();
+                let hourly: Updates<(GroupKey, u32)> = effects.hourly.drain().map(|(k, n)| (k, epoch, n)).collect();
+                let envs: Updates<(GroupKey, Symbol)> = effects.environments.drain().map(|(k, n)| (k, epoch, n)).collect();
+                let releases: Updates<(GroupKey, Symbol)> = effects.releases.drain().map(|(k, n)| (k, epoch, n)).collect();
+                let counters: Updates<Counter> = effects.counters.drain().map(|(k, n)| (k, epoch, n)).collect();
                 give(groups_out, &caps[0], group_updates);
-                give(hourly_out, &caps[1], hourly.split_off(0));
-                give(env_out, &caps[2], envs.split_off(0));
-                give(release_out, &caps[3], releases.split_off(0));
-                give(counters_out, &caps[4], counters.split_off(0));
+                give(hourly_out, &caps[1], hourly);
+                give(env_out, &caps[2], envs);
+                give(release_out, &caps[3], releases);
+                give(counters_out, &caps[4], counters);
                 give(created_out, &caps[5], std::mem::take(&mut effects.created));
                 give(rejected_out, &caps[6], std::mem::take(&mut effects.rejected));
                 let env_hours: Updates<(GroupKey, Symbol, u32)> = effects.environment_hours.drain().map(|(k, n)| (k, epoch, n)).collect();

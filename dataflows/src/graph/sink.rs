@@ -31,18 +31,20 @@ pub fn apply_at_frontier<'scope, D: timely::ExchangeData>(
                 // Each stashed epoch keeps a capability until it is applied, so the probe (and
                 // with it readiness and checkpoints) cannot pass an epoch whose changes are
                 // not yet in the views.
-                let mut pending: super::Stash<Capability<u64>, (D, u64, isize)> = BTreeMap::new();
+                // The containers are kept as they arrive and joined once, at their exact total
+                // size: appending each to the epoch's vector regrew (and re-faulted) it.
+                let mut pending: super::Stash<Capability<u64>, Vec<(D, u64, isize)>> = BTreeMap::new();
                 move |(input, frontier), _output| {
                     input.for_each(|cap, data| {
                         pending
                             .entry(epoch_of(&cap))
                             .or_insert_with(|| (cap.retain_least(0).expect("an input stamp has a time"), Vec::new()))
                             .1
-                            .append(data)
+                            .push(std::mem::take(data))
                     });
                     let mut ready = Vec::new();
-                    while let Some((_, (cap, batch))) = super::pop_closed(&mut pending, |e| frontier.less_equal(e)) {
-                        ready.push((cap, batch));
+                    while let Some((_, (cap, containers))) = super::pop_closed(&mut pending, |e| frontier.less_equal(e)) {
+                        ready.push((cap, concat(containers)));
                     }
                     if !ready.is_empty() {
                         let mut views = views.write().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -62,6 +64,18 @@ pub fn apply_at_frontier<'scope, D: timely::ExchangeData>(
     } else {
         updates.unary_frontier::<Unit, _, _, _>(Pipeline, "ApplyToViews", applier!())
     }
+}
+
+/// The containers' updates in order, in one vector.
+fn concat<T>(mut containers: Vec<Vec<T>>) -> Vec<T> {
+    if containers.len() == 1 {
+        return containers.pop().unwrap_or_default();
+    }
+    let mut all = Vec::with_capacity(containers.iter().map(Vec::len).sum());
+    for mut container in containers {
+        all.append(&mut container);
+    }
+    all
 }
 
 /// A destination for dead letters (a JSON-lines file, a Kafka topic).

@@ -1,0 +1,99 @@
+//! Choosing and running the JSON decoder for one line: the fast path, sonic-rs, then
+//! serde_json for precise reasons.
+
+use serde::Deserialize;
+
+use super::fast;
+use super::wire::WireMessage;
+
+/// Lines with more brackets than this may nest deeper than sonic-rs can recurse safely.
+const SONIC_MAX_BRACKETS: usize = 64;
+
+/// Decodes with sonic-rs (SIMD; about 3x serde_json here). On failure, serde_json decodes the
+/// line again for its precise, stable error messages: failures are rare, so this costs nothing.
+/// sonic-rs has no recursion limit, so a line that could nest deeply goes to serde_json only,
+/// which stops at depth 128 with an error instead of overflowing the stack.
+pub(super) fn decode_json<'a, T: Deserialize<'a>>(line: &'a [u8]) -> Result<T, String> {
+    if line.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        // Derived structs would also accept arrays; a message must be an object.
+        return Err(match serde_json::from_slice::<serde_json::Value>(line) {
+            Ok(value) => format!("expected a JSON object, found {}", json_kind(&value)),
+            Err(e) => format!("invalid JSON at {e}"),
+        });
+    }
+    if brackets(line) <= SONIC_MAX_BRACKETS {
+        if let Ok(value) = sonic_rs::from_slice(line) {
+            return Ok(value);
+        }
+    }
+    match serde_json::from_slice::<T>(line) {
+        Ok(value) => Ok(value),
+        Err(e) if e.is_data() => Err(e.to_string()),
+        Err(e) => Err(format!("invalid JSON at {e}")),
+    }
+}
+
+/// How many `[` and `{` bytes `line` has (anywhere, strings included).
+pub(super) fn brackets(line: &[u8]) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        brackets_sse2(line)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        line.iter().filter(|&&b| b | 0x20 == b'{').count()
+    }
+}
+
+/// `brackets` 16 bytes at a time: `b | 0x20 == b'{'` holds exactly for `[` and `{`; matches
+/// are summed per byte lane and the lanes added up every 255 rounds (before they overflow).
+#[cfg(target_arch = "x86_64")]
+fn brackets_sse2(line: &[u8]) -> usize {
+    use std::arch::x86_64::*;
+    let mut chunks = line.chunks_exact(16);
+    let mut total = 0usize;
+    // Safety: SSE2 is part of the x86_64 baseline; loads are unaligned and within `chunk`.
+    unsafe {
+        let (bit, brace) = (_mm_set1_epi8(0x20), _mm_set1_epi8(b'{' as i8));
+        let mut lanes = _mm_setzero_si128();
+        let mut rounds = 0;
+        let add_up = |lanes: __m128i| {
+            let sums = _mm_sad_epu8(lanes, _mm_setzero_si128());
+            (_mm_cvtsi128_si64(sums) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(sums, sums))) as usize
+        };
+        for chunk in &mut chunks {
+            let bytes = _mm_loadu_si128(chunk.as_ptr().cast());
+            // Matching lanes are -1: subtracting counts them.
+            lanes = _mm_sub_epi8(lanes, _mm_cmpeq_epi8(_mm_or_si128(bytes, bit), brace));
+            rounds += 1;
+            if rounds == 255 {
+                total += add_up(lanes);
+                lanes = _mm_setzero_si128();
+                rounds = 0;
+            }
+        }
+        total += add_up(lanes);
+    }
+    total + chunks.remainder().iter().filter(|&&b| b | 0x20 == b'{').count()
+}
+
+/// The message of `line`: the fast path when it is sure, else serde (same values, same errors).
+pub(super) fn decode_message(line: &[u8]) -> Result<WireMessage<'_>, String> {
+    if brackets(line) <= SONIC_MAX_BRACKETS {
+        if let Some(message) = fast::parse(line) {
+            return Ok(message);
+        }
+    }
+    decode_json(line)
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}

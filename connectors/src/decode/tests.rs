@@ -1,0 +1,181 @@
+//! Decoder tests: both paths agree, and rejections say why.
+
+use super::json::brackets;
+use super::*;
+use dataflows::model::group_hash;
+
+fn decode(line: &str) -> Result<Record, String> {
+    OccurrenceDecoder::default().decode(line.as_bytes(), 0, &mut |_, _| {})
+}
+
+const OK: &str = r#"{"id":"0123456789abcdef0123456789abcdef","project_id":1,"event_id":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","fingerprint":["a"],"issue_title":"t","subtitle":"s","type":4001,"detection_time":1704110400.5}"#;
+
+#[test]
+fn decodes_a_minimal_occurrence() {
+    let record = decode(OK).unwrap();
+    let RecordBody::Occurrence(occ) = record.body else {
+        panic!("not an occurrence")
+    };
+    assert_eq!(occ.time, 1_704_110_400_500_000);
+    assert_eq!(occ.level, Level::Info);
+    assert_eq!(occ.hash, group_hash("a"));
+}
+
+type Outcome = (Result<Record, String>, Vec<(Symbol, String)>);
+
+/// The line through the fast path (`None` if it declines) and through serde alone.
+fn both_paths(line: &[u8]) -> (Option<Outcome>, Outcome) {
+    let decoder = OccurrenceDecoder::default();
+    let run = |wire: Result<WireMessage, String>| {
+        let mut defined = Vec::new();
+        let record = wire.and_then(|w| decoder.decode_wire(w, 7, &mut |s, n| defined.push((s, n.to_owned())), None));
+        (record, defined)
+    };
+    let fast = fast::parse(line).map(|w| run(Ok(w)));
+    (fast, run(decode_json::<WireMessage>(line)))
+}
+
+fn same_on_both_paths(line: &str) -> bool {
+    let (fast, slow) = both_paths(line.as_bytes());
+    if let Some(fast) = &fast {
+        assert_eq!(fast, &slow, "{line}");
+    }
+    fast.is_some()
+}
+
+const FULL: &str = r#"{"id":"171206eb153e40f6b2c9b9325079a15b","project_id":60,"event_id":"0f3c7092dab04e0094f5818229c2a1dc","fingerprint":["1-1010-4b24bc61a064b246","x","1-1010-4b24bc61a064b246"],"issue_title":"N+1 API Call","subtitle":"GET https://payments.internal/v3","evidence_data":{"num_repeating_spans":37,"x":[1,-2.5e3,true,false,null,{"a":[]},"s\"q"]},"evidence_display":[{"name":"Offending Spans","value":"http.client","important":true}],"type":1010,"detection_time":1704067201.071485,"level":"warning","culprit":"/api/auth","initial_issue_priority":null,"priority":75,"payload_type":"occurrence","event":{"event_id":"0f3c7092dab04e0094f5818229c2a1dc","project_id":60,"platform":"ruby","tags":{"a":"b"},"timestamp":"2024-01-01T00:00:00.509012+00:00","environment":"production","release":"checkout@3.5.2","user":{"email":"user17@p60.example.com","id":null,"geo":{"city":"x"}}}}"#;
+
+#[test]
+fn the_fast_path_decodes_what_serde_decodes() {
+    let accepted = [
+        OK.to_string(),
+        FULL.to_string(),
+        format!(" \t{}\r\n ", FULL.replace(",\"", " , \"").replace("\":", "\" :\t")),
+        FULL.replace("N+1 API Call", r#"N+1 \"q\" \\ \/ \b\f\n\r\t \u00e9 \ud83d\ude00 é 😀"#),
+        FULL.replace("1704067201.071485", "-0"),
+        FULL.replace("1704067201.071485", "0"),
+        FULL.replace("1704067201.071485", "17040672e2"),
+        FULL.replace("1704067201.071485", "1.7040672010714851234567E+9"),
+        FULL.replace("1704067201.071485", "\"2024-01-01T00:00:05.838299\""),
+        FULL.replace("1704067201.071485", "18446744073709551615"),
+        FULL.replace("1704067201.071485", "18446744073709551616"),
+        FULL.replace("1704067201.071485", "-9223372036854775809"),
+        FULL.replace(
+            "\"timestamp\":\"2024-01-01T00:00:00.509012+00:00\"",
+            "\"timestamp\":1704067202.612783",
+        ),
+        FULL.replace("\"email\":\"user17@p60.example.com\",\"id\":null", "\"id\":42"),
+        FULL.replace("\"email\":\"user17@p60.example.com\",\"id\":null", "\"id\":-42"),
+        FULL.replace("\"email\":\"user17@p60.example.com\",\"id\":null", "\"id\":4.25"),
+        FULL.replace(
+            "\"email\":\"user17@p60.example.com\",\"id\":null",
+            "\"id\":true,\"username\":[1,{}]",
+        ),
+        FULL.replace(
+            "\"email\":\"user17@p60.example.com\",\"id\":null",
+            "\"id\":\"\",\"ip_address\":\"1.2.3.4\"",
+        ),
+        FULL.replace("\"user\":{", "\"user\":null,\"u\":{"),
+        FULL.replace("\"release\":\"checkout@3.5.2\"", "\"release\":null"),
+        FULL.replace("\"project_id\":60,\"platform\"", "\"project_id\":61,\"platform\""),
+        FULL.replace("\"event\":{", "\"event\":null,\"e\":{"),
+        FULL.replace("\"type\":1010", "\"type\":9999"),
+        FULL.replace("\"type\":1010", "\"type\":-1"),
+        FULL.replace("\"priority\":75", "\"priority\":1"),
+        FULL.replace("\"priority\":75", "\"priority\":null"),
+        FULL.replace("\"fingerprint\":[", "\"fingerprint\":[],\"f\":["),
+        FULL.replace("\"fingerprint\":[", "\"fingerprint\":null,\"f\":["),
+        FULL.replace("\"issue_title\":\"N+1 API Call\",", ""),
+        FULL.replace("\"culprit\":\"/api/auth\"", &format!("\"culprit\":\"{}\"", "é".repeat(300))),
+        FULL.replace(
+            "\"payload_type\":\"occurrence\"",
+            "\"payload_type\":\"status_change\",\"new_status\":1,\"new_substatus\":null",
+        ),
+        FULL.replace("\"payload_type\":\"occurrence\"", "\"payload_type\":\"other\""),
+        r#"{"evidence":{}}"#.to_string(),
+        "{}".to_string(),
+    ];
+    for line in &accepted {
+        assert!(same_on_both_paths(line), "declined: {line}");
+    }
+    // Declined: the serde path decides (and words the reason).
+    let declined = [
+        FULL.replace("\"subtitle\"", "\"issue_title\""),
+        FULL.replace("\"geo\"", "\"email\""),
+        FULL.replace("\"subtitle\"", "\"sub\\u0074itle\""),
+        FULL.replace("N+1 API Call", r#"\ud83d"#),
+        FULL.replace("N+1 API Call", r#"\ude00"#),
+        FULL.replace("N+1 API Call", r#"\x"#),
+        FULL.replace("N+1 API Call", "a\tb"),
+        FULL.replace("1704067201.071485", "01"),
+        FULL.replace("1704067201.071485", "1."),
+        FULL.replace("1704067201.071485", "1e999"),
+        FULL.replace("1704067201.071485", "true"),
+        FULL.replace("\"project_id\":60,\"event_id\"", "\"project_id\":60.0,\"event_id\""),
+        FULL.replace("\"type\":1010", "\"type\":\"1010\""),
+        FULL.replace("\"event\":{", "\"event\":[{"),
+        FULL.replace("[1,-2.5e3", "[1,,-2.5e3"),
+        FULL.replace("\"important\":true", "\"important\":tru"),
+        format!("{FULL}x"),
+        format!("[{FULL}]"),
+        FULL[..FULL.len() - 1].to_string(),
+    ];
+    for line in &declined {
+        assert!(!same_on_both_paths(line), "accepted: {line}");
+    }
+    assert!(fast::parse(b"{\"a\":\"\xff\"}").is_none());
+}
+
+/// Every line of `OCCURRENT_DECODE_CHECK` (a JSON-lines file, such as the benchmark
+/// inputs) decodes to the same record, symbols and reason on both paths.
+#[test]
+#[ignore]
+fn the_fast_path_agrees_on_a_file() {
+    let path = std::env::var("OCCURRENT_DECODE_CHECK").expect("OCCURRENT_DECODE_CHECK=<file>");
+    let data = std::fs::read(path).unwrap();
+    let (mut lines, mut fast) = (0, 0);
+    for line in data.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        lines += 1;
+        let (quick, slow) = both_paths(line);
+        if let Some(quick) = quick {
+            fast += 1;
+            assert_eq!(quick, slow, "{}", String::from_utf8_lossy(line));
+        }
+    }
+    eprintln!("{fast} of {lines} lines on the fast path, all equal");
+}
+
+#[test]
+fn brackets_are_counted_exactly() {
+    let line: Vec<u8> = (0..10_000u32).map(|i| (i * 7919 % 256) as u8).collect();
+    for len in [0, 1, 15, 16, 17, 255 * 16, 255 * 16 + 1, 4100, 10_000] {
+        let expected = line[..len].iter().filter(|&&b| b == b'[' || b == b'{').count();
+        assert_eq!(brackets(&line[..len]), expected, "{len}");
+    }
+    assert_eq!(brackets(&[b'{'; 5000]), 5000);
+}
+
+#[test]
+fn reasons_are_precise() {
+    let cases = [
+        (r#"{"id":"x""#, "invalid JSON at EOF while parsing an object at line 1 column 9"),
+        (&OK.replace(r#""issue_title":"t","#, ""), "missing field issue_title"),
+        (&OK.replace("4001", "9999"), "unknown group type 9999"),
+        (
+            &OK.replace("0123456789abcdef0123456789abcdef", "xyz"),
+            "invalid id \"xyz\": not a UUID",
+        ),
+        (
+            &OK.replace(
+                "\"type\"",
+                r#""event":{"event_id":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","project_id":2},"type""#,
+            ),
+            "event.project_id 2 differs from project_id 1",
+        ),
+        (&OK.replace("\"id\"", r#""payload_type":"x","id""#), "unknown payload_type \"x\""),
+        (&OK.replace("[\"a\"]", "[]"), "fingerprint must not be empty"),
+    ];
+    for (line, reason) in cases {
+        assert_eq!(decode(line).unwrap_err(), reason, "{line}");
+    }
+}

@@ -1,0 +1,209 @@
+//! The wire shapes of an `ingest-occurrences` message, as serde decodes them (the slow path;
+//! [`super::fast`] builds the same values directly).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use dataflows::model::{group_hash, GroupHash};
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+
+/// A JSON number or string; used for times and user ids.
+pub(super) enum NumOrStr<'a> {
+    Unsigned(u64),
+    Signed(i64),
+    Float(f64),
+    Str(Cow<'a, str>),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for NumOrStr<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = NumOrStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number or a string")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(NumOrStr::Unsigned(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(NumOrStr::Signed(v))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(NumOrStr::Float(v))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(NumOrStr::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(NumOrStr::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(NumOrStr::Str(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct WireMessage<'a> {
+    #[serde(borrow)]
+    pub(super) payload_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub(super) id: Option<Cow<'a, str>>,
+    pub(super) project_id: Option<u64>,
+    #[serde(borrow)]
+    pub(super) event_id: Option<Cow<'a, str>>,
+    pub(super) fingerprint: Option<Fingerprint>,
+    #[serde(borrow)]
+    pub(super) issue_title: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub(super) subtitle: Option<Cow<'a, str>>,
+    #[serde(rename = "type")]
+    pub(super) type_id: Option<i64>,
+    #[serde(borrow)]
+    pub(super) detection_time: Option<NumOrStr<'a>>,
+    #[serde(borrow)]
+    pub(super) level: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub(super) culprit: Option<Cow<'a, str>>,
+    pub(super) initial_issue_priority: Option<i64>,
+    pub(super) priority: Option<i64>,
+    #[serde(borrow)]
+    pub(super) event: Option<WireEvent<'a>>,
+    pub(super) new_status: Option<i64>,
+    pub(super) new_substatus: Option<i64>,
+}
+
+/// The hashes of a `fingerprint` array, computed while it is parsed: the first, then the
+/// others de-duplicated in order. No vector of strings is built.
+pub(super) struct Fingerprint {
+    pub(super) len: usize,
+    pub(super) first: GroupHash,
+    pub(super) more: Vec<GroupHash>,
+}
+
+impl<'de> Deserialize<'de> for Fingerprint {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Fingerprint;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of strings")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Fingerprint, A::Error> {
+                let mut fingerprint = Fingerprint {
+                    len: 0,
+                    first: 0,
+                    more: Vec::new(),
+                };
+                while let Some(entry) = seq.next_element::<Cow<'de, str>>()? {
+                    let hash = group_hash(&entry);
+                    if fingerprint.len == 0 {
+                        fingerprint.first = hash;
+                    } else if hash != fingerprint.first && !fingerprint.more.contains(&hash) {
+                        fingerprint.more.push(hash);
+                    }
+                    fingerprint.len += 1;
+                }
+                Ok(fingerprint)
+            }
+        }
+        deserializer.deserialize_seq(V)
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct WireEvent<'a> {
+    #[serde(borrow)]
+    pub(super) event_id: Option<Cow<'a, str>>,
+    pub(super) project_id: Option<u64>,
+    #[serde(borrow)]
+    pub(super) timestamp: Option<NumOrStr<'a>>,
+    #[serde(borrow)]
+    pub(super) user: Option<WireUser<'a>>,
+    #[serde(borrow)]
+    pub(super) release: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub(super) environment: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct WireUser<'a> {
+    #[serde(borrow)]
+    #[serde(default)]
+    pub(super) id: Lenient<'a>,
+    #[serde(borrow)]
+    #[serde(default)]
+    pub(super) email: Lenient<'a>,
+    #[serde(borrow)]
+    #[serde(default)]
+    pub(super) username: Lenient<'a>,
+    #[serde(borrow)]
+    #[serde(default)]
+    pub(super) ip_address: Lenient<'a>,
+}
+
+/// A user key: kept when it is a string (or, for `id`, a number) and skipped otherwise. SDKs put
+/// all sorts of things in `user`, and a strange value must not cost the occurrence.
+#[derive(Default)]
+pub(super) struct Lenient<'a>(pub(super) Option<NumOrStr<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Lenient<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Lenient<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Lenient(Some(NumOrStr::Unsigned(v))))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Lenient(Some(NumOrStr::Signed(v))))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Lenient(Some(NumOrStr::Float(v))))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Lenient(Some(NumOrStr::Str(Cow::Borrowed(v)))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Lenient(Some(NumOrStr::Str(Cow::Owned(v.to_owned())))))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Lenient(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Lenient(None))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Lenient(None))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_any(V)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(Lenient(None))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+                Ok(Lenient(None))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+impl Lenient<'_> {
+    pub(super) fn text(&self) -> Option<&str> {
+        match &self.0 {
+            Some(NumOrStr::Str(s)) if !s.is_empty() => Some(s),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! Reading Kafka in rounds, and the cluster's common checkpoints.
+//!
+//! Cluster checkpoints. Epochs are global, so the processes of a cluster cut at the same
+//! epochs by a rule, without talking: the multiples of `C = rounds·P·L` (`--checkpoint-rounds`
+//! rounds). Before a feeder sends a block at an epoch at or after the next multiple `M`, or
+//! advances its workers beyond `M` (the idle skip-ahead may jump several multiples: it cuts at
+//! each), it drains its workers through `M` and writes their state with its partitions'
+//! offsets (and on process 0 the views and the id counter) as its part of cut `M`. The drain
+//! completes only when every process has advanced to `M`, and no process advances beyond `M`
+//! before its own snapshot, so epochs at or after `M` cannot apply anywhere before every
+//! process has serialized: each part is the state at exactly `M`. A process that has finished
+//! reading keeps cutting at every multiple, reporting so; a cut where every process has
+//! finished, or where one is stopping (SIGTERM), is the last. A cut before which no process
+//! sent a block since the previous one is not written (the state is that cut's).
+
+use std::io::IsTerminal;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use connectors::kafka::{ChunkBytes, ChunkEnd, KafkaSource};
+use dataflows::model::block::{BlockBytes, BlockKind, InputBlock, LineInfo};
+
+use super::{Checkpointer, Feeder, LIVE_WAIT};
+use crate::checkpoint::Positions;
+use crate::pipeline::{CutReport, CutStatus, Dispatch, KafkaInput};
+
+/// Sub-blocks smaller than this are not worth a worker of their own.
+const MIN_SUB_BLOCK: usize = 512;
+
+/// The cluster's cut schedule as this feeder follows it.
+struct Cuts {
+    /// Epochs between cuts (a multiple of the round stride).
+    every: u64,
+    /// The next cut this process has not written.
+    next: u64,
+    /// This process sent blocks since the previous cut.
+    sent: bool,
+}
+
+impl Feeder {
+    pub(super) fn feed_kafka(
+        &self,
+        kafka: &KafkaInput,
+        dispatch: &Dispatch,
+        positions: &mut Positions,
+        checkpointer: &mut Option<Checkpointer>,
+    ) -> anyhow::Result<()> {
+        let partition_count = KafkaSource::partition_count(&kafka.options)?;
+        let workers = dispatch.local_workers() as u64;
+        let stride = partition_count as u64 * workers;
+        let mut state = positions.kafka.take().unwrap_or_default();
+        if state.topic != kafka.options.topic && !state.topic.is_empty() {
+            anyhow::bail!(
+                "the checkpoint was taken reading topic {}, not {}",
+                state.topic,
+                kafka.options.topic
+            );
+        }
+        state.topic = kafka.options.topic.clone();
+        state.partition_count = partition_count;
+        let local: Vec<i32> = (0..partition_count as i32)
+            .filter(|p| (*p as usize) % self.processes == self.process)
+            .collect();
+        let mut source = KafkaSource::open(&kafka.options, &local, kafka.start, kafka.end, &state.offsets)
+            .with_context(|| format!("cannot read topic {}", kafka.options.topic))?;
+        // Rounds start at a multiple of the stride, so an epoch names its partition and worker.
+        let mut base = positions.next_epoch.div_ceil(stride) * stride;
+        positions.next_epoch = base;
+        positions.kafka = Some(state);
+        dispatch.advance_all(base)?;
+        let bar = self.kafka_progress(&source);
+        let mut cuts = self.cluster_cuts.filter(|_| checkpointer.is_some()).map(|c| {
+            let every = c.rounds * stride;
+            // After a restore at a cut, the next one; all processes start at the same base.
+            Cuts {
+                every,
+                next: (base / every + 1) * every,
+                // The first cut is always written: it records the start positions (`--from
+                // latest` resolved now), even if nothing arrives before it.
+                sent: true,
+            }
+        });
+        // Set when this process wrote the cluster's last cut.
+        let mut last_cut = false;
+        let mut round: u64 = 0;
+        let mut caught_up: Vec<bool> = vec![false; local.len()];
+        let mut last_refresh: Option<Instant> = None;
+        loop {
+            // Mutations take a round of their own (its first epoch, on worker 0).
+            if self.feed_mutations(dispatch, positions, base + round * stride, false, None)? {
+                base += stride;
+                positions.next_epoch = base + round * stride;
+                dispatch.advance_all(positions.next_epoch)?;
+            }
+            let round_start = base + round * stride;
+            if let Some(cuts) = &mut cuts {
+                // No block at or after a cut before this process's part of it is written.
+                if self.cut_through(round_start, cuts, false, checkpointer, dispatch, positions, &source)? {
+                    last_cut = true;
+                    break;
+                }
+                positions.next_epoch = round_start;
+            }
+            if let Some(sequencer) = &self.mutations {
+                source.stop_at(sequencer.borrow().kafka_stops(positions).as_ref());
+            }
+            let mut read_any = false;
+            let mut all_finished = true;
+            for (index, &partition) in local.iter().enumerate() {
+                let progress = *source.progress().nth(index).expect("an assigned partition");
+                if progress.finished {
+                    continue;
+                }
+                let chunk = source.read_chunk(index, kafka.chunk_messages, LIVE_WAIT)?;
+                all_finished &= chunk.end == ChunkEnd::Finished;
+                if matches!(chunk.end, ChunkEnd::CaughtUp | ChunkEnd::Finished) {
+                    caught_up[index] = true;
+                }
+                if chunk.lines.is_empty() {
+                    continue;
+                }
+                read_any = true;
+                self.metrics.record_read(chunk.lines.len() as u64, chunk.bytes.len() as u64);
+                if let Some(bar) = &bar {
+                    bar.inc(chunk.lines.len() as u64);
+                }
+                let first_epoch = round_start + partition as u64 * workers;
+                let horizon = round_start.saturating_sub(kafka.in_flight_rounds * stride);
+                for (worker, block) in split_chunk(chunk.bytes, chunk.lines, workers as usize).into_iter().enumerate() {
+                    let block = InputBlock {
+                        index: first_epoch + worker as u64,
+                        source: kafka.options.topic.as_str().into(),
+                        partition: Some(partition),
+                        bytes: block.0,
+                        lines: block.1,
+                        kind: BlockKind::Input,
+                    };
+                    self.metrics.epoch_sent(block.index);
+                    dispatch.block(worker, Arc::new(block), horizon)?;
+                    if let Some(cuts) = &mut cuts {
+                        cuts.sent = true;
+                    }
+                }
+            }
+            if last_refresh.is_none_or(|at| at.elapsed() > Duration::from_secs(1)) {
+                last_refresh = Some(Instant::now());
+                source.refresh_watermarks();
+                source.serve_events();
+                self.metrics.record_lag(source.topic(), source.progress());
+                if let Some(bar) = &bar {
+                    let lag: i64 = source.progress().map(|p| (p.high_watermark - p.next_offset).max(0)).sum();
+                    bar.set_message(lag.to_string());
+                }
+            }
+            if let Some(kafka_state) = &mut positions.kafka {
+                for progress in source.progress() {
+                    kafka_state.offsets.insert(progress.partition, progress.next_offset);
+                }
+            }
+            if caught_up.iter().all(|c| *c) {
+                self.startup.mark(round_start + stride);
+            }
+            if all_finished || local.is_empty() {
+                positions.next_epoch = round_start + stride;
+                break;
+            }
+            round += 1;
+            if !read_any {
+                // Nothing queued anywhere: let the fetchers bring more.
+                std::thread::sleep(Duration::from_millis(1));
+                // Idle at the live edge: skip ahead of whatever other processes may be
+                // sending, so none of them waits on this one.
+                let frontier = dispatch.frontier.load(Ordering::Relaxed);
+                if frontier != u64::MAX && frontier >= base {
+                    round = round.max((frontier - base) / stride + kafka.in_flight_rounds);
+                }
+            }
+            positions.next_epoch = base + round * stride;
+            if let Some(cuts) = &mut cuts {
+                // Advancing beyond a cut (the skip-ahead may cross several) also needs it.
+                if self.cut_through(positions.next_epoch - 1, cuts, false, checkpointer, dispatch, positions, &source)? {
+                    last_cut = true;
+                    break;
+                }
+                positions.next_epoch = base + round * stride;
+                // A stopping process reads on to the next cut, where the cluster stops.
+                dispatch.advance_all(positions.next_epoch)?;
+                continue;
+            }
+            dispatch.advance_all(positions.next_epoch)?;
+            if self.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            if let Some(cp) = checkpointer.as_mut() {
+                if cp.last.elapsed() >= cp.options.interval {
+                    self.checkpoint(cp, dispatch, positions)?;
+                    if let Some(kafka_state) = &positions.kafka {
+                        source.commit(&kafka_state.offsets);
+                    }
+                }
+            }
+        }
+        if let (Some(cuts), false) = (&mut cuts, last_cut) {
+            // Finished reading: keep taking part in the cluster's cuts (the others still
+            // read) until the last one.
+            let end = positions.next_epoch;
+            while !self.cut_through(cuts.next, cuts, true, checkpointer, dispatch, positions, &source)? {}
+            positions.next_epoch = positions.next_epoch.max(end);
+        }
+        dispatch.advance_all(positions.next_epoch)?;
+        if let (Some(_), Some(kafka_state)) = (checkpointer.as_ref(), &positions.kafka) {
+            // The final checkpoint follows; the group's offsets are for lag dashboards only.
+            source.commit(&kafka_state.offsets);
+        }
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        Ok(())
+    }
+
+    fn kafka_progress(&self, source: &KafkaSource) -> Option<indicatif::ProgressBar> {
+        if !(self.show_progress && std::io::stderr().is_terminal()) {
+            return None;
+        }
+        let total: i64 = source.progress().map(|p| p.end.unwrap_or(p.high_watermark) - p.next_offset).sum();
+        let bar = indicatif::ProgressBar::new(total.max(0) as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {human_pos}/{human_len} messages ({per_sec}, lag {msg}, ETA {eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(bar)
+    }
+
+    /// Writes this process's part of every cut at or before `limit` not written yet, then
+    /// commits the consumer group's offsets; true when one was the cluster's last cut.
+    #[allow(clippy::too_many_arguments)]
+    fn cut_through(
+        &self,
+        limit: u64,
+        cuts: &mut Cuts,
+        finished: bool,
+        checkpointer: &mut Option<Checkpointer>,
+        dispatch: &Dispatch,
+        positions: &mut Positions,
+        source: &KafkaSource,
+    ) -> anyhow::Result<bool> {
+        let Some(checkpointer) = checkpointer.as_mut() else {
+            return Ok(false);
+        };
+        while cuts.next <= limit {
+            let status = if self.stop.load(Ordering::Relaxed) {
+                Some(CutStatus::Stopping)
+            } else if finished {
+                Some(CutStatus::Finished)
+            } else {
+                None
+            };
+            positions.next_epoch = cuts.next;
+            let report = CutReport { status, sent: cuts.sent };
+            // Further cuts crossed at once have nothing sent before them since this one.
+            cuts.sent = false;
+            let last = self.checkpoint_cut(checkpointer, dispatch, positions, Some(report))?;
+            if let Some(kafka_state) = &positions.kafka {
+                // After the checkpoint: the group's offsets are for lag dashboards only.
+                source.commit(&kafka_state.offsets);
+            }
+            cuts.next += cuts.every;
+            if last {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Splits a chunk into up to `parts` blocks of consecutive messages, sharing its buffer (which
+/// goes back to the source once the last block is dropped).
+fn split_chunk(bytes: ChunkBytes, lines: Vec<LineInfo>, parts: usize) -> Vec<(BlockBytes, Vec<LineInfo>)> {
+    let parts = parts.min(lines.len().div_ceil(MIN_SUB_BLOCK)).max(1);
+    let end = bytes.len();
+    let shared: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(bytes);
+    if parts == 1 {
+        return vec![(
+            BlockBytes::Shared {
+                data: shared,
+                start: 0,
+                end,
+            },
+            lines,
+        )];
+    }
+    let per_part = lines.len().div_ceil(parts);
+    lines
+        .chunks(per_part)
+        .map(|part| {
+            let start = part[0].start;
+            let end = part[part.len() - 1].start + part[part.len() - 1].len;
+            let relative = part
+                .iter()
+                .map(|l| LineInfo {
+                    start: l.start - start,
+                    ..*l
+                })
+                .collect();
+            (
+                BlockBytes::Shared {
+                    data: shared.clone(),
+                    start,
+                    end,
+                },
+                relative,
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_split_into_consecutive_sub_blocks() {
+        let mut bytes = Vec::new();
+        let mut lines = Vec::new();
+        for i in 0..2000u64 {
+            let text = format!("m{i}");
+            lines.push(LineInfo {
+                start: bytes.len(),
+                len: text.len(),
+                line_number: i,
+                byte_offset: 0,
+            });
+            bytes.extend_from_slice(text.as_bytes());
+        }
+        let parts = split_chunk(bytes.into(), lines, 3);
+        assert_eq!(parts.len(), 3);
+        let mut seen = Vec::new();
+        for (bytes, lines) in &parts {
+            for line in lines {
+                seen.push(String::from_utf8(bytes.as_slice()[line.start..line.start + line.len].to_vec()).unwrap());
+            }
+        }
+        assert_eq!(seen, (0..2000).map(|i| format!("m{i}")).collect::<Vec<_>>());
+        // Small chunks stay whole.
+        let small = split_chunk(
+            b"ab".to_vec().into(),
+            vec![LineInfo {
+                start: 0,
+                len: 2,
+                line_number: 0,
+                byte_offset: 0,
+            }],
+            4,
+        );
+        assert_eq!(small.len(), 1);
+    }
+}

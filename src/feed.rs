@@ -42,7 +42,7 @@ pub struct Feeder {
     pub process: usize,
     pub processes: usize,
     pub checkpoints: Option<CheckpointOptions>,
-    /// A checkpointing cluster: its shape and the rounds between cuts.
+    /// A checkpointing cluster: its shape.
     pub cluster_cuts: Option<ClusterCuts>,
     pub views: Arc<RwLock<IssueViews>>,
     pub dead_letters: DeadLetterSink,
@@ -56,7 +56,6 @@ pub struct Feeder {
 #[derive(Clone, Copy, Debug)]
 pub struct ClusterCuts {
     pub shape: checkpoint::ClusterShape,
-    pub rounds: u64,
 }
 
 pub(crate) struct Checkpointer {

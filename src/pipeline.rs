@@ -52,8 +52,6 @@ pub struct PipelineOptions {
     pub dead_letters: DeadLetterSink,
     pub show_progress: bool,
     pub checkpoints: Option<CheckpointOptions>,
-    /// Clusters with checkpoints: rounds between cuts (see `feed`).
-    pub checkpoint_rounds: u64,
     pub cluster: Option<ClusterOptions>,
     pub metrics: Arc<Metrics>,
     /// Set by SIGTERM/SIGINT: stop reading, drain, checkpoint, exit.
@@ -218,10 +216,14 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
     // started its input there would hold the whole dataflow at 0.
     let start_epoch = Arc::new(AtomicU64::new(positions.next_epoch));
     let reports = Arc::new(Mutex::new(CutReports::default()));
+    let announced = Arc::new(Mutex::new(std::collections::BTreeSet::new()));
+    let announced_through = Arc::new(AtomicU64::new(0));
     let dispatch = Dispatch {
         senders,
         frontier: frontier.clone(),
         reports: reports.clone(),
+        announced: announced.clone(),
+        announced_through: announced_through.clone(),
     };
 
     let feeder = Feeder {
@@ -233,10 +235,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         process,
         processes,
         checkpoints: options.checkpoints.clone(),
-        cluster_cuts: cluster_restore.as_ref().map(|_| ClusterCuts {
-            shape,
-            rounds: options.checkpoint_rounds.max(1),
-        }),
+        cluster_cuts: cluster_restore.as_ref().map(|_| ClusterCuts { shape }),
         views: views.clone(),
         dead_letters: options.dead_letters.clone(),
         metrics: options.metrics.clone(),
@@ -322,6 +321,11 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         // learns every status by the time the cut completes.
         let mut status_input: VecInput<StatusRecord> = InputHandle::new();
         let status_probe = ProbeHandle::new();
+        // Cluster checkpoints: cut epochs announced by any process, broadcast. This input
+        // advances with the blocks' input, so its frontier tells every feeder up to which
+        // time every announcement is known (see `feed::kafka`).
+        let mut announce_input: VecInput<u64> = InputHandle::new();
+        let announce_probe = ProbeHandle::new();
         let views = worker_views.clone();
         let (decoder, sink) = (decoder.clone(), sink.clone());
         // Blocks are read by local worker `epoch % workers` of the process owning the epoch's
@@ -335,6 +339,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
             (partition % processes as u64) * local_workers as u64 + local
         };
         let cut_reports = reports.clone();
+        let cut_announced = announced.clone();
         let probe = worker.dataflow::<u64, _, _>(|scope| {
             let blocks = scope.input_from(&mut input);
             let outputs = Outputs {
@@ -352,16 +357,30 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                     }
                 })
                 .probe_with(&status_probe);
+            scope
+                .input_from(&mut announce_input)
+                .broadcast()
+                .inspect(move |cut| {
+                    if local == 0 {
+                        cut_announced.lock().unwrap_or_else(|p| p.into_inner()).insert(*cut);
+                    }
+                })
+                .probe_with(&announce_probe);
             build_ingest(blocks, decoder, ingest, owner, outputs, &state)
         });
         let start = start_epoch.load(Ordering::Relaxed);
         input.advance_to(start);
         status_input.advance_to(start);
+        announce_input.advance_to(start);
         let mut published = u64::MAX - 1;
         let mut publish = |probe: &timely::dataflow::ProbeHandle<u64>| {
             if local != 0 {
                 return;
             }
+            // Announcements are inspected before this probe: every one earlier than its
+            // frontier is in `announced` by now.
+            let known = announce_probe.with_frontier(|f| f.first().copied()).unwrap_or(u64::MAX);
+            announced_through.store(known, Ordering::Relaxed);
             let through = probe.with_frontier(|f| f.first().copied()).unwrap_or(u64::MAX);
             if through != published {
                 published = through;
@@ -385,6 +404,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                     let epoch = block.index;
                     if epoch > *input.time() {
                         input.advance_to(epoch);
+                        announce_input.advance_to(epoch);
                     }
                     // Parks rather than spins while waiting: on two cores a spinning worker
                     // takes time from the feeder and the other worker, whose data wakes it.
@@ -398,8 +418,10 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                 Ok(Feed::Advance(epoch)) => {
                     if epoch > *input.time() {
                         input.advance_to(epoch);
+                        announce_input.advance_to(epoch);
                     }
                 }
+                Ok(Feed::Announce(cut)) => announce_input.send(cut),
                 Ok(Feed::Snapshot { through, cut, reply }) => {
                     // The status input stays at the previous cut between cuts, so a report
                     // sent now is at an earlier time than `through` and arrives everywhere
@@ -414,6 +436,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                     }
                     if through > *input.time() {
                         input.advance_to(through);
+                        announce_input.advance_to(through);
                     }
                     if through > *status_input.time() {
                         status_input.advance_to(through);
@@ -445,6 +468,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         }
         drop(input);
         drop(status_input);
+        drop(announce_input);
         while !probe.done() {
             worker.step_or_park(Some(Duration::from_millis(1)));
             publish(&probe);

@@ -146,7 +146,7 @@ fn a_two_process_cluster_killed_at_random_moments_equals_an_uninterrupted_single
     broker.create_topic("ingest-occurrences", 4);
     broker.create_topic("ingest-occurrences-dlq", 1);
     broker.produce("ingest-occurrences", &input);
-    // Small chunks: many rounds, so many cuts (every 4 rounds) in a short run.
+    // Small chunks: many rounds; cuts every 0.3 s by process 0's clock.
     let source: Vec<String> = ["--kafka", &broker.address, "--chunk-messages", "1024"]
         .iter()
         .map(|a| a.to_string())
@@ -178,7 +178,7 @@ fn a_two_process_cluster_killed_at_random_moments_equals_an_uninterrupted_single
                 command.arg("backfill").args(&source);
                 command.args(["--processes", "2", "--process", &process.to_string()]);
                 command.arg("--hostfile").arg(&hostfile);
-                command.args(["--workers", &(1 + run % 2).to_string(), "--checkpoint-rounds", "4"]);
+                command.args(["--workers", &(1 + run % 2).to_string(), "--checkpoint-interval", "0.3"]);
                 command.arg("--state-dir").arg(&states[process]);
                 if process == 0 {
                     command.arg("--dump-issues").arg(&dump).arg("--summary-json").arg(&summary);

@@ -1,17 +1,25 @@
 //! Reading Kafka in rounds, and the cluster's common checkpoints.
 //!
-//! Cluster checkpoints. Epochs are global, so the processes of a cluster cut at the same
-//! epochs by a rule, without talking: the multiples of `C = rounds·P·L` (`--checkpoint-rounds`
-//! rounds). Before a feeder sends a block at an epoch at or after the next multiple `M`, or
-//! advances its workers beyond `M` (the idle skip-ahead may jump several multiples: it cuts at
-//! each), it drains its workers through `M` and writes their state with its partitions'
+//! Cluster checkpoints. Epochs are global, and a cut is an epoch `M` (a round start) at which
+//! every process drains its workers through `M` and writes their state with its partitions'
 //! offsets (and on process 0 the views and the id counter) as its part of cut `M`. The drain
 //! completes only when every process has advanced to `M`, and no process advances beyond `M`
 //! before its own snapshot, so epochs at or after `M` cannot apply anywhere before every
-//! process has serialized: each part is the state at exactly `M`. A process that has finished
-//! reading keeps cutting at every multiple, reporting so; a cut where every process has
-//! finished, or where one is stopping (SIGTERM), is the last. A cut before which no process
-//! sent a block since the previous one is not written (the state is that cut's).
+//! process has serialized: each part is the state at exactly `M`.
+//!
+//! When to cut is decided by one clock: process 0's feeder announces a cut every
+//! `--checkpoint-interval` seconds (a stopping process, or one that has finished reading,
+//! announces one for itself). An announcement goes through a small broadcast input of the
+//! dataflow (`Feed::Announce`), sent at the announcer's input time `T` for the cut
+//! `M >= T + K` (`K`, the lookahead, a few rounds). That input advances with the blocks'
+//! input, so its frontier `F` says that every announcement sent before `F` is known, and an
+//! unknown one names a cut at or after `F + K`. A feeder therefore never sends a block at or
+//! advances beyond `F + K` (it waits for the others; the one furthest behind never waits),
+//! and never beyond a known cut it has not written. No process relies on its own clock for
+//! where a cut is. A process that has finished reading follows the others' cuts, reporting
+//! so; a cut where every process has finished, or where one is stopping (SIGTERM), is the
+//! last. A cut before which no process sent a block since the previous one is not written
+//! (the state is that cut's).
 
 use std::io::IsTerminal;
 use std::sync::atomic::Ordering;
@@ -29,14 +37,22 @@ use crate::pipeline::{CutReport, CutStatus, Dispatch, KafkaInput};
 /// Sub-blocks smaller than this are not worth a worker of their own.
 const MIN_SUB_BLOCK: usize = 512;
 
-/// The cluster's cut schedule as this feeder follows it.
+/// The cluster's cuts as this feeder follows them.
 struct Cuts {
-    /// Epochs between cuts (a multiple of the round stride).
-    every: u64,
-    /// The next cut this process has not written.
-    next: u64,
+    /// Epochs per round: cuts are round starts, the multiples of it.
+    stride: u64,
+    /// The least distance between an announcement's input time and its cut.
+    lookahead: u64,
+    /// The last cut this process wrote (or the start).
+    written: u64,
     /// This process sent blocks since the previous cut.
     sent: bool,
+    /// Process 0: seconds between announced cuts, and when the last was announced.
+    interval: Duration,
+    announced_at: Instant,
+    /// This process announced a cut for its stop, or for the end of its input.
+    announced_stop: bool,
+    announced_end: bool,
 }
 
 impl Feeder {
@@ -71,17 +87,23 @@ impl Feeder {
         positions.kafka = Some(state);
         dispatch.advance_all(base)?;
         let bar = self.kafka_progress(&source);
-        let mut cuts = self.cluster_cuts.filter(|_| checkpointer.is_some()).map(|c| {
-            let every = c.rounds * stride;
-            // After a restore at a cut, the next one; all processes start at the same base.
-            Cuts {
-                every,
-                next: (base / every + 1) * every,
+        let mut cuts = match (&self.cluster_cuts, checkpointer.as_ref()) {
+            (Some(_), Some(checkpointer)) => Some(Cuts {
+                stride,
+                // Beyond the rounds a block may run ahead of the dataflow: the wait for
+                // announcements then rarely adds to the wait for the dataflow.
+                lookahead: (kafka.in_flight_rounds + 2) * stride,
+                written: base,
                 // The first cut is always written: it records the start positions (`--from
                 // latest` resolved now), even if nothing arrives before it.
                 sent: true,
-            }
-        });
+                interval: checkpointer.options.interval,
+                announced_at: Instant::now(),
+                announced_stop: false,
+                announced_end: false,
+            }),
+            _ => None,
+        };
         // Set when this process wrote the cluster's last cut.
         let mut last_cut = false;
         let mut round: u64 = 0;
@@ -96,6 +118,8 @@ impl Feeder {
             }
             let round_start = base + round * stride;
             if let Some(cuts) = &mut cuts {
+                self.announce_due(cuts, dispatch, round_start, false)?;
+                self.wait_for_announcements(cuts, dispatch, round_start, round_start + stride)?;
                 // No block at or after a cut before this process's part of it is written.
                 if self.cut_through(round_start, cuts, false, checkpointer, dispatch, positions, &source)? {
                     last_cut = true;
@@ -177,6 +201,14 @@ impl Feeder {
                     round = round.max((frontier - base) / stride + kafka.in_flight_rounds);
                 }
             }
+            if let Some(cuts) = &cuts {
+                // The skip-ahead stays within what every announcement is known for (the
+                // next round always is: waited for above).
+                let known = self.announcements_known(cuts, dispatch) / stride * stride;
+                if base + round * stride > known {
+                    round = round.min((known.max(round_start + stride) - base) / stride);
+                }
+            }
             positions.next_epoch = base + round * stride;
             if let Some(cuts) = &mut cuts {
                 // Advancing beyond a cut (the skip-ahead may cross several) also needs it.
@@ -206,7 +238,19 @@ impl Feeder {
             // Finished reading: keep taking part in the cluster's cuts (the others still
             // read) until the last one.
             let end = positions.next_epoch;
-            while !self.cut_through(cuts.next, cuts, true, checkpointer, dispatch, positions, &source)? {}
+            loop {
+                self.announce_due(cuts, dispatch, positions.next_epoch, true)?;
+                let known = self.announcements_known(cuts, dispatch);
+                if self.cut_through(known - 1, cuts, true, checkpointer, dispatch, positions, &source)? {
+                    break;
+                }
+                // No cut is left before `known`: advancing there lets the others read on.
+                if known > positions.next_epoch {
+                    positions.next_epoch = known;
+                    dispatch.advance_all(known)?;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
             positions.next_epoch = positions.next_epoch.max(end);
         }
         dispatch.advance_all(positions.next_epoch)?;
@@ -233,6 +277,44 @@ impl Feeder {
         Some(bar)
     }
 
+    /// Announces a cut when one is due: on process 0 every interval (unless one is pending),
+    /// and once on any process that is stopping or (`finished`) has read all its input.
+    /// `at`: this process's input time (its workers' inputs are not beyond it).
+    fn announce_due(&self, cuts: &mut Cuts, dispatch: &Dispatch, at: u64, finished: bool) -> anyhow::Result<()> {
+        let pending = dispatch.next_announced(cuts.written).is_some();
+        let periodic = self.process == 0 && !pending && cuts.announced_at.elapsed() >= cuts.interval;
+        let stop = self.stop.load(Ordering::Relaxed) && !cuts.announced_stop;
+        let end = finished && !cuts.announced_end;
+        if periodic || stop || end {
+            let cut = (at + cuts.lookahead).div_ceil(cuts.stride) * cuts.stride;
+            dispatch.announce(cut)?;
+            cuts.announced_at = Instant::now();
+            cuts.announced_stop |= stop;
+            cuts.announced_end |= end;
+            tracing::debug!(cut, periodic, stop, end, "announced a cluster cut");
+        }
+        Ok(())
+    }
+
+    /// Every cut before this epoch has been announced to this process.
+    fn announcements_known(&self, cuts: &Cuts, dispatch: &Dispatch) -> u64 {
+        dispatch.announced_through.load(Ordering::Relaxed).saturating_add(cuts.lookahead)
+    }
+
+    /// Waits until every cut before `epoch` is known here (the processes behind catch up).
+    /// `at`: where this process's workers stand, re-sent now and then to notice a failed one.
+    fn wait_for_announcements(&self, cuts: &Cuts, dispatch: &Dispatch, at: u64, epoch: u64) -> anyhow::Result<()> {
+        let mut waits = 0u32;
+        while self.announcements_known(cuts, dispatch) < epoch {
+            std::thread::sleep(Duration::from_millis(1));
+            waits += 1;
+            if waits.is_multiple_of(100) {
+                dispatch.advance_all(at)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Writes this process's part of every cut at or before `limit` not written yet, then
     /// commits the consumer group's offsets; true when one was the cluster's last cut.
     #[allow(clippy::too_many_arguments)]
@@ -249,7 +331,7 @@ impl Feeder {
         let Some(checkpointer) = checkpointer.as_mut() else {
             return Ok(false);
         };
-        while cuts.next <= limit {
+        while let Some(next) = dispatch.next_announced(cuts.written).filter(|cut| *cut <= limit) {
             let status = if self.stop.load(Ordering::Relaxed) {
                 Some(CutStatus::Stopping)
             } else if finished {
@@ -257,7 +339,7 @@ impl Feeder {
             } else {
                 None
             };
-            positions.next_epoch = cuts.next;
+            positions.next_epoch = next;
             let report = CutReport { status, sent: cuts.sent };
             // Further cuts crossed at once have nothing sent before them since this one.
             cuts.sent = false;
@@ -266,7 +348,7 @@ impl Feeder {
                 // After the checkpoint: the group's offsets are for lag dashboards only.
                 source.commit(&kafka_state.offsets);
             }
-            cuts.next += cuts.every;
+            cuts.written = next;
             if last {
                 return Ok(true);
             }

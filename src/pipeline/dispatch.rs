@@ -1,6 +1,7 @@
 //! The feeder's link to the workers of its process: what it sends them, and what they send
 //! back at a checkpoint (their state and, in a checkpointing cluster, the processes' reports).
 
+use std::collections::BTreeSet;
 use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::{channel, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -14,6 +15,9 @@ pub enum Feed {
     Block { block: Arc<InputBlock>, horizon: u64 },
     /// The worker will receive no block before this epoch.
     Advance(u64),
+    /// Announce a cluster cut at this epoch to every process (sent at the worker's current
+    /// input time, which the announcing feeder keeps at least a lookahead before the cut).
+    Announce(u64),
     /// Drain every epoch before `through`, then hand back this worker's state. `cut`: in a
     /// checkpointing cluster, what this process tells the others at this cut (its first
     /// worker sends it; every process learns every report before the cut completes).
@@ -99,6 +103,10 @@ pub struct Dispatch {
     pub frontier: Arc<AtomicU64>,
     /// Cluster checkpoints: the statuses processes reported at each cut.
     pub reports: Arc<Mutex<CutReports>>,
+    /// Cluster checkpoints: the cut epochs announced so far, by any process.
+    pub announced: Arc<Mutex<BTreeSet<u64>>>,
+    /// Every announcement made before this epoch is in `announced`.
+    pub announced_through: Arc<AtomicU64>,
 }
 
 impl Dispatch {
@@ -110,6 +118,20 @@ impl Dispatch {
         self.senders[worker]
             .send(Feed::Block { block, horizon })
             .map_err(|_| anyhow::anyhow!("worker {worker} stopped"))
+    }
+
+    /// Announces a cluster cut (through the first local worker).
+    pub fn announce(&self, cut: u64) -> anyhow::Result<()> {
+        self.announced.lock().unwrap_or_else(|p| p.into_inner()).insert(cut);
+        self.senders[0]
+            .send(Feed::Announce(cut))
+            .map_err(|_| anyhow::anyhow!("worker 0 stopped"))
+    }
+
+    /// The first announced cut after `after`, if any.
+    pub fn next_announced(&self, after: u64) -> Option<u64> {
+        let announced = self.announced.lock().unwrap_or_else(|p| p.into_inner());
+        announced.range(after + 1..).next().copied()
     }
 
     pub fn advance_all(&self, epoch: u64) -> anyhow::Result<()> {

@@ -62,21 +62,28 @@ pub(crate) struct Checkpointer {
     options: CheckpointOptions,
     /// The size of the last checkpoint written.
     bytes: u64,
-    sequence: u64,
     last: Instant,
 }
 
 impl Feeder {
     pub fn run(self, dispatch: Dispatch, mut positions: Positions) -> anyhow::Result<()> {
-        let mut checkpointer = match &self.checkpoints {
-            Some(options) => Some(Checkpointer {
-                options: options.clone(),
-                bytes: 0,
-                sequence: checkpoint::next_sequence(&options.dir)?,
-                last: Instant::now(),
-            }),
-            None => None,
-        };
+        if let (Some(options), true) = (&self.checkpoints, self.processes > 1 && self.process == 0) {
+            // A cluster does not replay API mutations: a state a single-process server left
+            // with logged mutations beyond its checkpoint must be resumed on one process.
+            let log = Sequencer::open(Some(&options.dir), positions.mutations_applied, None)?;
+            if log.to_replay() > 0 {
+                anyhow::bail!(
+                    "{} holds {} API mutations after the checkpoint resumed from; a multi-process cluster cannot replay them: resume this state on one process first",
+                    options.dir.display(),
+                    log.to_replay()
+                );
+            }
+        }
+        let mut checkpointer = self.checkpoints.as_ref().map(|options| Checkpointer {
+            options: options.clone(),
+            bytes: 0,
+            last: Instant::now(),
+        });
         let result = self.feed(&dispatch, &mut positions, &mut checkpointer);
         // A cluster's last checkpoint is its last common cut (see `feed_kafka`).
         if result.is_ok() && self.cluster_cuts.is_none() {
@@ -303,12 +310,11 @@ impl Feeder {
             views: &views,
             workers,
         };
-        let (path, bytes) = match &self.cluster_cuts {
-            Some(cuts) => checkpoint::write_cluster(&checkpointer.options.dir, cuts.shape, positions.next_epoch, &body)?,
-            None => checkpoint::write(&checkpointer.options.dir, checkpointer.sequence, &body)?,
-        };
+        let shape = self
+            .cluster_cuts
+            .map_or(checkpoint::ClusterShape { processes: 1, process: 0 }, |cuts| cuts.shape);
+        let (path, bytes) = checkpoint::write_part(&checkpointer.options.dir, shape, positions.next_epoch, &body)?;
         drop(views);
-        checkpointer.sequence += 1;
         checkpointer.bytes = bytes;
         checkpointer.last = Instant::now();
         let seconds = started.elapsed().as_secs_f64();

@@ -183,6 +183,11 @@ impl Sequencer {
         Ok(sequencer)
     }
 
+    /// Logged entries the state does not contain yet.
+    pub fn to_replay(&self) -> usize {
+        self.replay.len()
+    }
+
     pub fn has_inbox(&self) -> bool {
         self.inbox.is_some()
     }

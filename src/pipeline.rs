@@ -133,7 +133,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         (Some(checkpoints), 2..) => Some(Arc::new(ClusterRestore {
             dir: checkpoints.dir.clone(),
             shape,
-            available: checkpoint::cluster_epochs(&checkpoints.dir, shape)?,
+            available: checkpoint::valid_parts(&checkpoints.dir)?,
             dead_letter_file: checkpoints.dead_letter_file.clone(),
             views: views.clone(),
             next_id: AtomicU64::new(1),
@@ -146,7 +146,13 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
     let mut next_id = 1;
     let mut initial: Vec<Option<HashMap<ProjectId, ProjectState>>> = (0..local_workers).map(|_| Some(HashMap::default())).collect();
     let restored = match (&options.checkpoints, &cluster_restore) {
-        (Some(checkpoints), None) => checkpoint::load_newest(&checkpoints.dir)?,
+        (Some(checkpoints), None) => {
+            let restored = checkpoint::load_newest(&checkpoints.dir)?;
+            // Parts after the cut resumed from (or all, starting afresh) would otherwise
+            // outrank the cuts this run writes at lower epochs.
+            checkpoint::discard_after(&checkpoints.dir, restored.as_ref().map(|r| r.positions.next_epoch))?;
+            restored
+        }
         _ => None,
     };
     if let Some(mut restored) = restored {
@@ -282,6 +288,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
     let metrics = options.metrics.clone();
     let to_first_process = processes > 1;
     let worker_restore = cluster_restore.clone();
+    let announcing = cluster_restore.is_some();
     let guards = timely::execute(config, move |worker| {
         let index = worker.index();
         let local = index - process * local_workers;
@@ -371,7 +378,14 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         let start = start_epoch.load(Ordering::Relaxed);
         input.advance_to(start);
         status_input.advance_to(start);
-        announce_input.advance_to(start);
+        // Only a checkpointing cluster announces cuts: elsewhere the input closes at once and
+        // costs no progress updates per epoch.
+        let mut announce_input = if announcing {
+            announce_input.advance_to(start);
+            Some(announce_input)
+        } else {
+            None
+        };
         let mut published = u64::MAX - 1;
         let mut publish = |probe: &timely::dataflow::ProbeHandle<u64>| {
             if local != 0 {
@@ -404,7 +418,9 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                     let epoch = block.index;
                     if epoch > *input.time() {
                         input.advance_to(epoch);
-                        announce_input.advance_to(epoch);
+                        if let Some(announce) = &mut announce_input {
+                            announce.advance_to(epoch);
+                        }
                     }
                     // Parks rather than spins while waiting: on two cores a spinning worker
                     // takes time from the feeder and the other worker, whose data wakes it.
@@ -418,10 +434,16 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                 Ok(Feed::Advance(epoch)) => {
                     if epoch > *input.time() {
                         input.advance_to(epoch);
-                        announce_input.advance_to(epoch);
+                        if let Some(announce) = &mut announce_input {
+                            announce.advance_to(epoch);
+                        }
                     }
                 }
-                Ok(Feed::Announce(cut)) => announce_input.send(cut),
+                Ok(Feed::Announce(cut)) => {
+                    if let Some(announce) = &mut announce_input {
+                        announce.send(cut);
+                    }
+                }
                 Ok(Feed::Snapshot { through, cut, reply }) => {
                     // The status input stays at the previous cut between cuts, so a report
                     // sent now is at an earlier time than `through` and arrives everywhere
@@ -436,7 +458,9 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                     }
                     if through > *input.time() {
                         input.advance_to(through);
-                        announce_input.advance_to(through);
+                        if let Some(announce) = &mut announce_input {
+                            announce.advance_to(through);
+                        }
                     }
                     if through > *status_input.time() {
                         status_input.advance_to(through);

@@ -19,7 +19,7 @@ use timely::dataflow::operators::vec::Broadcast;
 use timely::dataflow::operators::{Exchange, Input, Inspect, Probe};
 use timely::dataflow::{InputHandle, ProbeHandle};
 
-use crate::checkpoint::{self, Positions};
+use crate::checkpoint::{self, PartName, Positions};
 
 /// A dataflow input of vectors of `D` at epochs.
 pub(crate) type VecInput<D> = InputHandle<u64, CapacityContainerBuilder<Vec<D>>>;
@@ -34,8 +34,8 @@ pub(crate) type StatusRecord = (u64, u64, u8);
 pub(crate) struct ClusterRestore {
     pub(crate) dir: PathBuf,
     pub(crate) shape: checkpoint::ClusterShape,
-    /// This process's valid checkpoint epochs.
-    pub(crate) available: Vec<u64>,
+    /// The valid cut parts in this process's state directory.
+    pub(crate) available: Vec<PartName>,
     pub(crate) dead_letter_file: Option<PathBuf>,
     pub(crate) views: Arc<RwLock<IssueViews>>,
     pub(crate) next_id: AtomicU64,
@@ -50,12 +50,23 @@ impl ClusterRestore {
     }
 }
 
+/// What the loaders of a cut's parts send on restore: each project's state to its owner (and a
+/// copy to worker 0 for the views' rows), every part's positions to every worker, and part 0's
+/// views with the id counter to worker 0 when another process than 0 loaded them.
+struct Shipments {
+    projects: VecInput<EncodedProject>,
+    positions: VecInput<(u64, Vec<u8>)>,
+    views: VecInput<(u64, Vec<u8>)>,
+}
+
 /// The restore of a checkpointing cluster, run by every worker before the ingest dataflow:
-/// (1) a small dataflow broadcasts each process's valid checkpoint epochs and every worker
-/// picks the newest common one ([`checkpoint::agree`]); (2) each process's first worker loads
-/// its checkpoint of that cut and a second dataflow sends every project's state to the
-/// worker that owns it now (by project route over all workers, so the worker count may
-/// change) and a copy to worker 0, which rebuilds the views' rows. Returns the process's
+/// (1) a small dataflow broadcasts each process's valid cut parts and every worker picks the
+/// newest cut whose parts the cluster holds between its processes ([`checkpoint::choose`]),
+/// written by any number of processes; each part is loaded by the first process holding it.
+/// (2) A second dataflow sends every project's state to the worker that owns it now (by
+/// project route over all workers, so process and worker counts may change) and a copy to
+/// worker 0, which rebuilds the views' rows, and every part's positions to everyone, so each
+/// process resumes its partitions where their previous owners stopped. Returns the process's
 /// positions on its first worker (None elsewhere or on failure).
 pub(crate) fn restore_cluster(
     worker: &mut timely::worker::Worker,
@@ -64,9 +75,9 @@ pub(crate) fn restore_cluster(
 ) -> (Option<Positions>, HashMap<ProjectId, ProjectState>) {
     let index = worker.index();
     let shape = restore.shape;
-    // (1) Agree on the cut.
-    let lists: Collected<(u64, Vec<u64>)> = Default::default();
-    let mut list_input: VecInput<(u64, Vec<u64>)> = InputHandle::new();
+    // (1) Agree on the cut and on who loads each part.
+    let lists: Collected<(u64, Vec<PartName>)> = Default::default();
+    let mut list_input: VecInput<(u64, Vec<PartName>)> = InputHandle::new();
     let probe = ProbeHandle::new();
     let seen = lists.clone();
     worker.dataflow::<u64, _, _>(|scope| {
@@ -85,28 +96,34 @@ pub(crate) fn restore_cluster(
     }
     let mut lists = lists.take();
     lists.sort();
-    let available: Vec<Vec<u64>> = lists.into_iter().map(|(_, list)| list).collect();
-    let chosen = checkpoint::agree(&available);
+    let mut union: Vec<PartName> = lists.iter().flat_map(|(_, parts)| parts.iter().copied()).collect();
+    union.sort_unstable();
+    union.dedup();
+    let chosen = checkpoint::choose(&union);
+    let mine: Vec<PartName> = match chosen {
+        Some((epoch, processes)) => (0..processes)
+            .map(|part| PartName { epoch, processes, part })
+            .filter(|part| lists.iter().find(|(_, parts)| parts.contains(part)).map(|(process, _)| *process) == Some(shape.process as u64))
+            .collect(),
+        None => Vec::new(),
+    };
 
-    // (2) Load this process's part of the cut and send every project to its owner.
-    let mut positions = None;
-    let mut outgoing = Vec::new();
-    if local == 0 {
-        match load_cluster_part(restore, chosen, &available) {
-            Ok((loaded, projects)) => {
-                positions = Some(loaded);
-                outgoing = projects;
-            }
-            Err(error) => restore.fail(error),
-        }
-    }
+    // (2) Load this process's share of the cut and send it where it belongs.
+    let mut own_views = None;
+    let mut shipments = Shipments {
+        projects: InputHandle::new(),
+        positions: InputHandle::new(),
+        views: InputHandle::new(),
+    };
     let owned: Collected<EncodedProject> = Default::default();
     let rows: Collected<EncodedProject> = Default::default();
-    let mut state_input: VecInput<EncodedProject> = InputHandle::new();
+    let part_positions: Collected<(u64, Vec<u8>)> = Default::default();
+    let shipped_views: Collected<(u64, Vec<u8>)> = Default::default();
     let probe = ProbeHandle::new();
     let (to_owner, to_first) = (owned.clone(), rows.clone());
+    let (to_all, views_to_first) = (part_positions.clone(), shipped_views.clone());
     worker.dataflow::<u64, _, _>(|scope| {
-        let states = scope.input_from(&mut state_input);
+        let states = scope.input_from(&mut shipments.projects);
         states
             .clone()
             .exchange(|(project, _)| project_route(*project))
@@ -117,11 +134,24 @@ pub(crate) fn restore_cluster(
             .exchange(|_| 0)
             .inspect(move |state| to_first.borrow_mut().push(state.clone()))
             .probe_with(&probe);
+        scope
+            .input_from(&mut shipments.positions)
+            .broadcast()
+            .inspect(move |part| to_all.borrow_mut().push(part.clone()))
+            .probe_with(&probe);
+        scope
+            .input_from(&mut shipments.views)
+            .exchange(|_| 0)
+            .inspect(move |views| views_to_first.borrow_mut().push(views.clone()))
+            .probe_with(&probe);
     });
-    for item in outgoing {
-        state_input.send(item);
+    if local == 0 {
+        match discard_and_load(restore, chosen, &union, &mine, &mut shipments) {
+            Ok(views) => own_views = views,
+            Err(error) => restore.fail(error),
+        }
     }
-    drop(state_input);
+    drop(shipments);
     while !probe.done() {
         worker.step_or_park(Some(Duration::from_millis(1)));
     }
@@ -135,7 +165,21 @@ pub(crate) fn restore_cluster(
         }
     }
     if index == 0 {
+        if let Some((next_id, bytes)) = shipped_views.take().pop() {
+            match postcard::from_bytes::<IssueViews>(&bytes) {
+                Ok(views) => own_views = Some((next_id, views)),
+                Err(error) => restore.fail(anyhow::anyhow!("the checkpointed views do not decode: {error}")),
+            }
+        }
         let mut views = restore.views.write().unwrap_or_else(|p| p.into_inner());
+        if let (Some((next_id, restored)), Some((epoch, _))) = (own_views, chosen) {
+            restore.next_id.store(next_id, Ordering::Relaxed);
+            let change_log = views.change_log.take();
+            *views = restored;
+            views.change_log = change_log;
+            views.complete_through = epoch;
+            views.finished = false;
+        }
         for (project, bytes) in rows.take() {
             // A state that does not decode was reported above, by its owner.
             let Ok(state) = postcard::from_bytes::<ProjectState>(&bytes) else {
@@ -146,56 +190,86 @@ pub(crate) fn restore_cluster(
             }
         }
     }
+    if local != 0 {
+        return (None, projects);
+    }
+    let positions = match resume_positions(restore, chosen, part_positions.take()) {
+        Ok(positions) => Some(positions),
+        Err(error) => {
+            restore.fail(error);
+            None
+        }
+    };
     (positions, projects)
 }
 
-/// Loads this process's checkpoint of the chosen cut (discarding newer ones), cuts the
-/// dead-letter file back, and on process 0 restores the views and the id counter. Returns
-/// the positions and every project's encoded state.
-fn load_cluster_part(
+/// Discards the parts after the chosen cut (all of them with none), then loads this
+/// process's share of it: sends every project's state and every part's positions, and
+/// part 0's views and id counter (returned when this is worker 0, shipped to it otherwise).
+fn discard_and_load(
     restore: &ClusterRestore,
-    chosen: Option<u64>,
-    available: &[Vec<u64>],
-) -> anyhow::Result<(Positions, Vec<EncodedProject>)> {
-    if chosen.is_none() && available.iter().any(|list| !list.is_empty()) {
-        tracing::warn!(
-            ?available,
-            "no checkpoint is common to every process of the cluster: starting afresh"
-        );
+    chosen: Option<(u64, usize)>,
+    union: &[PartName],
+    mine: &[PartName],
+    shipments: &mut Shipments,
+) -> anyhow::Result<Option<(u64, IssueViews)>> {
+    if chosen.is_none() && !union.is_empty() {
+        tracing::warn!(?union, "no complete checkpoint among the cluster's processes: starting afresh");
     }
-    checkpoint::discard_cluster_after(&restore.dir, restore.shape, chosen)?;
-    let Some(epoch) = chosen else {
+    checkpoint::discard_after(&restore.dir, chosen.map(|(epoch, _)| epoch))?;
+    let mut own_views = None;
+    for &part in mine {
+        let restored = checkpoint::load_part(&restore.dir, part)?;
+        for (project, state) in &restored.projects {
+            shipments
+                .projects
+                .send((*project, postcard::to_stdvec(state).context("cannot encode a project's state")?));
+        }
+        shipments.positions.send((
+            part.part as u64,
+            postcard::to_stdvec(&restored.positions).context("cannot encode positions")?,
+        ));
+        if part.part == 0 {
+            if restore.shape.process == 0 {
+                own_views = Some((restored.next_id, restored.views));
+            } else {
+                let views = postcard::to_stdvec(&restored.views).context("cannot encode the views")?;
+                shipments.views.send((restored.next_id, views));
+            }
+        }
+        tracing::info!(checkpoint = %restored.path.display(), next_epoch = part.epoch, "the cluster resumes from a common checkpoint");
+    }
+    Ok(own_views)
+}
+
+/// This process's positions from every part's: the cut's merged positions, and its
+/// dead-letter file cut back to what its own part recorded (none: it starts empty).
+fn resume_positions(restore: &ClusterRestore, chosen: Option<(u64, usize)>, parts: Vec<(u64, Vec<u8>)>) -> anyhow::Result<Positions> {
+    let Some((epoch, processes)) = chosen else {
         if let Some(path) = &restore.dead_letter_file {
             cut_dead_letters(path, 0)?;
         }
-        return Ok((Positions::default(), Vec::new()));
+        return Ok(Positions::default());
     };
-    let restored = checkpoint::load_cluster(&restore.dir, restore.shape, epoch)?;
-    if restored.positions.next_epoch != epoch {
-        anyhow::bail!(
-            "{} holds epoch {}, not the {epoch} its name says",
-            restored.path.display(),
-            restored.positions.next_epoch
-        );
+    let mut decoded = Vec::with_capacity(parts.len());
+    for (part, bytes) in parts {
+        let positions: Positions = postcard::from_bytes(&bytes).context("checkpointed positions do not decode")?;
+        decoded.push((part as usize, positions));
     }
+    if decoded.len() != processes {
+        anyhow::bail!("received the positions of {} of the cut's {processes} parts", decoded.len());
+    }
+    let mut positions = checkpoint::merge_positions(&decoded, processes);
+    positions.next_epoch = epoch;
+    let own = decoded
+        .iter()
+        .find(|(part, _)| *part == restore.shape.process)
+        .and_then(|(_, p)| p.dead_letter_bytes);
     if let Some(path) = &restore.dead_letter_file {
-        cut_dead_letters(path, restored.positions.dead_letter_bytes.unwrap_or(0))?;
+        cut_dead_letters(path, own.unwrap_or(0))?;
     }
-    if restore.shape.process == 0 {
-        restore.next_id.store(restored.next_id, Ordering::Relaxed);
-        let mut views = restore.views.write().unwrap_or_else(|p| p.into_inner());
-        let change_log = views.change_log.take();
-        *views = restored.views;
-        views.change_log = change_log;
-        views.complete_through = epoch;
-        views.finished = false;
-    }
-    let mut outgoing = Vec::with_capacity(restored.projects.len());
-    for (project, state) in &restored.projects {
-        outgoing.push((*project, postcard::to_stdvec(state).context("cannot encode a project's state")?));
-    }
-    tracing::info!(checkpoint = %restored.path.display(), next_epoch = epoch, "the cluster resumes from a common checkpoint");
-    Ok((restored.positions, outgoing))
+    positions.dead_letter_bytes = own;
+    Ok(positions)
 }
 
 /// Cuts the dead-letter file back to what the checkpoint covers: rejections after it are

@@ -21,6 +21,7 @@ use dataflows::graph::DeadLetterSink;
 use dataflows::views::IssueViews;
 
 mod kafka;
+mod points;
 
 use crate::checkpoint::{self, CheckpointBodyRef, FilesPosition, Positions};
 use crate::metrics::Metrics;
@@ -49,8 +50,10 @@ pub struct Feeder {
     pub metrics: Arc<Metrics>,
     pub startup: Arc<Startup>,
     pub stop: Arc<AtomicBool>,
-    /// API mutations (and their log); None in clusters.
+    /// API mutations (and their log); in a cluster, opened by `run` on process 0.
     pub mutations: Option<RefCell<Sequencer>>,
+    /// A cluster's process 0: the API's requests, for the log `run` opens.
+    pub cluster_inbox: Option<std::sync::mpsc::Receiver<crate::mutation_log::Pending>>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -66,18 +69,21 @@ pub(crate) struct Checkpointer {
 }
 
 impl Feeder {
-    pub fn run(self, dispatch: Dispatch, mut positions: Positions) -> anyhow::Result<()> {
+    pub fn run(mut self, dispatch: Dispatch, mut positions: Positions) -> anyhow::Result<()> {
         if let (Some(options), true) = (&self.checkpoints, self.processes > 1 && self.process == 0) {
-            // A cluster does not replay API mutations: a state a single-process server left
-            // with logged mutations beyond its checkpoint must be resumed on one process.
-            let log = Sequencer::open(Some(&options.dir), positions.mutations_applied, None)?;
-            if log.to_replay() > 0 {
+            // The log is opened once the cluster has agreed on the cut it resumes from.
+            let inbox = self.cluster_inbox.take();
+            let serving = inbox.is_some();
+            let log = Sequencer::open(Some(&options.dir), positions.mutations_applied, inbox)?;
+            if !serving && log.to_replay() > 0 {
+                // A bounded cluster read may end before a logged mutation's position.
                 anyhow::bail!(
-                    "{} holds {} API mutations after the checkpoint resumed from; a multi-process cluster cannot replay them: resume this state on one process first",
+                    "{} holds {} API mutations after the checkpoint resumed from; a cluster replays them as a server (`occurrent run`), or resume this state on one process",
                     options.dir.display(),
                     log.to_replay()
                 );
             }
+            self.mutations = Some(RefCell::new(log));
         }
         let mut checkpointer = self.checkpoints.as_ref().map(|options| Checkpointer {
             options: options.clone(),
@@ -117,6 +123,11 @@ impl Feeder {
         }
         if let Some(kafka) = &self.kafka {
             self.feed_kafka(kafka, dispatch, positions, checkpointer)?;
+        }
+        if self.cluster_cuts.is_some() {
+            // A cluster applies mutations at its points only (requests still queued get an
+            // error when the inbox closes).
+            return Ok(());
         }
         if self.stop.load(Ordering::Relaxed) {
             return Ok(());

@@ -754,8 +754,13 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     auth::check_listen_address(&args.listen, &catalog, args.insecure)?;
     let mut wiring = wire(&args.input, &catalog, args.follow, EndAt::Unbounded)?;
     let (sink, stop) = (wiring.sink.clone(), wiring.stop.clone());
-    // Mutations are ordered by the one feeder of a single process (clusters: not yet).
-    let mutations = if wiring.options.cluster.is_none() {
+    // Mutations are ordered by the one feeder of a single process, or of a checkpointing
+    // cluster's process 0 (at mutation points every process takes part in).
+    let orders_mutations = match &wiring.options.cluster {
+        None => true,
+        Some(cluster) => cluster.process == 0 && wiring.options.checkpoints.is_some(),
+    };
+    let mutations = if orders_mutations {
         let (sender, inbox) = mutation_log::channel();
         wiring.options.mutations = Some(inbox);
         Some(sender)

@@ -191,15 +191,13 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
             cut_dead_letters(path, 0)?;
         }
     }
-    let mutations = if processes == 1 {
+    // A cluster's process 0 opens its log once the cluster has agreed on a cut (the feeder).
+    let (mutations, cluster_inbox) = if processes == 1 {
         let dir = options.checkpoints.as_ref().map(|c| c.dir.as_path());
-        Some(std::cell::RefCell::new(Sequencer::open(
-            dir,
-            positions.mutations_applied,
-            options.mutations,
-        )?))
+        let log = Sequencer::open(dir, positions.mutations_applied, options.mutations)?;
+        (Some(std::cell::RefCell::new(log)), None)
     } else {
-        None
+        (None, options.mutations)
     };
     let initial = Arc::new(Mutex::new(initial));
     let change_sinks = options.changes.clone();
@@ -224,12 +222,20 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
     let reports = Arc::new(Mutex::new(CutReports::default()));
     let announced = Arc::new(Mutex::new(std::collections::BTreeSet::new()));
     let announced_through = Arc::new(AtomicU64::new(0));
+    let points = Arc::new(Mutex::new(std::collections::BTreeSet::new()));
+    let point_offsets = Arc::new(Mutex::new(Default::default()));
+    let plan = Arc::new(Mutex::new(Vec::new()));
+    let plan_complete = Arc::new(AtomicBool::new(false));
     let dispatch = Dispatch {
         senders,
         frontier: frontier.clone(),
         reports: reports.clone(),
         announced: announced.clone(),
         announced_through: announced_through.clone(),
+        points: points.clone(),
+        point_offsets: point_offsets.clone(),
+        plan: plan.clone(),
+        plan_complete: plan_complete.clone(),
     };
 
     let feeder = Feeder {
@@ -248,6 +254,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         startup: startup.clone(),
         stop: options.stop.clone(),
         mutations,
+        cluster_inbox,
     };
     // The feeder starts once it knows where: at once for one process, after the cluster's
     // agreement on a cut otherwise.
@@ -331,8 +338,13 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         // Cluster checkpoints: cut epochs announced by any process, broadcast. This input
         // advances with the blocks' input, so its frontier tells every feeder up to which
         // time every announcement is known (see `feed::kafka`).
-        let mut announce_input: VecInput<u64> = InputHandle::new();
+        let mut announce_input: VecInput<(u64, bool)> = InputHandle::new();
         let announce_probe = ProbeHandle::new();
+        // Cluster mutations: offsets at mutation points, and the replay plan (see
+        // `feed::points`). Neither waits on its frontier, so neither advances.
+        let mut offsets_input: VecInput<OffsetsReport> = InputHandle::new();
+        let mut plan_input: VecInput<PlanEntry> = InputHandle::new();
+        let plan_probe = ProbeHandle::new();
         let views = worker_views.clone();
         let (decoder, sink) = (decoder.clone(), sink.clone());
         // Blocks are read by local worker `epoch % workers` of the process owning the epoch's
@@ -347,6 +359,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         };
         let cut_reports = reports.clone();
         let cut_announced = announced.clone();
+        let (point_announced, reported, planned) = (points.clone(), point_offsets.clone(), plan.clone());
         let probe = worker.dataflow::<u64, _, _>(|scope| {
             let blocks = scope.input_from(&mut input);
             let outputs = Outputs {
@@ -367,12 +380,31 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
             scope
                 .input_from(&mut announce_input)
                 .broadcast()
-                .inspect(move |cut| {
+                .inspect(move |(epoch, point)| {
                     if local == 0 {
-                        cut_announced.lock().unwrap_or_else(|p| p.into_inner()).insert(*cut);
+                        let set = if *point { &point_announced } else { &cut_announced };
+                        set.lock().unwrap_or_else(|p| p.into_inner()).insert(*epoch);
                     }
                 })
                 .probe_with(&announce_probe);
+            scope
+                .input_from(&mut offsets_input)
+                .broadcast()
+                .inspect(move |(point, process, offsets)| {
+                    if local == 0 {
+                        let mut reported = reported.lock().unwrap_or_else(|p| p.into_inner());
+                        reported.entry(*point).or_default().insert(*process, offsets.clone());
+                    }
+                });
+            scope
+                .input_from(&mut plan_input)
+                .broadcast()
+                .inspect(move |entry| {
+                    if local == 0 {
+                        planned.lock().unwrap_or_else(|p| p.into_inner()).push(entry.clone());
+                    }
+                })
+                .probe_with(&plan_probe);
             build_ingest(blocks, decoder, ingest, owner, outputs, &state)
         });
         let start = start_epoch.load(Ordering::Relaxed);
@@ -380,11 +412,13 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         status_input.advance_to(start);
         // Only a checkpointing cluster announces cuts: elsewhere the input closes at once and
         // costs no progress updates per epoch.
-        let mut announce_input = if announcing {
+        let (mut announce_input, mut offsets_input, mut plan_input) = if announcing {
             announce_input.advance_to(start);
-            Some(announce_input)
+            offsets_input.advance_to(start);
+            plan_input.advance_to(start);
+            (Some(announce_input), Some(offsets_input), Some(plan_input))
         } else {
-            None
+            (None, None, None)
         };
         let mut published = u64::MAX - 1;
         let mut publish = |probe: &timely::dataflow::ProbeHandle<u64>| {
@@ -395,6 +429,9 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
             // frontier is in `announced` by now.
             let known = announce_probe.with_frontier(|f| f.first().copied()).unwrap_or(u64::MAX);
             announced_through.store(known, Ordering::Relaxed);
+            if plan_probe.done() {
+                plan_complete.store(true, Ordering::Relaxed);
+            }
             let through = probe.with_frontier(|f| f.first().copied()).unwrap_or(u64::MAX);
             if through != published {
                 published = through;
@@ -439,9 +476,24 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                         }
                     }
                 }
-                Ok(Feed::Announce(cut)) => {
+                Ok(Feed::Announce { epoch, point }) => {
                     if let Some(announce) = &mut announce_input {
-                        announce.send(cut);
+                        announce.send((epoch, point));
+                        announce.flush();
+                    }
+                }
+                Ok(Feed::Offsets { point, offsets }) => {
+                    if let Some(input) = &mut offsets_input {
+                        // This input never advances: only a flush sends what it buffers.
+                        input.send((point, process as u64, offsets));
+                        input.flush();
+                    }
+                }
+                Ok(Feed::Plan(entries)) => {
+                    if let Some(mut input) = plan_input.take() {
+                        for (index, entry) in entries.into_iter().enumerate() {
+                            input.send((index as u64, entry));
+                        }
                     }
                 }
                 Ok(Feed::Snapshot { through, cut, reply }) => {
@@ -493,6 +545,8 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         drop(input);
         drop(status_input);
         drop(announce_input);
+        drop(offsets_input);
+        drop(plan_input);
         while !probe.done() {
             worker.step_or_park(Some(Duration::from_millis(1)));
             publish(&probe);

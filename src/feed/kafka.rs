@@ -38,7 +38,7 @@ use crate::pipeline::{CutReport, CutStatus, Dispatch, KafkaInput};
 const MIN_SUB_BLOCK: usize = 512;
 
 /// The cluster's cuts as this feeder follows them.
-struct Cuts {
+pub(super) struct Cuts {
     /// Epochs per round: cuts are round starts, the multiples of it.
     stride: u64,
     /// The least distance between an announcement's input time and its cut.
@@ -53,6 +53,14 @@ struct Cuts {
     /// This process announced a cut for its stop, or for the end of its input.
     announced_stop: bool,
     announced_end: bool,
+}
+
+impl Cuts {
+    /// The first round start at least a lookahead after `at` (an input time): where an
+    /// announcement made at `at` may cut.
+    pub(super) fn align_ahead(&self, at: u64) -> u64 {
+        (at + self.lookahead).div_ceil(self.stride) * self.stride
+    }
 }
 
 impl Feeder {
@@ -104,6 +112,11 @@ impl Feeder {
             }),
             _ => None,
         };
+        // A checkpointing cluster takes API mutations at mutation points (see `points`).
+        let mut points = match &cuts {
+            Some(_) => Some(self.start_points(dispatch, base)?),
+            None => None,
+        };
         // Set when this process wrote the cluster's last cut.
         let mut last_cut = false;
         let mut round: u64 = 0;
@@ -111,7 +124,7 @@ impl Feeder {
         let mut last_refresh: Option<Instant> = None;
         loop {
             // Mutations take a round of their own (its first epoch, on worker 0).
-            if self.feed_mutations(dispatch, positions, base + round * stride, false, None)? {
+            if points.is_none() && self.feed_mutations(dispatch, positions, base + round * stride, false, None)? {
                 base += stride;
                 positions.next_epoch = base + round * stride;
                 dispatch.advance_all(positions.next_epoch)?;
@@ -126,8 +139,22 @@ impl Feeder {
                     break;
                 }
                 positions.next_epoch = round_start;
+                if let Some(points) = &mut points {
+                    self.announce_point(points, cuts, dispatch, round_start)?;
+                    if dispatch.next_point(points.done) == Some(round_start) {
+                        cuts.sent |= self.handle_point(points, dispatch, positions, &source, round_start)?;
+                        // The point's round carries the mutations only.
+                        base += stride;
+                        positions.next_epoch = base + round * stride;
+                        dispatch.advance_all(positions.next_epoch)?;
+                        continue;
+                    }
+                }
             }
-            if let Some(sequencer) = &self.mutations {
+            if let Some(points) = &points {
+                // Partitions pause where the next logged mutation was applied.
+                source.stop_at(points.plan.front());
+            } else if let Some(sequencer) = &self.mutations {
                 source.stop_at(sequencer.borrow().kafka_stops(positions).as_ref());
             }
             let mut read_any = false;
@@ -209,6 +236,12 @@ impl Feeder {
                     round = round.min((known.max(round_start + stride) - base) / stride);
                 }
             }
+            if let Some(point) = points.as_ref().and_then(|p| dispatch.next_point(p.done)) {
+                // Nor does it pass a mutation point (after this round, the next is one).
+                if base + round * stride > point {
+                    round = (point.max(round_start + stride) - base) / stride;
+                }
+            }
             positions.next_epoch = base + round * stride;
             if let Some(cuts) = &mut cuts {
                 // Advancing beyond a cut (the skip-ahead may cross several) also needs it.
@@ -241,6 +274,21 @@ impl Feeder {
             loop {
                 self.announce_due(cuts, dispatch, positions.next_epoch, true)?;
                 let known = self.announcements_known(cuts, dispatch);
+                if let Some(points) = &mut points {
+                    self.announce_point(points, cuts, dispatch, positions.next_epoch)?;
+                    if let Some(point) = dispatch.next_point(points.done).filter(|point| *point < known) {
+                        // A cut at the point comes first, as in the rounds.
+                        if self.cut_through(point, cuts, true, checkpointer, dispatch, positions, &source)? {
+                            break;
+                        }
+                        if point > positions.next_epoch {
+                            positions.next_epoch = point;
+                            dispatch.advance_all(point)?;
+                        }
+                        cuts.sent |= self.handle_point(points, dispatch, positions, &source, point)?;
+                        continue;
+                    }
+                }
                 if self.cut_through(known - 1, cuts, true, checkpointer, dispatch, positions, &source)? {
                     break;
                 }
@@ -286,8 +334,8 @@ impl Feeder {
         let stop = self.stop.load(Ordering::Relaxed) && !cuts.announced_stop;
         let end = finished && !cuts.announced_end;
         if periodic || stop || end {
-            let cut = (at + cuts.lookahead).div_ceil(cuts.stride) * cuts.stride;
-            dispatch.announce(cut)?;
+            let cut = cuts.align_ahead(at);
+            dispatch.announce(cut, false)?;
             cuts.announced_at = Instant::now();
             cuts.announced_stop |= stop;
             cuts.announced_end |= end;

@@ -1,8 +1,8 @@
 //! The feeder's link to the workers of its process: what it sends them, and what they send
 //! back at a checkpoint (their state and, in a checkpointing cluster, the processes' reports).
 
-use std::collections::BTreeSet;
-use std::sync::atomic::AtomicU64;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::mpsc::{channel, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 
@@ -15,9 +15,15 @@ pub enum Feed {
     Block { block: Arc<InputBlock>, horizon: u64 },
     /// The worker will receive no block before this epoch.
     Advance(u64),
-    /// Announce a cluster cut at this epoch to every process (sent at the worker's current
-    /// input time, which the announcing feeder keeps at least a lookahead before the cut).
-    Announce(u64),
+    /// Announce a cluster cut (or with `point`, a mutation point) at this epoch to every
+    /// process (sent at the worker's current input time, which the announcing feeder keeps at
+    /// least a lookahead before it).
+    Announce { epoch: u64, point: bool },
+    /// Tell every process this process's partition offsets at a mutation point.
+    Offsets { point: u64, offsets: Vec<(i32, i64)> },
+    /// The logged mutations to replay (each as every partition's offsets), from process 0 to
+    /// every process; every worker closes the plan's input after it.
+    Plan(Vec<Vec<(i32, i64)>>),
     /// Drain every epoch before `through`, then hand back this worker's state. `cut`: in a
     /// checkpointing cluster, what this process tells the others at this cut (its first
     /// worker sends it; every process learns every report before the cut completes).
@@ -105,9 +111,24 @@ pub struct Dispatch {
     pub reports: Arc<Mutex<CutReports>>,
     /// Cluster checkpoints: the cut epochs announced so far, by any process.
     pub announced: Arc<Mutex<BTreeSet<u64>>>,
-    /// Every announcement made before this epoch is in `announced`.
+    /// Every announcement made before this epoch is in `announced` and `points`.
     pub announced_through: Arc<AtomicU64>,
+    /// Cluster mutation points announced so far (by process 0).
+    pub points: Arc<Mutex<BTreeSet<u64>>>,
+    /// Each process's partition offsets at each mutation point, as received.
+    pub point_offsets: Arc<Mutex<PointOffsets>>,
+    /// The replay plan as received (index, offsets), and whether it is complete.
+    pub plan: Arc<Mutex<Vec<PlanEntry>>>,
+    pub plan_complete: Arc<AtomicBool>,
 }
+
+/// A logged mutation to replay: its index in the plan, every partition's offsets.
+pub type PlanEntry = (u64, Vec<(i32, i64)>);
+/// (point, process, its partitions' next offsets): a process's report at a mutation point.
+pub type OffsetsReport = (u64, u64, Vec<(i32, i64)>);
+
+/// Offsets reported at mutation points: point → process → (partition, next offset).
+pub type PointOffsets = BTreeMap<u64, BTreeMap<u64, Vec<(i32, i64)>>>;
 
 impl Dispatch {
     pub fn local_workers(&self) -> usize {
@@ -120,12 +141,37 @@ impl Dispatch {
             .map_err(|_| anyhow::anyhow!("worker {worker} stopped"))
     }
 
-    /// Announces a cluster cut (through the first local worker).
-    pub fn announce(&self, cut: u64) -> anyhow::Result<()> {
-        self.announced.lock().unwrap_or_else(|p| p.into_inner()).insert(cut);
+    /// Announces a cluster cut or mutation point (through the first local worker).
+    pub fn announce(&self, epoch: u64, point: bool) -> anyhow::Result<()> {
+        let set = if point { &self.points } else { &self.announced };
+        set.lock().unwrap_or_else(|p| p.into_inner()).insert(epoch);
         self.senders[0]
-            .send(Feed::Announce(cut))
+            .send(Feed::Announce { epoch, point })
             .map_err(|_| anyhow::anyhow!("worker 0 stopped"))
+    }
+
+    /// The first announced mutation point after `after`, if any.
+    pub fn next_point(&self, after: u64) -> Option<u64> {
+        let points = self.points.lock().unwrap_or_else(|p| p.into_inner());
+        points.range(after + 1..).next().copied()
+    }
+
+    /// Sends this process's offsets at a mutation point to every process.
+    pub fn report_offsets(&self, point: u64, offsets: Vec<(i32, i64)>) -> anyhow::Result<()> {
+        self.senders[0]
+            .send(Feed::Offsets { point, offsets })
+            .map_err(|_| anyhow::anyhow!("worker 0 stopped"))
+    }
+
+    /// Sends the replay plan (process 0; empty elsewhere) and closes every worker's plan input.
+    pub fn send_plan(&self, plan: Vec<Vec<(i32, i64)>>) -> anyhow::Result<()> {
+        let mut plan = Some(plan);
+        for (worker, sender) in self.senders.iter().enumerate() {
+            sender
+                .send(Feed::Plan(plan.take().unwrap_or_default()))
+                .map_err(|_| anyhow::anyhow!("worker {worker} stopped"))?;
+        }
+        Ok(())
     }
 
     /// The first announced cut after `after`, if any.

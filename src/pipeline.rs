@@ -3,7 +3,8 @@
 //! output to the shared views. The feeder also decides when to checkpoint: it pauses, every
 //! worker drains to the same epoch and hands back its state, and the state is written with the
 //! input positions that produced it. A checkpointing cluster restores inside the timely
-//! cluster: the processes first agree on their newest common cut (`restore_cluster`), and the
+//! cluster: the processes first agree on the newest cut they hold between them, written by any
+//! number of processes (`restore_cluster`), and the
 //! feeder starts from that cut's positions.
 
 use std::path::PathBuf;

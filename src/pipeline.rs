@@ -4,8 +4,7 @@
 //! worker drains to the same epoch and hands back its state, and the state is written with the
 //! input positions that produced it. A checkpointing cluster restores inside the timely
 //! cluster: the processes first agree on the newest cut they hold between them, written by any
-//! number of processes (`restore_cluster`), and the
-//! feeder starts from that cut's positions.
+//! number of processes (`restore_cluster`), and the feeder starts from that cut's positions.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

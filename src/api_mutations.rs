@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value};
 
 use crate::api::{error, org_known, AppState};
 use crate::auth::Caller;
-use crate::mutation_log::MutationRequest;
+use crate::mutation_log::{MutationRequest, MutationSender};
 use crate::search;
 use crate::serialize_triage::{assignee_json, share_id_json, status_details_json};
 
@@ -138,13 +138,19 @@ fn now_micros() -> i64 {
 }
 
 /// Submits the mutation and waits until the views show it. `Err` is a response to send.
-async fn apply(state: &AppState, request: MutationRequest) -> Result<(), Rejection> {
-    let Some(mutations) = &state.mutations else {
-        return Err(Rejection::Detail(
+/// A process that cannot order mutations (a cluster's other processes, whose views are
+/// empty) refuses them before resolving any target.
+fn unordered(state: &AppState) -> Result<&MutationSender, Rejection> {
+    state.mutations.as_ref().ok_or_else(|| {
+        Rejection::Detail(
             StatusCode::NOT_IMPLEMENTED,
-            "Mutations are not supported by a multi-process cluster yet".into(),
-        ));
-    };
+            "Mutations are served by process 0 of a cluster with --state-dir".into(),
+        )
+    })
+}
+
+async fn apply(state: &AppState, request: MutationRequest) -> Result<(), Rejection> {
+    let mutations = unordered(state)?;
     let epoch = mutations
         .submit(request)
         .await
@@ -433,6 +439,9 @@ async fn put(
     if !org_known(&state, &org) {
         return error(StatusCode::NOT_FOUND, "The requested resource does not exist");
     }
+    if let Err(rejection) = unordered(&state) {
+        return rejection.into_response();
+    }
     let body: Value = match serde_json::from_slice(&body) {
         Ok(body) => body,
         Err(e) => return bad_request(format!("JSON parse error - {e}")).into_response(),
@@ -554,6 +563,9 @@ pub async fn delete_issues(state: State<AppState>, path: Path<String>, raw: RawQ
 async fn delete(State(state): State<AppState>, Path(org): Path<String>, RawQuery(raw): RawQuery, caller: Option<&str>) -> Response {
     if !org_known(&state, &org) {
         return error(StatusCode::NOT_FOUND, "The requested resource does not exist");
+    }
+    if let Err(rejection) = unordered(&state) {
+        return rejection.into_response();
     }
     let params = params(raw.as_deref());
     let actor = actor_of(caller);

@@ -7,9 +7,13 @@
 //! [`CheckpointBody`], then the xxh3-64 of everything before it (u64 LE). postcard (a compact,
 //! stable serde format) rather than JSON: at a million groups JSON is ~4x larger and slower.
 //!
-//! One process: `checkpoint-<sequence>.bin`. A cluster: `cluster-<N>-<I>-e<epoch>.bin`, process
-//! I's part of the cut at `epoch` (same layout); a restart uses the newest epoch every process
-//! has ([`agree`]).
+//! A checkpoint is a cut at an epoch, in parts: `cut-e<epoch>-<N>-<I>.bin` is process I's part
+//! of an N-process run's cut (one process: `-1-0`). A restart uses the newest cut whose N parts
+//! are all present and valid ([`choose`]), whatever N was: the parts' projects are re-sharded
+//! over the new workers, each Kafka partition resumes from the offset its owner recorded
+//! ([`merge_positions`]), and the views come from part 0. Earlier builds named files
+//! `checkpoint-<sequence>.bin` or `cluster-<N>-<I>-e<epoch>.bin` (format 7 and older); they
+//! are refused with an error, not silently ignored.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -35,7 +39,9 @@ const MAGIC: &[u8] = b"OCCURRENT-CHECKPOINT\n";
 /// 7: the ingest state prunes per-hour users at the retention cut (it keeps the cut).
 /// 8: rows keep their inbox date and unhandled flag; projects keep their releases in order
 ///    and release resolutions a release key.
-const FORMAT_VERSION: u32 = 8;
+/// 9: files are cut parts named by epoch and process count, loadable by another process
+///    count (same body as 8).
+const FORMAT_VERSION: u32 = 9;
 /// Checkpoints kept besides the newest, in case the newest turns out unreadable.
 const KEEP: usize = 2;
 
@@ -100,16 +106,6 @@ pub fn encode_projects(projects: &HashMap<ProjectId, ProjectState>) -> anyhow::R
     postcard::to_stdvec(projects).context("cannot encode the project state")
 }
 
-/// Writes `body` as checkpoint `sequence` in `dir` and removes older ones beyond [`KEEP`].
-/// Returns the file written and its size.
-pub fn write(dir: &Path, sequence: u64, body: &CheckpointBodyRef<'_>) -> anyhow::Result<(PathBuf, u64)> {
-    let written = write_named(dir, &format!("checkpoint-{sequence:012}.bin"), body)?;
-    for old in list(dir)?.into_iter().rev().skip(KEEP + 1) {
-        let _ = fs::remove_file(old.1);
-    }
-    Ok(written)
-}
-
 /// Encodes `body` to `dir/name` atomically: temporary file, fsync, rename, directory fsync.
 fn write_named(dir: &Path, name: &str, body: &CheckpointBodyRef<'_>) -> anyhow::Result<(PathBuf, u64)> {
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -134,33 +130,6 @@ fn write_named(dir: &Path, name: &str, body: &CheckpointBodyRef<'_>) -> anyhow::
         .and_then(|d| d.sync_all())
         .with_context(|| format!("cannot sync {}", dir.display()))?;
     Ok((path, bytes.len() as u64))
-}
-
-/// Checkpoint files in `dir`, oldest first, with their sequence numbers.
-fn list(dir: &Path) -> anyhow::Result<Vec<(u64, PathBuf)>> {
-    let mut found = Vec::new();
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(found),
-        Err(error) => return Err(error).with_context(|| format!("cannot read {}", dir.display())),
-    };
-    for entry in entries {
-        let entry = entry?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if let Some(sequence) = name.strip_prefix("checkpoint-").and_then(|n| n.strip_suffix(".bin")) {
-            if let Ok(sequence) = sequence.parse::<u64>() {
-                found.push((sequence, entry.path()));
-            }
-        }
-    }
-    found.sort();
-    Ok(found)
-}
-
-/// The sequence number the next checkpoint in `dir` should take.
-pub fn next_sequence(dir: &Path) -> anyhow::Result<u64> {
-    Ok(list(dir)?.last().map_or(1, |(sequence, _)| sequence + 1))
 }
 
 fn read(path: &Path) -> anyhow::Result<CheckpointBody> {
@@ -188,112 +157,139 @@ fn verify(bytes: &[u8]) -> anyhow::Result<&[u8]> {
     Ok(content)
 }
 
-/// Loads the newest valid checkpoint in `dir`; invalid ones are skipped with a warning.
-pub fn load_newest(dir: &Path) -> anyhow::Result<Option<Restored>> {
-    for (_, path) in list(dir)?.into_iter().rev() {
-        let started = Instant::now();
-        let body = match read(&path) {
-            Ok(body) => body,
-            Err(error) => {
-                tracing::warn!(path = %path.display(), error = format!("{error:#}"), "skipping an unusable checkpoint");
-                continue;
-            }
-        };
-        let mut projects = HashMap::default();
-        for blob in &body.workers {
-            let part: HashMap<ProjectId, ProjectState> = match postcard::from_bytes(blob) {
-                Ok(part) => part,
-                Err(error) => {
-                    tracing::warn!(path = %path.display(), %error, "skipping a checkpoint whose worker state does not decode");
-                    projects.clear();
-                    break;
-                }
-            };
-            projects.extend(part);
-        }
-        if projects.is_empty() && body.workers.iter().any(|w| w.len() > 1) {
-            continue;
-        }
-        tracing::info!(path = %path.display(), groups = body.views.len(), seconds = started.elapsed().as_secs_f64(), "loaded checkpoint");
-        return Ok(Some(Restored {
-            path,
-            positions: body.positions,
-            next_id: body.next_id,
-            views: body.views,
-            projects,
-        }));
-    }
-    Ok(None)
-}
-
-/// A process's place in a cluster: cluster checkpoints are named by it and by their epoch.
+/// A process's place in a run: its parts of cuts are named by it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClusterShape {
     pub processes: usize,
     pub process: usize,
 }
 
-impl ClusterShape {
-    fn prefix(&self) -> String {
-        format!("cluster-{}-{}-e", self.processes, self.process)
+/// One file of a cut: process `part`'s share of an `processes`-process run's cut at `epoch`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PartName {
+    pub epoch: u64,
+    pub processes: usize,
+    pub part: usize,
+}
+
+impl PartName {
+    fn file_name(&self) -> String {
+        format!("cut-e{:020}-{}-{}.bin", self.epoch, self.processes, self.part)
+    }
+
+    fn parse(name: &str) -> Option<PartName> {
+        let rest = name.strip_prefix("cut-e")?.strip_suffix(".bin")?;
+        let mut fields = rest.split('-');
+        let epoch = fields.next()?.parse().ok()?;
+        let processes = fields.next()?.parse().ok()?;
+        let part = fields.next()?.parse().ok()?;
+        (fields.next().is_none() && part < processes).then_some(PartName { epoch, processes, part })
     }
 }
 
-/// Writes this process's part of the cluster cut at `epoch` (every process writes one, with
-/// the same epoch) and removes this process's older ones beyond [`KEEP`].
-pub fn write_cluster(dir: &Path, shape: ClusterShape, epoch: u64, body: &CheckpointBodyRef<'_>) -> anyhow::Result<(PathBuf, u64)> {
-    let written = write_named(dir, &format!("{}{epoch:020}.bin", shape.prefix()), body)?;
-    for (_, old) in list_cluster(dir, shape)?.into_iter().rev().skip(KEEP + 1) {
-        let _ = fs::remove_file(old);
+/// Writes this process's part of the cut at `epoch` and removes parts (of any shape) older
+/// than the newest [`KEEP`] + 1 cuts this process wrote.
+pub fn write_part(dir: &Path, shape: ClusterShape, epoch: u64, body: &CheckpointBodyRef<'_>) -> anyhow::Result<(PathBuf, u64)> {
+    let name = PartName {
+        epoch,
+        processes: shape.processes,
+        part: shape.process,
+    };
+    let written = write_named(dir, &name.file_name(), body)?;
+    let files = list_parts(dir)?;
+    let mut own: Vec<u64> = files
+        .iter()
+        .filter(|(n, _)| n.processes == shape.processes && n.part == shape.process)
+        .map(|(n, _)| n.epoch)
+        .collect();
+    own.sort_unstable();
+    own.dedup();
+    if let Some(&oldest_kept) = own.iter().rev().nth(KEEP) {
+        for (name, path) in files {
+            if name.epoch < oldest_kept {
+                // Another process sharing the directory may have removed it already.
+                let _ = fs::remove_file(path);
+            }
+        }
     }
     Ok(written)
 }
 
-/// This process's cluster checkpoint files, oldest epoch first. Files of another cluster
-/// shape are reported, not used: their state is partitioned differently.
-fn list_cluster(dir: &Path, shape: ClusterShape) -> anyhow::Result<Vec<(u64, PathBuf)>> {
+/// The cut parts in `dir`. Checkpoints of an earlier build (other names) are an error: a run
+/// must not silently start afresh beside state it cannot read.
+fn list_parts(dir: &Path) -> anyhow::Result<Vec<(PartName, PathBuf)>> {
     let mut found = Vec::new();
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(found),
         Err(error) => return Err(error).with_context(|| format!("cannot read {}", dir.display())),
     };
-    let prefix = shape.prefix();
     for entry in entries {
         let entry = entry?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if let Some(epoch) = name.strip_prefix(prefix.as_str()).and_then(|n| n.strip_suffix(".bin")) {
-            if let Ok(epoch) = epoch.parse::<u64>() {
-                found.push((epoch, entry.path()));
-            }
-        } else if name.starts_with("cluster-") && name.ends_with(".bin") {
-            tracing::warn!(file = name, expected = %prefix, "ignoring a checkpoint of another cluster shape (processes or process index)");
+        if let Some(part) = PartName::parse(name) {
+            found.push((part, entry.path()));
+        } else if (name.starts_with("checkpoint-") || name.starts_with("cluster-")) && name.ends_with(".bin") {
+            anyhow::bail!(
+                "{} is a checkpoint of an earlier build (format 8 or older; this build reads format {FORMAT_VERSION}, \
+                 files named cut-e<epoch>-<processes>-<process>.bin): run the build that wrote it, or remove the \
+                 directory's checkpoints to start afresh",
+                entry.path().display()
+            );
         }
     }
     found.sort();
     Ok(found)
 }
 
-/// The epochs of this process's cluster checkpoints whose checksum verifies, oldest first.
-pub fn cluster_epochs(dir: &Path, shape: ClusterShape) -> anyhow::Result<Vec<u64>> {
-    let mut epochs = Vec::new();
-    for (epoch, path) in list_cluster(dir, shape)? {
+/// The parts in `dir` whose checksum and format verify.
+pub fn valid_parts(dir: &Path) -> anyhow::Result<Vec<PartName>> {
+    let mut parts = Vec::new();
+    for (name, path) in list_parts(dir)? {
         let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         match verify(&bytes) {
-            Ok(_) => epochs.push(epoch),
+            Ok(_) => parts.push(name),
             Err(error) => {
                 tracing::warn!(path = %path.display(), error = format!("{error:#}"), "skipping an unusable checkpoint")
             }
         }
     }
-    Ok(epochs)
+    Ok(parts)
 }
 
-/// Loads this process's cluster checkpoint at `epoch` (chosen by [`agree`]).
-pub fn load_cluster(dir: &Path, shape: ClusterShape, epoch: u64) -> anyhow::Result<Restored> {
-    let path = dir.join(format!("{}{epoch:020}.bin", shape.prefix()));
+/// The cut to resume from: the newest epoch with every part of some run present in `parts`
+/// (the valid parts every process of the restarting run can see). Returns (epoch, processes).
+pub fn choose(parts: &[PartName]) -> Option<(u64, usize)> {
+    let mut complete = parts
+        .iter()
+        .filter(|p| {
+            (0..p.processes).all(|part| {
+                parts.contains(&PartName {
+                    epoch: p.epoch,
+                    processes: p.processes,
+                    part,
+                })
+            })
+        })
+        .map(|p| (p.epoch, std::cmp::Reverse(p.processes)))
+        .collect::<Vec<_>>();
+    complete.sort_unstable();
+    complete.last().map(|(epoch, processes)| (*epoch, processes.0))
+}
+
+/// Loads one part.
+pub fn load_part(dir: &Path, name: PartName) -> anyhow::Result<Restored> {
+    let path = dir.join(name.file_name());
     let body = read(&path).with_context(|| format!("cannot load {}", path.display()))?;
+    if body.positions.next_epoch != name.epoch {
+        anyhow::bail!(
+            "{} holds epoch {}, not the {} its name says",
+            path.display(),
+            body.positions.next_epoch,
+            name.epoch
+        );
+    }
     let mut projects = HashMap::default();
     for blob in &body.workers {
         let part: HashMap<ProjectId, ProjectState> =
@@ -309,34 +305,99 @@ pub fn load_cluster(dir: &Path, shape: ClusterShape, epoch: u64) -> anyhow::Resu
     })
 }
 
-/// Removes this process's cluster checkpoints after `keep` (all of them for None): a restart
-/// from an older cut replays past them, and a stale one must never be matched with another
-/// process's checkpoint of the same epoch from the new run.
-pub fn discard_cluster_after(dir: &Path, shape: ClusterShape, keep: Option<u64>) -> anyhow::Result<()> {
-    for (epoch, path) in list_cluster(dir, shape)? {
-        if keep.is_none_or(|keep| epoch > keep) {
-            tracing::info!(path = %path.display(), "removing a checkpoint newer than the cluster's common one");
-            fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+/// The positions of a whole cut from its parts' (part index, positions): each Kafka partition
+/// from the part of the process that read it (partition p belonged to process p mod N), the
+/// rest from part 0 (a cluster reads no files and takes no mutations).
+pub fn merge_positions(parts: &[(usize, Positions)], processes: usize) -> Positions {
+    let mut merged = parts
+        .iter()
+        .find(|(part, _)| *part == 0)
+        .map(|(_, positions)| positions.clone())
+        .unwrap_or_default();
+    merged.dead_letter_bytes = None;
+    if let Some(kafka) = &mut merged.kafka {
+        kafka.offsets.clear();
+        for (part, positions) in parts {
+            for (&partition, &offset) in positions.kafka.iter().flat_map(|k| k.offsets.iter()) {
+                if partition as usize % processes.max(1) == *part {
+                    kafka.offsets.insert(partition, offset);
+                }
+            }
+        }
+    }
+    merged
+}
+
+/// Loads the newest complete cut in `dir` (every part there) as one process's state. A cut
+/// with a part that does not load (checksum, format, decoding) is skipped with a warning,
+/// for the next older one; only the cut loaded is read in full (a large state is read once).
+pub fn load_newest(dir: &Path) -> anyhow::Result<Option<Restored>> {
+    let mut parts: Vec<PartName> = list_parts(dir)?.into_iter().map(|(name, _)| name).collect();
+    while let Some((epoch, processes)) = choose(&parts) {
+        let started = Instant::now();
+        match load_cut(dir, epoch, processes) {
+            Ok(restored) => {
+                tracing::info!(path = %restored.path.display(), processes, groups = restored.views.len(), seconds = started.elapsed().as_secs_f64(), "loaded checkpoint");
+                return Ok(Some(restored));
+            }
+            Err(error) => {
+                tracing::warn!(epoch, error = format!("{error:#}"), "skipping a checkpoint that does not load");
+                parts.retain(|p| !(p.epoch == epoch && p.processes == processes));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn load_cut(dir: &Path, epoch: u64, processes: usize) -> anyhow::Result<Restored> {
+    let mut first = None;
+    let mut positions = Vec::new();
+    let mut projects = HashMap::default();
+    for part in 0..processes {
+        let restored = load_part(dir, PartName { epoch, processes, part })?;
+        positions.push((part, restored.positions.clone()));
+        projects.extend(restored.projects);
+        if part == 0 {
+            first = Some((restored.path, restored.next_id, restored.views));
+        }
+    }
+    let (path, next_id, views) = first.context("a cut without parts")?;
+    let mut merged = merge_positions(&positions, processes);
+    // One process's own dead-letter file: part 0's length (a cluster's other processes wrote
+    // theirs elsewhere).
+    merged.dead_letter_bytes = positions.first().and_then(|(_, p)| p.dead_letter_bytes);
+    Ok(Restored {
+        path,
+        positions: merged,
+        next_id,
+        views,
+        projects,
+    })
+}
+
+/// Removes the parts in `dir` after the cut at `keep` (all of them for None): a restart from
+/// an older cut replays past them, and a stale part must never be matched with a part of the
+/// new run at the same epoch.
+pub fn discard_after(dir: &Path, keep: Option<u64>) -> anyhow::Result<()> {
+    for (name, path) in list_parts(dir)? {
+        if keep.is_none_or(|keep| name.epoch > keep) {
+            tracing::info!(path = %path.display(), "removing a checkpoint newer than the cut resumed from");
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                // Another process sharing the directory removed it first.
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => return Err(error).with_context(|| format!("cannot remove {}", path.display())),
+            }
         }
     }
     Ok(())
 }
 
-/// The cut a restarted cluster resumes from: the newest epoch every process has a valid
-/// checkpoint for (`available[p]`: process p's epochs). None: a fresh start (the caller warns
-/// when some process had checkpoints that cannot be used).
-pub fn agree(available: &[Vec<u64>]) -> Option<u64> {
-    let (first, others) = available.split_first()?;
-    first
-        .iter()
-        .copied()
-        .filter(|epoch| others.iter().all(|list| list.contains(epoch)))
-        .max()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const ONE: ClusterShape = ClusterShape { processes: 1, process: 0 };
 
     fn body(next_epoch: u64) -> (Positions, IssueViews) {
         (
@@ -348,21 +409,26 @@ mod tests {
         )
     }
 
-    fn write(dir: &Path, sequence: u64, (positions, views): &(Positions, IssueViews)) -> anyhow::Result<(PathBuf, u64)> {
+    fn write_with(dir: &Path, shape: ClusterShape, positions: &Positions, projects: &HashMap<ProjectId, ProjectState>) -> PathBuf {
+        let views = IssueViews::default();
         let body = CheckpointBodyRef {
             positions,
-            next_id: 7,
-            views,
-            workers: vec![encode_projects(&HashMap::default()).unwrap()],
+            next_id: 7 + shape.process as u64,
+            views: &views,
+            workers: vec![encode_projects(projects).unwrap()],
         };
-        super::write(dir, sequence, &body)
+        write_part(dir, shape, positions.next_epoch, &body).unwrap().0
+    }
+
+    fn write(dir: &Path, shape: ClusterShape, next_epoch: u64) -> PathBuf {
+        write_with(dir, shape, &body(next_epoch).0, &HashMap::default())
     }
 
     #[test]
     fn newest_valid_checkpoint_wins_and_corrupt_ones_are_skipped() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), 1, &body(10)).unwrap();
-        let (newest, _) = write(dir.path(), 2, &body(20)).unwrap();
+        write(dir.path(), ONE, 10);
+        let newest = write(dir.path(), ONE, 20);
         assert_eq!(load_newest(dir.path()).unwrap().unwrap().positions.next_epoch, 20);
         // Flip one byte of the newest: its checksum fails and the older one is used.
         let mut bytes = fs::read(&newest).unwrap();
@@ -371,62 +437,93 @@ mod tests {
         fs::write(&newest, &bytes).unwrap();
         assert_eq!(load_newest(dir.path()).unwrap().unwrap().positions.next_epoch, 10);
         // A truncated file (a crash mid-write without the rename) is skipped too.
-        fs::write(dir.path().join("checkpoint-000000000003.bin"), &bytes[..bytes.len() / 3]).unwrap();
+        fs::write(dir.path().join("cut-e00000000000000000030-1-0.bin"), &bytes[..bytes.len() / 3]).unwrap();
         assert_eq!(load_newest(dir.path()).unwrap().unwrap().positions.next_epoch, 10);
-        assert_eq!(next_sequence(dir.path()).unwrap(), 4);
     }
 
     #[test]
-    fn a_cluster_resumes_from_the_newest_checkpoint_every_process_has() {
+    fn the_newest_complete_cut_of_any_process_count_is_chosen() {
+        let part = |epoch, processes, part| PartName { epoch, processes, part };
         // Process 1 died before writing the cut at 300: both go back to 200.
-        assert_eq!(agree(&[vec![100, 200, 300], vec![100, 200]]), Some(200));
-        assert_eq!(agree(&[vec![200], vec![100, 200, 300], vec![200, 300]]), Some(200));
-        // Nothing in common (or nothing at all): a fresh start.
-        assert_eq!(agree(&[vec![100], vec![200]]), None);
-        assert_eq!(agree(&[vec![], vec![100]]), None);
-        assert_eq!(agree(&[vec![], vec![]]), None);
-        assert_eq!(agree(&[]), None);
+        assert_eq!(
+            choose(&[part(100, 2, 0), part(100, 2, 1), part(200, 2, 0), part(200, 2, 1), part(300, 2, 0)]),
+            Some((200, 2))
+        );
+        // A one-process cut after a two-process one, and the reverse.
+        assert_eq!(choose(&[part(100, 2, 0), part(100, 2, 1), part(150, 1, 0)]), Some((150, 1)));
+        assert_eq!(choose(&[part(100, 1, 0), part(150, 2, 1), part(150, 2, 0)]), Some((150, 2)));
+        // Nothing complete: a fresh start.
+        assert_eq!(choose(&[part(100, 2, 0), part(200, 2, 1)]), None);
+        assert_eq!(choose(&[]), None);
     }
 
     #[test]
-    fn cluster_checkpoints_are_per_process_kept_three_and_discarded_after_a_cut() {
+    fn a_two_part_cut_loads_as_one_state_with_each_partition_from_its_owner() {
         let dir = tempfile::tempdir().unwrap();
-        let (positions, views) = body(0);
-        let shape = |process| ClusterShape { processes: 2, process };
-        let body = CheckpointBodyRef {
-            positions: &positions,
-            next_id: 7,
-            views: &views,
-            workers: vec![encode_projects(&HashMap::default()).unwrap()],
+        let offsets = |own: &[(i32, i64)], stale: &[(i32, i64)], epoch| {
+            let mut positions = body(epoch).0;
+            positions.kafka = Some(KafkaPosition {
+                topic: "t".into(),
+                partition_count: 4,
+                offsets: own.iter().chain(stale).copied().collect(),
+            });
+            positions
         };
+        let (p0, p1) = (
+            offsets(&[(0, 100), (2, 300)], &[(1, 5), (3, 5)], 40),
+            offsets(&[(1, 200), (3, 400)], &[(0, 5), (2, 5)], 40),
+        );
+        let shape = |process| ClusterShape { processes: 2, process };
+        let projects = |project: ProjectId| [(project, ProjectState::default())].into_iter().collect();
+        write_with(dir.path(), shape(0), &p0, &projects(1));
+        write_with(dir.path(), shape(1), &p1, &projects(2));
+        let restored = load_newest(dir.path()).unwrap().unwrap();
+        assert_eq!(restored.next_id, 7, "part 0's id counter");
+        let kafka = restored.positions.kafka.unwrap();
+        assert_eq!(kafka.offsets, [(0, 100), (1, 200), (2, 300), (3, 400)].into_iter().collect());
+        let mut ids: Vec<ProjectId> = restored.projects.keys().copied().collect();
+        ids.sort_unstable();
+        assert_eq!(ids, vec![1, 2]);
+    }
+
+    #[test]
+    fn parts_are_kept_three_per_process_and_discarded_after_a_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let shape = |process| ClusterShape { processes: 2, process };
         for epoch in [10, 20, 30, 40] {
-            write_cluster(dir.path(), shape(0), epoch, &body).unwrap();
+            write(dir.path(), shape(0), epoch);
         }
-        write_cluster(dir.path(), shape(1), 40, &body).unwrap();
-        assert_eq!(cluster_epochs(dir.path(), shape(0)).unwrap(), vec![20, 30, 40]);
-        assert_eq!(cluster_epochs(dir.path(), shape(1)).unwrap(), vec![40]);
-        // A corrupt file does not count as available.
-        let path = dir.path().join("cluster-2-0-e00000000000000000040.bin");
+        write(dir.path(), shape(1), 40);
+        let parts = valid_parts(dir.path()).unwrap();
+        let epochs = |process| parts.iter().filter(|p| p.part == process).map(|p| p.epoch).collect::<Vec<_>>();
+        assert_eq!(epochs(0), vec![20, 30, 40]);
+        assert_eq!(epochs(1), vec![40]);
+        // A corrupt file does not count as valid.
+        let path = dir.path().join("cut-e00000000000000000040-2-0.bin");
         let mut bytes = fs::read(&path).unwrap();
         let middle = bytes.len() / 2;
         bytes[middle] ^= 0xff;
         fs::write(&path, &bytes).unwrap();
-        assert_eq!(cluster_epochs(dir.path(), shape(0)).unwrap(), vec![20, 30]);
-        assert_eq!(load_cluster(dir.path(), shape(0), 30).unwrap().next_id, 7);
-        discard_cluster_after(dir.path(), shape(0), Some(20)).unwrap();
-        assert_eq!(cluster_epochs(dir.path(), shape(0)).unwrap(), vec![20]);
-        discard_cluster_after(dir.path(), shape(1), None).unwrap();
-        assert!(cluster_epochs(dir.path(), shape(1)).unwrap().is_empty());
+        assert_eq!(valid_parts(dir.path()).unwrap().len(), 3);
+        discard_after(dir.path(), Some(20)).unwrap();
+        assert_eq!(
+            valid_parts(dir.path()).unwrap(),
+            vec![PartName {
+                epoch: 20,
+                processes: 2,
+                part: 0
+            }]
+        );
+        discard_after(dir.path(), None).unwrap();
+        assert!(valid_parts(dir.path()).unwrap().is_empty());
     }
 
     #[test]
-    fn old_checkpoints_are_pruned() {
+    fn checkpoints_of_an_earlier_build_are_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        for sequence in 1..=6 {
-            write(dir.path(), sequence, &body(sequence)).unwrap();
-        }
-        let kept: Vec<u64> = list(dir.path()).unwrap().into_iter().map(|(s, _)| s).collect();
-        assert_eq!(kept, vec![4, 5, 6]);
+        fs::write(dir.path().join("checkpoint-000000000001.bin"), b"old").unwrap();
+        let error = format!("{:#}", load_newest(dir.path()).err().unwrap());
+        assert!(error.contains("earlier build"), "{error}");
     }
 
     #[test]
@@ -442,7 +539,13 @@ mod tests {
             (Activity::EnvironmentHour(key, 3, 5), 0, 1),
         ]);
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), 1, &(positions, views)).unwrap();
+        let body = CheckpointBodyRef {
+            positions: &positions,
+            next_id: 7,
+            views: &views,
+            workers: vec![encode_projects(&HashMap::default()).unwrap()],
+        };
+        write_part(dir.path(), ONE, 1, &body).unwrap();
         let restored = load_newest(dir.path()).unwrap().unwrap().views;
         assert_eq!(restored.user_hours(key), Some(&[[5, 9, 0], [6, 0, 256]][..]));
         assert_eq!(restored.environment_hours(key), Some(&[(3, 5, 1)][..]));

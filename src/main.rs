@@ -258,14 +258,9 @@ struct StateArgs {
     /// Directory for checkpoints; with it, a restart resumes from the newest valid one.
     #[arg(long)]
     state_dir: Option<PathBuf>,
-    /// Seconds between checkpoints (one process).
+    /// Seconds between checkpoints (a cluster: by process 0's clock, for every process).
     #[arg(long, default_value_t = 10.0)]
     checkpoint_interval: f64,
-    /// Clusters: rounds of chunks (one per partition) between checkpoints. Every process cuts
-    /// at the same epochs, the multiples of this many rounds, so the cadence follows the
-    /// data, not the clock; at the idle live edge rounds are skipped a few at a time.
-    #[arg(long, default_value_t = 256)]
-    checkpoint_rounds: u64,
 }
 
 #[derive(Args, Clone)]
@@ -636,7 +631,6 @@ fn wire(args: &InputArgs, catalog: &Catalog, follow: bool, end: EndAt) -> anyhow
         dead_letters: sink.clone(),
         show_progress: true,
         checkpoints,
-        checkpoint_rounds: args.state.checkpoint_rounds.max(1),
         cluster: cluster_options(&args.cluster)?,
         metrics: metrics.clone(),
         stop: stop.clone(),
@@ -771,8 +765,13 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     auth::check_listen_address(&args.listen, &catalog, args.insecure)?;
     let mut wiring = wire(&args.input, &catalog, args.follow, EndAt::Unbounded)?;
     let (sink, stop) = (wiring.sink.clone(), wiring.stop.clone());
-    // Mutations are ordered by the one feeder of a single process (clusters: not yet).
-    let mutations = if wiring.options.cluster.is_none() {
+    // Mutations are ordered by the one feeder of a single process, or of a checkpointing
+    // cluster's process 0 (at mutation points every process takes part in).
+    let orders_mutations = match &wiring.options.cluster {
+        None => true,
+        Some(cluster) => cluster.process == 0 && wiring.options.checkpoints.is_some(),
+    };
+    let mutations = if orders_mutations {
         let (sender, inbox) = mutation_log::channel();
         wiring.options.mutations = Some(inbox);
         Some(sender)

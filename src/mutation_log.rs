@@ -8,7 +8,8 @@
 //!
 //! Recovery: a checkpoint records how many log entries its state contains. On restart the
 //! later entries are fed again, each when the inputs reach the position it was logged at, so
-//! the replay interleaves mutations and input exactly as the first run did (semantics §6).
+//! the replay interleaves mutations and input exactly as the first run did (semantics §8).
+//! A cluster orders them on process 0 at mutation points (see `feed::points`).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::{File, OpenOptions};
@@ -117,6 +118,8 @@ pub struct Sequencer {
     next_n: u64,
     replay: VecDeque<LogEntry>,
     inbox: Option<Receiver<Pending>>,
+    /// Requests taken from the inbox by [`Sequencer::poll_inbox`], not yet logged.
+    waiting: Vec<Pending>,
 }
 
 /// Mutations to feed now, in log order, with the requests waiting for them.
@@ -136,6 +139,7 @@ impl Sequencer {
             next_n: 0,
             replay: VecDeque::new(),
             inbox,
+            waiting: Vec::new(),
         };
         let Some(dir) = dir else { return Ok(sequencer) };
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -183,6 +187,25 @@ impl Sequencer {
         Ok(sequencer)
     }
 
+    /// The Kafka positions of the logged entries still to replay, in log order: where a
+    /// cluster's processes pause their partitions for each (see `feed::points`).
+    pub fn plan(&self) -> Vec<BTreeMap<i32, i64>> {
+        self.replay.iter().map(|entry| entry.at.kafka.clone()).collect()
+    }
+
+    /// Whether requests are waiting (they stay queued for [`Sequencer::due`]).
+    pub fn poll_inbox(&mut self) -> bool {
+        if let Some(inbox) = &self.inbox {
+            self.waiting.extend(inbox.try_iter());
+        }
+        !self.waiting.is_empty()
+    }
+
+    /// Logged entries the state does not contain yet.
+    pub fn to_replay(&self) -> usize {
+        self.replay.len()
+    }
+
     pub fn has_inbox(&self) -> bool {
         self.inbox.is_some()
     }
@@ -225,7 +248,8 @@ impl Sequencer {
             batch.entries.extend(self.replay.pop_front());
         }
         let Some(inbox) = &self.inbox else { return Ok(batch) };
-        let mut pending: Vec<Pending> = inbox.try_iter().collect();
+        let mut pending: Vec<Pending> = std::mem::take(&mut self.waiting);
+        pending.extend(inbox.try_iter());
         if pending.is_empty() {
             if let Some(wait) = wait {
                 pending.extend(inbox.recv_timeout(wait).ok());

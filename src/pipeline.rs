@@ -3,20 +3,18 @@
 //! output to the shared views. The feeder also decides when to checkpoint: it pauses, every
 //! worker drains to the same epoch and hands back its state, and the state is written with the
 //! input positions that produced it. A checkpointing cluster restores inside the timely
-//! cluster: the processes first agree on their newest common cut (`restore_cluster`), and the
-//! feeder starts from that cut's positions.
+//! cluster: the processes first agree on the newest cut they hold between them, written by any
+//! number of processes (`restore_cluster`), and the feeder starts from that cut's positions.
 
-use std::cell::RefCell;
 use std::path::PathBuf;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender, TryRecvError};
+use std::sync::mpsc::{channel, sync_channel, Receiver, TryRecvError};
 use std::sync::{Arc, Barrier, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
 use connectors::events::InputDecoder;
-use connectors::jsonl::{expand_inputs, BlockOptions, LineSource};
+use connectors::jsonl::expand_inputs;
 use connectors::kafka::{EndAt, KafkaOptions, StartAt};
 use dataflows::graph::ingest::project_route;
 use dataflows::graph::{build_ingest, DeadLetterSink, OperatorState, Outputs};
@@ -27,13 +25,21 @@ use dataflows::views::IssueViews;
 use rustc_hash::FxHashMap as HashMap;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::vec::Broadcast;
-use timely::dataflow::operators::{Exchange, Input, Inspect, Probe};
+use timely::dataflow::operators::{Input, Inspect, Probe};
 use timely::dataflow::{InputHandle, ProbeHandle};
 
 use crate::checkpoint::{self, Positions};
 use crate::feed::{ClusterCuts, Feeder};
 use crate::metrics::Metrics;
 use crate::mutation_log::Sequencer;
+
+mod dispatch;
+mod parse_only;
+mod restore;
+
+pub use dispatch::*;
+pub use parse_only::parse_only;
+use restore::{cut_dead_letters, restore_cluster, ClusterRestore, StatusRecord, VecInput};
 
 pub struct PipelineOptions {
     pub inputs: Vec<PathBuf>,
@@ -46,8 +52,6 @@ pub struct PipelineOptions {
     pub dead_letters: DeadLetterSink,
     pub show_progress: bool,
     pub checkpoints: Option<CheckpointOptions>,
-    /// Clusters with checkpoints: rounds between cuts (see `feed`).
-    pub checkpoint_rounds: u64,
     pub cluster: Option<ClusterOptions>,
     pub metrics: Arc<Metrics>,
     /// Set by SIGTERM/SIGINT: stop reading, drain, checkpoint, exit.
@@ -106,145 +110,6 @@ impl Startup {
     }
 }
 
-/// What the feeder sends a worker.
-pub enum Feed {
-    /// A block to process once the dataflow has completed every epoch before `horizon`
-    /// (this bounds the epochs in flight, and so memory).
-    Block { block: Arc<InputBlock>, horizon: u64 },
-    /// The worker will receive no block before this epoch.
-    Advance(u64),
-    /// Drain every epoch before `through`, then hand back this worker's state. `cut`: in a
-    /// checkpointing cluster, what this process tells the others at this cut (its first
-    /// worker sends it; every process learns every report before the cut completes).
-    Snapshot {
-        through: u64,
-        cut: Option<CutReport>,
-        reply: Sender<WorkerSnapshot>,
-    },
-}
-
-/// A process's report at a cut of a checkpointing cluster.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct CutReport {
-    pub status: Option<CutStatus>,
-    /// It sent blocks since the previous cut. When no process did, every state is the one of
-    /// the previous cut, and nobody serializes or writes it again (an idle cluster at the
-    /// live edge crosses cuts quickly).
-    pub sent: bool,
-}
-
-/// What a process of a checkpointing cluster reports at a cut. A cut where some process is
-/// stopping, or where every process has finished reading, is the cluster's last.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CutStatus {
-    /// Its inputs are exhausted (a bounded read); it only follows the others' cuts.
-    Finished,
-    /// It was asked to stop (SIGTERM/SIGINT).
-    Stopping,
-}
-
-/// The reports made at each cut, as learnt by this process: (processes finished, some
-/// process stopping, some process sent blocks).
-#[derive(Default)]
-pub struct CutReports {
-    by_cut: std::collections::BTreeMap<u64, (usize, bool, bool)>,
-}
-
-impl CutReports {
-    fn record(&mut self, cut: u64, code: u8) {
-        let entry = self.by_cut.entry(cut).or_default();
-        if code & STATUS_FINISHED != 0 {
-            entry.0 += 1;
-        }
-        entry.1 |= code & STATUS_STOPPING != 0;
-        entry.2 |= code & STATUS_SENT != 0;
-    }
-
-    /// Whether some process sent blocks before `cut` since the previous cut (complete once
-    /// the cut's drain is).
-    fn active(&self, cut: u64) -> bool {
-        self.by_cut.get(&cut).is_some_and(|entry| entry.2)
-    }
-
-    /// Whether `cut` (completed) is the cluster's last, and if so whether because a process
-    /// is stopping; forgets it and older cuts.
-    pub fn last(&mut self, cut: u64, processes: usize) -> Option<CutStatus> {
-        let (finished, stopping, _) = self.by_cut.get(&cut).copied().unwrap_or_default();
-        self.by_cut = self.by_cut.split_off(&(cut + 1));
-        if stopping {
-            Some(CutStatus::Stopping)
-        } else {
-            (finished >= processes).then_some(CutStatus::Finished)
-        }
-    }
-}
-
-const STATUS_FINISHED: u8 = 1;
-const STATUS_STOPPING: u8 = 2;
-const STATUS_SENT: u8 = 4;
-
-pub struct WorkerSnapshot {
-    pub worker: usize,
-    pub projects: anyhow::Result<Vec<u8>>,
-    pub next_id: u64,
-    /// A cluster cut where no process sent anything since the previous cut: nothing to write.
-    pub unchanged: bool,
-}
-
-/// The process's link to its workers.
-pub struct Dispatch {
-    senders: Vec<SyncSender<Feed>>,
-    /// The global dataflow frontier as seen by this process (published by its first worker).
-    pub frontier: Arc<AtomicU64>,
-    /// Cluster checkpoints: the statuses processes reported at each cut.
-    pub reports: Arc<Mutex<CutReports>>,
-}
-
-impl Dispatch {
-    pub fn local_workers(&self) -> usize {
-        self.senders.len()
-    }
-
-    pub fn block(&self, worker: usize, block: Arc<InputBlock>, horizon: u64) -> anyhow::Result<()> {
-        self.senders[worker]
-            .send(Feed::Block { block, horizon })
-            .map_err(|_| anyhow::anyhow!("worker {worker} stopped"))
-    }
-
-    pub fn advance_all(&self, epoch: u64) -> anyhow::Result<()> {
-        for (worker, sender) in self.senders.iter().enumerate() {
-            sender
-                .send(Feed::Advance(epoch))
-                .map_err(|_| anyhow::anyhow!("worker {worker} stopped"))?;
-        }
-        Ok(())
-    }
-
-    /// Every worker drains to `through` and returns its state, in worker order.
-    pub fn snapshot(&self, through: u64, cut: Option<CutReport>) -> anyhow::Result<Vec<WorkerSnapshot>> {
-        let (reply, replies) = channel();
-        for (worker, sender) in self.senders.iter().enumerate() {
-            sender
-                .send(Feed::Snapshot {
-                    through,
-                    cut,
-                    reply: reply.clone(),
-                })
-                .map_err(|_| anyhow::anyhow!("worker {worker} stopped"))?;
-        }
-        drop(reply);
-        let mut snapshots: Vec<WorkerSnapshot> = replies.iter().collect();
-        if snapshots.len() != self.senders.len() {
-            anyhow::bail!("a worker stopped during a checkpoint");
-        }
-        snapshots.sort_by_key(|s| s.worker);
-        Ok(snapshots)
-    }
-}
-
-/// Blocks in flight per worker before the worker waits for the dataflow to catch up.
-pub const IN_FLIGHT_PER_WORKER: u64 = 4;
-
 /// Runs to the end of the inputs (forever when following or streaming). Errors from reading
 /// stop the run.
 pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, startup: Arc<Startup>) -> anyhow::Result<()> {
@@ -268,7 +133,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         (Some(checkpoints), 2..) => Some(Arc::new(ClusterRestore {
             dir: checkpoints.dir.clone(),
             shape,
-            available: checkpoint::cluster_epochs(&checkpoints.dir, shape)?,
+            available: checkpoint::valid_parts(&checkpoints.dir)?,
             dead_letter_file: checkpoints.dead_letter_file.clone(),
             views: views.clone(),
             next_id: AtomicU64::new(1),
@@ -281,7 +146,13 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
     let mut next_id = 1;
     let mut initial: Vec<Option<HashMap<ProjectId, ProjectState>>> = (0..local_workers).map(|_| Some(HashMap::default())).collect();
     let restored = match (&options.checkpoints, &cluster_restore) {
-        (Some(checkpoints), None) => checkpoint::load_newest(&checkpoints.dir)?,
+        (Some(checkpoints), None) => {
+            let restored = checkpoint::load_newest(&checkpoints.dir)?;
+            // Parts after the cut resumed from (or all, starting afresh) would otherwise
+            // outrank the cuts this run writes at lower epochs.
+            checkpoint::discard_after(&checkpoints.dir, restored.as_ref().map(|r| r.positions.next_epoch))?;
+            restored
+        }
         _ => None,
     };
     if let Some(mut restored) = restored {
@@ -320,15 +191,13 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
             cut_dead_letters(path, 0)?;
         }
     }
-    let mutations = if processes == 1 {
+    // A cluster's process 0 opens its log once the cluster has agreed on a cut (the feeder).
+    let (mutations, cluster_inbox) = if processes == 1 {
         let dir = options.checkpoints.as_ref().map(|c| c.dir.as_path());
-        Some(std::cell::RefCell::new(Sequencer::open(
-            dir,
-            positions.mutations_applied,
-            options.mutations,
-        )?))
+        let log = Sequencer::open(dir, positions.mutations_applied, options.mutations)?;
+        (Some(std::cell::RefCell::new(log)), None)
     } else {
-        None
+        (None, options.mutations)
     };
     let initial = Arc::new(Mutex::new(initial));
     let change_sinks = options.changes.clone();
@@ -351,10 +220,22 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
     // started its input there would hold the whole dataflow at 0.
     let start_epoch = Arc::new(AtomicU64::new(positions.next_epoch));
     let reports = Arc::new(Mutex::new(CutReports::default()));
+    let announced = Arc::new(Mutex::new(std::collections::BTreeSet::new()));
+    let announced_through = Arc::new(AtomicU64::new(0));
+    let points = Arc::new(Mutex::new(std::collections::BTreeSet::new()));
+    let point_offsets = Arc::new(Mutex::new(Default::default()));
+    let plan = Arc::new(Mutex::new(Vec::new()));
+    let plan_complete = Arc::new(AtomicBool::new(false));
     let dispatch = Dispatch {
         senders,
         frontier: frontier.clone(),
         reports: reports.clone(),
+        announced: announced.clone(),
+        announced_through: announced_through.clone(),
+        points: points.clone(),
+        point_offsets: point_offsets.clone(),
+        plan: plan.clone(),
+        plan_complete: plan_complete.clone(),
     };
 
     let feeder = Feeder {
@@ -366,16 +247,14 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         process,
         processes,
         checkpoints: options.checkpoints.clone(),
-        cluster_cuts: cluster_restore.as_ref().map(|_| ClusterCuts {
-            shape,
-            rounds: options.checkpoint_rounds.max(1),
-        }),
+        cluster_cuts: cluster_restore.as_ref().map(|_| ClusterCuts { shape }),
         views: views.clone(),
         dead_letters: options.dead_letters.clone(),
         metrics: options.metrics.clone(),
         startup: startup.clone(),
         stop: options.stop.clone(),
         mutations,
+        cluster_inbox,
     };
     // The feeder starts once it knows where: at once for one process, after the cluster's
     // agreement on a cut otherwise.
@@ -416,6 +295,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
     let metrics = options.metrics.clone();
     let to_first_process = processes > 1;
     let worker_restore = cluster_restore.clone();
+    let announcing = cluster_restore.is_some();
     let guards = timely::execute(config, move |worker| {
         let index = worker.index();
         let local = index - process * local_workers;
@@ -455,6 +335,16 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         // learns every status by the time the cut completes.
         let mut status_input: VecInput<StatusRecord> = InputHandle::new();
         let status_probe = ProbeHandle::new();
+        // Cluster checkpoints: cut epochs announced by any process, broadcast. This input
+        // advances with the blocks' input, so its frontier tells every feeder up to which
+        // time every announcement is known (see `feed::kafka`).
+        let mut announce_input: VecInput<(u64, bool)> = InputHandle::new();
+        let announce_probe = ProbeHandle::new();
+        // Cluster mutations: offsets at mutation points, and the replay plan (see
+        // `feed::points`). Neither waits on its frontier, so neither advances.
+        let mut offsets_input: VecInput<OffsetsReport> = InputHandle::new();
+        let mut plan_input: VecInput<PlanEntry> = InputHandle::new();
+        let plan_probe = ProbeHandle::new();
         let views = worker_views.clone();
         let (decoder, sink) = (decoder.clone(), sink.clone());
         // Blocks are read by local worker `epoch % workers` of the process owning the epoch's
@@ -468,6 +358,8 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
             (partition % processes as u64) * local_workers as u64 + local
         };
         let cut_reports = reports.clone();
+        let cut_announced = announced.clone();
+        let (point_announced, reported, planned) = (points.clone(), point_offsets.clone(), plan.clone());
         let probe = worker.dataflow::<u64, _, _>(|scope| {
             let blocks = scope.input_from(&mut input);
             let outputs = Outputs {
@@ -485,15 +377,60 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                     }
                 })
                 .probe_with(&status_probe);
+            scope
+                .input_from(&mut announce_input)
+                .broadcast()
+                .inspect(move |(epoch, point)| {
+                    if local == 0 {
+                        let set = if *point { &point_announced } else { &cut_announced };
+                        set.lock().unwrap_or_else(|p| p.into_inner()).insert(*epoch);
+                    }
+                })
+                .probe_with(&announce_probe);
+            scope
+                .input_from(&mut offsets_input)
+                .broadcast()
+                .inspect(move |(point, process, offsets)| {
+                    if local == 0 {
+                        let mut reported = reported.lock().unwrap_or_else(|p| p.into_inner());
+                        reported.entry(*point).or_default().insert(*process, offsets.clone());
+                    }
+                });
+            scope
+                .input_from(&mut plan_input)
+                .broadcast()
+                .inspect(move |entry| {
+                    if local == 0 {
+                        planned.lock().unwrap_or_else(|p| p.into_inner()).push(entry.clone());
+                    }
+                })
+                .probe_with(&plan_probe);
             build_ingest(blocks, decoder, ingest, owner, outputs, &state)
         });
         let start = start_epoch.load(Ordering::Relaxed);
         input.advance_to(start);
         status_input.advance_to(start);
+        // Only a checkpointing cluster announces cuts: elsewhere the input closes at once and
+        // costs no progress updates per epoch.
+        let (mut announce_input, mut offsets_input, mut plan_input) = if announcing {
+            announce_input.advance_to(start);
+            offsets_input.advance_to(start);
+            plan_input.advance_to(start);
+            (Some(announce_input), Some(offsets_input), Some(plan_input))
+        } else {
+            (None, None, None)
+        };
         let mut published = u64::MAX - 1;
         let mut publish = |probe: &timely::dataflow::ProbeHandle<u64>| {
             if local != 0 {
                 return;
+            }
+            // Announcements are inspected before this probe: every one earlier than its
+            // frontier is in `announced` by now.
+            let known = announce_probe.with_frontier(|f| f.first().copied()).unwrap_or(u64::MAX);
+            announced_through.store(known, Ordering::Relaxed);
+            if plan_probe.done() {
+                plan_complete.store(true, Ordering::Relaxed);
             }
             let through = probe.with_frontier(|f| f.first().copied()).unwrap_or(u64::MAX);
             if through != published {
@@ -518,6 +455,9 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                     let epoch = block.index;
                     if epoch > *input.time() {
                         input.advance_to(epoch);
+                        if let Some(announce) = &mut announce_input {
+                            announce.advance_to(epoch);
+                        }
                     }
                     // Parks rather than spins while waiting: on two cores a spinning worker
                     // takes time from the feeder and the other worker, whose data wakes it.
@@ -531,6 +471,29 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                 Ok(Feed::Advance(epoch)) => {
                     if epoch > *input.time() {
                         input.advance_to(epoch);
+                        if let Some(announce) = &mut announce_input {
+                            announce.advance_to(epoch);
+                        }
+                    }
+                }
+                Ok(Feed::Announce { epoch, point }) => {
+                    if let Some(announce) = &mut announce_input {
+                        announce.send((epoch, point));
+                        announce.flush();
+                    }
+                }
+                Ok(Feed::Offsets { point, offsets }) => {
+                    if let Some(input) = &mut offsets_input {
+                        // This input never advances: only a flush sends what it buffers.
+                        input.send((point, process as u64, offsets));
+                        input.flush();
+                    }
+                }
+                Ok(Feed::Plan(entries)) => {
+                    if let Some(mut input) = plan_input.take() {
+                        for (index, entry) in entries.into_iter().enumerate() {
+                            input.send((index as u64, entry));
+                        }
                     }
                 }
                 Ok(Feed::Snapshot { through, cut, reply }) => {
@@ -547,6 +510,9 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                     }
                     if through > *input.time() {
                         input.advance_to(through);
+                        if let Some(announce) = &mut announce_input {
+                            announce.advance_to(through);
+                        }
                     }
                     if through > *status_input.time() {
                         status_input.advance_to(through);
@@ -578,6 +544,9 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         }
         drop(input);
         drop(status_input);
+        drop(announce_input);
+        drop(offsets_input);
+        drop(plan_input);
         while !probe.done() {
             worker.step_or_park(Some(Duration::from_millis(1)));
             publish(&probe);
@@ -601,236 +570,4 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
     let mut views = views.write().unwrap_or_else(|p| p.into_inner());
     views.finished = true;
     Ok(())
-}
-
-/// A dataflow input of vectors of `D` at epochs.
-type VecInput<D> = InputHandle<u64, CapacityContainerBuilder<Vec<D>>>;
-/// Records a worker's inspect operator collects for it.
-type Collected<D> = Rc<RefCell<Vec<D>>>;
-/// A project and its postcard-encoded state, on its way to its owner.
-type EncodedProject = (ProjectId, Vec<u8>);
-/// (cut, process, status code): a process's status at a cut.
-type StatusRecord = (u64, u64, u8);
-
-/// What a checkpointing cluster's restore shares between a process's workers.
-struct ClusterRestore {
-    dir: PathBuf,
-    shape: checkpoint::ClusterShape,
-    /// This process's valid checkpoint epochs.
-    available: Vec<u64>,
-    dead_letter_file: Option<PathBuf>,
-    views: Arc<RwLock<IssueViews>>,
-    next_id: AtomicU64,
-    /// Local workers wait here until the process's restore is complete.
-    barrier: Barrier,
-    error: Mutex<Option<anyhow::Error>>,
-}
-
-impl ClusterRestore {
-    fn fail(&self, error: anyhow::Error) {
-        self.error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(error);
-    }
-}
-
-/// The restore of a checkpointing cluster, run by every worker before the ingest dataflow:
-/// (1) a small dataflow broadcasts each process's valid checkpoint epochs and every worker
-/// picks the newest common one ([`checkpoint::agree`]); (2) each process's first worker loads
-/// its checkpoint of that cut and a second dataflow sends every project's state to the
-/// worker that owns it now (by project route over all workers, so the worker count may
-/// change) and a copy to worker 0, which rebuilds the views' rows. Returns the process's
-/// positions on its first worker (None elsewhere or on failure).
-fn restore_cluster(
-    worker: &mut timely::worker::Worker,
-    restore: &ClusterRestore,
-    local: usize,
-) -> (Option<Positions>, HashMap<ProjectId, ProjectState>) {
-    let index = worker.index();
-    let shape = restore.shape;
-    // (1) Agree on the cut.
-    let lists: Collected<(u64, Vec<u64>)> = Default::default();
-    let mut list_input: VecInput<(u64, Vec<u64>)> = InputHandle::new();
-    let probe = ProbeHandle::new();
-    let seen = lists.clone();
-    worker.dataflow::<u64, _, _>(|scope| {
-        scope
-            .input_from(&mut list_input)
-            .broadcast()
-            .inspect(move |list| seen.borrow_mut().push(list.clone()))
-            .probe_with(&probe);
-    });
-    if local == 0 {
-        list_input.send((shape.process as u64, restore.available.clone()));
-    }
-    drop(list_input);
-    while !probe.done() {
-        worker.step_or_park(Some(Duration::from_millis(1)));
-    }
-    let mut lists = lists.take();
-    lists.sort();
-    let available: Vec<Vec<u64>> = lists.into_iter().map(|(_, list)| list).collect();
-    let chosen = checkpoint::agree(&available);
-
-    // (2) Load this process's part of the cut and send every project to its owner.
-    let mut positions = None;
-    let mut outgoing = Vec::new();
-    if local == 0 {
-        match load_cluster_part(restore, chosen, &available) {
-            Ok((loaded, projects)) => {
-                positions = Some(loaded);
-                outgoing = projects;
-            }
-            Err(error) => restore.fail(error),
-        }
-    }
-    let owned: Collected<EncodedProject> = Default::default();
-    let rows: Collected<EncodedProject> = Default::default();
-    let mut state_input: VecInput<EncodedProject> = InputHandle::new();
-    let probe = ProbeHandle::new();
-    let (to_owner, to_first) = (owned.clone(), rows.clone());
-    worker.dataflow::<u64, _, _>(|scope| {
-        let states = scope.input_from(&mut state_input);
-        states
-            .clone()
-            .exchange(|(project, _)| project_route(*project))
-            .inspect(move |state| to_owner.borrow_mut().push(state.clone()))
-            .probe_with(&probe);
-        // Worker 0 holds the views, whose rows are rebuilt from the project states.
-        states
-            .exchange(|_| 0)
-            .inspect(move |state| to_first.borrow_mut().push(state.clone()))
-            .probe_with(&probe);
-    });
-    for item in outgoing {
-        state_input.send(item);
-    }
-    drop(state_input);
-    while !probe.done() {
-        worker.step_or_park(Some(Duration::from_millis(1)));
-    }
-    let mut projects = HashMap::default();
-    for (project, bytes) in owned.take() {
-        match postcard::from_bytes::<ProjectState>(&bytes) {
-            Ok(state) => {
-                projects.insert(project, state);
-            }
-            Err(error) => restore.fail(anyhow::anyhow!("project {project}'s checkpointed state does not decode: {error}")),
-        }
-    }
-    if index == 0 {
-        let mut views = restore.views.write().unwrap_or_else(|p| p.into_inner());
-        for (project, bytes) in rows.take() {
-            // A state that does not decode was reported above, by its owner.
-            let Ok(state) = postcard::from_bytes::<ProjectState>(&bytes) else {
-                continue;
-            };
-            for (short_id, row) in state.rows() {
-                views.restore_row(dataflows::state::GroupKey { project, short_id }, row.clone());
-            }
-        }
-    }
-    (positions, projects)
-}
-
-/// Loads this process's checkpoint of the chosen cut (discarding newer ones), cuts the
-/// dead-letter file back, and on process 0 restores the views and the id counter. Returns
-/// the positions and every project's encoded state.
-fn load_cluster_part(
-    restore: &ClusterRestore,
-    chosen: Option<u64>,
-    available: &[Vec<u64>],
-) -> anyhow::Result<(Positions, Vec<EncodedProject>)> {
-    if chosen.is_none() && available.iter().any(|list| !list.is_empty()) {
-        tracing::warn!(
-            ?available,
-            "no checkpoint is common to every process of the cluster: starting afresh"
-        );
-    }
-    checkpoint::discard_cluster_after(&restore.dir, restore.shape, chosen)?;
-    let Some(epoch) = chosen else {
-        if let Some(path) = &restore.dead_letter_file {
-            cut_dead_letters(path, 0)?;
-        }
-        return Ok((Positions::default(), Vec::new()));
-    };
-    let restored = checkpoint::load_cluster(&restore.dir, restore.shape, epoch)?;
-    if restored.positions.next_epoch != epoch {
-        anyhow::bail!(
-            "{} holds epoch {}, not the {epoch} its name says",
-            restored.path.display(),
-            restored.positions.next_epoch
-        );
-    }
-    if let Some(path) = &restore.dead_letter_file {
-        cut_dead_letters(path, restored.positions.dead_letter_bytes.unwrap_or(0))?;
-    }
-    if restore.shape.process == 0 {
-        restore.next_id.store(restored.next_id, Ordering::Relaxed);
-        let mut views = restore.views.write().unwrap_or_else(|p| p.into_inner());
-        let change_log = views.change_log.take();
-        *views = restored.views;
-        views.change_log = change_log;
-        views.complete_through = epoch;
-        views.finished = false;
-    }
-    let mut outgoing = Vec::with_capacity(restored.projects.len());
-    for (project, state) in &restored.projects {
-        outgoing.push((*project, postcard::to_stdvec(state).context("cannot encode a project's state")?));
-    }
-    tracing::info!(checkpoint = %restored.path.display(), next_epoch = epoch, "the cluster resumes from a common checkpoint");
-    Ok((restored.positions, outgoing))
-}
-
-/// Cuts the dead-letter file back to what the checkpoint covers: rejections after it are
-/// produced again by the replay.
-fn cut_dead_letters(path: &std::path::Path, length: u64) -> anyhow::Result<()> {
-    match std::fs::OpenOptions::new().write(true).open(path) {
-        // A device or pipe (`/dev/null`, a FIFO) keeps nothing to cut back.
-        Ok(file) if !file.metadata().is_ok_and(|m| m.is_file()) => Ok(()),
-        Ok(file) => file.set_len(length).with_context(|| format!("cannot truncate {}", path.display())),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(error) => Err(error).with_context(|| format!("cannot open {}", path.display())),
-    }
-}
-
-/// The benchmark baseline: the same reader and decoder, no dataflow. Returns (lines, rejected).
-pub fn parse_only(inputs: &[PathBuf], workers: usize, block_lines: usize, decoder: InputDecoder) -> anyhow::Result<(u64, u64)> {
-    let files = expand_inputs(inputs)?;
-    let mut senders = Vec::new();
-    let mut handles = Vec::new();
-    for _ in 0..workers {
-        let (tx, rx) = sync_channel::<InputBlock>(IN_FLIGHT_PER_WORKER as usize);
-        senders.push(tx);
-        let decoder = decoder.clone();
-        handles.push(std::thread::spawn(move || {
-            let (mut lines, mut rejected) = (0u64, 0u64);
-            for block in rx {
-                for i in 0..block.lines.len() {
-                    lines += 1;
-                    if decoder.decode(block.line(i), block.seq(i), &mut |_, _| {}).is_err() {
-                        rejected += 1;
-                    }
-                }
-            }
-            (lines, rejected)
-        }));
-    }
-    let mut source = LineSource::new(
-        files,
-        BlockOptions {
-            max_lines: block_lines,
-            ..BlockOptions::default()
-        },
-    );
-    while let Some(block) = source.next_block()? {
-        let worker = (block.index % workers as u64) as usize;
-        senders[worker].send(block).map_err(|_| anyhow::anyhow!("decoder thread stopped"))?;
-    }
-    drop(senders);
-    let mut totals = (0, 0);
-    for handle in handles {
-        let (lines, rejected) = handle.join().map_err(|_| anyhow::anyhow!("decoder thread panicked"))?;
-        totals.0 += lines;
-        totals.1 += rejected;
-    }
-    Ok(totals)
 }

@@ -1,5 +1,5 @@
 //! Kafka end to end, against a real broker (tansu): backfills, the dead-letter topic, the
-//! partition schedule, and a two-process cluster.
+//! partition schedule, and a two-process cluster (its result, its checkpoints' cadence).
 
 #[path = "common/broker.rs"]
 mod broker;
@@ -267,6 +267,87 @@ fn streaming_follows_new_messages_and_a_sigterm_restart_resumes_without_duplicat
     }
     server.kill().unwrap();
     server.wait().unwrap();
+}
+
+/// The epochs of the cut parts of `process` (of two) in `state`.
+fn cut_epochs(state: &Path, process: usize) -> Vec<u64> {
+    let suffix = format!("-2-{process}.bin");
+    let mut epochs: Vec<u64> = std::fs::read_dir(state)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|name| name.strip_suffix(&suffix)?.strip_prefix("cut-e")?.parse().ok())
+        .collect();
+    epochs.sort_unstable();
+    epochs
+}
+
+#[test]
+fn a_streaming_cluster_checkpoints_every_interval_at_cuts_common_to_its_processes() {
+    let dir = temp_dir();
+    let broker = Broker::start();
+    broker.create_topic("occ", 2);
+    broker.create_topic("occ-dlq", 1);
+    let hostfile = dir.path().join("hosts");
+    std::fs::write(&hostfile, format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port())).unwrap();
+    let states = [dir.path().join("state-0"), dir.path().join("state-1")];
+    let logs = [dir.path().join("log-0"), dir.path().join("log-1")];
+    let mut processes: Vec<_> = (0..2)
+        .map(|process| {
+            Command::new(BIN)
+                .args(["run", "--kafka", &broker.address, "--topic", "occ", "--workers", "1"])
+                .args(["--processes", "2", "--process", &process.to_string()])
+                .arg("--hostfile")
+                .arg(&hostfile)
+                .arg("--state-dir")
+                .arg(&states[process])
+                .args(["--checkpoint-interval", "0.5"])
+                .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::fs::File::create(&logs[process]).unwrap())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    // A trickle at the live edge: a few messages per interval, for about four seconds.
+    let started = std::time::Instant::now();
+    for round in 0..8 {
+        let input = generate(
+            dir.path(),
+            &format!("trickle-{round}.jsonl"),
+            40,
+            &["--seed", &(round + 10).to_string()],
+        );
+        broker.produce("occ", &input);
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    // SIGTERM to process 1 ends the cluster at the cut it announces.
+    let status = Command::new("kill")
+        .args(["-TERM", &processes[1].id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for process in &mut processes {
+        assert!(process.wait().unwrap().success(), "a SIGTERM stop exits cleanly");
+    }
+    let written = |process: usize| {
+        std::fs::read_to_string(&logs[process])
+            .unwrap()
+            .matches("checkpoint written")
+            .count()
+    };
+    let intervals = seconds / 0.5;
+    for process in 0..2 {
+        let count = written(process) as f64;
+        assert!(
+            count >= 3.0 && count <= intervals + 3.0,
+            "process {process} wrote {count} checkpoints in {seconds:.1} s at 0.5 s intervals"
+        );
+    }
+    // Every part belongs to a cut of both processes (the three newest are kept).
+    let (first, second) = (cut_epochs(&states[0], 0), cut_epochs(&states[1], 1));
+    assert!(!first.is_empty());
+    assert_eq!(first, second, "both processes cut at the same epochs");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Exactly-once recovery: a backfill killed with SIGKILL at random moments and restarted from
 //! its checkpoints ends with the same issues, byte for byte, as an uninterrupted run (one
-//! process, or a two-process cluster restarted from its common cuts); and a server killed
+//! process, or a two-process cluster restarted from its common cuts, or a cut restored by
+//! another number of processes); and a server killed
 //! while API mutations are in flight ends as a replay of its mutation log.
 
 #[path = "common/broker.rs"]
@@ -146,7 +147,7 @@ fn a_two_process_cluster_killed_at_random_moments_equals_an_uninterrupted_single
     broker.create_topic("ingest-occurrences", 4);
     broker.create_topic("ingest-occurrences-dlq", 1);
     broker.produce("ingest-occurrences", &input);
-    // Small chunks: many rounds, so many cuts (every 4 rounds) in a short run.
+    // Small chunks: many rounds; cuts every 0.3 s by process 0's clock.
     let source: Vec<String> = ["--kafka", &broker.address, "--chunk-messages", "1024"]
         .iter()
         .map(|a| a.to_string())
@@ -178,7 +179,7 @@ fn a_two_process_cluster_killed_at_random_moments_equals_an_uninterrupted_single
                 command.arg("backfill").args(&source);
                 command.args(["--processes", "2", "--process", &process.to_string()]);
                 command.arg("--hostfile").arg(&hostfile);
-                command.args(["--workers", &(1 + run % 2).to_string(), "--checkpoint-rounds", "4"]);
+                command.args(["--workers", &(1 + run % 2).to_string(), "--checkpoint-interval", "0.3"]);
                 command.arg("--state-dir").arg(&states[process]);
                 if process == 0 {
                     command.arg("--dump-issues").arg(&dump).arg("--summary-json").arg(&summary);
@@ -273,6 +274,120 @@ fn a_two_process_cluster_killed_at_random_moments_equals_an_uninterrupted_single
     assert_eq!(std::fs::read_to_string(&summary).unwrap(), expected.1, "summaries differ");
     assert!(std::fs::read(&dump).unwrap() == expected.0, "issue dumps differ after recovery");
     eprintln!("cluster test: {:.1}s", started.elapsed().as_secs_f64());
+}
+
+/// Starts a Kafka backfill of `source` as `processes` processes of `workers` workers sharing
+/// the state directory `state` (checkpoints every 0.3 s), logging to `log-<run>-<process>`.
+fn start_shaped(dir: &Path, source: &[String], run: &str, processes: usize, workers: usize) -> Vec<std::process::Child> {
+    let hostfile = dir.join(format!("hosts-{run}"));
+    let hosts: String = (0..processes).map(|_| format!("127.0.0.1:{}\n", free_port())).collect();
+    std::fs::write(&hostfile, hosts).unwrap();
+    (0..processes)
+        .map(|process| {
+            let mut command = Command::new(BIN);
+            command.arg("backfill").args(source);
+            command.args(["--workers", &workers.to_string(), "--checkpoint-interval", "0.3"]);
+            command.arg("--state-dir").arg(dir.join("state"));
+            if processes > 1 {
+                command.args(["--processes", &processes.to_string(), "--process", &process.to_string()]);
+                command.arg("--hostfile").arg(&hostfile);
+            }
+            if process == 0 {
+                command.arg("--dump-issues").arg(dir.join("dump.jsonl"));
+                command.arg("--summary-json").arg(dir.join("summary.json"));
+            }
+            let log = std::fs::File::create(dir.join(format!("log-{run}-{process}"))).unwrap();
+            command.stdout(Stdio::null()).stderr(Stdio::from(log));
+            command.spawn().expect("start occurrent")
+        })
+        .collect()
+}
+
+/// The epochs of the cut parts in `state` written by `processes`-process runs.
+fn cut_epochs(state: &Path, processes: usize) -> Vec<u64> {
+    let suffix = format!("-{processes}-0.bin");
+    let mut epochs: Vec<u64> = std::fs::read_dir(state)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter_map(|name| name.strip_suffix(&suffix)?.strip_prefix("cut-e")?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    epochs.sort_unstable();
+    epochs
+}
+
+/// Lets a run write two cuts beyond `after` (the newest epoch before it), then SIGKILLs it.
+fn kill_after_two_cuts(children: Vec<std::process::Child>, state: &Path, processes: usize, after: u64) {
+    let started = Instant::now();
+    let mut children = children;
+    while cut_epochs(state, processes).iter().filter(|e| **e > after).count() < 2 {
+        for child in &mut children {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "a {processes}-process run ended before its second cut; the input is too small"
+            );
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "no cuts written");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for child in &mut children {
+        child.kill().expect("SIGKILL");
+    }
+    for child in &mut children {
+        child.wait().unwrap();
+    }
+}
+
+#[test]
+fn a_cut_of_two_processes_restores_on_one_and_a_cut_of_one_on_two() {
+    let dir = temp_dir();
+    let input = generate(dir.path(), 200_000);
+    let broker = Broker::start();
+    broker.create_topic("ingest-occurrences", 4);
+    broker.create_topic("ingest-occurrences-dlq", 1);
+    broker.produce("ingest-occurrences", &input);
+    let source: Vec<String> = ["--kafka", &broker.address, "--chunk-messages", "1024"]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    let clean_out = dir.path().join("clean");
+    std::fs::create_dir_all(&clean_out).unwrap();
+    let expected = uninterrupted(&source, &clean_out);
+    let state = dir.path().join("state");
+    let log = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
+
+    // Two processes of two workers write cuts and are killed.
+    kill_after_two_cuts(start_shaped(dir.path(), &source, "a", 2, 2), &state, 2, 0);
+    let two = *cut_epochs(&state, 2).last().unwrap();
+    // One process of one worker resumes from the two parts, writes its own cuts, is killed.
+    kill_after_two_cuts(start_shaped(dir.path(), &source, "b", 1, 1), &state, 1, two);
+    let loaded = log("log-b-0");
+    assert!(
+        loaded.lines().any(|l| l.contains("loaded checkpoint") && l.contains("-2-0.bin")),
+        "the single process resumed from the two-process cut: {loaded}"
+    );
+    // Two processes of one worker resume from the one-process cut and finish.
+    for mut child in start_shaped(dir.path(), &source, "c", 2, 1) {
+        assert!(child.wait().unwrap().success(), "the last run failed: {}", log("log-c-0"));
+    }
+    let resumed = log("log-c-0");
+    assert!(
+        resumed
+            .lines()
+            .any(|l| l.contains("the cluster resumes from a common checkpoint") && l.contains("-1-0.bin")),
+        "the cluster resumed from the one-process cut: {resumed}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("summary.json")).unwrap(),
+        expected.1,
+        "summaries differ"
+    );
+    assert!(
+        std::fs::read(dir.path().join("dump.jsonl")).unwrap() == expected.0,
+        "issue dumps differ after changing the process count"
+    );
 }
 
 /// One random mutation on groups the server shows: status, priority, assignment, bookmark,

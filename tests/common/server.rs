@@ -42,6 +42,16 @@ impl Server {
         server
     }
 
+    /// A server the caller started (e.g. one process of a cluster) listening on `listen`; the
+    /// caller waits for it to be ready.
+    pub fn adopt(child: Child, listen: &str) -> Server {
+        Server {
+            child,
+            base: format!("http://{listen}"),
+            client: Client::new(),
+        }
+    }
+
     fn is_ready(&self) -> bool {
         self.client.get(self.url("/readyz")).send().is_ok_and(|r| r.status() == 200)
     }

@@ -1,0 +1,215 @@
+//! The feeder's link to the workers of its process: what it sends them, and what they send
+//! back at a checkpoint (their state and, in a checkpointing cluster, the processes' reports).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::mpsc::{channel, Sender, SyncSender};
+use std::sync::{Arc, Mutex};
+
+use dataflows::model::block::InputBlock;
+
+/// What the feeder sends a worker.
+pub enum Feed {
+    /// A block to process once the dataflow has completed every epoch before `horizon`
+    /// (this bounds the epochs in flight, and so memory).
+    Block { block: Arc<InputBlock>, horizon: u64 },
+    /// The worker will receive no block before this epoch.
+    Advance(u64),
+    /// Announce a cluster cut (or with `point`, a mutation point) at this epoch to every
+    /// process (sent at the worker's current input time, which the announcing feeder keeps at
+    /// least a lookahead before it).
+    Announce { epoch: u64, point: bool },
+    /// Tell every process this process's partition offsets at a mutation point.
+    Offsets { point: u64, offsets: Vec<(i32, i64)> },
+    /// The logged mutations to replay (each as every partition's offsets), from process 0 to
+    /// every process; every worker closes the plan's input after it.
+    Plan(Vec<Vec<(i32, i64)>>),
+    /// Drain every epoch before `through`, then hand back this worker's state. `cut`: in a
+    /// checkpointing cluster, what this process tells the others at this cut (its first
+    /// worker sends it; every process learns every report before the cut completes).
+    Snapshot {
+        through: u64,
+        cut: Option<CutReport>,
+        reply: Sender<WorkerSnapshot>,
+    },
+}
+
+/// A process's report at a cut of a checkpointing cluster.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CutReport {
+    pub status: Option<CutStatus>,
+    /// It sent blocks since the previous cut. When no process did, every state is the one of
+    /// the previous cut, and nobody serializes or writes it again (an idle cluster at the
+    /// live edge crosses cuts quickly).
+    pub sent: bool,
+}
+
+/// What a process of a checkpointing cluster reports at a cut. A cut where some process is
+/// stopping, or where every process has finished reading, is the cluster's last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CutStatus {
+    /// Its inputs are exhausted (a bounded read); it only follows the others' cuts.
+    Finished,
+    /// It was asked to stop (SIGTERM/SIGINT).
+    Stopping,
+}
+
+/// The reports made at each cut, as learnt by this process: (processes finished, some
+/// process stopping, some process sent blocks).
+#[derive(Default)]
+pub struct CutReports {
+    by_cut: std::collections::BTreeMap<u64, (usize, bool, bool)>,
+}
+
+impl CutReports {
+    pub(crate) fn record(&mut self, cut: u64, code: u8) {
+        let entry = self.by_cut.entry(cut).or_default();
+        if code & STATUS_FINISHED != 0 {
+            entry.0 += 1;
+        }
+        entry.1 |= code & STATUS_STOPPING != 0;
+        entry.2 |= code & STATUS_SENT != 0;
+    }
+
+    /// Whether some process sent blocks before `cut` since the previous cut (complete once
+    /// the cut's drain is).
+    pub(crate) fn active(&self, cut: u64) -> bool {
+        self.by_cut.get(&cut).is_some_and(|entry| entry.2)
+    }
+
+    /// Whether `cut` (completed) is the cluster's last, and if so whether because a process
+    /// is stopping; forgets it and older cuts.
+    pub fn last(&mut self, cut: u64, processes: usize) -> Option<CutStatus> {
+        let (finished, stopping, _) = self.by_cut.get(&cut).copied().unwrap_or_default();
+        self.by_cut = self.by_cut.split_off(&(cut + 1));
+        if stopping {
+            Some(CutStatus::Stopping)
+        } else {
+            (finished >= processes).then_some(CutStatus::Finished)
+        }
+    }
+}
+
+pub(crate) const STATUS_FINISHED: u8 = 1;
+pub(crate) const STATUS_STOPPING: u8 = 2;
+pub(crate) const STATUS_SENT: u8 = 4;
+
+pub struct WorkerSnapshot {
+    pub worker: usize,
+    pub projects: anyhow::Result<Vec<u8>>,
+    pub next_id: u64,
+    /// A cluster cut where no process sent anything since the previous cut: nothing to write.
+    pub unchanged: bool,
+}
+
+/// The process's link to its workers.
+pub struct Dispatch {
+    pub(crate) senders: Vec<SyncSender<Feed>>,
+    /// The global dataflow frontier as seen by this process (published by its first worker).
+    pub frontier: Arc<AtomicU64>,
+    /// Cluster checkpoints: the statuses processes reported at each cut.
+    pub reports: Arc<Mutex<CutReports>>,
+    /// Cluster checkpoints: the cut epochs announced so far, by any process.
+    pub announced: Arc<Mutex<BTreeSet<u64>>>,
+    /// Every announcement made before this epoch is in `announced` and `points`.
+    pub announced_through: Arc<AtomicU64>,
+    /// Cluster mutation points announced so far (by process 0).
+    pub points: Arc<Mutex<BTreeSet<u64>>>,
+    /// Each process's partition offsets at each mutation point, as received.
+    pub point_offsets: Arc<Mutex<PointOffsets>>,
+    /// The replay plan as received (index, offsets), and whether it is complete.
+    pub plan: Arc<Mutex<Vec<PlanEntry>>>,
+    pub plan_complete: Arc<AtomicBool>,
+}
+
+/// A logged mutation to replay: its index in the plan, every partition's offsets.
+pub type PlanEntry = (u64, Vec<(i32, i64)>);
+/// (point, process, its partitions' next offsets): a process's report at a mutation point.
+pub type OffsetsReport = (u64, u64, Vec<(i32, i64)>);
+
+/// Offsets reported at mutation points: point → process → (partition, next offset).
+pub type PointOffsets = BTreeMap<u64, BTreeMap<u64, Vec<(i32, i64)>>>;
+
+impl Dispatch {
+    pub fn local_workers(&self) -> usize {
+        self.senders.len()
+    }
+
+    pub fn block(&self, worker: usize, block: Arc<InputBlock>, horizon: u64) -> anyhow::Result<()> {
+        self.senders[worker]
+            .send(Feed::Block { block, horizon })
+            .map_err(|_| anyhow::anyhow!("worker {worker} stopped"))
+    }
+
+    /// Announces a cluster cut or mutation point (through the first local worker).
+    pub fn announce(&self, epoch: u64, point: bool) -> anyhow::Result<()> {
+        let set = if point { &self.points } else { &self.announced };
+        set.lock().unwrap_or_else(|p| p.into_inner()).insert(epoch);
+        self.senders[0]
+            .send(Feed::Announce { epoch, point })
+            .map_err(|_| anyhow::anyhow!("worker 0 stopped"))
+    }
+
+    /// The first announced mutation point after `after`, if any.
+    pub fn next_point(&self, after: u64) -> Option<u64> {
+        let points = self.points.lock().unwrap_or_else(|p| p.into_inner());
+        points.range(after + 1..).next().copied()
+    }
+
+    /// Sends this process's offsets at a mutation point to every process.
+    pub fn report_offsets(&self, point: u64, offsets: Vec<(i32, i64)>) -> anyhow::Result<()> {
+        self.senders[0]
+            .send(Feed::Offsets { point, offsets })
+            .map_err(|_| anyhow::anyhow!("worker 0 stopped"))
+    }
+
+    /// Sends the replay plan (process 0; empty elsewhere) and closes every worker's plan input.
+    pub fn send_plan(&self, plan: Vec<Vec<(i32, i64)>>) -> anyhow::Result<()> {
+        let mut plan = Some(plan);
+        for (worker, sender) in self.senders.iter().enumerate() {
+            sender
+                .send(Feed::Plan(plan.take().unwrap_or_default()))
+                .map_err(|_| anyhow::anyhow!("worker {worker} stopped"))?;
+        }
+        Ok(())
+    }
+
+    /// The first announced cut after `after`, if any.
+    pub fn next_announced(&self, after: u64) -> Option<u64> {
+        let announced = self.announced.lock().unwrap_or_else(|p| p.into_inner());
+        announced.range(after + 1..).next().copied()
+    }
+
+    pub fn advance_all(&self, epoch: u64) -> anyhow::Result<()> {
+        for (worker, sender) in self.senders.iter().enumerate() {
+            sender
+                .send(Feed::Advance(epoch))
+                .map_err(|_| anyhow::anyhow!("worker {worker} stopped"))?;
+        }
+        Ok(())
+    }
+
+    /// Every worker drains to `through` and returns its state, in worker order.
+    pub fn snapshot(&self, through: u64, cut: Option<CutReport>) -> anyhow::Result<Vec<WorkerSnapshot>> {
+        let (reply, replies) = channel();
+        for (worker, sender) in self.senders.iter().enumerate() {
+            sender
+                .send(Feed::Snapshot {
+                    through,
+                    cut,
+                    reply: reply.clone(),
+                })
+                .map_err(|_| anyhow::anyhow!("worker {worker} stopped"))?;
+        }
+        drop(reply);
+        let mut snapshots: Vec<WorkerSnapshot> = replies.iter().collect();
+        if snapshots.len() != self.senders.len() {
+            anyhow::bail!("a worker stopped during a checkpoint");
+        }
+        snapshots.sort_by_key(|s| s.worker);
+        Ok(snapshots)
+    }
+}
+
+/// Blocks in flight per worker before the worker waits for the dataflow to catch up.
+pub const IN_FLIGHT_PER_WORKER: u64 = 4;

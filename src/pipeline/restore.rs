@@ -1,0 +1,285 @@
+//! Restoring a checkpointing cluster inside the timely cluster, and the dead-letter file's
+//! cut back to what a checkpoint covers.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier, Mutex, RwLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use dataflows::graph::ingest::project_route;
+use dataflows::model::ProjectId;
+use dataflows::state::ProjectState;
+use dataflows::views::IssueViews;
+use rustc_hash::FxHashMap as HashMap;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::operators::vec::Broadcast;
+use timely::dataflow::operators::{Exchange, Input, Inspect, Probe};
+use timely::dataflow::{InputHandle, ProbeHandle};
+
+use crate::checkpoint::{self, PartName, Positions};
+
+/// A dataflow input of vectors of `D` at epochs.
+pub(crate) type VecInput<D> = InputHandle<u64, CapacityContainerBuilder<Vec<D>>>;
+/// Records a worker's inspect operator collects for it.
+type Collected<D> = Rc<RefCell<Vec<D>>>;
+/// A project and its postcard-encoded state, on its way to its owner.
+type EncodedProject = (ProjectId, Vec<u8>);
+/// (cut, process, status code): a process's status at a cut.
+pub(crate) type StatusRecord = (u64, u64, u8);
+
+/// What a checkpointing cluster's restore shares between a process's workers.
+pub(crate) struct ClusterRestore {
+    pub(crate) dir: PathBuf,
+    pub(crate) shape: checkpoint::ClusterShape,
+    /// The valid cut parts in this process's state directory.
+    pub(crate) available: Vec<PartName>,
+    pub(crate) dead_letter_file: Option<PathBuf>,
+    pub(crate) views: Arc<RwLock<IssueViews>>,
+    pub(crate) next_id: AtomicU64,
+    /// Local workers wait here until the process's restore is complete.
+    pub(crate) barrier: Barrier,
+    pub(crate) error: Mutex<Option<anyhow::Error>>,
+}
+
+impl ClusterRestore {
+    fn fail(&self, error: anyhow::Error) {
+        self.error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(error);
+    }
+}
+
+/// What the loaders of a cut's parts send on restore: each project's state to its owner (and a
+/// copy to worker 0 for the views' rows), every part's positions to every worker, and part 0's
+/// views with the id counter to worker 0 when another process than 0 loaded them.
+struct Shipments {
+    projects: VecInput<EncodedProject>,
+    positions: VecInput<(u64, Vec<u8>)>,
+    views: VecInput<(u64, Vec<u8>)>,
+}
+
+/// The restore of a checkpointing cluster, run by every worker before the ingest dataflow:
+/// (1) a small dataflow broadcasts each process's valid cut parts and every worker picks the
+/// newest cut whose parts the cluster holds between its processes ([`checkpoint::choose`]),
+/// written by any number of processes; each part is loaded by the first process holding it.
+/// (2) A second dataflow sends every project's state to the worker that owns it now (by
+/// project route over all workers, so process and worker counts may change) and a copy to
+/// worker 0, which rebuilds the views' rows, and every part's positions to everyone, so each
+/// process resumes its partitions where their previous owners stopped. Returns the process's
+/// positions on its first worker (None elsewhere or on failure).
+pub(crate) fn restore_cluster(
+    worker: &mut timely::worker::Worker,
+    restore: &ClusterRestore,
+    local: usize,
+) -> (Option<Positions>, HashMap<ProjectId, ProjectState>) {
+    let index = worker.index();
+    let shape = restore.shape;
+    // (1) Agree on the cut and on who loads each part.
+    let lists: Collected<(u64, Vec<PartName>)> = Default::default();
+    let mut list_input: VecInput<(u64, Vec<PartName>)> = InputHandle::new();
+    let probe = ProbeHandle::new();
+    let seen = lists.clone();
+    worker.dataflow::<u64, _, _>(|scope| {
+        scope
+            .input_from(&mut list_input)
+            .broadcast()
+            .inspect(move |list| seen.borrow_mut().push(list.clone()))
+            .probe_with(&probe);
+    });
+    if local == 0 {
+        list_input.send((shape.process as u64, restore.available.clone()));
+    }
+    drop(list_input);
+    while !probe.done() {
+        worker.step_or_park(Some(Duration::from_millis(1)));
+    }
+    let mut lists = lists.take();
+    lists.sort();
+    let mut union: Vec<PartName> = lists.iter().flat_map(|(_, parts)| parts.iter().copied()).collect();
+    union.sort_unstable();
+    union.dedup();
+    let chosen = checkpoint::choose(&union);
+    let mine: Vec<PartName> = match chosen {
+        Some((epoch, processes)) => (0..processes)
+            .map(|part| PartName { epoch, processes, part })
+            .filter(|part| lists.iter().find(|(_, parts)| parts.contains(part)).map(|(process, _)| *process) == Some(shape.process as u64))
+            .collect(),
+        None => Vec::new(),
+    };
+
+    // (2) Load this process's share of the cut and send it where it belongs.
+    let mut own_views = None;
+    let mut shipments = Shipments {
+        projects: InputHandle::new(),
+        positions: InputHandle::new(),
+        views: InputHandle::new(),
+    };
+    let owned: Collected<EncodedProject> = Default::default();
+    let rows: Collected<EncodedProject> = Default::default();
+    let part_positions: Collected<(u64, Vec<u8>)> = Default::default();
+    let shipped_views: Collected<(u64, Vec<u8>)> = Default::default();
+    let probe = ProbeHandle::new();
+    let (to_owner, to_first) = (owned.clone(), rows.clone());
+    let (to_all, views_to_first) = (part_positions.clone(), shipped_views.clone());
+    worker.dataflow::<u64, _, _>(|scope| {
+        let states = scope.input_from(&mut shipments.projects);
+        states
+            .clone()
+            .exchange(|(project, _)| project_route(*project))
+            .inspect(move |state| to_owner.borrow_mut().push(state.clone()))
+            .probe_with(&probe);
+        // Worker 0 holds the views, whose rows are rebuilt from the project states.
+        states
+            .exchange(|_| 0)
+            .inspect(move |state| to_first.borrow_mut().push(state.clone()))
+            .probe_with(&probe);
+        scope
+            .input_from(&mut shipments.positions)
+            .broadcast()
+            .inspect(move |part| to_all.borrow_mut().push(part.clone()))
+            .probe_with(&probe);
+        scope
+            .input_from(&mut shipments.views)
+            .exchange(|_| 0)
+            .inspect(move |views| views_to_first.borrow_mut().push(views.clone()))
+            .probe_with(&probe);
+    });
+    if local == 0 {
+        match discard_and_load(restore, chosen, &union, &mine, &mut shipments) {
+            Ok(views) => own_views = views,
+            Err(error) => restore.fail(error),
+        }
+    }
+    drop(shipments);
+    while !probe.done() {
+        worker.step_or_park(Some(Duration::from_millis(1)));
+    }
+    let mut projects = HashMap::default();
+    for (project, bytes) in owned.take() {
+        match postcard::from_bytes::<ProjectState>(&bytes) {
+            Ok(state) => {
+                projects.insert(project, state);
+            }
+            Err(error) => restore.fail(anyhow::anyhow!("project {project}'s checkpointed state does not decode: {error}")),
+        }
+    }
+    if index == 0 {
+        if let Some((next_id, bytes)) = shipped_views.take().pop() {
+            match postcard::from_bytes::<IssueViews>(&bytes) {
+                Ok(views) => own_views = Some((next_id, views)),
+                Err(error) => restore.fail(anyhow::anyhow!("the checkpointed views do not decode: {error}")),
+            }
+        }
+        let mut views = restore.views.write().unwrap_or_else(|p| p.into_inner());
+        if let (Some((next_id, restored)), Some((epoch, _))) = (own_views, chosen) {
+            restore.next_id.store(next_id, Ordering::Relaxed);
+            let change_log = views.change_log.take();
+            *views = restored;
+            views.change_log = change_log;
+            views.complete_through = epoch;
+            views.finished = false;
+        }
+        for (project, bytes) in rows.take() {
+            // A state that does not decode was reported above, by its owner.
+            let Ok(state) = postcard::from_bytes::<ProjectState>(&bytes) else {
+                continue;
+            };
+            for (short_id, row) in state.rows() {
+                views.restore_row(dataflows::state::GroupKey { project, short_id }, row.clone());
+            }
+        }
+    }
+    if local != 0 {
+        return (None, projects);
+    }
+    let positions = match resume_positions(restore, chosen, part_positions.take()) {
+        Ok(positions) => Some(positions),
+        Err(error) => {
+            restore.fail(error);
+            None
+        }
+    };
+    (positions, projects)
+}
+
+/// Discards the parts after the chosen cut (all of them with none), then loads this
+/// process's share of it: sends every project's state and every part's positions, and
+/// part 0's views and id counter (returned when this is worker 0, shipped to it otherwise).
+fn discard_and_load(
+    restore: &ClusterRestore,
+    chosen: Option<(u64, usize)>,
+    union: &[PartName],
+    mine: &[PartName],
+    shipments: &mut Shipments,
+) -> anyhow::Result<Option<(u64, IssueViews)>> {
+    if chosen.is_none() && !union.is_empty() {
+        tracing::warn!(?union, "no complete checkpoint among the cluster's processes: starting afresh");
+    }
+    checkpoint::discard_after(&restore.dir, chosen.map(|(epoch, _)| epoch))?;
+    let mut own_views = None;
+    for &part in mine {
+        let restored = checkpoint::load_part(&restore.dir, part)?;
+        for (project, state) in &restored.projects {
+            shipments
+                .projects
+                .send((*project, postcard::to_stdvec(state).context("cannot encode a project's state")?));
+        }
+        shipments.positions.send((
+            part.part as u64,
+            postcard::to_stdvec(&restored.positions).context("cannot encode positions")?,
+        ));
+        if part.part == 0 {
+            if restore.shape.process == 0 {
+                own_views = Some((restored.next_id, restored.views));
+            } else {
+                let views = postcard::to_stdvec(&restored.views).context("cannot encode the views")?;
+                shipments.views.send((restored.next_id, views));
+            }
+        }
+        tracing::info!(checkpoint = %restored.path.display(), next_epoch = part.epoch, "the cluster resumes from a common checkpoint");
+    }
+    Ok(own_views)
+}
+
+/// This process's positions from every part's: the cut's merged positions, and its
+/// dead-letter file cut back to what its own part recorded (none: it starts empty).
+fn resume_positions(restore: &ClusterRestore, chosen: Option<(u64, usize)>, parts: Vec<(u64, Vec<u8>)>) -> anyhow::Result<Positions> {
+    let Some((epoch, processes)) = chosen else {
+        if let Some(path) = &restore.dead_letter_file {
+            cut_dead_letters(path, 0)?;
+        }
+        return Ok(Positions::default());
+    };
+    let mut decoded = Vec::with_capacity(parts.len());
+    for (part, bytes) in parts {
+        let positions: Positions = postcard::from_bytes(&bytes).context("checkpointed positions do not decode")?;
+        decoded.push((part as usize, positions));
+    }
+    if decoded.len() != processes {
+        anyhow::bail!("received the positions of {} of the cut's {processes} parts", decoded.len());
+    }
+    let mut positions = checkpoint::merge_positions(&decoded, processes);
+    positions.next_epoch = epoch;
+    let own = decoded
+        .iter()
+        .find(|(part, _)| *part == restore.shape.process)
+        .and_then(|(_, p)| p.dead_letter_bytes);
+    if let Some(path) = &restore.dead_letter_file {
+        cut_dead_letters(path, own.unwrap_or(0))?;
+    }
+    positions.dead_letter_bytes = own;
+    Ok(positions)
+}
+
+/// Cuts the dead-letter file back to what the checkpoint covers: rejections after it are
+/// produced again by the replay.
+pub(crate) fn cut_dead_letters(path: &std::path::Path, length: u64) -> anyhow::Result<()> {
+    match std::fs::OpenOptions::new().write(true).open(path) {
+        // A device or pipe (`/dev/null`, a FIFO) keeps nothing to cut back.
+        Ok(file) if !file.metadata().is_ok_and(|m| m.is_file()) => Ok(()),
+        Ok(file) => file.set_len(length).with_context(|| format!("cannot truncate {}", path.display())),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(error).with_context(|| format!("cannot open {}", path.display())),
+    }
+}

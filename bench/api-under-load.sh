@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issues-list and mutation latency at N groups (default 1M) while RATE occurrences/s (default
 # 100K) are appended to the file the server follows. Release build (or OCCURRENT_BIN, for
-# A/B runs of two builds).
+# A/B runs of two builds; BENCH_CLIENT runs the load and requests from another binary).
 # Usage: bench/api-under-load.sh [GROUPS] [RATE] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +29,8 @@ until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.2; done
 consumed() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^occurrent_messages_consumed_total/ {print $2}'; }
 before=$(consumed)
 started=$(date +%s.%N)
-$bin bench-api --api "127.0.0.1:$port" --load "$load" --append "$live" --rate "$rate" \
+# The client may come from another build than the server (A/B runs of servers).
+${BENCH_CLIENT:-$bin} bench-api --api "127.0.0.1:$port" --load "$load" --append "$live" --rate "$rate" \
   --seconds "$seconds" --max-id "$groups"
 after=$(consumed)
 ended=$(date +%s.%N)

@@ -109,3 +109,23 @@ fn len_counts_groups_with_a_row() {
     views.apply_groups(vec![((KEY, row(1)), 0, 1)]);
     assert_eq!((views.len(), views.iter().count()), (1, 1));
 }
+
+#[test]
+fn a_view_is_found_by_its_address_and_a_copy_by_its_key() {
+    let mut views = IssueViews::default();
+    let keys: Vec<GroupKey> = (1..=5).map(|short_id| GroupKey { project: 1, short_id }).collect();
+    for key in &keys {
+        views.apply_hourly(vec![((*key, 10), 0, 1)]);
+    }
+    for (i, key) in keys.iter().enumerate() {
+        let view = views.get(*key).expect("a view");
+        assert_eq!(views.index_of_view(*key, view), Some(i as u32));
+        let copy = GroupView {
+            key: Some(*key),
+            ..GroupView::default()
+        };
+        assert_eq!(views.index_of_view(*key, &copy), Some(i as u32));
+    }
+    let stranger = GroupView::default();
+    assert_eq!(views.index_of_view(GroupKey { project: 9, short_id: 9 }, &stranger), None);
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issues-list and mutation latency at N groups (default 1M) while RATE occurrences/s (default
-# 100K) are appended to the file the server follows. Release build.
+# 100K) are appended to the file the server follows. Release build (or OCCURRENT_BIN, for
+# A/B runs of two builds; BENCH_CLIENT runs the load and requests from another binary).
 # Usage: bench/api-under-load.sh [GROUPS] [RATE] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,9 +9,9 @@ groups=${1:-1000000}
 rate=${2:-100000}
 seconds=${3:-20}
 target=${CARGO_TARGET_DIR:-target}
-bin=$target/release/occurrent
+bin=${OCCURRENT_BIN:-$target/release/occurrent}
 data=${BENCH_DATA:-/tmp/occurrent-bench}
-cargo build --release --quiet
+[ -n "${OCCURRENT_BIN:-}" ] || cargo build --release --quiet
 mkdir -p "$data"
 input="$data/groups-$groups.jsonl"
 load="$data/occ-1000000-100000.jsonl"
@@ -28,10 +29,13 @@ until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.2; done
 consumed() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^occurrent_messages_consumed_total/ {print $2}'; }
 before=$(consumed)
 started=$(date +%s.%N)
-$bin bench-api --api "127.0.0.1:$port" --load "$load" --append "$live" --rate "$rate" \
+# The client may come from another build than the server (A/B runs of servers).
+${BENCH_CLIENT:-$bin} bench-api --api "127.0.0.1:$port" --load "$load" --append "$live" --rate "$rate" \
   --seconds "$seconds" --max-id "$groups"
-sleep 1
 after=$(consumed)
 ended=$(date +%s.%N)
+sleep 1
+caught_up=$(consumed)
 curl -s "http://127.0.0.1:$port/metrics" | grep -E '^occurrent_(list_lock_wait|views_write_hold)'
-echo "ingested during the run: $(awk -v a="$before" -v b="$after" -v s="$started" -v e="$ended" 'BEGIN {printf "%.0f lines/s", (b-a)/(e-s)}')"
+# Over the same interval as the load: what the server consumed while the requests ran.
+echo "ingested during the run: $(awk -v a="$before" -v b="$after" -v s="$started" -v e="$ended" 'BEGIN {printf "%.0f lines/s", (b-a)/(e-s)}'); $((caught_up - after)) more in the next second"

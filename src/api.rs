@@ -72,7 +72,7 @@ async fn healthz() -> &'static str {
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4")))]
 async fn metrics(State(state): State<AppState>) -> Response {
     let text = {
-        let views = state.views.read().unwrap_or_else(|p| p.into_inner());
+        let views = dataflows::views::read(&state.views);
         state.metrics.render(&views)
     };
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
@@ -87,7 +87,7 @@ pub(crate) fn error(status: StatusCode, detail: impl Into<String>) -> Response {
     (status = 503, description = "Still catching up", body = String),
 ))]
 async fn readyz(State(state): State<AppState>) -> Response {
-    let views = state.views.read().unwrap_or_else(|p| p.into_inner());
+    let views = dataflows::views::read(&state.views);
     if state.startup.is_ready(&views) {
         (StatusCode::OK, "ready").into_response()
     } else {
@@ -233,7 +233,7 @@ async fn issues_count(
         })
         .unwrap_or_default();
     // Relative dates use the API's clock, as the list does.
-    let latest_event = state.views.read().unwrap_or_else(|p| p.into_inner()).latest_event;
+    let latest_event = dataflows::views::read(&state.views).latest_event;
     let now = std::time::UNIX_EPOCH + std::time::Duration::from_micros(state.clock.now(latest_event).max(0) as u64);
     let mut parsed = Vec::with_capacity(queries.len());
     for query in &queries {
@@ -242,7 +242,7 @@ async fn issues_count(
             Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
         }
     }
-    let views = state.views.read().unwrap_or_else(|p| p.into_inner());
+    let views = dataflows::views::read(&state.views);
     let mut counts = serde_json::Map::new();
     for (query, search) in parsed {
         let count = views
@@ -295,7 +295,7 @@ async fn issue_details(
         return error(StatusCode::NOT_FOUND, "The requested resource does not exist");
     }
     let params = Params::parse(raw.as_deref());
-    let views = state.views.read().unwrap_or_else(|p| p.into_inner());
+    let views = dataflows::views::read(&state.views);
     let now = state.clock.now(views.latest_event);
     let window = match parse_window(&params, now) {
         Ok(w) => w,

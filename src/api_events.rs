@@ -24,7 +24,7 @@ struct GroupRef {
 }
 
 fn group_ref(state: &AppState, org: &str, id: &str) -> Option<GroupRef> {
-    let views = state.views.read().unwrap_or_else(|p| p.into_inner());
+    let views = dataflows::views::read(&state.views);
     let (key, view, row) = find_group(&views, &state.catalog, org, id)?;
     Some(GroupRef {
         id: view.id,

@@ -93,7 +93,7 @@ pub async fn list_issues(
     };
 
     let waiting = std::time::Instant::now();
-    let views = state.views.read().unwrap_or_else(|p| p.into_inner());
+    let views = dataflows::views::read(&state.views);
     state.metrics.record_list_lock_wait(waiting.elapsed());
     let now = state.clock.now(views.latest_event);
     let window = match parse_window(&params, now) {

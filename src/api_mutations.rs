@@ -101,7 +101,7 @@ fn resolve_targets(
     if numeric.len() > MAX_GROUPS {
         return Err(bad_request(format!("Too many groups: at most {MAX_GROUPS} per request")));
     }
-    let views = state.views.read().unwrap_or_else(|p| p.into_inner());
+    let views = dataflows::views::read(&state.views);
     let mut targets = Vec::new();
     for id in numeric {
         if let Some(view) = views.by_id(id) {
@@ -158,7 +158,7 @@ async fn apply(state: &AppState, request: MutationRequest) -> Result<(), Rejecti
     let started = Instant::now();
     loop {
         {
-            let views = state.views.read().unwrap_or_else(|p| p.into_inner());
+            let views = dataflows::views::read(&state.views);
             if views.finished || views.complete_through > epoch {
                 return Ok(());
             }
@@ -482,7 +482,7 @@ async fn put(
         return bad_request("Cannot set resolved for multiple projects.").into_response();
     }
     let kind = if put.discard {
-        let views = state.views.read().unwrap_or_else(|p| p.into_inner());
+        let views = dataflows::views::read(&state.views);
         let all_errors = targets.iter().all(|(key, _)| {
             views
                 .get(*key)
@@ -527,7 +527,7 @@ async fn put(
     }
     if put.update.public == Some(true) {
         // Sentry answers with the share id made last (the last target's).
-        let views = state.views.read().unwrap_or_else(|p| p.into_inner());
+        let views = dataflows::views::read(&state.views);
         let share_id = targets
             .iter()
             .rev()
@@ -538,7 +538,7 @@ async fn put(
     }
     if put.update.merge {
         // The dataflow chose the parent: the one target still shown.
-        let views = state.views.read().unwrap_or_else(|p| p.into_inner());
+        let views = dataflows::views::read(&state.views);
         let (parents, children): (Vec<_>, Vec<_>) = targets
             .iter()
             .partition(|(key, _)| views.get(*key).is_some_and(|v| v.row.is_some()));

@@ -71,11 +71,22 @@ pub fn http(address: &str, method: &str, path: &str, body: Option<&str>) -> std:
     Ok((status, body))
 }
 
-/// Appends `load` to `append` at `rate` lines/s until `stop`; returns the lines appended.
-fn append_load(load: &Path, append: &Path, rate: u64, stop: &AtomicBool, appended: &AtomicU64) -> anyhow::Result<()> {
+/// Appends `load` to `append` at `rate` lines/s until `stop`, counting the lines in
+/// `appended`. Says `ready` once the load is read (700 MB for 1M lines): the requests start
+/// then, so that all of them run under the load and the rate is that of the whole run.
+fn append_load(
+    load: &Path,
+    append: &Path,
+    rate: u64,
+    stop: &AtomicBool,
+    appended: &AtomicU64,
+    ready: std::sync::mpsc::Sender<()>,
+) -> anyhow::Result<()> {
     let text = std::fs::read(load).with_context(|| format!("cannot read {}", load.display()))?;
     let lines: Vec<&[u8]> = text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
     anyhow::ensure!(!lines.is_empty(), "{} is empty", load.display());
+    // The receiver is gone only if the requests ended already.
+    let _ = ready.send(());
     let mut out = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
@@ -109,7 +120,14 @@ pub fn run(options: &ApiBenchOptions<'_>) -> anyhow::Result<ApiBenchResult> {
     let loader = {
         let (load, append) = (options.load.to_path_buf(), options.append.to_path_buf());
         let (stop, appended, rate) = (stop.clone(), appended.clone(), options.rate);
-        std::thread::spawn(move || append_load(&load, &append, rate, &stop, &appended))
+        let (ready, loaded) = std::sync::mpsc::channel();
+        let loader = std::thread::spawn(move || append_load(&load, &append, rate, &stop, &appended, ready));
+        if loaded.recv().is_err() {
+            // The loader failed before it was ready: its error says why.
+            loader.join().map_err(|_| anyhow::anyhow!("the load thread panicked"))??;
+            anyhow::bail!("the load thread ended before the load was read");
+        }
+        loader
     };
     let base = format!("/api/0/organizations/{}/issues/", options.org);
     let mut rng = rand::rngs::StdRng::seed_from_u64(3);

@@ -149,6 +149,28 @@ pub struct IssueQuery {
     /// The request's `environment=` values: event-level conditions hold only for
     /// occurrences in these (None: any).
     environments: Option<Vec<Symbol>>,
+    /// Verdicts of `accepts_facet` by facet id, remembered for the request: there are few
+    /// distinct facets and a list visits thousands of groups.
+    facet_verdicts: FacetVerdicts,
+}
+
+/// A memo of facet verdicts (interior mutability: queries are tested through `&self`).
+/// Verdicts depend on the query and the views' symbol names; a query lives for one request
+/// under one read lock, and its setters clear the memo.
+#[derive(Debug, Default)]
+struct FacetVerdicts(std::sync::Mutex<rustc_hash::FxHashMap<u64, bool>>);
+
+impl Clone for FacetVerdicts {
+    fn clone(&self) -> Self {
+        FacetVerdicts::default()
+    }
+}
+
+/// A memo is not part of the query's meaning.
+impl PartialEq for FacetVerdicts {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// A group's values within the request's window and environments, which Sentry evaluates
@@ -233,6 +255,7 @@ impl IssueQuery {
             viewer: crate::api_mutations::ANONYMOUS.to_string(),
             keys: filters.iter().map(|f| f.key.clone()).collect(),
             environments: None,
+            facet_verdicts: FacetVerdicts::default(),
         };
         for filter in &filters {
             compiled.add(filter)?;
@@ -256,12 +279,14 @@ impl IssueQuery {
     /// The query as `viewer` asks it (`assigned:me`, `bookmarks:me`).
     pub fn for_viewer(mut self, viewer: &str) -> IssueQuery {
         self.viewer = viewer.to_string();
+        self.facet_verdicts = FacetVerdicts::default();
         self
     }
 
     /// The query under the request's `environment=` values (None: all).
     pub fn with_environments(mut self, environments: Option<Vec<Symbol>>) -> IssueQuery {
         self.environments = environments;
+        self.facet_verdicts = FacetVerdicts::default();
         self
     }
 
@@ -279,12 +304,11 @@ impl IssueQuery {
                 return false;
             }
         }
-        let environment: Vec<Symbol> = facet.environment.into_iter().collect();
-        let release: Vec<Symbol> = facet.release.into_iter().collect();
+        let (environment, release) = (facet.environment.as_slice(), facet.release.as_slice());
         self.predicates.iter().all(|p| {
             let holds = match &p.test {
-                Test::Environment(values) => any_symbol(views, &environment, values),
-                Test::Release(values) => any_symbol(views, &release, values),
+                Test::Environment(values) => any_symbol(views, environment, values),
+                Test::Release(values) => any_symbol(views, release, values),
                 Test::Level(values) => values.iter().any(|v| v.matches(facet.level.api_name())),
                 _ => return true,
             };
@@ -296,8 +320,9 @@ impl IssueQuery {
     /// that satisfies the query's event-level conditions on its facet together.
     fn has_matching_occurrence(&self, views: &IssueViews, view: &GroupView, row: &GroupRow, range: (Micros, Micros)) -> bool {
         let Some(key) = view.key else { return false };
-        let (hours, _) = views.facet_hours(key, view, |f| self.accepts_facet(views, f));
-        any_hour_in(&hours, row, range)
+        let mut verdicts = self.facet_verdicts.0.lock().unwrap_or_else(|p| p.into_inner());
+        let accept = |id: u64, facet: &Facet| *verdicts.entry(id).or_insert_with(|| self.accepts_facet(views, facet));
+        views.any_facet_hour(key, view, accept, |hour, count| hour_in(hour, count, row, range))
     }
 
     fn add(&mut self, filter: &SearchFilter) -> Result<(), SearchError> {
@@ -445,12 +470,15 @@ fn is_facet_test(test: &Test) -> bool {
 }
 
 /// Whether any of `hours` (clipped to the group's first and last seen) meets `[lo, hi]`.
-fn any_hour_in(hours: &[(u32, u32)], row: &GroupRow, (lo, hi): (Micros, Micros)) -> bool {
-    hours.iter().any(|&(hour, count)| {
-        let start = (Micros::from(hour) * HOUR_MICROS).max(row.first_seen);
-        let end = (Micros::from(hour) * HOUR_MICROS + HOUR_MICROS - 1).min(row.last_seen);
-        count > 0 && start.max(lo) <= end.min(hi)
-    })
+fn any_hour_in(hours: &[(u32, u32)], row: &GroupRow, range: (Micros, Micros)) -> bool {
+    hours.iter().any(|&(hour, count)| hour_in(hour, count, row, range))
+}
+
+/// Whether `count` occurrences in `hour` may fall in `(lo, hi)`, within the group's lifetime.
+fn hour_in(hour: u32, count: u32, row: &GroupRow, (lo, hi): (Micros, Micros)) -> bool {
+    let start = (Micros::from(hour) * HOUR_MICROS).max(row.first_seen);
+    let end = (Micros::from(hour) * HOUR_MICROS + HOUR_MICROS - 1).min(row.last_seen);
+    count > 0 && start.max(lo) <= end.min(hi)
 }
 
 fn compare<T: PartialOrd>(op: Operator, value: T, target: T) -> bool {

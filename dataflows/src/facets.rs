@@ -51,13 +51,27 @@ pub struct FacetHours {
     /// By group index, for groups with more than one facet: occurrences per (facet id,
     /// hour), sorted.
     split: HashMap<u32, Vec<(u64, u32, u32)>>,
+    /// Heap bytes of the `split` series, kept as they change so that `/metrics` need not
+    /// walk them; None until counted (after a restore: at the first change).
+    #[serde(skip)]
+    split_bytes: Option<usize>,
+}
+
+fn series_bytes(series: &Vec<(u64, u32, u32)>) -> usize {
+    24 + series.capacity() * 16
 }
 
 impl FacetHours {
     /// Approximate heap bytes (measurements).
     pub fn heap_bytes(&self) -> usize {
-        let split: usize = self.split.values().map(|v| 24 + v.capacity() * 16).sum();
+        let split = self.split_bytes.unwrap_or_else(|| self.split.values().map(series_bytes).sum());
         self.only.capacity() * 8 + self.split.capacity() * 8 / 7 * 29 + split + self.facets.capacity() * 8 / 7 * 33
+    }
+
+    /// The `split_bytes` counter, counted first if needed.
+    fn split_bytes(&mut self) -> &mut usize {
+        let split = &self.split;
+        self.split_bytes.get_or_insert_with(|| split.values().map(series_bytes).sum())
     }
 
     fn only(&self, index: u32) -> u64 {
@@ -84,8 +98,12 @@ impl FacetHours {
             self.facets.entry(id).or_insert(*facet);
             ids.push((id, *hour, *diff));
         }
+        self.split_bytes();
         if let Some(split) = self.split.get_mut(&index) {
+            let before = series_bytes(split);
             add(split, &ids);
+            let after = series_bytes(split);
+            *self.split_bytes() += after - before;
             return;
         }
         let first = self.only(index);
@@ -105,6 +123,7 @@ impl FacetHours {
                 };
                 add(&mut split, &ids);
                 self.set_only(index, 0);
+                *self.split_bytes() += series_bytes(&split);
                 self.split.insert(index, split);
             }
         }
@@ -124,9 +143,12 @@ impl FacetHours {
     /// A merge: the child's facet hours join the parent's (both given with their hourly
     /// counts before the merge moves them).
     pub fn merge(&mut self, child: u32, child_hourly: &[(u32, u32)], parent: u32, parent_hourly: &[(u32, u32)]) {
+        self.split_bytes();
         let (child_only, parent_only) = (self.only(child), self.only(parent));
         let child_series = self.series(child, child_hourly);
-        self.split.remove(&child);
+        if let Some(gone) = self.split.remove(&child) {
+            *self.split_bytes() -= series_bytes(&gone);
+        }
         self.set_only(child, 0);
         if child_series.is_empty() {
             return;
@@ -136,6 +158,9 @@ impl FacetHours {
             self.set_only(parent, child_only);
             return;
         }
+        if let Some(gone) = self.split.get(&parent).map(series_bytes) {
+            *self.split_bytes() -= gone;
+        }
         let mut split = self.split.remove(&parent).unwrap_or_else(|| {
             let series = self.series(parent, parent_hourly);
             let mut split = Vec::new();
@@ -144,6 +169,7 @@ impl FacetHours {
         });
         add(&mut split, &child_series);
         self.set_only(parent, 0);
+        *self.split_bytes() += series_bytes(&split);
         self.split.insert(parent, split);
     }
 
@@ -181,6 +207,39 @@ impl FacetHours {
             Some(facet) if !accept(facet) => (Cow::Borrowed(&[]), false),
             // One facet, accepted (or none recorded: every occurrence counts).
             _ => (Cow::Borrowed(hourly), true),
+        }
+    }
+
+    /// Whether the group has an hour of an `accept`ed facet that `hour_ok(hour, occurrences)`,
+    /// given its `hourly`: what `hours_matching` answers, without building the hours (the
+    /// issues list asks this of every group it visits). `accept` gets the facet's id too,
+    /// so that callers can remember verdicts.
+    pub fn any_hour_matching(
+        &self,
+        index: u32,
+        hourly: &[(u32, u32)],
+        mut accept: impl FnMut(u64, &Facet) -> bool,
+        hour_ok: impl Fn(u32, u32) -> bool,
+    ) -> bool {
+        if let Some(split) = self.split.get(&index) {
+            // Sorted by facet id: one verdict per run of a facet's hours.
+            let mut last: Option<(u64, bool)> = None;
+            return split.iter().any(|&(id, hour, n)| {
+                let ok = match last {
+                    Some((seen, verdict)) if seen == id => verdict,
+                    _ => {
+                        let verdict = self.facets.get(&id).is_some_and(|f| accept(id, f));
+                        last = Some((id, verdict));
+                        verdict
+                    }
+                };
+                ok && hour_ok(hour, n)
+            });
+        }
+        let only = self.only(index);
+        match self.facets.get(&only) {
+            Some(facet) if !accept(only, facet) => false,
+            _ => hourly.iter().any(|&(hour, n)| hour_ok(hour, n)),
         }
     }
 
@@ -258,6 +317,71 @@ mod tests {
         let (hours, _) = facets.hours_matching(0, &hourly, |f| f.level == Level::Error);
         assert_eq!(hours.as_ref(), &hourly[..]);
         assert_eq!(facets.facets_of(0).len(), 2);
+    }
+
+    #[test]
+    fn the_existence_test_agrees_with_the_hours_and_the_byte_count_with_a_walk() {
+        let mut facets = FacetHours::default();
+        let mut hourly: Vec<Vec<(u32, u32)>> = vec![Vec::new(); 8];
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let levels = [Level::Error, Level::Warning, Level::Info];
+        for round in 0..400 {
+            let group = next(8) as u32;
+            let updates: Vec<FacetHourDiff> = (0..1 + next(3))
+                .map(|_| {
+                    let f = facet(Some(next(2)), Some(10 + next(3)), levels[next(3) as usize]);
+                    (f, 100 + next(6) as u32, 1 + next(2) as isize)
+                })
+                .collect();
+            if round % 50 == 49 {
+                let parent = (group + 1) % 8;
+                let (child_hours, parent_hours) = (hourly[group as usize].clone(), hourly[parent as usize].clone());
+                facets.merge(group, &child_hours, parent, &parent_hours);
+                for (h, n) in std::mem::take(&mut hourly[group as usize]) {
+                    add_hour(&mut hourly[parent as usize], h, n);
+                }
+            } else {
+                facets.apply(group, &hourly[group as usize], &updates);
+                for (_, h, n) in &updates {
+                    add_hour(&mut hourly[group as usize], *h, *n as u32);
+                }
+            }
+            let walked: usize = facets.split.values().map(series_bytes).sum();
+            assert_eq!(facets.split_bytes, Some(walked), "round {round}");
+            for index in 0..8u32 {
+                let hours = &hourly[index as usize];
+                for wanted in [Level::Error, Level::Info] {
+                    for (lo, hi) in [(0, u32::MAX), (102, 103), (105, 105)] {
+                        let accept = |f: &Facet| f.level == wanted;
+                        let (matching, _) = facets.hours_matching(index, hours, accept);
+                        let expected = matching.iter().any(|&(h, n)| n > 0 && (lo..=hi).contains(&h));
+                        let found = facets.any_hour_matching(index, hours, |_, f| accept(f), |h, n| n > 0 && (lo..=hi).contains(&h));
+                        assert_eq!(found, expected, "round {round} group {index} {wanted:?} {lo}..={hi}");
+                    }
+                }
+            }
+        }
+        // After a restore the count is unknown until the next change, and reported by a walk.
+        let restored: FacetHours = serde_json::from_str(&serde_json::to_string(&facets).expect("serialize")).expect("restore");
+        let mut restored = restored;
+        assert_eq!(restored.split_bytes, None);
+        let f = facet(Some(5), None, Level::Error);
+        restored.apply(0, &hourly[0], &[(f, 100, 1)]);
+        let walked: usize = restored.split.values().map(series_bytes).sum();
+        assert_eq!(restored.split_bytes, Some(walked));
+    }
+
+    fn add_hour(hours: &mut Vec<(u32, u32)>, hour: u32, n: u32) {
+        match hours.binary_search_by_key(&hour, |e| e.0) {
+            Ok(i) => hours[i].1 += n,
+            Err(i) => hours.insert(i, (hour, n)),
+        }
     }
 
     #[test]

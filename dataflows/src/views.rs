@@ -14,12 +14,22 @@ use rustc_hash::FxHashMap as HashMap;
 use crate::model::{Micros, Symbol, SymbolDefinition};
 use crate::state::{Counter, GroupKey, GroupRow};
 
+mod activity;
 mod blocks;
+mod footprint;
 mod group_index;
 mod index;
+mod lock;
 pub mod retention;
+#[cfg(test)]
+mod tests;
+mod users;
+use activity::add_environment_hours;
+pub use activity::Activity;
 use group_index::GroupIndex;
 pub use index::{created_key, trends_score, SortIndex, SortIndexes, Walk};
+pub use lock::{let_readers_in, read, LockTimes, HOLD};
+use users::UserHours;
 
 /// Everything the read side knows about one group.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -96,55 +106,9 @@ pub struct IssueViews {
     /// wait for (`/metrics`).
     #[serde(skip)]
     pub write_holds: LockTimes,
-}
-
-/// The durations of a lock's holds or waits over the last 20 seconds, in microseconds.
-#[derive(Debug, Default)]
-pub struct LockTimes {
-    recent: std::collections::VecDeque<(std::time::Instant, u32)>,
-}
-
-impl LockTimes {
-    const KEEP: usize = 100_000;
-    const SPAN: std::time::Duration = std::time::Duration::from_secs(20);
-
-    pub fn record(&mut self, took: std::time::Duration) {
-        let now = std::time::Instant::now();
-        while self.recent.front().is_some_and(|(at, _)| now.duration_since(*at) > Self::SPAN) || self.recent.len() >= Self::KEEP {
-            self.recent.pop_front();
-        }
-        self.recent.push_back((now, took.as_micros().min(u128::from(u32::MAX)) as u32));
-    }
-
-    /// `(count, p50, p99, max)` in seconds of the samples of the last 20 seconds.
-    pub fn summary(&self) -> (usize, f64, f64, f64) {
-        let now = std::time::Instant::now();
-        let mut sorted: Vec<u32> = self
-            .recent
-            .iter()
-            .filter(|(at, _)| now.duration_since(*at) <= Self::SPAN)
-            .map(|(_, took)| *took)
-            .collect();
-        sorted.sort_unstable();
-        let at = |q: f64| {
-            sorted
-                .get(((sorted.len() as f64 - 1.0) * q).round() as usize)
-                .map_or(0.0, |&v| f64::from(v) / 1e6)
-        };
-        (sorted.len(), at(0.5), at(0.99), at(1.0))
-    }
-}
-
-/// The per-hour activity of the ingest operator, applied together so that each epoch's
-/// hourly counts, environment sets and per-environment hours are seen consistently (see
-/// `apply_activity`).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Activity {
-    Hour(GroupKey, u32),
-    Environment(GroupKey, Symbol),
-    EnvironmentHour(GroupKey, Symbol, u32),
-    /// Occurrences of a facet (environment, release, level) in an hour.
-    Facet(GroupKey, crate::facets::Facet, u32),
+    /// Heap bytes of the per-group parts (`footprint.rs`), None until counted.
+    #[serde(skip)]
+    footprint: Option<footprint::Footprint>,
 }
 
 /// A group's net change between two drains of the change log.
@@ -172,6 +136,18 @@ impl IssueViews {
         self.index.get(&self.groups, key)
     }
 
+    /// The index of a view handed out by these views, from its address: no hash lookup,
+    /// and no read of another group's key (a cache miss at 1M groups), for the per-group
+    /// checks of a list walk. Falls back to the key for a view from elsewhere.
+    fn index_of_view(&self, key: GroupKey, view: &GroupView) -> Option<u32> {
+        let size = std::mem::size_of::<GroupView>();
+        let offset = (view as *const GroupView as usize).wrapping_sub(self.groups.as_ptr() as usize);
+        if offset.is_multiple_of(size) && offset / size < self.groups.len() {
+            return Some((offset / size) as u32);
+        }
+        self.find(key)
+    }
+
     pub fn get(&self, key: GroupKey) -> Option<&GroupView> {
         self.find(key).map(|i| &self.groups[i as usize])
     }
@@ -194,8 +170,9 @@ impl IssueViews {
         })
     }
 
+    /// Groups with a row (each is in the sort indexes exactly then).
     pub fn len(&self) -> usize {
-        self.iter().count()
+        self.sort_indexes.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -250,39 +227,6 @@ impl IssueViews {
                 let view = &self.groups[index as usize];
                 Some((bound, created, (view.key?, view, &**view.row.as_ref()?)))
             })
-    }
-
-    /// Approximate heap bytes of the views' parts (capacities, not the allocator's slack;
-    /// rows are shared with the ingest state and not counted): what `/metrics` reports so
-    /// that memory per group can be broken down.
-    pub fn memory_parts(&self) -> Vec<(&'static str, usize)> {
-        fn table<K, V>(map: &HashMap<K, V>) -> usize {
-            // hashbrown: one control byte per bucket besides the entry.
-            (map.capacity() * 8 / 7).next_power_of_two() * (std::mem::size_of::<(K, V)>() + 1)
-        }
-        let hourly: usize = self.groups.iter().map(|v| v.hourly.capacity() * 8).sum();
-        let sets: usize = self.groups.iter().map(|v| (v.environments.len() + v.releases.len()) * 8).sum();
-        let user_lists: usize = self
-            .user_hours
-            .iter()
-            .map(|u| match u {
-                UserHours::None | UserHours::One(_) => 0,
-                UserHours::Many(list) => 24 + list.capacity() * 12,
-            })
-            .sum();
-        vec![
-            ("groups", self.groups.capacity() * std::mem::size_of::<GroupView>()),
-            ("group_index", self.index.heap_bytes() + self.by_id.capacity() * 4),
-            ("hourly", hourly),
-            ("environment_release_sets", sets),
-            (
-                "user_hours",
-                self.user_hours.capacity() * std::mem::size_of::<UserHours>() + user_lists,
-            ),
-            ("environment_hours", table(&self.environment_hours)),
-            ("facets", self.facets.heap_bytes()),
-            ("sort_indexes", self.sort_indexes.heap_bytes()),
-        ]
     }
 
     /// After a restore: the group's row, shared with the ingest state.
@@ -340,26 +284,6 @@ impl IssueViews {
         key
     }
 
-    /// A group's environment keys (`None`: occurrences without environment) and its
-    /// per-environment hours as they would be split.
-    fn environment_series(&self, index: u32) -> (Vec<Option<Symbol>>, Vec<EnvironmentHourDiff>) {
-        let view = &self.groups[index as usize];
-        if let Some(split) = self.environment_hours.get(&index) {
-            let with: u64 = split.iter().map(|e| u64::from(e.2)).sum();
-            let total: u64 = view.hourly.iter().map(|h| u64::from(h.1)).sum();
-            let mut keys: Vec<Option<Symbol>> = view.environments.iter().map(|e| Some(*e)).collect();
-            if total > with {
-                keys.push(None);
-            }
-            return (keys, split.iter().map(|&(e, h, n)| (e, h, n as isize)).collect());
-        }
-        match (view.hourly.is_empty(), view.environments.first()) {
-            (true, _) => (Vec::new(), Vec::new()),
-            (false, Some(&env)) => (vec![Some(env)], view.hourly.iter().map(|&(h, n)| (env, h, n as isize)).collect()),
-            (false, None) => (vec![None], Vec::new()),
-        }
-    }
-
     /// Merges: each child's hourly counts, environments, releases, per-environment hours
     /// and per-hour users move to its parent.
     pub fn apply_merges(&mut self, updates: Vec<((GroupKey, GroupKey), u64, isize)>) {
@@ -388,7 +312,9 @@ impl IssueViews {
                 add_environment_hours(&mut split, &series);
                 self.environment_hours.insert(parent_index, split);
             }
+            self.footprint();
             if let Some(users) = self.user_hours.get_mut(child_index as usize).map(std::mem::take) {
+                self.footprint().user_lists -= footprint::user_list_bytes(&users);
                 let moved = users
                     .as_slice()
                     .iter()
@@ -403,6 +329,9 @@ impl IssueViews {
                     std::mem::take(&mut view.releases),
                 )
             };
+            let footprint = self.footprint();
+            footprint.hourly -= hourly.capacity() * 8;
+            footprint.sets -= (environments.len() + releases.len()) * 8;
             self.apply_hourly(hourly.into_iter().map(|(hour, n)| ((parent, hour), 0, n as isize)).collect());
             self.apply_environments(environments.iter().map(|e| ((parent, *e), 0, 1)).collect());
             self.apply_releases(releases.iter().map(|r| ((parent, *r), 0, 1)).collect());
@@ -410,9 +339,12 @@ impl IssueViews {
     }
 
     pub fn apply_hourly(&mut self, updates: Vec<((GroupKey, u32), u64, isize)>) {
+        self.footprint();
+        let mut grown = 0;
         for ((key, hour), _, diff) in updates {
             let key = if self.merged.is_empty() { key } else { self.owner(key) };
             let hours = &mut self.view_mut(key).hourly;
+            let before = hours.capacity();
             let position = hours.partition_point(|(h, _)| *h < hour);
             match hours.get_mut(position) {
                 Some((h, count)) if *h == hour => {
@@ -429,20 +361,29 @@ impl IssueViews {
                 }
                 _ => {}
             }
+            // Capacities only grow here (removals keep them).
+            grown += (hours.capacity() - before) * 8;
         }
+        self.footprint().hourly += grown;
     }
 
     pub fn apply_environments(&mut self, updates: Vec<((GroupKey, Symbol), u64, isize)>) {
+        self.footprint();
         for ((key, env), _, diff) in updates {
             let key = if self.merged.is_empty() { key } else { self.owner(key) };
-            apply_to_set(&mut self.view_mut(key).environments, env, diff);
+            let change = apply_to_set(&mut self.view_mut(key).environments, env, diff);
+            let sets = &mut self.footprint().sets;
+            *sets = sets.wrapping_add_signed(change * 8);
         }
     }
 
     pub fn apply_releases(&mut self, updates: Vec<((GroupKey, Symbol), u64, isize)>) {
+        self.footprint();
         for ((key, release), _, diff) in updates {
             let key = if self.merged.is_empty() { key } else { self.owner(key) };
-            apply_to_set(&mut self.view_mut(key).releases, release, diff);
+            let change = apply_to_set(&mut self.view_mut(key).releases, release, diff);
+            let sets = &mut self.footprint().sets;
+            *sets = sets.wrapping_add_signed(change * 8);
         }
     }
 
@@ -458,118 +399,11 @@ impl IssueViews {
         }
     }
 
-    /// Applies one or more epochs of hourly counts, environment sets and per-environment
-    /// hours. Within an epoch the per-environment split is decided against the hourly counts
-    /// and environment sets *before* the epoch, which is why the three arrive through one sink.
-    pub fn apply_activity(&mut self, mut updates: Vec<(Activity, u64, isize)>) {
-        updates.sort_by_key(|(_, time, _)| *time);
-        while !updates.is_empty() {
-            let time = updates[0].1;
-            let end = updates.partition_point(|(_, t, _)| *t == time);
-            let rest = updates.split_off(end);
-            self.apply_activity_epoch(std::mem::replace(&mut updates, rest));
-        }
-    }
-
-    fn apply_activity_epoch(&mut self, mut updates: Vec<(Activity, u64, isize)>) {
-        let newest = updates
-            .iter()
-            .filter_map(|(u, _, diff)| match u {
-                Activity::Hour(_, hour) if *diff > 0 => Some(*hour),
-                _ => None,
-            })
-            .max();
-        let cut = self.retain_activity(newest, retention::retention_hours());
-        if cut > 0 {
-            updates.retain(|(u, _, _)| match u {
-                Activity::Hour(_, hour) | Activity::EnvironmentHour(_, _, hour) | Activity::Facet(_, _, hour) => *hour >= cut,
-                Activity::Environment(..) => true,
-            });
-        }
-        let mut hours = Vec::new();
-        let mut environments = Vec::new();
-        // Per group: total occurrences of the epoch and its per-environment hours.
-        let mut touched: HashMap<GroupKey, (isize, Vec<EnvironmentHourDiff>)> = HashMap::default();
-        let mut facets: HashMap<GroupKey, Vec<crate::facets::FacetHourDiff>> = HashMap::default();
-        for (update, time, diff) in updates {
-            // A merged group's late activity belongs to its parent.
-            let update = match update {
-                _ if self.merged.is_empty() => update,
-                Activity::Hour(key, hour) => Activity::Hour(self.owner(key), hour),
-                Activity::Environment(key, env) => Activity::Environment(self.owner(key), env),
-                Activity::EnvironmentHour(key, env, hour) => Activity::EnvironmentHour(self.owner(key), env, hour),
-                Activity::Facet(key, facet, hour) => Activity::Facet(self.owner(key), facet, hour),
-            };
-            match update {
-                Activity::Hour(key, hour) => {
-                    touched.entry(key).or_default().0 += diff;
-                    hours.push(((key, hour), time, diff));
-                }
-                Activity::Environment(key, env) => environments.push(((key, env), time, diff)),
-                Activity::EnvironmentHour(key, env, hour) => touched.entry(key).or_default().1.push((env, hour, diff)),
-                Activity::Facet(key, facet, hour) => facets.entry(key).or_default().push((facet, hour, diff)),
-            }
-        }
-        for (key, (total, env_hours)) in touched {
-            self.split_environments(key, total, env_hours);
-        }
-        for (key, updates) in facets {
-            let index = self.index_of(key);
-            self.facets.apply(index, &self.groups[index as usize].hourly, &updates);
-        }
-        self.apply_hourly(hours);
-        self.apply_environments(environments);
-    }
-
-    /// Keeps `environment_hours` for `key` once its occurrences span two environment keys:
-    /// on the transition the single key's history is the group's `hourly` so far.
-    fn split_environments(&mut self, key: GroupKey, total: isize, updates: Vec<EnvironmentHourDiff>) {
-        let index = self.index_of(key);
-        let view = &self.groups[index as usize];
-        // No environment before and none now: one key ("no environment"), nothing to keep.
-        // A split group always has an environment, so the others need no lookup either.
-        if view.environments.is_empty() && updates.is_empty() {
-            return;
-        }
-        if !view.environments.is_empty() {
-            if let Some(split) = self.environment_hours.get_mut(&index) {
-                add_environment_hours(split, &updates);
-                return;
-            }
-        }
-        let with_environment: isize = updates.iter().map(|u| u.2).sum();
-        // The one key before this epoch: None without history, Some(None) for "no environment".
-        // Environments are never pruned, hours are (`retention`): a group with an
-        // environment has history even when its hours are gone.
-        let before: Option<Option<Symbol>> = match view.environments.first() {
-            Some(&env) => Some(Some(env)),
-            None => (!view.hourly.is_empty()).then_some(None),
-        };
-        let mut only = before;
-        let mut several = false;
-        let seen = updates.iter().filter(|u| u.2 > 0).map(|u| Some(u.0));
-        let without = (total > with_environment).then_some(None);
-        for key in seen.chain(without) {
-            match only {
-                None => only = Some(key),
-                Some(first) if first != key => several = true,
-                Some(_) => {}
-            }
-        }
-        if !several {
-            return;
-        }
-        let mut split: Vec<(Symbol, u32, u32)> = match before {
-            Some(Some(env)) => view.hourly.iter().map(|&(hour, n)| (env, hour, n)).collect(),
-            _ => Vec::new(),
-        };
-        add_environment_hours(&mut split, &updates);
-        self.environment_hours.insert(index, split);
-    }
-
     pub fn apply_user_hours(&mut self, mut updates: Vec<((GroupKey, u32, Symbol), u64, isize)>) {
         let newest = updates.iter().filter(|u| u.2 > 0).map(|u| u.0 .1).max();
         let cut = self.retain_users(newest, retention::retention_hours());
+        // Counted (if need be) before anything below changes.
+        self.footprint();
         updates.retain(|u| u.0 .1 >= cut);
         for ((key, hour, user), _, diff) in updates {
             let key = if self.merged.is_empty() { key } else { self.owner(key) };
@@ -583,9 +417,13 @@ impl IssueViews {
                 self.user_hours.resize_with(slot + 1, UserHours::default);
             }
             let users = &mut self.user_hours[slot];
+            let before = footprint::user_list_bytes(users);
             if !users.apply(entry, diff) {
                 *users = UserHours::None;
             }
+            let after = footprint::user_list_bytes(users);
+            let lists = &mut self.footprint().user_lists;
+            *lists = (*lists + after).wrapping_sub(before);
         }
     }
 
@@ -609,9 +447,24 @@ impl IssueViews {
         view: &'v GroupView,
         accept: impl Fn(&crate::facets::Facet) -> bool,
     ) -> (std::borrow::Cow<'v, [(u32, u32)]>, bool) {
-        match self.find(key) {
+        match self.index_of_view(key, view) {
             Some(index) => self.facets.hours_matching(index, &view.hourly, accept),
             None => (std::borrow::Cow::Borrowed(&view.hourly), true),
+        }
+    }
+
+    /// Whether the group has an hour of an `accept`ed facet that `hour_ok` (see
+    /// `facets::FacetHours::any_hour_matching`).
+    pub fn any_facet_hour(
+        &self,
+        key: GroupKey,
+        view: &GroupView,
+        accept: impl FnMut(u64, &crate::facets::Facet) -> bool,
+        hour_ok: impl Fn(u32, u32) -> bool,
+    ) -> bool {
+        match self.index_of_view(key, view) {
+            Some(index) => self.facets.any_hour_matching(index, &view.hourly, accept, hour_ok),
+            None => view.hourly.iter().any(|&(hour, n)| hour_ok(hour, n)),
         }
     }
 
@@ -624,176 +477,21 @@ impl IssueViews {
     }
 }
 
-/// A group's `(hour, user)` entries: most groups have one, kept inline (16 bytes in all, a
-/// third of a one-element `Vec` with its allocation).
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
-enum UserHours {
-    /// No users (the group has none, or none left after retention).
-    #[default]
-    None,
-    One([u32; 3]),
-    /// Boxed so the enum stays 16 bytes (a bare `Vec` would make every entry 32).
-    #[allow(clippy::box_collection)]
-    Many(Box<Vec<[u32; 3]>>),
-}
-
-impl UserHours {
-    /// Keeps the entries from hour `cut` on; false when none remain.
-    fn retain_from(&mut self, cut: u32) -> bool {
-        match self {
-            UserHours::None => false,
-            UserHours::One(entry) => entry[0] >= cut,
-            UserHours::Many(list) => {
-                list.retain(|e| e[0] >= cut);
-                !list.is_empty()
-            }
-        }
-    }
-
-    fn as_slice(&self) -> &[[u32; 3]] {
-        match self {
-            UserHours::None => &[],
-            UserHours::One(entry) => std::slice::from_ref(entry),
-            UserHours::Many(list) => list,
-        }
-    }
-
-    /// Adds (`diff > 0`) or removes an entry, keeping the order; false when none remain.
-    fn apply(&mut self, entry: [u32; 3], diff: isize) -> bool {
-        if let UserHours::None = self {
-            if diff > 0 {
-                *self = UserHours::One(entry);
-            }
-            return diff > 0;
-        }
-        if let UserHours::One(only) = *self {
-            if diff > 0 && only != entry {
-                let mut list = vec![only, entry];
-                list.sort_unstable();
-                *self = UserHours::Many(Box::new(list));
-            }
-            return !(diff < 0 && only == entry);
-        }
-        let UserHours::Many(list) = self else { return true };
-        match list.binary_search(&entry) {
-            Err(position) if diff > 0 => list.insert(position, entry),
-            Ok(position) if diff < 0 => {
-                list.remove(position);
-            }
-            _ => {}
-        }
-        !list.is_empty()
-    }
-}
-
-/// `(environment, hour, occurrences added)`.
-type EnvironmentHourDiff = (Symbol, u32, isize);
-
-fn add_environment_hours(split: &mut Vec<(Symbol, u32, u32)>, updates: &[EnvironmentHourDiff]) {
-    for &(env, hour, diff) in updates {
-        let position = split.partition_point(|&(e, h, _)| (e, h) < (env, hour));
-        match split.get_mut(position) {
-            Some((e, h, count)) if (*e, *h) == (env, hour) => {
-                *count = (i64::from(*count) + diff as i64).max(0) as u32;
-                if *count == 0 {
-                    split.remove(position);
-                }
-            }
-            _ if diff > 0 => split.insert(position, (env, hour, diff as u32)),
-            _ => {}
-        }
-    }
-}
-
 /// Adds (`diff > 0`) or removes a symbol of a small per-group set kept as a vector.
 /// Updates carry occurrence counts per epoch; a symbol is a member once seen. Sets change only
-/// on a first sighting, so rebuilding the box then is cheap.
-fn apply_to_set(set: &mut Box<[Symbol]>, symbol: Symbol, diff: isize) {
+/// on a first sighting, so rebuilding the box then is cheap. Returns the change of its size.
+fn apply_to_set(set: &mut Box<[Symbol]>, symbol: Symbol, diff: isize) -> isize {
     let present = set.contains(&symbol);
     if diff > 0 && !present {
         let mut grown = Vec::with_capacity(set.len() + 1);
         grown.extend_from_slice(set);
         grown.push(symbol);
         *set = grown.into_boxed_slice();
+        1
     } else if diff < 0 && present {
         *set = set.iter().copied().filter(|s| *s != symbol).collect();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn row(times_seen: u64) -> Arc<GroupRow> {
-        Arc::new(GroupRow {
-            times_seen,
-            ..GroupRow::sample()
-        })
-    }
-
-    const KEY: GroupKey = GroupKey { project: 1, short_id: 1 };
-
-    #[test]
-    fn a_row_is_replaced_whatever_the_update_order_within_an_epoch() {
-        let mut views = IssueViews::default();
-        views.apply_groups(vec![((KEY, row(1)), 0, 1)]);
-        // The insertion comes first in the batch; the retraction must still not remove it.
-        views.apply_groups(vec![((KEY, row(2)), 1, 1), ((KEY, row(1)), 1, -1)]);
-        assert_eq!(views.get(KEY).and_then(|v| v.row.as_ref()).map(|r| r.times_seen), Some(2));
-        // Retracting a row that is not the current one changes nothing.
-        views.apply_groups(vec![((KEY, row(7)), 2, -1)]);
-        assert_eq!(views.len(), 1);
-        views.apply_groups(vec![((KEY, row(2)), 3, -1)]);
-        assert!(views.is_empty());
-    }
-
-    #[test]
-    fn hourly_counts_add_up_and_vanish_at_zero() {
-        let mut views = IssueViews::default();
-        views.apply_hourly(vec![((KEY, 10), 0, 2), ((KEY, 5), 0, 1), ((KEY, 10), 0, 1)]);
-        assert_eq!(views.get(KEY).unwrap().hourly, vec![(5, 1), (10, 3)]);
-        views.apply_hourly(vec![((KEY, 5), 1, -1)]);
-        assert_eq!(views.get(KEY).unwrap().hourly, vec![(10, 3)]);
-    }
-
-    #[test]
-    fn ids_index_groups_and_order_the_dump() {
-        let mut views = IssueViews::default();
-        let other = GroupKey { project: 2, short_id: 1 };
-        views.apply_groups(vec![((KEY, row(1)), 0, 1), ((other, row(3)), 0, 1)]);
-        views.apply_ids(vec![((other, 1), 0, 1), ((KEY, 2), 0, 1)]);
-        assert_eq!(views.by_id(1).and_then(|v| v.key), Some(other));
-        assert_eq!(views.by_id(2).map(|v| v.id), Some(2));
-        assert!(views.by_id(3).is_none());
-        let order: Vec<GroupKey> = views.iter_by_id().map(|(k, _, _)| k).collect();
-        assert_eq!(order, vec![other, KEY]);
-    }
-
-    #[test]
-    fn the_group_index_is_rebuilt_after_a_restore() {
-        let mut views = IssueViews::default();
-        let keys: Vec<GroupKey> = (1..=50u32)
-            .map(|short_id| GroupKey {
-                project: 1 + u64::from(short_id % 3),
-                short_id,
-            })
-            .collect();
-        for (n, key) in keys.iter().enumerate() {
-            views.apply_hourly(vec![((*key, 10), 0, n as isize + 1)]);
-        }
-        let total = |views: &IssueViews, key| views.get(key).map(|v| v.hourly.clone());
-        let expected: Vec<_> = keys.iter().map(|k| total(&views, *k)).collect();
-        assert!(expected.iter().all(Option::is_some));
-        // As after a checkpoint restore: the views without their index.
-        views.index = GroupIndex::default();
-        assert_eq!(keys.iter().map(|k| total(&views, *k)).collect::<Vec<_>>(), expected);
-        let other = GroupKey { project: 9, short_id: 9 };
-        assert!(views.get(other).is_none());
-        // The first insertion rebuilds it; no group is created twice.
-        views.apply_hourly(vec![((keys[3], 11), 0, 1), ((other, 11), 0, 1)]);
-        assert_eq!(views.groups.len(), keys.len() + 1);
-        assert_eq!(views.get(keys[3]).map(|v| v.hourly.clone()), Some(vec![(10, 4), (11, 1)]));
-        assert_eq!(views.get(other).map(|v| v.hourly.clone()), Some(vec![(11, 1)]));
-        assert_eq!(keys.iter().skip(4).map(|k| total(&views, *k)).collect::<Vec<_>>(), expected[4..]);
+        -1
+    } else {
+        0
     }
 }

@@ -31,7 +31,7 @@ use crate::model::block::{DeadLetter, InputBlock};
 use crate::state::IngestConfig;
 use crate::views::{Activity, IssueViews};
 pub use parse::LineDecoder;
-pub use sink::{DeadLetterSink, DeadLetterWriter, JsonLinesDeadLetters};
+pub use sink::{DeadLetterSink, DeadLetterWriter, JsonLinesDeadLetters, Slicing};
 
 /// The state of this worker's stateful operators, reachable from outside the dataflow so the
 /// worker can checkpoint it between epochs and restore it before the first.
@@ -83,7 +83,14 @@ pub fn build_ingest<'scope, D: LineDecoder>(
     let counters = parsed.counters.concat(ingested.counters).as_collection().consolidate().inner;
 
     let probe = ProbeHandle::new();
-    sink::apply_at_frontier(ingested.groups, views.clone(), IssueViews::apply_groups, to_first_process).probe_with(&probe);
+    sink::apply_at_frontier(
+        ingested.groups,
+        views.clone(),
+        IssueViews::apply_groups,
+        Slicing::ByGroup(|g| g.0),
+        to_first_process,
+    )
+    .probe_with(&probe);
     // Hourly counts, environment sets and per-environment hours through one sink, so each
     // epoch is applied to all three together (`IssueViews::apply_activity`).
     let activity = ingested
@@ -104,13 +111,55 @@ pub fn build_ingest<'scope, D: LineDecoder>(
                 .facet_hours
                 .map(|((key, facet, hour), time, diff)| (Activity::Facet(key, facet, hour), time, diff)),
         );
-    sink::apply_at_frontier(activity, views.clone(), IssueViews::apply_activity, to_first_process).probe_with(&probe);
-    sink::apply_at_frontier(ingested.user_hours, views.clone(), IssueViews::apply_user_hours, to_first_process).probe_with(&probe);
-    sink::apply_at_frontier(ingested.releases, views.clone(), IssueViews::apply_releases, to_first_process).probe_with(&probe);
-    sink::apply_at_frontier(ids, views.clone(), IssueViews::apply_ids, to_first_process).probe_with(&probe);
-    sink::apply_at_frontier(ingested.merges, views.clone(), IssueViews::apply_merges, to_first_process).probe_with(&probe);
-    sink::apply_at_frontier(parsed.symbols, views.clone(), IssueViews::apply_symbols, to_first_process).probe_with(&probe);
-    sink::apply_at_frontier(counters, views, IssueViews::apply_counters, to_first_process).probe_with(&probe);
+    sink::apply_at_frontier(
+        activity,
+        views.clone(),
+        IssueViews::apply_activity,
+        Slicing::ByGroup(Activity::key),
+        to_first_process,
+    )
+    .probe_with(&probe);
+    sink::apply_at_frontier(
+        ingested.user_hours,
+        views.clone(),
+        IssueViews::apply_user_hours,
+        Slicing::ByGroup(|u| u.0),
+        to_first_process,
+    )
+    .probe_with(&probe);
+    sink::apply_at_frontier(
+        ingested.releases,
+        views.clone(),
+        IssueViews::apply_releases,
+        Slicing::ByGroup(|r| r.0),
+        to_first_process,
+    )
+    .probe_with(&probe);
+    sink::apply_at_frontier(
+        ids,
+        views.clone(),
+        IssueViews::apply_ids,
+        Slicing::ByGroup(|i| i.0),
+        to_first_process,
+    )
+    .probe_with(&probe);
+    sink::apply_at_frontier(
+        ingested.merges,
+        views.clone(),
+        IssueViews::apply_merges,
+        Slicing::Whole,
+        to_first_process,
+    )
+    .probe_with(&probe);
+    sink::apply_at_frontier(
+        parsed.symbols,
+        views.clone(),
+        IssueViews::apply_symbols,
+        Slicing::Whole,
+        to_first_process,
+    )
+    .probe_with(&probe);
+    sink::apply_at_frontier(counters, views, IssueViews::apply_counters, Slicing::Whole, to_first_process).probe_with(&probe);
     sink::write_dead_letters(dead_letters, dead_letter_sink).probe_with(&probe);
     probe
 }

@@ -12,16 +12,64 @@ use timely::dataflow::Stream;
 use super::epoch_of;
 
 use crate::model::block::DeadLetter;
+use crate::state::GroupKey;
 use crate::views::IssueViews;
 
-/// Applies a collection's updates to the views once their epoch is complete, in time order,
-/// each epoch under one write lock. Emits nothing; probe it to know what is applied. In a
+/// How a sink may cut an epoch's updates into slices applied under separate write locks.
+pub enum Slicing<D> {
+    /// All at once (small collections: symbols, counters, merges).
+    Whole,
+    /// Between groups: every update of one group (by this key) stays in one slice, in its
+    /// order, so a reader never sees half of a group's change (a row retracted but its new
+    /// row not yet inserted, or hours without their per-environment split).
+    ByGroup(fn(&D) -> GroupKey),
+}
+
+// By hand: a derive would ask `D: Copy`.
+impl<D> Clone for Slicing<D> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<D> Copy for Slicing<D> {}
+
+/// Updates per slice: a slice applies in well under [`crate::views::HOLD`].
+const SLICE: usize = 256;
+
+/// Cuts one epoch's updates into slices (see [`Slicing`]); done before taking the lock.
+fn slices<D>(mut batch: Vec<(D, u64, isize)>, slicing: Slicing<D>) -> Vec<Vec<(D, u64, isize)>> {
+    let Slicing::ByGroup(key_of) = slicing else { return vec![batch] };
+    if batch.len() <= SLICE {
+        return vec![batch];
+    }
+    // Stable: a group's updates keep their order.
+    batch.sort_by_key(|update| key_of(&update.0));
+    let mut out = Vec::with_capacity(batch.len() / SLICE + 1);
+    let mut slice: Vec<(D, u64, isize)> = Vec::with_capacity(SLICE);
+    for update in batch {
+        if slice.len() >= SLICE && slice.last().is_some_and(|last| key_of(&last.0) != key_of(&update.0)) {
+            out.push(std::mem::replace(&mut slice, Vec::with_capacity(SLICE)));
+        }
+        slice.push(update);
+    }
+    out.push(slice);
+    out
+}
+
+/// Applies a collection's updates to the views once their epoch is complete, in time order.
+/// An epoch is applied in slices ([`Slicing`]) under write locks of about
+/// [`crate::views::HOLD`] each, waiting readers let in between them, so a reader waits for
+/// a slice rather than an epoch. Readers can see an epoch partly applied — as they could
+/// already between the sinks of one epoch — but never a group half-changed by this sink.
+/// Emits nothing; probe it to know what is applied (only once every slice is). In a
 /// multi-process cluster the updates travel to the first worker, whose process serves the
 /// views; within one process every worker applies its own share to the shared views.
 pub fn apply_at_frontier<'scope, D: timely::ExchangeData>(
     updates: Stream<'scope, u64, Vec<(D, u64, isize)>>,
     views: Arc<RwLock<IssueViews>>,
     apply: fn(&mut IssueViews, Vec<(D, u64, isize)>),
+    slicing: Slicing<D>,
     to_first_process: bool,
 ) -> Stream<'scope, u64, Vec<()>> {
     // One operator body for both channel kinds (their closure types differ).
@@ -42,18 +90,30 @@ pub fn apply_at_frontier<'scope, D: timely::ExchangeData>(
                             .1
                             .push(std::mem::take(data))
                     });
+                    let mut held = Vec::new();
                     let mut ready = Vec::new();
                     while let Some((_, (cap, containers))) = super::pop_closed(&mut pending, |e| frontier.less_equal(e)) {
-                        ready.push((cap, concat(containers)));
+                        held.push(cap);
+                        ready.extend(slices(concat(containers), slicing));
                     }
-                    if !ready.is_empty() {
+                    let mut ready = ready.into_iter().peekable();
+                    while ready.peek().is_some() {
                         let mut views = views.write().unwrap_or_else(|poisoned| poisoned.into_inner());
                         let started = std::time::Instant::now();
-                        for (_cap, batch) in ready {
-                            apply(&mut views, batch);
+                        for slice in ready.by_ref() {
+                            apply(&mut views, slice);
+                            if started.elapsed() >= crate::views::HOLD {
+                                break;
+                            }
                         }
                         views.write_holds.record(started.elapsed());
+                        drop(views);
+                        if ready.peek().is_some() {
+                            crate::views::let_readers_in();
+                        }
                     }
+                    // Every slice is applied: the epochs may now pass.
+                    drop(held);
                 }
             }
         };
@@ -188,6 +248,39 @@ mod tests {
             Err(_) => object["raw_base64"] = base64::engine::general_purpose::STANDARD.encode(&letter.raw).into(),
         }
         object.to_string()
+    }
+
+    #[test]
+    fn slices_keep_each_group_whole_and_in_order() {
+        let key = |n: u32| GroupKey {
+            project: u64::from(n % 7),
+            short_id: n,
+        };
+        // Group 3 has more updates than a slice holds; the others a few each.
+        let mut batch: Vec<((GroupKey, usize), u64, isize)> = Vec::new();
+        for i in 0..3 * SLICE {
+            let group = if i % 2 == 0 { 3 } else { (i % 97) as u32 };
+            batch.push(((key(group), i), 5, 1));
+        }
+        let slicing: Slicing<(GroupKey, usize)> = Slicing::ByGroup(|u| u.0);
+        let out = slices(batch.clone(), slicing);
+        assert!(out.len() > 1);
+        // Every update once; each group in one slice, its updates in their order.
+        let mut seen: Vec<usize> = out.iter().flatten().map(|u| u.0 .1).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..3 * SLICE).collect::<Vec<_>>());
+        let mut slice_of = std::collections::HashMap::new();
+        for (n, slice) in out.iter().enumerate() {
+            let mut last: std::collections::HashMap<GroupKey, usize> = Default::default();
+            for ((k, i), _, _) in slice {
+                assert_eq!(*slice_of.entry(*k).or_insert(n), n, "{k:?} in two slices");
+                assert!(last.insert(*k, *i).is_none_or(|before| before < *i), "order of {k:?}");
+            }
+            // Only a slice ending in one large group runs past `SLICE`.
+            let large = slice.iter().filter(|u| u.0 .0 == key(3)).count();
+            assert!(slice.len() <= SLICE || large > SLICE / 2, "slice of {}", slice.len());
+        }
+        assert_eq!(slices(batch.clone(), Slicing::Whole).len(), 1);
     }
 
     #[test]

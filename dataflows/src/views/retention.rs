@@ -68,6 +68,8 @@ impl IssueViews {
                     *users = super::UserHours::None;
                 }
             }
+            // Lists dropped: counted again at the next change (this pass walked them anyway).
+            self.footprint = None;
         }
         self.users_cut
     }

@@ -1,0 +1,179 @@
+//! Per-hour activity: hourly counts, environment sets, per-environment and per-facet hours
+//! of each epoch, applied together ([`IssueViews::apply_activity`]).
+
+use rustc_hash::FxHashMap as HashMap;
+
+use super::{retention, IssueViews};
+use crate::model::Symbol;
+use crate::state::GroupKey;
+
+/// The per-hour activity of the ingest operator, applied together so that each epoch's
+/// hourly counts, environment sets and per-environment hours are seen consistently (see
+/// `apply_activity`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Activity {
+    Hour(GroupKey, u32),
+    Environment(GroupKey, Symbol),
+    EnvironmentHour(GroupKey, Symbol, u32),
+    /// Occurrences of a facet (environment, release, level) in an hour.
+    Facet(GroupKey, crate::facets::Facet, u32),
+}
+
+impl Activity {
+    /// The group the activity is of.
+    pub fn key(&self) -> GroupKey {
+        match self {
+            Activity::Hour(key, _) | Activity::Environment(key, _) | Activity::EnvironmentHour(key, ..) | Activity::Facet(key, ..) => *key,
+        }
+    }
+}
+
+impl IssueViews {
+    /// A group's environment keys (`None`: occurrences without environment) and its
+    /// per-environment hours as they would be split.
+    pub(super) fn environment_series(&self, index: u32) -> (Vec<Option<Symbol>>, Vec<EnvironmentHourDiff>) {
+        let view = &self.groups[index as usize];
+        if let Some(split) = self.environment_hours.get(&index) {
+            let with: u64 = split.iter().map(|e| u64::from(e.2)).sum();
+            let total: u64 = view.hourly.iter().map(|h| u64::from(h.1)).sum();
+            let mut keys: Vec<Option<Symbol>> = view.environments.iter().map(|e| Some(*e)).collect();
+            if total > with {
+                keys.push(None);
+            }
+            return (keys, split.iter().map(|&(e, h, n)| (e, h, n as isize)).collect());
+        }
+        match (view.hourly.is_empty(), view.environments.first()) {
+            (true, _) => (Vec::new(), Vec::new()),
+            (false, Some(&env)) => (vec![Some(env)], view.hourly.iter().map(|&(h, n)| (env, h, n as isize)).collect()),
+            (false, None) => (vec![None], Vec::new()),
+        }
+    }
+
+    /// Applies one or more epochs of hourly counts, environment sets and per-environment
+    /// hours. Within an epoch the per-environment split is decided against the hourly counts
+    /// and environment sets *before* the epoch, which is why the three arrive through one sink.
+    pub fn apply_activity(&mut self, mut updates: Vec<(Activity, u64, isize)>) {
+        updates.sort_by_key(|(_, time, _)| *time);
+        while !updates.is_empty() {
+            let time = updates[0].1;
+            let end = updates.partition_point(|(_, t, _)| *t == time);
+            let rest = updates.split_off(end);
+            self.apply_activity_epoch(std::mem::replace(&mut updates, rest));
+        }
+    }
+
+    fn apply_activity_epoch(&mut self, mut updates: Vec<(Activity, u64, isize)>) {
+        let newest = updates
+            .iter()
+            .filter_map(|(u, _, diff)| match u {
+                Activity::Hour(_, hour) if *diff > 0 => Some(*hour),
+                _ => None,
+            })
+            .max();
+        let cut = self.retain_activity(newest, retention::retention_hours());
+        if cut > 0 {
+            updates.retain(|(u, _, _)| match u {
+                Activity::Hour(_, hour) | Activity::EnvironmentHour(_, _, hour) | Activity::Facet(_, _, hour) => *hour >= cut,
+                Activity::Environment(..) => true,
+            });
+        }
+        let mut hours = Vec::new();
+        let mut environments = Vec::new();
+        // Per group: total occurrences of the epoch and its per-environment hours.
+        let mut touched: HashMap<GroupKey, (isize, Vec<EnvironmentHourDiff>)> = HashMap::default();
+        let mut facets: HashMap<GroupKey, Vec<crate::facets::FacetHourDiff>> = HashMap::default();
+        for (update, time, diff) in updates {
+            // A merged group's late activity belongs to its parent.
+            let update = match update {
+                _ if self.merged.is_empty() => update,
+                Activity::Hour(key, hour) => Activity::Hour(self.owner(key), hour),
+                Activity::Environment(key, env) => Activity::Environment(self.owner(key), env),
+                Activity::EnvironmentHour(key, env, hour) => Activity::EnvironmentHour(self.owner(key), env, hour),
+                Activity::Facet(key, facet, hour) => Activity::Facet(self.owner(key), facet, hour),
+            };
+            match update {
+                Activity::Hour(key, hour) => {
+                    touched.entry(key).or_default().0 += diff;
+                    hours.push(((key, hour), time, diff));
+                }
+                Activity::Environment(key, env) => environments.push(((key, env), time, diff)),
+                Activity::EnvironmentHour(key, env, hour) => touched.entry(key).or_default().1.push((env, hour, diff)),
+                Activity::Facet(key, facet, hour) => facets.entry(key).or_default().push((facet, hour, diff)),
+            }
+        }
+        for (key, (total, env_hours)) in touched {
+            self.split_environments(key, total, env_hours);
+        }
+        for (key, updates) in facets {
+            let index = self.index_of(key);
+            self.facets.apply(index, &self.groups[index as usize].hourly, &updates);
+        }
+        self.apply_hourly(hours);
+        self.apply_environments(environments);
+    }
+
+    /// Keeps `environment_hours` for `key` once its occurrences span two environment keys:
+    /// on the transition the single key's history is the group's `hourly` so far.
+    fn split_environments(&mut self, key: GroupKey, total: isize, updates: Vec<EnvironmentHourDiff>) {
+        let index = self.index_of(key);
+        let view = &self.groups[index as usize];
+        // No environment before and none now: one key ("no environment"), nothing to keep.
+        // A split group always has an environment, so the others need no lookup either.
+        if view.environments.is_empty() && updates.is_empty() {
+            return;
+        }
+        if !view.environments.is_empty() {
+            if let Some(split) = self.environment_hours.get_mut(&index) {
+                add_environment_hours(split, &updates);
+                return;
+            }
+        }
+        let with_environment: isize = updates.iter().map(|u| u.2).sum();
+        // The one key before this epoch: None without history, Some(None) for "no environment".
+        // Environments are never pruned, hours are (`retention`): a group with an
+        // environment has history even when its hours are gone.
+        let before: Option<Option<Symbol>> = match view.environments.first() {
+            Some(&env) => Some(Some(env)),
+            None => (!view.hourly.is_empty()).then_some(None),
+        };
+        let mut only = before;
+        let mut several = false;
+        let seen = updates.iter().filter(|u| u.2 > 0).map(|u| Some(u.0));
+        let without = (total > with_environment).then_some(None);
+        for key in seen.chain(without) {
+            match only {
+                None => only = Some(key),
+                Some(first) if first != key => several = true,
+                Some(_) => {}
+            }
+        }
+        if !several {
+            return;
+        }
+        let mut split: Vec<(Symbol, u32, u32)> = match before {
+            Some(Some(env)) => view.hourly.iter().map(|&(hour, n)| (env, hour, n)).collect(),
+            _ => Vec::new(),
+        };
+        add_environment_hours(&mut split, &updates);
+        self.environment_hours.insert(index, split);
+    }
+}
+
+/// `(environment, hour, occurrences added)`.
+pub(super) type EnvironmentHourDiff = (Symbol, u32, isize);
+
+pub(super) fn add_environment_hours(split: &mut Vec<(Symbol, u32, u32)>, updates: &[EnvironmentHourDiff]) {
+    for &(env, hour, diff) in updates {
+        let position = split.partition_point(|&(e, h, _)| (e, h) < (env, hour));
+        match split.get_mut(position) {
+            Some((e, h, count)) if (*e, *h) == (env, hour) => {
+                *count = (i64::from(*count) + diff as i64).max(0) as u32;
+                if *count == 0 {
+                    split.remove(position);
+                }
+            }
+            _ if diff > 0 => split.insert(position, (env, hour, diff as u32)),
+            _ => {}
+        }
+    }
+}

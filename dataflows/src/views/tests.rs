@@ -1,0 +1,131 @@
+use super::*;
+
+fn row(times_seen: u64) -> Arc<GroupRow> {
+    Arc::new(GroupRow {
+        times_seen,
+        ..GroupRow::sample()
+    })
+}
+
+const KEY: GroupKey = GroupKey { project: 1, short_id: 1 };
+
+#[test]
+fn a_row_is_replaced_whatever_the_update_order_within_an_epoch() {
+    let mut views = IssueViews::default();
+    views.apply_groups(vec![((KEY, row(1)), 0, 1)]);
+    // The insertion comes first in the batch; the retraction must still not remove it.
+    views.apply_groups(vec![((KEY, row(2)), 1, 1), ((KEY, row(1)), 1, -1)]);
+    assert_eq!(views.get(KEY).and_then(|v| v.row.as_ref()).map(|r| r.times_seen), Some(2));
+    // Retracting a row that is not the current one changes nothing.
+    views.apply_groups(vec![((KEY, row(7)), 2, -1)]);
+    assert_eq!(views.len(), 1);
+    views.apply_groups(vec![((KEY, row(2)), 3, -1)]);
+    assert!(views.is_empty());
+}
+
+#[test]
+fn hourly_counts_add_up_and_vanish_at_zero() {
+    let mut views = IssueViews::default();
+    views.apply_hourly(vec![((KEY, 10), 0, 2), ((KEY, 5), 0, 1), ((KEY, 10), 0, 1)]);
+    assert_eq!(views.get(KEY).unwrap().hourly, vec![(5, 1), (10, 3)]);
+    views.apply_hourly(vec![((KEY, 5), 1, -1)]);
+    assert_eq!(views.get(KEY).unwrap().hourly, vec![(10, 3)]);
+}
+
+#[test]
+fn ids_index_groups_and_order_the_dump() {
+    let mut views = IssueViews::default();
+    let other = GroupKey { project: 2, short_id: 1 };
+    views.apply_groups(vec![((KEY, row(1)), 0, 1), ((other, row(3)), 0, 1)]);
+    views.apply_ids(vec![((other, 1), 0, 1), ((KEY, 2), 0, 1)]);
+    assert_eq!(views.by_id(1).and_then(|v| v.key), Some(other));
+    assert_eq!(views.by_id(2).map(|v| v.id), Some(2));
+    assert!(views.by_id(3).is_none());
+    let order: Vec<GroupKey> = views.iter_by_id().map(|(k, _, _)| k).collect();
+    assert_eq!(order, vec![other, KEY]);
+}
+
+#[test]
+fn the_group_index_is_rebuilt_after_a_restore() {
+    let mut views = IssueViews::default();
+    let keys: Vec<GroupKey> = (1..=50u32)
+        .map(|short_id| GroupKey {
+            project: 1 + u64::from(short_id % 3),
+            short_id,
+        })
+        .collect();
+    for (n, key) in keys.iter().enumerate() {
+        views.apply_hourly(vec![((*key, 10), 0, n as isize + 1)]);
+    }
+    let total = |views: &IssueViews, key| views.get(key).map(|v| v.hourly.clone());
+    let expected: Vec<_> = keys.iter().map(|k| total(&views, *k)).collect();
+    assert!(expected.iter().all(Option::is_some));
+    // As after a checkpoint restore: the views without their index.
+    views.index = GroupIndex::default();
+    assert_eq!(keys.iter().map(|k| total(&views, *k)).collect::<Vec<_>>(), expected);
+    let other = GroupKey { project: 9, short_id: 9 };
+    assert!(views.get(other).is_none());
+    // The first insertion rebuilds it; no group is created twice.
+    views.apply_hourly(vec![((keys[3], 11), 0, 1), ((other, 11), 0, 1)]);
+    assert_eq!(views.groups.len(), keys.len() + 1);
+    assert_eq!(views.get(keys[3]).map(|v| v.hourly.clone()), Some(vec![(10, 4), (11, 1)]));
+    assert_eq!(views.get(other).map(|v| v.hourly.clone()), Some(vec![(11, 1)]));
+    assert_eq!(keys.iter().skip(4).map(|k| total(&views, *k)).collect::<Vec<_>>(), expected[4..]);
+}
+
+#[test]
+fn the_running_footprint_equals_a_walk() {
+    let mut views = IssueViews::default();
+    let key = |n: u32| GroupKey { project: 1, short_id: n };
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    for round in 0..300u64 {
+        let k = key(next(20) as u32);
+        let diff = if next(5) == 0 { -1 } else { 1 };
+        let hour = 1000 + next(10) as u32;
+        match next(5) {
+            0 => views.apply_hourly(vec![((k, hour), round, diff)]),
+            1 => views.apply_environments(vec![((k, next(3)), round, diff)]),
+            2 => views.apply_releases(vec![((k, next(3)), round, diff)]),
+            3 => views.apply_user_hours(vec![((k, hour, next(4)), round, diff)]),
+            // Into a later group only: merges never form a cycle.
+            _ if round % 40 == 39 => views.apply_merges(vec![((k, key(k.short_id + 1 + next(3) as u32)), round, 1)]),
+            _ => views.apply_user_hours(vec![((k, hour + 24 * 200, 1), round, 1)]),
+        }
+        assert_eq!(views.footprint, Some(views.count_footprint()), "round {round}");
+    }
+}
+
+#[test]
+fn len_counts_groups_with_a_row() {
+    let mut views = IssueViews::default();
+    views.apply_hourly(vec![((KEY, 10), 0, 1)]);
+    assert_eq!(views.len(), 0, "a view without a row is not a group yet");
+    views.apply_groups(vec![((KEY, row(1)), 0, 1)]);
+    assert_eq!((views.len(), views.iter().count()), (1, 1));
+}
+
+#[test]
+fn a_view_is_found_by_its_address_and_a_copy_by_its_key() {
+    let mut views = IssueViews::default();
+    let keys: Vec<GroupKey> = (1..=5).map(|short_id| GroupKey { project: 1, short_id }).collect();
+    for key in &keys {
+        views.apply_hourly(vec![((*key, 10), 0, 1)]);
+    }
+    for (i, key) in keys.iter().enumerate() {
+        let view = views.get(*key).expect("a view");
+        assert_eq!(views.index_of_view(*key, view), Some(i as u32));
+        let copy = GroupView {
+            key: Some(*key),
+            ..GroupView::default()
+        };
+        assert_eq!(views.index_of_view(*key, &copy), Some(i as u32));
+    }
+    let stranger = GroupView::default();
+    assert_eq!(views.index_of_view(GroupKey { project: 9, short_id: 9 }, &stranger), None);
+}

@@ -1,0 +1,262 @@
+//! Wiring the command line to the pipeline: dead-letter outputs, Kafka and cluster options,
+//! change sinks, signals, and the project catalog.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use connectors::kafka::{EndAt, KafkaDeadLetters, KafkaOptions, KafkaTopicSink};
+use dataflows::graph::{DeadLetterSink, DeadLetterWriter, JsonLinesDeadLetters};
+use dataflows::model::time::MICROS_PER_SECOND;
+use dataflows::state::IngestConfig;
+
+use crate::changes;
+use crate::cli::*;
+use crate::config::Catalog;
+use crate::metrics;
+use crate::pipeline::{CheckpointOptions, ClusterOptions, KafkaInput, PipelineOptions};
+
+/// A file created on the first write, so clean runs leave no empty dead-letter file. With
+/// checkpoints it is appended to: the restore has cut it back to the checkpoint.
+struct LazyFile {
+    path: PathBuf,
+    append: bool,
+    file: Option<BufWriter<File>>,
+}
+
+impl Write for LazyFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.file.is_none() {
+            let file = if self.append {
+                std::fs::OpenOptions::new().create(true).append(true).open(&self.path)?
+            } else {
+                File::create(&self.path)?
+            };
+            self.file = Some(BufWriter::new(file));
+        }
+        self.file.as_mut().map_or(Ok(0), |f| f.write(buf))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.as_mut().map_or(Ok(()), |f| f.flush())
+    }
+}
+
+/// Counts dead letters by reason for /metrics on their way to the real destination.
+struct CountedDeadLetters {
+    inner: Box<dyn DeadLetterWriter>,
+    metrics: Arc<metrics::Metrics>,
+}
+
+impl DeadLetterWriter for CountedDeadLetters {
+    fn write(&mut self, letter: &dataflows::model::block::DeadLetter) -> std::io::Result<()> {
+        self.metrics.record_dead_letter(&letter.reason);
+        self.inner.write(letter)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Where dead letters go: the file given, else the dead-letter topic with --kafka, else
+/// `dead-letters.jsonl`. Returns the sink and the file, if it is one.
+pub(crate) fn dead_letter_sink(args: &InputArgs, metrics: &Arc<metrics::Metrics>) -> anyhow::Result<(DeadLetterSink, Option<PathBuf>)> {
+    let (inner, file): (Box<dyn DeadLetterWriter>, Option<PathBuf>) = match (&args.dead_letter, &args.kafka.kafka) {
+        (Some(path), _) if path.as_os_str() == "-" => (Box::new(JsonLinesDeadLetters(std::io::stderr())), None),
+        (None, Some(_)) => {
+            let topic = args
+                .kafka
+                .dead_letter_topic
+                .clone()
+                .unwrap_or_else(|| format!("{}-dlq", args.kafka.topic));
+            (Box::new(KafkaDeadLetters::new(&kafka_options(args)?, &topic)?), None)
+        }
+        (path, _) => {
+            let path = path.clone().unwrap_or_else(|| PathBuf::from("dead-letters.jsonl"));
+            let file = LazyFile {
+                path: path.clone(),
+                append: args.state.state_dir.is_some(),
+                file: None,
+            };
+            (Box::new(JsonLinesDeadLetters(file)), Some(path))
+        }
+    };
+    let counted = CountedDeadLetters {
+        inner,
+        metrics: metrics.clone(),
+    };
+    Ok((Arc::new(Mutex::new(Some(Box::new(counted)))), file))
+}
+
+pub(crate) fn flush_sink(sink: &DeadLetterSink) -> anyhow::Result<()> {
+    if let Some(writer) = sink.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        writer.flush().context("cannot write dead letters")?;
+    }
+    Ok(())
+}
+
+pub(crate) fn load_catalog(path: Option<&Path>) -> anyhow::Result<Catalog> {
+    path.map_or_else(|| Ok(Catalog::default()), Catalog::load)
+}
+
+pub(crate) fn parse_properties(properties: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    properties
+        .iter()
+        .map(|property| {
+            let (key, value) = property
+                .split_once('=')
+                .with_context(|| format!("--kafka-property {property}: expected key=value"))?;
+            Ok((key.trim().to_string(), value.trim().to_string()))
+        })
+        .collect()
+}
+
+pub(crate) fn kafka_options(args: &InputArgs) -> anyhow::Result<KafkaOptions> {
+    Ok(KafkaOptions {
+        brokers: args.kafka.kafka.clone().unwrap_or_default(),
+        topic: args.kafka.topic.clone(),
+        group: args.kafka.group.clone(),
+        properties: parse_properties(&args.kafka.kafka_properties)?,
+    })
+}
+
+pub(crate) fn cluster_options(args: &ClusterArgs) -> anyhow::Result<Option<ClusterOptions>> {
+    if args.processes <= 1 {
+        return Ok(None);
+    }
+    if args.process >= args.processes {
+        anyhow::bail!("--process {} is out of range for --processes {}", args.process, args.processes);
+    }
+    let hostfile = args.hostfile.as_ref().context("--processes needs --hostfile")?;
+    let text = std::fs::read_to_string(hostfile).with_context(|| format!("cannot read {}", hostfile.display()))?;
+    let addresses: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect();
+    if addresses.len() < args.processes {
+        anyhow::bail!(
+            "{} lists {} hosts, --processes is {}",
+            hostfile.display(),
+            addresses.len(),
+            args.processes
+        );
+    }
+    Ok(Some(ClusterOptions {
+        processes: args.processes,
+        process: args.process,
+        addresses: addresses[..args.processes].to_vec(),
+    }))
+}
+
+/// SIGTERM and SIGINT ask the pipeline to stop: it stops reading, drains, writes a final
+/// checkpoint and exits.
+pub(crate) fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, stop.clone()).context("cannot install a signal handler")?;
+    }
+    Ok(stop)
+}
+
+pub(crate) struct Wiring {
+    pub(crate) options: PipelineOptions,
+    pub(crate) sink: DeadLetterSink,
+    pub(crate) dead_letter_file: Option<PathBuf>,
+    pub(crate) metrics: Arc<metrics::Metrics>,
+    pub(crate) stop: Arc<AtomicBool>,
+    pub(crate) event_store: Option<Arc<connectors::event_store::RedbEventStore>>,
+}
+
+pub(crate) fn wire(args: &InputArgs, catalog: &Catalog, follow: bool, end: EndAt) -> anyhow::Result<Wiring> {
+    if args.dedup_window < 0 {
+        anyhow::bail!("--dedup-window must not be negative");
+    }
+    if args.kafka.chunk_messages < 1 {
+        anyhow::bail!("--chunk-messages must be positive");
+    }
+    if args.events.retention_days < 1 {
+        anyhow::bail!("--retention-days must be at least 1");
+    }
+    dataflows::views::retention::set_retention_hours(args.events.retention_days.saturating_mul(24));
+    let metrics = Arc::new(metrics::Metrics::default());
+    let (sink, dead_letter_file) = dead_letter_sink(args, &metrics)?;
+    let stop = stop_on_signals()?;
+    let event_store = args.events.open_store(args.state.state_dir.as_deref())?;
+    let kafka = match &args.kafka.kafka {
+        Some(_) => Some(KafkaInput {
+            options: kafka_options(args)?,
+            start: args.kafka.from,
+            end,
+            chunk_messages: args.kafka.chunk_messages,
+            in_flight_rounds: args.kafka.max_in_flight_rounds.max(1),
+        }),
+        None => None,
+    };
+    let checkpoints = args.state.state_dir.as_ref().map(|dir| CheckpointOptions {
+        dir: dir.clone(),
+        interval: Duration::from_secs_f64(args.state.checkpoint_interval.max(0.0)),
+        dead_letter_file: dead_letter_file.clone(),
+    });
+    let options = PipelineOptions {
+        inputs: args.inputs.clone(),
+        kafka,
+        workers: args.workers.max(1),
+        follow,
+        block_lines: args.block_lines.max(1),
+        decoder: args.events.decoder(catalog.project_filter(), event_store.as_ref())?,
+        ingest: IngestConfig {
+            dedup_window: args.dedup_window * MICROS_PER_SECOND,
+        },
+        dead_letters: sink.clone(),
+        show_progress: true,
+        checkpoints,
+        cluster: cluster_options(&args.cluster)?,
+        metrics: metrics.clone(),
+        stop: stop.clone(),
+        changes: change_sinks(args, catalog)?,
+        mutations: None,
+    };
+    Ok(Wiring {
+        options,
+        sink,
+        dead_letter_file,
+        metrics,
+        stop,
+        event_store,
+    })
+}
+
+pub(crate) fn change_sinks(args: &InputArgs, catalog: &Catalog) -> anyhow::Result<changes::ChangeSinks> {
+    let catalog = Arc::new(catalog.clone());
+    let mut sinks: Vec<Box<dyn changes::ChangeWriter>> = Vec::new();
+    if let Some(path) = &args.changes.change_feed {
+        let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        sinks.push(Box::new(changes::JsonLinesChanges {
+            out: BufWriter::new(file),
+            catalog: catalog.clone(),
+        }));
+    }
+    let topics = [&args.changes.change_feed_topic, &args.changes.group_attributes_topic];
+    if topics.iter().any(|t| t.is_some()) && args.kafka.kafka.is_none() {
+        anyhow::bail!("--change-feed-topic and --group-attributes-topic need --kafka");
+    }
+    if let Some(topic) = &args.changes.change_feed_topic {
+        sinks.push(Box::new(changes::KafkaChanges {
+            sink: KafkaTopicSink::new(&kafka_options(args)?, topic)?,
+            catalog,
+        }));
+    }
+    if let Some(topic) = &args.changes.group_attributes_topic {
+        sinks.push(Box::new(changes::GroupAttributes {
+            sink: KafkaTopicSink::new(&kafka_options(args)?, topic)?,
+        }));
+    }
+    Ok(Arc::new(Mutex::new(sinks)))
+}

@@ -1,0 +1,324 @@
+//! Mutations on Kafka inputs: logged at partition offsets and replayed there, on one
+//! process and on a two-process cluster (process 0 takes the writes).
+
+#[path = "common/broker.rs"]
+mod broker;
+mod common;
+#[path = "common/mutation_client.rs"]
+mod mutation_client;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::server::Server;
+use common::*;
+use mutation_client::*;
+use serde_json::{json, Value};
+
+#[test]
+fn kafka_mutations_are_logged_at_partition_offsets_and_replay_identically() {
+    let dir = temp_dir();
+    let input = dir.path().join("stream.jsonl");
+    let status = Command::new(BIN)
+        .args([
+            "generate",
+            "--seed",
+            "3",
+            "--count",
+            "20000",
+            "--fingerprints",
+            "300",
+            "--projects",
+            "4",
+        ])
+        .arg("--output")
+        .arg(&input)
+        .status()
+        .expect("generate");
+    assert!(status.success());
+    let broker = broker::Broker::start();
+    broker.create_topic("ingest-occurrences", 2);
+    broker.create_topic("ingest-occurrences-dlq", 1);
+    broker.produce("ingest-occurrences", &input);
+    let state = dir.path().join("state");
+    let args = [
+        "--kafka",
+        &broker.address,
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--checkpoint-interval",
+        "3600",
+    ];
+    let mut server = start(&args);
+    let (_, list) = server.get(&format!("{ISSUES}?query=&limit=3"));
+    let ids: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    assert_eq!(server.put(&format!("id={}", ids[0]), json!({"status": "resolved"})).0, 200);
+    assert_eq!(server.delete(&format!("id={}", ids[1])).0, 204);
+    assert_eq!(server.put(&format!("id={}", ids[2]), json!({"priority": "low"})).0, 200);
+    server.kill();
+    drop(server);
+    let server = start(&args);
+    assert_eq!(server.issue(&ids[0])["status"], "resolved");
+    assert_eq!(server.get(&format!("{ISSUES}{}/", ids[1])).0, 404);
+    assert_eq!(server.issue(&ids[2])["priority"], "low");
+    drop(server);
+
+    let dump = |state_dir: &Path, name: &str| -> Vec<u8> {
+        let out = dir.path().join(name);
+        let output = Command::new(BIN)
+            .args(["backfill", "--kafka", &broker.address, "--state-dir", state_dir.to_str().unwrap()])
+            .arg("--dump-issues")
+            .arg(&out)
+            .output()
+            .expect("backfill");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        std::fs::read(out).unwrap()
+    };
+    let scratch = dir.path().join("scratch");
+    std::fs::create_dir_all(&scratch).unwrap();
+    std::fs::copy(state.join("mutations.jsonl"), scratch.join("mutations.jsonl")).unwrap();
+    let (restored, replayed) = (dump(&state, "restored.jsonl"), dump(&scratch, "replayed.jsonl"));
+    assert!(restored == replayed, "a replay of the log differs from the recovered state");
+    assert!(String::from_utf8_lossy(&replayed).contains("\"status\":\"resolved\""));
+}
+
+/// A two-process cluster (`run`, one worker each, cuts every `interval` seconds) on the state
+/// directories `states`; returns process 0 as a server (its API takes the mutations) and
+/// process 1.
+fn start_cluster(dir: &Path, broker: &broker::Broker, run: usize, interval: &str, states: &[PathBuf; 2]) -> (Server, Server) {
+    let hostfile = dir.join(format!("hosts-{run}"));
+    std::fs::write(&hostfile, format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port())).unwrap();
+    let mut servers: Vec<Server> = (0..2)
+        .map(|process| {
+            let listen = format!("127.0.0.1:{}", free_port());
+            let log = std::fs::File::create(dir.join(format!("log-{run}-{process}"))).unwrap();
+            let child = Command::new(BIN)
+                .args([
+                    "run",
+                    "--kafka",
+                    &broker.address,
+                    "--workers",
+                    "1",
+                    "--checkpoint-interval",
+                    interval,
+                ])
+                .args(["--processes", "2", "--process", &process.to_string()])
+                .arg("--hostfile")
+                .arg(&hostfile)
+                .arg("--state-dir")
+                .arg(&states[process])
+                .args(["--listen", &listen])
+                .stdout(Stdio::null())
+                .stderr(Stdio::from(log))
+                .spawn()
+                .expect("start a cluster process");
+            Server::adopt(child, &listen)
+        })
+        .collect();
+    let second = servers.pop().unwrap();
+    let first = servers.pop().unwrap();
+    wait_until(|| first.get("/readyz").0 == 200);
+    (first, second)
+}
+
+/// Messages the two processes consumed (their metrics).
+fn consumed(servers: &[&Server]) -> i64 {
+    servers
+        .iter()
+        .map(|server| {
+            let text = server
+                .client
+                .get(format!("{}/metrics", server.base))
+                .send()
+                .and_then(|r| r.text())
+                .unwrap_or_default();
+            text.lines()
+                .find_map(|l| l.strip_prefix("occurrent_messages_consumed_total "))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .unwrap_or(0.0) as i64
+        })
+        .sum()
+}
+
+/// The whole issues list once every message is in and it no longer changes.
+fn settled_list(first: &Server, second: &Server, messages: i64) -> Value {
+    wait_until(|| consumed(&[first, second]) == messages);
+    let mut previous = Value::Null;
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let (status, list) = first.get(&format!("{ISSUES}?query=&limit=100&sort=new"));
+        assert_eq!(status, 200);
+        if list == previous {
+            return list;
+        }
+        previous = list;
+    }
+}
+
+#[test]
+fn a_two_process_cluster_takes_mutations_on_process_zero_and_replays_them_at_their_offsets() {
+    let dir = temp_dir();
+    let generate = |name: &str, seed: &str, start: &str, span: &str| {
+        let path = dir.path().join(name);
+        let status = Command::new(BIN)
+            .args([
+                "generate",
+                "--seed",
+                seed,
+                "--count",
+                "6000",
+                "--fingerprints",
+                "60",
+                "--projects",
+                "3",
+            ])
+            .args(["--start-time", start, "--span-seconds", span])
+            .arg("--output")
+            .arg(&path)
+            .status()
+            .expect("generate");
+        assert!(status.success());
+        path
+    };
+    let before = generate("before.jsonl", "3", "1704067200", "60");
+    let broker = broker::Broker::start();
+    broker.create_topic("ingest-occurrences", 2);
+    broker.create_topic("ingest-occurrences-dlq", 1);
+    broker.produce("ingest-occurrences", &before);
+    let started = std::time::Instant::now();
+    let states = [dir.path().join("state-0"), dir.path().join("state-1")];
+    let (first, second) = start_cluster(dir.path(), &broker, 0, "3600", &states);
+    let list = settled_list(&first, &second, 6000);
+    eprintln!("first batch in: {:.1}s", started.elapsed().as_secs_f64());
+    let ids: Vec<String> = list.as_array().unwrap()[..3]
+        .iter()
+        .map(|g| g["id"].as_str().unwrap().to_string())
+        .collect();
+    // Process 0 orders writes; the others refuse them.
+    assert_eq!(second.put(&format!("id={}", ids[0]), json!({"status": "resolved"})).0, 501);
+    let logs = || {
+        let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
+        format!("process 0:\n{}\nprocess 1:\n{}", read("log-0-0"), read("log-0-1"))
+    };
+    let resolved = first.put(&format!("id={}", ids[0]), json!({"status": "resolved"})).0;
+    assert_eq!(resolved, 200, "{}", logs());
+    assert_eq!(first.delete(&format!("id={}", ids[1])).0, 204);
+    assert_eq!(first.put(&format!("id={}", ids[2]), json!({"priority": "low"})).0, 200);
+    assert_eq!(first.issue(&ids[0])["status"], "resolved");
+    // Later messages of the same groups: the resolved one regresses, so where the mutation
+    // sits among the messages shows in the result.
+    // The same groups again, after the resolution (wall clock), so they regress it; within a
+    // second, as windowed counts change until the wall clock has passed them.
+    let after = generate("after.jsonl", "3", &(wall_seconds() + 2).to_string(), "1");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    broker.produce("ingest-occurrences", &after);
+    let live = settled_list(&first, &second, 12000);
+    eprintln!("second batch in: {:.1}s", started.elapsed().as_secs_f64());
+    assert_eq!(first.issue(&ids[0])["status"], "unresolved", "new occurrences reopen the group");
+    // SIGKILL both; no checkpoint was written (3600 s), so the restart replays the whole
+    // topic and puts each logged mutation back at its offsets on both processes.
+    drop(first);
+    drop(second);
+    let (first, second) = start_cluster(dir.path(), &broker, 1, "3600", &states);
+    eprintln!("restarted: {:.1}s", started.elapsed().as_secs_f64());
+    let replayed = settled_list(&first, &second, 12000);
+    eprintln!("replayed: {:.1}s", started.elapsed().as_secs_f64());
+    let log = std::fs::read_to_string(dir.path().join("log-1-0")).unwrap_or_default();
+    assert!(log.contains("the cluster replays logged mutations"), "{log}");
+    assert_eq!(first.get(&format!("{ISSUES}{}/", ids[1])).0, 404);
+    assert_eq!(first.issue(&ids[2])["priority"], "low");
+    assert_eq!(replayed, live, "the replayed cluster differs from the live one");
+}
+
+/// `generate` for the cluster tests: 6000 messages of 60 fingerprints in 3 projects (the same
+/// groups for the same seed) from `start` over `span` seconds.
+fn generate_span(dir: &Path, name: &str, seed: &str, start: i64, span: &str) -> PathBuf {
+    let path = dir.join(name);
+    let status = Command::new(BIN)
+        .args([
+            "generate",
+            "--seed",
+            seed,
+            "--count",
+            "6000",
+            "--fingerprints",
+            "60",
+            "--projects",
+            "3",
+        ])
+        .args(["--start-time", &start.to_string(), "--span-seconds", span])
+        .arg("--output")
+        .arg(&path)
+        .status()
+        .expect("generate");
+    assert!(status.success());
+    path
+}
+
+#[test]
+fn a_cluster_cut_with_logged_mutations_resumes_on_one_process_as_a_replay_from_scratch() {
+    let dir = temp_dir();
+    let broker = broker::Broker::start();
+    broker.create_topic("ingest-occurrences", 2);
+    broker.create_topic("ingest-occurrences-dlq", 1);
+    broker.produce(
+        "ingest-occurrences",
+        &generate_span(dir.path(), "a.jsonl", "3", 1_704_067_200, "60"),
+    );
+    // Both processes share one state directory, so one process can load every part later.
+    let state = dir.path().join("state");
+    let shared = [state.clone(), state.clone()];
+    let (first, second) = start_cluster(dir.path(), &broker, 0, "0.3", &shared);
+    let list = settled_list(&first, &second, 6000);
+    let ids: Vec<String> = list.as_array().unwrap()[..3]
+        .iter()
+        .map(|g| g["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(first.put(&format!("id={}", ids[0]), json!({"status": "resolved"})).0, 200);
+    assert_eq!(first.delete(&format!("id={}", ids[1])).0, 204);
+    let later = generate_span(dir.path(), "b.jsonl", "3", wall_seconds() + 2, "1");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    broker.produce("ingest-occurrences", &later);
+    settled_list(&first, &second, 12000);
+    // A last mutation, then SIGKILL at once: the newest cut may or may not hold it.
+    assert_eq!(first.put(&format!("id={}", ids[2]), json!({"status": "resolved"})).0, 200);
+    drop(first);
+    drop(second);
+    // More messages of the same groups after the kill (they regress what is resolved).
+    let last = generate_span(dir.path(), "c.jsonl", "3", wall_seconds() + 2, "1");
+    broker.produce("ingest-occurrences", &last);
+
+    let dump = |state_dir: &Path, name: &str| -> (Vec<u8>, String) {
+        let out = dir.path().join(name);
+        let output = Command::new(BIN)
+            .args(["backfill", "--kafka", &broker.address, "--workers", "2", "--state-dir"])
+            .arg(state_dir)
+            .arg("--dump-issues")
+            .arg(&out)
+            .output()
+            .expect("backfill");
+        let log = String::from_utf8_lossy(&output.stderr).to_string();
+        assert!(output.status.success(), "{log}");
+        (std::fs::read(out).unwrap(), log)
+    };
+    let scratch = dir.path().join("scratch");
+    std::fs::create_dir_all(&scratch).unwrap();
+    std::fs::copy(state.join("mutations.jsonl"), scratch.join("mutations.jsonl")).unwrap();
+    let (replayed, _) = dump(&scratch, "replayed.jsonl");
+    let (restored, log) = dump(&state, "restored.jsonl");
+    assert!(
+        log.lines().any(|l| l.contains("loaded checkpoint") && l.contains("-2-0.bin")),
+        "one process resumed from the cluster's cut: {log}"
+    );
+    assert!(
+        restored == replayed,
+        "the cluster's state resumed on one process differs from a replay of its log"
+    );
+    assert_eq!(std::fs::read_to_string(state.join("mutations.jsonl")).unwrap().lines().count(), 3);
+}

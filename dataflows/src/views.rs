@@ -15,6 +15,7 @@ use crate::model::{Micros, Symbol, SymbolDefinition};
 use crate::state::{Counter, GroupKey, GroupRow};
 
 mod blocks;
+mod epoch;
 mod group_index;
 mod index;
 pub mod retention;
@@ -96,6 +97,9 @@ pub struct IssueViews {
     /// wait for (`/metrics`).
     #[serde(skip)]
     pub write_holds: LockTimes,
+    /// Buffers reused by `apply_activity` from epoch to epoch.
+    #[serde(skip)]
+    epoch_scratch: epoch::EpochScratch,
 }
 
 /// The durations of a lock's holds or waits over the last 20 seconds, in microseconds.
@@ -282,6 +286,7 @@ impl IssueViews {
             ("environment_hours", table(&self.environment_hours)),
             ("facets", self.facets.heap_bytes()),
             ("sort_indexes", self.sort_indexes.heap_bytes()),
+            ("activity_scratch", self.epoch_scratch.heap_bytes()),
         ]
     }
 
@@ -412,23 +417,7 @@ impl IssueViews {
     pub fn apply_hourly(&mut self, updates: Vec<((GroupKey, u32), u64, isize)>) {
         for ((key, hour), _, diff) in updates {
             let key = if self.merged.is_empty() { key } else { self.owner(key) };
-            let hours = &mut self.view_mut(key).hourly;
-            let position = hours.partition_point(|(h, _)| *h < hour);
-            match hours.get_mut(position) {
-                Some((h, count)) if *h == hour => {
-                    *count = (i64::from(*count) + diff as i64).max(0) as u32;
-                    if *count == 0 {
-                        hours.remove(position);
-                    }
-                }
-                _ if diff > 0 => {
-                    // Exact size: most groups have a few hours, and a `Vec`'s first growth
-                    // reserves four (24 bytes of slack per group at one hour).
-                    hours.reserve_exact(1);
-                    hours.insert(position, (hour, diff as u32));
-                }
-                _ => {}
-            }
+            add_hour(&mut self.view_mut(key).hourly, hour, diff);
         }
     }
 
@@ -486,45 +475,53 @@ impl IssueViews {
                 Activity::Environment(..) => true,
             });
         }
-        let mut hours = Vec::new();
-        let mut environments = Vec::new();
-        // Per group: total occurrences of the epoch and its per-environment hours.
-        let mut touched: HashMap<GroupKey, (isize, Vec<EnvironmentHourDiff>)> = HashMap::default();
-        let mut facets: HashMap<GroupKey, Vec<crate::facets::FacetHourDiff>> = HashMap::default();
-        for (update, time, diff) in updates {
+        // Each update's group is looked up once; see `epoch.rs`.
+        let mut scratch = std::mem::take(&mut self.epoch_scratch);
+        for (update, _time, diff) in updates {
             // A merged group's late activity belongs to its parent.
-            let update = match update {
-                _ if self.merged.is_empty() => update,
-                Activity::Hour(key, hour) => Activity::Hour(self.owner(key), hour),
-                Activity::Environment(key, env) => Activity::Environment(self.owner(key), env),
-                Activity::EnvironmentHour(key, env, hour) => Activity::EnvironmentHour(self.owner(key), env, hour),
-                Activity::Facet(key, facet, hour) => Activity::Facet(self.owner(key), facet, hour),
+            let key = match &update {
+                Activity::Hour(key, ..)
+                | Activity::Environment(key, ..)
+                | Activity::EnvironmentHour(key, ..)
+                | Activity::Facet(key, ..) => *key,
             };
+            let key = if self.merged.is_empty() { key } else { self.owner(key) };
+            let index = self.index_of(key);
             match update {
-                Activity::Hour(key, hour) => {
-                    touched.entry(key).or_default().0 += diff;
-                    hours.push(((key, hour), time, diff));
-                }
-                Activity::Environment(key, env) => environments.push(((key, env), time, diff)),
-                Activity::EnvironmentHour(key, env, hour) => touched.entry(key).or_default().1.push((env, hour, diff)),
-                Activity::Facet(key, facet, hour) => facets.entry(key).or_default().push((facet, hour, diff)),
+                Activity::Hour(_, hour) => scratch.hour(index, hour, diff),
+                Activity::Environment(_, env) => scratch.environments.push((index, env, diff)),
+                Activity::EnvironmentHour(_, env, hour) => scratch.environment_hour(index, (env, hour, diff)),
+                Activity::Facet(_, facet, hour) => scratch.facet(index, (facet, hour, diff)),
             }
         }
-        for (key, (total, env_hours)) in touched {
-            self.split_environments(key, total, env_hours);
+        scratch.group();
+        // The split and the facets are decided against the hours and environments before
+        // the epoch, so they go first.
+        for touched in &scratch.touched {
+            if touched.hours {
+                self.split_environments(touched.index, touched.total, scratch.env_hours_of(touched));
+            }
         }
-        for (key, updates) in facets {
-            let index = self.index_of(key);
-            self.facets.apply(index, &self.groups[index as usize].hourly, &updates);
+        for touched in &scratch.touched {
+            let updates = scratch.facets_of(touched);
+            if !updates.is_empty() {
+                let index = touched.index;
+                self.facets.apply(index, &self.groups[index as usize].hourly, updates);
+            }
         }
-        self.apply_hourly(hours);
-        self.apply_environments(environments);
+        for &(index, hour, diff) in &scratch.hours {
+            add_hour(&mut self.groups[index as usize].hourly, hour, diff);
+        }
+        for &(index, env, diff) in &scratch.environments {
+            apply_to_set(&mut self.groups[index as usize].environments, env, diff);
+        }
+        scratch.clear();
+        self.epoch_scratch = scratch;
     }
 
-    /// Keeps `environment_hours` for `key` once its occurrences span two environment keys:
-    /// on the transition the single key's history is the group's `hourly` so far.
-    fn split_environments(&mut self, key: GroupKey, total: isize, updates: Vec<EnvironmentHourDiff>) {
-        let index = self.index_of(key);
+    /// Keeps `environment_hours` for group `index` once its occurrences span two environment
+    /// keys: on the transition the single key's history is the group's `hourly` so far.
+    fn split_environments(&mut self, index: u32, total: isize, updates: &[EnvironmentHourDiff]) {
         let view = &self.groups[index as usize];
         // No environment before and none now: one key ("no environment"), nothing to keep.
         // A split group always has an environment, so the others need no lookup either.
@@ -533,7 +530,7 @@ impl IssueViews {
         }
         if !view.environments.is_empty() {
             if let Some(split) = self.environment_hours.get_mut(&index) {
-                add_environment_hours(split, &updates);
+                add_environment_hours(split, updates);
                 return;
             }
         }
@@ -563,7 +560,7 @@ impl IssueViews {
             Some(Some(env)) => view.hourly.iter().map(|&(hour, n)| (env, hour, n)).collect(),
             _ => Vec::new(),
         };
-        add_environment_hours(&mut split, &updates);
+        add_environment_hours(&mut split, updates);
         self.environment_hours.insert(index, split);
     }
 
@@ -683,6 +680,26 @@ impl UserHours {
             _ => {}
         }
         !list.is_empty()
+    }
+}
+
+/// Adds `diff` occurrences to a group's `hour`, dropping the hour at zero.
+fn add_hour(hours: &mut Vec<(u32, u32)>, hour: u32, diff: isize) {
+    let position = hours.partition_point(|(h, _)| *h < hour);
+    match hours.get_mut(position) {
+        Some((h, count)) if *h == hour => {
+            *count = (i64::from(*count) + diff as i64).max(0) as u32;
+            if *count == 0 {
+                hours.remove(position);
+            }
+        }
+        _ if diff > 0 => {
+            // Exact size: most groups have a few hours, and a `Vec`'s first growth reserves
+            // four (24 bytes of slack per group at one hour).
+            hours.reserve_exact(1);
+            hours.insert(position, (hour, diff as u32));
+        }
+        _ => {}
     }
 }
 

@@ -97,6 +97,10 @@ pub struct IssueViews {
     /// wait for (`/metrics`).
     #[serde(skip)]
     pub write_holds: LockTimes,
+    /// `apply_groups`' rows retracted and not yet replaced, by group index (empty between
+    /// batches; kept for its memory).
+    #[serde(skip)]
+    retracted_rows: HashMap<u32, Arc<GroupRow>>,
     /// Buffers reused by `apply_activity` from epoch to epoch.
     #[serde(skip)]
     epoch_scratch: epoch::EpochScratch,
@@ -209,6 +213,10 @@ impl IssueViews {
     pub fn apply_groups(&mut self, mut updates: Vec<((GroupKey, Arc<GroupRow>), u64, isize)>) {
         // Retractions before insertions, so a key's old row leaves before its new row arrives.
         updates.sort_by_key(|(_, time, diff)| (*time, *diff));
+        // A retracted row stays in the sort indexes until the batch has seen whether the key
+        // gets a new one: then the indexes move it once, and keys that do not change (often
+        // `first_seen`) are left alone instead of being removed and inserted again.
+        let mut retracted = std::mem::take(&mut self.retracted_rows);
         for ((key, row), _, diff) in updates {
             let index = self.index_of(key);
             if let Some(log) = &mut self.change_log {
@@ -217,15 +225,22 @@ impl IssueViews {
             if diff > 0 {
                 self.latest_event = self.latest_event.max(row.last_seen);
             }
-            let current = self.groups[index as usize].row.as_ref();
+            let view = &mut self.groups[index as usize];
             if diff < 0 {
-                if current.is_some_and(|current| Arc::ptr_eq(current, &row) || **current == *row) {
-                    self.set_row(index, None);
+                if let Some(current) = view.row.take_if(|current| Arc::ptr_eq(current, &row) || **current == *row) {
+                    retracted.insert(index, current);
                 }
             } else {
-                self.set_row(index, Some(row));
+                // The indexes hold the retracted row, if any, else the current one.
+                let old = retracted.remove(&index).or_else(|| view.row.take());
+                self.sort_indexes.update(index, old.as_deref(), Some(&row));
+                view.row = Some(row);
             }
         }
+        for (index, old) in retracted.drain() {
+            self.sort_indexes.update(index, Some(&old), None);
+        }
+        self.retracted_rows = retracted;
     }
 
     /// Replaces a group's row, keeping the sort indexes in step.
@@ -762,6 +777,45 @@ mod tests {
         assert_eq!(views.len(), 1);
         views.apply_groups(vec![((KEY, row(2)), 3, -1)]);
         assert!(views.is_empty());
+    }
+
+    #[test]
+    fn the_sort_indexes_follow_replaced_and_retracted_rows() {
+        let other = GroupKey { project: 2, short_id: 1 };
+        let at = |times_seen, last_seen_ms: i64, created_seq| {
+            Arc::new(GroupRow {
+                times_seen,
+                first_seen: 1_000,
+                last_seen: last_seen_ms * 1_000,
+                created_seq,
+                ..GroupRow::sample()
+            })
+        };
+        let walk = |views: &IssueViews, index| -> Vec<(i64, GroupKey)> {
+            views
+                .walk(index, false, Micros::MAX)
+                .map(|(bound, _, (key, _, _))| (bound, key))
+                .collect()
+        };
+        let mut views = IssueViews::default();
+        views.apply_groups(vec![((KEY, at(1, 5, 1)), 0, 1), ((other, at(3, 7, 2)), 0, 1)]);
+        // Two epochs in one batch: KEY replaced twice, `other` retracted in the second.
+        views.apply_groups(vec![
+            ((KEY, at(1, 5, 1)), 1, -1),
+            ((KEY, at(2, 9, 1)), 1, 1),
+            ((KEY, at(2, 9, 1)), 2, -1),
+            ((KEY, at(4, 11, 1)), 2, 1),
+            ((other, at(3, 7, 2)), 2, -1),
+        ]);
+        assert_eq!(walk(&views, SortIndex::LastSeen), vec![(11, KEY)]);
+        assert_eq!(walk(&views, SortIndex::FirstSeen), vec![(1, KEY)]);
+        assert_eq!(walk(&views, SortIndex::Count), vec![(4, KEY)]);
+        // A retraction then a re-insertion of the same row in later batches.
+        views.apply_groups(vec![((KEY, at(4, 11, 1)), 3, -1)]);
+        assert!(walk(&views, SortIndex::Count).is_empty());
+        views.apply_groups(vec![((other, at(5, 8, 2)), 4, 1)]);
+        assert_eq!(walk(&views, SortIndex::Count), vec![(5, other)]);
+        assert_eq!(walk(&views, SortIndex::LastSeen), vec![(8, other)]);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::state::{Counter, GroupKey, GroupRow};
 
 mod activity;
 mod blocks;
+mod epoch;
 mod footprint;
 mod group_index;
 mod index;
@@ -109,6 +110,13 @@ pub struct IssueViews {
     /// Heap bytes of the per-group parts (`footprint.rs`), None until counted.
     #[serde(skip)]
     footprint: Option<footprint::Footprint>,
+    /// `apply_groups`' rows retracted and not yet replaced, by group index (empty between
+    /// batches; kept for its memory).
+    #[serde(skip)]
+    retracted_rows: HashMap<u32, Arc<GroupRow>>,
+    /// Buffers reused by `apply_activity` from epoch to epoch.
+    #[serde(skip)]
+    epoch_scratch: epoch::EpochScratch,
 }
 
 /// A group's net change between two drains of the change log.
@@ -182,6 +190,11 @@ impl IssueViews {
     pub fn apply_groups(&mut self, mut updates: Vec<((GroupKey, Arc<GroupRow>), u64, isize)>) {
         // Retractions before insertions, so a key's old row leaves before its new row arrives.
         updates.sort_by_key(|(_, time, diff)| (*time, *diff));
+        // A retracted row stays in the sort indexes until the batch has seen whether the key
+        // gets a new one: then the indexes move it once, and keys that do not change (often
+        // `first_seen`) are left alone instead of being removed and inserted again. (A sink
+        // keeps a group's updates in one batch: `graph::sink::Slicing::ByGroup`.)
+        let mut retracted = std::mem::take(&mut self.retracted_rows);
         for ((key, row), _, diff) in updates {
             let index = self.index_of(key);
             if let Some(log) = &mut self.change_log {
@@ -190,15 +203,22 @@ impl IssueViews {
             if diff > 0 {
                 self.latest_event = self.latest_event.max(row.last_seen);
             }
-            let current = self.groups[index as usize].row.as_ref();
+            let view = &mut self.groups[index as usize];
             if diff < 0 {
-                if current.is_some_and(|current| Arc::ptr_eq(current, &row) || **current == *row) {
-                    self.set_row(index, None);
+                if let Some(current) = view.row.take_if(|current| Arc::ptr_eq(current, &row) || **current == *row) {
+                    retracted.insert(index, current);
                 }
             } else {
-                self.set_row(index, Some(row));
+                // The indexes hold the retracted row, if any, else the current one.
+                let old = retracted.remove(&index).or_else(|| view.row.take());
+                self.sort_indexes.update(index, old.as_deref(), Some(&row));
+                view.row = Some(row);
             }
         }
+        for (index, old) in retracted.drain() {
+            self.sort_indexes.update(index, Some(&old), None);
+        }
+        self.retracted_rows = retracted;
     }
 
     /// Replaces a group's row, keeping the sort indexes in step.
@@ -343,26 +363,7 @@ impl IssueViews {
         let mut grown = 0;
         for ((key, hour), _, diff) in updates {
             let key = if self.merged.is_empty() { key } else { self.owner(key) };
-            let hours = &mut self.view_mut(key).hourly;
-            let before = hours.capacity();
-            let position = hours.partition_point(|(h, _)| *h < hour);
-            match hours.get_mut(position) {
-                Some((h, count)) if *h == hour => {
-                    *count = (i64::from(*count) + diff as i64).max(0) as u32;
-                    if *count == 0 {
-                        hours.remove(position);
-                    }
-                }
-                _ if diff > 0 => {
-                    // Exact size: most groups have a few hours, and a `Vec`'s first growth
-                    // reserves four (24 bytes of slack per group at one hour).
-                    hours.reserve_exact(1);
-                    hours.insert(position, (hour, diff as u32));
-                }
-                _ => {}
-            }
-            // Capacities only grow here (removals keep them).
-            grown += (hours.capacity() - before) * 8;
+            grown += add_hour(&mut self.view_mut(key).hourly, hour, diff);
         }
         self.footprint().hourly += grown;
     }
@@ -480,6 +481,29 @@ impl IssueViews {
 /// Adds (`diff > 0`) or removes a symbol of a small per-group set kept as a vector.
 /// Updates carry occurrence counts per epoch; a symbol is a member once seen. Sets change only
 /// on a first sighting, so rebuilding the box then is cheap. Returns the change of its size.
+/// Adds `diff` occurrences to a group's `hour`, dropping the hour at zero; returns the bytes
+/// the vector's capacity grew by (capacities only grow here: removals keep them).
+fn add_hour(hours: &mut Vec<(u32, u32)>, hour: u32, diff: isize) -> usize {
+    let before = hours.capacity();
+    let position = hours.partition_point(|(h, _)| *h < hour);
+    match hours.get_mut(position) {
+        Some((h, count)) if *h == hour => {
+            *count = (i64::from(*count) + diff as i64).max(0) as u32;
+            if *count == 0 {
+                hours.remove(position);
+            }
+        }
+        _ if diff > 0 => {
+            // Exact size: most groups have a few hours, and a `Vec`'s first growth reserves
+            // four (24 bytes of slack per group at one hour).
+            hours.reserve_exact(1);
+            hours.insert(position, (hour, diff as u32));
+        }
+        _ => {}
+    }
+    (hours.capacity() - before) * 8
+}
+
 fn apply_to_set(set: &mut Box<[Symbol]>, symbol: Symbol, diff: isize) -> isize {
     let present = set.contains(&symbol);
     if diff > 0 && !present {

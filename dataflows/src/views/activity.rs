@@ -1,8 +1,6 @@
 //! Per-hour activity: hourly counts, environment sets, per-environment and per-facet hours
 //! of each epoch, applied together ([`IssueViews::apply_activity`]).
 
-use rustc_hash::FxHashMap as HashMap;
-
 use super::{retention, IssueViews};
 use crate::model::Symbol;
 use crate::state::GroupKey;
@@ -77,45 +75,54 @@ impl IssueViews {
                 Activity::Environment(..) => true,
             });
         }
-        let mut hours = Vec::new();
-        let mut environments = Vec::new();
-        // Per group: total occurrences of the epoch and its per-environment hours.
-        let mut touched: HashMap<GroupKey, (isize, Vec<EnvironmentHourDiff>)> = HashMap::default();
-        let mut facets: HashMap<GroupKey, Vec<crate::facets::FacetHourDiff>> = HashMap::default();
-        for (update, time, diff) in updates {
+        // Each update's group is looked up once; see `epoch.rs`.
+        let mut scratch = std::mem::take(&mut self.epoch_scratch);
+        for (update, _time, diff) in updates {
             // A merged group's late activity belongs to its parent.
-            let update = match update {
-                _ if self.merged.is_empty() => update,
-                Activity::Hour(key, hour) => Activity::Hour(self.owner(key), hour),
-                Activity::Environment(key, env) => Activity::Environment(self.owner(key), env),
-                Activity::EnvironmentHour(key, env, hour) => Activity::EnvironmentHour(self.owner(key), env, hour),
-                Activity::Facet(key, facet, hour) => Activity::Facet(self.owner(key), facet, hour),
-            };
+            let key = update.key();
+            let key = if self.merged.is_empty() { key } else { self.owner(key) };
+            let index = self.index_of(key);
             match update {
-                Activity::Hour(key, hour) => {
-                    touched.entry(key).or_default().0 += diff;
-                    hours.push(((key, hour), time, diff));
-                }
-                Activity::Environment(key, env) => environments.push(((key, env), time, diff)),
-                Activity::EnvironmentHour(key, env, hour) => touched.entry(key).or_default().1.push((env, hour, diff)),
-                Activity::Facet(key, facet, hour) => facets.entry(key).or_default().push((facet, hour, diff)),
+                Activity::Hour(_, hour) => scratch.hour(index, hour, diff),
+                Activity::Environment(_, env) => scratch.environments.push((index, env, diff)),
+                Activity::EnvironmentHour(_, env, hour) => scratch.environment_hour(index, (env, hour, diff)),
+                Activity::Facet(_, facet, hour) => scratch.facet(index, (facet, hour, diff)),
             }
         }
-        for (key, (total, env_hours)) in touched {
-            self.split_environments(key, total, env_hours);
+        scratch.group();
+        // The split and the facets are decided against the hours and environments before
+        // the epoch, so they go first.
+        for touched in &scratch.touched {
+            if touched.hours {
+                self.split_environments(touched.index, touched.total, scratch.env_hours_of(touched));
+            }
         }
-        for (key, updates) in facets {
-            let index = self.index_of(key);
-            self.facets.apply(index, &self.groups[index as usize].hourly, &updates);
+        for touched in &scratch.touched {
+            let updates = scratch.facets_of(touched);
+            if !updates.is_empty() {
+                let index = touched.index;
+                self.facets.apply(index, &self.groups[index as usize].hourly, updates);
+            }
         }
-        self.apply_hourly(hours);
-        self.apply_environments(environments);
+        self.footprint();
+        let mut grown = 0;
+        for &(index, hour, diff) in &scratch.hours {
+            grown += super::add_hour(&mut self.groups[index as usize].hourly, hour, diff);
+        }
+        let mut sets = 0;
+        for &(index, env, diff) in &scratch.environments {
+            sets += super::apply_to_set(&mut self.groups[index as usize].environments, env, diff);
+        }
+        let footprint = self.footprint();
+        footprint.hourly += grown;
+        footprint.sets = footprint.sets.wrapping_add_signed(sets * 8);
+        scratch.clear();
+        self.epoch_scratch = scratch;
     }
 
-    /// Keeps `environment_hours` for `key` once its occurrences span two environment keys:
-    /// on the transition the single key's history is the group's `hourly` so far.
-    fn split_environments(&mut self, key: GroupKey, total: isize, updates: Vec<EnvironmentHourDiff>) {
-        let index = self.index_of(key);
+    /// Keeps `environment_hours` for group `index` once its occurrences span two environment
+    /// keys: on the transition the single key's history is the group's `hourly` so far.
+    fn split_environments(&mut self, index: u32, total: isize, updates: &[EnvironmentHourDiff]) {
         let view = &self.groups[index as usize];
         // No environment before and none now: one key ("no environment"), nothing to keep.
         // A split group always has an environment, so the others need no lookup either.
@@ -124,7 +131,7 @@ impl IssueViews {
         }
         if !view.environments.is_empty() {
             if let Some(split) = self.environment_hours.get_mut(&index) {
-                add_environment_hours(split, &updates);
+                add_environment_hours(split, updates);
                 return;
             }
         }
@@ -154,7 +161,7 @@ impl IssueViews {
             Some(Some(env)) => view.hourly.iter().map(|&(hour, n)| (env, hour, n)).collect(),
             _ => Vec::new(),
         };
-        add_environment_hours(&mut split, &updates);
+        add_environment_hours(&mut split, updates);
         self.environment_hours.insert(index, split);
     }
 }

@@ -129,3 +129,42 @@ fn a_view_is_found_by_its_address_and_a_copy_by_its_key() {
     let stranger = GroupView::default();
     assert_eq!(views.index_of_view(GroupKey { project: 9, short_id: 9 }, &stranger), None);
 }
+
+#[test]
+fn the_sort_indexes_follow_replaced_and_retracted_rows() {
+    let other = GroupKey { project: 2, short_id: 1 };
+    let at = |times_seen, last_seen_ms: i64, created_seq| {
+        Arc::new(GroupRow {
+            times_seen,
+            first_seen: 1_000,
+            last_seen: last_seen_ms * 1_000,
+            created_seq,
+            ..GroupRow::sample()
+        })
+    };
+    let walk = |views: &IssueViews, index| -> Vec<(i64, GroupKey)> {
+        views
+            .walk(index, false, Micros::MAX)
+            .map(|(bound, _, (key, _, _))| (bound, key))
+            .collect()
+    };
+    let mut views = IssueViews::default();
+    views.apply_groups(vec![((KEY, at(1, 5, 1)), 0, 1), ((other, at(3, 7, 2)), 0, 1)]);
+    // Two epochs in one batch: KEY replaced twice, `other` retracted in the second.
+    views.apply_groups(vec![
+        ((KEY, at(1, 5, 1)), 1, -1),
+        ((KEY, at(2, 9, 1)), 1, 1),
+        ((KEY, at(2, 9, 1)), 2, -1),
+        ((KEY, at(4, 11, 1)), 2, 1),
+        ((other, at(3, 7, 2)), 2, -1),
+    ]);
+    assert_eq!(walk(&views, SortIndex::LastSeen), vec![(11, KEY)]);
+    assert_eq!(walk(&views, SortIndex::FirstSeen), vec![(1, KEY)]);
+    assert_eq!(walk(&views, SortIndex::Count), vec![(4, KEY)]);
+    // A retraction then a re-insertion of the same row in later batches.
+    views.apply_groups(vec![((KEY, at(4, 11, 1)), 3, -1)]);
+    assert!(walk(&views, SortIndex::Count).is_empty());
+    views.apply_groups(vec![((other, at(5, 8, 2)), 4, 1)]);
+    assert_eq!(walk(&views, SortIndex::Count), vec![(5, other)]);
+    assert_eq!(walk(&views, SortIndex::LastSeen), vec![(8, other)]);
+}

@@ -164,29 +164,7 @@ fn settled_list(first: &Server, second: &Server, messages: i64) -> Value {
 #[test]
 fn a_two_process_cluster_takes_mutations_on_process_zero_and_replays_them_at_their_offsets() {
     let dir = temp_dir();
-    let generate = |name: &str, seed: &str, start: &str, span: &str| {
-        let path = dir.path().join(name);
-        let status = Command::new(BIN)
-            .args([
-                "generate",
-                "--seed",
-                seed,
-                "--count",
-                "6000",
-                "--fingerprints",
-                "60",
-                "--projects",
-                "3",
-            ])
-            .args(["--start-time", start, "--span-seconds", span])
-            .arg("--output")
-            .arg(&path)
-            .status()
-            .expect("generate");
-        assert!(status.success());
-        path
-    };
-    let before = generate("before.jsonl", "3", "1704067200", "60");
+    let before = generate_span(dir.path(), "before.jsonl", "3", 1_704_067_200, "60");
     let broker = broker::Broker::start();
     broker.create_topic("ingest-occurrences", 2);
     broker.create_topic("ingest-occurrences-dlq", 1);
@@ -215,7 +193,7 @@ fn a_two_process_cluster_takes_mutations_on_process_zero_and_replays_them_at_the
     // sits among the messages shows in the result.
     // The same groups again, after the resolution (wall clock), so they regress it; within a
     // second, as windowed counts change until the wall clock has passed them.
-    let after = generate("after.jsonl", "3", &(wall_seconds() + 2).to_string(), "1");
+    let after = generate_span(dir.path(), "after.jsonl", "3", wall_seconds() + 2, "1");
     std::thread::sleep(std::time::Duration::from_secs(3));
     broker.produce("ingest-occurrences", &after);
     let live = settled_list(&first, &second, 12000);

@@ -4,7 +4,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::Command;
 
 use common::*;
 use serde_json::Value;
@@ -12,10 +11,10 @@ use serde_json::Value;
 #[test]
 fn replaying_the_change_feed_gives_the_final_view() {
     let dir = temp_dir();
-    let input = dir.path().join("stream.jsonl");
-    let status = Command::new(BIN)
-        .args([
-            "generate",
+    let input = generate_stream(
+        dir.path(),
+        "stream.jsonl",
+        &[
             "--seed",
             "4",
             "--count",
@@ -26,12 +25,8 @@ fn replaying_the_change_feed_gives_the_final_view() {
             "5",
             "--span-seconds",
             "86400",
-        ])
-        .arg("--output")
-        .arg(&input)
-        .status()
-        .unwrap();
-    assert!(status.success());
+        ],
+    );
     let feed = dir.path().join("feed.jsonl");
     let feed_arg = feed.display().to_string();
     // Small blocks: many epochs, so groups change many times.

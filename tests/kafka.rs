@@ -13,19 +13,15 @@ use common::*;
 use serde_json::Value;
 
 fn generate(dir: &Path, name: &str, count: u64, extra: &[&str]) -> PathBuf {
-    let path = dir.join(name);
-    let seed = if extra.contains(&"--seed") { vec![] } else { vec!["--seed", "5"] };
-    let status = Command::new(BIN)
-        .arg("generate")
-        .args(seed)
-        .args(["--count", &count.to_string(), "--fingerprints", "500", "--projects", "8"])
-        .args(extra)
-        .arg("--output")
-        .arg(&path)
-        .status()
-        .expect("generate");
-    assert!(status.success());
-    path
+    let count = count.to_string();
+    let seed: &[&str] = if extra.contains(&"--seed") { &[] } else { &["--seed", "5"] };
+    let args: Vec<&str> = seed
+        .iter()
+        .copied()
+        .chain(["--count", &count, "--fingerprints", "500", "--projects", "8"])
+        .chain(extra.iter().copied())
+        .collect();
+    generate_stream(dir, name, &args)
 }
 
 fn run(args: &[&str]) -> Output {

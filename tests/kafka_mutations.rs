@@ -18,24 +18,11 @@ use serde_json::{json, Value};
 #[test]
 fn kafka_mutations_are_logged_at_partition_offsets_and_replay_identically() {
     let dir = temp_dir();
-    let input = dir.path().join("stream.jsonl");
-    let status = Command::new(BIN)
-        .args([
-            "generate",
-            "--seed",
-            "3",
-            "--count",
-            "20000",
-            "--fingerprints",
-            "300",
-            "--projects",
-            "4",
-        ])
-        .arg("--output")
-        .arg(&input)
-        .status()
-        .expect("generate");
-    assert!(status.success());
+    let input = generate_stream(
+        dir.path(),
+        "stream.jsonl",
+        &["--seed", "3", "--count", "20000", "--fingerprints", "300", "--projects", "4"],
+    );
     let broker = broker::Broker::start();
     broker.create_topic("ingest-occurrences", 2);
     broker.create_topic("ingest-occurrences-dlq", 1);
@@ -217,26 +204,10 @@ fn a_two_process_cluster_takes_mutations_on_process_zero_and_replays_them_at_the
 /// `generate` for the cluster tests: 6000 messages of 60 fingerprints in 3 projects (the same
 /// groups for the same seed) from `start` over `span` seconds.
 fn generate_span(dir: &Path, name: &str, seed: &str, start: i64, span: &str) -> PathBuf {
-    let path = dir.join(name);
-    let status = Command::new(BIN)
-        .args([
-            "generate",
-            "--seed",
-            seed,
-            "--count",
-            "6000",
-            "--fingerprints",
-            "60",
-            "--projects",
-            "3",
-        ])
-        .args(["--start-time", &start.to_string(), "--span-seconds", span])
-        .arg("--output")
-        .arg(&path)
-        .status()
-        .expect("generate");
-    assert!(status.success());
-    path
+    let start = start.to_string();
+    let args = ["--seed", seed, "--count", "6000", "--fingerprints", "60", "--projects", "3"];
+    let span = ["--start-time", &start, "--span-seconds", span];
+    generate_stream(dir, name, &[&args[..], &span[..]].concat())
 }
 
 #[test]

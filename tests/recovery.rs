@@ -17,16 +17,20 @@ use common::*;
 use rand::{Rng, SeedableRng};
 
 fn generate(dir: &Path, count: u64) -> PathBuf {
-    let path = dir.join("stream.jsonl");
-    let status = Command::new(BIN)
-        .args(["generate", "--seed", "21", "--count", &count.to_string()])
-        .args(["--fingerprints", "20000", "--projects", "50", "--malformed-ratio", "0.001"])
-        .arg("--output")
-        .arg(&path)
-        .status()
-        .expect("generate");
-    assert!(status.success());
-    path
+    let count = count.to_string();
+    let args = [
+        "--seed",
+        "21",
+        "--count",
+        &count,
+        "--fingerprints",
+        "20000",
+        "--projects",
+        "50",
+        "--malformed-ratio",
+        "0.001",
+    ];
+    generate_stream(dir, "stream.jsonl", &args)
 }
 
 /// Runs `occurrent backfill <input>` with checkpoints in `state`, killing it with SIGKILL at

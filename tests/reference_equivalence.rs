@@ -4,8 +4,6 @@
 mod common;
 mod reference;
 
-use std::process::Command;
-
 use common::*;
 
 struct Case {
@@ -46,21 +44,27 @@ const CASES: &[Case] = &[
 ];
 
 fn generate(case: &Case, dir: &std::path::Path) -> std::path::PathBuf {
-    let path = dir.join(format!("stream-{}.jsonl", case.seed));
-    let output = Command::new(BIN)
-        .args(["generate", "--seed", &case.seed.to_string(), "--count", &case.count.to_string()])
-        .args([
-            "--fingerprints",
-            &case.fingerprints.to_string(),
-            "--projects",
-            &case.projects.to_string(),
-        ])
-        .args(["--malformed-ratio", "0.01", "--span-seconds", &case.span_seconds.to_string()])
-        .args(["--output", path.to_str().unwrap()])
-        .output()
-        .expect("run occurrent generate");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    path
+    let (seed, count) = (case.seed.to_string(), case.count.to_string());
+    let (fingerprints, projects, span) = (
+        case.fingerprints.to_string(),
+        case.projects.to_string(),
+        case.span_seconds.to_string(),
+    );
+    let args = [
+        "--seed",
+        &seed,
+        "--count",
+        &count,
+        "--fingerprints",
+        &fingerprints,
+        "--projects",
+        &projects,
+        "--malformed-ratio",
+        "0.01",
+        "--span-seconds",
+        &span,
+    ];
+    generate_stream(dir, &format!("stream-{seed}.jsonl"), &args)
 }
 
 #[test]

@@ -89,6 +89,25 @@ pub fn to_lines(messages: &[Value]) -> Vec<String> {
     messages.iter().map(Value::to_string).collect()
 }
 
+/// `occurrent generate ARGS --output DIR/NAME` (a synthetic stream); fails the test with
+/// the generator's stderr if it fails.
+pub fn generate_stream(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
+    let path = dir.join(name);
+    let output = Command::new(BIN)
+        .arg("generate")
+        .args(args)
+        .arg("--output")
+        .arg(&path)
+        .output()
+        .expect("run occurrent generate");
+    assert!(
+        output.status.success(),
+        "generate {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    path
+}
+
 /// Runs `occurrent backfill` on `inputs` with `workers` and extra args.
 pub fn backfill_files(inputs: &[PathBuf], workers: usize, extra: &[&str]) -> Run {
     let dir = temp_dir();

@@ -87,7 +87,28 @@ fn backfill_with_kills(input: &[String], state: &Path, out: &Path, kills: usize,
     )
 }
 
-fn uninterrupted(input: &[String], out: &Path) -> (Vec<u8>, String, Option<String>) {
+/// The cluster tests' input: 200,000 messages in a four-partition topic, read in small chunks
+/// (many rounds); returns the broker, the source flags and one uninterrupted process's run.
+fn cluster_fixture(dir: &Path) -> (Broker, Vec<String>, Outcome) {
+    let input = generate(dir, 200_000);
+    let broker = Broker::start();
+    broker.create_topic("ingest-occurrences", 4);
+    broker.create_topic("ingest-occurrences-dlq", 1);
+    broker.produce("ingest-occurrences", &input);
+    let source: Vec<String> = ["--kafka", &broker.address, "--chunk-messages", "1024"]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    let clean_out = dir.join("clean");
+    std::fs::create_dir_all(&clean_out).unwrap();
+    let expected = uninterrupted(&source, &clean_out);
+    (broker, source, expected)
+}
+
+/// A run's dump, summary and dead letters (if any).
+type Outcome = (Vec<u8>, String, Option<String>);
+
+fn uninterrupted(input: &[String], out: &Path) -> Outcome {
     let dump = out.join("dump.jsonl");
     let summary = out.join("summary.json");
     let dead = out.join("dead.jsonl");
@@ -146,19 +167,8 @@ fn kafka_backfill_of_a_million_messages_killed_ten_times_equals_an_uninterrupted
 fn a_two_process_cluster_killed_at_random_moments_equals_an_uninterrupted_single_process_run() {
     let started = Instant::now();
     let dir = temp_dir();
-    let input = generate(dir.path(), 200_000);
-    let broker = Broker::start();
-    broker.create_topic("ingest-occurrences", 4);
-    broker.create_topic("ingest-occurrences-dlq", 1);
-    broker.produce("ingest-occurrences", &input);
-    // Small chunks: many rounds; cuts every 0.3 s by process 0's clock.
-    let source: Vec<String> = ["--kafka", &broker.address, "--chunk-messages", "1024"]
-        .iter()
-        .map(|a| a.to_string())
-        .collect();
-    let clean_out = dir.path().join("clean");
-    std::fs::create_dir_all(&clean_out).unwrap();
-    let expected = uninterrupted(&source, &clean_out);
+    // Cuts every 0.3 s by process 0's clock.
+    let (_broker, source, expected) = cluster_fixture(dir.path());
     assert!(expected.1.contains("\"lines_read\":200000"), "{}", expected.1);
     eprintln!("uninterrupted single process: {:.1}s", started.elapsed().as_secs_f64());
 
@@ -347,18 +357,7 @@ fn kill_after_two_cuts(children: Vec<std::process::Child>, state: &Path, process
 #[test]
 fn a_cut_of_two_processes_restores_on_one_and_a_cut_of_one_on_two() {
     let dir = temp_dir();
-    let input = generate(dir.path(), 200_000);
-    let broker = Broker::start();
-    broker.create_topic("ingest-occurrences", 4);
-    broker.create_topic("ingest-occurrences-dlq", 1);
-    broker.produce("ingest-occurrences", &input);
-    let source: Vec<String> = ["--kafka", &broker.address, "--chunk-messages", "1024"]
-        .iter()
-        .map(|a| a.to_string())
-        .collect();
-    let clean_out = dir.path().join("clean");
-    std::fs::create_dir_all(&clean_out).unwrap();
-    let expected = uninterrupted(&source, &clean_out);
+    let (_broker, source, expected) = cluster_fixture(dir.path());
     let state = dir.path().join("state");
     let log = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
 

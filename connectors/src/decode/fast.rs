@@ -343,13 +343,7 @@ impl<'a> Parser<'a> {
         }
         loop {
             let entry = self.string()?;
-            let hash = group_hash(&entry);
-            if fingerprint.len == 0 {
-                fingerprint.first = hash;
-            } else if hash != fingerprint.first && !fingerprint.more.contains(&hash) {
-                fingerprint.more.push(hash);
-            }
-            fingerprint.len += 1;
+            fingerprint.push(group_hash(&entry));
             match self.peek()? {
                 b',' => self.pos += 1,
                 b']' => {

@@ -85,6 +85,19 @@ pub(super) struct Fingerprint {
     pub(super) more: Vec<GroupHash>,
 }
 
+impl Fingerprint {
+    /// Adds the next entry's hash: the first, or another one not seen yet.
+    #[inline]
+    pub(super) fn push(&mut self, hash: GroupHash) {
+        if self.len == 0 {
+            self.first = hash;
+        } else if hash != self.first && !self.more.contains(&hash) {
+            self.more.push(hash);
+        }
+        self.len += 1;
+    }
+}
+
 impl<'de> Deserialize<'de> for Fingerprint {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct V;
@@ -100,13 +113,7 @@ impl<'de> Deserialize<'de> for Fingerprint {
                     more: Vec::new(),
                 };
                 while let Some(entry) = seq.next_element::<Cow<'de, str>>()? {
-                    let hash = group_hash(&entry);
-                    if fingerprint.len == 0 {
-                        fingerprint.first = hash;
-                    } else if hash != fingerprint.first && !fingerprint.more.contains(&hash) {
-                        fingerprint.more.push(hash);
-                    }
-                    fingerprint.len += 1;
+                    fingerprint.push(group_hash(&entry));
                 }
                 Ok(fingerprint)
             }

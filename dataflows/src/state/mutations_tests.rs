@@ -460,20 +460,7 @@ fn unhandled_events_mark_their_group_and_its_merge_parent() {
 }
 
 fn error_occurrence(hash: GroupHash) -> OccurrenceRecord {
-    OccurrenceRecord {
-        time: 0,
-        type_id: 1,
-        hash,
-        more_hashes: vec![],
-        texts: Texts::new("t", "s", "c").expect("short"),
-        metadata: None,
-        level: Level::Error,
-        priority: None,
-        user: None,
-        release: None,
-        environment: None,
-        unhandled: false,
-    }
+    crate::state::project::tests::occurrence(1, &[hash], 0)
 }
 
 #[test]

@@ -437,4 +437,4 @@ impl ProjectState {
 
 #[cfg(test)]
 #[path = "project_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -1,7 +1,8 @@
 use super::*;
 use crate::model::{Level, Texts};
 
-fn occurrence(type_id: u32, hashes: &[GroupHash], time: Micros) -> OccurrenceRecord {
+/// An occurrence of `type_id` with `hashes` at `time`; the other fields fixed.
+pub(crate) fn occurrence(type_id: u32, hashes: &[GroupHash], time: Micros) -> OccurrenceRecord {
     OccurrenceRecord {
         time,
         type_id,

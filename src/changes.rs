@@ -179,32 +179,17 @@ pub fn flush(sinks: &ChangeSinks) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dataflows::model::{GroupStatus, Level, Priority, Substatus};
+    use dataflows::model::{GroupStatus, Substatus};
     use dataflows::state::GroupKey;
 
     fn row(status: GroupStatus, substatus: Option<Substatus>) -> Arc<GroupRow> {
         Arc::new(GroupRow {
-            type_id: 4001,
             status,
             substatus,
-            priority: Priority::High,
-            priority_locked: false,
-            title: "t".into(),
-            subtitle: "s".into(),
-            culprit: "c".into(),
-            level: Level::Error,
-            metadata_priority: Priority::High,
             first_seen: 1_000_000,
             last_seen: 2_000_000,
             times_seen: 3,
-            user_count: 0,
-            first_release: None,
-            last_release: None,
-            created_seq: 0,
-            inbox_since: 0,
-            unhandled: false,
-            event_group: None,
-            triage: None,
+            ..GroupRow::sample()
         })
     }
 

@@ -54,11 +54,11 @@ pub struct GroupRow {
     pub triage: Option<Arc<Triage>>,
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "test-support"))]
 impl GroupRow {
     /// An unresolved, new, high-priority cron group with nothing seen yet, for tests to
     /// override the fields they are about.
-    pub(crate) fn sample() -> GroupRow {
+    pub fn sample() -> GroupRow {
         GroupRow {
             type_id: 4001,
             status: GroupStatus::Unresolved,

@@ -44,6 +44,10 @@ pub struct PartitionProgress {
     /// nothing more is queued. Before, the backlog is cut only at aligned offsets, whatever
     /// the fetch timing, so its interleaving is the same on every run.
     pub live: bool,
+    /// The last thing read was the partition's end: its log ends at `next_offset` (until a
+    /// message arrives). A logged mutation's offset above it may never come (the messages
+    /// were deleted or the topic recreated), so it counts as reached (see `mutation_log`).
+    pub at_end: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -212,6 +216,7 @@ impl KafkaSource {
                 finished: end_offset.is_some_and(|end| first >= end),
                 until_caught_up: matches!(end, EndAt::Latest),
                 live: false,
+                at_end: false,
             });
         }
         let mut assignment = TopicPartitionList::new();
@@ -249,6 +254,12 @@ impl KafkaSource {
 
     pub fn progress(&self) -> impl Iterator<Item = &PartitionProgress> {
         self.partitions.iter().map(|p| &p.progress)
+    }
+
+    /// The partitions read to their end (for now, or for good): no offset beyond where they
+    /// stand is known to exist.
+    pub fn ended(&self) -> std::collections::BTreeSet<i32> {
+        self.progress().filter(|p| p.at_end || p.finished).map(|p| p.partition).collect()
     }
 
     /// Serves the consumer's own events (errors, statistics); reading does not need it, but
@@ -324,6 +335,7 @@ impl KafkaSource {
                 Some(Polled::Message { offset, payload }) => (offset, payload),
                 Some(Polled::Eof) => {
                     assigned.queue.consume();
+                    progress.at_end = true;
                     if progress.until_caught_up {
                         progress.end = Some(progress.next_offset);
                     }
@@ -387,6 +399,7 @@ impl KafkaSource {
             });
             self.messages_read += 1;
             self.bytes_read += payload.len() as u64;
+            progress.at_end = false;
             progress.next_offset = offset + 1;
             progress.high_watermark = progress.high_watermark.max(progress.next_offset);
             assigned.queue.consume();

@@ -6,7 +6,8 @@
 # (2 workers) for comparison. `occurrent bench-api` sends the requests (list queries, then a
 # PUT of a random group's priority, timed, then a GET checking it shows), one at a time.
 # Usage: bench/cluster-mutations.sh [DATA_DIR] [SECONDS]   (release build)
-#   RATE=msg/s (default 10000); OCCURRENT=path benchmarks another binary.
+#   RATE=msg/s (default 10000); OCCURRENT=path benchmarks another binary; RUN_ARGS adds
+#   flags to every `run` (e.g. "--max-in-flight-rounds 1").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-/tmp/occurrent-bench}
@@ -52,7 +53,7 @@ for process in 0 1; do
   api=127.0.0.1:$(free_port)
   apis+=("$api")
   $bin run --kafka "$broker" --topic occ --workers 1 --processes 2 --process "$process" --hostfile "$hosts" \
-    --state-dir "$work/state-$process" --checkpoint-interval 3600 --listen "$api" 2>"$work/log-$process" >/dev/null &
+    --state-dir "$work/state-$process" --checkpoint-interval 3600 --listen "$api" ${RUN_ARGS:-} 2>"$work/log-$process" >/dev/null &
   pids+=($!)
 done
 until curl -sf "${apis[0]}/readyz" >/dev/null; do sleep 0.1; done
@@ -62,7 +63,7 @@ wait "${pids[@]}" 2>/dev/null || true
 pids=()
 
 api=127.0.0.1:$(free_port)
-$bin run --kafka "$broker" --topic occ --workers 2 --state-dir "$work/state-single" --checkpoint-interval 3600 \
+$bin run --kafka "$broker" --topic occ --workers 2 --state-dir "$work/state-single" --checkpoint-interval 3600 ${RUN_ARGS:-} \
   --listen "$api" 2>/dev/null >/dev/null &
 pids+=($!)
 until curl -sf "$api/readyz" >/dev/null; do sleep 0.1; done

@@ -18,7 +18,7 @@ runs=${2:-3}
 phases=${PHASES:-123}
 bin=${OCCURRENT:-${CARGO_TARGET_DIR:-target}/release/occurrent}
 tansu=${TANSU:-$(command -v tansu || echo "$HOME/.cargo/bin/tansu")}
-cargo build --release --quiet
+[ -n "${OCCURRENT:-}" ] || cargo build --release --quiet
 mkdir -p "$data"
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -38,8 +38,39 @@ pub fn disable_purging() -> bool {
     }
 }
 
+/// librdkafka allocates its fetch buffers with the C library's malloc, not mimalloc. glibc
+/// gives the free top of a heap back to the kernel past a threshold that adapts to the sizes
+/// freed, and serves large requests with mmap below one that adapts too: a backfill's fetch
+/// buffers were faulted in and zeroed again and again (with `queued.min.messages` at 10,000,
+/// ~10,000 of the ~40,000 page faults per 1M messages; BENCHMARKS.md, Kafka, session 6).
+/// Fixed thresholds keep that memory for the rest of a bounded run. glibc only (elsewhere
+/// nothing to do); returns whether it did.
+pub fn keep_c_heap() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn mallopt(param: c_int, value: c_int) -> c_int;
+        }
+        // glibc's malloc.h; 32 MiB is the largest mmap threshold it accepts on 64-bit.
+        const M_TRIM_THRESHOLD: c_int = -1;
+        const M_MMAP_THRESHOLD: c_int = -3;
+        // Safety: mallopt only sets malloc parameters; it answers 0 to a value out of range.
+        unsafe { mallopt(M_TRIM_THRESHOLD, c_int::MAX) == 1 && mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1 }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    fn glibc_takes_the_heap_thresholds() {
+        assert!(super::keep_c_heap());
+    }
+
     #[test]
     fn the_purge_delay_option_is_the_one_set() {
         if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {

@@ -9,6 +9,7 @@
 //! was read; only at the live edge does arrival decide where a chunk ends.
 
 use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -138,7 +139,7 @@ impl Feeder {
         let serving = self.mutations.as_ref().is_some_and(|m| m.borrow().has_inbox());
         let mut wait = None;
         loop {
-            if self.feed_mutations(dispatch, positions, positions.next_epoch, true, wait)? {
+            if self.feed_mutations(dispatch, positions, &BTreeSet::new(), positions.next_epoch, true, wait)? {
                 positions.next_epoch += 1;
                 dispatch.advance_all(positions.next_epoch)?;
             }
@@ -152,18 +153,20 @@ impl Feeder {
     }
 
     /// Feeds the mutations due at the current positions as one block at `epoch`; false when
-    /// there were none (and `epoch` stays free). `end`: the inputs are over. `wait`: how long
-    /// to wait for a request when none is queued.
+    /// there were none (and `epoch` stays free). `ended`: Kafka partitions read to their end
+    /// (see `InputPoint::reached_by`). `end`: the inputs are over. `wait`: how long to wait
+    /// for a request when none is queued.
     pub(crate) fn feed_mutations(
         &self,
         dispatch: &Dispatch,
         positions: &mut Positions,
+        ended: &BTreeSet<i32>,
         epoch: u64,
         end: bool,
         wait: Option<Duration>,
     ) -> anyhow::Result<bool> {
         let Some(sequencer) = &self.mutations else { return Ok(false) };
-        let batch = sequencer.borrow_mut().due(positions, end, wait)?;
+        let batch = sequencer.borrow_mut().due(positions, ended, end, wait)?;
         if batch.is_empty() {
             return Ok(false);
         }
@@ -205,7 +208,7 @@ impl Feeder {
         source.resume_at(files.position, positions.next_epoch);
         loop {
             let epoch = source.next_block_index();
-            if self.feed_mutations(dispatch, positions, epoch, false, None)? {
+            if self.feed_mutations(dispatch, positions, &BTreeSet::new(), epoch, false, None)? {
                 source.skip_block_index();
                 positions.next_epoch = epoch + 1;
                 dispatch.advance_all(epoch + 1)?;

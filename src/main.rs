@@ -66,6 +66,7 @@ fn main() -> anyhow::Result<()> {
             // A bounded run: freed memory is kept for reuse (see `allocator`).
             if !args.then_follow {
                 allocator::disable_purging();
+                allocator::keep_c_heap();
             }
             backfill(args)
         }
@@ -109,6 +110,8 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::ConsumeOnly(args) => {
+            // As for a backfill: the baseline runs librdkafka as the source does.
+            allocator::keep_c_heap();
             let properties = parse_properties(&args.kafka_properties)?;
             let started = Instant::now();
             let (messages, bytes) = produce::consume_only(&args.kafka, &args.topic, &properties)?;

@@ -11,7 +11,7 @@
 //! the replay interleaves mutations and input exactly as the first run did (semantics §8).
 //! A cluster orders them on process 0 at mutation points (see `feed::points`).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -68,10 +68,17 @@ impl InputPoint {
         }
     }
 
-    /// Whether the inputs at `current` have reached this point.
-    pub fn reached_by(&self, current: &InputPoint) -> bool {
+    /// Whether the inputs at `current` have reached this point. A partition in `ended` has
+    /// been read to its log end: an offset beyond it counts as reached, since the messages
+    /// the mutation was logged after are gone (deleted by retention, or the topic was
+    /// recreated) and waiting for them would hold this and every later mutation for ever.
+    pub fn reached_by(&self, current: &InputPoint, ended: &BTreeSet<i32>) -> bool {
         if self.files_done || !self.kafka.is_empty() {
-            return current.files_done && self.kafka.iter().all(|(p, o)| current.kafka.get(p).is_some_and(|c| c >= o));
+            return current.files_done
+                && self
+                    .kafka
+                    .iter()
+                    .all(|(p, o)| ended.contains(p) || current.kafka.get(p).is_some_and(|c| c >= o));
         }
         if current.files_done {
             return true;
@@ -216,34 +223,51 @@ impl Sequencer {
     /// block boundaries a restart from a checkpoint has.
     pub fn file_stop(&self, positions: &Positions) -> Option<FilePosition> {
         let entry = self.replay.front()?;
-        if entry.at.files_done || !entry.at.kafka.is_empty() || entry.at.reached_by(&InputPoint::of(positions)) {
+        if entry.at.files_done || !entry.at.kafka.is_empty() || entry.at.reached_by(&InputPoint::of(positions), &BTreeSet::new()) {
             return None;
         }
         entry.at.file
     }
 
     /// Where each Kafka partition must pause for the next logged mutation (its partitions'
-    /// next offsets when it was logged), while the inputs have not all reached it.
-    pub fn kafka_stops(&self, positions: &Positions) -> Option<BTreeMap<i32, i64>> {
+    /// next offsets when it was logged), while the inputs have not all reached it (`ended`:
+    /// see [`InputPoint::reached_by`]).
+    pub fn kafka_stops(&self, positions: &Positions, ended: &BTreeSet<i32>) -> Option<BTreeMap<i32, i64>> {
         let entry = self.replay.front()?;
-        if entry.at.kafka.is_empty() || entry.at.reached_by(&InputPoint::of(positions)) {
+        if entry.at.kafka.is_empty() || entry.at.reached_by(&InputPoint::of(positions), ended) {
             return None;
         }
         Some(entry.at.kafka.clone())
     }
 
     /// The mutations due at `positions`: logged ones the inputs have reached (all of them
-    /// when `end` says the inputs are over), then, once none is left to replay, new requests
-    /// (waiting up to `wait` for one), which are logged and synced first.
-    pub fn due(&mut self, positions: &Positions, end: bool, wait: Option<std::time::Duration>) -> anyhow::Result<Batch> {
+    /// when `end` says the inputs are over; `ended`: see [`InputPoint::reached_by`]), then,
+    /// once none is left to replay, new requests (waiting up to `wait` for one), which are
+    /// logged and synced first.
+    pub fn due(
+        &mut self,
+        positions: &Positions,
+        ended: &BTreeSet<i32>,
+        end: bool,
+        wait: Option<std::time::Duration>,
+    ) -> anyhow::Result<Batch> {
         let current = InputPoint::of(positions);
         let mut batch = Batch {
             entries: Vec::new(),
             replies: Vec::new(),
         };
         while let Some(entry) = self.replay.front() {
-            if !(end || entry.at.reached_by(&current)) {
+            if !(end || entry.at.reached_by(&current, ended)) {
                 return Ok(batch);
+            }
+            if !entry.at.reached_by(&current, &BTreeSet::new()) && !end {
+                tracing::warn!(
+                    entry = entry.n,
+                    logged_at = ?entry.at.kafka,
+                    now_at = ?current.kafka,
+                    ended = ?ended,
+                    "applying a logged mutation at the end of partitions that no longer reach its offsets (messages deleted, or the topic recreated)"
+                );
             }
             batch.entries.extend(self.replay.pop_front());
         }
@@ -361,15 +385,22 @@ mod tests {
 
     #[test]
     fn points_are_reached_in_input_order() {
+        let none = BTreeSet::new();
         let at = point(0, 100, false, &[]);
-        assert!(!at.reached_by(&point(0, 99, false, &[])));
-        assert!(at.reached_by(&point(0, 100, false, &[])));
-        assert!(at.reached_by(&point(1, 0, false, &[])));
-        assert!(at.reached_by(&point(0, 0, true, &[])));
+        assert!(!at.reached_by(&point(0, 99, false, &[]), &none));
+        assert!(at.reached_by(&point(0, 100, false, &[]), &none));
+        assert!(at.reached_by(&point(1, 0, false, &[]), &none));
+        assert!(at.reached_by(&point(0, 0, true, &[]), &none));
         let in_kafka = point(0, 500, true, &[(0, 10), (1, 4)]);
-        assert!(!in_kafka.reached_by(&point(0, 500, false, &[])));
-        assert!(!in_kafka.reached_by(&point(0, 500, true, &[(0, 10), (1, 3)])));
-        assert!(in_kafka.reached_by(&point(0, 500, true, &[(0, 11), (1, 4)])));
+        assert!(!in_kafka.reached_by(&point(0, 500, false, &[]), &none));
+        assert!(!in_kafka.reached_by(&point(0, 500, true, &[(0, 10), (1, 3)]), &none));
+        assert!(in_kafka.reached_by(&point(0, 500, true, &[(0, 11), (1, 4)]), &none));
+        // A partition read to its end below the logged offset (the messages are gone) counts
+        // as reached; the others still have to get there.
+        let ended: BTreeSet<i32> = [1].into();
+        assert!(in_kafka.reached_by(&point(0, 500, true, &[(0, 10), (1, 2)]), &ended));
+        assert!(!in_kafka.reached_by(&point(0, 500, true, &[(0, 9), (1, 2)]), &ended));
+        assert!(!in_kafka.reached_by(&point(0, 500, false, &[(0, 10), (1, 2)]), &ended));
     }
 
     #[test]

@@ -271,3 +271,88 @@ fn a_cluster_cut_with_logged_mutations_resumes_on_one_process_as_a_replay_from_s
     );
     assert_eq!(std::fs::read_to_string(state.join("mutations.jsonl")).unwrap().lines().count(), 3);
 }
+
+/// The topic deleted and recreated with `input` only: the offsets of mutations logged after
+/// later messages never come again.
+fn recreate_topic(broker: &broker::Broker, input: &Path) {
+    broker.delete_topic("ingest-occurrences");
+    broker.create_topic("ingest-occurrences", 2);
+    broker.produce("ingest-occurrences", input);
+}
+
+/// A broker with the first of two batches of the same groups (the second creates none, so a
+/// restart that reads the first batch only numbers the groups as the run that logged a
+/// mutation after both did); returns the broker and the batches.
+fn two_batches(dir: &Path) -> (broker::Broker, PathBuf, PathBuf) {
+    let first_batch = generate_span(dir, "a.jsonl", "3", 1_704_067_200, "60");
+    let second_batch = generate_span(dir, "b.jsonl", "3", 1_704_067_300, "60");
+    let broker = broker::Broker::start();
+    broker.create_topic("ingest-occurrences", 2);
+    broker.create_topic("ingest-occurrences-dlq", 1);
+    broker.produce("ingest-occurrences", &first_batch);
+    (broker, first_batch, second_batch)
+}
+
+#[test]
+fn a_logged_mutation_whose_offsets_are_gone_applies_at_the_partitions_end() {
+    let dir = temp_dir();
+    let (broker, first_batch, second_batch) = two_batches(dir.path());
+    let state = dir.path().join("state");
+    let args = [
+        "--kafka",
+        &broker.address,
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--checkpoint-interval",
+        "3600",
+    ];
+    let mut server = start(&args);
+    wait_until(|| consumed(&[&server]) == 6000);
+    broker.produce("ingest-occurrences", &second_batch);
+    wait_until(|| consumed(&[&server]) == 12000);
+    let (_, list) = server.get(&format!("{ISSUES}?query=&limit=2&sort=new"));
+    let ids: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(server.put(&format!("id={}", ids[0]), json!({"status": "resolved"})).0, 200);
+    // SIGKILL: no checkpoint holds the mutation, so the restart replays it, logged at
+    // offsets (after both batches) the recreated topic (the first batch) never reaches.
+    server.kill();
+    drop(server);
+    recreate_topic(&broker, &first_batch);
+    let server = start(&args);
+    wait_until(|| server.get(&format!("{ISSUES}{}/", ids[0])).1["status"] == "resolved");
+    // Requests after it are taken (before, they waited for the entry for ever).
+    assert_eq!(server.put(&format!("id={}", ids[1]), json!({"priority": "low"})).0, 200);
+    assert_eq!(server.issue(&ids[1])["priority"], "low");
+}
+
+#[test]
+fn a_cluster_replays_a_logged_mutation_whose_offsets_are_gone_at_the_partitions_end() {
+    let dir = temp_dir();
+    let (broker, first_batch, second_batch) = two_batches(dir.path());
+    let states = [dir.path().join("state-0"), dir.path().join("state-1")];
+    let (first, second) = start_cluster(dir.path(), &broker, 0, "3600", &states);
+    settled_list(&first, &second, 6000);
+    broker.produce("ingest-occurrences", &second_batch);
+    let list = settled_list(&first, &second, 12000);
+    let ids: Vec<String> = list.as_array().unwrap()[..2]
+        .iter()
+        .map(|g| g["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(first.put(&format!("id={}", ids[0]), json!({"status": "resolved"})).0, 200);
+    drop(first);
+    drop(second);
+    recreate_topic(&broker, &first_batch);
+    let (first, second) = start_cluster(dir.path(), &broker, 1, "3600", &states);
+    settled_list(&first, &second, 6000);
+    let log = std::fs::read_to_string(dir.path().join("log-1-0")).unwrap_or_default();
+    assert!(log.contains("the cluster replays logged mutations"), "{log}");
+    // Before, process 0 announced mutation points for ever and took no new request.
+    wait_until(|| first.get(&format!("{ISSUES}{}/", ids[0])).1["status"] == "resolved");
+    assert_eq!(first.put(&format!("id={}", ids[1]), json!({"priority": "low"})).0, 200);
+    assert_eq!(first.issue(&ids[1])["priority"], "low");
+}

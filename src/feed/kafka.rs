@@ -124,7 +124,7 @@ impl Feeder {
         let mut last_refresh: Option<Instant> = None;
         loop {
             // Mutations take a round of their own (its first epoch, on worker 0).
-            if points.is_none() && self.feed_mutations(dispatch, positions, base + round * stride, false, None)? {
+            if points.is_none() && self.feed_mutations(dispatch, positions, &source.ended(), base + round * stride, false, None)? {
                 base += stride;
                 positions.next_epoch = base + round * stride;
                 dispatch.advance_all(positions.next_epoch)?;
@@ -155,7 +155,7 @@ impl Feeder {
                 // Partitions pause where the next logged mutation was applied.
                 source.stop_at(points.plan.front());
             } else if let Some(sequencer) = &self.mutations {
-                source.stop_at(sequencer.borrow().kafka_stops(positions).as_ref());
+                source.stop_at(sequencer.borrow().kafka_stops(positions, &source.ended()).as_ref());
             }
             let mut read_any = false;
             let mut all_finished = true;

@@ -14,7 +14,7 @@
 //! mutation applies between the same messages as in the run that logged it, whatever the
 //! process or worker counts are now.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -88,7 +88,11 @@ impl Feeder {
         source: &KafkaSource,
         point: u64,
     ) -> anyhow::Result<bool> {
-        let offsets: Vec<(i32, i64)> = source.progress().map(|p| (p.partition, p.next_offset)).collect();
+        let ended = source.ended();
+        let offsets = source
+            .progress()
+            .map(|p| (p.partition, p.next_offset, ended.contains(&p.partition)))
+            .collect();
         dispatch.report_offsets(point, offsets)?;
         let mut waits = 0u32;
         let reports = loop {
@@ -105,8 +109,11 @@ impl Feeder {
                 dispatch.advance_all(point)?;
             }
         };
-        let merged: BTreeMap<i32, i64> = reports.into_values().flatten().collect();
-        let reached = |at: &BTreeMap<i32, i64>| at.iter().all(|(p, o)| merged.get(p).is_some_and(|m| m >= o));
+        let reported: Vec<_> = reports.into_values().flatten().collect();
+        let merged: BTreeMap<i32, i64> = reported.iter().map(|&(p, offset, _)| (p, offset)).collect();
+        // Every process sees the same reports, so every process drops the same entries.
+        let ended: BTreeSet<i32> = reported.iter().filter(|r| r.2).map(|r| r.0).collect();
+        let reached = |at: &BTreeMap<i32, i64>| at.iter().all(|(p, o)| ended.contains(p) || merged.get(p).is_some_and(|m| m >= o));
         while points.plan.front().is_some_and(reached) {
             points.plan.pop_front();
         }
@@ -116,7 +123,7 @@ impl Feeder {
             if let Some(kafka) = &mut at.kafka {
                 kafka.offsets = merged;
             }
-            fed = self.feed_mutations(dispatch, &mut at, point, false, None)?;
+            fed = self.feed_mutations(dispatch, &mut at, &ended, point, false, None)?;
             positions.mutations_applied = at.mutations_applied;
             points.outstanding = false;
         }

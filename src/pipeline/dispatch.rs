@@ -20,7 +20,7 @@ pub enum Feed {
     /// least a lookahead before it).
     Announce { epoch: u64, point: bool },
     /// Tell every process this process's partition offsets at a mutation point.
-    Offsets { point: u64, offsets: Vec<(i32, i64)> },
+    Offsets { point: u64, offsets: Vec<PartitionAt> },
     /// The logged mutations to replay (each as every partition's offsets), from process 0 to
     /// every process; every worker closes the plan's input after it.
     Plan(Vec<Vec<(i32, i64)>>),
@@ -124,11 +124,13 @@ pub struct Dispatch {
 
 /// A logged mutation to replay: its index in the plan, every partition's offsets.
 pub type PlanEntry = (u64, Vec<(i32, i64)>);
-/// (point, process, its partitions' next offsets): a process's report at a mutation point.
-pub type OffsetsReport = (u64, u64, Vec<(i32, i64)>);
+/// Where a partition stands at a mutation point: (partition, next offset, read to its end).
+pub type PartitionAt = (i32, i64, bool);
+/// (point, process, its partitions' positions): a process's report at a mutation point.
+pub type OffsetsReport = (u64, u64, Vec<PartitionAt>);
 
-/// Offsets reported at mutation points: point → process → (partition, next offset).
-pub type PointOffsets = BTreeMap<u64, BTreeMap<u64, Vec<(i32, i64)>>>;
+/// Offsets reported at mutation points: point → process → its partitions' positions.
+pub type PointOffsets = BTreeMap<u64, BTreeMap<u64, Vec<PartitionAt>>>;
 
 impl Dispatch {
     pub fn local_workers(&self) -> usize {
@@ -157,7 +159,7 @@ impl Dispatch {
     }
 
     /// Sends this process's offsets at a mutation point to every process.
-    pub fn report_offsets(&self, point: u64, offsets: Vec<(i32, i64)>) -> anyhow::Result<()> {
+    pub fn report_offsets(&self, point: u64, offsets: Vec<PartitionAt>) -> anyhow::Result<()> {
         self.senders[0]
             .send(Feed::Offsets { point, offsets })
             .map_err(|_| anyhow::anyhow!("worker 0 stopped"))

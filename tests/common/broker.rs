@@ -64,6 +64,15 @@ impl Broker {
         assert!(status.success(), "cannot create topic {name}");
     }
 
+    pub fn delete_topic(&self, name: &str) {
+        let status = Command::new(tansu())
+            .args(["topic", "delete", "--broker", &format!("tcp://{}", self.address), name])
+            .stdout(Stdio::null())
+            .status()
+            .expect("tansu topic delete");
+        assert!(status.success(), "cannot delete topic {name}");
+    }
+
     /// Loads a JSON-lines file into `topic` with `occurrent produce` (Sentry's keys).
     pub fn produce(&self, topic: &str, input: &Path) {
         let output = Command::new(env!("CARGO_BIN_EXE_occurrent"))

@@ -84,6 +84,11 @@ pub const FETCH_SETTINGS: &[(&str, &str)] = &[
     // (default 1 s), which at 100,000 messages/s per partition drains the queue and stalls
     // the reader.
     ("fetch.queue.backoff.ms", "10"),
+    // Prefetch 10,000 messages per partition, not the default 100,000: a backfill's queues
+    // are always full, and librdkafka's buffers for 400,000 messages (~300 MB here) came from
+    // glibc's heap, grown and given back over and over: ~110,000 page faults per 1M messages
+    // in librdkafka's broker thread, against ~45,000 (BENCHMARKS.md, Kafka, session 6).
+    ("queued.min.messages", "10000"),
 ];
 
 #[derive(Clone, Debug)]

@@ -44,6 +44,10 @@ pub struct PartitionProgress {
     /// nothing more is queued. Before, the backlog is cut only at aligned offsets, whatever
     /// the fetch timing, so its interleaving is the same on every run.
     pub live: bool,
+    /// The last thing read was the partition's end: its log ends at `next_offset` (until a
+    /// message arrives). A logged mutation's offset above it may never come (the messages
+    /// were deleted or the topic recreated), so it counts as reached (see `mutation_log`).
+    pub at_end: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,8 +71,11 @@ pub struct Chunk {
     pub end: ChunkEnd,
 }
 
-/// Idle chunk buffers kept for reuse: at most this many.
-const POOLED_BUFFERS: usize = 8;
+/// Idle chunk buffers kept for reuse: at most this many. More than the chunks in flight
+/// (rounds in flight × partitions, 4 × 4 by default): with 8, the pool overflowed and
+/// emptied by turns as rounds completed, and each refill was a fresh buffer whose pages the
+/// kernel zeroed on first touch (a seventh of the feeder's CPU).
+const POOLED_BUFFERS: usize = 32;
 
 /// A chunk's payloads. Dropped (once the workers are done with its blocks), the buffer goes
 /// back to its source for a later chunk: a fresh multi-megabyte buffer per chunk costs a page
@@ -212,6 +219,7 @@ impl KafkaSource {
                 finished: end_offset.is_some_and(|end| first >= end),
                 until_caught_up: matches!(end, EndAt::Latest),
                 live: false,
+                at_end: false,
             });
         }
         let mut assignment = TopicPartitionList::new();
@@ -249,6 +257,12 @@ impl KafkaSource {
 
     pub fn progress(&self) -> impl Iterator<Item = &PartitionProgress> {
         self.partitions.iter().map(|p| &p.progress)
+    }
+
+    /// The partitions read to their end (for now, or for good): no offset beyond where they
+    /// stand is known to exist.
+    pub fn ended(&self) -> std::collections::BTreeSet<i32> {
+        self.progress().filter(|p| p.at_end || p.finished).map(|p| p.partition).collect()
     }
 
     /// Serves the consumer's own events (errors, statistics); reading does not need it, but
@@ -324,6 +338,7 @@ impl KafkaSource {
                 Some(Polled::Message { offset, payload }) => (offset, payload),
                 Some(Polled::Eof) => {
                     assigned.queue.consume();
+                    progress.at_end = true;
                     if progress.until_caught_up {
                         progress.end = Some(progress.next_offset);
                     }
@@ -387,22 +402,35 @@ impl KafkaSource {
             });
             self.messages_read += 1;
             self.bytes_read += payload.len() as u64;
+            progress.at_end = false;
             progress.next_offset = offset + 1;
             progress.high_watermark = progress.high_watermark.max(progress.next_offset);
             assigned.queue.consume();
         }
     }
 
-    /// Asks the broker for the high watermarks (for lag); call it about once a second.
+    /// Updates the high watermarks (for lag) from the last fetch responses: librdkafka keeps
+    /// them, so this costs no round trip to the broker (asking the broker stalled the feeder
+    /// once a second for one round trip per partition).
     pub fn refresh_watermarks(&mut self) {
+        let Ok(topic) = std::ffi::CString::new(self.topic.as_str()) else {
+            return;
+        };
         for assigned in &mut self.partitions {
-            if let Ok((_, high)) = self
-                .consumer
-                .fetch_watermarks(&self.topic, assigned.progress.partition, Duration::from_secs(1))
-            {
-                if high >= 0 {
-                    assigned.progress.high_watermark = assigned.progress.high_watermark.max(high);
-                }
+            let (mut low, mut high) = (-1i64, -1i64);
+            // SAFETY: the client pointer is valid while `self.consumer` is; librdkafka writes
+            // the two offsets (-1 or an invalid marker when no fetch has answered yet).
+            let error = unsafe {
+                rdkafka::bindings::rd_kafka_get_watermark_offsets(
+                    self.consumer.client().native_ptr(),
+                    topic.as_ptr(),
+                    assigned.progress.partition,
+                    &mut low,
+                    &mut high,
+                )
+            };
+            if error == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0 {
+                assigned.progress.high_watermark = assigned.progress.high_watermark.max(high);
             }
         }
     }

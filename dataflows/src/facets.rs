@@ -55,6 +55,9 @@ pub struct FacetHours {
     /// walk them; None until counted (after a restore: at the first change).
     #[serde(skip)]
     split_bytes: Option<usize>,
+    /// `apply`'s updates with facet ids, kept between calls (it runs per group and epoch).
+    #[serde(skip)]
+    ids: Vec<(u64, u32, isize)>,
 }
 
 fn series_bytes(series: &Vec<(u64, u32, u32)>) -> usize {
@@ -92,16 +95,22 @@ impl FacetHours {
     /// Applies one epoch's facet hours of the group at `index`; `hourly` is the group's
     /// hourly counts *before* the epoch (the first facet's history when it splits).
     pub fn apply(&mut self, index: u32, hourly: &[(u32, u32)], updates: &[FacetHourDiff]) {
-        let mut ids = Vec::with_capacity(updates.len());
+        let mut ids = std::mem::take(&mut self.ids);
+        ids.clear();
         for (facet, hour, diff) in updates {
             let id = facet.id();
             self.facets.entry(id).or_insert(*facet);
             ids.push((id, *hour, *diff));
         }
+        self.apply_ids(index, hourly, &ids);
+        self.ids = ids;
+    }
+
+    fn apply_ids(&mut self, index: u32, hourly: &[(u32, u32)], ids: &[(u64, u32, isize)]) {
         self.split_bytes();
         if let Some(split) = self.split.get_mut(&index) {
             let before = series_bytes(split);
-            add(split, &ids);
+            add(split, ids);
             let after = series_bytes(split);
             *self.split_bytes() += after - before;
             return;
@@ -121,7 +130,7 @@ impl FacetHours {
                 } else {
                     hourly.iter().map(|&(h, n)| (first, h, n)).collect()
                 };
-                add(&mut split, &ids);
+                add(&mut split, ids);
                 self.set_only(index, 0);
                 *self.split_bytes() += series_bytes(&split);
                 self.split.insert(index, split);

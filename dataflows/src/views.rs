@@ -189,7 +189,10 @@ impl IssueViews {
 
     pub fn apply_groups(&mut self, mut updates: Vec<((GroupKey, Arc<GroupRow>), u64, isize)>) {
         // Retractions before insertions, so a key's old row leaves before its new row arrives.
-        updates.sort_by_key(|(_, time, diff)| (*time, *diff));
+        // (The ingest operator sends them in that order: no sort, and no sort buffer.)
+        if !updates.is_sorted_by_key(|(_, time, diff)| (*time, *diff)) {
+            updates.sort_by_key(|(_, time, diff)| (*time, *diff));
+        }
         // A retracted row stays in the sort indexes until the batch has seen whether the key
         // gets a new one: then the indexes move it once, and keys that do not change (often
         // `first_seen`) are left alone instead of being removed and inserted again. (A sink

@@ -14,28 +14,24 @@ use timely::dataflow::Stream;
 
 use super::epoch_of;
 
-use crate::facets::Facet;
 use crate::model::{ProjectId, Record, Seq, Symbol};
 use crate::state::{Counter, Effects, GroupKey, GroupRow, IngestConfig, ProjectState};
+use crate::views::Activity;
 
 use super::Updates;
 
 pub struct Ingested<'scope> {
     pub groups: Stream<'scope, u64, Updates<(GroupKey, Arc<GroupRow>)>>,
-    pub hourly: Stream<'scope, u64, Updates<(GroupKey, u32)>>,
-    pub environments: Stream<'scope, u64, Updates<(GroupKey, Symbol)>>,
-    pub releases: Stream<'scope, u64, Updates<(GroupKey, Symbol)>>,
+    /// Occurrences per (group, facet, hour), as `Activity::Occurrences`: the views derive
+    /// hourly counts, environment and release sets, per-environment hours and facets.
+    pub activity: Stream<'scope, u64, Updates<Activity>>,
     pub counters: Stream<'scope, u64, Updates<Counter>>,
     pub created: Stream<'scope, u64, Vec<(Seq, GroupKey)>>,
     /// Groups merged: (child, parent), for the views to move the child's aggregates.
     pub merges: Stream<'scope, u64, Updates<(GroupKey, GroupKey)>>,
     pub rejected: Stream<'scope, u64, Vec<(Seq, String)>>,
-    /// Occurrences per (group, environment, hour) of occurrences with an environment.
-    pub environment_hours: Stream<'scope, u64, Updates<(GroupKey, Symbol, u32)>>,
     /// `(group, hour, user)`, each once: the first time the user is seen there.
     pub user_hours: Stream<'scope, u64, Updates<(GroupKey, u32, Symbol)>>,
-    /// Occurrences per (group, facet, hour).
-    pub facet_hours: Stream<'scope, u64, Updates<(GroupKey, Facet, u32)>>,
 }
 
 /// Spreads project ids over workers (Fibonacci hashing; ids are often small and sequential).
@@ -51,26 +47,21 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
     let mut builder = OperatorBuilder::new("Ingest".to_owned(), records.scope());
     let mut input = builder.new_input(records, Exchange::new(|r: &Record| project_route(r.project)));
     let (groups_out, groups) = builder.new_output::<Updates<(GroupKey, Arc<GroupRow>)>>();
-    let (hourly_out, hourly) = builder.new_output::<Updates<(GroupKey, u32)>>();
-    let (env_out, environments) = builder.new_output::<Updates<(GroupKey, Symbol)>>();
-    let (release_out, releases) = builder.new_output::<Updates<(GroupKey, Symbol)>>();
+    let (activity_out, activity) = builder.new_output::<Updates<Activity>>();
     let (counters_out, counters) = builder.new_output::<Updates<Counter>>();
     let (created_out, created) = builder.new_output::<Vec<(Seq, GroupKey)>>();
     let (rejected_out, rejected) = builder.new_output::<Vec<(Seq, String)>>();
-    let (env_hours_out, environment_hours) = builder.new_output::<Updates<(GroupKey, Symbol, u32)>>();
     let (user_hours_out, user_hours) = builder.new_output::<Updates<(GroupKey, u32, Symbol)>>();
     let (merges_out, merges) = builder.new_output::<Updates<(GroupKey, GroupKey)>>();
-    let (facet_hours_out, facet_hours) = builder.new_output::<Updates<(GroupKey, Facet, u32)>>();
     let mut outputs = (
         groups_out,
-        hourly_out,
-        env_out,
-        release_out,
+        activity_out,
         counters_out,
         created_out,
         rejected_out,
+        user_hours_out,
+        merges_out,
     );
-    let mut window_outputs = (env_hours_out, user_hours_out, merges_out, facet_hours_out);
 
     builder.build(move |_| {
         // Records waiting for their epoch to complete, with one capability per output.
@@ -85,8 +76,7 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
                 entry.1.push(std::mem::take(data));
             });
             let frontier = &frontiers[0];
-            let (groups_out, hourly_out, env_out, release_out, counters_out, created_out, rejected_out) = &mut outputs;
-            let (env_hours_out, user_hours_out, merges_out, facet_hours_out) = &mut window_outputs;
+            let (groups_out, activity_out, counters_out, created_out, rejected_out, user_hours_out, merges_out) = &mut outputs;
             while let Some((epoch, (caps, mut chunks))) = super::pop_closed(&mut pending, |e| frontier.less_equal(e)) {
                 // An epoch is one block, read by one worker and sent in order; sort only if the
                 // transport ever reordered it.
@@ -110,44 +100,36 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
                         group_updates.push(((key, row.clone()), epoch, 1));
                     }
                 }
-                let hourly: Updates<(GroupKey, u32)> = effects.hourly.drain().map(|(k, n)| (k, epoch, n)).collect();
-                let envs: Updates<(GroupKey, Symbol)> = effects.environments.drain().map(|(k, n)| (k, epoch, n)).collect();
-                let releases: Updates<(GroupKey, Symbol)> = effects.releases.drain().map(|(k, n)| (k, epoch, n)).collect();
+                let activity: Updates<Activity> = effects
+                    .facet_hours
+                    .drain()
+                    .map(|((key, facet, hour), n)| (Activity::Occurrences(key, facet, hour), epoch, n))
+                    .collect();
                 let counters: Updates<Counter> = effects.counters.drain().map(|(k, n)| (k, epoch, n)).collect();
                 give(groups_out, &caps[0], group_updates);
-                give(hourly_out, &caps[1], hourly);
-                give(env_out, &caps[2], envs);
-                give(release_out, &caps[3], releases);
-                give(counters_out, &caps[4], counters);
-                give(created_out, &caps[5], std::mem::take(&mut effects.created));
-                give(rejected_out, &caps[6], std::mem::take(&mut effects.rejected));
-                let env_hours: Updates<(GroupKey, Symbol, u32)> = effects.environment_hours.drain().map(|(k, n)| (k, epoch, n)).collect();
-                give(env_hours_out, &caps[7], env_hours);
+                give(activity_out, &caps[1], activity);
+                give(counters_out, &caps[2], counters);
+                give(created_out, &caps[3], std::mem::take(&mut effects.created));
+                give(rejected_out, &caps[4], std::mem::take(&mut effects.rejected));
                 let user_hours: Updates<(GroupKey, u32, Symbol)> = effects.user_hours.drain(..).map(|k| (k, epoch, 1)).collect();
-                give(user_hours_out, &caps[8], user_hours);
-                give(merges_out, &caps[9], effects.merges.drain(..).map(|m| (m, epoch, 1)).collect());
-                let facet_hours: Updates<(GroupKey, Facet, u32)> = effects.facet_hours.drain().map(|(k, n)| (k, epoch, n)).collect();
-                give(facet_hours_out, &caps[10], facet_hours);
+                give(user_hours_out, &caps[5], user_hours);
+                give(merges_out, &caps[6], effects.merges.drain(..).map(|m| (m, epoch, 1)).collect());
             }
         }
     });
     Ingested {
         groups,
-        hourly,
-        environments,
-        releases,
+        activity,
         counters,
         created,
         merges,
         rejected,
-        environment_hours,
         user_hours,
-        facet_hours,
     }
 }
 
 /// Output ports of the ingest operator (one capability each per epoch).
-const OUTPUTS: usize = 11;
+const OUTPUTS: usize = 7;
 
 fn give<D: Clone + 'static>(
     output: &mut timely::dataflow::channels::pushers::Output<u64, Vec<D>>,

@@ -3,9 +3,8 @@
 //!
 //! ```text
 //! blocks ─ parse ─┬─ records ─ ingest ─┬─ groups ──────────────┐
-//!                 │          (by       ├─ hourly ──────────────┤
-//!                 │           project) ├─ environments ────────┤
-//!                 │                    ├─ releases ────────────┤
+//!                 │          (by       ├─ activity ────────────┤
+//!                 │           project) ├─ user hours, merges ──┤
 //!                 │                    ├─ created ─ assign_ids ┼─▶ sinks ─▶ IssueViews
 //!                 │                    ├─ counters ────────────┤
 //!                 │                    └─ rejected ─┐          │
@@ -23,7 +22,6 @@ pub mod sink;
 use std::sync::{Arc, RwLock};
 
 use differential_dataflow::collection::AsCollection;
-use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Concat, Probe};
 use timely::dataflow::{ProbeHandle, Stream};
 
@@ -91,28 +89,11 @@ pub fn build_ingest<'scope, D: LineDecoder>(
         to_first_process,
     )
     .probe_with(&probe);
-    // Hourly counts, environment sets and per-environment hours through one sink, so each
-    // epoch is applied to all three together (`IssueViews::apply_activity`).
-    let activity = ingested
-        .hourly
-        .map(|((key, hour), time, diff)| (Activity::Hour(key, hour), time, diff))
-        .concat(
-            ingested
-                .environments
-                .map(|((key, env), time, diff)| (Activity::Environment(key, env), time, diff)),
-        )
-        .concat(
-            ingested
-                .environment_hours
-                .map(|((key, env, hour), time, diff)| (Activity::EnvironmentHour(key, env, hour), time, diff)),
-        )
-        .concat(
-            ingested
-                .facet_hours
-                .map(|((key, facet, hour), time, diff)| (Activity::Facet(key, facet, hour), time, diff)),
-        );
+    // Hourly counts, environment and release sets, per-environment hours and facets
+    // through one sink, so each epoch is applied to all of them together
+    // (`IssueViews::apply_activity`).
     sink::apply_at_frontier(
-        activity,
+        ingested.activity,
         views.clone(),
         IssueViews::apply_activity,
         Slicing::ByGroup(Activity::key),
@@ -124,14 +105,6 @@ pub fn build_ingest<'scope, D: LineDecoder>(
         views.clone(),
         IssueViews::apply_user_hours,
         Slicing::ByGroup(|u| u.0),
-        to_first_process,
-    )
-    .probe_with(&probe);
-    sink::apply_at_frontier(
-        ingested.releases,
-        views.clone(),
-        IssueViews::apply_releases,
-        Slicing::ByGroup(|r| r.0),
         to_first_process,
     )
     .probe_with(&probe);

@@ -49,6 +49,8 @@ pub fn parse<'scope, D: LineDecoder>(blocks: Stream<'scope, u64, Vec<Arc<InputBl
         // Symbols this worker has already published: names are sent once, not per record.
         // Looked up for each release and environment of each record, so not SipHash.
         let mut defined: HashSet<Symbol> = HashSet::default();
+        // The records container, handed back by the exchange after each send and kept.
+        let mut records: Vec<Record> = Vec::new();
         move |_frontiers| {
             let (records_out, dead_out, symbols_out, counters_out, blocks_out) = &mut outputs;
             let mut records_out = records_out.activate();
@@ -58,7 +60,8 @@ pub fn parse<'scope, D: LineDecoder>(blocks: Stream<'scope, u64, Vec<Arc<InputBl
             let mut blocks_out = blocks_out.activate();
             input.for_each(|cap, data| {
                 let time = epoch_of(&cap);
-                let mut records = Vec::with_capacity(RECORDS_PER_CONTAINER);
+                records.clear();
+                records.reserve(RECORDS_PER_CONTAINER);
                 let mut dead = Vec::new();
                 let mut new_symbols = Vec::new();
                 for block in data.iter() {
@@ -79,7 +82,10 @@ pub fn parse<'scope, D: LineDecoder>(blocks: Stream<'scope, u64, Vec<Arc<InputBl
                                 // exchange can start before the block is done.
                                 if records.len() == RECORDS_PER_CONTAINER {
                                     records_out.give(&cap, &mut records);
-                                    records = Vec::with_capacity(RECORDS_PER_CONTAINER);
+                                    // The exchange drains the container and hands it back:
+                                    // reused, not allocated (and faulted in) again.
+                                    records.clear();
+                                    records.reserve(RECORDS_PER_CONTAINER);
                                 }
                             }
                             Err(reason) => dead.push(DeadLetter::from_block(block, i, reason)),

@@ -150,7 +150,10 @@ impl ProjectState {
     fn apply_occurrence(&mut self, project: ProjectId, seq: Seq, occ: &OccurrenceRecord, effects: &mut Effects) {
         // Sentry creates a release when an event names it, whatever becomes of the event.
         if let Some(release) = occ.release {
-            self.releases.see(release, occ.texts.release());
+            // The name is found (a scan of the record's texts) only for a release not seen.
+            if !self.releases.has(release) {
+                self.releases.see(release, occ.texts.release());
+            }
         }
         let Some(group_type) = group_type(occ.type_id) else {
             // The decoder only admits registered types.
@@ -228,14 +231,6 @@ impl ProjectState {
         effects.count(Counter::OccurrencesAccepted);
         let key = Self::key(project, index);
         let hour = occ.time.div_euclid(3600 * MICROS_PER_SECOND) as u32;
-        *effects.hourly.entry((key, hour)).or_default() += 1;
-        if let Some(env) = occ.environment {
-            *effects.environments.entry((key, env)).or_default() += 1;
-            *effects.environment_hours.entry((key, env, hour)).or_default() += 1;
-        }
-        if let Some(release) = occ.release {
-            *effects.releases.entry((key, release)).or_default() += 1;
-        }
         let facet = crate::facets::Facet {
             environment: occ.environment,
             release: occ.release,
@@ -361,8 +356,8 @@ impl ProjectState {
                 group.last_release_time = occ.time;
             }
         }
-        let release = occ.release.and_then(|r| self.releases.key(r));
-        if row.status == GroupStatus::Resolved && Conditions::regresses(&group.conditions, release) {
+        // The release's key is looked up only for a resolved group (most are not).
+        if row.status == GroupStatus::Resolved && Conditions::regresses(&group.conditions, occ.release.and_then(|r| self.releases.key(r))) {
             row.status = GroupStatus::Unresolved;
             row.substatus = Some(Substatus::Regressed);
             row.enter_inbox(occ.time);

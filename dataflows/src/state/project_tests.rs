@@ -80,9 +80,21 @@ fn user_hours_are_reported_once_per_group_hour_and_user() {
     ]);
     let key = GroupKey { project: 1, short_id: 1 };
     assert_eq!(effects.user_hours, vec![(key, 0, 1), (key, 0, 2), (key, 1, 1)]);
-    assert_eq!(effects.environment_hours.get(&(key, 5, 0)), Some(&2));
-    assert_eq!(effects.environment_hours.get(&(key, 5, 1)), Some(&1));
-    assert_eq!(effects.hourly.get(&(key, 0)), Some(&3));
+    let facet = |environment| crate::facets::Facet {
+        environment,
+        release: None,
+        level: occurrence(1, &[7], 0).level,
+    };
+    let mut activity: Vec<_> = effects.facet_hours.iter().map(|(k, n)| (*k, *n)).collect();
+    activity.sort_unstable();
+    assert_eq!(
+        activity,
+        vec![
+            ((key, facet(None), 0), 1),
+            ((key, facet(Some(5)), 0), 2),
+            ((key, facet(Some(5)), 1), 1)
+        ]
+    );
 }
 
 #[test]

@@ -156,6 +156,11 @@ impl Releases {
         self.keys.insert(release, key);
     }
 
+    /// Whether `release` has been seen.
+    pub fn has(&self, release: Symbol) -> bool {
+        self.keys.contains_key(&release)
+    }
+
     pub fn key(&self, release: Symbol) -> Option<&ReleaseKey> {
         self.keys.get(&release)
     }

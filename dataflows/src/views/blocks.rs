@@ -117,6 +117,32 @@ impl<K: Ord + Copy> Blocks<K> {
         true
     }
 
+    /// Replaces `old` (present) by `new` (absent): a group whose sort value moved. When `new`
+    /// belongs in `old`'s block (a count that grew by a few), one shift of the keys between
+    /// the two within the block instead of a removal and an insertion, each of which
+    /// searches the blocks and shifts the rest of the block.
+    pub fn replace(&mut self, old: &K, new: K) {
+        if let Some(b) = (!self.blocks.is_empty()).then(|| self.block_of(old)) {
+            let keys = &self.blocks[b];
+            let fits = (b == 0 || keys[0] <= new) && self.blocks.get(b + 1).is_none_or(|next| new < next[0]);
+            if fits {
+                if let (Ok(from), Err(to)) = (keys.binary_search(old), keys.binary_search(&new)) {
+                    let keys = &mut self.blocks[b];
+                    if to > from {
+                        keys[from..to].rotate_left(1);
+                        keys[to - 1] = new;
+                    } else {
+                        keys[to..=from].rotate_right(1);
+                        keys[to] = new;
+                    }
+                    return;
+                }
+            }
+        }
+        self.remove(old);
+        self.insert(new);
+    }
+
     /// The keys at most `end`, greatest first.
     pub fn rev_to(&self, end: &K) -> impl Iterator<Item = &K> + '_ {
         let b = self.blocks.partition_point(|k| k[0] <= *end);
@@ -190,6 +216,40 @@ mod tests {
             assert!(blocks.remove(&key));
         }
         assert_eq!((blocks.len(), blocks.rev().count()), (0, 0));
+    }
+
+    #[test]
+    fn replaced_keys_keep_the_order_of_a_btree_set() {
+        let mut rng = Rng(7);
+        let (mut blocks, mut set) = (Blocks::default(), BTreeSet::new());
+        for _ in 0..20_000 {
+            let key = rng.below(50_000);
+            assert_eq!(blocks.insert(key), set.insert(key));
+        }
+        for step in 0..40_000u32 {
+            let probe = rng.below(60_000 + step);
+            let Some(&old) = set.range(probe..).next().or(set.iter().next_back()) else {
+                break;
+            };
+            // Mostly small moves (within a block), some far ones, some to the very ends.
+            let new = match rng.below(8) {
+                0 => rng.below(60_000),
+                1 => 60_000 + step,
+                2 => old.saturating_sub(1 + rng.below(3)),
+                _ => old + 1 + rng.below(40),
+            };
+            if set.contains(&new) {
+                continue;
+            }
+            blocks.replace(&old, new);
+            set.remove(&old);
+            set.insert(new);
+            assert_eq!(blocks.len(), set.len());
+            if step % 4_000 == 0 {
+                assert!(blocks.rev().copied().eq(set.iter().rev().copied()), "step {step}");
+            }
+        }
+        assert!(blocks.rev().copied().eq(set.iter().rev().copied()));
     }
 
     #[test]

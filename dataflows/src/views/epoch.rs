@@ -3,7 +3,7 @@
 //! index in a dense vector rather than in hash maps keyed by `GroupKey`. The buffers are kept
 //! between epochs, so an epoch allocates nothing once they have grown.
 
-use crate::facets::FacetHourDiff;
+use crate::facets::{Facet, FacetHourDiff};
 use crate::model::Symbol;
 
 use super::activity::EnvironmentHourDiff;
@@ -29,9 +29,11 @@ pub(super) struct EpochScratch {
     /// touched entries are reset after an epoch.
     slot_of: Vec<u32>,
     pub touched: Vec<Touched>,
-    /// `(group index, hour, diff)` and `(group index, environment, diff)` in arrival order.
+    /// `(group index, hour, diff)`, `(group index, environment, diff)` and `(group index,
+    /// release, diff)` in arrival order.
     pub hours: Vec<(u32, u32, isize)>,
     pub environments: Vec<(u32, Symbol, isize)>,
+    pub releases: Vec<(u32, Symbol, isize)>,
     /// As they arrive, with the group's position in `touched`.
     env_arrivals: Vec<(u32, EnvironmentHourDiff)>,
     facet_arrivals: Vec<(u32, FacetHourDiff)>,
@@ -71,6 +73,22 @@ impl EpochScratch {
         self.touched[slot].hours = true;
         self.touched[slot].env.1 += 1;
         self.env_arrivals.push((slot as u32, update));
+    }
+
+    /// An `Activity::Occurrences` update within the retention: its hour, environment hour
+    /// and facet, as `hour`, `environment_hour` and `facet` would add them (one slot lookup).
+    pub fn occurrences(&mut self, index: u32, facet: Facet, hour: u32, diff: isize) {
+        let slot = self.slot(index);
+        let touched = &mut self.touched[slot];
+        touched.total += diff;
+        touched.hours = true;
+        touched.facet.1 += 1;
+        self.hours.push((index, hour, diff));
+        if let Some(env) = facet.environment {
+            touched.env.1 += 1;
+            self.env_arrivals.push((slot as u32, (env, hour, diff)));
+        }
+        self.facet_arrivals.push((slot as u32, (facet, hour, diff)));
     }
 
     pub fn facet(&mut self, index: u32, update: FacetHourDiff) {
@@ -114,6 +132,7 @@ impl EpochScratch {
         self.touched.clear();
         self.hours.clear();
         self.environments.clear();
+        self.releases.clear();
         self.env_arrivals.clear();
         self.facet_arrivals.clear();
         self.env_hours.clear();
@@ -124,7 +143,7 @@ impl EpochScratch {
         self.slot_of.capacity() * 4
             + self.touched.capacity() * std::mem::size_of::<Touched>()
             + self.hours.capacity() * 16
-            + self.environments.capacity() * std::mem::size_of::<(u32, Symbol, isize)>()
+            + (self.environments.capacity() + self.releases.capacity()) * std::mem::size_of::<(u32, Symbol, isize)>()
             + self.env_arrivals.capacity() * std::mem::size_of::<(u32, EnvironmentHourDiff)>()
             + self.facet_arrivals.capacity() * std::mem::size_of::<(u32, FacetHourDiff)>()
             + self.env_hours.capacity() * std::mem::size_of::<EnvironmentHourDiff>()

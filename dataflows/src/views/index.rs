@@ -127,6 +127,12 @@ impl<K: Ord + Copy> Split<K> {
         if old == new {
             return;
         }
+        if let (Some((p, old)), Some((q, new))) = (old, new) {
+            if p == q {
+                self.parts[p].replace(&old, new);
+                return;
+            }
+        }
         if let Some((p, key)) = old {
             self.parts[p].remove(&key);
         }

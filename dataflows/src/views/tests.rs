@@ -168,3 +168,83 @@ fn the_sort_indexes_follow_replaced_and_retracted_rows() {
     assert_eq!(walk(&views, SortIndex::Count), vec![(5, other)]);
     assert_eq!(walk(&views, SortIndex::LastSeen), vec![(8, other)]);
 }
+
+/// `Activity::Occurrences` stands for the updates the ingest operator used to send
+/// separately (hours, environment set, per-environment hours, facets, release set): both
+/// must leave the same views, including the environment split and the retention cut.
+#[test]
+fn occurrences_updates_equal_their_separate_parts() {
+    use crate::facets::Facet;
+    use crate::model::Level;
+    let other = GroupKey { project: 2, short_id: 7 };
+    let facet = |environment, release, level| Facet {
+        environment,
+        release,
+        level,
+    };
+    let late = retention::retention_hours() + 24 * 5;
+    // (epoch, group, facet, hour, occurrences)
+    let epochs = [
+        vec![
+            (KEY, facet(Some(1), None, Level::Error), 10, 2),
+            (other, facet(None, Some(9), Level::Info), 10, 1),
+        ],
+        vec![
+            (KEY, facet(Some(2), Some(8), Level::Error), 11, 1),
+            (KEY, facet(None, Some(8), Level::Warning), 11, 3),
+            (other, facet(None, Some(9), Level::Info), 12, 1),
+        ],
+        // Past the retention: hour 10 is cut; an old hour still adds its sets.
+        vec![
+            (other, facet(Some(3), Some(4), Level::Info), late, 1),
+            (KEY, facet(Some(5), Some(6), Level::Error), 3, 1),
+        ],
+    ];
+    let (mut combined, mut separate) = (IssueViews::default(), IssueViews::default());
+    for (epoch, updates) in epochs.iter().enumerate() {
+        let time = epoch as u64;
+        combined.apply_activity(
+            updates
+                .iter()
+                .map(|&(k, f, h, n)| (Activity::Occurrences(k, f, h), time, n))
+                .collect(),
+        );
+        let mut parts = Vec::new();
+        let mut releases = Vec::new();
+        for &(k, f, h, n) in updates {
+            parts.push((Activity::Hour(k, h), time, n));
+            parts.push((Activity::Facet(k, f, h), time, n));
+            if let Some(env) = f.environment {
+                parts.push((Activity::Environment(k, env), time, n));
+                parts.push((Activity::EnvironmentHour(k, env, h), time, n));
+            }
+            if let Some(release) = f.release {
+                releases.push(((k, release), time, n));
+            }
+        }
+        separate.apply_activity(parts);
+        separate.apply_releases(releases);
+    }
+    for key in [KEY, other] {
+        let (a, b) = (combined.get(key).expect("group"), separate.get(key).expect("group"));
+        let sorted = |set: &[Symbol]| {
+            let mut set = set.to_vec();
+            set.sort_unstable();
+            set
+        };
+        assert_eq!(a.hourly, b.hourly, "{key:?}");
+        assert_eq!(sorted(&a.environments), sorted(&b.environments), "{key:?}");
+        assert_eq!(sorted(&a.releases), sorted(&b.releases), "{key:?}");
+        assert_eq!(combined.environment_hours(key), separate.environment_hours(key), "{key:?}");
+        for level in [Level::Error, Level::Warning, Level::Info] {
+            let accept = |f: &Facet| f.level == level;
+            assert_eq!(
+                combined.facet_hours(key, a, accept),
+                separate.facet_hours(key, b, accept),
+                "{key:?} {level:?}"
+            );
+        }
+    }
+    assert_eq!(combined.get(KEY).map(|v| v.releases.len()), Some(2));
+    assert!(combined.environment_hours(KEY).is_some(), "two environment keys: split");
+}

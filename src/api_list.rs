@@ -64,6 +64,7 @@ pub async fn list_issues(
     caller: crate::auth::Caller,
     headers: HeaderMap,
 ) -> Response {
+    let mut timing = crate::api_timing::RequestTiming::start();
     let viewer = caller.user.as_deref().unwrap_or(crate::api_mutations::ANONYMOUS);
     if !org_known(&state, &org) {
         return error(StatusCode::NOT_FOUND, "The requested resource does not exist");
@@ -94,7 +95,9 @@ pub async fn list_issues(
 
     let waiting = std::time::Instant::now();
     let views = dataflows::views::read(&state.views);
-    state.metrics.record_list_lock_wait(waiting.elapsed());
+    let locked = std::time::Instant::now();
+    state.metrics.record_list_lock_wait(locked - waiting);
+    timing.record("wait", locked - waiting);
     let now = state.clock.now(views.latest_event);
     let window = match parse_window(&params, now) {
         Ok(w) => w,
@@ -183,16 +186,20 @@ pub async fn list_issues(
         scope: &scope,
         inbox_since,
     };
-    let Listing { page, hits } = list_index::list(&views, &list_query, &in_scope, cursor, limit, Strategy::configured());
-    let body: Vec<Value> = page
-        .rows
-        .iter()
-        .filter_map(|r| {
-            let view = views.get(r.key)?;
-            Some(group_json(&views, &state.catalog, r.key, view, view.row.as_deref()?, &scope))
-        })
-        .collect();
+    let Listing { page, hits } = timing.time("eval", || {
+        list_index::list(&views, &list_query, &in_scope, cursor, limit, Strategy::configured())
+    });
+    let body: Vec<Value> = timing.time("build", || {
+        page.rows
+            .iter()
+            .filter_map(|r| {
+                let view = views.get(r.key)?;
+                Some(group_json(&views, &state.catalog, r.key, view, view.row.as_deref()?, &scope))
+            })
+            .collect()
+    });
     drop(views);
+    timing.record("hold", locked.elapsed());
     let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     let base_query: String = params
         .0
@@ -210,8 +217,11 @@ pub async fn list_issues(
         hn = page.has_next,
     );
     let shown_hits = if cursor.is_none() && !page.has_next { body.len() } else { hits };
-    let mut response = Json(body).into_response();
+    let mut response = timing.time("ser", || Json(body).into_response());
     let h = response.headers_mut();
+    if let Some(v) = timing.header() {
+        h.insert("Server-Timing", v);
+    }
     if let Ok(v) = HeaderValue::from_str(&link) {
         h.insert("Link", v);
     }

@@ -25,12 +25,6 @@ fn bad_request(detail: impl Into<String>) -> Response {
     error(StatusCode::BAD_REQUEST, detail)
 }
 
-/// When the group entered the inbox ([`dataflows::state::inbox_entry`]; `first_seen` for
-/// one outside it).
-pub fn inbox_date(row: &GroupRow) -> Micros {
-    dataflows::state::inbox_entry(row).map_or(row.first_seen, |entry| entry.date)
-}
-
 /// The organisation's projects the request is limited to (None: all); 403 when a requested
 /// project belongs to no project of the organisation.
 fn projects_of_request(state: &AppState, org: &str, params: &Params) -> Result<Option<Vec<u64>>, (StatusCode, String)> {

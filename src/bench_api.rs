@@ -42,12 +42,15 @@ pub struct ApiBenchOptions<'a> {
     pub max_id: u64,
 }
 
+/// A request's client latency (seconds) and the server's phases (name, milliseconds).
+pub type Timed = (f64, Vec<(String, f64)>);
+
 pub struct ApiBenchResult {
     /// Sorted latencies in seconds, per query of `QUERIES`.
     pub lists: Vec<Vec<f64>>,
     /// Per query of `QUERIES`, each request's latency (seconds) and the server's
     /// `Server-Timing` phases (milliseconds; none from a server without the header).
-    pub timings: Vec<Vec<(f64, Vec<(String, f64)>)>>,
+    pub timings: Vec<Vec<Timed>>,
     pub mutations: Vec<f64>,
     /// Mutations whose change the next GET did not show.
     pub stale_reads: u64,
@@ -140,7 +143,7 @@ pub fn run(options: &ApiBenchOptions<'_>) -> anyhow::Result<ApiBenchResult> {
     let base = format!("/api/0/organizations/{}/issues/", options.org);
     let mut rng = rand::rngs::StdRng::seed_from_u64(3);
     let mut lists: Vec<Vec<f64>> = vec![Vec::new(); QUERIES.len()];
-    let mut timings: Vec<Vec<(f64, Vec<(String, f64)>)>> = vec![Vec::new(); QUERIES.len()];
+    let mut timings: Vec<Vec<Timed>> = vec![Vec::new(); QUERIES.len()];
     let mut mutations = Vec::new();
     let mut stale_reads = 0;
     let started = Instant::now();
@@ -256,8 +259,8 @@ fn report_phases(result: &ApiBenchResult) -> String {
         let mut client: Vec<f64> = requests.iter().map(|(t, _)| t * 1000.0).collect();
         client.sort_by(f64::total_cmp);
         let p99 = quantile(&client, 0.99);
-        let slow: Vec<&(f64, Vec<(String, f64)>)> = requests.iter().filter(|(t, _)| t * 1000.0 >= p99).collect();
-        let mean = |f: &dyn Fn(&(f64, Vec<(String, f64)>)) -> f64| slow.iter().map(|r| f(r)).sum::<f64>() / slow.len().max(1) as f64;
+        let slow: Vec<&Timed> = requests.iter().filter(|(t, _)| t * 1000.0 >= p99).collect();
+        let mean = |f: &dyn Fn(&Timed) -> f64| slow.iter().map(|r| f(r)).sum::<f64>() / slow.len().max(1) as f64;
         out.push_str(&format!(
             "| `{query}` | {:.1} / {:.1}, slow: {:.1} |",
             quantile(&client, 0.5),

@@ -45,6 +45,7 @@ fn projects_of_request(state: &AppState, org: &str, params: &Params) -> Result<O
             ("Link" = String, description = "`<url>; rel=\"previous\"; results=\"true|false\"; cursor=\"…\", <url>; rel=\"next\"; …`"),
             ("X-Hits" = u64, description = "Matching issues, at most 1000"),
             ("X-Max-Hits" = u64, description = "1000"),
+            ("Server-Timing" = String, description = "Where the request's time went (ms): `wait;dur=…, eval;dur=…, build;dur=…, hold;dur=…, ser;dur=…, total;dur=…, cpu;dur=…, runq;dur=…`"),
         )),
         (status = 400, description = "Invalid query, sort, limit, cursor, window or stats period", body = crate::openapi::ErrorDetail),
         (status = 401, description = "No or invalid token", body = crate::openapi::ErrorDetail),

@@ -25,12 +25,6 @@ fn bad_request(detail: impl Into<String>) -> Response {
     error(StatusCode::BAD_REQUEST, detail)
 }
 
-/// When the group entered the inbox ([`dataflows::state::inbox_entry`]; `first_seen` for
-/// one outside it).
-pub fn inbox_date(row: &GroupRow) -> Micros {
-    dataflows::state::inbox_entry(row).map_or(row.first_seen, |entry| entry.date)
-}
-
 /// The organisation's projects the request is limited to (None: all); 403 when a requested
 /// project belongs to no project of the organisation.
 fn projects_of_request(state: &AppState, org: &str, params: &Params) -> Result<Option<Vec<u64>>, (StatusCode, String)> {
@@ -51,6 +45,7 @@ fn projects_of_request(state: &AppState, org: &str, params: &Params) -> Result<O
             ("Link" = String, description = "`<url>; rel=\"previous\"; results=\"true|false\"; cursor=\"…\", <url>; rel=\"next\"; …`"),
             ("X-Hits" = u64, description = "Matching issues, at most 1000"),
             ("X-Max-Hits" = u64, description = "1000"),
+            ("Server-Timing" = String, description = "Where the request's time went (ms): `wait;dur=…, eval;dur=…, build;dur=…, hold;dur=…, ser;dur=…, total;dur=…, cpu;dur=…, runq;dur=…`"),
         )),
         (status = 400, description = "Invalid query, sort, limit, cursor, window or stats period", body = crate::openapi::ErrorDetail),
         (status = 401, description = "No or invalid token", body = crate::openapi::ErrorDetail),
@@ -64,6 +59,7 @@ pub async fn list_issues(
     caller: crate::auth::Caller,
     headers: HeaderMap,
 ) -> Response {
+    let mut timing = crate::api_timing::RequestTiming::start();
     let viewer = caller.user.as_deref().unwrap_or(crate::api_mutations::ANONYMOUS);
     if !org_known(&state, &org) {
         return error(StatusCode::NOT_FOUND, "The requested resource does not exist");
@@ -94,7 +90,9 @@ pub async fn list_issues(
 
     let waiting = std::time::Instant::now();
     let views = dataflows::views::read(&state.views);
-    state.metrics.record_list_lock_wait(waiting.elapsed());
+    let locked = std::time::Instant::now();
+    state.metrics.record_list_lock_wait(locked - waiting);
+    timing.record("wait", locked - waiting);
     let now = state.clock.now(views.latest_event);
     let window = match parse_window(&params, now) {
         Ok(w) => w,
@@ -183,16 +181,20 @@ pub async fn list_issues(
         scope: &scope,
         inbox_since,
     };
-    let Listing { page, hits } = list_index::list(&views, &list_query, &in_scope, cursor, limit, Strategy::configured());
-    let body: Vec<Value> = page
-        .rows
-        .iter()
-        .filter_map(|r| {
-            let view = views.get(r.key)?;
-            Some(group_json(&views, &state.catalog, r.key, view, view.row.as_deref()?, &scope))
-        })
-        .collect();
+    let Listing { page, hits } = timing.time("eval", || {
+        list_index::list(&views, &list_query, &in_scope, cursor, limit, Strategy::configured())
+    });
+    let body: Vec<Value> = timing.time("build", || {
+        page.rows
+            .iter()
+            .filter_map(|r| {
+                let view = views.get(r.key)?;
+                Some(group_json(&views, &state.catalog, r.key, view, view.row.as_deref()?, &scope))
+            })
+            .collect()
+    });
     drop(views);
+    timing.record("hold", locked.elapsed());
     let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     let base_query: String = params
         .0
@@ -210,8 +212,11 @@ pub async fn list_issues(
         hn = page.has_next,
     );
     let shown_hits = if cursor.is_none() && !page.has_next { body.len() } else { hits };
-    let mut response = Json(body).into_response();
+    let mut response = timing.time("ser", || Json(body).into_response());
     let h = response.headers_mut();
+    if let Some(v) = timing.header() {
+        h.insert("Server-Timing", v);
+    }
     if let Ok(v) = HeaderValue::from_str(&link) {
         h.insert("Link", v);
     }

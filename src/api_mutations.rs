@@ -173,6 +173,23 @@ async fn apply(state: &AppState, request: MutationRequest) -> Result<(), Rejecti
     }
 }
 
+/// Sentry's answer to `inRelease: "latest"` (and `inNextRelease`) for a project without
+/// releases (its status-details validator).
+const NO_RELEASE_DATA: &str = "No release data present in the system to form a basis for 'Next Release'";
+
+/// Whether any occurrence of the project carried a release, by the groups in the views: the
+/// targets first (one of them usually has one), else every group of the project (a scan,
+/// only for a project that may have none).
+fn project_has_release(state: &AppState, project: u64, targets: &[(GroupKey, u64)]) -> bool {
+    let views = dataflows::views::read(&state.views);
+    let carries = |view: &dataflows::views::GroupView| !view.releases.is_empty();
+    targets
+        .iter()
+        .filter(|(key, _)| key.project == project)
+        .any(|(key, _)| views.get(*key).is_some_and(carries))
+        || views.iter().any(|(key, view, _)| key.project == project && carries(view))
+}
+
 /// The body of a PUT, validated.
 struct Put {
     update: GroupUpdate,
@@ -480,6 +497,10 @@ async fn put(
         .is_some_and(|s| s.status == GroupStatus::Resolved && s.details.is_release_resolution());
     if release_resolution && projects.len() > 1 {
         return bad_request("Cannot set resolved for multiple projects.").into_response();
+    }
+    let in_latest = put.update.status.as_ref().and_then(|s| s.details.in_release.as_deref()) == Some("latest");
+    if in_latest && !projects.iter().all(|p| project_has_release(&state, *p, &targets)) {
+        return invalid_field("inRelease", NO_RELEASE_DATA).into_response();
     }
     let kind = if put.discard {
         let views = dataflows::views::read(&state.views);

@@ -133,18 +133,26 @@ pub fn group_json(views: &IssueViews, catalog: &Catalog, key: GroupKey, view: &G
     let in_window = windowed(views, key, &hours, row, scope.window);
     let mut group = serialize_group(views, catalog, key, view, row);
     group.set_triage(TriageFields::of(row, Some(&scope.viewer)));
+    // The dump's all-time `stats.hourly` gives way to the requested buckets: dropped before
+    // it becomes JSON values (a busy group has thousands of hours, three values each).
+    group.stats.hourly = Vec::new();
     let mut base = match serde_json::to_value(group) {
         Ok(Value::Object(map)) => map,
         _ => Map::new(),
     };
-    // The dump's all-time `stats.hourly` gives way to the requested buckets.
     base.remove("stats");
+    // `lifetime` is the serialized all-time values, with `stats: null`.
+    let lifetime = match base.get_mut("lifetime") {
+        Some(Value::Object(map)) if !scope.collapse.lifetime => Some(std::mem::take(map)),
+        _ if !scope.collapse.lifetime => Some(Map::new()),
+        _ => None,
+    };
     let mut object = if scope.collapse.base {
         let mut only_id = Map::new();
         only_id.insert("id".into(), base.remove("id").unwrap_or(Value::Null));
         only_id
     } else {
-        base.clone()
+        base
     };
     object.extend(seen(in_window.as_ref()));
     if !scope.collapse.base {
@@ -163,15 +171,14 @@ pub fn group_json(views: &IssueViews, catalog: &Catalog, key: GroupKey, view: &G
             object.insert("stats".into(), stats_value(spec, &hours.hours));
         }
     }
-    if !scope.collapse.lifetime {
-        let mut lifetime = match base.get("lifetime") {
-            Some(Value::Object(map)) => map.clone(),
-            _ => Map::new(),
-        };
-        lifetime.insert("stats".into(), Value::Null);
-        object.insert("lifetime".into(), Value::Object(lifetime));
-    } else {
-        object.remove("lifetime");
+    match lifetime {
+        Some(mut lifetime) => {
+            lifetime.insert("stats".into(), Value::Null);
+            object.insert("lifetime".into(), Value::Object(lifetime));
+        }
+        None => {
+            object.remove("lifetime");
+        }
     }
     if !scope.collapse.filtered {
         let filtered = scope.filtered.map(|window| {

@@ -42,9 +42,15 @@ pub struct ApiBenchOptions<'a> {
     pub max_id: u64,
 }
 
+/// A request's client latency (seconds) and the server's phases (name, milliseconds).
+pub type Timed = (f64, Vec<(String, f64)>);
+
 pub struct ApiBenchResult {
     /// Sorted latencies in seconds, per query of `QUERIES`.
     pub lists: Vec<Vec<f64>>,
+    /// Per query of `QUERIES`, each request's latency (seconds) and the server's
+    /// `Server-Timing` phases (milliseconds; none from a server without the header).
+    pub timings: Vec<Vec<Timed>>,
     pub mutations: Vec<f64>,
     /// Mutations whose change the next GET did not show.
     pub stale_reads: u64,
@@ -55,6 +61,11 @@ pub struct ApiBenchResult {
 /// One HTTP/1.1 request on a fresh loopback connection: (status, body). The benchmark needs
 /// no more, and the binary no HTTP client library.
 pub fn http(address: &str, method: &str, path: &str, body: Option<&str>) -> std::io::Result<(u16, String)> {
+    http_with_head(address, method, path, body).map(|(status, _, body)| (status, body))
+}
+
+/// [`http`], with the response's head (status line and headers) too.
+pub fn http_with_head(address: &str, method: &str, path: &str, body: Option<&str>) -> std::io::Result<(u16, String, String)> {
     let mut stream = std::net::TcpStream::connect(address)?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     stream.set_nodelay(true)?;
@@ -67,8 +78,8 @@ pub fn http(address: &str, method: &str, path: &str, body: Option<&str>) -> std:
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_string());
-    Ok((status, body))
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    Ok((status, head.to_string(), body.to_string()))
 }
 
 /// Appends `load` to `append` at `rate` lines/s until `stop`, counting the lines in
@@ -132,6 +143,7 @@ pub fn run(options: &ApiBenchOptions<'_>) -> anyhow::Result<ApiBenchResult> {
     let base = format!("/api/0/organizations/{}/issues/", options.org);
     let mut rng = rand::rngs::StdRng::seed_from_u64(3);
     let mut lists: Vec<Vec<f64>> = vec![Vec::new(); QUERIES.len()];
+    let mut timings: Vec<Vec<Timed>> = vec![Vec::new(); QUERIES.len()];
     let mut mutations = Vec::new();
     let mut stale_reads = 0;
     let started = Instant::now();
@@ -141,9 +153,19 @@ pub fn run(options: &ApiBenchOptions<'_>) -> anyhow::Result<ApiBenchResult> {
         while Instant::now() < deadline {
             for (i, query) in QUERIES.iter().enumerate() {
                 let at = Instant::now();
-                let (status, _) = http(options.api, "GET", &format!("{base}{query}"), None)?;
+                let (status, head, _) = http_with_head(options.api, "GET", &format!("{base}{query}"), None)?;
+                let took = at.elapsed().as_secs_f64();
                 anyhow::ensure!(status == 200, "GET {query}: {status}");
-                lists[i].push(at.elapsed().as_secs_f64());
+                lists[i].push(took);
+                let phases = head
+                    .lines()
+                    .find_map(|line| {
+                        let (name, value) = line.split_once(':')?;
+                        name.eq_ignore_ascii_case("server-timing")
+                            .then(|| crate::api_timing::parse_header(value))
+                    })
+                    .unwrap_or_default();
+                timings[i].push((took, phases));
             }
             let id = rng.random_range(1..=options.max_id.max(1));
             let priority = if round.is_multiple_of(2) { "low" } else { "high" };
@@ -177,6 +199,7 @@ pub fn run(options: &ApiBenchOptions<'_>) -> anyhow::Result<ApiBenchResult> {
     mutations.sort_by(f64::total_cmp);
     Ok(ApiBenchResult {
         lists,
+        timings,
         mutations,
         stale_reads,
         appended: appended.load(Ordering::Relaxed),
@@ -202,6 +225,7 @@ pub fn report(result: &ApiBenchResult) -> String {
         ms(quantile(&result.mutations, 0.5)),
         ms(quantile(&result.mutations, 0.99))
     ));
+    out.push_str(&report_phases(result));
     out.push_str(&format!(
         "\nload appended: {} lines in {:.1} s ({:.0} lines/s); stale reads after a mutation: {}\n",
         result.appended,
@@ -209,5 +233,51 @@ pub fn report(result: &ApiBenchResult) -> String {
         result.appended as f64 / result.seconds.max(1e-9),
         result.stale_reads
     ));
+    out
+}
+
+/// The server's phases per query (`Server-Timing`, see `api_timing`): p50 and p99 of each,
+/// and their means over the slowest 1% of requests by client latency (at or above its p99),
+/// which says where the p99 goes. Empty when the server sent no phases.
+fn report_phases(result: &ApiBenchResult) -> String {
+    const PHASES: [&str; 8] = ["total", "wait", "hold", "eval", "build", "ser", "cpu", "runq"];
+    if result.timings.iter().flatten().all(|(_, phases)| phases.is_empty()) {
+        return String::new();
+    }
+    let mut out = String::from(
+        "\nIn-process phases (ms), p50 / p99 of each, then `slow:` their means over the requests at or above the client p99:\n\n| request | client |",
+    );
+    for phase in PHASES {
+        out.push_str(&format!(" {phase} |"));
+    }
+    out.push_str(&format!("\n|---|---|{}\n", "---|".repeat(PHASES.len())));
+    for (query, requests) in QUERIES.iter().zip(&result.timings) {
+        if requests.is_empty() {
+            continue;
+        }
+        let value = |phases: &[(String, f64)], phase: &str| phases.iter().find(|(n, _)| n == phase).map_or(0.0, |(_, v)| *v);
+        let mut client: Vec<f64> = requests.iter().map(|(t, _)| t * 1000.0).collect();
+        client.sort_by(f64::total_cmp);
+        let p99 = quantile(&client, 0.99);
+        let slow: Vec<&Timed> = requests.iter().filter(|(t, _)| t * 1000.0 >= p99).collect();
+        let mean = |f: &dyn Fn(&Timed) -> f64| slow.iter().map(|r| f(r)).sum::<f64>() / slow.len().max(1) as f64;
+        out.push_str(&format!(
+            "| `{query}` | {:.1} / {:.1}, slow: {:.1} |",
+            quantile(&client, 0.5),
+            p99,
+            mean(&|r| r.0 * 1000.0)
+        ));
+        for phase in PHASES {
+            let mut values: Vec<f64> = requests.iter().map(|(_, phases)| value(phases, phase)).collect();
+            values.sort_by(f64::total_cmp);
+            out.push_str(&format!(
+                " {:.2} / {:.2}, slow: {:.2} |",
+                quantile(&values, 0.5),
+                quantile(&values, 0.99),
+                mean(&|r| value(&r.1, phase))
+            ));
+        }
+        out.push('\n');
+    }
     out
 }

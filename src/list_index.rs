@@ -16,7 +16,6 @@ use dataflows::views::{created_key, GroupView, IssueViews, SortIndex};
 use dataflows::window::Window;
 
 use crate::api::{next_page, previous_page, Cursor, Page, Row};
-use crate::api_list::inbox_date;
 use crate::api_window::{trends_score, Scope};
 use crate::list_params::Sort;
 use crate::search::{self, IssueQuery};
@@ -62,6 +61,12 @@ impl Strategy {
 pub struct Listing {
     pub page: Page,
     pub hits: usize,
+}
+
+/// When the group entered the inbox ([`dataflows::state::inbox_entry`]; `first_seen` for
+/// one outside it): the `sort=inbox` value.
+fn inbox_date(row: &GroupRow) -> Micros {
+    dataflows::state::inbox_entry(row).map_or(row.first_seen, |entry| entry.date)
 }
 
 /// The group's sort value and order, if it is a result of the query (scope aside).

@@ -245,6 +245,24 @@ impl Metrics {
             }
             let _ = writeln!(out, "{name}_count {count}");
         }
+        let slow = views.write_holds.slow_holds();
+        let _ = writeln!(
+            out,
+            "# HELP occurrent_views_write_hold_slowest_seconds The write holds of the last 20 s at or above their p99: mean duration, CPU time, run-queue wait (the sink preempted) and longest slice.\n# TYPE occurrent_views_write_hold_slowest_seconds gauge"
+        );
+        for (part, micros) in [
+            ("hold", slow.took),
+            ("cpu", slow.cpu),
+            ("runqueue", slow.waiting),
+            ("longest_slice", slow.longest_step),
+        ] {
+            let _ = writeln!(
+                out,
+                "occurrent_views_write_hold_slowest_seconds{{part=\"{part}\"}} {:.6}",
+                micros / 1e6
+            );
+        }
+        let _ = writeln!(out, "occurrent_views_write_hold_slowest_seconds_count {}", slow.count);
         let _ = writeln!(
             out,
             "# HELP occurrent_views_bytes Approximate heap bytes of the views' parts (capacities).\n# TYPE occurrent_views_bytes gauge"

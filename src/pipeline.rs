@@ -262,7 +262,10 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
     let feeder = std::thread::Builder::new()
         .name("feeder".into())
         .spawn(move || match feeder_start.recv() {
-            Ok(positions) => feeder.run(dispatch, positions),
+            Ok(positions) => {
+                crate::priority::lower_ingest_thread();
+                feeder.run(dispatch, positions)
+            }
             // The workers stopped before the restore finished; they report why.
             Err(_) => Ok(()),
         })?;
@@ -297,6 +300,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
     let worker_restore = cluster_restore.clone();
     let announcing = cluster_restore.is_some();
     let guards = timely::execute(config, move |worker| {
+        crate::priority::lower_ingest_thread();
         let index = worker.index();
         let local = index - process * local_workers;
         let receiver = receivers.lock().unwrap_or_else(|p| p.into_inner())[local]

@@ -14,92 +14,19 @@ use std::time::SystemTime;
 
 use dataflows::facets::Facet;
 use dataflows::model::grouptype::{group_type, group_type_by_slug, Category};
-use dataflows::model::{symbol_of, Assignee, GroupStatus, Micros, Priority, Substatus, Symbol};
+use dataflows::model::{Assignee, GroupStatus, Micros, Priority, Substatus, Symbol};
 use dataflows::state::GroupRow;
 use dataflows::views::{GroupView, IssueViews};
+
+mod text;
+
+use text::{any_symbol, message_matches, Text};
 
 use crate::search_syntax::{parse_search_query, Operator, SearchConfig, SearchError, SearchFilter, SearchValue};
 
 pub const DEFAULT_QUERY: &str = "is:unresolved issue.priority:[high, medium]";
 
 const HOUR_MICROS: Micros = 3_600_000_000;
-
-/// A text value: exact, or a pattern with unescaped `*` wildcards.
-#[derive(Debug, Clone, PartialEq)]
-enum Text {
-    Exact(String),
-    /// The pattern split at its wildcards (unescaped), so `a*b` is `["a", "b"]`.
-    Glob(Vec<String>),
-}
-
-impl Text {
-    fn new(value: &str) -> Text {
-        let mut parts = vec![String::new()];
-        let mut wildcard = false;
-        let mut chars = value.chars();
-        while let Some(c) = chars.next() {
-            let last = parts.len() - 1;
-            match c {
-                '\\' => match chars.next() {
-                    Some('*') => parts[last].push('*'),
-                    Some(other) => {
-                        parts[last].push('\\');
-                        parts[last].push(other);
-                    }
-                    None => parts[last].push('\\'),
-                },
-                '*' => {
-                    wildcard = true;
-                    parts.push(String::new());
-                }
-                c => parts[last].push(c),
-            }
-        }
-        if wildcard {
-            Text::Glob(parts)
-        } else {
-            Text::Exact(parts.remove(0))
-        }
-    }
-
-    /// For free text: lowercase, and a pattern may match anywhere (`a*b` → `*a*b*`).
-    fn unanchored_lowercase(self) -> Text {
-        match self {
-            Text::Exact(s) => Text::Exact(s.to_lowercase()),
-            Text::Glob(parts) => {
-                let inner = parts.into_iter().map(|p| p.to_lowercase());
-                Text::Glob(std::iter::once(String::new()).chain(inner).chain([String::new()]).collect())
-            }
-        }
-    }
-
-    fn matches(&self, text: &str) -> bool {
-        match self {
-            Text::Exact(s) => s == text,
-            Text::Glob(parts) => glob(parts, text),
-        }
-    }
-}
-
-/// Anchored match of `parts` joined by `*` wildcards.
-fn glob(parts: &[String], text: &str) -> bool {
-    let (Some(first), Some(last)) = (parts.first(), parts.last()) else {
-        return true;
-    };
-    if parts.len() == 1 {
-        return first == text;
-    }
-    let Some(mut rest) = text.strip_prefix(first.as_str()) else {
-        return false;
-    };
-    for middle in &parts[1..parts.len() - 1] {
-        match rest.find(middle.as_str()) {
-            Some(i) => rest = &rest[i + middle.len()..],
-            None => return false,
-        }
-    }
-    rest.len() >= last.len() && rest.ends_with(last.as_str())
-}
 
 /// What one filter tests; every list is an OR of its values.
 #[derive(Debug, Clone, PartialEq)]
@@ -491,37 +418,6 @@ fn compare<T: PartialOrd>(op: Operator, value: T, target: T) -> bool {
     }
 }
 
-/// Matches any of a symbol set by name: `""` tests emptiness (`has:`), exact names compare
-/// symbols, wildcards compare names.
-fn any_symbol(views: &IssueViews, set: &[Symbol], values: &[Text]) -> bool {
-    values.iter().any(|value| match value {
-        Text::Exact(s) if s.is_empty() => set.is_empty(),
-        Text::Exact(s) => set.contains(&symbol_of(s)),
-        glob => set.iter().any(|sym| views.symbol_name(*sym).is_some_and(|name| glob.matches(name))),
-    })
-}
-
-/// Case-insensitive substring test; no allocation for ASCII text, which titles mostly are.
-/// `needle` is lowercase.
-fn contains_ignoring_case(haystack: &str, needle: &str) -> bool {
-    if needle.is_empty() {
-        return true;
-    }
-    if haystack.is_ascii() && needle.is_ascii() {
-        let (h, n) = (haystack.as_bytes(), needle.as_bytes());
-        return h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n));
-    }
-    haystack.to_lowercase().contains(needle)
-}
-
-fn message_matches(row: &GroupRow, value: &Text) -> bool {
-    let fields = [&*row.title, &*row.culprit, &*row.subtitle];
-    match value {
-        Text::Exact(s) => fields.iter().any(|f| contains_ignoring_case(f, s)),
-        glob => fields.iter().any(|f| glob.matches(&f.to_lowercase())),
-    }
-}
-
 /// The positive reading of a test; `!=`/`NOT IN` are applied by the caller. Negated
 /// comparisons (`!timesSeen:>5`) arrive with the inverted operator.
 /// `assigned:value` against a group's assignee.
@@ -608,17 +504,5 @@ mod tests {
                 negated: true
             })
         );
-    }
-
-    #[test]
-    fn wildcards_and_escapes() {
-        assert!(Text::new("1.*").matches("1.0.2"));
-        assert!(!Text::new("1.*").matches("2.1"));
-        assert!(Text::new("*prod*").matches("preproduction"));
-        assert!(Text::new("a\\*").matches("a*"));
-        assert!(!Text::new("a\\*").matches("ab"));
-        assert!(Text::new("a*b*c").matches("abc"));
-        assert!(!Text::new("ab*ba").matches("aba"));
-        assert!(contains_ignoring_case("Hello World", "o w"));
     }
 }

@@ -273,6 +273,8 @@ fn release_resolutions_follow_version_order_and_the_inbox_dates_regressions() {
         in_release(crons(2, "n", 1, 1).remove(0), "app@1.0.0"),
         in_release(crons(3, "x", 1, 1).remove(0), "app@1.2.0"),
         in_release(crons(4, "r", 1, 1).remove(0), "app@1.0.0"),
+        // Project 2 has no release yet.
+        crons(5, "p", 1, 2).remove(0),
     ];
     let path = input(dir.path(), &messages);
     let state = dir.path().join("state");
@@ -362,6 +364,28 @@ fn release_resolutions_follow_version_order_and_the_inbox_dates_regressions() {
     assert_eq!(server.issue(&r)["status"], "resolved");
     occur("r", "app@2.0.1", 212);
     wait_until(|| server.issue(&r)["status"] == "unresolved");
+
+    // `latest` in a project without releases: Sentry's 400, and nothing changes; once an
+    // occurrence carries a release, it is that release.
+    let p = server.id_of("p");
+    let latest = json!({"status": "resolved", "statusDetails": {"inRelease": "latest"}});
+    let (status, body) = server.put(&format!("id={p}"), latest.clone());
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            json!({"inRelease": ["No release data present in the system to form a basis for 'Next Release'"]})
+        )
+    );
+    assert_eq!(server.issue(&p)["status"], "unresolved");
+    let mut release = in_release(crons(300, "p", 1, 2).remove(0), "web@3.1.0");
+    release["detection_time"] = json!(T0 + 220.0);
+    release["event"]["timestamp"] = json!(T0 + 220.0);
+    append(&path, &[release]);
+    wait_until(|| count(&p).as_deref() == Some("2"));
+    let (status, body) = server.put(&format!("id={p}"), latest);
+    assert_eq!((status, &body["statusDetails"]["inRelease"]), (200, &json!("web@3.1.0")), "{body}");
+    assert_eq!(server.issue(&p)["status"], "resolved");
 
     // Legacy `inboxDetails`: any object is accepted and changes nothing.
     let (status, _) = server.put(&format!("id={n}"), json!({"inboxDetails": {"reason": 1}, "hasSeen": true}));

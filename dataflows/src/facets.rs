@@ -64,6 +64,27 @@ fn series_bytes(series: &Vec<(u64, u32, u32)>) -> usize {
     24 + series.capacity() * 16
 }
 
+/// A split series (sorted by facet id) as runs of one facet: `(id, its entries)`. Each run's
+/// end is found by galloping (a busy group's facets have thousands of hours each, most
+/// groups' a few), so skipping a rejected facet costs about the log of its length.
+fn runs(split: &[(u64, u32, u32)]) -> impl Iterator<Item = (u64, &[(u64, u32, u32)])> {
+    let mut rest = split;
+    std::iter::from_fn(move || {
+        let id = rest.first()?.0;
+        // `rest[low]` is of `id`; the run ends in `[low, high)` or at `high`.
+        let mut high = 1;
+        while high < rest.len() && rest[high].0 == id {
+            high *= 2;
+        }
+        let high = high.min(rest.len());
+        let low = high / 2;
+        let len = low + rest[low..high].partition_point(|e| e.0 == id);
+        let (run, tail) = rest.split_at(len);
+        rest = tail;
+        Some((id, run))
+    })
+}
+
 impl FacetHours {
     /// Approximate heap bytes (measurements).
     pub fn heap_bytes(&self) -> usize {
@@ -193,11 +214,9 @@ impl FacetHours {
         if let Some(split) = self.split.get(&index) {
             let mut hours: Vec<(u32, u32)> = Vec::new();
             let mut all = true;
-            let mut verdicts: HashMap<u64, bool> = HashMap::default();
-            for &(id, hour, n) in split {
-                let ok = *verdicts.entry(id).or_insert_with(|| self.facets.get(&id).is_some_and(&accept));
-                if ok {
-                    hours.push((hour, n));
+            for (id, run) in runs(split) {
+                if self.facets.get(&id).is_some_and(&accept) {
+                    hours.extend(run.iter().map(|&(_, hour, n)| (hour, n)));
                 } else {
                     all = false;
                 }
@@ -231,19 +250,9 @@ impl FacetHours {
         hour_ok: impl Fn(u32, u32) -> bool,
     ) -> bool {
         if let Some(split) = self.split.get(&index) {
-            // Sorted by facet id: one verdict per run of a facet's hours.
-            let mut last: Option<(u64, bool)> = None;
-            return split.iter().any(|&(id, hour, n)| {
-                let ok = match last {
-                    Some((seen, verdict)) if seen == id => verdict,
-                    _ => {
-                        let verdict = self.facets.get(&id).is_some_and(|f| accept(id, f));
-                        last = Some((id, verdict));
-                        verdict
-                    }
-                };
-                ok && hour_ok(hour, n)
-            });
+            // One verdict per facet; a rejected facet's hours are skipped, not read.
+            return runs(split)
+                .any(|(id, run)| self.facets.get(&id).is_some_and(|f| accept(id, f)) && run.iter().any(|&(_, hour, n)| hour_ok(hour, n)));
         }
         let only = self.only(index);
         match self.facets.get(&only) {
@@ -296,6 +305,21 @@ fn add(split: &mut Vec<(u64, u32, u32)>, updates: &[(u64, u32, isize)]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runs_cut_a_series_at_each_facet() {
+        // Run lengths around the galloping steps (1, 2, 3, 4, 5, 8, 9, 17).
+        let lengths = [1usize, 2, 3, 4, 5, 8, 9, 17, 1];
+        let mut series = Vec::new();
+        for (id, &len) in lengths.iter().enumerate() {
+            series.extend((0..len).map(|hour| (id as u64 * 10, hour as u32, 1)));
+        }
+        let cut: Vec<(u64, usize)> = runs(&series).map(|(id, run)| (id, run.len())).collect();
+        let expected: Vec<(u64, usize)> = lengths.iter().enumerate().map(|(id, &len)| (id as u64 * 10, len)).collect();
+        assert_eq!(cut, expected);
+        assert!(runs(&series).all(|(id, run)| run.iter().all(|e| e.0 == id)));
+        assert_eq!(runs(&[]).count(), 0);
+    }
 
     fn facet(env: Option<Symbol>, release: Option<Symbol>, level: Level) -> Facet {
         Facet {

@@ -24,12 +24,14 @@ mod lock;
 pub mod retention;
 #[cfg(test)]
 mod tests;
+mod thread_time;
 mod users;
 use activity::add_environment_hours;
 pub use activity::Activity;
 use group_index::GroupIndex;
 pub use index::{created_key, trends_score, SortIndex, SortIndexes, Walk};
-pub use lock::{let_readers_in, read, LockTimes, HOLD};
+pub use lock::{let_readers_in, read, LockTimes, SlowHolds, HOLD};
+pub use thread_time::ThreadTimes;
 use users::UserHours;
 
 /// Everything the read side knows about one group.

@@ -106,13 +106,20 @@ pub fn apply_at_frontier<'scope, D: timely::ExchangeData>(
                     while ready.peek().is_some() {
                         let mut views = views.write().unwrap_or_else(|poisoned| poisoned.into_inner());
                         let started = std::time::Instant::now();
+                        let times = crate::views::ThreadTimes::now();
+                        let mut longest = std::time::Duration::ZERO;
                         for slice in ready.by_ref() {
+                            let step = std::time::Instant::now();
                             apply(&mut views, slice);
+                            longest = longest.max(step.elapsed());
                             if started.elapsed() >= crate::views::HOLD {
                                 break;
                             }
                         }
-                        views.write_holds.record(started.elapsed());
+                        let took = started.elapsed();
+                        views
+                            .write_holds
+                            .record_hold(took, crate::views::ThreadTimes::elapsed(times), longest);
                         drop(views);
                         if ready.peek().is_some() {
                             crate::views::let_readers_in();

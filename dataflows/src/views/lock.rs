@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
+use super::thread_time::ThreadTimes;
 use super::IssueViews;
 
 /// Readers waiting for a views' read lock, in this process (one views per process; in
@@ -39,10 +40,37 @@ pub fn let_readers_in() {
     }
 }
 
-/// The durations of a lock's holds or waits over the last 20 seconds, in microseconds.
+/// The durations of a lock's holds or waits over the last 20 seconds, in microseconds; for
+/// holds, also how much of each was CPU time and run-queue wait (the holding thread
+/// preempted) and the longest single step inside it (one slice's apply).
 #[derive(Debug, Default)]
 pub struct LockTimes {
-    recent: VecDeque<(Instant, u32)>,
+    recent: VecDeque<Sample>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    at: Instant,
+    took: u32,
+    /// `u32::MAX` where not measured.
+    cpu: u32,
+    waiting: u32,
+    longest_step: u32,
+}
+
+/// Where the slowest holds' time went: the holds at or above the 99th percentile, and the
+/// means over them (microseconds).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SlowHolds {
+    pub count: usize,
+    pub took: f64,
+    pub cpu: f64,
+    pub waiting: f64,
+    pub longest_step: f64,
+}
+
+fn micros(d: Duration) -> u32 {
+    d.as_micros().min(u128::from(u32::MAX - 1)) as u32
 }
 
 impl LockTimes {
@@ -50,28 +78,108 @@ impl LockTimes {
     const SPAN: Duration = Duration::from_secs(20);
 
     pub fn record(&mut self, took: Duration) {
-        let now = Instant::now();
-        while self.recent.front().is_some_and(|(at, _)| now.duration_since(*at) > Self::SPAN) || self.recent.len() >= Self::KEEP {
+        self.push(Sample {
+            at: Instant::now(),
+            took: micros(took),
+            cpu: u32::MAX,
+            waiting: u32::MAX,
+            longest_step: u32::MAX,
+        });
+    }
+
+    /// A hold of `took`, of which the thread spent `times` on a CPU and on a run queue, the
+    /// longest step inside it taking `longest_step`.
+    pub fn record_hold(&mut self, took: Duration, times: Option<ThreadTimes>, longest_step: Duration) {
+        self.push(Sample {
+            at: Instant::now(),
+            took: micros(took),
+            cpu: times.map_or(u32::MAX, |t| micros(t.cpu)),
+            waiting: times.map_or(u32::MAX, |t| micros(t.waiting)),
+            longest_step: micros(longest_step),
+        });
+    }
+
+    fn push(&mut self, sample: Sample) {
+        while self.recent.front().is_some_and(|s| sample.at.duration_since(s.at) > Self::SPAN) || self.recent.len() >= Self::KEEP {
             self.recent.pop_front();
         }
-        self.recent.push_back((now, took.as_micros().min(u128::from(u32::MAX)) as u32));
+        self.recent.push_back(sample);
+    }
+
+    fn current(&self) -> impl Iterator<Item = &Sample> {
+        let now = Instant::now();
+        self.recent.iter().filter(move |s| now.duration_since(s.at) <= Self::SPAN)
     }
 
     /// `(count, p50, p99, max)` in seconds of the samples of the last 20 seconds.
     pub fn summary(&self) -> (usize, f64, f64, f64) {
-        let now = Instant::now();
-        let mut sorted: Vec<u32> = self
-            .recent
-            .iter()
-            .filter(|(at, _)| now.duration_since(*at) <= Self::SPAN)
-            .map(|(_, took)| *took)
-            .collect();
+        let mut sorted: Vec<u32> = self.current().map(|s| s.took).collect();
         sorted.sort_unstable();
-        let at = |q: f64| {
-            sorted
-                .get(((sorted.len() as f64 - 1.0) * q).round() as usize)
-                .map_or(0.0, |&v| f64::from(v) / 1e6)
-        };
+        let at = |q: f64| sorted.get(quantile_index(sorted.len(), q)).map_or(0.0, |&v| f64::from(v) / 1e6);
         (sorted.len(), at(0.5), at(0.99), at(1.0))
+    }
+
+    /// The holds of the last 20 seconds at or above their 99th percentile, with the split of
+    /// their time (only those measured with [`LockTimes::record_hold`]).
+    pub fn slow_holds(&self) -> SlowHolds {
+        let mut samples: Vec<Sample> = self.current().filter(|s| s.cpu != u32::MAX).copied().collect();
+        if samples.is_empty() {
+            return SlowHolds::default();
+        }
+        samples.sort_unstable_by_key(|s| s.took);
+        let slow = &samples[quantile_index(samples.len(), 0.99)..];
+        let mean = |f: fn(&Sample) -> u32| slow.iter().map(|s| f64::from(f(s))).sum::<f64>() / slow.len() as f64;
+        SlowHolds {
+            count: slow.len(),
+            took: mean(|s| s.took),
+            cpu: mean(|s| s.cpu),
+            waiting: mean(|s| s.waiting),
+            longest_step: mean(|s| s.longest_step),
+        }
+    }
+}
+
+fn quantile_index(len: usize, q: f64) -> usize {
+    ((len.saturating_sub(1)) as f64 * q).round() as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slow_holds_are_the_top_percent_with_their_split() {
+        let mut times = LockTimes::default();
+        for i in 0..200u64 {
+            let took = Duration::from_micros(100 + i);
+            let split = ThreadTimes {
+                cpu: Duration::from_micros(90 + i),
+                waiting: Duration::from_micros(i % 7),
+            };
+            times.record_hold(took, Some(split), Duration::from_micros(50));
+        }
+        // Two far slower holds: one preempted, one computing.
+        let preempted = ThreadTimes {
+            cpu: Duration::from_micros(800),
+            waiting: Duration::from_micros(9_000),
+        };
+        times.record_hold(Duration::from_micros(10_000), Some(preempted), Duration::from_micros(9_500));
+        let computing = ThreadTimes {
+            cpu: Duration::from_micros(7_900),
+            waiting: Duration::ZERO,
+        };
+        times.record_hold(Duration::from_micros(8_000), Some(computing), Duration::from_micros(7_000));
+        // Waits carry no split and are left out.
+        times.record(Duration::from_secs(1));
+        let slow = times.slow_holds();
+        // 202 holds: index round(201 × 0.99) = 199 onwards, the two slow ones and the
+        // slowest ordinary hold (299 µs).
+        assert_eq!(slow.count, 3);
+        assert_eq!(slow.took, (10_000.0 + 8_000.0 + 299.0) / 3.0);
+        assert_eq!(slow.cpu, (800.0 + 7_900.0 + 289.0) / 3.0);
+        assert_eq!(slow.waiting, (9_000.0 + 0.0 + f64::from(199 % 7)) / 3.0);
+        assert_eq!(slow.longest_step, (9_500.0 + 7_000.0 + 50.0) / 3.0);
+        assert_eq!(times.summary().0, 203);
+        assert_eq!(LockTimes::default().slow_holds(), SlowHolds::default());
     }
 }

@@ -1,10 +1,10 @@
-//! A field-selective fast path for [`WireMessage`]: one pass over the line that borrows the
-//! strings it keeps, hashes fingerprints in place and validates (without building) everything
-//! else.
+//! A field-selective fast path for [`WireMessage`]: after [`super::scan`]'s SIMD pass, one
+//! pass over the line that borrows the strings it keeps, hashes fingerprints in place and
+//! validates (without building) everything else.
 //!
 //! It only *accepts* what it is sure about: well-formed JSON whose kept fields have the shapes
 //! the serde path accepts, with no duplicate known keys and no escapes in keys. On anything
-//! else it answers `None` and the caller decodes the line with the serde path as before, which
+//! else it answers `false` and the caller decodes the line with the serde path as before, which
 //! then produces the same record or the same precise reason. Numbers are parsed by the number
 //! parser sonic-rs itself uses, so accepted values are bit-for-bit those of the serde path.
 

@@ -192,6 +192,19 @@ impl<'a> Parser<'a, '_> {
         self.ws();
         let s = self.s;
         let start = self.pos;
+        // Plain non-negative integers of at most 18 digits (ids, types, statuses): sonic-rs
+        // reads them as `Unsigned` of the same value, so they are computed in the scan.
+        let mut i = start;
+        let mut value = 0u64;
+        while let Some(digit) = s.get(i).filter(|b| b.is_ascii_digit()) {
+            value = value.wrapping_mul(10).wrapping_add(u64::from(digit - b'0'));
+            i += 1;
+        }
+        let length = i - start;
+        if (1..=18).contains(&length) && (s[start] != b'0' || length == 1) && !matches!(s.get(i), Some(b'.' | b'e' | b'E')) {
+            self.pos = i;
+            return Some(ParserNumber::Unsigned(value));
+        }
         let mut i = start;
         let negative = s.get(i) == Some(&b'-');
         i += negative as usize;

@@ -261,3 +261,35 @@ fn deep_nesting() {
         .join()
         .unwrap();
 }
+
+/// Integers where the fast path computes them itself (up to 18 digits) and around it: the
+/// same values and the same refusals as serde.
+#[test]
+fn integers_on_both_paths() {
+    let accepted = [
+        "0",
+        "7",
+        "60",
+        "123456789012345678",
+        "999999999999999999",
+        "1234567890123456789",
+        "18446744073709551615",
+    ];
+    for n in accepted {
+        let line = FULL.replace("\"project_id\":60,", &format!("\"project_id\":{n},"));
+        assert!(same_on_both_paths(&line), "{n}");
+        // `type` is an i64: beyond, the fast path declines (and serde says why).
+        let line = FULL.replace("\"type\":1010", &format!("\"type\":{n}"));
+        assert_eq!(same_on_both_paths(&line), n.parse::<i64>().is_ok(), "{n}");
+        let line = FULL.replace("1704067201.071485", n);
+        assert!(same_on_both_paths(&line), "{n}");
+    }
+    for n in ["00", "01", "1.0", "1e2", "1E2", "-1", "18446744073709551616", "1.", "-"] {
+        let line = FULL.replace("\"project_id\":60,", &format!("\"project_id\":{n},"));
+        assert!(!same_on_both_paths(&line), "{n}");
+    }
+    for n in ["1.0", "1e2", "-1", "-0", "18446744073709551616"] {
+        let line = FULL.replace("1704067201.071485", n);
+        assert!(same_on_both_paths(&line), "{n}");
+    }
+}

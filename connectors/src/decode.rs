@@ -13,10 +13,12 @@ use dataflows::model::{
 use serde::Deserialize;
 
 mod fast;
+mod hash_cache;
 mod json;
+mod scan;
 mod wire;
 
-use json::{decode_json, decode_message};
+use json::{decode_json, decode_message_into};
 use wire::{NumOrStr, WireEvent, WireMessage, WireUser};
 
 /// Which projects are accepted: every one, or those a configuration declares.
@@ -164,12 +166,15 @@ impl OccurrenceDecoder {
         define: &mut dyn FnMut(Symbol, &str),
         lookup: Option<&dyn Fn(ProjectId, u128) -> Option<Vec<u8>>>,
     ) -> Result<Record, String> {
-        self.decode_wire(decode_message(line)?, seq, define, lookup)
+        let mut wire = WireMessage::default();
+        decode_message_into(line, &mut wire)?;
+        self.decode_wire(&mut wire, seq, define, lookup)
     }
 
+    /// Takes the message by reference (it is large; its fingerprint is taken out of it).
     fn decode_wire(
         &self,
-        wire: WireMessage,
+        wire: &mut WireMessage,
         seq: Seq,
         define: &mut dyn FnMut(Symbol, &str),
         lookup: Option<&dyn Fn(ProjectId, u128) -> Option<Vec<u8>>>,
@@ -178,7 +183,7 @@ impl OccurrenceDecoder {
         if !self.projects.accepts(project) {
             return Err(format!("unknown project {project}"));
         }
-        let fingerprint = wire.fingerprint.ok_or_else(|| missing("fingerprint"))?;
+        let fingerprint = wire.fingerprint.take().ok_or_else(|| missing("fingerprint"))?;
         if fingerprint.len == 0 {
             return Err("fingerprint must not be empty".to_string());
         }
@@ -202,8 +207,8 @@ impl OccurrenceDecoder {
             Some(other) => return Err(format!("unknown payload_type {other:?}")),
         }
         let id = uuid_field(id_text, "id")?;
-        let title = wire.issue_title.ok_or_else(|| missing("issue_title"))?;
-        let subtitle = wire.subtitle.ok_or_else(|| missing("subtitle"))?;
+        let title = wire.issue_title.as_deref().ok_or_else(|| missing("issue_title"))?;
+        let subtitle = wire.subtitle.as_deref().ok_or_else(|| missing("subtitle"))?;
         let type_number = wire.type_id.ok_or_else(|| missing("type"))?;
         let group_type = u32::try_from(type_number)
             .ok()
@@ -265,15 +270,20 @@ impl OccurrenceDecoder {
         }
         let (hash, more_hashes) = (fingerprint.first, fingerprint.more);
         let culprit = wire.culprit.as_deref().unwrap_or("");
-        let culprit = match culprit.char_indices().nth(CULPRIT_MAX_CHARS) {
-            Some((cut, _)) => &culprit[..cut],
-            None => culprit,
+        // No more bytes than the limit means no more characters either: no walk over them.
+        let culprit = if culprit.len() <= CULPRIT_MAX_CHARS {
+            culprit
+        } else {
+            match culprit.char_indices().nth(CULPRIT_MAX_CHARS) {
+                Some((cut, _)) => &culprit[..cut],
+                None => culprit,
+            }
         };
         let release_name = match &wire.event {
             Some(event) => non_empty(&event.release),
             None => stored_release.as_deref(),
         };
-        let texts = Texts::with_release(&title, &subtitle, culprit, release_name.unwrap_or_default())
+        let texts = Texts::with_release(title, subtitle, culprit, release_name.unwrap_or_default())
             .ok_or("issue_title and subtitle exceed 4 GiB")?;
         Ok(Record {
             seq,

@@ -1,10 +1,10 @@
-//! A field-selective fast path for [`WireMessage`]: one pass over the line that borrows the
-//! strings it keeps, hashes fingerprints in place and validates (without building) everything
-//! else.
+//! A field-selective fast path for [`WireMessage`]: after [`super::scan`]'s SIMD pass, one
+//! pass over the line that borrows the strings it keeps, hashes fingerprints in place and
+//! validates (without building) everything else.
 //!
 //! It only *accepts* what it is sure about: well-formed JSON whose kept fields have the shapes
 //! the serde path accepts, with no duplicate known keys and no escapes in keys. On anything
-//! else it answers `None` and the caller decodes the line with the serde path as before, which
+//! else it answers `false` and the caller decodes the line with the serde path as before, which
 //! then produces the same record or the same precise reason. Numbers are parsed by the number
 //! parser sonic-rs itself uses, so accepted values are bit-for-bit those of the serde path.
 
@@ -12,86 +12,77 @@ use std::borrow::Cow;
 
 use sonic_number::ParserNumber;
 
+use super::hash_cache::{fingerprint_hash, prefetch, Pending};
+use super::json::MAX_BRACKETS;
+use super::scan::Specials;
 use super::wire::{Fingerprint, Lenient, NumOrStr, WireEvent, WireMessage, WireUser};
-use dataflows::model::group_hash;
 
-/// Deeper values are left to the serde path (which the caller only uses for lines of at most
-/// 64 brackets anyway).
+/// Deeper values are left to the serde path (`parse` only takes lines of at most 64 brackets
+/// anyway).
 const MAX_DEPTH: usize = 64;
 
-/// Decodes `line` if it has the common, unambiguous shape; `None` means "use the serde path".
-pub(super) fn parse(line: &[u8]) -> Option<WireMessage<'_>> {
+/// Decodes `line` into `message` (which must be the default) if it has the common,
+/// unambiguous shape; `false` means "use the serde path" (and `message` is then partly filled).
+/// Filled in place: the message is large, and returning it by value cost several copies per line.
+pub(super) fn parse_into<'a>(line: &'a [u8], message: &mut WireMessage<'a>) -> bool {
     // Valid UTF-8 once for the whole line: string slices taken between quotes are then valid.
-    let text = simdutf8::basic::from_utf8(line).ok()?;
+    let Ok(text) = simdutf8::basic::from_utf8(line) else {
+        return false;
+    };
+    let specials = Specials::of(line);
+    if specials.brackets > MAX_BRACKETS {
+        // The serde path decides these (sonic-rs or serde_json, by the same count).
+        return false;
+    }
     let mut parser = Parser {
         text,
         s: text.as_bytes(),
         pos: 0,
+        specials: &specials,
+        pending: None,
     };
-    let message = parser.message()?;
+    if parser.message(message).is_none() {
+        return false;
+    }
     parser.ws();
-    (parser.pos == parser.s.len()).then_some(message)
+    if parser.pos != parser.s.len() {
+        return false;
+    }
+    if let (Some(pending), Some(fingerprint)) = (parser.pending.take(), &mut message.fingerprint) {
+        fingerprint.first = pending.hash();
+    }
+    true
 }
 
-struct Parser<'a> {
+/// [`parse_into`] as a value.
+#[cfg(test)]
+pub(super) fn parse(line: &[u8]) -> Option<WireMessage<'_>> {
+    let mut message = WireMessage::default();
+    parse_into(line, &mut message).then_some(message)
+}
+
+struct Parser<'a, 'b> {
     /// The line, and the same as bytes.
     text: &'a str,
     s: &'a [u8],
     pos: usize,
+    /// Where the plain runs of string text end.
+    specials: &'b Specials,
+    /// The single entry of the fingerprint, to hash at the end.
+    pending: Option<Pending<'a>>,
 }
 
-/// Sets `$slot` to `Some($value)` unless a previous key already set it (serde: "duplicate field").
+/// Sets `$field` to `$value` unless a previous key already set it (serde: "duplicate field"):
+/// `$seen` has bit `$bit` for each key seen. The struct is filled in place rather than built
+/// from per-key slots at the end, which cost copies of the (large) message.
 macro_rules! once {
-    ($slot:expr, $value:expr) => {{
-        if $slot.is_some() {
+    ($seen:ident, $bit:expr, $field:expr, $value:expr) => {{
+        if *$seen & (1 << $bit) != 0 {
             return None;
         }
-        $slot = Some($value);
+        *$seen |= 1 << $bit;
+        $field = $value;
     }};
-}
-
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
-
-/// Bytes of `x` (little endian) that are `"`, `\` or a control character: the lowest flagged
-/// byte is exact (higher flags may be spurious, from borrows).
-#[inline(always)]
-fn special(x: u64) -> u64 {
-    let has_zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
-    has_zero(x ^ (LO * b'"' as u64)) | has_zero(x ^ (LO * b'\\' as u64)) | (x.wrapping_sub(LO * 0x20) & !x & HI)
-}
-
-/// The position of the first `"`, `\` or control character of `s` at or after `i`, or a
-/// position less than 8 bytes from the end (the caller looks at the rest byte by byte).
-#[inline(always)]
-fn skip_plain(s: &[u8], mut i: usize) -> usize {
-    #[cfg(target_arch = "x86_64")]
-    // Safety: SSE2 is part of the x86_64 baseline; each load reads 16 bytes inside `s`.
-    unsafe {
-        use std::arch::x86_64::*;
-        let (quote, backslash, control) = (_mm_set1_epi8(b'"' as i8), _mm_set1_epi8(b'\\' as i8), _mm_set1_epi8(0x1f));
-        while i + 16 <= s.len() {
-            let bytes = _mm_loadu_si128(s.as_ptr().add(i).cast());
-            // max(b, 0x1f) == 0x1f exactly for control characters (unsigned).
-            let hits = _mm_or_si128(
-                _mm_or_si128(_mm_cmpeq_epi8(bytes, quote), _mm_cmpeq_epi8(bytes, backslash)),
-                _mm_cmpeq_epi8(_mm_max_epu8(bytes, control), control),
-            );
-            let mask = _mm_movemask_epi8(hits) as u32;
-            if mask != 0 {
-                return i + mask.trailing_zeros() as usize;
-            }
-            i += 16;
-        }
-    }
-    while let Some(chunk) = s.get(i..i + 8) {
-        let flags = special(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
-        if flags != 0 {
-            return i + (flags.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    i
 }
 
 fn hex4(digits: &[u8]) -> Option<u32> {
@@ -103,7 +94,7 @@ fn hex4(digits: &[u8]) -> Option<u32> {
         .try_fold(0u32, |acc, &d| Some(acc * 16 + (d as char).to_digit(16)?))
 }
 
-impl<'a> Parser<'a> {
+impl<'a> Parser<'a, '_> {
     #[inline(always)]
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.s.get(self.pos) {
@@ -146,6 +137,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `string_raw` as a range of the line.
+    #[inline(always)]
     fn string_span(&mut self) -> Option<(usize, usize, bool)> {
         if self.peek()? != b'"' {
             return None;
@@ -155,8 +147,8 @@ impl<'a> Parser<'a> {
         let mut i = start;
         let mut escaped = false;
         loop {
-            i = skip_plain(s, i);
-            match *s.get(i)? {
+            i = self.specials.next(i)?;
+            match s[i] {
                 b'"' => {
                     self.pos = i + 1;
                     return Some((start, i, escaped));
@@ -180,8 +172,8 @@ impl<'a> Parser<'a> {
                         _ => return None,
                     }
                 }
-                0..=0x1f => return None,
-                _ => i += 1,
+                // A control character.
+                _ => return None,
             }
         }
     }
@@ -200,6 +192,19 @@ impl<'a> Parser<'a> {
         self.ws();
         let s = self.s;
         let start = self.pos;
+        // Plain non-negative integers of at most 18 digits (ids, types, statuses): sonic-rs
+        // reads them as `Unsigned` of the same value, so they are computed in the scan.
+        let mut i = start;
+        let mut value = 0u64;
+        while let Some(digit) = s.get(i).filter(|b| b.is_ascii_digit()) {
+            value = value.wrapping_mul(10).wrapping_add(u64::from(digit - b'0'));
+            i += 1;
+        }
+        let length = i - start;
+        if (1..=18).contains(&length) && (s[start] != b'0' || length == 1) && !matches!(s.get(i), Some(b'.' | b'e' | b'E')) {
+            self.pos = i;
+            return Some(ParserNumber::Unsigned(value));
+        }
         let mut i = start;
         let negative = s.get(i) == Some(&b'-');
         i += negative as usize;
@@ -341,9 +346,25 @@ impl<'a> Parser<'a> {
             self.pos += 1;
             return Some(fingerprint);
         }
+        let first = self.string()?;
+        match self.peek()? {
+            b']' => {
+                self.pos += 1;
+                // One entry, the usual case: its hash is looked up once the rest of the line
+                // is parsed (`parse_into`), its cache slot being fetched meanwhile.
+                self.pending = Some(prefetch(first));
+                fingerprint.len = 1;
+                return Some(fingerprint);
+            }
+            b',' => {
+                self.pos += 1;
+                fingerprint.push(fingerprint_hash(&first));
+            }
+            _ => return None,
+        }
         loop {
             let entry = self.string()?;
-            fingerprint.push(group_hash(&entry));
+            fingerprint.push(fingerprint_hash(&entry));
             match self.peek()? {
                 b',' => self.pos += 1,
                 b']' => {
@@ -370,117 +391,74 @@ impl<'a> Parser<'a> {
         read(self).map(Some)
     }
 
-    fn message(&mut self) -> Option<WireMessage<'a>> {
-        // Each slot is `Some(value)` once its key was seen (`value` itself is the `Option` of
-        // the wire struct's field), to refuse duplicates as serde does.
-        let mut payload_type = None;
-        let mut id = None;
-        let mut project_id = None;
-        let mut event_id = None;
-        let mut fingerprint = None;
-        let mut issue_title = None;
-        let mut subtitle = None;
-        let mut type_id = None;
-        let mut detection_time = None;
-        let mut level = None;
-        let mut culprit = None;
-        let mut initial_issue_priority = None;
-        let mut priority = None;
-        let mut event = None;
-        let mut new_status = None;
-        let mut new_substatus = None;
+    fn message(&mut self, m: &mut WireMessage<'a>) -> Option<()> {
+        let mut seen = 0u32;
+        let seen = &mut seen;
         self.object(|p, key| {
             match key {
-                b"payload_type" => once!(payload_type, p.opt_string()?),
-                b"id" => once!(id, p.opt_string()?),
-                b"project_id" => once!(project_id, p.opt(Self::u64)?),
-                b"event_id" => once!(event_id, p.opt_string()?),
-                b"fingerprint" => once!(fingerprint, p.opt(Self::fingerprint)?),
-                b"issue_title" => once!(issue_title, p.opt_string()?),
-                b"subtitle" => once!(subtitle, p.opt_string()?),
-                b"type" => once!(type_id, p.opt(Self::i64)?),
-                b"detection_time" => once!(detection_time, p.opt(Self::num_or_str)?),
-                b"level" => once!(level, p.opt_string()?),
-                b"culprit" => once!(culprit, p.opt_string()?),
-                b"initial_issue_priority" => once!(initial_issue_priority, p.opt(Self::i64)?),
-                b"priority" => once!(priority, p.opt(Self::i64)?),
-                b"event" => once!(event, p.opt(Self::event)?),
-                b"new_status" => once!(new_status, p.opt(Self::i64)?),
-                b"new_substatus" => once!(new_substatus, p.opt(Self::i64)?),
+                b"payload_type" => once!(seen, 0, m.payload_type, p.opt_string()?),
+                b"id" => once!(seen, 1, m.id, p.opt_string()?),
+                b"project_id" => once!(seen, 2, m.project_id, p.opt(Self::u64)?),
+                b"event_id" => once!(seen, 3, m.event_id, p.opt_string()?),
+                b"fingerprint" => once!(seen, 4, m.fingerprint, p.opt(Self::fingerprint)?),
+                b"issue_title" => once!(seen, 5, m.issue_title, p.opt_string()?),
+                b"subtitle" => once!(seen, 6, m.subtitle, p.opt_string()?),
+                b"type" => once!(seen, 7, m.type_id, p.opt(Self::i64)?),
+                b"detection_time" => once!(seen, 8, m.detection_time, p.opt(Self::num_or_str)?),
+                b"level" => once!(seen, 9, m.level, p.opt_string()?),
+                b"culprit" => once!(seen, 10, m.culprit, p.opt_string()?),
+                b"initial_issue_priority" => once!(seen, 11, m.initial_issue_priority, p.opt(Self::i64)?),
+                b"priority" => once!(seen, 12, m.priority, p.opt(Self::i64)?),
+                b"event" => {
+                    if *seen & (1 << 13) != 0 {
+                        return None;
+                    }
+                    *seen |= 1 << 13;
+                    // Read into place: the event is most of the message's size.
+                    if !p.null()? {
+                        p.event(m.event.insert(WireEvent::default()))?;
+                    }
+                }
+                b"new_status" => once!(seen, 14, m.new_status, p.opt(Self::i64)?),
+                b"new_substatus" => once!(seen, 15, m.new_substatus, p.opt(Self::i64)?),
                 _ => p.skip(1)?,
             }
             Some(())
-        })?;
-        Some(WireMessage {
-            payload_type: payload_type.flatten(),
-            id: id.flatten(),
-            project_id: project_id.flatten(),
-            event_id: event_id.flatten(),
-            fingerprint: fingerprint.flatten(),
-            issue_title: issue_title.flatten(),
-            subtitle: subtitle.flatten(),
-            type_id: type_id.flatten(),
-            detection_time: detection_time.flatten(),
-            level: level.flatten(),
-            culprit: culprit.flatten(),
-            initial_issue_priority: initial_issue_priority.flatten(),
-            priority: priority.flatten(),
-            event: event.flatten(),
-            new_status: new_status.flatten(),
-            new_substatus: new_substatus.flatten(),
         })
     }
 
-    fn event(&mut self) -> Option<WireEvent<'a>> {
-        let mut event_id = None;
-        let mut project_id = None;
-        let mut timestamp = None;
-        let mut user = None;
-        let mut release = None;
-        let mut environment = None;
+    fn event(&mut self, e: &mut WireEvent<'a>) -> Option<()> {
+        let mut seen = 0u32;
+        let seen = &mut seen;
         self.object(|p, key| {
             match key {
-                b"event_id" => once!(event_id, p.opt_string()?),
-                b"project_id" => once!(project_id, p.opt(Self::u64)?),
-                b"timestamp" => once!(timestamp, p.opt(Self::num_or_str)?),
-                b"user" => once!(user, p.opt(Self::user)?),
-                b"release" => once!(release, p.opt_string()?),
-                b"environment" => once!(environment, p.opt_string()?),
+                b"event_id" => once!(seen, 0, e.event_id, p.opt_string()?),
+                b"project_id" => once!(seen, 1, e.project_id, p.opt(Self::u64)?),
+                b"timestamp" => once!(seen, 2, e.timestamp, p.opt(Self::num_or_str)?),
+                b"user" => once!(seen, 3, e.user, p.opt(Self::user)?),
+                b"release" => once!(seen, 4, e.release, p.opt_string()?),
+                b"environment" => once!(seen, 5, e.environment, p.opt_string()?),
                 _ => p.skip(2)?,
             }
             Some(())
-        })?;
-        Some(WireEvent {
-            event_id: event_id.flatten(),
-            project_id: project_id.flatten(),
-            timestamp: timestamp.flatten(),
-            user: user.flatten(),
-            release: release.flatten(),
-            environment: environment.flatten(),
         })
     }
 
     fn user(&mut self) -> Option<WireUser<'a>> {
-        let mut id = None;
-        let mut email = None;
-        let mut username = None;
-        let mut ip_address = None;
+        let mut u = WireUser::default();
+        let mut seen = 0u32;
+        let seen = &mut seen;
         self.object(|p, key| {
             match key {
-                b"id" => once!(id, p.lenient()?),
-                b"email" => once!(email, p.lenient()?),
-                b"username" => once!(username, p.lenient()?),
-                b"ip_address" => once!(ip_address, p.lenient()?),
+                b"id" => once!(seen, 0, u.id, p.lenient()?),
+                b"email" => once!(seen, 1, u.email, p.lenient()?),
+                b"username" => once!(seen, 2, u.username, p.lenient()?),
+                b"ip_address" => once!(seen, 3, u.ip_address, p.lenient()?),
                 _ => p.skip(3)?,
             }
             Some(())
         })?;
-        Some(WireUser {
-            id: id.unwrap_or_default(),
-            email: email.unwrap_or_default(),
-            username: username.unwrap_or_default(),
-            ip_address: ip_address.unwrap_or_default(),
-        })
+        Some(u)
     }
 
     /// A user key: strings and numbers kept, anything else checked and skipped.
@@ -529,29 +507,4 @@ fn unescape(raw: &[u8]) -> Option<String> {
         });
     }
     Some(out)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn skip_plain_finds_the_first_special_byte() {
-        let special = |b: u8| b == b'"' || b == b'\\' || b < 0x20;
-        for len in 0..70 {
-            for at in 0..=len {
-                for byte in [b'"', b'\\', 0, 0x1f] {
-                    let mut s: Vec<u8> = (0..len).map(|i| [b'a', 0x20, 0x7f, 0x80, 0xff, b'{'][i % 6]).collect();
-                    if at < len {
-                        s[at] = byte;
-                    }
-                    let found = super::skip_plain(&s, 0);
-                    let first = s.iter().position(|&b| special(b));
-                    match first {
-                        Some(first) if first + 8 <= len || found == first => assert_eq!(found, first),
-                        // Within the last 8 bytes the caller goes on byte by byte.
-                        _ => assert!(found <= len && found + 8 > len && first.is_none_or(|f| f >= found)),
-                    }
-                }
-            }
-        }
-    }
 }

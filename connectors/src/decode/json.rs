@@ -7,7 +7,7 @@ use super::fast;
 use super::wire::WireMessage;
 
 /// Lines with more brackets than this may nest deeper than sonic-rs can recurse safely.
-const SONIC_MAX_BRACKETS: usize = 64;
+pub(super) const MAX_BRACKETS: usize = 64;
 
 /// Decodes with sonic-rs (SIMD; about 3x serde_json here). On failure, serde_json decodes the
 /// line again for its precise, stable error messages: failures are rare, so this costs nothing.
@@ -21,7 +21,7 @@ pub(super) fn decode_json<'a, T: Deserialize<'a>>(line: &'a [u8]) -> Result<T, S
             Err(e) => format!("invalid JSON at {e}"),
         });
     }
-    if brackets(line) <= SONIC_MAX_BRACKETS {
+    if brackets(line) <= MAX_BRACKETS {
         if let Ok(value) = sonic_rs::from_slice(line) {
             return Ok(value);
         }
@@ -77,14 +77,14 @@ fn brackets_sse2(line: &[u8]) -> usize {
     total + chunks.remainder().iter().filter(|&&b| b | 0x20 == b'{').count()
 }
 
-/// The message of `line`: the fast path when it is sure, else serde (same values, same errors).
-pub(super) fn decode_message(line: &[u8]) -> Result<WireMessage<'_>, String> {
-    if brackets(line) <= SONIC_MAX_BRACKETS {
-        if let Some(message) = fast::parse(line) {
-            return Ok(message);
-        }
+/// The message of `line` into `wire` (the default): the fast path when it is sure, else serde
+/// (same values, same errors).
+pub(super) fn decode_message_into<'a>(line: &'a [u8], wire: &mut WireMessage<'a>) -> Result<(), String> {
+    // The fast path counts the brackets itself, in its pass over the line.
+    if !fast::parse_into(line, wire) {
+        *wire = decode_json(line)?;
     }
-    decode_json(line)
+    Ok(())
 }
 
 fn json_kind(value: &serde_json::Value) -> &'static str {

@@ -28,7 +28,7 @@ fn both_paths(line: &[u8]) -> (Option<Outcome>, Outcome) {
     let decoder = OccurrenceDecoder::default();
     let run = |wire: Result<WireMessage, String>| {
         let mut defined = Vec::new();
-        let record = wire.and_then(|w| decoder.decode_wire(w, 7, &mut |s, n| defined.push((s, n.to_owned())), None));
+        let record = wire.and_then(|mut w| decoder.decode_wire(&mut w, 7, &mut |s, n| defined.push((s, n.to_owned())), None));
         (record, defined)
     };
     let fast = fast::parse(line).map(|w| run(Ok(w)));
@@ -177,5 +177,119 @@ fn reasons_are_precise() {
     ];
     for (line, reason) in cases {
         assert_eq!(decode(line).unwrap_err(), reason, "{line}");
+    }
+}
+
+/// Strings with escapes, surrogate pairs and control characters at every offset around the
+/// 64-byte blocks of the fast path's scan: both paths agree, and the fast path declines
+/// exactly what is not JSON.
+#[test]
+fn strings_across_scan_blocks() {
+    let escapes = [r#"\""#, r#"\\"#, r#"\/"#, r#"\n"#, r#"\u00e9"#, r#"\ud83d\ude00"#, "é", "😀"];
+    for shift in 0..64 {
+        // `shift` moves the title's start across a block seam.
+        let padded = FULL.replacen("{\"id\"", &format!("{{\"pad\":\"{}\",\"id\"", "p".repeat(shift)), 1);
+        for len in [0, 1, 15, 16, 31, 32, 63, 64, 65, 130] {
+            for at in [0, len / 2, len] {
+                for escape in escapes {
+                    let title = format!("{}{escape}{}", "t".repeat(at), "u".repeat(len - at));
+                    let line = padded.replace("N+1 API Call", &title);
+                    assert!(same_on_both_paths(&line), "declined: {line}");
+                }
+                for bad in ["\u{1}", "\t", "\u{1f}", r#"\ud83d"#, r#"\ude00x"#, r#"\q"#, r#"\u12"#, r#"\u00g0"#] {
+                    let title = format!("{}{bad}{}", "t".repeat(at), "u".repeat(len - at));
+                    let line = padded.replace("N+1 API Call", &title);
+                    assert!(!same_on_both_paths(&line), "accepted: {line}");
+                }
+            }
+        }
+    }
+    // A string that ends (or stops) exactly at a block's end, and at the line's end.
+    for len in 0..140 {
+        let line = format!("{{\"k\":\"{}\"}}", "x".repeat(len));
+        assert!(same_on_both_paths(&line), "{line}");
+        assert!(fast::parse(&line.as_bytes()[..line.len() - 2]).is_none(), "{line}");
+        assert!(fast::parse(format!("{{\"k\":\"{}\\", "x".repeat(len)).as_bytes()).is_none());
+    }
+}
+
+/// Every prefix of a line and every single-byte change: never a panic, and whatever the fast
+/// path accepts, serde decodes the same way.
+#[test]
+fn malformed_lines_never_panic_and_never_disagree() {
+    let line = FULL.replace("N+1 API Call", r#"q\"\\\u00e9\ud83d\ude00"#);
+    for end in 0..line.len() {
+        assert!(fast::parse(&line.as_bytes()[..end]).is_none(), "prefix {end}");
+    }
+    for at in 0..line.len() {
+        for byte in [b'"', b'\\', b'{', b'}', b'[', b']', b',', b':', 0, b'\n', b'0', b'a', 0xff] {
+            let mut changed = line.as_bytes().to_vec();
+            changed[at] = byte;
+            let (fast, slow) = both_paths(&changed);
+            if let Some(fast) = fast {
+                assert_eq!(fast, slow, "{}", String::from_utf8_lossy(&changed));
+            }
+        }
+    }
+}
+
+/// Nesting up to the fast path's bracket budget is decoded by it; beyond, it declines and the
+/// serde path decides (deep lines included, without overflowing the stack).
+#[test]
+fn deep_nesting() {
+    // sonic-rs (the serde side of the comparison) recurses with frames of tens of KiB in debug
+    // builds: 64 levels need more than a test thread's default stack.
+    let run = || {
+        let nested = |depth: usize| {
+            FULL.replace(
+                "\"num_repeating_spans\":37",
+                &format!("\"n\":{}1{}", "[".repeat(depth), "]".repeat(depth)),
+            )
+        };
+        let base = brackets(FULL.as_bytes());
+        for depth in [1, 10, json::MAX_BRACKETS - base] {
+            assert!(same_on_both_paths(&nested(depth)), "depth {depth}");
+        }
+        for depth in [json::MAX_BRACKETS - base + 1, 200, 100_000] {
+            assert!(!same_on_both_paths(&nested(depth)), "depth {depth}");
+        }
+    };
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(run)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+/// Integers where the fast path computes them itself (up to 18 digits) and around it: the
+/// same values and the same refusals as serde.
+#[test]
+fn integers_on_both_paths() {
+    let accepted = [
+        "0",
+        "7",
+        "60",
+        "123456789012345678",
+        "999999999999999999",
+        "1234567890123456789",
+        "18446744073709551615",
+    ];
+    for n in accepted {
+        let line = FULL.replace("\"project_id\":60,", &format!("\"project_id\":{n},"));
+        assert!(same_on_both_paths(&line), "{n}");
+        // `type` is an i64: beyond, the fast path declines (and serde says why).
+        let line = FULL.replace("\"type\":1010", &format!("\"type\":{n}"));
+        assert_eq!(same_on_both_paths(&line), n.parse::<i64>().is_ok(), "{n}");
+        let line = FULL.replace("1704067201.071485", n);
+        assert!(same_on_both_paths(&line), "{n}");
+    }
+    for n in ["00", "01", "1.0", "1e2", "1E2", "-1", "18446744073709551616", "1.", "-"] {
+        let line = FULL.replace("\"project_id\":60,", &format!("\"project_id\":{n},"));
+        assert!(!same_on_both_paths(&line), "{n}");
+    }
+    for n in ["1.0", "1e2", "-1", "-0", "18446744073709551616"] {
+        let line = FULL.replace("1704067201.071485", n);
+        assert!(same_on_both_paths(&line), "{n}");
     }
 }

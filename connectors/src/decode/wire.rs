@@ -4,7 +4,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use dataflows::model::{group_hash, GroupHash};
+use super::hash_cache::fingerprint_hash;
+use dataflows::model::GroupHash;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
@@ -47,7 +48,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for NumOrStr<'a> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub(super) struct WireMessage<'a> {
     #[serde(borrow)]
     pub(super) payload_type: Option<Cow<'a, str>>,
@@ -113,7 +114,7 @@ impl<'de> Deserialize<'de> for Fingerprint {
                     more: Vec::new(),
                 };
                 while let Some(entry) = seq.next_element::<Cow<'de, str>>()? {
-                    fingerprint.push(group_hash(&entry));
+                    fingerprint.push(fingerprint_hash(&entry));
                 }
                 Ok(fingerprint)
             }
@@ -122,7 +123,7 @@ impl<'de> Deserialize<'de> for Fingerprint {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub(super) struct WireEvent<'a> {
     #[serde(borrow)]
     pub(super) event_id: Option<Cow<'a, str>>,
@@ -137,7 +138,7 @@ pub(super) struct WireEvent<'a> {
     pub(super) environment: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub(super) struct WireUser<'a> {
     #[serde(borrow)]
     #[serde(default)]

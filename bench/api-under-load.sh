@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issues-list and mutation latency at N groups (default 1M) while RATE occurrences/s (default
 # 100K) are appended to the file the server follows. Release build (or OCCURRENT_BIN, for
-# A/B runs of two builds; BENCH_CLIENT runs the load and requests from another binary).
+# A/B runs of two builds; BENCH_CLIENT runs the load and requests from another binary;
+# RUN_ARGS adds flags to the server's `run`, e.g. RUN_ARGS="--ingest-nice 5").
 # Usage: bench/api-under-load.sh [GROUPS] [RATE] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,7 @@ live="$work/live.jsonl"
 : > "$live"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 $bin run --input "$input" --input "$live" --follow --workers 2 --listen "127.0.0.1:$port" \
-  --state-dir "$work/state" --checkpoint-interval 3600 --dead-letter /dev/null 2>/dev/null &
+  --state-dir "$work/state" --checkpoint-interval 3600 --dead-letter /dev/null ${RUN_ARGS:-} 2>/dev/null &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
 until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.2; done

@@ -254,6 +254,9 @@ pub(crate) struct BackfillArgs {
     /// The API's "now" with --then-follow (see `run --help`).
     #[arg(long, default_value = "data")]
     pub(crate) api_now: list_params::ApiClock,
+    /// With --then-follow: the ingest threads' niceness (see `run --help`).
+    #[arg(long, default_value_t = 0, requires = "then_follow", value_parser = clap::value_parser!(i32).range(0..=19))]
+    pub(crate) ingest_nice: i32,
 }
 
 #[derive(Args)]
@@ -275,6 +278,11 @@ pub(crate) struct RunArgs {
     /// or a fixed instant (epoch seconds or ISO 8601).
     #[arg(long, default_value = "data")]
     pub(crate) api_now: list_params::ApiClock,
+    /// Run the ingest threads (the feeder and the dataflow workers) at this niceness (0-19),
+    /// so that API requests get a core first on a busy machine; ingest keeps whatever CPU
+    /// the requests leave. 0 (default): the process's own priority.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(i32).range(0..=19))]
+    pub(crate) ingest_nice: i32,
 }
 
 #[derive(Args)]

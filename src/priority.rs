@@ -1,17 +1,20 @@
-//! `OCCURRENT_INGEST_NICE=N` (1–19): ingest threads (the feeder and the dataflow workers)
-//! run at that niceness, so that on a busy machine a request thread that wakes up gets a
-//! core before them (an experiment for the issues-list tail; see BENCHMARKS.md). Unset or
-//! 0: unchanged. Linux only (elsewhere ignored); lowering priority needs no privilege.
+//! `run --ingest-nice N` (1–19): ingest threads (the feeder and the dataflow workers) run at
+//! that niceness, so that on a busy machine a request thread that wakes up gets a core before
+//! them (see BENCHMARKS.md, issues-list latency, session 6). 0: unchanged. Linux only
+//! (elsewhere ignored); lowering priority needs no privilege.
 
-/// Applies `OCCURRENT_INGEST_NICE` to the calling thread.
+use std::sync::atomic::{AtomicI32, Ordering};
+
+static INGEST_NICE: AtomicI32 = AtomicI32::new(0);
+
+/// Sets the niceness [`lower_ingest_thread`] applies; called once, before the pipeline starts.
+pub fn set_ingest_nice(nice: i32) {
+    INGEST_NICE.store(nice.clamp(0, 19), Ordering::Relaxed);
+}
+
+/// Applies the ingest niceness to the calling thread.
 pub fn lower_ingest_thread() {
-    static NICE: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
-    let nice = *NICE.get_or_init(|| {
-        std::env::var("OCCURRENT_INGEST_NICE")
-            .ok()
-            .and_then(|v| v.parse::<i32>().ok())
-            .map_or(0, |n| n.clamp(0, 19))
-    });
+    let nice = INGEST_NICE.load(Ordering::Relaxed);
     if nice > 0 {
         set_thread_nice(nice);
     }
@@ -32,3 +35,31 @@ fn set_thread_nice(nice: i32) {
 
 #[cfg(not(target_os = "linux"))]
 fn set_thread_nice(_: i32) {}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    extern "C" {
+        fn getpriority(which: std::ffi::c_int, who: std::ffi::c_uint) -> std::ffi::c_int;
+    }
+
+    fn own_nice() -> i32 {
+        // Safety: a plain system call wrapper; `who = 0` is the calling thread.
+        unsafe { getpriority(0, 0) }
+    }
+
+    #[test]
+    fn ingest_threads_run_at_the_set_niceness_and_others_do_not() {
+        let before = own_nice();
+        // 19, the lowest priority, can always be set without privilege, whatever the
+        // niceness this test runs at.
+        super::set_ingest_nice(19);
+        let ingest = std::thread::spawn(|| {
+            super::lower_ingest_thread();
+            own_nice()
+        });
+        let other = std::thread::spawn(own_nice);
+        assert_eq!(ingest.join().unwrap(), 19);
+        assert_eq!(other.join().unwrap(), before);
+        super::set_ingest_nice(0);
+    }
+}

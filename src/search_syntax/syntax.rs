@@ -113,6 +113,32 @@ impl<'a> Parser<'a> {
         self.b.get(p..).is_some_and(|r| r.starts_with(s.as_bytes()))
     }
 
+    /// After a first item ending at `q`: `(spaces , spaces item?)*`, each item (or `None` for
+    /// an empty one) passed to `each`; stops before a `,,` (an error its caller reports).
+    /// Returns where the last item (or comma) ended.
+    fn more_items<T>(&self, mut q: usize, item: impl Fn(&Self, usize) -> Option<(T, usize)>, mut each: impl FnMut(Option<T>)) -> usize {
+        loop {
+            let c = self.spaces(q);
+            if self.at(c) != Some(b',') {
+                return q;
+            }
+            let n = self.spaces(c + 1);
+            if self.at(n) == Some(b',') {
+                return q;
+            }
+            match item(self, n) {
+                Some((it, e)) => {
+                    each(Some(it));
+                    q = e;
+                }
+                None => {
+                    each(None);
+                    q = n;
+                }
+            }
+        }
+    }
+
     fn spaces(&self, mut p: usize) -> usize {
         while self.at(p) == Some(b' ') {
             p += 1;
@@ -377,27 +403,10 @@ impl<'a> Parser<'a> {
         let mut empty_param = false;
         if let Some((a, e)) = self.aggregate_param(q) {
             args.push(a);
-            q = e;
-            loop {
-                let c = self.spaces(q);
-                if self.at(c) != Some(b',') {
-                    break;
-                }
-                let n = self.spaces(c + 1);
-                if self.at(n) == Some(b',') {
-                    break;
-                }
-                match self.aggregate_param(n) {
-                    Some((a, e)) => {
-                        args.push(a);
-                        q = e;
-                    }
-                    None => {
-                        empty_param = true;
-                        q = n;
-                    }
-                }
-            }
+            q = self.more_items(e, Self::aggregate_param, |param| match param {
+                Some(a) => args.push(a),
+                None => empty_param = true,
+            });
         }
         q = self.spaces(q);
         if self.at(q) != Some(b')') {

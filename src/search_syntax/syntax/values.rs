@@ -109,28 +109,9 @@ impl<'a> Parser<'a> {
 
     /// `[item (spaces , spaces item?)*]` followed by end-of-value.
     pub(super) fn list(&self, p: usize) -> Option<(Vec<Option<ListItem>>, usize)> {
-        let (first, mut q) = self.list_item(p + 1)?;
+        let (first, q) = self.list_item(p + 1)?;
         let mut items = vec![Some(first)];
-        loop {
-            let c = self.spaces(q);
-            if self.at(c) != Some(b',') {
-                break;
-            }
-            let n = self.spaces(c + 1);
-            if self.at(n) == Some(b',') {
-                break;
-            }
-            match self.list_item(n) {
-                Some((it, e)) => {
-                    items.push(Some(it));
-                    q = e;
-                }
-                None => {
-                    items.push(None);
-                    q = n;
-                }
-            }
-        }
+        let q = self.more_items(q, Self::list_item, |item| items.push(item));
         (self.at(q) == Some(b']') && is_end_value(self.src, q + 1)).then_some((items, q + 1))
     }
 

@@ -28,15 +28,7 @@ fn kafka_mutations_are_logged_at_partition_offsets_and_replay_identically() {
     broker.create_topic("ingest-occurrences-dlq", 1);
     broker.produce("ingest-occurrences", &input);
     let state = dir.path().join("state");
-    let args = [
-        "--kafka",
-        &broker.address,
-        "--state-dir",
-        state.to_str().unwrap(),
-        "--checkpoint-interval",
-        "3600",
-    ];
-    let mut server = start(&args);
+    let mut server = start(&kafka_args(&broker, &state));
     let (_, list) = server.get(&format!("{ISSUES}?query=&limit=3"));
     let ids: Vec<String> = list
         .as_array()
@@ -50,7 +42,7 @@ fn kafka_mutations_are_logged_at_partition_offsets_and_replay_identically() {
     assert_eq!(server.put(&format!("id={}", ids[2]), json!({"priority": "low"})).0, 200);
     server.kill();
     drop(server);
-    let server = start(&args);
+    let server = start(&kafka_args(&broker, &state));
     assert_eq!(server.issue(&ids[0])["status"], "resolved");
     assert_eq!(server.get(&format!("{ISSUES}{}/", ids[1])).0, 404);
     assert_eq!(server.issue(&ids[2])["priority"], "low");
@@ -298,15 +290,7 @@ fn a_logged_mutation_whose_offsets_are_gone_applies_at_the_partitions_end() {
     let dir = temp_dir();
     let (broker, first_batch, second_batch) = two_batches(dir.path());
     let state = dir.path().join("state");
-    let args = [
-        "--kafka",
-        &broker.address,
-        "--state-dir",
-        state.to_str().unwrap(),
-        "--checkpoint-interval",
-        "3600",
-    ];
-    let mut server = start(&args);
+    let mut server = start(&kafka_args(&broker, &state));
     wait_until(|| consumed(&[&server]) == 6000);
     broker.produce("ingest-occurrences", &second_batch);
     wait_until(|| consumed(&[&server]) == 12000);
@@ -323,7 +307,7 @@ fn a_logged_mutation_whose_offsets_are_gone_applies_at_the_partitions_end() {
     server.kill();
     drop(server);
     recreate_topic(&broker, &first_batch);
-    let server = start(&args);
+    let server = start(&kafka_args(&broker, &state));
     wait_until(|| server.get(&format!("{ISSUES}{}/", ids[0])).1["status"] == "resolved");
     // Requests after it are taken (before, they waited for the entry for ever).
     assert_eq!(server.put(&format!("id={}", ids[1]), json!({"priority": "low"})).0, 200);
@@ -355,4 +339,10 @@ fn a_cluster_replays_a_logged_mutation_whose_offsets_are_gone_at_the_partitions_
     wait_until(|| first.get(&format!("{ISSUES}{}/", ids[0])).1["status"] == "resolved");
     assert_eq!(first.put(&format!("id={}", ids[1]), json!({"priority": "low"})).0, 200);
     assert_eq!(first.issue(&ids[1])["priority"], "low");
+}
+
+/// Reading the broker's topic with checkpoints only at shutdown (the tests kill the process).
+fn kafka_args<'a>(broker: &'a broker::Broker, state: &'a std::path::Path) -> [&'a str; 6] {
+    let state = state.to_str().expect("a UTF-8 temporary path");
+    ["--kafka", &broker.address, "--state-dir", state, "--checkpoint-interval", "3600"]
 }

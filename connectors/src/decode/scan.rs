@@ -106,6 +106,27 @@ fn fill_scalar(line: &[u8], out: &mut [u64]) -> usize {
 }
 
 #[cfg(target_arch = "x86_64")]
+/// Runs `block` (a 64-byte block → its special-byte bits and bracket count) over `line`,
+/// the last partial block zero-padded; one word of `out` per block. Inlined into each
+/// instruction set's caller so that `block` is compiled with that caller's features.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn fill_blocks(line: &[u8], out: &mut [u64], block: impl Fn(&[u8]) -> (u64, usize)) -> usize {
+    let mut brackets = 0;
+    let mut words = out.iter_mut();
+    for (chunk, word) in line.chunks_exact(64).zip(&mut words) {
+        let (bits, count) = block(chunk);
+        *word = bits;
+        brackets += count;
+    }
+    if let (Some(tail), Some(word)) = (padded_tail(line), words.next()) {
+        let (bits, count) = block(&tail);
+        *word = bits;
+        brackets += count;
+    }
+    brackets
+}
+
 #[target_feature(enable = "avx2,popcnt")]
 unsafe fn fill_avx2(line: &[u8], out: &mut [u64]) -> usize {
     use std::arch::x86_64::*;
@@ -131,19 +152,7 @@ unsafe fn fill_avx2(line: &[u8], out: &mut [u64]) -> usize {
         };
         (low.0 | high.0 << 32, (low.1.count_ones() + high.1.count_ones()) as usize)
     };
-    let mut brackets = 0;
-    let mut words = out.iter_mut();
-    for (chunk, word) in line.chunks_exact(64).zip(&mut words) {
-        let (bits, count) = block(chunk);
-        *word = bits;
-        brackets += count;
-    }
-    if let (Some(tail), Some(word)) = (padded_tail(line), words.next()) {
-        let (bits, count) = block(&tail);
-        *word = bits;
-        brackets += count;
-    }
-    brackets
+    fill_blocks(line, out, block)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -165,19 +174,7 @@ unsafe fn fill_sse2(line: &[u8], out: &mut [u64]) -> usize {
         }
         (special, bracket.count_ones() as usize)
     };
-    let mut brackets = 0;
-    let mut words = out.iter_mut();
-    for (chunk, word) in line.chunks_exact(64).zip(&mut words) {
-        let (bits, count) = block(chunk);
-        *word = bits;
-        brackets += count;
-    }
-    if let (Some(tail), Some(word)) = (padded_tail(line), words.next()) {
-        let (bits, count) = block(&tail);
-        *word = bits;
-        brackets += count;
-    }
-    brackets
+    fill_blocks(line, out, block)
 }
 
 #[cfg(test)]

@@ -258,71 +258,44 @@ fn push_sql(b: &mut Vec<u8>, template: u16, table: u16) {
 }
 
 pub(super) fn write_title(b: &mut Vec<u8>, v: &Vocab, fp: &Fp) {
-    let route = || &v.routes[fp.a as usize];
-    match TYPES[fp.ty as usize].kind {
-        Kind::NPlusOneDb => {
-            s(b, "N+1 Query in ");
-            s(b, route());
-        }
-        Kind::SlowDb => {
-            s(b, "Slow DB Query in ");
-            s(b, route());
-        }
-        Kind::ConsecutiveDb => {
-            s(b, "Consecutive DB Queries in ");
-            s(b, route());
-        }
-        Kind::ConsecutiveHttp => {
-            s(b, "Consecutive HTTP in ");
-            s(b, route());
-        }
-        Kind::NPlusOneApi => {
-            s(b, "N+1 API Call in ");
-            s(b, route());
-        }
-        Kind::LargePayload => {
-            s(b, "Large HTTP payload in ");
-            s(b, route());
-        }
-        Kind::RenderBlocking => {
-            s(b, "Render Blocking Asset on ");
-            s(b, &v.pages[fp.a as usize]);
-        }
-        Kind::Uncompressed => {
-            s(b, "Uncompressed Asset on ");
-            s(b, &v.pages[fp.a as usize]);
-        }
-        Kind::EndpointRegression => {
-            s(b, "Endpoint Regression: ");
-            s(b, route());
-        }
-        Kind::FileIoMain => s(b, "File I/O on Main Thread"),
-        Kind::FrameDrop => s(b, "Frame Drop"),
-        Kind::Cron => {
-            s(b, "Cron failure: ");
-            s(b, CRON_SLUGS[fp.a as usize]);
-        }
-        Kind::RageClick => s(b, "Rage Click"),
-        Kind::Hydration => s(b, "Hydration Error"),
-        Kind::Feedback => s(b, "User Feedback"),
-        Kind::Uptime => {
-            s(b, "Downtime detected for ");
-            s(b, UPTIME_URLS[fp.a as usize]);
-        }
+    let route = || v.routes[fp.a as usize].as_str();
+    let page = || v.pages[fp.a as usize].as_str();
+    // Most titles are a fixed prefix and one vocabulary entry.
+    let (prefix, subject) = match TYPES[fp.ty as usize].kind {
+        Kind::NPlusOneDb => ("N+1 Query in ", route()),
+        Kind::SlowDb => ("Slow DB Query in ", route()),
+        Kind::ConsecutiveDb => ("Consecutive DB Queries in ", route()),
+        Kind::ConsecutiveHttp => ("Consecutive HTTP in ", route()),
+        Kind::NPlusOneApi => ("N+1 API Call in ", route()),
+        Kind::LargePayload => ("Large HTTP payload in ", route()),
+        Kind::RenderBlocking => ("Render Blocking Asset on ", page()),
+        Kind::Uncompressed => ("Uncompressed Asset on ", page()),
+        Kind::EndpointRegression => ("Endpoint Regression: ", route()),
+        Kind::FileIoMain => ("File I/O on Main Thread", ""),
+        Kind::FrameDrop => ("Frame Drop", ""),
+        Kind::Cron => ("Cron failure: ", CRON_SLUGS[fp.a as usize]),
+        Kind::RageClick => ("Rage Click", ""),
+        Kind::Hydration => ("Hydration Error", ""),
+        Kind::Feedback => ("User Feedback", ""),
+        Kind::Uptime => ("Downtime detected for ", UPTIME_URLS[fp.a as usize]),
         Kind::Metric => {
             s(b, if fp.h & 1 == 0 { "Critical: " } else { "Warning: " });
             s(b, METRICS[fp.a as usize]);
             s(b, " above ");
             push_u64(b, fp.b as u64);
             s(b, " in 1h");
+            return;
         }
         Kind::WebVitals => {
             s(b, "Poor ");
             s(b, VITALS[fp.b as usize]);
             s(b, " score on ");
-            s(b, &v.pages[fp.a as usize]);
+            s(b, page());
+            return;
         }
-    }
+    };
+    s(b, prefix);
+    s(b, subject);
 }
 
 pub(super) fn write_subtitle(b: &mut Vec<u8>, v: &Vocab, fp: &Fp) {

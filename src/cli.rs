@@ -257,6 +257,9 @@ pub(crate) struct BackfillArgs {
     /// With --then-follow: the ingest threads' niceness (see `run --help`).
     #[arg(long, default_value_t = 0, requires = "then_follow", value_parser = clap::value_parser!(i32).range(0..=19))]
     pub(crate) ingest_nice: i32,
+    /// With --then-follow: the views' writers' priority (see `run --help`).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub(crate) realtime_writes: bool,
 }
 
 #[derive(Args)]
@@ -283,6 +286,12 @@ pub(crate) struct RunArgs {
     /// the requests leave. 0 (default): the process's own priority.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(i32).range(0..=19))]
     pub(crate) ingest_nice: i32,
+    /// Run the views' writers at a real-time priority while they hold the write lock
+    /// (about a millisecond at a time), so that requests waiting for it do not wait for a
+    /// preempted writer to get a core back. Needs CAP_SYS_NICE; without it a warning is
+    /// logged and writers keep their priority.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub(crate) realtime_writes: bool,
 }
 
 #[derive(Args)]

@@ -159,6 +159,7 @@ fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
             insecure: args.insecure,
             api_now: args.api_now,
             ingest_nice: args.ingest_nice,
+            realtime_writes: args.realtime_writes,
         });
     }
     let catalog = load_catalog(args.input.config.as_deref())?;
@@ -222,6 +223,7 @@ fn dump_issues(views: &IssueViews, catalog: &Catalog, writer: &mut dyn Write) ->
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
     priority::set_ingest_nice(args.ingest_nice);
+    dataflows::views::boost_write_holds(args.realtime_writes);
     let catalog = Arc::new(load_catalog(args.input.config.as_deref())?);
     auth::check_listen_address(&args.listen, &catalog, args.insecure)?;
     let mut wiring = wire(&args.input, &catalog, args.follow, EndAt::Unbounded)?;

@@ -5,6 +5,7 @@ mod api;
 mod api_direct;
 mod api_events;
 mod api_expand;
+mod api_group_json;
 mod api_list;
 mod api_mutations;
 mod api_timing;

@@ -260,6 +260,9 @@ pub(crate) struct BackfillArgs {
     /// With --then-follow: the views' writers' priority (see `run --help`).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub(crate) realtime_writes: bool,
+    /// With --then-follow: the API threads' niceness (see `run --help`).
+    #[arg(long, default_value_t = -10, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-20..=0))]
+    pub(crate) api_nice: i32,
 }
 
 #[derive(Args)]
@@ -292,6 +295,11 @@ pub(crate) struct RunArgs {
     /// logged and writers keep their priority.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub(crate) realtime_writes: bool,
+    /// Run the API's threads at this niceness (-20 to 0), above the ingest threads, so that
+    /// a request gets a core before ingest work on a busy machine. Needs CAP_SYS_NICE below
+    /// 0; without it a warning is logged and they keep the process's priority.
+    #[arg(long, default_value_t = -10, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-20..=0))]
+    pub(crate) api_nice: i32,
 }
 
 #[derive(Args)]

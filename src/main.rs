@@ -161,6 +161,7 @@ fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
             api_now: args.api_now,
             ingest_nice: args.ingest_nice,
             realtime_writes: args.realtime_writes,
+            api_nice: args.api_nice,
         });
     }
     let catalog = load_catalog(args.input.config.as_deref())?;
@@ -247,7 +248,17 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     let views = Arc::new(RwLock::new(IssueViews::default()));
     let startup = Arc::new(Startup::default());
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let api_nice = args.api_nice;
+    let warned = Arc::new(std::sync::Once::new());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .on_thread_start(move || {
+            if !priority::raise_api_thread(api_nice) {
+                warned.call_once(|| tracing::warn!(nice = api_nice, "cannot raise the API threads' priority (needs CAP_SYS_NICE)"));
+            }
+        })
+        .build()?;
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(&args.listen))
         .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -263,6 +263,9 @@ pub(crate) struct BackfillArgs {
     /// With --then-follow: the API threads' niceness (see `run --help`).
     #[arg(long, default_value_t = -10, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-20..=0))]
     pub(crate) api_nice: i32,
+    /// With --then-follow: the API thread at a real-time priority (see `run --help`).
+    #[arg(long, requires = "then_follow")]
+    pub(crate) realtime_api: bool,
 }
 
 #[derive(Args)]
@@ -300,6 +303,11 @@ pub(crate) struct RunArgs {
     /// 0; without it a warning is logged and they keep the process's priority.
     #[arg(long, default_value_t = -10, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-20..=0))]
     pub(crate) api_nice: i32,
+    /// Run the API's thread at a real-time priority (SCHED_FIFO 1) instead of --api-nice:
+    /// a request preempts any ordinary thread at once, but a long one (a free-text scan of
+    /// every group) then keeps a core from ingest for its whole duration. Needs CAP_SYS_NICE.
+    #[arg(long)]
+    pub(crate) realtime_api: bool,
 }
 
 #[derive(Args)]

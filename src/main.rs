@@ -162,6 +162,7 @@ fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
             ingest_nice: args.ingest_nice,
             realtime_writes: args.realtime_writes,
             api_nice: args.api_nice,
+            realtime_api: args.realtime_api,
         });
     }
     let catalog = load_catalog(args.input.config.as_deref())?;
@@ -248,14 +249,25 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     let views = Arc::new(RwLock::new(IssueViews::default()));
     let startup = Arc::new(Startup::default());
-    let api_nice = args.api_nice;
+    let (api_nice, realtime_api) = (args.api_nice, args.realtime_api);
     let warned = Arc::new(std::sync::Once::new());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .on_thread_start(move || {
-            if !priority::raise_api_thread(api_nice) {
-                warned.call_once(|| tracing::warn!(nice = api_nice, "cannot raise the API threads' priority (needs CAP_SYS_NICE)"));
+            let raised = if realtime_api {
+                dataflows::views::set_thread_realtime(true)
+            } else {
+                priority::raise_api_thread(api_nice)
+            };
+            if !raised {
+                warned.call_once(|| {
+                    tracing::warn!(
+                        nice = api_nice,
+                        realtime_api,
+                        "cannot raise the API threads' priority (needs CAP_SYS_NICE)"
+                    )
+                });
             }
         })
         .build()?;

@@ -85,6 +85,12 @@ impl Drop for HoldBoost {
     }
 }
 
+/// Puts the calling thread under `SCHED_FIFO` 1 (`true`) or back under `SCHED_OTHER` at
+/// its niceness; false when the system refuses (no `CAP_SYS_NICE`) or off Linux.
+pub fn set_thread_realtime(on: bool) -> bool {
+    sched::set_realtime(on)
+}
+
 #[cfg(target_os = "linux")]
 mod sched {
     use std::ffi::c_int;

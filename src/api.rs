@@ -11,7 +11,8 @@ use dataflows::state::{GroupKey, GroupRow};
 use dataflows::views::{GroupView, IssueViews};
 use serde_json::json;
 
-use crate::api_window::{group_json, Scope};
+use crate::api_group_json::group_value as group_json;
+use crate::api_window::Scope;
 use crate::config::Catalog;
 use crate::list_params::{parse_environments, parse_stats, parse_window, Collapse, Params};
 use crate::pipeline::Startup;

@@ -11,7 +11,8 @@ use dataflows::views::IssueViews;
 use serde_json::Value;
 
 use crate::api::{error, org_known, AppState, Cursor};
-use crate::api_window::{group_json, Scope};
+use crate::api_group_json::{group_value as group_json, write_group_json};
+use crate::api_window::Scope;
 use crate::list_index::{self, ListQuery, Listing, Strategy};
 use crate::list_params::{parse_environments, parse_group_ids, parse_projects, parse_stats, parse_window, Collapse, Params, Sort};
 use crate::search;
@@ -184,14 +185,23 @@ pub async fn list_issues(
     let Listing { page, hits } = timing.time("eval", || {
         list_index::list(&views, &list_query, &in_scope, cursor, limit, Strategy::configured())
     });
-    let body: Vec<Value> = timing.time("build", || {
-        page.rows
-            .iter()
-            .filter_map(|r| {
-                let view = views.get(r.key)?;
-                Some(group_json(&views, &state.catalog, r.key, view, view.row.as_deref()?, &scope))
-            })
-            .collect()
+    // The page's JSON, written under the lock straight from the views (no value tree).
+    let (body, shown) = timing.time("build", || {
+        let mut body = Vec::with_capacity(page.rows.len() * 2048 + 2);
+        body.push(b'[');
+        let mut shown = 0;
+        for r in &page.rows {
+            let Some((view, row)) = views.get(r.key).and_then(|v| Some((v, v.row.as_deref()?))) else {
+                continue;
+            };
+            if shown > 0 {
+                body.push(b',');
+            }
+            write_group_json(&mut body, &views, &state.catalog, r.key, view, row, &scope);
+            shown += 1;
+        }
+        body.push(b']');
+        (body, shown)
     });
     drop(views);
     timing.record("hold", locked.elapsed());
@@ -211,8 +221,10 @@ pub async fn list_issues(
         hp = page.has_prev,
         hn = page.has_next,
     );
-    let shown_hits = if cursor.is_none() && !page.has_next { body.len() } else { hits };
-    let mut response = timing.time("ser", || Json(body).into_response());
+    let shown_hits = if cursor.is_none() && !page.has_next { shown } else { hits };
+    let mut response = timing.time("ser", || {
+        ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+    });
     let h = response.headers_mut();
     if let Some(v) = timing.header() {
         h.insert("Server-Timing", v);

@@ -257,6 +257,15 @@ pub(crate) struct BackfillArgs {
     /// With --then-follow: the ingest threads' niceness (see `run --help`).
     #[arg(long, default_value_t = 0, requires = "then_follow", value_parser = clap::value_parser!(i32).range(0..=19))]
     pub(crate) ingest_nice: i32,
+    /// With --then-follow: the views' writers' priority (see `run --help`).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub(crate) realtime_writes: bool,
+    /// With --then-follow: the API threads' niceness (see `run --help`).
+    #[arg(long, default_value_t = -10, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-20..=0))]
+    pub(crate) api_nice: i32,
+    /// With --then-follow: the API thread at a real-time priority (see `run --help`).
+    #[arg(long, requires = "then_follow")]
+    pub(crate) realtime_api: bool,
 }
 
 #[derive(Args)]
@@ -283,6 +292,22 @@ pub(crate) struct RunArgs {
     /// the requests leave. 0 (default): the process's own priority.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(i32).range(0..=19))]
     pub(crate) ingest_nice: i32,
+    /// Run the views' writers at a real-time priority while they hold the write lock
+    /// (about a millisecond at a time), so that requests waiting for it do not wait for a
+    /// preempted writer to get a core back. Needs CAP_SYS_NICE; without it a warning is
+    /// logged and writers keep their priority.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub(crate) realtime_writes: bool,
+    /// Run the API's threads at this niceness (-20 to 0), above the ingest threads, so that
+    /// a request gets a core before ingest work on a busy machine. Needs CAP_SYS_NICE below
+    /// 0; without it a warning is logged and they keep the process's priority.
+    #[arg(long, default_value_t = -10, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-20..=0))]
+    pub(crate) api_nice: i32,
+    /// Run the API's thread at a real-time priority (SCHED_FIFO 1) instead of --api-nice:
+    /// a request preempts any ordinary thread at once, but a long one (a free-text scan of
+    /// every group) then keeps a core from ingest for its whole duration. Needs CAP_SYS_NICE.
+    #[arg(long)]
+    pub(crate) realtime_api: bool,
 }
 
 #[derive(Args)]

@@ -5,6 +5,7 @@ mod api;
 mod api_direct;
 mod api_events;
 mod api_expand;
+mod api_group_json;
 mod api_list;
 mod api_mutations;
 mod api_timing;
@@ -159,6 +160,9 @@ fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
             insecure: args.insecure,
             api_now: args.api_now,
             ingest_nice: args.ingest_nice,
+            realtime_writes: args.realtime_writes,
+            api_nice: args.api_nice,
+            realtime_api: args.realtime_api,
         });
     }
     let catalog = load_catalog(args.input.config.as_deref())?;
@@ -222,6 +226,7 @@ fn dump_issues(views: &IssueViews, catalog: &Catalog, writer: &mut dyn Write) ->
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
     priority::set_ingest_nice(args.ingest_nice);
+    dataflows::views::boost_write_holds(args.realtime_writes);
     let catalog = Arc::new(load_catalog(args.input.config.as_deref())?);
     auth::check_listen_address(&args.listen, &catalog, args.insecure)?;
     let mut wiring = wire(&args.input, &catalog, args.follow, EndAt::Unbounded)?;
@@ -244,7 +249,28 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     let views = Arc::new(RwLock::new(IssueViews::default()));
     let startup = Arc::new(Startup::default());
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let (api_nice, realtime_api) = (args.api_nice, args.realtime_api);
+    let warned = Arc::new(std::sync::Once::new());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .on_thread_start(move || {
+            let raised = if realtime_api {
+                dataflows::views::set_thread_realtime(true)
+            } else {
+                priority::raise_api_thread(api_nice)
+            };
+            if !raised {
+                warned.call_once(|| {
+                    tracing::warn!(
+                        nice = api_nice,
+                        realtime_api,
+                        "cannot raise the API threads' priority (needs CAP_SYS_NICE)"
+                    )
+                });
+            }
+        })
+        .build()?;
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(&args.listen))
         .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -2,6 +2,10 @@
 //! that niceness, so that on a busy machine a request thread that wakes up gets a core before
 //! them (see BENCHMARKS.md, issues-list latency, session 6). 0: unchanged. Linux only
 //! (elsewhere ignored); lowering priority needs no privilege.
+//!
+//! `run --api-nice N` (−20–0): the API's threads run at that niceness, above the ingest
+//! threads without lowering ingest. Raising priority needs `CAP_SYS_NICE` (or an
+//! `RLIMIT_NICE` that allows it); without it a warning is logged and they keep the process's.
 
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -15,26 +19,31 @@ pub fn set_ingest_nice(nice: i32) {
 /// Applies the ingest niceness to the calling thread.
 pub fn lower_ingest_thread() {
     let nice = INGEST_NICE.load(Ordering::Relaxed);
-    if nice > 0 {
-        set_thread_nice(nice);
+    if nice > 0 && !set_thread_nice(nice) {
+        tracing::warn!(nice, "cannot lower the ingest thread's priority");
     }
 }
 
+/// Applies `nice` (−20–0) to the calling API thread; false when not permitted.
+pub fn raise_api_thread(nice: i32) -> bool {
+    nice >= 0 || set_thread_nice(nice.clamp(-20, 0))
+}
+
 #[cfg(target_os = "linux")]
-fn set_thread_nice(nice: i32) {
+fn set_thread_nice(nice: i32) -> bool {
     extern "C" {
         fn setpriority(which: std::ffi::c_int, who: std::ffi::c_uint, priority: std::ffi::c_int) -> std::ffi::c_int;
     }
     const PRIO_PROCESS: std::ffi::c_int = 0;
     // Safety: a plain system call wrapper; `who = 0` is the calling thread on Linux, whose
     // threads each have their own niceness.
-    if unsafe { setpriority(PRIO_PROCESS, 0, nice) } != 0 {
-        tracing::warn!(nice, "cannot lower the ingest thread's priority");
-    }
+    unsafe { setpriority(PRIO_PROCESS, 0, nice) == 0 }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn set_thread_nice(_: i32) {}
+fn set_thread_nice(_: i32) -> bool {
+    false
+}
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
@@ -61,5 +70,15 @@ mod tests {
         assert_eq!(ingest.join().unwrap(), 19);
         assert_eq!(other.join().unwrap(), before);
         super::set_ingest_nice(0);
+    }
+
+    #[test]
+    fn api_threads_are_raised_when_permitted_and_say_so_otherwise() {
+        let before = own_nice();
+        let (raised, nice) = std::thread::spawn(|| (super::raise_api_thread(-3), own_nice())).join().unwrap();
+        // Raising needs CAP_SYS_NICE: either it happened, or the call says it did not.
+        assert_eq!(nice, if raised { -3 } else { before });
+        assert!(super::raise_api_thread(0), "0 asks for nothing");
+        assert_eq!(own_nice(), before);
     }
 }

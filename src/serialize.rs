@@ -33,7 +33,7 @@ pub enum GroupMetadata {
     Event(serde_json::Map<String, serde_json::Value>),
 }
 
-fn group_metadata(row: &GroupRow) -> GroupMetadata {
+pub fn group_metadata(row: &GroupRow) -> GroupMetadata {
     let platform = || {
         GroupMetadata::Platform(Metadata {
             title: row.title.to_string(),

@@ -212,24 +212,16 @@ impl FacetHours {
         accept: impl Fn(&Facet) -> bool,
     ) -> (Cow<'v, [(u32, u32)]>, bool) {
         if let Some(split) = self.split.get(&index) {
-            let mut hours: Vec<(u32, u32)> = Vec::new();
+            let mut accepted: Vec<&[(u64, u32, u32)]> = Vec::new();
             let mut all = true;
             for (id, run) in runs(split) {
                 if self.facets.get(&id).is_some_and(&accept) {
-                    hours.extend(run.iter().map(|&(_, hour, n)| (hour, n)));
+                    accepted.push(run);
                 } else {
                     all = false;
                 }
             }
-            hours.sort_unstable();
-            hours.dedup_by(|later, earlier| {
-                let same = later.0 == earlier.0;
-                if same {
-                    earlier.1 += later.1;
-                }
-                same
-            });
-            return (Cow::Owned(hours), all);
+            return (Cow::Owned(sum_by_hour(&accepted)), all);
         }
         match self.facets.get(&self.only(index)) {
             Some(facet) if !accept(facet) => (Cow::Borrowed(&[]), false),
@@ -285,6 +277,49 @@ impl FacetHours {
     }
 }
 
+/// The occurrences per hour of some facets' runs (each sorted by hour), ascending. A busy
+/// group's runs cover the same few hundred hours: they are summed in a dense array over
+/// their span rather than sorted together (the issues list builds these for every group of
+/// a page with event-level conditions).
+fn sum_by_hour(runs: &[&[(u64, u32, u32)]]) -> Vec<(u32, u32)> {
+    match runs {
+        [] => return Vec::new(),
+        [run] => return run.iter().map(|&(_, hour, n)| (hour, n)).collect(),
+        _ => {}
+    }
+    let entries: usize = runs.iter().map(|run| run.len()).sum();
+    let first = runs.iter().filter_map(|run| run.first()).map(|e| e.1).min().unwrap_or(0);
+    let last = runs.iter().filter_map(|run| run.last()).map(|e| e.1).max().unwrap_or(0);
+    let span = (last - first) as usize + 1;
+    if span > 4 * entries + 64 {
+        // Sparse (hours far apart): sorting the entries is cheaper than the span.
+        let mut hours: Vec<(u32, u32)> = runs.iter().flat_map(|run| run.iter().map(|&(_, hour, n)| (hour, n))).collect();
+        hours.sort_unstable_by_key(|h| h.0);
+        hours.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                earlier.1 = earlier.1.wrapping_add(later.1);
+            }
+            same
+        });
+        return hours;
+    }
+    // Counts are positive (an entry that drops to zero is removed), so an hour is present
+    // exactly when its sum is; summed in 64 bits, truncated as the 32-bit sum wraps.
+    let mut dense = vec![0u64; span];
+    for run in runs {
+        for &(_, hour, n) in *run {
+            dense[(hour - first) as usize] += u64::from(n);
+        }
+    }
+    dense
+        .iter()
+        .enumerate()
+        .filter(|(_, &n)| n > 0)
+        .map(|(i, &n)| (first + i as u32, n as u32))
+        .collect()
+}
+
 fn add(split: &mut Vec<(u64, u32, u32)>, updates: &[(u64, u32, isize)]) {
     for &(id, hour, diff) in updates {
         let diff = diff as i64;
@@ -305,6 +340,35 @@ fn add(split: &mut Vec<(u64, u32, u32)>, updates: &[(u64, u32, isize)]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sums_by_hour_match_a_sort_of_every_entry() {
+        let mut state = 11u64;
+        let mut below = |n: u32| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % u64::from(n)) as u32
+        };
+        for case in 0..300 {
+            // Dense (hours within a few hundred) and sparse (hours far apart) series.
+            let spread = if case % 3 == 0 { 1_000_000 } else { 300 };
+            let series: Vec<Vec<(u64, u32, u32)>> = (0..below(5))
+                .map(|facet| {
+                    let mut hours: Vec<u32> = (0..below(40)).map(|_| 400_000 + below(spread)).collect();
+                    hours.sort_unstable();
+                    hours.dedup();
+                    hours.into_iter().map(|h| (u64::from(facet), h, 1 + below(9))).collect()
+                })
+                .collect();
+            let runs: Vec<&[(u64, u32, u32)]> = series.iter().map(Vec::as_slice).collect();
+            let mut expected: std::collections::BTreeMap<u32, u32> = Default::default();
+            for &(_, hour, n) in series.iter().flatten() {
+                *expected.entry(hour).or_default() += n;
+            }
+            assert_eq!(sum_by_hour(&runs), expected.into_iter().collect::<Vec<_>>(), "case {case}");
+        }
+    }
 
     #[test]
     fn runs_cut_a_series_at_each_facet() {

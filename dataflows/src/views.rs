@@ -30,7 +30,7 @@ use activity::add_environment_hours;
 pub use activity::Activity;
 use group_index::GroupIndex;
 pub use index::{created_key, trends_score, SortIndex, SortIndexes, Walk};
-pub use lock::{let_readers_in, read, LockTimes, SlowHolds, HOLD};
+pub use lock::{boost_hold, boost_write_holds, let_readers_in, read, set_thread_realtime, HoldBoost, LockTimes, SlowHolds, HOLD};
 pub use thread_time::ThreadTimes;
 use users::UserHours;
 

@@ -105,6 +105,8 @@ pub fn apply_at_frontier<'scope, D: timely::ExchangeData>(
                     let mut ready = ready.into_iter().peekable();
                     while ready.peek().is_some() {
                         let mut views = views.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+                        // Ended once the lock is released (below).
+                        let boost = crate::views::boost_hold();
                         let started = std::time::Instant::now();
                         let times = crate::views::ThreadTimes::now();
                         let mut longest = std::time::Duration::ZERO;
@@ -121,6 +123,7 @@ pub fn apply_at_frontier<'scope, D: timely::ExchangeData>(
                             .write_holds
                             .record_hold(took, crate::views::ThreadTimes::elapsed(times), longest);
                         drop(views);
+                        drop(boost);
                         if ready.peek().is_some() {
                             crate::views::let_readers_in();
                         }

@@ -8,7 +8,7 @@
 //! between slices ([`let_readers_in`]).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
@@ -37,6 +37,90 @@ pub fn let_readers_in() {
     let since = Instant::now();
     while READERS_WAITING.load(Ordering::SeqCst) > 0 && since.elapsed() < 5 * HOLD {
         std::thread::yield_now();
+    }
+}
+
+/// Whether sinks raise themselves to a real-time priority while they hold the write lock
+/// ([`boost_write_holds`]).
+static HOLD_BOOST: AtomicU8 = AtomicU8::new(BOOST_OFF);
+const BOOST_OFF: u8 = 0;
+const BOOST_ON: u8 = 1;
+/// The system refused (no privilege): not asked again.
+const BOOST_REFUSED: u8 = 2;
+
+/// Makes sinks run each write hold at a real-time priority (`SCHED_FIFO` 1, Linux), so
+/// that no ordinary thread preempts one while readers wait behind it: on a machine with
+/// more runnable threads than cores, the holds that outlast the slice budget were almost
+/// entirely run-queue wait (BENCHMARKS.md, session 6). A hold is about [`HOLD`] of work, so
+/// the boost cannot starve the machine (and the kernel caps real-time threads at 95 % of a
+/// core). Needs `CAP_SYS_NICE` (or an `RLIMIT_RTPRIO` of 1); without it the first hold
+/// logs a warning and holds run at the thread's own priority, as before.
+pub fn boost_write_holds(on: bool) {
+    HOLD_BOOST.store(if on { BOOST_ON } else { BOOST_OFF }, Ordering::Relaxed);
+}
+
+/// A write hold's priority boost, undone when dropped (after the lock is released).
+#[must_use]
+pub struct HoldBoost {
+    boosted: bool,
+}
+
+/// Raises the calling thread for a write hold, if [`boost_write_holds`] asked for it.
+pub fn boost_hold() -> HoldBoost {
+    if HOLD_BOOST.load(Ordering::Relaxed) != BOOST_ON {
+        return HoldBoost { boosted: false };
+    }
+    let boosted = sched::set_realtime(true);
+    if !boosted && HOLD_BOOST.swap(BOOST_REFUSED, Ordering::Relaxed) == BOOST_ON {
+        tracing::warn!("cannot raise the views' writers to a real-time priority (needs CAP_SYS_NICE); their write holds may be preempted");
+    }
+    HoldBoost { boosted }
+}
+
+impl Drop for HoldBoost {
+    fn drop(&mut self) {
+        if self.boosted {
+            sched::set_realtime(false);
+        }
+    }
+}
+
+/// Puts the calling thread under `SCHED_FIFO` 1 (`true`) or back under `SCHED_OTHER` at
+/// its niceness; false when the system refuses (no `CAP_SYS_NICE`) or off Linux.
+pub fn set_thread_realtime(on: bool) -> bool {
+    sched::set_realtime(on)
+}
+
+#[cfg(target_os = "linux")]
+mod sched {
+    use std::ffi::c_int;
+
+    #[repr(C)]
+    struct SchedParam {
+        sched_priority: c_int,
+    }
+
+    extern "C" {
+        fn sched_setscheduler(pid: c_int, policy: c_int, param: *const SchedParam) -> c_int;
+    }
+
+    const SCHED_OTHER: c_int = 0;
+    const SCHED_FIFO: c_int = 1;
+
+    /// `SCHED_FIFO` 1, or back to `SCHED_OTHER` (which keeps the thread's niceness).
+    pub fn set_realtime(on: bool) -> bool {
+        let (policy, priority) = if on { (SCHED_FIFO, 1) } else { (SCHED_OTHER, 0) };
+        let param = SchedParam { sched_priority: priority };
+        // Safety: a plain system call wrapper with a valid parameter; pid 0 is the calling
+        // thread.
+        unsafe { sched_setscheduler(0, policy, &param) == 0 }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod sched {
+    pub fn set_realtime(_: bool) -> bool {
+        false
     }
 }
 

@@ -1,7 +1,8 @@
 //! A census of live heap allocations by requested size, for breaking down resident memory
 //! (`--features alloc-census`; BENCHMARKS.md, memory per group). Wraps mimalloc and counts
 //! every allocation's requested and usable bytes in a histogram (exact sizes up to 4 KiB, then
-//! powers of two); with `OCCURRENT_ALLOC_CENSUS=PATH` a thread rewrites PATH every 5 seconds.
+//! powers of two); with `OCCURRENT_ALLOC_CENSUS=PATH` a thread rewrites PATH every second, and
+//! PATH.peak whenever the live total is the highest seen so far.
 //! Sizes name types well enough: a row's `Arc` is one size, a project's hash tables another.
 
 use std::alloc::{GlobalAlloc, Layout};
@@ -38,6 +39,9 @@ impl Census {
     }
 
     fn note(&self, size: usize, usable: usize, sign: i64) {
+        if sign > 0 {
+            trace(size);
+        }
         let b = Self::bucket(size);
         self.counts[b].fetch_add(sign, Ordering::Relaxed);
         self.requested[b].fetch_add(sign * size as i64, Ordering::Relaxed);
@@ -118,14 +122,51 @@ fn usable(p: *const u8) -> usize {
     unsafe { mi_usable_size(p) }
 }
 
+static TRACE_SIZE: AtomicI64 = AtomicI64::new(-1);
+static TRACED: AtomicI64 = AtomicI64::new(0);
+
+thread_local! {
+    static IN_TRACE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// With `OCCURRENT_ALLOC_TRACE=SIZE`, prints the stack of one in 4,096 allocations of exactly
+/// SIZE bytes to standard error (to name the type behind a size).
+fn trace(size: usize) {
+    if TRACE_SIZE.load(Ordering::Relaxed) != size as i64 || TRACED.fetch_add(1, Ordering::Relaxed) % 4096 != 0 {
+        return;
+    }
+    let _ = IN_TRACE.try_with(|busy| {
+        if busy.replace(true) {
+            return;
+        }
+        eprintln!("allocation of {size} bytes:\n{}", std::backtrace::Backtrace::force_capture());
+        busy.set(false);
+    });
+}
+
 /// Starts the writer thread if `OCCURRENT_ALLOC_CENSUS` names a file.
 pub fn start(census: &'static Census) {
-    let Some(path) = std::env::var_os("OCCURRENT_ALLOC_CENSUS") else { return };
-    std::thread::spawn(move || loop {
-        std::thread::sleep(std::time::Duration::from_secs(5));
-        let mut text = Vec::new();
-        if census.write(&mut text).is_ok() {
-            let _ = std::fs::write(&path, text);
+    if let Some(size) = std::env::var("OCCURRENT_ALLOC_TRACE").ok().and_then(|s| s.parse().ok()) {
+        TRACE_SIZE.store(size, Ordering::Relaxed);
+    }
+    let Some(path) = std::env::var_os("OCCURRENT_ALLOC_CENSUS") else {
+        return;
+    };
+    let mut peak_path = path.clone();
+    peak_path.push(".peak");
+    std::thread::spawn(move || {
+        let mut peak = 0;
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            let mut text = Vec::new();
+            if census.write(&mut text).is_ok() {
+                let _ = std::fs::write(&path, &text);
+                let total = census.usable.iter().map(|u| u.load(Ordering::Relaxed)).sum::<i64>();
+                if total > peak {
+                    peak = total;
+                    let _ = std::fs::write(&peak_path, &text);
+                }
+            }
         }
     });
 }

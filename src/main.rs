@@ -1,8 +1,8 @@
 //! `occurrent`: Sentry-style issue tracking on timely/differential dataflow.
 
-mod allocator;
 #[cfg(feature = "alloc-census")]
 mod alloc_census;
+mod allocator;
 mod api;
 mod api_direct;
 mod api_events;

@@ -64,7 +64,7 @@ impl Census {
         }
         writeln!(out, "live allocations {n}, requested {req} bytes, usable {use_} bytes")?;
         writeln!(out, "usable_bytes\tcount\trequested_bytes\tsize")?;
-        rows.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        rows.sort_unstable_by_key(|row| std::cmp::Reverse(row.0));
         for (u, b, c, r) in rows {
             let size = if b <= EXACT / 8 {
                 format!("{}..={}", (b * 8).saturating_sub(7), b * 8)

@@ -1,5 +1,7 @@
 //! `occurrent`: Sentry-style issue tracking on timely/differential dataflow.
 
+#[cfg(feature = "alloc-census")]
+mod alloc_census;
 mod allocator;
 mod api;
 mod api_direct;
@@ -56,14 +58,22 @@ use crate::wiring::*;
 /// mimalloc: the pipeline allocates and frees many small strings and large blocks across
 /// threads; glibc's allocator spent ~20% of the time there and returned block memory to the
 /// kernel only to fault it in again.
+#[cfg(not(feature = "alloc-census"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The same allocator, counting live allocations by size (see `alloc_census`).
+#[cfg(feature = "alloc-census")]
+#[global_allocator]
+static ALLOCATOR: alloc_census::CensusAllocator = alloc_census::CensusAllocator(alloc_census::Census::new());
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
+    #[cfg(feature = "alloc-census")]
+    alloc_census::start(&ALLOCATOR.0);
     match Cli::parse().command {
         Command::Backfill(args) => {
             // A bounded run: freed memory is kept for reuse (see `allocator`).

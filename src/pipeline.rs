@@ -209,7 +209,12 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
     let mut senders = Vec::new();
     let mut receivers = Vec::new();
     for _ in 0..local_workers {
-        let (tx, rx) = sync_channel::<Feed>(4 * IN_FLIGHT_PER_WORKER as usize);
+        // The feeder runs ahead of the workers by this many messages per worker (a block and,
+        // for every block, an `Advance` to each worker): two blocks or so with two workers.
+        // Each queued block of a mapped file holds its pages (~11 MB) in the process, so more
+        // lookahead only raised peak RSS (16 messages: 50–100 MiB more on the 10M-line inputs,
+        // at the same CPU time; BENCHMARKS.md, session 7).
+        let (tx, rx) = sync_channel::<Feed>(2 * IN_FLIGHT_PER_WORKER as usize);
         senders.push(tx);
         receivers.push(Some(rx));
     }

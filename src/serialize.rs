@@ -36,8 +36,8 @@ pub enum GroupMetadata {
 pub fn group_metadata(row: &GroupRow) -> GroupMetadata {
     let platform = || {
         GroupMetadata::Platform(Metadata {
-            title: row.title.to_string(),
-            value: row.subtitle.to_string(),
+            title: row.texts.title().to_string(),
+            value: row.texts.subtitle().to_string(),
             initial_priority: row.metadata_priority.number(),
         })
     };
@@ -46,7 +46,7 @@ pub fn group_metadata(row: &GroupRow) -> GroupMetadata {
     };
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(serde_json::Value::Object(mut map)) => {
-            map.entry("title").or_insert_with(|| row.title.to_string().into());
+            map.entry("title").or_insert_with(|| row.texts.title().into());
             map.insert("initial_priority".into(), row.metadata_priority.number().into());
             GroupMetadata::Event(map)
         }
@@ -140,8 +140,8 @@ pub fn serialize_group(views: &IssueViews, catalog: &Catalog, key: GroupKey, vie
     let mut group = SerializedGroup {
         id: id.to_string(),
         short_id: format_short_id(&slug, u64::from(key.short_id)),
-        title: row.title.to_string(),
-        culprit: row.culprit.to_string(),
+        title: row.texts.title().to_string(),
+        culprit: row.texts.culprit().to_string(),
         level: row.level.api_name(),
         status: row.status.api_name(),
         substatus: row.substatus.map(|s| s.api_name()),

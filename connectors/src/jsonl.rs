@@ -543,6 +543,77 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
+    /// Every line of `files` as (block, text, line number, byte offset), read from `resume`.
+    fn read_all(files: Vec<PathBuf>, max_lines: usize, resume: Option<FilePosition>) -> Vec<(u64, String, u64, u64)> {
+        let mut source = LineSource::new(
+            files,
+            BlockOptions {
+                max_lines,
+                ..BlockOptions::default()
+            },
+        );
+        if let Some(position) = resume {
+            source.resume_at(position, 0);
+        }
+        let mut seen = Vec::new();
+        while let Some(block) = source.next_block().unwrap() {
+            for i in 0..block.lines.len() {
+                seen.push((
+                    block.index,
+                    String::from_utf8(block.line(i).to_vec()).unwrap(),
+                    block.lines[i].line_number,
+                    block.lines[i].byte_offset,
+                ));
+            }
+        }
+        seen
+    }
+
+    /// The mapped reader (a line longer than a read, a last line without a newline, blank
+    /// lines, small blocks, a resume) against the streamed (gzip) reader. (Blocks are cut by
+    /// line count here: by bytes, the two cut differently, the mapped reader line by line and
+    /// the streamed one per read.)
+    #[test]
+    fn plain_files_read_as_streamed_ones_do() {
+        let dir = std::env::temp_dir().join(format!("occurrent-jsonl-plain-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut text = String::new();
+        for i in 0..3000 {
+            // Lines of varied lengths, so reads of READ_SIZE end inside lines.
+            text.push_str(&format!("{{\"x\":{i},\"pad\":\"{}\"}}\n", "p".repeat(i % 700)));
+            if i == 1000 {
+                text.push_str("\n   \n");
+            }
+            if i == 2000 {
+                text.push_str(&format!("{{\"long\":\"{}\"}}\n", "l".repeat(3 * READ_SIZE)));
+            }
+        }
+        text.push_str("{\"last\":true}");
+        let plain = dir.join("a.jsonl");
+        std::fs::write(&plain, &text).unwrap();
+        let gz = dir.join("a.jsonl.gz");
+        let mut encoder = flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::fast());
+        encoder.write_all(text.as_bytes()).unwrap();
+        encoder.finish().unwrap();
+        for max_lines in [1, 7, 16_384] {
+            let expected = read_all(vec![gz.clone()], max_lines, None);
+            assert_eq!(expected.len(), 3002);
+            assert_eq!(read_all(vec![plain.clone()], max_lines, None), expected, "max_lines {max_lines}");
+        }
+        // Resumed at line 2500 (as a checkpoint would), both ways.
+        let all = read_all(vec![gz.clone()], 100, None);
+        let (_, _, line_number, byte_offset) = all[2500].clone();
+        let resume = FilePosition {
+            file: 0,
+            byte_offset,
+            line_number: line_number - 1,
+        };
+        let from_plain = read_all(vec![plain.clone()], 100, Some(resume));
+        assert_eq!(from_plain, read_all(vec![gz], 100, Some(resume)));
+        assert_eq!(from_plain.first().map(|l| l.2), Some(line_number));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
     #[test]
     fn blocks_end_at_a_stop_and_an_empty_block_there_takes_no_index() {
         let dir = std::env::temp_dir().join(format!("occurrent-jsonl-stop-{}", std::process::id()));

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use dataflows::model::{symbol_of, GroupStatus, InboxChange, Level, Micros, Priority, Substatus, Symbol, Triage};
-use dataflows::state::{GroupKey, GroupRow};
+use dataflows::state::{GroupKey, GroupRow, RowTexts};
 use dataflows::views::{Activity, IssueViews};
 use dataflows::window::{Window, HOUR_MICROS};
 use rand::rngs::StdRng;
@@ -99,9 +99,7 @@ fn add_group(views: &mut IssueViews, rng: &mut StdRng, key: GroupKey, seq: u64, 
         substatus,
         priority: [Priority::Low, Priority::Medium, Priority::High][rng.random_range(0..3)],
         priority_locked: false,
-        title: "Monitor failure".into(),
-        subtitle: "s".into(),
-        culprit: format!("job-{}", rng.random_range(0..50)).into(),
+        texts: RowTexts::new("Monitor failure", "s", &format!("job-{}", rng.random_range(0..50))),
         level: [Level::Error, Level::Warning, Level::Info][rng.random_range(0..3)],
         metadata_priority: Priority::High,
         first_seen,
@@ -156,9 +154,7 @@ fn add_tied_group(views: &mut IssueViews, key: GroupKey, seq: u64, at: Micros) -
         substatus: Some(Substatus::New),
         priority: Priority::High,
         priority_locked: false,
-        title: "Monitor failure".into(),
-        subtitle: "s".into(),
-        culprit: "job-7".into(),
+        texts: RowTexts::new("Monitor failure", "s", "job-7"),
         level: Level::Error,
         metadata_priority: Priority::High,
         first_seen: at,

@@ -106,7 +106,7 @@ fn contains_ignoring_case(haystack: &str, needle: &str) -> bool {
 }
 
 pub(super) fn message_matches(row: &GroupRow, value: &Text) -> bool {
-    let fields = [&*row.title, &*row.culprit, &*row.subtitle];
+    let fields = [row.texts.title(), row.texts.culprit(), row.texts.subtitle()];
     match value {
         Text::Exact(s) => fields.iter().any(|f| contains_ignoring_case(f, s)),
         glob => fields.iter().any(|f| glob.matches(&f.to_lowercase())),

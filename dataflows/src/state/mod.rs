@@ -15,5 +15,5 @@ mod triage;
 
 pub use effects::{Counter, Effects, IngestConfig};
 pub use project::ProjectState;
-pub use row::{EventGroup, GroupKey, GroupRow};
+pub use row::{EventGroup, GroupKey, GroupRow, RowTexts};
 pub use triage::{inbox_entry, InboxEntry, InboxReason};

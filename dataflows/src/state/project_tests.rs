@@ -117,3 +117,39 @@ fn per_hour_users_older_than_the_retention_are_dropped_and_not_reported_again() 
     let row = state.row(key).expect("group 1");
     assert_eq!((row.user_count, row.times_seen), (3, 6), "lifetime values stay exact");
 }
+
+/// At 1M groups every byte per group counts (BENCHMARKS.md, memory per group): a hash map
+/// entry is 32 bytes and a group's state 56.
+#[test]
+fn hash_entries_and_group_states_stay_small() {
+    assert_eq!(std::mem::size_of::<(GroupHash, HashState)>(), 32);
+    assert_eq!(std::mem::size_of::<GroupState>(), 56);
+}
+
+/// Checkpoints keep their format: the unpacked gate encodes as the newtype variant of a
+/// `NoiseGate` did.
+#[test]
+fn hash_states_encode_as_before() {
+    #[derive(serde::Serialize)]
+    enum Before {
+        Linked(u32),
+        Gate(NoiseGate),
+        Discarded,
+    }
+    fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
+        postcard::to_stdvec(value).expect("encodes")
+    }
+    let gate = NoiseGate {
+        count: 2,
+        last: -1_234_567,
+    };
+    assert_eq!(
+        encode(&HashState::Gate {
+            count: 2,
+            last: -1_234_567
+        }),
+        encode(&Before::Gate(gate))
+    );
+    assert_eq!(encode(&HashState::Linked(7)), encode(&Before::Linked(7)));
+    assert_eq!(encode(&HashState::Discarded), encode(&Before::Discarded));
+}

@@ -168,7 +168,7 @@ pub fn write_group_json(
     }
     object.count("count", in_window.as_ref().map_or(0, |w| w.aggregate.count));
     if base {
-        object.value("culprit", &*row.culprit);
+        object.value("culprit", row.texts.culprit());
         let mut environments: Vec<&str> = view.environments.iter().filter_map(|e| views.symbol_name(*e)).collect();
         environments.sort_unstable();
         object.value("environments", &environments);
@@ -283,7 +283,7 @@ pub fn write_group_json(
     }
     if base {
         object.value("substatus", &row.substatus.map(|s| s.api_name()));
-        object.value("title", &*row.title);
+        object.value("title", row.texts.title());
         // Sentry's `data.type`: "error" for groups made from error events, "generic" for
         // the issue platform's.
         let event_type = if group_type.is_some_and(|t| t.is_event_grouped()) {

@@ -10,7 +10,7 @@ use dataflows::model::{
     format_iso, symbol_of, Assignee, Commit, GroupStatus, Level, Micros, Priority, StatusDetails, Subscription, SubscriptionReason,
     Substatus, Triage,
 };
-use dataflows::state::{EventGroup, GroupKey, GroupRow};
+use dataflows::state::{EventGroup, GroupKey, GroupRow, RowTexts};
 use dataflows::views::{Activity, GroupView, IssueViews};
 use dataflows::window::{self, GroupHours, Window, HOUR_MICROS};
 use rand::rngs::StdRng;
@@ -307,9 +307,7 @@ fn add_group(views: &mut IssueViews, rng: &mut StdRng, key: GroupKey, seq: u64) 
         status,
         substatus: (status == GroupStatus::Unresolved).then_some(Substatus::Ongoing),
         priority: [Priority::Low, Priority::Medium, Priority::High][rng.random_range(0..3)],
-        title: "Monitor \"failure\" é\u{1}".into(),
-        subtitle: "sub".into(),
-        culprit: format!("job-{}", rng.random_range(0..50)).into(),
+        texts: RowTexts::new("Monitor \"failure\" é\u{1}", "sub", &format!("job-{}", rng.random_range(0..50))),
         level: levels[rng.random_range(0..3)],
         metadata_priority: Priority::High,
         first_seen: i64::from(first_hour) * HOUR_MICROS + rng.random_range(0..HOUR_MICROS),

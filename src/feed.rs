@@ -236,7 +236,7 @@ impl Feeder {
                 bar.inc(block.lines.len() as u64);
             }
             self.metrics
-                .record_read(block.lines.len() as u64, block.bytes.as_slice().len() as u64);
+                .record_read(block.lines.len() as u64, block.bytes.contiguous().map_or(0, <[u8]>::len) as u64);
             self.metrics.epoch_sent(epoch);
             dispatch.block(
                 (epoch % workers) as usize,

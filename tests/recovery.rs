@@ -290,9 +290,10 @@ fn a_two_process_cluster_killed_at_random_moments_equals_an_uninterrupted_single
     eprintln!("cluster test: {:.1}s", started.elapsed().as_secs_f64());
 }
 
-/// Starts a Kafka backfill of `source` as `processes` processes of `workers` workers sharing
-/// the state directory `state` (checkpoints every 0.3 s), logging to `log-<run>-<process>`.
-fn start_shaped(dir: &Path, source: &[String], run: &str, processes: usize, workers: usize) -> Vec<std::process::Child> {
+/// Starts a Kafka backfill of `source` as `processes` processes of `workers` workers
+/// (checkpoints every 0.3 s), logging to `log-<run>-<process>`. Process 0's state directory is
+/// `state`; the others share it, or with `separate` each has its own, empty, `state-<run>-<process>`.
+fn start_shaped(dir: &Path, source: &[String], run: &str, processes: usize, workers: usize, separate: bool) -> Vec<std::process::Child> {
     let hostfile = dir.join(format!("hosts-{run}"));
     let hosts: String = (0..processes).map(|_| format!("127.0.0.1:{}\n", free_port())).collect();
     std::fs::write(&hostfile, hosts).unwrap();
@@ -301,7 +302,12 @@ fn start_shaped(dir: &Path, source: &[String], run: &str, processes: usize, work
             let mut command = Command::new(BIN);
             command.arg("backfill").args(source);
             command.args(["--workers", &workers.to_string(), "--checkpoint-interval", "0.3"]);
-            command.arg("--state-dir").arg(dir.join("state"));
+            let state = match process {
+                0 => dir.join("state"),
+                _ if separate => dir.join(format!("state-{run}-{process}")),
+                _ => dir.join("state"),
+            };
+            command.arg("--state-dir").arg(state);
             if processes > 1 {
                 command.args(["--processes", &processes.to_string(), "--process", &process.to_string()]);
                 command.arg("--hostfile").arg(&hostfile);
@@ -361,18 +367,19 @@ fn a_cut_of_two_processes_restores_on_one_and_a_cut_of_one_on_two() {
     let state = dir.path().join("state");
     let log = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
 
-    // Two processes of two workers write cuts and are killed.
-    kill_after_two_cuts(start_shaped(dir.path(), &source, "a", 2, 2), &state, 2, 0);
+    // Two processes of two workers, sharing a state directory, write cuts and are killed.
+    kill_after_two_cuts(start_shaped(dir.path(), &source, "a", 2, 2, false), &state, 2, 0);
     let two = *cut_epochs(&state, 2).last().unwrap();
     // One process of one worker resumes from the two parts, writes its own cuts, is killed.
-    kill_after_two_cuts(start_shaped(dir.path(), &source, "b", 1, 1), &state, 1, two);
+    kill_after_two_cuts(start_shaped(dir.path(), &source, "b", 1, 1, false), &state, 1, two);
     let loaded = log("log-b-0");
     assert!(
         loaded.lines().any(|l| l.contains("loaded checkpoint") && l.contains("-2-0.bin")),
         "the single process resumed from the two-process cut: {loaded}"
     );
-    // Two processes of one worker resume from the one-process cut and finish.
-    for mut child in start_shaped(dir.path(), &source, "c", 2, 1) {
+    // Two processes of one worker resume from the one-process cut and finish; the new process
+    // 1 has a state directory of its own, empty: the cut reaches it over the cluster.
+    for mut child in start_shaped(dir.path(), &source, "c", 2, 1, true) {
         assert!(child.wait().unwrap().success(), "the last run failed: {}", log("log-c-0"));
     }
     let resumed = log("log-c-0");
@@ -382,6 +389,11 @@ fn a_cut_of_two_processes_restores_on_one_and_a_cut_of_one_on_two() {
             .any(|l| l.contains("the cluster resumes from a common checkpoint") && l.contains("-1-0.bin")),
         "the cluster resumed from the one-process cut: {resumed}"
     );
+    let own_parts = std::fs::read_dir(dir.path().join("state-c-1"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with("-2-1.bin"))
+        .count();
+    assert!(own_parts > 0, "process 1 wrote its parts of the new cuts to its own directory");
     assert_eq!(
         std::fs::read_to_string(dir.path().join("summary.json")).unwrap(),
         expected.1,

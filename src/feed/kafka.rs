@@ -27,8 +27,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use connectors::kafka::{ChunkBytes, ChunkEnd, KafkaSource};
-use dataflows::model::block::{BlockBytes, BlockKind, InputBlock, LineInfo};
+use connectors::kafka::{ChunkEnd, KafkaSource};
+use dataflows::model::block::{BlockBytes, BlockKind, InputBlock, LineBuffers, LineInfo};
 
 use super::{Checkpointer, Feeder, LIVE_WAIT};
 use crate::checkpoint::Positions;
@@ -173,13 +173,16 @@ impl Feeder {
                     continue;
                 }
                 read_any = true;
-                self.metrics.record_read(chunk.lines.len() as u64, chunk.bytes.len() as u64);
+                self.metrics.record_read(chunk.lines.len() as u64, chunk.bytes);
                 if let Some(bar) = &bar {
                     bar.inc(chunk.lines.len() as u64);
                 }
                 let first_epoch = round_start + partition as u64 * workers;
                 let horizon = round_start.saturating_sub(kafka.in_flight_rounds * stride);
-                for (worker, block) in split_chunk(chunk.bytes, chunk.lines, workers as usize).into_iter().enumerate() {
+                for (worker, block) in split_chunk(Arc::new(chunk.messages), chunk.lines, workers as usize)
+                    .into_iter()
+                    .enumerate()
+                {
                     let block = InputBlock {
                         index: first_epoch + worker as u64,
                         source: kafka.options.topic.as_str().into(),
@@ -405,44 +408,17 @@ impl Feeder {
     }
 }
 
-/// Splits a chunk into up to `parts` blocks of consecutive messages, sharing its buffer (which
-/// goes back to the source once the last block is dropped).
-fn split_chunk(bytes: ChunkBytes, lines: Vec<LineInfo>, parts: usize) -> Vec<(BlockBytes, Vec<LineInfo>)> {
+/// Splits a chunk into up to `parts` blocks of consecutive messages, sharing its messages
+/// (released once the last block is dropped).
+fn split_chunk(messages: Arc<dyn LineBuffers>, lines: Vec<LineInfo>, parts: usize) -> Vec<(BlockBytes, Vec<LineInfo>)> {
     let parts = parts.min(lines.len().div_ceil(MIN_SUB_BLOCK)).max(1);
-    let end = bytes.len();
-    let shared: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(bytes);
     if parts == 1 {
-        return vec![(
-            BlockBytes::Shared {
-                data: shared,
-                start: 0,
-                end,
-            },
-            lines,
-        )];
+        return vec![(BlockBytes::Separate(messages), lines)];
     }
     let per_part = lines.len().div_ceil(parts);
     lines
         .chunks(per_part)
-        .map(|part| {
-            let start = part[0].start;
-            let end = part[part.len() - 1].start + part[part.len() - 1].len;
-            let relative = part
-                .iter()
-                .map(|l| LineInfo {
-                    start: l.start - start,
-                    ..*l
-                })
-                .collect();
-            (
-                BlockBytes::Shared {
-                    data: shared.clone(),
-                    start,
-                    end,
-                },
-                relative,
-            )
-        })
+        .map(|part| (BlockBytes::Separate(messages.clone()), part.to_vec()))
         .collect()
 }
 
@@ -450,32 +426,48 @@ fn split_chunk(bytes: ChunkBytes, lines: Vec<LineInfo>, parts: usize) -> Vec<(Bl
 mod tests {
     use super::*;
 
+    struct Messages(Vec<Vec<u8>>);
+
+    impl LineBuffers for Messages {
+        fn line(&self, index: usize) -> &[u8] {
+            &self.0[index]
+        }
+    }
+
     #[test]
     fn chunks_split_into_consecutive_sub_blocks() {
-        let mut bytes = Vec::new();
+        let mut messages = Vec::new();
         let mut lines = Vec::new();
         for i in 0..2000u64 {
             let text = format!("m{i}");
             lines.push(LineInfo {
-                start: bytes.len(),
+                start: messages.len(),
                 len: text.len(),
                 line_number: i,
                 byte_offset: 0,
             });
-            bytes.extend_from_slice(text.as_bytes());
+            messages.push(text.into_bytes());
         }
-        let parts = split_chunk(bytes.into(), lines, 3);
+        let parts = split_chunk(Arc::new(Messages(messages)), lines, 3);
         assert_eq!(parts.len(), 3);
         let mut seen = Vec::new();
-        for (bytes, lines) in &parts {
-            for line in lines {
-                seen.push(String::from_utf8(bytes.as_slice()[line.start..line.start + line.len].to_vec()).unwrap());
+        let mut numbers = Vec::new();
+        for (bytes, lines) in parts {
+            let block = InputBlock {
+                bytes,
+                lines,
+                ..InputBlock::default()
+            };
+            for i in 0..block.lines.len() {
+                seen.push(String::from_utf8(block.line(i).to_vec()).unwrap());
+                numbers.push(block.lines[i].line_number);
             }
         }
         assert_eq!(seen, (0..2000).map(|i| format!("m{i}")).collect::<Vec<_>>());
+        assert_eq!(numbers, (0..2000).collect::<Vec<u64>>());
         // Small chunks stay whole.
         let small = split_chunk(
-            b"ab".to_vec().into(),
+            Arc::new(Messages(vec![b"ab".to_vec()])),
             vec![LineInfo {
                 start: 0,
                 len: 2,

@@ -5,7 +5,8 @@
 //! feeder about as much CPU as copying the payloads (see BENCHMARKS.md, Kafka). The batch call
 //! (`rd_kafka_consume_batch_queue`) pops everything queued under one lock. Messages stay
 //! owned by librdkafka until destroyed, so a message read past a chunk's end stays in the
-//! batch for the next chunk instead of being copied aside.
+//! batch for the next chunk instead of being copied aside, and a message taken into a chunk
+//! ([`Message`]) keeps its payload where librdkafka decoded it until the chunk is dropped.
 
 use std::collections::VecDeque;
 use std::ffi::CString;
@@ -28,6 +29,36 @@ pub(crate) enum Polled<'a> {
     /// The partition's end (`enable.partition.eof`).
     Eof,
     Error(KafkaError),
+}
+
+/// A message taken from a queue: its payload stays valid until it is dropped. It must be
+/// dropped before the client it came from is destroyed (the chunk holding it keeps the client).
+pub(crate) struct Message(std::ptr::NonNull<rd::rd_kafka_message_t>);
+
+// SAFETY: a taken message is read only (its payload and length), and librdkafka's message
+// destruction is thread-safe (reference counts on the fetch buffer and the partition).
+unsafe impl Send for Message {}
+unsafe impl Sync for Message {}
+
+impl Message {
+    pub(crate) fn payload(&self) -> &[u8] {
+        // SAFETY: valid until dropped.
+        let message = unsafe { self.0.as_ref() };
+        if message.payload.is_null() {
+            &[]
+        } else {
+            // SAFETY: librdkafka's payload pointer and length describe one buffer that lives
+            // as long as the message.
+            unsafe { std::slice::from_raw_parts(message.payload as *const u8, message.len) }
+        }
+    }
+}
+
+impl Drop for Message {
+    fn drop(&mut self) {
+        // SAFETY: taken from a queue's pending messages, so owned here and destroyed once.
+        unsafe { rd::rd_kafka_message_destroy(self.0.as_ptr()) };
+    }
 }
 
 pub(crate) struct BatchQueue {
@@ -96,6 +127,11 @@ impl BatchQueue {
             // SAFETY: popped from `pending`, so not destroyed before.
             unsafe { rd::rd_kafka_message_destroy(message) };
         }
+    }
+
+    /// Takes the message `peek` returned, payload and all, instead of dropping it.
+    pub(crate) fn take(&mut self) -> Option<Message> {
+        self.pending.pop_front().and_then(std::ptr::NonNull::new).map(Message)
     }
 
     fn fill(&mut self, timeout_ms: i32, size: usize) -> usize {

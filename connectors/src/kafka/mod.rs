@@ -11,7 +11,7 @@ mod source;
 mod topic_sink;
 
 pub use dead_letters::KafkaDeadLetters;
-pub use source::{Chunk, ChunkBytes, ChunkEnd, KafkaSource, PartitionProgress};
+pub use source::{Chunk, ChunkEnd, ChunkMessages, KafkaSource, PartitionProgress};
 pub use topic_sink::KafkaTopicSink;
 
 use rdkafka::config::ClientConfig;

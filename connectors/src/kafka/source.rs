@@ -6,15 +6,15 @@
 //! live edge (caught up, or nothing arrived within the wait) is a chunk cut early.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dataflows::model::block::LineInfo;
+use dataflows::model::block::{LineBuffers, LineInfo};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
-use super::batch_queue::{BatchQueue, Polled};
+use super::batch_queue::{BatchQueue, Message, Polled};
 use super::{client_error, EndAt, KafkaOptions, KafkaSourceError, StartAt};
 
 const METADATA_TIMEOUT: Duration = Duration::from_secs(30);
@@ -62,69 +62,56 @@ pub enum ChunkEnd {
     Waited,
 }
 
-/// Messages of one partition, concatenated, with each message's offset as its line number.
+/// Messages of one partition, each line one message (its offset as the line number).
 #[derive(Debug)]
 pub struct Chunk {
     pub partition: i32,
-    pub bytes: ChunkBytes,
+    pub messages: ChunkMessages,
+    /// `start` is the message's index in `messages`.
     pub lines: Vec<LineInfo>,
+    /// The payloads' total length.
+    pub bytes: u64,
     pub end: ChunkEnd,
 }
 
-/// Idle chunk buffers kept for reuse: at most this many. More than the chunks in flight
-/// (rounds in flight × partitions, 4 × 4 by default): with 8, the pool overflowed and
-/// emptied by turns as rounds completed, and each refill was a fresh buffer whose pages the
-/// kernel zeroed on first touch (a seventh of the feeder's CPU).
-const POOLED_BUFFERS: usize = 32;
-
-/// A chunk's payloads. Dropped (once the workers are done with its blocks), the buffer goes
-/// back to its source for a later chunk: a fresh multi-megabyte buffer per chunk costs a page
-/// fault per 4 KiB written, which made up a third of the feeder's CPU.
-pub struct ChunkBytes {
-    bytes: Vec<u8>,
-    pool: Arc<Mutex<Vec<Vec<u8>>>>,
+/// A chunk's messages, held as librdkafka decoded them (decompressed fetch buffers) until the
+/// workers are done with its blocks: copying them into one buffer cost the reader a copy and
+/// a first touch of every byte (most of the feeder's CPU; BENCHMARKS.md, Kafka, session 7).
+#[derive(Default)]
+pub struct ChunkMessages {
+    // Dropped before the client: librdkafka wants every message destroyed before the client
+    // is, and a chunk can outlive the source that read it (workers finish after the feeder).
+    messages: Vec<Message>,
+    client: Option<Arc<BaseConsumer<QuietContext>>>,
 }
 
-impl ChunkBytes {
+impl ChunkMessages {
     pub fn len(&self) -> usize {
-        self.bytes.len()
+        self.messages.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
+        self.messages.is_empty()
     }
 }
 
-/// A buffer of no source's (tests).
-impl From<Vec<u8>> for ChunkBytes {
-    fn from(bytes: Vec<u8>) -> Self {
-        ChunkBytes {
-            bytes,
-            pool: Arc::default(),
+impl LineBuffers for ChunkMessages {
+    fn line(&self, index: usize) -> &[u8] {
+        match self.messages.get(index) {
+            Some(message) => message.payload(),
+            None => &[],
         }
     }
 }
 
-impl AsRef<[u8]> for ChunkBytes {
-    fn as_ref(&self) -> &[u8] {
-        &self.bytes
-    }
-}
-
-impl std::fmt::Debug for ChunkBytes {
+impl std::fmt::Debug for ChunkMessages {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ChunkBytes({} bytes)", self.bytes.len())
-    }
-}
-
-impl Drop for ChunkBytes {
-    fn drop(&mut self) {
-        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
-        if pool.len() < POOLED_BUFFERS && self.bytes.capacity() > 0 {
-            let mut bytes = std::mem::take(&mut self.bytes);
-            bytes.clear();
-            pool.push(bytes);
-        }
+        write!(
+            f,
+            "ChunkMessages({} messages, client {})",
+            self.messages.len(),
+            self.client.is_some()
+        )
     }
 }
 
@@ -145,7 +132,6 @@ pub struct KafkaSource {
     partitions: Vec<Assigned>,
     consumer: Arc<BaseConsumer<QuietContext>>,
     topic: String,
-    pool: Arc<Mutex<Vec<Vec<u8>>>>,
     /// Totals for metrics.
     pub messages_read: u64,
     pub bytes_read: u64,
@@ -245,7 +231,6 @@ impl KafkaSource {
             partitions: assigned,
             consumer,
             topic,
-            pool: Arc::default(),
             messages_read: 0,
             bytes_read: 0,
         })
@@ -292,21 +277,16 @@ impl KafkaSource {
         let topic = self.topic.clone();
         let assigned = &mut self.partitions[index];
         let progress = &mut assigned.progress;
-        // Sized from what was read so far, so the payloads are copied once, not again as the
-        // buffer grows.
         let expected =
             (chunk_messages.clamp(1, 1 << 16) as u64).min((progress.end.unwrap_or(i64::MAX) - progress.next_offset).max(1) as u64);
-        let average = (self.bytes_read / self.messages_read.max(1)).clamp(64, 4096);
-        let capacity = (expected * (average + average / 8)) as usize;
-        let mut bytes = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop().unwrap_or_default();
-        bytes.reserve(capacity);
         let mut chunk = Chunk {
             partition: progress.partition,
-            bytes: ChunkBytes {
-                bytes,
-                pool: self.pool.clone(),
+            messages: ChunkMessages {
+                messages: Vec::with_capacity(expected as usize),
+                client: Some(self.consumer.clone()),
             },
             lines: Vec::with_capacity(expected as usize),
+            bytes: 0,
             end: ChunkEnd::Finished,
         };
         if progress.finished {
@@ -334,8 +314,8 @@ impl KafkaSource {
                 };
                 return Ok(chunk);
             }
-            let (offset, payload) = match assigned.queue.peek(if progress.live { Duration::ZERO } else { wait }) {
-                Some(Polled::Message { offset, payload }) => (offset, payload),
+            let (offset, len) = match assigned.queue.peek(if progress.live { Duration::ZERO } else { wait }) {
+                Some(Polled::Message { offset, payload }) => (offset, payload.len()),
                 Some(Polled::Eof) => {
                     assigned.queue.consume();
                     progress.at_end = true;
@@ -392,20 +372,22 @@ impl KafkaSource {
                 progress.next_offset = target;
                 continue;
             }
-            let start = chunk.bytes.bytes.len();
-            chunk.bytes.bytes.extend_from_slice(payload);
+            let Some(message) = assigned.queue.take() else {
+                continue;
+            };
             chunk.lines.push(LineInfo {
-                start,
-                len: payload.len(),
+                start: chunk.messages.messages.len(),
+                len,
                 line_number: offset as u64,
                 byte_offset: 0,
             });
+            chunk.messages.messages.push(message);
+            chunk.bytes += len as u64;
             self.messages_read += 1;
-            self.bytes_read += payload.len() as u64;
+            self.bytes_read += len as u64;
             progress.at_end = false;
             progress.next_offset = offset + 1;
             progress.high_watermark = progress.high_watermark.max(progress.next_offset);
-            assigned.queue.consume();
         }
     }
 

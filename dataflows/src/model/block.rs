@@ -16,7 +16,8 @@ pub struct LineInfo {
 }
 
 /// A block's bytes: its own buffer, or a range of a shared one (such as a memory-mapped file),
-/// so large inputs are never copied.
+/// or buffers of their own per line (Kafka messages as the client library received them), so
+/// large inputs are never copied.
 pub enum BlockBytes {
     Owned(Vec<u8>),
     Shared {
@@ -24,6 +25,15 @@ pub enum BlockBytes {
         start: usize,
         end: usize,
     },
+    /// Each line is a buffer of its own: a line's [`LineInfo::start`] is its index in `data`.
+    Separate(Arc<dyn LineBuffers>),
+}
+
+/// Lines that are not one buffer: Kafka messages, held where the client decoded them until
+/// the block is dropped (copying them into one buffer cost the reader a copy and a first
+/// touch of every byte).
+pub trait LineBuffers: Send + Sync {
+    fn line(&self, index: usize) -> &[u8];
 }
 
 impl Default for BlockBytes {
@@ -34,15 +44,20 @@ impl Default for BlockBytes {
 
 impl std::fmt::Debug for BlockBytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "BlockBytes({} bytes)", self.as_slice().len())
+        match self.contiguous() {
+            Some(bytes) => write!(f, "BlockBytes({} bytes)", bytes.len()),
+            None => write!(f, "BlockBytes(separate lines)"),
+        }
     }
 }
 
 impl BlockBytes {
-    pub fn as_slice(&self) -> &[u8] {
+    /// The bytes, when they are one buffer.
+    pub fn contiguous(&self) -> Option<&[u8]> {
         match self {
-            BlockBytes::Owned(bytes) => bytes,
-            BlockBytes::Shared { data, start, end } => &(**data).as_ref()[*start..*end],
+            BlockBytes::Owned(bytes) => Some(bytes),
+            BlockBytes::Shared { data, start, end } => Some(&(**data).as_ref()[*start..*end]),
+            BlockBytes::Separate(_) => None,
         }
     }
 }
@@ -71,7 +86,11 @@ pub enum BlockKind {
 impl InputBlock {
     pub fn line(&self, i: usize) -> &[u8] {
         let info = self.lines[i];
-        &self.bytes.as_slice()[info.start..info.start + info.len]
+        match &self.bytes {
+            BlockBytes::Owned(bytes) => &bytes[info.start..info.start + info.len],
+            BlockBytes::Shared { data, start, .. } => &(**data).as_ref()[start + info.start..start + info.start + info.len],
+            BlockBytes::Separate(lines) => lines.line(info.start),
+        }
     }
 
     pub fn seq(&self, i: usize) -> Seq {

@@ -121,8 +121,13 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
                 }
                 effects.epoch = epoch;
                 let mut projects = projects.borrow_mut();
-                for record in chunks.iter().flatten() {
-                    projects.entry(record.project).or_default().apply(record, &config, &mut effects);
+                for chunk in &chunks {
+                    for (i, record) in chunk.iter().enumerate() {
+                        if let Some(ahead) = chunk.get(i + PREFETCH_AHEAD) {
+                            ahead.prefetch();
+                        }
+                        projects.entry(record.project).or_default().apply(record, &config, &mut effects);
+                    }
                 }
                 drop(chunks);
 
@@ -134,11 +139,11 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
                         group_updates.push(((key, row.clone()), epoch, 1));
                     }
                 }
-                let activity: Updates<Activity> = effects
+                // Each group's updates together: the views resolve a group once per run.
+                let mut activity: Updates<Activity> = Vec::with_capacity(effects.facet_hours.len());
+                effects
                     .facet_hours
-                    .drain()
-                    .map(|((key, facet, hour), n)| (Activity::Occurrences(key, facet, hour), epoch, n))
-                    .collect();
+                    .drain(|key, facet, hour, n| activity.push((Activity::Occurrences(key, facet, hour), epoch, n)));
                 let counters: Updates<Counter> = effects.counters.drain().map(|(k, n)| (k, epoch, n)).collect();
                 give(groups_out, &caps[0], group_updates);
                 give(activity_out, &caps[1], activity);
@@ -161,6 +166,9 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
         user_hours,
     }
 }
+
+/// How many records ahead the ingest loop prefetches texts (`Record::prefetch`).
+const PREFETCH_AHEAD: usize = 4;
 
 /// Output ports of the ingest operator (one capability each per epoch).
 const OUTPUTS: usize = 7;

@@ -9,6 +9,7 @@ use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::Stream;
 
 use super::epoch_of;
+use super::ingest::worker_of;
 
 use crate::model::block::{BlockKind, DeadLetter, InputBlock};
 use crate::model::mutation::MutationLine;
@@ -34,9 +35,12 @@ pub struct Parsed<'scope> {
     pub blocks: Stream<'scope, u64, Vec<Arc<InputBlock>>>,
 }
 
-const RECORDS_PER_CONTAINER: usize = 1024;
+/// Records per container sent to the ingest operator. Each container holds records for one
+/// worker only (see [`ByContainer`]).
+const RECORDS_PER_CONTAINER: usize = 512;
 
 pub fn parse<'scope, D: LineDecoder>(blocks: Stream<'scope, u64, Vec<Arc<InputBlock>>>, decoder: D) -> Parsed<'scope> {
+    let peers = blocks.scope().peers();
     let mut builder = OperatorBuilder::new("Parse".to_owned(), blocks.scope());
     let mut input = builder.new_input(blocks, Pipeline);
     let (records_out, records) = builder.new_output::<Vec<Record>>();
@@ -49,8 +53,10 @@ pub fn parse<'scope, D: LineDecoder>(blocks: Stream<'scope, u64, Vec<Arc<InputBl
         // Symbols this worker has already published: names are sent once, not per record.
         // Looked up for each release and environment of each record, so not SipHash.
         let mut defined: HashSet<Symbol> = HashSet::default();
-        // The records container, handed back by the exchange after each send and kept.
-        let mut records: Vec<Record> = Vec::new();
+        // One container per worker, filled with the records its projects' state lives on:
+        // the exchange moves whole containers (`ByContainer`) instead of copying each record
+        // into small per-worker buffers.
+        let mut records: Vec<Vec<Record>> = (0..peers).map(|_| Vec::new()).collect();
         move |_frontiers| {
             let (records_out, dead_out, symbols_out, counters_out, blocks_out) = &mut outputs;
             let mut records_out = records_out.activate();
@@ -60,8 +66,6 @@ pub fn parse<'scope, D: LineDecoder>(blocks: Stream<'scope, u64, Vec<Arc<InputBl
             let mut blocks_out = blocks_out.activate();
             input.for_each(|cap, data| {
                 let time = epoch_of(&cap);
-                records.clear();
-                records.reserve(RECORDS_PER_CONTAINER);
                 let mut dead = Vec::new();
                 let mut new_symbols = Vec::new();
                 for block in data.iter() {
@@ -77,15 +81,17 @@ pub fn parse<'scope, D: LineDecoder>(blocks: Stream<'scope, u64, Vec<Arc<InputBl
                         };
                         match decoded {
                             Ok(record) => {
-                                records.push(record);
+                                let container = &mut records[worker_of(record.project, peers)];
+                                if container.capacity() == 0 {
+                                    container.reserve_exact(RECORDS_PER_CONTAINER);
+                                }
+                                container.push(record);
                                 // Ship in small containers: allocator-friendly, and the
                                 // exchange can start before the block is done.
-                                if records.len() == RECORDS_PER_CONTAINER {
-                                    records_out.give(&cap, &mut records);
-                                    // The exchange drains the container and hands it back:
-                                    // reused, not allocated (and faulted in) again.
-                                    records.clear();
-                                    records.reserve(RECORDS_PER_CONTAINER);
+                                if container.len() == RECORDS_PER_CONTAINER {
+                                    records_out.give(&cap, container);
+                                    // Moved to its worker whole: the next is a new one.
+                                    container.clear();
                                 }
                             }
                             Err(reason) => dead.push(DeadLetter::from_block(block, i, reason)),
@@ -98,8 +104,9 @@ pub fn parse<'scope, D: LineDecoder>(blocks: Stream<'scope, u64, Vec<Arc<InputBl
                 if !dead.is_empty() {
                     counters.push((Counter::DeadLettered, time, dead.len() as isize));
                 }
-                if !records.is_empty() {
-                    records_out.give(&cap, &mut records);
+                for container in records.iter_mut().filter(|c| !c.is_empty()) {
+                    records_out.give(&cap, container);
+                    container.clear();
                 }
                 if !dead.is_empty() {
                     dead_out.give(&cap, &mut dead);

@@ -1,7 +1,5 @@
 //! What applying records produces for the views and the metrics, per epoch.
 
-use rustc_hash::FxHashMap as HashMap;
-
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -80,9 +78,10 @@ pub struct Effects {
     pub user_hours: Vec<(GroupKey, u32, Symbol)>,
     /// Occurrences per (group, facet, hour). The views derive everything per-hour from it:
     /// hourly counts, environment and release sets, per-environment hours and the facets
-    /// that event-level conditions test (`facets::FacetHours`). One map where there were
-    /// five (one hash update per occurrence instead of five, and one update stream).
-    pub facet_hours: HashMap<(GroupKey, crate::facets::Facet, u32), isize>,
+    /// that event-level conditions test (`facets::FacetHours`). One collection where there
+    /// were five (one update per occurrence instead of five, and one update stream), kept
+    /// per group (`EpochFacets`).
+    pub facet_hours: super::EpochFacets,
 }
 
 impl Effects {

@@ -5,6 +5,7 @@ pub mod conditions;
 pub mod creation_quota;
 pub mod dedup;
 mod effects;
+mod epoch_facets;
 mod mutations;
 pub mod noise_gate;
 pub mod project;
@@ -14,6 +15,7 @@ pub mod status_change;
 mod triage;
 
 pub use effects::{Counter, Effects, IngestConfig};
+pub use epoch_facets::EpochFacets;
 pub use project::ProjectState;
 pub use row::{EventGroup, GroupKey, GroupRow, RowTexts};
 pub use triage::{inbox_entry, InboxEntry, InboxReason};

@@ -34,19 +34,25 @@ pub(super) struct GroupState {
     pub(super) lifecycle: Lifecycle,
     /// Ignore conditions and release resolutions, for the few groups that have them.
     pub(super) conditions: Option<Box<Conditions>>,
-    /// The epoch in which this group was last reported changed (see `Effects`), `NO_EPOCH`
-    /// if none. Not checkpointed: epochs restart numbering meaning after a restore. A sentinel
-    /// rather than an `Option` (16 bytes): a group's state is 56 bytes instead of 64.
+    /// The epoch in which this group was last reported changed (see `Effects`; `NO_EPOCH`:
+    /// never). Not checkpointed: epochs restart numbering meaning after a restore. A sentinel
+    /// rather than an `Option` (16 bytes) keeps a group's state at 56 bytes.
     #[serde(skip, default = "no_epoch")]
     dirty_epoch: u64,
+    /// Its first entry in `Effects::facet_hours` in `dirty_epoch` (`epoch_facets::NONE`:
+    /// none yet). Reset when the group is first touched in an epoch.
+    #[serde(skip, default = "no_facets")]
+    epoch_facets: u32,
 }
 
-/// `GroupState::dirty_epoch` of a group not reported changed since the start or a restore
-/// (epochs are block numbers: this one is never reached).
 const NO_EPOCH: u64 = u64::MAX;
 
 fn no_epoch() -> u64 {
     NO_EPOCH
+}
+
+fn no_facets() -> u32 {
+    super::epoch_facets::NONE
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +167,7 @@ impl ProjectState {
         let group = &mut self.groups[index];
         if group.dirty_epoch != effects.epoch {
             group.dirty_epoch = effects.epoch;
+            group.epoch_facets = super::epoch_facets::NONE;
             let key = Self::key(project, index);
             effects.retracted.push((key, group.row.clone()));
             effects.changed.push(key);
@@ -262,13 +269,19 @@ impl ProjectState {
             release: occ.release,
             level: occ.level,
         };
-        *effects.facet_hours.entry((key, facet, hour)).or_default() += 1;
+        // Every accepted occurrence's group was touched or created in this epoch above, so
+        // its list head belongs to this epoch.
+        effects.facet_hours.add(&mut self.groups[index].epoch_facets, key, facet, hour);
         if let Some(user) = occ.user {
-            if self.users.insert((key.short_id, user)) {
-                Arc::make_mut(&mut self.groups[index].row).user_count += 1;
-            }
-            if self.keep_user_hour(hour) && self.hour_users.insert((key.short_id, hour, user)) {
+            // `hour_users` ⊆ `users` (per group, merges and deletes move or drop both): a user
+            // already seen in this group and hour needs no second lookup in `users`.
+            let kept = self.keep_user_hour(hour);
+            let new_this_hour = kept && self.hour_users.insert((key.short_id, hour, user));
+            if new_this_hour {
                 effects.user_hours.push((key, hour, user));
+            }
+            if (new_this_hour || !kept) && self.users.insert((key.short_id, user)) {
+                Arc::make_mut(&mut self.groups[index].row).user_count += 1;
             }
         }
         if linked.is_some() && self.groups[index].conditions.is_some() {
@@ -282,6 +295,7 @@ impl ProjectState {
         effects.created.push((seq, Self::key(project, index)));
         effects.changed.push(Self::key(project, index));
         self.groups[index].dirty_epoch = effects.epoch;
+        self.groups[index].epoch_facets = super::epoch_facets::NONE;
         effects.count(Counter::GroupsCreated);
         index
     }
@@ -340,6 +354,7 @@ impl ProjectState {
             lifecycle: Lifecycle::Live,
             conditions: None,
             dirty_epoch: NO_EPOCH,
+            epoch_facets: super::epoch_facets::NONE,
         });
         self.groups.len() - 1
     }

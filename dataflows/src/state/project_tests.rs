@@ -72,7 +72,7 @@ fn user_hours_are_reported_once_per_group_hour_and_user() {
         environment: env,
         ..occurrence(1, &[7], time)
     };
-    let (_, effects) = apply_all(vec![
+    let (_, mut effects) = apply_all(vec![
         with(1, 0, Some(5)),
         with(1, 10, None),
         with(2, 20, Some(5)),
@@ -85,7 +85,10 @@ fn user_hours_are_reported_once_per_group_hour_and_user() {
         release: None,
         level: occurrence(1, &[7], 0).level,
     };
-    let mut activity: Vec<_> = effects.facet_hours.iter().map(|(k, n)| (*k, *n)).collect();
+    let mut activity: Vec<_> = Vec::new();
+    effects
+        .facet_hours
+        .drain(|key, facet, hour, n| activity.push(((key, facet, hour), n)));
     activity.sort_unstable();
     assert_eq!(
         activity,

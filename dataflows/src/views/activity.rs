@@ -88,11 +88,20 @@ impl IssueViews {
         }
         // Each update's group is looked up once; see `epoch.rs`.
         let mut scratch = std::mem::take(&mut self.epoch_scratch);
+        // The ingest operator sends each group's updates together: one lookup per run.
+        let mut last: Option<(GroupKey, u32)> = None;
         for (update, _time, diff) in updates {
-            // A merged group's late activity belongs to its parent.
             let key = update.key();
-            let key = if self.merged.is_empty() { key } else { self.owner(key) };
-            let index = self.index_of(key);
+            let index = match last {
+                Some((last_key, index)) if last_key == key => index,
+                _ => {
+                    // A merged group's late activity belongs to its parent.
+                    let owner = if self.merged.is_empty() { key } else { self.owner(key) };
+                    let index = self.index_of(owner);
+                    last = Some((key, index));
+                    index
+                }
+            };
             match update {
                 Activity::Hour(_, hour) => scratch.hour(index, hour, diff),
                 Activity::Environment(_, env) => scratch.environments.push((index, env, diff)),

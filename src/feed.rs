@@ -54,7 +54,7 @@ pub struct Feeder {
     /// API mutations (and their log); in a cluster, opened by `run` on process 0.
     pub mutations: Option<RefCell<Sequencer>>,
     /// A cluster's process 0: the API's requests, for the log `run` opens.
-    pub cluster_inbox: Option<std::sync::mpsc::Receiver<crate::mutation_log::Pending>>,
+    pub cluster_inbox: Option<crate::mutation_log::Inbox>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -201,6 +201,7 @@ impl Feeder {
             // Files followed for ever only when no Kafka input comes after them.
             follow: self.follow && self.kafka.is_none(),
             idle: Some(MUTATION_WAIT),
+            release: self.mutations.as_ref().and_then(|m| m.borrow().waiting_flag()),
             ..BlockOptions::default()
         };
         let mut source = LineSource::new(self.files.clone(), options);

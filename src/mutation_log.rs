@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 
@@ -98,6 +99,29 @@ pub struct Pending {
 #[derive(Clone)]
 pub struct MutationSender {
     sender: Sender<Pending>,
+    /// Raised after each send ([`Inbox::waiting_flag`]).
+    waiting: Arc<AtomicBool>,
+}
+
+/// The feeder's end of the API's channel, with a flag the API raises when it sends, so a
+/// followed file's partial block can be released at once instead of when it is full.
+pub struct Inbox {
+    receiver: Receiver<Pending>,
+    waiting: Arc<AtomicBool>,
+}
+
+impl Inbox {
+    /// The requests sent so far. The flag is lowered first, so a request sent meanwhile
+    /// raises it again.
+    fn drain(&self) -> std::sync::mpsc::TryIter<'_, Pending> {
+        self.waiting.store(false, Ordering::Release);
+        self.receiver.try_iter()
+    }
+
+    /// Raised while requests wait in the channel (for `BlockOptions::release`).
+    pub fn waiting_flag(&self) -> Arc<AtomicBool> {
+        self.waiting.clone()
+    }
 }
 
 impl MutationSender {
@@ -107,15 +131,23 @@ impl MutationSender {
         self.sender
             .send(Pending { request, reply })
             .map_err(|_| "the pipeline has stopped".to_string())?;
+        self.waiting.store(true, Ordering::Release);
         answer
             .await
             .map_err(|_| "the pipeline stopped before applying the mutation".to_string())?
     }
 }
 
-pub fn channel() -> (MutationSender, Receiver<Pending>) {
+pub fn channel() -> (MutationSender, Inbox) {
     let (sender, receiver) = std::sync::mpsc::channel();
-    (MutationSender { sender }, receiver)
+    let waiting = Arc::new(AtomicBool::new(false));
+    (
+        MutationSender {
+            sender,
+            waiting: waiting.clone(),
+        },
+        Inbox { receiver, waiting },
+    )
 }
 
 /// The feeder's side: the log file, the entries still to replay and the inbox.
@@ -124,7 +156,7 @@ pub struct Sequencer {
     file: Option<File>,
     next_n: u64,
     replay: VecDeque<LogEntry>,
-    inbox: Option<Receiver<Pending>>,
+    inbox: Option<Inbox>,
     /// Requests taken from the inbox by [`Sequencer::poll_inbox`], not yet logged.
     waiting: Vec<Pending>,
 }
@@ -139,7 +171,7 @@ impl Sequencer {
     /// Opens the log under `dir` (none: mutations are applied but not durable). Entries
     /// from `applied` on are replayed. A torn last line (a crash while appending, before the
     /// fsync that acknowledges it) is cut off.
-    pub fn open(dir: Option<&Path>, applied: u64, inbox: Option<Receiver<Pending>>) -> anyhow::Result<Sequencer> {
+    pub fn open(dir: Option<&Path>, applied: u64, inbox: Option<Inbox>) -> anyhow::Result<Sequencer> {
         let mut sequencer = Sequencer {
             path: None,
             file: None,
@@ -203,7 +235,7 @@ impl Sequencer {
     /// Whether requests are waiting (they stay queued for [`Sequencer::due`]).
     pub fn poll_inbox(&mut self) -> bool {
         if let Some(inbox) = &self.inbox {
-            self.waiting.extend(inbox.try_iter());
+            self.waiting.extend(inbox.drain());
         }
         !self.waiting.is_empty()
     }
@@ -211,6 +243,11 @@ impl Sequencer {
     /// Logged entries the state does not contain yet.
     pub fn to_replay(&self) -> usize {
         self.replay.len()
+    }
+
+    /// The inbox's [`Inbox::waiting_flag`], if requests come in.
+    pub fn waiting_flag(&self) -> Option<Arc<AtomicBool>> {
+        self.inbox.as_ref().map(Inbox::waiting_flag)
     }
 
     pub fn has_inbox(&self) -> bool {
@@ -273,10 +310,10 @@ impl Sequencer {
         }
         let Some(inbox) = &self.inbox else { return Ok(batch) };
         let mut pending: Vec<Pending> = std::mem::take(&mut self.waiting);
-        pending.extend(inbox.try_iter());
+        pending.extend(inbox.drain());
         if pending.is_empty() {
             if let Some(wait) = wait {
-                pending.extend(inbox.recv_timeout(wait).ok());
+                pending.extend(inbox.receiver.recv_timeout(wait).ok());
             }
         }
         if pending.is_empty() {

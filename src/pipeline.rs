@@ -60,7 +60,7 @@ pub struct PipelineOptions {
     pub changes: crate::changes::ChangeSinks,
     /// API mutations to sequence (a server); None for a batch run, which still replays
     /// the mutation log of its state directory.
-    pub mutations: Option<std::sync::mpsc::Receiver<crate::mutation_log::Pending>>,
+    pub mutations: Option<crate::mutation_log::Inbox>,
 }
 
 #[derive(Clone)]

@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -120,6 +121,10 @@ pub struct BlockOptions {
     /// In follow mode, an empty block (no lines, no index used) is returned after this long
     /// without input, so the caller can do other work (mutations, signals) while it waits.
     pub idle: Option<Duration>,
+    /// In follow mode, a partial block is released as soon as it reaches the end of the input
+    /// while this is raised (an API mutation waits behind it): under a steady trickle of
+    /// appends `linger` never passes, and the block would wait until it is full.
+    pub release: Option<Arc<AtomicBool>>,
 }
 
 impl Default for BlockOptions {
@@ -130,6 +135,7 @@ impl Default for BlockOptions {
             follow: false,
             linger: Duration::from_millis(20),
             idle: None,
+            release: None,
         }
     }
 }
@@ -382,7 +388,8 @@ impl LineSource {
             }
             if self.options.follow && self.is_last_file() {
                 let since = *waiting_since.get_or_insert_with(Instant::now);
-                if !block.lines.is_empty() && since.elapsed() >= self.options.linger {
+                let released = self.options.release.as_ref().is_some_and(|flag| flag.load(Ordering::Acquire));
+                if !block.lines.is_empty() && (released || since.elapsed() >= self.options.linger) {
                     break;
                 }
                 if block.lines.is_empty() && self.options.idle.is_some_and(|idle| since.elapsed() >= idle) {
@@ -567,6 +574,60 @@ mod tests {
             }
         }
         seen
+    }
+
+    /// A followed file that keeps growing a line at a time never leaves `linger` without a new
+    /// line; raising `release` (an API mutation waiting) lets a partial block go at once.
+    #[test]
+    fn a_raised_release_flag_lets_a_followed_block_go_under_a_trickle() {
+        let dir = std::env::temp_dir().join(format!("occurrent-jsonl-trickle-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("live.jsonl");
+        std::fs::write(&path, "{\"x\":0}\n").unwrap();
+        const APPENDS: usize = 60;
+        let appender = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+                for i in 1..=APPENDS {
+                    std::thread::sleep(Duration::from_millis(5));
+                    writeln!(file, "{{\"x\":{i}}}").unwrap();
+                }
+            })
+        };
+        let release = Arc::new(AtomicBool::new(true));
+        let mut source = LineSource::new(
+            vec![path],
+            BlockOptions {
+                follow: true,
+                linger: Duration::from_millis(20),
+                idle: Some(Duration::from_millis(20)),
+                release: Some(release.clone()),
+                ..BlockOptions::default()
+            },
+        );
+        let first = loop {
+            let block = source.next_block().unwrap().expect("a followed file never ends");
+            if !block.lines.is_empty() {
+                break block;
+            }
+        };
+        release.store(false, Ordering::Release);
+        appender.join().unwrap();
+        // The appender wrote for ~300 ms without a 20 ms pause; a block held until then would
+        // hold every line.
+        assert!(
+            first.lines.len() < APPENDS,
+            "the first block waited for the appender to stop: {} lines",
+            first.lines.len()
+        );
+        let mut seen = first.lines.len();
+        while seen < APPENDS + 1 {
+            let block = source.next_block().unwrap().expect("a followed file never ends");
+            seen += block.lines.len();
+        }
+        assert_eq!(seen, APPENDS + 1, "every appended line is read once");
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     /// The mapped reader (a line longer than a read, a last line without a newline, blank

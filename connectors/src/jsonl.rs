@@ -509,6 +509,22 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    /// Every line to the end: (block index, text, line number, byte offset).
+    fn lines_of(source: &mut LineSource) -> Vec<(u64, String, u64, u64)> {
+        let mut seen = Vec::new();
+        while let Some(block) = source.next_block().unwrap() {
+            for (i, line) in block.lines.iter().enumerate() {
+                seen.push((
+                    block.index,
+                    String::from_utf8(block.line(i).to_vec()).unwrap(),
+                    line.line_number,
+                    line.byte_offset,
+                ));
+            }
+        }
+        seen
+    }
+
     #[test]
     fn splits_files_into_blocks_with_positions() {
         let dir = std::env::temp_dir().join(format!("occurrent-jsonl-{}", std::process::id()));
@@ -527,17 +543,7 @@ mod tests {
                 ..BlockOptions::default()
             },
         );
-        let mut seen = Vec::new();
-        while let Some(block) = source.next_block().unwrap() {
-            for i in 0..block.lines.len() {
-                seen.push((
-                    block.index,
-                    String::from_utf8(block.line(i).to_vec()).unwrap(),
-                    block.lines[i].line_number,
-                    block.lines[i].byte_offset,
-                ));
-            }
-        }
+        let seen = lines_of(&mut source);
         assert_eq!(
             seen,
             vec![
@@ -562,18 +568,7 @@ mod tests {
         if let Some(position) = resume {
             source.resume_at(position, 0);
         }
-        let mut seen = Vec::new();
-        while let Some(block) = source.next_block().unwrap() {
-            for i in 0..block.lines.len() {
-                seen.push((
-                    block.index,
-                    String::from_utf8(block.line(i).to_vec()).unwrap(),
-                    block.lines[i].line_number,
-                    block.lines[i].byte_offset,
-                ));
-            }
-        }
-        seen
+        lines_of(&mut source)
     }
 
     /// A followed file that keeps growing a line at a time never leaves `linger` without a new

@@ -129,7 +129,7 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
                         projects.entry(record.project).or_default().apply(record, &config, &mut effects);
                     }
                 }
-                drop(chunks);
+                chunks.into_iter().for_each(super::parse::recycle);
 
                 let mut group_updates: Updates<(GroupKey, Arc<GroupRow>)> =
                     Vec::with_capacity(effects.retracted.len() + effects.changed.len());

@@ -133,7 +133,14 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
 
                 let mut group_updates: Updates<(GroupKey, Arc<GroupRow>)> =
                     Vec::with_capacity(effects.retracted.len() + effects.changed.len());
-                group_updates.extend(effects.retracted.drain(..).map(|row| (row, epoch, -1)));
+                // A group that still has a row gets its new row only: the views replace the
+                // row they hold (`IssueViews::apply_groups`), as a retraction before it would
+                // have. Only groups gone this epoch (deleted, merged) are retracted.
+                for (key, row) in effects.retracted.drain(..) {
+                    if projects.get(&key.project).and_then(|p| p.row(key)).is_none() {
+                        group_updates.push(((key, row), epoch, -1));
+                    }
+                }
                 for key in effects.changed.drain(..) {
                     if let Some(row) = projects.get(&key.project).and_then(|p| p.row(key)) {
                         group_updates.push(((key, row.clone()), epoch, 1));

@@ -191,7 +191,9 @@ impl IssueViews {
 
     pub fn apply_groups(&mut self, mut updates: Vec<((GroupKey, Arc<GroupRow>), u64, isize)>) {
         // Retractions before insertions, so a key's old row leaves before its new row arrives.
-        // (The ingest operator sends them in that order: no sort, and no sort buffer.)
+        // (The ingest operator sends them in that order: no sort, and no sort buffer.) An
+        // insertion without a retraction replaces the key's row: the ingest operator retracts
+        // only the rows of groups that are gone.
         if !updates.is_sorted_by_key(|(_, time, diff)| (*time, *diff)) {
             updates.sort_by_key(|(_, time, diff)| (*time, *diff));
         }

@@ -129,11 +129,18 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
                         projects.entry(record.project).or_default().apply(record, &config, &mut effects);
                     }
                 }
-                drop(chunks);
+                chunks.into_iter().for_each(super::parse::recycle);
 
                 let mut group_updates: Updates<(GroupKey, Arc<GroupRow>)> =
                     Vec::with_capacity(effects.retracted.len() + effects.changed.len());
-                group_updates.extend(effects.retracted.drain(..).map(|row| (row, epoch, -1)));
+                // A group that still has a row gets its new row only: the views replace the
+                // row they hold (`IssueViews::apply_groups`), as a retraction before it would
+                // have. Only groups gone this epoch (deleted, merged) are retracted.
+                for (key, row) in effects.retracted.drain(..) {
+                    if projects.get(&key.project).and_then(|p| p.row(key)).is_none() {
+                        group_updates.push(((key, row), epoch, -1));
+                    }
+                }
                 for key in effects.changed.drain(..) {
                     if let Some(row) = projects.get(&key.project).and_then(|p| p.row(key)) {
                         group_updates.push(((key, row.clone()), epoch, 1));

@@ -39,6 +39,31 @@ pub struct Parsed<'scope> {
 /// worker only (see [`ByContainer`]).
 const RECORDS_PER_CONTAINER: usize = 512;
 
+/// Containers the ingest operators have emptied, for the parse operators to fill again: a
+/// container (90 KiB) is allocated on the worker that decodes and emptied on the one that
+/// ingests, and freed there the allocator often could not reuse it before the decoder asked
+/// for fresh pages, which the kernel zeroes.
+static EMPTIED: std::sync::Mutex<Vec<Vec<Record>>> = std::sync::Mutex::new(Vec::new());
+/// Emptied containers kept at most (~6 MiB): two blocks' worth.
+const EMPTIED_MAX: usize = 64;
+
+/// Drops `container`'s records and keeps it for a parse operator (see [`EMPTIED`]).
+pub(super) fn recycle(mut container: Vec<Record>) {
+    if container.capacity() != RECORDS_PER_CONTAINER {
+        return;
+    }
+    container.clear();
+    let mut emptied = EMPTIED.lock().unwrap_or_else(|p| p.into_inner());
+    if emptied.len() < EMPTIED_MAX {
+        emptied.push(container);
+    }
+}
+
+fn empty_container() -> Vec<Record> {
+    let kept = EMPTIED.lock().unwrap_or_else(|p| p.into_inner()).pop();
+    kept.unwrap_or_else(|| Vec::with_capacity(RECORDS_PER_CONTAINER))
+}
+
 pub fn parse<'scope, D: LineDecoder>(blocks: Stream<'scope, u64, Vec<Arc<InputBlock>>>, decoder: D) -> Parsed<'scope> {
     let peers = blocks.scope().peers();
     let mut builder = OperatorBuilder::new("Parse".to_owned(), blocks.scope());
@@ -83,7 +108,7 @@ pub fn parse<'scope, D: LineDecoder>(blocks: Stream<'scope, u64, Vec<Arc<InputBl
                             Ok(record) => {
                                 let container = &mut records[worker_of(record.project, peers)];
                                 if container.capacity() == 0 {
-                                    container.reserve_exact(RECORDS_PER_CONTAINER);
+                                    *container = empty_container();
                                 }
                                 container.push(record);
                                 // Ship in small containers: allocator-friendly, and the

@@ -16,8 +16,7 @@ use anyhow::Context;
 use connectors::events::InputDecoder;
 use connectors::jsonl::expand_inputs;
 use connectors::kafka::{EndAt, KafkaOptions, StartAt};
-use dataflows::graph::ingest::project_route;
-use dataflows::graph::{build_ingest, DeadLetterSink, OperatorState, Outputs};
+use dataflows::graph::{build_ingest, DeadLetterSink, OperatorState, Outputs, Routes};
 use dataflows::model::block::InputBlock;
 use dataflows::model::ProjectId;
 use dataflows::state::{IngestConfig, ProjectState};
@@ -142,6 +141,19 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         })),
         _ => None,
     };
+    // Where each project's state machine lives, the same map on every worker: by volume in a
+    // sample of the first input, so one large project does not load one worker (a 45/55
+    // split on the benchmark inputs by hash). A cluster hashes: its processes read different
+    // partitions and would have to agree on a sample.
+    let by_volume = std::env::var("OCCURRENT_PLACE_BY_VOLUME").map_or(true, |v| v != "0");
+    let routes = match files.first() {
+        Some(first) if processes == 1 && total_workers > 1 && by_volume => Routes::balanced(
+            connectors::sample::project_volumes(first, connectors::sample::SAMPLE_BYTES),
+            total_workers,
+        ),
+        _ => Routes::hashed(),
+    };
+    tracing::debug!(placed = routes.placed(), "projects placed on workers by volume");
     let mut positions = Positions::default();
     let mut next_id = 1;
     let mut initial: Vec<Option<HashMap<ProjectId, ProjectState>>> = (0..local_workers).map(|_| Some(HashMap::default())).collect();
@@ -170,7 +182,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
             }
         }
         for (project, state) in restored.projects {
-            let worker = (project_route(project) % total_workers as u64) as usize;
+            let worker = routes.worker_of(project, total_workers);
             if let Some(Some(map)) = initial.get_mut(worker) {
                 map.insert(project, state);
             }
@@ -414,7 +426,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                     }
                 })
                 .probe_with(&plan_probe);
-            build_ingest(blocks, decoder, ingest, owner, outputs, &state)
+            build_ingest(blocks, decoder, ingest, routes.clone(), owner, outputs, &state)
         });
         let start = start_epoch.load(Ordering::Relaxed);
         input.advance_to(start);
@@ -561,6 +573,15 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
             publish(&probe);
         }
         publish(&probe);
+        // The workers' shares of the work: the wall clock is set by the busiest one.
+        if let Some(times) = dataflows::views::ThreadTimes::now() {
+            tracing::debug!(
+                worker = index,
+                cpu_ms = times.cpu.as_millis() as u64,
+                waiting_ms = times.waiting.as_millis() as u64,
+                "worker finished"
+            );
+        }
     })
     .map_err(|e| anyhow::anyhow!("cannot start workers: {e}"))?;
     let outcomes = guards.join();

@@ -99,7 +99,7 @@ fn is_plain(path: &Path) -> bool {
     path.as_os_str() != "-" && !matches!(path.extension().and_then(|e| e.to_str()), Some("gz" | "zst" | "zstd"))
 }
 
-fn open(path: &Path) -> io::Result<Box<dyn Read + Send>> {
+pub(crate) fn open(path: &Path) -> io::Result<Box<dyn Read + Send>> {
     if path.as_os_str() == "-" {
         return Ok(Box::new(io::stdin()));
     }

@@ -6,6 +6,7 @@ pub mod event_store;
 pub mod events;
 pub mod jsonl;
 pub mod kafka;
+pub mod sample;
 
 impl dataflows::graph::LineDecoder for decode::OccurrenceDecoder {
     fn decode(

@@ -9,7 +9,7 @@ use std::sync::{Arc, Barrier, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
-use dataflows::graph::ingest::project_route;
+use dataflows::graph::routes::project_route;
 use dataflows::model::ProjectId;
 use dataflows::state::ProjectState;
 use dataflows::views::IssueViews;

@@ -17,6 +17,7 @@ use crate::model::{ProjectId, Record, Seq, Symbol};
 use crate::state::{Counter, Effects, GroupKey, GroupRow, IngestConfig, ProjectState};
 use crate::views::Activity;
 
+use super::routes::Routes;
 use super::Updates;
 
 pub struct Ingested<'scope> {
@@ -33,22 +34,13 @@ pub struct Ingested<'scope> {
     pub user_hours: Stream<'scope, u64, Updates<(GroupKey, u32, Symbol)>>,
 }
 
-/// Spreads project ids over workers (Fibonacci hashing; ids are often small and sequential).
-pub fn project_route(project: ProjectId) -> u64 {
-    project.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32
-}
-
-/// The worker (of `peers`) whose ingest operator holds `project`'s state.
-pub fn worker_of(project: ProjectId, peers: usize) -> usize {
-    (project_route(project) % peers as u64) as usize
-}
-
 /// Sends each container of records whole to the worker of its first record: the parse
-/// operator fills one container per worker ([`worker_of`]), so every record of a container
+/// operator fills one container per worker ([`Routes::worker_of`]), so every record of a container
 /// goes to the same worker, and moving the container saves copying each record into
 /// per-worker buffers of ~46 records (the default exchange: ~2.5% of a backfill).
 pub(super) struct ByContainer {
     peers: usize,
+    routes: Routes,
 }
 
 impl timely::dataflow::channels::pushers::exchange::Distributor<Vec<Record>> for ByContainer {
@@ -59,8 +51,8 @@ impl timely::dataflow::channels::pushers::exchange::Distributor<Vec<Record>> for
         pushers: &mut [P],
     ) {
         let Some(first) = container.first() else { return };
-        let worker = worker_of(first.project, self.peers);
-        debug_assert!(container.iter().all(|r| worker_of(r.project, self.peers) == worker));
+        let worker = self.routes.worker_of(first.project, self.peers);
+        debug_assert!(container.iter().all(|r| self.routes.worker_of(r.project, self.peers) == worker));
         timely::dataflow::channels::Message::push_at(container, stamp.clone(), &mut pushers[worker]);
     }
 
@@ -76,9 +68,18 @@ impl timely::dataflow::channels::pushers::exchange::Distributor<Vec<Record>> for
 /// between epochs (checkpoints).
 pub type SharedProjects = std::rc::Rc<std::cell::RefCell<HashMap<ProjectId, ProjectState>>>;
 
-pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestConfig, projects: SharedProjects) -> Ingested<'scope> {
+pub fn ingest<'scope>(
+    records: Stream<'scope, u64, Vec<Record>>,
+    config: IngestConfig,
+    projects: SharedProjects,
+    routes: Routes,
+) -> Ingested<'scope> {
+    let worker = records.scope().index();
     let mut builder = OperatorBuilder::new("Ingest".to_owned(), records.scope());
-    let pact = timely::dataflow::channels::pact::DistributorPact(|peers| ByContainer { peers });
+    let pact = timely::dataflow::channels::pact::DistributorPact(move |peers| ByContainer {
+        peers,
+        routes: routes.clone(),
+    });
     let mut input = builder.new_input(records, pact);
     let (groups_out, groups) = builder.new_output::<Updates<(GroupKey, Arc<GroupRow>)>>();
     let (activity_out, activity) = builder.new_output::<Updates<Activity>>();
@@ -100,9 +101,16 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
     builder.build(move |_| {
         // Records waiting for their epoch to complete, with one capability per output.
         let mut pending: super::Stash<Vec<Capability<u64>>, Vec<Record>> = BTreeMap::new();
+        let mut tally = Tally {
+            worker,
+            records: 0,
+            cpu: std::time::Duration::ZERO,
+        };
         // Reused every epoch so its maps keep their capacity.
         let mut effects = Effects::default();
         move |frontiers| {
+            // The whole tally, not copies of its fields (it logs when dropped).
+            let tally = &mut tally;
             input.for_each(|cap, data| {
                 let entry = pending
                     .entry(epoch_of(&cap))
@@ -120,7 +128,9 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
                     chunks = vec![all];
                 }
                 effects.epoch = epoch;
+                let started = crate::views::ThreadTimes::now();
                 let mut projects = projects.borrow_mut();
+                let records: u64 = chunks.iter().map(|c| c.len() as u64).sum();
                 for chunk in &chunks {
                     for (i, record) in chunk.iter().enumerate() {
                         if let Some(ahead) = chunk.get(i + PREFETCH_AHEAD) {
@@ -160,6 +170,8 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
                 let user_hours: Updates<(GroupKey, u32, Symbol)> = effects.user_hours.drain(..).map(|k| (k, epoch, 1)).collect();
                 give(user_hours_out, &caps[5], user_hours);
                 give(merges_out, &caps[6], effects.merges.drain(..).map(|m| (m, epoch, 1)).collect());
+                tally.records += records;
+                tally.cpu += crate::views::ThreadTimes::elapsed(started).map_or(std::time::Duration::ZERO, |t| t.cpu);
             }
         }
     });
@@ -171,6 +183,25 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
         merges,
         rejected,
         user_hours,
+    }
+}
+
+/// One worker's share of the ingest work, logged (debug) when the dataflow ends: records are
+/// placed on workers by project ([`Routes`]), and the busiest worker sets the wall clock.
+struct Tally {
+    worker: usize,
+    records: u64,
+    cpu: std::time::Duration,
+}
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        tracing::debug!(
+            worker = self.worker,
+            records = self.records,
+            cpu_ms = self.cpu.as_millis() as u64,
+            "ingest finished"
+        );
     }
 }
 

@@ -17,6 +17,7 @@ pub mod dead_letters;
 pub mod ids;
 pub mod ingest;
 pub mod parse;
+pub mod routes;
 pub mod sink;
 
 use std::sync::{Arc, RwLock};
@@ -29,6 +30,7 @@ use crate::model::block::{DeadLetter, InputBlock};
 use crate::state::IngestConfig;
 use crate::views::{Activity, IssueViews};
 pub use parse::LineDecoder;
+pub use routes::Routes;
 pub use sink::{DeadLetterSink, DeadLetterWriter, JsonLinesDeadLetters, Slicing};
 
 /// The state of this worker's stateful operators, reachable from outside the dataflow so the
@@ -59,11 +61,13 @@ pub struct Outputs {
 }
 
 /// Builds the ingest dataflow in `scope`. `owner(block)` names the worker that feeds block
-/// `block`. Returns a probe that passes an epoch once its changes are in the views.
+/// `block`; `routes` where each project's state lives (the same map on every worker).
+/// Returns a probe that passes an epoch once its changes are in the views.
 pub fn build_ingest<'scope, D: LineDecoder>(
     blocks: Stream<'scope, u64, Vec<Arc<InputBlock>>>,
     decoder: D,
     config: IngestConfig,
+    routes: Routes,
     owner: impl Fn(u64) -> u64 + 'static,
     outputs: Outputs,
     state: &OperatorState,
@@ -73,8 +77,8 @@ pub fn build_ingest<'scope, D: LineDecoder>(
         dead_letters: dead_letter_sink,
         views_in_first_process: to_first_process,
     } = outputs;
-    let parsed = parse::parse(blocks, decoder);
-    let ingested = ingest::ingest(parsed.records, config, state.projects.clone());
+    let parsed = parse::parse(blocks, decoder, routes.clone());
+    let ingested = ingest::ingest(parsed.records, config, state.projects.clone(), routes);
     let ids = ids::assign_ids(ingested.created, state.next_id.clone());
     let rejected = dead_letters::resolve_rejections(parsed.blocks, ingested.rejected, owner);
     let dead_letters: Stream<'scope, u64, Vec<DeadLetter>> = parsed.dead_letters.concat(rejected);

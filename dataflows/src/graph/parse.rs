@@ -9,7 +9,7 @@ use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::Stream;
 
 use super::epoch_of;
-use super::ingest::worker_of;
+use super::routes::Routes;
 
 use crate::model::block::{BlockKind, DeadLetter, InputBlock};
 use crate::model::mutation::MutationLine;
@@ -64,7 +64,7 @@ fn empty_container() -> Vec<Record> {
     kept.unwrap_or_else(|| Vec::with_capacity(RECORDS_PER_CONTAINER))
 }
 
-pub fn parse<'scope, D: LineDecoder>(blocks: Stream<'scope, u64, Vec<Arc<InputBlock>>>, decoder: D) -> Parsed<'scope> {
+pub fn parse<'scope, D: LineDecoder>(blocks: Stream<'scope, u64, Vec<Arc<InputBlock>>>, decoder: D, routes: Routes) -> Parsed<'scope> {
     let peers = blocks.scope().peers();
     let mut builder = OperatorBuilder::new("Parse".to_owned(), blocks.scope());
     let mut input = builder.new_input(blocks, Pipeline);
@@ -106,7 +106,7 @@ pub fn parse<'scope, D: LineDecoder>(blocks: Stream<'scope, u64, Vec<Arc<InputBl
                         };
                         match decoded {
                             Ok(record) => {
-                                let container = &mut records[worker_of(record.project, peers)];
+                                let container = &mut records[routes.worker_of(record.project, peers)];
                                 if container.capacity() == 0 {
                                     *container = empty_container();
                                 }

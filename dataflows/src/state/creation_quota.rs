@@ -6,8 +6,19 @@ use std::collections::BTreeMap;
 use crate::model::grouptype::CreationQuota;
 use crate::model::time::{Micros, MICROS_PER_SECOND};
 
-/// Creations per bucket. Its size is bounded by the number of groups it admitted; a sum over
-/// at most window/granularity buckets per check.
+/// Windows of buckets kept behind the latest bucket with a creation: that bucket's own window
+/// and one more, for occurrences that arrive late by up to a window (see [`QuotaWindow`]).
+const KEPT_WINDOWS: i64 = 2;
+
+/// Creations per bucket, from the horizon on. Event time is not monotonic, so a late
+/// occurrence may ask about a window long past; keeping every bucket for that grew with time
+/// (23 bytes per group at 1M groups over two weeks). With `m` the latest bucket that counted
+/// a creation and `n` buckets per window, buckets before the horizon `m − 2n + 1` are
+/// forgotten: a check at bucket `b` counts buckets `max(b − n + 1, horizon) ..= b`, and a
+/// creation at a bucket before the horizon is not counted. Checks up to one window older than
+/// `m` (`b ≥ m − n`) see exactly what an unbounded history would. The map holds at most `2n`
+/// buckets, and what is forgotten depends only on the creations so far, not on when a
+/// checkpoint was taken.
 #[derive(Default, serde::Serialize, serde::Deserialize)]
 pub struct QuotaWindow {
     creations: BTreeMap<i64, u32>,
@@ -18,16 +29,40 @@ impl QuotaWindow {
     pub fn try_create(&mut self, time: Micros, quota: &CreationQuota) -> bool {
         let bucket = time.div_euclid(quota.granularity_seconds * MICROS_PER_SECOND);
         let buckets = quota.window_seconds / quota.granularity_seconds;
-        let used: u64 = self
-            .creations
-            .range(bucket - buckets + 1..=bucket)
-            .map(|(_, n)| u64::from(*n))
-            .sum();
+        let horizon = self.horizon(buckets);
+        let from = (bucket - buckets + 1).max(horizon);
+        let used: u64 = if from > bucket {
+            0
+        } else {
+            self.creations.range(from..=bucket).map(|(_, n)| u64::from(*n)).sum()
+        };
         if used >= u64::from(quota.limit) {
             return false;
         }
-        *self.creations.entry(bucket).or_default() += 1;
+        if bucket >= horizon {
+            *self.creations.entry(bucket).or_default() += 1;
+            // The horizon moves only with a later latest bucket: prune then.
+            let horizon = self.horizon(buckets);
+            while let Some(entry) = self.creations.first_entry() {
+                if *entry.key() >= horizon {
+                    break;
+                }
+                entry.remove();
+            }
+        }
         true
+    }
+
+    /// The first bucket kept (`i64::MIN` while nothing is counted).
+    fn horizon(&self, buckets: i64) -> i64 {
+        self.creations
+            .last_key_value()
+            .map_or(i64::MIN, |(last, _)| last - KEPT_WINDOWS * buckets.max(1) + 1)
+    }
+
+    /// Buckets held (for tests and memory accounting).
+    pub fn buckets(&self) -> usize {
+        self.creations.len()
     }
 }
 
@@ -35,21 +70,128 @@ impl QuotaWindow {
 mod tests {
     use super::*;
 
-    #[test]
-    fn slides_by_bucket() {
-        let quota = CreationQuota {
+    const S: i64 = MICROS_PER_SECOND;
+
+    fn hourly(limit: u32) -> CreationQuota {
+        CreationQuota {
             window_seconds: 3600,
             granularity_seconds: 60,
-            limit: 2,
-        };
+            limit,
+        }
+    }
+
+    #[test]
+    fn slides_by_bucket() {
+        let quota = hourly(2);
         let mut w = QuotaWindow::default();
-        let s = MICROS_PER_SECOND;
         assert!(w.try_create(0, &quota));
-        assert!(w.try_create(59 * s, &quota));
-        assert!(!w.try_create(3599 * s, &quota));
+        assert!(w.try_create(59 * S, &quota));
+        assert!(!w.try_create(3599 * S, &quota));
         // Bucket 60 no longer sees bucket 0.
-        assert!(w.try_create(3600 * s, &quota));
+        assert!(w.try_create(3600 * S, &quota));
         // An older time sees only buckets up to its own.
-        assert!(!w.try_create(30 * s, &quota));
+        assert!(!w.try_create(30 * S, &quota));
+    }
+
+    #[test]
+    fn late_occurrences_within_a_window_of_the_latest_creation_see_every_creation() {
+        let quota = hourly(2);
+        let mut w = QuotaWindow::default();
+        // Two creations in minute 10, then one two hours later (bucket 130): the horizon is
+        // bucket 130 − 120 + 1 = 11, so minute 10 is forgotten.
+        assert!(w.try_create(600 * S, &quota));
+        assert!(w.try_create(610 * S, &quota));
+        assert!(w.try_create(130 * 60 * S, &quota));
+        assert_eq!(w.buckets(), 1);
+        // Minute 70 (bucket 70 ≥ 130 − 60): exact; its window 11..=70 holds no creation.
+        assert!(w.try_create(70 * 60 * S, &quota));
+        assert!(w.try_create(71 * 60 * S, &quota));
+        assert!(!w.try_create(72 * 60 * S, &quota), "two creations in 13..=72 already");
+        // Minute 40: more than a window before the latest creation, so its window (−19..=40)
+        // is judged from the horizon (11) on, where nothing is counted: admitted, although an
+        // unbounded history would have seen the two of minute 10 and denied it.
+        assert!(w.try_create(40 * 60 * S, &quota));
+        assert!(w.try_create(41 * 60 * S, &quota));
+        assert!(!w.try_create(42 * 60 * S, &quota), "minutes 40 and 41 are counted");
+        // Before the horizon: admitted and not counted.
+        assert!(w.try_create(5 * 60 * S, &quota));
+        assert!(w.try_create(5 * 60 * S, &quota));
+        assert!(w.try_create(5 * 60 * S, &quota));
+        assert_eq!(w.buckets(), 5, "buckets 40, 41, 70, 71 and 130");
+    }
+
+    /// The rule as semantics.md §4.3 states it, over every creation ever admitted: with `m`
+    /// the latest bucket among the counted creations, a check at `b` counts the counted
+    /// creations in `max(b − n + 1, m − 2n + 1) ..= b`; a creation is counted unless its
+    /// bucket is before `m − 2n + 1` when it is admitted.
+    #[derive(Default)]
+    struct Rule {
+        counted: Vec<i64>,
+        latest: Option<i64>,
+    }
+
+    impl Rule {
+        fn try_create(&mut self, time: Micros, quota: &CreationQuota) -> bool {
+            let g = quota.granularity_seconds * S;
+            let n = quota.window_seconds / quota.granularity_seconds;
+            let b = time.div_euclid(g);
+            let horizon = self.latest.map_or(i64::MIN, |m| m - 2 * n + 1);
+            let used = self.counted.iter().filter(|&&c| c >= (b - n + 1).max(horizon) && c <= b).count();
+            if used >= quota.limit as usize {
+                return false;
+            }
+            if b >= horizon {
+                self.counted.push(b);
+                self.latest = Some(self.latest.map_or(b, |m| m.max(b)));
+            }
+            true
+        }
+    }
+
+    #[test]
+    fn out_of_order_creations_follow_the_rule_and_are_exact_within_a_window_of_the_latest() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut exact_checks = 0;
+        for case in 0..200 {
+            let quota = hourly(1 + (case % 6) as u32);
+            let n = 60;
+            let (mut pruned, mut rule) = (QuotaWindow::default(), Rule::default());
+            // Every admitted creation's bucket, counted or not.
+            let mut admitted: Vec<i64> = Vec::new();
+            let mut clock = 0i64;
+            for _ in 0..400 {
+                // Mostly forward by up to 3 minutes, often a few minutes late, sometimes
+                // hours late.
+                clock += (next() % 180) as i64 * S;
+                let late = match next() % 10 {
+                    0 => (next() % (6 * 3600)) as i64 * S,
+                    1..=3 => (next() % 600) as i64 * S,
+                    _ => 0,
+                };
+                let time = clock - late;
+                let b = time.div_euclid(60 * S);
+                let latest = rule.latest;
+                let answer = pruned.try_create(time, &quota);
+                assert_eq!(answer, rule.try_create(time, &quota), "case {case}, time {time}");
+                if latest.is_none_or(|m| b >= m - n) {
+                    // Within a window of the latest creation: Sentry's sliding window in event
+                    // time over the same history, nothing forgotten.
+                    let in_window = admitted.iter().filter(|&&c| c > b - n && c <= b).count();
+                    assert_eq!(answer, in_window < quota.limit as usize, "case {case}, time {time}");
+                    exact_checks += 1;
+                }
+                if answer {
+                    admitted.push(b);
+                }
+                assert!(pruned.buckets() <= 2 * n as usize);
+            }
+        }
+        assert!(exact_checks > 10_000, "{exact_checks} exact checks");
     }
 }

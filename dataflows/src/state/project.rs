@@ -249,12 +249,11 @@ impl ProjectState {
                     effects.count(Counter::DroppedNoise);
                     return;
                 }
-                if !self
-                    .quotas
-                    .entry(occ.type_id)
-                    .or_default()
-                    .try_create(occ.time, &group_type.creation_quota)
-                {
+                if !self.quotas.entry(occ.type_id).or_default().try_create(
+                    occ.time,
+                    &group_type.creation_quota,
+                    i64::from(crate::views::retention::retention_hours()) * 3600,
+                ) {
                     effects.count(Counter::DroppedQuota);
                     return;
                 }

@@ -85,7 +85,7 @@ pub fn sort_row(views: &IssueViews, query: &ListQuery, key: GroupKey, view: &Gro
         Sort::Date => aggregate.last_seen / 1000,
         Sort::New => row.first_seen / 1000,
         Sort::Freq => aggregate.count as i64,
-        Sort::User => dataflows::window::users_of(views, key, &scope.hours(views, key, view), row, &aggregate) as i64,
+        Sort::User => dataflows::window::users_of(views, &scope.hours(views, key, view), row, &aggregate, window) as i64,
         Sort::Trends => trends_score(aggregate.count, aggregate.last_seen),
         Sort::Inbox => {
             let date = inbox_date(row);

@@ -16,6 +16,7 @@ use crate::state::{Counter, GroupKey, GroupRow};
 
 mod activity;
 mod blocks;
+pub mod details;
 mod epoch;
 mod footprint;
 mod group_index;
@@ -91,6 +92,12 @@ pub struct IssueViews {
     /// Occurrences per (environment, release, level) and hour, for event-level conditions
     /// (`facets`): only an id for groups with one such facet.
     facets: crate::facets::FacetHours,
+    /// Each occurrence's second, facet and user, for the edges of windows and users under
+    /// facet selections (`details.rs`).
+    details: details::Details,
+    /// Retention of `details`: the newest hour seen, and the first hour kept.
+    newest_detail_hour: u32,
+    details_cut: u32,
     /// Retention (`retention`): the newest hour of activity and of per-hour users seen, and
     /// the first hour each still keeps.
     newest_hour: u32,
@@ -338,6 +345,11 @@ impl IssueViews {
                 self.environment_hours.insert(parent_index, split);
             }
             self.footprint();
+            let details = self.details.take(child_index);
+            for e in details {
+                let n = details::count(&e) as isize;
+                self.details.add(parent_index, e, n);
+            }
             if let Some(users) = self.user_hours.get_mut(child_index as usize).map(std::mem::take) {
                 self.footprint().user_lists -= footprint::user_list_bytes(&users);
                 let moved = users
@@ -431,6 +443,38 @@ impl IssueViews {
             let lists = &mut self.footprint().user_lists;
             *lists = (*lists + after).wrapping_sub(before);
         }
+    }
+
+    /// Each accepted occurrence's `(group, hour, second, facet id, user)` (`details.rs`).
+    pub fn apply_details(&mut self, updates: Vec<(details::Detail, u64, isize)>) {
+        let newest = updates.iter().filter(|u| u.2 > 0).map(|u| u.0 .1).max();
+        let cut = self.retain_details(newest, retention::retention_hours());
+        let mut last: Option<(GroupKey, u32)> = None;
+        for ((key, hour, second, facet, user), _, diff) in updates {
+            if hour < cut {
+                continue;
+            }
+            let index = match last {
+                Some((last_key, index)) if last_key == key => index,
+                _ => {
+                    let owner = if self.merged.is_empty() { key } else { self.owner(key) };
+                    let index = self.index_of(owner);
+                    last = Some((key, index));
+                    index
+                }
+            };
+            self.details.add(index, details::entry(hour, second, facet, user), diff);
+        }
+    }
+
+    /// The occurrence details of a group (see [`details`]), sorted by hour and second.
+    pub fn details_of(&self, key: GroupKey, view: &GroupView) -> &[details::Entry] {
+        self.index_of_view(key, view).map_or(&[], |index| self.details.of(index))
+    }
+
+    /// The facet of an id (what `details` entries carry).
+    pub fn facet(&self, id: u64) -> Option<&crate::facets::Facet> {
+        self.facets.facet(id)
     }
 
     /// The group's distinct users per hour (`[hour, user low, user high]`, sorted), if it has any.

@@ -31,6 +31,8 @@ pub struct Ingested<'scope> {
     pub rejected: Stream<'scope, u64, Vec<(Seq, String)>>,
     /// `(group, hour, user)`, each once: the first time the user is seen there.
     pub user_hours: Stream<'scope, u64, Updates<(GroupKey, u32, Symbol)>>,
+    /// Every accepted occurrence's second, facet and user (`views::details`).
+    pub details: Stream<'scope, u64, Updates<crate::views::details::Detail>>,
 }
 
 /// Spreads project ids over workers (Fibonacci hashing; ids are often small and sequential).
@@ -87,6 +89,7 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
     let (rejected_out, rejected) = builder.new_output::<Vec<(Seq, String)>>();
     let (user_hours_out, user_hours) = builder.new_output::<Updates<(GroupKey, u32, Symbol)>>();
     let (merges_out, merges) = builder.new_output::<Updates<(GroupKey, GroupKey)>>();
+    let (details_out, details) = builder.new_output::<Updates<crate::views::details::Detail>>();
     let mut outputs = (
         groups_out,
         activity_out,
@@ -95,6 +98,7 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
         rejected_out,
         user_hours_out,
         merges_out,
+        details_out,
     );
 
     builder.build(move |_| {
@@ -110,7 +114,7 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
                 entry.1.push(std::mem::take(data));
             });
             let frontier = &frontiers[0];
-            let (groups_out, activity_out, counters_out, created_out, rejected_out, user_hours_out, merges_out) = &mut outputs;
+            let (groups_out, activity_out, counters_out, created_out, rejected_out, user_hours_out, merges_out, details_out) = &mut outputs;
             while let Some((epoch, (caps, mut chunks))) = super::pop_closed(&mut pending, |e| frontier.less_equal(e)) {
                 // An epoch is one block, read by one worker and sent in order; sort only if the
                 // transport ever reordered it.
@@ -153,6 +157,7 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
                 let user_hours: Updates<(GroupKey, u32, Symbol)> = effects.user_hours.drain(..).map(|k| (k, epoch, 1)).collect();
                 give(user_hours_out, &caps[5], user_hours);
                 give(merges_out, &caps[6], effects.merges.drain(..).map(|m| (m, epoch, 1)).collect());
+                give(details_out, &caps[7], effects.details.drain(..).map(|d| (d, epoch, 1)).collect());
             }
         }
     });
@@ -164,6 +169,7 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
         merges,
         rejected,
         user_hours,
+        details,
     }
 }
 
@@ -171,7 +177,7 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
 const PREFETCH_AHEAD: usize = 4;
 
 /// Output ports of the ingest operator (one capability each per epoch).
-const OUTPUTS: usize = 7;
+const OUTPUTS: usize = 8;
 
 fn give<D: Clone + 'static>(
     output: &mut timely::dataflow::channels::pushers::Output<u64, Vec<D>>,

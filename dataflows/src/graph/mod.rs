@@ -109,6 +109,14 @@ pub fn build_ingest<'scope, D: LineDecoder>(
     )
     .probe_with(&probe);
     sink::apply_at_frontier(
+        ingested.details,
+        views.clone(),
+        IssueViews::apply_details,
+        Slicing::ByGroup(|d| d.0),
+        to_first_process,
+    )
+    .probe_with(&probe);
+    sink::apply_at_frontier(
         ids,
         views.clone(),
         IssueViews::apply_ids,

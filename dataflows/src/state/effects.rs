@@ -82,6 +82,9 @@ pub struct Effects {
     /// were five (one update per occurrence instead of five, and one update stream), kept
     /// per group (`EpochFacets`).
     pub facet_hours: super::EpochFacets,
+    /// Every accepted occurrence's `(group, hour, second, facet id, user)`: the views count
+    /// windows exactly at their edges from these (`views::details`).
+    pub details: Vec<crate::views::details::Detail>,
 }
 
 impl Effects {

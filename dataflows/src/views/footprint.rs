@@ -69,6 +69,7 @@ impl IssueViews {
                 self.user_hours.capacity() * std::mem::size_of::<UserHours>() + parts.user_lists,
             ),
             ("environment_hours", table(&self.environment_hours)),
+            ("occurrence_details", self.details.heap_bytes()),
             ("facets", self.facets.heap_bytes()),
             ("sort_indexes", self.sort_indexes.heap_bytes()),
             ("activity_scratch", self.epoch_scratch.heap_bytes()),

@@ -54,6 +54,20 @@ impl IssueViews {
         self.activity_cut
     }
 
+    /// Before applying occurrence details whose newest hour is `newest`; like
+    /// [`IssueViews::retain_activity`].
+    pub(super) fn retain_details(&mut self, newest: Option<u32>, retention: u32) -> u32 {
+        if let Some(newest) = newest {
+            self.newest_detail_hour = self.newest_detail_hour.max(newest);
+        }
+        let cut = cut(self.newest_detail_hour, retention);
+        if cut > self.details_cut {
+            self.details_cut = cut;
+            self.details.retain_from(cut);
+        }
+        self.details_cut
+    }
+
     /// Before applying per-hour users whose newest hour is `newest`; like
     /// [`IssueViews::retain_activity`].
     pub(super) fn retain_users(&mut self, newest: Option<u32>, retention: u32) -> u32 {

@@ -298,13 +298,13 @@ fn add_group(views: &mut IssueViews, rng: &mut StdRng, key: GroupKey, seq: u64) 
             1 => last_hour,
             _ => rng.random_range(first_hour..=last_hour),
         };
-        activity.push((Activity::Occurrences(key, facets[rng.random_range(0..facets.len())], hour), seq, 1));
-        if rng.random_bool(0.6) {
-            users.push(((key, hour, rng.random_range(0..5u64)), seq, 1));
-        }
+        let facet = facets[rng.random_range(0..facets.len())];
+        activity.push((Activity::Occurrences(key, facet, hour), seq, 1));
+        let user = if rng.random_bool(0.6) { rng.random_range(1..6u64) } else { 0 };
+        users.push(((key, hour, rng.random_range(0..3600u32), facet.id(), user), seq, 1));
     }
     views.apply_activity(activity);
-    views.apply_user_hours(users);
+    views.apply_details(users);
     views.apply_ids(vec![((key, seq + 1), seq, 1)]);
     let status = [GroupStatus::Unresolved, GroupStatus::Resolved, GroupStatus::Ignored][rng.random_range(0..3)];
     let metadata = r#"{"type":"ValueError","value":"bad \"x\"","filename":"a.py","title":"t"}"#;

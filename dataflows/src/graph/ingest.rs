@@ -13,7 +13,7 @@ use timely::dataflow::Stream;
 
 use super::epoch_of;
 
-use crate::model::{ProjectId, Record, Seq, Symbol};
+use crate::model::{ProjectId, Record, Seq};
 use crate::state::{Counter, Effects, GroupKey, GroupRow, IngestConfig, ProjectState};
 use crate::views::Activity;
 
@@ -30,7 +30,6 @@ pub struct Ingested<'scope> {
     pub merges: Stream<'scope, u64, Updates<(GroupKey, GroupKey)>>,
     pub rejected: Stream<'scope, u64, Vec<(Seq, String)>>,
     /// `(group, hour, user)`, each once: the first time the user is seen there.
-    pub user_hours: Stream<'scope, u64, Updates<(GroupKey, u32, Symbol)>>,
     /// Every accepted occurrence's second, facet and user (`views::details`).
     pub details: Stream<'scope, u64, Updates<crate::views::details::Detail>>,
 }
@@ -87,7 +86,6 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
     let (counters_out, counters) = builder.new_output::<Updates<Counter>>();
     let (created_out, created) = builder.new_output::<Vec<(Seq, GroupKey)>>();
     let (rejected_out, rejected) = builder.new_output::<Vec<(Seq, String)>>();
-    let (user_hours_out, user_hours) = builder.new_output::<Updates<(GroupKey, u32, Symbol)>>();
     let (merges_out, merges) = builder.new_output::<Updates<(GroupKey, GroupKey)>>();
     let (details_out, details) = builder.new_output::<Updates<crate::views::details::Detail>>();
     let mut outputs = (
@@ -96,7 +94,6 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
         counters_out,
         created_out,
         rejected_out,
-        user_hours_out,
         merges_out,
         details_out,
     );
@@ -114,7 +111,7 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
                 entry.1.push(std::mem::take(data));
             });
             let frontier = &frontiers[0];
-            let (groups_out, activity_out, counters_out, created_out, rejected_out, user_hours_out, merges_out, details_out) = &mut outputs;
+            let (groups_out, activity_out, counters_out, created_out, rejected_out, merges_out, details_out) = &mut outputs;
             while let Some((epoch, (caps, mut chunks))) = super::pop_closed(&mut pending, |e| frontier.less_equal(e)) {
                 // An epoch is one block, read by one worker and sent in order; sort only if the
                 // transport ever reordered it.
@@ -154,10 +151,8 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
                 give(counters_out, &caps[2], counters);
                 give(created_out, &caps[3], std::mem::take(&mut effects.created));
                 give(rejected_out, &caps[4], std::mem::take(&mut effects.rejected));
-                let user_hours: Updates<(GroupKey, u32, Symbol)> = effects.user_hours.drain(..).map(|k| (k, epoch, 1)).collect();
-                give(user_hours_out, &caps[5], user_hours);
-                give(merges_out, &caps[6], effects.merges.drain(..).map(|m| (m, epoch, 1)).collect());
-                give(details_out, &caps[7], effects.details.drain(..).map(|d| (d, epoch, 1)).collect());
+                give(merges_out, &caps[5], effects.merges.drain(..).map(|m| (m, epoch, 1)).collect());
+                give(details_out, &caps[6], effects.details.drain(..).map(|d| (d, epoch, 1)).collect());
             }
         }
     });
@@ -168,7 +163,6 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
         created,
         merges,
         rejected,
-        user_hours,
         details,
     }
 }
@@ -177,7 +171,7 @@ pub fn ingest<'scope>(records: Stream<'scope, u64, Vec<Record>>, config: IngestC
 const PREFETCH_AHEAD: usize = 4;
 
 /// Output ports of the ingest operator (one capability each per epoch).
-const OUTPUTS: usize = 8;
+const OUTPUTS: usize = 7;
 
 fn give<D: Clone + 'static>(
     output: &mut timely::dataflow::channels::pushers::Output<u64, Vec<D>>,

@@ -101,14 +101,6 @@ pub fn build_ingest<'scope, D: LineDecoder>(
     )
     .probe_with(&probe);
     sink::apply_at_frontier(
-        ingested.user_hours,
-        views.clone(),
-        IssueViews::apply_user_hours,
-        Slicing::ByGroup(|u| u.0),
-        to_first_process,
-    )
-    .probe_with(&probe);
-    sink::apply_at_frontier(
         ingested.details,
         views.clone(),
         IssueViews::apply_details,

@@ -123,23 +123,35 @@ impl Details {
             self.first.resize(slot + 1, [NONE, 0, 0, 0, 0, 0]);
         }
         let current = self.first[slot];
-        if current[0] == NONE {
-            if diff > 0 {
-                let mut list = Vec::new();
-                add_to(&mut list, e, diff);
+        if current[0] == MANY {
+            // Counted (if need be) before the list changes.
+            self.many_bytes();
+            let Some(list) = self.many.get_mut(&index) else { return };
+            let before = list_bytes(list);
+            add_to(list, e, diff);
+            let after = list_bytes(list);
+            let short = list.len() <= 1;
+            let bytes = self.many_bytes();
+            *bytes = (*bytes + after).wrapping_sub(before);
+            if short {
+                let list = self.many.remove(&index).unwrap_or_default();
+                *self.many_bytes() -= list_bytes(&list);
                 self.set(index, list);
             }
             return;
         }
-        let mut list = if current[0] == MANY {
-            // Counted (if need be) while the list is still in the map.
-            self.many_bytes();
-            let list = self.many.remove(&index).unwrap_or_default();
-            *self.many_bytes() -= list_bytes(&list);
-            list
-        } else {
-            vec![current]
-        };
+        // Inline without a list: a group's first entry, and more of its only key.
+        let same = current[0] != NONE && order(&current) == order(&e);
+        let n = if same { i64::from(count(&current)) } else { 0 } + diff as i64;
+        if (current[0] == NONE || same) && (1..=i64::from(MAX_COUNT)).contains(&n) {
+            self.first[slot] = e;
+            self.first[slot][1] = (e[1] & SECOND_MASK) | ((n as u32) << SECOND_BITS);
+            return;
+        }
+        let mut list = Vec::new();
+        if current[0] != NONE {
+            list.push(current);
+        }
         add_to(&mut list, e, diff);
         self.set(index, list);
     }

@@ -323,6 +323,11 @@ impl IssueQuery {
         self.date_range
     }
 
+    /// Whether the query tests the windowed occurrence count (`timesSeen`).
+    pub fn tests_times_seen(&self) -> bool {
+        self.predicates.iter().any(|p| matches!(p.test, Test::TimesSeen(..)))
+    }
+
     /// Whether the query has conditions Sentry evaluates on events (issue-platform.md §7.2):
     /// then the serialized group has a `filtered` object.
     pub fn has_event_conditions(&self) -> bool {

@@ -259,6 +259,21 @@ pub fn aggregate_view(
     aggregate_group(views, &hours_in(views, key, view, environments), row, window)
 }
 
+/// What a caller that needs no count learns from the row alone: a group whose last
+/// occurrence lies in the window has an occurrence there, and that is its windowed last
+/// seen (every occurrence selected: no `environment=`). `count` is then only a lower
+/// bound (1) and `first_seen` the window's start or the lifetime first seen; the issues
+/// list uses this when neither its sort nor a `timesSeen` filter reads the count.
+pub fn last_seen_in(row: &GroupRow, environments: Option<&[Symbol]>, window: Window) -> Option<Aggregate> {
+    let window = window.whole_seconds();
+    (environments.is_none() && window.contains(row.last_seen)).then(|| Aggregate {
+        count: 1,
+        first_seen: row.first_seen.max(window.start),
+        last_seen: row.last_seen,
+        hours: (0, u32::MAX),
+    })
+}
+
 /// Distinct users of the selected occurrences within `window`, given their `aggregate` there
 /// (from [`aggregate_group`]): the lifetime count when that is every occurrence.
 pub fn users_of(views: &IssueViews, hours: &GroupHours, row: &GroupRow, aggregate: &Aggregate, window: Window) -> u64 {

@@ -59,7 +59,7 @@ impl Window {
     }
 
     /// Epoch seconds `[first, last]` of the whole-second window.
-    fn seconds(&self) -> (i64, i64) {
+    pub fn seconds(&self) -> (i64, i64) {
         (self.start.div_euclid(SECOND_MICROS), self.end.div_euclid(SECOND_MICROS))
     }
 }
@@ -159,6 +159,7 @@ fn span(hour: u32, row: &GroupRow) -> (Micros, Micros) {
 /// caught between the sinks of one epoch — that hour counts whole, clipped to the window.)
 pub fn aggregate(views: &IssueViews, hours: &GroupHours, row: &GroupRow, window: Window) -> Option<Aggregate> {
     let window = window.whole_seconds();
+    let seconds = window.seconds();
     let mut selector = hours.select.selector(views);
     let mut count = 0u64;
     let mut counted: Option<(u32, u32)> = None;
@@ -178,7 +179,7 @@ pub fn aggregate(views: &IssueViews, hours: &GroupHours, row: &GroupRow, window:
         } else {
             match edges::hour_entries(hours.details, hour) {
                 [] => u64::from(n),
-                entries => edges::count_in(entries, &mut selector, window),
+                entries => edges::count_in(entries, &mut selector, seconds),
             }
         };
         if n == 0 {
@@ -192,7 +193,7 @@ pub fn aggregate(views: &IssueViews, hours: &GroupHours, row: &GroupRow, window:
         row.first_seen
     } else {
         let entries = edges::hour_entries(hours.details, first);
-        match entries.iter().find(|e| edges::counts(e, &mut selector, window)) {
+        match entries.iter().find(|e| edges::counts(e, &mut selector, seconds)) {
             Some(e) => details::epoch_second(e) * SECOND_MICROS,
             None => span(first, row).0.max(window.start),
         }
@@ -201,7 +202,7 @@ pub fn aggregate(views: &IssueViews, hours: &GroupHours, row: &GroupRow, window:
         row.last_seen
     } else {
         let entries = edges::hour_entries(hours.details, last);
-        match entries.iter().rev().find(|e| edges::counts(e, &mut selector, window)) {
+        match entries.iter().rev().find(|e| edges::counts(e, &mut selector, seconds)) {
             Some(e) => details::epoch_second(e) * SECOND_MICROS,
             None => span(last, row).1.min(window.end),
         }
@@ -280,14 +281,17 @@ pub fn users_of(views: &IssueViews, hours: &GroupHours, row: &GroupRow, aggregat
     if hours.complete && aggregate.count == row.times_seen {
         return row.user_count;
     }
-    let window = window.whole_seconds();
+    let seconds = window.whole_seconds().seconds();
     let mut selector = hours.select.selector(views);
     let entries = details::hours_of(hours.details, aggregate.hours);
-    let mut users: Vec<u64> = entries
-        .iter()
-        .filter(|e| details::user(e) != 0 && edges::counts(e, &mut selector, window))
-        .map(details::user)
-        .collect();
+    let mut users: Vec<u64> = Vec::with_capacity(entries.len());
+    for e in entries {
+        let user = details::user(e);
+        // Runs of one user (a burst) are pushed once.
+        if user != 0 && users.last() != Some(&user) && edges::counts(e, &mut selector, seconds) {
+            users.push(user);
+        }
+    }
     users.sort_unstable();
     users.dedup();
     users.len() as u64

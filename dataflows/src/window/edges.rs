@@ -61,18 +61,18 @@ pub(super) fn hour_entries(all: &[Entry], hour: u32) -> &[Entry] {
     details::hours_of(all, (hour, hour))
 }
 
-/// Whether an entry is selected and within the (whole-second) window.
-pub(super) fn counts(e: &Entry, selector: &mut Selector, window: Window) -> bool {
-    let (first, last) = window.seconds();
+/// Whether an entry is selected and within the window's epoch seconds `(first, last)`
+/// ([`Window::seconds`], computed once per scan).
+pub(super) fn counts(e: &Entry, selector: &mut Selector, (first, last): (i64, i64)) -> bool {
     let second = details::epoch_second(e);
     first <= second && second <= last && selector.accepts(details::facet(e))
 }
 
-/// The selected occurrences of `entries` within the window.
-pub(super) fn count_in(entries: &[Entry], selector: &mut Selector, window: Window) -> u64 {
+/// The selected occurrences of `entries` within the window's seconds.
+pub(super) fn count_in(entries: &[Entry], selector: &mut Selector, seconds: (i64, i64)) -> u64 {
     entries
         .iter()
-        .filter(|e| counts(e, selector, window))
+        .filter(|e| counts(e, selector, seconds))
         .map(|e| u64::from(details::count(e)))
         .sum()
 }

@@ -13,10 +13,10 @@ use dataflows::model::format_iso;
 use dataflows::model::grouptype::group_type;
 use dataflows::state::{GroupKey, GroupRow};
 use dataflows::views::{GroupView, IssueViews};
-use dataflows::window::{self, GroupHours};
+use dataflows::window::{self, GroupHours, Select};
 use serde::Serialize;
 
-use crate::api_window::{windowed, Scope, Windowed};
+use crate::api_window::{facet_accepted, windowed, Scope, Windowed};
 use crate::config::Catalog;
 use crate::list_params::StatsSpec;
 use crate::serialize::{group_metadata, GroupMetadata};
@@ -143,7 +143,7 @@ pub fn write_group_json(
     scope: &Scope,
 ) {
     let hours = scope.hours(views, key, view);
-    let in_window = windowed(views, key, &hours, row, scope.window);
+    let in_window = windowed(views, &hours, row, scope.window);
     let base = !scope.collapse.base;
     let expand = scope.expand;
     let project = catalog.project(key.project);
@@ -178,14 +178,20 @@ pub fn write_group_json(
         match scope.filtered {
             None => out.extend_from_slice(b"null"),
             Some(window) => {
+                let accept = |id: u64| facet_accepted(views, scope, id);
                 let hours = match scope.filtered_by.as_ref() {
                     Some(query) => {
                         let (hours, complete) = views.facet_hours(key, view, |f| query.accepts_facet(views, f));
-                        GroupHours { hours, complete }
+                        GroupHours {
+                            hours,
+                            complete,
+                            details: views.details_of(key, view),
+                            select: Select::Facets(&accept),
+                        }
                     }
                     None => scope.hours(views, key, view),
                 };
-                let within = windowed(views, key, &hours, row, window);
+                let within = windowed(views, &hours, row, window);
                 let stats = |out: &mut Vec<u8>| match &scope.stats {
                     Some(spec) => stats_object(out, spec, &hours_within(&hours.hours, window)),
                     None => out.extend_from_slice(b"null"),

@@ -68,7 +68,7 @@ impl Scope {
     }
 
     /// The group's occurrences per hour in the requested environments.
-    pub fn hours<'v>(&self, views: &'v IssueViews, key: GroupKey, view: &'v GroupView) -> GroupHours<'v> {
+    pub fn hours<'v>(&'v self, views: &'v IssueViews, key: GroupKey, view: &'v GroupView) -> GroupHours<'v> {
         window::hours_in(views, key, view, self.environments.as_deref())
     }
 }
@@ -79,12 +79,21 @@ pub struct Windowed {
     pub users: u64,
 }
 
-pub fn windowed(views: &IssueViews, key: GroupKey, hours: &GroupHours, row: &GroupRow, window: Window) -> Option<Windowed> {
-    let aggregate = window::aggregate_group(hours, row, window)?;
+pub fn windowed(views: &IssueViews, hours: &GroupHours, row: &GroupRow, window: Window) -> Option<Windowed> {
+    let aggregate = window::aggregate_group(views, hours, row, window)?;
     Some(Windowed {
-        users: window::users_of(views, key, hours, row, &aggregate),
+        users: window::users_of(views, hours, row, &aggregate, window),
         aggregate,
     })
+}
+
+/// Whether the occurrences of facet `id` satisfy the query's facet conditions (what
+/// `filtered` counts under `environment:`, `release:`, `level:`).
+pub fn facet_accepted(views: &IssueViews, scope: &Scope, id: u64) -> bool {
+    scope
+        .filtered_by
+        .as_ref()
+        .is_some_and(|query| views.facet(id).is_some_and(|f| query.accepts_facet(views, f)))
 }
 
 pub use dataflows::views::trends_score;

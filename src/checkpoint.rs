@@ -41,7 +41,9 @@ const MAGIC: &[u8] = b"OCCURRENT-CHECKPOINT\n";
 ///    and release resolutions a release key.
 /// 9: files are cut parts named by epoch and process count, loadable by another process
 ///    count (same body as 8).
-const FORMAT_VERSION: u32 = 9;
+/// 10: views keep occurrence details (second, facet, user) instead of per-hour users; the
+///     ingest state no longer keeps (group, hour, user).
+const FORMAT_VERSION: u32 = 10;
 /// Checkpoints kept besides the newest, in case the newest turns out unreadable.
 const KEEP: usize = 2;
 
@@ -532,7 +534,7 @@ mod tests {
         use dataflows::views::Activity;
         let key = GroupKey { project: 1, short_id: 1 };
         let (positions, mut views) = body(1);
-        views.apply_user_hours(vec![((key, 5, 9), 0, 1), ((key, 6, 1 << 40), 0, 1)]);
+        views.apply_details(vec![((key, 5, 7, 3, 9), 0, 1), ((key, 6, 3599, 3, 1 << 40), 0, 1)]);
         views.apply_activity(vec![
             (Activity::Hour(key, 5), 0, 2),
             (Activity::Environment(key, 3), 0, 1),
@@ -547,7 +549,15 @@ mod tests {
         };
         write_part(dir.path(), ONE, 1, &body).unwrap();
         let restored = load_newest(dir.path()).unwrap().unwrap().views;
-        assert_eq!(restored.user_hours(key), Some(&[[5, 9, 0], [6, 0, 256]][..]));
+        let details = restored.details_of(key, restored.get(key).unwrap());
+        let kept: Vec<(u32, u32, u32, u64, u64)> = details
+            .iter()
+            .map(|e| {
+                use dataflows::views::details::*;
+                (hour(e), second(e), count(e), facet(e), user(e))
+            })
+            .collect();
+        assert_eq!(kept, vec![(5, 7, 1, 3, 9), (6, 3599, 1, 3, 1 << 40)]);
         assert_eq!(restored.environment_hours(key), Some(&[(3, 5, 1)][..]));
     }
 }

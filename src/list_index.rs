@@ -72,7 +72,17 @@ fn inbox_date(row: &GroupRow) -> Micros {
 /// The group's sort value and order, if it is a result of the query (scope aside).
 pub fn sort_row(views: &IssueViews, query: &ListQuery, key: GroupKey, view: &GroupView, row: &GroupRow) -> Option<Row> {
     let (scope, window) = (query.scope, query.window);
-    let aggregate = dataflows::window::aggregate_view(views, key, view, row, scope.environments.as_deref(), window)?;
+    let environments = scope.environments.as_deref();
+    // Sorts by date, first seen or inbox date read no count (unless a `timesSeen` filter does):
+    // a group whose last occurrence is in the window needs nothing but its row.
+    let no_count = matches!(query.sort, Sort::Date | Sort::New | Sort::Inbox) && !query.search.tests_times_seen();
+    let aggregate = match no_count
+        .then(|| dataflows::window::last_seen_in(row, environments, window))
+        .flatten()
+    {
+        Some(aggregate) => aggregate,
+        None => dataflows::window::aggregate_view(views, key, view, row, environments, window)?,
+    };
     let within = search::Windowed {
         times_seen: aggregate.count,
         last_seen: aggregate.last_seen,
@@ -85,7 +95,7 @@ pub fn sort_row(views: &IssueViews, query: &ListQuery, key: GroupKey, view: &Gro
         Sort::Date => aggregate.last_seen / 1000,
         Sort::New => row.first_seen / 1000,
         Sort::Freq => aggregate.count as i64,
-        Sort::User => dataflows::window::users_of(views, key, &scope.hours(views, key, view), row, &aggregate) as i64,
+        Sort::User => dataflows::window::users_of(views, &scope.hours(views, key, view), row, &aggregate, window) as i64,
         Sort::Trends => trends_score(aggregate.count, aggregate.last_seen),
         Sort::Inbox => {
             let date = inbox_date(row);

@@ -17,6 +17,7 @@ use dataflows::model::grouptype::{group_type, group_type_by_slug, Category};
 use dataflows::model::{Assignee, GroupStatus, Micros, Priority, Substatus, Symbol};
 use dataflows::state::GroupRow;
 use dataflows::views::{GroupView, IssueViews};
+use dataflows::window::Window;
 
 mod text;
 
@@ -25,8 +26,6 @@ use text::{any_symbol, message_matches, Text};
 use crate::search_syntax::{parse_search_query, Operator, SearchConfig, SearchError, SearchFilter, SearchValue};
 
 pub const DEFAULT_QUERY: &str = "is:unresolved issue.priority:[high, medium]";
-
-const HOUR_MICROS: Micros = 3_600_000_000;
 
 /// What one filter tests; every list is an OR of its values.
 #[derive(Debug, Clone, PartialEq)]
@@ -243,13 +242,17 @@ impl IssueQuery {
         })
     }
 
-    /// Whether the group has an occurrence in `(lo, hi)` (inclusive, at hour granularity)
+    /// Whether the group has an occurrence in `(lo, hi)` (inclusive, to the second)
     /// that satisfies the query's event-level conditions on its facet together.
     fn has_matching_occurrence(&self, views: &IssueViews, view: &GroupView, row: &GroupRow, range: (Micros, Micros)) -> bool {
         let Some(key) = view.key else { return false };
         let mut verdicts = self.facet_verdicts.0.lock().unwrap_or_else(|p| p.into_inner());
         let accept = |id: u64, facet: &Facet| *verdicts.entry(id).or_insert_with(|| self.accepts_facet(views, facet));
-        views.any_facet_hour(key, view, accept, |hour, count| hour_in(hour, count, row, range))
+        let range = Window {
+            start: range.0,
+            end: range.1,
+        };
+        dataflows::window::any_in(views, key, view, row, range, accept)
     }
 
     fn add(&mut self, filter: &SearchFilter) -> Result<(), SearchError> {
@@ -320,6 +323,11 @@ impl IssueQuery {
         self.date_range
     }
 
+    /// Whether the query tests the windowed occurrence count (`timesSeen`).
+    pub fn tests_times_seen(&self) -> bool {
+        self.predicates.iter().any(|p| matches!(p.test, Test::TimesSeen(..)))
+    }
+
     /// Whether the query has conditions Sentry evaluates on events (issue-platform.md §7.2):
     /// then the serialized group has a `filtered` object.
     pub fn has_event_conditions(&self) -> bool {
@@ -388,24 +396,19 @@ impl IssueQuery {
         if facets {
             return self.has_matching_occurrence(views, view, row, range);
         }
-        self.date_range.is_none() || any_hour_in(&view.hourly, row, range)
+        self.date_range.is_none()
+            || view.key.is_some_and(|key| {
+                let range = Window {
+                    start: range.0,
+                    end: range.1,
+                };
+                dataflows::window::any_in(views, key, view, row, range, |_, _| true)
+            })
     }
 }
 
 fn is_facet_test(test: &Test) -> bool {
     matches!(test, Test::Environment(_) | Test::Release(_) | Test::Level(_))
-}
-
-/// Whether any of `hours` (clipped to the group's first and last seen) meets `[lo, hi]`.
-fn any_hour_in(hours: &[(u32, u32)], row: &GroupRow, range: (Micros, Micros)) -> bool {
-    hours.iter().any(|&(hour, count)| hour_in(hour, count, row, range))
-}
-
-/// Whether `count` occurrences in `hour` may fall in `(lo, hi)`, within the group's lifetime.
-fn hour_in(hour: u32, count: u32, row: &GroupRow, (lo, hi): (Micros, Micros)) -> bool {
-    let start = (Micros::from(hour) * HOUR_MICROS).max(row.first_seen);
-    let end = (Micros::from(hour) * HOUR_MICROS + HOUR_MICROS - 1).min(row.last_seen);
-    count > 0 && start.max(lo) <= end.min(hi)
 }
 
 fn compare<T: PartialOrd>(op: Operator, value: T, target: T) -> bool {

@@ -147,13 +147,14 @@ fn windows_environments_and_stats() {
         alpha["stats"]["14d"],
         expected_buckets(&evs, "alpha", NOW - 13 * D, D, 14, Some(both))
     );
-    // staging alone: one event; first/last seen are its hour's edges (hour granularity).
+    // staging alone: one event; first/last seen are its time (not its hour's edges).
     let reply = list(&server, "environment=staging");
     let alpha = by_title(&reply, "title alpha");
     assert_eq!(alpha["count"], "1");
     assert_eq!(alpha["userCount"], 1);
-    assert_eq!(alpha["firstSeen"], iso(NOW - 5 * H));
-    assert_eq!(alpha["lastSeen"], "2024-04-09T19:59:59.999999Z");
+    assert_eq!(alpha["firstSeen"], iso(NOW - 5 * H + 1800));
+    assert_eq!(alpha["lastSeen"], iso(NOW - 5 * H + 1800));
+    assert_eq!(actual(alpha), expected(&evs, "alpha", NOW - 90 * D, NOW, Some(&["staging"])));
     assert_eq!(
         alpha["stats"]["24h"],
         expected_buckets(&evs, "alpha", NOW - 23 * H, H, 24, Some(&["staging"]))
@@ -208,6 +209,104 @@ fn windows_environments_and_stats() {
     assert_eq!(actual(&reply.body["lifetime"]), expected(&evs, "alpha", i64::MIN, i64::MAX, None));
     let reply = get(&server, &format!("/api/0/organizations/sentry/issues/{id}/?statsPeriod=1x"));
     assert_eq!((reply.status, reply.body["detail"].clone()), (400, json!("Invalid statsPeriod")));
+}
+
+/// `edge` has five events inside one hour (two environments and none, four users) and one
+/// in the next; `near` three events in that hour; `last` one later. Windows cut the
+/// hour between events: counts, users, first/last seen, `timesSeen`, `sort=freq` and
+/// `filtered` count exactly the events on the window's side of each edge, and user counts
+/// under environments count only those environments' events' users.
+#[test]
+fn windows_cut_hours_exactly_between_events() {
+    let dir = temp_dir();
+    let b = NOW - 10 * H;
+    let last = b + 5 * H + 1600;
+    let evs = vec![
+        ev("edge", b + 600, Some("u1"), Some("prod")),
+        ev("edge", b + 1200, Some("u2"), Some("dev")),
+        ev("edge", b + 1800, Some("u3"), Some("prod")),
+        ev("edge", b + 2400, Some("u1"), Some("dev")),
+        ev("edge", b + 3000, Some("u4"), None),
+        ev("edge", b + H + 100, Some("u5"), Some("prod")),
+        ev("near", b + 1500, Some("u6"), Some("prod")),
+        ev("near", b + 1501, Some("u7"), Some("prod")),
+        ev("near", b + 1502, Some("u6"), Some("prod")),
+        ev("last", last, None, Some("prod")),
+    ];
+    let messages: Vec<Value> = evs.iter().enumerate().map(|(i, e)| message(i as u64 + 1, e)).collect();
+    let input = write_lines(dir.path(), "in.jsonl", &to_lines(&messages));
+    let server = start(&["--input", input.to_str().unwrap()]);
+    let t = |fp: &str| format!("title {fp}");
+    let envs = |list: &'static [&'static str]| -> Option<&'static [&'static str]> { Some(list) };
+    // start/end, end exclusive: [b+1201, b+2401).
+    let (start, end) = (iso(b + 1201), iso(b + 2401));
+    for environments in [None, envs(&["prod"]), envs(&["dev"]), envs(&["prod", "dev"])] {
+        let env_params: String = environments.unwrap_or(&[]).iter().map(|e| format!("&environment={e}")).collect();
+        let reply = list(&server, &format!("start={start}&end={end}&sort=freq{env_params}"));
+        let mut wanted: Vec<(String, String)> = ["edge", "near", "last"]
+            .iter()
+            .map(|fp| (fp.to_string(), expected(&evs, fp, b + 1201, b + 2400, environments).0))
+            .filter(|(_, count)| count != "0")
+            .collect();
+        wanted.sort_by(|x, y| y.1.cmp(&x.1));
+        let names: Vec<String> = wanted.iter().map(|(fp, _)| t(fp)).collect();
+        assert_eq!(titles(&reply), names, "{environments:?}");
+        for (fp, _) in &wanted {
+            assert_eq!(
+                actual(by_title(&reply, &t(fp))),
+                expected(&evs, fp, b + 1201, b + 2400, environments),
+                "{fp} {environments:?}"
+            );
+        }
+    }
+    // [b+1800, b+2400) holds edge's b+1800 event; [b+1801, b+2400) nothing.
+    let reply = list(&server, &format!("start={}&end={}", iso(b + 1800), iso(b + 2400)));
+    assert_eq!(
+        actual(by_title(&reply, &t("edge"))),
+        expected(&evs, "edge", b + 1800, b + 2399, None)
+    );
+    let reply = list(&server, &format!("start={}&end={}", iso(b + 1801), iso(b + 2400)));
+    assert_eq!(titles(&reply), Vec::<String>::new());
+    // statsPeriod counts back from now (`--api-now`): 10h - 1600s starts inside hour b at
+    // :26:40, after near's events.
+    let reply = list(&server, "statsPeriod=34400s&query=");
+    for fp in ["edge", "last"] {
+        assert_eq!(actual(by_title(&reply, &t(fp))), expected(&evs, fp, b + 1600, NOW, None), "{fp}");
+    }
+    assert_eq!(titles(&reply).len(), 2, "near's events are before the window");
+    // timesSeen on the window's count.
+    let query = |q: &str, rest: &str| titles(&list(&server, &format!("query={}&start={start}&end={end}{rest}", url_encode(q))));
+    assert_eq!(query("timesSeen:>1", ""), [t("edge"), t("near")]);
+    assert_eq!(query("timesSeen:>2", ""), [t("near")]);
+    assert_eq!(query("timesSeen:>1", "&environment=prod"), [t("near")]);
+    assert_eq!(query("timesSeen:1", "&environment=dev"), [t("edge")]);
+    // filtered under environment: in the window: exact count, users and seen.
+    let reply = list(&server, &format!("query={}&start={start}&end={end}", url_encode("environment:dev")));
+    assert_eq!(titles(&reply), [t("edge")]);
+    let edge = by_title(&reply, &t("edge"));
+    assert_eq!(actual(edge), expected(&evs, "edge", b + 1201, b + 2400, None));
+    assert_eq!(
+        actual(&edge["filtered"]),
+        expected(&evs, "edge", b + 1201, b + 2400, envs(&["dev"]))
+    );
+    // Users under environments over whole hours: only those environments' events' users
+    // (dev: u2 and u1, not u3 and u4 of the same hour).
+    let reply = list(&server, "environment=dev");
+    assert_eq!(
+        actual(by_title(&reply, &t("edge"))),
+        expected(&evs, "edge", NOW - 90 * D, NOW, envs(&["dev"]))
+    );
+    assert_eq!(by_title(&reply, &t("edge"))["userCount"], 2);
+    let reply = list(&server, &format!("query={}", url_encode("environment:prod")));
+    let edge = by_title(&reply, &t("edge"));
+    assert_eq!(
+        actual(&edge["filtered"]),
+        expected(&evs, "edge", NOW - 90 * D, NOW, envs(&["prod"]))
+    );
+    assert_eq!(edge["filtered"]["userCount"], 3);
+    // sort=user in a window: distinct users of the window's events.
+    let reply = list(&server, &format!("start={}&end={}&sort=user", iso(b), iso(b + 1501)));
+    assert_eq!(titles(&reply), [t("edge"), t("near")], "edge: u1, u2 (and u3 later); near: u6");
 }
 
 #[test]

@@ -98,6 +98,11 @@ impl FacetHours {
         self.split_bytes.get_or_insert_with(|| split.values().map(series_bytes).sum())
     }
 
+    /// The facet of an id seen in `apply`.
+    pub fn facet(&self, id: u64) -> Option<&Facet> {
+        self.facets.get(&id)
+    }
+
     fn only(&self, index: u32) -> u64 {
         self.only.get(index as usize).copied().unwrap_or(0)
     }

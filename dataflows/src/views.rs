@@ -16,6 +16,7 @@ use crate::state::{Counter, GroupKey, GroupRow};
 
 mod activity;
 mod blocks;
+pub mod details;
 mod epoch;
 mod footprint;
 mod group_index;
@@ -25,14 +26,12 @@ pub mod retention;
 #[cfg(test)]
 mod tests;
 mod thread_time;
-mod users;
 use activity::add_environment_hours;
 pub use activity::Activity;
 use group_index::GroupIndex;
 pub use index::{created_key, trends_score, SortIndex, SortIndexes, Walk};
 pub use lock::{boost_hold, boost_write_holds, let_readers_in, read, set_thread_realtime, HoldBoost, LockTimes, SlowHolds, HOLD};
 pub use thread_time::ThreadTimes;
-use users::UserHours;
 
 /// Everything the read side knows about one group.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -75,12 +74,6 @@ pub struct IssueViews {
     /// row before the first of those changes (None: it did not exist).
     #[serde(skip)]
     pub change_log: Option<HashMap<GroupKey, Option<Arc<GroupRow>>>>,
-    /// Distinct users per hour, by group index (`UserHours::None` past the end):
-    /// `[hour, user low 32 bits, user high 32 bits]`, sorted, 12 bytes each. Windowed
-    /// `userCount` is the number of distinct users over the window's hours. A dense vector
-    /// (16 bytes per group) rather than a hash map (~50 bytes per group with a user at 2M
-    /// slots): most groups have users.
-    user_hours: Vec<UserHours>,
     /// Occurrences per (environment, hour), sorted, by group index — only for groups whose
     /// occurrences span more than one environment key ("no environment" counting as a key).
     /// A group with one key needs nothing: its `hourly` *is* that environment's series (or no
@@ -91,12 +84,15 @@ pub struct IssueViews {
     /// Occurrences per (environment, release, level) and hour, for event-level conditions
     /// (`facets`): only an id for groups with one such facet.
     facets: crate::facets::FacetHours,
-    /// Retention (`retention`): the newest hour of activity and of per-hour users seen, and
-    /// the first hour each still keeps.
+    /// Each occurrence's second, facet and user, for the edges of windows and users under
+    /// facet selections (`details.rs`).
+    details: details::Details,
+    /// Retention of `details`: the newest hour seen, and the first hour kept.
+    newest_detail_hour: u32,
+    details_cut: u32,
+    /// Retention (`retention`): the newest hour of activity seen, and the first hour kept.
     newest_hour: u32,
     activity_cut: u32,
-    newest_user_hour: u32,
-    users_cut: u32,
     /// The greatest `last_seen` of any row: the API's clock when it follows the data
     /// (rebuilt by `restore_row` after a restore).
     #[serde(skip)]
@@ -340,13 +336,10 @@ impl IssueViews {
                 self.environment_hours.insert(parent_index, split);
             }
             self.footprint();
-            if let Some(users) = self.user_hours.get_mut(child_index as usize).map(std::mem::take) {
-                self.footprint().user_lists -= footprint::user_list_bytes(&users);
-                let moved = users
-                    .as_slice()
-                    .iter()
-                    .map(|e| ((parent, e[0], u64::from(e[1]) | (u64::from(e[2]) << 32)), 0, 1));
-                self.apply_user_hours(moved.collect());
+            let details = self.details.take(child_index);
+            for e in details {
+                let n = details::count(&e) as isize;
+                self.details.add(parent_index, e, n);
             }
             let (hourly, environments, releases) = {
                 let view = self.view_mut(child);
@@ -407,38 +400,36 @@ impl IssueViews {
         }
     }
 
-    pub fn apply_user_hours(&mut self, mut updates: Vec<((GroupKey, u32, Symbol), u64, isize)>) {
+    /// Each accepted occurrence's `(group, hour, second, facet id, user)` (`details.rs`).
+    pub fn apply_details(&mut self, updates: Vec<(details::Detail, u64, isize)>) {
         let newest = updates.iter().filter(|u| u.2 > 0).map(|u| u.0 .1).max();
-        let cut = self.retain_users(newest, retention::retention_hours());
-        // Counted (if need be) before anything below changes.
-        self.footprint();
-        updates.retain(|u| u.0 .1 >= cut);
-        for ((key, hour, user), _, diff) in updates {
-            let key = if self.merged.is_empty() { key } else { self.owner(key) };
-            let index = self.index_of(key);
-            let entry = [hour, user as u32, (user >> 32) as u32];
-            let slot = index as usize;
-            if self.user_hours.len() <= slot {
-                if diff <= 0 {
-                    continue;
+        let cut = self.retain_details(newest, retention::retention_hours());
+        let mut last: Option<(GroupKey, u32)> = None;
+        for ((key, hour, second, facet, user), _, diff) in updates {
+            if hour < cut {
+                continue;
+            }
+            let index = match last {
+                Some((last_key, index)) if last_key == key => index,
+                _ => {
+                    let owner = if self.merged.is_empty() { key } else { self.owner(key) };
+                    let index = self.index_of(owner);
+                    last = Some((key, index));
+                    index
                 }
-                self.user_hours.resize_with(slot + 1, UserHours::default);
-            }
-            let users = &mut self.user_hours[slot];
-            let before = footprint::user_list_bytes(users);
-            if !users.apply(entry, diff) {
-                *users = UserHours::None;
-            }
-            let after = footprint::user_list_bytes(users);
-            let lists = &mut self.footprint().user_lists;
-            *lists = (*lists + after).wrapping_sub(before);
+            };
+            self.details.add(index, details::entry(hour, second, facet, user), diff);
         }
     }
 
-    /// The group's distinct users per hour (`[hour, user low, user high]`, sorted), if it has any.
-    pub fn user_hours(&self, key: GroupKey) -> Option<&[[u32; 3]]> {
-        let users = self.user_hours.get(self.find(key)? as usize)?;
-        (!matches!(users, UserHours::None)).then(|| users.as_slice())
+    /// The occurrence details of a group (see [`details`]), sorted by hour and second.
+    pub fn details_of(&self, key: GroupKey, view: &GroupView) -> &[details::Entry] {
+        self.index_of_view(key, view).map_or(&[], |index| self.details.of(index))
+    }
+
+    /// The facet of an id (what `details` entries carry).
+    pub fn facet(&self, id: u64) -> Option<&crate::facets::Facet> {
+        self.facets.facet(id)
     }
 
     /// The group's occurrences per (environment, hour), sorted, when it has more than one

@@ -1,19 +1,23 @@
 //! Windowed aggregates of one group over the views: occurrences, distinct users, first and
-//! last seen within a time window and a set of environments, and stats buckets
+//! last seen within a time window and a set of environments or facets, and stats buckets
 //! (issue-platform.md §7.5, docs/semantics.md §7).
 //!
-//! The views count occurrences per hour, so windows are read at hour granularity: an hour
-//! belongs to a window when it overlaps it, after clipping the hour to the group's lifetime
-//! first and last seen (which are exact). So `firstSeen`/`lastSeen` in a window are exact
-//! whenever the group's first/last occurrence lies in it, else the window's or hour's edge.
+//! Windows are exact to the second: the hourly counts answer the hours a window covers whole,
+//! and the occurrence details (`views::details`: each occurrence's second, facet and user)
+//! answer the hours it cuts, the first and last counted second and the distinct users.
 
 use std::borrow::Cow;
 
 use crate::model::{Micros, Symbol};
 use crate::state::{GroupKey, GroupRow};
+use crate::views::details::{self, Entry};
 use crate::views::{GroupView, IssueViews};
 
+mod edges;
+pub use edges::{any_in, Select};
+
 pub const HOUR_MICROS: Micros = 3_600_000_000;
+const SECOND_MICROS: Micros = 1_000_000;
 
 /// An inclusive time range in microseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +38,30 @@ impl Window {
             end: self.end.min(other.end),
         }
     }
+
+    /// The window widened to whole seconds: an occurrence is in it when its timestamp's whole
+    /// second is in the window's (what the details can tell; Sentry stores seconds too).
+    pub fn whole_seconds(self) -> Window {
+        let start = self.start.div_euclid(SECOND_MICROS).saturating_mul(SECOND_MICROS);
+        let end = self
+            .end
+            .div_euclid(SECOND_MICROS)
+            .saturating_mul(SECOND_MICROS)
+            .saturating_add(SECOND_MICROS - 1);
+        Window {
+            start: if self.start == Micros::MIN { Micros::MIN } else { start },
+            end: if self.end == Micros::MAX { Micros::MAX } else { end },
+        }
+    }
+
+    pub fn contains(&self, t: Micros) -> bool {
+        self.start <= t && t <= self.end
+    }
+
+    /// Epoch seconds `[first, last]` of the whole-second window.
+    pub fn seconds(&self) -> (i64, i64) {
+        (self.start.div_euclid(SECOND_MICROS), self.end.div_euclid(SECOND_MICROS))
+    }
 }
 
 /// A group's aggregate over a window.
@@ -46,35 +74,48 @@ pub struct Aggregate {
     pub hours: (u32, u32),
 }
 
-/// A group's occurrences per hour, ascending, in some environments.
+/// A group's selected occurrences: per hour, ascending, and which of its details they are.
 pub struct GroupHours<'v> {
     pub hours: Cow<'v, [(u32, u32)]>,
     /// These are all the group's occurrences (its `hourly`): lifetime values apply.
     pub complete: bool,
+    /// The group's occurrence details, all of them (`select` picks the counted ones).
+    pub details: &'v [Entry],
+    pub select: Select<'v>,
+}
+
+impl<'v> GroupHours<'v> {
+    /// Nothing selected.
+    pub fn none() -> GroupHours<'v> {
+        GroupHours {
+            hours: Cow::Borrowed(&[]),
+            complete: false,
+            details: &[],
+            select: Select::All,
+        }
+    }
 }
 
 /// The group's occurrences per hour restricted to `environments` when given. A group with a
 /// single environment key borrows its `hourly` (no copy, no lookup of per-environment hours
 /// unless the group has a requested environment).
-pub fn hours_in<'v>(views: &'v IssueViews, key: GroupKey, view: &'v GroupView, environments: Option<&[Symbol]>) -> GroupHours<'v> {
-    let all = GroupHours {
+pub fn hours_in<'v>(views: &'v IssueViews, key: GroupKey, view: &'v GroupView, environments: Option<&'v [Symbol]>) -> GroupHours<'v> {
+    let all = || GroupHours {
         hours: Cow::Borrowed(&view.hourly),
         complete: true,
-    };
-    let none = GroupHours {
-        hours: Cow::Borrowed(&[]),
-        complete: false,
+        details: views.details_of(key, view),
+        select: Select::All,
     };
     let Some(wanted) = environments else {
-        return all;
+        return all();
     };
     if !view.environments.iter().any(|e| wanted.contains(e)) {
-        return none;
+        return GroupHours::none();
     }
     match views.environment_hours(key) {
         // One environment key, and it is requested.
-        None if view.environments.len() == 1 => all,
-        None => none,
+        None if view.environments.len() == 1 => all(),
+        None => GroupHours::none(),
         Some(split) => {
             let mut hours: Vec<(u32, u32)> = split
                 .iter()
@@ -92,6 +133,8 @@ pub fn hours_in<'v>(views: &'v IssueViews, key: GroupKey, view: &'v GroupView, e
             GroupHours {
                 hours: Cow::Owned(hours),
                 complete: false,
+                details: views.details_of(key, view),
+                select: Select::Environments(wanted),
             }
         }
     }
@@ -110,43 +153,77 @@ fn span(hour: u32, row: &GroupRow) -> (Micros, Micros) {
     }
 }
 
-/// Occurrences, first and last seen of `hours` within `window`; None without any.
-pub fn aggregate(hours: &[(u32, u32)], row: &GroupRow, window: Window) -> Option<Aggregate> {
-    let mut result: Option<Aggregate> = None;
-    for &(hour, n) in hours {
-        let (start, end) = span(hour, row);
-        if n == 0 || start > window.end || end < window.start {
+/// Occurrences, first and last seen of the selected occurrences within `window`; None
+/// without any. Hours inside the window count whole; the hours it cuts, and the first and
+/// last second counted, come from the details. (Should the details lack an hour — a view
+/// caught between the sinks of one epoch — that hour counts whole, clipped to the window.)
+pub fn aggregate(views: &IssueViews, hours: &GroupHours, row: &GroupRow, window: Window) -> Option<Aggregate> {
+    let window = window.whole_seconds();
+    let seconds = window.seconds();
+    let mut selector = hours.select.selector(views);
+    let mut count = 0u64;
+    let mut counted: Option<(u32, u32)> = None;
+    let from = hours
+        .hours
+        .partition_point(|&(h, _)| Micros::from(h) * HOUR_MICROS + HOUR_MICROS - 1 < window.start);
+    for &(hour, n) in &hours.hours[from..] {
+        let start = Micros::from(hour) * HOUR_MICROS;
+        if start > window.end {
+            break;
+        }
+        let end = start + HOUR_MICROS - 1;
+        let n = if n == 0 {
+            0
+        } else if window.start <= start && end <= window.end {
+            u64::from(n)
+        } else {
+            match edges::hour_entries(hours.details, hour) {
+                [] => u64::from(n),
+                entries => edges::count_in(entries, &mut selector, seconds),
+            }
+        };
+        if n == 0 {
             continue;
         }
-        let seen = (start.max(window.start), end.min(window.end));
-        match &mut result {
-            None => {
-                result = Some(Aggregate {
-                    count: u64::from(n),
-                    first_seen: seen.0,
-                    last_seen: seen.1,
-                    hours: (hour, hour),
-                })
-            }
-            Some(a) => {
-                a.count += u64::from(n);
-                a.last_seen = seen.1;
-                a.hours.1 = hour;
-            }
-        }
+        count += n;
+        counted = Some(counted.map_or((hour, hour), |(first, _)| (first, hour)));
     }
-    result
+    let (first, last) = counted?;
+    let first_seen = if hours.complete && window.contains(row.first_seen) {
+        row.first_seen
+    } else {
+        let entries = edges::hour_entries(hours.details, first);
+        match entries.iter().find(|e| edges::counts(e, &mut selector, seconds)) {
+            Some(e) => details::epoch_second(e) * SECOND_MICROS,
+            None => span(first, row).0.max(window.start),
+        }
+    };
+    let last_seen = if hours.complete && window.contains(row.last_seen) {
+        row.last_seen
+    } else {
+        let entries = edges::hour_entries(hours.details, last);
+        match entries.iter().rev().find(|e| edges::counts(e, &mut selector, seconds)) {
+            Some(e) => details::epoch_second(e) * SECOND_MICROS,
+            None => span(last, row).1.min(window.end),
+        }
+    };
+    Some(Aggregate {
+        count,
+        first_seen,
+        last_seen,
+        hours: (first, last),
+    })
 }
 
 /// [`aggregate`] with fast paths: a group whose lifetime misses the window has nothing in
 /// it, and when `hours` are all the group's occurrences a window covering the whole lifetime
 /// is the lifetime (no scan of the hours).
-pub fn aggregate_group(hours: &GroupHours, row: &GroupRow, window: Window) -> Option<Aggregate> {
+pub fn aggregate_group(views: &IssueViews, hours: &GroupHours, row: &GroupRow, window: Window) -> Option<Aggregate> {
+    let window = window.whole_seconds();
     if row.last_seen < window.start || row.first_seen > window.end {
         return None;
     }
-    let (complete, hours) = (hours.complete, hours.hours.as_ref());
-    if complete && window.start <= row.first_seen && row.last_seen <= window.end {
+    if hours.complete && window.start <= row.first_seen && row.last_seen <= window.end {
         // Every hour counts; the hours themselves are not read (a cache miss per group).
         return Some(Aggregate {
             count: row.times_seen,
@@ -155,7 +232,7 @@ pub fn aggregate_group(hours: &GroupHours, row: &GroupRow, window: Window) -> Op
             hours: (0, u32::MAX),
         });
     }
-    aggregate(hours, row, window)
+    aggregate(views, hours, row, window)
 }
 
 /// The group's aggregate in `window` and `environments` (None: all) without reading its
@@ -168,6 +245,7 @@ pub fn aggregate_view(
     environments: Option<&[Symbol]>,
     window: Window,
 ) -> Option<Aggregate> {
+    let window = window.whole_seconds();
     if row.last_seen < window.start || row.first_seen > window.end {
         return None;
     }
@@ -179,28 +257,41 @@ pub fn aggregate_view(
             hours: (0, u32::MAX),
         });
     }
-    aggregate_group(&hours_in(views, key, view, environments), row, window)
+    aggregate_group(views, &hours_in(views, key, view, environments), row, window)
 }
 
-/// Distinct users of the group within `aggregate` (from [`aggregate_group`] over `hours`):
-/// the lifetime count when that covers all the group's occurrences.
-pub fn users_of(views: &IssueViews, key: GroupKey, hours: &GroupHours, row: &GroupRow, aggregate: &Aggregate) -> u64 {
-    if hours.complete && aggregate.first_seen == row.first_seen && aggregate.last_seen == row.last_seen {
+/// What a caller that needs no count learns from the row alone: a group whose last
+/// occurrence lies in the window has an occurrence there, and that is its windowed last
+/// seen (every occurrence selected: no `environment=`). `count` is then only a lower
+/// bound (1) and `first_seen` the window's start or the lifetime first seen; the issues
+/// list uses this when neither its sort nor a `timesSeen` filter reads the count.
+pub fn last_seen_in(row: &GroupRow, environments: Option<&[Symbol]>, window: Window) -> Option<Aggregate> {
+    let window = window.whole_seconds();
+    (environments.is_none() && window.contains(row.last_seen)).then(|| Aggregate {
+        count: 1,
+        first_seen: row.first_seen.max(window.start),
+        last_seen: row.last_seen,
+        hours: (0, u32::MAX),
+    })
+}
+
+/// Distinct users of the selected occurrences within `window`, given their `aggregate` there
+/// (from [`aggregate_group`]): the lifetime count when that is every occurrence.
+pub fn users_of(views: &IssueViews, hours: &GroupHours, row: &GroupRow, aggregate: &Aggregate, window: Window) -> u64 {
+    if hours.complete && aggregate.count == row.times_seen {
         return row.user_count;
     }
-    users_in(views, key, &hours.hours, aggregate.hours)
-}
-
-/// Distinct users of the group in the hours of `hours` between `first` and `last` hour.
-pub fn users_in(views: &IssueViews, key: GroupKey, hours: &[(u32, u32)], (first, last): (u32, u32)) -> u64 {
-    let Some(entries) = views.user_hours(key) else { return 0 };
-    let from = entries.partition_point(|e| e[0] < first);
-    let mut users: Vec<u64> = entries[from..]
-        .iter()
-        .take_while(|e| e[0] <= last)
-        .filter(|e| hours.binary_search_by_key(&e[0], |h| h.0).is_ok())
-        .map(|e| u64::from(e[1]) | (u64::from(e[2]) << 32))
-        .collect();
+    let seconds = window.whole_seconds().seconds();
+    let mut selector = hours.select.selector(views);
+    let entries = details::hours_of(hours.details, aggregate.hours);
+    let mut users: Vec<u64> = Vec::with_capacity(entries.len());
+    for e in entries {
+        let user = details::user(e);
+        // Runs of one user (a burst) are pushed once.
+        if user != 0 && users.last() != Some(&user) && edges::counts(e, &mut selector, seconds) {
+            users.push(user);
+        }
+    }
     users.sort_unstable();
     users.dedup();
     users.len() as u64
@@ -237,38 +328,153 @@ mod tests {
 
     const H: Micros = HOUR_MICROS;
 
+    /// Views holding one group with occurrences at `(epoch second, environment, user)`.
+    fn views_of(key: GroupKey, occurrences: &[(i64, Option<Symbol>, u64)]) -> IssueViews {
+        let mut views = IssueViews::default();
+        let first = occurrences.iter().map(|o| o.0).min().unwrap() * 1_000_000;
+        let last = occurrences.iter().map(|o| o.0).max().unwrap() * 1_000_000;
+        let mut row = row(first, last);
+        row.times_seen = occurrences.len() as u64;
+        let mut users: Vec<u64> = occurrences.iter().map(|o| o.2).filter(|u| *u != 0).collect();
+        users.sort_unstable();
+        users.dedup();
+        row.user_count = users.len() as u64;
+        views.apply_groups(vec![((key, Arc::new(row)), 0, 1)]);
+        let mut activity = Vec::new();
+        let mut details = Vec::new();
+        for &(t, environment, user) in occurrences {
+            let facet = crate::facets::Facet {
+                environment,
+                release: None,
+                level: crate::model::Level::Error,
+            };
+            let hour = t.div_euclid(3600) as u32;
+            activity.push((crate::views::Activity::Occurrences(key, facet, hour), 0, 1));
+            details.push(((key, hour, (t - i64::from(hour) * 3600) as u32, facet.id(), user), 0, 1));
+        }
+        views.apply_activity(activity);
+        views.apply_details(details);
+        views
+    }
+
+    fn window(start: i64, end: i64) -> Window {
+        Window {
+            start: start * 1_000_000,
+            end: end * 1_000_000 + 999_999,
+        }
+    }
+
     #[test]
-    fn aggregates_clip_hours_to_the_lifetime_and_the_window() {
-        // Occurrences in hours 10 (first at 10:15), 12 and 20 (last at 20:40).
-        let row = row(10 * H + H / 4, 20 * H + 2 * H / 3);
-        let hours = [(10, 2), (12, 3), (20, 1)];
-        let all = aggregate(&hours, &row, Window::ALL).unwrap();
-        assert_eq!((all.count, all.first_seen, all.last_seen), (6, row.first_seen, row.last_seen));
-        let mid = aggregate(
-            &hours,
+    fn windows_count_exactly_at_edges_inside_an_hour() {
+        let key = GroupKey { project: 1, short_id: 1 };
+        let (prod, dev) = (7, 8);
+        let h = 3600 * 100;
+        // Hour 100: at :10:00 (prod, user 1), :20:00 (dev, user 2), :40:00 (prod, user 3);
+        // hour 101: :05:00 (dev, user 1); hour 103: :30:00 (prod, no user).
+        let occurrences = [
+            (h + 600, Some(prod), 1),
+            (h + 1200, Some(dev), 2),
+            (h + 2400, Some(prod), 3),
+            (h + 3600 + 300, Some(dev), 1),
+            (h + 3 * 3600 + 1800, Some(prod), 0),
+        ];
+        let views = views_of(key, &occurrences);
+        let view = views.get(key).unwrap();
+        let row = view.row.clone().unwrap();
+        let check = |environments: Option<&[Symbol]>, start: i64, end: i64| {
+            let selected: Vec<&(i64, Option<Symbol>, u64)> = occurrences
+                .iter()
+                .filter(|o| start <= o.0 && o.0 <= end && environments.is_none_or(|w| o.1.is_some_and(|e| w.contains(&e))))
+                .collect();
+            let hours = hours_in(&views, key, view, environments);
+            let got = aggregate_group(&views, &hours, &row, window(start, end));
+            let users = got.map(|a| users_of(&views, &hours, &row, &a, window(start, end)));
+            let mut expected_users: Vec<u64> = selected.iter().map(|o| o.2).filter(|u| *u != 0).collect();
+            expected_users.sort_unstable();
+            expected_users.dedup();
+            let expected = (!selected.is_empty()).then(|| {
+                (
+                    selected.len() as u64,
+                    selected.iter().map(|o| o.0).min().unwrap() * 1_000_000,
+                    selected.iter().map(|o| o.0).max().unwrap() * 1_000_000,
+                    expected_users.len() as u64,
+                )
+            });
+            assert_eq!(
+                got.map(|a| (a.count, a.first_seen, a.last_seen, users.unwrap())),
+                expected,
+                "{environments:?} [{start}, {end}]"
+            );
+        };
+        for environments in [None, Some(&[prod][..]), Some(&[dev][..]), Some(&[prod, dev][..])] {
+            for (start, end) in [
+                (h + 601, h + 2400),
+                (h + 600, h + 2399),
+                (h + 601, h + 2399),
+                (h + 1200, h + 3600 + 300),
+                (h + 1201, h + 3600 + 299),
+                (h, h + 4 * 3600),
+                (h + 2401, h + 3 * 3600 + 1799),
+                (h + 2401, h + 3 * 3600 + 1800),
+                (0, h + 599),
+            ] {
+                check(environments, start, end);
+            }
+        }
+    }
+
+    #[test]
+    fn first_and_last_seen_are_exact_for_the_whole_group_and_whole_seconds_for_a_selection() {
+        let key = GroupKey { project: 1, short_id: 1 };
+        let mut views = IssueViews::default();
+        // Two occurrences at 100:00:10.25 (prod) and 100:30:00.75 (dev).
+        let (first, last) = (360_010_250_000, 361_800_750_000);
+        let mut row = row(first, last);
+        row.times_seen = 2;
+        views.apply_groups(vec![((key, Arc::new(row.clone())), 0, 1)]);
+        let facet = |env| crate::facets::Facet {
+            environment: Some(env),
+            release: None,
+            level: crate::model::Level::Error,
+        };
+        views.apply_activity(vec![
+            (crate::views::Activity::Occurrences(key, facet(7), 100), 0, 1),
+            (crate::views::Activity::Occurrences(key, facet(8), 100), 0, 1),
+        ]);
+        views.apply_details(vec![
+            ((key, 100, 10, facet(7).id(), 0), 0, 1),
+            ((key, 100, 1800, facet(8).id(), 0), 0, 1),
+        ]);
+        let view = views.get(key).unwrap();
+        let all = hours_in(&views, key, view, None);
+        let a = aggregate_group(&views, &all, &row, Window::ALL).unwrap();
+        assert_eq!((a.count, a.first_seen, a.last_seen), (2, first, last));
+        // A window from 100:00:10.5 still counts the first (whole seconds) and reports it exactly.
+        let a = aggregate_group(
+            &views,
+            &all,
             &row,
             Window {
-                start: 11 * H,
-                end: 19 * H,
+                start: first + 250_000,
+                end: last,
             },
         )
         .unwrap();
-        assert_eq!(
-            (mid.count, mid.first_seen, mid.last_seen, mid.hours),
-            (3, 12 * H, 13 * H - 1, (12, 12))
-        );
-        // A window ending at 10:05 misses the group, whose first occurrence is at 10:15.
-        assert_eq!(
-            aggregate(
-                &hours,
-                &row,
-                Window {
-                    start: 0,
-                    end: 10 * H + H / 12
-                }
-            ),
-            None
-        );
+        assert_eq!((a.count, a.first_seen, a.last_seen), (2, first, last));
+        let a = aggregate_group(
+            &views,
+            &all,
+            &row,
+            Window {
+                start: first + 1_000_000,
+                end: Micros::MAX,
+            },
+        )
+        .unwrap();
+        assert_eq!((a.count, a.first_seen, a.last_seen), (1, 361_800_000_000, last));
+        let prod = hours_in(&views, key, view, Some(&[7]));
+        let a = aggregate_group(&views, &prod, &row, Window::ALL).unwrap();
+        assert_eq!((a.count, a.first_seen, a.last_seen), (1, 360_010_000_000, 360_010_000_000));
     }
 
     #[test]
@@ -311,31 +517,5 @@ mod tests {
         );
         assert!(!hours_in(&views, key, view, Some(&[prod, dev])).complete);
         assert_eq!(view.hourly, vec![(1, 1), (2, 2), (3, 1)]);
-    }
-
-    #[test]
-    fn users_are_distinct_over_the_counted_hours() {
-        let key = GroupKey { project: 1, short_id: 1 };
-        let mut views = IssueViews::default();
-        let big = (5u64 << 32) | 9;
-        views.apply_user_hours(vec![
-            ((key, 1, 9), 0, 1),
-            ((key, 2, 9), 0, 1),
-            ((key, 2, big), 0, 1),
-            ((key, 4, 3), 0, 1),
-        ]);
-        let hours = [(1, 1), (2, 2), (4, 1)];
-        assert_eq!(users_in(&views, key, &hours, (1, 4)), 3);
-        assert_eq!(users_in(&views, key, &hours, (1, 2)), 2);
-        assert_eq!(users_in(&views, key, &[(4, 1)], (1, 4)), 1);
-        assert_eq!(views.user_hours(key).map(<[_]>::len), Some(4));
-        // Duplicates change nothing; retractions remove; an emptied group has no entry.
-        let other = GroupKey { project: 1, short_id: 2 };
-        views.apply_user_hours(vec![((other, 7, 1), 0, 1), ((other, 7, 1), 0, 1)]);
-        assert_eq!(views.user_hours(other), Some(&[[7, 1, 0]][..]));
-        views.apply_user_hours(vec![((other, 3, 2), 1, 1), ((other, 7, 1), 1, -1)]);
-        assert_eq!(views.user_hours(other), Some(&[[3, 2, 0]][..]));
-        views.apply_user_hours(vec![((other, 3, 2), 2, -1)]);
-        assert_eq!(views.user_hours(other), None);
     }
 }

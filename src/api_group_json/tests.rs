@@ -12,13 +12,13 @@ use dataflows::model::{
 };
 use dataflows::state::{EventGroup, GroupKey, GroupRow, RowTexts};
 use dataflows::views::{Activity, GroupView, IssueViews};
-use dataflows::window::{self, GroupHours, Window, HOUR_MICROS};
+use dataflows::window::{self, GroupHours, Select, Window, HOUR_MICROS};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Map, Value};
 
 use crate::api_expand::Expand;
-use crate::api_window::{windowed, Scope, Windowed};
+use crate::api_window::{facet_accepted, windowed, Scope, Windowed};
 use crate::config::Catalog;
 use crate::list_params::{Collapse, StatsSpec};
 use crate::search::IssueQuery;
@@ -66,7 +66,7 @@ fn hours_within(hours: &[(u32, u32)], window: Window) -> Vec<(u32, u32)> {
 /// The group's JSON for the list and details endpoints.
 fn reference_group_json(views: &IssueViews, catalog: &Catalog, key: GroupKey, view: &GroupView, row: &GroupRow, scope: &Scope) -> Value {
     let hours = scope.hours(views, key, view);
-    let in_window = windowed(views, key, &hours, row, scope.window);
+    let in_window = windowed(views, &hours, row, scope.window);
     let mut group = serialize_group(views, catalog, key, view, row);
     group.set_triage(TriageFields::of(row, Some(&scope.viewer)));
     // The dump's all-time `stats.hourly` gives way to the requested buckets: dropped before
@@ -118,14 +118,20 @@ fn reference_group_json(views: &IssueViews, catalog: &Catalog, key: GroupKey, vi
     }
     if !scope.collapse.filtered {
         let filtered = scope.filtered.map(|window| {
+            let accept = |id: u64| facet_accepted(views, scope, id);
             let hours = match &scope.filtered_by {
                 Some(query) => {
                     let (hours, complete) = views.facet_hours(key, view, |f| query.accepts_facet(views, f));
-                    GroupHours { hours, complete }
+                    GroupHours {
+                        hours,
+                        complete,
+                        details: views.details_of(key, view),
+                        select: Select::Facets(&accept),
+                    }
                 }
                 None => scope.hours(views, key, view),
             };
-            let within = windowed(views, key, &hours, row, window);
+            let within = windowed(views, &hours, row, window);
             let mut map = seen(within.as_ref());
             let stats = match &scope.stats {
                 Some(spec) => stats_value(spec, &hours_within(&hours.hours, window)),
@@ -292,13 +298,13 @@ fn add_group(views: &mut IssueViews, rng: &mut StdRng, key: GroupKey, seq: u64) 
             1 => last_hour,
             _ => rng.random_range(first_hour..=last_hour),
         };
-        activity.push((Activity::Occurrences(key, facets[rng.random_range(0..facets.len())], hour), seq, 1));
-        if rng.random_bool(0.6) {
-            users.push(((key, hour, rng.random_range(0..5u64)), seq, 1));
-        }
+        let facet = facets[rng.random_range(0..facets.len())];
+        activity.push((Activity::Occurrences(key, facet, hour), seq, 1));
+        let user = if rng.random_bool(0.6) { rng.random_range(1..6u64) } else { 0 };
+        users.push(((key, hour, rng.random_range(0..3600u32), facet.id(), user), seq, 1));
     }
     views.apply_activity(activity);
-    views.apply_user_hours(users);
+    views.apply_details(users);
     views.apply_ids(vec![((key, seq + 1), seq, 1)]);
     let status = [GroupStatus::Unresolved, GroupStatus::Resolved, GroupStatus::Ignored][rng.random_range(0..3)];
     let metadata = r#"{"type":"ValueError","value":"bad \"x\"","filename":"a.py","title":"t"}"#;

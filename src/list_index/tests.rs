@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use dataflows::facets::Facet;
 use dataflows::model::{symbol_of, GroupStatus, InboxChange, Level, Micros, Priority, Substatus, Symbol, Triage};
 use dataflows::state::{GroupKey, GroupRow, RowTexts};
 use dataflows::views::{Activity, IssueViews};
@@ -73,24 +74,33 @@ fn add_group(views: &mut IssueViews, rng: &mut StdRng, key: GroupKey, seq: u64, 
             1 => last_hour,
             _ => rng.random_range(first_hour..=last_hour),
         };
-        activity.push((Activity::Hour(key, hour), epoch, 1));
-        if let Some(env) = environments[rng.random_range(0..environments.len())] {
-            activity.push((Activity::Environment(key, env), epoch, 1));
-            activity.push((Activity::EnvironmentHour(key, env, hour), epoch, 1));
-        }
-        if rng.random_bool(0.7) {
-            let user = rng.random_range(0..6u64);
-            users.push(((key, hour, user), epoch, 1));
-        }
+        let facet = Facet {
+            environment: environments[rng.random_range(0..environments.len())],
+            release: None,
+            level: Level::Error,
+        };
+        activity.push((Activity::Occurrences(key, facet, hour), epoch, 1));
+        // The occurrence's second, within the group's lifetime.
+        let hour_start = Micros::from(hour) * HOUR_MICROS;
+        let lo = hour_start.max(first_seen) / 1_000_000;
+        let hi = (hour_start + HOUR_MICROS - 1).min(last_seen) / 1_000_000;
+        let t = match i {
+            0 => first_seen / 1_000_000,
+            1 => last_seen / 1_000_000,
+            _ => rng.random_range(lo..=hi.max(lo)),
+        };
+        let second = (t - hour_start / 1_000_000) as u32;
+        let user = if rng.random_bool(0.7) { rng.random_range(1..7u64) } else { 0 };
+        users.push(((key, hour, second, facet.id(), user), epoch, 1));
     }
     views.apply_activity(activity);
     let user_count = {
-        let mut distinct: Vec<u64> = users.iter().map(|u| (u.0).2).collect();
+        let mut distinct: Vec<u64> = users.iter().map(|u| (u.0).4).filter(|u| *u != 0).collect();
         distinct.sort_unstable();
         distinct.dedup();
         distinct.len() as u64
     };
-    views.apply_user_hours(users);
+    views.apply_details(users);
     let (status, substatus) = random_status(rng);
     let triage = random_inbox(rng, last_seen);
     let row = Arc::new(GroupRow {
@@ -146,8 +156,14 @@ fn random_inbox(rng: &mut StdRng, last_seen: Micros) -> Option<Arc<Triage>> {
 /// sort.
 fn add_tied_group(views: &mut IssueViews, key: GroupKey, seq: u64, at: Micros) -> Group {
     let hour = (at / HOUR_MICROS) as u32;
-    views.apply_activity(vec![(Activity::Hour(key, hour), 0, 1)]);
-    views.apply_user_hours(vec![((key, hour, 1), 0, 1)]);
+    let facet = Facet {
+        environment: None,
+        release: None,
+        level: Level::Error,
+    };
+    views.apply_activity(vec![(Activity::Occurrences(key, facet, hour), 0, 1)]);
+    let second = (at / 1_000_000 - i64::from(hour) * 3600) as u32;
+    views.apply_details(vec![((key, hour, second, facet.id(), 1), 0, 1)]);
     let row = Arc::new(GroupRow {
         type_id: 4001,
         status: GroupStatus::Unresolved,

@@ -126,9 +126,9 @@ pub(crate) fn message(id: u64, e: &Ev) -> Value {
     occurrence(id, e.project, e.fp, 4001, e.t as f64, json!({ "event": event, "level": e.level }))
 }
 
-/// Count, distinct users, first and last seen of `fp`'s events in `[start, end]` and `envs`,
-/// at the views' hour granularity (docs/semantics.md §7): first/last seen are exact when the
-/// group's lifetime first/last event is in that hour, else the hour's edge (within the window).
+/// Count, distinct users, first and last seen of `fp`'s events in `[start, end]` (seconds,
+/// inclusive) and `envs`, exactly (docs/semantics.md §7; the events' times are whole seconds,
+/// so whole-second and exact first/last seen agree).
 pub(crate) fn expected(
     events: &[Ev],
     fp: &str,
@@ -149,28 +149,15 @@ pub(crate) fn expected_if(
     end: i64,
     condition: impl Fn(&Ev) -> bool,
 ) -> (String, u64, Option<String>, Option<String>) {
-    let group: Vec<&Ev> = events.iter().filter(|e| e.fp == fp).collect();
-    let lifetime_first = group.iter().map(|e| e.t).min().unwrap_or(0) * 1_000_000;
-    let lifetime_last = group.iter().map(|e| e.t).max().unwrap_or(0) * 1_000_000;
-    let selected: Vec<&Ev> = group.into_iter().filter(|e| e.t >= start && e.t <= end && condition(e)).collect();
+    let selected: Vec<&Ev> = events
+        .iter()
+        .filter(|e| e.fp == fp && e.t >= start && e.t <= end && condition(e))
+        .collect();
     let mut users: Vec<&str> = selected.iter().filter_map(|e| e.user).collect();
     users.sort();
     users.dedup();
-    let hour_start = |t: i64| t.div_euclid(H) * H * 1_000_000;
-    let (window_start, window_end) = (
-        start.saturating_mul(1_000_000),
-        end.saturating_mul(1_000_000).saturating_add(999_999),
-    );
-    let first = selected
-        .iter()
-        .map(|e| e.t)
-        .min()
-        .map(|t| iso_micros(hour_start(t).max(lifetime_first).max(window_start)));
-    let last = selected
-        .iter()
-        .map(|e| e.t)
-        .max()
-        .map(|t| iso_micros((hour_start(t) + H * 1_000_000 - 1).min(lifetime_last).min(window_end)));
+    let first = selected.iter().map(|e| e.t).min().map(iso);
+    let last = selected.iter().map(|e| e.t).max().map(iso);
     (selected.len().to_string(), users.len() as u64, first, last)
 }
 

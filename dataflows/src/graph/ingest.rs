@@ -13,7 +13,7 @@ use timely::dataflow::Stream;
 
 use super::epoch_of;
 
-use crate::model::{ProjectId, Record, Seq, Symbol};
+use crate::model::{ProjectId, Record, Seq};
 use crate::state::{Counter, Effects, GroupKey, GroupRow, IngestConfig, ProjectState};
 use crate::views::Activity;
 
@@ -31,7 +31,8 @@ pub struct Ingested<'scope> {
     pub merges: Stream<'scope, u64, Updates<(GroupKey, GroupKey)>>,
     pub rejected: Stream<'scope, u64, Vec<(Seq, String)>>,
     /// `(group, hour, user)`, each once: the first time the user is seen there.
-    pub user_hours: Stream<'scope, u64, Updates<(GroupKey, u32, Symbol)>>,
+    /// Every accepted occurrence's second, facet and user (`views::details`).
+    pub details: Stream<'scope, u64, Updates<crate::views::details::Detail>>,
 }
 
 /// Sends each container of records whole to the worker of its first record: the parse
@@ -86,16 +87,16 @@ pub fn ingest<'scope>(
     let (counters_out, counters) = builder.new_output::<Updates<Counter>>();
     let (created_out, created) = builder.new_output::<Vec<(Seq, GroupKey)>>();
     let (rejected_out, rejected) = builder.new_output::<Vec<(Seq, String)>>();
-    let (user_hours_out, user_hours) = builder.new_output::<Updates<(GroupKey, u32, Symbol)>>();
     let (merges_out, merges) = builder.new_output::<Updates<(GroupKey, GroupKey)>>();
+    let (details_out, details) = builder.new_output::<Updates<crate::views::details::Detail>>();
     let mut outputs = (
         groups_out,
         activity_out,
         counters_out,
         created_out,
         rejected_out,
-        user_hours_out,
         merges_out,
+        details_out,
     );
 
     builder.build(move |_| {
@@ -118,7 +119,7 @@ pub fn ingest<'scope>(
                 entry.1.push(std::mem::take(data));
             });
             let frontier = &frontiers[0];
-            let (groups_out, activity_out, counters_out, created_out, rejected_out, user_hours_out, merges_out) = &mut outputs;
+            let (groups_out, activity_out, counters_out, created_out, rejected_out, merges_out, details_out) = &mut outputs;
             while let Some((epoch, (caps, mut chunks))) = super::pop_closed(&mut pending, |e| frontier.less_equal(e)) {
                 // An epoch is one block, read by one worker and sent in order; sort only if the
                 // transport ever reordered it.
@@ -167,9 +168,8 @@ pub fn ingest<'scope>(
                 give(counters_out, &caps[2], counters);
                 give(created_out, &caps[3], std::mem::take(&mut effects.created));
                 give(rejected_out, &caps[4], std::mem::take(&mut effects.rejected));
-                let user_hours: Updates<(GroupKey, u32, Symbol)> = effects.user_hours.drain(..).map(|k| (k, epoch, 1)).collect();
-                give(user_hours_out, &caps[5], user_hours);
-                give(merges_out, &caps[6], effects.merges.drain(..).map(|m| (m, epoch, 1)).collect());
+                give(merges_out, &caps[5], effects.merges.drain(..).map(|m| (m, epoch, 1)).collect());
+                give(details_out, &caps[6], effects.details.drain(..).map(|d| (d, epoch, 1)).collect());
                 tally.records += records;
                 tally.cpu += crate::views::ThreadTimes::elapsed(started).map_or(std::time::Duration::ZERO, |t| t.cpu);
             }
@@ -182,7 +182,7 @@ pub fn ingest<'scope>(
         created,
         merges,
         rejected,
-        user_hours,
+        details,
     }
 }
 

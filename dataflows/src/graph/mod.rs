@@ -105,10 +105,10 @@ pub fn build_ingest<'scope, D: LineDecoder>(
     )
     .probe_with(&probe);
     sink::apply_at_frontier(
-        ingested.user_hours,
+        ingested.details,
         views.clone(),
-        IssueViews::apply_user_hours,
-        Slicing::ByGroup(|u| u.0),
+        IssueViews::apply_details,
+        Slicing::ByGroup(|d| d.0),
         to_first_process,
     )
     .probe_with(&probe);

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::row::{GroupKey, GroupRow};
 use crate::model::time::MICROS_PER_SECOND;
-use crate::model::{Micros, Seq, Symbol};
+use crate::model::{Micros, Seq};
 
 /// Counters reported to the summary and metrics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -73,15 +73,15 @@ pub struct Effects {
     pub merges: Vec<(GroupKey, GroupKey)>,
     pub rejected: Vec<(Seq, String)>,
     pub counters: Counts,
-    /// `(group, hour, user)` the first time the user is seen for the group in that hour: the
-    /// views count distinct users over any window of whole hours from these.
-    pub user_hours: Vec<(GroupKey, u32, Symbol)>,
     /// Occurrences per (group, facet, hour). The views derive everything per-hour from it:
     /// hourly counts, environment and release sets, per-environment hours and the facets
     /// that event-level conditions test (`facets::FacetHours`). One collection where there
     /// were five (one update per occurrence instead of five, and one update stream), kept
     /// per group (`EpochFacets`).
     pub facet_hours: super::EpochFacets,
+    /// Every accepted occurrence's `(group, hour, second, facet id, user)`: the views count
+    /// windows exactly at their edges from these (`views::details`).
+    pub details: Vec<crate::views::details::Detail>,
 }
 
 impl Effects {

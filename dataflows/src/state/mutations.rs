@@ -246,16 +246,6 @@ impl ProjectState {
             }
         }
         self.users.retain(|(short_id, _)| !child_ids.contains(short_id));
-        // The views move the children's per-hour users; this set must agree with them.
-        let moved_hours: Vec<(u32, u64)> = self
-            .hour_users
-            .iter()
-            .filter(|(short_id, _, _)| child_ids.contains(short_id))
-            .map(|(_, hour, user)| (*hour, *user))
-            .collect();
-        self.hour_users.retain(|(short_id, _, _)| !child_ids.contains(short_id));
-        self.hour_users
-            .extend(moved_hours.into_iter().map(|(hour, user)| (parent_id, hour, user)));
         for &child in &children {
             self.touch(project, child, effects);
             self.groups[child].lifecycle = Lifecycle::MergedInto(parent as u32);
@@ -309,7 +299,6 @@ impl ProjectState {
         }
         let ids: HashSet<u32> = targets.iter().map(|&i| i as u32 + 1).collect();
         self.users.retain(|(short_id, _)| !ids.contains(short_id));
-        self.hour_users.retain(|(short_id, _, _)| !ids.contains(short_id));
     }
 
     /// After an occurrence of an ignored group with conditions: when one is met, the group

@@ -92,35 +92,11 @@ pub struct ProjectState {
     pub(super) groups: Vec<GroupState>,
     quotas: HashMap<u32, QuotaWindow>,
     pub(super) users: HashSet<(u32, Symbol)>,
-    /// `(short id, hour, user)` seen so far: one entry per distinct user per group and hour,
-    /// so `Effects::user_hours` reports each exactly once (O(1) per occurrence). Only hours
-    /// from `hour_users_cut` on are kept (the views' retention, see `views::retention`).
-    pub(super) hour_users: HashSet<(u32, u32, Symbol)>,
-    /// The newest hour of an occurrence with a user, and the retention cut derived from it.
-    /// A project's cut is never after the views' (theirs follows the newest hour of every
-    /// project), so what is pruned here is already ignored there.
-    newest_user_hour: u32,
-    hour_users_cut: u32,
     /// The project's releases in order, for release resolutions.
     pub(super) releases: Releases,
 }
 
 impl ProjectState {
-    /// Advances the retention cut of `hour_users` to an occurrence at `hour` (pruning once per
-    /// day of event time) and says whether that hour is still kept. The set then holds exactly
-    /// the hours from the cut on, in input order whatever the batching.
-    fn keep_user_hour(&mut self, hour: u32) -> bool {
-        if hour > self.newest_user_hour {
-            self.newest_user_hour = hour;
-            let cut = crate::views::retention::cut(hour, crate::views::retention::retention_hours());
-            if cut > self.hour_users_cut {
-                self.hour_users_cut = cut;
-                self.hour_users.retain(|&(_, h, _)| h >= cut);
-            }
-        }
-        hour >= self.hour_users_cut
-    }
-
     /// Every visible group's current row, by short id (for relinking the views after a
     /// restore).
     pub fn rows(&self) -> impl Iterator<Item = (u32, &Arc<GroupRow>)> {
@@ -271,15 +247,12 @@ impl ProjectState {
         // Every accepted occurrence's group was touched or created in this epoch above, so
         // its list head belongs to this epoch.
         effects.facet_hours.add(&mut self.groups[index].epoch_facets, key, facet, hour);
+        let second = occ.time.div_euclid(MICROS_PER_SECOND) - i64::from(hour) * 3600;
+        // A user hashed to 0 would read as "no user"; it counts as user 1 (a 2⁻⁶⁴ collision).
+        let user = occ.user.map_or(0, |u| u.max(1));
+        effects.details.push((key, hour, second as u32, facet.id(), user));
         if let Some(user) = occ.user {
-            // `hour_users` ⊆ `users` (per group, merges and deletes move or drop both): a user
-            // already seen in this group and hour needs no second lookup in `users`.
-            let kept = self.keep_user_hour(hour);
-            let new_this_hour = kept && self.hour_users.insert((key.short_id, hour, user));
-            if new_this_hour {
-                effects.user_hours.push((key, hour, user));
-            }
-            if (new_this_hour || !kept) && self.users.insert((key.short_id, user)) {
+            if self.users.insert((key.short_id, user)) {
                 Arc::make_mut(&mut self.groups[index].row).user_count += 1;
             }
         }

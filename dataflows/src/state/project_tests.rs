@@ -65,26 +65,36 @@ fn error_groups_keep_their_linked_hashes() {
 }
 
 #[test]
-fn user_hours_are_reported_once_per_group_hour_and_user() {
+fn every_occurrence_leaves_its_second_facet_and_user_and_users_count_once() {
     const HOUR: Micros = 3_600_000_000;
     let with = |user: Symbol, time: Micros, env: Option<Symbol>| OccurrenceRecord {
         user: Some(user),
         environment: env,
         ..occurrence(1, &[7], time)
     };
-    let (_, mut effects) = apply_all(vec![
+    let (state, mut effects) = apply_all(vec![
         with(1, 0, Some(5)),
-        with(1, 10, None),
-        with(2, 20, Some(5)),
-        with(1, HOUR, Some(5)),
+        with(1, 10_000_000, None),
+        with(2, 20_500_000, Some(5)),
+        with(1, HOUR + 3_000_000, Some(5)),
     ]);
     let key = GroupKey { project: 1, short_id: 1 };
-    assert_eq!(effects.user_hours, vec![(key, 0, 1), (key, 0, 2), (key, 1, 1)]);
     let facet = |environment| crate::facets::Facet {
         environment,
         release: None,
         level: occurrence(1, &[7], 0).level,
     };
+    let (prod, none) = (facet(Some(5)).id(), facet(None).id());
+    assert_eq!(
+        effects.details,
+        vec![
+            (key, 0, 0, prod, 1),
+            (key, 0, 10, none, 1),
+            (key, 0, 20, prod, 2),
+            (key, 1, 3, prod, 1)
+        ]
+    );
+    assert_eq!(state.row(key).expect("group 1").user_count, 2);
     let mut activity: Vec<_> = Vec::new();
     effects
         .facet_hours
@@ -98,27 +108,6 @@ fn user_hours_are_reported_once_per_group_hour_and_user() {
             ((key, facet(Some(5)), 1), 1)
         ]
     );
-}
-
-#[test]
-fn per_hour_users_older_than_the_retention_are_dropped_and_not_reported_again() {
-    const HOUR: Micros = 3_600_000_000;
-    let retention = crate::views::retention::retention_hours();
-    let late = retention + 24 * 3;
-    let with = |user: Symbol, hour: u32| OccurrenceRecord {
-        user: Some(user),
-        ..occurrence(1, &[7], Micros::from(hour) * HOUR)
-    };
-    // Hours 0 and 30, then one past the retention (cut at day 3: hour 72), then late
-    // occurrences in hours 30 and 72, then hour 72 again.
-    let (state, effects) = apply_all(vec![with(1, 0), with(1, 30), with(2, late), with(3, 30), with(3, 72), with(3, 72)]);
-    let key = GroupKey { project: 1, short_id: 1 };
-    assert_eq!(effects.user_hours, vec![(key, 0, 1), (key, 30, 1), (key, late, 2), (key, 72, 3)]);
-    let mut kept: Vec<_> = state.hour_users.iter().copied().collect();
-    kept.sort_unstable();
-    assert_eq!(kept, vec![(1, 72, 3), (1, late, 2)]);
-    let row = state.row(key).expect("group 1");
-    assert_eq!((row.user_count, row.times_seen), (3, 6), "lifetime values stay exact");
 }
 
 /// At 1M groups every byte per group counts (BENCHMARKS.md, memory per group): a hash map

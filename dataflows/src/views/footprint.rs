@@ -1,19 +1,18 @@
 //! Approximate heap bytes of the views' parts, for `/metrics`. The per-group parts (hourly
-//! counts, environment and release sets, per-hour user lists) are counted as they change
+//! counts, environment and release sets) are counted as they change
 //! ([`Footprint`]), so a scrape costs O(1) under the read lock instead of a walk of every
 //! group (tens of milliseconds at 1M groups, which the sinks and then the readers behind
 //! them would wait for).
 
 use rustc_hash::FxHashMap as HashMap;
 
-use super::{GroupView, IssueViews, UserHours};
+use super::{GroupView, IssueViews};
 
 /// Heap bytes of the per-group parts, as capacities.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct Footprint {
     pub hourly: usize,
     pub sets: usize,
-    pub user_lists: usize,
 }
 
 pub(super) fn hourly_bytes(view: &GroupView) -> usize {
@@ -24,20 +23,12 @@ pub(super) fn set_bytes(view: &GroupView) -> usize {
     (view.environments.len() + view.releases.len()) * 8
 }
 
-pub(super) fn user_list_bytes(users: &UserHours) -> usize {
-    match users {
-        UserHours::None | UserHours::One(_) => 0,
-        UserHours::Many(list) => 24 + list.capacity() * 12,
-    }
-}
-
 impl IssueViews {
     /// The per-group parts counted by walking every group.
     pub(super) fn count_footprint(&self) -> Footprint {
         Footprint {
             hourly: self.groups.iter().map(hourly_bytes).sum(),
             sets: self.groups.iter().map(set_bytes).sum(),
-            user_lists: self.user_hours.iter().map(user_list_bytes).sum(),
         }
     }
 
@@ -64,11 +55,8 @@ impl IssueViews {
             ("group_index", self.index.heap_bytes() + self.by_id.capacity() * 4),
             ("hourly", parts.hourly),
             ("environment_release_sets", parts.sets),
-            (
-                "user_hours",
-                self.user_hours.capacity() * std::mem::size_of::<UserHours>() + parts.user_lists,
-            ),
             ("environment_hours", table(&self.environment_hours)),
+            ("occurrence_details", self.details.heap_bytes()),
             ("facets", self.facets.heap_bytes()),
             ("sort_indexes", self.sort_indexes.heap_bytes()),
             ("activity_scratch", self.epoch_scratch.heap_bytes()),

@@ -1,10 +1,10 @@
 //! Retention of the views' per-hour data: hourly counts, per-environment and per-facet
-//! hours and per-hour users older than the retention (default 90 days, `--retention-days`)
+//! hours and occurrence details older than the retention (default 90 days, `--retention-days`)
 //! are dropped, so memory stays bounded on a long-running server. Rows — and with them
 //! every `lifetime` value — are untouched.
 //!
 //! Retention is measured in event time back from the newest hour each stream has carried
-//! (activity for counts, users for per-hour users), and the cut is rounded down to a whole
+//! (activity for counts, details for occurrence details), and the cut is rounded down to a whole
 //! day: the state after an epoch is exactly "every hour from the cut on", a function of the
 //! data only, however the sinks batch epochs (deterministic and checkpoint-safe). Pruning
 //! scans the groups once per day of event time.
@@ -54,24 +54,18 @@ impl IssueViews {
         self.activity_cut
     }
 
-    /// Before applying per-hour users whose newest hour is `newest`; like
+    /// Before applying occurrence details whose newest hour is `newest`; like
     /// [`IssueViews::retain_activity`].
-    pub(super) fn retain_users(&mut self, newest: Option<u32>, retention: u32) -> u32 {
+    pub(super) fn retain_details(&mut self, newest: Option<u32>, retention: u32) -> u32 {
         if let Some(newest) = newest {
-            self.newest_user_hour = self.newest_user_hour.max(newest);
+            self.newest_detail_hour = self.newest_detail_hour.max(newest);
         }
-        let cut = cut(self.newest_user_hour, retention);
-        if cut > self.users_cut {
-            self.users_cut = cut;
-            for users in &mut self.user_hours {
-                if !users.retain_from(cut) {
-                    *users = super::UserHours::None;
-                }
-            }
-            // Lists dropped: counted again at the next change (this pass walked them anyway).
-            self.footprint = None;
+        let cut = cut(self.newest_detail_hour, retention);
+        if cut > self.details_cut {
+            self.details_cut = cut;
+            self.details.retain_from(cut);
         }
-        self.users_cut
+        self.details_cut
     }
 }
 
@@ -113,13 +107,20 @@ mod tests {
         epoch(&mut one, 1, &[(base + retention + 48, Some(dev))]);
         // Late occurrence of a pruned hour: ignored.
         epoch(&mut one, 2, &[(base + 1, Some(prod))]);
-        one.apply_user_hours(vec![((KEY, base, 1), 0, 1), ((KEY, base + retention + 48, 2), 1, 1)]);
+        one.apply_details(vec![((KEY, base, 5, 9, 1), 0, 1), ((KEY, base + retention + 48, 6, 9, 2), 1, 1)]);
         let first_kept = cut(base + retention + 48, retention);
         assert_eq!(first_kept, base + 48);
         let view = one.get(KEY).unwrap();
         assert_eq!(view.hourly, vec![(base + retention + 48, 1)]);
         assert_eq!(one.environment_hours(KEY).unwrap(), &[(dev, base + retention + 48, 1)]);
-        assert_eq!(one.user_hours(KEY), Some(&[[base + retention + 48, 2, 0]][..]));
+        let details = one.details_of(KEY, one.get(KEY).unwrap());
+        assert_eq!(
+            details,
+            &[crate::views::details::entry(base + retention + 48, 6, 9, 2)].map(|mut e| {
+                e[1] |= 1 << 12;
+                e
+            })
+        );
         // The same epochs in one batch give the same views.
         let mut batched = IssueViews::default();
         let mut all = Vec::new();

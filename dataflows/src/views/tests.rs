@@ -92,10 +92,10 @@ fn the_running_footprint_equals_a_walk() {
             0 => views.apply_hourly(vec![((k, hour), round, diff)]),
             1 => views.apply_environments(vec![((k, next(3)), round, diff)]),
             2 => views.apply_releases(vec![((k, next(3)), round, diff)]),
-            3 => views.apply_user_hours(vec![((k, hour, next(4)), round, diff)]),
+            3 => views.apply_details(vec![((k, hour, next(60) as u32, 1, next(4)), round, diff)]),
             // Into a later group only: merges never form a cycle.
             _ if round % 40 == 39 => views.apply_merges(vec![((k, key(k.short_id + 1 + next(3) as u32)), round, 1)]),
-            _ => views.apply_user_hours(vec![((k, hour + 24 * 200, 1), round, 1)]),
+            _ => views.apply_details(vec![((k, hour + 24 * 200, 0, 1, 1), round, 1)]),
         }
         assert_eq!(views.footprint, Some(views.count_footprint()), "round {round}");
     }

@@ -1,0 +1,129 @@
+//! The details side of windows: which occurrence details a selection counts, and the counts
+//! and seconds of the hours a window cuts.
+
+use super::{Window, HOUR_MICROS};
+use crate::model::{Micros, Symbol};
+use crate::state::{GroupKey, GroupRow};
+use crate::views::details::{self, Entry};
+use crate::views::{GroupView, IssueViews};
+
+/// Which of a group's occurrences count, by their facet.
+#[derive(Clone, Copy)]
+pub enum Select<'v> {
+    /// All of them.
+    All,
+    /// Those in one of these environments.
+    Environments(&'v [Symbol]),
+    /// Those whose facet (by id) passes.
+    Facets(&'v dyn Fn(u64) -> bool),
+}
+
+/// A [`Select`] applied to entries, remembering the verdict of the last facet id (a group's
+/// entries mostly share one).
+pub(super) struct Selector<'v> {
+    select: Select<'v>,
+    views: &'v IssueViews,
+    last: Option<(u64, bool)>,
+}
+
+impl<'v> Select<'v> {
+    pub(super) fn selector(self, views: &'v IssueViews) -> Selector<'v> {
+        Selector {
+            select: self,
+            views,
+            last: None,
+        }
+    }
+}
+
+impl Selector<'_> {
+    fn accepts(&mut self, facet: u64) -> bool {
+        if let Some((id, verdict)) = self.last {
+            if id == facet {
+                return verdict;
+            }
+        }
+        let verdict = match self.select {
+            Select::All => true,
+            Select::Environments(wanted) => self
+                .views
+                .facet(facet)
+                .is_some_and(|f| f.environment.is_some_and(|e| wanted.contains(&e))),
+            Select::Facets(accept) => accept(facet),
+        };
+        self.last = Some((facet, verdict));
+        verdict
+    }
+}
+
+/// The entries of one hour.
+pub(super) fn hour_entries(all: &[Entry], hour: u32) -> &[Entry] {
+    details::hours_of(all, (hour, hour))
+}
+
+/// Whether an entry is selected and within the window's epoch seconds `(first, last)`
+/// ([`Window::seconds`], computed once per scan).
+pub(super) fn counts(e: &Entry, selector: &mut Selector, (first, last): (i64, i64)) -> bool {
+    let second = details::epoch_second(e);
+    first <= second && second <= last && selector.accepts(details::facet(e))
+}
+
+/// The selected occurrences of `entries` within the window's seconds.
+pub(super) fn count_in(entries: &[Entry], selector: &mut Selector, seconds: (i64, i64)) -> u64 {
+    entries
+        .iter()
+        .filter(|e| counts(e, selector, seconds))
+        .map(|e| u64::from(details::count(e)))
+        .sum()
+}
+
+/// Whether the group has an occurrence within `range` whose facet `accept`s: the hours
+/// inside the range from the hourly (or per-facet) counts, the (at most two) hours it cuts
+/// from the details. Without details for a cut hour (a view caught between two sinks), that
+/// hour counts when it overlaps the range within the group's lifetime.
+pub fn any_in(
+    views: &IssueViews,
+    key: GroupKey,
+    view: &GroupView,
+    row: &GroupRow,
+    range: Window,
+    mut accept: impl FnMut(u64, &crate::facets::Facet) -> bool,
+) -> bool {
+    let range = range.whole_seconds();
+    if row.last_seen < range.start || row.first_seen > range.end {
+        return false;
+    }
+    let inside = |hour: u32, n: u32| {
+        let start = Micros::from(hour) * HOUR_MICROS;
+        n > 0 && range.start <= start && start + HOUR_MICROS - 1 <= range.end
+    };
+    if views.any_facet_hour(key, view, &mut accept, inside) {
+        return true;
+    }
+    let entries = views.details_of(key, view);
+    let (first, last) = range.seconds();
+    let hour_of = |t: Micros| t.div_euclid(HOUR_MICROS) as u32;
+    let cut_hours = [hour_of(range.start.max(row.first_seen)), hour_of(range.end.min(row.last_seen))];
+    for (i, &hour) in cut_hours.iter().enumerate() {
+        if i == 1 && hour == cut_hours[0] {
+            break;
+        }
+        let cut = hour_entries(entries, hour);
+        if cut.is_empty() {
+            let (start, end) = super::span(hour, row);
+            let overlaps = start.max(range.start) <= end.min(range.end);
+            if overlaps && views.any_facet_hour(key, view, &mut accept, |h, n| h == hour && n > 0) {
+                return true;
+            }
+            continue;
+        }
+        for e in cut {
+            let second = details::epoch_second(e);
+            let id = details::facet(e);
+            if first <= second && second <= last && views.facet(id).is_some_and(|f| accept(id, f)) {
+                return true;
+            }
+        }
+    }
+    false
+}

@@ -241,11 +241,6 @@ impl IssueViews {
         unresolved_only: bool,
         at_most: Micros,
     ) -> impl Iterator<Item = (i64, u32, (GroupKey, &GroupView, &GroupRow))> {
-        if index == SortIndex::Trends {
-            let rows = self.groups.iter().enumerate();
-            self.sort_indexes
-                .build_trends(rows.filter_map(|(i, v)| Some((i as u32, &**v.row.as_ref()?))));
-        }
         self.sort_indexes
             .walk(index, unresolved_only, at_most)
             .filter_map(|(bound, created, index)| {

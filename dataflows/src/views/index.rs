@@ -156,9 +156,10 @@ pub struct SortIndexes {
     last_seen: Split<[u32; 4]>,
     first_seen: Split<[u32; 4]>,
     count: Split<[u32; 3]>,
-    /// Built by the first `trends` walk ([`SortIndexes::build_trends`]), then kept: a rarely
-    /// used sort, ~15 bytes per group.
-    trends: std::sync::OnceLock<Split<[u32; 3]>>,
+    /// Kept like the others (~13 bytes per group, one more replace per row change): built
+    /// by the first `trends` request instead, it cost that request 100–200 ms at 1M groups
+    /// under the read lock.
+    trends: Split<[u32; 3]>,
 }
 
 /// `(bound, created key, group index)`, greatest `(bound, created key)` first; the bound is
@@ -175,9 +176,7 @@ impl SortIndexes {
         self.first_seen.update(time(old, &|r| r.first_seen), time(new, &|r| r.first_seen));
         let value = |row: Option<&GroupRow>, f: Key<u32>| row.map(|r| (part(r), value_entry(f(r), r.created_seq, index)));
         self.count.update(value(old, &count_key), value(new, &count_key));
-        if let Some(trends) = self.trends.get_mut() {
-            trends.update(value(old, &trends_key), value(new, &trends_key));
-        }
+        self.trends.update(value(old, &trends_key), value(new, &trends_key));
     }
 
     pub fn len(&self) -> usize {
@@ -190,28 +189,7 @@ impl SortIndexes {
 
     /// Bytes the four indexes hold (measurements).
     pub fn heap_bytes(&self) -> usize {
-        let trends = self.trends.get().map_or(0, Split::heap_bytes);
-        self.last_seen.heap_bytes() + self.first_seen.heap_bytes() + self.count.heap_bytes() + trends
-    }
-
-    /// Builds the `trends` index from every group's row (`(group index, row)`), unless it
-    /// exists: once, under the views' read lock (concurrent walks wait for it).
-    pub fn build_trends<'r>(&self, rows: impl Iterator<Item = (u32, &'r GroupRow)>) {
-        self.trends.get_or_init(|| {
-            let mut split = Split::default();
-            let mut entries: [Vec<[u32; 3]>; 2] = Default::default();
-            for (index, row) in rows {
-                entries[part(row)].push(value_entry(trends_key(row), row.created_seq, index));
-            }
-            for (p, mut keys) in entries.into_iter().enumerate() {
-                // In order, so the blocks fill.
-                keys.sort_unstable();
-                for key in keys {
-                    split.parts[p].insert(key);
-                }
-            }
-            split
-        });
+        self.last_seen.heap_bytes() + self.first_seen.heap_bytes() + self.count.heap_bytes() + self.trends.heap_bytes()
     }
 
     /// The groups by descending bound of `index` (then creation order), only the unresolved
@@ -233,13 +211,7 @@ impl SortIndexes {
                 merge(walks.collect())
             }
             SortIndex::Count | SortIndex::Trends => {
-                let split = if index == SortIndex::Count {
-                    &self.count
-                } else {
-                    // Not built: walks nothing (callers build it first, see `build_trends`).
-                    static EMPTY: std::sync::OnceLock<Split<[u32; 3]>> = std::sync::OnceLock::new();
-                    self.trends.get().unwrap_or_else(|| EMPTY.get_or_init(Split::default))
-                };
+                let split = if index == SortIndex::Count { &self.count } else { &self.trends };
                 let walks = split.parts[..parts]
                     .iter()
                     .map(|set| set.rev().map(|e| (bound_of_u32(e[0]), e[1], e[2])));
@@ -312,8 +284,6 @@ mod tests {
         indexes.update(0, Some(&a), Some(&resolved));
         assert_eq!(walk(&indexes, SortIndex::Count, true, 0), vec![(1, 2)]);
         assert_eq!(walk(&indexes, SortIndex::Count, false, 0), vec![(50, 0), (7, 1), (1, 2)]);
-        assert!(walk(&indexes, SortIndex::Trends, false, 0).is_empty(), "not built yet");
-        indexes.build_trends([(0, &resolved), (1, &b), (2, &c)].into_iter());
         let trends: Vec<i64> = walk(&indexes, SortIndex::Trends, false, 0).iter().map(|t| t.0).collect();
         assert_eq!(
             trends,
@@ -322,7 +292,7 @@ mod tests {
         indexes.update(0, Some(&resolved), None);
         assert_eq!(indexes.len(), 2);
         assert_eq!(walk(&indexes, SortIndex::Count, false, 0), vec![(7, 1), (1, 2)]);
-        // Once built, the trends index follows the rows.
+        // The trends index follows the rows.
         let trends: Vec<u32> = walk(&indexes, SortIndex::Trends, false, 0).iter().map(|t| t.1).collect();
         assert_eq!(trends, vec![1, 2]);
     }

@@ -14,7 +14,7 @@ use std::time::SystemTime;
 
 use dataflows::facets::Facet;
 use dataflows::model::grouptype::{group_type, group_type_by_slug, Category};
-use dataflows::model::{Assignee, GroupStatus, Micros, Priority, Substatus, Symbol};
+use dataflows::model::{Assignee, GroupStatus, Level, Micros, Priority, Substatus, Symbol};
 use dataflows::state::GroupRow;
 use dataflows::views::{GroupView, IssueViews};
 
@@ -76,8 +76,8 @@ pub struct IssueQuery {
     /// The request's `environment=` values: event-level conditions hold only for
     /// occurrences in these (None: any).
     environments: Option<Vec<Symbol>>,
-    /// Verdicts of `accepts_facet` by facet id, remembered for the request: there are few
-    /// distinct facets and a list visits thousands of groups.
+    /// Verdicts of `accepts_facet` by facet id (None: no such facet), remembered for the
+    /// request: a list visits thousands of groups, which share far fewer facets.
     facet_verdicts: FacetVerdicts,
 }
 
@@ -85,7 +85,39 @@ pub struct IssueQuery {
 /// Verdicts depend on the query and the views' symbol names; a query lives for one request
 /// under one read lock, and its setters clear the memo.
 #[derive(Debug, Default)]
-struct FacetVerdicts(std::sync::Mutex<rustc_hash::FxHashMap<u64, bool>>);
+struct FacetVerdicts(std::sync::Mutex<Verdicts>);
+
+#[derive(Debug, Default)]
+struct Verdicts {
+    by_id: rustc_hash::FxHashMap<u64, Option<bool>>,
+    /// By level, when the query's event-level conditions are all on the level (then a
+    /// facet's verdict is its level's); None until first asked.
+    by_level: Option<Option<[bool; LEVELS.len()]>>,
+}
+
+/// Every level, at its [`level_slot`].
+const LEVELS: [Level; 7] = [
+    Level::Sample,
+    Level::Debug,
+    Level::Info,
+    Level::Warning,
+    Level::Error,
+    Level::Fatal,
+    Level::Unknown,
+];
+
+/// A level's place in [`LEVELS`] (exhaustive: a new level does not compile until listed).
+fn level_slot(level: Level) -> usize {
+    match level {
+        Level::Sample => 0,
+        Level::Debug => 1,
+        Level::Info => 2,
+        Level::Warning => 3,
+        Level::Error => 4,
+        Level::Fatal => 5,
+        Level::Unknown => 6,
+    }
+}
 
 impl Clone for FacetVerdicts {
     fn clone(&self) -> Self {
@@ -247,9 +279,37 @@ impl IssueQuery {
     /// that satisfies the query's event-level conditions on its facet together.
     fn has_matching_occurrence(&self, views: &IssueViews, view: &GroupView, row: &GroupRow, range: (Micros, Micros)) -> bool {
         let Some(key) = view.key else { return false };
+        let Some(hours) = hours_in(row, range) else { return false };
         let mut verdicts = self.facet_verdicts.0.lock().unwrap_or_else(|p| p.into_inner());
-        let accept = |id: u64, facet: &Facet| *verdicts.entry(id).or_insert_with(|| self.accepts_facet(views, facet));
-        views.any_facet_hour(key, view, accept, |hour, count| hour_in(hour, count, row, range))
+        let Verdicts { by_id, by_level } = &mut *verdicts;
+        let by_level = *by_level.get_or_insert_with(|| self.level_verdicts(views));
+        let accept = |id: u64, level: Option<Level>| match (by_level, level) {
+            (Some(by_level), Some(level)) => Some(by_level[level_slot(level)]),
+            _ => *by_id
+                .entry(id)
+                .or_insert_with(|| views.facet(id).map(|facet| self.accepts_facet(views, facet))),
+        };
+        views.any_facet_hour(key, view, accept, hours)
+    }
+
+    /// `accepts_facet` of every level, if the query's event-level conditions are all on the
+    /// level (no `environment:`, `release:` or `environment=`).
+    fn level_verdicts(&self, views: &IssueViews) -> Option<[bool; LEVELS.len()]> {
+        let level_only = self.environments.is_none()
+            && self
+                .predicates
+                .iter()
+                .all(|p| !is_facet_test(&p.test) || matches!(p.test, Test::Level(_)));
+        level_only.then(|| {
+            LEVELS.map(|level| {
+                let facet = Facet {
+                    environment: None,
+                    release: None,
+                    level,
+                };
+                self.accepts_facet(views, &facet)
+            })
+        })
     }
 
     fn add(&mut self, filter: &SearchFilter) -> Result<(), SearchError> {
@@ -408,6 +468,18 @@ fn hour_in(hour: u32, count: u32, row: &GroupRow, (lo, hi): (Micros, Micros)) ->
     count > 0 && start.max(lo) <= end.min(hi)
 }
 
+/// The hours whose occurrences [`hour_in`] may place in `range`: an interval, as an hour's
+/// clipped start and end both grow with the hour. None when no hour is.
+fn hours_in(row: &GroupRow, (lo, hi): (Micros, Micros)) -> Option<(u32, u32)> {
+    let (from, to) = (lo.max(row.first_seen), hi.min(row.last_seen));
+    if from > to {
+        return None;
+    }
+    let first = from.div_euclid(HOUR_MICROS).max(0);
+    let last = to.div_euclid(HOUR_MICROS).min(i64::from(u32::MAX));
+    (first <= last).then_some((first as u32, last as u32))
+}
+
 fn compare<T: PartialOrd>(op: Operator, value: T, target: T) -> bool {
     match op {
         Operator::Eq | Operator::Ne | Operator::In | Operator::NotIn => value == target,
@@ -492,6 +564,50 @@ mod tests {
         assert!(parse("issue.category:nope").is_err());
         assert!(parse("count():>1").is_err());
         assert!(!parse("!issue.type:feedback").unwrap().default_types_only);
+    }
+
+    #[test]
+    fn the_hour_interval_is_the_hours_hour_in_accepts() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let base = 470_000 * HOUR_MICROS;
+        let mut at = |spread: u64| base + next(spread) as Micros - (spread / 2) as Micros;
+        for case in 0..3_000 {
+            let spread = [10 * HOUR_MICROS as u64, 3 * HOUR_MICROS as u64, 5_000][case % 3];
+            let (a, b) = (at(spread), at(spread));
+            let row = GroupRow {
+                first_seen: a.min(b),
+                last_seen: a.max(b),
+                ..GroupRow::sample()
+            };
+            let (c, d) = (at(spread), at(spread));
+            let range = match case % 7 {
+                0 => (Micros::MIN, Micros::MAX),
+                1 => (c.min(d), Micros::MAX),
+                _ => (c.min(d), c.max(d)),
+            };
+            let interval = hours_in(&row, range);
+            for hour in 469_980..470_020u32 {
+                let inside = interval.is_some_and(|(lo, hi)| (lo..=hi).contains(&hour));
+                assert_eq!(hour_in(hour, 1, &row, range), inside, "case {case} hour {hour} {row:?} {range:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_level_table_lists_every_level_at_its_discriminant() {
+        for (i, level) in LEVELS.iter().enumerate() {
+            assert_eq!(level_slot(*level), i);
+        }
+        let names: std::collections::BTreeSet<&str> = LEVELS.iter().map(|l| l.api_name()).collect();
+        assert_eq!(names.len(), LEVELS.len());
+        assert_eq!(Level::parse(Some("no such level")), Level::Unknown);
+        assert!(LEVELS.contains(&Level::parse(Some("fatal"))));
     }
 
     #[test]

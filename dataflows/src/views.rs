@@ -454,18 +454,25 @@ impl IssueViews {
         }
     }
 
-    /// Whether the group has an hour of an `accept`ed facet that `hour_ok` (see
+    /// The facet with id `id` (see [`IssueViews::any_facet_hour`]).
+    pub fn facet(&self, id: u64) -> Option<&crate::facets::Facet> {
+        self.facets.facet(id)
+    }
+
+    /// Whether the group has an occurrence of an accepted facet in an hour of `hours`,
+    /// inclusive; `accept(id, level)` is the verdict on facet `id` (its level given when
+    /// known without a lookup), None if there is no such facet (see
     /// `facets::FacetHours::any_hour_matching`).
     pub fn any_facet_hour(
         &self,
         key: GroupKey,
         view: &GroupView,
-        accept: impl FnMut(u64, &crate::facets::Facet) -> bool,
-        hour_ok: impl Fn(u32, u32) -> bool,
+        accept: impl FnMut(u64, Option<crate::model::Level>) -> Option<bool>,
+        (lo, hi): (u32, u32),
     ) -> bool {
         match self.index_of_view(key, view) {
-            Some(index) => self.facets.any_hour_matching(index, &view.hourly, accept, hour_ok),
-            None => view.hourly.iter().any(|&(hour, n)| hour_ok(hour, n)),
+            Some(index) => self.facets.any_hour_matching(index, &view.hourly, accept, (lo, hi)),
+            None => view.hourly.iter().any(|&(hour, n)| n > 0 && (lo..=hi).contains(&hour)),
         }
     }
 

@@ -412,6 +412,16 @@ impl IssueQuery {
         None
     }
 
+    /// Strings a result's lowercased title, subtitle or culprit contains at least one of
+    /// (those of a free-text condition), if the query has such a condition: the issues
+    /// list reads only the groups whose texts contain one (`views::TextColumn`).
+    pub fn text_needles(&self) -> Option<Vec<&str>> {
+        self.predicates.iter().filter(|p| !p.negated).find_map(|p| match &p.test {
+            Test::Message(values) => values.iter().map(Text::needle).collect(),
+            _ => None,
+        })
+    }
+
     /// Whether only unresolved groups can match: a `status` filter that allows only
     /// unresolved (`is:unresolved`, or the one `is:new` implies). The list then walks the
     /// unresolved part of its index only.

@@ -24,6 +24,7 @@ mod lock;
 pub mod retention;
 #[cfg(test)]
 mod tests;
+mod texts;
 mod thread_time;
 mod users;
 use activity::add_environment_hours;
@@ -31,6 +32,8 @@ pub use activity::Activity;
 use group_index::GroupIndex;
 pub use index::{created_key, trends_score, SortIndex, SortIndexes, Walk};
 pub use lock::{boost_hold, boost_write_holds, let_readers_in, read, set_thread_realtime, HoldBoost, LockTimes, SlowHolds, HOLD};
+pub use texts::Candidates;
+use texts::TextColumn;
 pub use thread_time::ThreadTimes;
 use users::UserHours;
 
@@ -105,6 +108,10 @@ pub struct IssueViews {
     /// list walks them instead of scanning every group. Rebuilt from the rows after a restore.
     #[serde(skip)]
     sort_indexes: SortIndexes,
+    /// Every row's texts, lowercased, for free-text search (`texts.rs`). Kept with the
+    /// sort indexes, so also rebuilt from the rows after a restore.
+    #[serde(skip)]
+    texts: TextColumn,
     /// How long the sinks held the write lock, recently (microseconds): what a reader can
     /// wait for (`/metrics`).
     #[serde(skip)]
@@ -217,11 +224,13 @@ impl IssueViews {
                 // The indexes hold the retracted row, if any, else the current one.
                 let old = retracted.remove(&index).or_else(|| view.row.take());
                 self.sort_indexes.update(index, old.as_deref(), Some(&row));
+                self.texts.update(index, old.as_deref(), Some(&row));
                 view.row = Some(row);
             }
         }
         for (index, old) in retracted.drain() {
             self.sort_indexes.update(index, Some(&old), None);
+            self.texts.update(index, Some(&old), None);
         }
         self.retracted_rows = retracted;
     }
@@ -230,6 +239,7 @@ impl IssueViews {
     fn set_row(&mut self, index: u32, row: Option<Arc<GroupRow>>) {
         let view = &mut self.groups[index as usize];
         self.sort_indexes.update(index, view.row.as_deref(), row.as_deref());
+        self.texts.update(index, view.row.as_deref(), row.as_deref());
         view.row = row;
     }
 
@@ -247,6 +257,36 @@ impl IssueViews {
                 let view = &self.groups[index as usize];
                 Some((bound, created, (view.key?, view, &**view.row.as_ref()?)))
             })
+    }
+
+    /// The groups whose lowercased title, subtitle or culprit may contain one of `needles`
+    /// (lowercase, not empty): a superset of those that do (`texts.rs`).
+    pub fn text_candidates(&self, needles: &[&str]) -> Candidates {
+        self.texts.candidates(needles)
+    }
+
+    /// Like [`IssueViews::walk`], reading only the groups whose index `keep`s (a walk that
+    /// rejects most groups then reads only their index entries).
+    pub fn walk_filtered<'a>(
+        &'a self,
+        index: SortIndex,
+        unresolved_only: bool,
+        at_most: Micros,
+        keep: impl Fn(u32) -> bool + 'a,
+    ) -> impl Iterator<Item = (i64, u32, (GroupKey, &'a GroupView, &'a GroupRow))> + 'a {
+        self.sort_indexes
+            .walk(index, unresolved_only, at_most)
+            .filter(move |e| keep(e.2))
+            .filter_map(|(bound, created, index)| {
+                let view = &self.groups[index as usize];
+                Some((bound, created, (view.key?, view, &**view.row.as_ref()?)))
+            })
+    }
+
+    /// The group at `index` with its row, if it has one.
+    pub fn at_index(&self, index: u32) -> Option<(GroupKey, &GroupView, &GroupRow)> {
+        let view = self.groups.get(index as usize)?;
+        Some((view.key?, view, &**view.row.as_ref()?))
     }
 
     /// After a restore: the group's row, shared with the ingest state.

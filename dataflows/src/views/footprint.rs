@@ -71,6 +71,7 @@ impl IssueViews {
             ("environment_hours", table(&self.environment_hours)),
             ("facets", self.facets.heap_bytes()),
             ("sort_indexes", self.sort_indexes.heap_bytes()),
+            ("text_column", self.texts.heap_bytes()),
             ("activity_scratch", self.epoch_scratch.heap_bytes()),
         ]
     }

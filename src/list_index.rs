@@ -166,7 +166,8 @@ fn walk(
         Sort::Inbox => (SortIndex::LastSeen, Micros::MAX, query.inbox_since.max(query.window.start) / 1000),
         // A group first seen after the window has nothing in it.
         Sort::New => (SortIndex::FirstSeen, query.window.end, i64::MIN),
-        Sort::Freq | Sort::User => (SortIndex::Count, Micros::MAX, i64::MIN),
+        Sort::Freq => (SortIndex::Count, Micros::MAX, i64::MIN),
+        Sort::User => (SortIndex::Users, Micros::MAX, i64::MIN),
         Sort::Trends => (SortIndex::Trends, Micros::MAX, i64::MIN),
     };
     let mut rows: Vec<Row> = Vec::new();

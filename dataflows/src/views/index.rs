@@ -34,8 +34,12 @@ pub enum SortIndex {
     LastSeen,
     /// `first_seen` in milliseconds.
     FirstSeen,
-    /// `max(times_seen, user_count)`, saturated at `u32::MAX`.
+    /// `times_seen`, saturated at `u32::MAX`.
     Count,
+    /// `min(user_count, times_seen)`, saturated at `u32::MAX`: its own index, so that
+    /// `sort=user` meets groups without users at their value, 0, and stops in that tie
+    /// (under a shared bound of both counts it read every one of them).
+    Users,
     /// The legacy trends score of the lifetime values, in seconds.
     Trends,
 }
@@ -105,7 +109,11 @@ fn last_seen_key(row: &GroupRow) -> Micros {
 }
 
 fn count_key(row: &GroupRow) -> u32 {
-    row.times_seen.max(row.user_count).min(u64::from(u32::MAX)) as u32
+    row.times_seen.min(u64::from(u32::MAX)) as u32
+}
+
+fn users_key(row: &GroupRow) -> u32 {
+    row.user_count.min(row.times_seen).min(u64::from(u32::MAX)) as u32
 }
 
 fn trends_key(row: &GroupRow) -> u32 {
@@ -156,6 +164,7 @@ pub struct SortIndexes {
     last_seen: Split<[u32; 4]>,
     first_seen: Split<[u32; 4]>,
     count: Split<[u32; 3]>,
+    users: Split<[u32; 3]>,
     /// Kept like the others (~13 bytes per group, one more replace per row change): built
     /// by the first `trends` request instead, it cost that request 100–200 ms at 1M groups
     /// under the read lock.
@@ -176,6 +185,7 @@ impl SortIndexes {
         self.first_seen.update(time(old, &|r| r.first_seen), time(new, &|r| r.first_seen));
         let value = |row: Option<&GroupRow>, f: Key<u32>| row.map(|r| (part(r), value_entry(f(r), r.created_seq, index)));
         self.count.update(value(old, &count_key), value(new, &count_key));
+        self.users.update(value(old, &users_key), value(new, &users_key));
         self.trends.update(value(old, &trends_key), value(new, &trends_key));
     }
 
@@ -187,9 +197,13 @@ impl SortIndexes {
         self.len() == 0
     }
 
-    /// Bytes the four indexes hold (measurements).
+    /// Bytes the five indexes hold (measurements).
     pub fn heap_bytes(&self) -> usize {
-        self.last_seen.heap_bytes() + self.first_seen.heap_bytes() + self.count.heap_bytes() + self.trends.heap_bytes()
+        self.last_seen.heap_bytes()
+            + self.first_seen.heap_bytes()
+            + self.count.heap_bytes()
+            + self.users.heap_bytes()
+            + self.trends.heap_bytes()
     }
 
     /// The groups by descending bound of `index` (then creation order), only the unresolved
@@ -210,8 +224,12 @@ impl SortIndexes {
                     .map(|set| set.rev_to(&end).map(|e| (millis_bound(join(e[0], e[1])), e[2], e[3])));
                 merge(walks.collect())
             }
-            SortIndex::Count | SortIndex::Trends => {
-                let split = if index == SortIndex::Count { &self.count } else { &self.trends };
+            SortIndex::Count | SortIndex::Users | SortIndex::Trends => {
+                let split = match index {
+                    SortIndex::Count => &self.count,
+                    SortIndex::Users => &self.users,
+                    _ => &self.trends,
+                };
                 let walks = split.parts[..parts]
                     .iter()
                     .map(|set| set.rev().map(|e| (bound_of_u32(e[0]), e[1], e[2])));
@@ -331,6 +349,25 @@ mod tie_tests {
         );
         let by_time: Vec<u32> = indexes.walk(SortIndex::LastSeen, true, Micros::MAX).map(|e| e.2).collect();
         assert_eq!(by_time, vec![3, 0, 2, 1, 4]);
+    }
+
+    #[test]
+    fn groups_without_users_tie_at_zero_in_the_users_index() {
+        let mut indexes = SortIndexes::default();
+        // Busy groups without users, and a quiet one with two: by users it comes first.
+        for (index, (times_seen, user_count, created)) in [(900u64, 0u64, 1u64), (50, 0, 2), (3, 2, 3), (1, 5, 4)].into_iter().enumerate() {
+            let r = GroupRow {
+                user_count,
+                ..row(times_seen, 5_000, created)
+            };
+            indexes.update(index as u32, None, Some(&r));
+        }
+        let by_users: Vec<(i64, u32)> = indexes.walk(SortIndex::Users, true, 0).map(|e| (e.0, e.2)).collect();
+        // Users are bounded by occurrences too (one user per occurrence): the last group's
+        // key is 1, not 5.
+        assert_eq!(by_users, vec![(2, 2), (1, 3), (0, 1), (0, 0)]);
+        let by_count: Vec<(i64, u32)> = indexes.walk(SortIndex::Count, true, 0).map(|e| (e.0, e.2)).collect();
+        assert_eq!(by_count, vec![(900, 0), (50, 1), (3, 2), (1, 3)]);
     }
 
     #[test]

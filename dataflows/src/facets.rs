@@ -141,9 +141,9 @@ impl FacetHours {
         self.split_bytes();
         if let Some(split) = self.split.get_mut(&index) {
             let before = series_bytes(split);
-            add(split, ids);
+            let removed = add(split, ids);
             let after = series_bytes(split);
-            self.spans.update(index, split, ids, &self.facets);
+            self.spans.update(index, split, ids, removed, &self.facets);
             *self.split_bytes() += after - before;
             return;
         }
@@ -378,7 +378,9 @@ fn sum_by_hour(runs: &[&[(u64, u32, u32)]]) -> Vec<(u32, u32)> {
         .collect()
 }
 
-fn add(split: &mut Vec<(u64, u32, u32)>, updates: &[(u64, u32, isize)]) {
+/// Adds `updates` to `split`; true if an entry dropped to zero and went.
+fn add(split: &mut Vec<(u64, u32, u32)>, updates: &[(u64, u32, isize)]) -> bool {
+    let mut removed = false;
     for &(id, hour, diff) in updates {
         let diff = diff as i64;
         let position = split.partition_point(|&(f, h, _)| (f, h) < (id, hour));
@@ -387,12 +389,14 @@ fn add(split: &mut Vec<(u64, u32, u32)>, updates: &[(u64, u32, isize)]) {
                 *count = (i64::from(*count) + diff).max(0) as u32;
                 if *count == 0 {
                     split.remove(position);
+                    removed = true;
                 }
             }
             _ if diff > 0 => split.insert(position, (id, hour, diff as u32)),
             _ => {}
         }
     }
+    removed
 }
 
 #[cfg(test)]

@@ -89,13 +89,21 @@ impl Spans {
     }
 
     /// Follows updates `(facet id, hour, diff)` already added to the group's `series`: widens
-    /// the spans when every diff is positive, else recounts them.
-    pub fn update(&mut self, index: u32, series: &[(u64, u32, u32)], updates: &[(u64, u32, isize)], facets: &HashMap<u64, Facet>) {
-        let Some(spans) = self.by_group.get_mut(&index).filter(|_| updates.iter().all(|u| u.2 > 0)) else {
+    /// the spans by the additions, or recounts them when an entry went (`removed`; a
+    /// decrement that leaves the entry changes no span).
+    pub fn update(
+        &mut self,
+        index: u32,
+        series: &[(u64, u32, u32)],
+        updates: &[(u64, u32, isize)],
+        removed: bool,
+        facets: &HashMap<u64, Facet>,
+    ) {
+        let Some(spans) = self.by_group.get_mut(&index).filter(|_| !removed) else {
             return self.rebuild(index, series, facets);
         };
         let before = vec_bytes(spans);
-        for &(id, hour, _) in updates {
+        for &(id, hour, _) in updates.iter().filter(|u| u.2 > 0) {
             match spans.binary_search_by_key(&id, |s| s.id) {
                 Ok(i) => {
                     let span = &mut spans[i];

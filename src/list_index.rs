@@ -12,7 +12,7 @@
 
 use dataflows::model::{GroupStatus, Micros};
 use dataflows::state::{GroupKey, GroupRow};
-use dataflows::views::{created_key, GroupView, IssueViews, SortIndex};
+use dataflows::views::{created_key, Candidates, GroupView, IssueViews, SortIndex};
 use dataflows::window::Window;
 
 use crate::api::{next_page, previous_page, Cursor, Page, Row};
@@ -127,11 +127,23 @@ pub fn list(
         }
         sort_row(views, query, key, view, row)
     };
-    let walked = match strategy {
-        Strategy::Index => walk(views, query, &to_row, cursor, limit, false),
-        #[cfg(test)]
-        Strategy::IndexEveryRow => walk(views, query, &to_row, cursor, limit, true),
+    // Free text: only the groups whose texts contain a needle can match; a few are read
+    // directly (the scan, restricted), many are read by the walk, which skips the others.
+    let candidates = match strategy {
         Strategy::Scan => None,
+        _ => query.search.text_needles().map(|needles| views.text_candidates(&needles)),
+    };
+    let walked = match (strategy, &candidates) {
+        (Strategy::Scan, _) => None,
+        (_, Some(few)) if few.len() <= views.len() / FEW_CANDIDATES => Some(
+            few.iter()
+                .filter_map(|index| views.at_index(index))
+                .filter_map(|(k, v, r)| to_row(k, v, r))
+                .collect(),
+        ),
+        (Strategy::Index, _) => walk(views, query, &to_row, cursor, limit, false, candidates.as_ref()),
+        #[cfg(test)]
+        (Strategy::IndexEveryRow, _) => walk(views, query, &to_row, cursor, limit, true, candidates.as_ref()),
     };
     let mut rows = walked.unwrap_or_else(|| views.iter().filter_map(|(k, v, r)| to_row(k, v, r)).collect());
     let hits = rows.len().min(MAX_HITS);
@@ -142,7 +154,12 @@ pub fn list(
     Listing { page, hits }
 }
 
-/// The rows of the index walk; None when a bound did not hold (then the scan answers).
+/// Free-text candidates are read directly (not walked) when at most one group in this many
+/// is one: reading a candidate costs about what walking past ~this many index entries does.
+const FEW_CANDIDATES: usize = 32;
+
+/// The rows of the index walk, reading only `candidates` if given; None when a bound did
+/// not hold (then the scan answers).
 fn walk(
     views: &IssueViews,
     query: &ListQuery,
@@ -150,6 +167,7 @@ fn walk(
     cursor: Option<Cursor>,
     limit: usize,
     every_row: bool,
+    candidates: Option<&Candidates>,
 ) -> Option<Vec<Row>> {
     let unresolved_only = query.sort == Sort::Inbox || query.search.unresolved_only();
     // No group whose bound is below `floor` can be a result.
@@ -158,7 +176,8 @@ fn walk(
         Sort::Inbox => (SortIndex::LastSeen, Micros::MAX, query.inbox_since.max(query.window.start) / 1000),
         // A group first seen after the window has nothing in it.
         Sort::New => (SortIndex::FirstSeen, query.window.end, i64::MIN),
-        Sort::Freq | Sort::User => (SortIndex::Count, Micros::MAX, i64::MIN),
+        Sort::Freq => (SortIndex::Count, Micros::MAX, i64::MIN),
+        Sort::User => (SortIndex::Users, Micros::MAX, i64::MIN),
         Sort::Trends => (SortIndex::Trends, Micros::MAX, i64::MIN),
     };
     let mut rows: Vec<Row> = Vec::new();
@@ -166,7 +185,8 @@ fn walk(
     // added, which can only raise it.
     let mut stop_below: Option<(i64, u32)> = None;
     let mut next_check = MAX_HITS;
-    for (bound, created, (key, view, row)) in views.walk(index, unresolved_only, at_most) {
+    let keep = |index: u32| candidates.is_none_or(|c| c.contains(index));
+    for (bound, created, (key, view, row)) in views.walk_filtered(index, unresolved_only, at_most, keep) {
         if bound < floor || stop_below.is_some_and(|t| (bound, created) < t) {
             break;
         }

@@ -14,7 +14,7 @@ use std::time::SystemTime;
 
 use dataflows::facets::Facet;
 use dataflows::model::grouptype::{group_type, group_type_by_slug, Category};
-use dataflows::model::{Assignee, GroupStatus, Micros, Priority, Substatus, Symbol};
+use dataflows::model::{Assignee, GroupStatus, Level, Micros, Priority, Substatus, Symbol};
 use dataflows::state::GroupRow;
 use dataflows::views::{GroupView, IssueViews};
 use dataflows::window::Window;
@@ -75,8 +75,8 @@ pub struct IssueQuery {
     /// The request's `environment=` values: event-level conditions hold only for
     /// occurrences in these (None: any).
     environments: Option<Vec<Symbol>>,
-    /// Verdicts of `accepts_facet` by facet id, remembered for the request: there are few
-    /// distinct facets and a list visits thousands of groups.
+    /// Verdicts of `accepts_facet` by facet id (None: no such facet), remembered for the
+    /// request: a list visits thousands of groups, which share far fewer facets.
     facet_verdicts: FacetVerdicts,
 }
 
@@ -84,7 +84,39 @@ pub struct IssueQuery {
 /// Verdicts depend on the query and the views' symbol names; a query lives for one request
 /// under one read lock, and its setters clear the memo.
 #[derive(Debug, Default)]
-struct FacetVerdicts(std::sync::Mutex<rustc_hash::FxHashMap<u64, bool>>);
+struct FacetVerdicts(std::sync::Mutex<Verdicts>);
+
+#[derive(Debug, Default)]
+struct Verdicts {
+    by_id: rustc_hash::FxHashMap<u64, Option<bool>>,
+    /// By level, when the query's event-level conditions are all on the level (then a
+    /// facet's verdict is its level's); None until first asked.
+    by_level: Option<Option<[bool; LEVELS.len()]>>,
+}
+
+/// Every level, at its [`level_slot`].
+const LEVELS: [Level; 7] = [
+    Level::Sample,
+    Level::Debug,
+    Level::Info,
+    Level::Warning,
+    Level::Error,
+    Level::Fatal,
+    Level::Unknown,
+];
+
+/// A level's place in [`LEVELS`] (exhaustive: a new level does not compile until listed).
+fn level_slot(level: Level) -> usize {
+    match level {
+        Level::Sample => 0,
+        Level::Debug => 1,
+        Level::Info => 2,
+        Level::Warning => 3,
+        Level::Error => 4,
+        Level::Fatal => 5,
+        Level::Unknown => 6,
+    }
+}
 
 impl Clone for FacetVerdicts {
     fn clone(&self) -> Self {
@@ -247,12 +279,39 @@ impl IssueQuery {
     fn has_matching_occurrence(&self, views: &IssueViews, view: &GroupView, row: &GroupRow, range: (Micros, Micros)) -> bool {
         let Some(key) = view.key else { return false };
         let mut verdicts = self.facet_verdicts.0.lock().unwrap_or_else(|p| p.into_inner());
-        let accept = |id: u64, facet: &Facet| *verdicts.entry(id).or_insert_with(|| self.accepts_facet(views, facet));
+        let Verdicts { by_id, by_level } = &mut *verdicts;
+        let by_level = *by_level.get_or_insert_with(|| self.level_verdicts(views));
+        let accept = |id: u64, level: Option<Level>| match (by_level, level) {
+            (Some(by_level), Some(level)) => Some(by_level[level_slot(level)]),
+            _ => *by_id
+                .entry(id)
+                .or_insert_with(|| views.facet(id).map(|facet| self.accepts_facet(views, facet))),
+        };
         let range = Window {
             start: range.0,
             end: range.1,
         };
         dataflows::window::any_in(views, key, view, row, range, accept)
+    }
+
+    /// `accepts_facet` of every level, if the query's event-level conditions are all on the
+    /// level (no `environment:`, `release:` or `environment=`).
+    fn level_verdicts(&self, views: &IssueViews) -> Option<[bool; LEVELS.len()]> {
+        let level_only = self.environments.is_none()
+            && self
+                .predicates
+                .iter()
+                .all(|p| !is_facet_test(&p.test) || matches!(p.test, Test::Level(_)));
+        level_only.then(|| {
+            LEVELS.map(|level| {
+                let facet = Facet {
+                    environment: None,
+                    release: None,
+                    level,
+                };
+                self.accepts_facet(views, &facet)
+            })
+        })
     }
 
     fn add(&mut self, filter: &SearchFilter) -> Result<(), SearchError> {
@@ -360,6 +419,16 @@ impl IssueQuery {
         None
     }
 
+    /// Strings a result's lowercased title, subtitle or culprit contains at least one of
+    /// (those of a free-text condition), if the query has such a condition: the issues
+    /// list reads only the groups whose texts contain one (`views::TextColumn`).
+    pub fn text_needles(&self) -> Option<Vec<&str>> {
+        self.predicates.iter().filter(|p| !p.negated).find_map(|p| match &p.test {
+            Test::Message(values) => values.iter().map(Text::needle).collect(),
+            _ => None,
+        })
+    }
+
     /// Whether only unresolved groups can match: a `status` filter that allows only
     /// unresolved (`is:unresolved`, or the one `is:new` implies). The list then walks the
     /// unresolved part of its index only.
@@ -402,7 +471,7 @@ impl IssueQuery {
                     start: range.0,
                     end: range.1,
                 };
-                dataflows::window::any_in(views, key, view, row, range, |_, _| true)
+                dataflows::window::any_in(views, key, view, row, range, |_, _| Some(true))
             })
     }
 }
@@ -495,6 +564,17 @@ mod tests {
         assert!(parse("issue.category:nope").is_err());
         assert!(parse("count():>1").is_err());
         assert!(!parse("!issue.type:feedback").unwrap().default_types_only);
+    }
+
+    #[test]
+    fn the_level_table_lists_every_level_at_its_discriminant() {
+        for (i, level) in LEVELS.iter().enumerate() {
+            assert_eq!(level_slot(*level), i);
+        }
+        let names: std::collections::BTreeSet<&str> = LEVELS.iter().map(|l| l.api_name()).collect();
+        assert_eq!(names.len(), LEVELS.len());
+        assert_eq!(Level::parse(Some("no such level")), Level::Unknown);
+        assert!(LEVELS.contains(&Level::parse(Some("fatal"))));
     }
 
     #[test]

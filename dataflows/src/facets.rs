@@ -17,6 +17,9 @@ use rustc_hash::FxHashMap as HashMap;
 
 use crate::model::{Level, Symbol};
 
+mod spans;
+use spans::{any_hour_in, Spans};
+
 /// What an occurrence carries that event-level conditions test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Facet {
@@ -58,6 +61,9 @@ pub struct FacetHours {
     /// `apply`'s updates with facet ids, kept between calls (it runs per group and epoch).
     #[serde(skip)]
     ids: Vec<(u64, u32, isize)>,
+    /// Each split group's facets with their first and last hour (`spans.rs`).
+    #[serde(skip)]
+    spans: Spans,
 }
 
 fn series_bytes(series: &Vec<(u64, u32, u32)>) -> usize {
@@ -89,7 +95,11 @@ impl FacetHours {
     /// Approximate heap bytes (measurements).
     pub fn heap_bytes(&self) -> usize {
         let split = self.split_bytes.unwrap_or_else(|| self.split.values().map(series_bytes).sum());
-        self.only.capacity() * 8 + self.split.capacity() * 8 / 7 * 29 + split + self.facets.capacity() * 8 / 7 * 33
+        self.only.capacity() * 8
+            + self.split.capacity() * 8 / 7 * 29
+            + split
+            + self.facets.capacity() * 8 / 7 * 33
+            + self.spans.heap_bytes()
     }
 
     /// The `split_bytes` counter, counted first if needed.
@@ -136,8 +146,9 @@ impl FacetHours {
         self.split_bytes();
         if let Some(split) = self.split.get_mut(&index) {
             let before = series_bytes(split);
-            add(split, ids);
+            let removed = add(split, ids);
             let after = series_bytes(split);
+            self.spans.update(index, split, ids, removed, &self.facets);
             *self.split_bytes() += after - before;
             return;
         }
@@ -159,6 +170,7 @@ impl FacetHours {
                 add(&mut split, ids);
                 self.set_only(index, 0);
                 *self.split_bytes() += series_bytes(&split);
+                self.spans.rebuild(index, &split, &self.facets);
                 self.split.insert(index, split);
             }
         }
@@ -184,6 +196,7 @@ impl FacetHours {
         if let Some(gone) = self.split.remove(&child) {
             *self.split_bytes() -= series_bytes(&gone);
         }
+        self.spans.remove(child);
         self.set_only(child, 0);
         if child_series.is_empty() {
             return;
@@ -205,6 +218,7 @@ impl FacetHours {
         add(&mut split, &child_series);
         self.set_only(parent, 0);
         *self.split_bytes() += series_bytes(&split);
+        self.spans.rebuild(parent, &split, &self.facets);
         self.split.insert(parent, split);
     }
 
@@ -235,33 +249,72 @@ impl FacetHours {
         }
     }
 
-    /// Whether the group has an hour of an `accept`ed facet that `hour_ok(hour, occurrences)`,
-    /// given its `hourly`: what `hours_matching` answers, without building the hours (the
-    /// issues list asks this of every group it visits). `accept` gets the facet's id too,
-    /// so that callers can remember verdicts.
+    /// Whether the group has an occurrence of an accepted facet in an hour of `hours`
+    /// (inclusive), given its `hourly`: what `hours_matching` answers, without building the
+    /// hours (the issues list asks this of every group it visits). `accept` gets a facet's
+    /// id, and its level when known without a lookup, and says whether the facet is
+    /// accepted (None: no such facet, see [`Self::facet`]): callers decide by the level or
+    /// remember verdicts by id, so that the facets table (tens of thousands of entries,
+    /// mostly cache misses) is not read per group.
     pub fn any_hour_matching(
         &self,
         index: u32,
         hourly: &[(u32, u32)],
-        mut accept: impl FnMut(u64, &Facet) -> bool,
-        hour_ok: impl Fn(u32, u32) -> bool,
+        mut accept: impl FnMut(u64, Option<Level>) -> Option<bool>,
+        hours: (u32, u32),
     ) -> bool {
-        if let Some(split) = self.split.get(&index) {
-            // One verdict per facet; a rejected facet's hours are skipped, not read.
-            return runs(split)
-                .any(|(id, run)| self.facets.get(&id).is_some_and(|f| accept(id, f)) && run.iter().any(|&(_, hour, n)| hour_ok(hour, n)));
-        }
         let only = self.only(index);
-        match self.facets.get(&only) {
-            Some(facet) if !accept(only, facet) => false,
-            _ => hourly.iter().any(|&(hour, n)| hour_ok(hour, n)),
+        if only == 0 {
+            if let Some(spans) = self.spans.get(index) {
+                return self.any_span_matching(index, spans, accept, hours);
+            }
+            if let Some(split) = self.split.get(&index) {
+                // One verdict per facet; a rejected facet's hours are skipped, not read.
+                return runs(split).any(|(id, run)| accept(id, None) == Some(true) && any_hour_in(run, |e| e.1, hours));
+            }
         }
+        // One facet (or none recorded: every occurrence counts).
+        (only == 0 || accept(only, None) != Some(false)) && any_hour_in(hourly, |e| e.0, hours)
+    }
+
+    /// `any_hour_matching` of a split group from its spans: an accepted facet whose first or
+    /// last hour is in `hours` answers yes, one whose span misses `hours` is skipped, and only
+    /// a span that straddles `hours` (both ends outside, on either side) reads its run.
+    fn any_span_matching(
+        &self,
+        index: u32,
+        spans: &[spans::Span],
+        mut accept: impl FnMut(u64, Option<Level>) -> Option<bool>,
+        (lo, hi): (u32, u32),
+    ) -> bool {
+        let mut straddling = false;
+        for span in spans {
+            if span.last < lo || span.first > hi || accept(span.id, span.level) != Some(true) {
+                continue;
+            }
+            if span.first >= lo || span.last <= hi {
+                return true;
+            }
+            straddling = true;
+        }
+        if !straddling {
+            return false;
+        }
+        let Some(split) = self.split.get(&index) else { return false };
+        spans.iter().filter(|s| s.first < lo && s.last > hi).any(|span| {
+            // The run of `span.id`, then its first hour at or after `lo`.
+            let start = split.partition_point(|e| e.0 < span.id);
+            let end = start + split[start..].partition_point(|e| e.0 == span.id);
+            accept(span.id, span.level) == Some(true) && any_hour_in(&split[start..end], |e| e.1, (lo, hi))
+        })
     }
 
     /// Drops every facet-hour before `cut` (retention). An emptied split stays a split.
     pub fn retain_from(&mut self, cut: u32) {
-        for split in self.split.values_mut() {
+        self.spans.clear();
+        for (index, split) in self.split.iter_mut() {
             split.retain(|e| e.1 >= cut);
+            self.spans.rebuild(*index, split, &self.facets);
         }
     }
 
@@ -325,7 +378,9 @@ fn sum_by_hour(runs: &[&[(u64, u32, u32)]]) -> Vec<(u32, u32)> {
         .collect()
 }
 
-fn add(split: &mut Vec<(u64, u32, u32)>, updates: &[(u64, u32, isize)]) {
+/// Adds `updates` to `split`; true if an entry dropped to zero and went.
+fn add(split: &mut Vec<(u64, u32, u32)>, updates: &[(u64, u32, isize)]) -> bool {
+    let mut removed = false;
     for &(id, hour, diff) in updates {
         let diff = diff as i64;
         let position = split.partition_point(|&(f, h, _)| (f, h) < (id, hour));
@@ -334,12 +389,14 @@ fn add(split: &mut Vec<(u64, u32, u32)>, updates: &[(u64, u32, isize)]) {
                 *count = (i64::from(*count) + diff).max(0) as u32;
                 if *count == 0 {
                     split.remove(position);
+                    removed = true;
                 }
             }
             _ if diff > 0 => split.insert(position, (id, hour, diff as u32)),
             _ => {}
         }
     }
+    removed
 }
 
 #[cfg(test)]
@@ -433,12 +490,18 @@ mod tests {
             x % n
         };
         let levels = [Level::Error, Level::Warning, Level::Info];
-        for round in 0..400 {
+        for round in 0..600 {
             let group = next(8) as u32;
+            // Mostly additions; some removals (spans are recounted then).
             let updates: Vec<FacetHourDiff> = (0..1 + next(3))
                 .map(|_| {
                     let f = facet(Some(next(2)), Some(10 + next(3)), levels[next(3) as usize]);
-                    (f, 100 + next(6) as u32, 1 + next(2) as isize)
+                    let diff = if next(6) == 0 {
+                        -(1 + next(2) as isize)
+                    } else {
+                        1 + next(2) as isize
+                    };
+                    (f, 100 + next(12) as u32, diff)
                 })
                 .collect();
             if round % 50 == 49 {
@@ -446,29 +509,55 @@ mod tests {
                 let (child_hours, parent_hours) = (hourly[group as usize].clone(), hourly[parent as usize].clone());
                 facets.merge(group, &child_hours, parent, &parent_hours);
                 for (h, n) in std::mem::take(&mut hourly[group as usize]) {
-                    add_hour(&mut hourly[parent as usize], h, n);
+                    add_hour(&mut hourly[parent as usize], h, n as isize);
+                }
+            } else if round % 97 == 96 {
+                // Retention: the hours before the cut go, from the facets and the hourly.
+                let cut = 100 + next(4) as u32;
+                facets.retain_from(cut);
+                for hours in &mut hourly {
+                    hours.retain(|e| e.0 >= cut);
                 }
             } else {
                 facets.apply(group, &hourly[group as usize], &updates);
                 for (_, h, n) in &updates {
-                    add_hour(&mut hourly[group as usize], *h, *n as u32);
+                    add_hour(&mut hourly[group as usize], *h, *n);
                 }
             }
             let walked: usize = facets.split.values().map(series_bytes).sum();
             assert_eq!(facets.split_bytes, Some(walked), "round {round}");
+            for (index, spans) in facets.spans.by_group_for_tests() {
+                let mut recounted = Spans::default();
+                recounted.rebuild(index, &facets.split[&index], &facets.facets);
+                assert_eq!(recounted.get(index), Some(spans), "round {round} group {index}");
+            }
+            // The same state without spans (as after a restore) answers from the series.
+            let mut plain = serde_json::from_str::<FacetHours>(&serde_json::to_string(&facets).expect("serialize")).expect("restore");
+            plain.spans.clear();
             for index in 0..8u32 {
                 let hours = &hourly[index as usize];
                 for wanted in [Level::Error, Level::Info] {
-                    for (lo, hi) in [(0, u32::MAX), (102, 103), (105, 105)] {
+                    for (lo, hi) in [(0, u32::MAX), (102, 103), (105, 105), (101, 110), (0, 99), (112, 200)] {
                         let accept = |f: &Facet| f.level == wanted;
                         let (matching, _) = facets.hours_matching(index, hours, accept);
                         let expected = matching.iter().any(|&(h, n)| n > 0 && (lo..=hi).contains(&h));
-                        let found = facets.any_hour_matching(index, hours, |_, f| accept(f), |h, n| n > 0 && (lo..=hi).contains(&h));
+                        let found = facets.any_hour_matching(
+                            index,
+                            hours,
+                            |id, level| match level {
+                                Some(level) => Some(level == wanted),
+                                None => facets.facet(id).map(accept),
+                            },
+                            (lo, hi),
+                        );
                         assert_eq!(found, expected, "round {round} group {index} {wanted:?} {lo}..={hi}");
+                        let found = plain.any_hour_matching(index, hours, |id, _| plain.facet(id).map(accept), (lo, hi));
+                        assert_eq!(found, expected, "without spans: round {round} group {index} {wanted:?} {lo}..={hi}");
                     }
                 }
             }
         }
+        assert!(facets.split.len() > 3, "the rounds split most groups");
         // After a restore the count is unknown until the next change, and reported by a walk.
         let restored: FacetHours = serde_json::from_str(&serde_json::to_string(&facets).expect("serialize")).expect("restore");
         let mut restored = restored;
@@ -479,10 +568,16 @@ mod tests {
         assert_eq!(restored.split_bytes, Some(walked));
     }
 
-    fn add_hour(hours: &mut Vec<(u32, u32)>, hour: u32, n: u32) {
+    fn add_hour(hours: &mut Vec<(u32, u32)>, hour: u32, n: isize) {
         match hours.binary_search_by_key(&hour, |e| e.0) {
-            Ok(i) => hours[i].1 += n,
-            Err(i) => hours.insert(i, (hour, n)),
+            Ok(i) => {
+                hours[i].1 = (i64::from(hours[i].1) + n as i64).max(0) as u32;
+                if hours[i].1 == 0 {
+                    hours.remove(i);
+                }
+            }
+            Err(i) if n > 0 => hours.insert(i, (hour, n as u32)),
+            Err(_) => {}
         }
     }
 

@@ -25,12 +25,15 @@ mod lock;
 pub mod retention;
 #[cfg(test)]
 mod tests;
+mod texts;
 mod thread_time;
 use activity::add_environment_hours;
 pub use activity::Activity;
 use group_index::GroupIndex;
 pub use index::{created_key, trends_score, SortIndex, SortIndexes, Walk};
 pub use lock::{boost_hold, boost_write_holds, let_readers_in, read, set_thread_realtime, HoldBoost, LockTimes, SlowHolds, HOLD};
+pub use texts::Candidates;
+use texts::TextColumn;
 pub use thread_time::ThreadTimes;
 
 /// Everything the read side knows about one group.
@@ -101,6 +104,10 @@ pub struct IssueViews {
     /// list walks them instead of scanning every group. Rebuilt from the rows after a restore.
     #[serde(skip)]
     sort_indexes: SortIndexes,
+    /// Every row's texts, lowercased, for free-text search (`texts.rs`). Kept with the
+    /// sort indexes, so also rebuilt from the rows after a restore.
+    #[serde(skip)]
+    texts: TextColumn,
     /// How long the sinks held the write lock, recently (microseconds): what a reader can
     /// wait for (`/metrics`).
     #[serde(skip)]
@@ -215,11 +222,13 @@ impl IssueViews {
                 // The indexes hold the retracted row, if any, else the current one.
                 let old = retracted.remove(&index).or_else(|| view.row.take());
                 self.sort_indexes.update(index, old.as_deref(), Some(&row));
+                self.texts.update(index, old.as_deref(), Some(&row));
                 view.row = Some(row);
             }
         }
         for (index, old) in retracted.drain() {
             self.sort_indexes.update(index, Some(&old), None);
+            self.texts.update(index, Some(&old), None);
         }
         self.retracted_rows = retracted;
     }
@@ -228,6 +237,7 @@ impl IssueViews {
     fn set_row(&mut self, index: u32, row: Option<Arc<GroupRow>>) {
         let view = &mut self.groups[index as usize];
         self.sort_indexes.update(index, view.row.as_deref(), row.as_deref());
+        self.texts.update(index, view.row.as_deref(), row.as_deref());
         view.row = row;
     }
 
@@ -239,17 +249,42 @@ impl IssueViews {
         unresolved_only: bool,
         at_most: Micros,
     ) -> impl Iterator<Item = (i64, u32, (GroupKey, &GroupView, &GroupRow))> {
-        if index == SortIndex::Trends {
-            let rows = self.groups.iter().enumerate();
-            self.sort_indexes
-                .build_trends(rows.filter_map(|(i, v)| Some((i as u32, &**v.row.as_ref()?))));
-        }
         self.sort_indexes
             .walk(index, unresolved_only, at_most)
             .filter_map(|(bound, created, index)| {
                 let view = &self.groups[index as usize];
                 Some((bound, created, (view.key?, view, &**view.row.as_ref()?)))
             })
+    }
+
+    /// The groups whose lowercased title, subtitle or culprit may contain one of `needles`
+    /// (lowercase, not empty): a superset of those that do (`texts.rs`).
+    pub fn text_candidates(&self, needles: &[&str]) -> Candidates {
+        self.texts.candidates(needles)
+    }
+
+    /// Like [`IssueViews::walk`], reading only the groups whose index `keep`s (a walk that
+    /// rejects most groups then reads only their index entries).
+    pub fn walk_filtered<'a>(
+        &'a self,
+        index: SortIndex,
+        unresolved_only: bool,
+        at_most: Micros,
+        keep: impl Fn(u32) -> bool + 'a,
+    ) -> impl Iterator<Item = (i64, u32, (GroupKey, &'a GroupView, &'a GroupRow))> + 'a {
+        self.sort_indexes
+            .walk(index, unresolved_only, at_most)
+            .filter(move |e| keep(e.2))
+            .filter_map(|(bound, created, index)| {
+                let view = &self.groups[index as usize];
+                Some((bound, created, (view.key?, view, &**view.row.as_ref()?)))
+            })
+    }
+
+    /// The group at `index` with its row, if it has one.
+    pub fn at_index(&self, index: u32) -> Option<(GroupKey, &GroupView, &GroupRow)> {
+        let view = self.groups.get(index as usize)?;
+        Some((view.key?, view, &**view.row.as_ref()?))
     }
 
     /// After a restore: the group's row, shared with the ingest state.
@@ -452,18 +487,20 @@ impl IssueViews {
         }
     }
 
-    /// Whether the group has an hour of an `accept`ed facet that `hour_ok` (see
+    /// Whether the group has an occurrence of an accepted facet in an hour of `hours`,
+    /// inclusive; `accept(id, level)` is the verdict on facet `id` (its level given when
+    /// known without a lookup), None if there is no such facet (see
     /// `facets::FacetHours::any_hour_matching`).
     pub fn any_facet_hour(
         &self,
         key: GroupKey,
         view: &GroupView,
-        accept: impl FnMut(u64, &crate::facets::Facet) -> bool,
-        hour_ok: impl Fn(u32, u32) -> bool,
+        accept: impl FnMut(u64, Option<crate::model::Level>) -> Option<bool>,
+        (lo, hi): (u32, u32),
     ) -> bool {
         match self.index_of_view(key, view) {
-            Some(index) => self.facets.any_hour_matching(index, &view.hourly, accept, hour_ok),
-            None => view.hourly.iter().any(|&(hour, n)| hour_ok(hour, n)),
+            Some(index) => self.facets.any_hour_matching(index, &view.hourly, accept, (lo, hi)),
+            None => view.hourly.iter().any(|&(hour, n)| n > 0 && (lo..=hi).contains(&hour)),
         }
     }
 

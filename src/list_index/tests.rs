@@ -247,6 +247,9 @@ const QUERIES: &[&str] = &[
     "environment:production",
     "job-7",
     "is:for_review",
+    "is:unresolved job-1",
+    "Failure*JOB-2",
+    "monitor",
 ];
 
 #[derive(Debug, PartialEq)]
@@ -343,7 +346,7 @@ fn the_index_walk_pages_exactly_like_the_scan() {
             let to_row =
                 |key: GroupKey, view: &GroupView, row: &GroupRow| in_scope(key).then(|| sort_row(&views, &query, key, view, row)).flatten();
             assert!(
-                walk(&views, &query, &to_row, cursor, limit, false).is_some(),
+                walk(&views, &query, &to_row, cursor, limit, false, None).is_some(),
                 "case {case}: sort {:?}: a bound did not hold",
                 query.sort
             );
@@ -443,7 +446,7 @@ fn a_walk_stops_inside_a_large_tie() {
                 is_prev: true,
             }),
         ] {
-            let rows = walk(&views, &query, &to_row, cursor, 100, true).expect("bounds hold");
+            let rows = walk(&views, &query, &to_row, cursor, 100, true, None).expect("bounds hold");
             let needed = cursor.map_or(101, |c| c.offset + if c.is_prev { 1 } else { 101 });
             assert_eq!(rows.len(), MAX_HITS.max(needed), "{sort:?} {cursor:?}");
             let in_scope = |_: GroupKey| true;

@@ -54,6 +54,16 @@ impl Text {
         }
     }
 
+    /// A string every text this value matches contains (free text: it is lowercase), if
+    /// there is a non-empty one: the value itself, or a pattern's longest part.
+    pub(super) fn needle(&self) -> Option<&str> {
+        let longest = match self {
+            Text::Exact(s) => s.as_str(),
+            Text::Glob(parts) => parts.iter().max_by_key(|p| p.len()).map_or("", String::as_str),
+        };
+        (!longest.is_empty()).then_some(longest)
+    }
+
     pub(super) fn matches(&self, text: &str) -> bool {
         match self {
             Text::Exact(s) => s == text,

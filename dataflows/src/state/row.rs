@@ -148,6 +148,11 @@ impl RowTexts {
         &self.all[self.subtitle_end as usize..]
     }
 
+    /// Whether both are the same allocation (so the same texts), without reading them.
+    pub fn same_as(&self, other: &RowTexts) -> bool {
+        Arc::ptr_eq(&self.all, &other.all) && (self.title_end, self.subtitle_end) == (other.title_end, other.subtitle_end)
+    }
+
     fn parts(&self) -> (&str, &str, &str) {
         (self.title(), self.subtitle(), self.culprit())
     }

@@ -59,6 +59,7 @@ impl IssueViews {
             ("occurrence_details", self.details.heap_bytes()),
             ("facets", self.facets.heap_bytes()),
             ("sort_indexes", self.sort_indexes.heap_bytes()),
+            ("text_column", self.texts.heap_bytes()),
             ("activity_scratch", self.epoch_scratch.heap_bytes()),
         ]
     }

@@ -34,8 +34,12 @@ pub enum SortIndex {
     LastSeen,
     /// `first_seen` in milliseconds.
     FirstSeen,
-    /// `max(times_seen, user_count)`, saturated at `u32::MAX`.
+    /// `times_seen`, saturated at `u32::MAX`.
     Count,
+    /// `min(user_count, times_seen)`, saturated at `u32::MAX`: its own index, so that
+    /// `sort=user` meets groups without users at their value, 0, and stops in that tie
+    /// (under a shared bound of both counts it read every one of them).
+    Users,
     /// The legacy trends score of the lifetime values, in seconds.
     Trends,
 }
@@ -105,7 +109,11 @@ fn last_seen_key(row: &GroupRow) -> Micros {
 }
 
 fn count_key(row: &GroupRow) -> u32 {
-    row.times_seen.max(row.user_count).min(u64::from(u32::MAX)) as u32
+    row.times_seen.min(u64::from(u32::MAX)) as u32
+}
+
+fn users_key(row: &GroupRow) -> u32 {
+    row.user_count.min(row.times_seen).min(u64::from(u32::MAX)) as u32
 }
 
 fn trends_key(row: &GroupRow) -> u32 {
@@ -156,9 +164,11 @@ pub struct SortIndexes {
     last_seen: Split<[u32; 4]>,
     first_seen: Split<[u32; 4]>,
     count: Split<[u32; 3]>,
-    /// Built by the first `trends` walk ([`SortIndexes::build_trends`]), then kept: a rarely
-    /// used sort, ~15 bytes per group.
-    trends: std::sync::OnceLock<Split<[u32; 3]>>,
+    users: Split<[u32; 3]>,
+    /// Kept like the others (~13 bytes per group, one more replace per row change): built
+    /// by the first `trends` request instead, it cost that request 100–200 ms at 1M groups
+    /// under the read lock.
+    trends: Split<[u32; 3]>,
 }
 
 /// `(bound, created key, group index)`, greatest `(bound, created key)` first; the bound is
@@ -175,9 +185,8 @@ impl SortIndexes {
         self.first_seen.update(time(old, &|r| r.first_seen), time(new, &|r| r.first_seen));
         let value = |row: Option<&GroupRow>, f: Key<u32>| row.map(|r| (part(r), value_entry(f(r), r.created_seq, index)));
         self.count.update(value(old, &count_key), value(new, &count_key));
-        if let Some(trends) = self.trends.get_mut() {
-            trends.update(value(old, &trends_key), value(new, &trends_key));
-        }
+        self.users.update(value(old, &users_key), value(new, &users_key));
+        self.trends.update(value(old, &trends_key), value(new, &trends_key));
     }
 
     pub fn len(&self) -> usize {
@@ -188,30 +197,13 @@ impl SortIndexes {
         self.len() == 0
     }
 
-    /// Bytes the four indexes hold (measurements).
+    /// Bytes the five indexes hold (measurements).
     pub fn heap_bytes(&self) -> usize {
-        let trends = self.trends.get().map_or(0, Split::heap_bytes);
-        self.last_seen.heap_bytes() + self.first_seen.heap_bytes() + self.count.heap_bytes() + trends
-    }
-
-    /// Builds the `trends` index from every group's row (`(group index, row)`), unless it
-    /// exists: once, under the views' read lock (concurrent walks wait for it).
-    pub fn build_trends<'r>(&self, rows: impl Iterator<Item = (u32, &'r GroupRow)>) {
-        self.trends.get_or_init(|| {
-            let mut split = Split::default();
-            let mut entries: [Vec<[u32; 3]>; 2] = Default::default();
-            for (index, row) in rows {
-                entries[part(row)].push(value_entry(trends_key(row), row.created_seq, index));
-            }
-            for (p, mut keys) in entries.into_iter().enumerate() {
-                // In order, so the blocks fill.
-                keys.sort_unstable();
-                for key in keys {
-                    split.parts[p].insert(key);
-                }
-            }
-            split
-        });
+        self.last_seen.heap_bytes()
+            + self.first_seen.heap_bytes()
+            + self.count.heap_bytes()
+            + self.users.heap_bytes()
+            + self.trends.heap_bytes()
     }
 
     /// The groups by descending bound of `index` (then creation order), only the unresolved
@@ -232,13 +224,11 @@ impl SortIndexes {
                     .map(|set| set.rev_to(&end).map(|e| (millis_bound(join(e[0], e[1])), e[2], e[3])));
                 merge(walks.collect())
             }
-            SortIndex::Count | SortIndex::Trends => {
-                let split = if index == SortIndex::Count {
-                    &self.count
-                } else {
-                    // Not built: walks nothing (callers build it first, see `build_trends`).
-                    static EMPTY: std::sync::OnceLock<Split<[u32; 3]>> = std::sync::OnceLock::new();
-                    self.trends.get().unwrap_or_else(|| EMPTY.get_or_init(Split::default))
+            SortIndex::Count | SortIndex::Users | SortIndex::Trends => {
+                let split = match index {
+                    SortIndex::Count => &self.count,
+                    SortIndex::Users => &self.users,
+                    _ => &self.trends,
                 };
                 let walks = split.parts[..parts]
                     .iter()
@@ -312,8 +302,6 @@ mod tests {
         indexes.update(0, Some(&a), Some(&resolved));
         assert_eq!(walk(&indexes, SortIndex::Count, true, 0), vec![(1, 2)]);
         assert_eq!(walk(&indexes, SortIndex::Count, false, 0), vec![(50, 0), (7, 1), (1, 2)]);
-        assert!(walk(&indexes, SortIndex::Trends, false, 0).is_empty(), "not built yet");
-        indexes.build_trends([(0, &resolved), (1, &b), (2, &c)].into_iter());
         let trends: Vec<i64> = walk(&indexes, SortIndex::Trends, false, 0).iter().map(|t| t.0).collect();
         assert_eq!(
             trends,
@@ -322,7 +310,7 @@ mod tests {
         indexes.update(0, Some(&resolved), None);
         assert_eq!(indexes.len(), 2);
         assert_eq!(walk(&indexes, SortIndex::Count, false, 0), vec![(7, 1), (1, 2)]);
-        // Once built, the trends index follows the rows.
+        // The trends index follows the rows.
         let trends: Vec<u32> = walk(&indexes, SortIndex::Trends, false, 0).iter().map(|t| t.1).collect();
         assert_eq!(trends, vec![1, 2]);
     }
@@ -361,6 +349,25 @@ mod tie_tests {
         );
         let by_time: Vec<u32> = indexes.walk(SortIndex::LastSeen, true, Micros::MAX).map(|e| e.2).collect();
         assert_eq!(by_time, vec![3, 0, 2, 1, 4]);
+    }
+
+    #[test]
+    fn groups_without_users_tie_at_zero_in_the_users_index() {
+        let mut indexes = SortIndexes::default();
+        // Busy groups without users, and a quiet one with two: by users it comes first.
+        for (index, (times_seen, user_count, created)) in [(900u64, 0u64, 1u64), (50, 0, 2), (3, 2, 3), (1, 5, 4)].into_iter().enumerate() {
+            let r = GroupRow {
+                user_count,
+                ..row(times_seen, 5_000, created)
+            };
+            indexes.update(index as u32, None, Some(&r));
+        }
+        let by_users: Vec<(i64, u32)> = indexes.walk(SortIndex::Users, true, 0).map(|e| (e.0, e.2)).collect();
+        // Users are bounded by occurrences too (one user per occurrence): the last group's
+        // key is 1, not 5.
+        assert_eq!(by_users, vec![(2, 2), (1, 3), (0, 1), (0, 0)]);
+        let by_count: Vec<(i64, u32)> = indexes.walk(SortIndex::Count, true, 0).map(|e| (e.0, e.2)).collect();
+        assert_eq!(by_count, vec![(900, 0), (50, 1), (3, 2), (1, 3)]);
     }
 
     #[test]

@@ -77,6 +77,15 @@ pub(super) fn count_in(entries: &[Entry], selector: &mut Selector, seconds: (i64
         .sum()
 }
 
+/// The hours `range` (inclusive microseconds) covers whole: from the first hour starting at or
+/// after its start to the last ending at or before its end; None when it covers none.
+fn whole_hours(range: Window) -> Option<(u32, u32)> {
+    let first = range.start.div_euclid(HOUR_MICROS) + i64::from(range.start.rem_euclid(HOUR_MICROS) != 0);
+    let last = range.end.saturating_add(1).div_euclid(HOUR_MICROS) - 1;
+    let (first, last) = (first.max(0), last.min(i64::from(u32::MAX)));
+    (first <= last).then_some((first as u32, last as u32))
+}
+
 /// Whether the group has an occurrence within `range` whose facet `accept`s: the hours
 /// inside the range from the hourly (or per-facet) counts, the (at most two) hours it cuts
 /// from the details. Without details for a cut hour (a view caught between two sinks), that
@@ -87,17 +96,13 @@ pub fn any_in(
     view: &GroupView,
     row: &GroupRow,
     range: Window,
-    mut accept: impl FnMut(u64, &crate::facets::Facet) -> bool,
+    mut accept: impl FnMut(u64, Option<crate::model::Level>) -> Option<bool>,
 ) -> bool {
     let range = range.whole_seconds();
     if row.last_seen < range.start || row.first_seen > range.end {
         return false;
     }
-    let inside = |hour: u32, n: u32| {
-        let start = Micros::from(hour) * HOUR_MICROS;
-        n > 0 && range.start <= start && start + HOUR_MICROS - 1 <= range.end
-    };
-    if views.any_facet_hour(key, view, &mut accept, inside) {
+    if whole_hours(range).is_some_and(|hours| views.any_facet_hour(key, view, &mut accept, hours)) {
         return true;
     }
     let entries = views.details_of(key, view);
@@ -112,7 +117,7 @@ pub fn any_in(
         if cut.is_empty() {
             let (start, end) = super::span(hour, row);
             let overlaps = start.max(range.start) <= end.min(range.end);
-            if overlaps && views.any_facet_hour(key, view, &mut accept, |h, n| h == hour && n > 0) {
+            if overlaps && views.any_facet_hour(key, view, &mut accept, (hour, hour)) {
                 return true;
             }
             continue;
@@ -120,10 +125,53 @@ pub fn any_in(
         for e in cut {
             let second = details::epoch_second(e);
             let id = details::facet(e);
-            if first <= second && second <= last && views.facet(id).is_some_and(|f| accept(id, f)) {
+            if first <= second && second <= last && accept(id, views.facet(id).map(|f| f.level)) == Some(true) {
                 return true;
             }
         }
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_hours_are_the_hours_inside_the_range() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let base = 470_000 * HOUR_MICROS;
+        for case in 0..3_000 {
+            let spread = [10 * HOUR_MICROS as u64, 3 * HOUR_MICROS as u64, 5_000][case % 3];
+            let a = base + next(spread) as Micros;
+            let b = base + next(spread) as Micros;
+            let range = match case % 5 {
+                0 => Window {
+                    start: a.min(b),
+                    end: Micros::MAX,
+                },
+                1 => Window {
+                    start: (a.min(b)).div_euclid(HOUR_MICROS) * HOUR_MICROS,
+                    end: a.max(b).div_euclid(HOUR_MICROS) * HOUR_MICROS - 1,
+                },
+                _ => Window {
+                    start: a.min(b),
+                    end: a.max(b),
+                },
+            };
+            let hours = whole_hours(range);
+            for hour in 469_990..470_020u32 {
+                let start = Micros::from(hour) * HOUR_MICROS;
+                let inside = range.start <= start && start + HOUR_MICROS - 1 <= range.end;
+                let listed = hours.is_some_and(|(lo, hi)| (lo..=hi).contains(&hour));
+                assert_eq!(listed, inside, "case {case} hour {hour} {range:?}");
+            }
+        }
+    }
 }

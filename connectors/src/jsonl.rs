@@ -572,22 +572,29 @@ mod tests {
     }
 
     /// A followed file that keeps growing a line at a time never leaves `linger` without a new
-    /// line; raising `release` (an API mutation waiting) lets a partial block go at once.
+    /// line; raising `release` (an API mutation waiting) lets a partial block go at once. The
+    /// appender goes on until the reader has its first block (at most `MAX_APPENDS`, ~10 s), so
+    /// a reader that starts late on a loaded machine still sees a trickle, and without the
+    /// flag the block would wait for the appender to give up.
     #[test]
     fn a_raised_release_flag_lets_a_followed_block_go_under_a_trickle() {
         let dir = std::env::temp_dir().join(format!("occurrent-jsonl-trickle-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("live.jsonl");
         std::fs::write(&path, "{\"x\":0}\n").unwrap();
-        const APPENDS: usize = 60;
+        const MAX_APPENDS: usize = 2000;
+        let got_block = Arc::new(AtomicBool::new(false));
         let appender = {
-            let path = path.clone();
+            let (path, got_block) = (path.clone(), got_block.clone());
             std::thread::spawn(move || {
                 let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
-                for i in 1..=APPENDS {
+                let mut appended = 0;
+                while appended < MAX_APPENDS && !got_block.load(Ordering::Acquire) {
                     std::thread::sleep(Duration::from_millis(5));
-                    writeln!(file, "{{\"x\":{i}}}").unwrap();
+                    appended += 1;
+                    writeln!(file, "{{\"x\":{appended}}}").unwrap();
                 }
+                appended
             })
         };
         let release = Arc::new(AtomicBool::new(true));
@@ -607,21 +614,20 @@ mod tests {
                 break block;
             }
         };
+        got_block.store(true, Ordering::Release);
         release.store(false, Ordering::Release);
-        appender.join().unwrap();
-        // The appender wrote for ~300 ms without a 20 ms pause; a block held until then would
-        // hold every line.
+        let appended = appender.join().unwrap();
         assert!(
-            first.lines.len() < APPENDS,
-            "the first block waited for the appender to stop: {} lines",
+            appended < MAX_APPENDS,
+            "the first block ({} lines) waited for the appender to give up",
             first.lines.len()
         );
         let mut seen = first.lines.len();
-        while seen < APPENDS + 1 {
+        while seen < appended + 1 {
             let block = source.next_block().unwrap().expect("a followed file never ends");
             seen += block.lines.len();
         }
-        assert_eq!(seen, APPENDS + 1, "every appended line is read once");
+        assert_eq!(seen, appended + 1, "every appended line is read once");
         std::fs::remove_dir_all(&dir).ok();
     }
 

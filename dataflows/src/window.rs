@@ -140,6 +140,11 @@ pub fn hours_in<'v>(views: &'v IssueViews, key: GroupKey, view: &'v GroupView, e
     }
 }
 
+/// Whether `window` holds all of `(start, end)`.
+fn covers(window: Window, (start, end): (Micros, Micros)) -> bool {
+    window.start <= start && end <= window.end
+}
+
 /// An hour's span clipped to the group's lifetime (unclipped if that leaves nothing, which
 /// only a transiently inconsistent view could produce).
 fn span(hour: u32, row: &GroupRow) -> (Micros, Micros) {
@@ -174,7 +179,10 @@ pub fn aggregate(views: &IssueViews, hours: &GroupHours, row: &GroupRow, window:
         let end = start + HOUR_MICROS - 1;
         let n = if n == 0 {
             0
-        } else if window.start <= start && end <= window.end {
+        } else if covers(window, span(hour, row)) || (window.start <= start && end <= window.end) {
+            // Every occurrence of the hour lies within the group's lifetime, so an hour the
+            // window cuts only outside the lifetime (the current hour, under a window that
+            // ends now) counts whole without reading its details.
             u64::from(n)
         } else {
             match edges::hour_entries(hours.details, hour) {
@@ -417,6 +425,12 @@ mod tests {
                 (h + 2401, h + 3 * 3600 + 1799),
                 (h + 2401, h + 3 * 3600 + 1800),
                 (0, h + 599),
+                // Cutting the first and last hours only before the first and after the last
+                // occurrence: those hours count whole.
+                (h + 300, h + 3 * 3600 + 2000),
+                (h + 300, h + 2400),
+                (h + 1200, h + 3 * 3600 + 3599),
+                (h + 3 * 3600 + 1000, h + 3 * 3600 + 3000),
             ] {
                 check(environments, start, end);
             }

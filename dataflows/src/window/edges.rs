@@ -102,7 +102,13 @@ pub fn any_in(
     if row.last_seen < range.start || row.first_seen > range.end {
         return false;
     }
-    if whole_hours(range).is_some_and(|hours| views.any_facet_hour(key, view, &mut accept, hours)) {
+    // No occurrence lies outside the group's lifetime, so a window reaching past its first
+    // (last) occurrence covers every hour from there on whole, however it cuts that hour.
+    let whole = whole_hours(Window {
+        start: if range.start <= row.first_seen { Micros::MIN } else { range.start },
+        end: if range.end >= row.last_seen { Micros::MAX } else { range.end },
+    });
+    if whole.is_some_and(|hours| views.any_facet_hour(key, view, &mut accept, hours)) {
         return true;
     }
     let entries = views.details_of(key, view);
@@ -112,6 +118,9 @@ pub fn any_in(
     for (i, &hour) in cut_hours.iter().enumerate() {
         if i == 1 && hour == cut_hours[0] {
             break;
+        }
+        if whole.is_some_and(|(lo, hi)| (lo..=hi).contains(&hour)) {
+            continue;
         }
         let cut = hour_entries(entries, hour);
         if cut.is_empty() {

@@ -482,13 +482,7 @@ mod tests {
     fn the_existence_test_agrees_with_the_hours_and_the_byte_count_with_a_walk() {
         let mut facets = FacetHours::default();
         let mut hourly: Vec<Vec<(u32, u32)>> = vec![Vec::new(); 8];
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut next = crate::test_rng::below(0x2545_f491_4f6c_dd1du64);
         let levels = [Level::Error, Level::Warning, Level::Info];
         for round in 0..600 {
             let group = next(8) as u32;

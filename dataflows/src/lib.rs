@@ -8,3 +8,6 @@ pub mod model;
 pub mod state;
 pub mod views;
 pub mod window;
+
+#[cfg(test)]
+mod test_rng;

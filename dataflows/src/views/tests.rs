@@ -77,13 +77,7 @@ fn the_group_index_is_rebuilt_after_a_restore() {
 fn the_running_footprint_equals_a_walk() {
     let mut views = IssueViews::default();
     let key = |n: u32| GroupKey { project: 1, short_id: n };
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = |n: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % n
-    };
+    let mut next = crate::test_rng::below(0x9e37_79b9_7f4a_7c15u64);
     for round in 0..300u64 {
         let k = key(next(20) as u32);
         let diff = if next(5) == 0 { -1 } else { 1 };

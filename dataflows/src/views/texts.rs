@@ -275,13 +275,7 @@ mod tests {
     #[test]
     fn candidates_are_the_groups_whose_texts_contain_the_needle() {
         let words = ["Job-42", "job-4", "ÉTÉ", "été", "failure", "x", "", "ab", "ba", "Σ"];
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut next = crate::test_rng::below(0x2545_f491_4f6c_dd1du64);
         let text = |next: &mut dyn FnMut(u64) -> u64| {
             (0..next(4))
                 .map(|_| words[next(words.len() as u64) as usize])

@@ -148,13 +148,7 @@ mod tests {
 
     #[test]
     fn whole_hours_are_the_hours_inside_the_range() {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut next = crate::test_rng::below(0x9e37_79b9_7f4a_7c15u64);
         let base = 470_000 * HOUR_MICROS;
         for case in 0..3_000 {
             let spread = [10 * HOUR_MICROS as u64, 3 * HOUR_MICROS as u64, 5_000][case % 3];

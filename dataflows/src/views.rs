@@ -335,6 +335,22 @@ impl IssueViews {
     }
 
     /// Where a group's aggregates live: its own view, or its merge parent's.
+    /// The index of the group that receives `key`'s activity (its merge parent, if any), for
+    /// a stream of updates grouped by group: looked up once per run of one key (`last`).
+    #[inline]
+    fn run_index(&mut self, last: &mut Option<(GroupKey, u32)>, key: GroupKey) -> u32 {
+        match *last {
+            Some((last_key, index)) if last_key == key => index,
+            _ => {
+                // A merged group's late activity belongs to its parent.
+                let owner = if self.merged.is_empty() { key } else { self.owner(key) };
+                let index = self.index_of(owner);
+                *last = Some((key, index));
+                index
+            }
+        }
+    }
+
     fn owner(&self, mut key: GroupKey) -> GroupKey {
         while let Some(parent) = self.merged.get(&key) {
             key = *parent;
@@ -444,15 +460,7 @@ impl IssueViews {
             if hour < cut {
                 continue;
             }
-            let index = match last {
-                Some((last_key, index)) if last_key == key => index,
-                _ => {
-                    let owner = if self.merged.is_empty() { key } else { self.owner(key) };
-                    let index = self.index_of(owner);
-                    last = Some((key, index));
-                    index
-                }
-            };
+            let index = self.run_index(&mut last, key);
             self.details.add(index, details::entry(hour, second, facet, user), diff);
         }
     }

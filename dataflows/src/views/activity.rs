@@ -92,16 +92,7 @@ impl IssueViews {
         let mut last: Option<(GroupKey, u32)> = None;
         for (update, _time, diff) in updates {
             let key = update.key();
-            let index = match last {
-                Some((last_key, index)) if last_key == key => index,
-                _ => {
-                    // A merged group's late activity belongs to its parent.
-                    let owner = if self.merged.is_empty() { key } else { self.owner(key) };
-                    let index = self.index_of(owner);
-                    last = Some((key, index));
-                    index
-                }
-            };
+            let index = self.run_index(&mut last, key);
             match update {
                 Activity::Hour(_, hour) => scratch.hour(index, hour, diff),
                 Activity::Environment(_, env) => scratch.environments.push((index, env, diff)),

@@ -21,7 +21,8 @@ load="$data/occ-1000000-100000.jsonl"
 work=$(mktemp -d)
 live="$work/live.jsonl"
 : > "$live"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+source "$(dirname "$0")/lib.sh"
+port=$(free_port)
 $bin run --input "$input" --input "$live" --follow --workers 2 --listen "127.0.0.1:$port" \
   --state-dir "$work/state" --checkpoint-interval 3600 --dead-letter /dev/null ${RUN_ARGS:-} 2>/dev/null &
 pid=$!

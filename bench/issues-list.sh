@@ -11,7 +11,8 @@ cargo build --release --quiet
 mkdir -p "$data"
 input="$data/groups-$groups.jsonl"
 [ -f "$input" ] || $bin generate --distinct-groups --count "$groups" --projects 1000 --output "$input"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+source "$(dirname "$0")/lib.sh"
+port=$(free_port)
 start=$(date +%s.%N)
 $bin run --input "$input" --workers 2 --listen "127.0.0.1:$port" --dead-letter /dev/null 2>/dev/null &
 pid=$!

@@ -7,12 +7,8 @@
 set -euo pipefail
 bin=$1; n=${2:-40}
 input=${3:-${BENCH_DATA:-/tmp/occurrent-bench}/occ-1000000-100000.jsonl}
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-state=$(mktemp -d)
-(cd "$state" && exec "$bin" run --input "$input" --workers 2 --listen "127.0.0.1:$port" --dead-letter /dev/null 2>/dev/null) &
-pid=$!
-trap 'kill -9 $pid 2>/dev/null; rm -rf "$state"' EXIT
-until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.2; done
+source "$(dirname "$0")/lib.sh"
+serve_input "$bin" "$input"
 base="http://127.0.0.1:$port/api/0/organizations/sentry/issues/"
 for q in "?statsPeriod=7d&query=&limit=100" "?statsPeriod=7d&query=&sort=freq&limit=100" \
   "?statsPeriod=7d&query=&sort=user&limit=100" "?statsPeriod=7d&query=&environment=production&limit=100" \

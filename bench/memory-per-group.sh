@@ -9,12 +9,8 @@ set -euo pipefail
 bin=${1:-${CARGO_TARGET_DIR:-target}/release/occurrent}
 input=${2:-${BENCH_DATA:-/tmp/occurrent-bench}/groups-1000000.jsonl}
 groups=$(wc -l < "$input")
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-state=$(mktemp -d)
-(cd "$state" && exec "$bin" run --input "$input" --workers 2 --listen "127.0.0.1:$port" --dead-letter /dev/null 2>/dev/null) &
-pid=$!
-trap 'kill -9 $pid 2>/dev/null; rm -rf "$state"' EXIT
-until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.2; done
+source "$(dirname "$0")/lib.sh"
+serve_input "$bin" "$input"
 field() { awk -v k="$1:" '$1 == k {print $2}' /proc/$pid/status; }
 rss=$(field VmRSS)
 echo "resident $((rss / 1024)) MiB (anonymous $(( $(field RssAnon) / 1024 )), file $(( $(field RssFile) / 1024 ))), peak $(( $(field VmHWM) / 1024 )) MiB; $(( rss * 1024 / groups )) bytes per group"

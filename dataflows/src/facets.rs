@@ -46,6 +46,7 @@ impl Facet {
 pub type FacetHourDiff = (Facet, u32, isize);
 
 #[derive(Default, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(from = "StoredFacetHours")]
 pub struct FacetHours {
     /// Every facet seen, by id.
     facets: HashMap<u64, Facet>,
@@ -61,9 +62,37 @@ pub struct FacetHours {
     /// `apply`'s updates with facet ids, kept between calls (it runs per group and epoch).
     #[serde(skip)]
     ids: Vec<(u64, u32, isize)>,
-    /// Each split group's facets with their first and last hour (`spans.rs`).
+    /// Each split group's facets with their first and last hour (`spans.rs`). Derived
+    /// from `split`, so not written to checkpoints: rebuilt when they are read.
     #[serde(skip)]
     spans: Spans,
+}
+
+/// What a checkpoint holds of [`FacetHours`] (its serialized fields, in order): the spans
+/// are rebuilt from the series on the way in, so a restored split group answers the
+/// `level:` test from its spans at once, not only after its next update.
+#[derive(serde::Deserialize)]
+struct StoredFacetHours {
+    facets: HashMap<u64, Facet>,
+    only: Vec<u64>,
+    split: HashMap<u32, Vec<(u64, u32, u32)>>,
+}
+
+impl From<StoredFacetHours> for FacetHours {
+    fn from(stored: StoredFacetHours) -> FacetHours {
+        let mut spans = Spans::default();
+        for (&index, series) in &stored.split {
+            spans.rebuild(index, series, &stored.facets);
+        }
+        FacetHours {
+            facets: stored.facets,
+            only: stored.only,
+            split: stored.split,
+            split_bytes: None,
+            ids: Vec::new(),
+            spans,
+        }
+    }
 }
 
 fn series_bytes(series: &Vec<(u64, u32, u32)>) -> usize {
@@ -527,6 +556,17 @@ mod tests {
             }
             // The same state without spans (as after a restore) answers from the series.
             let mut plain = serde_json::from_str::<FacetHours>(&serde_json::to_string(&facets).expect("serialize")).expect("restore");
+            // Reading a checkpoint (postcard, as `src/checkpoint.rs` writes it) rebuilds the spans.
+            let bytes = postcard::to_stdvec(&facets).expect("encode");
+            let restored: FacetHours = postcard::from_bytes(&bytes).expect("decode");
+            for index in 0..8u32 {
+                assert_eq!(
+                    restored.spans.get(index),
+                    facets.spans.get(index),
+                    "restored: round {round} group {index}"
+                );
+                assert_eq!(plain.spans.get(index), facets.spans.get(index), "json: round {round} group {index}");
+            }
             plain.spans.clear();
             for index in 0..8u32 {
                 let hours = &hourly[index as usize];

@@ -7,8 +7,10 @@
 //! A span is exact, not a hint: an entry of the facet exists at `first` and at `last`
 //! (entries that drop to zero are removed), and none outside `[first, last]`. Additions
 //! widen a span; any removal (a negative update, a merge, retention) recounts the group's
-//! spans from its series. Spans are not checkpointed: a split group without spans (after a
-//! restore, until its next update or retention pass) is answered from its series.
+//! spans from its series. Spans are not written to checkpoints (they are derived): reading a
+//! checkpoint rebuilds them from the series (`StoredFacetHours`), so a restored group is
+//! answered from its spans at once. A split group without spans is still answered, from its
+//! series (the test below checks both).
 
 use rustc_hash::FxHashMap as HashMap;
 

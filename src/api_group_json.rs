@@ -89,12 +89,13 @@ fn iso_or_null(out: &mut Vec<u8>, t: Option<i64>) {
     }
 }
 
-/// `{key: [[bucket start, occurrences], …]}`.
-fn stats_object(out: &mut Vec<u8>, spec: &StatsSpec, hours: &[(u32, u32)]) {
+/// `{key: [[bucket start, occurrences], …]}` of the selected occurrences in `hours` within
+/// `window` and before the spec's now (`window::buckets_in`: exact to the second).
+fn stats_object(out: &mut Vec<u8>, spec: &StatsSpec, views: &IssueViews, hours: &GroupHours, row: &GroupRow, window: window::Window) {
     let mut object = Object::open(out);
     let out = object.key(spec.key);
     out.push(b'[');
-    for (i, (start, n)) in window::buckets(hours, spec.start, spec.size, spec.count).into_iter().enumerate() {
+    for (i, (start, n)) in stats_buckets(spec, views, hours, row, window).into_iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -104,17 +105,19 @@ fn stats_object(out: &mut Vec<u8>, spec: &StatsSpec, hours: &[(u32, u32)]) {
     object.close();
 }
 
-/// The hours within `window` only (for `filtered` stats under `event.timestamp` bounds).
-fn hours_within(hours: &[(u32, u32)], window: window::Window) -> Vec<(u32, u32)> {
-    let hour = window::HOUR_MICROS;
-    hours
-        .iter()
-        .copied()
-        .filter(|&(h, _)| {
-            let start = i64::from(h) * hour;
-            start <= window.end && start + hour > window.start
-        })
-        .collect()
+/// The buckets of `stats_object`.
+pub(crate) fn stats_buckets(
+    spec: &StatsSpec,
+    views: &IssueViews,
+    hours: &GroupHours,
+    row: &GroupRow,
+    window: window::Window,
+) -> Vec<(i64, u64)> {
+    let until = window::Window {
+        start: i64::MIN,
+        end: spec.until,
+    };
+    window::buckets_in(views, hours, row, window.intersect(until), spec.buckets())
 }
 
 /// `metadata`: the fixed shape's keys in byte order, or an error group's own object (a
@@ -193,7 +196,7 @@ pub fn write_group_json(
                 };
                 let within = windowed(views, &hours, row, window);
                 let stats = |out: &mut Vec<u8>| match &scope.stats {
-                    Some(spec) => stats_object(out, spec, &hours_within(&hours.hours, window)),
+                    Some(spec) => stats_object(out, spec, views, &hours, row, window),
                     None => out.extend_from_slice(b"null"),
                 };
                 seen_object(out, within.as_ref(), stats);
@@ -277,7 +280,7 @@ pub fn write_group_json(
     }
     if !scope.collapse.stats {
         if let Some(spec) = &scope.stats {
-            stats_object(object.key("stats"), spec, &hours.hours);
+            stats_object(object.key("stats"), spec, views, &hours, row, scope.window);
         }
     }
     if let Some(triage) = &triage {

@@ -131,7 +131,7 @@ fn check_facet_queries(server: &common::server::Server, evs: &[Ev]) {
     let (start, end) = (NOW - 90 * D, NOW);
     let t = |fp: &str| format!("title {fp}");
     let sorted = |params: &str| {
-        let reply = list(&server, params);
+        let reply = list(server, params);
         let mut names = titles(&reply);
         names.sort();
         (names, reply)
@@ -158,15 +158,15 @@ fn check_facet_queries(server: &common::server::Server, evs: &[Ev]) {
         assert_eq!(names, expected_names, "{query}");
         for fp in groups.iter() {
             let group = by_title(&reply, &t(fp));
-            assert_eq!(actual(group), expected(&evs, fp, start, end, None), "{query}: {fp} in the window");
+            assert_eq!(actual(group), expected(evs, fp, start, end, None), "{query}: {fp} in the window");
             assert_eq!(
                 actual(&group["filtered"]),
-                expected_if(&evs, fp, start, end, condition),
+                expected_if(evs, fp, start, end, condition),
                 "{query}: {fp} filtered"
             );
             assert_eq!(
                 group["filtered"]["stats"]["14d"],
-                expected_buckets_if(&evs, fp, condition),
+                expected_buckets_if(evs, fp, condition),
                 "{query}: {fp}"
             );
         }
@@ -175,9 +175,9 @@ fn check_facet_queries(server: &common::server::Server, evs: &[Ev]) {
     let (names, reply) = sorted("query=release:1.0&environment=prod");
     assert_eq!(names, [t("one"), t("rl")]);
     let rl = by_title(&reply, "title rl");
-    assert_eq!(actual(rl), expected(&evs, "rl", start, end, Some(&["prod"])));
+    assert_eq!(actual(rl), expected(evs, "rl", start, end, Some(&["prod"])));
     let in_prod_1 = |e: &Ev| e.release == Some("1.0") && e.env == Some("prod");
-    assert_eq!(actual(&rl["filtered"]), expected_if(&evs, "rl", start, end, in_prod_1));
+    assert_eq!(actual(&rl["filtered"]), expected_if(evs, "rl", start, end, in_prod_1));
     // staging had only release 2.0: release:1.0 finds nothing there.
     assert_eq!(sorted("query=release:1.0&environment=staging").0, Vec::<String>::new());
     // Conditions hold together on one event: no event is release 1.0 *and* in staging.
@@ -191,7 +191,7 @@ fn check_facet_queries(server: &common::server::Server, evs: &[Ev]) {
     assert_eq!(sorted("query=level:warning&statsPeriod=20h").0, Vec::<String>::new());
     // issues-count counts with the same event-level reading.
     let counts = get(
-        &server,
+        server,
         "/api/0/organizations/sentry/issues-count/?query=level:error&query=level:info",
     );
     assert_eq!(counts.body, json!({"level:error": 2, "level:info": 2}));

@@ -158,6 +158,35 @@ fn span(hour: u32, row: &GroupRow) -> (Micros, Micros) {
     }
 }
 
+/// The selected occurrences of one hour `(hour, n)` within `window` (whole seconds, and its
+/// `seconds`): the hour's count when the window holds it whole (or holds every second of it
+/// the group's lifetime reaches), else its details' count. (Should the details lack the
+/// hour — a view caught between the sinks of one epoch — the hour counts whole.)
+fn hour_count(
+    hours: &GroupHours,
+    row: &GroupRow,
+    window: Window,
+    seconds: (i64, i64),
+    selector: &mut edges::Selector,
+    (hour, n): (u32, u32),
+) -> u64 {
+    let start = Micros::from(hour) * HOUR_MICROS;
+    let end = start + HOUR_MICROS - 1;
+    if n == 0 {
+        0
+    } else if covers(window, span(hour, row)) || (window.start <= start && end <= window.end) {
+        // Every occurrence of the hour lies within the group's lifetime, so an hour the
+        // window cuts only outside the lifetime (the current hour, under a window that
+        // ends now) counts whole without reading its details.
+        u64::from(n)
+    } else {
+        match edges::hour_entries(hours.details, hour) {
+            [] => u64::from(n),
+            entries => edges::count_in(entries, selector, seconds),
+        }
+    }
+}
+
 /// Occurrences, first and last seen of the selected occurrences within `window`; None
 /// without any. Hours inside the window count whole; the hours it cuts, and the first and
 /// last second counted, come from the details. (Should the details lack an hour — a view
@@ -176,20 +205,7 @@ pub fn aggregate(views: &IssueViews, hours: &GroupHours, row: &GroupRow, window:
         if start > window.end {
             break;
         }
-        let end = start + HOUR_MICROS - 1;
-        let n = if n == 0 {
-            0
-        } else if covers(window, span(hour, row)) || (window.start <= start && end <= window.end) {
-            // Every occurrence of the hour lies within the group's lifetime, so an hour the
-            // window cuts only outside the lifetime (the current hour, under a window that
-            // ends now) counts whole without reading its details.
-            u64::from(n)
-        } else {
-            match edges::hour_entries(hours.details, hour) {
-                [] => u64::from(n),
-                entries => edges::count_in(entries, &mut selector, seconds),
-            }
-        };
+        let n = hour_count(hours, row, window, seconds, &mut selector, (hour, n));
         if n == 0 {
             continue;
         }
@@ -305,18 +321,44 @@ pub fn users_of(views: &IssueViews, hours: &GroupHours, row: &GroupRow, aggregat
     users.len() as u64
 }
 
-/// Occurrences per bucket: `count` buckets of `size` seconds from `start` (epoch seconds,
-/// aligned to whole hours), as `(bucket start, occurrences)`.
-pub fn buckets(hours: &[(u32, u32)], start: i64, size: i64, count: usize) -> Vec<(i64, u64)> {
+/// Stats buckets: `count` buckets of `size` seconds from `start` (epoch seconds; `start` and
+/// `size` whole hours, so that each hour falls in one bucket).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Buckets {
+    pub start: i64,
+    pub size: i64,
+    pub count: usize,
+}
+
+/// The selected occurrences per bucket, as `(bucket start, occurrences)`: each bucket counts
+/// those inside both the bucket and `window`, exact to the second as [`aggregate`] counts
+/// them, so that buckets covering the window sum to its `count`. Hours the window holds whole
+/// count from the hourly counts, the hours it cuts from the details.
+pub fn buckets_in(views: &IssueViews, hours: &GroupHours, row: &GroupRow, window: Window, buckets: Buckets) -> Vec<(i64, u64)> {
+    let Buckets { start, size, count } = buckets;
     let mut out: Vec<(i64, u64)> = (0..count as i64).map(|i| (start + i * size, 0)).collect();
+    let window = window.whole_seconds().intersect(Window {
+        start: start.saturating_mul(SECOND_MICROS),
+        end: Micros::MAX,
+    });
+    if window.start > window.end || row.last_seen < window.start || row.first_seen > window.end {
+        return out;
+    }
     let size = size.max(1);
-    let from = hours.partition_point(|&(h, _)| i64::from(h) * 3600 < start);
-    for &(hour, n) in &hours[from..] {
-        let index = (i64::from(hour) * 3600 - start) / size;
-        match out.get_mut(index as usize) {
-            Some(bucket) => bucket.1 += u64::from(n),
-            None => break,
+    let seconds = window.seconds();
+    let mut selector = hours.select.selector(views);
+    let from = hours
+        .hours
+        .partition_point(|&(h, _)| Micros::from(h) * HOUR_MICROS + HOUR_MICROS - 1 < window.start);
+    for &(hour, n) in &hours.hours[from..] {
+        if Micros::from(hour) * HOUR_MICROS > window.end {
+            break;
         }
+        let index = (i64::from(hour) * 3600 - start).div_euclid(size);
+        let Some(bucket) = usize::try_from(index).ok().and_then(|i| out.get_mut(i)) else {
+            break;
+        };
+        bucket.1 += hour_count(hours, row, window, seconds, &mut selector, (hour, n));
     }
     out
 }
@@ -413,6 +455,43 @@ mod tests {
                 expected,
                 "{environments:?} [{start}, {end}]"
             );
+            // Buckets (hourly from the hour before the first occurrence, daily, and hourly
+            // from inside the window) count the same occurrences, bucket by bucket.
+            for buckets in [
+                Buckets {
+                    start: h - 3600,
+                    size: 3600,
+                    count: 6,
+                },
+                Buckets {
+                    start: h.div_euclid(86_400) * 86_400,
+                    size: 86_400,
+                    count: 2,
+                },
+                Buckets {
+                    start: h + 3600,
+                    size: 3600,
+                    count: 2,
+                },
+            ] {
+                let got = buckets_in(&views, &hours, &row, window(start, end), buckets);
+                let expected: Vec<(i64, u64)> = (0..buckets.count as i64)
+                    .map(|i| {
+                        let from = buckets.start + i * buckets.size;
+                        let n = selected.iter().filter(|o| from <= o.0 && o.0 < from + buckets.size).count();
+                        (from, n as u64)
+                    })
+                    .collect();
+                assert_eq!(got, expected, "{environments:?} [{start}, {end}] {buckets:?}");
+                if buckets.start <= start && end < buckets.start + buckets.count as i64 * buckets.size {
+                    let sum: u64 = got.iter().map(|b| b.1).sum();
+                    assert_eq!(
+                        sum,
+                        selected.len() as u64,
+                        "{environments:?} [{start}, {end}] {buckets:?}: the buckets sum to the count"
+                    );
+                }
+            }
         };
         for environments in [None, Some(&[prod][..]), Some(&[dev][..]), Some(&[prod, dev][..])] {
             for (start, end) in [
@@ -489,13 +568,6 @@ mod tests {
         let prod = hours_in(&views, key, view, Some(&[7]));
         let a = aggregate_group(&views, &prod, &row, Window::ALL).unwrap();
         assert_eq!((a.count, a.first_seen, a.last_seen), (1, 360_010_000_000, 360_010_000_000));
-    }
-
-    #[test]
-    fn buckets_sum_hours() {
-        let hours = [(24, 1), (30, 2), (47, 4), (48, 8)];
-        assert_eq!(buckets(&hours, 24 * 3600, 86_400, 2), vec![(86_400, 7), (172_800, 8)]);
-        assert_eq!(buckets(&hours, 30 * 3600, 3600, 2), vec![(108_000, 2), (111_600, 0)]);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use dataflows::model::{
 };
 use dataflows::state::{EventGroup, GroupKey, GroupRow, RowTexts};
 use dataflows::views::{Activity, GroupView, IssueViews};
-use dataflows::window::{self, GroupHours, Select, Window, HOUR_MICROS};
+use dataflows::window::{GroupHours, Select, Window, HOUR_MICROS};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Map, Value};
@@ -29,8 +29,8 @@ use crate::serialize_triage::{share_id_json, subscription_json, TriageFields};
 
 use super::write_group_json;
 
-fn stats_value(spec: &StatsSpec, hours: &[(u32, u32)]) -> Value {
-    let buckets = window::buckets(hours, spec.start, spec.size, spec.count);
+fn stats_value(spec: &StatsSpec, views: &IssueViews, hours: &GroupHours, row: &GroupRow, window: Window) -> Value {
+    let buckets = super::stats_buckets(spec, views, hours, row, window);
     json!({ spec.key: buckets })
 }
 
@@ -48,19 +48,6 @@ fn seen(w: Option<&Windowed>) -> Map<String, Value> {
         w.map_or(Value::Null, |w| format_iso(w.aggregate.last_seen).into()),
     );
     map
-}
-
-/// The hours within `window` only (for `filtered` stats under `event.timestamp` bounds).
-fn hours_within(hours: &[(u32, u32)], window: Window) -> Vec<(u32, u32)> {
-    let hour = window::HOUR_MICROS;
-    hours
-        .iter()
-        .copied()
-        .filter(|&(h, _)| {
-            let start = Micros::from(h) * hour;
-            start <= window.end && start + hour > window.start
-        })
-        .collect()
 }
 
 /// The group's JSON for the list and details endpoints.
@@ -104,7 +91,7 @@ fn reference_group_json(views: &IssueViews, catalog: &Catalog, key: GroupKey, vi
     }
     if !scope.collapse.stats {
         if let Some(spec) = &scope.stats {
-            object.insert("stats".into(), stats_value(spec, &hours.hours));
+            object.insert("stats".into(), stats_value(spec, views, &hours, row, scope.window));
         }
     }
     match lifetime {
@@ -134,7 +121,7 @@ fn reference_group_json(views: &IssueViews, catalog: &Catalog, key: GroupKey, vi
             let within = windowed(views, &hours, row, window);
             let mut map = seen(within.as_ref());
             let stats = match &scope.stats {
-                Some(spec) => stats_value(spec, &hours_within(&hours.hours, window)),
+                Some(spec) => stats_value(spec, views, &hours, row, window),
                 None => Value::Null,
             };
             map.insert("stats".into(), stats);
@@ -376,12 +363,14 @@ fn the_writer_writes_the_bytes_of_the_value_tree() {
             start: NOW / 1_000_000 / 3600 * 3600 - 23 * 3600,
             size: 3600,
             count: 24,
+            until: NOW,
         }),
         Some(StatsSpec {
             key: "14d",
             start: NOW / 1_000_000 / 86_400 * 86_400 - 13 * 86_400,
             size: 86_400,
             count: 14,
+            until: NOW,
         }),
     ];
     let mut compared = 0;

@@ -170,21 +170,49 @@ pub(crate) fn actual(group: &Value) -> (String, u64, Option<String>, Option<Stri
     )
 }
 
-/// `[[bucket start, count], …]` of `fp`'s events: `n` buckets of `size` from `first`.
+/// `[[bucket start, count], …]` of `fp`'s events: `n` buckets of `size` from `first`, each
+/// counting the events in the bucket up to now (a request's window holding the buckets).
 pub(crate) fn expected_buckets(events: &[Ev], fp: &str, first: i64, size: i64, n: i64, envs: Option<&[&str]>) -> Value {
+    expected_buckets_in(events, fp, (first, size, n), envs, (i64::MIN, NOW))
+}
+
+/// [`expected_buckets`] of the events inside the window `[lo, hi]` (seconds, inclusive)
+/// only: a bucket counts the events inside both itself and the window.
+pub(crate) fn expected_buckets_in(
+    events: &[Ev],
+    fp: &str,
+    (first, size, n): (i64, i64, i64),
+    envs: Option<&[&str]>,
+    (lo, hi): (i64, i64),
+) -> Value {
     let buckets: Vec<Value> = (0..n)
         .map(|i| {
             let start = first + i * size;
             let count = events
                 .iter()
                 .filter(|e| {
-                    e.fp == fp && e.t >= start && e.t < start + size && envs.is_none_or(|envs| e.env.is_some_and(|x| envs.contains(&x)))
+                    e.fp == fp
+                        && e.t >= start
+                        && e.t < start + size
+                        && lo <= e.t
+                        && e.t <= hi
+                        && envs.is_none_or(|envs| e.env.is_some_and(|x| envs.contains(&x)))
                 })
                 .count();
             json!([start, count])
         })
         .collect();
     Value::Array(buckets)
+}
+
+/// The sum of the buckets' counts.
+pub(crate) fn bucket_sum(buckets: &Value) -> u64 {
+    buckets
+        .as_array()
+        .expect("buckets")
+        .iter()
+        .map(|b| b[1].as_u64().expect("a count"))
+        .sum()
 }
 
 pub(crate) fn list_in(server: &Server, org: &str, params: &str) -> Reply {

@@ -203,15 +203,20 @@ pub(crate) fn org_known(state: &AppState, org: &str) -> bool {
     state.catalog.has_organization(org)
 }
 
-/// `GET …/issues-count/?query=a&query=b` → `{"a": n, "b": m}`: matching groups per query
-/// (exact counts; no query parameter → `{}`).
+/// Sentry counts at most this many groups per query (`ISSUES_COUNT_MAX_HITS_LIMIT`).
+pub const ISSUES_COUNT_MAX: usize = 100;
+
+/// `GET …/issues-count/?query=a&query=b` → `{"a": n, "b": m}`: per query, the groups the
+/// list would return with that query and the request's window (`statsPeriod`, `start`/`end`,
+/// default 90 days), `project`s and `environment`s, at most 100 (Sentry's cap); no query
+/// parameter → `{}`.
 #[utoipa::path(get, path = "/api/0/organizations/{org}/issues-count/", tag = "issues",
     params(("org" = String, Path, description = "Organization slug"), crate::openapi::IssuesCountParams),
     responses(
-        (status = 200, description = "Matching issues per query", body = crate::openapi::IssueCounts),
-        (status = 400, description = "Invalid query", body = crate::openapi::ErrorDetail),
+        (status = 200, description = "Matching issues per query (at most 100 each)", body = crate::openapi::IssueCounts),
+        (status = 400, description = "Invalid query, window or stats period", body = crate::openapi::ErrorDetail),
         (status = 401, description = "No or invalid token", body = crate::openapi::ErrorDetail),
-        (status = 403, description = "Missing `event:read`", body = crate::openapi::ErrorDetail),
+        (status = 403, description = "Missing `event:read`, or a project of another organization", body = crate::openapi::ErrorDetail),
         (status = 404, description = "Unknown organization or another organization's", body = crate::openapi::ErrorDetail),
     ))]
 async fn issues_count(
@@ -224,35 +229,46 @@ async fn issues_count(
     if !org_known(&state, &org) {
         return error(StatusCode::NOT_FOUND, "The requested resource does not exist");
     }
-    let queries: Vec<String> = raw
-        .as_deref()
-        .map(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .filter(|(k, _)| k == "query")
-                .map(|(_, v)| v.into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
+    let params = Params::parse(raw.as_deref());
+    let projects = match crate::api_list::projects_of_request(&state, &org, &params) {
+        Ok(p) => p,
+        Err((status, message)) => return error(status, message),
+    };
+    let environments = parse_environments(&params);
+    let views = dataflows::views::read(&state.views);
+    let now = state.clock.now(views.latest_event);
+    let window = match parse_window(&params, now) {
+        Ok(w) => w,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    };
+    if let Err(message) = parse_stats(&params, window, now) {
+        return error(StatusCode::BAD_REQUEST, message);
+    }
     // Relative dates use the API's clock, as the list does.
-    let latest_event = dataflows::views::read(&state.views).latest_event;
-    let now = std::time::UNIX_EPOCH + std::time::Duration::from_micros(state.clock.now(latest_event).max(0) as u64);
-    let mut parsed = Vec::with_capacity(queries.len());
-    for query in &queries {
-        match search::IssueQuery::parse(query, now) {
-            Ok(search) => parsed.push((query, search.for_viewer(viewer))),
+    let query_time = std::time::UNIX_EPOCH + std::time::Duration::from_micros(now.max(0) as u64);
+    let mut parsed = Vec::new();
+    for query in params.all("query") {
+        match search::IssueQuery::parse(query, query_time) {
+            Ok(search) => parsed.push((query, search.for_viewer(viewer).with_environments(environments.clone()))),
             Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
         }
     }
-    let views = dataflows::views::read(&state.views);
+    let in_scope = |key: GroupKey| {
+        state.catalog.organization_of(key.project) == Some(org.as_str()) && projects.as_ref().is_none_or(|p| p.contains(&key.project))
+    };
     let mut counts = serde_json::Map::new();
     for (query, search) in parsed {
-        let count = views
-            .iter()
-            .filter(|(key, view, row)| {
-                state.catalog.organization_of(key.project) == Some(org.as_str()) && search.matches(&views, view, row)
-            })
-            .count();
-        counts.insert(query.clone(), count.into());
+        let scope = Scope::new(window, environments.clone(), None, Collapse::default(), Some(&search));
+        let list_query = crate::list_index::ListQuery {
+            sort: crate::list_params::Sort::Date,
+            window,
+            search: &search,
+            scope: &scope,
+            inbox_since: window.start,
+        };
+        // The list's hits (exact up to 1000) with a one-row page.
+        let listing = crate::list_index::list(&views, &list_query, &in_scope, None, 1, crate::list_index::Strategy::configured());
+        counts.insert(query.to_string(), listing.hits.min(ISSUES_COUNT_MAX).into());
     }
     Json(serde_json::Value::Object(counts)).into_response()
 }

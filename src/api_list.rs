@@ -28,7 +28,7 @@ fn bad_request(detail: impl Into<String>) -> Response {
 
 /// The organisation's projects the request is limited to (None: all); 403 when a requested
 /// project belongs to no project of the organisation.
-fn projects_of_request(state: &AppState, org: &str, params: &Params) -> Result<Option<Vec<u64>>, (StatusCode, String)> {
+pub(crate) fn projects_of_request(state: &AppState, org: &str, params: &Params) -> Result<Option<Vec<u64>>, (StatusCode, String)> {
     let projects = parse_projects(params).map_err(|message| (StatusCode::BAD_REQUEST, message))?;
     if let Some(ids) = &projects {
         if ids.iter().any(|id| state.catalog.organization_of(*id) != Some(org)) {

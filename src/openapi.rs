@@ -147,11 +147,25 @@ pub struct IssuesListParams {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct IssuesCountParams {
-    /// One count per `query` (repeatable), with the list's search syntax; none → `{}`.
+    /// One count per `query` (repeatable), with the list's search syntax; none → `{}`. Each
+    /// count is what the list's hits would be, at most 100.
     query: Option<Vec<String>>,
+    /// Window ending now, as the list's (default 90d). Also `timeframe`.
+    #[param(rename = "statsPeriod")]
+    stats_period: Option<String>,
+    /// Window start and end, as the list's (both or neither).
+    start: Option<String>,
+    end: Option<String>,
+    /// Project ids (repeatable; `-1`: all); another organization's → 403.
+    project: Option<Vec<i64>>,
+    /// Environment names (repeatable): only groups with occurrences there in the window.
+    environment: Option<Vec<String>>,
+    /// Validated as the list's (`''`, `24h`, `14d`, `auto`), else 400.
+    #[param(rename = "groupStatsPeriod")]
+    group_stats_period: Option<String>,
 }
 
-/// Issues-count response: each query string to its number of matching issues.
+/// Issues-count response: each query string to its number of matching issues (at most 100).
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct IssueCounts(BTreeMap<String, u64>);

@@ -415,6 +415,75 @@ fn stats_buckets_count_the_window_to_the_second_and_nothing_after_now() {
     assert_eq!(s["stats"]["24h"], expected_buckets_in(&evs, "s", hourly, None, (n - 90 * D, n)));
 }
 
+/// `issues-count` counts per query what the list returns with the same window, projects and
+/// environments (groups with an occurrence there), at most 100 per query as Sentry does, and
+/// refuses the list's invalid parameters.
+#[test]
+fn issues_count_follows_the_window_projects_and_environments() {
+    let dir = temp_dir();
+    let server = main_server(dir.path());
+    let evs = all_events();
+    let count = |params: &str| {
+        let reply = get(&server, &format!("/api/0/organizations/sentry/issues-count/?{params}"));
+        assert_eq!(reply.status, 200, "{params}: {}", reply.body);
+        reply.body
+    };
+    // Groups with an event in [start, end] (and the environments, and project 2 for gamma).
+    let groups = |start: i64, end: i64, envs: Option<&[&str]>, projects: &[u64]| -> usize {
+        ["alpha", "beta", "gamma", "reg", "delta"]
+            .iter()
+            .filter(|fp| evs.iter().any(|e| e.fp == **fp && projects.contains(&e.project)) && expected(&evs, fp, start, end, envs).0 != "0")
+            .count()
+    };
+    let all_projects = [1, 2];
+    assert_eq!(
+        count("query=&query=is:unresolved"),
+        json!({"": groups(NOW - 90 * D, NOW, None, &all_projects), "is:unresolved": groups(NOW - 90 * D, NOW, None, &all_projects)})
+    );
+    assert_eq!(count("query=")[""], 4, "delta's events are older than 90 days");
+    assert_eq!(count("query=&statsPeriod=24h")[""], groups(NOW - D, NOW, None, &all_projects));
+    assert_eq!(count("query=&project=2")[""], groups(NOW - 90 * D, NOW, None, &[2]));
+    assert_eq!(
+        count("query=&environment=prod")[""],
+        groups(NOW - 90 * D, NOW, Some(&["prod"]), &all_projects)
+    );
+    let (from, until) = (iso(NOW - 12 * D), iso(NOW - 8 * D));
+    assert_eq!(
+        count(&format!("query=&start={from}&end={until}"))[""],
+        groups(NOW - 12 * D, NOW - 8 * D - 1, None, &all_projects)
+    );
+    // The same as the list's X-Hits.
+    for params in ["query=&statsPeriod=24h", "query=&environment=prod", "query=&project=2"] {
+        let hits = list(&server, params).headers["X-Hits"].to_str().unwrap().parse::<u64>().unwrap();
+        assert_eq!(count(params)[""], hits, "{params}");
+    }
+    for (params, detail) in [
+        ("query=&statsPeriod=1x", "Invalid statsPeriod"),
+        ("query=&start=2024-01-01T00:00:00", "start and end are both required"),
+        (
+            "query=&groupStatsPeriod=1h",
+            "Invalid stats_period. Valid choices are '', '24h', '14d' and 'auto'",
+        ),
+    ] {
+        let reply = get(&server, &format!("/api/0/organizations/sentry/issues-count/?{params}"));
+        assert_eq!((reply.status, reply.body["detail"].as_str()), (400, Some(detail)), "{params}");
+    }
+    drop(server);
+
+    // 120 groups: the count stops at 100, the list's X-Hits does not.
+    let many: Vec<Value> = (0..120u64)
+        .map(|i| {
+            let fp: &'static str = Box::leak(format!("m{i}").into_boxed_str());
+            message(i + 1, &ev(fp, NOW - H, None, None))
+        })
+        .collect();
+    let input = write_lines(dir.path(), "many.jsonl", &to_lines(&many));
+    let server = start(&["--input", input.to_str().unwrap()]);
+    let reply = get(&server, "/api/0/organizations/sentry/issues-count/?query=&query=is:resolved");
+    assert_eq!(reply.body, json!({"": 100, "is:resolved": 0}));
+    assert_eq!(list(&server, "query=&limit=1").headers["X-Hits"], "120");
+}
+
 #[test]
 fn projects_ids_collapse_direct_hits_inbox_and_errors() {
     let dir = temp_dir();

@@ -67,7 +67,8 @@ fn invalid_field(field: &str, message: impl Into<String>) -> Rejection {
 }
 
 /// The groups a mutation targets: `?id=` in the organization (and `?project=`), or else the
-/// issue search of `?query=` (default query as for GET) up to 1000 groups, most recent first.
+/// issues list's search of `?query=` (default query as for GET) with the request's window
+/// and `environment`s, up to 1000 groups, most recent first.
 /// `Err` is a response to send.
 fn resolve_targets(
     state: &AppState,
@@ -120,16 +121,39 @@ fn resolve_targets(
         .iter()
         .find(|(k, _)| k == "query")
         .map_or(search::DEFAULT_QUERY, |(_, v)| v.as_str());
-    let search = search::IssueQuery::parse(query, SystemTime::now())
+    // The list's search (Sentry runs the GET's search with limit 1000): its window (default
+    // 90 days) and environments, on the API's clock, most recent first.
+    let list_params = crate::list_params::Params(params.clone());
+    let now = state.clock.now(views.latest_event);
+    let window = crate::list_params::parse_window(&list_params, now).map_err(bad_request)?;
+    let environments = crate::list_params::parse_environments(&list_params);
+    let query_time = SystemTime::UNIX_EPOCH + Duration::from_micros(now.max(0) as u64);
+    let search = search::IssueQuery::parse(query, query_time)
         .map_err(|e| bad_request(format!("Invalid query. Error getting group ids and group list: {e}")))?
-        .for_viewer(actor);
-    let mut found: Vec<(i64, u64, GroupKey)> = views
+        .for_viewer(actor)
+        .with_environments(environments.clone());
+    let scope = crate::api_window::Scope::new(window, environments, None, Default::default(), Some(&search));
+    let list_query = crate::list_index::ListQuery {
+        sort: crate::list_params::Sort::Date,
+        window,
+        search: &search,
+        scope: &scope,
+        inbox_since: window.start,
+    };
+    let listing = crate::list_index::list(
+        &views,
+        &list_query,
+        &in_scope,
+        None,
+        MAX_GROUPS,
+        crate::list_index::Strategy::configured(),
+    );
+    Ok(listing
+        .page
+        .rows
         .iter()
-        .filter(|(key, view, row)| in_scope(*key) && view.id != 0 && search.matches(&views, view, row))
-        .map(|(key, view, row)| (row.last_seen, view.id, key))
-        .collect();
-    found.sort_unstable_by(|a, b| b.cmp(a));
-    Ok(found.into_iter().take(MAX_GROUPS).map(|(_, id, key)| (key, id)).collect())
+        .filter_map(|r| views.get(r.key).filter(|view| view.id != 0).map(|view| (r.key, view.id)))
+        .collect())
 }
 
 fn now_micros() -> i64 {

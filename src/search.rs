@@ -372,11 +372,6 @@ impl IssueQuery {
         Ok(())
     }
 
-    /// True if the group is a result. `views` resolves release and environment names.
-    pub fn matches(&self, views: &IssueViews, view: &GroupView, row: &GroupRow) -> bool {
-        self.matches_within(views, view, row, None)
-    }
-
     /// `event.timestamp` bounds of the query, inclusive.
     pub fn date_range(&self) -> Option<(Micros, Micros)> {
         self.date_range

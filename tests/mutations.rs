@@ -178,6 +178,77 @@ fn status_priority_assignment_and_bookmarks_read_their_writes() {
     );
 }
 
+/// Without matching `?id=`, a mutation targets what the list returns for its query: within
+/// the request's window (default 90 days) and `environment`s, relative dates on the API's
+/// clock (`--api-now`), as Sentry runs the GET's search.
+#[test]
+fn a_query_targets_the_lists_groups_in_its_window_and_environments() {
+    let dir = temp_dir();
+    const D: f64 = 86_400.0;
+    let now = T0 + 100.0 * D;
+    let at = |id: u64, fingerprint: &str, t: f64, environment: &str| {
+        let event = json!({"event_id": uuid(1_000_000 + id), "project_id": 1, "timestamp": t, "environment": environment});
+        occurrence(id, 1, fingerprint, 4001, t, json!({ "event": event }))
+    };
+    let messages = vec![
+        at(1, "old", now - 95.0 * D, "prod"),
+        at(2, "recent", now - 7_200.0, "prod"),
+        at(3, "staging", now - 10_800.0, "staging"),
+    ];
+    let path = input(dir.path(), &messages);
+    let state = dir.path().join("state");
+    let now_arg = format!("{now}");
+    let server = start(&[
+        "--input",
+        path.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--api-now",
+        &now_arg,
+    ]);
+    // Explicit ids list groups whatever the window (the ids are assigned in input order).
+    let (_, listed) = server.get(&format!("{ISSUES}?group=1&group=2&group=3"));
+    let ids: Vec<(String, String)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["title"].as_str().unwrap().trim_start_matches("title ").to_string(),
+                g["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(ids.len(), 3, "{listed}");
+    let field = |fp: &str, name: &str| -> Value {
+        let id = &ids.iter().find(|(f, _)| f == fp).unwrap().1;
+        server.issue(id)[name].clone()
+    };
+    // environment=prod: only recent (old is prod too, but outside the 90-day window).
+    let (status, body) = server.put("query=&environment=prod", json!({"priority": "low"}));
+    assert_eq!(status, 200, "{body}");
+    let priorities: Vec<Value> = ["old", "recent", "staging"].iter().map(|fp| field(fp, "priority")).collect();
+    assert_ne!(priorities[0], "low", "old is outside the window");
+    assert_eq!(priorities[1], "low");
+    assert_ne!(priorities[2], "low", "staging is another environment");
+    // age:-24h on the API's clock: recent and staging (the wall clock is years later).
+    let (status, body) = server.put(&format!("query={}", "age%3A-24h"), json!({"status": "resolved"}));
+    assert_eq!(status, 200, "{body}");
+    let statuses: Vec<Value> = ["old", "recent", "staging"].iter().map(|fp| field(fp, "status")).collect();
+    assert_eq!(statuses, [json!("unresolved"), json!("resolved"), json!("resolved")]);
+    // Nothing unresolved in the window: 204, old untouched.
+    assert_eq!(server.put("query=is:unresolved", json!({"status": "ignored"})).0, 204);
+    assert_eq!(field("old", "status"), "unresolved");
+    // DELETE searches the same way; a window before the 90 days is clamped to them.
+    assert_eq!(server.delete("query=is:unresolved&statsPeriod=1d").0, 204);
+    let before = "query=is:unresolved&start=2023-12-01T00:00:00&end=2024-02-01T00:00:00";
+    assert_eq!(server.put(before, json!({"status": "ignored"})).0, 204);
+    assert_eq!(field("old", "status"), "unresolved");
+    // A bad window is the list's 400.
+    let (status, body) = server.put("query=&statsPeriod=1x", json!({"status": "ignored"}));
+    assert_eq!((status, body["detail"].as_str()), (400, Some("Invalid statsPeriod")));
+}
+
 #[test]
 fn merge_delete_and_discard() {
     let dir = temp_dir();

@@ -154,10 +154,31 @@ fn verify(bytes: &[u8]) -> anyhow::Result<&[u8]> {
     }
     let version = u32::from_le_bytes(content[MAGIC.len()..header].try_into().expect("four bytes"));
     if version != FORMAT_VERSION {
-        anyhow::bail!("format version {version}, this build reads {FORMAT_VERSION}");
+        return Err(OtherFormat { version }.into());
     }
     Ok(content)
 }
+
+/// A complete checkpoint (its checksum verifies) in another format than this build's: an
+/// error for the run, not a file to skip, so that a run never starts afresh beside a state it
+/// cannot read (a partial or corrupt file is skipped: an older cut stands in for it).
+#[derive(Debug)]
+struct OtherFormat {
+    version: u32,
+}
+
+impl std::fmt::Display for OtherFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a checkpoint of another build (format version {}, this build reads {FORMAT_VERSION}): run the build that \
+             wrote it, or remove the directory's checkpoints to start afresh",
+            self.version
+        )
+    }
+}
+
+impl std::error::Error for OtherFormat {}
 
 /// A process's place in a run: its parts of cuts are named by it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -252,6 +273,9 @@ pub fn valid_parts(dir: &Path) -> anyhow::Result<Vec<PartName>> {
         let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         match verify(&bytes) {
             Ok(_) => parts.push(name),
+            Err(error) if error.downcast_ref::<OtherFormat>().is_some() => {
+                return Err(error.context(format!("{} is unusable", path.display())));
+            }
             Err(error) => {
                 tracing::warn!(path = %path.display(), error = format!("{error:#}"), "skipping an unusable checkpoint")
             }
@@ -342,6 +366,7 @@ pub fn load_newest(dir: &Path) -> anyhow::Result<Option<Restored>> {
                 tracing::info!(path = %restored.path.display(), processes, groups = restored.views.len(), seconds = started.elapsed().as_secs_f64(), "loaded checkpoint");
                 return Ok(Some(restored));
             }
+            Err(error) if error.downcast_ref::<OtherFormat>().is_some() => return Err(error),
             Err(error) => {
                 tracing::warn!(epoch, error = format!("{error:#}"), "skipping a checkpoint that does not load");
                 parts.retain(|p| !(p.epoch == epoch && p.processes == processes));
@@ -518,6 +543,34 @@ mod tests {
         );
         discard_after(dir.path(), None).unwrap();
         assert!(valid_parts(dir.path()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_complete_checkpoint_of_another_format_is_an_error_not_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), ONE, 10);
+        let newest = write(dir.path(), ONE, 20);
+        // The newest written by another format version (checksum recomputed: a complete file).
+        let mut bytes = fs::read(&newest).unwrap();
+        bytes.truncate(bytes.len() - 8);
+        bytes[MAGIC.len()..MAGIC.len() + 4].copy_from_slice(&(FORMAT_VERSION - 1).to_le_bytes());
+        let checksum = xxhash_rust::xxh3::xxh3_64(&bytes);
+        bytes.extend_from_slice(&checksum.to_le_bytes());
+        fs::write(&newest, &bytes).unwrap();
+        let expected = format!("format version {}, this build reads {FORMAT_VERSION}", FORMAT_VERSION - 1);
+        let Err(error) = valid_parts(dir.path()) else {
+            panic!("another format must be an error")
+        };
+        let error = format!("{error:#}");
+        assert!(
+            error.contains(&expected) && error.contains("cut-e00000000000000000020-1-0.bin"),
+            "{error}"
+        );
+        let Err(error) = load_newest(dir.path()) else {
+            panic!("another format must be an error")
+        };
+        let error = format!("{error:#}");
+        assert!(error.contains(&expected), "{error}");
     }
 
     #[test]

@@ -90,7 +90,7 @@ fn iso_or_null(out: &mut Vec<u8>, t: Option<i64>) {
 }
 
 /// `{key: [[bucket start, occurrences], …]}` of the selected occurrences in `hours` within
-/// `window` and before the spec's now (`window::buckets_in`: exact to the second).
+/// `window` (`window::buckets_in`: exact to the second, as `count`).
 fn stats_object(out: &mut Vec<u8>, spec: &StatsSpec, views: &IssueViews, hours: &GroupHours, row: &GroupRow, window: window::Window) {
     let mut object = Object::open(out);
     let out = object.key(spec.key);
@@ -105,7 +105,8 @@ fn stats_object(out: &mut Vec<u8>, spec: &StatsSpec, views: &IssueViews, hours: 
     object.close();
 }
 
-/// The buckets of `stats_object`.
+/// The buckets of `stats_object`: the occurrences `count` counts in `window`, by bucket
+/// (a window ending now leaves out what is stamped later, as `count` does).
 pub(crate) fn stats_buckets(
     spec: &StatsSpec,
     views: &IssueViews,
@@ -113,11 +114,7 @@ pub(crate) fn stats_buckets(
     row: &GroupRow,
     window: window::Window,
 ) -> Vec<(i64, u64)> {
-    let until = window::Window {
-        start: i64::MIN,
-        end: spec.until,
-    };
-    window::buckets_in(views, hours, row, window.intersect(until), spec.buckets())
+    window::buckets_in(views, hours, row, window, spec.buckets())
 }
 
 /// `metadata`: the fixed shape's keys in byte order, or an error group's own object (a

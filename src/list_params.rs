@@ -166,8 +166,6 @@ pub struct StatsSpec {
     /// Bucket size, seconds.
     pub size: i64,
     pub count: usize,
-    /// The request's now: buckets count nothing later (nor outside the request's window).
-    pub until: Micros,
 }
 
 impl StatsSpec {
@@ -190,7 +188,6 @@ pub fn parse_stats(params: &Params, window: Window, now: Micros) -> Result<Optio
         start: now_s.div_euclid(size) * size - (count as i64 - 1) * size,
         size,
         count,
-        until: now,
     };
     match params.get("groupStatsPeriod") {
         None | Some("24h") => Ok(Some(ending_now("24h", HOUR, 24))),
@@ -212,7 +209,6 @@ pub fn parse_stats(params: &Params, window: Window, now: Micros) -> Result<Optio
                 start: first,
                 size,
                 count,
-                until: now,
             }))
         }
         Some(_) => Err("Invalid stats_period. Valid choices are '', '24h', '14d' and 'auto'".into()),

@@ -310,8 +310,8 @@ fn windows_cut_hours_exactly_between_events() {
 }
 
 /// `stats` buckets count the occurrences inside both the bucket and the request's window,
-/// to the second, and none after now: with a window from the first bucket's start to now,
-/// the buckets sum to `count`. Buckets keep Sentry's labels and alignment (bucket starts;
+/// to the second (so none after now under a window ending now): with a window from the first
+/// bucket's start, the buckets sum to `count`. Buckets keep Sentry's labels and alignment (bucket starts;
 /// 24 hourly / 14 daily points, the last holding now; `auto` from the window's start rounded
 /// down).
 #[test]
@@ -404,6 +404,16 @@ fn stats_buckets_count_the_window_to_the_second_and_nothing_after_now() {
             "{environment}"
         );
     }
+    // An explicit end after now: the occurrences stamped later count in `count` and so in the
+    // buckets (the current one holds now's and the two later ones).
+    let s = group(&format!("query=&start={}&end={}", iso(n - 23 * H), iso(n + H)));
+    assert_eq!(
+        s["stats"]["24h"],
+        expected_buckets_in(&evs, "s", hourly, None, (n - 23 * H, n + H - 1))
+    );
+    assert_eq!(s["stats"]["24h"][23], json!([n, 3]));
+    assert_eq!(actual(&s), expected(&evs, "s", n - 23 * H, n + H - 1, None));
+    assert_eq!(bucket_sum(&s["stats"]["24h"]).to_string(), s["count"].as_str().unwrap());
     // filtered.stats under an event.timestamp bound inside an hour: from that second on.
     let since = iso(n - 5 * H + 1000).trim_end_matches(".000000Z").to_string();
     let s = group(&format!("query=event.timestamp:>={since}"));

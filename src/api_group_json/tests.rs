@@ -363,14 +363,12 @@ fn the_writer_writes_the_bytes_of_the_value_tree() {
             start: NOW / 1_000_000 / 3600 * 3600 - 23 * 3600,
             size: 3600,
             count: 24,
-            until: NOW,
         }),
         Some(StatsSpec {
             key: "14d",
             start: NOW / 1_000_000 / 86_400 * 86_400 - 13 * 86_400,
             size: 86_400,
             count: 14,
-            until: NOW,
         }),
     ];
     let mut compared = 0;

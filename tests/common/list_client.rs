@@ -171,7 +171,8 @@ pub(crate) fn actual(group: &Value) -> (String, u64, Option<String>, Option<Stri
 }
 
 /// `[[bucket start, count], …]` of `fp`'s events: `n` buckets of `size` from `first`, each
-/// counting the events in the bucket up to now (a request's window holding the buckets).
+/// counting the events in the bucket up to now (under a window that ends now and holds the
+/// buckets).
 pub(crate) fn expected_buckets(events: &[Ev], fp: &str, first: i64, size: i64, n: i64, envs: Option<&[&str]>) -> Value {
     expected_buckets_in(events, fp, (first, size, n), envs, (i64::MIN, NOW))
 }

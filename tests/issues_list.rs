@@ -1,8 +1,8 @@
 //! The issues list and details endpoints' parameters (issue-platform.md §7) through the real
-//! binary: windows, environments, projects, stats buckets, sorts, collapse, direct hits,
-//! explicit ids and the 400 messages (paging, `filtered` and retention are in
-//! `issues_list_paging.rs`). Expected values are computed here from the input events (`Ev`),
-//! independently of the server.
+//! binary: windows, environments, projects, stats buckets, issues-count, sorts, collapse,
+//! direct hits, explicit ids and the 400 messages (paging, `filtered`, stats buckets cut by
+//! the window, and retention are in `issues_list_paging.rs`). Expected values are computed
+//! here from the input events (`Ev`), independently of the server.
 
 mod common;
 #[path = "common/list_client.rs"]
@@ -307,122 +307,6 @@ fn windows_cut_hours_exactly_between_events() {
     // sort=user in a window: distinct users of the window's events.
     let reply = list(&server, &format!("start={}&end={}&sort=user", iso(b), iso(b + 1501)));
     assert_eq!(titles(&reply), [t("edge"), t("near")], "edge: u1, u2 (and u3 later); near: u6");
-}
-
-/// `stats` buckets count the occurrences inside both the bucket and the request's window,
-/// to the second (so none after now under a window ending now): with a window from the first
-/// bucket's start, the buckets sum to `count`. Buckets keep Sentry's labels and alignment (bucket starts;
-/// 24 hourly / 14 daily points, the last holding now; `auto` from the window's start rounded
-/// down).
-#[test]
-fn stats_buckets_count_the_window_to_the_second_and_nothing_after_now() {
-    let dir = temp_dir();
-    let n = NOW;
-    let evs = vec![
-        ev("s", n - 13 * D - 50, None, Some("prod")),
-        ev("s", n - 13 * D + 50, None, Some("dev")),
-        ev("s", n - 23 * H - 100, None, Some("prod")),
-        ev("s", n - 23 * H, None, Some("prod")),
-        ev("s", n - 23 * H + 5, None, Some("dev")),
-        ev("s", n - 5 * H + 999, None, Some("prod")),
-        ev("s", n - 5 * H + 1000, None, Some("dev")),
-        ev("s", n - 5 * H + 1001, None, Some("prod")),
-        ev("s", n - 2 * H + 499, None, Some("dev")),
-        ev("s", n - 2 * H + 500, None, Some("prod")),
-        ev("s", n - 10, None, Some("prod")),
-        ev("s", n, None, Some("prod")),
-        // Stamped after now: in no window ending now, so in no bucket either.
-        ev("s", n + 100, None, Some("prod")),
-        ev("s", n + 3000, None, Some("dev")),
-    ];
-    let messages: Vec<Value> = evs.iter().enumerate().map(|(i, e)| message(i as u64 + 1, e)).collect();
-    let input = write_lines(dir.path(), "in.jsonl", &to_lines(&messages));
-    let server = start(&["--input", input.to_str().unwrap()]);
-    let group = |params: &str| list(&server, params).body[0].clone();
-    let hourly = (n - 23 * H, H, 24);
-    let daily = (n - 13 * D, D, 14);
-
-    // The default window (90 days): the current bucket holds `now`'s event only.
-    let s = group("query=");
-    assert_eq!(s["stats"]["24h"], expected_buckets_in(&evs, "s", hourly, None, (n - 90 * D, n)));
-    assert_eq!(s["stats"]["24h"][23], json!([n, 1]));
-    assert_eq!(actual(&s), expected(&evs, "s", n - 90 * D, n, None));
-    // statsPeriod=24h starts 100 s before the first bucket's event: in count, in no bucket.
-    let s = group("query=&statsPeriod=24h");
-    assert_eq!(s["stats"]["24h"], expected_buckets_in(&evs, "s", hourly, None, (n - D, n)));
-    assert_eq!(actual(&s), expected(&evs, "s", n - D, n, None));
-    assert_eq!(
-        bucket_sum(&s["stats"]["24h"]) + 1,
-        s["count"].as_str().unwrap().parse::<u64>().unwrap()
-    );
-    // A window equal to the buckets' span: they sum to the count, also per environment.
-    for (environment, envs) in [("", None), ("&environment=dev", Some(&["dev"][..]))] {
-        let s = group(&format!("query=&start={}&end={}{environment}", iso(n - 23 * H), iso(n + 1)));
-        assert_eq!(s["stats"]["24h"], expected_buckets_in(&evs, "s", hourly, envs, (n - 23 * H, n)));
-        assert_eq!(actual(&s), expected(&evs, "s", n - 23 * H, n, envs));
-        assert_eq!(
-            bucket_sum(&s["stats"]["24h"]).to_string(),
-            s["count"].as_str().unwrap(),
-            "{environment}"
-        );
-        let s = group(&format!(
-            "query=&start={}&end={}&groupStatsPeriod=14d{environment}",
-            iso(n - 13 * D),
-            iso(n + 1)
-        ));
-        assert_eq!(s["stats"]["14d"], expected_buckets_in(&evs, "s", daily, envs, (n - 13 * D, n)));
-        assert_eq!(
-            bucket_sum(&s["stats"]["14d"]).to_string(),
-            s["count"].as_str().unwrap(),
-            "{environment}"
-        );
-    }
-    let s = group("query=&statsPeriod=14d&groupStatsPeriod=14d");
-    assert_eq!(s["stats"]["14d"], expected_buckets_in(&evs, "s", daily, None, (n - 14 * D, n)));
-    // auto over [now-5h+1000 s, now-2h+500 s): four hourly buckets from now-5h, cut to the
-    // window's seconds at both ends.
-    for (environment, envs) in [
-        ("", None),
-        ("&environment=prod", Some(&["prod"][..])),
-        ("&environment=dev", Some(&["dev"][..])),
-    ] {
-        let (start, end) = (n - 5 * H + 1000, n - 2 * H + 500);
-        let s = group(&format!(
-            "query=&start={}&end={}&groupStatsPeriod=auto{environment}",
-            iso(start),
-            iso(end)
-        ));
-        assert_eq!(
-            s["stats"]["auto"],
-            expected_buckets_in(&evs, "s", (n - 5 * H, H, 4), envs, (start, end - 1)),
-            "{environment}"
-        );
-        assert_eq!(actual(&s), expected(&evs, "s", start, end - 1, envs), "{environment}");
-        assert_eq!(
-            bucket_sum(&s["stats"]["auto"]).to_string(),
-            s["count"].as_str().unwrap(),
-            "{environment}"
-        );
-    }
-    // An explicit end after now: the occurrences stamped later count in `count` and so in the
-    // buckets (the current one holds now's and the two later ones).
-    let s = group(&format!("query=&start={}&end={}", iso(n - 23 * H), iso(n + H)));
-    assert_eq!(
-        s["stats"]["24h"],
-        expected_buckets_in(&evs, "s", hourly, None, (n - 23 * H, n + H - 1))
-    );
-    assert_eq!(s["stats"]["24h"][23], json!([n, 3]));
-    assert_eq!(actual(&s), expected(&evs, "s", n - 23 * H, n + H - 1, None));
-    assert_eq!(bucket_sum(&s["stats"]["24h"]).to_string(), s["count"].as_str().unwrap());
-    // filtered.stats under an event.timestamp bound inside an hour: from that second on.
-    let since = iso(n - 5 * H + 1000).trim_end_matches(".000000Z").to_string();
-    let s = group(&format!("query=event.timestamp:>={since}"));
-    assert_eq!(
-        s["filtered"]["stats"]["24h"],
-        expected_buckets_in(&evs, "s", hourly, None, (n - 5 * H + 1000, n))
-    );
-    assert_eq!(actual(&s["filtered"]), expected(&evs, "s", n - 5 * H + 1000, n, None));
-    assert_eq!(s["stats"]["24h"], expected_buckets_in(&evs, "s", hourly, None, (n - 90 * D, n)));
 }
 
 /// `issues-count` counts per query what the list returns with the same window, projects and

@@ -309,6 +309,9 @@ pub struct Details {
     /// Heap bytes of the `many` runs; None until counted (after a restore).
     #[serde(skip)]
     many_bytes: Option<usize>,
+    /// The last facet packed, with its index (an epoch's occurrences mostly share a few).
+    #[serde(skip)]
+    last_facet: Option<(u64, u32)>,
 }
 
 impl Details {
@@ -343,6 +346,11 @@ impl Details {
     /// The stored form of `e` (its count ignored), its facet id replaced by its index.
     fn pack(&mut self, e: &Entry) -> Packed {
         let id = facet(e);
+        if let Some((last, index)) = self.last_facet {
+            if last == id {
+                return [e[0], e[1] & SECOND_MASK, index, e[4], e[5]];
+            }
+        }
         if self.facet_index.len() != self.facets.len() {
             self.facet_index = self.facets.iter().enumerate().map(|(i, &id)| (id, i as u32)).collect();
         }
@@ -351,6 +359,7 @@ impl Details {
         if index == next {
             self.facets.push(id);
         }
+        self.last_facet = Some((id, index));
         [e[0], e[1] & SECOND_MASK, index, e[4], e[5]]
     }
 

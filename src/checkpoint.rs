@@ -43,7 +43,9 @@ const MAGIC: &[u8] = b"OCCURRENT-CHECKPOINT\n";
 ///    count (same body as 8).
 /// 10: views keep occurrence details (second, facet, user) instead of per-hour users; the
 ///     ingest state no longer keeps (group, hour, user).
-const FORMAT_VERSION: u32 = 10;
+/// 11: occurrence details are stored per group as sorted runs (main and late side runs) of
+///     20-byte entries whose facet is an index into a table of facet ids.
+const FORMAT_VERSION: u32 = 11;
 /// Checkpoints kept besides the newest, in case the newest turns out unreadable.
 const KEEP: usize = 2;
 
@@ -607,7 +609,7 @@ mod tests {
             .iter()
             .map(|e| {
                 use dataflows::views::details::*;
-                (hour(e), second(e), count(e), facet(e), user(e))
+                (hour(&e), second(&e), count(&e), facet(&e), user(&e))
             })
             .collect();
         assert_eq!(kept, vec![(5, 7, 1, 3, 9), (6, 3599, 1, 3, 1 << 40)]);

@@ -55,6 +55,11 @@ pub struct EventArgs {
     /// dropped, in whole days; group rows and `lifetime` values stay exact.
     #[arg(long, default_value_t = 90)]
     pub retention_days: u32,
+    /// Keep per-second occurrence details (what makes windows exact to the second at their
+    /// edges) only for the most recent D days, cut at a whole UTC day; a window edge in an
+    /// older hour counts that hour whole. Default: as long as the hourly data (exact).
+    #[arg(long, value_name = "D")]
+    pub details_days: Option<u32>,
     /// Server-side fingerprinting rules for error events (as `occurrent grouping
     /// --fingerprinting-rules`), the same for every project.
     #[arg(long, value_name = "FILE")]

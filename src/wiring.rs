@@ -185,6 +185,11 @@ pub(crate) fn wire(args: &InputArgs, catalog: &Catalog, follow: bool, end: EndAt
         anyhow::bail!("--retention-days must be at least 1");
     }
     dataflows::views::retention::set_retention_hours(args.events.retention_days.saturating_mul(24));
+    match args.events.details_days {
+        Some(0) => anyhow::bail!("--details-days must be at least 1"),
+        Some(days) => dataflows::views::retention::set_details_hours(days.saturating_mul(24)),
+        None => dataflows::views::retention::set_details_hours(u32::MAX),
+    }
     let metrics = Arc::new(metrics::Metrics::default());
     let (sink, dead_letter_file) = dead_letter_sink(args, &metrics)?;
     let stop = stop_on_signals()?;

@@ -387,11 +387,7 @@ impl IssueViews {
                 self.environment_hours.insert(parent_index, split);
             }
             self.footprint();
-            let details = self.details.take(child_index);
-            for e in details {
-                let n = details::count(&e) as isize;
-                self.details.add(parent_index, e, n);
-            }
+            self.details.merge_into(child_index, parent_index);
             let (hourly, environments, releases) = {
                 let view = self.view_mut(child);
                 (
@@ -453,8 +449,14 @@ impl IssueViews {
 
     /// Each accepted occurrence's `(group, hour, second, facet id, user)` (`details.rs`).
     pub fn apply_details(&mut self, updates: Vec<(details::Detail, u64, isize)>) {
+        self.apply_details_within(updates, retention::details_hours());
+    }
+
+    /// [`IssueViews::apply_details`] keeping `hours` of details (the process-wide setting
+    /// in production; tests pass their own).
+    pub(crate) fn apply_details_within(&mut self, updates: Vec<(details::Detail, u64, isize)>, hours: u32) {
         let newest = updates.iter().filter(|u| u.2 > 0).map(|u| u.0 .1).max();
-        let cut = self.retain_details(newest, retention::retention_hours());
+        let cut = self.retain_details(newest, hours);
         let mut last: Option<(GroupKey, u32)> = None;
         for ((key, hour, second, facet, user), _, diff) in updates {
             if hour < cut {
@@ -465,9 +467,10 @@ impl IssueViews {
         }
     }
 
-    /// The occurrence details of a group (see [`details`]), sorted by hour and second.
-    pub fn details_of(&self, key: GroupKey, view: &GroupView) -> &[details::Entry] {
-        self.index_of_view(key, view).map_or(&[], |index| self.details.of(index))
+    /// The occurrence details of a group (see [`details`]), read by hour in time order.
+    pub fn details_of(&self, key: GroupKey, view: &GroupView) -> details::GroupDetails<'_> {
+        self.index_of_view(key, view)
+            .map_or_else(details::GroupDetails::empty, |index| self.details.of(index))
     }
 
     /// The facet of an id (what `details` entries carry).

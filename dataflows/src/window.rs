@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use crate::model::{Micros, Symbol};
 use crate::state::{GroupKey, GroupRow};
-use crate::views::details::{self, Entry};
+use crate::views::details::{self, GroupDetails};
 use crate::views::{GroupView, IssueViews};
 
 mod edges;
@@ -80,7 +80,7 @@ pub struct GroupHours<'v> {
     /// These are all the group's occurrences (its `hourly`): lifetime values apply.
     pub complete: bool,
     /// The group's occurrence details, all of them (`select` picks the counted ones).
-    pub details: &'v [Entry],
+    pub details: GroupDetails<'v>,
     pub select: Select<'v>,
 }
 
@@ -90,7 +90,7 @@ impl<'v> GroupHours<'v> {
         GroupHours {
             hours: Cow::Borrowed(&[]),
             complete: false,
-            details: &[],
+            details: GroupDetails::empty(),
             select: Select::All,
         }
     }
@@ -180,9 +180,11 @@ fn hour_count(
         // ends now) counts whole without reading its details.
         u64::from(n)
     } else {
-        match edges::hour_entries(hours.details, hour) {
-            [] => u64::from(n),
-            entries => edges::count_in(entries, selector, seconds),
+        let entries = edges::hour_entries(hours.details, hour);
+        if entries.is_empty() {
+            u64::from(n)
+        } else {
+            edges::count_in(entries, selector, seconds)
         }
     }
 }
@@ -216,18 +218,18 @@ pub fn aggregate(views: &IssueViews, hours: &GroupHours, row: &GroupRow, window:
     let first_seen = if hours.complete && window.contains(row.first_seen) {
         row.first_seen
     } else {
-        let entries = edges::hour_entries(hours.details, first);
-        match entries.iter().find(|e| edges::counts(e, &mut selector, seconds)) {
-            Some(e) => details::epoch_second(e) * SECOND_MICROS,
+        let mut entries = edges::hour_entries(hours.details, first);
+        match entries.find(|e| edges::counts(e, &mut selector, seconds)) {
+            Some(e) => details::epoch_second(&e) * SECOND_MICROS,
             None => span(first, row).0.max(window.start),
         }
     };
     let last_seen = if hours.complete && window.contains(row.last_seen) {
         row.last_seen
     } else {
-        let entries = edges::hour_entries(hours.details, last);
-        match entries.iter().rev().find(|e| edges::counts(e, &mut selector, seconds)) {
-            Some(e) => details::epoch_second(e) * SECOND_MICROS,
+        let mut entries = edges::hour_entries(hours.details, last);
+        match entries.rfind(|e| edges::counts(e, &mut selector, seconds)) {
+            Some(e) => details::epoch_second(&e) * SECOND_MICROS,
             None => span(last, row).1.min(window.end),
         }
     };
@@ -308,11 +310,11 @@ pub fn users_of(views: &IssueViews, hours: &GroupHours, row: &GroupRow, aggregat
     let seconds = window.whole_seconds().seconds();
     let mut selector = hours.select.selector(views);
     let entries = details::hours_of(hours.details, aggregate.hours);
-    let mut users: Vec<u64> = Vec::with_capacity(entries.len());
+    let mut users: Vec<u64> = Vec::with_capacity(entries.size_hint().0);
     for e in entries {
-        let user = details::user(e);
+        let user = details::user(&e);
         // Runs of one user (a burst) are pushed once.
-        if user != 0 && users.last() != Some(&user) && edges::counts(e, &mut selector, seconds) {
+        if user != 0 && users.last() != Some(&user) && edges::counts(&e, &mut selector, seconds) {
             users.push(user);
         }
     }
@@ -380,6 +382,11 @@ mod tests {
 
     /// Views holding one group with occurrences at `(epoch second, environment, user)`.
     fn views_of(key: GroupKey, occurrences: &[(i64, Option<Symbol>, u64)]) -> IssueViews {
+        views_within(key, occurrences, u32::MAX)
+    }
+
+    /// [`views_of`] keeping `details_hours` of occurrence details (`--details-days`).
+    fn views_within(key: GroupKey, occurrences: &[(i64, Option<Symbol>, u64)], details_hours: u32) -> IssueViews {
         let mut views = IssueViews::default();
         let first = occurrences.iter().map(|o| o.0).min().unwrap() * 1_000_000;
         let last = occurrences.iter().map(|o| o.0).max().unwrap() * 1_000_000;
@@ -403,7 +410,7 @@ mod tests {
             details.push(((key, hour, (t - i64::from(hour) * 3600) as u32, facet.id(), user), 0, 1));
         }
         views.apply_activity(activity);
-        views.apply_details(details);
+        views.apply_details_within(details, details_hours);
         views
     }
 
@@ -411,6 +418,55 @@ mod tests {
         Window {
             start: start * 1_000_000,
             end: end * 1_000_000 + 999_999,
+        }
+    }
+
+    #[test]
+    fn past_the_details_horizon_a_cut_hour_counts_whole() {
+        let key = GroupKey { project: 1, short_id: 1 };
+        let (old, recent) = (240 * 3600, 312 * 3600);
+        // Two occurrences in an old hour and two in a recent one, each at :10 and :40.
+        let occurrences = [
+            (old + 600, Some(7), 1),
+            (old + 2400, Some(7), 2),
+            (recent + 600, Some(7), 3),
+            (recent + 2400, Some(7), 4),
+        ];
+        let edges = window(old + 1200, recent + 1200);
+        let within = window(recent + 1200, recent + 3000);
+        for (details_hours, count, first_seen, users) in [
+            // Exact (the default): the :40 of the old hour and the :10 of the recent one.
+            (u32::MAX, 2, old + 2400, 2),
+            // One day of details (cut at hour 288): the old hour counts whole from the
+            // window's start, and only the recent hour's users are known.
+            (24, 3, old + 1200, 1),
+        ] {
+            let views = views_within(key, &occurrences, details_hours);
+            let view = views.get(key).unwrap();
+            let row = view.row.clone().unwrap();
+            let hours = hours_in(&views, key, view, None);
+            let a = aggregate_group(&views, &hours, &row, edges).unwrap();
+            assert_eq!(
+                (a.count, a.first_seen, a.last_seen),
+                (count, first_seen * 1_000_000, (recent + 600) * 1_000_000),
+                "details for {details_hours} hours"
+            );
+            assert_eq!(
+                users_of(&views, &hours, &row, &a, edges),
+                users,
+                "details for {details_hours} hours"
+            );
+            // Within the horizon both modes are exact.
+            let a = aggregate_group(&views, &hours, &row, within).unwrap();
+            assert_eq!(
+                (a.count, a.first_seen, a.last_seen),
+                (1, (recent + 2400) * 1_000_000, (recent + 2400) * 1_000_000)
+            );
+            let any = |range| super::edges::any_in(&views, key, view, &row, range, |_, _| Some(true));
+            assert!(
+                any(window(old + 2401, old + 3000)) == (details_hours != u32::MAX),
+                "details for {details_hours} hours"
+            );
         }
     }
 

@@ -4,25 +4,56 @@
 //! it cuts, the first and last counted second, and distinct users under any selection of
 //! facets.
 //!
-//! An entry is `[hour, second | count << 12, facet id low, high, user low, high]` (24 bytes):
-//! one per distinct (hour, second, facet, user) of the group, so about one per occurrence.
-//! A group with one entry (most groups at 1M groups) keeps it inline in a dense vector by
-//! group index (24 bytes per group); groups with more keep a sorted list in a map.
+//! A stored entry is `[hour, second | count << 12, facet index, user low, user high]` (20
+//! bytes): one per distinct (hour, second, facet, user) of the group, so about one per
+//! occurrence. Facet ids (64-bit hashes) are kept once in a table and entries carry their
+//! index. A group with one entry (most groups at 1M groups) keeps it inline in a dense vector
+//! by group index; groups with more keep sorted runs:
+//!
+//! - the main run, which takes every occurrence at or after its last entry by appending (the
+//!   common, in-order case: O(1));
+//! - occurrences a little late (among its last 64 entries) are inserted in place, moving at
+//!   most those 64;
+//! - side runs for occurrences that arrive later, one new run of one entry each, merged like a
+//!   binary counter (a side run is more than twice the next), and the largest merged into the
+//!   main run once it reaches half its size. Every entry takes part in O(log n) merges, so a
+//!   late occurrence costs O(log n) amortised however late it is and however many entries its
+//!   group gained since — instead of moving every later entry of the group, as one sorted
+//!   list did. A late occurrence of a key already stored only raises its count (a binary
+//!   search per run, O(log² n)).
+//!
+//! Readers see a group's entries in time order through [`GroupDetails`] (`read.rs`), which
+//! merges the runs' slices of the hours asked for.
 
 use rustc_hash::FxHashMap as HashMap;
 
+mod read;
+#[cfg(test)]
+mod tests;
+
+pub use read::{hours_of, GroupDetails, Iter};
+
+/// A decoded entry, as readers see it:
 /// `[hour, second | count << 12, facet low, facet high, user low, user high]`.
 pub type Entry = [u32; 6];
+
+/// A stored entry: `[hour, second | count << 12, facet index, user low, user high]`.
+type Packed = [u32; 5];
 
 /// `first[i][0]` of a group without entries.
 const NONE: u32 = u32::MAX;
 /// `first[i][0]` of a group whose entries are in `many`.
 const MANY: u32 = u32::MAX - 1;
+const EMPTY: Packed = [NONE, 0, 0, 0, 0];
 const SECOND_BITS: u32 = 12;
 const SECOND_MASK: u32 = (1 << SECOND_BITS) - 1;
 /// Largest count an entry holds; more occurrences of the same (hour, second, facet, user)
 /// continue in a second entry with the same key.
 const MAX_COUNT: u32 = u32::MAX >> SECOND_BITS;
+/// A late occurrence among the main run's last `TAIL` entries goes there in place (a bounded
+/// move); an earlier one starts a side run.
+const TAIL: usize = 64;
+const PACKED_BYTES: usize = std::mem::size_of::<Packed>();
 
 /// The occurrence's `(group, hour, second within the hour, facet id, user)` as the ingest
 /// operator sends it (user 0: none).
@@ -65,229 +96,400 @@ pub fn epoch_second(e: &Entry) -> i64 {
     i64::from(hour(e)) * 3600 + i64::from(second(e))
 }
 
-/// The entries of hours `first..=last` of a group's sorted entries.
-pub fn hours_of(all: &[Entry], (first, last): (u32, u32)) -> &[Entry] {
-    let from = all.partition_point(|e| e[0] < first);
-    let to = from + all[from..].partition_point(|e| e[0] <= last);
-    &all[from..to]
+/// The order of stored entries: time first (the facet index and user only separate keys).
+fn key(p: &Packed) -> (u32, u32, u32, u32, u32) {
+    (p[0], p[1] & SECOND_MASK, p[2], p[4], p[3])
 }
 
-fn order(e: &Entry) -> (u32, u32, u32, u32, u32, u32) {
-    (e[0], e[1] & SECOND_MASK, e[3], e[2], e[5], e[4])
+fn packed_count(p: &Packed) -> u32 {
+    p[1] >> SECOND_BITS
+}
+
+fn with_count(p: &mut Packed, n: u32) {
+    p[1] = (p[1] & SECOND_MASK) | (n << SECOND_BITS);
+}
+
+/// Adds up to `n` to `p`'s count (up to `MAX_COUNT`); returns what did not fit.
+fn bump(p: &mut Packed, n: u64) -> u64 {
+    let have = packed_count(p);
+    let put = n.min(u64::from(MAX_COUNT - have));
+    with_count(p, have + put as u32);
+    n - put
+}
+
+/// Room for one more entry. Grows by a quarter, not double: a run lives for the whole
+/// retention, and the copies stay amortised O(1) per entry.
+fn reserve(run: &mut Vec<Packed>) {
+    if run.len() == run.capacity() {
+        run.reserve_exact(run.len() / 4 + 4);
+    }
+}
+
+/// Appends `n` occurrences of `p`'s key to a run whose entries all sort before it (or with
+/// it: its last entry takes what fits).
+fn append(run: &mut Vec<Packed>, p: Packed, mut n: u64) {
+    if let Some(last) = run.last_mut() {
+        if key(last) == key(&p) {
+            n = bump(last, n);
+        }
+    }
+    while n > 0 {
+        let put = n.min(u64::from(MAX_COUNT));
+        let mut added = p;
+        with_count(&mut added, put as u32);
+        reserve(run);
+        run.push(added);
+        n -= put;
+    }
+}
+
+/// Merges two sorted runs into one (keys present in both are summed).
+fn merge(a: Vec<Packed>, b: Vec<Packed>) -> Vec<Packed> {
+    if b.is_empty() {
+        return a;
+    }
+    if a.is_empty() {
+        return b;
+    }
+    // Disjoint runs (late occurrences arriving in reverse order, or a burst of one late
+    // hour) concatenate.
+    if key(&a[a.len() - 1]) < key(&b[0]) {
+        let mut a = a;
+        a.extend_from_slice(&b);
+        return a;
+    }
+    if key(&b[b.len() - 1]) < key(&a[0]) {
+        let mut b = b;
+        b.extend_from_slice(&a);
+        return b;
+    }
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let next = if j == b.len() || (i < a.len() && key(&a[i]) <= key(&b[j])) {
+            i += 1;
+            a[i - 1]
+        } else {
+            j += 1;
+            b[j - 1]
+        };
+        append(&mut out, next, u64::from(packed_count(&next)));
+    }
+    out
+}
+
+/// A group's entries when it has more than one: see the module documentation.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Runs {
+    main: Vec<Packed>,
+    /// Sorted runs of late entries, each more than twice the size of the next.
+    side: Vec<Vec<Packed>>,
+}
+
+impl Runs {
+    fn len(&self) -> usize {
+        self.main.len() + self.side.iter().map(Vec::len).sum::<usize>()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        48 + (self.main.capacity() + self.side.iter().map(Vec::capacity).sum::<usize>()) * PACKED_BYTES + self.side.capacity() * 24
+    }
+
+    fn insert(&mut self, p: Packed, n: u64) {
+        let k = key(&p);
+        if self.main.last().is_none_or(|last| key(last) <= k) {
+            append(&mut self.main, p, n);
+            return;
+        }
+        // Late: a stored entry of the key takes what fits (the last of a key is the one not
+        // full), else a new side run.
+        let mut rest = n;
+        for run in std::iter::once(&mut self.main).chain(self.side.iter_mut()) {
+            // Most runs do not span the key (reverse order: none does).
+            if run.first().is_none_or(|x| key(x) > k) || run.last().is_some_and(|x| key(x) < k) {
+                continue;
+            }
+            let to = run.partition_point(|x| key(x) <= k);
+            if to > 0 && key(&run[to - 1]) == k {
+                rest = bump(&mut run[to - 1], rest);
+                if rest == 0 {
+                    return;
+                }
+            }
+        }
+        // A little late (a stream's jitter: most late occurrences): in place among the main
+        // run's last `TAIL` entries, moving at most those.
+        let from = self.main.len().saturating_sub(TAIL);
+        if from == 0 || key(&self.main[from - 1]) <= k {
+            // After any full entry of the key: the last of a key is the one not full.
+            let mut at = from + self.main[from..].partition_point(|x| key(x) <= k);
+            while rest > 0 {
+                let put = rest.min(u64::from(MAX_COUNT));
+                let mut added = p;
+                with_count(&mut added, put as u32);
+                reserve(&mut self.main);
+                self.main.insert(at, added);
+                at += 1;
+                rest -= put;
+            }
+            return;
+        }
+        let mut run = Vec::new();
+        append(&mut run, p, rest);
+        self.side.push(run);
+        self.settle();
+    }
+
+    /// Restores the run sizes' invariant after a side run was added.
+    fn settle(&mut self) {
+        while let [.., a, b] = self.side.as_slice() {
+            if b.len() * 2 < a.len() {
+                break;
+            }
+            let b = self.side.pop().unwrap_or_default();
+            let a = self.side.pop().unwrap_or_default();
+            self.side.push(merge(a, b));
+        }
+        while self.side.first().is_some_and(|run| run.len() * 2 >= self.main.len()) {
+            let run = self.side.remove(0);
+            self.main = merge(std::mem::take(&mut self.main), run);
+        }
+    }
+
+    /// Removes up to `n` occurrences of `p`'s key. Only hand-made updates retract (the
+    /// dataflow only adds; a merge moves whole runs), so this may move a run's tail.
+    fn remove(&mut self, p: Packed, mut n: u64) {
+        let k = key(&p);
+        for run in std::iter::once(&mut self.main).chain(self.side.iter_mut()) {
+            let mut at = run.partition_point(|x| key(x) <= k);
+            while n > 0 && at > 0 && key(&run[at - 1]) == k {
+                at -= 1;
+                let have = u64::from(packed_count(&run[at]));
+                let taken = n.min(have);
+                n -= taken;
+                if taken == have {
+                    run.remove(at);
+                } else {
+                    with_count(&mut run[at], (have - taken) as u32);
+                }
+            }
+        }
+        self.side.retain(|run| !run.is_empty());
+    }
+
+    /// Merges every side run into the main run (retention and group merges: rare, and
+    /// linear in the group's entries anyway).
+    fn compact(&mut self) {
+        let mut all = std::mem::take(&mut self.side);
+        all.push(std::mem::take(&mut self.main));
+        // Smallest two first, so an entry takes part in O(log runs) merges.
+        all.sort_by_key(|run| std::cmp::Reverse(run.len()));
+        while all.len() > 1 {
+            let b = all.pop().unwrap_or_default();
+            let a = all.pop().unwrap_or_default();
+            all.push(merge(a, b));
+            all.sort_by_key(|run| std::cmp::Reverse(run.len()));
+        }
+        self.main = all.pop().unwrap_or_default();
+        self.main.shrink_to(self.main.len() + self.main.len() / 4);
+    }
 }
 
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Details {
     /// By group index: the group's only entry, or `NONE` / `MANY` in its hour.
-    first: Vec<Entry>,
-    /// Groups with more than one entry: their entries, sorted by (hour, second, facet, user).
-    many: HashMap<u32, Vec<Entry>>,
-    /// Heap bytes of the `many` lists; None until counted (after a restore).
+    first: Vec<Packed>,
+    /// Groups with more than one entry.
+    many: HashMap<u32, Runs>,
+    /// Facet ids by the index entries carry.
+    facets: Vec<u64>,
+    /// Index of each facet id in `facets` (rebuilt after a restore).
+    #[serde(skip)]
+    facet_index: HashMap<u64, u32>,
+    /// Heap bytes of the `many` runs; None until counted (after a restore).
     #[serde(skip)]
     many_bytes: Option<usize>,
-}
-
-fn list_bytes(list: &Vec<Entry>) -> usize {
-    24 + list.capacity() * 24
+    /// The last facet packed, with its index (an epoch's occurrences mostly share a few).
+    #[serde(skip)]
+    last_facet: Option<(u64, u32)>,
 }
 
 impl Details {
-    /// The group's entries, sorted.
-    pub fn of(&self, index: u32) -> &[Entry] {
+    /// The group's entries (see [`GroupDetails`]).
+    pub fn of(&self, index: u32) -> GroupDetails<'_> {
         match self.first.get(index as usize) {
-            None => &[],
-            Some(e) if e[0] == NONE => &[],
-            Some(e) if e[0] == MANY => self.many.get(&index).map_or(&[], Vec::as_slice),
-            Some(e) => std::slice::from_ref(e),
+            None => GroupDetails::empty(),
+            Some(e) if e[0] == NONE => GroupDetails::empty(),
+            Some(e) if e[0] == MANY => match self.many.get(&index) {
+                Some(runs) => GroupDetails::new(&self.facets, &runs.main, &runs.side),
+                None => GroupDetails::empty(),
+            },
+            Some(e) => GroupDetails::new(&self.facets, std::slice::from_ref(e), &[]),
         }
     }
 
     /// Approximate heap bytes (measurements).
     pub fn heap_bytes(&self) -> usize {
-        let many = self.many_bytes.unwrap_or_else(|| self.many.values().map(list_bytes).sum());
-        self.first.capacity() * 24 + self.many.capacity() * 8 / 7 * 36 + many
+        let many = self.many_bytes.unwrap_or_else(|| self.many.values().map(Runs::heap_bytes).sum());
+        self.first.capacity() * PACKED_BYTES
+            + self.many.capacity() * 8 / 7 * 60
+            + many
+            + self.facets.capacity() * 8
+            + self.facet_index.capacity() * 8 / 7 * 16
     }
 
     fn many_bytes(&mut self) -> &mut usize {
         let many = &self.many;
-        self.many_bytes.get_or_insert_with(|| many.values().map(list_bytes).sum())
+        self.many_bytes.get_or_insert_with(|| many.values().map(Runs::heap_bytes).sum())
+    }
+
+    /// The stored form of `e` (its count ignored), its facet id replaced by its index.
+    fn pack(&mut self, e: &Entry) -> Packed {
+        let id = facet(e);
+        if let Some((last, index)) = self.last_facet {
+            if last == id {
+                return [e[0], e[1] & SECOND_MASK, index, e[4], e[5]];
+            }
+        }
+        if self.facet_index.len() != self.facets.len() {
+            self.facet_index = self.facets.iter().enumerate().map(|(i, &id)| (id, i as u32)).collect();
+        }
+        let next = self.facets.len() as u32;
+        let index = *self.facet_index.entry(id).or_insert(next);
+        if index == next {
+            self.facets.push(id);
+        }
+        self.last_facet = Some((id, index));
+        [e[0], e[1] & SECOND_MASK, index, e[4], e[5]]
     }
 
     /// Adds `diff` occurrences of `e`'s key (its count is ignored) to the group at `index`.
     pub fn add(&mut self, index: u32, e: Entry, diff: isize) {
+        let p = self.pack(&e);
+        self.add_packed(index, p, diff);
+    }
+
+    fn add_packed(&mut self, index: u32, p: Packed, diff: isize) {
         let slot = index as usize;
         if self.first.len() <= slot {
             if diff <= 0 {
                 return;
             }
-            self.first.resize(slot + 1, [NONE, 0, 0, 0, 0, 0]);
+            self.first.resize(slot + 1, EMPTY);
         }
         let current = self.first[slot];
         if current[0] == MANY {
-            // Counted (if need be) before the list changes.
+            // Counted (if need be) before the runs change.
             self.many_bytes();
-            let Some(list) = self.many.get_mut(&index) else { return };
-            let before = list_bytes(list);
-            add_to(list, e, diff);
-            let after = list_bytes(list);
-            let short = list.len() <= 1;
+            let Some(runs) = self.many.get_mut(&index) else { return };
+            let before = runs.heap_bytes();
+            if diff > 0 {
+                runs.insert(p, diff as u64);
+            } else {
+                runs.remove(p, diff.unsigned_abs() as u64);
+            }
+            let after = runs.heap_bytes();
+            let short = runs.len() <= 1;
             let bytes = self.many_bytes();
             *bytes = (*bytes + after).wrapping_sub(before);
             if short {
-                let list = self.many.remove(&index).unwrap_or_default();
-                *self.many_bytes() -= list_bytes(&list);
-                self.set(index, list);
+                self.unlist(index);
             }
             return;
         }
-        // Inline without a list: a group's first entry, and more of its only key.
-        let same = current[0] != NONE && order(&current) == order(&e);
-        let n = if same { i64::from(count(&current)) } else { 0 } + diff as i64;
-        if (current[0] == NONE || same) && (1..=i64::from(MAX_COUNT)).contains(&n) {
-            self.first[slot] = e;
-            self.first[slot][1] = (e[1] & SECOND_MASK) | ((n as u32) << SECOND_BITS);
+        // Inline without runs: a group's first entry, and more of its only key.
+        let same = current[0] != NONE && key(&current) == key(&p);
+        // A retraction takes at most what is there.
+        let n = (if same { i64::from(packed_count(&current)) } else { 0 } + diff as i64).max(0);
+        if (current[0] == NONE || same) && n <= i64::from(MAX_COUNT) {
+            self.first[slot] = if n == 0 { EMPTY } else { p };
+            with_count(&mut self.first[slot], n as u32);
             return;
         }
-        let mut list = Vec::new();
+        if diff <= 0 {
+            return;
+        }
+        let mut runs = Runs::default();
         if current[0] != NONE {
-            list.push(current);
+            runs.main.push(current);
         }
-        add_to(&mut list, e, diff);
-        self.set(index, list);
+        runs.insert(p, diff as u64);
+        self.first[slot] = [MANY, 0, 0, 0, 0];
+        *self.many_bytes() += runs.heap_bytes();
+        self.many.insert(index, runs);
     }
 
-    /// Stores the group's entries: inline when there is one.
-    fn set(&mut self, index: u32, mut list: Vec<Entry>) {
-        let slot = index as usize;
-        match list.len() {
-            0 => self.first[slot] = [NONE, 0, 0, 0, 0, 0],
-            1 => self.first[slot] = list[0],
-            _ => {
-                list.shrink_to(list.len() + list.len() / 4);
-                self.first[slot] = [MANY, 0, 0, 0, 0, 0];
-                *self.many_bytes() += list_bytes(&list);
-                self.many.insert(index, list);
+    /// Moves a group with at most one entry left from `many` back inline.
+    fn unlist(&mut self, index: u32) {
+        let Some(runs) = self.many.remove(&index) else { return };
+        *self.many_bytes() -= runs.heap_bytes();
+        let only = runs.main.first().or_else(|| runs.side.iter().find_map(|run| run.first()));
+        self.first[index as usize] = only.copied().unwrap_or(EMPTY);
+    }
+
+    /// Moves every entry of the group at `child` to the group at `parent` (a merge).
+    pub fn merge_into(&mut self, child: u32, parent: u32) {
+        let Some(&current) = self.first.get(child as usize) else { return };
+        if current[0] == NONE {
+            return;
+        }
+        self.first[child as usize] = EMPTY;
+        let mut moved = if current[0] == MANY {
+            self.many_bytes();
+            let runs = self.many.remove(&child).unwrap_or_default();
+            *self.many_bytes() -= runs.heap_bytes();
+            runs
+        } else {
+            Runs {
+                main: vec![current],
+                side: Vec::new(),
             }
+        };
+        if self.first.len() <= parent as usize {
+            self.first.resize(parent as usize + 1, EMPTY);
         }
-    }
-
-    /// Takes the group's entries (a merge moves them to the parent).
-    pub fn take(&mut self, index: u32) -> Vec<Entry> {
-        let list = self.of(index).to_vec();
-        if let Some(first) = self.first.get_mut(index as usize) {
-            *first = [NONE, 0, 0, 0, 0, 0];
+        let into = self.first[parent as usize];
+        if into[0] == MANY {
+            self.many_bytes();
+            if let Some(runs) = self.many.remove(&parent) {
+                *self.many_bytes() -= runs.heap_bytes();
+                moved.side.push(runs.main);
+                moved.side.extend(runs.side);
+            }
+        } else if into[0] != NONE {
+            moved.side.push(vec![into]);
         }
-        self.many_bytes();
-        if let Some(old) = self.many.remove(&index) {
-            *self.many_bytes() -= list_bytes(&old);
+        moved.compact();
+        self.first[parent as usize] = [MANY, 0, 0, 0, 0];
+        *self.many_bytes() += moved.heap_bytes();
+        self.many.insert(parent, moved);
+        if self.many.get(&parent).is_some_and(|runs| runs.len() <= 1) {
+            self.unlist(parent);
         }
-        list
     }
 
     /// Drops every entry of an hour before `cut` (retention).
     pub fn retain_from(&mut self, cut: u32) {
         for first in &mut self.first {
             if first[0] < cut {
-                *first = [NONE, 0, 0, 0, 0, 0];
+                *first = EMPTY;
             }
         }
-        let mut emptied = Vec::new();
-        for (index, list) in &mut self.many {
-            list.retain(|e| e[0] >= cut);
-            match list.len() {
-                0 => {
-                    self.first[*index as usize] = [NONE, 0, 0, 0, 0, 0];
-                    emptied.push(*index);
-                }
-                1 => {
-                    self.first[*index as usize] = list[0];
-                    emptied.push(*index);
-                }
-                _ => {}
+        let mut short = Vec::new();
+        for (index, runs) in &mut self.many {
+            for run in std::iter::once(&mut runs.main).chain(runs.side.iter_mut()) {
+                let drop = run.partition_point(|e| e[0] < cut);
+                run.drain(..drop);
             }
-        }
-        for index in emptied {
-            self.many.remove(&index);
+            runs.compact();
+            if runs.len() <= 1 {
+                short.push(*index);
+            }
         }
         self.many_bytes = None;
-    }
-}
-
-/// Adds `diff` occurrences of `e`'s key to a sorted list (an entry full at `MAX_COUNT`
-/// continues in another with the same key).
-fn add_to(list: &mut Vec<Entry>, e: Entry, diff: isize) {
-    let key = order(&e);
-    let from = list.partition_point(|x| order(x) < key);
-    let to = from + list[from..].partition_point(|x| order(x) == key);
-    let with_count = |x: &mut Entry, n: u64| x[1] = (x[1] & SECOND_MASK) | ((n as u32) << SECOND_BITS);
-    let mut rest = diff.unsigned_abs() as u64;
-    if diff > 0 {
-        if to > from {
-            let last = &mut list[to - 1];
-            let n = u64::from(count(last));
-            let put = rest.min(u64::from(MAX_COUNT) - n);
-            with_count(last, n + put);
-            rest -= put;
+        for index in short {
+            self.unlist(index);
         }
-        let mut at = to;
-        while rest > 0 {
-            let put = rest.min(u64::from(MAX_COUNT));
-            let mut added = e;
-            with_count(&mut added, put);
-            list.insert(at, added);
-            at += 1;
-            rest -= put;
-        }
-    } else {
-        let mut at = to;
-        while rest > 0 && at > from {
-            at -= 1;
-            let n = u64::from(count(&list[at]));
-            let taken = rest.min(n);
-            rest -= taken;
-            if taken == n {
-                list.remove(at);
-            } else {
-                with_count(&mut list[at], n - taken);
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn one_entry_inline_several_in_order_and_counts_summed() {
-        let mut details = Details::default();
-        details.add(3, entry(10, 5, 7, 1), 1);
-        assert_eq!(details.of(3).len(), 1);
-        assert!(details.of(2).is_empty());
-        details.add(3, entry(9, 3599, 7, 0), 1);
-        details.add(3, entry(10, 5, 7, 1), 2);
-        details.add(3, entry(10, 4, 1 << 40, 2), 1);
-        let got: Vec<(u32, u32, u32, u64, u64)> = details
-            .of(3)
-            .iter()
-            .map(|e| (hour(e), second(e), count(e), facet(e), user(e)))
-            .collect();
-        assert_eq!(got, vec![(9, 3599, 1, 7, 0), (10, 4, 1, 1 << 40, 2), (10, 5, 3, 7, 1)]);
-        assert_eq!(hours_of(details.of(3), (10, 10)).len(), 2);
-        details.retain_from(10);
-        assert_eq!(details.of(3).len(), 2);
-        details.add(3, entry(10, 4, 1 << 40, 2), -1);
-        assert_eq!(details.of(3).len(), 1, "back inline");
-        assert_eq!(details.take(3).len(), 1);
-        assert!(details.of(3).is_empty());
-    }
-
-    #[test]
-    fn counts_past_an_entry_continue_in_the_next() {
-        let mut list = Vec::new();
-        add_to(&mut list, entry(1, 1, 1, 1), MAX_COUNT as isize + 5);
-        assert_eq!(list.iter().map(count).sum::<u32>(), MAX_COUNT + 5);
-        add_to(&mut list, entry(1, 1, 1, 1), 3);
-        assert_eq!(list.iter().map(|e| u64::from(count(e))).sum::<u64>(), u64::from(MAX_COUNT) + 8);
+        self.many_bytes = None;
     }
 }

@@ -26,6 +26,19 @@ pub fn retention_hours() -> u32 {
     RETENTION_HOURS.load(Ordering::Relaxed)
 }
 
+/// Hours of per-second occurrence details kept (`--details-days`); by default as long as the
+/// hourly data, so windows stay exact at their edges over the whole retention.
+static DETAILS_HOURS: AtomicU32 = AtomicU32::new(u32::MAX);
+
+pub fn set_details_hours(hours: u32) {
+    DETAILS_HOURS.store(hours.max(1), Ordering::Relaxed);
+}
+
+/// The details' horizon in hours: at most the retention.
+pub fn details_hours() -> u32 {
+    DETAILS_HOURS.load(Ordering::Relaxed).min(retention_hours())
+}
+
 /// The first hour kept when the newest hour seen is `newest`: whole days only.
 pub fn cut(newest: u32, retention: u32) -> u32 {
     newest.saturating_sub(retention) / DAY_HOURS * DAY_HOURS
@@ -113,13 +126,16 @@ mod tests {
         let view = one.get(KEY).unwrap();
         assert_eq!(view.hourly, vec![(base + retention + 48, 1)]);
         assert_eq!(one.environment_hours(KEY).unwrap(), &[(dev, base + retention + 48, 1)]);
-        let details = one.details_of(KEY, one.get(KEY).unwrap());
+        let details: Vec<_> = one.details_of(KEY, one.get(KEY).unwrap()).iter().collect();
         assert_eq!(
             details,
-            &[crate::views::details::entry(base + retention + 48, 6, 9, 2)].map(|mut e| {
-                e[1] |= 1 << 12;
-                e
-            })
+            vec![crate::views::details::entry(base + retention + 48, 6, 9, 2)]
+                .into_iter()
+                .map(|mut e| {
+                    e[1] |= 1 << 12;
+                    e
+                })
+                .collect::<Vec<_>>()
         );
         // The same epochs in one batch give the same views.
         let mut batched = IssueViews::default();

@@ -4,7 +4,7 @@
 use super::{Window, HOUR_MICROS};
 use crate::model::{Micros, Symbol};
 use crate::state::{GroupKey, GroupRow};
-use crate::views::details::{self, Entry};
+use crate::views::details::{self, Entry, GroupDetails};
 use crate::views::{GroupView, IssueViews};
 
 /// Which of a group's occurrences count, by their facet.
@@ -56,9 +56,9 @@ impl Selector<'_> {
     }
 }
 
-/// The entries of one hour.
-pub(super) fn hour_entries(all: &[Entry], hour: u32) -> &[Entry] {
-    details::hours_of(all, (hour, hour))
+/// The entries of one hour, in time order.
+pub(super) fn hour_entries<'v>(all: GroupDetails<'v>, hour: u32) -> details::Iter<'v> {
+    all.hour(hour)
 }
 
 /// Whether an entry is selected and within the window's epoch seconds `(first, last)`
@@ -69,11 +69,10 @@ pub(super) fn counts(e: &Entry, selector: &mut Selector, (first, last): (i64, i6
 }
 
 /// The selected occurrences of `entries` within the window's seconds.
-pub(super) fn count_in(entries: &[Entry], selector: &mut Selector, seconds: (i64, i64)) -> u64 {
+pub(super) fn count_in(entries: details::Iter, selector: &mut Selector, seconds: (i64, i64)) -> u64 {
     entries
-        .iter()
         .filter(|e| counts(e, selector, seconds))
-        .map(|e| u64::from(details::count(e)))
+        .map(|e| u64::from(details::count(&e)))
         .sum()
 }
 
@@ -132,8 +131,8 @@ pub fn any_in(
             continue;
         }
         for e in cut {
-            let second = details::epoch_second(e);
-            let id = details::facet(e);
+            let second = details::epoch_second(&e);
+            let id = details::facet(&e);
             if first <= second && second <= last && accept(id, views.facet(id).map(|f| f.level)) == Some(true) {
                 return true;
             }

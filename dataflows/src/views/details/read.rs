@@ -1,0 +1,152 @@
+//! Reading a group's details: the entries of a range of hours in time order, merged from
+//! the group's sorted runs (most groups have one, and then this is a slice walk).
+
+use super::{key, Entry, Packed};
+
+/// A group's occurrence details (borrowed from the views), read in time order.
+#[derive(Clone, Copy, Default)]
+pub struct GroupDetails<'v> {
+    facets: &'v [u64],
+    main: &'v [Packed],
+    side: &'v [Vec<Packed>],
+}
+
+/// The slice of a sorted run holding hours `first..=last`.
+fn within(run: &[Packed], (first, last): (u32, u32)) -> &[Packed] {
+    let from = run.partition_point(|e| e[0] < first);
+    let to = from + run[from..].partition_point(|e| e[0] <= last);
+    &run[from..to]
+}
+
+impl<'v> GroupDetails<'v> {
+    /// A group without details.
+    pub fn empty() -> GroupDetails<'v> {
+        GroupDetails::default()
+    }
+
+    pub(super) fn new(facets: &'v [u64], main: &'v [Packed], side: &'v [Vec<Packed>]) -> GroupDetails<'v> {
+        GroupDetails { facets, main, side }
+    }
+
+    /// Whether the group has no entries at all.
+    pub fn is_empty(&self) -> bool {
+        self.main.is_empty() && self.side.iter().all(Vec::is_empty)
+    }
+
+    /// Number of stored entries.
+    pub fn len(&self) -> usize {
+        self.main.len() + self.side.iter().map(Vec::len).sum::<usize>()
+    }
+
+    /// The entries of hours `first..=last`, in time order.
+    pub fn hours(&self, range: (u32, u32)) -> Iter<'v> {
+        let main = within(self.main, range);
+        let mut more = Vec::new();
+        for run in self.side {
+            let part = within(run, range);
+            if !part.is_empty() {
+                more.push(part);
+            }
+        }
+        if !more.is_empty() && !main.is_empty() {
+            more.push(main);
+        }
+        let one = if more.is_empty() {
+            main
+        } else if more.len() == 1 {
+            more.pop().unwrap_or_default()
+        } else {
+            &[]
+        };
+        Iter {
+            facets: self.facets,
+            one,
+            more,
+        }
+    }
+
+    /// The entries of one hour, in time order.
+    pub fn hour(&self, hour: u32) -> Iter<'v> {
+        self.hours((hour, hour))
+    }
+
+    /// Every entry, in time order.
+    pub fn iter(&self) -> Iter<'v> {
+        self.hours((0, u32::MAX))
+    }
+}
+
+/// The entries of hours `first..=last` of a group, in time order.
+pub fn hours_of(all: GroupDetails<'_>, range: (u32, u32)) -> Iter<'_> {
+    all.hours(range)
+}
+
+/// Entries in time order (also from the back), decoded.
+pub struct Iter<'v> {
+    facets: &'v [u64],
+    /// The only run with entries in the range…
+    one: &'v [Packed],
+    /// …or, when several have, their slices (merged while reading).
+    more: Vec<&'v [Packed]>,
+}
+
+impl Iter<'_> {
+    /// Whether no entry is left.
+    pub fn is_empty(&self) -> bool {
+        self.one.is_empty() && self.more.iter().all(|run| run.is_empty())
+    }
+
+    fn decode(&self, p: &Packed) -> Entry {
+        let id = self.facets.get(p[2] as usize).copied().unwrap_or(0);
+        [p[0], p[1], id as u32, (id >> 32) as u32, p[3], p[4]]
+    }
+}
+
+impl Iterator for Iter<'_> {
+    type Item = Entry;
+
+    fn next(&mut self) -> Option<Entry> {
+        if let Some((p, rest)) = self.one.split_first() {
+            self.one = rest;
+            return Some(self.decode(p));
+        }
+        let mut best: Option<usize> = None;
+        for (i, run) in self.more.iter().enumerate() {
+            if let Some(p) = run.first() {
+                if best.is_none_or(|b| key(p) < key(&self.more[b][0])) {
+                    best = Some(i);
+                }
+            }
+        }
+        let run = &mut self.more[best?];
+        let (p, rest) = run.split_first()?;
+        *run = rest;
+        Some(self.decode(p))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.one.len() + self.more.iter().map(|run| run.len()).sum::<usize>();
+        (n, Some(n))
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Entry> {
+        if let Some((p, rest)) = self.one.split_last() {
+            self.one = rest;
+            return Some(self.decode(p));
+        }
+        let mut best: Option<usize> = None;
+        for (i, run) in self.more.iter().enumerate() {
+            if let Some(p) = run.last() {
+                if best.is_none_or(|b| key(p) > key(&self.more[b][self.more[b].len() - 1])) {
+                    best = Some(i);
+                }
+            }
+        }
+        let run = &mut self.more[best?];
+        let (p, rest) = run.split_last()?;
+        *run = rest;
+        Some(self.decode(p))
+    }
+}

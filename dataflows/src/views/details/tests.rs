@@ -1,0 +1,190 @@
+use std::collections::BTreeMap;
+
+use super::*;
+
+/// The trivially correct model: per group, occurrences by (hour, second, facet, user).
+type Model = BTreeMap<u32, BTreeMap<(u32, u32, u64, u64), u64>>;
+
+fn entries(details: &Details, group: u32, range: (u32, u32)) -> Vec<(u32, u32, u64, u64, u64)> {
+    details
+        .of(group)
+        .hours(range)
+        .map(|e| (hour(&e), second(&e), facet(&e), user(&e), u64::from(count(&e))))
+        .collect()
+}
+
+/// The structure's entries of `range`, in time order and with keys summed, against the
+/// model's.
+fn check(details: &Details, model: &Model, group: u32, range: (u32, u32), case: &str) {
+    let got = entries(details, group, range);
+    for pair in got.windows(2) {
+        assert!(
+            (pair[0].0, pair[0].1) <= (pair[1].0, pair[1].1),
+            "{case}: out of time order {pair:?}"
+        );
+    }
+    // From the back too (the windows' last second reads that way).
+    let mut back: Vec<_> = details.of(group).hours(range).rev().map(|e| epoch_second(&e)).collect();
+    back.reverse();
+    assert_eq!(
+        back,
+        got.iter().map(|e| i64::from(e.0) * 3600 + i64::from(e.1)).collect::<Vec<_>>(),
+        "{case}"
+    );
+    let mut summed: BTreeMap<(u32, u32, u64, u64), u64> = BTreeMap::new();
+    for (h, s, f, u, n) in got {
+        assert!(n > 0, "{case}: an empty entry");
+        *summed.entry((h, s, f, u)).or_default() += n;
+    }
+    let want: BTreeMap<_, _> = model
+        .get(&group)
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| (range.0..=range.1).contains(&k.0))
+        .map(|(k, n)| (*k, *n))
+        .collect();
+    assert_eq!(summed, want, "{case}: group {group} hours {range:?}");
+}
+
+#[test]
+fn randomized_against_a_btreemap_with_late_inserts_retractions_cuts_and_merges() {
+    let mut next = crate::test_rng::below(0x2545_f491_4f6c_dd1d);
+    let mut side_runs_seen = 0;
+    for round in 0..40 {
+        let mut details = Details::default();
+        let mut model = Model::new();
+        let mut cut = 0u32;
+        let mut newest = 100u32;
+        // Few keys per round in some rounds (counts pile up on a key), many in others.
+        let (seconds, facets, users) = if round % 3 == 0 { (3, 2, 2) } else { (3600, 40, 1_000) };
+        for step in 0..3_000 {
+            let group = next(4) as u32;
+            let case = format!("round {round} step {step}");
+            match next(100) {
+                0 => {
+                    // Retention: drop the hours before a later cut.
+                    cut = (cut + next(5) as u32).min(newest);
+                    details.retain_from(cut);
+                    for keys in model.values_mut() {
+                        keys.retain(|k, _| k.0 >= cut);
+                    }
+                }
+                1 => {
+                    let (child, parent) = (group, (group + 1 + next(3) as u32) % 4);
+                    details.merge_into(child, parent);
+                    let moved = model.remove(&child).unwrap_or_default();
+                    let into = model.entry(parent).or_default();
+                    for (k, n) in moved {
+                        *into.entry(k).or_default() += n;
+                    }
+                }
+                2..=11 => {
+                    // Retract occurrences of a stored key (or of one never stored).
+                    let stored: Vec<_> = model.get(&group).into_iter().flatten().map(|(k, _)| *k).collect();
+                    let k = match stored.len() {
+                        0 => (cut + 1, 1, 1, 1),
+                        n => stored[next(n as u64) as usize],
+                    };
+                    let n = 1 + next(3);
+                    details.add(group, entry(k.0, k.1, k.2, k.3), -(n as isize));
+                    if let Some(keys) = model.get_mut(&group) {
+                        if let Some(have) = keys.get_mut(&k) {
+                            *have = have.saturating_sub(n);
+                            if *have == 0 {
+                                keys.remove(&k);
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    // Mostly in order (the newest hours), often late, sometimes days late.
+                    let hour = match next(4) {
+                        0 | 1 => newest,
+                        2 => newest.saturating_sub(next(3) as u32),
+                        _ => cut + next(u64::from(newest - cut + 1)) as u32,
+                    }
+                    .max(cut);
+                    if next(10) == 0 {
+                        newest += 1;
+                    }
+                    let k = (hour, next(seconds) as u32, 1 + next(facets) * (1 << 33), next(users));
+                    let n = 1 + next(2);
+                    details.add(group, entry(k.0, k.1, k.2, k.3), n as isize);
+                    *model.entry(group).or_default().entry(k).or_default() += n;
+                }
+            }
+            if step % 97 == 0 || round < 2 {
+                side_runs_seen += details.many.values().filter(|runs| !runs.side.is_empty()).count();
+                for g in 0..4 {
+                    check(&details, &model, g, (0, u32::MAX), &case);
+                    let from = cut + next(u64::from(newest - cut + 1)) as u32;
+                    check(&details, &model, g, (from, from + next(4) as u32), &case);
+                }
+            }
+        }
+        // The run sizes' invariant keeps the runs per group logarithmic.
+        for runs in details.many.values() {
+            assert!(
+                runs.side.len() <= 2 + runs.len().ilog2() as usize,
+                "round {round}: {} runs",
+                runs.side.len()
+            );
+        }
+    }
+    // The late inserts reached side runs (not only the main run's tail).
+    assert!(side_runs_seen > 100, "{side_runs_seen}");
+}
+
+#[test]
+fn one_entry_inline_several_in_order_and_counts_summed() {
+    let mut details = Details::default();
+    details.add(3, entry(10, 5, 7, 1), 1);
+    assert_eq!(details.of(3).len(), 1);
+    assert!(details.of(2).is_empty());
+    details.add(3, entry(9, 3599, 7, 0), 1);
+    details.add(3, entry(10, 5, 7, 1), 2);
+    details.add(3, entry(10, 4, 1 << 40, 2), 1);
+    let got: Vec<(u32, u32, u32, u64, u64)> = details
+        .of(3)
+        .iter()
+        .map(|e| (hour(&e), second(&e), count(&e), facet(&e), user(&e)))
+        .collect();
+    assert_eq!(got, vec![(9, 3599, 1, 7, 0), (10, 4, 1, 1 << 40, 2), (10, 5, 3, 7, 1)]);
+    assert_eq!(details.of(3).hour(10).count(), 2);
+    details.retain_from(10);
+    assert_eq!(details.of(3).len(), 2);
+    details.add(3, entry(10, 4, 1 << 40, 2), -1);
+    assert_eq!(details.of(3).len(), 1, "back inline");
+    assert!(details.many.is_empty());
+    details.merge_into(3, 5);
+    assert!(details.of(3).is_empty());
+    assert_eq!(details.of(5).len(), 1);
+}
+
+#[test]
+fn counts_past_an_entry_continue_in_the_next() {
+    let mut details = Details::default();
+    details.add(0, entry(1, 1, 1, 1), MAX_COUNT as isize + 5);
+    details.add(0, entry(1, 1, 1, 1), 3);
+    // Late, onto the full key's entries.
+    details.add(0, entry(2, 1, 1, 1), 1);
+    details.add(0, entry(1, 1, 1, 1), 2);
+    let total: u64 = details.of(0).hour(1).map(|e| u64::from(count(&e))).sum();
+    assert_eq!(total, u64::from(MAX_COUNT) + 10);
+}
+
+#[test]
+fn a_late_occurrence_moves_no_later_entry() {
+    // Reverse time order: every insert is late; the main run is never rebuilt entry by
+    // entry, and the side runs stay logarithmic.
+    let mut details = Details::default();
+    let n = 10_000u32;
+    for i in (0..n).rev() {
+        details.add(0, entry(1_000 + i / 3600, i % 3600, 9, u64::from(i)), 1);
+    }
+    let runs = &details.many[&0];
+    assert!(runs.side.len() <= 1 + n.ilog2() as usize);
+    let seconds: Vec<i64> = details.of(0).iter().map(|e| epoch_second(&e)).collect();
+    let want: Vec<i64> = (0..i64::from(n)).map(|i| 1_000 * 3600 + i).collect();
+    assert_eq!(seconds, want);
+}

@@ -161,33 +161,38 @@ fn environment_runs<'s>(split: &'s [(Symbol, u32, u32)], wanted: &[Symbol]) -> V
     runs
 }
 
-/// Entries of a group's details within this many of either end are searched there first.
+/// A group's first and last counted hours are mostly at either end of its details: they are
+/// searched among the first (last) `NEAR` entries, then four times as many, and so on, before
+/// the whole (a binary search over a busy group's whole details misses the cache at most of
+/// its steps; one near an end stays within a few cache lines).
 const NEAR: usize = 64;
 
-/// The entries of `hour`, searched first among the last [`NEAR`] entries, where a group's
-/// last counted hour mostly is: a binary search over a busy group's whole details misses
-/// the cache at most of its steps.
+/// The entries of `hour`, searched from the end of `all` (see [`NEAR`]).
 fn hour_entries_near_end(all: &[Entry], hour: u32) -> &[Entry] {
-    if all.len() > NEAR {
-        let tail = &all[all.len() - NEAR..];
+    let mut near = NEAR;
+    while near < all.len() {
+        let tail = &all[all.len() - near..];
         let found = edges::hour_entries(tail, hour);
         // Found past the tail's first entry: every entry before that is of an earlier hour.
         if !found.is_empty() && found.as_ptr() != tail.as_ptr() {
             return found;
         }
+        near *= 4;
     }
     edges::hour_entries(all, hour)
 }
 
-/// [`hour_entries_near_end`] for the first [`NEAR`] entries (a group's first counted hour).
+/// The entries of `hour`, searched from the start of `all` (see [`NEAR`]).
 fn hour_entries_near_start(all: &[Entry], hour: u32) -> &[Entry] {
-    if all.len() > NEAR {
-        let head = &all[..NEAR];
+    let mut near = NEAR;
+    while near < all.len() {
+        let head = &all[..near];
         let found = edges::hour_entries(head, hour);
         // Ending before the head's last entry: every entry after that is of a later hour.
         if !found.is_empty() && found.as_ptr_range().end != head.as_ptr_range().end {
             return found;
         }
+        near *= 4;
     }
     edges::hour_entries(all, hour)
 }

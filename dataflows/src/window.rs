@@ -328,6 +328,16 @@ pub fn last_seen_view(
         },
         None => hours_in(views, key, view, environments),
     };
+    if hours.complete && window.contains(row.last_seen) {
+        // Every occurrence is selected and the last is in the window (what `aggregate_group`
+        // answers from the row): the hours are not read (a cache miss per group).
+        return Some(Aggregate {
+            count: 1,
+            first_seen: row.first_seen.max(window.start),
+            last_seen: row.last_seen,
+            hours: (0, u32::MAX),
+        });
+    }
     let mut selector = hours.select.selector(views);
     let in_window = |&(h, _): &(u32, u32)| (Micros::from(h) + 1) * HOUR_MICROS > window.start;
     let last = match one_run {

@@ -424,6 +424,27 @@ impl IssueQuery {
         })
     }
 
+    /// The query without the free-text condition [`IssueQuery::text_needles`] takes its
+    /// needles from, when those decide it: every value exact (no wildcard), so a group
+    /// satisfies it exactly when one of its lowercased texts contains a needle, which is
+    /// what exact candidates of the text column are (`views::Candidates::exact`). The list
+    /// then tests only the other conditions on them, without reading the rows' texts.
+    pub fn without_exact_text(&self) -> Option<IssueQuery> {
+        let position = self
+            .predicates
+            .iter()
+            .position(|p| !p.negated && matches!(&p.test, Test::Message(values) if values.iter().all(|v| v.needle().is_some())))?;
+        let Test::Message(values) = &self.predicates[position].test else {
+            return None;
+        };
+        if !values.iter().all(|v| matches!(v, Text::Exact(_))) {
+            return None;
+        }
+        let mut query = self.clone();
+        query.predicates.remove(position);
+        Some(query)
+    }
+
     /// Whether only unresolved groups can match: a `status` filter that allows only
     /// unresolved (`is:unresolved`, or the one `is:new` implies). The list then walks the
     /// unresolved part of its index only.

@@ -23,6 +23,7 @@ mod group_index;
 mod index;
 mod lock;
 pub mod retention;
+
 #[cfg(test)]
 mod tests;
 mod texts;
@@ -281,6 +282,26 @@ impl IssueViews {
             })
     }
 
+    /// Asks the CPU to load group `index`'s view into the cache ahead of reading it: a read of
+    /// scattered groups (free-text candidates) waits for a cache miss or two per group, and
+    /// overlapping them is most of what such a read can save.
+    pub fn prefetch_view(&self, index: u32) {
+        if let Some(view) = self.groups.get(index as usize) {
+            prefetch((view as *const GroupView).cast());
+        }
+    }
+
+    /// Like [`IssueViews::prefetch_view`] for the group's row (which reads its view: ask for
+    /// that first).
+    pub fn prefetch_row(&self, index: u32) {
+        if let Some(row) = self.groups.get(index as usize).and_then(|v| v.row.as_deref()) {
+            let start: *const u8 = (row as *const GroupRow).cast();
+            for line in 0..std::mem::size_of::<GroupRow>().div_ceil(64) {
+                prefetch(start.wrapping_add(line * 64));
+            }
+        }
+    }
+
     /// The group at `index` with its row, if it has one.
     pub fn at_index(&self, index: u32) -> Option<(GroupKey, &GroupView, &GroupRow)> {
         let view = self.groups.get(index as usize)?;
@@ -484,6 +505,16 @@ impl IssueViews {
         self.environment_hours.get(&self.find(key)?).map(Vec::as_slice)
     }
 
+    /// [`IssueViews::environment_hours`] of a view handed out by these views, found by its
+    /// address rather than by its key (no read of another group's key: a list walk asks this
+    /// of thousands of groups).
+    pub fn environment_hours_of(&self, key: GroupKey, view: &GroupView) -> Option<&[(Symbol, u32, u32)]> {
+        if self.environment_hours.is_empty() {
+            return None;
+        }
+        self.environment_hours.get(&self.index_of_view(key, view)?).map(Vec::as_slice)
+    }
+
     /// The group's occurrences per hour whose facet `accept`s, and whether that is all of
     /// them (see `facets::FacetHours::hours_matching`).
     pub fn facet_hours<'v>(
@@ -564,4 +595,16 @@ fn apply_to_set(set: &mut Box<[Symbol]>, symbol: Symbol, diff: isize) -> isize {
     } else {
         0
     }
+}
+
+/// A cache prefetch hint (a no-op off x86-64).
+#[inline(always)]
+fn prefetch(address: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it reads nothing and never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(address.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = address;
 }

@@ -112,32 +112,53 @@ pub fn hours_in<'v>(views: &'v IssueViews, key: GroupKey, view: &'v GroupView, e
     if !view.environments.iter().any(|e| wanted.contains(e)) {
         return GroupHours::none();
     }
-    match views.environment_hours(key) {
+    match views.environment_hours_of(key, view) {
         // One environment key, and it is requested.
         None if view.environments.len() == 1 => all(),
         None => GroupHours::none(),
-        Some(split) => {
-            let mut hours: Vec<(u32, u32)> = split
-                .iter()
-                .filter(|(env, _, _)| wanted.contains(env))
-                .map(|&(_, hour, n)| (hour, n))
-                .collect();
-            hours.sort_unstable();
-            hours.dedup_by(|later, earlier| {
-                let same = later.0 == earlier.0;
-                if same {
-                    earlier.1 += later.1;
-                }
-                same
-            });
-            GroupHours {
-                hours: Cow::Owned(hours),
-                complete: false,
-                details: views.details_of(key, view),
-                select: Select::Environments(wanted),
+        Some(split) => GroupHours {
+            hours: Cow::Owned(environment_hours(split, wanted)),
+            complete: false,
+            details: views.details_of(key, view),
+            select: Select::Environments(wanted),
+        },
+    }
+}
+
+/// The hours of `wanted` environments in a group's per-(environment, hour) counts, which are
+/// sorted: each environment's entries are one run, found by binary search, and already in
+/// hour order, so only hours of two or more environments need a sort.
+fn environment_hours(split: &[(Symbol, u32, u32)], wanted: &[Symbol]) -> Vec<(u32, u32)> {
+    let runs = environment_runs(split, wanted);
+    let mut hours: Vec<(u32, u32)> = runs.iter().flat_map(|run| run.iter().map(|&(_, hour, n)| (hour, n))).collect();
+    if runs.len() > 1 {
+        hours.sort_unstable();
+        hours.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                earlier.1 += later.1;
             }
+            same
+        });
+    }
+    hours
+}
+
+/// The runs of `split` (sorted by environment, then hour) of the distinct `wanted`
+/// environments that have any.
+fn environment_runs<'s>(split: &'s [(Symbol, u32, u32)], wanted: &[Symbol]) -> Vec<&'s [(Symbol, u32, u32)]> {
+    let mut runs = Vec::new();
+    for (i, env) in wanted.iter().enumerate() {
+        if wanted[..i].contains(env) {
+            continue;
+        }
+        let from = split.partition_point(|e| e.0 < *env);
+        let len = split[from..].partition_point(|e| e.0 == *env);
+        if len > 0 {
+            runs.push(&split[from..from + len]);
         }
     }
+    runs
 }
 
 /// Whether `window` holds all of `(start, end)`.
@@ -203,8 +224,7 @@ pub fn aggregate(views: &IssueViews, hours: &GroupHours, row: &GroupRow, window:
         .hours
         .partition_point(|&(h, _)| Micros::from(h) * HOUR_MICROS + HOUR_MICROS - 1 < window.start);
     for &(hour, n) in &hours.hours[from..] {
-        let start = Micros::from(hour) * HOUR_MICROS;
-        if start > window.end {
+        if Micros::from(hour) * HOUR_MICROS > window.end {
             break;
         }
         let n = hour_count(hours, row, window, seconds, &mut selector, (hour, n));
@@ -224,20 +244,99 @@ pub fn aggregate(views: &IssueViews, hours: &GroupHours, row: &GroupRow, window:
             None => span(first, row).0.max(window.start),
         }
     };
-    let last_seen = if hours.complete && window.contains(row.last_seen) {
-        row.last_seen
-    } else {
-        let mut entries = edges::hour_entries(hours.details, last);
-        match entries.rfind(|e| edges::counts(e, &mut selector, seconds)) {
-            Some(e) => details::epoch_second(&e) * SECOND_MICROS,
-            None => span(last, row).1.min(window.end),
-        }
-    };
     Some(Aggregate {
         count,
         first_seen,
-        last_seen,
+        last_seen: last_second(hours, row, window, &mut selector, last),
         hours: (first, last),
+    })
+}
+
+/// The last selected second within `window` (whole seconds), `last` being the last hour with
+/// a counted occurrence.
+fn last_second(hours: &GroupHours, row: &GroupRow, window: Window, selector: &mut edges::Selector, last: u32) -> Micros {
+    if hours.complete && window.contains(row.last_seen) {
+        return row.last_seen;
+    }
+    let mut entries = edges::hour_entries(hours.details, last);
+    match entries.rfind(|e| edges::counts(e, selector, window.seconds())) {
+        Some(e) => details::epoch_second(&e) * SECOND_MICROS,
+        None => span(last, row).1.min(window.end),
+    }
+}
+
+/// What a caller that needs no count learns from the group's last counted hour: whether it
+/// has a selected occurrence in `window`, and the last one's time, read backwards from the
+/// window's end (no sum over its hours, no first second). `count` is then only a lower
+/// bound (1) and `first_seen` the window's start or the lifetime first seen, as in
+/// [`last_seen_in`], which answers first when it can.
+pub fn last_seen_view(
+    views: &IssueViews,
+    key: GroupKey,
+    view: &GroupView,
+    row: &GroupRow,
+    environments: Option<&[Symbol]>,
+    window: Window,
+) -> Option<Aggregate> {
+    if let Some(aggregate) = last_seen_in(row, environments, window) {
+        return Some(aggregate);
+    }
+    let window = window.whole_seconds();
+    if row.last_seen < window.start || row.first_seen > window.end {
+        return None;
+    }
+    // One requested environment among several of the group's: its run of the per-environment
+    // hours is read backwards in place (no copy of the group's hours).
+    let one_run = match (environments, views.environment_hours_of(key, view)) {
+        (Some(wanted), Some(split)) if view.environments.iter().any(|e| wanted.contains(e)) => Some(environment_runs(split, wanted))
+            .filter(|runs| runs.len() == 1)
+            .map(|runs| (runs[0], wanted)),
+        _ => None,
+    };
+    let hours = match one_run {
+        Some((_, wanted)) => GroupHours {
+            hours: Cow::Borrowed(&[]),
+            complete: false,
+            details: views.details_of(key, view),
+            select: Select::Environments(wanted),
+        },
+        None => hours_in(views, key, view, environments),
+    };
+    if hours.complete && window.contains(row.last_seen) {
+        // Every occurrence is selected and the last is in the window (what `aggregate_group`
+        // answers from the row): the hours are not read (a cache miss per group).
+        return Some(Aggregate {
+            count: 1,
+            first_seen: row.first_seen.max(window.start),
+            last_seen: row.last_seen,
+            hours: (0, u32::MAX),
+        });
+    }
+    let mut selector = hours.select.selector(views);
+    let in_window = |&(h, _): &(u32, u32)| (Micros::from(h) + 1) * HOUR_MICROS > window.start;
+    let last = match one_run {
+        Some((run, _)) => run
+            .iter()
+            .rev()
+            .map(|&(_, hour, n)| (hour, n))
+            .skip_while(|&(h, _)| Micros::from(h) * HOUR_MICROS > window.end)
+            .take_while(in_window)
+            .find(|&hour| hour_count(&hours, row, window, window.seconds(), &mut selector, hour) > 0)?,
+        None => hours
+            .hours
+            .iter()
+            .rev()
+            .copied()
+            .skip_while(|&(h, _)| Micros::from(h) * HOUR_MICROS > window.end)
+            .take_while(in_window)
+            .find(|&hour| hour_count(&hours, row, window, window.seconds(), &mut selector, hour) > 0)?,
+    }
+    .0;
+    Some(Aggregate {
+        count: 1,
+        first_seen: row.first_seen.max(window.start),
+        last_seen: last_second(&hours, row, window, &mut selector, last),
+        hours: (0, u32::MAX),
     })
 }
 
@@ -310,17 +409,55 @@ pub fn users_of(views: &IssueViews, hours: &GroupHours, row: &GroupRow, aggregat
     let seconds = window.whole_seconds().seconds();
     let mut selector = hours.select.selector(views);
     let entries = details::hours_of(hours.details, aggregate.hours);
-    let mut users: Vec<u64> = Vec::with_capacity(entries.size_hint().0);
+    let mut users = UserSet::with_room(entries.size_hint().0);
+    let mut last = 0;
     for e in entries {
         let user = details::user(&e);
-        // Runs of one user (a burst) are pushed once.
-        if user != 0 && users.last() != Some(&user) && edges::counts(&e, &mut selector, seconds) {
-            users.push(user);
+        // Runs of one user (a burst) are tested once.
+        if user != 0 && user != last && edges::counts(&e, &mut selector, seconds) {
+            users.insert(user);
+            last = user;
         }
     }
-    users.sort_unstable();
-    users.dedup();
-    users.len() as u64
+    users.len
+}
+
+/// Distinct non-zero users, in an open-addressing table of at least twice the entries it
+/// may get: a busy group's details name a few distinct users thousands of times, and
+/// sorting them all to count the distinct ones was a tenth of an `environment=` page.
+struct UserSet {
+    slots: Vec<u64>,
+    /// `64 - log2(slots)`: a user's home slot is the top bits of its Fibonacci hash.
+    shift: u32,
+    len: u64,
+}
+
+impl UserSet {
+    fn with_room(entries: usize) -> UserSet {
+        let slots = (2 * entries).next_power_of_two().max(16);
+        UserSet {
+            slots: vec![0; slots],
+            shift: 64 - slots.trailing_zeros(),
+            len: 0,
+        }
+    }
+
+    /// Adds `user` (not 0, which marks an empty slot).
+    fn insert(&mut self, user: u64) {
+        let mask = self.slots.len() - 1;
+        let mut slot = (user.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize;
+        loop {
+            match self.slots[slot] {
+                0 => {
+                    self.slots[slot] = user;
+                    self.len += 1;
+                    return;
+                }
+                u if u == user => return,
+                _ => slot = (slot + 1) & mask,
+            }
+        }
+    }
 }
 
 /// Stats buckets: `count` buckets of `size` seconds from `start` (epoch seconds; `start` and
@@ -548,6 +685,12 @@ mod tests {
                     );
                 }
             }
+            let last = last_seen_view(&views, key, view, &row, environments, window(start, end));
+            assert_eq!(
+                last.map(|a| a.last_seen),
+                expected.map(|e| e.2),
+                "{environments:?} [{start}, {end}]"
+            );
         };
         for environments in [None, Some(&[prod][..]), Some(&[dev][..]), Some(&[prod, dev][..])] {
             for (start, end) in [
@@ -569,6 +712,61 @@ mod tests {
             ] {
                 check(environments, start, end);
             }
+        }
+    }
+
+    /// A busy group (hundreds of details, three environments) under random windows: counts,
+    /// first and last seen, users and [`last_seen_view`] against the occurrences themselves.
+    #[test]
+    fn busy_groups_count_exactly_in_random_windows() {
+        let key = GroupKey { project: 1, short_id: 1 };
+        let mut next = crate::test_rng::below(0x5851_f42d_4c95_7f2du64);
+        let base = 3600 * 200;
+        let environments = [Some(7), Some(8), None];
+        let occurrences: Vec<(i64, Option<Symbol>, u64)> = (0..600)
+            .map(|_| {
+                let t = base + next(12 * 3600) as i64;
+                (t, environments[next(3) as usize], next(40))
+            })
+            .collect();
+        let views = views_of(key, &occurrences);
+        let view = views.get(key).unwrap();
+        let row = view.row.clone().unwrap();
+        for case in 0..400 {
+            let (a, b) = (base - 600 + next(13 * 3600) as i64, base - 600 + next(13 * 3600) as i64);
+            let (start, end) = (a.min(b), a.max(b));
+            let wanted: Option<&[Symbol]> = [None, Some(&[7][..]), Some(&[8][..]), Some(&[8, 7, 8][..])][case % 4];
+            let selected: Vec<&(i64, Option<Symbol>, u64)> = occurrences
+                .iter()
+                .filter(|o| start <= o.0 && o.0 <= end && wanted.is_none_or(|w| o.1.is_some_and(|e| w.contains(&e))))
+                .collect();
+            let mut users: Vec<u64> = selected.iter().map(|o| o.2).filter(|u| *u != 0).collect();
+            users.sort_unstable();
+            users.dedup();
+            let expected = (!selected.is_empty()).then(|| {
+                (
+                    selected.len() as u64,
+                    selected.iter().map(|o| o.0).min().unwrap() * 1_000_000,
+                    selected.iter().map(|o| o.0).max().unwrap() * 1_000_000,
+                    users.len() as u64,
+                )
+            });
+            let hours = hours_in(&views, key, view, wanted);
+            let got = aggregate_group(&views, &hours, &row, window(start, end)).map(|a| {
+                (
+                    a.count,
+                    a.first_seen,
+                    a.last_seen,
+                    users_of(&views, &hours, &row, &a, window(start, end)),
+                )
+            });
+            assert_eq!(got, expected, "case {case}: {wanted:?} [{start}, {end}]");
+            let last = last_seen_view(&views, key, view, &row, wanted, window(start, end));
+            assert_eq!(
+                last.map(|a| a.last_seen),
+                expected.map(|e| e.2),
+                "case {case}: {wanted:?} [{start}, {end}]"
+            );
         }
     }
 

@@ -250,6 +250,8 @@ const QUERIES: &[&str] = &[
     "is:unresolved job-1",
     "Failure*JOB-2",
     "monitor",
+    "JOB-4 environment:production",
+    "job-3 !job-33",
 ];
 
 #[derive(Debug, PartialEq)]

@@ -92,6 +92,8 @@ pub struct TextColumn {
 pub struct Candidates {
     bits: Vec<u64>,
     count: usize,
+    /// Some group is a candidate only for being kept out of the column.
+    oversized: bool,
 }
 
 impl Candidates {
@@ -116,6 +118,12 @@ impl Candidates {
 
     pub fn is_empty(&self) -> bool {
         self.count == 0
+    }
+
+    /// Whether the candidates are exactly the groups whose lowercased title, subtitle or
+    /// culprit contains a needle (none is one only for being kept out of the column).
+    pub fn exact(&self) -> bool {
+        !self.oversized
     }
 
     /// The candidates in ascending order.
@@ -223,7 +231,10 @@ impl TextColumn {
     /// The groups whose lowercased title, subtitle or culprit contains any of `needles`
     /// (lowercase, not empty), and every group kept out of the column.
     pub fn candidates(&self, needles: &[&str]) -> Candidates {
-        let mut found = Candidates::default();
+        let mut found = Candidates {
+            oversized: !self.oversized.is_empty(),
+            ..Candidates::default()
+        };
         for &index in &self.oversized {
             found.insert(index);
         }
@@ -353,12 +364,16 @@ mod tests {
         assert!(column.candidates(&["bc"]).is_empty());
         assert!(column.candidates(&["fg"]).is_empty());
         assert_eq!(column.candidates(&["cd"]).iter().collect::<Vec<_>>(), vec![0]);
-        // An oversized group is always a candidate, and leaves the column.
+        assert!(column.candidates(&["cd"]).exact());
+        // An oversized group is always a candidate (the candidates are then not exact), and
+        // leaves the column.
         let long = "y".repeat(MAX_ENTRY);
         column.update(0, Some(&row("ab", "cd", "ef")), Some(&row(&long, "", "")));
         assert_eq!(column.candidates(&["zz"]).iter().collect::<Vec<_>>(), vec![0]);
+        assert!(!column.candidates(&["zz"]).exact());
         assert!(column.candidates(&["cd"]).iter().all(|i| i == 0));
         column.update(0, Some(&row(&long, "", "")), Some(&row("q", "", "")));
         assert!(column.candidates(&["zz"]).is_empty());
+        assert!(column.candidates(&["zz"]).exact());
     }
 }

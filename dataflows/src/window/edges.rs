@@ -18,30 +18,38 @@ pub enum Select<'v> {
     Facets(&'v dyn Fn(u64) -> bool),
 }
 
-/// A [`Select`] applied to entries, remembering the verdict of the last facet id (a group's
-/// entries mostly share one).
+/// A [`Select`] applied to entries, remembering the verdicts of the last few facet ids (a
+/// group's entries mostly share a handful, and a busy group's details interleave them: one
+/// lookup of the facet table per entry was most of a scan of its details).
 pub(super) struct Selector<'v> {
     select: Select<'v>,
     views: &'v IssueViews,
-    last: Option<(u64, bool)>,
+    /// Facet ids by their low bits (ids are hashes), with their verdicts in `verdicts`;
+    /// `filled` says which slots hold one.
+    seen: [u64; SEEN],
+    verdicts: u32,
+    filled: u32,
 }
+
+const SEEN: usize = 32;
 
 impl<'v> Select<'v> {
     pub(super) fn selector(self, views: &'v IssueViews) -> Selector<'v> {
         Selector {
             select: self,
             views,
-            last: None,
+            seen: [0; SEEN],
+            verdicts: 0,
+            filled: 0,
         }
     }
 }
 
 impl Selector<'_> {
     fn accepts(&mut self, facet: u64) -> bool {
-        if let Some((id, verdict)) = self.last {
-            if id == facet {
-                return verdict;
-            }
+        let slot = facet as usize % SEEN;
+        if self.filled & (1 << slot) != 0 && self.seen[slot] == facet {
+            return self.verdicts & (1 << slot) != 0;
         }
         let verdict = match self.select {
             Select::All => true,
@@ -51,7 +59,9 @@ impl Selector<'_> {
                 .is_some_and(|f| f.environment.is_some_and(|e| wanted.contains(&e))),
             Select::Facets(accept) => accept(facet),
         };
-        self.last = Some((facet, verdict));
+        self.seen[slot] = facet;
+        self.filled |= 1 << slot;
+        self.verdicts = (self.verdicts & !(1 << slot)) | (u32::from(verdict) << slot);
         verdict
     }
 }

@@ -383,10 +383,7 @@ fn add(split: &mut Vec<(u64, u32, u32)>, updates: &[(u64, u32, isize)]) -> bool 
     let mut removed = false;
     for &(id, hour, diff) in updates {
         let diff = diff as i64;
-        // (facet, hour) as one integer: the tuple's lexicographic comparison branched twice
-        // per step of the search.
-        let key = u128::from(id) << 32 | u128::from(hour);
-        let position = split.partition_point(|&(f, h, _)| (u128::from(f) << 32 | u128::from(h)) < key);
+        let position = split.partition_point(|&(f, h, _)| (f, h) < (id, hour));
         match split.get_mut(position) {
             Some((f, h, count)) if (*f, *h) == (id, hour) => {
                 *count = (i64::from(*count) + diff).max(0) as u32;

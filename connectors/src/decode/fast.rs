@@ -201,9 +201,20 @@ impl<'a> Parser<'a, '_> {
             i += 1;
         }
         let length = i - start;
-        if (1..=18).contains(&length) && (s[start] != b'0' || length == 1) && !matches!(s.get(i), Some(b'.' | b'e' | b'E')) {
-            self.pos = i;
-            return Some(ParserNumber::Unsigned(value));
+        if (1..=18).contains(&length) && (s[start] != b'0' || length == 1) {
+            match s.get(i) {
+                Some(b'.') => {
+                    if let Some(x) = plain_decimal(s, i + 1, value, length) {
+                        self.pos = x.0;
+                        return Some(ParserNumber::Float(x.1));
+                    }
+                }
+                Some(b'e' | b'E') => {}
+                _ => {
+                    self.pos = i;
+                    return Some(ParserNumber::Unsigned(value));
+                }
+            }
         }
         let mut i = start;
         let negative = s.get(i) == Some(&b'-');
@@ -468,6 +479,34 @@ impl<'a> Parser<'a, '_> {
             _ => self.skip(3).map(|_| Lenient(None)),
         }
     }
+}
+
+/// Powers of ten exactly representable as `f64`.
+const EXACT_POWERS: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
+/// A plain non-negative decimal `integer.fraction` (no exponent) whose digits, together, make
+/// an integer of at most 2⁵³ (times): its value as the end of the number and `digits / 10^k`.
+/// Both operands are exact and IEEE division rounds correctly, so this is the correctly
+/// rounded value of the decimal — the one sonic-rs's parser returns (Clinger's fast path,
+/// which it takes for these too). `None`: not of that shape; the caller parses it in full.
+/// `integer` is the value of the `length` digits before the point (`at` is past the point).
+#[inline]
+pub(super) fn plain_decimal(s: &[u8], at: usize, integer: u64, length: usize) -> Option<(usize, f64)> {
+    let mut i = at;
+    let mut value = integer;
+    while let Some(digit) = s.get(i).filter(|b| b.is_ascii_digit()) {
+        value = value.wrapping_mul(10).wrapping_add(u64::from(digit - b'0'));
+        i += 1;
+    }
+    let fraction = i - at;
+    // At most 18 digits in all: no overflow above; then the value bound itself.
+    if fraction == 0 || fraction >= EXACT_POWERS.len() || length + fraction > 18 || value > 1 << 53 || value == 0 {
+        return None;
+    }
+    if matches!(s.get(i), Some(b'e' | b'E')) {
+        return None;
+    }
+    Some((i, value as f64 / EXACT_POWERS[fraction]))
 }
 
 /// The text of a JSON string with escapes (already checked by `string_raw`).

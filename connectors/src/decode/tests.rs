@@ -293,3 +293,60 @@ fn integers_on_both_paths() {
         assert!(same_on_both_paths(&line), "{n}");
     }
 }
+
+/// Plain decimals (`detection_time`, float timestamps) are computed by the fast path itself:
+/// bit for bit the value sonic-rs's parser gives, over random digit strings of every length
+/// it takes, and the shapes it leaves to the parser are declined.
+#[test]
+fn plain_decimals_are_sonics_values() {
+    let mut next = {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    };
+    let mut taken = 0;
+    for _ in 0..200_000 {
+        let integer_digits = 1 + (next() % 18) as usize;
+        let fraction_digits = 1 + (next() % 18) as usize;
+        let digits: String = (0..integer_digits + fraction_digits)
+            .map(|_| char::from(b'0' + (next() % 10) as u8))
+            .collect();
+        let (integer, fraction) = digits.split_at(integer_digits);
+        let integer = if integer_digits > 1 {
+            integer.trim_start_matches('0')
+        } else {
+            integer
+        };
+        let integer = if integer.is_empty() { "0" } else { integer };
+        let text = format!("{integer}.{fraction},");
+        let bytes = text.as_bytes();
+        let point = integer.len();
+        let Ok(value) = integer.parse::<u64>() else { continue };
+        let mut index = 0;
+        let expected = sonic_number::parse_number(bytes, &mut index, false).expect("a valid number");
+        if let Some((end, x)) = fast::plain_decimal(bytes, point + 1, value, point) {
+            taken += 1;
+            assert_eq!(end, index, "{text}");
+            match expected {
+                sonic_number::ParserNumber::Float(y) => assert_eq!(x.to_bits(), y.to_bits(), "{text}"),
+                other => panic!("{text}: sonic says {other:?}"),
+            }
+        }
+    }
+    assert!(taken > 50_000, "{taken}");
+    for declined in ["1.5e3,", "1.,", "9007199254740993.0,", "0.0,", "1.0000000000000000,"] {
+        let point = declined.find('.').unwrap();
+        let value = declined[..point].parse::<u64>().unwrap();
+        assert!(
+            fast::plain_decimal(declined.as_bytes(), point + 1, value, point).is_none(),
+            "{declined}"
+        );
+    }
+    for n in ["1704067201.071485", "0.5", "1704067202.61", "12345678.901234567"] {
+        assert!(same_on_both_paths(&FULL.replace("1704067201.071485", n)), "{n}");
+    }
+}

@@ -80,13 +80,54 @@ pub fn created_key(created: u64) -> u32 {
     (dropped << CREATED_BITS) | (created >> dropped) as u32
 }
 
-fn time_entry(micros: Micros, created: u64, index: u32) -> [u32; 4] {
-    let key = millis_key(micros);
-    [(key >> 32) as u32, key as u32, created_key(created), index]
+/// A time index's entry: the millisecond key's high and low halves, the created key, the
+/// group index. Compared as two `u64`s: the derived order of a `u32` array compares element
+/// by element through a slice loop, and the indexes' searches were ~3 % of a backfill.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct TimeEntry([u32; 4]);
+
+impl Ord for TimeEntry {
+    #[inline]
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let (a, b) = (&self.0, &other.0);
+        (join(a[0], a[1]), join(a[2], a[3])).cmp(&(join(b[0], b[1]), join(b[2], b[3])))
+    }
 }
 
-fn value_entry(value: u32, created: u64, index: u32) -> [u32; 3] {
-    [value, created_key(created), index]
+impl PartialOrd for TimeEntry {
+    #[inline]
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A value index's entry: the value, the created key, the group index (ordered like
+/// [`TimeEntry`], as a `u64` and a `u32`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct ValueEntry([u32; 3]);
+
+impl Ord for ValueEntry {
+    #[inline]
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let (a, b) = (&self.0, &other.0);
+        (join(a[0], a[1]), a[2]).cmp(&(join(b[0], b[1]), b[2]))
+    }
+}
+
+impl PartialOrd for ValueEntry {
+    #[inline]
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+fn time_entry(micros: Micros, created: u64, index: u32) -> TimeEntry {
+    let key = millis_key(micros);
+    TimeEntry([(key >> 32) as u32, key as u32, created_key(created), index])
+}
+
+fn value_entry(value: u32, created: u64, index: u32) -> ValueEntry {
+    ValueEntry([value, created_key(created), index])
 }
 
 fn join(high: u32, low: u32) -> u64 {
@@ -161,14 +202,14 @@ impl<K: Ord + Copy> Split<K> {
 /// The sort indexes of every group with a row.
 #[derive(Debug, Default)]
 pub struct SortIndexes {
-    last_seen: Split<[u32; 4]>,
-    first_seen: Split<[u32; 4]>,
-    count: Split<[u32; 3]>,
-    users: Split<[u32; 3]>,
+    last_seen: Split<TimeEntry>,
+    first_seen: Split<TimeEntry>,
+    count: Split<ValueEntry>,
+    users: Split<ValueEntry>,
     /// Kept like the others (~13 bytes per group, one more replace per row change): built
     /// by the first `trends` request instead, it cost that request 100–200 ms at 1M groups
     /// under the read lock.
-    trends: Split<[u32; 3]>,
+    trends: Split<ValueEntry>,
 }
 
 /// `(bound, created key, group index)`, greatest `(bound, created key)` first; the bound is
@@ -221,7 +262,7 @@ impl SortIndexes {
                 let end = time_entry(at_most, u64::MAX, u32::MAX);
                 let walks = split.parts[..parts]
                     .iter()
-                    .map(|set| set.rev_to(&end).map(|e| (millis_bound(join(e[0], e[1])), e[2], e[3])));
+                    .map(|set| set.rev_to(&end).map(|&TimeEntry(e)| (millis_bound(join(e[0], e[1])), e[2], e[3])));
                 merge(walks.collect())
             }
             SortIndex::Count | SortIndex::Users | SortIndex::Trends => {
@@ -232,7 +273,7 @@ impl SortIndexes {
                 };
                 let walks = split.parts[..parts]
                     .iter()
-                    .map(|set| set.rev().map(|e| (bound_of_u32(e[0]), e[1], e[2])));
+                    .map(|set| set.rev().map(|&ValueEntry(e)| (bound_of_u32(e[0]), e[1], e[2])));
                 merge(walks.collect())
             }
         }

@@ -117,11 +117,14 @@ impl Snapshot {
         if self.exhausted {
             return 0;
         }
-        let end = if cursor.is_prev { cursor.position } else { cursor.position + limit };
+        // Links never point past the recorded order: a position past it is forged, and
+        // served as the recorded order's end (so it cannot make a page record a million).
+        let position = cursor.position.min(self.order.len());
+        let end = if cursor.is_prev { position } else { position + limit };
         (end + 1).saturating_sub(self.order.len())
     }
 
-    /// Whether `key` is already in the order (building the set on first use).
+    /// The keys of the recorded order (the set built on first use).
     pub fn recorded(&mut self) -> &HashSet<GroupKey> {
         let order = &self.order;
         self.recorded.get_or_insert_with(|| order.iter().copied().collect())

@@ -35,6 +35,7 @@ fn pages_replay_the_recorded_order_and_extend_it_once() {
     // Page 2 (limit 3) needs positions 3..6 and one more to know a next page follows.
     let next = cursor(token, 3, false);
     assert_eq!(s.missing(next, 3), 4);
+    assert_eq!(s.missing(cursor(token, 1_000_000, false), 3), 4, "a forged position: the end");
     // The listing may return a recorded key again (it cannot, but duplicates never enter).
     s.extend(&[key(3), key(1), key(4), key(5), key(6)], true);
     assert_eq!(s.missing(next, 3), 0);

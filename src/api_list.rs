@@ -13,8 +13,9 @@ use serde_json::Value;
 use crate::api::{error, org_known, AppState, Cursor};
 use crate::api_group_json::{group_value as group_json, write_group_json};
 use crate::api_window::Scope;
-use crate::list_index::{self, ListQuery, Listing, Strategy};
+use crate::list_index::{self, ListQuery, Strategy};
 use crate::list_params::{parse_environments, parse_group_ids, parse_projects, parse_stats, parse_window, Collapse, Params, Sort};
+use crate::list_snapshot;
 use crate::search;
 use crate::short_id::parse_short_id;
 
@@ -75,7 +76,12 @@ pub async fn list_issues(
         Some(Ok(n)) => n.clamp(1, 100),
         Some(Err(_)) => return bad_request("invalid limit"),
     };
-    let cursor = match params.get("cursor").map(Cursor::parse) {
+    let fingerprint = list_snapshot::fingerprint(&org, viewer, &params.0);
+    let resume = match list_snapshot::resume(params.get("cursor"), fingerprint) {
+        Ok(resume) => resume,
+        Err(message) => return bad_request(message),
+    };
+    let cursor = match params.get("cursor").filter(|_| resume.is_none()).map(Cursor::parse) {
         None => None,
         Some(Some(c)) => Some(c),
         Some(None) => return bad_request("Invalid cursor parameter."),
@@ -94,7 +100,10 @@ pub async fn list_issues(
     let locked = std::time::Instant::now();
     state.metrics.record_list_lock_wait(locked - waiting);
     timing.record("wait", locked - waiting);
-    let now = state.clock.now(views.latest_event);
+    // A snapshot's later pages keep page 1's "now" (window, stats, relative dates).
+    let now = resume
+        .as_ref()
+        .map_or_else(|| state.clock.now(views.latest_event), |(_, s)| list_snapshot::lock(s).now);
     let window = match parse_window(&params, now) {
         Ok(w) => w,
         Err(message) => return bad_request(message),
@@ -182,22 +191,27 @@ pub async fn list_issues(
         scope: &scope,
         inbox_since,
     };
-    let Listing { page, hits } = timing.time("eval", || {
-        list_index::list(&views, &list_query, &in_scope, cursor, limit, Strategy::configured())
+    let served = timing.time("eval", || match &resume {
+        Some((at, snapshot)) => list_snapshot::serve(&views, &list_query, &in_scope, *at, &mut list_snapshot::lock(snapshot), limit),
+        None => {
+            let listing = list_index::list(&views, &list_query, &in_scope, cursor, limit, Strategy::configured());
+            list_snapshot::unpinned(&views, listing, cursor, fingerprint, now)
+        }
     });
     // The page's JSON, written under the lock straight from the views (no value tree).
     let (body, shown) = timing.time("build", || {
-        let mut body = Vec::with_capacity(page.rows.len() * 2048 + 2);
+        let mut body = Vec::with_capacity(served.keys.len() * 2048 + 2);
         body.push(b'[');
         let mut shown = 0;
-        for r in &page.rows {
-            let Some((view, row)) = views.get(r.key).and_then(|v| Some((v, v.row.as_deref()?))) else {
+        for key in &served.keys {
+            // A snapshot's group deleted or merged since it was recorded has no row.
+            let Some((view, row)) = views.get(*key).and_then(|v| Some((v, v.row.as_deref()?))) else {
                 continue;
             };
             if shown > 0 {
                 body.push(b',');
             }
-            write_group_json(&mut body, &views, &state.catalog, r.key, view, row, &scope);
+            write_group_json(&mut body, &views, &state.catalog, *key, view, row, &scope);
             shown += 1;
         }
         body.push(b']');
@@ -216,12 +230,16 @@ pub async fn list_issues(
     let url = format!("http://{host}/api/0/organizations/{org}/issues/?{base_query}");
     let link = format!(
         "<{url}&cursor={p}>; rel=\"previous\"; results=\"{hp}\"; cursor=\"{p}\", <{url}&cursor={n}>; rel=\"next\"; results=\"{hn}\"; cursor=\"{n}\"",
-        p = page.prev.format(),
-        n = page.next.format(),
-        hp = page.has_prev,
-        hn = page.has_next,
+        p = served.prev,
+        n = served.next,
+        hp = served.has_prev,
+        hn = served.has_next,
     );
-    let shown_hits = if cursor.is_none() && !page.has_next { shown } else { hits };
+    let shown_hits = if cursor.is_none() && resume.is_none() && !served.has_next {
+        shown
+    } else {
+        served.hits
+    };
     let mut response = timing.time("ser", || {
         ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
     });

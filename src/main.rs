@@ -25,6 +25,7 @@ mod generate;
 mod generate_groups;
 mod list_index;
 mod list_params;
+mod list_snapshot;
 mod metrics;
 mod mutation_log;
 mod openapi;

@@ -109,8 +109,12 @@ pub struct IssuesListParams {
     /// Page size, 1–100 (default 100).
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
-    /// `value:offset:is_prev`, from the `Link` header of a previous page.
-    #[param(pattern = "^-?[0-9.]+:[0-9]+:[01]$")]
+    /// From the `Link` header of a previous page (opaque). A first page with a next page
+    /// links `s<token>:<position>:<is_prev>` into a paging snapshot: later pages keep page 1's
+    /// window and list each group that existed then exactly once (their current values);
+    /// it expires 10 minutes after its last use (then 400). Sentry's value cursors
+    /// `value:offset:is_prev` are also accepted (and then linked).
+    #[param(pattern = "^(-?[0-9.]+|s[0-9a-f]+):[0-9]+:[01]$")]
     cursor: Option<String>,
     /// Window ending now: `<int>[s|m|h|d|w]` (default 90d). Also `timeframe`.
     #[param(rename = "statsPeriod")]

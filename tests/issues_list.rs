@@ -119,10 +119,14 @@ fn windows_environments_and_stats() {
         [t("alpha"), t("gamma")]
     );
 
-    // sort=user over 14 days; Link cursors carry the windowed user counts.
+    // sort=user over 14 days; value cursors (a first page links into a paging snapshot,
+    // see issues_list_snapshot.rs; a value cursor from the top gives the same page) carry
+    // the windowed user counts.
     let reply = list(&server, "statsPeriod=14d&sort=user&limit=1");
     assert_eq!(titles(&reply), [t("alpha")]);
     assert_eq!(by_title(&reply, "title alpha")["userCount"], 3);
+    let reply = list(&server, &format!("statsPeriod=14d&sort=user&limit=1&cursor={}:0:0", i64::MAX));
+    assert_eq!(titles(&reply), [t("alpha")]);
     let link = reply.headers["Link"].to_str().unwrap();
     assert!(link.contains("rel=\"next\"; results=\"true\"; cursor=\"2:0:0\""), "{link}");
     let reply = list(&server, "statsPeriod=14d&sort=user&limit=1&cursor=2:0:0");
@@ -431,7 +435,7 @@ fn projects_ids_collapse_direct_hits_inbox_and_errors() {
     assert!(link.contains(&format!("cursor=\"{}:0:1\"", (NOW - 3 * H + 1800) * 1000)), "{link}");
 
     // trends: ln(count)·600 + last seen seconds; alpha's score leads.
-    let reply = list(&server, "sort=trends&limit=1");
+    let reply = list(&server, &format!("sort=trends&limit=1&cursor={}:0:0", i64::MAX));
     assert_eq!(titles(&reply), [t("alpha")]);
     let gamma_score = (4f64.ln() * 600.0) as i64 + NOW - 3 * H + 1803;
     let link = reply.headers["Link"].to_str().unwrap();

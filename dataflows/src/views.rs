@@ -166,6 +166,18 @@ impl IssueViews {
         self.find(key).map(|i| &self.groups[i as usize])
     }
 
+    /// How many group slots exist. Slots are only appended (a deleted group keeps its
+    /// slot), so a group whose [`IssueViews::slot_of`] is at or past an earlier reading of
+    /// this was created after it (exactly-once paging pins group existence with it).
+    pub fn slots(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// The group's slot index, if it has a view.
+    pub fn slot_of(&self, key: GroupKey) -> Option<u32> {
+        self.find(key)
+    }
+
     pub fn by_id(&self, id: u64) -> Option<&GroupView> {
         let index = *self.by_id.get(usize::try_from(id).ok()?)?;
         self.groups.get(index as usize).filter(|v| v.row.is_some())

@@ -421,6 +421,9 @@ impl Details {
 
     /// Moves a group with at most one entry left from `many` back inline.
     fn unlist(&mut self, index: u32) {
+        // Counted (if need be) while the runs are still in `many`, or they would be taken
+        // off a sum that never held them.
+        self.many_bytes();
         let Some(runs) = self.many.remove(&index) else { return };
         *self.many_bytes() -= runs.heap_bytes();
         let only = runs.main.first().or_else(|| runs.side.iter().find_map(|run| run.first()));

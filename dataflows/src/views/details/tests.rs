@@ -161,6 +161,28 @@ fn one_entry_inline_several_in_order_and_counts_summed() {
     assert_eq!(details.of(5).len(), 1);
 }
 
+/// A retention cut that leaves a group one entry moves it back inline; the bytes counted
+/// for the groups with runs stay the sum over those left (a cut forgets the sum, and the
+/// move took the group's bytes off a sum recomputed without it: an underflow with one
+/// such group, a wrong `/metrics` figure with more).
+#[test]
+fn a_cut_that_moves_a_group_back_inline_keeps_the_byte_count() {
+    for others in [0u32, 3] {
+        let mut details = Details::default();
+        for group in 0..=others {
+            for second in 0..40 {
+                details.add(group, entry(10 + second % 2, second, 7, 1), 1);
+            }
+        }
+        details.add(0, entry(20, 1, 7, 1), 1);
+        details.retain_from(20);
+        assert_eq!(details.of(0).len(), 1, "back inline");
+        let counted = details.heap_bytes();
+        details.many_bytes = None;
+        assert_eq!(details.heap_bytes(), counted, "{others} other groups with runs");
+    }
+}
+
 #[test]
 fn counts_past_an_entry_continue_in_the_next() {
     let mut details = Details::default();

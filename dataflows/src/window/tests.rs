@@ -55,14 +55,12 @@ fn window(start: i64, end: i64) -> Window {
 /// An occurrence: `(epoch second, environment, user)`.
 type Occurrence = (i64, Option<Symbol>, u64);
 
+/// What a window answers: count, first and last seen (micros), distinct users.
+type Expected = (u64, i64, i64, u64);
+
 /// Count, first and last seen (micros) and distinct users of the occurrences in
 /// `[start, end]` of the wanted environments: what the window functions must answer.
-fn expected_in(
-    occurrences: &[Occurrence],
-    environments: Option<&[Symbol]>,
-    start: i64,
-    end: i64,
-) -> (Vec<Occurrence>, Option<(u64, i64, i64, u64)>) {
+fn expected_in(occurrences: &[Occurrence], environments: Option<&[Symbol]>, start: i64, end: i64) -> (Vec<Occurrence>, Option<Expected>) {
     let selected: Vec<Occurrence> = occurrences
         .iter()
         .filter(|o| start <= o.0 && o.0 <= end && environments.is_none_or(|w| o.1.is_some_and(|e| w.contains(&e))))

@@ -259,13 +259,7 @@ async fn issues_count(
     let mut counts = serde_json::Map::new();
     for (query, search) in parsed {
         let scope = Scope::new(window, environments.clone(), None, Collapse::default(), Some(&search));
-        let list_query = crate::list_index::ListQuery {
-            sort: crate::list_params::Sort::Date,
-            window,
-            search: &search,
-            scope: &scope,
-            inbox_since: window.start,
-        };
+        let list_query = crate::list_index::ListQuery::by_date(window, &search, &scope);
         // The list's hits (exact up to 1000) with a one-row page.
         let listing = crate::list_index::list(&views, &list_query, &in_scope, None, 1, crate::list_index::Strategy::configured());
         counts.insert(query.to_string(), listing.hits.min(ISSUES_COUNT_MAX).into());

@@ -133,13 +133,7 @@ fn resolve_targets(
         .for_viewer(actor)
         .with_environments(environments.clone());
     let scope = crate::api_window::Scope::new(window, environments, None, Default::default(), Some(&search));
-    let list_query = crate::list_index::ListQuery {
-        sort: crate::list_params::Sort::Date,
-        window,
-        search: &search,
-        scope: &scope,
-        inbox_since: window.start,
-    };
+    let list_query = crate::list_index::ListQuery::by_date(window, &search, &scope);
     let listing = crate::list_index::list(
         &views,
         &list_query,

@@ -33,6 +33,21 @@ pub struct ListQuery<'a> {
     pub inbox_since: Micros,
 }
 
+impl<'a> ListQuery<'a> {
+    /// The groups `search` matches in `window`, most recently seen first: what the count
+    /// endpoint and the query-targeted mutations select (they do not page, so the order
+    /// only decides which groups a capped selection keeps).
+    pub fn by_date(window: Window, search: &'a IssueQuery, scope: &'a Scope) -> ListQuery<'a> {
+        ListQuery {
+            sort: Sort::Date,
+            window,
+            search,
+            scope,
+            inbox_since: window.start,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {
     /// Every group (the reference).

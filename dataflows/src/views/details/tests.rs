@@ -210,3 +210,24 @@ fn a_late_occurrence_moves_no_later_entry() {
     let want: Vec<i64> = (0..i64::from(n)).map(|i| 1_000 * 3600 + i).collect();
     assert_eq!(seconds, want);
 }
+
+/// The galloping search for a range of hours finds what two binary searches find, for ranges
+/// near either end, in the middle, outside the run and empty.
+#[test]
+fn the_hour_range_search_gallops_to_the_binary_searches_answer() {
+    let mut next = crate::test_rng::below(0x2545_f491_4f6c_dd1d);
+    for len in [0usize, 1, 2, 3, 5, 64, 65, 1000] {
+        let mut hours: Vec<u32> = (0..len).map(|_| 100 + next(50) as u32).collect();
+        hours.sort_unstable();
+        let run: Vec<[u32; 5]> = hours.iter().map(|&h| [h, 0, 0, 0, 0]).collect();
+        for _ in 0..300 {
+            let (a, b) = (95 + next(60) as u32, 95 + next(60) as u32);
+            let (first, last) = (a.min(b), a.max(b));
+            let from = run.partition_point(|e| e[0] < first);
+            let to = from + run[from..].partition_point(|e| e[0] <= last);
+            let got = super::read::within(&run, (first, last));
+            assert_eq!(got, &run[from..to], "len {len} [{first}, {last}]");
+            assert_eq!(got.as_ptr(), run[from..].as_ptr(), "len {len} [{first}, {last}]");
+        }
+    }
+}

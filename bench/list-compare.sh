@@ -2,7 +2,7 @@
 # Byte-for-byte comparison of two builds' issues lists on the same state: both `run` the same
 # inputs (default: 1M distinct groups and the 1M-line, 100K-fingerprint load, whose groups
 # span 14 days in several environments), then each query below, and the second page of some
-# (by the first build's `next` cursor), goes to both; bodies and the `X-Hits` and `Link`
+# (each build following its own `next` cursor: paging-snapshot tokens differ), goes to both; bodies and the `X-Hits` and `Link`
 # headers (port removed) must be equal. Exits 1 on a difference.
 # Usage: bench/list-compare.sh BIN_A BIN_B [INPUT...]
 set -euo pipefail
@@ -60,24 +60,25 @@ queries=(
 paged=(0 6 7 14 16 23 24)
 fetch() { # PORT QUERY -> headers of interest and body, port-free
   curl -s -D "$work/head" -o "$work/body" "http://127.0.0.1:$1/api/0/organizations/sentry/issues/$2"
-  { { grep -iE '^(x-hits|link|x-max-hits|x-sentry-direct-hit):' "$work/head" || true; } | sed "s/127.0.0.1:$1/HOST/g" | tr -d "\r"; cat "$work/body"; } > "$work/out-$1"
+  # Paging-snapshot tokens (`s<hex>:`) are drawn per server: compared as TOKEN.
+  { { grep -iE '^(x-hits|link|x-max-hits|x-sentry-direct-hit):' "$work/head" || true; } | sed -E "s/127.0.0.1:$1/HOST/g; s/cursor=(\"?)s[0-9a-f]+:/cursor=\1sTOKEN:/g" | tr -d "\r"; cat "$work/body"; } > "$work/out-$1"
 }
 next_cursor() { { grep -i "^link:" "$work/head" || true; } | sed -E 's/.*rel="next"; results="[a-z]+"; cursor="([^"]+)".*/\1/' | tr -d '\r'; }
 failed=0
-compare() { # QUERY
-  fetch "${ports[0]}" "$1"; local cursor; cursor=$(next_cursor)
-  fetch "${ports[1]}" "$1"
+compare() { # QUERY [CURSOR_A CURSOR_B]: each build follows its own cursor (snapshot tokens differ)
+  local sep=""; [ $# -gt 1 ] && sep="&cursor="
+  fetch "${ports[0]}" "$1$sep${2:-}"; cursor_a=$(next_cursor)
+  fetch "${ports[1]}" "$1$sep${3:-}"; cursor_b=$(next_cursor)
   if cmp -s "$work/out-${ports[0]}" "$work/out-${ports[1]}"; then
-    echo "same  $(wc -c < "$work/out-${ports[0]}") bytes  $1"
+    echo "same  $(wc -c < "$work/out-${ports[0]}") bytes  $1${2:+ (next page)}"
   else
-    echo "DIFF  $1"; failed=1
+    echo "DIFF  $1${2:+ (next page)}"; failed=1
   fi
-  last_cursor=$cursor
 }
 for i in "${!queries[@]}"; do
   compare "${queries[$i]}"
-  if [[ " ${paged[*]} " == *" $i "* ]] && [ -n "$last_cursor" ]; then
-    compare "${queries[$i]}&cursor=$last_cursor"
+  if [[ " ${paged[*]} " == *" $i "* ]] && [ -n "$cursor_a" ] && [ -n "$cursor_b" ]; then
+    compare "${queries[$i]}" "$cursor_a" "$cursor_b"
   fi
 done
 exit $failed

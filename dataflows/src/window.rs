@@ -401,30 +401,75 @@ pub fn last_seen_in(row: &GroupRow, environments: Option<&[Symbol]>, window: Win
 }
 
 /// Distinct users of the selected occurrences within `window`, given their `aggregate` there
-/// (from [`aggregate_group`]): the lifetime count when that is every occurrence.
+/// (from [`aggregate_group`]): the lifetime count when that is every occurrence. The entries
+/// are read run by run (distinct users need no time order), a facet's verdict is
+/// remembered by its index in the details' facet table, and the read stops once the users
+/// found are the group's lifetime distinct users (`user_count`, which no selection of its
+/// occurrences exceeds: a busy group's few users are mostly all found in its first entries).
 pub fn users_of(views: &IssueViews, hours: &GroupHours, row: &GroupRow, aggregate: &Aggregate, window: Window) -> u64 {
     if hours.complete && aggregate.count == row.times_seen {
         return row.user_count;
     }
-    let seconds = window.whole_seconds().seconds();
+    let (first, last_second) = window.whole_seconds().seconds();
     let mut selector = hours.select.selector(views);
-    let entries = details::hours_of(hours.details, aggregate.hours);
-    let mut users = UserSet::with_room(entries.size_hint().0);
+    let all = matches!(hours.select, Select::All);
+    let details = hours.details;
+    let mut verdicts = FacetVerdicts::default();
+    let mut users = UserSet::default();
     let mut last = 0;
-    for e in entries {
-        let user = details::user(&e);
+    let most = row.user_count;
+    if most == 0 {
+        return 0;
+    }
+    details.for_each_unordered(aggregate.hours, |second, facet, user| {
         // Runs of one user (a burst) are tested once.
-        if user != 0 && user != last && edges::counts(&e, &mut selector, seconds) {
+        if user == 0 || user == last || second < first || second > last_second {
+            return true;
+        }
+        if all || verdicts.accepts(facet, |index| selector.accepts(details.facet_id(index))) {
             users.insert(user);
             last = user;
         }
-    }
+        users.len < most
+    });
     users.len
 }
 
-/// Distinct non-zero users, in an open-addressing table of at least twice the entries it
-/// may get: a busy group's details name a few distinct users thousands of times, and
-/// sorting them all to count the distinct ones was a tenth of an `environment=` page.
+/// The verdicts of the last few facet indexes seen (by their low bits).
+struct FacetVerdicts {
+    /// `index + 1` per slot (0: empty).
+    seen: [u32; FACET_SLOTS],
+    verdicts: u64,
+}
+
+const FACET_SLOTS: usize = 64;
+
+impl Default for FacetVerdicts {
+    fn default() -> FacetVerdicts {
+        FacetVerdicts {
+            seen: [0; FACET_SLOTS],
+            verdicts: 0,
+        }
+    }
+}
+
+impl FacetVerdicts {
+    fn accepts(&mut self, index: u32, decide: impl FnOnce(u32) -> bool) -> bool {
+        let slot = index as usize % FACET_SLOTS;
+        if self.seen[slot] == index.wrapping_add(1) {
+            return self.verdicts & (1 << slot) != 0;
+        }
+        let verdict = decide(index);
+        self.seen[slot] = index.wrapping_add(1);
+        self.verdicts = (self.verdicts & !(1 << slot)) | (u64::from(verdict) << slot);
+        verdict
+    }
+}
+
+/// Distinct non-zero users, in an open-addressing table kept at most half full: a busy
+/// group's details name a few distinct users thousands of times, so the table grows with
+/// the distinct users, not with the entries (sized by the entries, zeroing it was a tenth
+/// of an `environment=` page).
 struct UserSet {
     slots: Vec<u64>,
     /// `64 - log2(slots)`: a user's home slot is the top bits of its Fibonacci hash.
@@ -432,9 +477,14 @@ struct UserSet {
     len: u64,
 }
 
+impl Default for UserSet {
+    fn default() -> UserSet {
+        UserSet::with_slots(64)
+    }
+}
+
 impl UserSet {
-    fn with_room(entries: usize) -> UserSet {
-        let slots = (2 * entries).next_power_of_two().max(16);
+    fn with_slots(slots: usize) -> UserSet {
         UserSet {
             slots: vec![0; slots],
             shift: 64 - slots.trailing_zeros(),
@@ -444,6 +494,17 @@ impl UserSet {
 
     /// Adds `user` (not 0, which marks an empty slot).
     fn insert(&mut self, user: u64) {
+        if self.put(user) && 2 * self.len > self.slots.len() as u64 {
+            let mut grown = UserSet::with_slots(2 * self.slots.len());
+            for &u in self.slots.iter().filter(|&&u| u != 0) {
+                grown.put(u);
+            }
+            *self = grown;
+        }
+    }
+
+    /// Adds `user` to a table with room; whether it was new.
+    fn put(&mut self, user: u64) -> bool {
         let mask = self.slots.len() - 1;
         let mut slot = (user.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize;
         loop {
@@ -451,9 +512,9 @@ impl UserSet {
                 0 => {
                     self.slots[slot] = user;
                     self.len += 1;
-                    return;
+                    return true;
                 }
-                u if u == user => return,
+                u if u == user => return false,
                 _ => slot = (slot + 1) & mask,
             }
         }

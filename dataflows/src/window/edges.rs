@@ -46,7 +46,7 @@ impl<'v> Select<'v> {
 }
 
 impl Selector<'_> {
-    fn accepts(&mut self, facet: u64) -> bool {
+    pub(super) fn accepts(&mut self, facet: u64) -> bool {
         let slot = facet as usize % SEEN;
         if self.filled & (1 << slot) != 0 && self.seen[slot] == facet {
             return self.verdicts & (1 << slot) != 0;

@@ -1,7 +1,7 @@
 //! Reading a group's details: the entries of a range of hours in time order, merged from
 //! the group's sorted runs (most groups have one, and then this is a slice walk).
 
-use super::{key, Entry, Packed};
+use super::{key, Entry, Packed, SECOND_MASK};
 
 /// A group's occurrence details (borrowed from the views), read in time order.
 #[derive(Clone, Copy, Default)]
@@ -107,6 +107,27 @@ impl<'v> GroupDetails<'v> {
     /// Every entry, in time order.
     pub fn iter(&self) -> Iter<'v> {
         self.hours((0, u32::MAX))
+    }
+
+    /// The stored entries of hours `first..=last` run by run, not in time order (for reads
+    /// that need no order, such as distinct users: no merge of the runs, no decoding of facet
+    /// ids): `f(epoch second, facet index, user)` for each, the facet index being what
+    /// [`GroupDetails::facet_id`] maps to its id. Keys split across runs come once per run.
+    /// The read stops when `f` returns false.
+    pub fn for_each_unordered(&self, range: (u32, u32), mut f: impl FnMut(i64, u32, u64) -> bool) {
+        for run in std::iter::once(self.main).chain(self.side.iter().map(Vec::as_slice)) {
+            for p in within(run, range) {
+                let second = i64::from(p[0]) * 3600 + i64::from(p[1] & SECOND_MASK);
+                if !f(second, p[2], u64::from(p[3]) | (u64::from(p[4]) << 32)) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The facet id of a facet index of [`GroupDetails::for_each_unordered`] (0 if unknown).
+    pub fn facet_id(&self, index: u32) -> u64 {
+        self.facets.get(index as usize).copied().unwrap_or(0)
     }
 }
 

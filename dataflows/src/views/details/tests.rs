@@ -31,6 +31,17 @@ fn check(details: &Details, model: &Model, group: u32, range: (u32, u32), case: 
         got.iter().map(|e| i64::from(e.0) * 3600 + i64::from(e.1)).collect::<Vec<_>>(),
         "{case}"
     );
+    // Run by run: the same keys (each entry once), in any order.
+    let mut ordered: Vec<(i64, u64, u64)> = got.iter().map(|e| (i64::from(e.0) * 3600 + i64::from(e.1), e.2, e.3)).collect();
+    let mut unordered = Vec::new();
+    let group_details = details.of(group);
+    group_details.for_each_unordered(range, |second, facet, user| {
+        unordered.push((second, group_details.facet_id(facet), user));
+        true
+    });
+    ordered.sort_unstable();
+    unordered.sort_unstable();
+    assert_eq!(unordered, ordered, "{case}: run by run");
     let mut summed: BTreeMap<(u32, u32, u64, u64), u64> = BTreeMap::new();
     for (h, s, f, u, n) in got {
         assert!(n > 0, "{case}: an empty entry");

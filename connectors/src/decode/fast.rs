@@ -25,20 +25,27 @@ const MAX_DEPTH: usize = 64;
 /// unambiguous shape; `false` means "use the serde path" (and `message` is then partly filled).
 /// Filled in place: the message is large, and returning it by value cost several copies per line.
 pub(super) fn parse_into<'a>(line: &'a [u8], message: &mut WireMessage<'a>) -> bool {
-    // Valid UTF-8 once for the whole line: string slices taken between quotes are then valid.
-    let Ok(text) = simdutf8::basic::from_utf8(line) else {
-        return false;
-    };
     let specials = Specials::of(line);
     if specials.brackets > MAX_BRACKETS {
         // The serde path decides these (sonic-rs or serde_json, by the same count).
         return false;
     }
+    // Valid UTF-8 once for the whole line: string slices taken between quotes are then valid.
+    // An all-ASCII line (the scan above tells) is valid UTF-8 as it is: no second pass.
+    let text = if specials.ascii {
+        // Safety: every byte is ASCII (`Specials::of` checked each one), and ASCII is UTF-8.
+        unsafe { std::str::from_utf8_unchecked(line) }
+    } else {
+        match simdutf8::basic::from_utf8(line) {
+            Ok(text) => text,
+            Err(_) => return false,
+        }
+    };
     let mut parser = Parser {
         text,
         s: text.as_bytes(),
         pos: 0,
-        specials: &specials,
+        specials: specials.words(),
         pending: None,
     };
     if parser.message(message).is_none() {
@@ -66,8 +73,8 @@ struct Parser<'a, 'b> {
     text: &'a str,
     s: &'a [u8],
     pos: usize,
-    /// Where the plain runs of string text end.
-    specials: &'b Specials,
+    /// Where the plain runs of string text end (see [`Specials`]).
+    specials: &'b [u64],
     /// The single entry of the fingerprint, to hash at the end.
     pending: Option<Pending<'a>>,
 }
@@ -105,6 +112,11 @@ impl<'a> Parser<'a, '_> {
     /// The next non-blank byte, not consumed.
     #[inline(always)]
     fn peek(&mut self) -> Option<u8> {
+        let byte = *self.s.get(self.pos)?;
+        // Blanks are at most b' ': anything above is the answer (compact JSON: always).
+        if byte > b' ' {
+            return Some(byte);
+        }
         self.ws();
         self.s.get(self.pos).copied()
     }
@@ -131,6 +143,7 @@ impl<'a> Parser<'a, '_> {
 
     /// The raw bytes of the string at the cursor (between the quotes) and whether it has
     /// escapes; every escape is checked, lone surrogates included (they are refused).
+    #[inline(always)]
     fn string_raw(&mut self) -> Option<(&'a [u8], bool)> {
         let s = self.s;
         self.string_span().map(|(start, end, escaped)| (&s[start..end], escaped))
@@ -142,13 +155,25 @@ impl<'a> Parser<'a, '_> {
         if self.peek()? != b'"' {
             return None;
         }
-        let s = self.s;
         let start = self.pos + 1;
-        let mut i = start;
+        let end = Specials::next_in(self.specials, start)?;
+        // The usual string: no escape, its first special byte is its closing quote.
+        if *self.s.get(end)? == b'"' {
+            self.pos = end + 1;
+            return Some((start, end, false));
+        }
+        self.escaped_span(start, end)
+    }
+
+    /// The rest of `string_span` from `i`, the string's first special byte that is not its
+    /// closing quote: out of line, so that the common case stays small enough to inline.
+    #[cold]
+    #[inline(never)]
+    fn escaped_span(&mut self, start: usize, mut i: usize) -> Option<(usize, usize, bool)> {
+        let s = self.s;
         let mut escaped = false;
         loop {
-            i = self.specials.next(i)?;
-            match s[i] {
+            match *s.get(i)? {
                 b'"' => {
                     self.pos = i + 1;
                     return Some((start, i, escaped));
@@ -175,6 +200,7 @@ impl<'a> Parser<'a, '_> {
                 // A control character.
                 _ => return None,
             }
+            i = Specials::next_in(self.specials, i)?;
         }
     }
 
@@ -283,42 +309,77 @@ impl<'a> Parser<'a, '_> {
         })
     }
 
-    /// Any JSON value, checked and skipped.
+    /// Any JSON value, checked and skipped: in one loop with the open containers as a bit
+    /// stack (bit set: an object) rather than by recursion through [`Self::object`], which
+    /// cost a call and a closure per value. Accepts and refuses exactly what the recursive
+    /// form did (keys with escapes refused, containers deeper than [`MAX_DEPTH`] refused).
     fn skip(&mut self, depth: usize) -> Option<()> {
-        match self.peek()? {
-            b'"' => self.string_raw().map(|_| ()),
-            b'{' => {
-                if depth >= MAX_DEPTH {
-                    return None;
+        // Containers open inside the value, innermost at bit 0.
+        let mut open = 0usize;
+        let mut objects = 0u64;
+        loop {
+            // A value.
+            match self.peek()? {
+                b'"' => {
+                    self.string_span()?;
                 }
-                self.object(|parser, _| parser.skip(depth + 1))
-            }
-            b'[' => {
-                if depth >= MAX_DEPTH {
-                    return None;
-                }
-                self.pos += 1;
-                if self.peek()? == b']' {
+                bracket @ (b'{' | b'[') => {
+                    if depth + open >= MAX_DEPTH || open >= 64 {
+                        return None;
+                    }
                     self.pos += 1;
-                    return Some(());
-                }
-                loop {
-                    self.skip(depth + 1)?;
-                    match self.peek()? {
-                        b',' => self.pos += 1,
-                        b']' => {
-                            self.pos += 1;
-                            return Some(());
+                    let (object, close) = if bracket == b'{' { (true, b'}') } else { (false, b']') };
+                    if self.peek()? == close {
+                        self.pos += 1;
+                    } else {
+                        open += 1;
+                        objects = objects << 1 | u64::from(object);
+                        if object {
+                            self.skipped_key()?;
                         }
-                        _ => return None,
+                        continue;
                     }
                 }
+                b't' => self.literal(b"true")?,
+                b'f' => self.literal(b"false")?,
+                b'n' => self.literal(b"null")?,
+                _ => {
+                    self.number()?;
+                }
             }
-            b't' => self.literal(b"true"),
-            b'f' => self.literal(b"false"),
-            b'n' => self.literal(b"null"),
-            _ => self.number().map(|_| ()),
+            // After a value: close what ends here, up to the next value.
+            loop {
+                if open == 0 {
+                    return Some(());
+                }
+                let object = objects & 1 != 0;
+                match self.peek()? {
+                    b',' => {
+                        self.pos += 1;
+                        if object {
+                            self.skipped_key()?;
+                        }
+                        break;
+                    }
+                    b'}' if object => {}
+                    b']' if !object => {}
+                    _ => return None,
+                }
+                self.pos += 1;
+                open -= 1;
+                objects >>= 1;
+            }
         }
+    }
+
+    /// A key of a skipped object and its colon (keys with escapes refused, as in `object`).
+    #[inline(always)]
+    fn skipped_key(&mut self) -> Option<()> {
+        let (_, _, escaped) = self.string_span()?;
+        if escaped {
+            return None;
+        }
+        self.eat(b':')
     }
 
     /// An object: `field(parser, key)` reads each value. Keys with escapes are refused.

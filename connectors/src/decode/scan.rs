@@ -13,6 +13,8 @@ pub(super) struct Specials {
     words: usize,
     /// How many `[` and `{` bytes the line has (strings included).
     pub(super) brackets: usize,
+    /// Whether every byte of the line is ASCII (then it is valid UTF-8 without a second pass).
+    pub(super) ascii: bool,
 }
 
 #[inline(always)]
@@ -28,6 +30,7 @@ impl Specials {
             heap: Vec::new(),
             words,
             brackets: 0,
+            ascii: true,
         };
         if words > STACK_WORDS {
             specials.heap = vec![0; words];
@@ -37,12 +40,13 @@ impl Specials {
         } else {
             &mut specials.stack[..words]
         };
-        specials.brackets = fill(line, out);
+        (specials.brackets, specials.ascii) = fill(line, out);
         specials
     }
 
+    /// The bitmap, one word per 64 bytes (for [`Self::next_in`]).
     #[inline(always)]
-    fn words(&self) -> &[u64] {
+    pub(super) fn words(&self) -> &[u64] {
         if self.words > STACK_WORDS {
             &self.heap
         } else {
@@ -52,8 +56,14 @@ impl Specials {
 
     /// The position of the first special byte at or after `from`, `None` if there is none.
     #[inline(always)]
+    #[cfg(test)]
     pub(super) fn next(&self, from: usize) -> Option<usize> {
-        let words = self.words();
+        Self::next_in(self.words(), from)
+    }
+
+    /// [`Self::next`] in `words` (of [`Self::words`]), which a caller keeps at hand.
+    #[inline(always)]
+    pub(super) fn next_in(words: &[u64], from: usize) -> Option<usize> {
         let mut word = from / 64;
         let mut bits = *words.get(word)? & (!0u64 << (from % 64));
         while bits == 0 {
@@ -64,8 +74,9 @@ impl Specials {
     }
 }
 
-/// Fills `out` (one word per 64 bytes of `line`) and returns the bracket count.
-fn fill(line: &[u8], out: &mut [u64]) -> usize {
+/// Fills `out` (one word per 64 bytes of `line`) and returns the bracket count and whether
+/// every byte is ASCII.
+fn fill(line: &[u8], out: &mut [u64]) -> (usize, bool) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("popcnt") {
@@ -93,7 +104,7 @@ fn padded_tail(line: &[u8]) -> Option<[u8; 64]> {
 }
 
 #[allow(dead_code)] // The reference for the SIMD versions (tests) and other architectures.
-fn fill_scalar(line: &[u8], out: &mut [u64]) -> usize {
+fn fill_scalar(line: &[u8], out: &mut [u64]) -> (usize, bool) {
     let mut brackets = 0;
     for (word, block) in out.iter_mut().zip(line.chunks(64)) {
         *word = 0;
@@ -102,33 +113,37 @@ fn fill_scalar(line: &[u8], out: &mut [u64]) -> usize {
             brackets += (byte | 0x20 == b'{') as usize;
         }
     }
-    brackets
+    (brackets, line.is_ascii())
 }
 
 #[cfg(target_arch = "x86_64")]
-/// Runs `block` (a 64-byte block → its special-byte bits and bracket count) over `line`,
-/// the last partial block zero-padded; one word of `out` per block. Inlined into each
-/// instruction set's caller so that `block` is compiled with that caller's features.
+/// Runs `block` (a 64-byte block → its special-byte bits, bracket count and non-zero if a
+/// byte is not ASCII) over `line`, the last partial block padded; one word of `out` per block.
+/// Inlined into each instruction set's caller so that `block` is compiled with that caller's
+/// features.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn fill_blocks(line: &[u8], out: &mut [u64], block: impl Fn(&[u8]) -> (u64, usize)) -> usize {
+fn fill_blocks(line: &[u8], out: &mut [u64], block: impl Fn(&[u8]) -> (u64, usize, u32)) -> (usize, bool) {
     let mut brackets = 0;
+    let mut high = 0;
     let mut words = out.iter_mut();
     for (chunk, word) in line.chunks_exact(64).zip(&mut words) {
-        let (bits, count) = block(chunk);
+        let (bits, count, non_ascii) = block(chunk);
         *word = bits;
         brackets += count;
+        high |= non_ascii;
     }
     if let (Some(tail), Some(word)) = (padded_tail(line), words.next()) {
-        let (bits, count) = block(&tail);
+        let (bits, count, non_ascii) = block(&tail);
         *word = bits;
         brackets += count;
+        high |= non_ascii;
     }
-    brackets
+    (brackets, high == 0)
 }
 
 #[target_feature(enable = "avx2,popcnt")]
-unsafe fn fill_avx2(line: &[u8], out: &mut [u64]) -> usize {
+unsafe fn fill_avx2(line: &[u8], out: &mut [u64]) -> (usize, bool) {
     use std::arch::x86_64::*;
     let (quote, backslash, control) = (_mm256_set1_epi8(b'"' as i8), _mm256_set1_epi8(b'\\' as i8), _mm256_set1_epi8(0x1f));
     let (bit, brace) = (_mm256_set1_epi8(0x20), _mm256_set1_epi8(b'{' as i8));
@@ -140,7 +155,12 @@ unsafe fn fill_avx2(line: &[u8], out: &mut [u64]) -> usize {
             _mm256_cmpeq_epi8(_mm256_max_epu8(bytes, control), control),
         );
         let bracket = _mm256_cmpeq_epi8(_mm256_or_si256(bytes, bit), brace);
-        (_mm256_movemask_epi8(special) as u32 as u64, _mm256_movemask_epi8(bracket) as u32)
+        (
+            _mm256_movemask_epi8(special) as u32 as u64,
+            _mm256_movemask_epi8(bracket) as u32,
+            // The top bit of each byte: set for every non-ASCII byte.
+            _mm256_movemask_epi8(bytes) as u32,
+        )
     };
     let block = |bytes: &[u8]| {
         // Safety: `bytes` has 64 bytes; loads are unaligned.
@@ -150,18 +170,22 @@ unsafe fn fill_avx2(line: &[u8], out: &mut [u64]) -> usize {
                 half(_mm256_loadu_si256(bytes.as_ptr().add(32).cast())),
             )
         };
-        (low.0 | high.0 << 32, (low.1.count_ones() + high.1.count_ones()) as usize)
+        (
+            low.0 | high.0 << 32,
+            (low.1.count_ones() + high.1.count_ones()) as usize,
+            low.2 | high.2,
+        )
     };
     fill_blocks(line, out, block)
 }
 
 #[cfg(target_arch = "x86_64")]
-unsafe fn fill_sse2(line: &[u8], out: &mut [u64]) -> usize {
+unsafe fn fill_sse2(line: &[u8], out: &mut [u64]) -> (usize, bool) {
     use std::arch::x86_64::*;
     let (quote, backslash, control) = (_mm_set1_epi8(b'"' as i8), _mm_set1_epi8(b'\\' as i8), _mm_set1_epi8(0x1f));
     let (bit, brace) = (_mm_set1_epi8(0x20), _mm_set1_epi8(b'{' as i8));
     let block = |bytes: &[u8]| {
-        let (mut special, mut bracket) = (0u64, 0u64);
+        let (mut special, mut bracket, mut high) = (0u64, 0u64, 0u32);
         for quarter in 0..4 {
             // Safety: `bytes` has 64 bytes; loads are unaligned.
             let v = unsafe { _mm_loadu_si128(bytes.as_ptr().add(16 * quarter).cast()) };
@@ -171,8 +195,9 @@ unsafe fn fill_sse2(line: &[u8], out: &mut [u64]) -> usize {
             );
             special |= (_mm_movemask_epi8(hits) as u32 as u64) << (16 * quarter);
             bracket |= (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_or_si128(v, bit), brace)) as u32 as u64) << (16 * quarter);
+            high |= _mm_movemask_epi8(v) as u32;
         }
-        (special, bracket.count_ones() as usize)
+        (special, bracket.count_ones() as usize, high)
     };
     fill_blocks(line, out, block)
 }
@@ -185,24 +210,29 @@ mod tests {
     /// position (and across the 32- and 64-byte seams), against the byte-by-byte definition.
     #[test]
     fn bitmaps_and_counts_match_the_definition() {
-        let fillers = [b'a', b' ', 0x7f, 0x80, 0xff, b'}', b']', b'z' + 1, b'[' - 1];
-        for len in 0..200usize {
+        // With and without non-ASCII bytes among the fillers (an ASCII line then has one
+        // non-ASCII byte at `at` at most).
+        let mixed: &[u8] = &[b'a', b' ', 0x7f, 0x80, 0xff, b'}', b']', b'z' + 1, b'[' - 1];
+        let ascii: &[u8] = &[b'a', b' ', 0x7f, b'}', b']', b'z' + 1, b'[' - 1];
+        for (fillers, len) in [mixed, ascii].into_iter().flat_map(|f| (0..200usize).map(move |len| (f, len))) {
             for at in (0..len).step_by(3).chain([len.saturating_sub(1)]) {
-                for byte in [b'"', b'\\', 0, 0x1f, b'\n', b'[', b'{'] {
+                for byte in [b'"', b'\\', 0, 0x1f, b'\n', b'[', b'{', 0x80, 0xff] {
                     let mut line: Vec<u8> = (0..len).map(|i| fillers[i % fillers.len()]).collect();
                     if at < len {
                         line[at] = byte;
                     }
                     let mut expected = vec![0; len.div_ceil(64)];
-                    let brackets = fill_scalar(&line, &mut expected);
+                    let (brackets, ascii) = fill_scalar(&line, &mut expected);
                     let specials = Specials::of(&line);
                     assert_eq!(specials.words(), &expected[..], "len {len} at {at}");
                     assert_eq!(specials.brackets, brackets, "len {len} at {at}");
+                    assert_eq!(specials.ascii, ascii, "len {len} at {at}");
+                    assert_eq!(ascii, line.iter().all(u8::is_ascii), "len {len} at {at}");
                     #[cfg(target_arch = "x86_64")]
                     {
                         let mut sse2 = vec![0; len.div_ceil(64)];
                         // Safety: SSE2 is part of the x86_64 baseline.
-                        assert_eq!(unsafe { fill_sse2(&line, &mut sse2) }, brackets);
+                        assert_eq!(unsafe { fill_sse2(&line, &mut sse2) }, (brackets, ascii));
                         assert_eq!(sse2, expected, "len {len} at {at}");
                     }
                     let first = line.iter().position(|&b| is_special(b));

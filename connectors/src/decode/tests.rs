@@ -350,3 +350,82 @@ fn plain_decimals_are_sonics_values() {
         assert!(same_on_both_paths(&FULL.replace("1704067201.071485", n)), "{n}");
     }
 }
+
+/// Values in fields the model ignores, skipped by the fast path's loop: well-formed ones of
+/// every shape are accepted (and equal serde's record); malformed ones (and keys with
+/// escapes, as before) are declined, so that the serde path decides and words the reason:
+/// mismatched brackets, trailing commas and invalid UTF-8 included, at offsets across the
+/// scan's 64-byte blocks.
+#[test]
+fn skipped_values_are_checked_exactly() {
+    let good = [
+        "null",
+        "true",
+        "-1.5e-3",
+        "\"s\\\"\\\\\\u00e9\"",
+        "[]",
+        "{}",
+        "[ ]",
+        "{ }",
+        "[[],[[]],{}]",
+        "{\"a\":{\"b\":[1,{\"c\":null}]},\"d\":[]}",
+        "[{\"a\":[{\"b\":{}}]},\"x\",0,false]",
+        " [ 1 , { \"k\" : \"v\" } ] ",
+        "\"é😀\"",
+        "{\"é\":\"\\ud83d\\ude00\"}",
+    ];
+    let bad = [
+        "[1,]",
+        "{\"a\":1,}",
+        "[}",
+        "{]",
+        "{\"a\"}",
+        "{\"a\":}",
+        "{\"a\" 1}",
+        "[1 2]",
+        "{1:2}",
+        "[\"a\":1]",
+        "{\"a\":1]",
+        "[[1]",
+        "{\"a\":[}]}",
+        "[tru]",
+        "[nul]",
+        "[01]",
+        "{\"\\u0061\":1}",
+        "\"\u{1}\"",
+        "[\"\\q\"]",
+        "[-]",
+    ];
+    for shift in [0, 1, 30, 31, 32, 33, 62, 63, 64, 65] {
+        let pad = "p".repeat(shift);
+        for (value, accepted) in good.iter().map(|v| (v, true)).chain(bad.iter().map(|v| (v, false))) {
+            let line = FULL.replacen("{\"id\"", &format!("{{\"pad\":\"{pad}\",\"skip\":{value},\"id\"",), 1);
+            assert_eq!(same_on_both_paths(&line), accepted, "{line}");
+            // The same inside the event, and inside a user (other skip depths).
+            let line = FULL.replace("\"platform\":\"ruby\"", &format!("\"platform\":{value},\"p\":\"{pad}\""));
+            assert_eq!(same_on_both_paths(&line), accepted, "{line}");
+            let line = FULL.replace("\"geo\":{\"city\":\"x\"}", &format!("\"geo\":{value}"));
+            assert_eq!(same_on_both_paths(&line), accepted, "{line}");
+        }
+    }
+    // Invalid UTF-8 inside a skipped string (the line is then not all ASCII either); valid
+    // UTF-8 there is accepted.
+    let with_skipped = |bytes: &[u8]| [&b"{\"skip\":[\""[..], bytes, b"\"],", &FULL.as_bytes()[1..]].concat();
+    for bytes in [
+        &b"\xff"[..],
+        b"\xc3",
+        b"\xe2\x82",
+        b"\xed\xa0\x80",
+        b"\xc3\xa9\xff",
+        b"\xf4\x90\x80\x80",
+    ] {
+        let line = with_skipped(bytes);
+        // Declined; the serde path then decides, as before (sonic-rs does not check the
+        // bytes of values it ignores, so such a line may still decode).
+        assert!(fast::parse(&line).is_none(), "{}", String::from_utf8_lossy(&line));
+    }
+    for bytes in [&b"\xc3\xa9"[..], "😀".as_bytes(), b"\x7f"] {
+        let line = with_skipped(bytes);
+        assert!(same_on_both_paths(std::str::from_utf8(&line).unwrap()));
+    }
+}

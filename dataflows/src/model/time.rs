@@ -56,49 +56,49 @@ pub fn days_in_month(year: i64, month: i64) -> i64 {
 /// Parses `YYYY-MM-DDTHH:MM:SS[.f{1,6}]` followed by `Z`, nothing, or (when `allow_offset`)
 /// `±HH:MM`.
 pub fn parse_iso(text: &str, allow_offset: bool) -> Result<Micros, String> {
-    let bad = || format!("invalid datetime {text:?}");
-    let b = text.as_bytes();
-    if b.len() < 19 {
-        return Err(bad());
-    }
-    let num = |range: std::ops::Range<usize>| -> Result<i64, String> {
-        let digits = &b[range];
-        if digits.iter().all(u8::is_ascii_digit) {
-            Ok(digits.iter().fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')))
-        } else {
-            Err(bad())
+    parse_iso_parts(text.as_bytes(), allow_offset).ok_or_else(|| format!("invalid datetime {text:?}"))
+}
+
+/// The value of the ASCII digits `b[from..to]`, `None` if one is not a digit.
+#[inline(always)]
+fn digits_at(b: &[u8], from: usize, to: usize) -> Option<i64> {
+    let mut value = 0i64;
+    for &byte in b.get(from..to)? {
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
         }
-    };
-    if b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
-        return Err(bad());
+        value = value * 10 + i64::from(digit);
     }
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    Some(value)
+}
+
+/// [`parse_iso`] without its error text (built only for the rare invalid date).
+fn parse_iso_parts(b: &[u8], allow_offset: bool) -> Option<Micros> {
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (year, month, day) = (digits_at(b, 0, 4)?, digits_at(b, 5, 7)?, digits_at(b, 8, 10)?);
+    let (hour, minute, second) = (digits_at(b, 11, 13)?, digits_at(b, 14, 16)?, digits_at(b, 17, 19)?);
     if year == 0 || !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 59 {
-        return Err(bad());
+        return None;
     }
     let mut rest = &b[19..];
     let mut fraction = 0i64;
     if let Some((b'.', tail)) = rest.split_first() {
         let digits = tail.iter().take_while(|c| c.is_ascii_digit()).count();
-        if digits == 0 || digits > 6 {
-            return Err(bad());
-        }
-        fraction = tail[..digits].iter().fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0'));
-        fraction *= 10i64.pow(6 - digits as u32);
+        // Microseconds per unit of the last fractional digit, for 1 to 6 digits.
+        const SCALE: [i64; 7] = [0, 100_000, 10_000, 1_000, 100, 10, 1];
+        let scale = *SCALE.get(digits).filter(|&&scale| scale != 0)?;
+        fraction = digits_at(tail, 0, digits)? * scale;
         rest = &tail[digits..];
     }
     let offset_seconds = match rest {
         [] | [b'Z'] => 0,
         [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] if allow_offset => {
-            let digits = [*h1, *h2, *m1, *m2];
-            if !digits.iter().all(u8::is_ascii_digit) {
-                return Err(bad());
-            }
-            let hours = i64::from(h1 - b'0') * 10 + i64::from(h2 - b'0');
-            let minutes = i64::from(m1 - b'0') * 10 + i64::from(m2 - b'0');
+            let (hours, minutes) = (digits_at(&[*h1, *h2], 0, 2)?, digits_at(&[*m1, *m2], 0, 2)?);
             if hours > 23 || minutes > 59 {
-                return Err(bad());
+                return None;
             }
             let offset = hours * 3600 + minutes * 60;
             if *sign == b'+' {
@@ -107,11 +107,11 @@ pub fn parse_iso(text: &str, allow_offset: bool) -> Result<Micros, String> {
                 -offset
             }
         }
-        _ => return Err(bad()),
+        _ => return None,
     };
     let days = days_from_civil(year, month, day);
     let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
-    Ok(seconds * MICROS_PER_SECOND + fraction)
+    Some(seconds * MICROS_PER_SECOND + fraction)
 }
 
 /// `2024-01-01T12:00:00.123456Z`: six fractional digits, always UTC.
@@ -147,5 +147,59 @@ mod tests {
         assert_eq!(format_iso(-1), "1969-12-31T23:59:59.999999Z");
         assert_eq!(micros_from_seconds(1717713781.1), Some(1_717_713_781_100_000));
         assert_eq!(micros_from_seconds(f64::NAN), None);
+    }
+
+    /// Each fraction length, offsets at their limits, and every byte of a valid date replaced
+    /// by each of a set of bytes: accepted exactly when the result is still a valid form, with
+    /// the error text naming the input.
+    #[test]
+    fn parse_iso_accepts_exactly_the_forms() {
+        let base = 1_717_713_781_000_000;
+        for (fraction, micros) in [("", 0), (".1", 100_000), (".12", 120_000), (".123456", 123_456), (".000001", 1)] {
+            let text = format!("2024-06-06T22:43:01{fraction}Z");
+            assert_eq!(parse_iso(&text, false), Ok(base + micros), "{text}");
+        }
+        for bad in [
+            "2024-06-06T22:43:01.",
+            "2024-06-06T22:43:01.Z",
+            "2024-06-06T22:43:01.1234567",
+            "2024-06-06T22:43:0",
+        ] {
+            assert_eq!(parse_iso(bad, true), Err(format!("invalid datetime {bad:?}")));
+        }
+        assert_eq!(
+            parse_iso("2024-06-06T22:43:01-23:59", true),
+            Ok(base + (23 * 3600 + 59 * 60) * MICROS_PER_SECOND)
+        );
+        for bad in [
+            "2024-06-06T22:43:01+24:00",
+            "2024-06-06T22:43:01+00:60",
+            "2024-06-06T22:43:01+0a:00",
+            "2024-06-06T22:43:01+00:00Z",
+        ] {
+            assert!(parse_iso(bad, true).is_err(), "{bad}");
+        }
+        assert_eq!(parse_iso("2024-02-29T00:00:00", false), Ok(1_709_164_800_000_000));
+        assert!(parse_iso("2023-02-29T00:00:00", false).is_err());
+        assert!(parse_iso("0000-01-01T00:00:00", false).is_err());
+        assert!(parse_iso("2024-01-01T24:00:00", false).is_err());
+        let valid = "2024-06-06T22:43:01.5+01:30";
+        for at in 0..valid.len() {
+            for byte in [b'0', b'9', b'/', b':', b'-', b'+', b'.', b'Z', b'T', b' ', b'a'] {
+                let mut text = valid.as_bytes().to_vec();
+                text[at] = byte;
+                let text = String::from_utf8(text).unwrap();
+                let was = valid.as_bytes()[at];
+                // Digits for digits, or the other sign: still of the form.
+                let same_form = (was.is_ascii_digit() && byte.is_ascii_digit()) || (was == b'+' && byte == b'-');
+                if byte == was {
+                    assert!(parse_iso(&text, true).is_ok(), "{text}");
+                } else if !same_form {
+                    // A separator or digit replaced by something else (other than the other
+                    // sign) is refused; digits for digits stay valid or fail by range.
+                    assert!(parse_iso(&text, true).is_err(), "{text}");
+                }
+            }
+        }
     }
 }

@@ -80,6 +80,8 @@ pub struct OccurrenceRecord {
     pub user: Option<Symbol>,
     pub release: Option<Symbol>,
     pub environment: Option<Symbol>,
+    /// The event's tags as one tag set (`model::tags`); None without tags.
+    pub tags: Option<Symbol>,
     /// An error event with an exception whose mechanism says `handled: false`.
     pub unhandled: bool,
 }

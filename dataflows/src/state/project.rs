@@ -243,6 +243,7 @@ impl ProjectState {
             environment: occ.environment,
             release: occ.release,
             level: occ.level,
+            tags: occ.tags,
         };
         // Every accepted occurrence's group was touched or created in this epoch above, so
         // its list head belongs to this epoch.

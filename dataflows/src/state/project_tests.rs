@@ -16,6 +16,7 @@ pub(crate) fn occurrence(type_id: u32, hashes: &[GroupHash], time: Micros) -> Oc
         release: None,
         environment: None,
         unhandled: false,
+        tags: None,
     }
 }
 
@@ -83,6 +84,7 @@ fn every_occurrence_leaves_its_second_facet_and_user_and_users_count_once() {
         environment,
         release: None,
         level: occurrence(1, &[7], 0).level,
+        tags: None,
     };
     let (prod, none) = (facet(Some(5)).id(), facet(None).id());
     assert_eq!(

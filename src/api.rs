@@ -244,6 +244,9 @@ async fn issues_count(
     if let Err(message) = parse_stats(&params, window, now) {
         return error(StatusCode::BAD_REQUEST, message);
     }
+    if let Some(response) = crate::api_environments::unknown_environment(&views, &state.catalog, &org, &params) {
+        return response;
+    }
     // Relative dates use the API's clock, as the list does.
     let query_time = std::time::UNIX_EPOCH + std::time::Duration::from_micros(now.max(0) as u64);
     let mut parsed = Vec::new();
@@ -316,6 +319,9 @@ async fn issue_details(
         Ok(s) => s,
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
+    if let Some(response) = crate::api_environments::unknown_environment(&views, &state.catalog, &org, &params) {
+        return response;
+    }
     let scope = Scope::new(window, parse_environments(&params), stats, Collapse::parse(&params), None)
         .for_viewer(viewer)
         .expanding(crate::api_expand::Expand::parse(&params));

@@ -112,6 +112,9 @@ pub async fn list_issues(
         Ok(s) => s,
         Err(message) => return bad_request(message),
     };
+    if let Some(response) = crate::api_environments::unknown_environment(&views, &state.catalog, &org, &params) {
+        return response;
+    }
     let environments = parse_environments(&params);
     let collapse = Collapse::parse(&params);
     let expand = crate::api_expand::Expand::parse(&params);

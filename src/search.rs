@@ -266,12 +266,25 @@ impl IssueQuery {
             return self.decide_facet(views, facet);
         }
         let id = facet.id();
-        let known = self.facet_verdicts.0.lock().unwrap_or_else(|p| p.into_inner()).by_id.get(&id).copied().flatten();
+        let known = self
+            .facet_verdicts
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_id
+            .get(&id)
+            .copied()
+            .flatten();
         if let Some(verdict) = known {
             return verdict;
         }
         let verdict = self.decide_facet(views, facet);
-        self.facet_verdicts.0.lock().unwrap_or_else(|p| p.into_inner()).by_id.insert(id, Some(verdict));
+        self.facet_verdicts
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_id
+            .insert(id, Some(verdict));
         verdict
     }
 

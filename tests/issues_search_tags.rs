@@ -88,10 +88,7 @@ fn expected(evs: &[TagEv], envs: Option<&[&str]>, condition: impl Fn(&TagEv) -> 
             *counts.entry(e.fp).or_default() += 1;
         }
     }
-    counts
-        .into_iter()
-        .map(|(fp, n)| (format!("title {fp}"), n.to_string()))
-        .collect()
+    counts.into_iter().map(|(fp, n)| (format!("title {fp}"), n.to_string())).collect()
 }
 
 /// Titles with their `filtered` counts.
@@ -121,8 +118,12 @@ fn custom_tags_are_searched_per_event_within_the_window() {
     let cases: Vec<Case> = vec![
         ("browser:firefox", "", None, |e| tag(e, "browser") == "firefox"),
         ("!browser:firefox", "", None, |e| tag(e, "browser") != "firefox"),
-        ("browser:[safari, chrome]", "", None, |e| ["safari", "chrome"].contains(&tag(e, "browser"))),
-        ("!browser:[safari, chrome]", "", None, |e| !["safari", "chrome"].contains(&tag(e, "browser"))),
+        ("browser:[safari, chrome]", "", None, |e| {
+            ["safari", "chrome"].contains(&tag(e, "browser"))
+        }),
+        ("!browser:[safari, chrome]", "", None, |e| {
+            !["safari", "chrome"].contains(&tag(e, "browser"))
+        }),
         ("url:*checkout*", "", None, |e| tag(e, "url").contains("checkout")),
         ("url:/checkout/*", "", None, |e| tag(e, "url").starts_with("/checkout/")),
         ("!url:*checkout*", "", None, |e| !tag(e, "url").contains("checkout")),
@@ -136,9 +137,15 @@ fn custom_tags_are_searched_per_event_within_the_window() {
         ("browser:firefox environment:staging", "", None, |e| {
             tag(e, "browser") == "firefox" && e.env == Some("staging")
         }),
-        ("tags[environment]:prod has:url", "", None, |e| e.env == Some("prod") && !tag(e, "url").is_empty()),
-        ("browser:firefox", "&environment=prod", Some(&["prod"]), |e| tag(e, "browser") == "firefox"),
-        ("!has:browser", "&environment=prod", Some(&["prod"]), |e| tag(e, "browser").is_empty()),
+        ("tags[environment]:prod has:url", "", None, |e| {
+            e.env == Some("prod") && !tag(e, "url").is_empty()
+        }),
+        ("browser:firefox", "&environment=prod", Some(&["prod"]), |e| {
+            tag(e, "browser") == "firefox"
+        }),
+        ("!has:browser", "&environment=prod", Some(&["prod"]), |e| {
+            tag(e, "browser").is_empty()
+        }),
     ];
     for (query, extra, envs, condition) in cases {
         let reply = search(query, extra);

@@ -5,8 +5,8 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 use dataflows::model::grouptype::group_type;
-use dataflows::model::time::{micros_from_seconds, parse_iso, Micros};
 use dataflows::model::tags::tag_set_symbol;
+use dataflows::model::time::{micros_from_seconds, parse_iso, Micros};
 use dataflows::model::uuid::parse_uuid;
 use dataflows::model::{
     symbol_of, Level, OccurrenceRecord, Priority, ProjectId, Record, RecordBody, Seq, StatusChangeRecord, Symbol, Texts,

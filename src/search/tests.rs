@@ -26,7 +26,10 @@ fn compiles_the_default_query_and_rejects_unknown_keys_and_values() {
     assert!(q.has_event_conditions() && q.has_facet_conditions());
     assert!(parse("stack.lineno:5").is_err());
     assert!(parse("flags[x]:y").is_err());
-    assert!(matches!(parse("tags[environment]:prod").unwrap().predicates[0].test, Test::Environment(_)));
+    assert!(matches!(
+        parse("tags[environment]:prod").unwrap().predicates[0].test,
+        Test::Environment(_)
+    ));
     assert!(parse("is:nonsense").is_err());
     assert!(parse("issue.priority:urgent").is_err());
     assert!(parse("issue.category:nope").is_err());

@@ -52,7 +52,7 @@ pub(crate) fn projects_of_request(state: &AppState, org: &str, params: &Params) 
         (status = 400, description = "Invalid query, sort, limit, cursor, window or stats period", body = crate::openapi::ErrorDetail),
         (status = 401, description = "No or invalid token", body = crate::openapi::ErrorDetail),
         (status = 403, description = "Missing `event:read`, or a project of another organization", body = crate::openapi::ErrorDetail),
-        (status = 404, description = "Unknown organization or another organization's", body = crate::openapi::ErrorDetail),
+        (status = 404, description = "Unknown organization or another organization's, or an environment the organization never saw", body = crate::openapi::ErrorDetail),
     ))]
 pub async fn list_issues(
     State(state): State<AppState>,

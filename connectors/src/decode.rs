@@ -8,6 +8,7 @@ use dataflows::model::grouptype::group_type;
 use dataflows::model::tags::tag_set_symbol;
 use dataflows::model::time::{micros_from_seconds, parse_iso, Micros};
 use dataflows::model::uuid::parse_uuid;
+use dataflows::model::{non_zero_symbol, NonZeroSymbol};
 use dataflows::model::{
     symbol_of, Level, OccurrenceRecord, Priority, ProjectId, Record, RecordBody, Seq, StatusChangeRecord, Symbol, Texts,
 };
@@ -108,9 +109,9 @@ pub(crate) struct EventFields {
     pub time: Option<Micros>,
     pub user: Option<Symbol>,
     pub release: Option<Symbol>,
-    pub environment: Option<Symbol>,
+    pub environment: Option<NonZeroSymbol>,
     /// The tag set (`dataflows::model::tags`).
-    pub tags: Option<Symbol>,
+    pub tags: Option<NonZeroSymbol>,
     /// The release's name (filled by [`event_fields_of`] only; the occurrence path borrows
     /// it from the wire event).
     pub release_name: Option<String>,
@@ -133,7 +134,7 @@ fn event_fields(event: &WireEvent, define: &mut dyn FnMut(Symbol, &str)) -> Resu
         .transpose()?;
     let tags = event.tags.as_ref().filter(|t| !t.0.is_empty()).and_then(|t| {
         let mut pairs: Vec<(&str, &str)> = t.0.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
-        tag_set_symbol(&mut pairs, define)
+        tag_set_symbol(&mut pairs, define).map(non_zero_symbol)
     });
     let mut symbol = |value: &Option<Cow<'_, str>>| {
         non_empty(value).map(|name| {
@@ -146,7 +147,7 @@ fn event_fields(event: &WireEvent, define: &mut dyn FnMut(Symbol, &str)) -> Resu
         time,
         user: event.user.as_ref().and_then(user_symbol),
         release: symbol(&event.release),
-        environment: symbol(&event.environment),
+        environment: symbol(&event.environment).map(non_zero_symbol),
         tags,
         release_name: None,
     })

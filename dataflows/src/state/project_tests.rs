@@ -70,7 +70,7 @@ fn every_occurrence_leaves_its_second_facet_and_user_and_users_count_once() {
     const HOUR: Micros = 3_600_000_000;
     let with = |user: Symbol, time: Micros, env: Option<Symbol>| OccurrenceRecord {
         user: Some(user),
-        environment: env,
+        environment: env.map(crate::model::non_zero_symbol),
         ..occurrence(1, &[7], time)
     };
     let (state, mut effects) = apply_all(vec![

@@ -217,7 +217,7 @@ pub const ISSUES_COUNT_MAX: usize = 100;
         (status = 400, description = "Invalid query, window or stats period", body = crate::openapi::ErrorDetail),
         (status = 401, description = "No or invalid token", body = crate::openapi::ErrorDetail),
         (status = 403, description = "Missing `event:read`, or a project of another organization", body = crate::openapi::ErrorDetail),
-        (status = 404, description = "Unknown organization or another organization's", body = crate::openapi::ErrorDetail),
+        (status = 404, description = "Unknown organization or another organization's, or an environment the organization never saw", body = crate::openapi::ErrorDetail),
     ))]
 async fn issues_count(
     State(state): State<AppState>,
@@ -243,6 +243,9 @@ async fn issues_count(
     };
     if let Err(message) = parse_stats(&params, window, now) {
         return error(StatusCode::BAD_REQUEST, message);
+    }
+    if let Some(response) = crate::api_environments::unknown_environment(&views, &state.catalog, &org, &params) {
+        return response;
     }
     // Relative dates use the API's clock, as the list does.
     let query_time = std::time::UNIX_EPOCH + std::time::Duration::from_micros(now.max(0) as u64);
@@ -293,7 +296,7 @@ pub(crate) fn find_group<'v>(
         (status = 200, description = "The issue", body = SerializedGroup),
         (status = 401, description = "No or invalid token", body = crate::openapi::ErrorDetail),
         (status = 403, description = "Missing `event:read`", body = crate::openapi::ErrorDetail),
-        (status = 404, description = "No such issue in the organization", body = crate::openapi::ErrorDetail),
+        (status = 404, description = "No such issue in the organization, or an unknown environment", body = crate::openapi::ErrorDetail),
     ))]
 async fn issue_details(
     State(state): State<AppState>,
@@ -316,6 +319,9 @@ async fn issue_details(
         Ok(s) => s,
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
+    if let Some(response) = crate::api_environments::unknown_environment(&views, &state.catalog, &org, &params) {
+        return response;
+    }
     let scope = Scope::new(window, parse_environments(&params), stats, Collapse::parse(&params), None)
         .for_viewer(viewer)
         .expanding(crate::api_expand::Expand::parse(&params));

@@ -52,7 +52,7 @@ pub(crate) fn projects_of_request(state: &AppState, org: &str, params: &Params) 
         (status = 400, description = "Invalid query, sort, limit, cursor, window or stats period", body = crate::openapi::ErrorDetail),
         (status = 401, description = "No or invalid token", body = crate::openapi::ErrorDetail),
         (status = 403, description = "Missing `event:read`, or a project of another organization", body = crate::openapi::ErrorDetail),
-        (status = 404, description = "Unknown organization or another organization's", body = crate::openapi::ErrorDetail),
+        (status = 404, description = "Unknown organization or another organization's, or an environment the organization never saw", body = crate::openapi::ErrorDetail),
     ))]
 pub async fn list_issues(
     State(state): State<AppState>,
@@ -112,6 +112,9 @@ pub async fn list_issues(
         Ok(s) => s,
         Err(message) => return bad_request(message),
     };
+    if let Some(response) = crate::api_environments::unknown_environment(&views, &state.catalog, &org, &params) {
+        return response;
+    }
     let environments = parse_environments(&params);
     let collapse = Collapse::parse(&params);
     let expand = crate::api_expand::Expand::parse(&params);

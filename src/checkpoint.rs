@@ -45,7 +45,7 @@ const MAGIC: &[u8] = b"OCCURRENT-CHECKPOINT\n";
 ///     ingest state no longer keeps (group, hour, user).
 /// 11: occurrence details are stored per group as sorted runs (main and late side runs) of
 ///     20-byte entries whose facet is an index into a table of facet ids.
-const FORMAT_VERSION: u32 = 11;
+const FORMAT_VERSION: u32 = 12;
 /// Checkpoints kept besides the newest, in case the newest turns out unreadable.
 const KEEP: usize = 2;
 

@@ -5,6 +5,7 @@ mod alloc_census;
 mod allocator;
 mod api;
 mod api_direct;
+mod api_environments;
 mod api_events;
 mod api_expand;
 mod api_group_json;

@@ -100,6 +100,8 @@ pub struct ErrorDetail {
 #[allow(dead_code)]
 pub struct IssuesListParams {
     /// Sentry search syntax. Absent: `is:unresolved issue.priority:[high, medium]`; empty: every issue.
+    /// Any key that is not an issue field is a custom tag of the occurrences (`event.tags`),
+    /// `tags[NAME]` forces that reading: `browser:firefox`, `!has:url`, `url:*checkout*`.
     query: Option<String>,
     /// `date` (last seen in the window, default), `new` (first seen), `freq` (events in the
     /// window), `user` (users in the window), `trends` (`ln(count)·600 + lastSeen` seconds),
@@ -128,7 +130,8 @@ pub struct IssuesListParams {
     group_stats_period: Option<String>,
     /// Project ids (repeatable; `-1`: all); another organization's → 403.
     project: Option<Vec<i64>>,
-    /// Environment names (repeatable): counts and stats only over them.
+    /// Environment names (repeatable): counts and stats only over them; a name the
+    /// organization never saw → 404.
     environment: Option<Vec<String>>,
     /// Explicit issue ids (repeatable): those issues, the query ignored.
     group: Option<Vec<u64>>,
@@ -162,7 +165,8 @@ pub struct IssuesCountParams {
     end: Option<String>,
     /// Project ids (repeatable; `-1`: all); another organization's → 403.
     project: Option<Vec<i64>>,
-    /// Environment names (repeatable): only groups with occurrences there in the window.
+    /// Environment names (repeatable): only groups with occurrences there in the window; a
+    /// name the organization never saw → 404.
     environment: Option<Vec<String>>,
     /// Validated as the list's (`''`, `24h`, `14d`, `auto`), else 400.
     #[param(rename = "groupStatsPeriod")]

@@ -19,8 +19,10 @@ use dataflows::state::GroupRow;
 use dataflows::views::{GroupView, IssueViews};
 use dataflows::window::Window;
 
+mod tags;
 mod text;
 
+use tags::{tag_key, tag_matches, TagKey};
 use text::{any_symbol, message_matches, Text};
 
 use crate::search_syntax::{parse_search_query, Operator, SearchConfig, SearchError, SearchFilter, SearchValue};
@@ -46,6 +48,8 @@ enum Test {
     Release(Vec<Text>),
     FirstRelease(Vec<Text>),
     Environment(Vec<Text>),
+    /// A custom tag (`search/tags.rs`): its key and values.
+    Tag(String, Vec<Text>),
     /// Free text, lowercased: a substring (or wildcard pattern) of title, culprit or subtitle.
     Message(Vec<Text>),
     TimesSeen(Operator, Vec<f64>),
@@ -254,9 +258,38 @@ impl IssueQuery {
         self.predicates.iter().any(|p| is_facet_test(&p.test))
     }
 
-    /// Whether an occurrence with `facet` satisfies every `environment:`, `release:` and
-    /// `level:` condition of the query and the request's `environment=` values.
+    /// Whether an occurrence with `facet` satisfies every `environment:`, `release:`,
+    /// `level:` and tag condition of the query and the request's `environment=` values.
+    /// Verdicts with tag conditions are remembered per facet (they decode tag sets).
     pub fn accepts_facet(&self, views: &IssueViews, facet: &Facet) -> bool {
+        if !self.predicates.iter().any(|p| matches!(p.test, Test::Tag(..))) {
+            return self.decide_facet(views, facet);
+        }
+        let id = facet.id();
+        let known = self
+            .facet_verdicts
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_id
+            .get(&id)
+            .copied()
+            .flatten();
+        if let Some(verdict) = known {
+            return verdict;
+        }
+        let verdict = self.decide_facet(views, facet);
+        self.facet_verdicts
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_id
+            .insert(id, Some(verdict));
+        verdict
+    }
+
+    /// [`IssueQuery::accepts_facet`] without the memo.
+    fn decide_facet(&self, views: &IssueViews, facet: &Facet) -> bool {
         if let Some(wanted) = &self.environments {
             if !facet.environment.is_some_and(|e| wanted.contains(&e)) {
                 return false;
@@ -268,6 +301,7 @@ impl IssueQuery {
                 Test::Environment(values) => any_symbol(views, environment, values),
                 Test::Release(values) => any_symbol(views, release, values),
                 Test::Level(values) => values.iter().any(|v| v.matches(facet.level.api_name())),
+                Test::Tag(key, values) => tag_matches(views, facet.tags, key, values),
                 _ => return true,
             };
             holds != p.negated
@@ -285,7 +319,7 @@ impl IssueQuery {
             (Some(by_level), Some(level)) => Some(by_level[level_slot(level)]),
             _ => *by_id
                 .entry(id)
-                .or_insert_with(|| views.facet(id).map(|facet| self.accepts_facet(views, facet))),
+                .or_insert_with(|| views.facet(id).map(|facet| self.decide_facet(views, facet))),
         };
         let range = Window {
             start: range.0,
@@ -308,8 +342,9 @@ impl IssueQuery {
                     environment: None,
                     release: None,
                     level,
+                    tags: None,
                 };
-                self.accepts_facet(views, &facet)
+                self.decide_facet(views, &facet)
             })
         })
     }
@@ -366,7 +401,13 @@ impl IssueQuery {
                 });
                 return Ok(());
             }
-            key => return Err(error(filter, format!("Invalid search query: unsupported key \"{key}\""))),
+            key => match tag_key(key) {
+                Some(TagKey::BuiltIn("environment")) => Test::Environment(patterns(filter)?),
+                Some(TagKey::BuiltIn("release")) => Test::Release(patterns(filter)?),
+                Some(TagKey::BuiltIn(_)) => Test::Level(patterns(filter)?),
+                Some(TagKey::Custom(name)) => Test::Tag(name.to_string(), patterns(filter)?),
+                None => return Err(error(filter, format!("Invalid search query: unsupported key \"{key}\""))),
+            },
         };
         self.predicates.push(Predicate { test, negated });
         Ok(())
@@ -389,7 +430,13 @@ impl IssueQuery {
             || self.predicates.iter().any(|p| {
                 matches!(
                     p.test,
-                    Test::Level(_) | Test::Release(_) | Test::Environment(_) | Test::Message(_) | Test::TimesSeen(..) | Test::LastSeen(..)
+                    Test::Level(_)
+                        | Test::Release(_)
+                        | Test::Environment(_)
+                        | Test::Tag(..)
+                        | Test::Message(_)
+                        | Test::TimesSeen(..)
+                        | Test::LastSeen(..)
                 )
             })
     }
@@ -493,7 +540,7 @@ impl IssueQuery {
 }
 
 fn is_facet_test(test: &Test) -> bool {
-    matches!(test, Test::Environment(_) | Test::Release(_) | Test::Level(_))
+    matches!(test, Test::Environment(_) | Test::Release(_) | Test::Level(_) | Test::Tag(..))
 }
 
 fn compare<T: PartialOrd>(op: Operator, value: T, target: T) -> bool {
@@ -552,6 +599,9 @@ fn test(test: &Test, views: &IssueViews, view: &GroupView, row: &GroupRow, windo
             any_symbol(views, &first, values)
         }
         Test::Message(values) => values.iter().any(|v| message_matches(row, v)),
+        // A tag belongs to occurrences, not to the group: `matches_within` decides tag
+        // conditions per facet (`is_facet_test`) and never asks here.
+        Test::Tag(..) => true,
         Test::TimesSeen(op, values) => values.iter().any(|v| compare(*op, times_seen as f64, *v)),
         Test::FirstSeen(op, t) => compare(*op, row.first_seen, *t),
         Test::LastSeen(op, t) => compare(*op, last_seen, *t),
@@ -559,49 +609,4 @@ fn test(test: &Test, views: &IssueViews, view: &GroupView, row: &GroupRow, windo
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::UNIX_EPOCH;
-
-    fn parse(q: &str) -> Result<IssueQuery, SearchError> {
-        IssueQuery::parse(q, UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000))
-    }
-
-    #[test]
-    fn compiles_the_default_query_and_rejects_unknown_keys_and_values() {
-        let q = parse(DEFAULT_QUERY).unwrap();
-        assert_eq!(q.predicates.len(), 2);
-        assert!(q.default_types_only);
-        let e = parse("is:unresolved bogus:1").unwrap_err();
-        assert_eq!(e.position, Some(14));
-        assert!(e.message.contains("bogus"), "{}", e.message);
-        assert!(parse("is:nonsense").is_err());
-        assert!(parse("issue.priority:urgent").is_err());
-        assert!(parse("issue.category:nope").is_err());
-        assert!(parse("count():>1").is_err());
-        assert!(!parse("!issue.type:feedback").unwrap().default_types_only);
-    }
-
-    #[test]
-    fn the_level_table_lists_every_level_at_its_discriminant() {
-        for (i, level) in LEVELS.iter().enumerate() {
-            assert_eq!(level_slot(*level), i);
-        }
-        let names: std::collections::BTreeSet<&str> = LEVELS.iter().map(|l| l.api_name()).collect();
-        assert_eq!(names.len(), LEVELS.len());
-        assert_eq!(Level::parse(Some("no such level")), Level::Unknown);
-        assert!(LEVELS.contains(&Level::parse(Some("fatal"))));
-    }
-
-    #[test]
-    fn implied_status_follows_the_first_substatus() {
-        let q = parse("!is:archived_forever").unwrap();
-        assert_eq!(
-            q.predicates.last(),
-            Some(&Predicate {
-                test: Test::Status(vec![2]),
-                negated: true
-            })
-        );
-    }
-}
+mod tests;

@@ -108,7 +108,7 @@ fn list_detail_paging_and_errors() {
             400,
             Some("Invalid cursor parameter."),
         ),
-        ("/api/0/organizations/sentry/issues/?query=nokey:1", 400, None),
+        ("/api/0/organizations/sentry/issues/?query=team:x", 400, None),
     ] {
         let response = get(&server, path).unwrap();
         assert_eq!(response.status(), status, "{path}");
@@ -136,7 +136,7 @@ fn issues_count_per_query() {
         json!({})
     );
     assert_eq!(
-        get(&server, "/api/0/organizations/sentry/issues-count/?query=nokey:1")
+        get(&server, "/api/0/organizations/sentry/issues-count/?query=team:x")
             .unwrap()
             .status(),
         400
@@ -376,8 +376,8 @@ fn search_keys_negation_lists_and_errors() {
 
     // Errors: unknown keys name the key and position; malformed queries and bad values.
     for (query, needle) in [
-        ("nokey:1", "unsupported key \"nokey\" (at position 0)"),
-        ("is:unresolved tags[foo]:bar", "unsupported key \"tags[foo]\" (at position 14)"),
+        ("team:x", "unsupported key \"team\" (at position 0)"),
+        ("is:unresolved flags[foo]:bar", "unsupported key \"flags[foo]\" (at position 14)"),
         ("is:nonsense", "Invalid value for \"is\" search"),
         ("timesSeen:abc", "Invalid number"),
         ("issue.priority:urgent", "Invalid value 'urgent'"),

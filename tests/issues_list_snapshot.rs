@@ -1,4 +1,5 @@
-//! Exactly-once paging through the real binary (issue 3 §3): occurrences appended between
+//! Exactly-once paging through the real binary (issue 3 §3), for every sort (`date`, `freq`,
+//! `new`, `user`, `trends`, `inbox`): occurrences appended between
 //! page requests (`--follow`) move groups that are not paged yet above the cursor and create
 //! new groups; paging must still return each group that existed at the first page exactly
 //! once, and no new one. The expectation is the set of groups before any append, read here
@@ -78,8 +79,19 @@ fn paging_returns_each_group_of_the_first_page_once_while_occurrences_arrive() {
     let mut expected: Vec<String> = (0..GROUPS).map(|i| format!("title g{i:02}")).collect();
     expected.sort();
 
-    for (sort, round_events) in [("date", 1), ("freq", 40)] {
-        let params = format!("sort={sort}&limit=3");
+    // Every sort (issue 3 §3). Arriving occurrences carry new users, so they move groups
+    // under sort=user too; sort=new and sort=inbox only see new groups arrive above (first
+    // seen and the date added to the inbox do not change); user counts start all tied at 0.
+    let sorts = [
+        ("date", "", 1),
+        ("freq", "", 40),
+        ("new", "", 1),
+        ("user", "", 3),
+        ("trends", "", 5),
+        ("inbox", "&query=is%3Afor_review%20is%3Aunresolved", 1),
+    ];
+    for (sort, query, round_events) in sorts {
+        let params = format!("sort={sort}&limit=3{query}");
         let first = list(&server, &params);
         assert_eq!(first.headers["X-Hits"], groups.to_string().as_str(), "{sort}");
         let (has_next, mut cursor) = link_cursor(&first, "next");
@@ -93,11 +105,12 @@ fn paging_returns_each_group_of_the_first_page_once_while_occurrences_arrive() {
         let mut round = 0;
         let last = loop {
             // Before each page: the group listed last (not paged yet) gets occurrences that
-            // put it first, and a new group appears above every old one.
+            // put it first, and a new group appears above every old one (all before "now":
+            // at most 20 rounds of a minute each from half an hour ago).
             round += 1;
             let titles = titles_by_id(&server);
             let unpaged: Vec<String> = {
-                let all = walk_all(&server, sort);
+                let all = walk_all(&server, sort, query);
                 all.into_iter()
                     .filter(|id| expected_ids.contains(id) && !paged.contains(id))
                     .collect()
@@ -106,18 +119,20 @@ fn paging_returns_each_group_of_the_first_page_once_while_occurrences_arrive() {
             if let Some(bottom) = unpaged.last() {
                 let fp: &'static str = Box::leak(titles[bottom].trim_start_matches("title ").to_string().into_boxed_str());
                 for k in 0..round_events {
-                    arriving.push(ev(fp, NOW - 600 + round * 60 + k, None, None));
+                    let user: &'static str = Box::leak(format!("u-{sort}-{round}-{k}").into_boxed_str());
+                    arriving.push(ev(fp, NOW - 1800 + round * 60 + k, Some(user), None));
                 }
             }
             let fresh: &'static str = Box::leak(format!("new-{sort}-{round}").into_boxed_str());
             for k in 0..round_events * 3 {
-                arriving.push(ev(fresh, NOW - 300 + round * 60 + k, None, None));
+                arriving.push(ev(fresh, NOW - 1800 + round * 60 + k, None, None));
             }
+            // Read before the append (after it, the server may already count them).
+            let wanted = unpaged.last().map(|m| (m.clone(), count_of(&server, m) + round_events as u64));
             append(&input, next_id, &arriving);
             next_id += arriving.len() as u64;
             groups += 1;
             // Applied: the new group is listed and the moved one counts the new occurrences.
-            let wanted = unpaged.last().map(|m| (m.clone(), count_of(&server, m) + round_events as u64));
             wait_until(|| {
                 list(&server, "query=&limit=100").body.as_array().unwrap().len() == groups
                     && wanted.as_ref().is_none_or(|(m, count)| count_of(&server, m) == *count)
@@ -176,9 +191,10 @@ fn paging_returns_each_group_of_the_first_page_once_while_occurrences_arrive() {
     assert_eq!(reply.body.as_array().unwrap().len(), 5);
 }
 
-/// Every group matching the default query in `sort`'s current order (one page of 100).
-fn walk_all(server: &common::server::Server, sort: &str) -> Vec<String> {
-    ids(&list(server, &format!("sort={sort}&limit=100")))
+/// Every group matching the default query (or `query`) in `sort`'s current order (one
+/// page of 100).
+fn walk_all(server: &common::server::Server, sort: &str, query: &str) -> Vec<String> {
+    ids(&list(server, &format!("sort={sort}&limit=100{query}")))
 }
 
 fn count_of(server: &common::server::Server, id: &str) -> u64 {

@@ -5,8 +5,10 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 use dataflows::model::grouptype::group_type;
+use dataflows::model::tags::tag_set_symbol;
 use dataflows::model::time::{micros_from_seconds, parse_iso, Micros};
 use dataflows::model::uuid::parse_uuid;
+use dataflows::model::{non_zero_symbol, NonZeroSymbol};
 use dataflows::model::{
     symbol_of, Level, OccurrenceRecord, Priority, ProjectId, Record, RecordBody, Seq, StatusChangeRecord, Symbol, Texts,
 };
@@ -107,7 +109,9 @@ pub(crate) struct EventFields {
     pub time: Option<Micros>,
     pub user: Option<Symbol>,
     pub release: Option<Symbol>,
-    pub environment: Option<Symbol>,
+    pub environment: Option<NonZeroSymbol>,
+    /// The tag set (`dataflows::model::tags`).
+    pub tags: Option<NonZeroSymbol>,
     /// The release's name (filled by [`event_fields_of`] only; the occurrence path borrows
     /// it from the wire event).
     pub release_name: Option<String>,
@@ -128,6 +132,10 @@ fn event_fields(event: &WireEvent, define: &mut dyn FnMut(Symbol, &str)) -> Resu
         .as_ref()
         .map(|ts| parse_time(ts, "event.timestamp", true))
         .transpose()?;
+    let tags = event.tags.as_ref().filter(|t| !t.0.is_empty()).and_then(|t| {
+        let mut pairs: Vec<(&str, &str)> = t.0.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+        tag_set_symbol(&mut pairs, define).map(non_zero_symbol)
+    });
     let mut symbol = |value: &Option<Cow<'_, str>>| {
         non_empty(value).map(|name| {
             let symbol = symbol_of(name);
@@ -139,7 +147,8 @@ fn event_fields(event: &WireEvent, define: &mut dyn FnMut(Symbol, &str)) -> Resu
         time,
         user: event.user.as_ref().and_then(user_symbol),
         release: symbol(&event.release),
-        environment: symbol(&event.environment),
+        environment: symbol(&event.environment).map(non_zero_symbol),
+        tags,
         release_name: None,
     })
 }
@@ -230,7 +239,7 @@ impl OccurrenceDecoder {
         let priority = initial.or(newer);
         let top_event_id = wire.event_id.as_deref().map(|e| uuid_field(e, "event_id")).transpose()?;
         let mut time = detection;
-        let (mut user, mut release, mut environment) = (None, None, None);
+        let (mut user, mut release, mut environment, mut tags) = (None, None, None, None);
         // The stored event's release name outlives its parse; an inline one is borrowed.
         let mut stored_release: Option<String> = None;
         match &wire.event {
@@ -242,7 +251,7 @@ impl OccurrenceDecoder {
                 if let Some(bytes) = stored {
                     if let Ok(event) = decode_json::<WireEvent>(&bytes) {
                         if let Ok(fields) = event_fields(&event, define) {
-                            (user, release, environment) = (fields.user, fields.release, fields.environment);
+                            (user, release, environment, tags) = (fields.user, fields.release, fields.environment, fields.tags);
                             stored_release = non_empty(&event.release).map(str::to_owned);
                             time = fields.time.unwrap_or(time);
                         }
@@ -264,7 +273,7 @@ impl OccurrenceDecoder {
                     None => return Err(missing("event.project_id")),
                 }
                 let fields = event_fields(event, define)?;
-                (user, release, environment) = (fields.user, fields.release, fields.environment);
+                (user, release, environment, tags) = (fields.user, fields.release, fields.environment, fields.tags);
                 time = fields.time.unwrap_or(time);
             }
         }
@@ -301,6 +310,7 @@ impl OccurrenceDecoder {
                 user,
                 release,
                 environment,
+                tags,
                 unhandled: false,
             }),
         })

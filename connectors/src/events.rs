@@ -275,6 +275,7 @@ impl EventDecoder {
                 user: facts.user,
                 release: facts.release,
                 environment: facts.environment,
+                tags: facts.tags,
                 unhandled: is_unhandled(&event),
             }),
         })

@@ -54,7 +54,10 @@ fn an_event_becomes_an_error_occurrence_with_the_grouping_hashes() {
     assert_eq!(occ.level, Level::Error, "events default to error");
     let metadata: Value = serde_json::from_str(occ.metadata.as_deref().expect("metadata")).expect("JSON");
     assert_eq!(metadata["type"], "ValueError");
-    assert_eq!((occ.release, occ.environment), (Some(symbol_of("1.2.3")), Some(symbol_of("prod"))));
+    assert_eq!(
+        (occ.release, occ.environment),
+        (Some(symbol_of("1.2.3")), Some(dataflows::model::non_zero_symbol(symbol_of("prod"))))
+    );
     assert_eq!(occ.user, Some(symbol_of("id:42")), "users are named as occurrences name them");
     assert_eq!(occ.texts.release(), "1.2.3", "the release's name travels for ordering");
     assert!(!occ.unhandled, "no mechanism: not unhandled");

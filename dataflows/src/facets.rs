@@ -1,8 +1,8 @@
-//! A group's occurrences per *facet* — the (environment, release, level) an occurrence
-//! carries — and hour, so that the read side can count exactly the occurrences that satisfy
-//! a query's event-level conditions on those three, in any combination (the `filtered`
-//! object of issue-platform.md §7.5, and Sentry's event-level matching of `release:`,
-//! `level:` and `environment:`, §7.2).
+//! A group's occurrences per *facet* — the (environment, release, level, tag set) an
+//! occurrence carries — and hour, so that the read side can count exactly the occurrences
+//! that satisfy a query's event-level conditions on those, in any combination (the
+//! `filtered` object of issue-platform.md §7.5, and Sentry's event-level matching of
+//! `release:`, `level:`, `environment:` and custom tags, §7.2).
 //!
 //! Memory follows the per-environment hours (`views::IssueViews::environment_hours`): a
 //! group whose occurrences all share one facet — most groups — keeps only that facet's id
@@ -26,6 +26,8 @@ pub struct Facet {
     pub environment: Option<Symbol>,
     pub release: Option<Symbol>,
     pub level: Level,
+    /// The occurrence's tag set (`model::tags`), for custom tag search.
+    pub tags: Option<Symbol>,
 }
 
 impl Facet {
@@ -38,7 +40,14 @@ impl Facet {
         bytes[9] = u8::from(self.release.is_some());
         bytes[10..18].copy_from_slice(&self.release.unwrap_or(0).to_le_bytes());
         bytes[18] = self.level as u8;
-        xxhash_rust::xxh3::xxh3_64(&bytes).max(1)
+        // Without tags, the id of the facet before tags were one of its parts.
+        let Some(tags) = self.tags else {
+            return xxhash_rust::xxh3::xxh3_64(&bytes).max(1);
+        };
+        let mut tagged = [0u8; 27];
+        tagged[..19].copy_from_slice(&bytes);
+        tagged[19..].copy_from_slice(&tags.to_le_bytes());
+        xxhash_rust::xxh3::xxh3_64(&tagged).max(1)
     }
 }
 
@@ -481,6 +490,7 @@ mod tests {
             environment: env,
             release,
             level,
+            tags: None,
         }
     }
 

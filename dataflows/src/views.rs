@@ -88,6 +88,9 @@ pub struct IssueViews {
     /// Occurrences per (environment, release, level) and hour, for event-level conditions
     /// (`facets`): only an id for groups with one such facet.
     facets: crate::facets::FacetHours,
+    /// Every environment ever seen, with the projects it was seen in (sorted): Sentry's
+    /// `Environment` rows, which outlive the groups (an unknown `environment=` is a 404).
+    environment_projects: HashMap<Symbol, Vec<crate::model::ProjectId>>,
     /// Each occurrence's second, facet and user, for the edges of windows and users under
     /// facet selections (`details.rs`).
     details: details::Details,
@@ -453,6 +456,9 @@ impl IssueViews {
         for ((key, env), _, diff) in updates {
             let key = if self.merged.is_empty() { key } else { self.owner(key) };
             let change = apply_to_set(&mut self.view_mut(key).environments, env, diff);
+            if change > 0 {
+                note_environment(&mut self.environment_projects, key.project, env);
+            }
             let sets = &mut self.footprint().sets;
             *sets = sets.wrapping_add_signed(change * 8);
         }
@@ -562,8 +568,21 @@ impl IssueViews {
         self.counters.get(&counter).copied().unwrap_or(0)
     }
 
+    /// The projects environment `env` was ever seen in (empty: an unknown environment).
+    pub fn environment_projects(&self, env: Symbol) -> &[crate::model::ProjectId] {
+        self.environment_projects.get(&env).map_or(&[], Vec::as_slice)
+    }
+
     pub fn symbol_name(&self, symbol: Symbol) -> Option<&str> {
         self.symbols.get(&symbol).map(String::as_str)
+    }
+}
+
+/// Records that `project` has seen environment `env` (on a group's first sighting of it).
+fn note_environment(seen: &mut HashMap<Symbol, Vec<crate::model::ProjectId>>, project: crate::model::ProjectId, env: Symbol) {
+    let projects = seen.entry(env).or_default();
+    if let Err(at) = projects.binary_search(&project) {
+        projects.insert(at, project);
     }
 }
 

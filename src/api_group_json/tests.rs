@@ -272,6 +272,7 @@ fn add_group(views: &mut IssueViews, rng: &mut StdRng, key: GroupKey, seq: u64) 
             environment: environments[rng.random_range(0..3)],
             release: releases[rng.random_range(0..3)],
             level: levels[rng.random_range(0..3)],
+            tags: None,
         })
         .collect();
     let last_hour = (NOW / HOUR_MICROS) as u32 - rng.random_range(0..30);

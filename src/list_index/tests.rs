@@ -78,6 +78,7 @@ fn add_group(views: &mut IssueViews, rng: &mut StdRng, key: GroupKey, seq: u64, 
             environment: environments[rng.random_range(0..environments.len())],
             release: None,
             level: Level::Error,
+            tags: None,
         };
         activity.push((Activity::Occurrences(key, facet, hour), epoch, 1));
         // The occurrence's second, within the group's lifetime.
@@ -160,6 +161,7 @@ fn add_tied_group(views: &mut IssueViews, key: GroupKey, seq: u64, at: Micros) -
         environment: None,
         release: None,
         level: Level::Error,
+        tags: None,
     };
     views.apply_activity(vec![(Activity::Occurrences(key, facet, hour), 0, 1)]);
     let second = (at / 1_000_000 - i64::from(hour) * 3600) as u32;

@@ -15,7 +15,7 @@ use sonic_number::ParserNumber;
 use super::hash_cache::{fingerprint_hash, prefetch, Pending};
 use super::json::MAX_BRACKETS;
 use super::scan::Specials;
-use super::wire::{Fingerprint, Lenient, NumOrStr, WireEvent, WireMessage, WireUser};
+use super::wire::{Fingerprint, Lenient, NumOrStr, WireEvent, WireMessage, WireTags, WireUser};
 
 /// Deeper values are left to the serde path (`parse` only takes lines of at most 64 brackets
 /// anyway).
@@ -510,10 +510,23 @@ impl<'a> Parser<'a, '_> {
                 b"user" => once!(seen, 3, e.user, p.opt(Self::user)?),
                 b"release" => once!(seen, 4, e.release, p.opt_string()?),
                 b"environment" => once!(seen, 5, e.environment, p.opt_string()?),
+                b"tags" => once!(seen, 6, e.tags, p.opt(Self::tags)?),
                 _ => p.skip(2)?,
             }
             Some(())
         })
+    }
+
+    /// Tags as an object of strings (other shapes are the serde path's: `WireTags`).
+    fn tags(&mut self) -> Option<WireTags<'a>> {
+        let mut tags = WireTags::default();
+        self.object(|p, key| {
+            let key = std::str::from_utf8(key).ok()?;
+            let value = p.string()?;
+            tags.0.push((Cow::Borrowed(key), value));
+            Some(())
+        })?;
+        Some(tags)
     }
 
     fn user(&mut self) -> Option<WireUser<'a>> {

@@ -5,6 +5,7 @@ pub mod grouptype;
 pub mod mutation;
 pub mod record;
 pub mod status;
+pub mod tags;
 mod text_arena;
 pub mod time;
 pub mod uuid;

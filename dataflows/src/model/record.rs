@@ -31,6 +31,14 @@ pub type Symbol = u64;
 
 /// Interns a string as a 64-bit symbol. Collisions (probability ~n²/2⁶⁵) would merge two
 /// users or releases; that is the accepted cost of integer keys inside the dataflow.
+/// A symbol in a field where 0 cannot occur, so that `Option` costs nothing.
+pub type NonZeroSymbol = std::num::NonZeroU64;
+
+/// `symbol` as a [`NonZeroSymbol`] (0 becomes 1).
+pub fn non_zero_symbol(symbol: Symbol) -> NonZeroSymbol {
+    NonZeroSymbol::new(symbol).unwrap_or(NonZeroSymbol::MIN)
+}
+
 pub fn symbol_of(text: &str) -> Symbol {
     xxhash_rust::xxh3::xxh3_64(text.as_bytes())
 }
@@ -79,7 +87,11 @@ pub struct OccurrenceRecord {
     pub priority: Option<Priority>,
     pub user: Option<Symbol>,
     pub release: Option<Symbol>,
-    pub environment: Option<Symbol>,
+    /// Environment and tag set are non-zero symbols (a symbol 0, with probability 2⁻⁶⁴,
+    /// travels as 1): 8 bytes each, which keeps the record at 176 bytes (`size_tests`).
+    pub environment: Option<NonZeroSymbol>,
+    /// The event's tags as one tag set (`model::tags`); None without tags.
+    pub tags: Option<NonZeroSymbol>,
     /// An error event with an exception whose mechanism says `handled: false`.
     pub unhandled: bool,
 }

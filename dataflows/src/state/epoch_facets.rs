@@ -137,6 +137,7 @@ mod tests {
             environment: Some(n % 3),
             release: (!n.is_multiple_of(5)).then_some(n % 7),
             level: Level::Error,
+            tags: None,
         };
         let mut epoch = EpochFacets::default();
         let mut expected: std::collections::BTreeMap<(GroupKey, Facet, u32), isize> = Default::default();

@@ -49,6 +49,7 @@ impl Project {
             release: release.map(symbol_of),
             environment: None,
             unhandled: false,
+            tags: None,
         }));
     }
 

@@ -3,6 +3,7 @@
 //! log order (semantics.md §4); every step is O(1) or O(log n) in the project's state.
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::num::NonZeroU64;
 
 use std::sync::Arc;
 
@@ -240,9 +241,10 @@ impl ProjectState {
         let key = Self::key(project, index);
         let hour = occ.time.div_euclid(3600 * MICROS_PER_SECOND) as u32;
         let facet = crate::facets::Facet {
-            environment: occ.environment,
+            environment: occ.environment.map(NonZeroU64::get),
             release: occ.release,
             level: occ.level,
+            tags: occ.tags.map(NonZeroU64::get),
         };
         // Every accepted occurrence's group was touched or created in this epoch above, so
         // its list head belongs to this epoch.

@@ -16,6 +16,7 @@ pub(crate) fn occurrence(type_id: u32, hashes: &[GroupHash], time: Micros) -> Oc
         release: None,
         environment: None,
         unhandled: false,
+        tags: None,
     }
 }
 
@@ -69,7 +70,7 @@ fn every_occurrence_leaves_its_second_facet_and_user_and_users_count_once() {
     const HOUR: Micros = 3_600_000_000;
     let with = |user: Symbol, time: Micros, env: Option<Symbol>| OccurrenceRecord {
         user: Some(user),
-        environment: env,
+        environment: env.map(crate::model::non_zero_symbol),
         ..occurrence(1, &[7], time)
     };
     let (state, mut effects) = apply_all(vec![
@@ -83,6 +84,7 @@ fn every_occurrence_leaves_its_second_facet_and_user_and_users_count_once() {
         environment,
         release: None,
         level: occurrence(1, &[7], 0).level,
+        tags: None,
     };
     let (prod, none) = (facet(Some(5)).id(), facet(None).id());
     assert_eq!(

@@ -133,7 +133,14 @@ impl IssueViews {
         }
         let mut sets = 0;
         for &(index, env, diff) in &scratch.environments {
-            sets += super::apply_to_set(&mut self.groups[index as usize].environments, env, diff);
+            let view = &mut self.groups[index as usize];
+            let change = super::apply_to_set(&mut view.environments, env, diff);
+            if change > 0 {
+                if let Some(key) = view.key {
+                    super::note_environment(&mut self.environment_projects, key.project, env);
+                }
+            }
+            sets += change;
         }
         for &(index, release, diff) in &scratch.releases {
             sets += super::apply_to_set(&mut self.groups[index as usize].releases, release, diff);

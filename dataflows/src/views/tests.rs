@@ -175,6 +175,7 @@ fn occurrences_updates_equal_their_separate_parts() {
         environment,
         release,
         level,
+        tags: None,
     };
     let late = retention::retention_hours() + 24 * 5;
     // (epoch, group, facet, hour, occurrences)

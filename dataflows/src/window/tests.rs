@@ -35,6 +35,7 @@ fn views_within(key: GroupKey, occurrences: &[(i64, Option<Symbol>, u64)], detai
             environment,
             release: None,
             level: crate::model::Level::Error,
+            tags: None,
         };
         let hour = t.div_euclid(3600) as u32;
         activity.push((crate::views::Activity::Occurrences(key, facet, hour), 0, 1));
@@ -277,6 +278,7 @@ fn first_and_last_seen_are_exact_for_the_whole_group_and_whole_seconds_for_a_sel
         environment: Some(env),
         release: None,
         level: crate::model::Level::Error,
+        tags: None,
     };
     views.apply_activity(vec![
         (crate::views::Activity::Occurrences(key, facet(7), 100), 0, 1),

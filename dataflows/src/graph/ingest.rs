@@ -169,7 +169,11 @@ pub fn ingest<'scope>(
                 give(created_out, &caps[3], std::mem::take(&mut effects.created));
                 give(rejected_out, &caps[4], std::mem::take(&mut effects.rejected));
                 give(merges_out, &caps[5], effects.merges.drain(..).map(|m| (m, epoch, 1)).collect());
-                give(details_out, &caps[6], effects.details.drain(..).map(|d| (d, epoch, 1)).collect());
+                // Handed on whole (see `Effects::details`); the next epoch's starts with room
+                // for about as many.
+                let details = effects.details.len();
+                give(details_out, &caps[6], std::mem::take(&mut effects.details));
+                effects.details.reserve(details + details / 8);
                 tally.records += records;
                 tally.cpu += crate::views::ThreadTimes::elapsed(started).map_or(std::time::Duration::ZERO, |t| t.cpu);
             }

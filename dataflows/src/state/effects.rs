@@ -79,9 +79,11 @@ pub struct Effects {
     /// were five (one update per occurrence instead of five, and one update stream), kept
     /// per group (`EpochFacets`).
     pub facet_hours: super::EpochFacets,
-    /// Every accepted occurrence's `(group, hour, second, facet id, user)`: the views count
-    /// windows exactly at their edges from these (`views::details`).
-    pub details: Vec<crate::views::details::Detail>,
+    /// Every accepted occurrence's `(group, hour, second, facet id, user)`, as an update at
+    /// `epoch`: the views count windows exactly at their edges from these (`views::details`).
+    /// Pushed as the updates the ingest operator sends, so it hands this vector on instead
+    /// of copying every entry into a new one (one copy of ~1 MB per epoch and worker).
+    pub details: Vec<(crate::views::details::Detail, u64, isize)>,
 }
 
 impl Effects {

@@ -252,7 +252,9 @@ impl ProjectState {
         let second = occ.time.div_euclid(MICROS_PER_SECOND) - i64::from(hour) * 3600;
         // A user hashed to 0 would read as "no user"; it counts as user 1 (a 2⁻⁶⁴ collision).
         let user = occ.user.map_or(0, |u| u.max(1));
-        effects.details.push((key, hour, second as u32, facet.id(), user));
+        effects
+            .details
+            .push(((key, hour, second as u32, facet.id(), user), effects.epoch, 1));
         if let Some(user) = occ.user {
             if self.users.insert((key.short_id, user)) {
                 Arc::make_mut(&mut self.groups[index].row).user_count += 1;

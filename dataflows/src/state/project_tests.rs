@@ -90,10 +90,10 @@ fn every_occurrence_leaves_its_second_facet_and_user_and_users_count_once() {
     assert_eq!(
         effects.details,
         vec![
-            (key, 0, 0, prod, 1),
-            (key, 0, 10, none, 1),
-            (key, 0, 20, prod, 2),
-            (key, 1, 3, prod, 1)
+            ((key, 0, 0, prod, 1), effects.epoch, 1),
+            ((key, 0, 10, none, 1), effects.epoch, 1),
+            ((key, 0, 20, prod, 2), effects.epoch, 1),
+            ((key, 1, 3, prod, 1), effects.epoch, 1)
         ]
     );
     assert_eq!(state.row(key).expect("group 1").user_count, 2);

@@ -182,7 +182,11 @@ fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
     let (sink, dead_letter_file, stop) = (wiring.sink.clone(), wiring.dead_letter_file.clone(), wiring.stop.clone());
     let event_store = wiring.event_store.clone();
     let first_process = wiring.options.cluster.as_ref().is_none_or(|c| c.process == 0);
-    let views = Arc::new(RwLock::new(IssueViews::default()));
+    // Nothing queries a backfill's views: the sort indexes and the text column are never
+    // built (the dump, the summary and checkpoints do not read them).
+    let mut views = IssueViews::default();
+    views.defer_indexes();
+    let views = Arc::new(RwLock::new(views));
     let started = Instant::now();
     run_pipeline(wiring.options, views.clone(), Arc::new(Startup::default()))?;
     let elapsed = started.elapsed();
@@ -259,8 +263,12 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     if wiring.options.checkpoints.is_none() {
         tracing::warn!("no --state-dir: API mutations are applied but not durable");
     }
-    let views = Arc::new(RwLock::new(IssueViews::default()));
-    let startup = Arc::new(Startup::default());
+    // The sort indexes and the text column are built once caught up, before /readyz says
+    // ready (requests before that read the rows: same answers, slower).
+    let mut views = IssueViews::default();
+    views.defer_indexes();
+    let views = Arc::new(RwLock::new(views));
+    let startup = Arc::new(Startup::building_indexes());
     let (api_nice, realtime_api) = (args.api_nice, args.realtime_api);
     let warned = Arc::new(std::sync::Once::new());
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -311,6 +319,11 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         let (views, startup) = (views.clone(), startup.clone());
         std::thread::spawn(move || loop {
             std::thread::sleep(Duration::from_millis(50));
+            // The pipeline builds the indexes as the epoch that catches up completes; here
+            // in case it was complete before the feeder said where start-up's input ends.
+            if startup.indexes_due(&views.read().unwrap_or_else(|p| p.into_inner())) {
+                startup.build_indexes_when_caught_up(&mut views.write().unwrap_or_else(|p| p.into_inner()));
+            }
             let views = views.read().unwrap_or_else(|p| p.into_inner());
             if startup.is_ready(&views) {
                 let counters: Vec<String> = SUMMARY.iter().map(|(name, c)| format!("{name}={}", views.counter(*c))).collect();

@@ -89,17 +89,51 @@ pub struct ClusterOptions {
 }
 
 /// Readiness: set once the feeder has reached the end of what existed at start-up; the views
-/// are ready when every epoch before that point is applied.
+/// are ready when every epoch before that point is applied (and their indexes are built, when
+/// the catch-up deferred them: [`IssueViews::defer_indexes`]).
 #[derive(Default)]
 pub struct Startup {
     ready_after_epoch: Mutex<Option<u64>>,
+    /// Build deferred indexes once caught up (`run`; a plain backfill serves no queries).
+    build_indexes: bool,
 }
 
 impl Startup {
+    /// A start-up that builds the views' deferred indexes once caught up.
+    pub fn building_indexes() -> Startup {
+        Startup {
+            build_indexes: true,
+            ..Startup::default()
+        }
+    }
+
     pub fn is_ready(&self, views: &IssueViews) -> bool {
+        self.caught_up(views) && !views.indexes_deferred()
+    }
+
+    /// Every epoch of what existed at start-up is applied.
+    fn caught_up(&self, views: &IssueViews) -> bool {
         match *self.ready_after_epoch.lock().unwrap_or_else(|p| p.into_inner()) {
             Some(epoch) => views.finished || views.complete_through >= epoch,
             None => false,
+        }
+    }
+
+    /// Whether the views' indexes are deferred and due: caught up (or `finished`).
+    pub(crate) fn indexes_due(&self, views: &IssueViews) -> bool {
+        self.build_indexes && views.indexes_deferred() && (views.finished || self.caught_up(views))
+    }
+
+    /// Builds the views' deferred indexes if they are due ([`Startup::indexes_due`]).
+    pub(crate) fn build_indexes_when_caught_up(&self, views: &mut IssueViews) {
+        if self.indexes_due(views) {
+            let started = std::time::Instant::now();
+            views.build_indexes();
+            tracing::info!(
+                groups = views.len(),
+                seconds = started.elapsed().as_secs_f64(),
+                "caught up: built the sort indexes and the text column"
+            );
         }
     }
 
@@ -170,6 +204,9 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
     if let Some(mut restored) = restored {
         positions = restored.positions;
         next_id = restored.next_id;
+        if views.read().unwrap_or_else(|p| p.into_inner()).indexes_deferred() {
+            restored.views.defer_indexes();
+        }
         for (project, state) in &restored.projects {
             for (short_id, row) in state.rows() {
                 restored.views.restore_row(
@@ -312,6 +349,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
     let ingest = options.ingest;
     let sink = options.dead_letters;
     let worker_views = views.clone();
+    let worker_startup = startup.clone();
     let metrics = options.metrics.clone();
     let to_first_process = processes > 1;
     let worker_restore = cluster_restore.clone();
@@ -462,6 +500,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                     let mut views = worker_views.write().unwrap_or_else(|p| p.into_inner());
                     views.complete_through = through;
                     views.finished = through == u64::MAX;
+                    worker_startup.build_indexes_when_caught_up(&mut views);
                     if has_change_sinks {
                         crate::changes::publish(&mut views, &change_sinks);
                     }
@@ -599,5 +638,6 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
     crate::changes::flush(&options.changes).context("cannot flush the change feeds")?;
     let mut views = views.write().unwrap_or_else(|p| p.into_inner());
     views.finished = true;
+    startup.build_indexes_when_caught_up(&mut views);
     Ok(())
 }

@@ -16,6 +16,7 @@ use crate::state::{Counter, GroupKey, GroupRow};
 
 mod activity;
 mod blocks;
+mod bulk;
 pub mod details;
 mod epoch;
 mod footprint;
@@ -30,6 +31,7 @@ mod texts;
 mod thread_time;
 use activity::add_environment_hours;
 pub use activity::Activity;
+use bulk::texts_of;
 use group_index::GroupIndex;
 pub use index::{created_key, trends_score, SortIndex, SortIndexes, Walk};
 pub use lock::{boost_hold, boost_write_holds, let_readers_in, read, set_thread_realtime, HoldBoost, LockTimes, SlowHolds, HOLD};
@@ -112,6 +114,11 @@ pub struct IssueViews {
     /// sort indexes, so also rebuilt from the rows after a restore.
     #[serde(skip)]
     texts: TextColumn,
+    /// The sort indexes and the text column are not maintained (a catch-up): they are built
+    /// in one pass by [`IssueViews::build_indexes`]; until then walks and text searches read
+    /// the rows (exact, slower). Set by [`IssueViews::defer_indexes`].
+    #[serde(skip)]
+    indexes_deferred: bool,
     /// How long the sinks held the write lock, recently (microseconds): what a reader can
     /// wait for (`/metrics`).
     #[serde(skip)]
@@ -199,13 +206,12 @@ impl IssueViews {
         })
     }
 
-    /// Groups with a row (each is in the sort indexes exactly then).
+    /// Groups with a row (each is in the sort indexes exactly then, once they are built).
     pub fn len(&self) -> usize {
+        if self.indexes_deferred {
+            return self.groups.iter().filter(|v| v.row.is_some()).count();
+        }
         self.sort_indexes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     pub fn apply_groups(&mut self, mut updates: Vec<((GroupKey, Arc<GroupRow>), u64, isize)>) {
@@ -234,6 +240,8 @@ impl IssueViews {
                 if let Some(current) = view.row.take_if(|current| Arc::ptr_eq(current, &row) || **current == *row) {
                     retracted.insert(index, current);
                 }
+            } else if self.indexes_deferred {
+                view.row = Some(row);
             } else {
                 // The indexes hold the retracted row, if any, else the current one.
                 let old = retracted.remove(&index).or_else(|| view.row.take());
@@ -241,6 +249,9 @@ impl IssueViews {
                 self.texts.update(index, old.as_deref(), Some(&row));
                 view.row = Some(row);
             }
+        }
+        if self.indexes_deferred {
+            retracted.clear();
         }
         for (index, old) in retracted.drain() {
             self.sort_indexes.update(index, Some(&old), None);
@@ -252,8 +263,10 @@ impl IssueViews {
     /// Replaces a group's row, keeping the sort indexes in step.
     fn set_row(&mut self, index: u32, row: Option<Arc<GroupRow>>) {
         let view = &mut self.groups[index as usize];
-        self.sort_indexes.update(index, view.row.as_deref(), row.as_deref());
-        self.texts.update(index, view.row.as_deref(), row.as_deref());
+        if !self.indexes_deferred {
+            self.sort_indexes.update(index, view.row.as_deref(), row.as_deref());
+            self.texts.update(index, view.row.as_deref(), row.as_deref());
+        }
         view.row = row;
     }
 
@@ -265,8 +278,7 @@ impl IssueViews {
         unresolved_only: bool,
         at_most: Micros,
     ) -> impl Iterator<Item = (i64, u32, (GroupKey, &GroupView, &GroupRow))> {
-        self.sort_indexes
-            .walk(index, unresolved_only, at_most)
+        self.index_walk(index, unresolved_only, at_most)
             .filter_map(|(bound, created, index)| {
                 let view = &self.groups[index as usize];
                 Some((bound, created, (view.key?, view, &**view.row.as_ref()?)))
@@ -276,6 +288,9 @@ impl IssueViews {
     /// The groups whose lowercased title, subtitle or culprit may contain one of `needles`
     /// (lowercase, not empty): a superset of those that do (`texts.rs`).
     pub fn text_candidates(&self, needles: &[&str]) -> Candidates {
+        if self.indexes_deferred {
+            return texts_of(self.indexed_rows()).candidates(needles);
+        }
         self.texts.candidates(needles)
     }
 
@@ -288,8 +303,7 @@ impl IssueViews {
         at_most: Micros,
         keep: impl Fn(u32) -> bool + 'a,
     ) -> impl Iterator<Item = (i64, u32, (GroupKey, &'a GroupView, &'a GroupRow))> + 'a {
-        self.sort_indexes
-            .walk(index, unresolved_only, at_most)
+        self.index_walk(index, unresolved_only, at_most)
             .filter(move |e| keep(e.2))
             .filter_map(|(bound, created, index)| {
                 let view = &self.groups[index as usize];

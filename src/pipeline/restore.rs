@@ -175,8 +175,12 @@ pub(crate) fn restore_cluster(
         if let (Some((next_id, restored)), Some((epoch, _))) = (own_views, chosen) {
             restore.next_id.store(next_id, Ordering::Relaxed);
             let change_log = views.change_log.take();
+            let deferred = views.indexes_deferred();
             *views = restored;
             views.change_log = change_log;
+            if deferred {
+                views.defer_indexes();
+            }
             views.complete_through = epoch;
             views.finished = false;
         }

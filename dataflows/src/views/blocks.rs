@@ -38,6 +38,16 @@ impl<K: Ord + Copy> Blocks<K> {
         self.len
     }
 
+    /// The blocks of `keys` (sorted, distinct), each full but the last: an index built in
+    /// one pass at the end of a catch-up rather than by an insertion per key.
+    pub fn from_sorted(keys: &[K]) -> Blocks<K> {
+        debug_assert!(keys.windows(2).all(|w| w[0] < w[1]), "sorted, distinct keys");
+        Blocks {
+            blocks: keys.chunks(CAP).map(block).collect(),
+            len: keys.len(),
+        }
+    }
+
     /// The block that holds, or would hold, `key`: the last whose first key is at most it.
     fn block_of(&self, key: &K) -> usize {
         self.blocks.partition_point(|b| b[0] <= *key).saturating_sub(1)
@@ -250,6 +260,31 @@ mod tests {
             }
         }
         assert!(blocks.rev().copied().eq(set.iter().rev().copied()));
+    }
+
+    #[test]
+    fn blocks_built_from_sorted_keys_walk_and_change_like_a_btree_set() {
+        let mut rng = Rng(11);
+        for n in [0u32, 1, 255, 256, 257, 5_000] {
+            let set: BTreeSet<u32> = (0..n).map(|_| rng.below(1 << 20)).collect();
+            let keys: Vec<u32> = set.iter().copied().collect();
+            let mut blocks = Blocks::from_sorted(&keys);
+            let mut set = set;
+            assert_eq!(blocks.len(), set.len());
+            assert!(blocks.rev().copied().eq(set.iter().rev().copied()));
+            let end = rng.below(1 << 20);
+            assert!(blocks.rev_to(&end).copied().eq(set.range(..=end).rev().copied()));
+            // Then maintained as usual: full blocks split or pass keys on.
+            for _ in 0..2_000 {
+                let key = rng.below(1 << 20);
+                match rng.below(3) {
+                    0 => assert_eq!(blocks.remove(&key), set.remove(&key)),
+                    _ => assert_eq!(blocks.insert(key), set.insert(key)),
+                }
+            }
+            assert_eq!(blocks.len(), set.len());
+            assert!(blocks.rev().copied().eq(set.iter().rev().copied()));
+        }
     }
 
     #[test]

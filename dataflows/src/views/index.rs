@@ -190,6 +190,16 @@ impl<K: Ord + Copy> Split<K> {
         }
     }
 
+    /// The index of `entries` (status part and key each, in any order): sorted once.
+    fn build(mut entries: Vec<(usize, K)>) -> Split<K> {
+        entries.sort_unstable();
+        let unresolved = entries.partition_point(|e| e.0 == 0);
+        let keys: Vec<K> = entries.into_iter().map(|e| e.1).collect();
+        Split {
+            parts: [Blocks::from_sorted(&keys[..unresolved]), Blocks::from_sorted(&keys[unresolved..])],
+        }
+    }
+
     fn len(&self) -> usize {
         self.parts[0].len() + self.parts[1].len()
     }
@@ -228,6 +238,58 @@ impl SortIndexes {
         self.count.update(value(old, &count_key), value(new, &count_key));
         self.users.update(value(old, &users_key), value(new, &users_key));
         self.trends.update(value(old, &trends_key), value(new, &trends_key));
+    }
+
+    /// The indexes of `rows` (group index and row), built in one pass: each index's keys
+    /// are collected and sorted once (O(n log n)) instead of being inserted one by one. The
+    /// same keys as [`SortIndexes::update`] gives them, so every walk is the same.
+    pub fn build<'r>(rows: impl Iterator<Item = (u32, &'r GroupRow)> + Clone) -> SortIndexes {
+        type Key<'r, K> = &'r dyn Fn(&GroupRow) -> K;
+        let time = |f: Key<Micros>| {
+            Split::build(
+                rows.clone()
+                    .map(|(index, r)| (part(r), time_entry(f(r), r.created_seq, index)))
+                    .collect(),
+            )
+        };
+        let value = |f: Key<u32>| {
+            Split::build(
+                rows.clone()
+                    .map(|(index, r)| (part(r), value_entry(f(r), r.created_seq, index)))
+                    .collect(),
+            )
+        };
+        SortIndexes {
+            last_seen: time(&last_seen_key),
+            first_seen: time(&|r| r.first_seen),
+            count: value(&count_key),
+            users: value(&users_key),
+            trends: value(&trends_key),
+        }
+    }
+
+    /// One index's walk over `rows` without keeping any index: its keys sorted once, for
+    /// a walk before the indexes are built ([`SortIndexes::build`]).
+    pub fn walk_of_rows<'r>(
+        rows: impl Iterator<Item = (u32, &'r GroupRow)> + Clone,
+        index: SortIndex,
+        unresolved_only: bool,
+        at_most: Micros,
+    ) -> Vec<(i64, u32, u32)> {
+        let rows = rows.filter(|(_, r)| !unresolved_only || part(r) == 0);
+        let time =
+            |f: fn(&GroupRow) -> Micros| Split::build(rows.clone().map(|(i, r)| (part(r), time_entry(f(r), r.created_seq, i))).collect());
+        let value =
+            |f: fn(&GroupRow) -> u32| Split::build(rows.clone().map(|(i, r)| (part(r), value_entry(f(r), r.created_seq, i))).collect());
+        let mut one = SortIndexes::default();
+        match index {
+            SortIndex::LastSeen => one.last_seen = time(last_seen_key),
+            SortIndex::FirstSeen => one.first_seen = time(|r| r.first_seen),
+            SortIndex::Count => one.count = value(count_key),
+            SortIndex::Users => one.users = value(users_key),
+            SortIndex::Trends => one.trends = value(trends_key),
+        }
+        one.walk(index, unresolved_only, at_most).collect()
     }
 
     pub fn len(&self) -> usize {

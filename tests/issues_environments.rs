@@ -13,13 +13,7 @@ use list_client::*;
 #[test]
 fn unknown_environments_are_404_per_organisation() {
     let dir = temp_dir();
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        "[[organizations]]\nslug = \"acme\"\n[[organizations.projects]]\nid = 1\nslug = \"web\"\n\n\
-         [[organizations]]\nslug = \"other\"\n[[organizations.projects]]\nid = 2\nslug = \"api\"\n",
-    )
-    .expect("config");
+    let config = two_organizations_config(dir.path());
     let messages = [
         message(1, &ev("a", NOW - H, None, Some("prod"))),
         message(2, &ev("a", NOW - 2 * H, None, Some("staging"))),

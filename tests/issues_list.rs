@@ -482,13 +482,7 @@ fn projects_ids_collapse_direct_hits_inbox_and_errors() {
 #[test]
 fn forbidden_projects_with_a_configuration() {
     let dir = temp_dir();
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        "[[organizations]]\nslug = \"acme\"\n[[organizations.projects]]\nid = 1\nslug = \"web\"\n\n\
-         [[organizations]]\nslug = \"other\"\n[[organizations.projects]]\nid = 2\nslug = \"api\"\n",
-    )
-    .unwrap();
+    let config = two_organizations_config(dir.path());
     let messages = [
         message(1, &ev("a", NOW - H, None, None)),
         message(

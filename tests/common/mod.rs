@@ -10,6 +10,19 @@ pub mod server;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_occurrent");
 
+/// Writes `config.toml` in `dir`: organization `acme` with project 1 (`web`) and
+/// organization `other` with project 2 (`api`); returns its path.
+pub fn two_organizations_config(dir: &Path) -> PathBuf {
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        "[[organizations]]\nslug = \"acme\"\n[[organizations.projects]]\nid = 1\nslug = \"web\"\n\n\
+         [[organizations]]\nslug = \"other\"\n[[organizations.projects]]\nid = 2\nslug = \"api\"\n",
+    )
+    .expect("write the two-organization config");
+    config
+}
+
 /// 2024-01-01T00:00:00Z.
 pub const T0: f64 = 1_704_067_200.0;
 

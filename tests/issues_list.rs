@@ -53,7 +53,7 @@ fn events() -> Vec<Ev> {
 
 fn main_server(dir: &std::path::Path) -> Server {
     let evs = events();
-    let mut messages: Vec<Value> = evs.iter().enumerate().map(|(i, e)| message(i as u64 + 1, e)).collect();
+    let mut messages = messages_of(&evs);
     // reg: resolved, then a new occurrence a day ago regresses it.
     messages.push(status_change(500, 1, "reg", 1, None));
     messages.push(message(501, &ev("reg", NOW - D + 1800, None, None)));
@@ -243,7 +243,7 @@ fn windows_cut_hours_exactly_between_events() {
         ev("near", b + 1502, Some("u6"), Some("prod")),
         ev("last", last, None, Some("prod")),
     ];
-    let messages: Vec<Value> = evs.iter().enumerate().map(|(i, e)| message(i as u64 + 1, e)).collect();
+    let messages = messages_of(&evs);
     let input = write_lines(dir.path(), "in.jsonl", &to_lines(&messages));
     let server = start(&["--input", input.to_str().unwrap()]);
     let t = |fp: &str| format!("title {fp}");

@@ -28,7 +28,7 @@ fn paging_with_ties_returns_every_group_once_and_trends_differs_from_date() {
         evs.push(ev("x", NOW - H - 49 + k, None, None));
     }
     evs.push(ev("y", NOW - 1800, None, None));
-    let messages: Vec<Value> = evs.iter().enumerate().map(|(i, e)| message(i as u64 + 1, e)).collect();
+    let messages = messages_of(&evs);
     let input = write_lines(dir.path(), "in.jsonl", &to_lines(&messages));
     let server = start(&["--input", input.to_str().unwrap()]);
 
@@ -91,7 +91,7 @@ fn facet_events() -> Vec<Ev> {
 fn filtered_and_matching_follow_release_level_and_environment_of_each_event() {
     let dir = temp_dir();
     let evs = facet_events();
-    let messages: Vec<Value> = evs.iter().enumerate().map(|(i, e)| message(i as u64 + 1, e)).collect();
+    let messages = messages_of(&evs);
     let input = write_lines(dir.path(), "in.jsonl", &to_lines(&messages));
     let state = dir.path().join("state");
     let args = [
@@ -227,7 +227,7 @@ fn stats_buckets_count_the_window_to_the_second_and_nothing_after_now() {
         ev("s", n + 100, None, Some("prod")),
         ev("s", n + 3000, None, Some("dev")),
     ];
-    let messages: Vec<Value> = evs.iter().enumerate().map(|(i, e)| message(i as u64 + 1, e)).collect();
+    let messages = messages_of(&evs);
     let input = write_lines(dir.path(), "in.jsonl", &to_lines(&messages));
     let server = start(&["--input", input.to_str().unwrap()]);
     let group = |params: &str| list(&server, params).body[0].clone();
@@ -330,7 +330,7 @@ fn retention_drops_old_hours_but_lifetime_values_stay_exact() {
         ev("old", n - D + 1800, Some("u3"), Some("prod")),
         ev("old", n - H + 1800, Some("u1"), Some("prod")),
     ];
-    let messages: Vec<Value> = evs.iter().enumerate().map(|(i, e)| message(i as u64 + 1, e)).collect();
+    let messages = messages_of(&evs);
     let input = write_lines(dir.path(), "in.jsonl", &to_lines(&messages));
     // The newest hour is NOW - 1 h; two days before it, rounded down to a day: NOW - 3 d.
     let cut = (n - H - 2 * D).div_euclid(D) * D;

@@ -13,7 +13,6 @@ use std::io::Write;
 
 use common::*;
 use list_client::*;
-use serde_json::Value;
 
 const GROUPS: i64 = 14;
 
@@ -71,7 +70,7 @@ fn titles_by_id(server: &common::server::Server) -> std::collections::HashMap<St
 fn paging_returns_each_group_of_the_first_page_once_while_occurrences_arrive() {
     let dir = temp_dir();
     let evs = initial_events();
-    let messages: Vec<Value> = evs.iter().enumerate().map(|(i, e)| message(i as u64 + 1, e)).collect();
+    let messages = messages_of(&evs);
     let input = write_lines(dir.path(), "in.jsonl", &to_lines(&messages));
     let server = start(&["--input", input.to_str().unwrap(), "--follow"]);
     let mut next_id = evs.len() as u64 + 1;

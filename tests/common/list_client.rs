@@ -112,6 +112,11 @@ pub(crate) fn ev(fp: &'static str, t: i64, user: Option<&'static str>, env: Opti
     }
 }
 
+/// The occurrence messages of `evs`, their ids counting from 1 in order.
+pub(crate) fn messages_of(evs: &[Ev]) -> Vec<Value> {
+    evs.iter().enumerate().map(|(i, e)| message(i as u64 + 1, e)).collect()
+}
+
 pub(crate) fn message(id: u64, e: &Ev) -> Value {
     let mut event = json!({"event_id": uuid(1_000_000 + id), "project_id": e.project, "timestamp": e.t as f64});
     if let Some(user) = e.user {

@@ -389,7 +389,7 @@ impl Batch {
             source: Arc::from(LOG_FILE),
             partition: None,
             bytes: BlockBytes::Owned(bytes),
-            lines: lines.into(),
+            lines,
             kind: BlockKind::Mutations,
         })
     }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dataflows::model::block::{BlockBytes, InputBlock, LineInfo, Lines};
+use dataflows::model::block::{BlockBytes, InputBlock, LineInfo};
 use dataflows::model::MAX_LINES_PER_BLOCK;
 
 #[derive(thiserror::Error, Debug)]
@@ -95,25 +95,6 @@ impl Drop for MappedBlock {
     }
 }
 
-/// Maps the file's pages in `[from, to)` into the page tables in one call, from `populated` on
-/// (those before are mapped already), instead of a page fault per 16 pages as the newline
-/// search first reads them. Returns how far the file is populated now. Best effort: a kernel
-/// without `MADV_POPULATE_READ` (before 5.14) leaves the faults to do it.
-fn populate(file: &MappedFile, from: usize, to: usize, populated: usize) -> usize {
-    const PAGE: usize = 4096;
-    let len = file.map.len();
-    let first = from.max(populated) / PAGE * PAGE;
-    let last = to.min(len).div_ceil(PAGE) * PAGE;
-    if last <= first {
-        return populated;
-    }
-    #[cfg(target_os = "linux")]
-    {
-        let _ = file.map.advise_range(memmap2::Advice::PopulateRead, first, last.min(len) - first);
-    }
-    last
-}
-
 fn is_plain(path: &Path) -> bool {
     path.as_os_str() != "-" && !matches!(path.extension().and_then(|e| e.to_str()), Some("gz" | "zst" | "zstd"))
 }
@@ -167,9 +148,6 @@ pub struct LineSource {
     current: Option<(Arc<str>, Box<dyn Read + Send>)>,
     /// The current file when it is mapped, and the position reached in it.
     mapped: Option<(Arc<str>, Arc<MappedFile>, usize)>,
-    /// The mapped file's pages before this offset are in this process's page tables already
-    /// (see `populate`).
-    populated: usize,
     /// Bytes read but not yet cut into lines (the start of a line), carried to the next block.
     carry: Vec<u8>,
     line_number: u64,
@@ -202,7 +180,6 @@ impl LineSource {
             next_file: 0,
             current: None,
             mapped: None,
-            populated: 0,
             carry: Vec::new(),
             line_number: 0,
             byte_offset: 0,
@@ -288,7 +265,6 @@ impl LineSource {
                 let _ = map.advise(memmap2::Advice::Sequential);
                 let start = (resume.byte_offset as usize).min(map.len());
                 self.mapped = Some((path.display().to_string().into(), Arc::new(MappedFile { map }), start));
-                self.populated = 0;
                 self.line_number = resume.line_number;
                 self.byte_offset = start as u64;
                 return Ok(true);
@@ -354,7 +330,6 @@ impl LineSource {
         let mut block = InputBlock {
             partition: None,
             index: self.next_block,
-            lines: Lines::spare(),
             ..InputBlock::default()
         };
         let mut bytes = Vec::with_capacity(self.options.max_bytes.min(64 << 20) + READ_SIZE);
@@ -458,7 +433,6 @@ impl LineSource {
             partition: None,
             index: self.next_block,
             source: source.clone(),
-            lines: Lines::spare(),
             ..InputBlock::default()
         };
         let mut scanned = start;
@@ -468,7 +442,6 @@ impl LineSource {
             self.mapped = Some((source, map, scanned));
             return block;
         }
-        self.populated = populate(&map, start, start.saturating_add(self.options.max_bytes), self.populated);
         while block.lines.len() < max_lines && scanned - start < self.options.max_bytes && scanned < data.len() && scanned < stop {
             let (len, advance) = match memchr::memchr(b'\n', &data[scanned..]) {
                 Some(end) => (end, end + 1),

@@ -188,7 +188,7 @@ impl Feeder {
                         source: kafka.options.topic.as_str().into(),
                         partition: Some(partition),
                         bytes: block.0,
-                        lines: block.1.into(),
+                        lines: block.1,
                         kind: BlockKind::Input,
                     };
                     self.metrics.epoch_sent(block.index);
@@ -455,7 +455,7 @@ mod tests {
         for (bytes, lines) in parts {
             let block = InputBlock {
                 bytes,
-                lines: lines.into(),
+                lines,
                 ..InputBlock::default()
             };
             for i in 0..block.lines.len() {

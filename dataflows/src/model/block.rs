@@ -1,8 +1,7 @@
 //! Raw input: blocks of lines with their source positions. A block is the unit of input and
 //! of time: block `b` enters the dataflow at timestamp `b`.
 
-use std::ops::{Deref, DerefMut};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::record::{seq_of, Seq};
 
@@ -71,63 +70,8 @@ pub struct InputBlock {
     /// The Kafka partition (line numbers are then offsets).
     pub partition: Option<i32>,
     pub bytes: BlockBytes,
-    pub lines: Lines,
+    pub lines: Vec<LineInfo>,
     pub kind: BlockKind,
-}
-
-/// A block's lines. A full block's list is 512 KiB, built on the reading thread and dropped on
-/// a worker; freed there, the allocator rarely handed it back to the reader before the reader
-/// asked for fresh pages (which the kernel zeroes), and each list grew by doubling (a copy per
-/// step). Dropped lists wait in a small pool for the reader ([`Lines::spare`]) instead.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Lines(Vec<LineInfo>);
-
-/// Dropped lists kept for the reader: more than the blocks in flight (4 per worker), at most
-/// 16 MiB of full ones.
-static SPARE_LINES: Mutex<Vec<Vec<LineInfo>>> = Mutex::new(Vec::new());
-const SPARE_MAX: usize = 32;
-/// Smaller lists are not worth keeping (follow mode's few-line blocks).
-const SPARE_MIN_CAPACITY: usize = 1024;
-
-impl Lines {
-    /// An empty list, reusing a dropped block's (with its capacity) when one is spare.
-    pub fn spare() -> Lines {
-        let spare = SPARE_LINES.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        Lines(spare.unwrap_or_default())
-    }
-}
-
-impl From<Vec<LineInfo>> for Lines {
-    fn from(lines: Vec<LineInfo>) -> Lines {
-        Lines(lines)
-    }
-}
-
-impl Deref for Lines {
-    type Target = Vec<LineInfo>;
-    fn deref(&self) -> &Vec<LineInfo> {
-        &self.0
-    }
-}
-
-impl DerefMut for Lines {
-    fn deref_mut(&mut self) -> &mut Vec<LineInfo> {
-        &mut self.0
-    }
-}
-
-impl Drop for Lines {
-    fn drop(&mut self) {
-        if self.0.capacity() < SPARE_MIN_CAPACITY {
-            return;
-        }
-        let mut lines = std::mem::take(&mut self.0);
-        lines.clear();
-        let mut spare = SPARE_LINES.lock().unwrap_or_else(|p| p.into_inner());
-        if spare.len() < SPARE_MAX {
-            spare.push(lines);
-        }
-    }
 }
 
 /// What the lines of a block are: input messages (decoded by the configured decoder) or
@@ -178,69 +122,6 @@ impl DeadLetter {
             offset: info.byte_offset,
             reason,
             raw: block.line(i).to_vec(),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn line(n: u64) -> LineInfo {
-        LineInfo {
-            start: 0,
-            len: 1,
-            line_number: n,
-            byte_offset: n,
-        }
-    }
-
-    #[test]
-    fn a_dropped_blocks_lines_are_handed_back_empty() {
-        // A capacity no other test uses, to find this list among whatever else is spare.
-        const CAPACITY: usize = 3_001;
-        // Room in the pool (held until the end; other tests may drop lists meanwhile).
-        let mut taken = Vec::new();
-        loop {
-            let spare = Lines::spare();
-            if spare.capacity() == 0 {
-                break;
-            }
-            taken.push(spare);
-        }
-        let mut lines = Vec::with_capacity(CAPACITY);
-        lines.extend((0..CAPACITY as u64).map(line));
-        let block = InputBlock {
-            lines: lines.into(),
-            ..InputBlock::default()
-        };
-        drop(block);
-        let found = loop {
-            let spare = Lines::spare();
-            if spare.capacity() == 0 {
-                break None;
-            }
-            if spare.capacity() == CAPACITY {
-                break Some(spare);
-            }
-            taken.push(spare);
-        };
-        let found = found.expect("the dropped list is spare");
-        assert!(found.is_empty());
-    }
-
-    #[test]
-    fn small_lists_are_not_kept() {
-        const CAPACITY: usize = 17;
-        drop(Lines::from(Vec::with_capacity(CAPACITY)));
-        let mut taken = Vec::new();
-        loop {
-            let spare = Lines::spare();
-            if spare.capacity() == 0 {
-                break;
-            }
-            assert_ne!(spare.capacity(), CAPACITY);
-            taken.push(spare);
         }
     }
 }

@@ -353,7 +353,11 @@ mod row_size_tests {
                 let before = updated.clone();
                 updated.update(&record);
                 assert_eq!(updated, row);
-                assert_eq!(updated.same_as(&before), (t2, s2, c2) == (title, subtitle, culprit), "{t2:?} {s2:?} {c2:?}");
+                assert_eq!(
+                    updated.same_as(&before),
+                    (t2, s2, c2) == (title, subtitle, culprit),
+                    "{t2:?} {s2:?} {c2:?}"
+                );
             }
         }
     }

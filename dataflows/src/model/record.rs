@@ -190,6 +190,13 @@ impl Texts {
         &self.joined()[start..end]
     }
 
+    /// Title, subtitle and culprit as one string, with the ends of the first two (what a
+    /// group's row keeps: `state::RowTexts`).
+    #[inline]
+    pub fn shown(&self) -> (&str, u32, u32) {
+        (&self.joined()[..self.release_start()], self.title_end, self.subtitle_end)
+    }
+
     /// Starts fetching the texts' first and last bytes (where `title` and `release_start`
     /// read) into the cache: the ingest operator calls it a few records ahead, as the texts
     /// were written by another worker and are rarely still in this core's cache.
@@ -278,6 +285,7 @@ mod tests {
             Texts::with_release("t", "", "c1", "").expect("small")
         );
         assert_eq!(Texts::new("t", "s", "c").expect("small").release(), "");
+        assert_eq!(texts.shown(), ("é titleculprit ☃", "é title".len() as u32, "é title".len() as u32));
         let long = "1".repeat(300);
         let with_long = Texts::with_release("t", "s", "c", &long).expect("small");
         assert_eq!((with_long.culprit(), with_long.release()), ("c", long.as_str()));

@@ -304,7 +304,7 @@ impl ProjectState {
                 substatus: Some(Substatus::New),
                 priority,
                 priority_locked: false,
-                texts: RowTexts::new(occ.texts.title(), occ.texts.subtitle(), occ.texts.culprit()),
+                texts: RowTexts::of(&occ.texts),
                 level: occ.level,
                 metadata_priority: priority,
                 first_seen: occ.time,
@@ -344,8 +344,7 @@ impl ProjectState {
         row.first_seen = row.first_seen.min(occ.time);
         if occ.time >= group.title_time {
             group.title_time = occ.time;
-            let texts = &occ.texts;
-            row.texts.update(texts.title(), texts.subtitle(), texts.culprit());
+            row.texts.update(&occ.texts);
             if let Some(event_group) = &mut row.event_group {
                 if event_group.metadata != occ.metadata {
                     Arc::make_mut(event_group).metadata = occ.metadata.clone();

@@ -17,7 +17,9 @@ use rustc_hash::FxHashMap as HashMap;
 
 use crate::model::{Level, Symbol};
 
+mod recent;
 mod spans;
+use recent::RecentIds;
 use spans::{any_hour_in, Spans};
 
 /// What an occurrence carries that event-level conditions test.
@@ -75,6 +77,9 @@ pub struct FacetHours {
     /// from `split`, so not written to checkpoints: rebuilt when they are read.
     #[serde(skip)]
     spans: Spans,
+    /// Facets `apply` met recently, with their ids ([`RecentIds`]).
+    #[serde(skip)]
+    recent: RecentIds,
 }
 
 /// What a checkpoint holds of [`FacetHours`] (its serialized fields, in order): the spans
@@ -100,6 +105,7 @@ impl From<StoredFacetHours> for FacetHours {
             split_bytes: None,
             ids: Vec::new(),
             spans,
+            recent: RecentIds::default(),
         }
     }
 }
@@ -138,6 +144,7 @@ impl FacetHours {
             + split
             + self.facets.capacity() * 8 / 7 * 33
             + self.spans.heap_bytes()
+            + self.recent.heap_bytes()
     }
 
     /// The `split_bytes` counter, counted first if needed.
@@ -172,8 +179,7 @@ impl FacetHours {
         let mut ids = std::mem::take(&mut self.ids);
         ids.clear();
         for (facet, hour, diff) in updates {
-            let id = facet.id();
-            self.facets.entry(id).or_insert(*facet);
+            let id = self.recent.id(facet, &mut self.facets);
             ids.push((id, *hour, *diff));
         }
         self.apply_ids(index, hourly, &ids);
@@ -182,7 +188,10 @@ impl FacetHours {
 
     fn apply_ids(&mut self, index: u32, hourly: &[(u32, u32)], ids: &[(u64, u32, isize)]) {
         self.split_bytes();
-        if let Some(split) = self.split.get_mut(&index) {
+        let first = self.only(index);
+        // A group with an only facet is not split: no probe of `split`.
+        let split = if first == 0 { self.split.get_mut(&index) } else { None };
+        if let Some(split) = split {
             let before = series_bytes(split);
             let removed = add(split, ids);
             let after = series_bytes(split);
@@ -190,7 +199,6 @@ impl FacetHours {
             *self.split_bytes() += after - before;
             return;
         }
-        let first = self.only(index);
         let mut keys = ids.iter().filter(|u| u.2 > 0).map(|u| u.0);
         let single = match first {
             0 => keys.next().filter(|k| keys.all(|other| other == *k)),
@@ -347,13 +355,17 @@ impl FacetHours {
         })
     }
 
-    /// Drops every facet-hour before `cut` (retention). An emptied split stays a split.
-    pub fn retain_from(&mut self, cut: u32) {
+    /// Drops every facet-hour before `cut` (retention); returns the oldest hour left
+    /// (`u32::MAX`: none). An emptied split stays a split.
+    pub fn retain_from(&mut self, cut: u32) -> u32 {
         self.spans.clear();
+        let mut oldest = u32::MAX;
         for (index, split) in self.split.iter_mut() {
             split.retain(|e| e.1 >= cut);
+            oldest = split.iter().fold(oldest, |oldest, e| oldest.min(e.1));
             self.spans.rebuild(*index, split, &self.facets);
         }
+        oldest
     }
 
     /// The group's facets (for tests and diagnostics).

@@ -17,9 +17,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use crate::model::{Level, Symbol};
 
-mod recent;
 mod spans;
-use recent::RecentIds;
 use spans::{any_hour_in, Spans};
 
 /// What an occurrence carries that event-level conditions test.
@@ -77,9 +75,6 @@ pub struct FacetHours {
     /// from `split`, so not written to checkpoints: rebuilt when they are read.
     #[serde(skip)]
     spans: Spans,
-    /// Facets `apply` met recently, with their ids ([`RecentIds`]).
-    #[serde(skip)]
-    recent: RecentIds,
 }
 
 /// What a checkpoint holds of [`FacetHours`] (its serialized fields, in order): the spans
@@ -105,7 +100,6 @@ impl From<StoredFacetHours> for FacetHours {
             split_bytes: None,
             ids: Vec::new(),
             spans,
-            recent: RecentIds::default(),
         }
     }
 }
@@ -144,7 +138,6 @@ impl FacetHours {
             + split
             + self.facets.capacity() * 8 / 7 * 33
             + self.spans.heap_bytes()
-            + self.recent.heap_bytes()
     }
 
     /// The `split_bytes` counter, counted first if needed.
@@ -179,7 +172,8 @@ impl FacetHours {
         let mut ids = std::mem::take(&mut self.ids);
         ids.clear();
         for (facet, hour, diff) in updates {
-            let id = self.recent.id(facet, &mut self.facets);
+            let id = facet.id();
+            self.facets.entry(id).or_insert(*facet);
             ids.push((id, *hour, *diff));
         }
         self.apply_ids(index, hourly, &ids);

@@ -182,7 +182,10 @@ impl FacetHours {
 
     fn apply_ids(&mut self, index: u32, hourly: &[(u32, u32)], ids: &[(u64, u32, isize)]) {
         self.split_bytes();
-        if let Some(split) = self.split.get_mut(&index) {
+        let first = self.only(index);
+        // A group with an only facet is not split: no probe of `split`.
+        let split = if first == 0 { self.split.get_mut(&index) } else { None };
+        if let Some(split) = split {
             let before = series_bytes(split);
             let removed = add(split, ids);
             let after = series_bytes(split);
@@ -190,7 +193,6 @@ impl FacetHours {
             *self.split_bytes() += after - before;
             return;
         }
-        let first = self.only(index);
         let mut keys = ids.iter().filter(|u| u.2 > 0).map(|u| u.0);
         let single = match first {
             0 => keys.next().filter(|k| keys.all(|other| other == *k)),
@@ -347,13 +349,17 @@ impl FacetHours {
         })
     }
 
-    /// Drops every facet-hour before `cut` (retention). An emptied split stays a split.
-    pub fn retain_from(&mut self, cut: u32) {
+    /// Drops every facet-hour before `cut` (retention); returns the oldest hour left
+    /// (`u32::MAX`: none). An emptied split stays a split.
+    pub fn retain_from(&mut self, cut: u32) -> u32 {
         self.spans.clear();
+        let mut oldest = u32::MAX;
         for (index, split) in self.split.iter_mut() {
             split.retain(|e| e.1 >= cut);
+            oldest = split.iter().fold(oldest, |oldest, e| oldest.min(e.1));
             self.spans.rebuild(*index, split, &self.facets);
         }
+        oldest
     }
 
     /// The group's facets (for tests and diagnostics).

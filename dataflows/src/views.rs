@@ -102,6 +102,13 @@ pub struct IssueViews {
     /// Retention (`retention`): the newest hour of activity seen, and the first hour kept.
     newest_hour: u32,
     activity_cut: u32,
+    /// No hour of the activity (`hourly`, `environment_hours`, `facets`) is older than this;
+    /// the details' likewise. Retention scans only when its cut passes the floor
+    /// (`retention.rs`). Not checkpointed: 0 (unknown) after a restore.
+    #[serde(skip)]
+    activity_floor: u32,
+    #[serde(skip)]
+    details_floor: u32,
     /// The greatest `last_seen` of any row: the API's clock when it follows the data
     /// (rebuilt by `restore_row` after a restore).
     #[serde(skip)]
@@ -459,6 +466,9 @@ impl IssueViews {
         self.footprint();
         let mut grown = 0;
         for ((key, hour), _, diff) in updates {
+            if diff > 0 {
+                self.activity_floor = self.activity_floor.min(hour);
+            }
             let key = if self.merged.is_empty() { key } else { self.owner(key) };
             grown += add_hour(&mut self.view_mut(key).hourly, hour, diff);
         }
@@ -514,6 +524,9 @@ impl IssueViews {
         for ((key, hour, second, facet, user), _, diff) in updates {
             if hour < cut {
                 continue;
+            }
+            if diff > 0 {
+                self.details_floor = self.details_floor.min(hour);
             }
             let index = self.run_index(&mut last, key);
             self.details.add(index, details::entry(hour, second, facet, user), diff);

@@ -69,7 +69,7 @@ impl IssueViews {
         }
     }
 
-    fn apply_activity_epoch(&mut self, mut updates: Vec<(Activity, u64, isize)>) {
+    fn apply_activity_epoch(&mut self, updates: Vec<(Activity, u64, isize)>) {
         let newest = updates
             .iter()
             .filter_map(|(u, _, diff)| match u {
@@ -78,19 +78,30 @@ impl IssueViews {
             })
             .max();
         let cut = self.retain_activity(newest, retention::retention_hours());
-        if cut > 0 {
-            updates.retain(|(u, _, _)| match u {
-                Activity::Hour(_, hour) | Activity::EnvironmentHour(_, _, hour) | Activity::Facet(_, _, hour) => *hour >= cut,
-                // Sets are not pruned: an old occurrence still adds its environment and
-                // release (below), only its hours are dropped.
-                Activity::Environment(..) | Activity::Occurrences(..) => true,
-            });
-        }
+        // After the retention (whose scan resets it from what is held), the floor goes down
+        // to the hours this epoch adds (below).
+        let mut floor = self.activity_floor;
         // Each update's group is looked up once; see `epoch.rs`.
         let mut scratch = std::mem::take(&mut self.epoch_scratch);
         // The ingest operator sends each group's updates together: one lookup per run.
         let mut last: Option<(GroupKey, u32)> = None;
         for (update, _time, diff) in updates {
+            let hour = match update {
+                Activity::Hour(_, hour) | Activity::EnvironmentHour(_, _, hour) | Activity::Facet(_, _, hour) => {
+                    // Hours before the cut are ignored: not even their group is looked up.
+                    if hour < cut {
+                        continue;
+                    }
+                    hour
+                }
+                // Sets are not pruned: an old occurrence still adds its environment and
+                // release (below), only its hours are dropped.
+                Activity::Occurrences(_, _, hour) => hour,
+                Activity::Environment(..) => u32::MAX,
+            };
+            if diff > 0 && hour >= cut {
+                floor = floor.min(hour);
+            }
             let key = update.key();
             let index = self.run_index(&mut last, key);
             match update {
@@ -111,6 +122,7 @@ impl IssueViews {
                 }
             }
         }
+        self.activity_floor = floor;
         scratch.group();
         // The split and the facets are decided against the hours and environments before
         // the epoch, so they go first.

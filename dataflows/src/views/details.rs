@@ -471,11 +471,15 @@ impl Details {
         }
     }
 
-    /// Drops every entry of an hour before `cut` (retention).
-    pub fn retain_from(&mut self, cut: u32) {
+    /// Drops every entry of an hour before `cut` (retention); returns the oldest hour left
+    /// (`u32::MAX`: none).
+    pub fn retain_from(&mut self, cut: u32) -> u32 {
+        let mut oldest = u32::MAX;
         for first in &mut self.first {
             if first[0] < cut {
                 *first = EMPTY;
+            } else if first[0] < MANY {
+                oldest = oldest.min(first[0]);
             }
         }
         let mut short = Vec::new();
@@ -485,6 +489,9 @@ impl Details {
                 run.drain(..drop);
             }
             runs.compact();
+            if let Some(first) = runs.main.first() {
+                oldest = oldest.min(first[0]);
+            }
             if runs.len() <= 1 {
                 short.push(*index);
             }
@@ -494,5 +501,6 @@ impl Details {
             self.unlist(index);
         }
         self.many_bytes = None;
+        oldest
     }
 }

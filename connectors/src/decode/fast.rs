@@ -61,6 +61,26 @@ pub(super) fn parse_into<'a>(line: &'a [u8], message: &mut WireMessage<'a>) -> b
     true
 }
 
+/// The `(key, value)` pairs of `raw`, a tags object the fast path accepted
+/// ([`WireTags::raw`]), in order; `None` if `raw` is not such an object.
+pub(super) fn tag_pairs(raw: &str) -> Option<Vec<(Cow<'_, str>, Cow<'_, str>)>> {
+    let specials = Specials::of(raw.as_bytes());
+    if specials.brackets > MAX_BRACKETS {
+        return None;
+    }
+    let mut parser = Parser {
+        text: raw,
+        s: raw.as_bytes(),
+        pos: 0,
+        specials: specials.words(),
+        pending: None,
+    };
+    let mut pairs = Vec::new();
+    parser.tag_pairs_into(&mut pairs)?;
+    parser.ws();
+    (parser.pos == raw.len()).then_some(pairs)
+}
+
 /// [`parse_into`] as a value.
 #[cfg(test)]
 pub(super) fn parse(line: &[u8]) -> Option<WireMessage<'_>> {
@@ -517,16 +537,37 @@ impl<'a> Parser<'a, '_> {
         })
     }
 
-    /// Tags as an object of strings (other shapes are the serde path's: `WireTags`).
+    /// Tags as an object of strings (other shapes are the serde path's: `WireTags`), checked
+    /// but not collected: the object's text is kept (`WireTags::raw`) and the tag set is
+    /// looked up by it (`super::tag_cache`); its pairs are read again ([`tag_pairs`]) only
+    /// for a text not seen recently.
     fn tags(&mut self) -> Option<WireTags<'a>> {
-        let mut tags = WireTags::default();
-        self.object(|p, key| {
-            let key = std::str::from_utf8(key).ok()?;
-            let value = p.string()?;
-            tags.0.push((Cow::Borrowed(key), value));
+        self.ws();
+        let start = self.pos;
+        let mut any = false;
+        self.object(|p, _key| {
+            // A string value, escapes checked (an escaped value has the same span).
+            p.string_span()?;
+            any = true;
             Some(())
         })?;
-        Some(tags)
+        Some(WireTags {
+            pairs: Vec::new(),
+            // `{}` is no tags at all; quotes and brackets are ASCII, so the range is on
+            // character boundaries.
+            raw: if any { self.text.get(start..self.pos) } else { None },
+        })
+    }
+
+    /// The pairs of a tags object ([`Self::tags`]'s form), in order.
+    fn tag_pairs_into(&mut self, pairs: &mut Vec<(Cow<'a, str>, Cow<'a, str>)>) -> Option<()> {
+        self.object(|p, key| {
+            // Keys have no escapes (`object` refuses them).
+            let key = std::str::from_utf8(key).ok()?;
+            let value = p.string()?;
+            pairs.push((Cow::Borrowed(key), value));
+            Some(())
+        })
     }
 
     fn user(&mut self) -> Option<WireUser<'a>> {

@@ -18,10 +18,11 @@ mod fast;
 mod hash_cache;
 mod json;
 mod scan;
+mod tag_cache;
 mod wire;
 
 use json::{decode_json, decode_message_into};
-use wire::{NumOrStr, WireEvent, WireMessage, WireUser};
+use wire::{NumOrStr, WireEvent, WireMessage, WireTags, WireUser};
 
 /// Which projects are accepted: every one, or those a configuration declares.
 #[derive(Clone, Debug, Default)]
@@ -132,10 +133,16 @@ fn event_fields(event: &WireEvent, define: &mut dyn FnMut(Symbol, &str)) -> Resu
         .as_ref()
         .map(|ts| parse_time(ts, "event.timestamp", true))
         .transpose()?;
-    let tags = event.tags.as_ref().filter(|t| !t.0.is_empty()).and_then(|t| {
-        let mut pairs: Vec<(&str, &str)> = t.0.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
-        tag_set_symbol(&mut pairs, define).map(non_zero_symbol)
-    });
+    let tags = match &event.tags {
+        // The fast path's form: the object's text, its set looked up by it.
+        Some(WireTags { raw: Some(raw), .. }) => tag_cache::tag_set(raw, define),
+        Some(t) if !t.pairs.is_empty() => {
+            let mut pairs: Vec<(&str, &str)> = t.pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+            tag_set_symbol(&mut pairs, define)
+        }
+        _ => None,
+    }
+    .map(non_zero_symbol);
     let mut symbol = |value: &Option<Cow<'_, str>>| {
         non_empty(value).map(|name| {
             let symbol = symbol_of(name);

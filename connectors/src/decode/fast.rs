@@ -14,7 +14,7 @@ use sonic_number::ParserNumber;
 
 use super::hash_cache::{fingerprint_hash, prefetch, Pending};
 use super::json::MAX_BRACKETS;
-use super::scan::Specials;
+use super::scan::{fill_into, Specials, STACK_WORDS};
 use super::wire::{Fingerprint, Lenient, NumOrStr, WireEvent, WireMessage, WireTags, WireUser};
 
 /// Deeper values are left to the serde path (`parse` only takes lines of at most 64 brackets
@@ -25,14 +25,17 @@ const MAX_DEPTH: usize = 64;
 /// unambiguous shape; `false` means "use the serde path" (and `message` is then partly filled).
 /// Filled in place: the message is large, and returning it by value cost several copies per line.
 pub(super) fn parse_into<'a>(line: &'a [u8], message: &mut WireMessage<'a>) -> bool {
-    let specials = Specials::of(line);
-    if specials.brackets > MAX_BRACKETS {
+    // The bitmap is filled in this frame: returning `Specials` by value cost a copy per line.
+    let mut stack = [0u64; STACK_WORDS];
+    let mut heap = Vec::new();
+    let (words, brackets, ascii) = fill_into(line, &mut stack, &mut heap);
+    if brackets > MAX_BRACKETS {
         // The serde path decides these (sonic-rs or serde_json, by the same count).
         return false;
     }
     // Valid UTF-8 once for the whole line: string slices taken between quotes are then valid.
     // An all-ASCII line (the scan above tells) is valid UTF-8 as it is: no second pass.
-    let text = if specials.ascii {
+    let text = if ascii {
         // Safety: every byte is ASCII (`Specials::of` checked each one), and ASCII is UTF-8.
         unsafe { std::str::from_utf8_unchecked(line) }
     } else {
@@ -45,7 +48,7 @@ pub(super) fn parse_into<'a>(line: &'a [u8], message: &mut WireMessage<'a>) -> b
         text,
         s: text.as_bytes(),
         pos: 0,
-        specials: specials.words(),
+        specials: words,
         pending: None,
     };
     if parser.message(message).is_none() {
@@ -59,6 +62,26 @@ pub(super) fn parse_into<'a>(line: &'a [u8], message: &mut WireMessage<'a>) -> b
         fingerprint.first = pending.hash();
     }
     true
+}
+
+/// The `(key, value)` pairs of `raw`, a tags object the fast path accepted
+/// ([`WireTags::raw`]), in order; `None` if `raw` is not such an object.
+pub(super) fn tag_pairs(raw: &str) -> Option<Vec<(Cow<'_, str>, Cow<'_, str>)>> {
+    let specials = Specials::of(raw.as_bytes());
+    if specials.brackets > MAX_BRACKETS {
+        return None;
+    }
+    let mut parser = Parser {
+        text: raw,
+        s: raw.as_bytes(),
+        pos: 0,
+        specials: specials.words(),
+        pending: None,
+    };
+    let mut pairs = Vec::new();
+    parser.tag_pairs_into(&mut pairs)?;
+    parser.ws();
+    (parser.pos == raw.len()).then_some(pairs)
 }
 
 /// [`parse_into`] as a value.
@@ -204,13 +227,23 @@ impl<'a> Parser<'a, '_> {
         }
     }
 
+    /// A string's text, borrowed from the line unless it has escapes.
+    #[inline(always)]
     fn string(&mut self) -> Option<Cow<'a, str>> {
         let (start, end, escaped) = self.string_span()?;
         if !escaped {
             // Quotes are ASCII, so the range is on character boundaries of the line.
             return self.text.get(start..end).map(Cow::Borrowed);
         }
-        unescape(&self.s[start..end]).map(Cow::Owned)
+        self.unescaped(start, end)
+    }
+
+    /// The text of the string with escapes between `start` and `end`: out of line, so that
+    /// [`Self::string`] stays small.
+    #[cold]
+    #[inline(never)]
+    fn unescaped(&self, start: usize, end: usize) -> Option<Cow<'a, str>> {
+        unescape(self.s.get(start..end)?).map(Cow::Owned)
     }
 
     /// A number as sonic-rs parses it, after checking JSON's number grammar.
@@ -449,6 +482,7 @@ impl<'a> Parser<'a, '_> {
     }
 
     /// `Option<Cow<str>>`: null or a string.
+    #[inline(always)]
     fn opt_string(&mut self) -> Option<Option<Cow<'a, str>>> {
         if self.null()? {
             return Some(None);
@@ -456,6 +490,7 @@ impl<'a> Parser<'a, '_> {
         self.string().map(Some)
     }
 
+    #[inline(always)]
     fn opt<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
         if self.null()? {
             return Some(None);
@@ -517,16 +552,37 @@ impl<'a> Parser<'a, '_> {
         })
     }
 
-    /// Tags as an object of strings (other shapes are the serde path's: `WireTags`).
+    /// Tags as an object of strings (other shapes are the serde path's: `WireTags`), checked
+    /// but not collected: the object's text is kept (`WireTags::raw`) and the tag set is
+    /// looked up by it (`super::tag_cache`); its pairs are read again ([`tag_pairs`]) only
+    /// for a text not seen recently.
     fn tags(&mut self) -> Option<WireTags<'a>> {
-        let mut tags = WireTags::default();
-        self.object(|p, key| {
-            let key = std::str::from_utf8(key).ok()?;
-            let value = p.string()?;
-            tags.0.push((Cow::Borrowed(key), value));
+        self.ws();
+        let start = self.pos;
+        let mut any = false;
+        self.object(|p, _key| {
+            // A string value, escapes checked (an escaped value has the same span).
+            p.string_span()?;
+            any = true;
             Some(())
         })?;
-        Some(tags)
+        Some(WireTags {
+            pairs: Vec::new(),
+            // `{}` is no tags at all; quotes and brackets are ASCII, so the range is on
+            // character boundaries.
+            raw: if any { self.text.get(start..self.pos) } else { None },
+        })
+    }
+
+    /// The pairs of a tags object ([`Self::tags`]'s form), in order.
+    fn tag_pairs_into(&mut self, pairs: &mut Vec<(Cow<'a, str>, Cow<'a, str>)>) -> Option<()> {
+        self.object(|p, key| {
+            // Keys have no escapes (`object` refuses them).
+            let key = std::str::from_utf8(key).ok()?;
+            let value = p.string()?;
+            pairs.push((Cow::Borrowed(key), value));
+            Some(())
+        })
     }
 
     fn user(&mut self) -> Option<WireUser<'a>> {

@@ -4,7 +4,7 @@
 //! byte loop with a data-dependent exit per 16 bytes (the decoder's hottest branch before).
 
 /// Lines up to this many bytes keep their bitmap on the stack.
-const STACK_WORDS: usize = 48;
+pub(super) const STACK_WORDS: usize = 48;
 
 /// The special bytes of a line, one bit per byte (bit `i % 64` of word `i / 64`).
 pub(super) struct Specials {
@@ -20,6 +20,21 @@ pub(super) struct Specials {
 #[inline(always)]
 fn is_special(byte: u8) -> bool {
     byte == b'"' || byte == b'\\' || byte < 0x20
+}
+
+/// [`Specials::of`] into the caller's storage (no copy of the bitmap on return): the
+/// words (in `stack` when they fit, else in `heap`), the bracket count and the ASCII flag.
+#[inline(always)]
+pub(super) fn fill_into<'s>(line: &[u8], stack: &'s mut [u64; STACK_WORDS], heap: &'s mut Vec<u64>) -> (&'s [u64], usize, bool) {
+    let words = line.len().div_ceil(64);
+    let out = if words > STACK_WORDS {
+        *heap = vec![0; words];
+        &mut heap[..]
+    } else {
+        &mut stack[..words]
+    };
+    let (brackets, ascii) = fill(line, out);
+    (out, brackets, ascii)
 }
 
 impl Specials {
@@ -225,6 +240,8 @@ mod tests {
                     let (brackets, ascii) = fill_scalar(&line, &mut expected);
                     let specials = Specials::of(&line);
                     assert_eq!(specials.words(), &expected[..], "len {len} at {at}");
+                    let (mut stack, mut heap) = ([!0; STACK_WORDS], Vec::new());
+                    assert_eq!(fill_into(&line, &mut stack, &mut heap), (&expected[..], brackets, ascii));
                     assert_eq!(specials.brackets, brackets, "len {len} at {at}");
                     assert_eq!(specials.ascii, ascii, "len {len} at {at}");
                     assert_eq!(ascii, line.iter().all(u8::is_ascii), "len {len} at {at}");
@@ -252,8 +269,23 @@ mod tests {
         line[STACK_WORDS * 64 + 7] = b'"';
         line[5] = b'{';
         let specials = Specials::of(&line);
+        let (mut stack, mut heap) = ([0; STACK_WORDS], Vec::new());
+        assert_eq!(fill_into(&line, &mut stack, &mut heap), (specials.words(), 1, true));
         assert_eq!(specials.next(0), Some(STACK_WORDS * 64 + 7));
         assert_eq!(specials.next(STACK_WORDS * 64 + 8), None);
         assert_eq!(specials.brackets, 1);
+        // Exact bracket counts of long lines (hundreds of blocks), with other bytes.
+        for len in [127 * 64, 127 * 64 + 1, 254 * 64 + 63, 300 * 64 + 17] {
+            let line: Vec<u8> = (0..len).map(|i| [b'[', b'{', b'{', b'"', 0xc3, b'x'][i % 6]).collect();
+            let mut expected = vec![0; len.div_ceil(64)];
+            let (brackets, ascii) = fill_scalar(&line, &mut expected);
+            let specials = Specials::of(&line);
+            assert_eq!(
+                (specials.words(), specials.brackets, specials.ascii),
+                (&expected[..], brackets, ascii),
+                "len {len}"
+            );
+            assert_eq!((brackets, ascii), (len / 6 * 3 + (len % 6).min(3), false));
+        }
     }
 }

@@ -429,3 +429,73 @@ fn skipped_values_are_checked_exactly() {
         assert!(same_on_both_paths(std::str::from_utf8(&line).unwrap()));
     }
 }
+
+/// Tags objects the fast path keeps as text (`tag_cache`): each decodes to the tag set the
+/// serde path builds from its pairs, the first time (read) and again (a hit), also once far
+/// more distinct objects than the table's slots have replaced each other.
+#[test]
+fn tag_sets_by_text_are_the_pairs_sets() {
+    let tags = |object: &str| FULL.replace(r#""tags":{"a":"b"}"#, &format!(r#""tags":{object}"#));
+    let mut objects: Vec<String> = [
+        r#"{"a":"b"}"#,
+        r#"{ "a" : "b" }"#,
+        r#"{"b":"2","a":"1"}"#,
+        r#"{"a":"1","b":"2"}"#,
+        // Duplicate keys (both kept), duplicate pairs (one kept).
+        r#"{"url":"/x","url":"/y"}"#,
+        r#"{"url":"/x","url":"/x"}"#,
+        // Empty keys and values are dropped; nothing left is no set.
+        r#"{"":"v","k":""}"#,
+        r#"{"k":"","a":"b"}"#,
+        // Values with escapes, the same pair spelled differently.
+        r#"{"k":"\u0041\n\"]\\"}"#,
+        r#"{"k":"A\n\"]\\"}"#,
+        r#"{"k":"\ud83d\ude00 é"}"#,
+        r#"{"k":"😀 é"}"#,
+        r#"{"k":"[\"x\",\"y\"]"}"#,
+        r#"{}"#,
+        r#"null"#,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    // A value whose escapes straddle the scan's 64-byte blocks at every offset.
+    objects.extend((0..70).map(|n| format!(r#"{{"k":"{}\"\\\u00e9{}"}}"#, "x".repeat(n), "y".repeat(n % 7))));
+    // Far more distinct objects than slots (replacements), then again in reverse.
+    objects.extend((0..3000).map(|i| format!(r#"{{"route":"/r/{i}","device":"d{}"}}"#, i % 13)));
+    for round in 0..2 {
+        for object in objects.iter().chain(objects.iter().rev().step_by(3)) {
+            assert!(same_on_both_paths(&tags(object)), "round {round}: declined {object}");
+        }
+    }
+    // Values that are not strings, escaped keys and malformed objects are the serde path's.
+    for object in [
+        r#"{"k":1}"#,
+        r#"{"k":null}"#,
+        r#"{"k":["v"]}"#,
+        r#"{"k\u0041":"v"}"#,
+        r#"{"k":"v",}"#,
+        r#"{"k":"v""#,
+        r#"{"k" "v"}"#,
+        r#"[["k","v"]]"#,
+        r#"{"k":"a\x"}"#,
+        r#"{"k":"\ud83d"}"#,
+    ] {
+        assert!(!same_on_both_paths(&tags(object)), "accepted {object}");
+    }
+    // The same text gives the same set on another thread (its own table).
+    let line = tags(r#"{"b":"2","a":"1"}"#);
+    let here = both_paths(line.as_bytes()).0;
+    let there = std::thread::spawn(move || both_paths(line.as_bytes()).0).join().unwrap();
+    assert_eq!(here, there);
+    // And a tag set's name is that of its sorted pairs.
+    let (Some((Ok(record), defined)), _) = both_paths(tags(r#"{"b":"2","a":"1","b":"2"}"#).as_bytes()) else {
+        panic!("declined");
+    };
+    let RecordBody::Occurrence(occ) = record.body else {
+        panic!("not an occurrence")
+    };
+    let name = r#"[["a","1"],["b","2"]]"#;
+    assert_eq!(occ.tags.map(|t| t.get()), Some(symbol_of(name)));
+    assert!(defined.contains(&(symbol_of(name), name.to_string())));
+}

@@ -221,8 +221,20 @@ impl Lenient<'_> {
 /// `event.tags`: an object of strings or an array of `[key, value]` string pairs, as Sentry
 /// accepts both. Anything else — a non-string value, a malformed pair, tags that are
 /// neither — is skipped, never an error: tags must not cost the occurrence.
+///
+/// The fast path ([`super::fast`]) fills `raw` instead of `pairs`: the object's text as it is
+/// in the line (a non-empty object of strings), from which `super::tag_cache` finds the set.
 #[derive(Default)]
-pub(super) struct WireTags<'a>(pub(super) Vec<(Cow<'a, str>, Cow<'a, str>)>);
+pub(super) struct WireTags<'a> {
+    pub(super) pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    pub(super) raw: Option<&'a str>,
+}
+
+impl<'a> WireTags<'a> {
+    fn of(pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>) -> Self {
+        WireTags { pairs, raw: None }
+    }
+}
 
 /// A string, or None for any other value (consumed).
 struct StrOrIgnored<'a>(Option<Cow<'a, str>>);
@@ -344,14 +356,14 @@ impl<'de: 'a, 'a> Deserialize<'de> for WireTags<'a> {
                         pairs.push((key, value));
                     }
                 }
-                Ok(WireTags(pairs))
+                Ok(WireTags::of(pairs))
             }
             fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 let mut pairs = Vec::new();
                 while let Some(TagPair(pair)) = seq.next_element::<TagPair<'de>>()? {
                     pairs.extend(pair);
                 }
-                Ok(WireTags(pairs))
+                Ok(WireTags::of(pairs))
             }
             fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<Self::Value, E> {
                 Ok(WireTags::default())

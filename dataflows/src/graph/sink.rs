@@ -443,6 +443,62 @@ mod tests {
     }
 
     #[test]
+    fn a_taken_lock_defers_the_apply_and_holds_the_epoch_until_it_is_applied() {
+        use crate::state::Counter;
+        use timely::dataflow::operators::{Input, Probe};
+        use timely::dataflow::ProbeHandle;
+
+        let views = Arc::new(RwLock::new(IssueViews::default()));
+        // Another thread holds the write lock until told to let go.
+        let (taken_tx, taken_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let holder = {
+            let views = views.clone();
+            std::thread::spawn(move || {
+                let guard = views.write().expect("not poisoned");
+                taken_tx.send(()).expect("the test waits");
+                let _ = release_rx.recv();
+                drop(guard);
+            })
+        };
+        taken_rx.recv().expect("the holder took the lock");
+        let worker_views = views.clone();
+        timely::execute_directly(move |worker| {
+            let probe = ProbeHandle::new();
+            let queue = ApplyQueue::default();
+            let (mut lines, mut dead) = worker.dataflow::<u64, _, _>(|scope| {
+                let (lines, lines_stream) = scope.new_input::<Vec<(Counter, u64, isize)>>();
+                let (dead, dead_stream) = scope.new_input::<Vec<(Counter, u64, isize)>>();
+                let apply = IssueViews::apply_counters;
+                apply_at_frontier(lines_stream, worker_views.clone(), apply, Slicing::Whole, false, &queue).probe_with(&probe);
+                apply_at_frontier(dead_stream, worker_views.clone(), apply, Slicing::Whole, false, &queue).probe_with(&probe);
+                (lines, dead)
+            });
+            let deferred = super::super::waits::deferred();
+            lines.send((Counter::LinesRead, 0, 5));
+            dead.send((Counter::DeadLettered, 0, 2));
+            lines.advance_to(1);
+            dead.advance_to(1);
+            // Fewer tries than a sink defers for (two sinks, at most one try each per
+            // step): the worker keeps running while the lock is taken, and the epoch does
+            // not pass.
+            for _ in 0..6 {
+                worker.step_or_park(Some(Duration::from_millis(1)));
+            }
+            assert!(probe.less_than(&1), "epoch 0 passed before its changes were applied");
+            assert!(super::super::waits::deferred() > deferred, "no apply was deferred");
+            release_tx.send(()).expect("the holder waits");
+            while probe.less_than(&1) {
+                worker.step_or_park(Some(Duration::from_millis(1)));
+            }
+            let views = worker_views.read().expect("not poisoned");
+            assert_eq!(views.counter(Counter::LinesRead), 5);
+            assert_eq!(views.counter(Counter::DeadLettered), 2);
+        });
+        holder.join().expect("the holder ends");
+    }
+
+    #[test]
     fn dead_letters_render_as_the_json_object_did() {
         let letter = DeadLetter {
             seq: 1,

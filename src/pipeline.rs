@@ -16,6 +16,7 @@ use anyhow::Context;
 use connectors::events::InputDecoder;
 use connectors::jsonl::expand_inputs;
 use connectors::kafka::{EndAt, KafkaOptions, StartAt};
+use dataflows::graph::waits::{timed, Wait};
 use dataflows::graph::{build_ingest, DeadLetterSink, OperatorState, Outputs, Routes};
 use dataflows::model::block::InputBlock;
 use dataflows::model::ProjectId;
@@ -354,8 +355,10 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
     let to_first_process = processes > 1;
     let worker_restore = cluster_restore.clone();
     let announcing = cluster_restore.is_some();
+    dataflows::graph::waits::measure(tracing::enabled!(tracing::Level::DEBUG));
     let guards = timely::execute(config, move |worker| {
         crate::priority::lower_ingest_thread();
+        let worker_started = std::time::Instant::now();
         let index = worker.index();
         let local = index - process * local_workers;
         let receiver = receivers.lock().unwrap_or_else(|p| p.into_inner())[local]
@@ -497,7 +500,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                 frontier.store(through, Ordering::Relaxed);
                 metrics.epoch_completed(through);
                 if index == 0 {
-                    let mut views = worker_views.write().unwrap_or_else(|p| p.into_inner());
+                    let mut views = timed(Wait::ViewsLock, || worker_views.write().unwrap_or_else(|p| p.into_inner()));
                     views.complete_through = through;
                     views.finished = through == u64::MAX;
                     worker_startup.build_indexes_when_caught_up(&mut views);
@@ -522,7 +525,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                     // Parks rather than spins while waiting: on two cores a spinning worker
                     // takes time from the feeder and the other worker, whose data wakes it.
                     while probe.less_than(&horizon) {
-                        worker.step_or_park(Some(Duration::from_millis(1)));
+                        timed(Wait::Horizon, || worker.step_or_park(Some(Duration::from_millis(1))));
                         publish(&probe);
                     }
                     input.send(block);
@@ -578,7 +581,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                         status_input.advance_to(through);
                     }
                     while probe.less_than(&through) || status_probe.less_than(&through) {
-                        worker.step_or_park(Some(Duration::from_millis(1)));
+                        timed(Wait::Drain, || worker.step_or_park(Some(Duration::from_millis(1))));
                         publish(&probe);
                     }
                     // An idle cut: every state is the previous cut's, not worth encoding.
@@ -596,7 +599,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                     });
                 }
                 Err(TryRecvError::Empty) => {
-                    worker.step_or_park(Some(Duration::from_millis(1)));
+                    timed(Wait::Feed, || worker.step_or_park(Some(Duration::from_millis(1))));
                 }
                 Err(TryRecvError::Disconnected) => break,
             }
@@ -608,16 +611,23 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         drop(offsets_input);
         drop(plan_input);
         while !probe.done() {
-            worker.step_or_park(Some(Duration::from_millis(1)));
+            timed(Wait::Drain, || worker.step_or_park(Some(Duration::from_millis(1))));
             publish(&probe);
         }
         publish(&probe);
         // The workers' shares of the work: the wall clock is set by the busiest one.
         if let Some(times) = dataflows::views::ThreadTimes::now() {
+            let [feed, horizon, drain, views_lock] = dataflows::graph::waits::waited();
             tracing::debug!(
                 worker = index,
                 cpu_ms = times.cpu.as_millis() as u64,
                 waiting_ms = times.waiting.as_millis() as u64,
+                wall_ms = worker_started.elapsed().as_millis() as u64,
+                feed_ms = feed.as_millis() as u64,
+                horizon_ms = horizon.as_millis() as u64,
+                drain_ms = drain.as_millis() as u64,
+                views_lock_ms = views_lock.as_millis() as u64,
+                deferred = dataflows::graph::waits::deferred(),
                 "worker finished"
             );
         }

@@ -19,6 +19,7 @@ pub mod ingest;
 pub mod parse;
 pub mod routes;
 pub mod sink;
+pub mod waits;
 
 use std::sync::{Arc, RwLock};
 
@@ -85,12 +86,15 @@ pub fn build_ingest<'scope, D: LineDecoder>(
     let counters = parsed.counters.concat(ingested.counters).as_collection().consolidate().inner;
 
     let probe = ProbeHandle::new();
+    // This worker's sinks apply through one queue, in the order they become ready.
+    let queue = sink::ApplyQueue::default();
     sink::apply_at_frontier(
         ingested.groups,
         views.clone(),
         IssueViews::apply_groups,
         Slicing::ByGroup(|g| g.0),
         to_first_process,
+        &queue,
     )
     .probe_with(&probe);
     // Hourly counts, environment and release sets, per-environment hours and facets
@@ -102,6 +106,7 @@ pub fn build_ingest<'scope, D: LineDecoder>(
         IssueViews::apply_activity,
         Slicing::ByGroup(Activity::key),
         to_first_process,
+        &queue,
     )
     .probe_with(&probe);
     sink::apply_at_frontier(
@@ -110,6 +115,7 @@ pub fn build_ingest<'scope, D: LineDecoder>(
         IssueViews::apply_details,
         Slicing::ByGroup(|d| d.0),
         to_first_process,
+        &queue,
     )
     .probe_with(&probe);
     sink::apply_at_frontier(
@@ -118,6 +124,7 @@ pub fn build_ingest<'scope, D: LineDecoder>(
         IssueViews::apply_ids,
         Slicing::ByGroup(|i| i.0),
         to_first_process,
+        &queue,
     )
     .probe_with(&probe);
     sink::apply_at_frontier(
@@ -126,6 +133,7 @@ pub fn build_ingest<'scope, D: LineDecoder>(
         IssueViews::apply_merges,
         Slicing::Whole,
         to_first_process,
+        &queue,
     )
     .probe_with(&probe);
     sink::apply_at_frontier(
@@ -134,9 +142,18 @@ pub fn build_ingest<'scope, D: LineDecoder>(
         IssueViews::apply_symbols,
         Slicing::Whole,
         to_first_process,
+        &queue,
     )
     .probe_with(&probe);
-    sink::apply_at_frontier(counters, views, IssueViews::apply_counters, Slicing::Whole, to_first_process).probe_with(&probe);
+    sink::apply_at_frontier(
+        counters,
+        views,
+        IssueViews::apply_counters,
+        Slicing::Whole,
+        to_first_process,
+        &queue,
+    )
+    .probe_with(&probe);
     sink::write_dead_letters(dead_letters, dead_letter_sink).probe_with(&probe);
     probe
 }

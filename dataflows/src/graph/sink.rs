@@ -1,13 +1,17 @@
 //! Sinks: apply each completed epoch to the views, and write dead letters in log order.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
-use std::sync::{Arc, Mutex, RwLock};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex, RwLock, RwLockWriteGuard, TryLockError};
+use std::time::Duration;
 
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
+use timely::scheduling::Activator;
 
 use super::epoch_of;
 
@@ -63,6 +67,130 @@ fn slice_of(key: GroupKey, count: usize) -> usize {
     (((mixed >> 32) * count as u64) >> 32) as usize
 }
 
+/// How soon a sink that found the views' write lock taken tries again.
+const RETRY: Duration = Duration::from_micros(200);
+/// How many times in a row a sink defers to other holders before it queues for the lock:
+/// readers (the API) may hold it back to back, and a writer that only ever tried would
+/// starve. Counted in attempts, not time: a worker that found the lock taken may then parse
+/// a block for tens of milliseconds before it tries again.
+const DEFER_AT_MOST: u32 = 16;
+
+/// [`DEFER_AT_MOST`], or 0 (always wait for the lock, as before) with
+/// `OCCURRENT_SINK_DEFER=0`: for comparing the two in one binary.
+fn defer_at_most() -> u32 {
+    static AT_MOST: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *AT_MOST.get_or_init(|| match std::env::var("OCCURRENT_SINK_DEFER") {
+        Ok(value) if value == "0" => 0,
+        _ => DEFER_AT_MOST,
+    })
+}
+
+/// The views' write lock, taken without waiting while another holder has it.
+#[derive(Default)]
+struct Contended {
+    /// Failed attempts since the last success.
+    tries: u32,
+}
+
+impl Contended {
+    fn write<'a>(&mut self, views: &'a RwLock<IssueViews>) -> Option<RwLockWriteGuard<'a, IssueViews>> {
+        let guard = match views.try_write() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) if self.tries < defer_at_most() => {
+                self.tries += 1;
+                super::waits::count_deferral();
+                return None;
+            }
+            Err(TryLockError::WouldBlock) => super::waits::timed(super::waits::Wait::ViewsLock, || {
+                views.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+            }),
+        };
+        self.tries = 0;
+        Some(guard)
+    }
+}
+
+/// One step of a worker's sinks: a slice of one sink's updates, or the end of an epoch of one
+/// sink (its capability, released once every slice before it is applied, and the sink's
+/// activator: a capability dropped elsewhere reaches the progress tracking when its own
+/// operator next runs).
+enum Step {
+    Slice(Box<dyn FnOnce(&mut IssueViews)>),
+    Release(Capability<u64>, Activator),
+}
+
+/// The applies of one worker's sinks that wait for the views' write lock, in the order the
+/// sinks found them ready: the order in which they would have blocked on the lock one after
+/// the other. With two workers both workers' sinks reach each epoch together, and a sink
+/// blocked on the lock left its core idle; now a sink that finds the lock taken returns, its
+/// worker parses or ingests the next blocks, and the sink tries again shortly
+/// ([`RETRY`]). Any of the worker's sinks applies the whole queue in order, so the views see
+/// this worker's changes in the same order as before; only the interleaving with the other
+/// workers' shares changes, which was never fixed.
+#[derive(Clone, Default)]
+pub struct ApplyQueue(Rc<RefCell<Queue>>);
+
+#[derive(Default)]
+struct Queue {
+    steps: VecDeque<Step>,
+    contended: Contended,
+}
+
+impl ApplyQueue {
+    /// Applies the queued steps in order; false when the lock was taken and steps remain.
+    fn apply(&self, views: &RwLock<IssueViews>) -> bool {
+        let mut queue = self.0.borrow_mut();
+        let queue = &mut *queue;
+        loop {
+            match queue.steps.front() {
+                None => return true,
+                Some(Step::Release(..)) => {
+                    if let Some(Step::Release(cap, activator)) = queue.steps.pop_front() {
+                        drop(cap);
+                        activator.activate();
+                    }
+                    continue;
+                }
+                Some(Step::Slice(_)) => {}
+            }
+            let Some(mut views) = queue.contended.write(views) else {
+                return false;
+            };
+            // Ended once the lock is released (below).
+            let boost = crate::views::boost_hold();
+            let started = std::time::Instant::now();
+            let times = crate::views::ThreadTimes::now();
+            let mut longest = Duration::ZERO;
+            while let Some(step) = queue.steps.pop_front() {
+                match step {
+                    Step::Slice(apply) => {
+                        let step = std::time::Instant::now();
+                        apply(&mut views);
+                        longest = longest.max(step.elapsed());
+                    }
+                    Step::Release(cap, activator) => {
+                        drop(cap);
+                        activator.activate();
+                    }
+                }
+                if started.elapsed() >= crate::views::HOLD {
+                    break;
+                }
+            }
+            let took = started.elapsed();
+            views
+                .write_holds
+                .record_hold(took, crate::views::ThreadTimes::elapsed(times), longest);
+            drop(views);
+            drop(boost);
+            if queue.steps.iter().any(|s| matches!(s, Step::Slice(_))) {
+                crate::views::let_readers_in();
+            }
+        }
+    }
+}
+
 /// Applies a collection's updates to the views once their epoch is complete, in time order.
 /// An epoch is applied in slices ([`Slicing`]) under write locks of about
 /// [`crate::views::HOLD`] each, waiting readers let in between them, so a reader waits for
@@ -70,18 +198,23 @@ fn slice_of(key: GroupKey, count: usize) -> usize {
 /// already between the sinks of one epoch — but never a group half-changed by this sink.
 /// Emits nothing; probe it to know what is applied (only once every slice is). In a
 /// multi-process cluster the updates travel to the first worker, whose process serves the
-/// views; within one process every worker applies its own share to the shared views.
+/// views; within one process every worker applies its own share to the shared views, through
+/// `queue` (one per worker, shared by its sinks: [`ApplyQueue`]).
 pub fn apply_at_frontier<'scope, D: timely::ExchangeData>(
     updates: Stream<'scope, u64, Vec<(D, u64, isize)>>,
     views: Arc<RwLock<IssueViews>>,
     apply: fn(&mut IssueViews, Vec<(D, u64, isize)>),
     slicing: Slicing<D>,
     to_first_process: bool,
+    queue: &ApplyQueue,
 ) -> Stream<'scope, u64, Vec<()>> {
+    let scope = updates.scope();
+    let queue = queue.clone();
     // One operator body for both channel kinds (their closure types differ).
     macro_rules! applier {
         () => {
-            move |_, _| {
+            move |_, info: timely::dataflow::operators::generic::OperatorInfo| {
+                let activator = scope.activator_for(info.address);
                 // Each stashed epoch keeps a capability until it is applied, so the probe (and
                 // with it readiness and checkpoints) cannot pass an epoch whose changes are
                 // not yet in the views.
@@ -96,40 +229,23 @@ pub fn apply_at_frontier<'scope, D: timely::ExchangeData>(
                             .1
                             .push(std::mem::take(data))
                     });
-                    let mut held = Vec::new();
-                    let mut ready = Vec::new();
+                    let mut closed = false;
                     while let Some((_, (cap, containers))) = super::pop_closed(&mut pending, |e| frontier.less_equal(e)) {
-                        held.push(cap);
-                        ready.extend(slices(containers, slicing));
-                    }
-                    let mut ready = ready.into_iter().peekable();
-                    while ready.peek().is_some() {
-                        let mut views = views.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-                        // Ended once the lock is released (below).
-                        let boost = crate::views::boost_hold();
-                        let started = std::time::Instant::now();
-                        let times = crate::views::ThreadTimes::now();
-                        let mut longest = std::time::Duration::ZERO;
-                        for slice in ready.by_ref() {
-                            let step = std::time::Instant::now();
-                            apply(&mut views, slice);
-                            longest = longest.max(step.elapsed());
-                            if started.elapsed() >= crate::views::HOLD {
-                                break;
-                            }
+                        let mut queued = queue.0.borrow_mut();
+                        for slice in slices(containers, slicing) {
+                            queued
+                                .steps
+                                .push_back(Step::Slice(Box::new(move |views: &mut IssueViews| apply(views, slice))));
                         }
-                        let took = started.elapsed();
-                        views
-                            .write_holds
-                            .record_hold(took, crate::views::ThreadTimes::elapsed(times), longest);
-                        drop(views);
-                        drop(boost);
-                        if ready.peek().is_some() {
-                            crate::views::let_readers_in();
-                        }
+                        queued.steps.push_back(Step::Release(cap, activator.clone()));
+                        closed = true;
                     }
-                    // Every slice is applied: the epochs may now pass.
-                    drop(held);
+                    let waiting = !queue.0.borrow().steps.is_empty();
+                    if (closed || waiting) && !queue.apply(&views) {
+                        // Retried soon; meanwhile the worker runs its other operators (or
+                        // parks until then if it has none).
+                        activator.activate_after(RETRY);
+                    }
                 }
             }
         };
@@ -324,6 +440,62 @@ mod tests {
             "{:?}",
             out.iter().map(Vec::len).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn a_taken_lock_defers_the_apply_and_holds_the_epoch_until_it_is_applied() {
+        use crate::state::Counter;
+        use timely::dataflow::operators::{Input, Probe};
+        use timely::dataflow::ProbeHandle;
+
+        let views = Arc::new(RwLock::new(IssueViews::default()));
+        // Another thread holds the write lock until told to let go.
+        let (taken_tx, taken_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let holder = {
+            let views = views.clone();
+            std::thread::spawn(move || {
+                let guard = views.write().expect("not poisoned");
+                taken_tx.send(()).expect("the test waits");
+                let _ = release_rx.recv();
+                drop(guard);
+            })
+        };
+        taken_rx.recv().expect("the holder took the lock");
+        let worker_views = views.clone();
+        timely::execute_directly(move |worker| {
+            let probe = ProbeHandle::new();
+            let queue = ApplyQueue::default();
+            let (mut lines, mut dead) = worker.dataflow::<u64, _, _>(|scope| {
+                let (lines, lines_stream) = scope.new_input::<Vec<(Counter, u64, isize)>>();
+                let (dead, dead_stream) = scope.new_input::<Vec<(Counter, u64, isize)>>();
+                let apply = IssueViews::apply_counters;
+                apply_at_frontier(lines_stream, worker_views.clone(), apply, Slicing::Whole, false, &queue).probe_with(&probe);
+                apply_at_frontier(dead_stream, worker_views.clone(), apply, Slicing::Whole, false, &queue).probe_with(&probe);
+                (lines, dead)
+            });
+            let deferred = super::super::waits::deferred();
+            lines.send((Counter::LinesRead, 0, 5));
+            dead.send((Counter::DeadLettered, 0, 2));
+            lines.advance_to(1);
+            dead.advance_to(1);
+            // Fewer tries than a sink defers for (two sinks, at most one try each per
+            // step): the worker keeps running while the lock is taken, and the epoch does
+            // not pass.
+            for _ in 0..6 {
+                worker.step_or_park(Some(Duration::from_millis(1)));
+            }
+            assert!(probe.less_than(&1), "epoch 0 passed before its changes were applied");
+            assert!(super::super::waits::deferred() > deferred, "no apply was deferred");
+            release_tx.send(()).expect("the holder waits");
+            while probe.less_than(&1) {
+                worker.step_or_park(Some(Duration::from_millis(1)));
+            }
+            let views = worker_views.read().expect("not poisoned");
+            assert_eq!(views.counter(Counter::LinesRead), 5);
+            assert_eq!(views.counter(Counter::DeadLettered), 2);
+        });
+        holder.join().expect("the holder ends");
     }
 
     #[test]

@@ -1,0 +1,71 @@
+//! Where a worker thread waits instead of computing, per thread: parked with nothing to run
+//! (by the reason the worker loop gives), and blocked on the views' write lock in a sink.
+//! Read once per worker when it finishes (`RUST_LOG=debug`, "worker finished"), to see where
+//! the cores sit idle during a backfill. Measured only with debug logging on.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::views::ThreadTimes;
+
+/// Why a worker waited.
+#[derive(Clone, Copy, Debug)]
+pub enum Wait {
+    /// Parked with no block from the feeder.
+    Feed,
+    /// Parked until the dataflow completed enough epochs to take the next block.
+    Horizon,
+    /// Parked draining the dataflow (after the input, or for a checkpoint).
+    Drain,
+    /// Blocked on the views' write lock (another worker's sink holds it).
+    ViewsLock,
+}
+
+const KINDS: usize = 4;
+
+thread_local! {
+    static WAITED: [Cell<Duration>; KINDS] = Default::default();
+    static DEFERRED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Counts a sink's apply put off because the views' write lock was taken.
+pub fn count_deferral() {
+    DEFERRED.with(|d| d.set(d.get() + 1));
+}
+
+/// This thread's sink applies put off so far ([`count_deferral`]).
+pub fn deferred() -> u64 {
+    DEFERRED.with(Cell::get)
+}
+
+/// Whether [`timed`] measures (two system calls per wait): set when debug logging is on.
+static MEASURE: AtomicBool = AtomicBool::new(false);
+
+/// Turns the measurements of [`timed`] on or off (for every thread).
+pub fn measure(on: bool) {
+    MEASURE.store(on, Ordering::Relaxed);
+}
+
+/// Runs `f`, counting the time it spent off its core by choice (parked or blocked: wall time
+/// less CPU time and run-queue wait) as a wait of `kind`.
+pub fn timed<R>(kind: Wait, f: impl FnOnce() -> R) -> R {
+    if !MEASURE.load(Ordering::Relaxed) {
+        return f();
+    }
+    let started = Instant::now();
+    let before = ThreadTimes::now();
+    let result = f();
+    let took = started.elapsed();
+    let busy = ThreadTimes::elapsed(before).map_or(Duration::ZERO, |t| t.cpu + t.waiting);
+    WAITED.with(|w| {
+        let cell = &w[kind as usize];
+        cell.set(cell.get() + took.saturating_sub(busy));
+    });
+    result
+}
+
+/// This thread's waits so far: (feed, horizon, drain, views lock).
+pub fn waited() -> [Duration; KINDS] {
+    WAITED.with(|w| [w[0].get(), w[1].get(), w[2].get(), w[3].get()])
+}

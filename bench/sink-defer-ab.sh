@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Interleaved backfill A/B, 2 workers: /work/occurrent-s11base, NEWBIN with OCCURRENT_SINK_DEFER=0
+# Interleaved backfill A/B, 2 workers: BASEBIN, NEWBIN with OCCURRENT_SINK_DEFER=0
 # (sinks wait for the views lock, as before), NEWBIN (sinks defer). Rate and CPU (user+sys).
-# Usage: bench/sink-defer-ab.sh FILE ROUNDS NEWBIN [BASEBIN]
+# Usage: bench/sink-defer-ab.sh FILE ROUNDS NEWBIN BASEBIN
 set -uo pipefail
-file=$1; rounds=$2; new=$3; base=${4:-/work/occurrent-s11base}
+file=$1; rounds=$2; new=$3; base=$4
 for r in $(seq $rounds); do
   for v in base off on; do
     case $v in base) bin=$base; env=();; off) bin=$new; env=(OCCURRENT_SINK_DEFER=0);; on) bin=$new; env=();; esac

@@ -75,21 +75,23 @@ const RETRY: Duration = Duration::from_micros(200);
 /// a block for tens of milliseconds before it tries again.
 const DEFER_AT_MOST: u32 = 16;
 
-/// [`DEFER_AT_MOST`], or 0 (always wait for the lock, as before) with
-/// `OCCURRENT_SINK_DEFER=0`: for comparing the two in one binary.
+/// 0 (always wait for the lock), or [`DEFER_AT_MOST`] with `OCCURRENT_SINK_DEFER=1`.
+/// Deferring is opt-in: on a quiet machine it measured no faster than waiting (interleaved
+/// medians, BENCHMARKS.md "Current figures (end of session 11)") and the retries cost CPU.
 fn defer_at_most() -> u32 {
     static AT_MOST: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     *AT_MOST.get_or_init(|| match std::env::var("OCCURRENT_SINK_DEFER") {
-        Ok(value) if value == "0" => 0,
-        _ => DEFER_AT_MOST,
+        Ok(value) if value == "1" => DEFER_AT_MOST,
+        _ => 0,
     })
 }
 
 /// The views' write lock, taken without waiting while another holder has it.
-#[derive(Default)]
 struct Contended {
     /// Failed attempts since the last success.
     tries: u32,
+    /// How many failed attempts in a row before waiting for the lock (0: always wait).
+    at_most: u32,
 }
 
 impl Contended {
@@ -97,7 +99,7 @@ impl Contended {
         let guard = match views.try_write() {
             Ok(guard) => guard,
             Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(TryLockError::WouldBlock) if self.tries < defer_at_most() => {
+            Err(TryLockError::WouldBlock) if self.tries < self.at_most => {
                 self.tries += 1;
                 super::waits::count_deferral();
                 return None;
@@ -128,16 +130,31 @@ enum Step {
 /// ([`RETRY`]). Any of the worker's sinks applies the whole queue in order, so the views see
 /// this worker's changes in the same order as before; only the interleaving with the other
 /// workers' shares changes, which was never fixed.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct ApplyQueue(Rc<RefCell<Queue>>);
 
-#[derive(Default)]
 struct Queue {
     steps: VecDeque<Step>,
     contended: Contended,
 }
 
+impl Default for ApplyQueue {
+    /// Deferring as `OCCURRENT_SINK_DEFER` says (off unless it is 1).
+    fn default() -> Self {
+        Self::deferring(defer_at_most())
+    }
+}
+
 impl ApplyQueue {
+    /// A queue whose sinks defer up to `at_most` times in a row on a taken lock.
+    pub fn deferring(at_most: u32) -> Self {
+        let contended = Contended { tries: 0, at_most };
+        Self(Rc::new(RefCell::new(Queue {
+            steps: VecDeque::new(),
+            contended,
+        })))
+    }
+
     /// Applies the queued steps in order; false when the lock was taken and steps remain.
     fn apply(&self, views: &RwLock<IssueViews>) -> bool {
         let mut queue = self.0.borrow_mut();
@@ -465,7 +482,7 @@ mod tests {
         let worker_views = views.clone();
         timely::execute_directly(move |worker| {
             let probe = ProbeHandle::new();
-            let queue = ApplyQueue::default();
+            let queue = ApplyQueue::deferring(DEFER_AT_MOST);
             let (mut lines, mut dead) = worker.dataflow::<u64, _, _>(|scope| {
                 let (lines, lines_stream) = scope.new_input::<Vec<(Counter, u64, isize)>>();
                 let (dead, dead_stream) = scope.new_input::<Vec<(Counter, u64, isize)>>();

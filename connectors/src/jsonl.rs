@@ -121,9 +121,10 @@ pub struct BlockOptions {
     /// In follow mode, an empty block (no lines, no index used) is returned after this long
     /// without input, so the caller can do other work (mutations, signals) while it waits.
     pub idle: Option<Duration>,
-    /// In follow mode, a partial block is released as soon as it reaches the end of the input
-    /// while this is raised (an API mutation waits behind it): under a steady trickle of
-    /// appends `linger` never passes, and the block would wait until it is full.
+    /// In follow mode, a partial block is released with the complete lines it holds as soon
+    /// as this is raised (an API mutation waits behind it): under a steady trickle of appends
+    /// `linger` never passes and the end of the input may never be seen (each read finds the
+    /// next append), and the block would wait until it is full.
     pub release: Option<Arc<AtomicBool>>,
 }
 
@@ -313,6 +314,10 @@ impl LineSource {
         self.reached_end || self.exhausted
     }
 
+    fn release_raised(&self) -> bool {
+        self.options.release.as_ref().is_some_and(|flag| flag.load(Ordering::Acquire))
+    }
+
     /// The next block, `None` at the end of all inputs. In follow mode this waits for more
     /// data and returns a partial block after `linger`.
     pub fn next_block(&mut self) -> Result<Option<InputBlock>, SourceError> {
@@ -368,6 +373,9 @@ impl LineSource {
             if block.lines.len() >= max_lines || scanned >= self.options.max_bytes || stop.is_some_and(|stop| self.byte_offset >= stop) {
                 break;
             }
+            if self.options.follow && !block.lines.is_empty() && self.release_raised() {
+                break;
+            }
             let read = {
                 let (source, reader) = self.current.as_mut().expect("a file is open");
                 let filled = bytes.len();
@@ -388,8 +396,7 @@ impl LineSource {
             }
             if self.options.follow && self.is_last_file() {
                 let since = *waiting_since.get_or_insert_with(Instant::now);
-                let released = self.options.release.as_ref().is_some_and(|flag| flag.load(Ordering::Acquire));
-                if !block.lines.is_empty() && (released || since.elapsed() >= self.options.linger) {
+                if !block.lines.is_empty() && since.elapsed() >= self.options.linger {
                     break;
                 }
                 if block.lines.is_empty() && self.options.idle.is_some_and(|idle| since.elapsed() >= idle) {

@@ -175,11 +175,7 @@ impl RowTexts {
     pub(super) fn update(&mut self, texts: &Texts) {
         let (all, title_end, subtitle_end) = texts.shown();
         if (self.title_end, self.subtitle_end) != (title_end, subtitle_end) || *self.all != *all {
-            *self = RowTexts {
-                all: all.into(),
-                title_end,
-                subtitle_end,
-            };
+            *self = RowTexts::of(texts);
         }
     }
 }

@@ -60,6 +60,16 @@ impl IssueViews {
     /// hours. Within an epoch the per-environment split is decided against the hourly counts
     /// and environment sets *before* the epoch, which is why the three arrive through one sink.
     pub fn apply_activity(&mut self, mut updates: Vec<(Activity, u64, isize)>) {
+        // A sink's slice is one epoch: no sort (a stable sort allocates a buffer the size of
+        // the updates) and no split.
+        let one_epoch = match (updates.first(), updates.last()) {
+            (Some(first), Some(last)) => first.1 == last.1 && updates.iter().all(|u| u.1 == first.1),
+            _ => return,
+        };
+        if one_epoch {
+            self.apply_activity_epoch(updates);
+            return;
+        }
         updates.sort_by_key(|(_, time, _)| *time);
         while !updates.is_empty() {
             let time = updates[0].1;
@@ -158,7 +168,7 @@ impl IssueViews {
             sets += super::apply_to_set(&mut self.groups[index as usize].releases, release, diff);
         }
         let footprint = self.footprint();
-        footprint.hourly += grown;
+        footprint.hourly = footprint.hourly.wrapping_add_signed(grown);
         footprint.sets = footprint.sets.wrapping_add_signed(sets * 8);
         scratch.clear();
         self.epoch_scratch = scratch;

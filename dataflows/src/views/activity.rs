@@ -95,6 +95,7 @@ impl IssueViews {
         let mut scratch = std::mem::take(&mut self.epoch_scratch);
         // The ingest operator sends each group's updates together: one lookup per run.
         let mut last: Option<(GroupKey, u32)> = None;
+        let only_additions = updates.iter().all(|u| u.2 > 0);
         for (update, _time, diff) in updates {
             let hour = match update {
                 Activity::Hour(_, hour) | Activity::EnvironmentHour(_, _, hour) | Activity::Facet(_, _, hour) => {
@@ -118,16 +119,24 @@ impl IssueViews {
                 Activity::Hour(_, hour) => scratch.hour(index, hour, diff),
                 Activity::Environment(_, env) => scratch.environments.push((index, env, diff)),
                 Activity::EnvironmentHour(_, env, hour) => scratch.environment_hour(index, (env, hour, diff)),
-                Activity::Facet(_, facet, hour) => scratch.facet(index, (facet, hour, diff)),
+                Activity::Facet(_, facet, hour) => scratch.facet(index, (self.facets.intern(&facet), hour, diff)),
                 Activity::Occurrences(_, facet, hour) => {
+                    // Sets only grow in an epoch of additions: a member already there needs
+                    // no update (most occurrences repeat their group's environment).
+                    let view = &self.groups[index as usize];
                     if let Some(env) = facet.environment {
-                        scratch.environments.push((index, env, diff));
+                        if !(only_additions && view.environments.contains(&env)) {
+                            scratch.environments.push((index, env, diff));
+                        }
                     }
                     if let Some(release) = facet.release {
-                        scratch.releases.push((index, release, diff));
+                        if !(only_additions && view.releases.contains(&release)) {
+                            scratch.releases.push((index, release, diff));
+                        }
                     }
                     if hour >= cut {
-                        scratch.occurrences(index, facet, hour, diff);
+                        let id = self.facets.intern(&facet);
+                        scratch.occurrences(index, facet.environment, id, hour, diff);
                     }
                 }
             }
@@ -145,7 +154,7 @@ impl IssueViews {
             let updates = scratch.facets_of(touched);
             if !updates.is_empty() {
                 let index = touched.index;
-                self.facets.apply(index, &self.groups[index as usize].hourly, updates);
+                self.facets.apply_ids(index, &self.groups[index as usize].hourly, updates);
             }
         }
         self.footprint();

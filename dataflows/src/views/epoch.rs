@@ -3,7 +3,7 @@
 //! index in a dense vector rather than in hash maps keyed by `GroupKey`. The buffers are kept
 //! between epochs, so an epoch allocates nothing once they have grown.
 
-use crate::facets::{Facet, FacetHourDiff};
+use crate::facets::FacetIdHourDiff;
 use crate::model::Symbol;
 
 use super::activity::EnvironmentHourDiff;
@@ -36,10 +36,10 @@ pub(super) struct EpochScratch {
     pub releases: Vec<(u32, Symbol, isize)>,
     /// As they arrive, with the group's position in `touched`.
     env_arrivals: Vec<(u32, EnvironmentHourDiff)>,
-    facet_arrivals: Vec<(u32, FacetHourDiff)>,
+    facet_arrivals: Vec<(u32, FacetIdHourDiff)>,
     /// The same, each group's together in arrival order (after `group`).
     env_hours: Vec<EnvironmentHourDiff>,
-    facets: Vec<FacetHourDiff>,
+    facets: Vec<FacetIdHourDiff>,
 }
 
 impl EpochScratch {
@@ -77,21 +77,22 @@ impl EpochScratch {
 
     /// An `Activity::Occurrences` update within the retention: its hour, environment hour
     /// and facet, as `hour`, `environment_hour` and `facet` would add them (one slot lookup).
-    pub fn occurrences(&mut self, index: u32, facet: Facet, hour: u32, diff: isize) {
+    /// `id` is the facet's interned id, `environment` its environment.
+    pub fn occurrences(&mut self, index: u32, environment: Option<Symbol>, id: u64, hour: u32, diff: isize) {
         let slot = self.slot(index);
         let touched = &mut self.touched[slot];
         touched.total += diff;
         touched.hours = true;
         touched.facet.1 += 1;
         self.hours.push((index, hour, diff));
-        if let Some(env) = facet.environment {
+        if let Some(env) = environment {
             touched.env.1 += 1;
             self.env_arrivals.push((slot as u32, (env, hour, diff)));
         }
-        self.facet_arrivals.push((slot as u32, (facet, hour, diff)));
+        self.facet_arrivals.push((slot as u32, (id, hour, diff)));
     }
 
-    pub fn facet(&mut self, index: u32, update: FacetHourDiff) {
+    pub fn facet(&mut self, index: u32, update: FacetIdHourDiff) {
         let slot = self.slot(index);
         self.touched[slot].facet.1 += 1;
         self.facet_arrivals.push((slot as u32, update));
@@ -120,7 +121,7 @@ impl EpochScratch {
         &self.env_hours[touched.env.0 as usize..][..touched.env.1 as usize]
     }
 
-    pub fn facets_of(&self, touched: &Touched) -> &[FacetHourDiff] {
+    pub fn facets_of(&self, touched: &Touched) -> &[FacetIdHourDiff] {
         &self.facets[touched.facet.0 as usize..][..touched.facet.1 as usize]
     }
 
@@ -145,9 +146,9 @@ impl EpochScratch {
             + self.hours.capacity() * 16
             + (self.environments.capacity() + self.releases.capacity()) * std::mem::size_of::<(u32, Symbol, isize)>()
             + self.env_arrivals.capacity() * std::mem::size_of::<(u32, EnvironmentHourDiff)>()
-            + self.facet_arrivals.capacity() * std::mem::size_of::<(u32, FacetHourDiff)>()
+            + self.facet_arrivals.capacity() * std::mem::size_of::<(u32, FacetIdHourDiff)>()
             + self.env_hours.capacity() * std::mem::size_of::<EnvironmentHourDiff>()
-            + self.facets.capacity() * std::mem::size_of::<FacetHourDiff>()
+            + self.facets.capacity() * std::mem::size_of::<FacetIdHourDiff>()
     }
 }
 

@@ -50,8 +50,10 @@ pub struct GroupView {
     pub row: Option<Arc<GroupRow>>,
     /// 0 until assigned.
     pub id: u64,
-    /// Occurrences per hour (hours since the Unix epoch), ascending.
-    pub hourly: Vec<(u32, u32)>,
+    /// Occurrences per hour (hours since the Unix epoch), ascending. An exact-size box (8
+    /// bytes less per group than a `Vec`): a `Vec` grown by one entry at a time was exact-size
+    /// anyway (`add_hour`).
+    pub hourly: Box<[(u32, u32)]>,
     /// Distinct environments. Exact-size boxes: most groups have one or two, and a `Vec`
     /// would reserve four.
     pub environments: Box<[Symbol]>,
@@ -454,9 +456,9 @@ impl IssueViews {
                 )
             };
             let footprint = self.footprint();
-            footprint.hourly -= hourly.capacity() * 8;
+            footprint.hourly -= hourly.len() * 8;
             footprint.sets -= (environments.len() + releases.len()) * 8;
-            self.apply_hourly(hourly.into_iter().map(|(hour, n)| ((parent, hour), 0, n as isize)).collect());
+            self.apply_hourly(hourly.iter().map(|&(hour, n)| ((parent, hour), 0, n as isize)).collect());
             self.apply_environments(environments.iter().map(|e| ((parent, *e), 0, 1)).collect());
             self.apply_releases(releases.iter().map(|r| ((parent, *r), 0, 1)).collect());
         }
@@ -472,7 +474,8 @@ impl IssueViews {
             let key = if self.merged.is_empty() { key } else { self.owner(key) };
             grown += add_hour(&mut self.view_mut(key).hourly, hour, diff);
         }
-        self.footprint().hourly += grown;
+        let hourly = &mut self.footprint().hourly;
+        *hourly = hourly.wrapping_add_signed(grown);
     }
 
     pub fn apply_environments(&mut self, updates: Vec<((GroupKey, Symbol), u64, isize)>) {
@@ -616,27 +619,35 @@ fn note_environment(seen: &mut HashMap<Symbol, Vec<crate::model::ProjectId>>, pr
 /// Adds (`diff > 0`) or removes a symbol of a small per-group set kept as a vector.
 /// Updates carry occurrence counts per epoch; a symbol is a member once seen. Sets change only
 /// on a first sighting, so rebuilding the box then is cheap. Returns the change of its size.
-/// Adds `diff` occurrences to a group's `hour`, dropping the hour at zero; returns the bytes
-/// the vector's capacity grew by (capacities only grow here: removals keep them).
-fn add_hour(hours: &mut Vec<(u32, u32)>, hour: u32, diff: isize) -> usize {
-    let before = hours.capacity();
-    let position = hours.partition_point(|(h, _)| *h < hour);
+/// Adds `diff` occurrences to a group's `hour`, dropping the hour at zero; returns the change
+/// of its heap bytes. The box stays exact-size: an hour added reallocates it one entry larger,
+/// as `reserve_exact(1)` on a `Vec` did (the allocator mostly grows it in place).
+fn add_hour(hours: &mut Box<[(u32, u32)]>, hour: u32, diff: isize) -> isize {
+    // Occurrences mostly come in time order: the newest hour, or one after it.
+    let position = match hours.last() {
+        Some(&(last, _)) if last < hour => hours.len(),
+        _ => hours.partition_point(|(h, _)| *h < hour),
+    };
     match hours.get_mut(position) {
         Some((h, count)) if *h == hour => {
             *count = (i64::from(*count) + diff as i64).max(0) as u32;
             if *count == 0 {
-                hours.remove(position);
+                let mut vec = std::mem::take(hours).into_vec();
+                vec.remove(position);
+                *hours = vec.into_boxed_slice();
+                return -8;
             }
+            0
         }
         _ if diff > 0 => {
-            // Exact size: most groups have a few hours, and a `Vec`'s first growth reserves
-            // four (24 bytes of slack per group at one hour).
-            hours.reserve_exact(1);
-            hours.insert(position, (hour, diff as u32));
+            let mut vec = std::mem::take(hours).into_vec();
+            vec.reserve_exact(1);
+            vec.insert(position, (hour, diff as u32));
+            *hours = vec.into_boxed_slice();
+            8
         }
-        _ => {}
+        _ => 0,
     }
-    (hours.capacity() - before) * 8
 }
 
 fn apply_to_set(set: &mut Box<[Symbol]>, symbol: Symbol, diff: isize) -> isize {

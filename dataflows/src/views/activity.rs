@@ -60,6 +60,16 @@ impl IssueViews {
     /// hours. Within an epoch the per-environment split is decided against the hourly counts
     /// and environment sets *before* the epoch, which is why the three arrive through one sink.
     pub fn apply_activity(&mut self, mut updates: Vec<(Activity, u64, isize)>) {
+        // A sink's slice is one epoch: no sort (a stable sort allocates a buffer the size of
+        // the updates) and no split.
+        let one_epoch = match (updates.first(), updates.last()) {
+            (Some(first), Some(last)) => first.1 == last.1 && updates.iter().all(|u| u.1 == first.1),
+            _ => return,
+        };
+        if one_epoch {
+            self.apply_activity_epoch(updates);
+            return;
+        }
         updates.sort_by_key(|(_, time, _)| *time);
         while !updates.is_empty() {
             let time = updates[0].1;
@@ -85,6 +95,7 @@ impl IssueViews {
         let mut scratch = std::mem::take(&mut self.epoch_scratch);
         // The ingest operator sends each group's updates together: one lookup per run.
         let mut last: Option<(GroupKey, u32)> = None;
+        let only_additions = updates.iter().all(|u| u.2 > 0);
         for (update, _time, diff) in updates {
             let hour = match update {
                 Activity::Hour(_, hour) | Activity::EnvironmentHour(_, _, hour) | Activity::Facet(_, _, hour) => {
@@ -108,16 +119,24 @@ impl IssueViews {
                 Activity::Hour(_, hour) => scratch.hour(index, hour, diff),
                 Activity::Environment(_, env) => scratch.environments.push((index, env, diff)),
                 Activity::EnvironmentHour(_, env, hour) => scratch.environment_hour(index, (env, hour, diff)),
-                Activity::Facet(_, facet, hour) => scratch.facet(index, (facet, hour, diff)),
+                Activity::Facet(_, facet, hour) => scratch.facet(index, (self.facets.intern(&facet), hour, diff)),
                 Activity::Occurrences(_, facet, hour) => {
+                    // Sets only grow in an epoch of additions: a member already there needs
+                    // no update (most occurrences repeat their group's environment).
+                    let view = &self.groups[index as usize];
                     if let Some(env) = facet.environment {
-                        scratch.environments.push((index, env, diff));
+                        if !(only_additions && view.environments.contains(&env)) {
+                            scratch.environments.push((index, env, diff));
+                        }
                     }
                     if let Some(release) = facet.release {
-                        scratch.releases.push((index, release, diff));
+                        if !(only_additions && view.releases.contains(&release)) {
+                            scratch.releases.push((index, release, diff));
+                        }
                     }
                     if hour >= cut {
-                        scratch.occurrences(index, facet, hour, diff);
+                        let id = self.facets.intern(&facet);
+                        scratch.occurrences(index, facet.environment, id, hour, diff);
                     }
                 }
             }
@@ -135,7 +154,7 @@ impl IssueViews {
             let updates = scratch.facets_of(touched);
             if !updates.is_empty() {
                 let index = touched.index;
-                self.facets.apply(index, &self.groups[index as usize].hourly, updates);
+                self.facets.apply_ids(index, &self.groups[index as usize].hourly, updates);
             }
         }
         self.footprint();
@@ -158,7 +177,7 @@ impl IssueViews {
             sets += super::apply_to_set(&mut self.groups[index as usize].releases, release, diff);
         }
         let footprint = self.footprint();
-        footprint.hourly += grown;
+        footprint.hourly = footprint.hourly.wrapping_add_signed(grown);
         footprint.sets = footprint.sets.wrapping_add_signed(sets * 8);
         scratch.clear();
         self.epoch_scratch = scratch;

@@ -8,7 +8,8 @@
 //! bytes): one per distinct (hour, second, facet, user) of the group, so about one per
 //! occurrence. Facet ids (64-bit hashes) are kept once in a table and entries carry their
 //! index. A group with one entry (most groups at 1M groups) keeps it inline in a dense vector
-//! by group index; groups with more keep sorted runs:
+//! by group index; groups with more keep sorted runs, in a slab whose slot the group's inline
+//! entry names (no hash lookup per occurrence):
 //!
 //! - the main run, which takes every occurrence at or after its last entry by appending (the
 //!   common, in-order case: O(1));
@@ -28,6 +29,8 @@
 use rustc_hash::FxHashMap as HashMap;
 
 mod read;
+mod stored;
+use stored::StoredDetails;
 #[cfg(test)]
 mod tests;
 
@@ -42,7 +45,7 @@ type Packed = [u32; 5];
 
 /// `first[i][0]` of a group without entries.
 const NONE: u32 = u32::MAX;
-/// `first[i][0]` of a group whose entries are in `many`.
+/// `first[i][0]` of a group whose entries are in `many` (`first[i][1]` is their slot).
 const MANY: u32 = u32::MAX - 1;
 const EMPTY: Packed = [NONE, 0, 0, 0, 0];
 const SECOND_BITS: u32 = 12;
@@ -295,12 +298,16 @@ impl Runs {
     }
 }
 
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+/// Checkpoints hold the groups' runs by group index (`StoredDetails`), as before the slab:
+/// slots are assigned again on the way in.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(from = "StoredDetails")]
 pub struct Details {
-    /// By group index: the group's only entry, or `NONE` / `MANY` in its hour.
+    /// By group index: the group's only entry, or `NONE` / `[MANY, slot]` in its hour.
     first: Vec<Packed>,
-    /// Groups with more than one entry.
-    many: HashMap<u32, Runs>,
+    /// Groups with more than one entry, by slot (a freed slot is empty and listed in `free`).
+    many: Vec<Runs>,
+    free: Vec<u32>,
     /// Facet ids by the index entries carry.
     facets: Vec<u64>,
     /// Index of each facet id in `facets` (rebuilt after a restore).
@@ -315,12 +322,49 @@ pub struct Details {
 }
 
 impl Details {
+    /// The groups with runs, by group index, with their runs.
+    fn listed(&self) -> impl Iterator<Item = (u32, &Runs)> {
+        self.first
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e[0] == MANY)
+            .filter_map(|(index, e)| Some((index as u32, self.many.get(e[1] as usize)?)))
+    }
+
+    /// Gives the group at `index` (marked `MANY`) a slot for `runs`.
+    fn put_runs(&mut self, index: u32, runs: Runs) {
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.many[slot as usize] = runs;
+                slot
+            }
+            None => {
+                self.many.push(runs);
+                (self.many.len() - 1) as u32
+            }
+        };
+        self.first[index as usize] = [MANY, slot, 0, 0, 0];
+    }
+
+    /// Takes the runs of the group at `index` (marked `MANY`) out of their slot, which is
+    /// freed; the group's inline entry is left to the caller.
+    fn take_runs(&mut self, index: u32) -> Option<Runs> {
+        let e = self.first.get(index as usize)?;
+        if e[0] != MANY {
+            return None;
+        }
+        let slot = e[1];
+        let runs = std::mem::take(self.many.get_mut(slot as usize)?);
+        self.free.push(slot);
+        Some(runs)
+    }
+
     /// The group's entries (see [`GroupDetails`]).
     pub fn of(&self, index: u32) -> GroupDetails<'_> {
         match self.first.get(index as usize) {
             None => GroupDetails::empty(),
             Some(e) if e[0] == NONE => GroupDetails::empty(),
-            Some(e) if e[0] == MANY => match self.many.get(&index) {
+            Some(e) if e[0] == MANY => match self.many.get(e[1] as usize) {
                 Some(runs) => GroupDetails::new(&self.facets, &runs.main, &runs.side),
                 None => GroupDetails::empty(),
             },
@@ -330,17 +374,24 @@ impl Details {
 
     /// Approximate heap bytes (measurements).
     pub fn heap_bytes(&self) -> usize {
-        let many = self.many_bytes.unwrap_or_else(|| self.many.values().map(Runs::heap_bytes).sum());
+        let many = self
+            .many_bytes
+            .unwrap_or_else(|| self.listed().map(|(_, runs)| runs.heap_bytes()).sum());
+        // The listed runs count their 48 bytes in `many`; the slab's other slots here.
+        let unlisted = self.many.capacity() - (self.many.len() - self.free.len());
         self.first.capacity() * PACKED_BYTES
-            + self.many.capacity() * 8 / 7 * 60
+            + unlisted * 48
+            + self.free.capacity() * 4
             + many
             + self.facets.capacity() * 8
             + self.facet_index.capacity() * 8 / 7 * 16
     }
 
     fn many_bytes(&mut self) -> &mut usize {
-        let many = &self.many;
-        self.many_bytes.get_or_insert_with(|| many.values().map(Runs::heap_bytes).sum())
+        if self.many_bytes.is_none() {
+            self.many_bytes = Some(self.listed().map(|(_, runs)| runs.heap_bytes()).sum());
+        }
+        self.many_bytes.get_or_insert(0)
     }
 
     /// The stored form of `e` (its count ignored), its facet id replaced by its index.
@@ -381,7 +432,18 @@ impl Details {
         if current[0] == MANY {
             // Counted (if need be) before the runs change.
             self.many_bytes();
-            let Some(runs) = self.many.get_mut(&index) else { return };
+            let Some(runs) = self.many.get_mut(current[1] as usize) else {
+                return;
+            };
+            // In order (the common case): appended to the main run, whose growth is the only
+            // change of bytes.
+            if diff > 0 && runs.main.last().is_none_or(|last| key(last) <= key(&p)) {
+                let before = runs.main.capacity();
+                append(&mut runs.main, p, diff as u64);
+                let grown = (runs.main.capacity() - before) * PACKED_BYTES;
+                *self.many_bytes() += grown;
+                return;
+            }
             let before = runs.heap_bytes();
             if diff > 0 {
                 runs.insert(p, diff as u64);
@@ -414,9 +476,8 @@ impl Details {
             runs.main.push(current);
         }
         runs.insert(p, diff as u64);
-        self.first[slot] = [MANY, 0, 0, 0, 0];
         *self.many_bytes() += runs.heap_bytes();
-        self.many.insert(index, runs);
+        self.put_runs(index, runs);
     }
 
     /// Moves a group with at most one entry left from `many` back inline.
@@ -424,7 +485,7 @@ impl Details {
         // Counted (if need be) while the runs are still in `many`, or they would be taken
         // off a sum that never held them.
         self.many_bytes();
-        let Some(runs) = self.many.remove(&index) else { return };
+        let Some(runs) = self.take_runs(index) else { return };
         *self.many_bytes() -= runs.heap_bytes();
         let only = runs.main.first().or_else(|| runs.side.iter().find_map(|run| run.first()));
         self.first[index as usize] = only.copied().unwrap_or(EMPTY);
@@ -436,10 +497,9 @@ impl Details {
         if current[0] == NONE {
             return;
         }
-        self.first[child as usize] = EMPTY;
         let mut moved = if current[0] == MANY {
             self.many_bytes();
-            let runs = self.many.remove(&child).unwrap_or_default();
+            let runs = self.take_runs(child).unwrap_or_default();
             *self.many_bytes() -= runs.heap_bytes();
             runs
         } else {
@@ -448,13 +508,14 @@ impl Details {
                 side: Vec::new(),
             }
         };
+        self.first[child as usize] = EMPTY;
         if self.first.len() <= parent as usize {
             self.first.resize(parent as usize + 1, EMPTY);
         }
         let into = self.first[parent as usize];
         if into[0] == MANY {
             self.many_bytes();
-            if let Some(runs) = self.many.remove(&parent) {
+            if let Some(runs) = self.take_runs(parent) {
                 *self.many_bytes() -= runs.heap_bytes();
                 moved.side.push(runs.main);
                 moved.side.extend(runs.side);
@@ -463,10 +524,10 @@ impl Details {
             moved.side.push(vec![into]);
         }
         moved.compact();
-        self.first[parent as usize] = [MANY, 0, 0, 0, 0];
         *self.many_bytes() += moved.heap_bytes();
-        self.many.insert(parent, moved);
-        if self.many.get(&parent).is_some_and(|runs| runs.len() <= 1) {
+        let short = moved.len() <= 1;
+        self.put_runs(parent, moved);
+        if short {
             self.unlist(parent);
         }
     }
@@ -483,7 +544,11 @@ impl Details {
             }
         }
         let mut short = Vec::new();
-        for (index, runs) in &mut self.many {
+        for (index, e) in self.first.iter().enumerate() {
+            if e[0] != MANY {
+                continue;
+            }
+            let Some(runs) = self.many.get_mut(e[1] as usize) else { continue };
             for run in std::iter::once(&mut runs.main).chain(runs.side.iter_mut()) {
                 let drop = run.partition_point(|e| e[0] < cut);
                 run.drain(..drop);
@@ -493,7 +558,7 @@ impl Details {
                 oldest = oldest.min(first[0]);
             }
             if runs.len() <= 1 {
-                short.push(*index);
+                short.push(index as u32);
             }
         }
         self.many_bytes = None;

@@ -3,7 +3,7 @@
 //! index in a dense vector rather than in hash maps keyed by `GroupKey`. The buffers are kept
 //! between epochs, so an epoch allocates nothing once they have grown.
 
-use crate::facets::{Facet, FacetHourDiff};
+use crate::facets::FacetIdHourDiff;
 use crate::model::Symbol;
 
 use super::activity::EnvironmentHourDiff;
@@ -34,12 +34,20 @@ pub(super) struct EpochScratch {
     pub hours: Vec<(u32, u32, isize)>,
     pub environments: Vec<(u32, Symbol, isize)>,
     pub releases: Vec<(u32, Symbol, isize)>,
-    /// As they arrive, with the group's position in `touched`.
-    env_arrivals: Vec<(u32, EnvironmentHourDiff)>,
-    facet_arrivals: Vec<(u32, FacetHourDiff)>,
+    /// As they arrive, with (beside) each one's group's position in `touched`.
+    env_arrivals: Vec<EnvironmentHourDiff>,
+    env_slots: Vec<u32>,
+    facet_arrivals: Vec<FacetIdHourDiff>,
+    facet_slots: Vec<u32>,
     /// The same, each group's together in arrival order (after `group`).
     env_hours: Vec<EnvironmentHourDiff>,
-    facets: Vec<FacetHourDiff>,
+    facets: Vec<FacetIdHourDiff>,
+    /// The position in `touched` of the last update's group (+1; 0: none yet), and whether
+    /// some group's updates did not all come together. The ingest operator sends each
+    /// group's updates together, and then the arrivals are already in group order: `group`
+    /// takes them as they are.
+    last_slot: u32,
+    scattered: bool,
 }
 
 impl EpochScratch {
@@ -55,9 +63,16 @@ impl EpochScratch {
                     ..Touched::default()
                 });
                 self.slot_of[i] = self.touched.len() as u32;
+                self.last_slot = self.touched.len() as u32;
                 self.touched.len() - 1
             }
-            slot => slot as usize - 1,
+            slot => {
+                if slot != self.last_slot {
+                    self.scattered = true;
+                    self.last_slot = slot;
+                }
+                slot as usize - 1
+            }
         }
     }
 
@@ -72,29 +87,34 @@ impl EpochScratch {
         let slot = self.slot(index);
         self.touched[slot].hours = true;
         self.touched[slot].env.1 += 1;
-        self.env_arrivals.push((slot as u32, update));
+        self.env_arrivals.push(update);
+        self.env_slots.push(slot as u32);
     }
 
     /// An `Activity::Occurrences` update within the retention: its hour, environment hour
     /// and facet, as `hour`, `environment_hour` and `facet` would add them (one slot lookup).
-    pub fn occurrences(&mut self, index: u32, facet: Facet, hour: u32, diff: isize) {
+    /// `id` is the facet's interned id, `environment` its environment.
+    pub fn occurrences(&mut self, index: u32, environment: Option<Symbol>, id: u64, hour: u32, diff: isize) {
         let slot = self.slot(index);
         let touched = &mut self.touched[slot];
         touched.total += diff;
         touched.hours = true;
         touched.facet.1 += 1;
         self.hours.push((index, hour, diff));
-        if let Some(env) = facet.environment {
+        if let Some(env) = environment {
             touched.env.1 += 1;
-            self.env_arrivals.push((slot as u32, (env, hour, diff)));
+            self.env_arrivals.push((env, hour, diff));
+            self.env_slots.push(slot as u32);
         }
-        self.facet_arrivals.push((slot as u32, (facet, hour, diff)));
+        self.facet_arrivals.push((id, hour, diff));
+        self.facet_slots.push(slot as u32);
     }
 
-    pub fn facet(&mut self, index: u32, update: FacetHourDiff) {
+    pub fn facet(&mut self, index: u32, update: FacetIdHourDiff) {
         let slot = self.slot(index);
         self.touched[slot].facet.1 += 1;
-        self.facet_arrivals.push((slot as u32, update));
+        self.facet_arrivals.push(update);
+        self.facet_slots.push(slot as u32);
     }
 
     /// Puts each group's per-environment hours and facets together (a counting sort by
@@ -108,8 +128,18 @@ impl EpochScratch {
             env_at += t.env.1;
             facet_at += t.facet.1;
         }
-        place(&self.env_arrivals, &mut self.env_hours, &mut self.touched, |t| &mut t.env.0);
-        place(&self.facet_arrivals, &mut self.facets, &mut self.touched, |t| &mut t.facet.0);
+        if !self.scattered {
+            // Already in group order (see `scattered`): the starts are right as they are.
+            std::mem::swap(&mut self.env_arrivals, &mut self.env_hours);
+            std::mem::swap(&mut self.facet_arrivals, &mut self.facets);
+            return;
+        }
+        place(&self.env_arrivals, &self.env_slots, &mut self.env_hours, &mut self.touched, |t| {
+            &mut t.env.0
+        });
+        place(&self.facet_arrivals, &self.facet_slots, &mut self.facets, &mut self.touched, |t| {
+            &mut t.facet.0
+        });
         for t in &mut self.touched {
             t.env.0 -= t.env.1;
             t.facet.0 -= t.facet.1;
@@ -120,7 +150,7 @@ impl EpochScratch {
         &self.env_hours[touched.env.0 as usize..][..touched.env.1 as usize]
     }
 
-    pub fn facets_of(&self, touched: &Touched) -> &[FacetHourDiff] {
+    pub fn facets_of(&self, touched: &Touched) -> &[FacetIdHourDiff] {
         &self.facets[touched.facet.0 as usize..][..touched.facet.1 as usize]
     }
 
@@ -134,9 +164,13 @@ impl EpochScratch {
         self.environments.clear();
         self.releases.clear();
         self.env_arrivals.clear();
+        self.env_slots.clear();
         self.facet_arrivals.clear();
+        self.facet_slots.clear();
         self.env_hours.clear();
         self.facets.clear();
+        self.last_slot = 0;
+        self.scattered = false;
     }
 
     pub fn heap_bytes(&self) -> usize {
@@ -144,20 +178,21 @@ impl EpochScratch {
             + self.touched.capacity() * std::mem::size_of::<Touched>()
             + self.hours.capacity() * 16
             + (self.environments.capacity() + self.releases.capacity()) * std::mem::size_of::<(u32, Symbol, isize)>()
-            + self.env_arrivals.capacity() * std::mem::size_of::<(u32, EnvironmentHourDiff)>()
-            + self.facet_arrivals.capacity() * std::mem::size_of::<(u32, FacetHourDiff)>()
+            + self.env_arrivals.capacity() * std::mem::size_of::<EnvironmentHourDiff>()
+            + self.facet_arrivals.capacity() * std::mem::size_of::<FacetIdHourDiff>()
+            + (self.env_slots.capacity() + self.facet_slots.capacity()) * 4
             + self.env_hours.capacity() * std::mem::size_of::<EnvironmentHourDiff>()
-            + self.facets.capacity() * std::mem::size_of::<FacetHourDiff>()
+            + self.facets.capacity() * std::mem::size_of::<FacetIdHourDiff>()
     }
 }
 
-/// Writes `arrivals` into `out` at each group's cursor, advancing it.
-fn place<T: Copy>(arrivals: &[(u32, T)], out: &mut Vec<T>, touched: &mut [Touched], cursor: fn(&mut Touched) -> &mut u32) {
+/// Writes `arrivals` (of groups `slots`) into `out` at each group's cursor, advancing it.
+fn place<T: Copy>(arrivals: &[T], slots: &[u32], out: &mut Vec<T>, touched: &mut [Touched], cursor: fn(&mut Touched) -> &mut u32) {
     out.clear();
-    let Some(&(_, filler)) = arrivals.first() else { return };
+    let Some(&filler) = arrivals.first() else { return };
     // Every slot is overwritten: the cursors cover `0..arrivals.len()` exactly.
     out.resize(arrivals.len(), filler);
-    for &(slot, update) in arrivals {
+    for (&slot, &update) in slots.iter().zip(arrivals) {
         let at = cursor(&mut touched[slot as usize]);
         out[*at as usize] = update;
         *at += 1;
@@ -194,6 +229,51 @@ mod tests {
             // The next epoch starts empty.
             scratch.clear();
             assert!(scratch.touched.is_empty() && scratch.hours.is_empty());
+        }
+    }
+
+    /// Arrivals grouped or scattered, with facets and hours-only updates between them: each
+    /// group gets its own in arrival order, as a stable sort by first appearance gives them.
+    #[test]
+    fn grouped_and_scattered_arrivals_give_each_group_its_own() {
+        let mut next = crate::test_rng::below(0x9e37_79b9_7f4a_7c15);
+        let mut scratch = EpochScratch::default();
+        for round in 0..200 {
+            let grouped = round % 2 == 0;
+            let mut arrivals: Vec<(u32, u8, u32)> = (0..next(40)).map(|i| (next(6) as u32, next(3) as u8, i as u32)).collect();
+            if grouped {
+                // Each group's together, groups in order of first appearance.
+                let mut order: Vec<u32> = Vec::new();
+                for a in &arrivals {
+                    if !order.contains(&a.0) {
+                        order.push(a.0);
+                    }
+                }
+                arrivals.sort_by_key(|a| order.iter().position(|g| *g == a.0));
+            }
+            for &(group, kind, i) in &arrivals {
+                match kind {
+                    0 => scratch.hour(group, i, 1),
+                    1 => scratch.environment_hour(group, (u64::from(i), i, 1)),
+                    _ => scratch.occurrences(group, Some(u64::from(i)), u64::from(i) + 100, i, 1),
+                }
+            }
+            scratch.group();
+            let mut order: Vec<u32> = Vec::new();
+            for a in &arrivals {
+                if !order.contains(&a.0) {
+                    order.push(a.0);
+                }
+            }
+            assert_eq!(scratch.touched.iter().map(|t| t.index).collect::<Vec<_>>(), order, "round {round}");
+            for t in &scratch.touched {
+                let mine = arrivals.iter().filter(|a| a.0 == t.index);
+                let envs: Vec<EnvironmentHourDiff> = mine.clone().filter(|a| a.1 > 0).map(|a| (u64::from(a.2), a.2, 1)).collect();
+                let facets: Vec<FacetIdHourDiff> = mine.filter(|a| a.1 == 2).map(|a| (u64::from(a.2) + 100, a.2, 1)).collect();
+                assert_eq!(scratch.env_hours_of(t), &envs[..], "round {round} group {}", t.index);
+                assert_eq!(scratch.facets_of(t), &facets[..], "round {round} group {}", t.index);
+            }
+            scratch.clear();
         }
     }
 }

@@ -8,7 +8,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use super::{GroupView, IssueViews};
 
-/// Heap bytes of the per-group parts, as capacities.
+/// Heap bytes of the per-group parts (exact-size boxes).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct Footprint {
     pub hourly: usize,
@@ -16,7 +16,7 @@ pub(super) struct Footprint {
 }
 
 pub(super) fn hourly_bytes(view: &GroupView) -> usize {
-    view.hourly.capacity() * 8
+    view.hourly.len() * 8
 }
 
 pub(super) fn set_bytes(view: &GroupView) -> usize {

@@ -70,12 +70,21 @@ impl IssueViews {
     /// per-facet hours (one scan of every group); returns the oldest hour left.
     fn drop_activity_before(&mut self, cut: u32) -> u32 {
         let mut oldest = u32::MAX;
+        let mut dropped = 0;
         for view in &mut self.groups {
-            let keep = view.hourly.partition_point(|h| h.0 < cut);
-            view.hourly.drain(..keep);
+            let drop = view.hourly.partition_point(|h| h.0 < cut);
+            if drop > 0 {
+                let mut hours = std::mem::take(&mut view.hourly).into_vec();
+                hours.drain(..drop);
+                view.hourly = hours.into_boxed_slice();
+                dropped += drop * 8;
+            }
             if let Some(&(hour, _)) = view.hourly.first() {
                 oldest = oldest.min(hour);
             }
+        }
+        if let Some(footprint) = &mut self.footprint {
+            footprint.hourly -= dropped;
         }
         // An emptied split stays: the group still spans several environment keys.
         for split in self.environment_hours.values_mut() {
@@ -144,7 +153,7 @@ mod tests {
         let first_kept = cut(base + retention + 48, retention);
         assert_eq!(first_kept, base + 48);
         let view = one.get(KEY).unwrap();
-        assert_eq!(view.hourly, vec![(base + retention + 48, 1)]);
+        assert_eq!(view.hourly.to_vec(), vec![(base + retention + 48, 1)]);
         assert_eq!(one.environment_hours(KEY).unwrap(), &[(dev, base + retention + 48, 1)]);
         let details: Vec<_> = one.details_of(KEY, one.get(KEY).unwrap()).iter().collect();
         assert_eq!(
@@ -237,7 +246,7 @@ mod tests {
             }
             let view = views.get(KEY).expect("the group");
             assert_eq!(
-                view.hourly,
+                view.hourly.to_vec(),
                 hours.iter().map(|(&h, &n)| (h, n)).collect::<Vec<_>>(),
                 "round {round}"
             );

@@ -27,9 +27,9 @@ fn a_row_is_replaced_whatever_the_update_order_within_an_epoch() {
 fn hourly_counts_add_up_and_vanish_at_zero() {
     let mut views = IssueViews::default();
     views.apply_hourly(vec![((KEY, 10), 0, 2), ((KEY, 5), 0, 1), ((KEY, 10), 0, 1)]);
-    assert_eq!(views.get(KEY).unwrap().hourly, vec![(5, 1), (10, 3)]);
+    assert_eq!(views.get(KEY).unwrap().hourly.to_vec(), vec![(5, 1), (10, 3)]);
     views.apply_hourly(vec![((KEY, 5), 1, -1)]);
-    assert_eq!(views.get(KEY).unwrap().hourly, vec![(10, 3)]);
+    assert_eq!(views.get(KEY).unwrap().hourly.to_vec(), vec![(10, 3)]);
 }
 
 #[test]
@@ -68,8 +68,8 @@ fn the_group_index_is_rebuilt_after_a_restore() {
     // The first insertion rebuilds it; no group is created twice.
     views.apply_hourly(vec![((keys[3], 11), 0, 1), ((other, 11), 0, 1)]);
     assert_eq!(views.groups.len(), keys.len() + 1);
-    assert_eq!(views.get(keys[3]).map(|v| v.hourly.clone()), Some(vec![(10, 4), (11, 1)]));
-    assert_eq!(views.get(other).map(|v| v.hourly.clone()), Some(vec![(11, 1)]));
+    assert_eq!(views.get(keys[3]).map(|v| v.hourly.to_vec()), Some(vec![(10, 4), (11, 1)]));
+    assert_eq!(views.get(other).map(|v| v.hourly.to_vec()), Some(vec![(11, 1)]));
     assert_eq!(keys.iter().skip(4).map(|k| total(&views, *k)).collect::<Vec<_>>(), expected[4..]);
 }
 

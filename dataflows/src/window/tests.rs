@@ -352,5 +352,5 @@ fn environment_hours_split_when_a_second_environment_key_appears() {
         &[(1, 1), (2, 1), (3, 1)]
     );
     assert!(!hours_in(&views, key, view, Some(&[prod, dev])).complete);
-    assert_eq!(view.hourly, vec![(1, 1), (2, 2), (3, 1)]);
+    assert_eq!(view.hourly.to_vec(), vec![(1, 1), (2, 2), (3, 1)]);
 }

@@ -125,7 +125,7 @@ fn randomized_against_a_btreemap_with_late_inserts_retractions_cuts_and_merges()
                 }
             }
             if step % 97 == 0 || round < 2 {
-                side_runs_seen += details.many.values().filter(|runs| !runs.side.is_empty()).count();
+                side_runs_seen += details.listed().filter(|(_, runs)| !runs.side.is_empty()).count();
                 for g in 0..4 {
                     check(&details, &model, g, (0, u32::MAX), &case);
                     let from = cut + next(u64::from(newest - cut + 1)) as u32;
@@ -134,7 +134,7 @@ fn randomized_against_a_btreemap_with_late_inserts_retractions_cuts_and_merges()
             }
         }
         // The run sizes' invariant keeps the runs per group logarithmic.
-        for runs in details.many.values() {
+        for (_, runs) in details.listed() {
             assert!(
                 runs.side.len() <= 2 + runs.len().ilog2() as usize,
                 "round {round}: {} runs",
@@ -166,7 +166,8 @@ fn one_entry_inline_several_in_order_and_counts_summed() {
     assert_eq!(details.of(3).len(), 2);
     details.add(3, entry(10, 4, 1 << 40, 2), -1);
     assert_eq!(details.of(3).len(), 1, "back inline");
-    assert!(details.many.is_empty());
+    assert_eq!(details.listed().count(), 0);
+    assert_eq!(details.free.len(), details.many.len(), "its slot freed");
     details.merge_into(3, 5);
     assert!(details.of(3).is_empty());
     assert_eq!(details.of(5).len(), 1);
@@ -215,7 +216,11 @@ fn a_late_occurrence_moves_no_later_entry() {
     for i in (0..n).rev() {
         details.add(0, entry(1_000 + i / 3600, i % 3600, 9, u64::from(i)), 1);
     }
-    let runs = &details.many[&0];
+    let runs = details
+        .listed()
+        .find(|(index, _)| *index == 0)
+        .map(|(_, runs)| runs)
+        .expect("runs of group 0");
     assert!(runs.side.len() <= 1 + n.ilog2() as usize);
     let seconds: Vec<i64> = details.of(0).iter().map(|e| epoch_second(&e)).collect();
     let want: Vec<i64> = (0..i64::from(n)).map(|i| 1_000 * 3600 + i).collect();
@@ -241,4 +246,45 @@ fn the_hour_range_search_gallops_to_the_binary_searches_answer() {
             assert_eq!(got.as_ptr(), run[from..].as_ptr(), "len {len} [{first}, {last}]");
         }
     }
+}
+
+/// A checkpoint holds the runs by group (as before the slab); a restore gives them slots
+/// again, and every group reads the same entries, freed slots included.
+#[test]
+fn a_checkpoint_of_the_slab_restores_every_groups_entries() {
+    let mut details = Details::default();
+    for group in 0..6u32 {
+        for second in 0..(3 + group) {
+            details.add(group, entry(10 + second % 2, second, 7 + u64::from(group % 2), 1), 1);
+        }
+    }
+    // Group 2 back inline (its slot freed), group 4 merged into 5 (its slot freed too).
+    for second in 0..4 {
+        details.add(2, entry(10 + second % 2, second, 7, 1), -1);
+    }
+    details.merge_into(4, 5);
+    assert!(!details.free.is_empty());
+    let bytes = postcard::to_stdvec(&details).expect("encode");
+    let restored: Details = postcard::from_bytes(&bytes).expect("decode");
+    let read = |d: &Details, g: u32| -> Vec<(u32, u32, u32, u64, u64)> {
+        d.of(g)
+            .iter()
+            .map(|e| (hour(&e), second(&e), count(&e), facet(&e), user(&e)))
+            .collect()
+    };
+    for group in 0..7u32 {
+        assert_eq!(read(&restored, group), read(&details, group), "group {group}");
+    }
+    assert_eq!(read(&details, 2).len(), 1);
+    assert!(read(&details, 4).is_empty());
+    assert_eq!(restored.listed().count(), details.listed().count());
+    assert!(restored.free.is_empty(), "slots assigned densely");
+    // And it takes more occurrences where it left off.
+    let mut restored = restored;
+    restored.add(5, entry(12, 0, 7, 1), 1);
+    details.add(5, entry(12, 0, 7, 1), 1);
+    assert_eq!(read(&restored, 5), read(&details, 5));
+    let counted = restored.heap_bytes();
+    restored.many_bytes = None;
+    assert_eq!(restored.heap_bytes(), counted);
 }

@@ -115,7 +115,10 @@ fn head_word<const AT: usize>(text: &[u8; 19]) -> Option<u64> {
     let digits = const { digit_mask(AT) };
     // 0xF0 for digits, 0xFF for separators.
     let mask = const { digit_mask(AT) | !(digit_mask(AT) | digit_mask(AT) >> 4) };
-    let x = word(text, AT);
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&text[AT..AT + 8]);
+    // One load (`word` is for the constants: built byte by byte).
+    let x = u64::from_le_bytes(bytes);
     // Separators exact and digits in 0x30..=0x3F; then no byte carries when 6 is added to
     // each digit's byte, and 0x30..=0x39 are the digit bytes that stay below 0x40.
     if x & mask != template & mask || (x + (digits >> 4 & 0x0606_0606_0606_0606)) & digits != template & digits {

@@ -14,9 +14,11 @@ use dataflows::model::{
 };
 use serde::Deserialize;
 
+mod digits;
 mod fast;
 mod hash_cache;
 mod json;
+mod keys;
 mod scan;
 mod tag_cache;
 mod wire;

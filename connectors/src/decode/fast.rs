@@ -12,10 +12,50 @@ use std::borrow::Cow;
 
 use sonic_number::ParserNumber;
 
+use super::digits::plain_number;
 use super::hash_cache::{fingerprint_hash, prefetch, Pending};
 use super::json::MAX_BRACKETS;
+use super::keys::KeyTable;
 use super::scan::{fill_into, Specials, STACK_WORDS};
 use super::wire::{Fingerprint, Lenient, NumOrStr, WireEvent, WireMessage, WireTags, WireUser};
+
+/// The message's keys in producers' usual order (`known_object`'s prediction); `message`
+/// reads them by index.
+const MESSAGE_KEYS: KeyTable<19> = KeyTable::new([
+    "id",
+    "project_id",
+    "event_id",
+    "fingerprint",
+    "issue_title",
+    "subtitle",
+    "resource_id",
+    "evidence_data",
+    "evidence_display",
+    "type",
+    "detection_time",
+    "level",
+    "culprit",
+    "initial_issue_priority",
+    "payload_type",
+    "event",
+    "priority",
+    "new_status",
+    "new_substatus",
+]);
+
+/// The event's keys, likewise (`event` reads them by index).
+const EVENT_KEYS: KeyTable<10> = KeyTable::new([
+    "event_id",
+    "project_id",
+    "platform",
+    "tags",
+    "timestamp",
+    "received",
+    "environment",
+    "release",
+    "user",
+    "trace_id",
+]);
 
 /// Deeper values are left to the serde path (`parse` only takes lines of at most 64 brackets
 /// anyway).
@@ -246,35 +286,23 @@ impl<'a> Parser<'a, '_> {
         unescape(self.s.get(start..end)?).map(Cow::Owned)
     }
 
-    /// A number as sonic-rs parses it, after checking JSON's number grammar.
+    /// A number as sonic-rs parses it, after checking JSON's number grammar: plain integers
+    /// and decimals inline ([`plain_number`]), the rest out of line.
+    #[inline(always)]
     fn number(&mut self) -> Option<ParserNumber> {
         self.ws();
+        if let Some((end, number)) = plain_number(self.s, self.pos) {
+            self.pos = end;
+            return Some(number);
+        }
+        self.full_number()
+    }
+
+    /// [`Self::number`] for the shapes [`plain_number`] leaves.
+    #[inline(never)]
+    fn full_number(&mut self) -> Option<ParserNumber> {
         let s = self.s;
         let start = self.pos;
-        // Plain non-negative integers of at most 18 digits (ids, types, statuses): sonic-rs
-        // reads them as `Unsigned` of the same value, so they are computed in the scan.
-        let mut i = start;
-        let mut value = 0u64;
-        while let Some(digit) = s.get(i).filter(|b| b.is_ascii_digit()) {
-            value = value.wrapping_mul(10).wrapping_add(u64::from(digit - b'0'));
-            i += 1;
-        }
-        let length = i - start;
-        if (1..=18).contains(&length) && (s[start] != b'0' || length == 1) {
-            match s.get(i) {
-                Some(b'.') => {
-                    if let Some(x) = plain_decimal(s, i + 1, value, length) {
-                        self.pos = x.0;
-                        return Some(ParserNumber::Float(x.1));
-                    }
-                }
-                Some(b'e' | b'E') => {}
-                _ => {
-                    self.pos = i;
-                    return Some(ParserNumber::Unsigned(value));
-                }
-            }
-        }
         let mut i = start;
         let negative = s.get(i) == Some(&b'-');
         i += negative as usize;
@@ -498,25 +526,67 @@ impl<'a> Parser<'a, '_> {
         read(self).map(Some)
     }
 
+    /// An object with the keys of `keys`: `field(parser, index)` reads each value
+    /// ([`KeyTable::UNKNOWN`] for other keys). The key after key `i` is looked for as key
+    /// `i + 1`, then `i + 2` (one absent optional key), before reading it as a string; an
+    /// unknown key keeps the prediction. Keys with escapes are refused, as in [`Self::object`].
+    #[inline(always)]
+    fn known_object<const N: usize>(&mut self, keys: &KeyTable<N>, mut field: impl FnMut(&mut Self, usize) -> Option<()>) -> Option<()> {
+        self.eat(b'{')?;
+        if self.peek()? == b'}' {
+            self.pos += 1;
+            return Some(());
+        }
+        let mut next = 0;
+        loop {
+            let index = if next < N && keys.at(self.s, self.pos, next) {
+                self.pos += keys.len(next);
+                next
+            } else if next + 1 < N && keys.at(self.s, self.pos, next + 1) {
+                self.pos += keys.len(next + 1);
+                next + 1
+            } else {
+                let (key, escaped) = self.string_raw()?;
+                if escaped {
+                    return None;
+                }
+                self.eat(b':')?;
+                keys.find(key)
+            };
+            if index != KeyTable::<N>::UNKNOWN {
+                next = index + 1;
+            }
+            field(self, index)?;
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b'}' => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
     fn message(&mut self, m: &mut WireMessage<'a>) -> Option<()> {
         let mut seen = 0u32;
         let seen = &mut seen;
-        self.object(|p, key| {
+        self.known_object(&MESSAGE_KEYS, |p, key| {
+            // Indexes of `MESSAGE_KEYS`.
             match key {
-                b"payload_type" => once!(seen, 0, m.payload_type, p.opt_string()?),
-                b"id" => once!(seen, 1, m.id, p.opt_string()?),
-                b"project_id" => once!(seen, 2, m.project_id, p.opt(Self::u64)?),
-                b"event_id" => once!(seen, 3, m.event_id, p.opt_string()?),
-                b"fingerprint" => once!(seen, 4, m.fingerprint, p.opt(Self::fingerprint)?),
-                b"issue_title" => once!(seen, 5, m.issue_title, p.opt_string()?),
-                b"subtitle" => once!(seen, 6, m.subtitle, p.opt_string()?),
-                b"type" => once!(seen, 7, m.type_id, p.opt(Self::i64)?),
-                b"detection_time" => once!(seen, 8, m.detection_time, p.opt(Self::num_or_str)?),
-                b"level" => once!(seen, 9, m.level, p.opt_string()?),
-                b"culprit" => once!(seen, 10, m.culprit, p.opt_string()?),
-                b"initial_issue_priority" => once!(seen, 11, m.initial_issue_priority, p.opt(Self::i64)?),
-                b"priority" => once!(seen, 12, m.priority, p.opt(Self::i64)?),
-                b"event" => {
+                0 => once!(seen, 1, m.id, p.opt_string()?),
+                1 => once!(seen, 2, m.project_id, p.opt(Self::u64)?),
+                2 => once!(seen, 3, m.event_id, p.opt_string()?),
+                3 => once!(seen, 4, m.fingerprint, p.opt(Self::fingerprint)?),
+                4 => once!(seen, 5, m.issue_title, p.opt_string()?),
+                5 => once!(seen, 6, m.subtitle, p.opt_string()?),
+                9 => once!(seen, 7, m.type_id, p.opt(Self::i64)?),
+                10 => once!(seen, 8, m.detection_time, p.opt(Self::num_or_str)?),
+                11 => once!(seen, 9, m.level, p.opt_string()?),
+                12 => once!(seen, 10, m.culprit, p.opt_string()?),
+                13 => once!(seen, 11, m.initial_issue_priority, p.opt(Self::i64)?),
+                14 => once!(seen, 0, m.payload_type, p.opt_string()?),
+                15 => {
                     if *seen & (1 << 13) != 0 {
                         return None;
                     }
@@ -526,8 +596,10 @@ impl<'a> Parser<'a, '_> {
                         p.event(m.event.insert(WireEvent::default()))?;
                     }
                 }
-                b"new_status" => once!(seen, 14, m.new_status, p.opt(Self::i64)?),
-                b"new_substatus" => once!(seen, 15, m.new_substatus, p.opt(Self::i64)?),
+                16 => once!(seen, 12, m.priority, p.opt(Self::i64)?),
+                17 => once!(seen, 14, m.new_status, p.opt(Self::i64)?),
+                18 => once!(seen, 15, m.new_substatus, p.opt(Self::i64)?),
+                // `resource_id`, `evidence_data`, `evidence_display` and unknown keys.
                 _ => p.skip(1)?,
             }
             Some(())
@@ -537,15 +609,17 @@ impl<'a> Parser<'a, '_> {
     fn event(&mut self, e: &mut WireEvent<'a>) -> Option<()> {
         let mut seen = 0u32;
         let seen = &mut seen;
-        self.object(|p, key| {
+        self.known_object(&EVENT_KEYS, |p, key| {
+            // Indexes of `EVENT_KEYS`.
             match key {
-                b"event_id" => once!(seen, 0, e.event_id, p.opt_string()?),
-                b"project_id" => once!(seen, 1, e.project_id, p.opt(Self::u64)?),
-                b"timestamp" => once!(seen, 2, e.timestamp, p.opt(Self::num_or_str)?),
-                b"user" => once!(seen, 3, e.user, p.opt(Self::user)?),
-                b"release" => once!(seen, 4, e.release, p.opt_string()?),
-                b"environment" => once!(seen, 5, e.environment, p.opt_string()?),
-                b"tags" => once!(seen, 6, e.tags, p.opt(Self::tags)?),
+                0 => once!(seen, 0, e.event_id, p.opt_string()?),
+                1 => once!(seen, 1, e.project_id, p.opt(Self::u64)?),
+                3 => once!(seen, 6, e.tags, p.opt(Self::tags)?),
+                4 => once!(seen, 2, e.timestamp, p.opt(Self::num_or_str)?),
+                6 => once!(seen, 5, e.environment, p.opt_string()?),
+                7 => once!(seen, 4, e.release, p.opt_string()?),
+                8 => once!(seen, 3, e.user, p.opt(Self::user)?),
+                // `platform`, `received`, `trace_id` and unknown keys.
                 _ => p.skip(2)?,
             }
             Some(())
@@ -590,11 +664,11 @@ impl<'a> Parser<'a, '_> {
         let mut seen = 0u32;
         let seen = &mut seen;
         self.object(|p, key| {
-            match key {
-                b"id" => once!(seen, 0, u.id, p.lenient()?),
-                b"email" => once!(seen, 1, u.email, p.lenient()?),
-                b"username" => once!(seen, 2, u.username, p.lenient()?),
-                b"ip_address" => once!(seen, 3, u.ip_address, p.lenient()?),
+            match key.len() {
+                2 if key == b"id" => once!(seen, 0, u.id, p.lenient()?),
+                5 if key == b"email" => once!(seen, 1, u.email, p.lenient()?),
+                8 if key == b"username" => once!(seen, 2, u.username, p.lenient()?),
+                10 if key == b"ip_address" => once!(seen, 3, u.ip_address, p.lenient()?),
                 _ => p.skip(3)?,
             }
             Some(())
@@ -609,34 +683,6 @@ impl<'a> Parser<'a, '_> {
             _ => self.skip(3).map(|_| Lenient(None)),
         }
     }
-}
-
-/// Powers of ten exactly representable as `f64`.
-const EXACT_POWERS: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
-
-/// A plain non-negative decimal `integer.fraction` (no exponent) whose digits, together, make
-/// an integer of at most 2⁵³ (times): its value as the end of the number and `digits / 10^k`.
-/// Both operands are exact and IEEE division rounds correctly, so this is the correctly
-/// rounded value of the decimal — the one sonic-rs's parser returns (Clinger's fast path,
-/// which it takes for these too). `None`: not of that shape; the caller parses it in full.
-/// `integer` is the value of the `length` digits before the point (`at` is past the point).
-#[inline]
-pub(super) fn plain_decimal(s: &[u8], at: usize, integer: u64, length: usize) -> Option<(usize, f64)> {
-    let mut i = at;
-    let mut value = integer;
-    while let Some(digit) = s.get(i).filter(|b| b.is_ascii_digit()) {
-        value = value.wrapping_mul(10).wrapping_add(u64::from(digit - b'0'));
-        i += 1;
-    }
-    let fraction = i - at;
-    // At most 18 digits in all: no overflow above; then the value bound itself.
-    if fraction == 0 || fraction >= EXACT_POWERS.len() || length + fraction > 18 || value > 1 << 53 || value == 0 {
-        return None;
-    }
-    if matches!(s.get(i), Some(b'e' | b'E')) {
-        return None;
-    }
-    Some((i, value as f64 / EXACT_POWERS[fraction]))
 }
 
 /// The text of a JSON string with escapes (already checked by `string_raw`).

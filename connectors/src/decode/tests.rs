@@ -328,7 +328,7 @@ fn plain_decimals_are_sonics_values() {
         let Ok(value) = integer.parse::<u64>() else { continue };
         let mut index = 0;
         let expected = sonic_number::parse_number(bytes, &mut index, false).expect("a valid number");
-        if let Some((end, x)) = fast::plain_decimal(bytes, point + 1, value, point) {
+        if let Some((end, x)) = digits::plain_decimal(bytes, point + 1, value, point) {
             taken += 1;
             assert_eq!(end, index, "{text}");
             match expected {
@@ -342,7 +342,7 @@ fn plain_decimals_are_sonics_values() {
         let point = declined.find('.').unwrap();
         let value = declined[..point].parse::<u64>().unwrap();
         assert!(
-            fast::plain_decimal(declined.as_bytes(), point + 1, value, point).is_none(),
+            digits::plain_decimal(declined.as_bytes(), point + 1, value, point).is_none(),
             "{declined}"
         );
     }
@@ -498,4 +498,104 @@ fn tag_sets_by_text_are_the_pairs_sets() {
     let name = r#"[["a","1"],["b","2"]]"#;
     assert_eq!(occ.tags.map(|t| t.get()), Some(symbol_of(name)));
     assert!(defined.contains(&(symbol_of(name), name.to_string())));
+}
+
+/// Keys are predicted (`keys::KeyTable`): lines with the keys in other orders (every
+/// rotation, at both levels), optional keys absent, keys repeated (right after themselves,
+/// where the prediction finds them, and at the end), unknown keys in between, names one byte
+/// longer or shorter, escaped spellings and blanks around the colons all give the serde
+/// path's record or reason.
+#[test]
+fn keys_in_any_order_are_read_the_same() {
+    let event = [
+        ("event_id", r#""0f3c7092dab04e0094f5818229c2a1dc""#),
+        ("project_id", "60"),
+        ("platform", r#""ruby""#),
+        ("tags", r#"{"a":"b"}"#),
+        ("timestamp", r#""2024-01-01T00:00:00.509012+00:00""#),
+        ("received", "1704067201.5"),
+        ("environment", r#""production""#),
+        ("release", r#""checkout@3.5.2""#),
+        ("user", r#"{"email":"user17@p60.example.com","id":null}"#),
+        ("trace_id", r#""01075c7347114b1c4689081ecab9de68""#),
+    ];
+    let top = [
+        ("id", r#""171206eb153e40f6b2c9b9325079a15b""#),
+        ("project_id", "60"),
+        ("event_id", r#""0f3c7092dab04e0094f5818229c2a1dc""#),
+        ("fingerprint", r#"["1-1010-4b24bc61a064b246"]"#),
+        ("issue_title", r#""N+1 API Call""#),
+        ("subtitle", r#""GET x""#),
+        ("resource_id", "null"),
+        ("evidence_data", r#"{"num_repeating_spans":37}"#),
+        ("evidence_display", r#"[{"name":"a","value":"b","important":true}]"#),
+        ("type", "1010"),
+        ("detection_time", "1704067201.071485"),
+        ("level", r#""warning""#),
+        ("culprit", r#""/api""#),
+        ("initial_issue_priority", "50"),
+        ("payload_type", r#""occurrence""#),
+        ("event", "EVENT"),
+        ("priority", "75"),
+    ];
+    let object = |pairs: &[(String, String)]| {
+        let fields: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+        format!("{{{}}}", fields.join(","))
+    };
+    let quoted =
+        |pairs: &[(&str, &str)]| -> Vec<(String, String)> { pairs.iter().map(|(k, v)| (format!("\"{k}\""), v.to_string())).collect() };
+    // The variants of a list of pairs: rotations, each pair removed, repeated, renamed.
+    let variants = |pairs: Vec<(String, String)>| {
+        let mut out = vec![pairs.clone()];
+        for i in 0..pairs.len() {
+            let mut rotated = pairs.clone();
+            rotated.rotate_left(i);
+            out.push(rotated);
+            let mut removed = pairs.clone();
+            removed.remove(i);
+            out.push(removed);
+            let mut again = pairs.clone();
+            again.insert(i + 1, pairs[i].clone());
+            out.push(again);
+            let mut last = pairs.clone();
+            last.push(pairs[i].clone());
+            out.push(last);
+            let mut unknown = pairs.clone();
+            unknown.insert(i, ("\"unknown_key\"".into(), "[1,{\"a\":2}]".into()));
+            out.push(unknown);
+            let key = pairs[i].0.trim_matches('"');
+            let first = key.as_bytes()[0];
+            for renamed in [
+                format!("\"{key}x\""),
+                format!("\"{}\"", &key[..key.len() - 1]),
+                format!("\"\\u{first:04x}{}\"", &key[1..]),
+                format!("\"{key}\" "),
+                format!(" \"{key}\""),
+            ] {
+                let mut changed = pairs.clone();
+                changed[i].0 = renamed;
+                out.push(changed);
+            }
+        }
+        out
+    };
+    let (mut lines, mut fast) = (0, 0);
+    let event_text = object(&quoted(&event));
+    for top in variants(quoted(&top)) {
+        let line = object(&top).replace("EVENT", &event_text);
+        lines += 1;
+        fast += usize::from(same_on_both_paths(&line));
+    }
+    for event in variants(quoted(&event)) {
+        let line = object(&quoted(&top)).replace("EVENT", &object(&event));
+        lines += 1;
+        fast += usize::from(same_on_both_paths(&line));
+    }
+    // Rotations, removals and unknown keys are accepted; repeats and escapes are not.
+    assert!(fast * 2 > lines, "{fast} of {lines}");
+    let status = r#"{"payload_type":"status_change","id":"d68233a9a3a04938ab98e09351781efb","project_id":2,"fingerprint":["a"],"new_status":2,"new_substatus":1}"#;
+    assert!(same_on_both_paths(status));
+    assert!(!same_on_both_paths(
+        &status.replace(r#""new_status":2,"#, r#""new_status":2,"new_status":2,"#)
+    ));
 }

@@ -73,24 +73,101 @@ fn digits_at(b: &[u8], from: usize, to: usize) -> Option<i64> {
     Some(value)
 }
 
-/// [`parse_iso`] without its error text (built only for the rare invalid date).
-fn parse_iso_parts(b: &[u8], allow_offset: bool) -> Option<Micros> {
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+/// Days from 1 March to the first of each month (index: the month, 1..=12): the month term
+/// of [`days_from_civil`], `(153 * mp + 2) / 5` with `mp = (month + 9) % 12`.
+const DAYS_BEFORE_MONTH: [u32; 13] = [0, 306, 337, 0, 31, 61, 92, 122, 153, 184, 214, 245, 275];
+
+/// The 19-byte head `YYYY-MM-DDTHH:MM:SS` with `0` for every digit: separators must be these
+/// bytes exactly, and digits are `0` plus their value.
+const HEAD: &[u8; 19] = b"0000-00-00T00:00:00";
+
+/// Eight bytes of `head` from `at`, little-endian (the first byte lowest).
+#[inline(always)]
+const fn word(head: &[u8; 19], at: usize) -> u64 {
+    let mut value = 0u64;
+    let mut i = 0;
+    while i < 8 {
+        value |= (head[at + i] as u64) << (8 * i);
+        i += 1;
+    }
+    value
+}
+
+/// 0xF0 in the byte of each of [`HEAD`]'s digits among its eight bytes from `at`.
+const fn digit_mask(at: usize) -> u64 {
+    let mut mask = 0u64;
+    let mut i = 0;
+    while i < 8 {
+        if HEAD[at + i] == b'0' {
+            mask |= 0xF0 << (8 * i);
+        }
+        i += 1;
+    }
+    mask
+}
+
+/// `text`'s eight bytes from `AT` less [`HEAD`]'s (digit values at digit positions, 0 at
+/// separators), or `None` unless the separators are exactly [`HEAD`]'s and the other bytes
+/// ASCII digits: all eight bytes in a few word operations.
+#[inline(always)]
+fn head_word<const AT: usize>(text: &[u8; 19]) -> Option<u64> {
+    let template = const { word(HEAD, AT) };
+    let digits = const { digit_mask(AT) };
+    // 0xF0 for digits, 0xFF for separators.
+    let mask = const { digit_mask(AT) | !(digit_mask(AT) | digit_mask(AT) >> 4) };
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&text[AT..AT + 8]);
+    // One load (`word` is for the constants: built byte by byte).
+    let x = u64::from_le_bytes(bytes);
+    // Separators exact and digits in 0x30..=0x3F; then no byte carries when 6 is added to
+    // each digit's byte, and 0x30..=0x39 are the digit bytes that stay below 0x40.
+    if x & mask != template & mask || (x + (digits >> 4 & 0x0606_0606_0606_0606)) & digits != template & digits {
         return None;
     }
-    let (year, month, day) = (digits_at(b, 0, 4)?, digits_at(b, 5, 7)?, digits_at(b, 8, 10)?);
-    let (hour, minute, second) = (digits_at(b, 11, 13)?, digits_at(b, 14, 16)?, digits_at(b, 17, 19)?);
-    if year == 0 || !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 59 {
+    // No byte borrows: each is at least its template byte.
+    Some(x - template)
+}
+
+/// [`parse_iso`] without its error text (built only for the rare invalid date). The fixed
+/// head is checked and read a word at a time, and the days are those of [`days_from_civil`]
+/// without its handling of years before 1 (refused here).
+fn parse_iso_parts(b: &[u8], allow_offset: bool) -> Option<Micros> {
+    let text: &[u8; 19] = b.get(..19)?.try_into().ok()?;
+    let (date, time, clock) = (head_word::<0>(text)?, head_word::<8>(text)?, head_word::<11>(text)?);
+    // Byte i becomes 10 × digit i + digit i + 1 (at most 99: no carries).
+    let pairs = |v: u64| v * 10 + (v >> 8);
+    let (date, time, clock) = (pairs(date), pairs(time), pairs(clock));
+    let byte = |v: u64, i: u32| (v >> (8 * i)) as u32 & 0xFF;
+    // "YYYY-MM-", "DDTHH:MM", "HH:MM:SS".
+    let year = byte(date, 0) * 100 + byte(date, 2);
+    let (month, day) = (byte(date, 5), byte(time, 0));
+    let (hour, minute, second) = (byte(time, 3), byte(time, 6), byte(clock, 6));
+    if year == 0
+        || !(1..=12).contains(&month)
+        || day < 1
+        || i64::from(day) > days_in_month(i64::from(year), i64::from(month))
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
         return None;
     }
     let mut rest = &b[19..];
     let mut fraction = 0i64;
     if let Some((b'.', tail)) = rest.split_first() {
-        let digits = tail.iter().take_while(|c| c.is_ascii_digit()).count();
         // Microseconds per unit of the last fractional digit, for 1 to 6 digits.
         const SCALE: [i64; 7] = [0, 100_000, 10_000, 1_000, 100, 10, 1];
-        let scale = *SCALE.get(digits).filter(|&&scale| scale != 0)?;
-        fraction = digits_at(tail, 0, digits)? * scale;
+        let mut digits = 0;
+        let mut value = 0i64;
+        while let Some(digit) = tail.get(digits).map(|c| c.wrapping_sub(b'0')).filter(|&d| d <= 9) {
+            if digits == 6 {
+                // Seven digits or more.
+                return None;
+            }
+            value = value * 10 + i64::from(digit);
+            digits += 1;
+        }
+        fraction = value * *SCALE.get(digits).filter(|&&scale| scale != 0)?;
         rest = &tail[digits..];
     }
     let offset_seconds = match rest {
@@ -109,8 +186,11 @@ fn parse_iso_parts(b: &[u8], allow_offset: bool) -> Option<Micros> {
         }
         _ => return None,
     };
-    let days = days_from_civil(year, month, day);
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
+    // `days_from_civil` for a year of at least 1 (so `y` ≥ 0): unsigned, the month's term
+    // from a table.
+    let y = year - u32::from(month <= 2);
+    let days = i64::from(y * 365 + y / 4 - y / 100 + y / 400 + DAYS_BEFORE_MONTH[month as usize] + day - 1) - 719_468;
+    let seconds = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_seconds;
     Some(seconds * MICROS_PER_SECOND + fraction)
 }
 
@@ -132,6 +212,48 @@ pub fn format_iso(micros: Micros) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The general form of [`parse_iso_parts`] (session 11's), the tests' reference.
+    fn parse_iso_reference(b: &[u8], allow_offset: bool) -> Option<Micros> {
+        if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+            return None;
+        }
+        let (year, month, day) = (digits_at(b, 0, 4)?, digits_at(b, 5, 7)?, digits_at(b, 8, 10)?);
+        let (hour, minute, second) = (digits_at(b, 11, 13)?, digits_at(b, 14, 16)?, digits_at(b, 17, 19)?);
+        if year == 0 || !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 59
+        {
+            return None;
+        }
+        let mut rest = &b[19..];
+        let mut fraction = 0i64;
+        if let Some((b'.', tail)) = rest.split_first() {
+            let digits = tail.iter().take_while(|c| c.is_ascii_digit()).count();
+            // Microseconds per unit of the last fractional digit, for 1 to 6 digits.
+            const SCALE: [i64; 7] = [0, 100_000, 10_000, 1_000, 100, 10, 1];
+            let scale = *SCALE.get(digits).filter(|&&scale| scale != 0)?;
+            fraction = digits_at(tail, 0, digits)? * scale;
+            rest = &tail[digits..];
+        }
+        let offset_seconds = match rest {
+            [] | [b'Z'] => 0,
+            [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] if allow_offset => {
+                let (hours, minutes) = (digits_at(&[*h1, *h2], 0, 2)?, digits_at(&[*m1, *m2], 0, 2)?);
+                if hours > 23 || minutes > 59 {
+                    return None;
+                }
+                let offset = hours * 3600 + minutes * 60;
+                if *sign == b'+' {
+                    offset
+                } else {
+                    -offset
+                }
+            }
+            _ => return None,
+        };
+        let days = days_from_civil(year, month, day);
+        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
+        Some(seconds * MICROS_PER_SECOND + fraction)
+    }
 
     #[test]
     fn round_trips_and_offsets() {
@@ -200,6 +322,82 @@ mod tests {
                     assert!(parse_iso(&text, true).is_err(), "{text}");
                 }
             }
+        }
+    }
+
+    /// The word-at-a-time head against the general form: valid dates of every shape, each
+    /// byte replaced by every byte value, truncated and extended, dates around month ends,
+    /// leap years and the ends of the year range, and pseudo-random byte strings.
+    #[test]
+    fn the_fast_form_agrees_with_the_reference() {
+        let check = |text: &[u8]| {
+            for allow_offset in [false, true] {
+                assert_eq!(
+                    parse_iso_parts(text, allow_offset),
+                    parse_iso_reference(text, allow_offset),
+                    "{:?} {allow_offset}",
+                    String::from_utf8_lossy(text)
+                );
+            }
+        };
+        let valid = [
+            "2024-06-06T22:43:01.509012+00:00",
+            "2024-01-01T00:00:00.509012Z",
+            "2024-01-01T00:00:00.509",
+            "2024-12-31T23:59:59",
+            "2024-02-29T12:00:00.1-23:59",
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999999Z",
+            "1970-01-01T00:00:00",
+        ];
+        for text in valid {
+            assert!(parse_iso_reference(text.as_bytes(), true).is_some(), "{text}");
+            check(text.as_bytes());
+            for at in 0..text.len() {
+                for byte in 0..=255u8 {
+                    let mut mutated = text.as_bytes().to_vec();
+                    mutated[at] = byte;
+                    check(&mutated);
+                }
+                check(&text.as_bytes()[..at]);
+                let mut removed = text.as_bytes().to_vec();
+                removed.remove(at);
+                check(&removed);
+                for byte in [b'0', b'9', b'-', b':', b'.', b'Z', b'+'] {
+                    let mut inserted = text.as_bytes().to_vec();
+                    inserted.insert(at, byte);
+                    check(&inserted);
+                }
+            }
+            for extra in ["0", "00", "Z", "+00:00", "0Z", ".1", " "] {
+                check(format!("{text}{extra}").as_bytes());
+            }
+        }
+        for year in (0..=9999).step_by(7).chain([0, 1, 4, 100, 400, 1600, 1900, 2000, 2100, 9996, 9999]) {
+            for month in 0..=13 {
+                for day in [0, 1, 27, 28, 29, 30, 31, 32] {
+                    check(format!("{year:04}-{month:02}-{day:02}T23:59:59Z").as_bytes());
+                }
+            }
+        }
+        for (hour, minute, second) in [(23, 59, 59), (24, 0, 0), (0, 60, 0), (0, 0, 60), (99, 99, 99)] {
+            check(format!("2024-03-01T{hour:02}:{minute:02}:{second:02}").as_bytes());
+        }
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..200_000 {
+            let mut text = valid[(next() % valid.len() as u64) as usize].as_bytes().to_vec();
+            for _ in 0..1 + next() % 3 {
+                let at = (next() % text.len() as u64) as usize;
+                const BYTES: &[u8] = b"0123456789-:T.Z+ \xff";
+                text[at] = BYTES[(next() % BYTES.len() as u64) as usize];
+            }
+            check(&text);
         }
     }
 }

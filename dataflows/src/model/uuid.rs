@@ -7,6 +7,32 @@ pub fn parse_uuid(text: &str) -> Option<u128> {
         // The common form: no allocation, no scanning for prefixes.
         return parse_hex32(text.as_bytes());
     }
+    if let Some(value) = parse_dashed(text.as_bytes()) {
+        return Some(value);
+    }
+    parse_general(text)
+}
+
+/// The dashed form `8-4-4-4-12` of 32 hex digits, without scanning for prefixes: `None` for
+/// anything else (then [`parse_general`] decides). A value here is [`parse_general`]'s: the
+/// 32 other bytes are hex digits, so there is no `urn:`, `uuid:` or brace to remove.
+#[inline]
+fn parse_dashed(b: &[u8]) -> Option<u128> {
+    let b: &[u8; 36] = b.try_into().ok()?;
+    if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
+        return None;
+    }
+    let mut digits = [0u8; 32];
+    digits[..8].copy_from_slice(&b[..8]);
+    digits[8..12].copy_from_slice(&b[9..13]);
+    digits[12..16].copy_from_slice(&b[14..18]);
+    digits[16..20].copy_from_slice(&b[19..23]);
+    digits[20..].copy_from_slice(&b[24..]);
+    parse_hex32(&digits)
+}
+
+/// [`parse_uuid`]'s rule in full.
+fn parse_general(text: &str) -> Option<u128> {
     let owned;
     let mut s = text;
     if s.contains("urn:") || s.contains("uuid:") {
@@ -156,5 +182,42 @@ mod tests {
         assert_eq!(parse_hex32(&[b'f'; 32]), Some(u128::MAX));
         assert_eq!(parse_hex32(&[b'0'; 32]), Some(0));
         assert_eq!(parse_hex32(&[b'0'; 31]), None);
+    }
+
+    /// The dashed form's shortcut against the general rule: every ASCII byte and a two-byte
+    /// character at every position of dashed, braced and prefixed forms, dashes moved and
+    /// removed, and the forms truncated and extended.
+    #[test]
+    fn the_dashed_form_is_the_general_rule() {
+        let forms = [
+            "01234567-89ab-cdef-0123-456789abcdef",
+            "0123ABCD-89ab-CDEF-0123-456789abcdef",
+            "{01234567-89ab-cdef-0123-456789abcdef}",
+            "urn:uuid:01234567-89ab-cdef-0123-456789abcdef",
+            "0123456789abcdef0123456789abcdef----",
+            "-01234567-89ab-cdef-0123-456789abcde",
+        ];
+        for form in forms {
+            let bytes = form.as_bytes();
+            let mut texts = Vec::new();
+            for at in 0..bytes.len() {
+                for byte in 0..0x80u8 {
+                    let mut text = bytes.to_vec();
+                    text[at] = byte;
+                    texts.push(String::from_utf8(text).unwrap());
+                }
+                let (head, tail) = form.split_at(at);
+                texts.push(format!("{head}é{}", &tail[1..]));
+                texts.push(format!("{head}-{tail}"));
+                texts.push(format!("{head}{}", &tail[1..]));
+                texts.push(head.to_string());
+            }
+            for text in texts {
+                assert_eq!(parse_uuid(&text), parse_general(&text), "{text:?}");
+            }
+        }
+        assert_eq!(parse_uuid(forms[0]), Some(0x0123456789abcdef0123456789abcdef));
+        assert_eq!(parse_dashed(forms[0].as_bytes()), Some(0x0123456789abcdef0123456789abcdef));
+        assert_eq!(parse_dashed(forms[2].as_bytes()), None);
     }
 }

@@ -451,21 +451,36 @@ impl<'a> Parser<'a, '_> {
             return Some(());
         }
         loop {
-            let (key, escaped) = self.string_raw()?;
-            if escaped {
-                return None;
-            }
-            self.eat(b':')?;
+            let key = self.key()?;
             field(self, key)?;
-            match self.peek()? {
-                b',' => self.pos += 1,
-                b'}' => {
-                    self.pos += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if self.member_end()? {
+                return Some(());
             }
         }
+    }
+
+    /// A key and its colon. Keys with escapes are refused.
+    #[inline(always)]
+    fn key(&mut self) -> Option<&'a [u8]> {
+        let (key, escaped) = self.string_raw()?;
+        if escaped {
+            return None;
+        }
+        self.eat(b':')?;
+        Some(key)
+    }
+
+    /// After an object's member: `,` (false: another member follows) or `}` (true: the
+    /// object ended).
+    #[inline(always)]
+    fn member_end(&mut self) -> Option<bool> {
+        let end = match self.peek()? {
+            b',' => false,
+            b'}' => true,
+            _ => return None,
+        };
+        self.pos += 1;
+        Some(end)
     }
 
     fn fingerprint(&mut self) -> Option<Fingerprint> {
@@ -546,24 +561,14 @@ impl<'a> Parser<'a, '_> {
                 self.pos += keys.len(next + 1);
                 next + 1
             } else {
-                let (key, escaped) = self.string_raw()?;
-                if escaped {
-                    return None;
-                }
-                self.eat(b':')?;
-                keys.find(key)
+                keys.find(self.key()?)
             };
             if index != KeyTable::<N>::UNKNOWN {
                 next = index + 1;
             }
             field(self, index)?;
-            match self.peek()? {
-                b',' => self.pos += 1,
-                b'}' => {
-                    self.pos += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if self.member_end()? {
+                return Some(());
             }
         }
     }

@@ -170,28 +170,30 @@ fn parse_iso_parts(b: &[u8], allow_offset: bool) -> Option<Micros> {
         fraction = value * *SCALE.get(digits).filter(|&&scale| scale != 0)?;
         rest = &tail[digits..];
     }
-    let offset_seconds = match rest {
-        [] | [b'Z'] => 0,
-        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] if allow_offset => {
-            let (hours, minutes) = (digits_at(&[*h1, *h2], 0, 2)?, digits_at(&[*m1, *m2], 0, 2)?);
-            if hours > 23 || minutes > 59 {
-                return None;
-            }
-            let offset = hours * 3600 + minutes * 60;
-            if *sign == b'+' {
-                offset
-            } else {
-                -offset
-            }
-        }
-        _ => return None,
-    };
+    let offset_seconds = offset_seconds(rest, allow_offset)?;
     // `days_from_civil` for a year of at least 1 (so `y` ≥ 0): unsigned, the month's term
     // from a table.
     let y = year - u32::from(month <= 2);
     let days = i64::from(y * 365 + y / 4 - y / 100 + y / 400 + DAYS_BEFORE_MONTH[month as usize] + day - 1) - 719_468;
     let seconds = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_seconds;
     Some(seconds * MICROS_PER_SECOND + fraction)
+}
+
+/// The seconds east of UTC of what follows a timestamp's seconds and fraction: `Z` or
+/// nothing (0), or (when `allow_offset`) `±HH:MM`.
+fn offset_seconds(rest: &[u8], allow_offset: bool) -> Option<i64> {
+    match rest {
+        [] | [b'Z'] => Some(0),
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] if allow_offset => {
+            let (hours, minutes) = (digits_at(&[*h1, *h2], 0, 2)?, digits_at(&[*m1, *m2], 0, 2)?);
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let offset = hours * 3600 + minutes * 60;
+            Some(if *sign == b'+' { offset } else { -offset })
+        }
+        _ => None,
+    }
 }
 
 /// `2024-01-01T12:00:00.123456Z`: six fractional digits, always UTC.
@@ -258,22 +260,7 @@ mod tests {
             fraction = digits_at(tail, 0, digits)? * scale;
             rest = &tail[digits..];
         }
-        let offset_seconds = match rest {
-            [] | [b'Z'] => 0,
-            [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] if allow_offset => {
-                let (hours, minutes) = (digits_at(&[*h1, *h2], 0, 2)?, digits_at(&[*m1, *m2], 0, 2)?);
-                if hours > 23 || minutes > 59 {
-                    return None;
-                }
-                let offset = hours * 3600 + minutes * 60;
-                if *sign == b'+' {
-                    offset
-                } else {
-                    -offset
-                }
-            }
-            _ => return None,
-        };
+        let offset_seconds = offset_seconds(rest, allow_offset)?;
         let days = days_from_civil(year, month, day);
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
         Some(seconds * MICROS_PER_SECOND + fraction)

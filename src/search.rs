@@ -14,16 +14,21 @@ use std::time::SystemTime;
 
 use dataflows::facets::Facet;
 use dataflows::model::grouptype::{group_type, group_type_by_slug, Category};
-use dataflows::model::{Assignee, GroupStatus, Level, Micros, Priority, Substatus, Symbol};
+use dataflows::model::{GroupStatus, Level, Micros, Priority, Symbol};
 use dataflows::state::GroupRow;
 use dataflows::views::{GroupView, IssueViews};
 use dataflows::window::Window;
 
+mod evaluate;
+mod filter_values;
 mod tags;
 mod text;
 
+use evaluate::{is_facet_test, test};
+use filter_values::{boolean, date, each, error, ints, patterns, status_of_substatus, texts};
+
 use tags::{tag_key, tag_matches, TagKey};
-use text::{any_symbol, message_matches, Text};
+use text::{any_symbol, Text};
 
 use crate::search_syntax::{parse_search_query, Operator, SearchConfig, SearchError, SearchFilter, SearchValue};
 
@@ -143,67 +148,6 @@ pub struct Windowed {
     pub last_seen: Micros,
     /// The request's window, inclusive: event-level conditions need an occurrence in it.
     pub window: (Micros, Micros),
-}
-
-fn error(filter: &SearchFilter, message: String) -> SearchError {
-    SearchError {
-        message,
-        position: Some(filter.position),
-    }
-}
-
-fn texts(filter: &SearchFilter) -> Result<Vec<String>, SearchError> {
-    match &filter.value {
-        SearchValue::Text(t) => Ok(vec![t.clone()]),
-        SearchValue::TextList(items) => Ok(items.clone()),
-        other => Err(error(filter, format!("Invalid value {other:?} for \"{}\"", filter.key))),
-    }
-}
-
-fn ints(filter: &SearchFilter) -> Result<Vec<i64>, SearchError> {
-    match &filter.value {
-        SearchValue::Int(i) => Ok(vec![*i]),
-        _ => Err(error(filter, format!("Invalid value for \"{}\"", filter.key))),
-    }
-}
-
-fn boolean(filter: &SearchFilter) -> Result<bool, SearchError> {
-    match &filter.value {
-        SearchValue::Boolean(b) => Ok(*b),
-        _ => Err(error(filter, format!("Invalid value for \"{}\"", filter.key))),
-    }
-}
-
-/// Each text value through `convert`, or an error naming the value.
-fn each<T>(filter: &SearchFilter, convert: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, SearchError> {
-    texts(filter)?
-        .iter()
-        .map(|v| convert(v).ok_or_else(|| error(filter, format!("Invalid value '{v}' for \"{}\"", filter.key))))
-        .collect()
-}
-
-fn patterns(filter: &SearchFilter) -> Result<Vec<Text>, SearchError> {
-    let values = texts(filter)?;
-    if filter.value.is_wildcard() {
-        Ok(values.iter().map(|v| Text::new(v)).collect())
-    } else {
-        Ok(values.into_iter().map(|v| Text::Exact(v.replace("\\*", "*"))).collect())
-    }
-}
-
-fn date(filter: &SearchFilter) -> Result<Micros, SearchError> {
-    match filter.value {
-        SearchValue::DateTime(t) => Ok(t),
-        _ => Err(error(filter, format!("Invalid date for \"{}\"", filter.key))),
-    }
-}
-
-/// Status implied by a substatus (`GROUP_SUBSTATUS_TO_STATUS_MAP`).
-fn status_of_substatus(substatus: i64) -> i64 {
-    match Substatus::from_number(substatus) {
-        Some(Substatus::UntilEscalating | Substatus::UntilConditionMet | Substatus::Forever) => GroupStatus::Ignored as i64,
-        _ => GroupStatus::Unresolved as i64,
-    }
 }
 
 impl IssueQuery {
@@ -536,75 +480,6 @@ impl IssueQuery {
                 };
                 dataflows::window::any_in(views, key, view, row, range, |_, _| Some(true))
             })
-    }
-}
-
-fn is_facet_test(test: &Test) -> bool {
-    matches!(test, Test::Environment(_) | Test::Release(_) | Test::Level(_) | Test::Tag(..))
-}
-
-fn compare<T: PartialOrd>(op: Operator, value: T, target: T) -> bool {
-    match op {
-        Operator::Eq | Operator::Ne | Operator::In | Operator::NotIn => value == target,
-        Operator::Gt => value > target,
-        Operator::Gte => value >= target,
-        Operator::Lt => value < target,
-        Operator::Lte => value <= target,
-    }
-}
-
-/// The positive reading of a test; `!=`/`NOT IN` are applied by the caller. Negated
-/// comparisons (`!timesSeen:>5`) arrive with the inverted operator.
-/// `assigned:value` against a group's assignee.
-fn assigned_matches(assignee: Option<&Assignee>, value: &str, viewer: &str) -> bool {
-    match (value, assignee) {
-        ("" | "none", None) => true,
-        ("me_or_none", None) => true,
-        ("me" | "me_or_none", Some(Assignee::User(user))) => **user == *viewer,
-        (team, Some(Assignee::Team(id))) => team.strip_prefix('#').or_else(|| team.strip_prefix("team:")) == Some(&**id),
-        (user, Some(Assignee::User(id))) => user.strip_prefix("user:").unwrap_or(user) == &**id,
-        _ => false,
-    }
-}
-
-fn test(test: &Test, views: &IssueViews, view: &GroupView, row: &GroupRow, windowed: Option<Windowed>, viewer: &str) -> bool {
-    let times_seen = windowed.map_or(row.times_seen, |w| w.times_seen);
-    let last_seen = windowed.map_or(row.last_seen, |w| w.last_seen);
-    match test {
-        Test::Status(values) => values.contains(&(row.status as i64)),
-        Test::Substatus(values) => row.substatus.is_some_and(|s| values.contains(&(s as i64))),
-        Test::Unassigned(b) => row.triage.as_ref().is_none_or(|t| t.assignee.is_none()) == *b,
-        Test::Linked(b) => !*b,
-        Test::ForReview(b) => dataflows::state::inbox_entry(row).is_some() == *b,
-        Test::AssignedTo(values) => {
-            let assignee = row.triage.as_ref().and_then(|t| t.assignee.as_ref());
-            values.iter().any(|v| assigned_matches(assignee, v, viewer))
-        }
-        Test::BookmarkedBy(values) => {
-            let by: &[std::sync::Arc<str>] = row.triage.as_ref().map_or(&[], |t| &t.bookmarked_by);
-            values.iter().any(|v| match v.as_str() {
-                "" | "none" => by.is_empty(),
-                "me" => by.iter().any(|u| **u == *viewer),
-                user => by.iter().any(|u| &**u == user),
-            })
-        }
-        Test::Priority(values) => values.contains(&row.priority),
-        Test::Category(values) => group_type(row.type_id).is_some_and(|t| values.contains(&t.category)),
-        Test::Type(values) => values.contains(&row.type_id),
-        Test::Level(values) => values.iter().any(|v| v.matches(row.level.api_name())),
-        Test::Release(values) => any_symbol(views, &view.releases, values),
-        Test::Environment(values) => any_symbol(views, &view.environments, values),
-        Test::FirstRelease(values) => {
-            let first: Vec<Symbol> = row.first_release.into_iter().collect();
-            any_symbol(views, &first, values)
-        }
-        Test::Message(values) => values.iter().any(|v| message_matches(row, v)),
-        // A tag belongs to occurrences, not to the group: `matches_within` decides tag
-        // conditions per facet (`is_facet_test`) and never asks here.
-        Test::Tag(..) => true,
-        Test::TimesSeen(op, values) => values.iter().any(|v| compare(*op, times_seen as f64, *v)),
-        Test::FirstSeen(op, t) => compare(*op, row.first_seen, *t),
-        Test::LastSeen(op, t) => compare(*op, last_seen, *t),
     }
 }
 

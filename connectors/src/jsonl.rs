@@ -449,6 +449,14 @@ impl LineSource {
             self.mapped = Some((source, map, scanned));
             return block;
         }
+        // Room for the whole block at once: grown by doubling, a full block's list (512 KiB)
+        // was reallocated and copied a dozen times, each larger copy on memory not touched
+        // before. A line takes at least one byte, so short tails get short lists.
+        block.lines.reserve_exact(Self::line_room(
+            max_lines,
+            stop.min(data.len()).saturating_sub(scanned),
+            self.options.max_bytes,
+        ));
         while block.lines.len() < max_lines && scanned - start < self.options.max_bytes && scanned < data.len() && scanned < stop {
             let (len, advance) = match memchr::memchr(b'\n', &data[scanned..]) {
                 Some(end) => (end, end + 1),
@@ -484,6 +492,13 @@ impl LineSource {
         }
         self.next_block += 1;
         block
+    }
+
+    /// Lines a block of at most `max_lines` lines and about `max_bytes` bytes can hold when
+    /// `remaining` bytes are left to read: every line takes one byte or more, and the last
+    /// line may run past `max_bytes`.
+    fn line_room(max_lines: usize, remaining: usize, max_bytes: usize) -> usize {
+        max_lines.min(remaining).min(max_bytes.saturating_add(1))
     }
 
     /// Registers `[start, start + len)` of the block as a line unless it is blank; `advance`
@@ -576,6 +591,39 @@ mod tests {
             source.resume_at(position, 0);
         }
         lines_of(&mut source)
+    }
+
+    /// A mapped file's block gets its line list at once, as long as the block can be: the
+    /// full block's list is not grown (and copied) by doubling, and the last, short block's is
+    /// not as long as a full one's.
+    #[test]
+    fn mapped_blocks_get_their_line_lists_at_once() {
+        assert_eq!(LineSource::line_room(16_384, 1 << 30, 16 << 20), 16_384);
+        assert_eq!(LineSource::line_room(16_384, 40, 16 << 20), 40);
+        assert_eq!(LineSource::line_room(16_384, 1 << 30, 99), 100);
+        let dir = std::env::temp_dir().join(format!("occurrent-jsonl-room-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.jsonl");
+        // 25 lines of 10 bytes: blocks of 12, 12 and 1 line.
+        std::fs::write(&path, "{\"x\":123}\n".repeat(25)).unwrap();
+        let mut source = LineSource::new(
+            vec![path],
+            BlockOptions {
+                max_lines: 12,
+                ..BlockOptions::default()
+            },
+        );
+        let mut shapes = Vec::new();
+        while let Some(block) = source.next_block().unwrap() {
+            if block.lines.is_empty() {
+                break;
+            }
+            shapes.push((block.lines.len(), block.lines.capacity()));
+        }
+        // 12 lines grown one at a time would have a capacity of 16; the last block's 10
+        // bytes would hold at most 10 lines.
+        assert_eq!(shapes, vec![(12, 12), (12, 12), (1, 10)]);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     /// A followed file that keeps growing a line at a time never leaves `linger` without a new

@@ -25,6 +25,7 @@ mod index;
 mod lock;
 pub mod retention;
 mod sets;
+mod small;
 
 #[cfg(test)]
 mod tests;
@@ -35,6 +36,7 @@ use bulk::texts_of;
 use group_index::GroupIndex;
 pub use index::{created_key, trends_score, SortIndex, SortIndexes, Walk};
 pub use lock::{boost_hold, boost_write_holds, let_readers_in, read, set_thread_realtime, HoldBoost, LockTimes, SlowHolds, HOLD};
+pub use small::SmallSlice;
 pub use texts::Candidates;
 use texts::TextColumn;
 pub use thread_time::ThreadTimes;
@@ -50,15 +52,15 @@ pub struct GroupView {
     pub row: Option<Arc<GroupRow>>,
     /// 0 until assigned.
     pub id: u64,
-    /// Occurrences per hour (hours since the Unix epoch), ascending. An exact-size box (8
-    /// bytes less per group than a `Vec`): a `Vec` grown by one entry at a time was exact-size
-    /// anyway (`add_hour`).
-    pub hourly: Box<[(u32, u32)]>,
-    /// Distinct environments. Exact-size boxes: most groups have one or two, and a `Vec`
-    /// would reserve four.
-    pub environments: Box<[Symbol]>,
+    /// Occurrences per hour (hours since the Unix epoch), ascending. An exact-size slice (8
+    /// bytes less per group than a `Vec`: a `Vec` grown by one entry at a time was exact-size
+    /// anyway, `add_hour`), whose only hour, if one, is kept inline (`small.rs`).
+    pub hourly: SmallSlice<(u32, u32)>,
+    /// Distinct environments. Exact-size slices: most groups have one (kept inline) or two,
+    /// and a `Vec` would reserve four.
+    pub environments: SmallSlice<Symbol>,
     /// Distinct releases (every release any of the group's occurrences carried).
-    pub releases: Box<[Symbol]>,
+    pub releases: SmallSlice<Symbol>,
 }
 
 #[derive(Default, Debug, serde::Serialize, serde::Deserialize)]

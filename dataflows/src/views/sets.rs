@@ -4,6 +4,7 @@
 use rustc_hash::FxHashMap as HashMap;
 
 use super::activity::add_environment_hours;
+use super::small::SmallSlice;
 use super::IssueViews;
 use crate::model::Symbol;
 use crate::state::GroupKey;
@@ -48,8 +49,8 @@ impl IssueViews {
                 )
             };
             let footprint = self.footprint();
-            footprint.hourly -= hourly.len() * 8;
-            footprint.sets -= (environments.len() + releases.len()) * 8;
+            footprint.hourly -= hourly.heap_bytes();
+            footprint.sets -= environments.heap_bytes() + releases.heap_bytes();
             self.apply_hourly(hourly.iter().map(|&(hour, n)| ((parent, hour), 0, n as isize)).collect());
             self.apply_environments(environments.iter().map(|e| ((parent, *e), 0, 1)).collect());
             self.apply_releases(releases.iter().map(|r| ((parent, *r), 0, 1)).collect());
@@ -74,12 +75,12 @@ impl IssueViews {
         self.footprint();
         for ((key, env), _, diff) in updates {
             let key = if self.merged.is_empty() { key } else { self.owner(key) };
-            let change = apply_to_set(&mut self.view_mut(key).environments, env, diff);
+            let (change, bytes) = apply_to_set(&mut self.view_mut(key).environments, env, diff);
             if change > 0 {
                 note_environment(&mut self.environment_projects, key.project, env);
             }
             let sets = &mut self.footprint().sets;
-            *sets = sets.wrapping_add_signed(change * 8);
+            *sets = sets.wrapping_add_signed(bytes);
         }
     }
 
@@ -87,9 +88,9 @@ impl IssueViews {
         self.footprint();
         for ((key, release), _, diff) in updates {
             let key = if self.merged.is_empty() { key } else { self.owner(key) };
-            let change = apply_to_set(&mut self.view_mut(key).releases, release, diff);
+            let (_, bytes) = apply_to_set(&mut self.view_mut(key).releases, release, diff);
             let sets = &mut self.footprint().sets;
-            *sets = sets.wrapping_add_signed(change * 8);
+            *sets = sets.wrapping_add_signed(bytes);
         }
     }
 }
@@ -102,52 +103,49 @@ pub(super) fn note_environment(seen: &mut HashMap<Symbol, Vec<crate::model::Proj
     }
 }
 
-/// Adds (`diff > 0`) or removes a symbol of a small per-group set kept as a vector.
-/// Updates carry occurrence counts per epoch; a symbol is a member once seen. Sets change only
-/// on a first sighting, so rebuilding the box then is cheap. Returns the change of its size.
 /// Adds `diff` occurrences to a group's `hour`, dropping the hour at zero; returns the change
-/// of its heap bytes. The box stays exact-size: an hour added reallocates it one entry larger,
-/// as `reserve_exact(1)` on a `Vec` did (the allocator mostly grows it in place).
-pub(super) fn add_hour(hours: &mut Box<[(u32, u32)]>, hour: u32, diff: isize) -> isize {
+/// of its heap bytes. The slice stays exact-size: an hour added reallocates it one entry
+/// larger, as `reserve_exact(1)` on a `Vec` did; a group's first hour is kept inline.
+pub(super) fn add_hour(hours: &mut SmallSlice<(u32, u32)>, hour: u32, diff: isize) -> isize {
     // Occurrences mostly come in time order: the newest hour, or one after it.
     let position = match hours.last() {
         Some(&(last, _)) if last < hour => hours.len(),
         _ => hours.partition_point(|(h, _)| *h < hour),
     };
+    let before = hours.heap_bytes() as isize;
     match hours.get_mut(position) {
         Some((h, count)) if *h == hour => {
             *count = (i64::from(*count) + diff as i64).max(0) as u32;
             if *count == 0 {
-                let mut vec = std::mem::take(hours).into_vec();
-                vec.remove(position);
-                *hours = vec.into_boxed_slice();
-                return -8;
+                hours.remove(position);
+                return hours.heap_bytes() as isize - before;
             }
             0
         }
         _ if diff > 0 => {
-            let mut vec = std::mem::take(hours).into_vec();
-            vec.reserve_exact(1);
-            vec.insert(position, (hour, diff as u32));
-            *hours = vec.into_boxed_slice();
-            8
+            hours.insert(position, (hour, diff as u32));
+            hours.heap_bytes() as isize - before
         }
         _ => 0,
     }
 }
 
-pub(super) fn apply_to_set(set: &mut Box<[Symbol]>, symbol: Symbol, diff: isize) -> isize {
-    let present = set.contains(&symbol);
-    if diff > 0 && !present {
-        let mut grown = Vec::with_capacity(set.len() + 1);
-        grown.extend_from_slice(set);
-        grown.push(symbol);
-        *set = grown.into_boxed_slice();
-        1
-    } else if diff < 0 && present {
-        *set = set.iter().copied().filter(|s| *s != symbol).collect();
-        -1
-    } else {
-        0
+/// Adds (`diff > 0`) or removes a symbol of a small per-group set (in order of first
+/// sighting). Updates carry occurrence counts per epoch; a symbol is a member once seen. Sets
+/// change only on a first sighting, so rebuilding the slice then is cheap. Returns the change
+/// of its size and of its heap bytes.
+pub(super) fn apply_to_set(set: &mut SmallSlice<Symbol>, symbol: Symbol, diff: isize) -> (isize, isize) {
+    let present = set.iter().position(|s| *s == symbol);
+    let before = set.heap_bytes() as isize;
+    match present {
+        None if diff > 0 => {
+            set.insert(set.len(), symbol);
+            (1, set.heap_bytes() as isize - before)
+        }
+        Some(at) if diff < 0 => {
+            set.remove(at);
+            (-1, set.heap_bytes() as isize - before)
+        }
+        _ => (0, 0),
     }
 }

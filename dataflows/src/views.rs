@@ -385,9 +385,9 @@ impl IssueViews {
     pub fn apply_ids(&mut self, updates: Vec<((GroupKey, u64), u64, isize)>) {
         for ((key, id), _, diff) in updates {
             let Ok(slot) = usize::try_from(id) else { continue };
-            let view = self.view_mut(key);
-            view.id = if diff > 0 { id } else { 0 };
+            // One lookup of the group for its view and its slot in `by_id`.
             let index = self.index_of(key);
+            self.groups[index as usize].id = if diff > 0 { id } else { 0 };
             if self.by_id.len() <= slot {
                 self.by_id.resize(slot + 1, u32::MAX);
             }

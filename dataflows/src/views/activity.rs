@@ -160,25 +160,25 @@ impl IssueViews {
         self.footprint();
         let mut grown = 0;
         for &(index, hour, diff) in &scratch.hours {
-            grown += super::add_hour(&mut self.groups[index as usize].hourly, hour, diff);
+            grown += super::sets::add_hour(&mut self.groups[index as usize].hourly, hour, diff);
         }
         let mut sets = 0;
         for &(index, env, diff) in &scratch.environments {
             let view = &mut self.groups[index as usize];
-            let change = super::apply_to_set(&mut view.environments, env, diff);
+            let (change, bytes) = super::sets::apply_to_set(&mut view.environments, env, diff);
             if change > 0 {
                 if let Some(key) = view.key {
-                    super::note_environment(&mut self.environment_projects, key.project, env);
+                    super::sets::note_environment(&mut self.environment_projects, key.project, env);
                 }
             }
-            sets += change;
+            sets += bytes;
         }
         for &(index, release, diff) in &scratch.releases {
-            sets += super::apply_to_set(&mut self.groups[index as usize].releases, release, diff);
+            sets += super::sets::apply_to_set(&mut self.groups[index as usize].releases, release, diff).1;
         }
         let footprint = self.footprint();
         footprint.hourly = footprint.hourly.wrapping_add_signed(grown);
-        footprint.sets = footprint.sets.wrapping_add_signed(sets * 8);
+        footprint.sets = footprint.sets.wrapping_add_signed(sets);
         scratch.clear();
         self.epoch_scratch = scratch;
     }

@@ -8,7 +8,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use super::{GroupView, IssueViews};
 
-/// Heap bytes of the per-group parts (exact-size boxes).
+/// Heap bytes of the per-group parts (exact-size slices; one element is inline).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct Footprint {
     pub hourly: usize,
@@ -16,11 +16,11 @@ pub(super) struct Footprint {
 }
 
 pub(super) fn hourly_bytes(view: &GroupView) -> usize {
-    view.hourly.len() * 8
+    view.hourly.heap_bytes()
 }
 
 pub(super) fn set_bytes(view: &GroupView) -> usize {
-    (view.environments.len() + view.releases.len()) * 8
+    view.environments.heap_bytes() + view.releases.heap_bytes()
 }
 
 impl IssueViews {

@@ -15,6 +15,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use super::small::SmallSlice;
 use super::IssueViews;
 
 const DAY_HOURS: u32 = 24;
@@ -74,10 +75,11 @@ impl IssueViews {
         for view in &mut self.groups {
             let drop = view.hourly.partition_point(|h| h.0 < cut);
             if drop > 0 {
+                let before = view.hourly.heap_bytes();
                 let mut hours = std::mem::take(&mut view.hourly).into_vec();
                 hours.drain(..drop);
-                view.hourly = hours.into_boxed_slice();
-                dropped += drop * 8;
+                view.hourly = SmallSlice::from_vec(hours);
+                dropped += before - view.hourly.heap_bytes();
             }
             if let Some(&(hour, _)) = view.hourly.first() {
                 oldest = oldest.min(hour);

@@ -4,6 +4,10 @@
 //! block of its own. Most groups have one hour, one environment and one release (at 1M
 //! distinct groups every group): that is three allocations fewer per new group, 24 bytes of
 //! heap (fresh pages) less per group, and no pointer to follow to read them.
+//!
+//! Not `smallvec`: its `SmallVec<[T; 1]>` keeps a capacity beside the inline-or-heap union
+//! (24 bytes, 8 more per slice and three slices per group). The unsafe code here passes the
+//! randomized test below under Miri (`cargo +nightly miri test`, run on this module alone).
 
 use std::fmt;
 use std::marker::PhantomData;

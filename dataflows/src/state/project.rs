@@ -248,13 +248,14 @@ impl ProjectState {
         };
         // Every accepted occurrence's group was touched or created in this epoch above, so
         // its list head belongs to this epoch.
-        effects.facet_hours.add(&mut self.groups[index].epoch_facets, key, facet, hour);
+        let facet_id = facet.id();
+        effects
+            .facet_hours
+            .add(&mut self.groups[index].epoch_facets, key, &facet, facet_id, hour);
         let second = occ.time.div_euclid(MICROS_PER_SECOND) - i64::from(hour) * 3600;
         // A user hashed to 0 would read as "no user"; it counts as user 1 (a 2⁻⁶⁴ collision).
         let user = occ.user.map_or(0, |u| u.max(1));
-        effects
-            .details
-            .push(((key, hour, second as u32, facet.id(), user), effects.epoch, 1));
+        effects.details.push(((key, hour, second as u32, facet_id, user), effects.epoch, 1));
         if let Some(user) = occ.user {
             if self.users.insert((key.short_id, user)) {
                 Arc::make_mut(&mut self.groups[index].row).user_count += 1;

@@ -52,31 +52,41 @@ pub struct EpochFacets {
 impl EpochFacets {
     /// Counts an occurrence of `key` with `facet` (whose id is `id`) in `hour`. `head` is
     /// the group's first entry in this epoch (`NONE` for a group not counted yet in it); set
-    /// here.
+    /// here. An entry found is counted here (inlined into the caller); a new one is added by
+    /// [`Self::add_new`].
+    #[inline]
     pub(super) fn add(&mut self, head: &mut u32, key: GroupKey, facet: &Facet, id: u64, hour: u32) {
+        if *head != NONE {
+            if self.entries[*head as usize].len > SHORT {
+                if let Some(&at) = self.long.get(&(key, id, hour)) {
+                    self.entries[at as usize].count += 1;
+                    return;
+                }
+            } else {
+                let mut at = *head;
+                while at != NONE {
+                    let entry = &mut self.entries[at as usize];
+                    if entry.hour == hour && entry.id == id {
+                        entry.count += 1;
+                        return;
+                    }
+                    at = entry.next;
+                }
+            }
+        }
+        self.add_new(head, key, facet, id, hour);
+    }
+
+    /// Adds the entry of an occurrence that [`Self::add`] did not find: the group's first
+    /// in this epoch, or one more at the end of its list.
+    #[inline(never)]
+    fn add_new(&mut self, head: &mut u32, key: GroupKey, facet: &Facet, id: u64, hour: u32) {
         if *head == NONE {
             *head = self.push(key, facet, id, hour);
             self.heads.push(*head);
             return;
         }
         let first = *head as usize;
-        let len = self.entries[first].len;
-        if len > SHORT {
-            if let Some(&at) = self.long.get(&(key, id, hour)) {
-                self.entries[at as usize].count += 1;
-                return;
-            }
-        } else {
-            let mut at = *head;
-            while at != NONE {
-                let entry = &mut self.entries[at as usize];
-                if entry.hour == hour && entry.id == id {
-                    entry.count += 1;
-                    return;
-                }
-                at = entry.next;
-            }
-        }
         let added = self.push(key, facet, id, hour);
         let tail = self.entries[first].tail;
         self.entries[tail as usize].next = added;

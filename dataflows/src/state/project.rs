@@ -140,6 +140,7 @@ impl ProjectState {
     }
 
     /// Reports a change to `index`, retracting its previous row once per epoch.
+    #[inline]
     pub(super) fn touch(&mut self, project: ProjectId, index: usize, effects: &mut Effects) {
         let group = &mut self.groups[index];
         if group.dirty_epoch != effects.epoch {
@@ -164,11 +165,14 @@ impl ProjectState {
             effects.reject(seq, format!("unknown group type {}", occ.type_id));
             return;
         };
-        let linked = occ.hashes().find_map(|h| match self.hashes.get(&h) {
+        // The first hash in order that is linked or discarded (the first hash alone, without
+        // the chained iterator, in the common case of one).
+        let found = |h: &GroupHash| match self.hashes.get(h) {
             Some(HashState::Linked(index)) => Some(Some(self.resolve(*index as usize))),
             Some(HashState::Discarded) => Some(None),
             _ => None,
-        });
+        };
+        let linked = found(&occ.hash).or_else(|| occ.more_hashes.iter().find_map(found));
         let linked = match linked {
             Some(None) => {
                 effects.count(Counter::DroppedDiscarded);

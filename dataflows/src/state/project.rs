@@ -140,6 +140,7 @@ impl ProjectState {
     }
 
     /// Reports a change to `index`, retracting its previous row once per epoch.
+    #[inline]
     pub(super) fn touch(&mut self, project: ProjectId, index: usize, effects: &mut Effects) {
         let group = &mut self.groups[index];
         if group.dirty_epoch != effects.epoch {
@@ -164,11 +165,14 @@ impl ProjectState {
             effects.reject(seq, format!("unknown group type {}", occ.type_id));
             return;
         };
-        let linked = occ.hashes().find_map(|h| match self.hashes.get(&h) {
+        // The first hash in order that is linked or discarded (the first hash alone, without
+        // the chained iterator, in the common case of one).
+        let found = |h: &GroupHash| match self.hashes.get(h) {
             Some(HashState::Linked(index)) => Some(Some(self.resolve(*index as usize))),
             Some(HashState::Discarded) => Some(None),
             _ => None,
-        });
+        };
+        let linked = found(&occ.hash).or_else(|| occ.more_hashes.iter().find_map(found));
         let linked = match linked {
             Some(None) => {
                 effects.count(Counter::DroppedDiscarded);
@@ -248,13 +252,14 @@ impl ProjectState {
         };
         // Every accepted occurrence's group was touched or created in this epoch above, so
         // its list head belongs to this epoch.
-        effects.facet_hours.add(&mut self.groups[index].epoch_facets, key, facet, hour);
+        let facet_id = facet.id();
+        effects
+            .facet_hours
+            .add(&mut self.groups[index].epoch_facets, key, &facet, facet_id, hour);
         let second = occ.time.div_euclid(MICROS_PER_SECOND) - i64::from(hour) * 3600;
         // A user hashed to 0 would read as "no user"; it counts as user 1 (a 2⁻⁶⁴ collision).
         let user = occ.user.map_or(0, |u| u.max(1));
-        effects
-            .details
-            .push(((key, hour, second as u32, facet.id(), user), effects.epoch, 1));
+        effects.details.push(((key, hour, second as u32, facet_id, user), effects.epoch, 1));
         if let Some(user) = occ.user {
             if self.users.insert((key.short_id, user)) {
                 Arc::make_mut(&mut self.groups[index].row).user_count += 1;

@@ -101,13 +101,28 @@ impl GroupType {
     }
 }
 
-/// Looks a type up by id; the registry is sorted, so this is a binary search.
+/// Looks a type up by id: one read of a table indexed by id (ids run to about 12,000: 12 KB),
+/// built at the first call. Every occurrence looks its type up, and the binary search over
+/// the registry this replaces was ~34 instructions a record.
+#[inline]
 pub fn group_type(type_id: u32) -> Option<&'static GroupType> {
-    GROUP_TYPES
-        .binary_search_by_key(&type_id, |t| t.type_id)
-        .ok()
-        .map(|i| &GROUP_TYPES[i])
+    let at = *BY_ID.get(type_id as usize)?;
+    GROUP_TYPES.get(usize::from(at))
 }
+
+/// Index in `GROUP_TYPES` by type id; `NO_TYPE` where no type has the id.
+static BY_ID: std::sync::LazyLock<Box<[u8]>> = std::sync::LazyLock::new(|| {
+    let len = GROUP_TYPES.iter().map(|t| t.type_id as usize + 1).max().unwrap_or(0);
+    let mut by_id = vec![NO_TYPE; len];
+    for (at, t) in GROUP_TYPES.iter().enumerate() {
+        // The registry has fewer than `NO_TYPE` types (tested).
+        by_id[t.type_id as usize] = u8::try_from(at).unwrap_or(NO_TYPE);
+    }
+    by_id.into_boxed_slice()
+});
+
+/// Past the end of `GROUP_TYPES`: no type.
+const NO_TYPE: u8 = u8::MAX;
 
 pub fn group_type_by_slug(slug: &str) -> Option<&'static GroupType> {
     GROUP_TYPES.iter().find(|t| t.slug == slug)
@@ -126,5 +141,18 @@ mod tests {
         assert_eq!(event_grouped, [ERROR_TYPE_ID]);
         assert!(!group_type(6001).unwrap().in_default_search);
         assert!(group_type(9999).is_none());
+    }
+
+    /// The table indexed by id answers as a search of the registry, for every id up to past
+    /// the last one and at the extremes.
+    #[test]
+    fn lookup_by_id_matches_a_search() {
+        assert!(GROUP_TYPES.len() < usize::from(NO_TYPE));
+        let last = GROUP_TYPES.last().map_or(0, |t| t.type_id);
+        for id in (0..=last + 10).chain([u32::MAX - 1, u32::MAX]) {
+            let searched = GROUP_TYPES.iter().find(|t| t.type_id == id);
+            assert_eq!(group_type(id).map(|t| t.type_id), searched.map(|t| t.type_id), "{id}");
+            assert_eq!(group_type(id).map(|t| t.slug), searched.map(|t| t.slug), "{id}");
+        }
     }
 }

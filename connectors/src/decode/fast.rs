@@ -9,6 +9,7 @@
 //! parser sonic-rs itself uses, so accepted values are bit-for-bit those of the serde path.
 
 use std::borrow::Cow;
+use std::mem::MaybeUninit;
 
 use super::hash_cache::{fingerprint_hash, prefetch, Pending};
 use super::json::MAX_BRACKETS;
@@ -66,7 +67,7 @@ const MAX_DEPTH: usize = 64;
 /// Filled in place: the message is large, and returning it by value cost several copies per line.
 pub(super) fn parse_into<'a>(line: &'a [u8], message: &mut WireMessage<'a>) -> bool {
     // The bitmap is filled in this frame: returning `Specials` by value cost a copy per line.
-    let mut stack = [0u64; STACK_WORDS];
+    let mut stack = [MaybeUninit::uninit(); STACK_WORDS];
     let mut heap = Vec::new();
     let (words, brackets, ascii) = fill_into(line, &mut stack, &mut heap);
     if brackets > MAX_BRACKETS {

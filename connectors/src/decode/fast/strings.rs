@@ -90,50 +90,114 @@ impl<'a> Parser<'a, '_> {
         self.unescaped(start, end)
     }
 
-    /// The text of the string with escapes between `start` and `end`: out of line, so that
-    /// [`Self::string`] stays small.
+    /// The text of the string with escapes between `start` and `end` (checked by
+    /// [`Self::escaped_span`]): out of line, so that [`Self::string`] stays small. The runs
+    /// between escapes are slices of the line's text (valid UTF-8 already, and escapes are
+    /// ASCII, so they are on character boundaries), found with the scan's bitmap: inside the
+    /// string its only special bytes are backslashes and the quotes they escape.
     #[cold]
     #[inline(never)]
     fn unescaped(&self, start: usize, end: usize) -> Option<Cow<'a, str>> {
-        unescape(self.s.get(start..end)?).map(Cow::Owned)
+        let (text, s) = (self.text, self.s);
+        let mut out = String::with_capacity(end - start);
+        let mut i = start;
+        loop {
+            let next = Specials::next_in(self.specials, i).map_or(end, |next| next.min(end));
+            out.push_str(text.get(i..next)?);
+            if next == end {
+                return Some(Cow::Owned(out));
+            }
+            if s[next] != b'\\' {
+                return None;
+            }
+            let escape = *s.get(next + 1)?;
+            i = next + 2;
+            out.push(match escape {
+                b'"' => '"',
+                b'\\' => '\\',
+                b'/' => '/',
+                b'b' => '\u{8}',
+                b'f' => '\u{c}',
+                b'n' => '\n',
+                b'r' => '\r',
+                b't' => '\t',
+                b'u' => {
+                    let code = hex4(s.get(i..end)?)?;
+                    i += 4;
+                    if (0xD800..0xDC00).contains(&code) {
+                        let low = hex4(s.get(i + 2..end)?)?;
+                        i += 6;
+                        char::from_u32(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00))?
+                    } else {
+                        char::from_u32(code)?
+                    }
+                }
+                _ => return None,
+            });
+        }
     }
 }
 
-/// The text of a JSON string with escapes (already checked by `string_raw`).
-fn unescape(raw: &[u8]) -> Option<String> {
-    let mut out = String::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        let Some(next) = memchr::memchr(b'\\', &raw[i..]) else {
-            out.push_str(std::str::from_utf8(&raw[i..]).ok()?);
-            break;
-        };
-        out.push_str(std::str::from_utf8(&raw[i..i + next]).ok()?);
-        i += next;
-        let escape = *raw.get(i + 1)?;
-        i += 2;
-        out.push(match escape {
-            b'"' => '"',
-            b'\\' => '\\',
-            b'/' => '/',
-            b'b' => '\u{8}',
-            b'f' => '\u{c}',
-            b'n' => '\n',
-            b'r' => '\r',
-            b't' => '\t',
-            b'u' => {
-                let code = hex4(raw.get(i..)?)?;
-                i += 4;
-                if (0xD800..0xDC00).contains(&code) {
-                    let low = hex4(raw.get(i + 2..)?)?;
-                    i += 6;
-                    char::from_u32(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00))?
-                } else {
-                    char::from_u32(code)?
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::super::super::scan::Specials;
+    use super::Parser;
+
+    /// Strings with every escape, two-byte and four-byte characters and plain runs of every
+    /// length up to 70 bytes before, between and after the escapes (so across the scan's
+    /// 64-byte blocks at every offset), read as serde_json reads them.
+    #[test]
+    fn escaped_strings_read_as_serde_reads_them() {
+        let escapes = [
+            "\\\"",
+            "\\\\",
+            "\\/",
+            "\\b",
+            "\\f",
+            "\\n",
+            "\\r",
+            "\\t",
+            "\\u00e9",
+            "\\u20AC",
+            "\\ud83d\\ude00",
+            "\\u0000",
+        ];
+        let fillers = ["", "a", "é", "ab€", "😀x"];
+        let mut checked = 0;
+        for run in 0..70 {
+            for (e, escape) in escapes.iter().enumerate() {
+                let filler = fillers[(run + e) % fillers.len()];
+                let plain: String = "x".repeat(run);
+                let second = escapes[(e + 5) % escapes.len()];
+                for body in [
+                    format!("{plain}{escape}"),
+                    format!("{escape}{plain}"),
+                    format!("{plain}{escape}{filler}{second}{plain}"),
+                    format!("{filler}{escape}{escape}{filler}"),
+                ] {
+                    let json = format!("\"{body}\"");
+                    let expected: String = serde_json::from_str(&json).expect("valid JSON string");
+                    for lead in ["", " ", "\"k\":"] {
+                        let line = format!("{lead}{json}");
+                        let specials = Specials::of(line.as_bytes());
+                        let mut parser = Parser {
+                            text: &line,
+                            s: line.as_bytes(),
+                            pos: lead.len(),
+                            specials: specials.words(),
+                            pending: None,
+                        };
+                        let read = parser.string().expect("a valid string");
+                        assert!(matches!(read, Cow::Owned(_)), "{line}");
+                        assert_eq!(read, expected, "{line}");
+                        assert_eq!(parser.pos, line.len(), "{line}");
+                        checked += 1;
+                    }
                 }
             }
-            _ => return None,
-        });
+        }
+        assert_eq!(checked, 70 * 12 * 4 * 3);
     }
-    Some(out)
 }

@@ -280,10 +280,12 @@ impl<'a> Parser<'a, '_> {
     /// `Option<Cow<str>>`: null or a string.
     #[inline(always)]
     fn opt_string(&mut self) -> Option<Option<Cow<'a, str>>> {
-        if self.null()? {
-            return Some(None);
+        // One peek for both (`null` then `string` peeked twice).
+        match self.peek()? {
+            b'n' => self.literal(b"null").map(|_| None),
+            b'"' => self.string_here().map(Some),
+            _ => None,
         }
-        self.string().map(Some)
     }
 
     #[inline(always)]

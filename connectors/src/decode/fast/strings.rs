@@ -30,6 +30,14 @@ impl<'a> Parser<'a, '_> {
         if self.peek()? != b'"' {
             return None;
         }
+        self.string_span_here()
+    }
+
+    /// [`Self::string_span`] when the cursor is at the string's opening quote (a caller's
+    /// `peek` saw it: not peeked again).
+    #[inline(always)]
+    pub(super) fn string_span_here(&mut self) -> Option<(usize, usize, bool)> {
+        debug_assert_eq!(self.s.get(self.pos), Some(&b'"'));
         let start = self.pos + 1;
         let end = Specials::next_in(self.specials, start)?;
         // The usual string: no escape, its first special byte is its closing quote.
@@ -82,7 +90,17 @@ impl<'a> Parser<'a, '_> {
     /// A string's text, borrowed from the line unless it has escapes.
     #[inline(always)]
     pub(super) fn string(&mut self) -> Option<Cow<'a, str>> {
-        let (start, end, escaped) = self.string_span()?;
+        if self.peek()? != b'"' {
+            return None;
+        }
+        self.string_here()
+    }
+
+    /// [`Self::string`] when the cursor is at the string's opening quote (see
+    /// [`Self::string_span_here`]).
+    #[inline(always)]
+    pub(super) fn string_here(&mut self) -> Option<Cow<'a, str>> {
+        let (start, end, escaped) = self.string_span_here()?;
         if !escaped {
             // Quotes are ASCII, so the range is on character boundaries of the line.
             return self.text.get(start..end).map(Cow::Borrowed);

@@ -8,10 +8,11 @@ use super::{Parser, MAX_DEPTH};
 
 impl<'a> Parser<'a, '_> {
     /// A number as sonic-rs parses it, after checking JSON's number grammar: plain integers
-    /// and decimals inline ([`plain_number`]), the rest out of line.
+    /// and decimals inline ([`plain_number`]), the rest out of line. Every caller has peeked
+    /// (through `peek` or `null`): the cursor is past any blanks, where `ws` was a no-op.
     #[inline(always)]
     pub(super) fn number(&mut self) -> Option<ParserNumber> {
-        self.ws();
+        debug_assert!(!matches!(self.s.get(self.pos), Some(b' ' | b'\t' | b'\n' | b'\r')));
         if let Some((end, number)) = plain_number(self.s, self.pos) {
             self.pos = end;
             return Some(number);
@@ -82,7 +83,7 @@ impl<'a> Parser<'a, '_> {
 
     pub(super) fn num_or_str(&mut self) -> Option<NumOrStr<'a>> {
         if self.peek()? == b'"' {
-            return self.string().map(NumOrStr::Str);
+            return self.string_here().map(NumOrStr::Str);
         }
         Some(match self.number()? {
             ParserNumber::Unsigned(n) => NumOrStr::Unsigned(n),
@@ -103,7 +104,7 @@ impl<'a> Parser<'a, '_> {
             // A value.
             match self.peek()? {
                 b'"' => {
-                    self.string_span()?;
+                    self.string_span_here()?;
                 }
                 bracket @ (b'{' | b'[') => {
                     if depth + open >= MAX_DEPTH || open >= 64 {

@@ -131,6 +131,17 @@ fn fill_uninit(line: &[u8], out: &mut [MaybeUninit<u64>]) -> (usize, bool) {
     }
 }
 
+/// The last partial block of a line, padded with spaces (neither special nor a bracket).
+#[inline(always)]
+fn padded_tail(line: &[u8]) -> Option<[u8; 64]> {
+    let tail = line.chunks_exact(64).remainder();
+    (!tail.is_empty()).then(|| {
+        let mut block = [b' '; 64];
+        block[..tail.len()].copy_from_slice(tail);
+        block
+    })
+}
+
 #[allow(dead_code)] // The reference for the SIMD versions (tests) and other architectures.
 fn fill_scalar(line: &[u8], out: &mut [MaybeUninit<u64>]) -> (usize, bool) {
     let mut brackets = 0;
@@ -146,38 +157,26 @@ fn fill_scalar(line: &[u8], out: &mut [MaybeUninit<u64>]) -> (usize, bool) {
 }
 
 #[cfg(target_arch = "x86_64")]
-/// Runs `block` (a 64-byte block → its special-byte bits, its bracket bits and non-zero if
-/// a byte is not ASCII) over `line`; one word of `out` per block. The last partial block is
-/// read as the line's last 64 bytes (overlapping the block before; its bits shifted down to
-/// the tail's), or padded with spaces when the line is shorter than 64 bytes: no copy of the
-/// tail per line. Inlined into each instruction set's caller so that `block` is compiled with
-/// that caller's features.
+/// Runs `block` (a 64-byte block → its special-byte bits, bracket count and non-zero if a
+/// byte is not ASCII) over `line`, the last partial block padded; one word of `out` per block.
+/// Inlined into each instruction set's caller so that `block` is compiled with that caller's
+/// features.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn fill_blocks(line: &[u8], out: &mut [MaybeUninit<u64>], block: impl Fn(&[u8]) -> (u64, u64, u32)) -> (usize, bool) {
+fn fill_blocks(line: &[u8], out: &mut [MaybeUninit<u64>], block: impl Fn(&[u8]) -> (u64, usize, u32)) -> (usize, bool) {
     let mut brackets = 0;
     let mut high = 0;
     let mut words = out.iter_mut();
     for (chunk, word) in line.chunks_exact(64).zip(&mut words) {
-        let (bits, bracket, non_ascii) = block(chunk);
+        let (bits, count, non_ascii) = block(chunk);
         word.write(bits);
-        brackets += bracket.count_ones() as usize;
+        brackets += count;
         high |= non_ascii;
     }
-    let tail = line.len() % 64;
-    if let (true, Some(word)) = (tail != 0, words.next()) {
-        let (bits, bracket, non_ascii) = if line.len() >= 64 {
-            // The bytes before the tail were seen in the previous block (ASCII-checked
-            // there already: checking them again changes nothing).
-            let (bits, bracket, non_ascii) = block(&line[line.len() - 64..]);
-            (bits >> (64 - tail), bracket >> (64 - tail), non_ascii)
-        } else {
-            let mut padded = [b' '; 64];
-            padded[..tail].copy_from_slice(line);
-            block(&padded)
-        };
+    if let (Some(tail), Some(word)) = (padded_tail(line), words.next()) {
+        let (bits, count, non_ascii) = block(&tail);
         word.write(bits);
-        brackets += bracket.count_ones() as usize;
+        brackets += count;
         high |= non_ascii;
     }
     (brackets, high == 0)
@@ -212,7 +211,8 @@ unsafe fn fill_avx2(line: &[u8], out: &mut [MaybeUninit<u64>]) -> (usize, bool) 
         let (low_bits, high_bits) = (half(low), half(high));
         (
             low_bits.0 | high_bits.0 << 32,
-            low_bits.1 | high_bits.1 << 32,
+            // One count for the block's 64 bracket bits.
+            (low_bits.1 | high_bits.1 << 32).count_ones() as usize,
             // The top bit of each byte of either half: set for every non-ASCII byte.
             _mm256_movemask_epi8(_mm256_or_si256(low, high)) as u32,
         )
@@ -238,7 +238,7 @@ unsafe fn fill_sse2(line: &[u8], out: &mut [MaybeUninit<u64>]) -> (usize, bool) 
             bracket |= (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_or_si128(v, bit), brace)) as u32 as u64) << (16 * quarter);
             high |= _mm_movemask_epi8(v) as u32;
         }
-        (special, bracket, high)
+        (special, bracket.count_ones() as usize, high)
     };
     fill_blocks(line, out, block)
 }

@@ -9,15 +9,16 @@
 //! parser sonic-rs itself uses, so accepted values are bit-for-bit those of the serde path.
 
 use std::borrow::Cow;
+use std::mem::MaybeUninit;
 
-use sonic_number::ParserNumber;
-
-use super::digits::plain_number;
 use super::hash_cache::{fingerprint_hash, prefetch, Pending};
 use super::json::MAX_BRACKETS;
 use super::keys::KeyTable;
 use super::scan::{fill_into, Specials, STACK_WORDS};
-use super::wire::{Fingerprint, Lenient, NumOrStr, WireEvent, WireMessage, WireTags, WireUser};
+use super::wire::{Fingerprint, Lenient, WireEvent, WireMessage, WireTags, WireUser};
+
+mod strings;
+mod values;
 
 /// The message's keys in producers' usual order (`known_object`'s prediction); `message`
 /// reads them by index.
@@ -66,7 +67,7 @@ const MAX_DEPTH: usize = 64;
 /// Filled in place: the message is large, and returning it by value cost several copies per line.
 pub(super) fn parse_into<'a>(line: &'a [u8], message: &mut WireMessage<'a>) -> bool {
     // The bitmap is filled in this frame: returning `Specials` by value cost a copy per line.
-    let mut stack = [0u64; STACK_WORDS];
+    let mut stack = [MaybeUninit::uninit(); STACK_WORDS];
     let mut heap = Vec::new();
     let (words, brackets, ascii) = fill_into(line, &mut stack, &mut heap);
     if brackets > MAX_BRACKETS {
@@ -155,15 +156,6 @@ macro_rules! once {
     }};
 }
 
-fn hex4(digits: &[u8]) -> Option<u32> {
-    if digits.len() < 4 {
-        return None;
-    }
-    digits[..4]
-        .iter()
-        .try_fold(0u32, |acc, &d| Some(acc * 16 + (d as char).to_digit(16)?))
-}
-
 impl<'a> Parser<'a, '_> {
     #[inline(always)]
     fn ws(&mut self) {
@@ -202,245 +194,6 @@ impl<'a> Parser<'a, '_> {
             return Some(true);
         }
         Some(false)
-    }
-
-    /// The raw bytes of the string at the cursor (between the quotes) and whether it has
-    /// escapes; every escape is checked, lone surrogates included (they are refused).
-    #[inline(always)]
-    fn string_raw(&mut self) -> Option<(&'a [u8], bool)> {
-        let s = self.s;
-        self.string_span().map(|(start, end, escaped)| (&s[start..end], escaped))
-    }
-
-    /// `string_raw` as a range of the line.
-    #[inline(always)]
-    fn string_span(&mut self) -> Option<(usize, usize, bool)> {
-        if self.peek()? != b'"' {
-            return None;
-        }
-        let start = self.pos + 1;
-        let end = Specials::next_in(self.specials, start)?;
-        // The usual string: no escape, its first special byte is its closing quote.
-        if *self.s.get(end)? == b'"' {
-            self.pos = end + 1;
-            return Some((start, end, false));
-        }
-        self.escaped_span(start, end)
-    }
-
-    /// The rest of `string_span` from `i`, the string's first special byte that is not its
-    /// closing quote: out of line, so that the common case stays small enough to inline.
-    #[cold]
-    #[inline(never)]
-    fn escaped_span(&mut self, start: usize, mut i: usize) -> Option<(usize, usize, bool)> {
-        let s = self.s;
-        let mut escaped = false;
-        loop {
-            match *s.get(i)? {
-                b'"' => {
-                    self.pos = i + 1;
-                    return Some((start, i, escaped));
-                }
-                b'\\' => {
-                    escaped = true;
-                    match *s.get(i + 1)? {
-                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
-                        b'u' => {
-                            let code = hex4(s.get(i + 2..)?)?;
-                            i += 6;
-                            if (0xD800..0xDC00).contains(&code) {
-                                if s.get(i..i + 2)? != b"\\u" || !(0xDC00..0xE000).contains(&hex4(s.get(i + 2..)?)?) {
-                                    return None;
-                                }
-                                i += 6;
-                            } else if (0xDC00..0xE000).contains(&code) {
-                                return None;
-                            }
-                        }
-                        _ => return None,
-                    }
-                }
-                // A control character.
-                _ => return None,
-            }
-            i = Specials::next_in(self.specials, i)?;
-        }
-    }
-
-    /// A string's text, borrowed from the line unless it has escapes.
-    #[inline(always)]
-    fn string(&mut self) -> Option<Cow<'a, str>> {
-        let (start, end, escaped) = self.string_span()?;
-        if !escaped {
-            // Quotes are ASCII, so the range is on character boundaries of the line.
-            return self.text.get(start..end).map(Cow::Borrowed);
-        }
-        self.unescaped(start, end)
-    }
-
-    /// The text of the string with escapes between `start` and `end`: out of line, so that
-    /// [`Self::string`] stays small.
-    #[cold]
-    #[inline(never)]
-    fn unescaped(&self, start: usize, end: usize) -> Option<Cow<'a, str>> {
-        unescape(self.s.get(start..end)?).map(Cow::Owned)
-    }
-
-    /// A number as sonic-rs parses it, after checking JSON's number grammar: plain integers
-    /// and decimals inline ([`plain_number`]), the rest out of line.
-    #[inline(always)]
-    fn number(&mut self) -> Option<ParserNumber> {
-        self.ws();
-        if let Some((end, number)) = plain_number(self.s, self.pos) {
-            self.pos = end;
-            return Some(number);
-        }
-        self.full_number()
-    }
-
-    /// [`Self::number`] for the shapes [`plain_number`] leaves.
-    #[inline(never)]
-    fn full_number(&mut self) -> Option<ParserNumber> {
-        let s = self.s;
-        let start = self.pos;
-        let mut i = start;
-        let negative = s.get(i) == Some(&b'-');
-        i += negative as usize;
-        let digits = |i: &mut usize| {
-            let from = *i;
-            while s.get(*i).is_some_and(u8::is_ascii_digit) {
-                *i += 1;
-            }
-            *i > from
-        };
-        match s.get(i)? {
-            b'0' => i += 1,
-            b'1'..=b'9' => {
-                digits(&mut i);
-            }
-            _ => return None,
-        }
-        if s.get(i) == Some(&b'.') {
-            i += 1;
-            if !digits(&mut i) {
-                return None;
-            }
-        }
-        if let Some(b'e' | b'E') = s.get(i) {
-            i += 1;
-            if let Some(b'+' | b'-') = s.get(i) {
-                i += 1;
-            }
-            if !digits(&mut i) {
-                return None;
-            }
-        }
-        let mut index = start + negative as usize;
-        let number = sonic_number::parse_number(s, &mut index, negative).ok()?;
-        if index != i {
-            return None;
-        }
-        self.pos = i;
-        Some(number)
-    }
-
-    fn u64(&mut self) -> Option<u64> {
-        match self.number()? {
-            ParserNumber::Unsigned(n) => Some(n),
-            _ => None,
-        }
-    }
-
-    fn i64(&mut self) -> Option<i64> {
-        match self.number()? {
-            ParserNumber::Unsigned(n) => i64::try_from(n).ok(),
-            ParserNumber::Signed(n) => Some(n),
-            ParserNumber::Float(_) => None,
-        }
-    }
-
-    fn num_or_str(&mut self) -> Option<NumOrStr<'a>> {
-        if self.peek()? == b'"' {
-            return self.string().map(NumOrStr::Str);
-        }
-        Some(match self.number()? {
-            ParserNumber::Unsigned(n) => NumOrStr::Unsigned(n),
-            ParserNumber::Signed(n) => NumOrStr::Signed(n),
-            ParserNumber::Float(x) => NumOrStr::Float(x),
-        })
-    }
-
-    /// Any JSON value, checked and skipped: in one loop with the open containers as a bit
-    /// stack (bit set: an object) rather than by recursion through [`Self::object`], which
-    /// cost a call and a closure per value. Accepts and refuses exactly what the recursive
-    /// form did (keys with escapes refused, containers deeper than [`MAX_DEPTH`] refused).
-    fn skip(&mut self, depth: usize) -> Option<()> {
-        // Containers open inside the value, innermost at bit 0.
-        let mut open = 0usize;
-        let mut objects = 0u64;
-        loop {
-            // A value.
-            match self.peek()? {
-                b'"' => {
-                    self.string_span()?;
-                }
-                bracket @ (b'{' | b'[') => {
-                    if depth + open >= MAX_DEPTH || open >= 64 {
-                        return None;
-                    }
-                    self.pos += 1;
-                    let (object, close) = if bracket == b'{' { (true, b'}') } else { (false, b']') };
-                    if self.peek()? == close {
-                        self.pos += 1;
-                    } else {
-                        open += 1;
-                        objects = objects << 1 | u64::from(object);
-                        if object {
-                            self.skipped_key()?;
-                        }
-                        continue;
-                    }
-                }
-                b't' => self.literal(b"true")?,
-                b'f' => self.literal(b"false")?,
-                b'n' => self.literal(b"null")?,
-                _ => {
-                    self.number()?;
-                }
-            }
-            // After a value: close what ends here, up to the next value.
-            loop {
-                if open == 0 {
-                    return Some(());
-                }
-                let object = objects & 1 != 0;
-                match self.peek()? {
-                    b',' => {
-                        self.pos += 1;
-                        if object {
-                            self.skipped_key()?;
-                        }
-                        break;
-                    }
-                    b'}' if object => {}
-                    b']' if !object => {}
-                    _ => return None,
-                }
-                self.pos += 1;
-                open -= 1;
-                objects >>= 1;
-            }
-        }
-    }
-
-    /// A key of a skipped object and its colon (keys with escapes refused, as in `object`).
-    #[inline(always)]
-    fn skipped_key(&mut self) -> Option<()> {
-        let (_, _, escaped) = self.string_span()?;
-        if escaped {
-            return None;
-        }
-        self.eat(b':')
     }
 
     /// An object: `field(parser, key)` reads each value. Keys with escapes are refused.
@@ -527,10 +280,12 @@ impl<'a> Parser<'a, '_> {
     /// `Option<Cow<str>>`: null or a string.
     #[inline(always)]
     fn opt_string(&mut self) -> Option<Option<Cow<'a, str>>> {
-        if self.null()? {
-            return Some(None);
+        // One peek for both (`null` then `string` peeked twice).
+        match self.peek()? {
+            b'n' => self.literal(b"null").map(|_| None),
+            b'"' => self.string_here().map(Some),
+            _ => None,
         }
-        self.string().map(Some)
     }
 
     #[inline(always)]
@@ -543,7 +298,7 @@ impl<'a> Parser<'a, '_> {
 
     /// An object with the keys of `keys`: `field(parser, index)` reads each value
     /// ([`KeyTable::UNKNOWN`] for other keys). The key after key `i` is looked for as key
-    /// `i + 1`, then `i + 2` (one absent optional key), before reading it as a string; an
+    /// `i + 1`, then `i + 2` and `i + 3` (one or two absent optional keys), before reading it as a string; an
     /// unknown key keeps the prediction. Keys with escapes are refused, as in [`Self::object`].
     #[inline(always)]
     fn known_object<const N: usize>(&mut self, keys: &KeyTable<N>, mut field: impl FnMut(&mut Self, usize) -> Option<()>) -> Option<()> {
@@ -560,6 +315,11 @@ impl<'a> Parser<'a, '_> {
             } else if next + 1 < N && keys.at(self.s, self.pos, next + 1) {
                 self.pos += keys.len(next + 1);
                 next + 1
+            } else if next + 2 < N && keys.at(self.s, self.pos, next + 2) {
+                // Two absent optional keys (`culprit` and `initial_issue_priority`,
+                // `timestamp` and `received`: on the first 100K lines of 1M/1M this halves the keys read as strings).
+                self.pos += keys.len(next + 2);
+                next + 2
             } else {
                 keys.find(self.key()?)
             };
@@ -688,43 +448,4 @@ impl<'a> Parser<'a, '_> {
             _ => self.skip(3).map(|_| Lenient(None)),
         }
     }
-}
-
-/// The text of a JSON string with escapes (already checked by `string_raw`).
-fn unescape(raw: &[u8]) -> Option<String> {
-    let mut out = String::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        let Some(next) = memchr::memchr(b'\\', &raw[i..]) else {
-            out.push_str(std::str::from_utf8(&raw[i..]).ok()?);
-            break;
-        };
-        out.push_str(std::str::from_utf8(&raw[i..i + next]).ok()?);
-        i += next;
-        let escape = *raw.get(i + 1)?;
-        i += 2;
-        out.push(match escape {
-            b'"' => '"',
-            b'\\' => '\\',
-            b'/' => '/',
-            b'b' => '\u{8}',
-            b'f' => '\u{c}',
-            b'n' => '\n',
-            b'r' => '\r',
-            b't' => '\t',
-            b'u' => {
-                let code = hex4(raw.get(i..)?)?;
-                i += 4;
-                if (0xD800..0xDC00).contains(&code) {
-                    let low = hex4(raw.get(i + 2..)?)?;
-                    i += 6;
-                    char::from_u32(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00))?
-                } else {
-                    char::from_u32(code)?
-                }
-            }
-            _ => return None,
-        });
-    }
-    Some(out)
 }

@@ -3,6 +3,8 @@
 //! and `{` bytes. With the bitmap, finding the end of a string is a bit scan instead of a
 //! byte loop with a data-dependent exit per 16 bytes (the decoder's hottest branch before).
 
+use std::mem::MaybeUninit;
+
 /// Lines up to this many bytes keep their bitmap on the stack.
 pub(super) const STACK_WORDS: usize = 48;
 
@@ -24,17 +26,33 @@ fn is_special(byte: u8) -> bool {
 
 /// [`Specials::of`] into the caller's storage (no copy of the bitmap on return): the
 /// words (in `stack` when they fit, else in `heap`), the bracket count and the ASCII flag.
+/// `stack` need not be initialised (zeroing it cost a `memset` of 384 bytes per line): every
+/// word returned is written first.
 #[inline(always)]
-pub(super) fn fill_into<'s>(line: &[u8], stack: &'s mut [u64; STACK_WORDS], heap: &'s mut Vec<u64>) -> (&'s [u64], usize, bool) {
+pub(super) fn fill_into<'s>(
+    line: &[u8],
+    stack: &'s mut [MaybeUninit<u64>; STACK_WORDS],
+    heap: &'s mut Vec<u64>,
+) -> (&'s [u64], usize, bool) {
     let words = line.len().div_ceil(64);
     let out = if words > STACK_WORDS {
         *heap = vec![0; words];
-        &mut heap[..]
+        as_uninit(&mut heap[..])
     } else {
         &mut stack[..words]
     };
-    let (brackets, ascii) = fill(line, out);
+    let (brackets, ascii) = fill_uninit(line, out);
+    // Safety: `fill_uninit` wrote each of `out`'s words (one per 64 bytes of `line`, the last
+    // partial block included), and `MaybeUninit<u64>` has `u64`'s layout.
+    let out = unsafe { &*(out as *const [MaybeUninit<u64>] as *const [u64]) };
     (out, brackets, ascii)
+}
+
+/// `words` as words that may be overwritten with any value (never with uninitialised ones).
+#[inline(always)]
+fn as_uninit(words: &mut [u64]) -> &mut [MaybeUninit<u64>] {
+    // Safety: same layout; the fill functions only write initialised words.
+    unsafe { &mut *(words as *mut [u64] as *mut [MaybeUninit<u64>]) }
 }
 
 impl Specials {
@@ -92,6 +110,12 @@ impl Specials {
 /// Fills `out` (one word per 64 bytes of `line`) and returns the bracket count and whether
 /// every byte is ASCII.
 fn fill(line: &[u8], out: &mut [u64]) -> (usize, bool) {
+    fill_uninit(line, as_uninit(out))
+}
+
+/// [`fill`] into words not yet initialised: each of `out`'s words is written.
+#[inline(always)]
+fn fill_uninit(line: &[u8], out: &mut [MaybeUninit<u64>]) -> (usize, bool) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("popcnt") {
@@ -119,14 +143,15 @@ fn padded_tail(line: &[u8]) -> Option<[u8; 64]> {
 }
 
 #[allow(dead_code)] // The reference for the SIMD versions (tests) and other architectures.
-fn fill_scalar(line: &[u8], out: &mut [u64]) -> (usize, bool) {
+fn fill_scalar(line: &[u8], out: &mut [MaybeUninit<u64>]) -> (usize, bool) {
     let mut brackets = 0;
     for (word, block) in out.iter_mut().zip(line.chunks(64)) {
-        *word = 0;
+        let mut bits = 0;
         for (i, &byte) in block.iter().enumerate() {
-            *word |= (is_special(byte) as u64) << i;
+            bits |= (is_special(byte) as u64) << i;
             brackets += (byte | 0x20 == b'{') as usize;
         }
+        word.write(bits);
     }
     (brackets, line.is_ascii())
 }
@@ -138,19 +163,19 @@ fn fill_scalar(line: &[u8], out: &mut [u64]) -> (usize, bool) {
 /// features.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn fill_blocks(line: &[u8], out: &mut [u64], block: impl Fn(&[u8]) -> (u64, usize, u32)) -> (usize, bool) {
+fn fill_blocks(line: &[u8], out: &mut [MaybeUninit<u64>], block: impl Fn(&[u8]) -> (u64, usize, u32)) -> (usize, bool) {
     let mut brackets = 0;
     let mut high = 0;
     let mut words = out.iter_mut();
     for (chunk, word) in line.chunks_exact(64).zip(&mut words) {
         let (bits, count, non_ascii) = block(chunk);
-        *word = bits;
+        word.write(bits);
         brackets += count;
         high |= non_ascii;
     }
     if let (Some(tail), Some(word)) = (padded_tail(line), words.next()) {
         let (bits, count, non_ascii) = block(&tail);
-        *word = bits;
+        word.write(bits);
         brackets += count;
         high |= non_ascii;
     }
@@ -158,7 +183,7 @@ fn fill_blocks(line: &[u8], out: &mut [u64], block: impl Fn(&[u8]) -> (u64, usiz
 }
 
 #[target_feature(enable = "avx2,popcnt")]
-unsafe fn fill_avx2(line: &[u8], out: &mut [u64]) -> (usize, bool) {
+unsafe fn fill_avx2(line: &[u8], out: &mut [MaybeUninit<u64>]) -> (usize, bool) {
     use std::arch::x86_64::*;
     let (quote, backslash, control) = (_mm256_set1_epi8(b'"' as i8), _mm256_set1_epi8(b'\\' as i8), _mm256_set1_epi8(0x1f));
     let (bit, brace) = (_mm256_set1_epi8(0x20), _mm256_set1_epi8(b'{' as i8));
@@ -172,30 +197,31 @@ unsafe fn fill_avx2(line: &[u8], out: &mut [u64]) -> (usize, bool) {
         let bracket = _mm256_cmpeq_epi8(_mm256_or_si256(bytes, bit), brace);
         (
             _mm256_movemask_epi8(special) as u32 as u64,
-            _mm256_movemask_epi8(bracket) as u32,
-            // The top bit of each byte: set for every non-ASCII byte.
-            _mm256_movemask_epi8(bytes) as u32,
+            _mm256_movemask_epi8(bracket) as u32 as u64,
         )
     };
     let block = |bytes: &[u8]| {
         // Safety: `bytes` has 64 bytes; loads are unaligned.
         let (low, high) = unsafe {
             (
-                half(_mm256_loadu_si256(bytes.as_ptr().cast())),
-                half(_mm256_loadu_si256(bytes.as_ptr().add(32).cast())),
+                _mm256_loadu_si256(bytes.as_ptr().cast()),
+                _mm256_loadu_si256(bytes.as_ptr().add(32).cast()),
             )
         };
+        let (low_bits, high_bits) = (half(low), half(high));
         (
-            low.0 | high.0 << 32,
-            (low.1.count_ones() + high.1.count_ones()) as usize,
-            low.2 | high.2,
+            low_bits.0 | high_bits.0 << 32,
+            // One count for the block's 64 bracket bits.
+            (low_bits.1 | high_bits.1 << 32).count_ones() as usize,
+            // The top bit of each byte of either half: set for every non-ASCII byte.
+            _mm256_movemask_epi8(_mm256_or_si256(low, high)) as u32,
         )
     };
     fill_blocks(line, out, block)
 }
 
 #[cfg(target_arch = "x86_64")]
-unsafe fn fill_sse2(line: &[u8], out: &mut [u64]) -> (usize, bool) {
+unsafe fn fill_sse2(line: &[u8], out: &mut [MaybeUninit<u64>]) -> (usize, bool) {
     use std::arch::x86_64::*;
     let (quote, backslash, control) = (_mm_set1_epi8(b'"' as i8), _mm_set1_epi8(b'\\' as i8), _mm_set1_epi8(0x1f));
     let (bit, brace) = (_mm_set1_epi8(0x20), _mm_set1_epi8(b'{' as i8));
@@ -237,10 +263,10 @@ mod tests {
                         line[at] = byte;
                     }
                     let mut expected = vec![0; len.div_ceil(64)];
-                    let (brackets, ascii) = fill_scalar(&line, &mut expected);
+                    let (brackets, ascii) = fill_scalar(&line, as_uninit(&mut expected));
                     let specials = Specials::of(&line);
                     assert_eq!(specials.words(), &expected[..], "len {len} at {at}");
-                    let (mut stack, mut heap) = ([!0; STACK_WORDS], Vec::new());
+                    let (mut stack, mut heap) = ([MaybeUninit::new(!0); STACK_WORDS], Vec::new());
                     assert_eq!(fill_into(&line, &mut stack, &mut heap), (&expected[..], brackets, ascii));
                     assert_eq!(specials.brackets, brackets, "len {len} at {at}");
                     assert_eq!(specials.ascii, ascii, "len {len} at {at}");
@@ -249,7 +275,7 @@ mod tests {
                     {
                         let mut sse2 = vec![0; len.div_ceil(64)];
                         // Safety: SSE2 is part of the x86_64 baseline.
-                        assert_eq!(unsafe { fill_sse2(&line, &mut sse2) }, (brackets, ascii));
+                        assert_eq!(unsafe { fill_sse2(&line, as_uninit(&mut sse2)) }, (brackets, ascii));
                         assert_eq!(sse2, expected, "len {len} at {at}");
                     }
                     let first = line.iter().position(|&b| is_special(b));
@@ -269,7 +295,7 @@ mod tests {
         line[STACK_WORDS * 64 + 7] = b'"';
         line[5] = b'{';
         let specials = Specials::of(&line);
-        let (mut stack, mut heap) = ([0; STACK_WORDS], Vec::new());
+        let (mut stack, mut heap) = ([MaybeUninit::uninit(); STACK_WORDS], Vec::new());
         assert_eq!(fill_into(&line, &mut stack, &mut heap), (specials.words(), 1, true));
         assert_eq!(specials.next(0), Some(STACK_WORDS * 64 + 7));
         assert_eq!(specials.next(STACK_WORDS * 64 + 8), None);
@@ -278,7 +304,7 @@ mod tests {
         for len in [127 * 64, 127 * 64 + 1, 254 * 64 + 63, 300 * 64 + 17] {
             let line: Vec<u8> = (0..len).map(|i| [b'[', b'{', b'{', b'"', 0xc3, b'x'][i % 6]).collect();
             let mut expected = vec![0; len.div_ceil(64)];
-            let (brackets, ascii) = fill_scalar(&line, &mut expected);
+            let (brackets, ascii) = fill_scalar(&line, as_uninit(&mut expected));
             let specials = Specials::of(&line);
             assert_eq!(
                 (specials.words(), specials.brackets, specials.ascii),

@@ -1,0 +1,244 @@
+use super::*;
+use std::io::Write;
+
+/// Every line to the end: (block index, text, line number, byte offset).
+fn lines_of(source: &mut LineSource) -> Vec<(u64, String, u64, u64)> {
+    let mut seen = Vec::new();
+    while let Some(block) = source.next_block().unwrap() {
+        for (i, line) in block.lines.iter().enumerate() {
+            seen.push((
+                block.index,
+                String::from_utf8(block.line(i).to_vec()).unwrap(),
+                line.line_number,
+                line.byte_offset,
+            ));
+        }
+    }
+    seen
+}
+
+#[test]
+fn splits_files_into_blocks_with_positions() {
+    let dir = std::env::temp_dir().join(format!("occurrent-jsonl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("b.jsonl"), "{\"x\":3}").unwrap();
+    std::fs::write(dir.join("a.jsonl"), "{\"x\":1}\n\n  \n{\"x\":2}\n").unwrap();
+    let gz = dir.join("c.jsonl.gz");
+    let mut encoder = flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::default());
+    encoder.write_all(b"{\"x\":4}\n").unwrap();
+    encoder.finish().unwrap();
+    let files = expand_inputs(std::slice::from_ref(&dir)).unwrap();
+    let mut source = LineSource::new(
+        files,
+        BlockOptions {
+            max_lines: 1,
+            ..BlockOptions::default()
+        },
+    );
+    let seen = lines_of(&mut source);
+    assert_eq!(
+        seen,
+        vec![
+            (0, "{\"x\":1}".to_string(), 1, 0),
+            (1, "{\"x\":2}".to_string(), 4, 12),
+            (2, "{\"x\":3}".to_string(), 1, 0),
+            (3, "{\"x\":4}".to_string(), 1, 0),
+        ]
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Every line of `files` as (block, text, line number, byte offset), read from `resume`.
+fn read_all(files: Vec<PathBuf>, max_lines: usize, resume: Option<FilePosition>) -> Vec<(u64, String, u64, u64)> {
+    let mut source = LineSource::new(
+        files,
+        BlockOptions {
+            max_lines,
+            ..BlockOptions::default()
+        },
+    );
+    if let Some(position) = resume {
+        source.resume_at(position, 0);
+    }
+    lines_of(&mut source)
+}
+
+/// A mapped file's block gets its line list at once, as long as the block can be: the
+/// full block's list is not grown (and copied) by doubling, and the last, short block's is
+/// not as long as a full one's.
+#[test]
+fn mapped_blocks_get_their_line_lists_at_once() {
+    assert_eq!(LineSource::line_room(16_384, 1 << 30, 16 << 20), 16_384);
+    assert_eq!(LineSource::line_room(16_384, 40, 16 << 20), 40);
+    assert_eq!(LineSource::line_room(16_384, 1 << 30, 99), 100);
+    let dir = std::env::temp_dir().join(format!("occurrent-jsonl-room-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("a.jsonl");
+    // 25 lines of 10 bytes: blocks of 12, 12 and 1 line.
+    std::fs::write(&path, "{\"x\":123}\n".repeat(25)).unwrap();
+    let mut source = LineSource::new(
+        vec![path],
+        BlockOptions {
+            max_lines: 12,
+            ..BlockOptions::default()
+        },
+    );
+    let mut shapes = Vec::new();
+    while let Some(block) = source.next_block().unwrap() {
+        if block.lines.is_empty() {
+            break;
+        }
+        shapes.push((block.lines.len(), block.lines.capacity()));
+    }
+    // 12 lines grown one at a time would have a capacity of 16; the last block's 10
+    // bytes would hold at most 10 lines.
+    assert_eq!(shapes, vec![(12, 12), (12, 12), (1, 10)]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A followed file that keeps growing a line at a time never leaves `linger` without a new
+/// line; raising `release` (an API mutation waiting) lets a partial block go at once. The
+/// appender goes on until the reader has its first block (at most `MAX_APPENDS`, ~10 s), so
+/// a reader that starts late on a loaded machine still sees a trickle, and without the
+/// flag the block would wait for the appender to give up.
+#[test]
+fn a_raised_release_flag_lets_a_followed_block_go_under_a_trickle() {
+    let dir = std::env::temp_dir().join(format!("occurrent-jsonl-trickle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("live.jsonl");
+    std::fs::write(&path, "{\"x\":0}\n").unwrap();
+    const MAX_APPENDS: usize = 2000;
+    let got_block = Arc::new(AtomicBool::new(false));
+    let appender = {
+        let (path, got_block) = (path.clone(), got_block.clone());
+        std::thread::spawn(move || {
+            let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+            let mut appended = 0;
+            while appended < MAX_APPENDS && !got_block.load(Ordering::Acquire) {
+                std::thread::sleep(Duration::from_millis(5));
+                appended += 1;
+                writeln!(file, "{{\"x\":{appended}}}").unwrap();
+            }
+            appended
+        })
+    };
+    let release = Arc::new(AtomicBool::new(true));
+    let mut source = LineSource::new(
+        vec![path],
+        BlockOptions {
+            follow: true,
+            linger: Duration::from_millis(20),
+            idle: Some(Duration::from_millis(20)),
+            release: Some(release.clone()),
+            ..BlockOptions::default()
+        },
+    );
+    let first = loop {
+        let block = source.next_block().unwrap().expect("a followed file never ends");
+        if !block.lines.is_empty() {
+            break block;
+        }
+    };
+    got_block.store(true, Ordering::Release);
+    release.store(false, Ordering::Release);
+    let appended = appender.join().unwrap();
+    assert!(
+        appended < MAX_APPENDS,
+        "the first block ({} lines) waited for the appender to give up",
+        first.lines.len()
+    );
+    let mut seen = first.lines.len();
+    while seen < appended + 1 {
+        let block = source.next_block().unwrap().expect("a followed file never ends");
+        seen += block.lines.len();
+    }
+    assert_eq!(seen, appended + 1, "every appended line is read once");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The mapped reader (a line longer than a read, a last line without a newline, blank
+/// lines, small blocks, a resume) against the streamed (gzip) reader. (Blocks are cut by
+/// line count here: by bytes, the two cut differently, the mapped reader line by line and
+/// the streamed one per read.)
+#[test]
+fn plain_files_read_as_streamed_ones_do() {
+    let dir = std::env::temp_dir().join(format!("occurrent-jsonl-plain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut text = String::new();
+    for i in 0..3000 {
+        // Lines of varied lengths, so reads of READ_SIZE end inside lines.
+        text.push_str(&format!("{{\"x\":{i},\"pad\":\"{}\"}}\n", "p".repeat(i % 700)));
+        if i == 1000 {
+            text.push_str("\n   \n");
+        }
+        if i == 2000 {
+            text.push_str(&format!("{{\"long\":\"{}\"}}\n", "l".repeat(3 * READ_SIZE)));
+        }
+    }
+    text.push_str("{\"last\":true}");
+    let plain = dir.join("a.jsonl");
+    std::fs::write(&plain, &text).unwrap();
+    let gz = dir.join("a.jsonl.gz");
+    let mut encoder = flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::fast());
+    encoder.write_all(text.as_bytes()).unwrap();
+    encoder.finish().unwrap();
+    for max_lines in [1, 7, 16_384] {
+        let expected = read_all(vec![gz.clone()], max_lines, None);
+        assert_eq!(expected.len(), 3002);
+        assert_eq!(read_all(vec![plain.clone()], max_lines, None), expected, "max_lines {max_lines}");
+    }
+    // Resumed at line 2500 (as a checkpoint would), both ways.
+    let all = read_all(vec![gz.clone()], 100, None);
+    let (_, _, line_number, byte_offset) = all[2500].clone();
+    let resume = FilePosition {
+        file: 0,
+        byte_offset,
+        line_number: line_number - 1,
+    };
+    let from_plain = read_all(vec![plain.clone()], 100, Some(resume));
+    assert_eq!(from_plain, read_all(vec![gz], 100, Some(resume)));
+    assert_eq!(from_plain.first().map(|l| l.2), Some(line_number));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn blocks_end_at_a_stop_and_an_empty_block_there_takes_no_index() {
+    let dir = std::env::temp_dir().join(format!("occurrent-jsonl-stop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text: String = (1..=6).map(|i| format!("{{\"x\":{i}}}\n")).collect();
+    let plain = dir.join("a.jsonl");
+    std::fs::write(&plain, &text).unwrap();
+    let gz = dir.join("a.jsonl.gz");
+    let mut encoder = flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::default());
+    encoder.write_all(text.as_bytes()).unwrap();
+    encoder.finish().unwrap();
+    // The mapped (plain) and the streamed (gzip) readers alike.
+    for file in [plain, gz] {
+        let mut source = LineSource::new(
+            vec![file.clone()],
+            BlockOptions {
+                max_lines: 4,
+                ..BlockOptions::default()
+            },
+        );
+        // Stop after line 3 (each line is 8 bytes with its newline).
+        let stop = FilePosition {
+            file: 0,
+            byte_offset: 24,
+            line_number: 3,
+        };
+        source.stop_at(Some(stop));
+        let first = source.next_block().unwrap().expect("a block");
+        assert_eq!((first.index, first.lines.len()), (0, 3), "{}", file.display());
+        assert_eq!(source.position(), stop);
+        let at_stop = source.next_block().unwrap().expect("an empty block");
+        assert!(at_stop.lines.is_empty());
+        assert_eq!(source.next_block_index(), 1, "the empty block took no index");
+        source.stop_at(None);
+        let rest = source.next_block().unwrap().expect("the rest");
+        let lines: Vec<_> = (0..rest.lines.len()).map(|i| rest.lines[i].line_number).collect();
+        assert_eq!((rest.index, lines), (1, vec![4, 5, 6]), "{}", file.display());
+        assert!(source.next_block().unwrap().is_none());
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -6,21 +6,18 @@
 //! cluster: the processes first agree on the newest cut they hold between them, written by any
 //! number of processes (`restore_cluster`), and the feeder starts from that cut's positions.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{channel, sync_channel, Receiver, TryRecvError};
 use std::sync::{Arc, Barrier, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
-use connectors::events::InputDecoder;
 use connectors::jsonl::expand_inputs;
-use connectors::kafka::{EndAt, KafkaOptions, StartAt};
 use dataflows::graph::waits::{timed, Wait};
-use dataflows::graph::{build_ingest, DeadLetterSink, OperatorState, Outputs, Routes};
+use dataflows::graph::{build_ingest, OperatorState, Outputs, Routes};
 use dataflows::model::block::InputBlock;
 use dataflows::model::ProjectId;
-use dataflows::state::{IngestConfig, ProjectState};
+use dataflows::state::ProjectState;
 use dataflows::views::IssueViews;
 use rustc_hash::FxHashMap as HashMap;
 use timely::container::CapacityContainerBuilder;
@@ -30,119 +27,19 @@ use timely::dataflow::{InputHandle, ProbeHandle};
 
 use crate::checkpoint::{self, Positions};
 use crate::feed::{ClusterCuts, Feeder};
-use crate::metrics::Metrics;
 use crate::mutation_log::Sequencer;
 
 mod dispatch;
+mod options;
 mod parse_only;
 mod restore;
+mod startup;
 
 pub use dispatch::*;
+pub use options::{CheckpointOptions, ClusterOptions, KafkaInput, PipelineOptions};
 pub use parse_only::parse_only;
 use restore::{cut_dead_letters, restore_cluster, ClusterRestore, StatusRecord, VecInput};
-
-pub struct PipelineOptions {
-    pub inputs: Vec<PathBuf>,
-    pub kafka: Option<KafkaInput>,
-    pub workers: usize,
-    pub follow: bool,
-    pub block_lines: usize,
-    pub decoder: InputDecoder,
-    pub ingest: IngestConfig,
-    pub dead_letters: DeadLetterSink,
-    pub show_progress: bool,
-    pub checkpoints: Option<CheckpointOptions>,
-    pub cluster: Option<ClusterOptions>,
-    pub metrics: Arc<Metrics>,
-    /// Set by SIGTERM/SIGINT: stop reading, drain, checkpoint, exit.
-    pub stop: Arc<AtomicBool>,
-    /// Feeds of group changes (change feed, group-attributes); empty for none.
-    pub changes: crate::changes::ChangeSinks,
-    /// API mutations to sequence (a server); None for a batch run, which still replays
-    /// the mutation log of its state directory.
-    pub mutations: Option<crate::mutation_log::Inbox>,
-}
-
-#[derive(Clone)]
-pub struct KafkaInput {
-    pub options: KafkaOptions,
-    pub start: StartAt,
-    pub end: EndAt,
-    /// Messages per chunk; chunks end at offsets that are multiples of it.
-    pub chunk_messages: i64,
-    /// Backpressure: rounds of chunks in flight before reading pauses for the dataflow.
-    pub in_flight_rounds: u64,
-}
-
-#[derive(Clone)]
-pub struct CheckpointOptions {
-    pub dir: PathBuf,
-    pub interval: Duration,
-    /// The dead-letter file, cut back to its checkpointed length on restore.
-    pub dead_letter_file: Option<PathBuf>,
-}
-
-#[derive(Clone, Debug)]
-pub struct ClusterOptions {
-    pub processes: usize,
-    pub process: usize,
-    pub addresses: Vec<String>,
-}
-
-/// Readiness: set once the feeder has reached the end of what existed at start-up; the views
-/// are ready when every epoch before that point is applied (and their indexes are built, when
-/// the catch-up deferred them: [`IssueViews::defer_indexes`]).
-#[derive(Default)]
-pub struct Startup {
-    ready_after_epoch: Mutex<Option<u64>>,
-    /// Build deferred indexes once caught up (`run`; a plain backfill serves no queries).
-    build_indexes: bool,
-}
-
-impl Startup {
-    /// A start-up that builds the views' deferred indexes once caught up.
-    pub fn building_indexes() -> Startup {
-        Startup {
-            build_indexes: true,
-            ..Startup::default()
-        }
-    }
-
-    pub fn is_ready(&self, views: &IssueViews) -> bool {
-        self.caught_up(views) && !views.indexes_deferred()
-    }
-
-    /// Every epoch of what existed at start-up is applied.
-    fn caught_up(&self, views: &IssueViews) -> bool {
-        match *self.ready_after_epoch.lock().unwrap_or_else(|p| p.into_inner()) {
-            Some(epoch) => views.finished || views.complete_through >= epoch,
-            None => false,
-        }
-    }
-
-    /// Whether the views' indexes are deferred and due: caught up (or `finished`).
-    pub(crate) fn indexes_due(&self, views: &IssueViews) -> bool {
-        self.build_indexes && views.indexes_deferred() && (views.finished || self.caught_up(views))
-    }
-
-    /// Builds the views' deferred indexes if they are due ([`Startup::indexes_due`]).
-    pub(crate) fn build_indexes_when_caught_up(&self, views: &mut IssueViews) {
-        if self.indexes_due(views) {
-            let started = std::time::Instant::now();
-            views.build_indexes();
-            tracing::info!(
-                groups = views.len(),
-                seconds = started.elapsed().as_secs_f64(),
-                "caught up: built the sort indexes and the text column"
-            );
-        }
-    }
-
-    pub(crate) fn mark(&self, epoch: u64) {
-        let mut guard = self.ready_after_epoch.lock().unwrap_or_else(|p| p.into_inner());
-        guard.get_or_insert(epoch);
-    }
-}
+pub use startup::Startup;
 
 /// Runs to the end of the inputs (forever when following or streaming). Errors from reading
 /// stop the run.

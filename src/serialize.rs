@@ -187,9 +187,15 @@ pub fn serialize_group(views: &IssueViews, catalog: &Catalog, key: GroupKey, vie
 /// Every group, one JSON line each, in numeric id order.
 pub fn dump_issues(views: &IssueViews, catalog: &Catalog, out: &mut dyn std::io::Write) -> std::io::Result<u64> {
     let mut written = 0;
+    // Each group is serialized into `line` and written with one call: serde_json writes
+    // token by token, and through `dyn Write` (a `BufWriter` behind a box) every token was a
+    // dynamic call and a buffer check, ~60 % of the dump's instructions.
+    let mut line = Vec::with_capacity(1024);
     for (key, view, row) in views.iter_by_id() {
-        serde_json::to_writer(&mut *out, &serialize_group(views, catalog, key, view, row))?;
-        out.write_all(b"\n")?;
+        line.clear();
+        serde_json::to_writer(&mut line, &serialize_group(views, catalog, key, view, row))?;
+        line.push(b'\n');
+        out.write_all(&line)?;
         written += 1;
     }
     Ok(written)

@@ -106,6 +106,8 @@ impl QuotaWindow {
         };
         match self.creations.get_mut(at) {
             Some((b, n)) if *b == bucket => *n += 1,
+            // `insert` at the end costs twice `push_back`.
+            None => self.creations.push_back((bucket, 1)),
             _ => {
                 self.creations.insert(at, (bucket, 1));
                 if at < self.from {

@@ -131,6 +131,12 @@ impl Catalog {
         &self.tokens
     }
 
+    /// A declared project's slug, borrowed (None: `project(id)`'s slug is `project-{id}`, or
+    /// there is no such project, which callers name the same way).
+    pub fn declared_slug(&self, id: u64) -> Option<&str> {
+        self.declared.as_ref()?.get(&id).map(|p| p.slug.as_str())
+    }
+
     pub fn project(&self, id: u64) -> Option<ProjectInfo> {
         match &self.declared {
             Some(declared) => declared.get(&id).cloned(),

@@ -1,15 +1,20 @@
 //! The serialized group (issue-platform.md §7.5, docs/semantics.md §6).
 
-use dataflows::model::grouptype::group_type;
-use dataflows::model::{format_iso, Micros};
-use dataflows::state::{GroupKey, GroupRow};
-use dataflows::views::{GroupView, IssueViews};
+use dataflows::state::GroupRow;
+use dataflows::views::IssueViews;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::config::Catalog;
-use crate::serialize_triage::TriageFields;
-use crate::short_id::format_short_id;
+#[cfg(test)]
+use {
+    crate::serialize_triage::TriageFields,
+    crate::short_id::format_short_id,
+    dataflows::model::grouptype::group_type,
+    dataflows::model::{format_iso, Micros},
+    dataflows::state::GroupKey,
+    dataflows::views::GroupView,
+};
 
 #[derive(Serialize, ToSchema)]
 pub struct ProjectRef {
@@ -108,6 +113,9 @@ pub struct SerializedGroup {
     pub priority_locked_at: Option<String>,
 }
 
+// The reference the dump's writer (`dump.rs`) and the API's (`api_group_json.rs`) are
+// tested against: only tests build a `SerializedGroup` (the OpenAPI schema names its shape).
+#[cfg(test)]
 impl SerializedGroup {
     /// Sets the fields API mutations decide, as `viewer` sees them (bookmarks, seen).
     pub fn set_triage(&mut self, triage: TriageFields) {
@@ -119,10 +127,12 @@ impl SerializedGroup {
     }
 }
 
+#[cfg(test)]
 fn iso(t: Micros) -> String {
     format_iso(t)
 }
 
+#[cfg(test)]
 pub fn serialize_group(views: &IssueViews, catalog: &Catalog, key: GroupKey, view: &GroupView, row: &GroupRow) -> SerializedGroup {
     let id = view.id;
     let project = catalog.project(key.project);
@@ -184,19 +194,21 @@ pub fn serialize_group(views: &IssueViews, catalog: &Catalog, key: GroupKey, vie
     group
 }
 
-/// Every group, one JSON line each, in numeric id order.
+/// Every group, one JSON line each, in numeric id order: `serialize_group`'s JSON, written
+/// by `dump::write_dump_group` straight from the row and view into a reused line buffer
+/// (one write per group).
 pub fn dump_issues(views: &IssueViews, catalog: &Catalog, out: &mut dyn std::io::Write) -> std::io::Result<u64> {
     let mut written = 0;
-    // Each group is serialized into `line` and written with one call: serde_json writes
-    // token by token, and through `dyn Write` (a `BufWriter` behind a box) every token was a
-    // dynamic call and a buffer check, ~60 % of the dump's instructions.
     let mut line = Vec::with_capacity(1024);
+    let mut scratch = dump::Scratch::default();
     for (key, view, row) in views.iter_by_id() {
         line.clear();
-        serde_json::to_writer(&mut line, &serialize_group(views, catalog, key, view, row))?;
+        dump::write_dump_group(&mut line, &mut scratch, views, catalog, key, view, row);
         line.push(b'\n');
         out.write_all(&line)?;
         written += 1;
     }
     Ok(written)
 }
+
+mod dump;

@@ -201,19 +201,28 @@ fn offset_seconds(rest: &[u8], allow_offset: bool) -> Option<i64> {
 /// Written digit by digit into a fixed buffer: `format!` with seven padded integers cost
 /// ~3,000 instructions a call, and a dump or an issues page formats four per group.
 pub fn format_iso(micros: Micros) -> String {
+    match iso_bytes(micros) {
+        // ASCII digits and separators: valid UTF-8 (checked word by word, never fails).
+        Ok(out) => std::str::from_utf8(&out).map(str::to_owned).unwrap_or_default(),
+        Err(text) => text,
+    }
+}
+
+/// [`format_iso`]'s bytes in a stack buffer (no allocation), or, for a year outside four
+/// digits, the text as `{:04}` pads it (a sign, or a fifth digit).
+pub fn iso_bytes(micros: Micros) -> Result<[u8; 27], String> {
     let seconds = micros.div_euclid(MICROS_PER_SECOND);
     let fraction = micros.rem_euclid(MICROS_PER_SECOND) as u32;
     let days = seconds.div_euclid(86_400);
     let in_day = seconds.rem_euclid(86_400) as u32;
     let (year, month, day) = civil_from_days(days);
     let Ok(year @ 0..=9999) = u32::try_from(year) else {
-        // A year outside four digits: as `{:04}` pads it (a sign, or a fifth digit).
-        return format!(
+        return Err(format!(
             "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{fraction:06}Z",
             in_day / 3600,
             in_day % 3600 / 60,
             in_day % 60
-        );
+        ));
     };
     let mut out = *b"0000-00-00T00:00:00.000000Z";
     put_digits(&mut out[0..4], year);
@@ -223,8 +232,7 @@ pub fn format_iso(micros: Micros) -> String {
     put_digits(&mut out[14..16], in_day % 3600 / 60);
     put_digits(&mut out[17..19], in_day % 60);
     put_digits(&mut out[20..26], fraction);
-    // ASCII digits and separators: valid UTF-8 (checked word by word, never fails).
-    std::str::from_utf8(&out).map(str::to_owned).unwrap_or_default()
+    Ok(out)
 }
 
 /// `value`'s last `out.len()` decimal digits into `out`, zero-padded.

@@ -1,0 +1,335 @@
+//! The dump's line for a group, written straight from the borrowed row and view: the bytes
+//! `serde_json` writes for [`SerializedGroup`](super::SerializedGroup) (its fields in
+//! declaration order), without building one. Building it (a dozen owned strings, the triage
+//! fields as `serde_json::Value`s) and letting `serde_json` escape every key and value byte
+//! by byte was ~17.5K instructions a group, more than the backfill itself at 1M groups.
+//!
+//! The shape's one source of truth stays `SerializedGroup`: `tests.rs` compares this writer
+//! with `serde_json`'s serialization of it for generated groups (hostile strings, every
+//! group type, event metadata, triage fields set and unset).
+
+use dataflows::model::grouptype::group_type;
+use dataflows::model::time::iso_bytes;
+use dataflows::state::{GroupKey, GroupRow};
+use dataflows::views::{GroupView, IssueViews};
+
+use super::{group_metadata, GroupMetadata};
+use crate::config::Catalog;
+use crate::serialize_triage::TriageFields;
+
+/// Whether `serde_json` escapes `byte` in a string: `"`, `\` and the control characters
+/// below U+0020 (U+007F, U+2028 and all other non-ASCII pass through unchanged).
+#[inline(always)]
+fn needs_escape(byte: u8) -> bool {
+    byte < 0x20 || byte == b'"' || byte == b'\\'
+}
+
+/// Whether any of the eight bytes of `word` needs escaping (exact: no false positives).
+#[inline(always)]
+fn word_needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A byte below 0x20: the classic `hasless(x, n)` test, exact for n ≤ 128; a byte equal
+    // to `c`: `haszero(x ^ c·ONES)`. Both ignore bytes ≥ 0x80 (`& !word`, `& !x`), which
+    // are never `"`, `\` or controls.
+    let below = word.wrapping_sub(ONES * 0x20) & !word;
+    let quote = word ^ (ONES * u64::from(b'"'));
+    let backslash = word ^ (ONES * u64::from(b'\\'));
+    let quote = quote.wrapping_sub(ONES) & !quote;
+    let backslash = backslash.wrapping_sub(ONES) & !backslash;
+    (below | quote | backslash) & HIGH != 0
+}
+
+/// Appends `text` as a JSON string, escaped as `serde_json` escapes it: runs of bytes that
+/// need nothing are copied whole, found eight bytes at a time.
+pub(crate) fn string(out: &mut Vec<u8>, text: &str) {
+    out.push(b'"');
+    escaped(out, text);
+    out.push(b'"');
+}
+
+/// `text`'s escaped bytes, without the quotes.
+fn escaped(out: &mut Vec<u8>, text: &str) {
+    let bytes = text.as_bytes();
+    let mut run = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(word) = bytes[i..].first_chunk::<8>() {
+            if !word_needs_escape(u64::from_le_bytes(*word)) {
+                i += 8;
+                continue;
+            }
+        }
+        let byte = bytes[i];
+        if needs_escape(byte) {
+            out.extend_from_slice(&bytes[run..i]);
+            escape(out, byte);
+            run = i + 1;
+        }
+        i += 1;
+    }
+    out.extend_from_slice(&bytes[run..]);
+}
+
+fn escape(out: &mut Vec<u8>, byte: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let short = match byte {
+        b'"' => b'"',
+        b'\\' => b'\\',
+        0x08 => b'b',
+        0x0c => b'f',
+        b'\n' => b'n',
+        b'\r' => b'r',
+        b'\t' => b't',
+        _ => {
+            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0xf)]]);
+            return;
+        }
+    };
+    out.extend_from_slice(&[b'\\', short]);
+}
+
+/// `n` in decimal.
+fn number(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+fn signed(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    number(out, n.unsigned_abs());
+}
+
+/// `n` in decimal, as a JSON string (Sentry's counts and ids).
+fn quoted_number(out: &mut Vec<u8>, n: u64) {
+    out.push(b'"');
+    number(out, n);
+    out.push(b'"');
+}
+
+/// `format_iso(t)` as a JSON string: the digits, or the padded text of a year outside four
+/// digits.
+fn iso(out: &mut Vec<u8>, t: &Result<[u8; 27], String>) {
+    match t {
+        Ok(digits) => {
+            out.push(b'"');
+            out.extend_from_slice(digits);
+            out.push(b'"');
+        }
+        Err(text) => string(out, text),
+    }
+}
+
+fn string_or_null(out: &mut Vec<u8>, text: Option<&str>) {
+    match text {
+        Some(text) => string(out, text),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// Any `Serialize` value (the rare parts: event metadata, triage objects), as `serde_json`
+/// writes it into a vector (which cannot fail).
+fn json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    let _ = serde_json::to_writer(&mut *out, value);
+}
+
+/// Sentry's base-32 short-id suffix (`short_id::base32`), unquoted.
+fn base32(out: &mut Vec<u8>, mut n: u64) {
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let mut digits = [0u8; 13];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = ALPHABET[(n % 32) as usize];
+        n /= 32;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Reused between groups: the environment names to sort.
+#[derive(Default)]
+pub(crate) struct Scratch<'v> {
+    environments: Vec<&'v str>,
+}
+
+/// Appends the group's dump line (without the newline): the bytes of
+/// `serde_json::to_writer(serialize_group(..))`.
+pub(crate) fn write_dump_group<'v>(
+    out: &mut Vec<u8>,
+    scratch: &mut Scratch<'v>,
+    views: &'v IssueViews,
+    catalog: &Catalog,
+    key: GroupKey,
+    view: &GroupView,
+    row: &GroupRow,
+) {
+    let declared = catalog.declared_slug(key.project);
+    let group_type = group_type(row.type_id);
+
+    out.extend_from_slice(b"{\"id\":");
+    quoted_number(out, view.id);
+    out.extend_from_slice(b",\"shortId\":\"");
+    match declared {
+        // `to_uppercase` of ASCII needing no escapes, without allocating.
+        Some(slug) if slug.bytes().all(|b| b.is_ascii() && !needs_escape(b)) => {
+            out.extend(slug.bytes().map(|b| b.to_ascii_uppercase()));
+        }
+        Some(slug) => escaped(out, &slug.to_uppercase()),
+        None => {
+            out.extend_from_slice(b"PROJECT-");
+            number(out, key.project);
+        }
+    }
+    out.push(b'-');
+    base32(out, u64::from(key.short_id));
+    out.extend_from_slice(b"\",\"title\":");
+    string(out, row.texts.title());
+    out.extend_from_slice(b",\"culprit\":");
+    string(out, row.texts.culprit());
+    out.extend_from_slice(b",\"level\":");
+    string(out, row.level.api_name());
+    out.extend_from_slice(b",\"status\":");
+    string(out, row.status.api_name());
+    out.extend_from_slice(b",\"substatus\":");
+    string_or_null(out, row.substatus.map(|s| s.api_name()));
+    out.extend_from_slice(b",\"priority\":");
+    string(out, row.priority.api_name());
+    out.extend_from_slice(b",\"project\":{\"id\":");
+    quoted_number(out, key.project);
+    out.extend_from_slice(b",\"slug\":");
+    match declared {
+        Some(slug) => string(out, slug),
+        None => {
+            out.extend_from_slice(b"\"project-");
+            number(out, key.project);
+            out.push(b'"');
+        }
+    }
+    out.extend_from_slice(b"},\"type\":");
+    // Sentry's `data.type`: "error" for groups made from error events, "generic" for the
+    // issue platform's.
+    out.extend_from_slice(if group_type.is_some_and(|t| t.is_event_grouped()) {
+        b"\"error\""
+    } else {
+        b"\"generic\""
+    });
+    out.extend_from_slice(b",\"issueType\":");
+    string(out, group_type.map_or("unknown", |t| t.slug));
+    out.extend_from_slice(b",\"issueCategory\":");
+    string(out, group_type.map_or("unknown", |t| t.category.api_name()));
+    out.extend_from_slice(b",\"metadata\":");
+    metadata(out, row);
+
+    // Formatted once for the top level and `lifetime` (~300 instructions each).
+    let (first_seen, last_seen) = (iso_bytes(row.first_seen), iso_bytes(row.last_seen));
+    let seen = |out: &mut Vec<u8>| {
+        out.extend_from_slice(b"\"count\":");
+        quoted_number(out, row.times_seen);
+        out.extend_from_slice(b",\"userCount\":");
+        number(out, row.user_count);
+        out.extend_from_slice(b",\"firstSeen\":");
+        iso(out, &first_seen);
+        out.extend_from_slice(b",\"lastSeen\":");
+        iso(out, &last_seen);
+    };
+    out.push(b',');
+    seen(out);
+    out.extend_from_slice(b",\"lifetime\":{");
+    seen(out);
+    out.push(b'}');
+
+    let name = |symbol: Option<u64>| symbol.and_then(|s| views.symbol_name(s));
+    out.extend_from_slice(b",\"firstRelease\":");
+    string_or_null(out, name(row.first_release));
+    out.extend_from_slice(b",\"lastRelease\":");
+    string_or_null(out, name(row.last_release));
+
+    out.extend_from_slice(b",\"environments\":[");
+    let environments = &mut scratch.environments;
+    environments.clear();
+    environments.extend(view.environments.iter().filter_map(|e| views.symbol_name(*e)));
+    // Equal names are indistinguishable: an unstable sort orders them as `sort` does.
+    environments.sort_unstable();
+    for (i, environment) in environments.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        string(out, environment);
+    }
+
+    out.extend_from_slice(b"],\"stats\":{\"hourly\":[");
+    for (i, &(hour, n)) in view.hourly.iter().enumerate() {
+        out.extend_from_slice(if i > 0 { b",[" } else { b"[" });
+        signed(out, i64::from(hour) * 3600);
+        out.push(b',');
+        number(out, u64::from(n));
+        out.push(b']');
+    }
+    out.extend_from_slice(b"]}");
+
+    triage(out, row);
+    out.push(b'}');
+}
+
+/// `metadata`: the platform's `{title, value, initial_priority}`, or an event-grouped
+/// type's own object (a parsed `serde_json` map, written by `serde_json`).
+fn metadata(out: &mut Vec<u8>, row: &GroupRow) {
+    if row.event_group.as_ref().is_some_and(|e| e.metadata.is_some()) {
+        match group_metadata(row) {
+            GroupMetadata::Event(map) => return json(out, &map),
+            GroupMetadata::Platform(_) => {}
+        }
+    }
+    out.extend_from_slice(b"{\"title\":");
+    string(out, row.texts.title());
+    out.extend_from_slice(b",\"value\":");
+    string(out, row.texts.subtitle());
+    out.extend_from_slice(b",\"initial_priority\":");
+    number(out, u64::from(row.metadata_priority.number()));
+    out.push(b'}');
+}
+
+/// The fields API mutations set, as nobody in particular sees them (`set_triage` with the
+/// anonymous viewer): constant for a group without triage state.
+fn triage(out: &mut Vec<u8>, row: &GroupRow) {
+    if row.triage.is_none() {
+        out.extend_from_slice(
+            b",\"statusDetails\":{},\"assignedTo\":null,\"isBookmarked\":false,\"hasSeen\":false,\"priorityLockedAt\":null",
+        );
+        return;
+    }
+    let triage = TriageFields::of(row, Some(crate::api_mutations::ANONYMOUS));
+    out.extend_from_slice(b",\"statusDetails\":");
+    json(out, &triage.status_details);
+    out.extend_from_slice(b",\"assignedTo\":");
+    json(out, &triage.assigned_to);
+    out.extend_from_slice(if triage.is_bookmarked {
+        b",\"isBookmarked\":true"
+    } else {
+        b",\"isBookmarked\":false"
+    });
+    out.extend_from_slice(if triage.has_seen {
+        b",\"hasSeen\":true"
+    } else {
+        b",\"hasSeen\":false"
+    });
+    out.extend_from_slice(b",\"priorityLockedAt\":");
+    string_or_null(out, triage.priority_locked_at.as_deref());
+}
+
+#[cfg(test)]
+mod tests;

@@ -154,10 +154,24 @@ pub fn start(census: &'static Census) {
     };
     let mut peak_path = path.clone();
     peak_path.push(".peak");
+    let mut timeline_path = path.clone();
+    timeline_path.push(".timeline");
+    // `OCCURRENT_ALLOC_CENSUS_MS`: the sampling interval (a backfill of 1M lines lasts a few
+    // seconds, so the default second misses its peak).
+    let interval = std::env::var("OCCURRENT_ALLOC_CENSUS_MS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000);
     std::thread::spawn(move || {
         let mut peak = 0;
+        let started = std::time::Instant::now();
+        let mut timeline = std::fs::File::create(&timeline_path).ok();
         loop {
-            std::thread::sleep(std::time::Duration::from_secs(1));
+            std::thread::sleep(std::time::Duration::from_millis(interval));
+            if let Some(file) = &mut timeline {
+                let total = census.usable.iter().map(|u| u.load(Ordering::Relaxed)).sum::<i64>();
+                let _ = writeln!(file, "{}\t{total}", started.elapsed().as_millis());
+            }
             let mut text = Vec::new();
             if census.write(&mut text).is_ok() {
                 let _ = std::fs::write(&path, &text);

@@ -27,7 +27,7 @@ mod points;
 use crate::checkpoint::{self, CheckpointBodyRef, FilesPosition, Positions};
 use crate::metrics::Metrics;
 use crate::mutation_log::Sequencer;
-use crate::pipeline::{CheckpointOptions, CutReport, CutStatus, Dispatch, KafkaInput, Startup, IN_FLIGHT_PER_WORKER};
+use crate::pipeline::{CheckpointOptions, CutReport, CutStatus, Dispatch, KafkaInput, Startup, HORIZON_PER_WORKER};
 
 /// How long one poll waits for a message before polling again (reads of the backlog never
 /// cut a chunk on a timeout; see `PartitionProgress::live`).
@@ -176,7 +176,7 @@ impl Feeder {
         dispatch.block(
             (epoch % workers) as usize,
             Arc::new(block),
-            epoch.saturating_sub(IN_FLIGHT_PER_WORKER * workers),
+            epoch.saturating_sub(HORIZON_PER_WORKER * workers),
         )?;
         positions.mutations_applied = batch.acknowledge(epoch);
         Ok(true)
@@ -242,7 +242,7 @@ impl Feeder {
             dispatch.block(
                 (epoch % workers) as usize,
                 Arc::new(block),
-                epoch.saturating_sub(IN_FLIGHT_PER_WORKER * workers),
+                epoch.saturating_sub(HORIZON_PER_WORKER * workers),
             )?;
             dispatch.advance_all(epoch + 1)?;
             positions.next_epoch = epoch + 1;

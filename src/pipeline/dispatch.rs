@@ -213,5 +213,13 @@ impl Dispatch {
     }
 }
 
-/// Blocks in flight per worker before the worker waits for the dataflow to catch up.
+/// Blocks queued per worker (the feeder's channels, and parse-only's).
 pub const IN_FLIGHT_PER_WORKER: u64 = 4;
+
+/// Epochs a file or mutation block may run ahead of the dataflow, per worker: a worker sends
+/// block `e` only once every epoch before `e − HORIZON_PER_WORKER × workers` is in the views.
+/// Each epoch in flight holds its records' containers, text chunks and line list, and the
+/// allocator's footprint (what the kernel zeroes, a 2 MiB page at a time) grows with them: at
+/// 1 instead of 4 a 1M-line backfill's peak anonymous memory was 13–15 % lower at the same CPU
+/// time (two workers; BENCHMARKS.md, session 14). Epochs (one per block) do not depend on it.
+pub const HORIZON_PER_WORKER: u64 = 1;

@@ -218,8 +218,9 @@ pub const IN_FLIGHT_PER_WORKER: u64 = 4;
 
 /// Epochs a file or mutation block may run ahead of the dataflow, per worker: a worker sends
 /// block `e` only once every epoch before `e − HORIZON_PER_WORKER × workers` is in the views.
-/// Each epoch in flight holds its records' containers, text chunks and line list, and the
-/// allocator's footprint (what the kernel zeroes, a 2 MiB page at a time) grows with them: at
-/// 1 instead of 4 a 1M-line backfill's peak anonymous memory was 13–15 % lower at the same CPU
-/// time (two workers; BENCHMARKS.md, session 14). Epochs (one per block) do not depend on it.
-pub const HORIZON_PER_WORKER: u64 = 1;
+/// Each epoch in flight holds its records' containers, text chunks and line list, so a
+/// shallower pipeline touches fewer fresh pages (at 1, a 1M-line backfill's peak anonymous
+/// memory was 13–15 % lower), but the workers then wait on each other: at 1 and at 2 the
+/// backfill's rate fell 6–20 % against 4 (BENCHMARKS.md, session 14). Epochs (one per block)
+/// do not depend on it.
+pub const HORIZON_PER_WORKER: u64 = 4;

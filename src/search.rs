@@ -104,15 +104,7 @@ struct Verdicts {
 }
 
 /// Every level, at its [`level_slot`].
-const LEVELS: [Level; 7] = [
-    Level::Sample,
-    Level::Debug,
-    Level::Info,
-    Level::Warning,
-    Level::Error,
-    Level::Fatal,
-    Level::Unknown,
-];
+const LEVELS: [Level; 7] = Level::ALL;
 
 /// A level's place in [`LEVELS`] (exhaustive: a new level does not compile until listed).
 fn level_slot(level: Level) -> usize {

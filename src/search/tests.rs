@@ -59,3 +59,10 @@ fn implied_status_follows_the_first_substatus() {
         })
     );
 }
+
+#[test]
+fn every_level_sits_at_its_own_slot() {
+    for (slot, level) in LEVELS.into_iter().enumerate() {
+        assert_eq!(level_slot(level), slot, "{level:?}");
+    }
+}

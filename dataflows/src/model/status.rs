@@ -143,6 +143,17 @@ pub enum Level {
 }
 
 impl Level {
+    /// Every level, in declaration order.
+    pub const ALL: [Level; 7] = [
+        Level::Sample,
+        Level::Debug,
+        Level::Info,
+        Level::Warning,
+        Level::Error,
+        Level::Fatal,
+        Level::Unknown,
+    ];
+
     /// Absent or empty → info; an unrecognised string → unknown.
     pub fn parse(text: Option<&str>) -> Level {
         match text.unwrap_or("") {

@@ -139,15 +139,7 @@ fn random_metadata(rng: &mut StdRng) -> Option<Box<str>> {
 
 fn random_group(views: &mut IssueViews, rng: &mut StdRng, key: GroupKey, seq: u64, symbols: &[u64]) -> Arc<GroupRow> {
     let pick_symbol = |rng: &mut StdRng| rng.random_bool(0.8).then(|| symbols[rng.random_range(0..symbols.len())]);
-    let levels = [
-        Level::Sample,
-        Level::Debug,
-        Level::Info,
-        Level::Warning,
-        Level::Error,
-        Level::Fatal,
-        Level::Unknown,
-    ];
+    let levels = Level::ALL;
     let occurrences = rng.random_range(1..30u64);
     let last_hour = (NOW / HOUR_MICROS) as u32 - rng.random_range(0..30);
     let first_hour = last_hour - rng.random_range(0..200);

@@ -210,7 +210,9 @@ fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
                 File::create(out).with_context(|| format!("cannot create {}", out.display()))?,
             ))
         };
-        dump_issues(&views, &catalog, &mut writer)?;
+        // Formatted on as many threads as the dataflow had workers (they are idle now).
+        let threads = args.input.workers.min(cli::default_workers());
+        dump_issues(&views, &catalog, &mut writer, threads)?;
         writer.flush()?;
     }
     let mut summary = serde_json::Map::new();
@@ -235,8 +237,8 @@ fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn dump_issues(views: &IssueViews, catalog: &Catalog, writer: &mut dyn Write) -> anyhow::Result<()> {
-    serialize::dump_issues(views, catalog, writer).context("cannot write the issue dump")?;
+fn dump_issues(views: &IssueViews, catalog: &Catalog, writer: &mut dyn Write, threads: usize) -> anyhow::Result<()> {
+    serialize::dump_issues(views, catalog, writer, threads).context("cannot write the issue dump")?;
     Ok(())
 }
 

@@ -19,7 +19,7 @@ use rand::{Rng, SeedableRng};
 
 use super::{string, write_dump_group, Scratch};
 use crate::config::Catalog;
-use crate::serialize::{dump_issues, serialize_group};
+use crate::serialize::{dump_in_chunks, dump_issues, serialize_group};
 
 const NOW: Micros = 1_700_000_000_000_000;
 
@@ -288,7 +288,7 @@ fn the_dump_is_one_line_per_group_in_id_order() {
     }
     let catalog = Catalog::default();
     let mut out = Vec::new();
-    assert_eq!(dump_issues(&views, &catalog, &mut out).expect("dump"), 50);
+    assert_eq!(dump_issues(&views, &catalog, &mut out, 1).expect("dump"), 50);
     let mut expected = Vec::new();
     for (key, view, row) in views.iter_by_id() {
         serde_json::to_writer(&mut expected, &serialize_group(&views, &catalog, key, view, row)).expect("JSON");
@@ -307,4 +307,12 @@ fn the_dump_is_one_line_per_group_in_id_order() {
         })
         .collect();
     assert_eq!(ids, (1..=50).collect::<Vec<u64>>());
+    // Formatted on several threads in chunks of every size, written in order: the same bytes.
+    for threads in [2, 3, 8] {
+        for chunk in [1, 4, 7, 50, 1024] {
+            let mut parallel = Vec::new();
+            assert_eq!(dump_in_chunks(&views, &catalog, &mut parallel, threads, chunk).expect("dump"), 50);
+            assert!(parallel == out, "threads {threads} chunk {chunk}");
+        }
+    }
 }

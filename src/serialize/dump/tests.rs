@@ -185,7 +185,12 @@ fn random_group(views: &mut IssueViews, rng: &mut StdRng, key: GroupKey, seq: u6
         level: levels[rng.random_range(0..levels.len())],
         metadata_priority: [Priority::Low, Priority::Medium, Priority::High][rng.random_range(0..3)],
         first_seen,
-        last_seen: i64::from(last_hour) * HOUR_MICROS + rng.random_range(0..HOUR_MICROS),
+        // Seen once (the dump copies `firstSeen`), again within the second, or later.
+        last_seen: match rng.random_range(0..5) {
+            0 => first_seen,
+            1 => first_seen + rng.random_range(1..1_000_000),
+            _ => i64::from(last_hour) * HOUR_MICROS + rng.random_range(0..HOUR_MICROS),
+        },
         times_seen: if rng.random_bool(0.1) { u64::MAX } else { occurrences },
         user_count: rng.random_range(0..5),
         first_release: pick_symbol(rng),

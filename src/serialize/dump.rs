@@ -13,6 +13,7 @@ use dataflows::state::{GroupKey, GroupRow};
 use dataflows::views::{GroupView, IssueViews};
 
 use self::digits::{number, IsoDays};
+use self::projects::Projects;
 use super::{group_metadata, GroupMetadata};
 use crate::config::Catalog;
 use crate::serialize_triage::TriageFields;
@@ -142,11 +143,13 @@ fn base32(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&digits[at..]);
 }
 
-/// Reused between groups: the environment names to sort, the date of the last time.
+/// Reused between groups: the environment names to sort, the date of the last time, the
+/// projects' texts.
 #[derive(Default)]
 pub(crate) struct Scratch<'v> {
     environments: Vec<&'v str>,
     days: IsoDays,
+    projects: Projects,
 }
 
 /// Appends the group's dump line (without the newline): the bytes of
@@ -160,23 +163,13 @@ pub(crate) fn write_dump_group<'v>(
     view: &GroupView,
     row: &GroupRow,
 ) {
-    let declared = catalog.declared_slug(key.project);
     let group_type = group_type(row.type_id);
+    let project = scratch.projects.text(catalog, key.project);
 
     out.extend_from_slice(b"{\"id\":");
     quoted_number(out, view.id);
     out.extend_from_slice(b",\"shortId\":\"");
-    match declared {
-        // `to_uppercase` of ASCII needing no escapes, without allocating.
-        Some(slug) if slug.bytes().all(|b| b.is_ascii() && !needs_escape(b)) => {
-            out.extend(slug.bytes().map(|b| b.to_ascii_uppercase()));
-        }
-        Some(slug) => escaped(out, &slug.to_uppercase()),
-        None => {
-            out.extend_from_slice(b"PROJECT-");
-            number(out, key.project);
-        }
-    }
+    out.extend_from_slice(&project.short_id_prefix);
     out.push(b'-');
     base32(out, u64::from(key.short_id));
     out.extend_from_slice(b"\",\"title\":");
@@ -197,17 +190,8 @@ pub(crate) fn write_dump_group<'v>(
     }
     out.extend_from_slice(b",\"priority\":");
     plain(out, row.priority.api_name());
-    out.extend_from_slice(b",\"project\":{\"id\":");
-    quoted_number(out, key.project);
-    out.extend_from_slice(b",\"slug\":");
-    match declared {
-        Some(slug) => string(out, slug),
-        None => {
-            out.extend_from_slice(b"\"project-");
-            number(out, key.project);
-            out.push(b'"');
-        }
-    }
+    out.extend_from_slice(b",\"project\":{");
+    out.extend_from_slice(&project.fields);
     out.extend_from_slice(b"},\"type\":");
     // Sentry's `data.type`: "error" for groups made from error events, "generic" for the
     // issue platform's.
@@ -324,5 +308,6 @@ fn triage(out: &mut Vec<u8>, row: &GroupRow) {
 }
 
 mod digits;
+mod projects;
 #[cfg(test)]
 mod tests;

@@ -38,6 +38,8 @@ mod search_syntax;
 mod serialize;
 mod serialize_triage;
 mod short_id;
+#[cfg(test)]
+mod test_support;
 mod wiring;
 
 use std::fs::File;

@@ -38,6 +38,8 @@ mod search_syntax;
 mod serialize;
 mod serialize_triage;
 mod short_id;
+#[cfg(test)]
+mod test_support;
 mod wiring;
 
 use std::fs::File;
@@ -210,7 +212,9 @@ fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
                 File::create(out).with_context(|| format!("cannot create {}", out.display()))?,
             ))
         };
-        dump_issues(&views, &catalog, &mut writer)?;
+        // Formatted on as many threads as the dataflow had workers (they are idle now).
+        let threads = args.input.workers.min(cli::default_workers());
+        dump_issues(&views, &catalog, &mut writer, threads)?;
         writer.flush()?;
     }
     let mut summary = serde_json::Map::new();
@@ -235,8 +239,8 @@ fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn dump_issues(views: &IssueViews, catalog: &Catalog, writer: &mut dyn Write) -> anyhow::Result<()> {
-    serialize::dump_issues(views, catalog, writer).context("cannot write the issue dump")?;
+fn dump_issues(views: &IssueViews, catalog: &Catalog, writer: &mut dyn Write, threads: usize) -> anyhow::Result<()> {
+    serialize::dump_issues(views, catalog, writer, threads).context("cannot write the issue dump")?;
     Ok(())
 }
 

@@ -194,21 +194,36 @@ pub fn serialize_group(views: &IssueViews, catalog: &Catalog, key: GroupKey, vie
     group
 }
 
+/// Groups a chunk of the dump: ~1 MB of lines at 1M groups (a few chunks are in flight).
+const DUMP_CHUNK: usize = 1024;
+
 /// Every group, one JSON line each, in numeric id order: `serialize_group`'s JSON, written
-/// by `dump::write_dump_group` straight from the row and view into a reused line buffer
-/// (one write per group).
-pub fn dump_issues(views: &IssueViews, catalog: &Catalog, out: &mut dyn std::io::Write) -> std::io::Result<u64> {
-    let mut written = 0;
-    let mut line = Vec::with_capacity(1024);
-    let mut scratch = dump::Scratch::default();
-    for (key, view, row) in views.iter_by_id() {
-        line.clear();
-        dump::write_dump_group(&mut line, &mut scratch, views, catalog, key, view, row);
-        line.push(b'\n');
-        out.write_all(&line)?;
-        written += 1;
-    }
-    Ok(written)
+/// by `dump::write_dump_group` straight from the row and view. Chunks of groups are
+/// formatted on `threads` threads (`in_order`) and written to `out` in order, one write a
+/// chunk; the bytes are the same for every thread count.
+pub fn dump_issues(views: &IssueViews, catalog: &Catalog, out: &mut dyn std::io::Write, threads: usize) -> std::io::Result<u64> {
+    dump_in_chunks(views, catalog, out, threads, DUMP_CHUNK)
+}
+
+fn dump_in_chunks(
+    views: &IssueViews,
+    catalog: &Catalog,
+    out: &mut dyn std::io::Write,
+    threads: usize,
+    chunk: usize,
+) -> std::io::Result<u64> {
+    in_order::format_in_order(
+        views.iter_by_id(),
+        threads,
+        chunk,
+        out,
+        dump::Scratch::default,
+        |scratch, line, (key, view, row)| {
+            dump::write_dump_group(line, scratch, views, catalog, key, view, row);
+            line.push(b'\n');
+        },
+    )
 }
 
 mod dump;
+mod in_order;

@@ -6,10 +6,7 @@
 use std::sync::Arc;
 
 use dataflows::facets::Facet;
-use dataflows::model::{
-    format_iso, symbol_of, Assignee, Commit, GroupStatus, Level, Micros, Priority, StatusDetails, Subscription, SubscriptionReason,
-    Substatus, Triage,
-};
+use dataflows::model::{format_iso, symbol_of, GroupStatus, Level, Micros, Priority, Substatus};
 use dataflows::state::{EventGroup, GroupKey, GroupRow, RowTexts};
 use dataflows::views::{Activity, GroupView, IssueViews};
 use dataflows::window::{GroupHours, Select, Window, HOUR_MICROS};
@@ -24,6 +21,7 @@ use crate::list_params::{Collapse, StatsSpec};
 use crate::search::IssueQuery;
 use crate::serialize::serialize_group;
 use crate::serialize_triage::{share_id_json, subscription_json, TriageFields};
+use crate::test_support::random_triage;
 
 // ---- The reference: the group JSON as a `serde_json::Value` tree (before session 7). ----
 
@@ -211,57 +209,6 @@ fn catalog() -> Catalog {
     Catalog::from_config(toml::from_str(text).expect("config")).expect("catalog")
 }
 
-fn random_triage(rng: &mut StdRng, status: GroupStatus) -> Option<Arc<Triage>> {
-    if rng.random_bool(0.3) {
-        return None;
-    }
-    let mut details = StatusDetails::default();
-    match status {
-        GroupStatus::Ignored => {
-            details.ignore_count = rng.random_bool(0.5).then_some(10);
-            details.ignore_window = rng.random_bool(0.5).then_some(60);
-            details.until_escalating = rng.random_bool(0.3);
-        }
-        GroupStatus::Resolved => {
-            details.in_next_release = rng.random_bool(0.5);
-            details.in_release = rng.random_bool(0.5).then(|| "1.0".into());
-            details.in_commit = rng.random_bool(0.3).then(|| Commit {
-                commit: "abc".into(),
-                repository: "repo/x".into(),
-            });
-        }
-        _ => {}
-    }
-    let users: [Arc<str>; 3] = ["alice@example.com".into(), "bob".into(), "anonymous".into()];
-    let pick = |rng: &mut StdRng| -> Vec<Arc<str>> { users.iter().filter(|_| rng.random_bool(0.4)).cloned().collect() };
-    let mut subscriptions = Vec::new();
-    for user in &users {
-        if rng.random_bool(0.4) {
-            subscriptions.push(Subscription {
-                user: user.clone(),
-                reason: SubscriptionReason::Bookmarked,
-                active: rng.random_bool(0.7),
-            });
-        }
-    }
-    Some(Arc::new(Triage {
-        status_details: details,
-        ignore_until: rng.random_bool(0.3).then_some(NOW + 3_600_000_000),
-        status_actor: rng.random_bool(0.5).then(|| "alice@example.com".into()),
-        assignee: match rng.random_range(0..3) {
-            0 => None,
-            1 => Some(Assignee::User(users[rng.random_range(0..2)].clone())),
-            _ => Some(Assignee::Team("backend".into())),
-        },
-        bookmarked_by: pick(rng),
-        seen_by: pick(rng),
-        priority_locked_at: rng.random_bool(0.4).then_some(NOW - 5_000_000),
-        share_id: rng.random_bool(0.3).then_some(0x1234_5678_9abc_def0_u128 << 3),
-        subscriptions,
-        inbox: None,
-    }))
-}
-
 /// A group with occurrences of random facets over a few days (in `views`), and its row.
 fn add_group(views: &mut IssueViews, rng: &mut StdRng, key: GroupKey, seq: u64) -> Arc<GroupRow> {
     let environments = [None, Some(symbol_of("production")), Some(symbol_of("staging"))];
@@ -318,7 +265,7 @@ fn add_group(views: &mut IssueViews, rng: &mut StdRng, key: GroupKey, seq: u64) 
                 hashes: Vec::new(),
             })
         }),
-        triage: random_triage(rng, status),
+        triage: random_triage(rng, status, NOW),
         ..GroupRow::sample()
     });
     views.apply_groups(vec![((key, row.clone()), seq, 1)]);

@@ -9,10 +9,11 @@
 //! group type, event metadata, triage fields set and unset).
 
 use dataflows::model::grouptype::group_type;
-use dataflows::model::time::iso_bytes;
 use dataflows::state::{GroupKey, GroupRow};
 use dataflows::views::{GroupView, IssueViews};
 
+use self::digits::{number, IsoDays};
+use self::projects::Projects;
 use super::{group_metadata, GroupMetadata};
 use crate::config::Catalog;
 use crate::serialize_triage::TriageFields;
@@ -89,21 +90,6 @@ fn escape(out: &mut Vec<u8>, byte: u8) {
     out.extend_from_slice(&[b'\\', short]);
 }
 
-/// `n` in decimal.
-fn number(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
-}
-
 fn signed(out: &mut Vec<u8>, n: i64) {
     if n < 0 {
         out.push(b'-');
@@ -118,17 +104,14 @@ fn quoted_number(out: &mut Vec<u8>, n: u64) {
     out.push(b'"');
 }
 
-/// `format_iso(t)` as a JSON string: the digits, or the padded text of a year outside four
-/// digits.
-fn iso(out: &mut Vec<u8>, t: &Result<[u8; 27], String>) {
-    match t {
-        Ok(digits) => {
-            out.push(b'"');
-            out.extend_from_slice(digits);
-            out.push(b'"');
-        }
-        Err(text) => string(out, text),
-    }
+/// A name of the API's (levels, statuses, group types, ...): plain ASCII that needs no
+/// escaping (`the_writer_writes_the_bytes_of_serialized_group` covers every one), copied
+/// between quotes without the escaping scan.
+fn plain(out: &mut Vec<u8>, name: &str) {
+    debug_assert!(name.bytes().all(|b| b.is_ascii() && !needs_escape(b)), "{name:?}");
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'"');
 }
 
 fn string_or_null(out: &mut Vec<u8>, text: Option<&str>) {
@@ -160,10 +143,13 @@ fn base32(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&digits[at..]);
 }
 
-/// Reused between groups: the environment names to sort.
+/// Reused between groups: the environment names to sort, the date of the last time, the
+/// projects' texts.
 #[derive(Default)]
 pub(crate) struct Scratch<'v> {
     environments: Vec<&'v str>,
+    days: IsoDays,
+    projects: Projects,
 }
 
 /// Appends the group's dump line (without the newline): the bytes of
@@ -177,48 +163,35 @@ pub(crate) fn write_dump_group<'v>(
     view: &GroupView,
     row: &GroupRow,
 ) {
-    let declared = catalog.declared_slug(key.project);
     let group_type = group_type(row.type_id);
+    let project = scratch.projects.text(catalog, key.project);
 
     out.extend_from_slice(b"{\"id\":");
     quoted_number(out, view.id);
     out.extend_from_slice(b",\"shortId\":\"");
-    match declared {
-        // `to_uppercase` of ASCII needing no escapes, without allocating.
-        Some(slug) if slug.bytes().all(|b| b.is_ascii() && !needs_escape(b)) => {
-            out.extend(slug.bytes().map(|b| b.to_ascii_uppercase()));
-        }
-        Some(slug) => escaped(out, &slug.to_uppercase()),
-        None => {
-            out.extend_from_slice(b"PROJECT-");
-            number(out, key.project);
-        }
-    }
+    out.extend_from_slice(&project.short_id_prefix);
     out.push(b'-');
     base32(out, u64::from(key.short_id));
     out.extend_from_slice(b"\",\"title\":");
+    // Escaped once: `metadata.title` copies it.
+    let title_at = out.len();
     string(out, row.texts.title());
+    let title = title_at..out.len();
     out.extend_from_slice(b",\"culprit\":");
     string(out, row.texts.culprit());
     out.extend_from_slice(b",\"level\":");
-    string(out, row.level.api_name());
+    plain(out, row.level.api_name());
     out.extend_from_slice(b",\"status\":");
-    string(out, row.status.api_name());
+    plain(out, row.status.api_name());
     out.extend_from_slice(b",\"substatus\":");
-    string_or_null(out, row.substatus.map(|s| s.api_name()));
-    out.extend_from_slice(b",\"priority\":");
-    string(out, row.priority.api_name());
-    out.extend_from_slice(b",\"project\":{\"id\":");
-    quoted_number(out, key.project);
-    out.extend_from_slice(b",\"slug\":");
-    match declared {
-        Some(slug) => string(out, slug),
-        None => {
-            out.extend_from_slice(b"\"project-");
-            number(out, key.project);
-            out.push(b'"');
-        }
+    match row.substatus {
+        Some(substatus) => plain(out, substatus.api_name()),
+        None => out.extend_from_slice(b"null"),
     }
+    out.extend_from_slice(b",\"priority\":");
+    plain(out, row.priority.api_name());
+    out.extend_from_slice(b",\"project\":{");
+    out.extend_from_slice(&project.fields);
     out.extend_from_slice(b"},\"type\":");
     // Sentry's `data.type`: "error" for groups made from error events, "generic" for the
     // issue platform's.
@@ -228,28 +201,30 @@ pub(crate) fn write_dump_group<'v>(
         b"\"generic\""
     });
     out.extend_from_slice(b",\"issueType\":");
-    string(out, group_type.map_or("unknown", |t| t.slug));
+    plain(out, group_type.map_or("unknown", |t| t.slug));
     out.extend_from_slice(b",\"issueCategory\":");
-    string(out, group_type.map_or("unknown", |t| t.category.api_name()));
+    plain(out, group_type.map_or("unknown", |t| t.category.api_name()));
     out.extend_from_slice(b",\"metadata\":");
-    metadata(out, row);
+    metadata(out, row, title);
 
-    // Formatted once for the top level and `lifetime` (~300 instructions each).
-    let (first_seen, last_seen) = (iso_bytes(row.first_seen), iso_bytes(row.last_seen));
-    let seen = |out: &mut Vec<u8>| {
-        out.extend_from_slice(b"\"count\":");
-        quoted_number(out, row.times_seen);
-        out.extend_from_slice(b",\"userCount\":");
-        number(out, row.user_count);
-        out.extend_from_slice(b",\"firstSeen\":");
-        iso(out, &first_seen);
-        out.extend_from_slice(b",\"lastSeen\":");
-        iso(out, &last_seen);
-    };
-    out.push(b',');
-    seen(out);
+    // Written once for the top level and copied into `lifetime`.
+    out.extend_from_slice(b",\"count\":\"");
+    let seen_at = out.len() - b"\"count\":\"".len();
+    number(out, row.times_seen);
+    out.extend_from_slice(b"\",\"userCount\":");
+    number(out, row.user_count);
+    out.extend_from_slice(b",\"firstSeen\":");
+    let first_seen_at = out.len();
+    scratch.days.write(out, row.first_seen);
+    out.extend_from_slice(b",\"lastSeen\":");
+    if row.last_seen == row.first_seen {
+        out.extend_from_within(first_seen_at..out.len() - b",\"lastSeen\":".len());
+    } else {
+        scratch.days.write(out, row.last_seen);
+    }
+    let seen = seen_at..out.len();
     out.extend_from_slice(b",\"lifetime\":{");
-    seen(out);
+    out.extend_from_within(seen);
     out.push(b'}');
 
     let name = |symbol: Option<u64>| symbol.and_then(|s| views.symbol_name(s));
@@ -287,7 +262,8 @@ pub(crate) fn write_dump_group<'v>(
 
 /// `metadata`: the platform's `{title, value, initial_priority}`, or an event-grouped
 /// type's own object (a parsed `serde_json` map, written by `serde_json`).
-fn metadata(out: &mut Vec<u8>, row: &GroupRow) {
+/// `title` is the range of `out` holding the escaped title.
+fn metadata(out: &mut Vec<u8>, row: &GroupRow, title: std::ops::Range<usize>) {
     if row.event_group.as_ref().is_some_and(|e| e.metadata.is_some()) {
         match group_metadata(row) {
             GroupMetadata::Event(map) => return json(out, &map),
@@ -295,7 +271,7 @@ fn metadata(out: &mut Vec<u8>, row: &GroupRow) {
         }
     }
     out.extend_from_slice(b"{\"title\":");
-    string(out, row.texts.title());
+    out.extend_from_within(title);
     out.extend_from_slice(b",\"value\":");
     string(out, row.texts.subtitle());
     out.extend_from_slice(b",\"initial_priority\":");
@@ -331,5 +307,7 @@ fn triage(out: &mut Vec<u8>, row: &GroupRow) {
     string_or_null(out, triage.priority_locked_at.as_deref());
 }
 
+mod digits;
+mod projects;
 #[cfg(test)]
 mod tests;

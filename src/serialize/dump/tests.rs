@@ -7,10 +7,7 @@
 use std::sync::Arc;
 
 use dataflows::facets::Facet;
-use dataflows::model::{
-    symbol_of, Assignee, Commit, GroupStatus, Level, Micros, Priority, StatusDetails, Subscription, SubscriptionReason, Substatus, Triage,
-    GROUP_TYPES,
-};
+use dataflows::model::{symbol_of, GroupStatus, Level, Micros, Priority, Substatus, GROUP_TYPES};
 use dataflows::state::{EventGroup, GroupKey, GroupRow, RowTexts};
 use dataflows::views::{Activity, IssueViews};
 use dataflows::window::HOUR_MICROS;
@@ -19,49 +16,10 @@ use rand::{Rng, SeedableRng};
 
 use super::{string, write_dump_group, Scratch};
 use crate::config::Catalog;
-use crate::serialize::{dump_issues, serialize_group};
+use crate::serialize::{dump_in_chunks, dump_issues, serialize_group};
+use crate::test_support::{hostile, random_triage};
 
 const NOW: Micros = 1_700_000_000_000_000;
-
-/// Pieces that strings are made of: every escape `serde_json` writes, the bytes around them
-/// and multi-byte characters, so that they fall at every offset of the 8-byte scan.
-const PIECES: &[&str] = &[
-    "a",
-    "Monitor failure",
-    "\"",
-    "\\",
-    "\n",
-    "\r",
-    "\t",
-    "\u{8}",
-    "\u{c}",
-    "\u{0}",
-    "\u{1}",
-    "\u{1f}",
-    "\u{7f}",
-    "\u{2028}",
-    "\u{2029}",
-    "é",
-    "ß",
-    "🦀",
-    "/",
-    "'",
-    " ",
-    "0123456789",
-    "<>&",
-    "\u{fffd}",
-    "ǅ",
-];
-
-fn hostile(rng: &mut StdRng) -> String {
-    match rng.random_range(0..10) {
-        0 => String::new(),
-        1 => "job-42".into(),
-        _ => (0..rng.random_range(1..24))
-            .map(|_| PIECES[rng.random_range(0..PIECES.len())])
-            .collect(),
-    }
-}
 
 #[test]
 fn strings_are_escaped_as_serde_json_escapes_them() {
@@ -73,55 +31,6 @@ fn strings_are_escaped_as_serde_json_escapes_them() {
         string(&mut written, text);
         assert_eq!(written, serde_json::to_vec(text).expect("JSON"), "{text:?}");
     }
-}
-
-fn random_triage(rng: &mut StdRng, status: GroupStatus) -> Option<Arc<Triage>> {
-    if rng.random_bool(0.4) {
-        return None;
-    }
-    let mut details = StatusDetails::default();
-    match status {
-        GroupStatus::Ignored => {
-            details.ignore_count = rng.random_bool(0.5).then_some(10);
-            details.ignore_window = rng.random_bool(0.5).then_some(60);
-            details.ignore_user_count = rng.random_bool(0.3).then_some(3);
-            details.ignore_user_window = rng.random_bool(0.3).then_some(5);
-            details.until_escalating = rng.random_bool(0.3);
-        }
-        GroupStatus::Resolved => {
-            details.in_next_release = rng.random_bool(0.5);
-            details.in_upcoming_release = rng.random_bool(0.2);
-            details.in_release = rng.random_bool(0.5).then(|| hostile(rng).into());
-            details.in_future_release = rng.random_bool(0.2).then(|| hostile(rng).into());
-            details.in_commit = rng.random_bool(0.3).then(|| Commit {
-                commit: hostile(rng).into(),
-                repository: "repo/x".into(),
-            });
-        }
-        _ => {}
-    }
-    let users: [Arc<str>; 3] = ["alice@example.com".into(), "b\"ob".into(), crate::api_mutations::ANONYMOUS.into()];
-    let pick = |rng: &mut StdRng| -> Vec<Arc<str>> { users.iter().filter(|_| rng.random_bool(0.4)).cloned().collect() };
-    Some(Arc::new(Triage {
-        status_details: details,
-        ignore_until: rng.random_bool(0.3).then_some(NOW + 3_600_000_000),
-        status_actor: rng.random_bool(0.5).then(|| hostile(rng).into()),
-        assignee: match rng.random_range(0..3) {
-            0 => None,
-            1 => Some(Assignee::User(users[rng.random_range(0..2)].clone())),
-            _ => Some(Assignee::Team(hostile(rng).into())),
-        },
-        bookmarked_by: pick(rng),
-        seen_by: pick(rng),
-        priority_locked_at: rng.random_bool(0.4).then_some(NOW - 5_000_000),
-        share_id: rng.random_bool(0.3).then_some(0x1234_5678_9abc_def0_u128 << 3),
-        subscriptions: vec![Subscription {
-            user: users[2].clone(),
-            reason: SubscriptionReason::Bookmarked,
-            active: rng.random_bool(0.5),
-        }],
-        inbox: None,
-    }))
 }
 
 fn random_metadata(rng: &mut StdRng) -> Option<Box<str>> {
@@ -185,7 +94,12 @@ fn random_group(views: &mut IssueViews, rng: &mut StdRng, key: GroupKey, seq: u6
         level: levels[rng.random_range(0..levels.len())],
         metadata_priority: [Priority::Low, Priority::Medium, Priority::High][rng.random_range(0..3)],
         first_seen,
-        last_seen: i64::from(last_hour) * HOUR_MICROS + rng.random_range(0..HOUR_MICROS),
+        // Seen once (the dump copies `firstSeen`), again within the second, or later.
+        last_seen: match rng.random_range(0..5) {
+            0 => first_seen,
+            1 => first_seen + rng.random_range(1..1_000_000),
+            _ => i64::from(last_hour) * HOUR_MICROS + rng.random_range(0..HOUR_MICROS),
+        },
         times_seen: if rng.random_bool(0.1) { u64::MAX } else { occurrences },
         user_count: rng.random_range(0..5),
         first_release: pick_symbol(rng),
@@ -198,7 +112,7 @@ fn random_group(views: &mut IssueViews, rng: &mut StdRng, key: GroupKey, seq: u6
                 hashes: Vec::new(),
             })
         }),
-        triage: random_triage(rng, status),
+        triage: random_triage(rng, status, NOW),
         ..GroupRow::sample()
     });
     views.apply_groups(vec![((key, row.clone()), seq, 1)]);
@@ -288,7 +202,7 @@ fn the_dump_is_one_line_per_group_in_id_order() {
     }
     let catalog = Catalog::default();
     let mut out = Vec::new();
-    assert_eq!(dump_issues(&views, &catalog, &mut out).expect("dump"), 50);
+    assert_eq!(dump_issues(&views, &catalog, &mut out, 1).expect("dump"), 50);
     let mut expected = Vec::new();
     for (key, view, row) in views.iter_by_id() {
         serde_json::to_writer(&mut expected, &serialize_group(&views, &catalog, key, view, row)).expect("JSON");
@@ -307,4 +221,12 @@ fn the_dump_is_one_line_per_group_in_id_order() {
         })
         .collect();
     assert_eq!(ids, (1..=50).collect::<Vec<u64>>());
+    // Formatted on several threads in chunks of every size, written in order: the same bytes.
+    for threads in [2, 3, 8] {
+        for chunk in [1, 4, 7, 50, 1024] {
+            let mut parallel = Vec::new();
+            assert_eq!(dump_in_chunks(&views, &catalog, &mut parallel, threads, chunk).expect("dump"), 50);
+            assert!(parallel == out, "threads {threads} chunk {chunk}");
+        }
+    }
 }

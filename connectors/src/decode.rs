@@ -19,6 +19,7 @@ mod fast;
 mod hash_cache;
 mod json;
 mod keys;
+mod md5;
 mod scan;
 mod tag_cache;
 mod wire;

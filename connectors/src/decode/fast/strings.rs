@@ -115,7 +115,8 @@ impl<'a> Parser<'a, '_> {
     /// string its only special bytes are backslashes and the quotes they escape.
     #[cold]
     #[inline(never)]
-    fn unescaped(&self, start: usize, end: usize) -> Option<Cow<'a, str>> {
+    fn unescaped(&mut self, start: usize, end: usize) -> Option<Cow<'a, str>> {
+        self.heap = true;
         let (text, s) = (self.text, self.s);
         let mut out = String::with_capacity(end - start);
         let mut i = start;
@@ -206,6 +207,7 @@ mod tests {
                             pos: lead.len(),
                             specials: specials.words(),
                             pending: None,
+                            heap: false,
                         };
                         let read = parser.string().expect("a valid string");
                         assert!(matches!(read, Cow::Owned(_)), "{line}");

@@ -383,9 +383,12 @@ impl<'a> Parser<'a, '_> {
                         return None;
                     }
                     *seen |= 1 << 13;
-                    // Read into place: the event is most of the message's size.
+                    // Read into place: the event is most of the message's size. `event` is
+                    // `None` here (its bit was clear): `get_or_insert_with` builds the default
+                    // in place, where `insert` built it aside, copied it in and dropped the
+                    // old value.
                     if !p.null()? {
-                        p.event(m.event.insert(WireEvent::default()))?;
+                        p.event(m.event.get_or_insert_with(WireEvent::default))?;
                     }
                 }
                 16 => once!(seen, 12, m.priority, p.opt(Self::i64)?),

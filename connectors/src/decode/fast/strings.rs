@@ -105,6 +105,8 @@ impl<'a> Parser<'a, '_> {
             // Quotes are ASCII, so the range is on character boundaries of the line.
             return self.text.get(start..end).map(Cow::Borrowed);
         }
+        // An owned string: the message is no longer `Parsed::Borrowed`.
+        self.heap = true;
         self.unescaped(start, end)
     }
 
@@ -115,8 +117,7 @@ impl<'a> Parser<'a, '_> {
     /// string its only special bytes are backslashes and the quotes they escape.
     #[cold]
     #[inline(never)]
-    fn unescaped(&mut self, start: usize, end: usize) -> Option<Cow<'a, str>> {
-        self.heap = true;
+    fn unescaped(&self, start: usize, end: usize) -> Option<Cow<'a, str>> {
         let (text, s) = (self.text, self.s);
         let mut out = String::with_capacity(end - start);
         let mut i = start;

@@ -556,3 +556,15 @@ fn borrowed_messages_hold_nothing_on_the_heap() {
     assert_eq!(parsed(&OK.replace(r#"["a"]"#, r#"["a\n"]"#)), (fast::Parsed::Owning, false));
     assert_eq!(parsed("{").0, fast::Parsed::Declined);
 }
+
+/// The symbol of `kind:value` is the same whether the stack buffer (256 bytes) or a `String`
+/// holds it, at every length around the buffer's size.
+#[test]
+fn prefixed_symbols_at_every_buffer_size() {
+    for kind in ["id", "email", "username", "ip"] {
+        for len in (0..20).chain(240..270) {
+            let value: String = (0..len).map(|i| ['a', 'é', '7', ':'][i % 4]).collect();
+            assert_eq!(prefixed_symbol(kind, &value), symbol_of(&format!("{kind}:{value}")), "{kind} {len}");
+        }
+    }
+}

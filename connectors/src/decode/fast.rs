@@ -62,17 +62,29 @@ const EVENT_KEYS: KeyTable<10> = KeyTable::new([
 /// anyway).
 const MAX_DEPTH: usize = 64;
 
+/// What [`parse_into`] made of a line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Parsed {
+    /// Not the fast path's: use the serde path (the message is then partly filled).
+    Declined,
+    /// Decoded, and nothing in the message is on the heap (every string borrowed from the
+    /// line, no second fingerprint hash): dropping it would free nothing.
+    Borrowed,
+    /// Decoded, and the message may hold heap memory (an unescaped string, more hashes).
+    Owning,
+}
+
 /// Decodes `line` into `message` (which must be the default) if it has the common,
-/// unambiguous shape; `false` means "use the serde path" (and `message` is then partly filled).
-/// Filled in place: the message is large, and returning it by value cost several copies per line.
-pub(super) fn parse_into<'a>(line: &'a [u8], message: &mut WireMessage<'a>) -> bool {
+/// unambiguous shape ([`Parsed`]). Filled in place: the message is large, and returning it by
+/// value cost several copies per line.
+pub(super) fn parse_into<'a>(line: &'a [u8], message: &mut WireMessage<'a>) -> Parsed {
     // The bitmap is filled in this frame: returning `Specials` by value cost a copy per line.
     let mut stack = [MaybeUninit::uninit(); STACK_WORDS];
     let mut heap = Vec::new();
     let (words, brackets, ascii) = fill_into(line, &mut stack, &mut heap);
     if brackets > MAX_BRACKETS {
         // The serde path decides these (sonic-rs or serde_json, by the same count).
-        return false;
+        return Parsed::Declined;
     }
     // Valid UTF-8 once for the whole line: string slices taken between quotes are then valid.
     // An all-ASCII line (the scan above tells) is valid UTF-8 as it is: no second pass.
@@ -82,7 +94,7 @@ pub(super) fn parse_into<'a>(line: &'a [u8], message: &mut WireMessage<'a>) -> b
     } else {
         match simdutf8::basic::from_utf8(line) {
             Ok(text) => text,
-            Err(_) => return false,
+            Err(_) => return Parsed::Declined,
         }
     };
     let mut parser = Parser {
@@ -91,18 +103,23 @@ pub(super) fn parse_into<'a>(line: &'a [u8], message: &mut WireMessage<'a>) -> b
         pos: 0,
         specials: words,
         pending: None,
+        heap: false,
     };
     if parser.message(message).is_none() {
-        return false;
+        return Parsed::Declined;
     }
     parser.ws();
     if parser.pos != parser.s.len() {
-        return false;
+        return Parsed::Declined;
     }
     if let (Some(pending), Some(fingerprint)) = (parser.pending.take(), &mut message.fingerprint) {
         fingerprint.first = pending.hash();
     }
-    true
+    if parser.heap {
+        Parsed::Owning
+    } else {
+        Parsed::Borrowed
+    }
 }
 
 /// The `(key, value)` pairs of `raw`, a tags object the fast path accepted
@@ -118,6 +135,7 @@ pub(super) fn tag_pairs(raw: &str) -> Option<Vec<(Cow<'_, str>, Cow<'_, str>)>> 
         pos: 0,
         specials: specials.words(),
         pending: None,
+        heap: false,
     };
     let mut pairs = Vec::new();
     parser.tag_pairs_into(&mut pairs)?;
@@ -125,11 +143,16 @@ pub(super) fn tag_pairs(raw: &str) -> Option<Vec<(Cow<'_, str>, Cow<'_, str>)>> 
     (parser.pos == raw.len()).then_some(pairs)
 }
 
-/// [`parse_into`] as a value.
+/// [`parse_into`] as a value; checks [`Parsed::Borrowed`]'s promise on every line a test
+/// reads through it.
 #[cfg(test)]
 pub(super) fn parse(line: &[u8]) -> Option<WireMessage<'_>> {
     let mut message = WireMessage::default();
-    parse_into(line, &mut message).then_some(message)
+    let parsed = parse_into(line, &mut message);
+    if parsed == Parsed::Borrowed {
+        assert!(!message.holds_heap(), "{}", String::from_utf8_lossy(line));
+    }
+    (parsed != Parsed::Declined).then_some(message)
 }
 
 struct Parser<'a, 'b> {
@@ -141,6 +164,8 @@ struct Parser<'a, 'b> {
     specials: &'b [u64],
     /// The single entry of the fingerprint, to hash at the end.
     pending: Option<Pending<'a>>,
+    /// Whether a value read may be on the heap ([`Parsed::Owning`]): set where one is made.
+    heap: bool,
 }
 
 /// Sets `$field` to `$value` unless a previous key already set it (serde: "duplicate field"):
@@ -259,6 +284,8 @@ impl<'a> Parser<'a, '_> {
             }
             b',' => {
                 self.pos += 1;
+                // `more` may get an allocation below.
+                self.heap = true;
                 fingerprint.push(fingerprint_hash(&first));
             }
             _ => return None,
@@ -356,9 +383,12 @@ impl<'a> Parser<'a, '_> {
                         return None;
                     }
                     *seen |= 1 << 13;
-                    // Read into place: the event is most of the message's size.
+                    // Read into place: the event is most of the message's size. `event` is
+                    // `None` here (its bit was clear): `get_or_insert_with` builds the default
+                    // in place, where `insert` built it aside, copied it in and dropped the
+                    // old value.
                     if !p.null()? {
-                        p.event(m.event.insert(WireEvent::default()))?;
+                        p.event(m.event.get_or_insert_with(WireEvent::default))?;
                     }
                 }
                 16 => once!(seen, 12, m.priority, p.opt(Self::i64)?),

@@ -11,6 +11,8 @@ use std::cell::RefCell;
 
 use dataflows::model::{group_hash, GroupHash};
 
+use super::md5::one_block_md5;
+
 /// Entries of the table (a power of two): 512 KiB per decoding thread.
 const SLOTS: usize = 8192;
 /// Longer strings are hashed every time (fingerprints are usually short).
@@ -72,6 +74,13 @@ pub(super) fn prefetch(entry: Cow<'_, str>) -> Pending<'_> {
     Pending { entry, slot }
 }
 
+/// `group_hash(entry)`: one padded block built in place for short strings (fingerprints
+/// nearly always), `md-5`'s buffered digest for the rest.
+#[inline]
+fn md5_of(entry: &str) -> GroupHash {
+    one_block_md5(entry.as_bytes()).unwrap_or_else(|| group_hash(entry))
+}
+
 #[inline]
 fn slot_of(entry: &str) -> usize {
     xxhash_rust::xxh3::xxh3_64(entry.as_bytes()) as usize & (SLOTS - 1)
@@ -80,11 +89,11 @@ fn slot_of(entry: &str) -> usize {
 fn lookup(entry: &str, slot: usize) -> GroupHash {
     let key = entry.as_bytes();
     if key.len() > MAX_KEY {
-        return group_hash(entry);
+        return md5_of(entry);
     }
     TABLE.with(|table| {
         let Ok(mut table) = table.try_borrow_mut() else {
-            return group_hash(entry);
+            return md5_of(entry);
         };
         if table.is_empty() {
             *table = vec![EMPTY; SLOTS];
@@ -93,7 +102,7 @@ fn lookup(entry: &str, slot: usize) -> GroupHash {
         if found.len as usize == key.len() + 1 && &found.key[..key.len()] == key {
             return found.hash;
         }
-        let hash = group_hash(entry);
+        let hash = md5_of(entry);
         found.hash = hash;
         found.len = key.len() as u8 + 1;
         found.key[..key.len()].copy_from_slice(key);

@@ -78,13 +78,18 @@ fn brackets_sse2(line: &[u8]) -> usize {
 }
 
 /// The message of `line` into `wire` (the default): the fast path when it is sure, else serde
-/// (same values, same errors).
-pub(super) fn decode_message_into<'a>(line: &'a [u8], wire: &mut WireMessage<'a>) -> Result<(), String> {
+/// (same values, same errors). `true`: the fast path read it and nothing in `wire` is on the
+/// heap ([`fast::Parsed::Borrowed`]), so dropping it would free nothing.
+pub(super) fn decode_message_into<'a>(line: &'a [u8], wire: &mut WireMessage<'a>) -> Result<bool, String> {
     // The fast path counts the brackets itself, in its pass over the line.
-    if !fast::parse_into(line, wire) {
-        *wire = decode_json(line)?;
+    match fast::parse_into(line, wire) {
+        fast::Parsed::Borrowed => Ok(true),
+        fast::Parsed::Owning => Ok(false),
+        fast::Parsed::Declined => {
+            *wire = decode_json(line)?;
+            Ok(false)
+        }
     }
-    Ok(())
 }
 
 fn json_kind(value: &serde_json::Value) -> &'static str {

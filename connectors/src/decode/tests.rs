@@ -512,3 +512,59 @@ fn keys_in_any_order_are_read_the_same() {
         &status.replace(r#""new_status":2,"#, r#""new_status":2,"new_status":2,"#)
     ));
 }
+
+/// Lines with an escaped string anywhere the fast path keeps one, or a second fingerprint
+/// entry, are `Owning`; lines whose strings are all borrowed are `Borrowed` (and `fast::parse`
+/// checks, on every line of these tests, that a `Borrowed` message holds nothing on the heap).
+#[test]
+fn borrowed_messages_hold_nothing_on_the_heap() {
+    let parsed = |line: &str| {
+        let mut wire = WireMessage::default();
+        let parsed = fast::parse_into(line.as_bytes(), &mut wire);
+        (parsed, wire.holds_heap())
+    };
+    let borrowed = [
+        OK.to_string(),
+        // Escapes in skipped values and tags are checked, not kept.
+        FULL.replace(r#""x","1-1010-4b24bc61a064b246""#, "")
+            .replace(r#"["1-1010-4b24bc61a064b246","#, r#"["1-1010-4b24bc61a064b246""#),
+        OK.replace(r#""fingerprint":["a"]"#, r#""fingerprint":["a"],"evidence_data":{"k":"\n\u00e9"}"#),
+    ];
+    for line in &borrowed {
+        assert_eq!(parsed(line), (fast::Parsed::Borrowed, false), "{line}");
+    }
+    let owning = [
+        FULL.to_string(),
+        OK.replace(r#"["a"]"#, r#"["a","b"]"#),
+        OK.replace(r#""t""#, r#""t\"q""#),
+        OK.replace(r#""s""#, r#""\u00e9""#),
+        FULL.replace(r#""production""#, r#""prod\/x""#),
+        FULL.replace(
+            r#""2024-01-01T00:00:00.509012+00:00""#,
+            r#""2024-01-01T00:00:00.509012\u002B00:00""#,
+        ),
+        FULL.replace(r#""email":"user17@p60.example.com""#, r#""email":"user17\u0040p60.example.com""#),
+    ];
+    for line in &owning {
+        let (result, holds) = parsed(line);
+        assert_eq!(result, fast::Parsed::Owning, "{line}");
+        assert!(holds, "{line}");
+        assert!(same_on_both_paths(line), "{line}");
+    }
+    // A single escaped fingerprint entry is hashed and dropped, but the flag is set where the
+    // string is made: conservative.
+    assert_eq!(parsed(&OK.replace(r#"["a"]"#, r#"["a\n"]"#)), (fast::Parsed::Owning, false));
+    assert_eq!(parsed("{").0, fast::Parsed::Declined);
+}
+
+/// The symbol of `kind:value` is the same whether the stack buffer (256 bytes) or a `String`
+/// holds it, at every length around the buffer's size.
+#[test]
+fn prefixed_symbols_at_every_buffer_size() {
+    for kind in ["id", "email", "username", "ip"] {
+        for len in (0..20).chain(240..270) {
+            let value: String = (0..len).map(|i| ['a', 'é', '7', ':'][i % 4]).collect();
+            assert_eq!(prefixed_symbol(kind, &value), symbol_of(&format!("{kind}:{value}")), "{kind} {len}");
+        }
+    }
+}

@@ -78,6 +78,48 @@ pub(super) struct WireMessage<'a> {
     pub(super) new_substatus: Option<i64>,
 }
 
+impl WireMessage<'_> {
+    /// Whether any part of the message is on the heap (an owned string, a vector with a
+    /// buffer): the fast path's [`super::fast::Parsed::Borrowed`] promises it is not.
+    pub(super) fn holds_heap(&self) -> bool {
+        let m = self;
+        [
+            &m.payload_type,
+            &m.id,
+            &m.event_id,
+            &m.issue_title,
+            &m.subtitle,
+            &m.level,
+            &m.culprit,
+        ]
+        .into_iter()
+        .any(owned)
+            || m.fingerprint.as_ref().is_some_and(|f| f.more.capacity() > 0)
+            || num_owned(&m.detection_time)
+            || m.event.as_ref().is_some_and(WireEvent::holds_heap)
+    }
+}
+
+impl WireEvent<'_> {
+    fn holds_heap(&self) -> bool {
+        let e = self;
+        [&e.event_id, &e.release, &e.environment].into_iter().any(owned)
+            || num_owned(&e.timestamp)
+            || e.user
+                .as_ref()
+                .is_some_and(|u| [&u.id, &u.email, &u.username, &u.ip_address].into_iter().any(|l| num_owned(&l.0)))
+            || e.tags.as_ref().is_some_and(|t| t.pairs.capacity() > 0)
+    }
+}
+
+fn owned(text: &Option<Cow<'_, str>>) -> bool {
+    matches!(text, Some(Cow::Owned(_)))
+}
+
+fn num_owned(value: &Option<NumOrStr<'_>>) -> bool {
+    matches!(value, Some(NumOrStr::Str(Cow::Owned(_))))
+}
+
 /// The hashes of a `fingerprint` array, computed while it is parsed: the first, then the
 /// others de-duplicated in order. No vector of strings is built.
 pub(super) struct Fingerprint {

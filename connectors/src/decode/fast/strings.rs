@@ -105,6 +105,8 @@ impl<'a> Parser<'a, '_> {
             // Quotes are ASCII, so the range is on character boundaries of the line.
             return self.text.get(start..end).map(Cow::Borrowed);
         }
+        // An owned string: the message is no longer `Parsed::Borrowed`.
+        self.heap = true;
         self.unescaped(start, end)
     }
 
@@ -206,6 +208,7 @@ mod tests {
                             pos: lead.len(),
                             specials: specials.words(),
                             pending: None,
+                            heap: false,
                         };
                         let read = parser.string().expect("a valid string");
                         assert!(matches!(read, Cow::Owned(_)), "{line}");

@@ -6,6 +6,7 @@ pub mod creation_quota;
 pub mod dedup;
 mod effects;
 mod epoch_facets;
+pub mod footprint;
 mod mutations;
 pub mod noise_gate;
 pub mod project;

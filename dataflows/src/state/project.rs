@@ -88,10 +88,10 @@ impl HashState {
 #[derive(Default, Serialize, Deserialize)]
 pub struct ProjectState {
     watermark: Micros,
-    dedup: DedupWindow,
+    pub(super) dedup: DedupWindow,
     pub(super) hashes: HashMap<GroupHash, HashState>,
     pub(super) groups: Vec<GroupState>,
-    quotas: HashMap<u32, QuotaWindow>,
+    pub(super) quotas: HashMap<u32, QuotaWindow>,
     pub(super) users: HashSet<(u32, Symbol)>,
     /// The project's releases in order, for release resolutions.
     pub(super) releases: Releases,

@@ -114,10 +114,8 @@ impl ProjectState {
             });
             f.texts.add(1, group.row.texts.heap_bytes() + event_group);
         }
-        f.users.add(
-            self.users.len(),
-            table_bytes(self.users.capacity(), size_of::<(u32, crate::model::Symbol)>()),
-        );
+        let (pairs, bytes) = self.users.footprint();
+        f.users.add(pairs, bytes);
         let quota_bytes: usize = self.quotas.values().map(|q| deque_bytes(q.creations())).sum();
         f.quotas.add(
             self.quotas.len(),

@@ -14,6 +14,7 @@ pub mod releases;
 mod row;
 pub mod status_change;
 mod triage;
+mod users;
 
 pub use effects::{Counter, Effects, IngestConfig};
 pub use epoch_facets::EpochFacets;

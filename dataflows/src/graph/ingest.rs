@@ -104,6 +104,7 @@ pub fn ingest<'scope>(
         let mut pending: super::Stash<Vec<Capability<u64>>, Vec<Record>> = BTreeMap::new();
         let mut tally = Tally {
             worker,
+            projects: projects.clone(),
             records: 0,
             cpu: std::time::Duration::ZERO,
         };
@@ -194,6 +195,8 @@ pub fn ingest<'scope>(
 /// placed on workers by project ([`Routes`]), and the busiest worker sets the wall clock.
 struct Tally {
     worker: usize,
+    /// For the state's footprint at the end.
+    projects: SharedProjects,
     records: u64,
     cpu: std::time::Duration,
 }
@@ -206,6 +209,12 @@ impl Drop for Tally {
             cpu_ms = self.cpu.as_millis() as u64,
             "ingest finished"
         );
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            if let Ok(projects) = self.projects.try_borrow() {
+                let f = crate::state::footprint::Footprint::of(&projects);
+                tracing::debug!(worker = self.worker, total = f.total(), footprint = ?f, "ingest state");
+            }
+        }
     }
 }
 

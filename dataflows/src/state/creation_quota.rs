@@ -126,6 +126,11 @@ impl QuotaWindow {
         self.creations.back().map_or(i64::MIN, |&(last, _)| last - kept + 1)
     }
 
+    /// The buckets (for memory accounting).
+    pub(super) fn creations(&self) -> &VecDeque<(i64, u32)> {
+        &self.creations
+    }
+
     /// Buckets held (for tests and memory accounting).
     pub fn buckets(&self) -> usize {
         self.creations.len()

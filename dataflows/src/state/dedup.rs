@@ -154,6 +154,11 @@ impl DedupWindow {
         self.used == 0
     }
 
+    /// Ids held (live or expired) and the table's bytes.
+    pub fn footprint(&self) -> (usize, usize) {
+        (self.used, self.slots.capacity() * std::mem::size_of::<Slot>())
+    }
+
     /// Every id held, with its time (expired ones not swept yet included).
     fn entries(&self) -> impl Iterator<Item = (u128, Micros)> + '_ {
         self.slots

@@ -6,6 +6,7 @@ pub mod creation_quota;
 pub mod dedup;
 mod effects;
 mod epoch_facets;
+pub mod footprint;
 mod mutations;
 pub mod noise_gate;
 pub mod project;
@@ -13,6 +14,7 @@ pub mod releases;
 mod row;
 pub mod status_change;
 mod triage;
+mod users;
 
 pub use effects::{Counter, Effects, IngestConfig};
 pub use epoch_facets::EpochFacets;

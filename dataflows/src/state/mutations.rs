@@ -233,19 +233,14 @@ impl ProjectState {
         self.touch(project, parent, effects);
         let child_ids: HashSet<u32> = children.iter().map(|&c| c as u32 + 1).collect();
         let parent_id = parent as u32 + 1;
-        let moved_users: Vec<_> = self
-            .users
-            .iter()
-            .filter(|(short_id, _)| child_ids.contains(short_id))
-            .map(|(_, user)| *user)
-            .collect();
+        let moved_users: Vec<_> = self.users.users_of(|short_id| child_ids.contains(&short_id)).collect();
         let mut new_users = 0;
         for user in moved_users {
-            if self.users.insert((parent_id, user)) {
+            if self.users.insert(parent_id, user) {
                 new_users += 1;
             }
         }
-        self.users.retain(|(short_id, _)| !child_ids.contains(short_id));
+        self.users.retain(|short_id| !child_ids.contains(&short_id));
         for &child in &children {
             self.touch(project, child, effects);
             self.groups[child].lifecycle = Lifecycle::MergedInto(parent as u32);
@@ -298,7 +293,7 @@ impl ProjectState {
                 .retain(|_, state| !matches!(state, HashState::Linked(i) if removed.contains(&owner(*i as usize))));
         }
         let ids: HashSet<u32> = targets.iter().map(|&i| i as u32 + 1).collect();
-        self.users.retain(|(short_id, _)| !ids.contains(short_id));
+        self.users.retain(|short_id| !ids.contains(&short_id));
     }
 
     /// After an occurrence of an ignored group with conditions: when one is met, the group

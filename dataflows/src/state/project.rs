@@ -2,7 +2,7 @@
 //! memory and the groups themselves. Records of one project are applied here one at a time in
 //! log order (semantics.md §4); every step is O(1) or O(log n) in the project's state.
 
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use rustc_hash::FxHashMap as HashMap;
 use std::num::NonZeroU64;
 
 use std::sync::Arc;
@@ -20,7 +20,7 @@ use super::status_change::{apply_status_change, StatusFields};
 use crate::model::time::MICROS_PER_SECOND;
 use crate::model::{
     group_type, GroupHash, GroupStatus, Micros, OccurrenceRecord, Priority, ProjectId, Record, RecordBody, Seq, StatusChangeRecord,
-    Substatus, Symbol,
+    Substatus,
 };
 
 #[derive(Serialize, Deserialize)]
@@ -88,11 +88,11 @@ impl HashState {
 #[derive(Default, Serialize, Deserialize)]
 pub struct ProjectState {
     watermark: Micros,
-    dedup: DedupWindow,
+    pub(super) dedup: DedupWindow,
     pub(super) hashes: HashMap<GroupHash, HashState>,
     pub(super) groups: Vec<GroupState>,
-    quotas: HashMap<u32, QuotaWindow>,
-    pub(super) users: HashSet<(u32, Symbol)>,
+    pub(super) quotas: HashMap<u32, QuotaWindow>,
+    pub(super) users: super::users::UserPairs,
     /// The project's releases in order, for release resolutions.
     pub(super) releases: Releases,
 }
@@ -261,7 +261,7 @@ impl ProjectState {
         let user = occ.user.map_or(0, |u| u.max(1));
         effects.details.push(((key, hour, second as u32, facet_id, user), effects.epoch, 1));
         if let Some(user) = occ.user {
-            if self.users.insert((key.short_id, user)) {
+            if self.users.insert(key.short_id, user) {
                 Arc::make_mut(&mut self.groups[index].row).user_count += 1;
             }
         }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::model::{Level, Texts};
+use crate::model::{Level, Symbol, Texts};
 
 /// An occurrence of `type_id` with `hashes` at `time`; the other fields fixed.
 pub(crate) fn occurrence(type_id: u32, hashes: &[GroupHash], time: Micros) -> OccurrenceRecord {

@@ -157,6 +157,18 @@ impl Releases {
     }
 
     /// Whether `release` has been seen.
+    /// Releases held and their bytes (the table and the parsed versions).
+    pub(super) fn footprint(&self) -> (usize, usize) {
+        let versions: usize = self
+            .keys
+            .values()
+            .filter_map(|k| k.version.as_ref())
+            .map(|v| std::mem::size_of::<Version>() + v.prerelease.len())
+            .sum();
+        let table = super::footprint::table_bytes(self.keys.capacity(), std::mem::size_of::<(Symbol, ReleaseKey)>());
+        (self.keys.len(), table + versions + self.newest_name.len())
+    }
+
     pub fn has(&self, release: Symbol) -> bool {
         self.keys.contains_key(&release)
     }

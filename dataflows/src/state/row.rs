@@ -115,6 +115,11 @@ pub struct RowTexts {
 }
 
 impl RowTexts {
+    /// Bytes of the shared texts' allocation (two counts and the text).
+    pub(super) fn heap_bytes(&self) -> usize {
+        16 + self.all.len()
+    }
+
     /// The texts of a row. The record's texts are one input line's ([`crate::model::Texts`]
     /// bounds them to 4 GiB); longer ones cannot be represented and are cut at a character
     /// boundary below 4 GiB.

@@ -45,7 +45,8 @@ const MAGIC: &[u8] = b"OCCURRENT-CHECKPOINT\n";
 ///     ingest state no longer keeps (group, hour, user).
 /// 11: occurrence details are stored per group as sorted runs (main and late side runs) of
 ///     20-byte entries whose facet is an index into a table of facet ids.
-const FORMAT_VERSION: u32 = 12;
+/// 13: occurrence details' entries are 16 bytes: the user is an index into a table of users.
+const FORMAT_VERSION: u32 = 13;
 /// Checkpoints kept besides the newest, in case the newest turns out unreadable.
 const KEEP: usize = 2;
 

@@ -203,6 +203,10 @@ fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
     if !first_process {
         return Ok(());
     }
+    // The process ends after this: the views are never freed (a leaked reference), since
+    // their teardown freed every group's view, row and details one by one (~450
+    // instructions a group, 2.7 % of a backfill of distinct groups) for the OS to take back.
+    std::mem::forget(Arc::clone(&views));
     let views = views.read().unwrap_or_else(|p| p.into_inner());
     if let Some(out) = &args.dump_issues {
         let mut writer: Box<dyn Write> = if out.as_os_str() == "-" {

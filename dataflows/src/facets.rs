@@ -448,7 +448,10 @@ fn add(split: &mut Vec<(u64, u32, u32)>, updates: &[(u64, u32, isize)]) -> bool 
                     removed = true;
                 }
             }
-            _ if diff > 0 => split.insert(position, (id, hour, diff as u32)),
+            _ if diff > 0 => {
+                crate::views::details::reserve(split);
+                split.insert(position, (id, hour, diff as u32));
+            }
             _ => {}
         }
     }

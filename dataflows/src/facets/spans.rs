@@ -112,7 +112,10 @@ impl Spans {
                     span.first = span.first.min(hour);
                     span.last = span.last.max(hour);
                 }
-                Err(i) => spans.insert(i, span(facets, id, hour)),
+                Err(i) => {
+                    crate::views::details::reserve(spans);
+                    spans.insert(i, span(facets, id, hour));
+                }
             }
         }
         self.bytes = self.bytes + vec_bytes(spans) - before;

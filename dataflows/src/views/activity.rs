@@ -242,7 +242,10 @@ pub(super) fn add_environment_hours(split: &mut Vec<(Symbol, u32, u32)>, updates
                     split.remove(position);
                 }
             }
-            _ if diff > 0 => split.insert(position, (env, hour, diff as u32)),
+            _ if diff > 0 => {
+                super::details::reserve(split);
+                split.insert(position, (env, hour, diff as u32));
+            }
             _ => {}
         }
     }

@@ -4,10 +4,12 @@
 //! it cuts, the first and last counted second, and distinct users under any selection of
 //! facets.
 //!
-//! A stored entry is `[hour, second | count << 12, facet index, user low, user high]` (20
-//! bytes): one per distinct (hour, second, facet, user) of the group, so about one per
-//! occurrence. Facet ids (64-bit hashes) are kept once in a table and entries carry their
-//! index. A group with one entry (most groups at 1M groups) keeps it inline in a dense vector
+//! A stored entry is `[hour, second | count << 12, facet index, user index]` (16 bytes): one
+//! per distinct (hour, second, facet, user) of the group, so about one per occurrence. Facet
+//! ids and users (64-bit hashes) are kept once in tables and entries carry their index (the
+//! 1M-line input with 1M users has ~26K distinct users for ~775K entries). The users' table
+//! is compacted at each retention cut, keeping the indexes' order, so it holds only users
+//! that some entry names and the runs stay sorted. A group with one entry (most groups at 1M groups) keeps it inline in a dense vector
 //! by group index; groups with more keep sorted runs, in a slab whose slot the group's inline
 //! entry names (no hash lookup per occurrence):
 //!
@@ -30,6 +32,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 mod read;
 mod stored;
+mod users;
 use stored::StoredDetails;
 #[cfg(test)]
 mod tests;
@@ -40,14 +43,15 @@ pub use read::{hours_of, GroupDetails, Iter};
 /// `[hour, second | count << 12, facet low, facet high, user low, user high]`.
 pub type Entry = [u32; 6];
 
-/// A stored entry: `[hour, second | count << 12, facet index, user low, user high]`.
-type Packed = [u32; 5];
+/// A stored entry: `[hour, second | count << 12, facet index, user index]` (user index 0:
+/// no user).
+type Packed = [u32; 4];
 
 /// `first[i][0]` of a group without entries.
 const NONE: u32 = u32::MAX;
 /// `first[i][0]` of a group whose entries are in `many` (`first[i][1]` is their slot).
 const MANY: u32 = u32::MAX - 1;
-const EMPTY: Packed = [NONE, 0, 0, 0, 0];
+const EMPTY: Packed = [NONE, 0, 0, 0];
 const SECOND_BITS: u32 = 12;
 const SECOND_MASK: u32 = (1 << SECOND_BITS) - 1;
 /// Largest count an entry holds; more occurrences of the same (hour, second, facet, user)
@@ -99,9 +103,9 @@ pub fn epoch_second(e: &Entry) -> i64 {
     i64::from(hour(e)) * 3600 + i64::from(second(e))
 }
 
-/// The order of stored entries: time first (the facet index and user only separate keys).
-fn key(p: &Packed) -> (u32, u32, u32, u32, u32) {
-    (p[0], p[1] & SECOND_MASK, p[2], p[4], p[3])
+/// The order of stored entries: time first (the facet and user indexes only separate keys).
+fn key(p: &Packed) -> (u32, u32, u32, u32) {
+    (p[0], p[1] & SECOND_MASK, p[2], p[3])
 }
 
 fn packed_count(p: &Packed) -> u32 {
@@ -121,8 +125,10 @@ fn bump(p: &mut Packed, n: u64) -> u64 {
 }
 
 /// Room for one more entry. Grows by a quarter, not double: a run lives for the whole
-/// retention, and the copies stay amortised O(1) per entry.
-fn reserve(run: &mut Vec<Packed>) {
+/// retention, and the copies stay amortised O(1) per entry. Also used by the other sorted
+/// series that live as long (`FacetHours`' split series and spans, `environment_hours`):
+/// doubling left a third of their capacity unused on average.
+pub(crate) fn reserve<T>(run: &mut Vec<T>) {
     if run.len() == run.capacity() {
         run.reserve_exact(run.len() / 4 + 4);
     }
@@ -310,6 +316,8 @@ pub struct Details {
     free: Vec<u32>,
     /// Facet ids by the index entries carry.
     facets: Vec<u64>,
+    /// Users by the index entries carry; `users[0]` is 0 (no user) once anything is stored.
+    users: Vec<u64>,
     /// Index of each facet id in `facets` (rebuilt after a restore).
     #[serde(skip)]
     facet_index: HashMap<u64, u32>,
@@ -319,6 +327,12 @@ pub struct Details {
     /// The last facet packed, with its index (an epoch's occurrences mostly share a few).
     #[serde(skip)]
     last_facet: Option<(u64, u32)>,
+    /// Index of each user in `users` (rebuilt after a restore or a compaction).
+    #[serde(skip)]
+    user_index: HashMap<u64, u32>,
+    /// The last user packed, with its index (bursts of one user).
+    #[serde(skip)]
+    last_user: Option<(u64, u32)>,
 }
 
 impl Details {
@@ -343,7 +357,7 @@ impl Details {
                 (self.many.len() - 1) as u32
             }
         };
-        self.first[index as usize] = [MANY, slot, 0, 0, 0];
+        self.first[index as usize] = [MANY, slot, 0, 0];
     }
 
     /// Takes the runs of the group at `index` (marked `MANY`) out of their slot, which is
@@ -365,10 +379,10 @@ impl Details {
             None => GroupDetails::empty(),
             Some(e) if e[0] == NONE => GroupDetails::empty(),
             Some(e) if e[0] == MANY => match self.many.get(e[1] as usize) {
-                Some(runs) => GroupDetails::new(&self.facets, &runs.main, &runs.side),
+                Some(runs) => GroupDetails::new(&self.facets, &self.users, &runs.main, &runs.side),
                 None => GroupDetails::empty(),
             },
-            Some(e) => GroupDetails::new(&self.facets, std::slice::from_ref(e), &[]),
+            Some(e) => GroupDetails::new(&self.facets, &self.users, std::slice::from_ref(e), &[]),
         }
     }
 
@@ -385,6 +399,8 @@ impl Details {
             + many
             + self.facets.capacity() * 8
             + self.facet_index.capacity() * 8 / 7 * 16
+            + self.users.capacity() * 8
+            + self.user_index.capacity() * 8 / 7 * 16
     }
 
     fn many_bytes(&mut self) -> &mut usize {
@@ -394,12 +410,16 @@ impl Details {
         self.many_bytes.get_or_insert(0)
     }
 
-    /// The stored form of `e` (its count ignored), its facet id replaced by its index.
+    /// The stored form of `e` (its count ignored), its facet id and user replaced by their
+    /// indexes.
     fn pack(&mut self, e: &Entry) -> Packed {
-        let id = facet(e);
+        [e[0], e[1] & SECOND_MASK, self.facet_slot(facet(e)), self.user_slot(user(e))]
+    }
+
+    fn facet_slot(&mut self, id: u64) -> u32 {
         if let Some((last, index)) = self.last_facet {
             if last == id {
-                return [e[0], e[1] & SECOND_MASK, index, e[4], e[5]];
+                return index;
             }
         }
         if self.facet_index.len() != self.facets.len() {
@@ -411,7 +431,7 @@ impl Details {
             self.facets.push(id);
         }
         self.last_facet = Some((id, index));
-        [e[0], e[1] & SECOND_MASK, index, e[4], e[5]]
+        index
     }
 
     /// Adds `diff` occurrences of `e`'s key (its count is ignored) to the group at `index`.
@@ -566,6 +586,7 @@ impl Details {
             self.unlist(index);
         }
         self.many_bytes = None;
+        self.compact_users();
         oldest
     }
 }

@@ -7,6 +7,7 @@ use super::{key, Entry, Packed, SECOND_MASK};
 #[derive(Clone, Copy, Default)]
 pub struct GroupDetails<'v> {
     facets: &'v [u64],
+    users: &'v [u64],
     main: &'v [Packed],
     side: &'v [Vec<Packed>],
 }
@@ -58,8 +59,8 @@ impl<'v> GroupDetails<'v> {
         GroupDetails::default()
     }
 
-    pub(super) fn new(facets: &'v [u64], main: &'v [Packed], side: &'v [Vec<Packed>]) -> GroupDetails<'v> {
-        GroupDetails { facets, main, side }
+    pub(super) fn new(facets: &'v [u64], users: &'v [u64], main: &'v [Packed], side: &'v [Vec<Packed>]) -> GroupDetails<'v> {
+        GroupDetails { facets, users, main, side }
     }
 
     /// Whether the group has no entries at all.
@@ -94,6 +95,7 @@ impl<'v> GroupDetails<'v> {
         };
         Iter {
             facets: self.facets,
+            users: self.users,
             one,
             more,
         }
@@ -118,7 +120,7 @@ impl<'v> GroupDetails<'v> {
         for run in std::iter::once(self.main).chain(self.side.iter().map(Vec::as_slice)) {
             for p in within(run, range) {
                 let second = i64::from(p[0]) * 3600 + i64::from(p[1] & SECOND_MASK);
-                if !f(second, p[2], u64::from(p[3]) | (u64::from(p[4]) << 32)) {
+                if !f(second, p[2], self.users.get(p[3] as usize).copied().unwrap_or(0)) {
                     return;
                 }
             }
@@ -139,6 +141,7 @@ pub fn hours_of(all: GroupDetails<'_>, range: (u32, u32)) -> Iter<'_> {
 /// Entries in time order (also from the back), decoded.
 pub struct Iter<'v> {
     facets: &'v [u64],
+    users: &'v [u64],
     /// The only run with entries in the range…
     one: &'v [Packed],
     /// …or, when several have, their slices (merged while reading).
@@ -153,7 +156,8 @@ impl Iter<'_> {
 
     fn decode(&self, p: &Packed) -> Entry {
         let id = self.facets.get(p[2] as usize).copied().unwrap_or(0);
-        [p[0], p[1], id as u32, (id >> 32) as u32, p[3], p[4]]
+        let user = self.users.get(p[3] as usize).copied().unwrap_or(0);
+        [p[0], p[1], id as u32, (id >> 32) as u32, user as u32, (user >> 32) as u32]
     }
 }
 

@@ -1,5 +1,6 @@
-//! The checkpoint form of [`Details`]: the groups' runs by group index, as before the slab
-//! (the format is unchanged); a restore gives them slots again.
+//! The checkpoint form of [`Details`]: the groups' runs by group index, as before the slab;
+//! a restore gives them slots again. The users' table follows the facets' (checkpoint format
+//! 13: entries carry a user index since).
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -11,6 +12,7 @@ pub(super) struct StoredDetails {
     first: Vec<Packed>,
     many: HashMap<u32, Runs>,
     facets: Vec<u64>,
+    users: Vec<u64>,
 }
 
 impl From<StoredDetails> for Details {
@@ -18,6 +20,7 @@ impl From<StoredDetails> for Details {
         let mut details = Details {
             first: stored.first,
             facets: stored.facets,
+            users: stored.users,
             ..Details::default()
         };
         // In group order, so that a restore lays the slab out the same way every time.
@@ -37,10 +40,11 @@ impl From<StoredDetails> for Details {
 impl serde::Serialize for Details {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut out = serializer.serialize_struct("Details", 3)?;
+        let mut out = serializer.serialize_struct("Details", 4)?;
         out.serialize_field("first", &self.first)?;
         out.serialize_field("many", &RunsByGroup(self))?;
         out.serialize_field("facets", &self.facets)?;
+        out.serialize_field("users", &self.users)?;
         out.end()
     }
 }

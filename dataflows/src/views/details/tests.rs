@@ -235,7 +235,7 @@ fn the_hour_range_search_gallops_to_the_binary_searches_answer() {
     for len in [0usize, 1, 2, 3, 5, 64, 65, 1000] {
         let mut hours: Vec<u32> = (0..len).map(|_| 100 + next(50) as u32).collect();
         hours.sort_unstable();
-        let run: Vec<[u32; 5]> = hours.iter().map(|&h| [h, 0, 0, 0, 0]).collect();
+        let run: Vec<Packed> = hours.iter().map(|&h| [h, 0, 0, 0]).collect();
         for _ in 0..300 {
             let (a, b) = (95 + next(60) as u32, 95 + next(60) as u32);
             let (first, last) = (a.min(b), a.max(b));
@@ -287,4 +287,59 @@ fn a_checkpoint_of_the_slab_restores_every_groups_entries() {
     let counted = restored.heap_bytes();
     restored.many_bytes = None;
     assert_eq!(restored.heap_bytes(), counted);
+}
+
+/// Entries carry an index into the users' table; a retention cut drops the users no entry
+/// names any more and keeps the others' order, so the runs stay sorted and later
+/// occurrences (of kept, dropped and new users) find and extend the right entries.
+#[test]
+fn a_cut_compacts_the_users_table_in_order() {
+    let mut details = Details::default();
+    // Users 1000..1040 in hour 10, users 2000..2010 and 1030..1040 again in hour 11, in
+    // an order that is not the users' (the table is in first-seen order).
+    for (i, user) in (1000..1040u64).rev().enumerate() {
+        details.add(0, entry(10, i as u32, 7, user), 1);
+    }
+    details.add(1, entry(10, 0, 7, 0), 1);
+    for user in (2000..2010u64).chain(1030..1040) {
+        details.add(0, entry(11, 5, 7, user), 1);
+        details.add(2, entry(11, 5, 7, user), 1);
+    }
+    assert_eq!(details.users.len(), 1 + 50);
+    details.retain_from(11);
+    // Kept: 1030..1040 and 2000..2010 (and index 0, no user).
+    assert_eq!(details.users.len(), 1 + 20);
+    let mut kept = details.users[1..].to_vec();
+    kept.sort_unstable();
+    assert_eq!(kept, (1030..1040).chain(2000..2010).collect::<Vec<u64>>());
+    assert!(details.of(1).is_empty());
+    for user in [1035u64, 2003, 1000, 5000] {
+        details.add(0, entry(11, 5, 7, user), 2);
+    }
+    let users = |g: u32| -> Vec<(u64, u32)> {
+        let mut got: Vec<(u64, u32)> = details.of(g).iter().map(|e| (user(&e), count(&e))).collect();
+        got.sort_unstable();
+        got
+    };
+    let mut want: Vec<(u64, u32)> = (1030..1040).chain(2000..2010).map(|u| (u, 1)).collect();
+    want.extend([(1000, 2), (5000, 2)]);
+    for (u, n) in &mut want {
+        if *u == 1035 || *u == 2003 {
+            *n = 3;
+        }
+    }
+    want.sort_unstable();
+    assert_eq!(users(0), want, "one entry per key: kept users' entries were found again");
+    assert_eq!(details.of(0).len(), 22);
+    assert_eq!(users(2).len(), 20);
+    // Each run is sorted by its stored key after the remap.
+    for (_, runs) in details.listed() {
+        for run in std::iter::once(&runs.main).chain(&runs.side) {
+            assert!(run.windows(2).all(|w| key(&w[0]) < key(&w[1])));
+        }
+    }
+    // No user left: the table keeps only "no user".
+    details.add(3, entry(20, 0, 7, 0), 1);
+    details.retain_from(20);
+    assert_eq!(details.users, vec![0]);
 }

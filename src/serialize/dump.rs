@@ -18,77 +18,10 @@ use super::{group_metadata, GroupMetadata};
 use crate::config::Catalog;
 use crate::serialize_triage::TriageFields;
 
-/// Whether `serde_json` escapes `byte` in a string: `"`, `\` and the control characters
-/// below U+0020 (U+007F, U+2028 and all other non-ASCII pass through unchanged).
-#[inline(always)]
-fn needs_escape(byte: u8) -> bool {
-    byte < 0x20 || byte == b'"' || byte == b'\\'
-}
-
-/// Whether any of the eight bytes of `word` needs escaping (exact: no false positives).
-#[inline(always)]
-fn word_needs_escape(word: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // A byte below 0x20: the classic `hasless(x, n)` test, exact for n ≤ 128; a byte equal
-    // to `c`: `haszero(x ^ c·ONES)`. Both ignore bytes ≥ 0x80 (`& !word`, `& !x`), which
-    // are never `"`, `\` or controls.
-    let below = word.wrapping_sub(ONES * 0x20) & !word;
-    let quote = word ^ (ONES * u64::from(b'"'));
-    let backslash = word ^ (ONES * u64::from(b'\\'));
-    let quote = quote.wrapping_sub(ONES) & !quote;
-    let backslash = backslash.wrapping_sub(ONES) & !backslash;
-    (below | quote | backslash) & HIGH != 0
-}
-
-/// Appends `text` as a JSON string, escaped as `serde_json` escapes it: runs of bytes that
-/// need nothing are copied whole, found eight bytes at a time.
-pub(crate) fn string(out: &mut Vec<u8>, text: &str) {
-    out.push(b'"');
-    escaped(out, text);
-    out.push(b'"');
-}
-
+/// `text` as a JSON string, quoted and escaped as `serde_json` writes it.
+pub(crate) use dataflows::model::json_string::push_string as string;
 /// `text`'s escaped bytes, without the quotes.
-fn escaped(out: &mut Vec<u8>, text: &str) {
-    let bytes = text.as_bytes();
-    let mut run = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if let Some(word) = bytes[i..].first_chunk::<8>() {
-            if !word_needs_escape(u64::from_le_bytes(*word)) {
-                i += 8;
-                continue;
-            }
-        }
-        let byte = bytes[i];
-        if needs_escape(byte) {
-            out.extend_from_slice(&bytes[run..i]);
-            escape(out, byte);
-            run = i + 1;
-        }
-        i += 1;
-    }
-    out.extend_from_slice(&bytes[run..]);
-}
-
-fn escape(out: &mut Vec<u8>, byte: u8) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let short = match byte {
-        b'"' => b'"',
-        b'\\' => b'\\',
-        0x08 => b'b',
-        0x0c => b'f',
-        b'\n' => b'n',
-        b'\r' => b'r',
-        b'\t' => b't',
-        _ => {
-            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0xf)]]);
-            return;
-        }
-    };
-    out.extend_from_slice(&[b'\\', short]);
-}
+use dataflows::model::json_string::{needs_escape, push_escaped as escaped};
 
 fn signed(out: &mut Vec<u8>, n: i64) {
     if n < 0 {

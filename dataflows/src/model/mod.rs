@@ -2,6 +2,7 @@
 
 pub mod block;
 pub mod grouptype;
+pub mod json_string;
 pub mod mutation;
 pub mod record;
 pub mod status;

@@ -1,5 +1,5 @@
 //! A census of live heap allocations by requested size, for breaking down resident memory
-//! (`--features alloc-census`; BENCHMARKS.md, memory per group). Wraps mimalloc and counts
+//! (`--features alloc-census`; docs/benchmark-history.md, memory per group). Wraps mimalloc and counts
 //! every allocation's requested and usable bytes in a histogram (exact sizes up to 4 KiB, then
 //! powers of two); with `OCCURRENT_ALLOC_CENSUS=PATH` a thread rewrites PATH every second, and
 //! PATH.peak whenever the live total is the highest seen so far.

@@ -4,7 +4,7 @@
 //! reallocates large per-epoch buffers all the time, so purged pages were faulted in and zeroed
 //! again by the kernel: with purging off, a 1M-line backfill has half the page faults, for ~5%
 //! more peak resident memory (the CPU saving, 1–12% across run sets, was within the noise of
-//! a loaded machine: BENCHMARKS.md, session 5). A server keeps the default, so memory it no
+//! a loaded machine: docs/benchmark-history.md, session 5). A server keeps the default, so memory it no
 //! longer needs goes back to the system.
 
 use std::ffi::{c_int, c_long};
@@ -42,7 +42,7 @@ pub fn disable_purging() -> bool {
 /// gives the free top of a heap back to the kernel past a threshold that adapts to the sizes
 /// freed, and serves large requests with mmap below one that adapts too: a backfill's fetch
 /// buffers were faulted in and zeroed again and again (with `queued.min.messages` at 10,000,
-/// ~10,000 of the ~40,000 page faults per 1M messages; BENCHMARKS.md, Kafka, session 6).
+/// ~10,000 of the ~40,000 page faults per 1M messages; docs/benchmark-history.md, Kafka, session 6).
 /// Fixed thresholds keep that memory for the rest of a bounded run. glibc only (elsewhere
 /// nothing to do); returns whether it did.
 pub fn keep_c_heap() -> bool {

@@ -160,7 +160,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         // for every block, an `Advance` to each worker): two blocks or so with two workers.
         // Each queued block of a mapped file holds its pages (~11 MB) in the process, so more
         // lookahead only raised peak RSS (16 messages: 50–100 MiB more on the 10M-line inputs,
-        // at the same CPU time; BENCHMARKS.md, session 7).
+        // at the same CPU time; docs/benchmark-history.md, session 7).
         let (tx, rx) = sync_channel::<Feed>(2 * IN_FLIGHT_PER_WORKER as usize);
         senders.push(tx);
         receivers.push(Some(rx));

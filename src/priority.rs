@@ -1,6 +1,6 @@
 //! `run --ingest-nice N` (1–19): ingest threads (the feeder and the dataflow workers) run at
 //! that niceness, so that on a busy machine a request thread that wakes up gets a core before
-//! them (see BENCHMARKS.md, issues-list latency, session 6). 0: unchanged. Linux only
+//! them (see docs/benchmark-history.md, issues-list latency, session 6). 0: unchanged. Linux only
 //! (elsewhere ignored); lowering priority needs no privilege.
 //!
 //! `run --api-nice N` (−20–0): the API's threads run at that niceness, above the ingest

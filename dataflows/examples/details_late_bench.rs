@@ -1,4 +1,4 @@
-//! Cost of late occurrences in the per-group details (BENCHMARKS.md, "Occurrence details"):
+//! Cost of late occurrences in the per-group details (docs/benchmark-history.md, "Session 9 (branch `s9-details`)"):
 //! N distinct occurrences inserted into one group in reverse time order (every one late),
 //! with the runs of `views::details` against one sorted list (the storage before session 9,
 //! re-implemented here: an insert moves every later entry of the group).

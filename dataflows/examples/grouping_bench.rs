@@ -1,5 +1,5 @@
 //! Grouping throughput on one core, against plain JSON parsing of the same lines in the same
-//! run (BENCHMARKS.md, "Grouping"):
+//! run (docs/benchmark-history.md, "Error events: grouping and backfill"):
 //!
 //! ```sh
 //! cargo run --release -p dataflows --example grouping_bench -- events.jsonl [runs]

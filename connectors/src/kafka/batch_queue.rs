@@ -2,7 +2,7 @@
 //!
 //! rdkafka's `PartitionQueue::poll` pops one message per call, and each call takes the
 //! queue's lock, reads the clock and builds an event: at a million messages that cost the
-//! feeder about as much CPU as copying the payloads (see BENCHMARKS.md, Kafka). The batch call
+//! feeder about as much CPU as copying the payloads (see docs/benchmark-history.md, Kafka). The batch call
 //! (`rd_kafka_consume_batch_queue`) pops everything queued under one lock. Messages stay
 //! owned by librdkafka until destroyed, so a message read past a chunk's end stays in the
 //! batch for the next chunk instead of being copied aside, and a message taken into a chunk

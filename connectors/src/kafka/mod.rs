@@ -87,7 +87,7 @@ pub const FETCH_SETTINGS: &[(&str, &str)] = &[
     // Prefetch 10,000 messages per partition, not the default 100,000: a backfill's queues
     // are always full, and librdkafka's buffers for 400,000 messages (~300 MB here) came from
     // glibc's heap, grown and given back over and over: ~110,000 page faults per 1M messages
-    // in librdkafka's broker thread, against ~45,000 (BENCHMARKS.md, Kafka, session 6).
+    // in librdkafka's broker thread, against ~45,000 (docs/benchmark-history.md, Kafka, session 6).
     ("queued.min.messages", "10000"),
 ];
 

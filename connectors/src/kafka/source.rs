@@ -76,7 +76,7 @@ pub struct Chunk {
 
 /// A chunk's messages, held as librdkafka decoded them (decompressed fetch buffers) until the
 /// workers are done with its blocks: copying them into one buffer cost the reader a copy and
-/// a first touch of every byte (most of the feeder's CPU; BENCHMARKS.md, Kafka, session 7).
+/// a first touch of every byte (most of the feeder's CPU; docs/benchmark-history.md, Kafka, session 7).
 #[derive(Default)]
 pub struct ChunkMessages {
     // Dropped before the client: librdkafka wants every message destroyed before the client

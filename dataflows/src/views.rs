@@ -162,8 +162,12 @@ impl IssueViews {
     }
 
     /// The group's index, creating its view if needed (one hash lookup).
+    #[inline]
     fn index_of(&mut self, key: GroupKey) -> u32 {
-        self.index.get_or_insert(&mut self.groups, key)
+        match self.index.find_complete(&self.groups, key) {
+            Some(index) => index,
+            None => self.index.insert_missing(&mut self.groups, key),
+        }
     }
 
     /// The group's index, if it has a view.

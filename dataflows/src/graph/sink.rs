@@ -66,11 +66,14 @@ fn slices<D>(containers: Vec<Vec<(D, u64, isize)>>, slicing: Slicing<D>) -> Vec<
         }
     }
     let mut out: Vec<Vec<(D, u64, isize)>> = sizes.iter().map(|&n| Vec::with_capacity(n)).collect();
-    let mut which = which.into_iter();
+    let mut from = 0;
     for container in containers {
-        for (update, slice) in container.into_iter().zip(which.by_ref()) {
+        let to = from + container.len();
+        // Zipped with a slice (not an iterator over `which`): the pair is indexed in step.
+        for (update, &slice) in container.into_iter().zip(&which[from..to]) {
             out[slice as usize].push(update);
         }
+        from = to;
     }
     out.retain(|slice| !slice.is_empty());
     out

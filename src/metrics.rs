@@ -127,8 +127,15 @@ impl Metrics {
     }
 
     pub fn record_dead_letter(&self, reason: &str) {
+        let kind = reason_kind(reason);
         let mut counts = self.dead_letters.lock().unwrap_or_else(|p| p.into_inner());
-        *counts.entry(reason_kind(reason)).or_default() += 1;
+        // A kind seen before (all but a few letters) is counted without allocating its name.
+        match counts.get_mut(kind) {
+            Some(count) => *count += 1,
+            None => {
+                counts.insert(kind.to_owned(), 1);
+            }
+        }
     }
 
     pub fn record_checkpoint(&self, seconds: f64, bytes: u64) {
@@ -276,12 +283,19 @@ impl Metrics {
 
 /// A reason without its particulars (`unknown group type 9999` → `unknown group type`), so
 /// the label has few values.
-fn reason_kind(reason: &str) -> String {
+fn reason_kind(reason: &str) -> &str {
+    // The cut characters are ASCII, so a byte position is a character boundary.
     let cut = reason
-        .find(|c: char| c.is_ascii_digit() || matches!(c, ':' | '`' | '"' | '\''))
+        .bytes()
+        .position(|b| b.is_ascii_digit() || matches!(b, b':' | b'`' | b'"' | b'\''))
         .unwrap_or(reason.len());
     let kind = reason[..cut].trim();
-    if kind.is_empty() { "other" } else { kind }.chars().take(60).collect()
+    let kind = if kind.is_empty() { "other" } else { kind };
+    // At most 60 characters.
+    match kind.char_indices().nth(60) {
+        Some((end, _)) => &kind[..end],
+        None => kind,
+    }
 }
 
 fn escape(value: &str) -> String {
@@ -298,6 +312,9 @@ mod tests {
         assert_eq!(reason_kind("missing field `issue_title`"), "missing field");
         assert_eq!(reason_kind("invalid JSON at column 17"), "invalid JSON at column");
         assert_eq!(reason_kind("42"), "other");
+        let long = "é".repeat(70);
+        assert_eq!(reason_kind(&long), "é".repeat(60), "60 characters, not bytes");
+        assert_eq!(reason_kind(&"x".repeat(60)), "x".repeat(60));
     }
 
     #[test]

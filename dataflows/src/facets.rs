@@ -174,8 +174,14 @@ impl FacetHours {
     /// the last facet interned hit 7 % of the calls on a 100K-line slice: not kept.)
     pub fn intern(&mut self, facet: &Facet) -> u64 {
         let id = facet.id();
-        self.facets.entry(id).or_insert(*facet);
+        self.intern_as(facet, id);
         id
+    }
+
+    /// [`FacetHours::intern`] of a facet whose id (`facet.id()`) is known.
+    pub fn intern_as(&mut self, facet: &Facet, id: u64) {
+        debug_assert_eq!(id, facet.id());
+        self.facets.entry(id).or_insert(*facet);
     }
 
     /// Applies one epoch's facet hours of the group at `index`; `hourly` is the group's

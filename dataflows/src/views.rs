@@ -97,6 +97,12 @@ pub struct IssueViews {
     /// Every environment ever seen, with the projects it was seen in (sorted): Sentry's
     /// `Environment` rows, which outlive the groups (an unknown `environment=` is a 404).
     environment_projects: HashMap<Symbol, Vec<crate::model::ProjectId>>,
+    /// The (environment, project) pairs noted in `environment_projects` by this process
+    /// (`sets::note_environment`): one probe per group gaining an environment instead of
+    /// the environment's entry and a binary search of its projects. Not checkpointed (a
+    /// pair missing here is looked up in `environment_projects`).
+    #[serde(skip)]
+    environments_noted: rustc_hash::FxHashSet<(Symbol, crate::model::ProjectId)>,
     /// Each occurrence's second, facet and user, for the edges of windows and users under
     /// facet selections (`details.rs`).
     details: details::Details,
@@ -162,8 +168,12 @@ impl IssueViews {
     }
 
     /// The group's index, creating its view if needed (one hash lookup).
+    #[inline]
     fn index_of(&mut self, key: GroupKey) -> u32 {
-        self.index.get_or_insert(&mut self.groups, key)
+        match self.index.find_complete(&self.groups, key) {
+            Some(index) => index,
+            None => self.index.insert_missing(&mut self.groups, key),
+        }
     }
 
     /// The group's index, if it has a view.

@@ -234,7 +234,7 @@ fn add_group(views: &mut IssueViews, rng: &mut StdRng, key: GroupKey, seq: u64) 
             _ => rng.random_range(first_hour..=last_hour),
         };
         let facet = facets[rng.random_range(0..facets.len())];
-        activity.push((Activity::Occurrences(key, facet, hour), seq, 1));
+        activity.push((Activity::occurrences(key, facet, hour), seq, 1));
         let user = if rng.random_bool(0.6) { rng.random_range(1..6u64) } else { 0 };
         users.push(((key, hour, rng.random_range(0..3600u32), facet.id(), user), seq, 1));
     }

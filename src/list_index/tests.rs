@@ -80,7 +80,7 @@ fn add_group(views: &mut IssueViews, rng: &mut StdRng, key: GroupKey, seq: u64, 
             level: Level::Error,
             tags: None,
         };
-        activity.push((Activity::Occurrences(key, facet, hour), epoch, 1));
+        activity.push((Activity::occurrences(key, facet, hour), epoch, 1));
         // The occurrence's second, within the group's lifetime.
         let hour_start = Micros::from(hour) * HOUR_MICROS;
         let lo = hour_start.max(first_seen) / 1_000_000;
@@ -163,7 +163,7 @@ fn add_tied_group(views: &mut IssueViews, key: GroupKey, seq: u64, at: Micros) -
         level: Level::Error,
         tags: None,
     };
-    views.apply_activity(vec![(Activity::Occurrences(key, facet, hour), 0, 1)]);
+    views.apply_activity(vec![(Activity::occurrences(key, facet, hour), 0, 1)]);
     let second = (at / 1_000_000 - i64::from(hour) * 3600) as u32;
     views.apply_details(vec![((key, hour, second, facet.id(), 1), 0, 1)]);
     let row = Arc::new(GroupRow {

@@ -162,7 +162,7 @@ pub fn ingest<'scope>(
                 let mut activity: Updates<Activity> = Vec::with_capacity(effects.facet_hours.len());
                 effects
                     .facet_hours
-                    .drain(|key, facet, hour, n| activity.push((Activity::Occurrences(key, facet, hour), epoch, n)));
+                    .drain(|key, facet, id, hour, n| activity.push((Activity::Occurrences(key, facet, id, hour), epoch, n)));
                 let counters: Updates<Counter> = effects.counters.drain().map(|(k, n)| (k, epoch, n)).collect();
                 give(groups_out, &caps[0], group_updates);
                 give(activity_out, &caps[1], activity);

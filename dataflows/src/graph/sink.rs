@@ -15,6 +15,7 @@ use timely::scheduling::Activator;
 
 use super::epoch_of;
 
+pub use super::dead_letters::dead_letter_json;
 use crate::model::block::DeadLetter;
 use crate::state::GroupKey;
 use crate::views::IssueViews;
@@ -53,9 +54,26 @@ fn slices<D>(containers: Vec<Vec<(D, u64, isize)>>, slicing: Slicing<D>) -> Vec<
         _ => return vec![concat(containers)],
     };
     let count = total.div_ceil(SLICE);
-    let mut out: Vec<Vec<(D, u64, isize)>> = (0..count).map(|_| Vec::with_capacity(SLICE + SLICE / 4)).collect();
-    for update in containers.into_iter().flatten() {
-        out[slice_of(key_of(&update.0), count)].push(update);
+    // Each update's slice first, so that every slice is allocated at its size: a group with
+    // many updates (a busy group's details) overflowed a slice's estimate and regrew it.
+    let mut sizes = vec![0usize; count];
+    let mut which: Vec<u32> = Vec::with_capacity(total);
+    for container in &containers {
+        for update in container {
+            let slice = slice_of(key_of(&update.0), count);
+            sizes[slice] += 1;
+            which.push(slice as u32);
+        }
+    }
+    let mut out: Vec<Vec<(D, u64, isize)>> = sizes.iter().map(|&n| Vec::with_capacity(n)).collect();
+    let mut from = 0;
+    for container in containers {
+        let to = from + container.len();
+        // Zipped with a slice (not an iterator over `which`): the pair is indexed in step.
+        for (update, &slice) in container.into_iter().zip(&which[from..to]) {
+            out[slice as usize].push(update);
+        }
+        from = to;
     }
     out.retain(|slice| !slice.is_empty());
     out
@@ -310,35 +328,6 @@ impl<W: Write + Send> DeadLetterWriter for JsonLinesDeadLetters<W> {
     fn flush(&mut self) -> std::io::Result<()> {
         self.0.flush()
     }
-}
-
-/// A dead letter as one JSON object (no newline). The keys are in sorted order, as
-/// `serde_json`'s map writes them; it is built as text because building a `Value` map per
-/// letter was most of the cost of writing dead letters.
-pub fn dead_letter_json(letter: &DeadLetter) -> Vec<u8> {
-    use base64::Engine;
-    let mut out = Vec::with_capacity(letter.raw.len() + letter.source.len() + letter.reason.len() + 96);
-    // Writing into a Vec cannot fail.
-    let _ = write!(out, "{{\"line\":{},\"offset\":{}", letter.line, letter.offset);
-    if let Some(partition) = letter.partition {
-        let _ = write!(out, ",\"partition\":{partition}");
-    }
-    match std::str::from_utf8(&letter.raw) {
-        Ok(text) => {
-            out.extend_from_slice(b",\"raw\":");
-            let _ = serde_json::to_writer(&mut out, text);
-        }
-        Err(_) => {
-            out.extend_from_slice(b",\"raw_base64\":");
-            let _ = serde_json::to_writer(&mut out, &base64::engine::general_purpose::STANDARD.encode(&letter.raw));
-        }
-    }
-    out.extend_from_slice(b",\"reason\":");
-    let _ = serde_json::to_writer(&mut out, &letter.reason);
-    out.extend_from_slice(b",\"source\":");
-    let _ = serde_json::to_writer(&mut out, &letter.source);
-    out.push(b'}');
-    out
 }
 
 pub fn write_dead_letters<'scope>(letters: Stream<'scope, u64, Vec<DeadLetter>>, sink: DeadLetterSink) -> Stream<'scope, u64, Vec<()>> {

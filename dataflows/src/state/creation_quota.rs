@@ -87,7 +87,11 @@ impl QuotaWindow {
             self.from += 1;
             self.sum -= u64::from(n);
         }
-        // Less the buckets after `last` (none for a check at or after the latest bucket).
+        // Less the buckets after `last`: none for a check at or after the latest bucket (the
+        // common case, decided without building the deque's range iterator).
+        if creations.back().is_none_or(|&(b, _)| b <= last) {
+            return self.sum;
+        }
         let after: u64 = creations
             .range(self.from..)
             .rev()

@@ -131,12 +131,12 @@ impl EpochFacets {
     /// Every (group, facet, hour) with its occurrences, each group's together; then empties
     /// the epoch (keeping the memory). The groups' heads must be reset before the next
     /// epoch (`GroupState` does so when a group is first touched in an epoch).
-    pub fn drain(&mut self, mut out: impl FnMut(GroupKey, Facet, u32, isize)) {
+    pub fn drain(&mut self, mut out: impl FnMut(GroupKey, Facet, u64, u32, isize)) {
         for &head in &self.heads {
             let mut at = head;
             while at != NONE {
                 let entry = &self.entries[at as usize];
-                out(entry.key, entry.facet, entry.hour, entry.count);
+                out(entry.key, entry.facet, entry.id, entry.hour, entry.count);
                 at = entry.next;
             }
         }
@@ -179,7 +179,10 @@ mod tests {
                 *expected.entry((key, f, hour)).or_default() += 1;
             }
             let mut got: Vec<(GroupKey, Facet, u32, isize)> = Vec::new();
-            epoch.drain(|k, f, h, n| got.push((k, f, h, n)));
+            epoch.drain(|k, f, id, h, n| {
+                assert_eq!(id, f.id());
+                got.push((k, f, h, n))
+            });
             assert!(epoch.is_empty(), "round {round}");
             // Groups in first-touched order, each together.
             let order: Vec<u32> = got.iter().map(|e| e.0.short_id).collect();

@@ -209,16 +209,16 @@ impl ProjectState {
             }
             None if group_type.is_event_grouped() => {
                 // Sentry's error path: no noise gate, no creation quota (semantics §4.3).
-                self.create(project, seq, occ, group_type.default_priority, effects)
+                self.create(project, seq, occ, group_type.default_priority, false, effects)
             }
             None => {
                 let (ignore_limit, expiry) = match group_type.noise {
                     Some(noise) => (noise.ignore_limit, noise.expiry_seconds * MICROS_PER_SECOND),
                     None => (1, 0),
                 };
-                let (count, last) = match self.hashes.entry(occ.hash).or_insert(HashState::NEW_GATE) {
-                    HashState::Gate { count, last } => (count, last),
-                    HashState::Linked(_) | HashState::Discarded => unreachable!("no hash of the occurrence is linked"),
+                let state = self.hashes.entry(occ.hash).or_insert(HashState::NEW_GATE);
+                let HashState::Gate { count, last } = state else {
+                    unreachable!("no hash of the occurrence is linked")
                 };
                 let mut gate = NoiseGate {
                     count: *count,
@@ -238,7 +238,11 @@ impl ProjectState {
                     effects.count(Counter::DroppedQuota);
                     return;
                 }
-                self.create(project, seq, occ, group_type.default_priority, effects)
+                // The gate's hash is linked here, to the group created next, rather than
+                // looked up again by `link_unlinked` (the gate path has no event group whose
+                // hashes would list it).
+                *state = HashState::Linked(self.groups.len() as u32);
+                self.create(project, seq, occ, group_type.default_priority, true, effects)
             }
         };
         effects.count(Counter::OccurrencesAccepted);
@@ -270,9 +274,21 @@ impl ProjectState {
         }
     }
 
-    fn create(&mut self, project: ProjectId, seq: Seq, occ: &OccurrenceRecord, default_priority: u8, effects: &mut Effects) -> usize {
+    /// Creates a group for `occ` and links its hashes to it; `first_linked`: its first hash
+    /// is linked to it already.
+    fn create(
+        &mut self,
+        project: ProjectId,
+        seq: Seq,
+        occ: &OccurrenceRecord,
+        default_priority: u8,
+        first_linked: bool,
+        effects: &mut Effects,
+    ) -> usize {
         let index = self.create_group(seq, occ, default_priority);
-        self.link_unlinked(occ, index);
+        if !first_linked || !occ.more_hashes.is_empty() {
+            self.link_unlinked(occ, index);
+        }
         effects.created.push((seq, Self::key(project, index)));
         effects.changed.push(Self::key(project, index));
         self.groups[index].dirty_epoch = effects.epoch;

@@ -100,7 +100,7 @@ fn every_occurrence_leaves_its_second_facet_and_user_and_users_count_once() {
     let mut activity: Vec<_> = Vec::new();
     effects
         .facet_hours
-        .drain(|key, facet, hour, n| activity.push(((key, facet, hour), n)));
+        .drain(|key, facet, _, hour, n| activity.push(((key, facet, hour), n)));
     activity.sort_unstable();
     assert_eq!(
         activity,

@@ -18,11 +18,18 @@ pub enum Activity {
     /// Occurrences of a facet in an hour, standing for all of the above and the release set:
     /// `Hour`, `Facet`, and with an environment `Environment` and `EnvironmentHour`, with a
     /// release the group's release set (`apply_releases`). What the ingest operator sends:
-    /// one update per (group, facet, hour) instead of four or five.
-    Occurrences(GroupKey, crate::facets::Facet, u32),
+    /// one update per (group, facet, hour) instead of four or five. With the facet's id
+    /// ([`crate::facets::Facet::id`], which the ingest state has computed): the views need
+    /// not hash the facet again ([`Activity::occurrences`] computes it).
+    Occurrences(GroupKey, crate::facets::Facet, u64, u32),
 }
 
 impl Activity {
+    /// [`Activity::Occurrences`] of `facet`, its id computed.
+    pub fn occurrences(key: GroupKey, facet: crate::facets::Facet, hour: u32) -> Activity {
+        Activity::Occurrences(key, facet, facet.id(), hour)
+    }
+
     /// The group the activity is of.
     pub fn key(&self) -> GroupKey {
         match self {
@@ -83,7 +90,7 @@ impl IssueViews {
         let newest = updates
             .iter()
             .filter_map(|(u, _, diff)| match u {
-                Activity::Hour(_, hour) | Activity::Occurrences(_, _, hour) if *diff > 0 => Some(*hour),
+                Activity::Hour(_, hour) | Activity::Occurrences(_, _, _, hour) if *diff > 0 => Some(*hour),
                 _ => None,
             })
             .max();
@@ -107,7 +114,7 @@ impl IssueViews {
                 }
                 // Sets are not pruned: an old occurrence still adds its environment and
                 // release (below), only its hours are dropped.
-                Activity::Occurrences(_, _, hour) => hour,
+                Activity::Occurrences(_, _, _, hour) => hour,
                 Activity::Environment(..) => u32::MAX,
             };
             if diff > 0 && hour >= cut {
@@ -120,7 +127,7 @@ impl IssueViews {
                 Activity::Environment(_, env) => scratch.environments.push((index, env, diff)),
                 Activity::EnvironmentHour(_, env, hour) => scratch.environment_hour(index, (env, hour, diff)),
                 Activity::Facet(_, facet, hour) => scratch.facet(index, (self.facets.intern(&facet), hour, diff)),
-                Activity::Occurrences(_, facet, hour) => {
+                Activity::Occurrences(_, facet, id, hour) => {
                     // Sets only grow in an epoch of additions: a member already there needs
                     // no update (most occurrences repeat their group's environment).
                     let view = &self.groups[index as usize];
@@ -135,7 +142,7 @@ impl IssueViews {
                         }
                     }
                     if hour >= cut {
-                        let id = self.facets.intern(&facet);
+                        self.facets.intern_as(&facet, id);
                         scratch.occurrences(index, facet.environment, id, hour, diff);
                     }
                 }
@@ -168,7 +175,7 @@ impl IssueViews {
             let (change, bytes) = super::sets::apply_to_set(&mut view.environments, env, diff);
             if change > 0 {
                 if let Some(key) = view.key {
-                    super::sets::note_environment(&mut self.environment_projects, key.project, env);
+                    super::sets::note_environment(&mut self.environment_projects, &mut self.environments_noted, key.project, env);
                 }
             }
             sets += bytes;

@@ -329,7 +329,7 @@ pub struct Details {
     last_facet: Option<(u64, u32)>,
     /// Index of each user in `users` (rebuilt after a restore or a compaction).
     #[serde(skip)]
-    user_index: HashMap<u64, u32>,
+    user_index: users::UserIndex,
     /// The last user packed, with its index (bursts of one user).
     #[serde(skip)]
     last_user: Option<(u64, u32)>,
@@ -400,7 +400,7 @@ impl Details {
             + self.facets.capacity() * 8
             + self.facet_index.capacity() * 8 / 7 * 16
             + self.users.capacity() * 8
-            + self.user_index.capacity() * 8 / 7 * 16
+            + self.user_index.heap_bytes()
     }
 
     fn many_bytes(&mut self) -> &mut usize {

@@ -78,6 +78,28 @@ impl GroupIndex {
         self.lookup(key)
     }
 
+    /// The group's index if the index is complete and holds it: the sinks' common case,
+    /// inlined into them (a call of `get_or_insert` per update cost ~20 instructions of
+    /// call and register saves alone).
+    #[inline]
+    pub(super) fn find_complete(&self, groups: &[GroupView], key: GroupKey) -> Option<u32> {
+        if self.complete(groups) {
+            self.lookup(key)
+        } else {
+            None
+        }
+    }
+
+    /// [`GroupIndex::get_or_insert`] of a key that [`GroupIndex::find_complete`] did not find
+    /// (not looked up again when the index was complete).
+    #[inline(never)]
+    pub(super) fn insert_missing(&mut self, groups: &mut Vec<GroupView>, key: GroupKey) -> u32 {
+        if self.complete(groups) {
+            return self.push(groups, key);
+        }
+        self.get_or_insert(groups, key)
+    }
+
     pub(super) fn get_or_insert(&mut self, groups: &mut Vec<GroupView>, key: GroupKey) -> u32 {
         if !self.complete(groups) {
             *self = GroupIndex::default();
@@ -91,6 +113,11 @@ impl GroupIndex {
         if let Some(i) = self.lookup(key) {
             return i;
         }
+        self.push(groups, key)
+    }
+
+    /// Gives `key` (not in the complete index) a new view.
+    fn push(&mut self, groups: &mut Vec<GroupView>, key: GroupKey) -> u32 {
         let next = groups.len() as u32;
         groups.push(GroupView {
             key: Some(key),
@@ -162,6 +189,40 @@ mod tests {
         // The far keys did not make tables of their short ids' size.
         assert!(index.heap_bytes() < 1 << 12, "{} bytes", index.heap_bytes());
         assert!(groups.iter().all(|v| v.key.is_some()));
+    }
+
+    /// The sinks' path (`IssueViews::index_of`) gives what `get_or_insert` gives, before
+    /// and after a restore.
+    #[test]
+    fn the_inlined_lookup_and_the_insertion_agree_with_get_or_insert() {
+        let keys: Vec<GroupKey> = (0..300u32)
+            .map(|n| GroupKey {
+                project: u64::from(n % 7),
+                short_id: if n == 11 { u32::MAX } else { n / 7 + 1 },
+            })
+            .collect();
+        let index_of = |index: &mut GroupIndex, groups: &mut Vec<GroupView>, key: GroupKey| match index.find_complete(groups, key) {
+            Some(i) => i,
+            None => index.insert_missing(groups, key),
+        };
+        let (mut a, mut b) = (GroupIndex::default(), GroupIndex::default());
+        let (mut ga, mut gb) = (Vec::new(), Vec::new());
+        for key in keys.iter().chain(keys.iter().rev()) {
+            assert_eq!(index_of(&mut a, &mut ga, *key), b.get_or_insert(&mut gb, *key), "{key:?}");
+        }
+        assert_eq!(ga.len(), keys.len());
+        // A restored index (empty) is rebuilt by the first insertion.
+        let mut restored = GroupIndex::default();
+        assert_eq!(restored.find_complete(&ga, keys[3]), None, "not complete");
+        let new = GroupKey {
+            project: 3,
+            short_id: 1000,
+        };
+        assert_eq!(index_of(&mut restored, &mut ga, keys[3]), 3);
+        assert_eq!(index_of(&mut restored, &mut ga, new), keys.len() as u32);
+        for (n, key) in keys.iter().enumerate() {
+            assert_eq!(restored.find_complete(&ga, *key), Some(n as u32));
+        }
     }
 
     #[test]

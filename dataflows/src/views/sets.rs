@@ -77,7 +77,7 @@ impl IssueViews {
             let key = if self.merged.is_empty() { key } else { self.owner(key) };
             let (change, bytes) = apply_to_set(&mut self.view_mut(key).environments, env, diff);
             if change > 0 {
-                note_environment(&mut self.environment_projects, key.project, env);
+                note_environment(&mut self.environment_projects, &mut self.environments_noted, key.project, env);
             }
             let sets = &mut self.footprint().sets;
             *sets = sets.wrapping_add_signed(bytes);
@@ -96,7 +96,17 @@ impl IssueViews {
 }
 
 /// Records that `project` has seen environment `env` (on a group's first sighting of it).
-pub(super) fn note_environment(seen: &mut HashMap<Symbol, Vec<crate::model::ProjectId>>, project: crate::model::ProjectId, env: Symbol) {
+/// `noted` remembers the pairs already recorded (most calls: a project's groups share a few
+/// environments); a pair not in it is looked up in `seen`, which holds them all.
+pub(super) fn note_environment(
+    seen: &mut HashMap<Symbol, Vec<crate::model::ProjectId>>,
+    noted: &mut rustc_hash::FxHashSet<(Symbol, crate::model::ProjectId)>,
+    project: crate::model::ProjectId,
+    env: Symbol,
+) {
+    if !noted.insert((env, project)) {
+        return;
+    }
     let projects = seen.entry(env).or_default();
     if let Err(at) = projects.binary_search(&project) {
         projects.insert(at, project);
@@ -147,5 +157,31 @@ pub(super) fn apply_to_set(set: &mut SmallSlice<Symbol>, symbol: Symbol, diff: i
             (-1, set.heap_bytes() as isize - before)
         }
         _ => (0, 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each environment's projects end up sorted and distinct, whether the pairs were noted
+    /// before (the memo) or only in the map (after a restore: the memo starts empty).
+    #[test]
+    fn noted_environments_match_the_map_with_and_without_the_memo() {
+        let mut seen: HashMap<Symbol, Vec<crate::model::ProjectId>> = HashMap::default();
+        let mut noted = rustc_hash::FxHashSet::default();
+        let pairs: Vec<(Symbol, u64)> = (0..500u64).map(|n| (n % 3 + 1, (n * 7919) % 40)).collect();
+        for (i, &(env, project)) in pairs.iter().enumerate() {
+            if i == 250 {
+                noted.clear();
+            }
+            note_environment(&mut seen, &mut noted, project, env);
+        }
+        for env in 1..=3 {
+            let mut expected: Vec<u64> = pairs.iter().filter(|p| p.0 == env).map(|p| p.1).collect();
+            expected.sort_unstable();
+            expected.dedup();
+            assert_eq!(seen[&env], expected, "environment {env}");
+        }
     }
 }

@@ -201,7 +201,7 @@ fn occurrences_updates_equal_their_separate_parts() {
         combined.apply_activity(
             updates
                 .iter()
-                .map(|&(k, f, h, n)| (Activity::Occurrences(k, f, h), time, n))
+                .map(|&(k, f, h, n)| (Activity::occurrences(k, f, h), time, n))
                 .collect(),
         );
         let mut parts = Vec::new();

@@ -38,7 +38,7 @@ fn views_within(key: GroupKey, occurrences: &[(i64, Option<Symbol>, u64)], detai
             tags: None,
         };
         let hour = t.div_euclid(3600) as u32;
-        activity.push((crate::views::Activity::Occurrences(key, facet, hour), 0, 1));
+        activity.push((crate::views::Activity::occurrences(key, facet, hour), 0, 1));
         details.push(((key, hour, (t - i64::from(hour) * 3600) as u32, facet.id(), user), 0, 1));
     }
     views.apply_activity(activity);
@@ -281,8 +281,8 @@ fn first_and_last_seen_are_exact_for_the_whole_group_and_whole_seconds_for_a_sel
         tags: None,
     };
     views.apply_activity(vec![
-        (crate::views::Activity::Occurrences(key, facet(7), 100), 0, 1),
-        (crate::views::Activity::Occurrences(key, facet(8), 100), 0, 1),
+        (crate::views::Activity::occurrences(key, facet(7), 100), 0, 1),
+        (crate::views::Activity::occurrences(key, facet(8), 100), 0, 1),
     ]);
     views.apply_details(vec![
         ((key, 100, 10, facet(7).id(), 0), 0, 1),

@@ -65,7 +65,7 @@ fn random_group(views: &mut IssueViews, rng: &mut StdRng, key: GroupKey, seq: u6
             level: levels[rng.random_range(0..levels.len())],
             tags: None,
         };
-        activity.push((Activity::Occurrences(key, facet, hour), seq, 1));
+        activity.push((Activity::occurrences(key, facet, hour), seq, 1));
     }
     views.apply_activity(activity);
     views.apply_ids(vec![((key, seq + 1), seq, 1)]);

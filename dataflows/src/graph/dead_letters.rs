@@ -12,6 +12,7 @@ use timely::dataflow::Stream;
 use super::epoch_of;
 
 use crate::model::block::{DeadLetter, InputBlock};
+use crate::model::json_string::push_string;
 use crate::model::{block_of, Seq};
 
 /// `owner(block)` names the worker that read a block.
@@ -62,11 +63,12 @@ pub fn resolve_rejections<'scope>(
 /// A dead letter as one JSON object (no newline). The keys are in sorted order, as
 /// `serde_json`'s map writes them; it is built as text because building a `Value` map per
 /// letter was most of the cost of writing dead letters. Strings are escaped as `serde_json`
-/// escapes them ([`push_json_str`]).
+/// escapes them ([`push_string`]).
 pub fn dead_letter_json(letter: &DeadLetter) -> Vec<u8> {
     use base64::Engine;
     use std::io::Write;
-    let mut out = Vec::with_capacity(letter.raw.len() + letter.source.len() + letter.reason.len() + 96);
+    // A raw JSON line escapes to ~1.1 times its length (a quote every ten bytes or so).
+    let mut out = Vec::with_capacity(letter.raw.len() + letter.raw.len() / 4 + letter.source.len() + letter.reason.len() + 96);
     out.extend_from_slice(b"{\"line\":");
     push_decimal(&mut out, letter.line);
     out.extend_from_slice(b",\"offset\":");
@@ -78,17 +80,17 @@ pub fn dead_letter_json(letter: &DeadLetter) -> Vec<u8> {
     match std::str::from_utf8(&letter.raw) {
         Ok(text) => {
             out.extend_from_slice(b",\"raw\":");
-            push_json_str(&mut out, text);
+            push_string(&mut out, text);
         }
         Err(_) => {
             out.extend_from_slice(b",\"raw_base64\":");
-            push_json_str(&mut out, &base64::engine::general_purpose::STANDARD.encode(&letter.raw));
+            push_string(&mut out, &base64::engine::general_purpose::STANDARD.encode(&letter.raw));
         }
     }
     out.extend_from_slice(b",\"reason\":");
-    push_json_str(&mut out, &letter.reason);
+    push_string(&mut out, &letter.reason);
     out.extend_from_slice(b",\"source\":");
-    push_json_str(&mut out, &letter.source);
+    push_string(&mut out, &letter.source);
     out.push(b'}');
     out
 }
@@ -107,129 +109,9 @@ fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&digits[at..]);
 }
 
-/// `text` as a quoted JSON string, escaped byte for byte as `serde_json` escapes it (`\"`,
-/// `\\`, `\b \f \n \r \t`, other control characters as `\u00xx`; nothing else). A dead
-/// letter's raw line is mostly text that needs no escape: the scan for the next byte that
-/// does reads eight bytes at a time, where `serde_json` looked each byte up in a table
-/// (~4.5 instructions a byte, ~70 % of writing a dead letter).
-pub(crate) fn push_json_str(out: &mut Vec<u8>, text: &str) {
-    let bytes = text.as_bytes();
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
-    let mut start = 0;
-    while let Some(at) = next_to_escape(bytes, start) {
-        out.extend_from_slice(&bytes[start..at]);
-        push_escaped(out, bytes[at]);
-        start = at + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
-}
-
-fn needs_escape(byte: u8) -> bool {
-    byte < 0x20 || byte == b'"' || byte == b'\\'
-}
-
-/// The first byte at or after `from` that JSON needs escaped.
-fn next_to_escape(bytes: &[u8], from: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    // Per byte of a word, the high bit of `x - 1` where `x` is 0, and of `w - 0x20` where
-    // `w < 0x20` (bytes ≥ 0x80 excluded by `!`): the lowest flagged byte of each test is
-    // exact (a borrow only runs upwards from a flagged byte), so the lowest of the three is
-    // the first byte to escape.
-    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-    let rest = bytes.get(from..)?;
-    let mut words = rest.chunks_exact(8);
-    for (n, word) in words.by_ref().enumerate() {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(word);
-        let w = u64::from_le_bytes(w);
-        let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
-        let flagged = control | zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\')));
-        if flagged != 0 {
-            return Some(from + n * 8 + (flagged.trailing_zeros() / 8) as usize);
-        }
-    }
-    let tail = words.remainder();
-    let at = tail.iter().position(|&b| needs_escape(b))?;
-    Some(from + rest.len() - tail.len() + at)
-}
-
-fn push_escaped(out: &mut Vec<u8>, byte: u8) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let short = match byte {
-        b'"' => b'"',
-        b'\\' => b'\\',
-        0x08 => b'b',
-        0x0c => b'f',
-        b'\n' => b'n',
-        b'\r' => b'r',
-        b'\t' => b't',
-        _ => {
-            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0xf)]]);
-            return;
-        }
-    };
-    out.extend_from_slice(&[b'\\', short]);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn serde(text: &str) -> String {
-        serde_json::to_string(text).expect("a string serializes")
-    }
-
-    fn ours(text: &str) -> String {
-        let mut out = Vec::new();
-        push_json_str(&mut out, text);
-        String::from_utf8(out).expect("UTF-8")
-    }
-
-    #[test]
-    fn strings_escape_as_serde_json_escapes_them() {
-        // Every byte value below 0x80 (alone, and at each position of a word and its tail),
-        // non-ASCII text, and lines shaped like JSON.
-        let mut cases: Vec<String> = (0u8..0x80).map(|b| char::from(b).to_string()).collect();
-        for b in 0u8..0x80 {
-            for at in 0..19 {
-                let mut s: Vec<char> = "abcdefghijklmnopqrs".chars().collect();
-                s[at] = char::from(b);
-                cases.push(s.into_iter().collect());
-            }
-        }
-        cases.extend(
-            [
-                "",
-                "é\u{7f}\u{80}ÿ\u{2028}😀 \"quoted\" back\\slash",
-                r#"{"id":"0001","event":{"message":"line\nbreak\ttab","user":{"id":"x"}}}"#,
-                "\u{1}\u{1f}\u{0}\"\"\\\\ plain text of more than eight bytes \u{1b}[0m",
-            ]
-            .map(String::from),
-        );
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        for _ in 0..2000 {
-            let len = (state % 40) as usize;
-            let s: String = (0..len)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    match state % 5 {
-                        0 => char::from((state >> 8) as u8 % 0x20),
-                        1 => ['"', '\\', 'é', '\u{7f}'][(state >> 8) as usize % 4],
-                        _ => char::from(b'a' + (state >> 8) as u8 % 26),
-                    }
-                })
-                .collect();
-            cases.push(s);
-        }
-        for case in &cases {
-            assert_eq!(ours(case), serde(case), "{case:?}");
-        }
-    }
 
     #[test]
     fn decimals_read_as_numbers() {

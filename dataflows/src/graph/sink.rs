@@ -95,7 +95,7 @@ const DEFER_AT_MOST: u32 = 16;
 
 /// 0 (always wait for the lock), or [`DEFER_AT_MOST`] with `OCCURRENT_SINK_DEFER=1`.
 /// Deferring is opt-in: on a quiet machine it measured no faster than waiting (interleaved
-/// medians, BENCHMARKS.md "Current figures (end of session 11)") and the retries cost CPU.
+/// medians, docs/benchmark-history.md "Current figures (end of session 11)") and the retries cost CPU.
 fn defer_at_most() -> u32 {
     static AT_MOST: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     *AT_MOST.get_or_init(|| match std::env::var("OCCURRENT_SINK_DEFER") {
@@ -520,7 +520,23 @@ mod tests {
             raw: vec![0xff, b'{', 0],
             ..letter.clone()
         };
-        for letter in [letter, kafka] {
+        // Raw lines with every ASCII byte at each offset of a word of JSON text, a realistic
+        // stretch of lines, and large line and offset numbers.
+        let mut letters = vec![letter.clone(), kafka];
+        for byte in 0..0x80u8 {
+            for at in 0..9 {
+                let mut raw = br#"{"issue_title":"x","n":[1,2],"u":"\u00e9"}"#.to_vec();
+                raw.insert(at + 2, byte);
+                letters.push(DeadLetter { raw, ..letter.clone() });
+            }
+        }
+        letters.push(DeadLetter {
+            raw: include_bytes!("../../../examples/occurrences.jsonl")[..2000].to_vec(),
+            line: u64::MAX,
+            offset: 1 << 40,
+            ..letter.clone()
+        });
+        for letter in letters {
             assert_eq!(String::from_utf8(dead_letter_json(&letter)).expect("UTF-8"), as_value_json(&letter));
         }
     }

@@ -1,7 +1,7 @@
 //! The ingest state's memory by owner: entries and bytes of each table of a worker's
 //! projects, from the tables' capacities and entry sizes (what the allocator holds for them,
 //! without its rounding). Logged at debug level when the ingest operator finishes, so that
-//! `RUST_LOG=dataflows=debug` shows which structure grows with the input (BENCHMARKS.md,
+//! `RUST_LOG=dataflows=debug` shows which structure grows with the input (docs/benchmark-history.md,
 //! session 15, s15-ingest).
 
 use std::collections::VecDeque;

@@ -112,7 +112,7 @@ fn every_occurrence_leaves_its_second_facet_and_user_and_users_count_once() {
     );
 }
 
-/// At 1M groups every byte per group counts (BENCHMARKS.md, memory per group): a hash map
+/// At 1M groups every byte per group counts (docs/benchmark-history.md, memory per group): a hash map
 /// entry is 32 bytes and a group's state 56.
 #[test]
 fn hash_entries_and_group_states_stay_small() {

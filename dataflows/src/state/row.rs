@@ -105,7 +105,7 @@ impl GroupRow {
 
 /// A row's title, subtitle and culprit in one shared allocation (24 bytes in the row instead
 /// of three `Arc<str>`s' 48, and one allocation instead of three: at 1M groups, 64 bytes per
-/// group less; BENCHMARKS.md, memory per group). Compares, orders, hashes and serializes as
+/// group less; docs/benchmark-history.md, memory per group). Compares, orders, hashes and serializes as
 /// the three strings in that order, as the three fields did.
 #[derive(Clone)]
 pub struct RowTexts {

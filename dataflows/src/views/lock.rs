@@ -51,7 +51,7 @@ const BOOST_REFUSED: u8 = 2;
 /// Makes sinks run each write hold at a real-time priority (`SCHED_FIFO` 1, Linux), so
 /// that no ordinary thread preempts one while readers wait behind it: on a machine with
 /// more runnable threads than cores, the holds that outlast the slice budget were almost
-/// entirely run-queue wait (BENCHMARKS.md, session 6). A hold is about [`HOLD`] of work, so
+/// entirely run-queue wait (docs/benchmark-history.md, session 6). A hold is about [`HOLD`] of work, so
 /// the boost cannot starve the machine (and the kernel caps real-time threads at 95 % of a
 /// core). Needs `CAP_SYS_NICE` (or an `RLIMIT_RTPRIO` of 1); without it the first hold
 /// logs a warning and holds run at the thread's own priority, as before.

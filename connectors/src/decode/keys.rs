@@ -15,6 +15,22 @@ pub(super) struct KeyTable<const N: usize> {
     words: [[u64; 4]; N],
     /// The bytes of the first word that belong to `"name":`.
     mask: [u64; N],
+    /// [`Self::find`]'s table: slot `hash(name)` holds the name's index plus one (0: none).
+    slots: [u8; SLOTS],
+    /// The multiplier of the names' first byte in `hash`, chosen so that no two names share
+    /// a slot.
+    factor: u32,
+}
+
+/// [`KeyTable::find`]'s slots (a power of two).
+const SLOTS: usize = 64;
+
+/// A key's slot: from its length, first and last bytes (`key` is not empty).
+const fn hash(key: &[u8], factor: u32) -> usize {
+    let len = key.len() as u32;
+    let mixed =
+        len.wrapping_mul(0x9E37_79B9) ^ (key[0] as u32).wrapping_mul(factor) ^ (key[key.len() - 1] as u32).wrapping_mul(0x85EB_CA6B);
+    ((mixed >> 3) as usize) & (SLOTS - 1)
 }
 
 /// Eight bytes of `b` from `at`, zero past its end.
@@ -40,6 +56,8 @@ impl<const N: usize> KeyTable<N> {
             len: [0; N],
             words: [[0; 4]; N],
             mask: [0; N],
+            slots: [0; SLOTS],
+            factor: 0,
         };
         let mut i = 0;
         while i < N {
@@ -63,6 +81,28 @@ impl<const N: usize> KeyTable<N> {
             table.words[i] = [word_at(quoted, 0), word_at(quoted, 8), word_at(quoted, 16), last];
             table.mask[i] = if len >= 8 { u64::MAX } else { (1u64 << (8 * len)) - 1 };
             i += 1;
+        }
+        // The first odd factor that gives every name a slot of its own (an index plus one
+        // fits a slot's byte: `SLOTS` is below 256).
+        assert!(N < SLOTS);
+        let mut factor = 1u32;
+        'search: loop {
+            assert!(factor < 1 << 20, "no factor separates the names");
+            let mut slots = [0u8; SLOTS];
+            let mut i = 0;
+            while i < N {
+                assert!(!table.names[i].is_empty());
+                let slot = hash(table.names[i], factor);
+                if slots[slot] != 0 {
+                    factor += 2;
+                    continue 'search;
+                }
+                slots[slot] = i as u8 + 1;
+                i += 1;
+            }
+            table.slots = slots;
+            table.factor = factor;
+            break;
         }
         table
     }
@@ -94,17 +134,24 @@ impl<const N: usize> KeyTable<N> {
         self.len[i]
     }
 
-    /// The index of `key` (a key's text without escapes), [`Self::UNKNOWN`] if it is none.
+    /// The index of `key` (a key's text without escapes), [`Self::UNKNOWN`] if it is none:
+    /// the only name that can be `key` is the one in its slot.
     #[inline(never)]
     pub(super) fn find(&self, key: &[u8]) -> usize {
-        let mut i = 0;
-        while i < N {
-            if self.names[i] == key {
-                return i;
-            }
-            i += 1;
+        if key.is_empty() {
+            return Self::UNKNOWN;
         }
-        Self::UNKNOWN
+        match self.slots[hash(key, self.factor)] {
+            0 => Self::UNKNOWN,
+            slot => {
+                let i = slot as usize - 1;
+                if self.names[i] == key {
+                    i
+                } else {
+                    Self::UNKNOWN
+                }
+            }
+        }
     }
 }
 
@@ -168,5 +215,31 @@ mod tests {
         }
         assert_eq!(TABLE.find(b""), KeyTable::<6>::UNKNOWN);
         assert_eq!(TABLE.find(b"events"), KeyTable::<6>::UNKNOWN);
+    }
+
+    /// `find` is the linear search it replaces, for the decoder's tables and names near
+    /// theirs (one byte changed, cut or added, every length's prefix).
+    #[test]
+    fn find_is_the_linear_search() {
+        fn check<const N: usize>(table: &KeyTable<N>) {
+            let linear = |key: &[u8]| table.names.iter().position(|name| *name == key).unwrap_or(KeyTable::<N>::UNKNOWN);
+            for name in table.names {
+                let mut keys = vec![name.to_vec(), [name, b"x"].concat(), [b"x", name].concat()];
+                keys.extend((0..name.len()).map(|n| name[..n].to_vec()));
+                for at in 0..name.len() {
+                    for byte in [0, b'_', b'a', b'z', 0xFF, name[at] ^ 0x20] {
+                        let mut key = name.to_vec();
+                        key[at] = byte;
+                        keys.push(key);
+                    }
+                }
+                for key in keys {
+                    assert_eq!(table.find(&key), linear(&key), "{:?}", String::from_utf8_lossy(&key));
+                }
+            }
+        }
+        check(&TABLE);
+        check(&super::super::fast::MESSAGE_KEYS);
+        check(&super::super::fast::EVENT_KEYS);
     }
 }

@@ -5,6 +5,7 @@ use super::*;
 use dataflows::model::group_hash;
 
 mod numbers;
+mod seen;
 
 fn decode(line: &str) -> Result<Record, String> {
     OccurrenceDecoder::default().decode(line.as_bytes(), 0, &mut |_, _| {})

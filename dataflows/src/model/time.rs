@@ -7,17 +7,36 @@ pub type Micros = i64;
 
 pub const MICROS_PER_SECOND: i64 = 1_000_000;
 
-/// Seconds as a float (JSON number) → microseconds, rounded to the nearest.
+/// The microseconds of years 0001..=9999, the range of an ISO date.
+const MICROS_RANGE: std::ops::RangeInclusive<i64> = -62_135_596_800_000_000..=253_402_300_799_000_000;
+
+/// Seconds as a float (JSON number) → microseconds, rounded to the nearest (halves away from
+/// zero, as `f64::round`).
 pub fn micros_from_seconds(seconds: f64) -> Option<Micros> {
-    if !seconds.is_finite() {
+    let micros = seconds * 1e6;
+    // Far outside the range (NaN and the infinities included): refused before the conversion.
+    if !(-62_135_596_801e6..=253_402_300_800e6).contains(&micros) {
         return None;
     }
-    let micros = (seconds * 1e6).round();
-    // Keep to years 0001..=9999, the range of an ISO date.
-    if !(-62_135_596_800e6..=253_402_300_799e6).contains(&micros) {
-        return None;
+    let micros = round_to_integer(micros);
+    MICROS_RANGE.contains(&micros).then_some(micros)
+}
+
+/// `x.round() as i64` for `|x| < 2⁶²` without `round` (a libm call on the baseline x86-64,
+/// which has no rounding instruction): the conversion truncates, and the part it dropped is
+/// exact (below 2⁵² in magnitude `x` and its integer part are multiples of its ulp, at most
+/// 1/2; from 2⁵² on `x` is an integer and nothing is dropped).
+#[inline]
+fn round_to_integer(x: f64) -> i64 {
+    let truncated = x as i64;
+    let dropped = x - truncated as f64;
+    if dropped >= 0.5 {
+        truncated + 1
+    } else if dropped <= -0.5 {
+        truncated - 1
+    } else {
+        truncated
     }
-    Some(micros as i64)
 }
 
 /// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -414,6 +433,60 @@ mod tests {
                     assert!(parse_iso(&text, true).is_err(), "{text}");
                 }
             }
+        }
+    }
+
+    /// Rounding by truncation gives `f64::round`'s value (and range), at halves, at the
+    /// range's ends, at the float spacing's steps and for pseudo-random values.
+    #[test]
+    fn micros_round_as_f64_round() {
+        let reference = |seconds: f64| {
+            if !seconds.is_finite() {
+                return None;
+            }
+            let micros = (seconds * 1e6).round();
+            (-62_135_596_800e6..=253_402_300_799e6).contains(&micros).then_some(micros as i64)
+        };
+        let mut values = vec![
+            0.0,
+            -0.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MAX,
+            f64::MIN,
+            1e300,
+            -1e300,
+        ];
+        for base in [0.0, 1.0, 1704067201.0, -62_135_596_800.0, 253_402_300_799.0, 4.5e9, -4.5e9] {
+            for micros in -3..=3 {
+                for half in [-0.5, -0.4999999, 0.0, 0.4999999, 0.5, 0.5000001] {
+                    let seconds = base + (f64::from(micros) + half) / 1e6;
+                    values.extend([
+                        seconds,
+                        -seconds,
+                        f64::from_bits(seconds.to_bits() + 1),
+                        f64::from_bits(seconds.to_bits().saturating_sub(1)),
+                    ]);
+                }
+            }
+        }
+        for exponent in 40..64 {
+            let x = 2f64.powi(exponent) / 1e6;
+            values.extend([x, -x, x + 0.5 / 1e6, -x - 0.5 / 1e6]);
+        }
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        for _ in 0..1_000_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            values.push(f64::from_bits(seed));
+            // Times as producers write them: up to 9999, microseconds and beyond.
+            values.push((seed % 300_000_000_000_000_000) as f64 / 1e6 - 62_135_596_800.0);
+            values.push((seed % 2_000_000_000_000_000) as f64 / 1e9);
+        }
+        for seconds in values {
+            assert_eq!(micros_from_seconds(seconds), reference(seconds), "{seconds:e}");
         }
     }
 

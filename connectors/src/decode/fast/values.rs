@@ -2,9 +2,9 @@
 
 use sonic_number::ParserNumber;
 
-use super::super::digits::plain_number;
+use super::super::digits::{digits_value, leading_digits, plain_number};
 use super::super::wire::NumOrStr;
-use super::{Parser, MAX_DEPTH};
+use super::{seen, Parser, MAX_DEPTH};
 
 impl<'a> Parser<'a, '_> {
     /// A number as sonic-rs parses it, after checking JSON's number grammar: plain integers
@@ -66,14 +66,51 @@ impl<'a> Parser<'a, '_> {
         Some(number)
     }
 
+    /// An integer of one to seven digits at the cursor (ids, types, priorities), from one
+    /// word: its end and value, exactly as [`plain_number`] reads it (`Unsigned`). `None`:
+    /// another shape, or fewer than eight bytes left (the general path decides).
+    #[inline(always)]
+    fn small_integer(&self) -> Option<(usize, u64)> {
+        let bytes = self.s.get(self.pos..self.pos + 8)?;
+        let x = u64::from_le_bytes(bytes.try_into().ok()?);
+        let n = leading_digits(x);
+        // The byte after the digits (there is one: fewer than eight digits).
+        let next = (x >> ((8 * n as u32) % 64)) as u8;
+        if n == 0 || n == 8 || (n > 1 && x as u8 == b'0') || next == b'.' || next | 0x20 == b'e' {
+            return None;
+        }
+        Some((self.pos + n, digits_value(x, n)))
+    }
+
+    #[inline(always)]
     pub(super) fn u64(&mut self) -> Option<u64> {
+        if let Some((end, value)) = self.small_integer() {
+            self.pos = end;
+            return Some(value);
+        }
+        self.u64_in_full()
+    }
+
+    #[inline(never)]
+    fn u64_in_full(&mut self) -> Option<u64> {
         match self.number()? {
             ParserNumber::Unsigned(n) => Some(n),
             _ => None,
         }
     }
 
+    #[inline(always)]
     pub(super) fn i64(&mut self) -> Option<i64> {
+        if let Some((end, value)) = self.small_integer() {
+            self.pos = end;
+            // Below 10⁷.
+            return Some(value as i64);
+        }
+        self.i64_in_full()
+    }
+
+    #[inline(never)]
+    fn i64_in_full(&mut self) -> Option<i64> {
         match self.number()? {
             ParserNumber::Unsigned(n) => i64::try_from(n).ok(),
             ParserNumber::Signed(n) => Some(n),
@@ -92,11 +129,43 @@ impl<'a> Parser<'a, '_> {
         })
     }
 
+    /// Any JSON value, checked and skipped; a container this thread skipped before at the
+    /// same depth is recognised by its text ([`seen`]) instead of read again. A string, the
+    /// usual skipped value (`platform`, `trace_id`), is read here (no call, no loop).
+    #[inline(always)]
+    pub(super) fn skip(&mut self, depth: usize) -> Option<()> {
+        if self.peek()? == b'"' {
+            self.string_span_here()?;
+            return Some(());
+        }
+        self.skip_value(depth)
+    }
+
+    /// [`Self::skip`] for a value other than a string, at the cursor.
+    #[inline(never)]
+    fn skip_value(&mut self, depth: usize) -> Option<()> {
+        if let Some(b'[' | b'{') = self.s.get(self.pos) {
+            if let Some(candidate) = seen::candidate(self.s, self.pos) {
+                let start = self.pos;
+                if candidate.hit(self.s, start, depth) {
+                    self.pos = candidate.end;
+                    return Some(());
+                }
+                self.skip_tokens(depth)?;
+                if self.pos == candidate.end {
+                    candidate.remember(self.s, start, depth);
+                }
+                return Some(());
+            }
+        }
+        self.skip_tokens(depth)
+    }
+
     /// Any JSON value, checked and skipped: in one loop with the open containers as a bit
     /// stack (bit set: an object) rather than by recursion through [`Self::object`], which
     /// cost a call and a closure per value. Accepts and refuses exactly what the recursive
     /// form did (keys with escapes refused, containers deeper than [`MAX_DEPTH`] refused).
-    pub(super) fn skip(&mut self, depth: usize) -> Option<()> {
+    fn skip_tokens(&mut self, depth: usize) -> Option<()> {
         // Containers open inside the value, innermost at bit 0.
         let mut open = 0usize;
         let mut objects = 0u64;
@@ -163,5 +232,63 @@ impl<'a> Parser<'a, '_> {
             return None;
         }
         self.eat(b':')
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::scan::Specials;
+    use super::Parser;
+
+    /// The one-word integers give what the general number path gives (value, refusal and
+    /// end), for every length of digits with every following byte, leading zeros, signs and
+    /// the line's end within the word.
+    #[test]
+    fn small_integers_read_as_the_general_path() {
+        let mut texts: Vec<Vec<u8>> = Vec::new();
+        for digits in [
+            "0",
+            "7",
+            "00",
+            "05",
+            "10",
+            "60",
+            "123",
+            "4001",
+            "1234567",
+            "12345678",
+            "123456789",
+            "-1",
+            "-0",
+        ] {
+            for follower in (0..=255u8).chain([b'.', b'e', b'E', b',', b'}', b']', b' ']) {
+                for tail in ["", "1", "1234567890"] {
+                    let mut text = digits.as_bytes().to_vec();
+                    text.push(follower);
+                    text.extend_from_slice(tail.as_bytes());
+                    texts.push(text);
+                }
+            }
+            texts.push(digits.as_bytes().to_vec());
+        }
+        for text in &texts {
+            for lead in [&b""[..], b"\"k\":"] {
+                let line = [lead, text].concat();
+                let specials = Specials::of(&line);
+                let parser = || Parser {
+                    // Only bytes are read; the text is for strings.
+                    text: "",
+                    s: &line,
+                    pos: lead.len(),
+                    specials: specials.words(),
+                    pending: None,
+                    heap: false,
+                };
+                let (mut fast, mut full) = (parser(), parser());
+                assert_eq!((fast.u64(), fast.pos), (full.u64_in_full(), full.pos), "{line:?}");
+                let (mut fast, mut full) = (parser(), parser());
+                assert_eq!((fast.i64(), fast.pos), (full.i64_in_full(), full.pos), "{line:?}");
+            }
+        }
     }
 }

@@ -4,7 +4,8 @@
 # checked with this against the build it changes (BENCHMARKS.md).
 # Usage: bench/compare-outputs.sh BINARY_A BINARY_B WORKERS INPUT...
 set -uo pipefail
-a=$1; b=$2; workers=$3; shift 3
+# Absolute paths: each run starts in its own scratch directory.
+a=$(readlink -f "$1"); b=$(readlink -f "$2"); workers=$3; shift 3
 status=0
 for input in "$@"; do
   dir=$(mktemp -d)

@@ -13,20 +13,7 @@ pub(super) fn s(b: &mut Vec<u8>, x: &str) {
     b.extend_from_slice(x.as_bytes());
 }
 
-#[inline]
-pub(super) fn push_u64(b: &mut Vec<u8>, mut v: u64) {
-    let mut tmp = [0u8; 20];
-    let mut i = 20;
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    b.extend_from_slice(&tmp[i..]);
-}
+pub(super) use dataflows::model::json_string::push_u64;
 
 #[inline]
 pub(super) fn push_i64(b: &mut Vec<u8>, v: i64) {

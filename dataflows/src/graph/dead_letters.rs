@@ -12,7 +12,7 @@ use timely::dataflow::Stream;
 use super::epoch_of;
 
 use crate::model::block::{DeadLetter, InputBlock};
-use crate::model::json_string::push_string;
+use crate::model::json_string::{push_string, push_u64};
 use crate::model::{block_of, Seq};
 
 /// `owner(block)` names the worker that read a block.
@@ -70,9 +70,9 @@ pub fn dead_letter_json(letter: &DeadLetter) -> Vec<u8> {
     // A raw JSON line escapes to ~1.1 times its length (a quote every ten bytes or so).
     let mut out = Vec::with_capacity(letter.raw.len() + letter.raw.len() / 4 + letter.source.len() + letter.reason.len() + 96);
     out.extend_from_slice(b"{\"line\":");
-    push_decimal(&mut out, letter.line);
+    push_u64(&mut out, letter.line);
     out.extend_from_slice(b",\"offset\":");
-    push_decimal(&mut out, letter.offset);
+    push_u64(&mut out, letter.offset);
     if let Some(partition) = letter.partition {
         // Writing into a Vec cannot fail.
         let _ = write!(out, ",\"partition\":{partition}");
@@ -93,32 +93,4 @@ pub fn dead_letter_json(letter: &DeadLetter) -> Vec<u8> {
     push_string(&mut out, &letter.source);
     out.push(b'}');
     out
-}
-
-fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decimals_read_as_numbers() {
-        for n in [0, 1, 9, 10, 99, 100, 12_345, u64::from(u32::MAX), u64::MAX] {
-            let mut out = Vec::new();
-            push_decimal(&mut out, n);
-            assert_eq!(out, n.to_string().into_bytes());
-        }
-    }
 }

@@ -89,7 +89,9 @@ fn backfill_with_kills(input: &[String], state: &Path, out: &Path, kills: usize,
 
 /// The cluster tests' input: 200,000 messages in a four-partition topic, read in small chunks
 /// (many rounds); returns the broker, the source flags and one uninterrupted process's run.
-fn cluster_fixture(dir: &Path) -> (Broker, Vec<String>, Outcome) {
+/// The broker with the cluster test's input, the source arguments, the uninterrupted run's
+/// outcome and how long that run took (the kills are timed by it).
+fn cluster_fixture(dir: &Path) -> (Broker, Vec<String>, Outcome, Duration) {
     let input = generate(dir, 200_000);
     let broker = Broker::start();
     broker.create_topic("ingest-occurrences", 4);
@@ -101,8 +103,9 @@ fn cluster_fixture(dir: &Path) -> (Broker, Vec<String>, Outcome) {
         .collect();
     let clean_out = dir.join("clean");
     std::fs::create_dir_all(&clean_out).unwrap();
+    let started = Instant::now();
     let expected = uninterrupted(&source, &clean_out);
-    (broker, source, expected)
+    (broker, source, expected, started.elapsed())
 }
 
 /// A run's dump, summary and dead letters (if any).
@@ -168,9 +171,13 @@ fn a_two_process_cluster_killed_at_random_moments_equals_an_uninterrupted_single
     let started = Instant::now();
     let dir = temp_dir();
     // Cuts every 0.3 s by process 0's clock.
-    let (_broker, source, expected) = cluster_fixture(dir.path());
+    let (_broker, source, expected, clean_run) = cluster_fixture(dir.path());
     assert!(expected.1.contains("\"lines_read\":200000"), "{}", expected.1);
-    eprintln!("uninterrupted single process: {:.1}s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "fixture {:.1}s, of which the uninterrupted single process {:.1}s",
+        started.elapsed().as_secs_f64(),
+        clean_run.as_secs_f64()
+    );
 
     let (dump, summary) = (dir.path().join("dump.jsonl"), dir.path().join("summary.json"));
     let states = [dir.path().join("state-0"), dir.path().join("state-1")];
@@ -207,7 +214,9 @@ fn a_two_process_cluster_killed_at_random_moments_equals_an_uninterrupted_single
     let mut killed = 0;
     for run in 0..6 {
         let mut children = start(run);
-        let wait = Duration::from_millis(rng.random_range(2500..6500));
+        // A quarter to a half of the uninterrupted run (at least 1.5 s, for a cut to be
+        // written): fixed waits let a faster build finish the backfill before the third kill.
+        let wait = clean_run.mul_f64(rng.random_range(0.25..0.5)).max(Duration::from_millis(1500));
         let run_started = Instant::now();
         let mut ended = false;
         while run_started.elapsed() < wait && !ended {
@@ -363,7 +372,7 @@ fn kill_after_two_cuts(children: Vec<std::process::Child>, state: &Path, process
 #[test]
 fn a_cut_of_two_processes_restores_on_one_and_a_cut_of_one_on_two() {
     let dir = temp_dir();
-    let (_broker, source, expected) = cluster_fixture(dir.path());
+    let (_broker, source, expected, _) = cluster_fixture(dir.path());
     let state = dir.path().join("state");
     let log = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
 

@@ -37,7 +37,18 @@ fn generate(dir: &Path, count: u64) -> PathBuf {
 /// random moments `kills` times (with 1, 2 or 3 workers in turn), then lets the last run
 /// finish. Returns the dump, the
 /// summary and the dead-letter file (if `dead_letters` is a file).
-fn backfill_with_kills(input: &[String], state: &Path, out: &Path, kills: usize, seed: u64) -> (Vec<u8>, String, Option<String>) {
+/// `kills` runs killed at random moments, then one to the end. Each run lasts about
+/// `clean_run / (2 × kills)` (half to one and a half of it, at least 0.7 s for a cut at the
+/// 0.3 s interval), so all the runs together take about half the uninterrupted run and the
+/// backfill cannot finish before the last kill however fast the build is.
+fn backfill_with_kills(
+    input: &[String],
+    state: &Path,
+    out: &Path,
+    kills: usize,
+    seed: u64,
+    clean_run: Duration,
+) -> (Vec<u8>, String, Option<String>) {
     let dump = out.join("dump.jsonl");
     let summary = out.join("summary.json");
     let dead = out.join("dead.jsonl");
@@ -58,7 +69,9 @@ fn backfill_with_kills(input: &[String], state: &Path, out: &Path, kills: usize,
     let mut killed = 0;
     while killed < kills {
         let mut child = command(1 + killed % 3).spawn().expect("start occurrent");
-        let wait = Duration::from_millis(rng.random_range(700..2500));
+        let wait = (clean_run / (2 * kills as u32))
+            .mul_f64(rng.random_range(0.5..1.5))
+            .max(Duration::from_millis(700));
         let started = Instant::now();
         let mut finished = false;
         while started.elapsed() < wait {
@@ -138,8 +151,10 @@ fn file_backfill_killed_ten_times_equals_an_uninterrupted_run() {
     let (clean_out, killed_out) = (dir.path().join("clean"), dir.path().join("killed"));
     std::fs::create_dir_all(&clean_out).unwrap();
     std::fs::create_dir_all(&killed_out).unwrap();
+    let started = Instant::now();
     let expected = uninterrupted(&args, &clean_out);
-    let actual = backfill_with_kills(&args, &dir.path().join("state"), &killed_out, 10, 7);
+    let clean_run = started.elapsed();
+    let actual = backfill_with_kills(&args, &dir.path().join("state"), &killed_out, 10, 7, clean_run);
     assert_eq!(actual.1, expected.1, "summaries differ");
     assert!(actual.0 == expected.0, "issue dumps differ after recovery");
     // The dead-letter file is cut back to each checkpoint: every rejection exactly once.
@@ -159,9 +174,11 @@ fn kafka_backfill_of_a_million_messages_killed_ten_times_equals_an_uninterrupted
     let (clean_out, killed_out) = (dir.path().join("clean"), dir.path().join("killed"));
     std::fs::create_dir_all(&clean_out).unwrap();
     std::fs::create_dir_all(&killed_out).unwrap();
+    let started = Instant::now();
     let expected = uninterrupted(&args, &clean_out);
+    let clean_run = started.elapsed();
     assert!(expected.1.contains("\"lines_read\":1000000"), "{}", expected.1);
-    let actual = backfill_with_kills(&args, &dir.path().join("state"), &killed_out, 10, 11);
+    let actual = backfill_with_kills(&args, &dir.path().join("state"), &killed_out, 10, 11, clean_run);
     assert_eq!(actual.1, expected.1, "summaries differ");
     assert!(actual.0 == expected.0, "issue dumps differ after recovery");
 }

@@ -524,6 +524,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                 horizon_ms = horizon.as_millis() as u64,
                 drain_ms = drain.as_millis() as u64,
                 views_lock_ms = views_lock.as_millis() as u64,
+                views_held_ms = dataflows::graph::waits::held().as_millis() as u64,
                 deferred = dataflows::graph::waits::deferred(),
                 "worker finished"
             );

@@ -214,6 +214,7 @@ impl ApplyQueue {
                 }
             }
             let took = started.elapsed();
+            super::waits::count_held(took);
             views
                 .write_holds
                 .record_hold(took, crate::views::ThreadTimes::elapsed(times), longest);

@@ -1,7 +1,8 @@
 //! Where a worker thread waits instead of computing, per thread: parked with nothing to run
 //! (by the reason the worker loop gives), and blocked on the views' write lock in a sink.
 //! Read once per worker when it finishes (`RUST_LOG=debug`, "worker finished"), to see where
-//! the cores sit idle during a backfill. Measured only with debug logging on.
+//! the cores sit idle during a backfill (and how long it held the views' write lock, which
+//! the workers of one process take in turn). Waits are measured only with debug logging on.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +28,18 @@ const KINDS: usize = 4;
 thread_local! {
     static WAITED: [Cell<Duration>; KINDS] = Default::default();
     static DEFERRED: Cell<u64> = const { Cell::new(0) };
+    static HELD: Cell<Duration> = const { Cell::new(Duration::ZERO) };
+}
+
+/// Counts time this thread held the views' write lock (a sink's hold): with several
+/// workers in one process, holds are serialized, so their sum bounds how far workers scale.
+pub fn count_held(took: Duration) {
+    HELD.with(|h| h.set(h.get() + took));
+}
+
+/// This thread's views write-lock holds so far ([`count_held`]).
+pub fn held() -> Duration {
+    HELD.with(Cell::get)
 }
 
 /// Counts a sink's apply put off because the views' write lock was taken.

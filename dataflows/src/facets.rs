@@ -15,6 +15,7 @@ use std::borrow::Cow;
 
 use rustc_hash::FxHashMap as HashMap;
 
+use crate::hour_series;
 use crate::model::{Level, Symbol};
 
 mod spans;
@@ -66,7 +67,7 @@ pub struct FacetHours {
     /// By group index: the group's only facet (0: none yet, or split).
     only: Vec<u64>,
     /// By group index, for groups with more than one facet: occurrences per (facet id,
-    /// hour), sorted.
+    /// hour), sorted by hour, then facet id (`hour_series`).
     split: HashMap<u32, Vec<(u64, u32, u32)>>,
     /// Heap bytes of the `split` series, kept as they change so that `/metrics` need not
     /// walk them; None until counted (after a restore: at the first change).
@@ -75,6 +76,10 @@ pub struct FacetHours {
     /// `apply`'s updates with facet ids, kept between calls (it runs per group and epoch).
     #[serde(skip)]
     ids: Vec<(u64, u32, isize)>,
+    /// The updates of an `apply_ids` that added an entry (the only ones that can widen a
+    /// span), kept between calls.
+    #[serde(skip)]
+    inserted: Vec<(u64, u32, isize)>,
     /// Each split group's facets with their first and last hour (`spans.rs`). Derived
     /// from `split`, so not written to checkpoints: rebuilt when they are read.
     #[serde(skip)]
@@ -92,9 +97,10 @@ struct StoredFacetHours {
 }
 
 impl From<StoredFacetHours> for FacetHours {
-    fn from(stored: StoredFacetHours) -> FacetHours {
+    fn from(mut stored: StoredFacetHours) -> FacetHours {
         let mut spans = Spans::default();
-        for (&index, series) in &stored.split {
+        for (&index, series) in &mut stored.split {
+            hour_series::sort_hour_major(series);
             spans.rebuild(index, series, &stored.facets);
         }
         FacetHours {
@@ -103,6 +109,7 @@ impl From<StoredFacetHours> for FacetHours {
             split: stored.split,
             split_bytes: None,
             ids: Vec::new(),
+            inserted: Vec::new(),
             spans,
         }
     }
@@ -110,27 +117,6 @@ impl From<StoredFacetHours> for FacetHours {
 
 fn series_bytes(series: &Vec<(u64, u32, u32)>) -> usize {
     24 + series.capacity() * 16
-}
-
-/// A split series (sorted by facet id) as runs of one facet: `(id, its entries)`. Each run's
-/// end is found by galloping (a busy group's facets have thousands of hours each, most
-/// groups' a few), so skipping a rejected facet costs about the log of its length.
-fn runs(split: &[(u64, u32, u32)]) -> impl Iterator<Item = (u64, &[(u64, u32, u32)])> {
-    let mut rest = split;
-    std::iter::from_fn(move || {
-        let id = rest.first()?.0;
-        // `rest[low]` is of `id`; the run ends in `[low, high)` or at `high`.
-        let mut high = 1;
-        while high < rest.len() && rest[high].0 == id {
-            high *= 2;
-        }
-        let high = high.min(rest.len());
-        let low = high / 2;
-        let len = low + rest[low..high].partition_point(|e| e.0 == id);
-        let (run, tail) = rest.split_at(len);
-        rest = tail;
-        Some((id, run))
-    })
 }
 
 impl FacetHours {
@@ -205,9 +191,12 @@ impl FacetHours {
         let split = if first == 0 { self.split.get_mut(&index) } else { None };
         if let Some(split) = split {
             let before = series_bytes(split);
-            let removed = add(split, ids);
+            let mut inserted = std::mem::take(&mut self.inserted);
+            inserted.clear();
+            let removed = add(split, ids, &mut inserted);
             let after = series_bytes(split);
-            self.spans.update(index, split, ids, removed, &self.facets);
+            self.spans.update(index, split, &inserted, removed, &self.facets);
+            self.inserted = inserted;
             *self.split_bytes() += after - before;
             return;
         }
@@ -225,7 +214,7 @@ impl FacetHours {
                 } else {
                     hourly.iter().map(|&(h, n)| (first, h, n)).collect()
                 };
-                add(&mut split, ids);
+                add(&mut split, ids, &mut Vec::new());
                 self.set_only(index, 0);
                 *self.split_bytes() += series_bytes(&split);
                 self.spans.rebuild(index, &split, &self.facets);
@@ -270,10 +259,10 @@ impl FacetHours {
         let mut split = self.split.remove(&parent).unwrap_or_else(|| {
             let series = self.series(parent, parent_hourly);
             let mut split = Vec::new();
-            add(&mut split, &series);
+            add(&mut split, &series, &mut Vec::new());
             split
         });
-        add(&mut split, &child_series);
+        add(&mut split, &child_series, &mut Vec::new());
         self.set_only(parent, 0);
         *self.split_bytes() += series_bytes(&split);
         self.spans.rebuild(parent, &split, &self.facets);
@@ -289,16 +278,12 @@ impl FacetHours {
         accept: impl Fn(&Facet) -> bool,
     ) -> (Cow<'v, [(u32, u32)]>, bool) {
         if let Some(split) = self.split.get(&index) {
-            let mut accepted: Vec<&[(u64, u32, u32)]> = Vec::new();
-            let mut all = true;
-            for (id, run) in runs(split) {
-                if self.facets.get(&id).is_some_and(&accept) {
-                    accepted.push(run);
-                } else {
-                    all = false;
-                }
-            }
-            return (Cow::Owned(sum_by_hour(&accepted)), all);
+            // One verdict per facet: an hour's entries take turns between the same few.
+            let mut verdicts: HashMap<u64, bool> = HashMap::default();
+            let (hours, all) = hour_series::hours_of(split, |id| {
+                *verdicts.entry(id).or_insert_with(|| self.facets.get(&id).is_some_and(&accept))
+            });
+            return (Cow::Owned(hours), all);
         }
         match self.facets.get(&self.only(index)) {
             Some(facet) if !accept(facet) => (Cow::Borrowed(&[]), false),
@@ -327,8 +312,9 @@ impl FacetHours {
                 return self.any_span_matching(index, spans, accept, hours);
             }
             if let Some(split) = self.split.get(&index) {
-                // One verdict per facet; a rejected facet's hours are skipped, not read.
-                return runs(split).any(|(id, run)| accept(id, None) == Some(true) && any_hour_in(run, |e| e.1, hours));
+                // Only the entries of the hours asked for are read (callers remember
+                // verdicts by id).
+                return hour_series::in_hours(split, hours).iter().any(|e| accept(e.0, None) == Some(true));
             }
         }
         // One facet (or none recorded: every occurrence counts).
@@ -359,12 +345,17 @@ impl FacetHours {
             return false;
         }
         let Some(split) = self.split.get(&index) else { return false };
-        spans.iter().filter(|s| s.first < lo && s.last > hi).any(|span| {
-            // The run of `span.id`, then its first hour at or after `lo`.
-            let start = split.partition_point(|e| e.0 < span.id);
-            let end = start + split[start..].partition_point(|e| e.0 == span.id);
-            accept(span.id, span.level) == Some(true) && any_hour_in(&split[start..end], |e| e.1, (lo, hi))
-        })
+        // Any accepted facet with an entry in `[lo, hi]` is a straddling one (the others
+        // answered above), so the entries of those hours are checked against them.
+        let straddling: Vec<u64> = spans
+            .iter()
+            .filter(|s| s.first < lo && s.last > hi && accept(s.id, s.level) == Some(true))
+            .map(|s| s.id)
+            .collect();
+        // Spans are sorted by facet id, and so is `straddling`.
+        hour_series::in_hours(split, (lo, hi))
+            .iter()
+            .any(|e| straddling.binary_search(&e.0).is_ok())
     }
 
     /// Drops every facet-hour before `cut` (retention); returns the oldest hour left
@@ -373,8 +364,7 @@ impl FacetHours {
         self.spans.clear();
         let mut oldest = u32::MAX;
         for (index, split) in self.split.iter_mut() {
-            split.retain(|e| e.1 >= cut);
-            oldest = split.iter().fold(oldest, |oldest, e| oldest.min(e.1));
+            oldest = oldest.min(hour_series::retain_from(split, cut));
             self.spans.rebuild(*index, split, &self.facets);
         }
         oldest
@@ -397,68 +387,15 @@ impl FacetHours {
     }
 }
 
-/// The occurrences per hour of some facets' runs (each sorted by hour), ascending. A busy
-/// group's runs cover the same few hundred hours: they are summed in a dense array over
-/// their span rather than sorted together (the issues list builds these for every group of
-/// a page with event-level conditions).
-fn sum_by_hour(runs: &[&[(u64, u32, u32)]]) -> Vec<(u32, u32)> {
-    match runs {
-        [] => return Vec::new(),
-        [run] => return run.iter().map(|&(_, hour, n)| (hour, n)).collect(),
-        _ => {}
-    }
-    let entries: usize = runs.iter().map(|run| run.len()).sum();
-    let first = runs.iter().filter_map(|run| run.first()).map(|e| e.1).min().unwrap_or(0);
-    let last = runs.iter().filter_map(|run| run.last()).map(|e| e.1).max().unwrap_or(0);
-    let span = (last - first) as usize + 1;
-    if span > 4 * entries + 64 {
-        // Sparse (hours far apart): sorting the entries is cheaper than the span.
-        let mut hours: Vec<(u32, u32)> = runs.iter().flat_map(|run| run.iter().map(|&(_, hour, n)| (hour, n))).collect();
-        hours.sort_unstable_by_key(|h| h.0);
-        hours.dedup_by(|later, earlier| {
-            let same = later.0 == earlier.0;
-            if same {
-                earlier.1 = earlier.1.wrapping_add(later.1);
-            }
-            same
-        });
-        return hours;
-    }
-    // Counts are positive (an entry that drops to zero is removed), so an hour is present
-    // exactly when its sum is; summed in 64 bits, truncated as the 32-bit sum wraps.
-    let mut dense = vec![0u64; span];
-    for run in runs {
-        for &(_, hour, n) in *run {
-            dense[(hour - first) as usize] += u64::from(n);
-        }
-    }
-    dense
-        .iter()
-        .enumerate()
-        .filter(|(_, &n)| n > 0)
-        .map(|(i, &n)| (first + i as u32, n as u32))
-        .collect()
-}
-
-/// Adds `updates` to `split`; true if an entry dropped to zero and went.
-fn add(split: &mut Vec<(u64, u32, u32)>, updates: &[(u64, u32, isize)]) -> bool {
+/// Adds `updates` to `split`; true if an entry dropped to zero and went. The updates that
+/// added an entry go to `inserted`.
+fn add(split: &mut Vec<(u64, u32, u32)>, updates: &[(u64, u32, isize)], inserted: &mut Vec<(u64, u32, isize)>) -> bool {
     let mut removed = false;
     for &(id, hour, diff) in updates {
-        let diff = diff as i64;
-        let position = split.partition_point(|&(f, h, _)| (f, h) < (id, hour));
-        match split.get_mut(position) {
-            Some((f, h, count)) if (*f, *h) == (id, hour) => {
-                *count = (i64::from(*count) + diff).max(0) as u32;
-                if *count == 0 {
-                    split.remove(position);
-                    removed = true;
-                }
-            }
-            _ if diff > 0 => {
-                crate::views::details::reserve(split);
-                split.insert(position, (id, hour, diff as u32));
-            }
-            _ => {}
+        match hour_series::add(split, id, hour, diff) {
+            hour_series::Change::Inserted => inserted.push((id, hour, diff)),
+            hour_series::Change::Removed => removed = true,
+            hour_series::Change::Counted | hour_series::Change::Nothing => {}
         }
     }
     removed

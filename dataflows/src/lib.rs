@@ -4,6 +4,7 @@
 pub mod facets;
 pub mod graph;
 pub mod grouping;
+pub mod hour_series;
 pub mod model;
 pub mod state;
 pub mod views;

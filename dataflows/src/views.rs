@@ -84,13 +84,15 @@ pub struct IssueViews {
     /// row before the first of those changes (None: it did not exist).
     #[serde(skip)]
     pub change_log: Option<HashMap<GroupKey, Option<Arc<GroupRow>>>>,
-    /// Occurrences per (environment, hour), sorted, by group index — only for groups whose
+    /// Occurrences per (environment, hour) by group index — only for groups whose
     /// occurrences span more than one environment key ("no environment" counting as a key).
     /// A group with one key needs nothing: its `hourly` *is* that environment's series (or no
     /// environment's, when `environments` is empty). Most groups see one environment, so
     /// requests with `environment=` cost no memory for them, and requests without one read
-    /// `hourly` exactly as before. See `apply_activity` and docs/semantics.md §7.
-    environment_hours: HashMap<u32, Vec<(Symbol, u32, u32)>>,
+    /// `hourly` exactly as before. See `apply_activity` and docs/semantics.md §7. Each
+    /// series is sorted by hour, then environment (`hour_series`).
+    #[serde(deserialize_with = "activity::environment_hours_read")]
+    environment_hours: activity::EnvironmentHours,
     /// Occurrences per (environment, release, level) and hour, for event-level conditions
     /// (`facets`): only an id for groups with one such facet.
     facets: crate::facets::FacetHours,

@@ -125,40 +125,28 @@ pub fn hours_in<'v>(views: &'v IssueViews, key: GroupKey, view: &'v GroupView, e
     }
 }
 
-/// The hours of `wanted` environments in a group's per-(environment, hour) counts, which are
-/// sorted: each environment's entries are one run, found by binary search, and already in
-/// hour order, so only hours of two or more environments need a sort.
+/// The hours of `wanted` environments in a group's per-(environment, hour) counts (sorted
+/// by hour, then environment): one pass, each hour's entries of wanted environments summed.
 fn environment_hours(split: &[(Symbol, u32, u32)], wanted: &[Symbol]) -> Vec<(u32, u32)> {
-    let runs = environment_runs(split, wanted);
-    let mut hours: Vec<(u32, u32)> = runs.iter().flat_map(|run| run.iter().map(|&(_, hour, n)| (hour, n))).collect();
-    if runs.len() > 1 {
-        hours.sort_unstable();
-        hours.dedup_by(|later, earlier| {
-            let same = later.0 == earlier.0;
-            if same {
-                earlier.1 += later.1;
-            }
-            same
-        });
-    }
-    hours
+    crate::hour_series::hours_of(split, |env| wanted.contains(&env)).0
 }
 
-/// The runs of `split` (sorted by environment, then hour) of the distinct `wanted`
-/// environments that have any.
-fn environment_runs<'s>(split: &'s [(Symbol, u32, u32)], wanted: &[Symbol]) -> Vec<&'s [(Symbol, u32, u32)]> {
-    let mut runs = Vec::new();
-    for (i, env) in wanted.iter().enumerate() {
-        if wanted[..i].contains(env) {
+/// How many distinct `wanted` environments have hours in `split`, counted up to 2 (the
+/// caller asks whether exactly one does). Read from the newest hour back, where a busy
+/// group's environments all appear.
+fn environments_with_hours(split: &[(Symbol, u32, u32)], wanted: &[Symbol]) -> usize {
+    let mut found: Option<Symbol> = None;
+    for &(env, ..) in split.iter().rev() {
+        if !wanted.contains(&env) {
             continue;
         }
-        let from = split.partition_point(|e| e.0 < *env);
-        let len = split[from..].partition_point(|e| e.0 == *env);
-        if len > 0 {
-            runs.push(&split[from..from + len]);
+        match found {
+            None => found = Some(env),
+            Some(first) if first != env => return 2,
+            Some(_) => {}
         }
     }
-    runs
+    usize::from(found.is_some())
 }
 
 /// Whether `window` holds all of `(start, end)`.
@@ -285,12 +273,12 @@ pub fn last_seen_view(
     if row.last_seen < window.start || row.first_seen > window.end {
         return None;
     }
-    // One requested environment among several of the group's: its run of the per-environment
-    // hours is read backwards in place (no copy of the group's hours).
+    // One requested environment among several of the group's: its entries of the
+    // per-environment hours are read backwards in place (no copy of the group's hours).
     let one_run = match (environments, views.environment_hours_of(key, view)) {
-        (Some(wanted), Some(split)) if view.environments.iter().any(|e| wanted.contains(e)) => Some(environment_runs(split, wanted))
-            .filter(|runs| runs.len() == 1)
-            .map(|runs| (runs[0], wanted)),
+        (Some(wanted), Some(split)) if view.environments.iter().any(|e| wanted.contains(e)) => {
+            (environments_with_hours(split, wanted) == 1).then_some((split, wanted))
+        }
         _ => None,
     };
     let hours = match one_run {
@@ -315,9 +303,10 @@ pub fn last_seen_view(
     let mut selector = hours.select.selector(views);
     let in_window = |&(h, _): &(u32, u32)| (Micros::from(h) + 1) * HOUR_MICROS > window.start;
     let last = match one_run {
-        Some((run, _)) => run
+        Some((split, wanted)) => split
             .iter()
             .rev()
+            .filter(|e| wanted.contains(&e.0))
             .map(|&(_, hour, n)| (hour, n))
             .skip_while(|&(h, _)| Micros::from(h) * HOUR_MICROS > window.end)
             .take_while(in_window)

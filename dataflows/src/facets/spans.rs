@@ -74,10 +74,12 @@ impl Spans {
         self.bytes = 0;
     }
 
-    /// Recounts the group's spans from its `series` (sorted by facet id, then hour).
+    /// Recounts the group's spans from its `series` (sorted by hour, then facet id).
     pub fn rebuild(&mut self, index: u32, series: &[(u64, u32, u32)], facets: &HashMap<u64, Facet>) {
+        let mut by_facet: Vec<(u64, u32)> = series.iter().map(|&(id, hour, _)| (id, hour)).collect();
+        by_facet.sort_unstable();
         let mut spans: Vec<Span> = Vec::new();
-        for &(id, hour, _) in series {
+        for (id, hour) in by_facet {
             match spans.last_mut() {
                 Some(span) if span.id == id => span.last = hour,
                 _ => spans.push(span(facets, id, hour)),
@@ -92,7 +94,8 @@ impl Spans {
 
     /// Follows updates `(facet id, hour, diff)` already added to the group's `series`: widens
     /// the spans by the additions, or recounts them when an entry went (`removed`; a
-    /// decrement that leaves the entry changes no span).
+    /// decrement that leaves the entry changes no span). Only additions that inserted an
+    /// entry need passing: an entry that was there already lies within its facet's span.
     pub fn update(
         &mut self,
         index: u32,

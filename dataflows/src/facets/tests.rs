@@ -1,49 +1,5 @@
 use super::*;
 
-#[test]
-fn sums_by_hour_match_a_sort_of_every_entry() {
-    let mut state = 11u64;
-    let mut below = |n: u32| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state % u64::from(n)) as u32
-    };
-    for case in 0..300 {
-        // Dense (hours within a few hundred) and sparse (hours far apart) series.
-        let spread = if case % 3 == 0 { 1_000_000 } else { 300 };
-        let series: Vec<Vec<(u64, u32, u32)>> = (0..below(5))
-            .map(|facet| {
-                let mut hours: Vec<u32> = (0..below(40)).map(|_| 400_000 + below(spread)).collect();
-                hours.sort_unstable();
-                hours.dedup();
-                hours.into_iter().map(|h| (u64::from(facet), h, 1 + below(9))).collect()
-            })
-            .collect();
-        let runs: Vec<&[(u64, u32, u32)]> = series.iter().map(Vec::as_slice).collect();
-        let mut expected: std::collections::BTreeMap<u32, u32> = Default::default();
-        for &(_, hour, n) in series.iter().flatten() {
-            *expected.entry(hour).or_default() += n;
-        }
-        assert_eq!(sum_by_hour(&runs), expected.into_iter().collect::<Vec<_>>(), "case {case}");
-    }
-}
-
-#[test]
-fn runs_cut_a_series_at_each_facet() {
-    // Run lengths around the galloping steps (1, 2, 3, 4, 5, 8, 9, 17).
-    let lengths = [1usize, 2, 3, 4, 5, 8, 9, 17, 1];
-    let mut series = Vec::new();
-    for (id, &len) in lengths.iter().enumerate() {
-        series.extend((0..len).map(|hour| (id as u64 * 10, hour as u32, 1)));
-    }
-    let cut: Vec<(u64, usize)> = runs(&series).map(|(id, run)| (id, run.len())).collect();
-    let expected: Vec<(u64, usize)> = lengths.iter().enumerate().map(|(id, &len)| (id as u64 * 10, len)).collect();
-    assert_eq!(cut, expected);
-    assert!(runs(&series).all(|(id, run)| run.iter().all(|e| e.0 == id)));
-    assert_eq!(runs(&[]).count(), 0);
-}
-
 fn facet(env: Option<Symbol>, release: Option<Symbol>, level: Level) -> Facet {
     Facet {
         environment: env,

@@ -236,24 +236,24 @@ impl IssueViews {
     }
 }
 
+/// Per-environment hours by group index (`IssueViews::environment_hours`).
+pub(super) type EnvironmentHours = rustc_hash::FxHashMap<u32, Vec<(Symbol, u32, u32)>>;
+
 /// `(environment, hour, occurrences added)`.
 pub(super) type EnvironmentHourDiff = (Symbol, u32, isize);
 
 pub(super) fn add_environment_hours(split: &mut Vec<(Symbol, u32, u32)>, updates: &[EnvironmentHourDiff]) {
     for &(env, hour, diff) in updates {
-        let position = split.partition_point(|&(e, h, _)| (e, h) < (env, hour));
-        match split.get_mut(position) {
-            Some((e, h, count)) if (*e, *h) == (env, hour) => {
-                *count = (i64::from(*count) + diff as i64).max(0) as u32;
-                if *count == 0 {
-                    split.remove(position);
-                }
-            }
-            _ if diff > 0 => {
-                super::details::reserve(split);
-                split.insert(position, (env, hour, diff as u32));
-            }
-            _ => {}
-        }
+        crate::hour_series::add(split, env, hour, diff);
     }
+}
+
+/// `environment_hours` as a checkpoint holds it, each series sorted hour-major (earlier
+/// builds wrote them by environment, then hour).
+pub(super) fn environment_hours_read<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<EnvironmentHours, D::Error> {
+    let mut by_group: EnvironmentHours = serde::Deserialize::deserialize(deserializer)?;
+    for series in by_group.values_mut() {
+        crate::hour_series::sort_hour_major(series);
+    }
+    Ok(by_group)
 }

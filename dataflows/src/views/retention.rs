@@ -90,8 +90,7 @@ impl IssueViews {
         }
         // An emptied split stays: the group still spans several environment keys.
         for split in self.environment_hours.values_mut() {
-            split.retain(|e| e.1 >= cut);
-            oldest = split.iter().fold(oldest, |oldest, e| oldest.min(e.1));
+            oldest = oldest.min(crate::hour_series::retain_from(split, cut));
         }
         oldest.min(self.facets.retain_from(cut))
     }

@@ -243,3 +243,36 @@ fn occurrences_updates_equal_their_separate_parts() {
     assert_eq!(combined.get(KEY).map(|v| v.releases.len()), Some(2));
     assert!(combined.environment_hours(KEY).is_some(), "two environment keys: split");
 }
+
+#[test]
+fn per_environment_hours_are_kept_hour_major_and_restored_so_from_older_checkpoints() {
+    let (prod, dev) = (11, 12);
+    let mut views = IssueViews::default();
+    let occurrence = |env, hour| {
+        Activity::occurrences(
+            KEY,
+            crate::facets::Facet {
+                environment: Some(env),
+                release: None,
+                level: crate::model::Level::Error,
+                tags: None,
+            },
+            hour,
+        )
+    };
+    views.apply_groups(vec![((KEY, row(1)), 0, 1)]);
+    views.apply_activity(vec![(occurrence(prod, 5), 0, 1), (occurrence(prod, 6), 0, 1)]);
+    views.apply_activity(vec![
+        (occurrence(dev, 5), 1, 1),
+        (occurrence(prod, 7), 1, 2),
+        (occurrence(dev, 7), 1, 1),
+    ]);
+    let hour_major = [(prod, 5, 1), (dev, 5, 1), (prod, 6, 1), (prod, 7, 2), (dev, 7, 1)];
+    assert_eq!(views.environment_hours(KEY).unwrap(), &hour_major);
+    // A checkpoint of an earlier build held the series by environment, then hour.
+    let index = views.find(KEY).unwrap();
+    views.environment_hours.get_mut(&index).unwrap().sort_unstable();
+    assert_ne!(views.environment_hours(KEY).unwrap(), &hour_major);
+    let restored: IssueViews = postcard::from_bytes(&postcard::to_stdvec(&views).unwrap()).unwrap();
+    assert_eq!(restored.environment_hours(KEY).unwrap(), &hour_major);
+}

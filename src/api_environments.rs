@@ -20,8 +20,7 @@ pub(crate) fn unknown_environment(views: &IssueViews, catalog: &Catalog, org: &s
         !name.is_empty()
             && !views
                 .environment_projects(symbol_of(name))
-                .iter()
-                .any(|project| catalog.organization_of(*project) == Some(org))
+                .any(|project| catalog.organization_of(project) == Some(org))
     });
     unknown.then(|| crate::api::error(StatusCode::NOT_FOUND, "The requested resource does not exist"))
 }

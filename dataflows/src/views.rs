@@ -96,15 +96,11 @@ pub struct IssueViews {
     /// Occurrences per (environment, release, level) and hour, for event-level conditions
     /// (`facets`): only an id for groups with one such facet.
     facets: crate::facets::FacetHours,
-    /// Every environment ever seen, with the projects it was seen in (sorted): Sentry's
+    /// Every environment ever seen, with the projects it was seen in: Sentry's
     /// `Environment` rows, which outlive the groups (an unknown `environment=` is a 404).
-    environment_projects: HashMap<Symbol, Vec<crate::model::ProjectId>>,
-    /// The (environment, project) pairs noted in `environment_projects` by this process
-    /// (`sets::note_environment`): one probe per group gaining an environment instead of
-    /// the environment's entry and a binary search of its projects. Not checkpointed (a
-    /// pair missing here is looked up in `environment_projects`).
-    #[serde(skip)]
-    environments_noted: rustc_hash::FxHashSet<(Symbol, crate::model::ProjectId)>,
+    /// A set per environment: noting a pair is one probe (a group gaining an environment
+    /// notes it), and checkpoints of sorted lists read back as sets.
+    environment_projects: HashMap<Symbol, rustc_hash::FxHashSet<crate::model::ProjectId>>,
     /// Each occurrence's second, facet and user, for the edges of windows and users under
     /// facet selections (`details.rs`).
     details: details::Details,
@@ -528,9 +524,10 @@ impl IssueViews {
         self.counters.get(&counter).copied().unwrap_or(0)
     }
 
-    /// The projects environment `env` was ever seen in (empty: an unknown environment).
-    pub fn environment_projects(&self, env: Symbol) -> &[crate::model::ProjectId] {
-        self.environment_projects.get(&env).map_or(&[], Vec::as_slice)
+    /// The projects environment `env` was ever seen in, in no order (none: an unknown
+    /// environment).
+    pub fn environment_projects(&self, env: Symbol) -> impl Iterator<Item = crate::model::ProjectId> + '_ {
+        self.environment_projects.get(&env).into_iter().flatten().copied()
     }
 
     pub fn symbol_name(&self, symbol: Symbol) -> Option<&str> {

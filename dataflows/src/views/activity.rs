@@ -175,7 +175,7 @@ impl IssueViews {
             let (change, bytes) = super::sets::apply_to_set(&mut view.environments, env, diff);
             if change > 0 {
                 if let Some(key) = view.key {
-                    super::sets::note_environment(&mut self.environment_projects, &mut self.environments_noted, key.project, env);
+                    super::sets::note_environment(&mut self.environment_projects, key.project, env);
                 }
             }
             sets += bytes;

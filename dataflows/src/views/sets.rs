@@ -77,7 +77,7 @@ impl IssueViews {
             let key = if self.merged.is_empty() { key } else { self.owner(key) };
             let (change, bytes) = apply_to_set(&mut self.view_mut(key).environments, env, diff);
             if change > 0 {
-                note_environment(&mut self.environment_projects, &mut self.environments_noted, key.project, env);
+                note_environment(&mut self.environment_projects, key.project, env);
             }
             let sets = &mut self.footprint().sets;
             *sets = sets.wrapping_add_signed(bytes);
@@ -96,21 +96,12 @@ impl IssueViews {
 }
 
 /// Records that `project` has seen environment `env` (on a group's first sighting of it).
-/// `noted` remembers the pairs already recorded (most calls: a project's groups share a few
-/// environments); a pair not in it is looked up in `seen`, which holds them all.
 pub(super) fn note_environment(
-    seen: &mut HashMap<Symbol, Vec<crate::model::ProjectId>>,
-    noted: &mut rustc_hash::FxHashSet<(Symbol, crate::model::ProjectId)>,
+    seen: &mut HashMap<Symbol, rustc_hash::FxHashSet<crate::model::ProjectId>>,
     project: crate::model::ProjectId,
     env: Symbol,
 ) {
-    if !noted.insert((env, project)) {
-        return;
-    }
-    let projects = seen.entry(env).or_default();
-    if let Err(at) = projects.binary_search(&project) {
-        projects.insert(at, project);
-    }
+    seen.entry(env).or_default().insert(project);
 }
 
 /// Adds `diff` occurrences to a group's `hour`, dropping the hour at zero; returns the change
@@ -164,24 +155,27 @@ pub(super) fn apply_to_set(set: &mut SmallSlice<Symbol>, symbol: Symbol, diff: i
 mod tests {
     use super::*;
 
-    /// Each environment's projects end up sorted and distinct, whether the pairs were noted
-    /// before (the memo) or only in the map (after a restore: the memo starts empty).
+    /// Each environment's projects, however often noted; a checkpoint of an earlier build
+    /// (sorted lists of projects) reads back as the same sets.
     #[test]
-    fn noted_environments_match_the_map_with_and_without_the_memo() {
-        let mut seen: HashMap<Symbol, Vec<crate::model::ProjectId>> = HashMap::default();
-        let mut noted = rustc_hash::FxHashSet::default();
+    fn environments_note_each_project_once_and_read_back_from_older_checkpoints() {
+        let mut seen: HashMap<Symbol, rustc_hash::FxHashSet<crate::model::ProjectId>> = HashMap::default();
         let pairs: Vec<(Symbol, u64)> = (0..500u64).map(|n| (n % 3 + 1, (n * 7919) % 40)).collect();
-        for (i, &(env, project)) in pairs.iter().enumerate() {
-            if i == 250 {
-                noted.clear();
-            }
-            note_environment(&mut seen, &mut noted, project, env);
+        for &(env, project) in &pairs {
+            note_environment(&mut seen, project, env);
         }
+        let mut older: std::collections::BTreeMap<Symbol, Vec<u64>> = Default::default();
         for env in 1..=3 {
             let mut expected: Vec<u64> = pairs.iter().filter(|p| p.0 == env).map(|p| p.1).collect();
             expected.sort_unstable();
             expected.dedup();
-            assert_eq!(seen[&env], expected, "environment {env}");
+            let mut projects: Vec<u64> = seen[&env].iter().copied().collect();
+            projects.sort_unstable();
+            assert_eq!(projects, expected, "environment {env}");
+            older.insert(env, expected);
         }
+        let bytes = postcard::to_stdvec(&older).expect("encode");
+        let read: HashMap<Symbol, rustc_hash::FxHashSet<crate::model::ProjectId>> = postcard::from_bytes(&bytes).expect("decode");
+        assert_eq!(read, seen);
     }
 }

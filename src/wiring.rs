@@ -58,6 +58,15 @@ impl DeadLetterWriter for CountedDeadLetters {
         self.inner.write(letter)
     }
 
+    fn writes_json_lines(&self) -> bool {
+        self.inner.writes_json_lines()
+    }
+
+    fn write_json_line(&mut self, letter: &dataflows::model::block::DeadLetter, line: &[u8]) -> std::io::Result<()> {
+        self.metrics.record_dead_letter(&letter.reason);
+        self.inner.write_json_line(letter, line)
+    }
+
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
     }

@@ -8,7 +8,7 @@
 //! the whole series and a new hour an insert before every later key's entries: on the
 //! 10M-line, 1M-fingerprint input those searches and moves were most of the per-facet and
 //! per-environment hours' cost (cache misses across series of up to 10K entries), all of it
-//! under the views' write lock (docs/benchmark-history.md, session 17). Reads by key scan
+//! under the views' write lock (BENCHMARKS.md, session 17). Reads by key scan
 //! the hours they need instead of a key's run; a series holds at most a few entries per
 //! hour (the group's keys active in it).
 

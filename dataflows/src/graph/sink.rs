@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 use timely::scheduling::Activator;
@@ -310,6 +311,19 @@ fn concat<T>(mut containers: Vec<Vec<T>>) -> Vec<T> {
 pub trait DeadLetterWriter: Send {
     fn write(&mut self, letter: &DeadLetter) -> std::io::Result<()>;
     fn flush(&mut self) -> std::io::Result<()>;
+
+    /// Whether the letters may come rendered as JSON lines ([`dead_letter_json`] and a
+    /// newline; see [`DeadLetterWriter::write_json_line`]): then the worker that rejected a
+    /// line renders it, and the first worker, which writes every letter, only writes.
+    fn writes_json_lines(&self) -> bool {
+        false
+    }
+
+    /// Writes `letter`, rendered as `line` (what `writes_json_lines` asks for).
+    fn write_json_line(&mut self, letter: &DeadLetter, line: &[u8]) -> std::io::Result<()> {
+        let _ = line;
+        self.write(letter)
+    }
 }
 
 /// Where dead letters go, shared by the workers (only worker 0 writes).
@@ -321,24 +335,48 @@ pub struct JsonLinesDeadLetters<W: Write + Send>(pub W);
 
 impl<W: Write + Send> DeadLetterWriter for JsonLinesDeadLetters<W> {
     fn write(&mut self, letter: &DeadLetter) -> std::io::Result<()> {
-        let mut line = dead_letter_json(letter);
-        line.push(b'\n');
-        self.0.write_all(&line)
+        self.0.write_all(&json_line(letter))
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.0.flush()
     }
+
+    fn writes_json_lines(&self) -> bool {
+        true
+    }
+
+    fn write_json_line(&mut self, _letter: &DeadLetter, line: &[u8]) -> std::io::Result<()> {
+        self.0.write_all(line)
+    }
+}
+
+/// A dead letter's JSON line, newline included.
+fn json_line(letter: &DeadLetter) -> Vec<u8> {
+    let mut line = dead_letter_json(letter);
+    line.push(b'\n');
+    line
 }
 
 pub fn write_dead_letters<'scope>(letters: Stream<'scope, u64, Vec<DeadLetter>>, sink: DeadLetterSink) -> Stream<'scope, u64, Vec<()>> {
+    // Rendered where the line was rejected: the first worker writes every letter, and
+    // rendering them all there kept the other workers waiting for it.
+    let render = sink
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .as_ref()
+        .is_some_and(|writer| writer.writes_json_lines());
+    let letters = letters.map(move |letter| {
+        let line = render.then(|| json_line(&letter));
+        (letter, line)
+    });
     letters.unary_frontier::<timely::container::CapacityContainerBuilder<Vec<()>>, _, _, _>(
-        Exchange::new(|_: &DeadLetter| 0),
+        Exchange::new(|_: &(DeadLetter, Option<Vec<u8>>)| 0),
         "WriteDeadLetters",
         move |_, _| {
             // Capabilities held until written, as in `apply_at_frontier`: a checkpoint must not
             // pass dead letters that are not yet written.
-            let mut pending: super::Stash<Capability<u64>, DeadLetter> = BTreeMap::new();
+            let mut pending: super::Stash<Capability<u64>, (DeadLetter, Option<Vec<u8>>)> = BTreeMap::new();
             move |(input, frontier), _output| {
                 input.for_each(|cap, data| {
                     pending
@@ -348,20 +386,24 @@ pub fn write_dead_letters<'scope>(letters: Stream<'scope, u64, Vec<DeadLetter>>,
                         .append(data)
                 });
                 while let Some((_, (_cap, mut letters))) = super::pop_closed(&mut pending, |e| frontier.less_equal(e)) {
-                    letters.sort_unstable_by_key(|l| l.seq);
+                    letters.sort_unstable_by_key(|(l, _)| l.seq);
                     // One line per epoch at `info`; each letter (already in the dead-letter
                     // file) at `debug`: formatting a log line per letter was ~1.5% of a
                     // backfill with 2% bad lines.
-                    if let Some(first) = letters.first() {
+                    if let Some((first, _)) = letters.first() {
                         tracing::info!(count = letters.len(), source = %first.source, first_line = first.line, first_reason = %first.reason, "dead letters");
                     }
-                    for letter in &letters {
+                    for (letter, _) in &letters {
                         tracing::debug!(source = %letter.source, partition = ?letter.partition, line = letter.line, reason = %letter.reason, "dead letter");
                     }
                     let mut guard = sink.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                     if let Some(writer) = guard.as_mut() {
-                        for letter in &letters {
-                            if let Err(error) = writer.write(letter) {
+                        for (letter, line) in &letters {
+                            let written = match line {
+                                Some(line) => writer.write_json_line(letter, line),
+                                None => writer.write(letter),
+                            };
+                            if let Err(error) = written {
                                 tracing::error!(%error, "cannot write dead letter");
                             }
                         }
@@ -373,172 +415,4 @@ pub fn write_dead_letters<'scope>(letters: Stream<'scope, u64, Vec<DeadLetter>>,
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The `serde_json::Value` rendering the text writer replaced.
-    fn as_value_json(letter: &DeadLetter) -> String {
-        use base64::Engine;
-        let mut object = serde_json::json!({
-            "source": letter.source,
-            "line": letter.line,
-            "offset": letter.offset,
-            "reason": letter.reason,
-        });
-        if let Some(partition) = letter.partition {
-            object["partition"] = partition.into();
-        }
-        match std::str::from_utf8(&letter.raw) {
-            Ok(text) => object["raw"] = text.into(),
-            Err(_) => object["raw_base64"] = base64::engine::general_purpose::STANDARD.encode(&letter.raw).into(),
-        }
-        object.to_string()
-    }
-
-    #[test]
-    fn slices_keep_each_group_whole_and_in_order() {
-        let key = |n: u32| GroupKey {
-            project: u64::from(n % 7),
-            short_id: n,
-        };
-        // Group 3 has more updates than a slice holds; the others a few each. In three
-        // containers, as a sink receives them.
-        let mut batch: Vec<((GroupKey, usize), u64, isize)> = Vec::new();
-        for i in 0..3 * SLICE {
-            let group = if i % 2 == 0 { 3 } else { (i % 97) as u32 };
-            batch.push(((key(group), i), 5, 1));
-        }
-        let containers = |batch: &Vec<((GroupKey, usize), u64, isize)>| batch.chunks(SLICE - 7).map(<[_]>::to_vec).collect::<Vec<_>>();
-        let slicing: Slicing<(GroupKey, usize)> = Slicing::ByGroup(|u| u.0);
-        let out = slices(containers(&batch), slicing);
-        assert!(out.len() > 1);
-        // Every update once; each group in one slice, its updates in their order.
-        let mut seen: Vec<usize> = out.iter().flatten().map(|u| u.0 .1).collect();
-        seen.sort_unstable();
-        assert_eq!(seen, (0..3 * SLICE).collect::<Vec<_>>());
-        let mut slice_of = std::collections::HashMap::new();
-        for (n, slice) in out.iter().enumerate() {
-            let mut last: std::collections::HashMap<GroupKey, usize> = Default::default();
-            for ((k, i), _, _) in slice {
-                assert_eq!(*slice_of.entry(*k).or_insert(n), n, "{k:?} in two slices");
-                assert!(last.insert(*k, *i).is_none_or(|before| before < *i), "order of {k:?}");
-            }
-        }
-        let whole = slices(containers(&batch), Slicing::Whole);
-        assert_eq!(whole.len(), 1);
-        assert!(whole[0].iter().map(|u| u.0 .1).eq(0..3 * SLICE), "in order");
-    }
-
-    #[test]
-    fn slices_of_many_small_groups_stay_near_the_slice_size() {
-        let updates: Vec<(GroupKey, u64, isize)> = (0..40 * SLICE as u32)
-            .map(|n| {
-                let key = GroupKey {
-                    project: u64::from(n % 13),
-                    short_id: n / 13 + 1,
-                };
-                (key, 1, 1)
-            })
-            .collect();
-        let out = slices(vec![updates], Slicing::ByGroup(|k| *k));
-        assert!((35..=40).contains(&out.len()), "{} slices", out.len());
-        assert!(
-            out.iter().all(|s| s.len() < 2 * SLICE),
-            "{:?}",
-            out.iter().map(Vec::len).collect::<Vec<_>>()
-        );
-    }
-
-    #[test]
-    fn a_taken_lock_defers_the_apply_and_holds_the_epoch_until_it_is_applied() {
-        use crate::state::Counter;
-        use timely::dataflow::operators::{Input, Probe};
-        use timely::dataflow::ProbeHandle;
-
-        let views = Arc::new(RwLock::new(IssueViews::default()));
-        // Another thread holds the write lock until told to let go.
-        let (taken_tx, taken_rx) = std::sync::mpsc::channel();
-        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
-        let holder = {
-            let views = views.clone();
-            std::thread::spawn(move || {
-                let guard = views.write().expect("not poisoned");
-                taken_tx.send(()).expect("the test waits");
-                let _ = release_rx.recv();
-                drop(guard);
-            })
-        };
-        taken_rx.recv().expect("the holder took the lock");
-        let worker_views = views.clone();
-        timely::execute_directly(move |worker| {
-            let probe = ProbeHandle::new();
-            let queue = ApplyQueue::deferring(DEFER_AT_MOST);
-            let (mut lines, mut dead) = worker.dataflow::<u64, _, _>(|scope| {
-                let (lines, lines_stream) = scope.new_input::<Vec<(Counter, u64, isize)>>();
-                let (dead, dead_stream) = scope.new_input::<Vec<(Counter, u64, isize)>>();
-                let apply = IssueViews::apply_counters;
-                apply_at_frontier(lines_stream, worker_views.clone(), apply, Slicing::Whole, false, &queue).probe_with(&probe);
-                apply_at_frontier(dead_stream, worker_views.clone(), apply, Slicing::Whole, false, &queue).probe_with(&probe);
-                (lines, dead)
-            });
-            let deferred = super::super::waits::deferred();
-            lines.send((Counter::LinesRead, 0, 5));
-            dead.send((Counter::DeadLettered, 0, 2));
-            lines.advance_to(1);
-            dead.advance_to(1);
-            // Fewer tries than a sink defers for (two sinks, at most one try each per
-            // step): the worker keeps running while the lock is taken, and the epoch does
-            // not pass.
-            for _ in 0..6 {
-                worker.step_or_park(Some(Duration::from_millis(1)));
-            }
-            assert!(probe.less_than(&1), "epoch 0 passed before its changes were applied");
-            assert!(super::super::waits::deferred() > deferred, "no apply was deferred");
-            release_tx.send(()).expect("the holder waits");
-            while probe.less_than(&1) {
-                worker.step_or_park(Some(Duration::from_millis(1)));
-            }
-            let views = worker_views.read().expect("not poisoned");
-            assert_eq!(views.counter(Counter::LinesRead), 5);
-            assert_eq!(views.counter(Counter::DeadLettered), 2);
-        });
-        holder.join().expect("the holder ends");
-    }
-
-    #[test]
-    fn dead_letters_render_as_the_json_object_did() {
-        let letter = DeadLetter {
-            seq: 1,
-            source: "in \"put\".jsonl".into(),
-            partition: None,
-            line: 12,
-            offset: 3456,
-            reason: "bad \u{1} line: é".into(),
-            raw: r#"{"a":"\u0000 é \\"}"#.as_bytes().to_vec(),
-        };
-        let kafka = DeadLetter {
-            partition: Some(-3),
-            raw: vec![0xff, b'{', 0],
-            ..letter.clone()
-        };
-        // Raw lines with every ASCII byte at each offset of a word of JSON text, a realistic
-        // stretch of lines, and large line and offset numbers.
-        let mut letters = vec![letter.clone(), kafka];
-        for byte in 0..0x80u8 {
-            for at in 0..9 {
-                let mut raw = br#"{"issue_title":"x","n":[1,2],"u":"\u00e9"}"#.to_vec();
-                raw.insert(at + 2, byte);
-                letters.push(DeadLetter { raw, ..letter.clone() });
-            }
-        }
-        letters.push(DeadLetter {
-            raw: include_bytes!("../../../examples/occurrences.jsonl")[..2000].to_vec(),
-            line: u64::MAX,
-            offset: 1 << 40,
-            ..letter.clone()
-        });
-        for letter in letters {
-            assert_eq!(String::from_utf8(dead_letter_json(&letter)).expect("UTF-8"), as_value_json(&letter));
-        }
-    }
-}
+mod tests;

@@ -30,6 +30,7 @@
 
 use rustc_hash::FxHashMap as HashMap;
 
+mod batch;
 mod read;
 mod stored;
 mod users;

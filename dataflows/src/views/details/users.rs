@@ -61,6 +61,17 @@ impl UserIndex {
         }
     }
 
+    /// Asks for the first slot of `user`'s probe run (both tables) ahead of a lookup.
+    #[inline]
+    pub(super) fn prefetch(&self, user: u64) {
+        if self.users.is_empty() {
+            return;
+        }
+        let at = self.slot_of(user);
+        crate::views::prefetch((&self.users[at] as *const u64).cast());
+        crate::views::prefetch((&self.indexes[at] as *const u32).cast());
+    }
+
     /// The first slot of `user`'s probe run (the table's size is a power of two, ≥ 16).
     fn slot_of(&self, user: u64) -> usize {
         (user.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - self.users.len().trailing_zeros())) as usize

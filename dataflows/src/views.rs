@@ -148,6 +148,10 @@ pub struct IssueViews {
     /// batches; kept for its memory).
     #[serde(skip)]
     retracted_rows: HashMap<u32, Arc<GroupRow>>,
+    /// Rows `apply_groups` replaced or retracted, mostly their last reference: freed by the
+    /// sink once it has let go of the write lock (`released_rows`), not under it.
+    #[serde(skip)]
+    released_rows: Vec<Arc<GroupRow>>,
     /// Buffers reused by `apply_activity` from epoch to epoch.
     #[serde(skip)]
     epoch_scratch: epoch::EpochScratch,

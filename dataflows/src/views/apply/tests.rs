@@ -26,7 +26,25 @@ fn groups_one_at_a_time(views: &mut IssueViews, mut updates: Vec<((GroupKey, Arc
     let mut retracted = std::mem::take(&mut views.retracted_rows);
     for ((key, row), _, diff) in updates {
         let index = views.index_of(key);
-        views.apply_group_row(&mut retracted, index, key, row, diff);
+        if let Some(log) = &mut views.change_log {
+            log.entry(key).or_insert_with(|| views.groups[index as usize].row.clone());
+        }
+        if diff > 0 {
+            views.latest_event = views.latest_event.max(row.last_seen);
+        }
+        let view = &mut views.groups[index as usize];
+        if diff < 0 {
+            if let Some(current) = view.row.take_if(|current| Arc::ptr_eq(current, &row) || **current == *row) {
+                retracted.insert(index, current);
+            }
+        } else if views.indexes_deferred {
+            view.row = Some(row);
+        } else {
+            let old = retracted.remove(&index).or_else(|| view.row.take());
+            views.sort_indexes.update(index, old.as_deref(), Some(&row));
+            views.texts.update(index, old.as_deref(), Some(&row));
+            view.row = Some(row);
+        }
     }
     if views.indexes_deferred {
         retracted.clear();
@@ -168,6 +186,13 @@ fn batched_group_rows_equal_one_at_a_time() {
                 }
             }
             batched.apply_groups(updates.clone());
+            // As a sink does once it lets go of the lock.
+            let mut released = Vec::new();
+            batched.released_rows(&mut released);
+            assert!(released
+                .iter()
+                .all(|row| !batched.groups.iter().any(|v| v.row.as_ref().is_some_and(|r| Arc::ptr_eq(r, row)))));
+            drop(released);
             groups_one_at_a_time(&mut single, updates);
             assert!(state(&batched) == state(&single), "round {round} epoch {epoch}");
         }

@@ -137,10 +137,10 @@ impl IssueViews {
         let mut resolved: Vec<(u32, details::Entry, isize)> = Vec::with_capacity(BATCH.min(updates.len()));
         let mut packed = Vec::with_capacity(resolved.capacity());
         for batch in updates.chunks(BATCH) {
-            for ((key, hour, _, _, user), _, _) in batch {
+            for ((key, hour, _, facet, user), _, _) in batch {
                 if *hour >= cut {
                     self.index.prefetch(*key);
-                    self.details.prefetch_user(*user);
+                    self.details.prefetch_ids(*facet, *user);
                 }
             }
             // In order: a skipped occurrence creates no view, and new groups get their views

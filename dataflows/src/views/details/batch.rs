@@ -2,7 +2,8 @@
 //! misses of its occurrences overlap instead of following one another.
 //!
 //! At 1M groups an occurrence's add reads its group's inline entry, for a group with runs
-//! its slot in `many` and the main run's tail, and its user's slot in the users' index:
+//! its slot in `many` and the main run's tail, and its facet's and user's slots in their
+//! indexes:
 //! each a cache miss, each known only once the one before it is loaded. One at a time, the
 //! CPU waits for them in turn (most of the details sink's time under the views' write
 //! lock). Here every update's address of one level is asked for (a prefetch) before any is
@@ -12,10 +13,13 @@ use super::{Details, Entry, MANY};
 use crate::views::prefetch;
 
 impl Details {
-    /// Asks for the users' index slot of `user` ahead of packing it (a hint: the index may
-    /// yet grow or be rebuilt before the pack).
+    /// Asks for the index slots of `facet` and `user` ahead of packing them (a hint: the
+    /// indexes may yet grow or be rebuilt before the pack).
     #[inline]
-    pub(crate) fn prefetch_user(&self, user: u64) {
+    pub(crate) fn prefetch_ids(&self, facet: u64, user: u64) {
+        if self.last_facet.is_none_or(|(last, _)| last != facet) {
+            self.facet_index.prefetch(facet);
+        }
         if user != 0 && self.last_user.is_none_or(|(last, _)| last != user) {
             self.user_index.prefetch(user);
         }

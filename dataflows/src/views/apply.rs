@@ -19,7 +19,7 @@ mod tests;
 
 /// Updates per batch: enough to keep the CPU's outstanding misses busy (about 10–20 at
 /// once), few enough that the lines of the first update are still in the L1 cache when it
-/// is applied.
+/// is applied. 32, 64 and 128 measured alike (details sink on 10M/1M, within the noise).
 const BATCH: usize = 64;
 
 /// Released rows kept for a sink to drop ([`IssueViews::released_rows`]) at most: past
@@ -154,6 +154,7 @@ impl IssueViews {
                     self.details_floor = self.details_floor.min(hour);
                 }
                 let index = self.run_index(&mut last, key);
+                self.details.prefetch_first(index);
                 resolved.push((index, details::entry(hour, second, facet, user), diff));
             }
             self.details.add_batch(&resolved, &mut packed);

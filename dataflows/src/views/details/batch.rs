@@ -25,6 +25,14 @@ impl Details {
         }
     }
 
+    /// Asks for the inline entry of the group at `index` (the first of an add's reads).
+    #[inline]
+    pub(crate) fn prefetch_first(&self, index: u32) {
+        if let Some(first) = self.first.get(index as usize) {
+            prefetch((first as *const super::Packed).cast());
+        }
+    }
+
     /// Adds each `(group index, entry, diff)` as [`Details::add`] would, in order.
     pub(crate) fn add_batch(&mut self, batch: &[(u32, Entry, isize)], packed: &mut Vec<(u32, super::Packed, isize)>) {
         // Packing gives facets and users their indexes in first-seen order, as `add` does:
@@ -32,17 +40,13 @@ impl Details {
         packed.clear();
         for &(index, e, diff) in batch {
             let p = self.pack(&e);
-            if let Some(first) = self.first.get(index as usize) {
-                prefetch((first as *const super::Packed).cast());
-            }
-            packed.push((index, p, diff));
-        }
-        for &(index, _, _) in packed.iter() {
+            // Its inline entry was asked for as its index was found (`prefetch_first`).
             if let Some(runs) = self.runs_of(index) {
                 let at: *const u8 = (runs as *const super::Runs).cast();
                 prefetch(at);
                 prefetch(at.wrapping_add(std::mem::size_of::<super::Runs>() - 1));
             }
+            packed.push((index, p, diff));
         }
         for &(index, _, _) in packed.iter() {
             if let Some(runs) = self.runs_of(index) {

@@ -75,7 +75,7 @@ impl IssueViews {
         }
         self.retracted_rows = retracted;
         if self.released_rows.len() > RELEASED_AT_MOST {
-            // Nobody takes them (not a sink: a test, a restore).
+            // A caller other than a sink: nobody takes them.
             self.released_rows.clear();
         }
     }
@@ -136,13 +136,20 @@ impl IssueViews {
         let mut last: Option<(GroupKey, u32)> = None;
         let mut resolved: Vec<(u32, details::Entry, isize)> = Vec::with_capacity(BATCH.min(updates.len()));
         let mut packed = Vec::with_capacity(resolved.capacity());
-        for batch in updates.chunks(BATCH) {
-            for ((key, hour, _, facet, user), _, _) in batch {
+        // The first level of each batch is asked for a batch ahead, while the batch before
+        // it is applied, so that those misses overlap the applies too.
+        let ahead = |views: &Self, batch: Option<&[(details::Detail, u64, isize)]>| {
+            for ((key, hour, _, facet, user), _, _) in batch.into_iter().flatten() {
                 if *hour >= cut {
-                    self.index.prefetch(*key);
-                    self.details.prefetch_ids(*facet, *user);
+                    views.index.prefetch(*key);
+                    views.details.prefetch_ids(*facet, *user);
                 }
             }
+        };
+        let mut batches = updates.chunks(BATCH).peekable();
+        ahead(self, batches.peek().copied());
+        while let Some(batch) = batches.next() {
+            ahead(self, batches.peek().copied());
             // In order: a skipped occurrence creates no view, and new groups get their views
             // in the order they did.
             resolved.clear();

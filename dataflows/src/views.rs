@@ -15,6 +15,7 @@ use crate::model::{Micros, Symbol, SymbolDefinition};
 use crate::state::{Counter, GroupKey, GroupRow};
 
 mod activity;
+mod apply;
 mod blocks;
 mod bulk;
 pub mod details;
@@ -145,6 +146,10 @@ pub struct IssueViews {
     /// batches; kept for its memory).
     #[serde(skip)]
     retracted_rows: HashMap<u32, Arc<GroupRow>>,
+    /// Rows `apply_groups` replaced or retracted, mostly their last reference: freed by the
+    /// sink once it has let go of the write lock (`released_rows`), not under it.
+    #[serde(skip)]
+    released_rows: Vec<Arc<GroupRow>>,
     /// Buffers reused by `apply_activity` from epoch to epoch.
     #[serde(skip)]
     epoch_scratch: epoch::EpochScratch,
@@ -231,52 +236,6 @@ impl IssueViews {
             return self.groups.iter().filter(|v| v.row.is_some()).count();
         }
         self.sort_indexes.len()
-    }
-
-    pub fn apply_groups(&mut self, mut updates: Vec<((GroupKey, Arc<GroupRow>), u64, isize)>) {
-        // Retractions before insertions, so a key's old row leaves before its new row arrives.
-        // (The ingest operator sends them in that order: no sort, and no sort buffer.) An
-        // insertion without a retraction replaces the key's row: the ingest operator retracts
-        // only the rows of groups that are gone.
-        if !updates.is_sorted_by_key(|(_, time, diff)| (*time, *diff)) {
-            updates.sort_by_key(|(_, time, diff)| (*time, *diff));
-        }
-        // A retracted row stays in the sort indexes until the batch has seen whether the key
-        // gets a new one: then the indexes move it once, and keys that do not change (often
-        // `first_seen`) are left alone instead of being removed and inserted again. (A sink
-        // keeps a group's updates in one batch: `graph::sink::Slicing::ByGroup`.)
-        let mut retracted = std::mem::take(&mut self.retracted_rows);
-        for ((key, row), _, diff) in updates {
-            let index = self.index_of(key);
-            if let Some(log) = &mut self.change_log {
-                log.entry(key).or_insert_with(|| self.groups[index as usize].row.clone());
-            }
-            if diff > 0 {
-                self.latest_event = self.latest_event.max(row.last_seen);
-            }
-            let view = &mut self.groups[index as usize];
-            if diff < 0 {
-                if let Some(current) = view.row.take_if(|current| Arc::ptr_eq(current, &row) || **current == *row) {
-                    retracted.insert(index, current);
-                }
-            } else if self.indexes_deferred {
-                view.row = Some(row);
-            } else {
-                // The indexes hold the retracted row, if any, else the current one.
-                let old = retracted.remove(&index).or_else(|| view.row.take());
-                self.sort_indexes.update(index, old.as_deref(), Some(&row));
-                self.texts.update(index, old.as_deref(), Some(&row));
-                view.row = Some(row);
-            }
-        }
-        if self.indexes_deferred {
-            retracted.clear();
-        }
-        for (index, old) in retracted.drain() {
-            self.sort_indexes.update(index, Some(&old), None);
-            self.texts.update(index, Some(&old), None);
-        }
-        self.retracted_rows = retracted;
     }
 
     /// Replaces a group's row, keeping the sort indexes in step.
@@ -436,29 +395,6 @@ impl IssueViews {
     pub fn apply_counters(&mut self, updates: Vec<(Counter, u64, isize)>) {
         for (counter, _, diff) in updates {
             *self.counters.entry(counter).or_default() += diff as i64;
-        }
-    }
-
-    /// Each accepted occurrence's `(group, hour, second, facet id, user)` (`details.rs`).
-    pub fn apply_details(&mut self, updates: Vec<(details::Detail, u64, isize)>) {
-        self.apply_details_within(updates, retention::details_hours());
-    }
-
-    /// [`IssueViews::apply_details`] keeping `hours` of details (the process-wide setting
-    /// in production; tests pass their own).
-    pub(crate) fn apply_details_within(&mut self, updates: Vec<(details::Detail, u64, isize)>, hours: u32) {
-        let newest = updates.iter().filter(|u| u.2 > 0).map(|u| u.0 .1).max();
-        let cut = self.retain_details(newest, hours);
-        let mut last: Option<(GroupKey, u32)> = None;
-        for ((key, hour, second, facet, user), _, diff) in updates {
-            if hour < cut {
-                continue;
-            }
-            if diff > 0 {
-                self.details_floor = self.details_floor.min(hour);
-            }
-            let index = self.run_index(&mut last, key);
-            self.details.add(index, details::entry(hour, second, facet, user), diff);
         }
     }
 

@@ -18,7 +18,7 @@ use super::epoch_of;
 
 pub use super::dead_letters::dead_letter_json;
 use crate::model::block::DeadLetter;
-use crate::state::GroupKey;
+use crate::state::{GroupKey, GroupRow};
 use crate::views::IssueViews;
 
 /// How a sink may cut an epoch's updates into slices applied under separate write locks.
@@ -155,6 +155,8 @@ pub struct ApplyQueue(Rc<RefCell<Queue>>);
 struct Queue {
     steps: VecDeque<Step>,
     contended: Contended,
+    /// Rows the views let go of during a hold, dropped after it ([`IssueViews::released_rows`]).
+    released: Vec<Arc<GroupRow>>,
 }
 
 impl Default for ApplyQueue {
@@ -171,6 +173,7 @@ impl ApplyQueue {
         Self(Rc::new(RefCell::new(Queue {
             steps: VecDeque::new(),
             contended,
+            released: Vec::new(),
         })))
     }
 
@@ -219,8 +222,10 @@ impl ApplyQueue {
             views
                 .write_holds
                 .record_hold(took, crate::views::ThreadTimes::elapsed(times), longest);
+            views.released_rows(&mut queue.released);
             drop(views);
             drop(boost);
+            queue.released.clear();
             if queue.steps.iter().any(|s| matches!(s, Step::Slice(_))) {
                 crate::views::let_readers_in();
             }

@@ -28,8 +28,8 @@
 //! Readers see a group's entries in time order through [`GroupDetails`] (`read.rs`), which
 //! merges the runs' slices of the hours asked for.
 
-use rustc_hash::FxHashMap as HashMap;
-
+mod batch;
+mod ids;
 mod read;
 mod stored;
 mod users;
@@ -211,9 +211,17 @@ impl Runs {
             return;
         }
         // Late: a stored entry of the key takes what fits (the last of a key is the one not
-        // full), else a new side run.
+        // full), else a new side run. Most late occurrences are a little late: the main run's
+        // place is found from its end (a binary search missed the cache at every probe).
+        let at_main = read::gallop_from_end(&self.main, |x| key(x) <= k);
         let mut rest = n;
-        for run in std::iter::once(&mut self.main).chain(self.side.iter_mut()) {
+        if at_main > 0 && key(&self.main[at_main - 1]) == k {
+            rest = bump(&mut self.main[at_main - 1], rest);
+            if rest == 0 {
+                return;
+            }
+        }
+        for run in self.side.iter_mut() {
             // Most runs do not span the key (reverse order: none does).
             if run.first().is_none_or(|x| key(x) > k) || run.last().is_some_and(|x| key(x) < k) {
                 continue;
@@ -228,10 +236,9 @@ impl Runs {
         }
         // A little late (a stream's jitter: most late occurrences): in place among the main
         // run's last `TAIL` entries, moving at most those.
-        let from = self.main.len().saturating_sub(TAIL);
-        if from == 0 || key(&self.main[from - 1]) <= k {
+        if at_main >= self.main.len().saturating_sub(TAIL) {
             // After any full entry of the key: the last of a key is the one not full.
-            let mut at = from + self.main[from..].partition_point(|x| key(x) <= k);
+            let mut at = at_main;
             while rest > 0 {
                 let put = rest.min(u64::from(MAX_COUNT));
                 let mut added = p;
@@ -320,7 +327,7 @@ pub struct Details {
     users: Vec<u64>,
     /// Index of each facet id in `facets` (rebuilt after a restore).
     #[serde(skip)]
-    facet_index: HashMap<u64, u32>,
+    facet_index: ids::IdIndex,
     /// Heap bytes of the `many` runs; None until counted (after a restore).
     #[serde(skip)]
     many_bytes: Option<usize>,
@@ -329,7 +336,7 @@ pub struct Details {
     last_facet: Option<(u64, u32)>,
     /// Index of each user in `users` (rebuilt after a restore or a compaction).
     #[serde(skip)]
-    user_index: users::UserIndex,
+    user_index: ids::IdIndex,
     /// The last user packed, with its index (bursts of one user).
     #[serde(skip)]
     last_user: Option<(u64, u32)>,
@@ -398,7 +405,7 @@ impl Details {
             + self.free.capacity() * 4
             + many
             + self.facets.capacity() * 8
-            + self.facet_index.capacity() * 8 / 7 * 16
+            + self.facet_index.heap_bytes()
             + self.users.capacity() * 8
             + self.user_index.heap_bytes()
     }
@@ -414,24 +421,6 @@ impl Details {
     /// indexes.
     fn pack(&mut self, e: &Entry) -> Packed {
         [e[0], e[1] & SECOND_MASK, self.facet_slot(facet(e)), self.user_slot(user(e))]
-    }
-
-    fn facet_slot(&mut self, id: u64) -> u32 {
-        if let Some((last, index)) = self.last_facet {
-            if last == id {
-                return index;
-            }
-        }
-        if self.facet_index.len() != self.facets.len() {
-            self.facet_index = self.facets.iter().enumerate().map(|(i, &id)| (id, i as u32)).collect();
-        }
-        let next = self.facets.len() as u32;
-        let index = *self.facet_index.entry(id).or_insert(next);
-        if index == next {
-            self.facets.push(id);
-        }
-        self.last_facet = Some((id, index));
-        index
     }
 
     /// Adds `diff` occurrences of `e`'s key (its count is ignored) to the group at `index`.

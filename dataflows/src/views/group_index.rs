@@ -58,6 +58,15 @@ impl GroupIndex {
         self.sparse.get(&key).copied()
     }
 
+    /// Asks for `key`'s slot in its project's table ahead of a lookup (a hint: nothing if
+    /// the key is not in a table yet).
+    #[inline]
+    pub(super) fn prefetch(&self, key: GroupKey) {
+        if let Some(slot) = self.projects.get(&key.project).and_then(|table| table.get(key.short_id as usize)) {
+            super::prefetch((slot as *const u32).cast());
+        }
+    }
+
     fn insert(&mut self, key: GroupKey, index: u32) {
         let table = self.projects.entry(key.project).or_default();
         let slot = key.short_id as usize;

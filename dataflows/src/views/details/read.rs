@@ -42,7 +42,7 @@ fn gallop_from_start(run: &[Packed], below: impl Fn(&Packed) -> bool) -> usize {
 }
 
 /// `run.partition_point(below)`, probing 1, 2, 4, … entries from the end first.
-fn gallop_from_end(run: &[Packed], below: impl Fn(&Packed) -> bool) -> usize {
+pub(super) fn gallop_from_end(run: &[Packed], below: impl Fn(&Packed) -> bool) -> usize {
     let len = run.len();
     let mut step = 1;
     while step <= len && !below(&run[len - step]) {

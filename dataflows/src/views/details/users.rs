@@ -3,88 +3,8 @@
 //! entry names any more and renumbers the others in the same order, so every run, sorted by
 //! user index within a second and facet, stays sorted.
 
+use super::ids::IdIndex;
 use super::{Details, Packed, MANY};
-
-/// `user → its index in Details::users`, for the users but the "no user" at index 0: open
-/// addressing with linear probing, keyed by the user itself (a 64-bit hash already: its slot
-/// is the top bits of one multiply), 0 marking an empty slot. A lookup reads one or two
-/// adjacent slots, ~15 instructions where a `HashMap` entry was ~50 (per occurrence detail,
-/// whose user is mostly not the last one's). Kept at most 5/8 full: about as many bytes per
-/// user as the map's 16-byte entries and control bytes.
-#[derive(Debug, Default)]
-pub(super) struct UserIndex {
-    users: Vec<u64>,
-    indexes: Vec<u32>,
-    len: usize,
-    /// How many entries of `Details::users` (from index 0) the index stands for; it is
-    /// rebuilt when that is not all of them (after a restore or a compaction).
-    pub(super) covered: usize,
-}
-
-impl UserIndex {
-    /// The index of `users` (whose entry 0 is "no user").
-    fn of(users: &[u64]) -> UserIndex {
-        let mut index = UserIndex::default();
-        for (i, &user) in users.iter().enumerate().skip(1) {
-            // Never 0 (`user_slot`); a 0 from elsewhere is not indexed.
-            if user != 0 {
-                index.get_or_insert(user, i as u32);
-            }
-        }
-        index.covered = users.len();
-        index
-    }
-
-    pub(super) fn heap_bytes(&self) -> usize {
-        self.users.capacity() * 8 + self.indexes.capacity() * 4
-    }
-
-    /// `user`'s index, or `next` (then recorded as its index). `user` is not 0.
-    #[inline]
-    fn get_or_insert(&mut self, user: u64, next: u32) -> u32 {
-        if (self.len + 1) * 8 > self.users.len() * 5 {
-            self.grow();
-        }
-        let mask = self.users.len() - 1;
-        let mut at = self.slot_of(user);
-        loop {
-            match self.users[at] {
-                u if u == user => return self.indexes[at],
-                0 => {
-                    self.users[at] = user;
-                    self.indexes[at] = next;
-                    self.len += 1;
-                    return next;
-                }
-                _ => at = (at + 1) & mask,
-            }
-        }
-    }
-
-    /// The first slot of `user`'s probe run (the table's size is a power of two, ≥ 16).
-    fn slot_of(&self, user: u64) -> usize {
-        (user.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - self.users.len().trailing_zeros())) as usize
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn grow(&mut self) {
-        let size = (self.users.len() * 2).max(16);
-        let users = std::mem::replace(&mut self.users, vec![0; size]);
-        let indexes = std::mem::replace(&mut self.indexes, vec![0; size]);
-        let mask = size - 1;
-        for (user, index) in users.into_iter().zip(indexes) {
-            if user != 0 {
-                let mut at = self.slot_of(user);
-                while self.users[at] != 0 {
-                    at = (at + 1) & mask;
-                }
-                self.users[at] = user;
-                self.indexes[at] = index;
-            }
-        }
-    }
-}
 
 impl Details {
     pub(super) fn user_slot(&mut self, user: u64) -> u32 {
@@ -101,7 +21,7 @@ impl Details {
         }
         // The index holds every user but the "no user" at index 0.
         if self.user_index.covered != self.users.len() {
-            self.user_index = UserIndex::of(&self.users);
+            self.user_index = IdIndex::of(&self.users);
         }
         let next = self.users.len() as u32;
         let index = self.user_index.get_or_insert(user, next);
@@ -156,49 +76,7 @@ impl Details {
         }
         kept.shrink_to_fit();
         self.users = kept;
-        self.user_index = UserIndex::default();
+        self.user_index = IdIndex::default();
         self.last_user = None;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The index answers as a map of the same users does, through its growths, with users
-    /// that collide in their top bits.
-    #[test]
-    fn the_user_index_answers_as_a_map() {
-        let mut index = UserIndex::default();
-        let mut map: std::collections::HashMap<u64, u32> = Default::default();
-        let mut users = vec![0u64];
-        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-        for n in 0..20_000u64 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            // Repeats, neighbours in the low bits and in the high bits.
-            let user = match n % 4 {
-                0 => state,
-                1 => users[(state % users.len() as u64) as usize].max(1),
-                2 => (n << 40) | 1,
-                _ => n + 1,
-            };
-            let next = users.len() as u32;
-            let expected = *map.entry(user).or_insert(next);
-            assert_eq!(index.get_or_insert(user, next), expected, "{user:#x}");
-            if expected == next {
-                users.push(user);
-            }
-        }
-        assert_eq!(index.len, users.len() - 1);
-        let rebuilt = UserIndex::of(&users);
-        assert_eq!(rebuilt.covered, users.len());
-        let mut copy = UserIndex::of(&users);
-        for (i, &user) in users.iter().enumerate().skip(1) {
-            assert_eq!(copy.get_or_insert(user, u32::MAX), i as u32);
-        }
-        assert_eq!(copy.len, rebuilt.len, "nothing inserted");
-        assert!(rebuilt.heap_bytes() < users.len() * 40, "{} bytes", rebuilt.heap_bytes());
     }
 }

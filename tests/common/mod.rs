@@ -183,3 +183,22 @@ pub fn wait_until(mut condition: impl FnMut() -> bool) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// The generated stream of the recovery tests: `count` lines over 20K fingerprints in 50
+/// projects, with 0.1 % malformed lines.
+pub fn recovery_stream(dir: &Path, count: u64) -> PathBuf {
+    let count = count.to_string();
+    let args = [
+        "--seed",
+        "21",
+        "--count",
+        &count,
+        "--fingerprints",
+        "20000",
+        "--projects",
+        "50",
+        "--malformed-ratio",
+        "0.001",
+    ];
+    generate_stream(dir, "stream.jsonl", &args)
+}

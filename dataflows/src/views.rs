@@ -473,7 +473,7 @@ impl IssueViews {
 
 /// A cache prefetch hint (a no-op off x86-64).
 #[inline(always)]
-fn prefetch(address: *const u8) {
+pub(crate) fn prefetch(address: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is a hint: it reads nothing and never faults, whatever the address.
     unsafe {

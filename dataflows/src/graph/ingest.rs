@@ -134,11 +134,21 @@ pub fn ingest<'scope>(
                 let mut projects = projects.borrow_mut();
                 let records: u64 = chunks.iter().map(|c| c.len() as u64).sum();
                 for chunk in &chunks {
-                    for (i, record) in chunk.iter().enumerate() {
-                        if let Some(ahead) = chunk.get(i + PREFETCH_AHEAD) {
-                            ahead.prefetch();
+                    for batch in chunk.chunks(WARM_BATCH) {
+                        for record in batch {
+                            if let Some(state) = projects.get(&record.project) {
+                                state.warm(record);
+                            }
                         }
-                        projects.entry(record.project).or_default().apply(record, &config, &mut effects);
+                        for record in batch {
+                            record.prefetch();
+                            if let Some(state) = projects.get(&record.project) {
+                                state.warm_row(record);
+                            }
+                        }
+                        for record in batch {
+                            projects.entry(record.project).or_default().apply(record, &config, &mut effects);
+                        }
                     }
                 }
                 chunks.into_iter().for_each(super::parse::recycle);
@@ -218,8 +228,8 @@ impl Drop for Tally {
     }
 }
 
-/// How many records ahead the ingest loop prefetches texts (`Record::prefetch`).
-const PREFETCH_AHEAD: usize = 4;
+/// Records per batch whose state's cache lines are asked for before they are applied.
+const WARM_BATCH: usize = 16;
 
 /// Output ports of the ingest operator (one capability each per epoch).
 const OUTPUTS: usize = 7;

@@ -103,6 +103,15 @@ impl DedupWindow {
         false
     }
 
+    /// Asks for the cache line of `id`'s first slot (see `ProjectState::warm`).
+    #[inline]
+    pub fn prefetch(&self, id: u128) {
+        if !self.slots.is_empty() {
+            let at = slot_of([id as u64, (id >> 64) as u64], self.slots.len());
+            crate::views::prefetch((&self.slots[at] as *const Slot).cast());
+        }
+    }
+
     /// The first table.
     #[cold]
     #[inline(never)]

@@ -132,6 +132,39 @@ impl ProjectState {
         }
     }
 
+    /// Asks for the cache lines that [`ProjectState::apply`] will read first for `record`:
+    /// its slot in the duplicate window and its first hash's entry (found here: hashbrown
+    /// has no prefetch), and, for a linked hash, the group's state. Called some records
+    /// ahead (the ingest operator), so that the cache misses of several records overlap
+    /// rather than follow one another.
+    #[inline]
+    pub fn warm(&self, record: &Record) {
+        self.dedup.prefetch(record.id);
+        if let RecordBody::Occurrence(occ) = &record.body {
+            if let Some(HashState::Linked(index)) = self.hashes.get(&occ.hash) {
+                if let Some(group) = self.groups.get(*index as usize) {
+                    crate::views::prefetch((group as *const GroupState).cast());
+                }
+            }
+        }
+    }
+
+    /// The second step of [`ProjectState::warm`], fewer records ahead: the linked group's
+    /// row (its state is in the cache by now).
+    #[inline]
+    pub fn warm_row(&self, record: &Record) {
+        if let RecordBody::Occurrence(occ) = &record.body {
+            if let Some(HashState::Linked(index)) = self.hashes.get(&occ.hash) {
+                if let Some(group) = self.groups.get(*index as usize) {
+                    crate::views::prefetch(Arc::as_ptr(&group.row).cast());
+                }
+                if let Some(user) = occ.user {
+                    std::hint::black_box(self.users.contains(*index + 1, user));
+                }
+            }
+        }
+    }
+
     pub(super) fn key(project: ProjectId, index: usize) -> GroupKey {
         GroupKey {
             project,

@@ -147,3 +147,49 @@ fn hash_states_encode_as_before() {
     assert_eq!(encode(&HashState::Linked(7)), encode(&Before::Linked(7)));
     assert_eq!(encode(&HashState::Discarded), encode(&Before::Discarded));
 }
+
+/// `warm` and `warm_row` (the ingest operator calls them on a batch of records before
+/// applying it) only read: the state they leave is the state without them. The stream has
+/// duplicates, gated and linked hashes, several hashes per occurrence and users, so every
+/// branch of both runs against state that changes between them.
+#[test]
+fn warming_a_batch_changes_nothing() {
+    let mut below = crate::test_rng::below(0x5eed_1234);
+    let records: Vec<Record> = (0..2_000u64)
+        .map(|i| {
+            let mut occ = occurrence(
+                if below(4) == 0 { 1006 } else { 1 },
+                &[below(300) as GroupHash, below(300) as GroupHash],
+                (i as Micros) * 1_000_000,
+            );
+            occ.user = (below(2) == 0).then(|| below(50) as Symbol);
+            Record {
+                seq: i as Seq,
+                project: 1,
+                // Every tenth id repeats an earlier one: a duplicate.
+                id: if i % 10 == 9 { u128::from(i) } else { u128::from(i) + 1 },
+                body: RecordBody::Occurrence(occ),
+            }
+        })
+        .collect();
+    let config = IngestConfig::default();
+    let (mut plain, mut plain_effects) = (ProjectState::default(), Effects::default());
+    for record in &records {
+        plain.apply(record, &config, &mut plain_effects);
+    }
+    let (mut warmed, mut warmed_effects) = (ProjectState::default(), Effects::default());
+    for batch in records.chunks(16) {
+        batch.iter().for_each(|r| warmed.warm(r));
+        batch.iter().for_each(|r| warmed.warm_row(r));
+        for record in batch {
+            warmed.apply(record, &config, &mut warmed_effects);
+        }
+    }
+    let rows = |state: &ProjectState| state.rows().map(|(id, row)| (id, (**row).clone())).collect::<Vec<_>>();
+    assert!(rows(&plain).len() > 10, "the stream creates groups");
+    assert!(plain_effects.counters.get(&Counter::Duplicates).is_some_and(|&n| n > 0));
+    assert_eq!(rows(&plain), rows(&warmed));
+    let counters = |effects: &mut Effects| effects.counters.drain().collect::<Vec<_>>();
+    assert_eq!(counters(&mut plain_effects), counters(&mut warmed_effects));
+    assert_eq!(plain_effects.details, warmed_effects.details);
+}

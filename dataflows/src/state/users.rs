@@ -50,6 +50,12 @@ impl UserPairs {
         self.set.insert(Pair::new(short_id, user))
     }
 
+    /// Whether the pair is there.
+    #[inline]
+    pub(super) fn contains(&self, short_id: u32, user: Symbol) -> bool {
+        self.set.contains(&Pair::new(short_id, user))
+    }
+
     /// The users of the groups whose short ids `of` accepts.
     pub(super) fn users_of<'a>(&'a self, of: impl Fn(u32) -> bool + 'a) -> impl Iterator<Item = Symbol> + 'a {
         self.set.iter().filter(move |p| of(p.short_id)).map(Pair::user)

@@ -141,6 +141,24 @@ impl FacetHours {
         self.facets.get(&id)
     }
 
+    /// Asks for the cache lines [`FacetHours::apply_ids`] will read first for group `index`:
+    /// its only facet and, for a split group, the end of its series (where a new hour
+    /// goes) and its spans. The maps are probed here (hashbrown has no prefetch): a pass of
+    /// these over a batch of groups overlaps their misses.
+    #[inline]
+    pub fn warm(&self, index: u32) {
+        let Some(only) = self.only.get(index as usize) else {
+            return;
+        };
+        crate::views::prefetch((only as *const u64).cast());
+        if let Some(series) = self.split.get(&index) {
+            if let Some(last) = series.last() {
+                crate::views::prefetch((last as *const (u64, u32, u32)).cast());
+            }
+        }
+        self.spans.warm(index);
+    }
+
     fn only(&self, index: u32) -> u64 {
         self.only.get(index as usize).copied().unwrap_or(0)
     }

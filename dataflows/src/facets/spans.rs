@@ -54,6 +54,14 @@ impl Spans {
         self.by_group.get(&index).map(Vec::as_slice)
     }
 
+    /// See `FacetHours::warm`.
+    #[inline]
+    pub fn warm(&self, index: u32) {
+        if let Some(spans) = self.by_group.get(&index) {
+            crate::views::prefetch(spans.as_ptr().cast());
+        }
+    }
+
     #[cfg(test)]
     pub fn by_group_for_tests(&self) -> impl Iterator<Item = (u32, &[Span])> {
         self.by_group.iter().map(|(i, s)| (*i, s.as_slice()))

@@ -152,16 +152,27 @@ impl IssueViews {
         scratch.group();
         // The split and the facets are decided against the hours and environments before
         // the epoch, so they go first.
-        for touched in &scratch.touched {
-            if touched.hours {
+        for batch in scratch.touched.chunks(WARM_BATCH) {
+            for touched in batch.iter().filter(|t| t.hours) {
+                self.warm_environment_hours(touched.index);
+            }
+            for touched in batch.iter().filter(|t| t.hours) {
                 self.split_environments(touched.index, touched.total, scratch.env_hours_of(touched));
             }
         }
-        for touched in &scratch.touched {
-            let updates = scratch.facets_of(touched);
-            if !updates.is_empty() {
-                let index = touched.index;
-                self.facets.apply_ids(index, &self.groups[index as usize].hourly, updates);
+        // In batches whose state is asked for first, so that its cache misses overlap.
+        for batch in scratch.touched.chunks(WARM_BATCH) {
+            for touched in batch {
+                if !scratch.facets_of(touched).is_empty() {
+                    self.facets.warm(touched.index);
+                }
+            }
+            for touched in batch {
+                let updates = scratch.facets_of(touched);
+                if !updates.is_empty() {
+                    let index = touched.index;
+                    self.facets.apply_ids(index, &self.groups[index as usize].hourly, updates);
+                }
             }
         }
         self.footprint();
@@ -188,6 +199,20 @@ impl IssueViews {
         footprint.sets = footprint.sets.wrapping_add_signed(sets);
         scratch.clear();
         self.epoch_scratch = scratch;
+    }
+
+    /// Asks for the cache lines `split_environments` reads first: the group's view and,
+    /// for a group split by environment, the end of its series (see `FacetHours::warm`).
+    #[inline]
+    fn warm_environment_hours(&self, index: u32) {
+        if let Some(view) = self.groups.get(index as usize) {
+            super::prefetch((view as *const super::GroupView).cast());
+            if !view.environments.is_empty() {
+                if let Some(last) = self.environment_hours.get(&index).and_then(|series| series.last()) {
+                    super::prefetch((last as *const (Symbol, u32, u32)).cast());
+                }
+            }
+        }
     }
 
     /// Keeps `environment_hours` for group `index` once its occurrences span two environment
@@ -257,3 +282,6 @@ pub(super) fn environment_hours_read<'de, D: serde::Deserializer<'de>>(deseriali
     }
     Ok(by_group)
 }
+
+/// Groups per batch of `apply_activity_epoch`'s passes whose state is asked for first.
+const WARM_BATCH: usize = 16;

@@ -147,10 +147,10 @@ impl FacetHours {
     /// these over a batch of groups overlaps their misses.
     #[inline]
     pub fn warm(&self, index: u32) {
-        let Some(only) = self.only.get(index as usize) else {
-            return;
-        };
-        crate::views::prefetch((only as *const u64).cast());
+        // A split group may lie past the end of `only` (it never had an only facet).
+        if let Some(only) = self.only.get(index as usize) {
+            crate::views::prefetch((only as *const u64).cast());
+        }
         if let Some(series) = self.split.get(&index) {
             if let Some(last) = series.last() {
                 crate::views::prefetch((last as *const (u64, u32, u32)).cast());

@@ -135,15 +135,15 @@ pub fn ingest<'scope>(
                 let records: u64 = chunks.iter().map(|c| c.len() as u64).sum();
                 for chunk in &chunks {
                     for batch in chunk.chunks(WARM_BATCH) {
-                        for record in batch {
-                            if let Some(state) = projects.get(&record.project) {
-                                state.warm(record);
-                            }
+                        // Each record's linked group, found by the first pass for the second.
+                        let mut linked = [None; WARM_BATCH];
+                        for (record, linked) in batch.iter().zip(&mut linked) {
+                            *linked = projects.get(&record.project).and_then(|state| state.warm(record));
                         }
-                        for record in batch {
+                        for (record, linked) in batch.iter().zip(linked) {
                             record.prefetch();
-                            if let Some(state) = projects.get(&record.project) {
-                                state.warm_row(record);
+                            if let (Some(state), Some(index)) = (projects.get(&record.project), linked) {
+                                state.warm_row(record, index);
                             }
                         }
                         for record in batch {

@@ -134,34 +134,35 @@ impl ProjectState {
 
     /// Asks for the cache lines that [`ProjectState::apply`] will read first for `record`:
     /// its slot in the duplicate window and its first hash's entry (found here: hashbrown
-    /// has no prefetch), and, for a linked hash, the group's state. Called some records
-    /// ahead (the ingest operator), so that the cache misses of several records overlap
-    /// rather than follow one another.
+    /// has no prefetch), and, for a linked hash, the group's state. Returns the linked
+    /// group's index for [`ProjectState::warm_row`]. The ingest operator calls it on a
+    /// batch of records before applying them, so that their cache misses overlap rather
+    /// than follow one another.
     #[inline]
-    pub fn warm(&self, record: &Record) {
+    pub fn warm(&self, record: &Record) -> Option<u32> {
         self.dedup.prefetch(record.id);
-        if let RecordBody::Occurrence(occ) = &record.body {
-            if let Some(HashState::Linked(index)) = self.hashes.get(&occ.hash) {
-                if let Some(group) = self.groups.get(*index as usize) {
-                    crate::views::prefetch((group as *const GroupState).cast());
-                }
-            }
+        let RecordBody::Occurrence(occ) = &record.body else {
+            return None;
+        };
+        let Some(HashState::Linked(index)) = self.hashes.get(&occ.hash) else {
+            return None;
+        };
+        if let Some(group) = self.groups.get(*index as usize) {
+            crate::views::prefetch((group as *const GroupState).cast());
         }
+        Some(*index)
     }
 
-    /// The second step of [`ProjectState::warm`], fewer records ahead: the linked group's
-    /// row (its state is in the cache by now).
+    /// The second pass of [`ProjectState::warm`] over the batch, for the group `linked`
+    /// that `warm` found: its row and the record's (group, user) pair (the group's state is
+    /// in the cache by now).
     #[inline]
-    pub fn warm_row(&self, record: &Record) {
-        if let RecordBody::Occurrence(occ) = &record.body {
-            if let Some(HashState::Linked(index)) = self.hashes.get(&occ.hash) {
-                if let Some(group) = self.groups.get(*index as usize) {
-                    crate::views::prefetch(Arc::as_ptr(&group.row).cast());
-                }
-                if let Some(user) = occ.user {
-                    std::hint::black_box(self.users.contains(*index + 1, user));
-                }
-            }
+    pub fn warm_row(&self, record: &Record, linked: u32) {
+        if let Some(group) = self.groups.get(linked as usize) {
+            crate::views::prefetch(Arc::as_ptr(&group.row).cast());
+        }
+        if let RecordBody::Occurrence(OccurrenceRecord { user: Some(user), .. }) = &record.body {
+            std::hint::black_box(self.users.contains(linked + 1, *user));
         }
     }
 

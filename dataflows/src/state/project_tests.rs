@@ -179,8 +179,12 @@ fn warming_a_batch_changes_nothing() {
     }
     let (mut warmed, mut warmed_effects) = (ProjectState::default(), Effects::default());
     for batch in records.chunks(16) {
-        batch.iter().for_each(|r| warmed.warm(r));
-        batch.iter().for_each(|r| warmed.warm_row(r));
+        let linked: Vec<Option<u32>> = batch.iter().map(|r| warmed.warm(r)).collect();
+        for (record, linked) in batch.iter().zip(linked) {
+            if let Some(index) = linked {
+                warmed.warm_row(record, index);
+            }
+        }
         for record in batch {
             warmed.apply(record, &config, &mut warmed_effects);
         }

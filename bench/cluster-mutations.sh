@@ -14,6 +14,7 @@ data=${1:-/tmp/occurrent-bench}
 seconds=${2:-20}
 rate=${RATE:-10000}
 bin=${OCCURRENT:-${CARGO_TARGET_DIR:-target}/release/occurrent}
+# An optimised broker (`.ci/install-tansu --release`) keeps the broker out of the figures.
 tansu=${TANSU:-$(command -v tansu || echo "$HOME/.cargo/bin/tansu")}
 [ -n "${OCCURRENT:-}" ] || cargo build --release --quiet
 mkdir -p "$data"

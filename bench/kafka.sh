@@ -9,6 +9,8 @@
 #  3. checkpoint size and write time at 1M groups, and recovery time (start → caught up)
 #     from that checkpoint.
 # Usage: bench/kafka.sh [DATA_DIR] [RUNS]   (release build)
+#   The broker's CPU is reported, so give it an optimised tansu: `.ci/install-tansu --release`
+#   (the tests' default install is an unoptimised build).
 #   PHASES=1 runs only the throughput part; OCCURRENT=path benchmarks another binary;
 #   BEFORE=path adds that binary's Kafka backfill, interleaved, as a row (before/after).
 set -euo pipefail

@@ -54,11 +54,19 @@ impl Spans {
         self.by_group.get(&index).map(Vec::as_slice)
     }
 
-    /// See `FacetHours::warm`.
+    /// See `FacetHours::warm`. `update` binary-searches the spans (~20 on average, 24 bytes
+    /// each): the lines of its first probes (the middle, then a quarter either side) are
+    /// fetched with the first.
     #[inline]
     pub fn warm(&self, index: u32) {
         if let Some(spans) = self.by_group.get(&index) {
+            let n = spans.len();
             crate::views::prefetch(spans.as_ptr().cast());
+            if n > 4 {
+                for at in [n / 4, n / 2, n - n / 4] {
+                    crate::views::prefetch((&spans[at] as *const Span).cast());
+                }
+            }
         }
     }
 

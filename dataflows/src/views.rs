@@ -471,6 +471,11 @@ impl IssueViews {
     }
 }
 
+/// Records or groups per batch whose state's cache lines are asked for (`prefetch`, or a
+/// probe) before they are applied: the ingest operator's and the activity sink's passes.
+/// Enough for their misses to overlap, few enough that the first is still cached when used.
+pub(crate) const WARM_BATCH: usize = 16;
+
 /// A cache prefetch hint (a no-op off x86-64).
 #[inline(always)]
 pub(crate) fn prefetch(address: *const u8) {

@@ -134,9 +134,9 @@ pub fn ingest<'scope>(
                 let mut projects = projects.borrow_mut();
                 let records: u64 = chunks.iter().map(|c| c.len() as u64).sum();
                 for chunk in &chunks {
-                    for batch in chunk.chunks(WARM_BATCH) {
+                    for batch in chunk.chunks(crate::views::WARM_BATCH) {
                         // Each record's linked group, found by the first pass for the second.
-                        let mut linked = [None; WARM_BATCH];
+                        let mut linked = [None; crate::views::WARM_BATCH];
                         for (record, linked) in batch.iter().zip(&mut linked) {
                             *linked = projects.get(&record.project).and_then(|state| state.warm(record));
                         }
@@ -227,9 +227,6 @@ impl Drop for Tally {
         }
     }
 }
-
-/// Records per batch whose state's cache lines are asked for before they are applied.
-const WARM_BATCH: usize = 16;
 
 /// Output ports of the ingest operator (one capability each per epoch).
 const OUTPUTS: usize = 7;

@@ -152,7 +152,7 @@ impl IssueViews {
         scratch.group();
         // The split and the facets are decided against the hours and environments before
         // the epoch, so they go first.
-        for batch in scratch.touched.chunks(WARM_BATCH) {
+        for batch in scratch.touched.chunks(super::WARM_BATCH) {
             for touched in batch.iter().filter(|t| t.hours) {
                 self.warm_environment_hours(touched.index);
             }
@@ -161,7 +161,7 @@ impl IssueViews {
             }
         }
         // In batches whose state is asked for first, so that its cache misses overlap.
-        for batch in scratch.touched.chunks(WARM_BATCH) {
+        for batch in scratch.touched.chunks(super::WARM_BATCH) {
             for touched in batch {
                 if !scratch.facets_of(touched).is_empty() {
                     self.facets.warm(touched.index);
@@ -282,6 +282,3 @@ pub(super) fn environment_hours_read<'de, D: serde::Deserializer<'de>>(deseriali
     }
     Ok(by_group)
 }
-
-/// Groups per batch of `apply_activity_epoch`'s passes whose state is asked for first.
-const WARM_BATCH: usize = 16;

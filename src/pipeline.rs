@@ -253,6 +253,9 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
     let worker_restore = cluster_restore.clone();
     let announcing = cluster_restore.is_some();
     dataflows::graph::waits::measure(tracing::enabled!(tracing::Level::DEBUG));
+    // The views' writer: the workers hand it their view changes instead of applying them
+    // under the write lock themselves (`ViewsWriter`).
+    let (writer, writer_thread) = dataflows::graph::ViewsWriter::spawn(views.clone())?;
     let guards = timely::execute(config, move |worker| {
         crate::priority::lower_ingest_thread();
         let worker_started = std::time::Instant::now();
@@ -305,6 +308,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         let mut plan_input: VecInput<PlanEntry> = InputHandle::new();
         let plan_probe = ProbeHandle::new();
         let views = worker_views.clone();
+        let publish_writer = writer.clone();
         let (decoder, sink) = (decoder.clone(), sink.clone());
         // Blocks are read by local worker `epoch % workers` of the process owning the epoch's
         // partition (see `feed`): the dead-letter stage sends rejections back there.
@@ -325,6 +329,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                 views,
                 dead_letters: sink,
                 views_in_first_process: to_first_process,
+                writer: publish_writer.clone(),
             };
             scope
                 .input_from(&mut status_input)
@@ -397,13 +402,19 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                 frontier.store(through, Ordering::Relaxed);
                 metrics.epoch_completed(through);
                 if index == 0 {
-                    let mut views = timed(Wait::ViewsLock, || worker_views.write().unwrap_or_else(|p| p.into_inner()));
-                    views.complete_through = through;
-                    views.finished = through == u64::MAX;
-                    worker_startup.build_indexes_when_caught_up(&mut views);
-                    if has_change_sinks {
-                        crate::changes::publish(&mut views, &change_sinks);
-                    }
+                    // Through the writer, after the changes it applies: every change before
+                    // `through` is in the views already (the probe passed it), and worker 0
+                    // does not wait for the write lock.
+                    let startup = worker_startup.clone();
+                    let change_sinks = change_sinks.clone();
+                    publish_writer.run(move |views| {
+                        views.complete_through = through;
+                        views.finished = through == u64::MAX;
+                        startup.build_indexes_when_caught_up(views);
+                        if has_change_sinks {
+                            crate::changes::publish(views, &change_sinks);
+                        }
+                    });
                 }
             }
         };
@@ -514,7 +525,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         publish(&probe);
         // The workers' shares of the work: the wall clock is set by the busiest one.
         if let Some(times) = dataflows::views::ThreadTimes::now() {
-            let [feed, horizon, drain, views_lock] = dataflows::graph::waits::waited();
+            let [feed, horizon, drain, _] = dataflows::graph::waits::waited();
             tracing::debug!(
                 worker = index,
                 cpu_ms = times.cpu.as_millis() as u64,
@@ -523,15 +534,17 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                 feed_ms = feed.as_millis() as u64,
                 horizon_ms = horizon.as_millis() as u64,
                 drain_ms = drain.as_millis() as u64,
-                views_lock_ms = views_lock.as_millis() as u64,
-                views_held_ms = dataflows::graph::waits::held().as_millis() as u64,
-                deferred = dataflows::graph::waits::deferred(),
                 "worker finished"
             );
         }
     })
     .map_err(|e| anyhow::anyhow!("cannot start workers: {e}"))?;
     let outcomes = guards.join();
+    // Every worker has dropped its handle: the writer ends once it has applied what they
+    // sent.
+    if writer_thread.join().is_err() {
+        anyhow::bail!("the views' writer thread panicked");
+    }
     if let Some(error) = cluster_restore
         .as_ref()
         .and_then(|r| r.error.lock().unwrap_or_else(|p| p.into_inner()).take())

@@ -221,6 +221,9 @@ pub const IN_FLIGHT_PER_WORKER: u64 = 4;
 /// Each epoch in flight holds its records' containers, text chunks and line list, so a
 /// shallower pipeline touches fewer fresh pages (at 1, a 1M-line backfill's peak anonymous
 /// memory was 13–15 % lower), but the workers then wait on each other: at 1 and at 2 the
-/// backfill's rate fell 6–20 % against 4 (docs/benchmark-history.md, session 14). Epochs (one per block)
-/// do not depend on it.
-pub const HORIZON_PER_WORKER: u64 = 4;
+/// backfill's rate fell 6–20 % against 4 (docs/benchmark-history.md, session 14). With the
+/// views' writer thread (session 20) the workers also wait for it, whose work comes in
+/// bursts: at 4 each worker of a 2-worker 10M-line backfill still waited 0.8–1.4 s on the
+/// horizon, at 16 not at all, and the rate rose ~9 % (BENCHMARKS.md) for ~4 % more peak
+/// memory. Epochs (one per block) do not depend on it.
+pub const HORIZON_PER_WORKER: u64 = 16;

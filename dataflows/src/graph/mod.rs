@@ -32,7 +32,7 @@ use crate::state::IngestConfig;
 use crate::views::{Activity, IssueViews};
 pub use parse::LineDecoder;
 pub use routes::Routes;
-pub use sink::{DeadLetterSink, DeadLetterWriter, JsonLinesDeadLetters, Slicing};
+pub use sink::{DeadLetterSink, DeadLetterWriter, JsonLinesDeadLetters, Slicing, ViewsWriter};
 
 /// The state of this worker's stateful operators, reachable from outside the dataflow so the
 /// worker can checkpoint it between epochs and restore it before the first.
@@ -59,6 +59,8 @@ pub struct Outputs {
     /// Multi-process clusters: send every view change to the first worker, whose process
     /// holds the views the API serves.
     pub views_in_first_process: bool,
+    /// The views' writer thread, which applies what the sinks send.
+    pub writer: sink::ViewsWriter,
 }
 
 /// Builds the ingest dataflow in `scope`. `owner(block)` names the worker that feeds block
@@ -77,6 +79,7 @@ pub fn build_ingest<'scope, D: LineDecoder>(
         views,
         dead_letters: dead_letter_sink,
         views_in_first_process: to_first_process,
+        writer,
     } = outputs;
     let parsed = parse::parse(blocks, decoder, routes.clone());
     let ingested = ingest::ingest(parsed.records, config, state.projects.clone(), routes);
@@ -87,7 +90,7 @@ pub fn build_ingest<'scope, D: LineDecoder>(
 
     let probe = ProbeHandle::new();
     // This worker's sinks apply through one queue, in the order they become ready.
-    let queue = sink::ApplyQueue::default();
+    let queue = sink::ApplyQueue::new(writer);
     sink::apply_at_frontier(
         ingested.groups,
         views.clone(),

@@ -45,8 +45,7 @@ const RECORDS_PER_CONTAINER: usize = 512;
 /// for fresh pages, which the kernel zeroes.
 static EMPTIED: std::sync::Mutex<Vec<Vec<Record>>> = std::sync::Mutex::new(Vec::new());
 /// Emptied containers kept at most (~23 MiB): with 4 epochs in flight per worker (the horizon
-/// before session 14; now 1, `HORIZON_PER_WORKER`) the pipeline held ~200 containers of 512
-/// records at the peak, ~140 now. With room for
+/// before session 14) the pipeline held ~200 containers of 512 records at the peak. With room for
 /// two blocks only (64), a 1M-line backfill allocated ~650 containers (~57 MiB) instead of
 /// ~220, and dropped ~590 emptied ones, freed on another thread than the one that allocated
 /// them. The pool only ever holds containers that were in flight at once.

@@ -4,22 +4,22 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex, RwLock, RwLockWriteGuard, TryLockError};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, RwLock};
 
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
-use timely::scheduling::Activator;
+use timely::scheduling::{Activator, SyncActivator};
 
 use super::epoch_of;
 
 pub use super::dead_letters::dead_letter_json;
 use crate::model::block::DeadLetter;
-use crate::state::{GroupKey, GroupRow};
+use crate::state::GroupKey;
 use crate::views::IssueViews;
+pub use writer::ViewsWriter;
 
 /// How a sink may cut an epoch's updates into slices applied under separate write locks.
 pub enum Slicing<D> {
@@ -86,148 +86,86 @@ fn slice_of(key: GroupKey, count: usize) -> usize {
     (((mixed >> 32) * count as u64) >> 32) as usize
 }
 
-/// How soon a sink that found the views' write lock taken tries again.
-const RETRY: Duration = Duration::from_micros(200);
-/// How many times in a row a sink defers to other holders before it queues for the lock:
-/// readers (the API) may hold it back to back, and a writer that only ever tried would
-/// starve. Counted in attempts, not time: a worker that found the lock taken may then parse
-/// a block for tens of milliseconds before it tries again.
-const DEFER_AT_MOST: u32 = 16;
-
-/// 0 (always wait for the lock), or [`DEFER_AT_MOST`] with `OCCURRENT_SINK_DEFER=1`.
-/// Deferring is opt-in: on a quiet machine it measured no faster than waiting (interleaved
-/// medians, docs/benchmark-history.md "Current figures (end of session 11)") and the retries cost CPU.
-fn defer_at_most() -> u32 {
-    static AT_MOST: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    *AT_MOST.get_or_init(|| match std::env::var("OCCURRENT_SINK_DEFER") {
-        Ok(value) if value == "1" => DEFER_AT_MOST,
-        _ => 0,
-    })
-}
-
-/// The views' write lock, taken without waiting while another holder has it.
-struct Contended {
-    /// Failed attempts since the last success.
-    tries: u32,
-    /// How many failed attempts in a row before waiting for the lock (0: always wait).
-    at_most: u32,
-}
-
-impl Contended {
-    fn write<'a>(&mut self, views: &'a RwLock<IssueViews>) -> Option<RwLockWriteGuard<'a, IssueViews>> {
-        let guard = match views.try_write() {
-            Ok(guard) => guard,
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(TryLockError::WouldBlock) if self.tries < self.at_most => {
-                self.tries += 1;
-                super::waits::count_deferral();
-                return None;
-            }
-            Err(TryLockError::WouldBlock) => super::waits::timed(super::waits::Wait::ViewsLock, || {
-                views.write().unwrap_or_else(|poisoned| poisoned.into_inner())
-            }),
-        };
-        self.tries = 0;
-        Some(guard)
-    }
-}
-
 /// One step of a worker's sinks: a slice of one sink's updates, or the end of an epoch of one
 /// sink (its capability, released once every slice before it is applied, and the sink's
 /// activator: a capability dropped elsewhere reaches the progress tracking when its own
 /// operator next runs).
 enum Step {
-    Slice(Box<dyn FnOnce(&mut IssueViews)>),
+    Slice(writer::SendSlice),
     Release(Capability<u64>, Activator),
 }
 
-/// The applies of one worker's sinks that wait for the views' write lock, in the order the
-/// sinks found them ready: the order in which they would have blocked on the lock one after
-/// the other. With two workers both workers' sinks reach each epoch together, and a sink
-/// blocked on the lock left its core idle; now a sink that finds the lock taken returns, its
-/// worker parses or ingests the next blocks, and the sink tries again shortly
-/// ([`RETRY`]). Any of the worker's sinks applies the whole queue in order, so the views see
-/// this worker's changes in the same order as before; only the interleaving with the other
-/// workers' shares changes, which was never fixed.
+/// The slices of one worker's sinks, in the order the sinks found them ready, on their way
+/// to the views' writer ([`ViewsWriter`]), and the capabilities that wait for them: a sink
+/// keeps each epoch's capability until the writer has applied every slice queued before
+/// it, so the probe never passes an epoch whose changes are not in the views. The worker
+/// itself never waits for the write lock.
 #[derive(Clone)]
 pub struct ApplyQueue(Rc<RefCell<Queue>>);
 
 struct Queue {
     steps: VecDeque<Step>,
-    contended: Contended,
-    /// Rows the views let go of during a hold, dropped after it ([`IssueViews::released_rows`]).
-    released: Vec<Arc<GroupRow>>,
-}
-
-impl Default for ApplyQueue {
-    /// Deferring as `OCCURRENT_SINK_DEFER` says (off unless it is 1).
-    fn default() -> Self {
-        Self::deferring(defer_at_most())
-    }
+    writer: ViewsWriter,
+    /// How many of this worker's slices the writer has applied.
+    applied: writer::Applied,
+    /// How many this worker has sent it.
+    sent: u64,
+    /// Capabilities to release once `applied` reaches their ticket (the slices sent before).
+    waiting: VecDeque<(u64, Capability<u64>, Activator)>,
 }
 
 impl ApplyQueue {
-    /// A queue whose sinks defer up to `at_most` times in a row on a taken lock.
-    pub fn deferring(at_most: u32) -> Self {
-        let contended = Contended { tries: 0, at_most };
+    /// A queue whose slices `writer` applies.
+    pub fn new(writer: ViewsWriter) -> Self {
         Self(Rc::new(RefCell::new(Queue {
             steps: VecDeque::new(),
-            contended,
-            released: Vec::new(),
+            writer,
+            applied: Default::default(),
+            sent: 0,
+            waiting: VecDeque::new(),
         })))
     }
 
-    /// Applies the queued steps in order; false when the lock was taken and steps remain.
-    fn apply(&self, views: &RwLock<IssueViews>) -> bool {
+    /// Whether steps wait: to be sent, or to be released.
+    fn busy(&self) -> bool {
+        let queue = self.0.borrow();
+        !queue.steps.is_empty() || !queue.waiting.is_empty()
+    }
+
+    /// Hands the queued slices to the writer and releases the capabilities whose slices it
+    /// has applied; `wake` is the calling sink, woken when its batch is applied.
+    fn hand_over(&self, views: &RwLock<IssueViews>, wake: &SyncActivator) {
         let mut queue = self.0.borrow_mut();
         let queue = &mut *queue;
-        loop {
-            match queue.steps.front() {
-                None => return true,
-                Some(Step::Release(..)) => {
-                    if let Some(Step::Release(cap, activator)) = queue.steps.pop_front() {
-                        drop(cap);
-                        activator.activate();
-                    }
-                    continue;
+        let mut slices = Vec::new();
+        for step in queue.steps.drain(..) {
+            match step {
+                Step::Slice(slice) => {
+                    slices.push(slice);
+                    queue.sent += 1;
                 }
-                Some(Step::Slice(_)) => {}
+                Step::Release(cap, activator) => queue.waiting.push_back((queue.sent, cap, activator)),
             }
-            let Some(mut views) = queue.contended.write(views) else {
-                return false;
+        }
+        if !slices.is_empty() {
+            let batch = writer::Batch {
+                slices,
+                applied: Some(queue.applied.clone()),
+                wake: Some(wake.clone()),
             };
-            // Ended once the lock is released (below).
-            let boost = crate::views::boost_hold();
-            let started = std::time::Instant::now();
-            let times = crate::views::ThreadTimes::now();
-            let mut longest = Duration::ZERO;
-            while let Some(step) = queue.steps.pop_front() {
-                match step {
-                    Step::Slice(apply) => {
-                        let step = std::time::Instant::now();
-                        apply(&mut views);
-                        longest = longest.max(step.elapsed());
-                    }
-                    Step::Release(cap, activator) => {
-                        drop(cap);
-                        activator.activate();
-                    }
-                }
-                if started.elapsed() >= crate::views::HOLD {
-                    break;
-                }
+            // The writer thread is gone only if it panicked: apply here instead.
+            if let Err(std::sync::mpsc::SendError(batch)) = queue.writer.batches.send(batch) {
+                let mut views = views.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let count = batch.slices.len() as u64;
+                batch.slices.into_iter().for_each(|slice| slice(&mut views));
+                queue.applied.fetch_add(count, std::sync::atomic::Ordering::Release);
             }
-            let took = started.elapsed();
-            super::waits::count_held(took);
-            views
-                .write_holds
-                .record_hold(took, crate::views::ThreadTimes::elapsed(times), longest);
-            views.released_rows(&mut queue.released);
-            drop(views);
-            drop(boost);
-            queue.released.clear();
-            if queue.steps.iter().any(|s| matches!(s, Step::Slice(_))) {
-                crate::views::let_readers_in();
+        }
+        let applied = queue.applied.load(std::sync::atomic::Ordering::Acquire);
+        while queue.waiting.front().is_some_and(|(ticket, ..)| *ticket <= applied) {
+            if let Some((_, cap, activator)) = queue.waiting.pop_front() {
+                drop(cap);
+                activator.activate();
             }
         }
     }
@@ -240,8 +178,9 @@ impl ApplyQueue {
 /// already between the sinks of one epoch — but never a group half-changed by this sink.
 /// Emits nothing; probe it to know what is applied (only once every slice is). In a
 /// multi-process cluster the updates travel to the first worker, whose process serves the
-/// views; within one process every worker applies its own share to the shared views, through
-/// `queue` (one per worker, shared by its sinks: [`ApplyQueue`]).
+/// views; within one process every worker hands its own share to the views' writer, through
+/// `queue` (one per worker, shared by its sinks: [`ApplyQueue`]). `views` is where a
+/// writer that is gone (panicked) leaves the slices to apply.
 pub fn apply_at_frontier<'scope, D: timely::ExchangeData>(
     updates: Stream<'scope, u64, Vec<(D, u64, isize)>>,
     views: Arc<RwLock<IssueViews>>,
@@ -256,6 +195,7 @@ pub fn apply_at_frontier<'scope, D: timely::ExchangeData>(
     macro_rules! applier {
         () => {
             move |_, info: timely::dataflow::operators::generic::OperatorInfo| {
+                let wake = scope.worker().sync_activator_for(info.address.to_vec());
                 let activator = scope.activator_for(info.address);
                 // Each stashed epoch keeps a capability until it is applied, so the probe (and
                 // with it readiness and checkpoints) cannot pass an epoch whose changes are
@@ -282,11 +222,8 @@ pub fn apply_at_frontier<'scope, D: timely::ExchangeData>(
                         queued.steps.push_back(Step::Release(cap, activator.clone()));
                         closed = true;
                     }
-                    let waiting = !queue.0.borrow().steps.is_empty();
-                    if (closed || waiting) && !queue.apply(&views) {
-                        // Retried soon; meanwhile the worker runs its other operators (or
-                        // parks until then if it has none).
-                        activator.activate_after(RETRY);
+                    if closed || queue.busy() {
+                        queue.hand_over(&views, &wake);
                     }
                 }
             }
@@ -421,3 +358,4 @@ pub fn write_dead_letters<'scope>(letters: Stream<'scope, u64, Vec<DeadLetter>>,
 
 #[cfg(test)]
 mod tests;
+mod writer;

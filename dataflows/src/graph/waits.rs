@@ -1,8 +1,8 @@
-//! Where a worker thread waits instead of computing, per thread: parked with nothing to run
-//! (by the reason the worker loop gives), and blocked on the views' write lock in a sink.
-//! Read once per worker when it finishes (`RUST_LOG=debug`, "worker finished"), to see where
-//! the cores sit idle during a backfill (and how long it held the views' write lock, which
-//! the workers of one process take in turn). Waits are measured only with debug logging on.
+//! Where a thread waits instead of computing, per thread: a worker parked with nothing to run
+//! (by the reason the worker loop gives), the views' writer blocked on the write lock (readers
+//! hold it). Read once per thread when it finishes (`RUST_LOG=debug`, "worker finished",
+//! "views writer finished"), to see where the cores sit idle during a backfill, and how long
+//! the writer held the lock. Waits are measured only with debug logging on.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,7 +19,7 @@ pub enum Wait {
     Horizon,
     /// Parked draining the dataflow (after the input, or for a checkpoint).
     Drain,
-    /// Blocked on the views' write lock (another worker's sink holds it).
+    /// Blocked on the views' write lock (readers hold it).
     ViewsLock,
 }
 
@@ -27,12 +27,10 @@ const KINDS: usize = 4;
 
 thread_local! {
     static WAITED: [Cell<Duration>; KINDS] = Default::default();
-    static DEFERRED: Cell<u64> = const { Cell::new(0) };
     static HELD: Cell<Duration> = const { Cell::new(Duration::ZERO) };
 }
 
-/// Counts time this thread held the views' write lock (a sink's hold): with several
-/// workers in one process, holds are serialized, so their sum bounds how far workers scale.
+/// Counts time this thread held the views' write lock (the writer's holds).
 pub fn count_held(took: Duration) {
     HELD.with(|h| h.set(h.get() + took));
 }
@@ -40,16 +38,6 @@ pub fn count_held(took: Duration) {
 /// This thread's views write-lock holds so far ([`count_held`]).
 pub fn held() -> Duration {
     HELD.with(Cell::get)
-}
-
-/// Counts a sink's apply put off because the views' write lock was taken.
-pub fn count_deferral() {
-    DEFERRED.with(|d| d.set(d.get() + 1));
-}
-
-/// This thread's sink applies put off so far ([`count_deferral`]).
-pub fn deferred() -> u64 {
-    DEFERRED.with(Cell::get)
 }
 
 /// Whether [`timed`] measures (two system calls per wait): set when debug logging is on.

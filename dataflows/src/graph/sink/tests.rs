@@ -1,4 +1,5 @@
 use super::*;
+use std::time::Duration;
 
 /// The `serde_json::Value` rendering the text writer replaced.
 fn as_value_json(letter: &DeadLetter) -> String {
@@ -74,13 +75,16 @@ fn slices_of_many_small_groups_stay_near_the_slice_size() {
 }
 
 #[test]
-fn a_taken_lock_defers_the_apply_and_holds_the_epoch_until_it_is_applied() {
+fn the_writer_thread_applies_in_order_and_holds_each_epoch_until_applied() {
+    use crate::model::SymbolDefinition;
     use crate::state::Counter;
     use timely::dataflow::operators::{Input, Probe};
     use timely::dataflow::ProbeHandle;
 
     let views = Arc::new(RwLock::new(IssueViews::default()));
-    // Another thread holds the write lock until told to let go.
+    let (writer, thread) = ViewsWriter::spawn(views.clone()).expect("the writer starts");
+    // Another thread holds the write lock until told to let go: the writer waits for it, the
+    // worker does not.
     let (taken_tx, taken_rx) = std::sync::mpsc::channel();
     let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
     let holder = {
@@ -96,37 +100,54 @@ fn a_taken_lock_defers_the_apply_and_holds_the_epoch_until_it_is_applied() {
     let worker_views = views.clone();
     timely::execute_directly(move |worker| {
         let probe = ProbeHandle::new();
-        let queue = ApplyQueue::deferring(DEFER_AT_MOST);
-        let (mut lines, mut dead) = worker.dataflow::<u64, _, _>(|scope| {
-            let (lines, lines_stream) = scope.new_input::<Vec<(Counter, u64, isize)>>();
-            let (dead, dead_stream) = scope.new_input::<Vec<(Counter, u64, isize)>>();
+        let queue = ApplyQueue::new(writer);
+        let (mut counters, mut symbols) = worker.dataflow::<u64, _, _>(|scope| {
+            let (counters, counters_stream) = scope.new_input::<Vec<(Counter, u64, isize)>>();
+            let (symbols, symbols_stream) = scope.new_input::<Vec<(SymbolDefinition, u64, isize)>>();
             let apply = IssueViews::apply_counters;
-            apply_at_frontier(lines_stream, worker_views.clone(), apply, Slicing::Whole, false, &queue).probe_with(&probe);
-            apply_at_frontier(dead_stream, worker_views.clone(), apply, Slicing::Whole, false, &queue).probe_with(&probe);
-            (lines, dead)
+            apply_at_frontier(counters_stream, worker_views.clone(), apply, Slicing::Whole, false, &queue).probe_with(&probe);
+            let apply = IssueViews::apply_symbols;
+            apply_at_frontier(symbols_stream, worker_views.clone(), apply, Slicing::Whole, false, &queue).probe_with(&probe);
+            (counters, symbols)
         });
-        let deferred = super::super::waits::deferred();
-        lines.send((Counter::LinesRead, 0, 5));
-        dead.send((Counter::DeadLettered, 0, 2));
-        lines.advance_to(1);
-        dead.advance_to(1);
-        // Fewer tries than a sink defers for (two sinks, at most one try each per
-        // step): the worker keeps running while the lock is taken, and the epoch does
-        // not pass.
-        for _ in 0..6 {
+        counters.send((Counter::LinesRead, 0, 5));
+        // A symbol keeps its first name: the later epoch's must come second.
+        symbols.send(((7, "first".to_owned()), 0, 1));
+        counters.advance_to(1);
+        symbols.advance_to(1);
+        counters.send((Counter::LinesRead, 1, 2));
+        symbols.send(((7, "second".to_owned()), 1, 1));
+        counters.advance_to(2);
+        symbols.advance_to(2);
+        // The worker hands both epochs over and goes on; neither passes while the lock is
+        // taken.
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_millis(50) {
             worker.step_or_park(Some(Duration::from_millis(1)));
         }
         assert!(probe.less_than(&1), "epoch 0 passed before its changes were applied");
-        assert!(super::super::waits::deferred() > deferred, "no apply was deferred");
         release_tx.send(()).expect("the holder waits");
-        while probe.less_than(&1) {
+        while probe.less_than(&2) {
             worker.step_or_park(Some(Duration::from_millis(1)));
         }
         let views = worker_views.read().expect("not poisoned");
-        assert_eq!(views.counter(Counter::LinesRead), 5);
-        assert_eq!(views.counter(Counter::DeadLettered), 2);
+        assert_eq!(views.counter(Counter::LinesRead), 7);
+        assert_eq!(views.symbols.get(&7).map(String::as_str), Some("first"));
     });
     holder.join().expect("the holder ends");
+    // The dataflow is gone, and with it every handle: the writer ends.
+    thread.join().expect("the writer ends");
+}
+
+#[test]
+fn a_job_runs_on_the_writer_after_what_was_sent_before() {
+    let views = Arc::new(RwLock::new(IssueViews::default()));
+    let (writer, thread) = ViewsWriter::spawn(views.clone()).expect("the writer starts");
+    assert!(writer.run(|views| views.complete_through = 3));
+    assert!(writer.run(|views| views.complete_through *= 5));
+    drop(writer);
+    thread.join().expect("the writer ends");
+    assert_eq!(views.read().expect("not poisoned").complete_through, 15);
 }
 
 #[test]

@@ -1,0 +1,174 @@
+//! The views' writer thread: applies the sinks' slices in the background, so a worker hands
+//! an epoch's view changes over and goes on parsing and ingesting instead of applying them
+//! under the views' write lock itself.
+//!
+//! Each worker's slices travel in the order its sinks queued them, through one channel, so
+//! the views see each worker's changes in the same order as when the worker applied them
+//! (only the interleaving of workers changes, which was never fixed). A sink keeps each
+//! epoch's capability until the writer reports every slice before it applied
+//! ([`Applied`]), so the probe — and with it readiness and checkpoints — still never
+//! passes an epoch whose changes are not in the views.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use timely::scheduling::SyncActivator;
+
+use crate::state::GroupRow;
+use crate::views::IssueViews;
+
+/// One slice of a sink's updates, applied on the writer thread.
+pub(super) type SendSlice = Box<dyn FnOnce(&mut IssueViews) + Send>;
+
+/// How many of one worker's slices the writer has applied (it counts up; the worker
+/// compares it with the tickets of its held capabilities).
+pub(super) type Applied = Arc<AtomicU64>;
+
+/// Slices of one worker, in its order, and how to tell it when they are applied.
+pub(super) struct Batch {
+    pub(super) slices: Vec<SendSlice>,
+    pub(super) applied: Option<Applied>,
+    /// The sink operator that sent the batch: woken once it is applied, to release the
+    /// capabilities it was waiting for.
+    pub(super) wake: Option<SyncActivator>,
+}
+
+/// A handle on the views' writer thread: clone one into each worker. The thread ends once
+/// every handle is dropped and what they sent is applied.
+#[derive(Clone)]
+pub struct ViewsWriter {
+    pub(super) batches: Sender<Batch>,
+}
+
+impl ViewsWriter {
+    /// Starts the writer thread of `views`.
+    pub fn spawn(views: Arc<RwLock<IssueViews>>) -> std::io::Result<(ViewsWriter, std::thread::JoinHandle<()>)> {
+        let (batches, received) = channel();
+        let thread = std::thread::Builder::new()
+            .name("views-writer".to_owned())
+            .spawn(move || write_views(&views, &received))?;
+        Ok((ViewsWriter { batches }, thread))
+    }
+
+    /// Runs `job` on the writer thread, after what was sent before; nobody waits for it.
+    pub fn run(&self, job: impl FnOnce(&mut IssueViews) + Send + 'static) -> bool {
+        let batch = Batch {
+            slices: vec![Box::new(job)],
+            applied: None,
+            wake: None,
+        };
+        self.batches.send(batch).is_ok()
+    }
+}
+
+/// The writer thread: applies batches as they come, under write locks of about
+/// [`crate::views::HOLD`], letting waiting readers in between holds.
+fn write_views(views: &RwLock<IssueViews>, received: &Receiver<Batch>) {
+    let mut tally = Tally {
+        started: crate::views::ThreadTimes::now(),
+        batches: 0,
+        slices: 0,
+    };
+    let mut released: Vec<Arc<GroupRow>> = Vec::new();
+    // Batches taken but not finished when a hold ended, and whom to wake for them.
+    let mut current: Option<std::vec::IntoIter<SendSlice>> = None;
+    let mut owner: Option<(Option<Applied>, Option<SyncActivator>)> = None;
+    let mut done: Vec<(Option<Applied>, u64, Option<SyncActivator>)> = Vec::new();
+    loop {
+        if current.is_none() {
+            let Ok(batch) = received.recv() else { return };
+            tally.batches += 1;
+            owner = Some((batch.applied, batch.wake));
+            current = Some(batch.slices.into_iter());
+        }
+        let mut guard = super::super::waits::timed(super::super::waits::Wait::ViewsLock, || {
+            views.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+        });
+        let boost = crate::views::boost_hold();
+        let started = Instant::now();
+        let times = crate::views::ThreadTimes::now();
+        let mut longest = Duration::ZERO;
+        let mut count = 0u64;
+        while let Some(slices) = current.as_mut() {
+            match slices.next() {
+                Some(slice) => {
+                    let step = Instant::now();
+                    slice(&mut guard);
+                    longest = longest.max(step.elapsed());
+                    count += 1;
+                    tally.slices += 1;
+                }
+                None => {
+                    if let Some((applied, wake)) = owner.take() {
+                        done.push((applied, count, wake));
+                    }
+                    count = 0;
+                    current = None;
+                    // More waiting: applied in the same hold while it lasts.
+                    match received.try_recv() {
+                        Ok(batch) => {
+                            tally.batches += 1;
+                            owner = Some((batch.applied, batch.wake));
+                            current = Some(batch.slices.into_iter());
+                        }
+                        Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                    }
+                }
+            }
+            if started.elapsed() >= crate::views::HOLD {
+                break;
+            }
+        }
+        let took = started.elapsed();
+        super::super::waits::count_held(took);
+        guard
+            .write_holds
+            .record_hold(took, crate::views::ThreadTimes::elapsed(times), longest);
+        guard.released_rows(&mut released);
+        drop(guard);
+        drop(boost);
+        released.clear();
+        // A partly applied batch counts what it applied so far.
+        if let (Some((Some(applied), _)), true) = (&owner, count > 0) {
+            applied.fetch_add(count, Ordering::Release);
+        }
+        for (applied, count, wake) in done.drain(..) {
+            if let Some(applied) = applied {
+                applied.fetch_add(count, Ordering::Release);
+            }
+            // Fails only once the dataflow is gone, when nothing waits any more.
+            if let Some(wake) = wake {
+                let _ = wake.activate();
+            }
+        }
+        if current.is_some() {
+            crate::views::let_readers_in();
+        }
+    }
+}
+
+/// The writer's work, logged (debug) when it ends: its CPU is the part of the views' upkeep
+/// that one thread does for all workers.
+struct Tally {
+    started: Option<crate::views::ThreadTimes>,
+    batches: u64,
+    slices: u64,
+}
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        let times = crate::views::ThreadTimes::elapsed(self.started.take()).unwrap_or_default();
+        let [.., lock] = super::super::waits::waited();
+        tracing::debug!(
+            cpu_ms = times.cpu.as_millis() as u64,
+            waiting_ms = times.waiting.as_millis() as u64,
+            views_lock_ms = lock.as_millis() as u64,
+            views_held_ms = super::super::waits::held().as_millis() as u64,
+            batches = self.batches,
+            slices = self.slices,
+            "views writer finished"
+        );
+    }
+}

@@ -46,9 +46,15 @@ impl ViewsWriter {
     /// Starts the writer thread of `views`.
     pub fn spawn(views: Arc<RwLock<IssueViews>>) -> std::io::Result<(ViewsWriter, std::thread::JoinHandle<()>)> {
         let (batches, received) = channel();
-        let thread = std::thread::Builder::new()
-            .name("views-writer".to_owned())
-            .spawn(move || write_views(&views, &received))?;
+        let thread = std::thread::Builder::new().name("views-writer".to_owned()).spawn(move || {
+            let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write_views(&views, &received)));
+            if written.is_err() {
+                // The sinks hold their epochs until the writer applies them: without it the
+                // workers would wait forever, and the views miss changes. Stop loudly.
+                tracing::error!("the views' writer panicked: stopping the process");
+                std::process::abort();
+            }
+        })?;
         Ok((ViewsWriter { batches }, thread))
     }
 

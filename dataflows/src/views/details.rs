@@ -127,10 +127,14 @@ fn bump(p: &mut Packed, n: u64) -> u64 {
 /// Room for one more entry. Grows by a quarter, not double: a run lives for the whole
 /// retention, and the copies stay amortised O(1) per entry. Also used by the other sorted
 /// series that live as long (`FacetHours`' split series and spans, `environment_hours`):
-/// doubling left a third of their capacity unused on average.
+/// doubling left a third of their capacity unused on average. Runs of 4,096 entries and
+/// more (a busy group's details) double: each quarter-step regrowth copied the run to fresh
+/// pages the kernel zeroes first (on 10M/1M with 2 workers doubling them used 1.5 % less
+/// CPU, 4 of 4 interleaved runs faster, peak RSS unchanged within noise).
 pub(crate) fn reserve<T>(run: &mut Vec<T>) {
     if run.len() == run.capacity() {
-        run.reserve_exact(run.len() / 4 + 4);
+        let grow = if run.len() >= (1 << 12) { run.len() } else { run.len() / 4 + 4 };
+        run.reserve_exact(grow);
     }
 }
 

@@ -246,7 +246,6 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
     let decoder = options.decoder;
     let ingest = options.ingest;
     let sink = options.dead_letters;
-    let worker_views = views.clone();
     let worker_startup = startup.clone();
     let metrics = options.metrics.clone();
     let to_first_process = processes > 1;
@@ -307,7 +306,6 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         let mut offsets_input: VecInput<OffsetsReport> = InputHandle::new();
         let mut plan_input: VecInput<PlanEntry> = InputHandle::new();
         let plan_probe = ProbeHandle::new();
-        let views = worker_views.clone();
         let publish_writer = writer.clone();
         let (decoder, sink) = (decoder.clone(), sink.clone());
         // Blocks are read by local worker `epoch % workers` of the process owning the epoch's
@@ -326,7 +324,6 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         let probe = worker.dataflow::<u64, _, _>(|scope| {
             let blocks = scope.input_from(&mut input);
             let outputs = Outputs {
-                views,
                 dead_letters: sink,
                 views_in_first_process: to_first_process,
                 writer: publish_writer.clone(),

@@ -21,7 +21,7 @@ pub mod routes;
 pub mod sink;
 pub mod waits;
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use differential_dataflow::collection::AsCollection;
 use timely::dataflow::operators::{Concat, Probe};
@@ -54,12 +54,11 @@ impl Default for OperatorState {
 /// Where the dataflow's results go.
 #[derive(Clone)]
 pub struct Outputs {
-    pub views: Arc<RwLock<IssueViews>>,
     pub dead_letters: DeadLetterSink,
     /// Multi-process clusters: send every view change to the first worker, whose process
     /// holds the views the API serves.
     pub views_in_first_process: bool,
-    /// The views' writer thread, which applies what the sinks send.
+    /// The views' writer thread, which applies what the sinks send to the views it owns.
     pub writer: sink::ViewsWriter,
 }
 
@@ -76,7 +75,6 @@ pub fn build_ingest<'scope, D: LineDecoder>(
     state: &OperatorState,
 ) -> ProbeHandle<u64> {
     let Outputs {
-        views,
         dead_letters: dead_letter_sink,
         views_in_first_process: to_first_process,
         writer,
@@ -93,7 +91,6 @@ pub fn build_ingest<'scope, D: LineDecoder>(
     let queue = sink::ApplyQueue::new(writer);
     sink::apply_at_frontier(
         ingested.groups,
-        views.clone(),
         IssueViews::apply_groups,
         Slicing::ByGroup(|g| g.0),
         to_first_process,
@@ -105,7 +102,6 @@ pub fn build_ingest<'scope, D: LineDecoder>(
     // (`IssueViews::apply_activity`).
     sink::apply_at_frontier(
         ingested.activity,
-        views.clone(),
         IssueViews::apply_activity,
         Slicing::ByGroup(Activity::key),
         to_first_process,
@@ -114,49 +110,16 @@ pub fn build_ingest<'scope, D: LineDecoder>(
     .probe_with(&probe);
     sink::apply_at_frontier(
         ingested.details,
-        views.clone(),
         IssueViews::apply_details,
         Slicing::ByGroup(|d| d.0),
         to_first_process,
         &queue,
     )
     .probe_with(&probe);
-    sink::apply_at_frontier(
-        ids,
-        views.clone(),
-        IssueViews::apply_ids,
-        Slicing::ByGroup(|i| i.0),
-        to_first_process,
-        &queue,
-    )
-    .probe_with(&probe);
-    sink::apply_at_frontier(
-        ingested.merges,
-        views.clone(),
-        IssueViews::apply_merges,
-        Slicing::Whole,
-        to_first_process,
-        &queue,
-    )
-    .probe_with(&probe);
-    sink::apply_at_frontier(
-        parsed.symbols,
-        views.clone(),
-        IssueViews::apply_symbols,
-        Slicing::Whole,
-        to_first_process,
-        &queue,
-    )
-    .probe_with(&probe);
-    sink::apply_at_frontier(
-        counters,
-        views,
-        IssueViews::apply_counters,
-        Slicing::Whole,
-        to_first_process,
-        &queue,
-    )
-    .probe_with(&probe);
+    sink::apply_at_frontier(ids, IssueViews::apply_ids, Slicing::ByGroup(|i| i.0), to_first_process, &queue).probe_with(&probe);
+    sink::apply_at_frontier(ingested.merges, IssueViews::apply_merges, Slicing::Whole, to_first_process, &queue).probe_with(&probe);
+    sink::apply_at_frontier(parsed.symbols, IssueViews::apply_symbols, Slicing::Whole, to_first_process, &queue).probe_with(&probe);
+    sink::apply_at_frontier(counters, IssueViews::apply_counters, Slicing::Whole, to_first_process, &queue).probe_with(&probe);
     sink::write_dead_letters(dead_letters, dead_letter_sink).probe_with(&probe);
     probe
 }

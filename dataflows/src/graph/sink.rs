@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::Operator;
@@ -134,7 +134,7 @@ impl ApplyQueue {
 
     /// Hands the queued slices to the writer and releases the capabilities whose slices it
     /// has applied; `wake` is the calling sink, woken when its batch is applied.
-    fn hand_over(&self, views: &RwLock<IssueViews>, wake: &SyncActivator) {
+    fn hand_over(&self, wake: &SyncActivator) {
         let mut queue = self.0.borrow_mut();
         let queue = &mut *queue;
         let mut slices = Vec::new();
@@ -153,13 +153,12 @@ impl ApplyQueue {
                 applied: Some(queue.applied.clone()),
                 wake: Some(wake.clone()),
             };
-            // The writer thread is gone only if it panicked: apply here instead.
-            if let Err(std::sync::mpsc::SendError(batch)) = queue.writer.batches.send(batch) {
-                let mut views = views.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-                let count = batch.slices.len() as u64;
-                batch.slices.into_iter().for_each(|slice| slice(&mut views));
-                queue.applied.fetch_add(count, std::sync::atomic::Ordering::Release);
-            }
+            // The writer ends only once every sender is gone, or aborts the process.
+            queue
+                .writer
+                .batches
+                .send(batch)
+                .expect("the views' writer runs as long as a sink can send");
         }
         let applied = queue.applied.load(std::sync::atomic::Ordering::Acquire);
         while queue.waiting.front().is_some_and(|(ticket, ..)| *ticket <= applied) {
@@ -179,11 +178,9 @@ impl ApplyQueue {
 /// Emits nothing; probe it to know what is applied (only once every slice is). In a
 /// multi-process cluster the updates travel to the first worker, whose process serves the
 /// views; within one process every worker hands its own share to the views' writer, through
-/// `queue` (one per worker, shared by its sinks: [`ApplyQueue`]). `views` is where a
-/// writer that is gone (panicked) leaves the slices to apply.
+/// `queue` (one per worker, shared by its sinks: [`ApplyQueue`]).
 pub fn apply_at_frontier<'scope, D: timely::ExchangeData>(
     updates: Stream<'scope, u64, Vec<(D, u64, isize)>>,
-    views: Arc<RwLock<IssueViews>>,
     apply: fn(&mut IssueViews, Vec<(D, u64, isize)>),
     slicing: Slicing<D>,
     to_first_process: bool,
@@ -223,7 +220,7 @@ pub fn apply_at_frontier<'scope, D: timely::ExchangeData>(
                         closed = true;
                     }
                     if closed || queue.busy() {
-                        queue.hand_over(&views, &wake);
+                        queue.hand_over(&wake);
                     }
                 }
             }

@@ -1,4 +1,5 @@
 use super::*;
+use std::sync::RwLock;
 use std::time::Duration;
 
 /// The `serde_json::Value` rendering the text writer replaced.
@@ -105,9 +106,9 @@ fn the_writer_thread_applies_in_order_and_holds_each_epoch_until_applied() {
             let (counters, counters_stream) = scope.new_input::<Vec<(Counter, u64, isize)>>();
             let (symbols, symbols_stream) = scope.new_input::<Vec<(SymbolDefinition, u64, isize)>>();
             let apply = IssueViews::apply_counters;
-            apply_at_frontier(counters_stream, worker_views.clone(), apply, Slicing::Whole, false, &queue).probe_with(&probe);
+            apply_at_frontier(counters_stream, apply, Slicing::Whole, false, &queue).probe_with(&probe);
             let apply = IssueViews::apply_symbols;
-            apply_at_frontier(symbols_stream, worker_views.clone(), apply, Slicing::Whole, false, &queue).probe_with(&probe);
+            apply_at_frontier(symbols_stream, apply, Slicing::Whole, false, &queue).probe_with(&probe);
             (counters, symbols)
         });
         counters.send((Counter::LinesRead, 0, 5));

@@ -86,15 +86,6 @@ fn slice_of(key: GroupKey, count: usize) -> usize {
     (((mixed >> 32) * count as u64) >> 32) as usize
 }
 
-/// One step of a worker's sinks: a slice of one sink's updates, or the end of an epoch of one
-/// sink (its capability, released once every slice before it is applied, and the sink's
-/// activator: a capability dropped elsewhere reaches the progress tracking when its own
-/// operator next runs).
-enum Step {
-    Slice(writer::SendSlice),
-    Release(Capability<u64>, Activator),
-}
-
 /// The slices of one worker's sinks, in the order the sinks found them ready, on their way
 /// to the views' writer ([`ViewsWriter`]), and the capabilities that wait for them: a sink
 /// keeps each epoch's capability until the writer has applied every slice queued before
@@ -104,13 +95,16 @@ enum Step {
 pub struct ApplyQueue(Rc<RefCell<Queue>>);
 
 struct Queue {
-    steps: VecDeque<Step>,
     writer: ViewsWriter,
-    /// How many of this worker's slices the writer has applied.
+    /// Slices queued and not yet sent.
+    pending: Vec<writer::SendSlice>,
+    /// How many slices this worker has queued.
+    queued: u64,
+    /// How many of them the writer has applied.
     applied: writer::Applied,
-    /// How many this worker has sent it.
-    sent: u64,
-    /// Capabilities to release once `applied` reaches their ticket (the slices sent before).
+    /// Each ended epoch's capability, with the count of slices queued before it (its ticket)
+    /// and its sink's activator (a capability dropped elsewhere reaches the progress tracking
+    /// when its own operator next runs).
     waiting: VecDeque<(u64, Capability<u64>, Activator)>,
 }
 
@@ -118,40 +112,41 @@ impl ApplyQueue {
     /// A queue whose slices `writer` applies.
     pub fn new(writer: ViewsWriter) -> Self {
         Self(Rc::new(RefCell::new(Queue {
-            steps: VecDeque::new(),
             writer,
+            pending: Vec::new(),
+            queued: 0,
             applied: Default::default(),
-            sent: 0,
             waiting: VecDeque::new(),
         })))
     }
 
-    /// Whether steps wait: to be sent, or to be released.
+    /// Queues one sink's epoch: its slices, then its capability, held until they are applied.
+    fn queue_epoch(&self, slices: impl IntoIterator<Item = writer::SendSlice>, cap: Capability<u64>, activator: Activator) {
+        let mut queue = self.0.borrow_mut();
+        for slice in slices {
+            queue.pending.push(slice);
+            queue.queued += 1;
+        }
+        let ticket = queue.queued;
+        queue.waiting.push_back((ticket, cap, activator));
+    }
+
+    /// Whether capabilities wait for the writer.
     fn busy(&self) -> bool {
-        let queue = self.0.borrow();
-        !queue.steps.is_empty() || !queue.waiting.is_empty()
+        !self.0.borrow().waiting.is_empty()
     }
 
     /// Hands the queued slices to the writer and releases the capabilities whose slices it
     /// has applied; `wake` is the calling sink, woken when its batch is applied.
     fn hand_over(&self, wake: &SyncActivator) {
         let mut queue = self.0.borrow_mut();
-        let queue = &mut *queue;
-        let mut slices = Vec::new();
-        for step in queue.steps.drain(..) {
-            match step {
-                Step::Slice(slice) => {
-                    slices.push(slice);
-                    queue.sent += 1;
-                }
-                Step::Release(cap, activator) => queue.waiting.push_back((queue.sent, cap, activator)),
-            }
-        }
-        if !slices.is_empty() {
+        if !queue.pending.is_empty() {
             let batch = writer::Batch {
-                slices,
-                applied: Some(queue.applied.clone()),
-                wake: Some(wake.clone()),
+                slices: std::mem::take(&mut queue.pending),
+                notify: Some(writer::Notify {
+                    applied: queue.applied.clone(),
+                    wake: wake.clone(),
+                }),
             };
             // The writer ends only once every sender is gone, or aborts the process.
             queue
@@ -210,13 +205,10 @@ pub fn apply_at_frontier<'scope, D: timely::ExchangeData>(
                     });
                     let mut closed = false;
                     while let Some((_, (cap, containers))) = super::pop_closed(&mut pending, |e| frontier.less_equal(e)) {
-                        let mut queued = queue.0.borrow_mut();
-                        for slice in slices(containers, slicing) {
-                            queued
-                                .steps
-                                .push_back(Step::Slice(Box::new(move |views: &mut IssueViews| apply(views, slice))));
-                        }
-                        queued.steps.push_back(Step::Release(cap, activator.clone()));
+                        let sliced = slices(containers, slicing).into_iter();
+                        let boxed =
+                            sliced.map(|slice| -> writer::SendSlice { Box::new(move |views: &mut IssueViews| apply(views, slice)) });
+                        queue.queue_epoch(boxed, cap, activator.clone());
                         closed = true;
                     }
                     if closed || queue.busy() {

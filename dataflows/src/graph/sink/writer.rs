@@ -26,13 +26,19 @@ pub(super) type SendSlice = Box<dyn FnOnce(&mut IssueViews) + Send>;
 /// compares it with the tickets of its held capabilities).
 pub(super) type Applied = Arc<AtomicU64>;
 
-/// Slices of one worker, in its order, and how to tell it when they are applied.
+/// Slices of one worker, in its order, and whom to tell when they are applied (nobody for
+/// a [`ViewsWriter::run`] job).
 pub(super) struct Batch {
     pub(super) slices: Vec<SendSlice>,
-    pub(super) applied: Option<Applied>,
+    pub(super) notify: Option<Notify>,
+}
+
+/// How the writer tells a worker that slices are applied.
+pub(super) struct Notify {
+    pub(super) applied: Applied,
     /// The sink operator that sent the batch: woken once it is applied, to release the
     /// capabilities it was waiting for.
-    pub(super) wake: Option<SyncActivator>,
+    pub(super) wake: SyncActivator,
 }
 
 /// A handle on the views' writer thread: clone one into each worker. The thread ends once
@@ -62,8 +68,7 @@ impl ViewsWriter {
     pub fn run(&self, job: impl FnOnce(&mut IssueViews) + Send + 'static) -> bool {
         let batch = Batch {
             slices: vec![Box::new(job)],
-            applied: None,
-            wake: None,
+            notify: None,
         };
         self.batches.send(batch).is_ok()
     }
@@ -78,16 +83,15 @@ fn write_views(views: &RwLock<IssueViews>, received: &Receiver<Batch>) {
         slices: 0,
     };
     let mut released: Vec<Arc<GroupRow>> = Vec::new();
-    // Batches taken but not finished when a hold ended, and whom to wake for them.
-    let mut current: Option<std::vec::IntoIter<SendSlice>> = None;
-    let mut owner: Option<(Option<Applied>, Option<SyncActivator>)> = None;
-    let mut done: Vec<(Option<Applied>, u64, Option<SyncActivator>)> = Vec::new();
+    // The batch being applied (it may outlast a hold), and the batches finished in this
+    // hold with how many of their slices it applied.
+    let mut current: Option<(std::vec::IntoIter<SendSlice>, Option<Notify>)> = None;
+    let mut done: Vec<(Notify, u64)> = Vec::new();
     loop {
         if current.is_none() {
             let Ok(batch) = received.recv() else { return };
             tally.batches += 1;
-            owner = Some((batch.applied, batch.wake));
-            current = Some(batch.slices.into_iter());
+            current = Some((batch.slices.into_iter(), batch.notify));
         }
         let mut guard = super::super::waits::timed(super::super::waits::Wait::ViewsLock, || {
             views.write().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -97,7 +101,7 @@ fn write_views(views: &RwLock<IssueViews>, received: &Receiver<Batch>) {
         let times = crate::views::ThreadTimes::now();
         let mut longest = Duration::ZERO;
         let mut count = 0u64;
-        while let Some(slices) = current.as_mut() {
+        while let Some((slices, _)) = current.as_mut() {
             match slices.next() {
                 Some(slice) => {
                     let step = Instant::now();
@@ -107,17 +111,15 @@ fn write_views(views: &RwLock<IssueViews>, received: &Receiver<Batch>) {
                     tally.slices += 1;
                 }
                 None => {
-                    if let Some((applied, wake)) = owner.take() {
-                        done.push((applied, count, wake));
+                    if let Some((_, Some(notify))) = current.take() {
+                        done.push((notify, count));
                     }
                     count = 0;
-                    current = None;
                     // More waiting: applied in the same hold while it lasts.
                     match received.try_recv() {
                         Ok(batch) => {
                             tally.batches += 1;
-                            owner = Some((batch.applied, batch.wake));
-                            current = Some(batch.slices.into_iter());
+                            current = Some((batch.slices.into_iter(), batch.notify));
                         }
                         Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
                     }
@@ -137,17 +139,13 @@ fn write_views(views: &RwLock<IssueViews>, received: &Receiver<Batch>) {
         drop(boost);
         released.clear();
         // A partly applied batch counts what it applied so far.
-        if let (Some((Some(applied), _)), true) = (&owner, count > 0) {
-            applied.fetch_add(count, Ordering::Release);
+        if let Some((_, Some(notify))) = &current {
+            notify.applied.fetch_add(count, Ordering::Release);
         }
-        for (applied, count, wake) in done.drain(..) {
-            if let Some(applied) = applied {
-                applied.fetch_add(count, Ordering::Release);
-            }
+        for (notify, count) in done.drain(..) {
+            notify.applied.fetch_add(count, Ordering::Release);
             // Fails only once the dataflow is gone, when nothing waits any more.
-            if let Some(wake) = wake {
-                let _ = wake.activate();
-            }
+            let _ = notify.wake.activate();
         }
         if current.is_some() {
             crate::views::let_readers_in();

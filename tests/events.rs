@@ -93,7 +93,7 @@ fn grouping(lines: &[String], args: &[&str]) -> Vec<Value> {
         writeln!(stdin, "{line}").expect("write stdin");
     }
     drop(stdin);
-    let output = child.wait_with_output().expect("grouping runs");
+    let output = child.output_within("occurrent grouping");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout)
         .expect("utf-8")
@@ -131,8 +131,7 @@ fn grouping_cli_prints_hashes_and_reports_bad_lines() {
 
     let bad = Command::new(BIN)
         .args(["grouping", "--config", "legacy:2019-03-12"])
-        .output()
-        .expect("runs");
+        .output_within("occurrent grouping");
     assert!(!bad.status.success(), "an unknown config fails before reading");
 }
 
@@ -285,8 +284,7 @@ fn assert_topic_groups_like_the_file(broker: &broker::Broker, dir: &Path, events
         .arg(dir.join("kafka-store"))
         .arg("--dump-issues")
         .arg(&dump)
-        .output()
-        .unwrap();
+        .output_within("occurrent backfill --kafka");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let from_topic: Vec<Value> = std::fs::read_to_string(&dump)
         .unwrap()

@@ -25,7 +25,7 @@ fn generate(dir: &Path, name: &str, count: u64, extra: &[&str]) -> PathBuf {
 }
 
 fn run(args: &[&str]) -> Output {
-    let output = Command::new(BIN).args(args).output().expect("run occurrent");
+    let output = Command::new(BIN).args(args).output_within("occurrent (a Kafka command)");
     assert!(
         output.status.success(),
         "occurrent {args:?} failed: {}",
@@ -152,7 +152,7 @@ fn a_two_process_cluster_gives_the_single_process_result() {
     let mut first_args = vec!["--process", "0"];
     first_args.extend(cluster);
     let (clustered, clustered_summary) = kafka_backfill(&broker, "occ", dir.path(), "cluster", &first_args);
-    let second = second.wait_with_output().unwrap();
+    let second = second.output_within("process 1 of the Kafka backfill cluster");
     assert!(
         second.status.success(),
         "process 1 failed: {}",
@@ -244,7 +244,10 @@ fn streaming_follows_new_messages_and_a_sigterm_restart_resumes_without_duplicat
     // SIGTERM: drain, final checkpoint, exit 0; the restart reads nothing twice.
     let status = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
     assert!(status.success());
-    assert!(server.wait().unwrap().success(), "a SIGTERM stop exits cleanly");
+    assert!(
+        server.wait_within("occurrent run after SIGTERM").success(),
+        "a SIGTERM stop exits cleanly"
+    );
     let port = free_port();
     let mut server = start(port);
     wait_for("the restart", || metric(port, "occurrent_groups").is_some());
@@ -262,7 +265,7 @@ fn streaming_follows_new_messages_and_a_sigterm_restart_resumes_without_duplicat
         );
     }
     server.kill().unwrap();
-    server.wait().unwrap();
+    server.wait_within("the killed occurrent run");
 }
 
 /// The epochs of the cut parts of `process` (of two) in `state`.
@@ -324,7 +327,10 @@ fn a_streaming_cluster_checkpoints_every_interval_at_cuts_common_to_its_processe
         .unwrap();
     assert!(status.success());
     for process in &mut processes {
-        assert!(process.wait().unwrap().success(), "a SIGTERM stop exits cleanly");
+        assert!(
+            process.wait_within("a cluster process after SIGTERM").success(),
+            "a SIGTERM stop exits cleanly"
+        );
     }
     let written = |process: usize| {
         std::fs::read_to_string(&logs[process])

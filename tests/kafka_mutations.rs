@@ -54,8 +54,7 @@ fn kafka_mutations_are_logged_at_partition_offsets_and_replay_identically() {
             .args(["backfill", "--kafka", &broker.address, "--state-dir", state_dir.to_str().unwrap()])
             .arg("--dump-issues")
             .arg(&out)
-            .output()
-            .expect("backfill");
+            .output_within("occurrent backfill --kafka");
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         std::fs::read(out).unwrap()
     };
@@ -246,8 +245,7 @@ fn a_cluster_cut_with_logged_mutations_resumes_on_one_process_as_a_replay_from_s
             .arg(state_dir)
             .arg("--dump-issues")
             .arg(&out)
-            .output()
-            .expect("backfill");
+            .output_within("occurrent backfill --kafka");
         let log = String::from_utf8_lossy(&output.stderr).to_string();
         assert!(output.status.success(), "{log}");
         (std::fs::read(out).unwrap(), log)

@@ -127,8 +127,7 @@ fn unknown_projects_are_rejected_when_a_config_declares_projects() {
 fn unreadable_inputs_and_bad_configs_fail_with_a_clear_error() {
     let output = Command::new(BIN)
         .args(["backfill", "--input", "/nonexistent/input.jsonl"])
-        .output()
-        .unwrap();
+        .output_within("occurrent backfill");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cannot read /nonexistent/input.jsonl"), "{stderr}");
@@ -139,8 +138,7 @@ fn unreadable_inputs_and_bad_configs_fail_with_a_clear_error() {
     let input = write_lines(dir.path(), "in.jsonl", &["{}".to_string()]);
     let output = Command::new(BIN)
         .args(["backfill", "--input", input.to_str().unwrap(), "--config", config.to_str().unwrap()])
-        .output()
-        .unwrap();
+        .output_within("occurrent backfill");
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("invalid config"));
 }
@@ -177,7 +175,7 @@ fn compressed_inputs_directories_and_stdin() {
         .unwrap()
         .write_all(format!("{}{}", line(1), line(2)).as_bytes())
         .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = child.output_within("occurrent backfill from stdin");
     assert!(output.status.success());
     let dumped: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(dumped["count"], "2");

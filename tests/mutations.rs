@@ -388,8 +388,9 @@ fn acknowledged_mutations_survive_a_kill_and_replay_identically() {
             ])
             .args(["--dump-issues", out.to_str().unwrap()])
             .stderr(Stdio::null())
-            .status()
-            .expect("backfill");
+            .spawn()
+            .expect("backfill")
+            .wait_within("occurrent backfill");
         assert!(status.success());
         std::fs::read(out).unwrap()
     };

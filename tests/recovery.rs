@@ -69,10 +69,10 @@ fn backfill_with_kills(
             panic!("the backfill finished after {killed} kills; the input is too small for the kill schedule");
         }
         child.kill().expect("SIGKILL");
-        child.wait().unwrap();
+        child.wait_within("the killed backfill");
         killed += 1;
     }
-    let status = command(2).status().expect("final run");
+    let status = command(2).spawn().expect("final run").wait_within("the final run");
     assert!(status.success(), "the final run failed");
     let checkpoints = std::fs::read_dir(state).unwrap().count();
     assert!(checkpoints > 0, "checkpoints were written");
@@ -117,7 +117,7 @@ fn uninterrupted(input: &[String], out: &Path) -> Outcome {
     if !input.iter().any(|a| a == "--kafka") {
         command.arg("--dead-letter").arg(&dead);
     }
-    let output = command.output().unwrap();
+    let output = command.output_within("the uninterrupted backfill");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     (
         std::fs::read(&dump).unwrap(),
@@ -232,7 +232,10 @@ fn a_two_process_cluster_killed_at_random_moments_equals_an_uninterrupted_single
             // The backfill completed before this kill: the final run restarts a finished
             // cluster, which must read nothing more and dump the same issues.
             for mut child in children {
-                assert!(child.wait().unwrap().success(), "a process failed at the end of run {run}");
+                assert!(
+                    child.wait_within("a cluster process that finished").success(),
+                    "a process failed at the end of run {run}"
+                );
             }
             break;
         }
@@ -244,7 +247,10 @@ fn a_two_process_cluster_killed_at_random_moments_equals_an_uninterrupted_single
                 .unwrap();
             assert!(status.success());
             for mut child in children {
-                assert!(child.wait().unwrap().success(), "a SIGTERM stop exits cleanly");
+                assert!(
+                    child.wait_within("a cluster process after SIGTERM").success(),
+                    "a SIGTERM stop exits cleanly"
+                );
             }
             assert!(!dump.exists(), "a stopped cluster dumps no partial issues");
             eprintln!("run 0 stopped by SIGTERM after {:.1}s", wait.as_secs_f64());
@@ -259,7 +265,7 @@ fn a_two_process_cluster_killed_at_random_moments_equals_an_uninterrupted_single
             std::thread::sleep(Duration::from_millis(rng.random_range(0..300)));
         }
         for child in &mut children {
-            child.wait().unwrap();
+            child.wait_within("a killed cluster process");
         }
         killed += 1;
         eprintln!("run {run} killed after {:.1}s", wait.as_secs_f64());
@@ -271,7 +277,7 @@ fn a_two_process_cluster_killed_at_random_moments_equals_an_uninterrupted_single
         "both processes wrote checkpoints before the last kill"
     );
     for mut child in start(killed) {
-        let status = child.wait().unwrap();
+        let status = child.wait_within("a cluster process of the final run");
         assert!(
             status.success(),
             "the final run failed: {}",
@@ -365,7 +371,7 @@ fn kill_after_two_cuts(children: Vec<std::process::Child>, state: &Path, process
         child.kill().expect("SIGKILL");
     }
     for child in &mut children {
-        child.wait().unwrap();
+        child.wait_within("a killed cluster process");
     }
 }
 
@@ -389,7 +395,11 @@ fn a_cut_of_two_processes_restores_on_one_and_a_cut_of_one_on_two() {
     // Two processes of one worker resume from the one-process cut and finish; the new process
     // 1 has a state directory of its own, empty: the cut reaches it over the cluster.
     for mut child in start_shaped(dir.path(), &source, "c", 2, 1, true) {
-        assert!(child.wait().unwrap().success(), "the last run failed: {}", log("log-c-0"));
+        assert!(
+            child.wait_within("the last run").success(),
+            "the last run failed: {}",
+            log("log-c-0")
+        );
     }
     let resumed = log("log-c-0");
     assert!(
@@ -412,4 +422,17 @@ fn a_cut_of_two_processes_restores_on_one_and_a_cut_of_one_on_two() {
         std::fs::read(dir.path().join("dump.jsonl")).unwrap() == expected.0,
         "issue dumps differ after changing the process count"
     );
+}
+
+#[test]
+fn a_process_that_outlives_the_deadline_is_killed_and_one_that_exits_is_not() {
+    let mut hung = Command::new("sleep").arg("60").spawn().expect("start sleep");
+    let started = Instant::now();
+    assert_eq!(common::deadline::exit_within(&mut hung, Duration::from_millis(300)), None);
+    assert!(started.elapsed() < Duration::from_secs(10), "the wait ended at the deadline");
+    assert!(hung.try_wait().expect("poll").is_some(), "the hung process is gone");
+
+    let mut quick = Command::new("true").spawn().expect("start true");
+    let status = common::deadline::exit_within(&mut quick, Duration::from_secs(60));
+    assert!(status.is_some_and(|s| s.success()));
 }

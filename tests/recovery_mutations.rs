@@ -104,7 +104,7 @@ fn api_mutations_in_flight_survive_ten_kills_and_replay_identically() {
             std::thread::sleep(Duration::from_millis(rng.random_range(5..40)));
         }
         child.kill().expect("SIGKILL");
-        child.wait().unwrap();
+        child.wait_within("the killed occurrent run");
     }
     // A last run assigns an unassigned group (no later input unassigns: status changes in the
     // input can undo a status, not an assignment) and is killed right after the answer: the
@@ -130,8 +130,7 @@ fn api_mutations_in_flight_survive_ten_kills_and_replay_identically() {
             .arg(state_dir)
             .arg("--dump-issues")
             .arg(&out)
-            .output()
-            .expect("backfill");
+            .output_within("occurrent backfill");
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         std::fs::read(out).unwrap()
     };
@@ -193,6 +192,6 @@ fn acknowledged_then_killed(input: &Path, state: &Path, client: &reqwest::blocki
         std::thread::sleep(Duration::from_millis(50));
     };
     child.kill().expect("SIGKILL");
-    child.wait().unwrap();
+    child.wait_within("the killed occurrent run");
     id
 }

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::common::{RunWithin, WaitWithin};
+
 /// A consumed message: its payload and headers.
 pub type Consumed = (Vec<u8>, Vec<(String, String)>);
 
@@ -59,8 +61,9 @@ impl Broker {
             .args(["topic", "create", "--broker", &format!("tcp://{}", self.address)])
             .args(["--partitions", &partitions.to_string(), name])
             .stdout(Stdio::null())
-            .status()
-            .expect("tansu topic create");
+            .spawn()
+            .expect("tansu topic create")
+            .wait_within("tansu topic create");
         assert!(status.success(), "cannot create topic {name}");
     }
 
@@ -68,8 +71,9 @@ impl Broker {
         let status = Command::new(tansu())
             .args(["topic", "delete", "--broker", &format!("tcp://{}", self.address), name])
             .stdout(Stdio::null())
-            .status()
-            .expect("tansu topic delete");
+            .spawn()
+            .expect("tansu topic delete")
+            .wait_within("tansu topic delete");
         assert!(status.success(), "cannot delete topic {name}");
     }
 
@@ -78,8 +82,7 @@ impl Broker {
         let output = Command::new(env!("CARGO_BIN_EXE_occurrent"))
             .args(["produce", "--kafka", &self.address, "--topic", topic, "--input"])
             .arg(input)
-            .output()
-            .expect("occurrent produce");
+            .output_within("occurrent produce");
         assert!(
             output.status.success(),
             "produce failed: {}",

@@ -6,7 +6,10 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
+pub mod deadline;
 pub mod server;
+
+pub use deadline::{RunWithin, WaitWithin};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_occurrent");
 
@@ -111,8 +114,7 @@ pub fn generate_stream(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
         .args(args)
         .arg("--output")
         .arg(&path)
-        .output()
-        .expect("run occurrent generate");
+        .output_within("occurrent generate");
     assert!(
         output.status.success(),
         "generate {args:?}: {}",
@@ -138,7 +140,7 @@ pub fn backfill_files(inputs: &[PathBuf], workers: usize, extra: &[&str]) -> Run
         .arg("--dead-letter")
         .arg(&dead);
     command.args(extra);
-    let output = command.output().expect("run occurrent");
+    let output = command.output_within("occurrent backfill");
     let stderr = String::from_utf8_lossy(&output.stderr).to_string();
     assert!(output.status.success(), "backfill failed: {stderr}");
     let dump_bytes = std::fs::read(&dump).expect("dump written");

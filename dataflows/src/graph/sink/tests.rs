@@ -128,7 +128,9 @@ fn the_writer_thread_applies_in_order_and_holds_each_epoch_until_applied() {
         }
         assert!(probe.less_than(&1), "epoch 0 passed before its changes were applied");
         release_tx.send(()).expect("the holder waits");
+        let released = std::time::Instant::now();
         while probe.less_than(&2) {
+            assert!(released.elapsed() < Duration::from_secs(60), "the writer never applied the epochs");
             worker.step_or_park(Some(Duration::from_millis(1)));
         }
         let views = worker_views.read().expect("not poisoned");

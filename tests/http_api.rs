@@ -59,6 +59,7 @@ fn list_detail_paging_and_errors() {
         for issue in json_of(response).as_array().unwrap() {
             seen.push(issue["id"].as_str().unwrap().to_string());
         }
+        assert!(seen.len() <= 29, "paging does not end: {seen:?}");
         let next = link.split(", ").find(|l| l.contains("rel=\"next\"")).unwrap().to_string();
         if next.contains("results=\"false\"") {
             break;
@@ -566,6 +567,7 @@ fn paging_many_groups_from_the_newest_returns_each_once_in_order() {
                 issue["id"].as_str().unwrap().parse().unwrap(),
             ));
         }
+        assert!(seen.len() <= 2500, "paging does not end");
         let next = link.split(", ").find(|l| l.contains("rel=\"next\"")).unwrap().to_string();
         if next.contains("results=\"false\"") {
             break;

@@ -128,7 +128,12 @@ fn consumed(servers: &[&Server]) -> i64 {
 fn settled_list(first: &Server, second: &Server, messages: i64) -> Value {
     wait_until(|| consumed(&[first, second]) == messages);
     let mut previous = Value::Null;
+    let started = std::time::Instant::now();
     loop {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "the issues list never settled"
+        );
         std::thread::sleep(std::time::Duration::from_millis(300));
         // A fixed window that ends far in the future: `generate` dates some messages hours ahead
         // of its start time, and a window ending now counts them only once the clock passes

@@ -153,6 +153,52 @@ fn a_job_runs_on_the_writer_after_what_was_sent_before() {
     assert_eq!(views.read().expect("not poisoned").complete_through, 15);
 }
 
+/// The calling thread's scheduling policy (0: `SCHED_OTHER`, 1: `SCHED_FIFO`).
+#[cfg(target_os = "linux")]
+fn scheduling_policy() -> i32 {
+    extern "C" {
+        fn sched_getscheduler(pid: i32) -> i32;
+    }
+    // Safety: a plain system call wrapper; pid 0 is the calling thread.
+    unsafe { sched_getscheduler(0) }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_writer_raises_sink_slices_but_not_jobs_and_counts_every_slice() {
+    use std::sync::atomic::{AtomicI32, Ordering};
+    // Raising is process-wide: other tests' writers may run raised meanwhile, which only
+    // changes their priority.
+    crate::views::boost_write_holds(true);
+    let permitted = crate::views::set_thread_realtime(true);
+    crate::views::set_thread_realtime(false);
+    let views = Arc::new(RwLock::new(IssueViews::default()));
+    let (writer, thread) = ViewsWriter::spawn(views).expect("the writer starts");
+    let (slice_policy, job_policy) = (Arc::new(AtomicI32::new(-1)), Arc::new(AtomicI32::new(-1)));
+    let activations = timely::scheduling::Activations::new(None);
+    let applied = writer::Applied::default();
+    let seen = slice_policy.clone();
+    let mut slices: Vec<writer::SendSlice> = vec![Box::new(move |_| seen.store(scheduling_policy(), Ordering::SeqCst))];
+    slices.extend((0..9).map(|_| -> writer::SendSlice { Box::new(|_| ()) }));
+    let batch = writer::Batch {
+        slices,
+        notify: Some(writer::Notify {
+            applied: applied.clone(),
+            wake: SyncActivator::new(vec![0], activations.sync()),
+        }),
+    };
+    assert!(writer.batches.send(batch).is_ok());
+    let seen = job_policy.clone();
+    assert!(writer.run(move |_| seen.store(scheduling_policy(), Ordering::SeqCst)));
+    drop(writer);
+    thread.join().expect("the writer ends");
+    crate::views::boost_write_holds(false);
+    assert_eq!(applied.load(Ordering::SeqCst), 10, "every slice counted");
+    assert_eq!(job_policy.load(Ordering::SeqCst), 0, "a job runs at the ordinary priority");
+    let expected = if permitted { 1 } else { 0 };
+    assert_eq!(slice_policy.load(Ordering::SeqCst), expected, "permitted to raise: {permitted}");
+}
+
 #[test]
 fn dead_letters_render_as_the_json_object_did() {
     let letter = DeadLetter {

@@ -96,37 +96,50 @@ fn write_views(views: &RwLock<IssueViews>, received: &Receiver<Batch>) {
         let mut guard = super::super::waits::timed(super::super::waits::Wait::ViewsLock, || {
             views.write().unwrap_or_else(|poisoned| poisoned.into_inner())
         });
-        let boost = crate::views::boost_hold();
+        // Only the sinks' slices are raised (`boost_write_holds`): a job (index building,
+        // change feeds) may run for seconds, which it should not at a real-time priority.
+        let of_sinks = |notify: &Option<Notify>| notify.is_some();
+        let sinks_hold = current.as_ref().is_some_and(|(_, notify)| of_sinks(notify));
+        let boost = sinks_hold.then(crate::views::boost_hold);
         let started = Instant::now();
         let times = crate::views::ThreadTimes::now();
         let mut longest = Duration::ZERO;
         let mut count = 0u64;
-        while let Some((slices, _)) = current.as_mut() {
-            match slices.next() {
-                Some(slice) => {
+        loop {
+            if let Some((slices, _)) = current.as_mut() {
+                if let Some(slice) = slices.next() {
                     let step = Instant::now();
                     slice(&mut guard);
                     longest = longest.max(step.elapsed());
                     count += 1;
                     tally.slices += 1;
                 }
-                None => {
+                // A batch is done as soon as its last slice is applied, even if the hold
+                // ends with it: its sink is woken after this hold, not after the next one.
+                if slices.len() == 0 {
                     if let Some((_, Some(notify))) = current.take() {
                         done.push((notify, count));
                     }
                     count = 0;
-                    // More waiting: applied in the same hold while it lasts.
-                    match received.try_recv() {
-                        Ok(batch) => {
-                            tally.batches += 1;
-                            current = Some((batch.slices.into_iter(), batch.notify));
-                        }
-                        Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-                    }
                 }
             }
             if started.elapsed() >= crate::views::HOLD {
                 break;
+            }
+            if current.is_none() {
+                // More waiting: applied in the same hold while it lasts.
+                match received.try_recv() {
+                    Ok(batch) => {
+                        tally.batches += 1;
+                        let other_kind = of_sinks(&batch.notify) != sinks_hold;
+                        current = Some((batch.slices.into_iter(), batch.notify));
+                        if other_kind {
+                            // A hold of its own, raised or not.
+                            break;
+                        }
+                    }
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                }
             }
         }
         let took = started.elapsed();

@@ -119,7 +119,11 @@ impl Feeder {
                 self.feed_files(dispatch, positions, checkpointer)?;
             }
         }
-        if self.stop.load(Ordering::Relaxed) {
+        // A process of a checkpointing cluster stops at a cut, which it must announce and
+        // take part in even when asked to stop before it read anything: returning here
+        // left the other processes following cuts that never came, and this one draining
+        // for their inputs, both forever.
+        if self.stop.load(Ordering::Relaxed) && self.cluster_cuts.is_none() {
             return Ok(());
         }
         if let Some(kafka) = &self.kafka {

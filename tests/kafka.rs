@@ -353,6 +353,68 @@ fn a_streaming_cluster_checkpoints_every_interval_at_cuts_common_to_its_processe
 }
 
 #[test]
+fn a_cluster_process_asked_to_stop_before_it_reads_stops_the_cluster_at_a_cut() {
+    use std::io::BufRead;
+    let dir = temp_dir();
+    let broker = Broker::start();
+    broker.create_topic("occ", 2);
+    broker.create_topic("occ-dlq", 1);
+    broker.produce("occ", &generate(dir.path(), "input.jsonl", 20_000, &[]));
+    let hostfile = dir.path().join("hosts");
+    std::fs::write(&hostfile, format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port())).unwrap();
+    let dump = dir.path().join("dump.jsonl");
+    let log = |process: usize| dir.path().join(format!("log-{process}"));
+    let start = |process: usize| {
+        let mut command = Command::new(BIN);
+        command.args(["backfill", "--kafka", &broker.address, "--topic", "occ", "--workers", "1"]);
+        command.args(["--processes", "2", "--process", &process.to_string()]);
+        command.arg("--hostfile").arg(&hostfile);
+        command.arg("--state-dir").arg(dir.path().join(format!("state-{process}")));
+        command.args(["--checkpoint-interval", "0.3"]);
+        if process == 0 {
+            command.arg("--dump-issues").arg(&dump);
+        }
+        command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(log(process)).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    // Process 1 alone: it waits for process 0, saying so on stdout every second (timely),
+    // with its signal handlers installed and its feeder not started (it starts once the
+    // cluster agrees on where). SIGTERM now.
+    let mut second = start(1);
+    let stdout = std::io::BufReader::new(second.stdout.take().unwrap());
+    let (waiting, waits) = std::sync::mpsc::channel();
+    // Reads to the end: a closed pipe would fail the process's next print.
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if line.contains("error connecting to worker 0") {
+                let _ = waiting.send(());
+            }
+        }
+    });
+    waits
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("process 1 waits for process 0");
+    let status = Command::new("kill").args(["-TERM", &second.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let mut first = start(0);
+    // Both stop at the cut process 1 announces for its stop: neither follows cuts that
+    // never come, nor waits for the other's input.
+    let limit = std::time::Duration::from_secs(120);
+    let statuses = [&mut first, &mut second].map(|child| common::deadline::exit_within(child, limit));
+    for (process, status) in statuses.into_iter().enumerate() {
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "process {process} of a stopped cluster: {status:?}: {}",
+            std::fs::read_to_string(log(process)).unwrap_or_default()
+        );
+    }
+    assert!(!dump.exists(), "a stopped cluster dumps no partial issues");
+}
+
+#[test]
 fn a_file_dump_then_the_topic_read_as_one_log() {
     let dir = temp_dir();
     let history = generate(dir.path(), "history.jsonl", 6_000, &[]);

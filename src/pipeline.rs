@@ -216,7 +216,15 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         .spawn(move || match feeder_start.recv() {
             Ok(positions) => {
                 crate::priority::lower_ingest_thread();
-                feeder.run(dispatch, positions)
+                let fed = feeder.run(dispatch, positions);
+                if let (Err(error), true) = (&fed, processes > 1) {
+                    // The other processes would wait for this one's input (and its part of
+                    // their cuts) forever, and its workers for theirs: end the process, and
+                    // they fail on the lost connection.
+                    tracing::error!("cannot read the input: {error:#}; stopping this cluster process");
+                    std::process::exit(1);
+                }
+                fed
             }
             // The workers stopped before the restore finished; they report why.
             Err(_) => Ok(()),

@@ -165,15 +165,22 @@ fn scheduling_policy() -> i32 {
 
 #[cfg(target_os = "linux")]
 #[test]
-fn the_writer_raises_sink_slices_but_not_jobs_and_counts_every_slice() {
+fn a_job_gets_a_hold_of_its_own_unraised_and_every_slice_is_counted() {
     use std::sync::atomic::{AtomicI32, Ordering};
-    // Raising is process-wide: other tests' writers may run raised meanwhile, which only
-    // changes their priority.
+    /// Raising is process-wide (other tests' writers may run raised meanwhile, which only
+    /// changes their priority); off again however the test ends.
+    struct Raised;
+    impl Drop for Raised {
+        fn drop(&mut self) {
+            crate::views::boost_write_holds(false);
+        }
+    }
     crate::views::boost_write_holds(true);
+    let _raised = Raised;
     let permitted = crate::views::set_thread_realtime(true);
     crate::views::set_thread_realtime(false);
     let views = Arc::new(RwLock::new(IssueViews::default()));
-    let (writer, thread) = ViewsWriter::spawn(views).expect("the writer starts");
+    let (writer, thread) = ViewsWriter::spawn(views.clone()).expect("the writer starts");
     let (slice_policy, job_policy) = (Arc::new(AtomicI32::new(-1)), Arc::new(AtomicI32::new(-1)));
     let activations = timely::scheduling::Activations::new(None);
     let applied = writer::Applied::default();
@@ -187,13 +194,18 @@ fn the_writer_raises_sink_slices_but_not_jobs_and_counts_every_slice() {
             wake: SyncActivator::new(vec![0], activations.sync()),
         }),
     };
+    // Both queued before the writer's first hold (it waits for this read lock): the job
+    // could share that hold, and must not.
+    let reading = views.read().expect("not poisoned");
     assert!(writer.batches.send(batch).is_ok());
     let seen = job_policy.clone();
     assert!(writer.run(move |_| seen.store(scheduling_policy(), Ordering::SeqCst)));
+    drop(reading);
     drop(writer);
     thread.join().expect("the writer ends");
-    crate::views::boost_write_holds(false);
     assert_eq!(applied.load(Ordering::SeqCst), 10, "every slice counted");
+    let holds = views.read().expect("not poisoned").write_holds.summary().0;
+    assert_eq!(holds, 2, "the slices' hold and the job's");
     assert_eq!(job_policy.load(Ordering::SeqCst), 0, "a job runs at the ordinary priority");
     let expected = if permitted { 1 } else { 0 };
     assert_eq!(slice_policy.load(Ordering::SeqCst), expected, "permitted to raise: {permitted}");

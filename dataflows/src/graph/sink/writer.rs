@@ -105,6 +105,8 @@ fn write_views(views: &RwLock<IssueViews>, received: &Receiver<Batch>) {
         let times = crate::views::ThreadTimes::now();
         let mut longest = Duration::ZERO;
         let mut count = 0u64;
+        // Whether the hold ended on its time rather than for want of work.
+        let mut timed_out = false;
         loop {
             if let Some((slices, _)) = current.as_mut() {
                 if let Some(slice) = slices.next() {
@@ -124,6 +126,7 @@ fn write_views(views: &RwLock<IssueViews>, received: &Receiver<Batch>) {
                 }
             }
             if started.elapsed() >= crate::views::HOLD {
+                timed_out = true;
                 break;
             }
             if current.is_none() {
@@ -160,7 +163,9 @@ fn write_views(views: &RwLock<IssueViews>, received: &Receiver<Batch>) {
             // Fails only once the dataflow is gone, when nothing waits any more.
             let _ = notify.wake.activate();
         }
-        if current.is_some() {
+        // More may be queued (or was left for a hold of its own): let the readers that
+        // waited for this hold in before the next.
+        if timed_out || current.is_some() {
             crate::views::let_readers_in();
         }
     }

@@ -225,6 +225,11 @@ pub(crate) struct ClusterArgs {
     /// File with one `host:port` per process, in process order.
     #[arg(long)]
     pub(crate) hostfile: Option<PathBuf>,
+    /// Seconds a cluster process waits for every other process to connect before it gives
+    /// up with an error (a peer that failed at start-up would otherwise be waited for
+    /// forever).
+    #[arg(long, default_value_t = 300.0)]
+    pub(crate) connect_timeout: f64,
 }
 
 #[derive(Args)]

@@ -92,6 +92,15 @@ impl Feeder {
             last: Instant::now(),
         });
         let result = self.feed(&dispatch, &mut positions, &mut checkpointer);
+        if result.is_ok() && self.processes > 1 && self.cluster_cuts.is_none() && self.stop.load(Ordering::Relaxed) {
+            // Without cuts the processes have no common point to stop at: going on, the
+            // others would finish without this one's partitions (process 0 dumping part of
+            // the input as the whole). Failing fails the whole cluster.
+            anyhow::bail!(
+                "stopped by a signal: a cluster without --state-dir cannot stop at a common cut, so it stops with an error \
+                 (rerun it; with --state-dir a signal stops it cleanly)"
+            );
+        }
         // A cluster's last checkpoint is its last common cut (see `feed_kafka`).
         if result.is_ok() && self.cluster_cuts.is_none() {
             // A clean end (input exhausted, or SIGTERM/SIGINT): the final state is checkpointed.

@@ -29,6 +29,7 @@ use crate::checkpoint::{self, Positions};
 use crate::feed::{ClusterCuts, Feeder};
 use crate::mutation_log::Sequencer;
 
+mod connect;
 mod dispatch;
 mod options;
 mod parse_only;
@@ -221,7 +222,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                     // The other processes would wait for this one's input (and its part of
                     // their cuts) forever, and its workers for theirs: end the process, and
                     // they fail on the lost connection.
-                    tracing::error!("cannot read the input: {error:#}; stopping this cluster process");
+                    tracing::error!("the feeder failed: {error:#}; stopping this cluster process (its change feeds are not flushed)");
                     std::process::exit(1);
                 }
                 fed
@@ -263,7 +264,14 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
     // The views' writer: the workers hand it their view changes instead of applying them
     // under the write lock themselves (`ViewsWriter`).
     let (writer, writer_thread) = dataflows::graph::ViewsWriter::spawn(views.clone())?;
+    let connected = match &options.cluster {
+        Some(cluster) => Some(connect::give_up_unless_connected(cluster)?),
+        None => None,
+    };
     let guards = timely::execute(config, move |worker| {
+        if let Some(connected) = &connected {
+            connected.store(true, Ordering::Release);
+        }
         crate::priority::lower_ingest_thread();
         let worker_started = std::time::Instant::now();
         let index = worker.index();
@@ -274,18 +282,26 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         let state = OperatorState::default();
         if let Some(restore) = &worker_restore {
             let (positions, projects) = restore_cluster(worker, restore, local);
-            if local == 0 {
-                if let Some(positions) = positions {
-                    frontier.store(positions.next_epoch, Ordering::Relaxed);
-                    start_epoch.store(positions.next_epoch, Ordering::Relaxed);
-                    if let Some(sender) = start_feeder.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                        let _ = sender.send(positions);
-                    }
-                }
+            if let (0, Some(positions)) = (local, &positions) {
+                frontier.store(positions.next_epoch, Ordering::Relaxed);
+                start_epoch.store(positions.next_epoch, Ordering::Relaxed);
             }
             restore.barrier.wait();
-            if restore.error.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+            if let Some(error) = restore.error.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                if processes > 1 {
+                    // The other processes go on to build the ingest dataflow and would wait
+                    // for this one's part of it forever: end the process (they then fail on
+                    // the lost connection), saying why.
+                    tracing::error!("cannot restore the cluster's checkpoint: {error:#}; stopping this cluster process");
+                    std::process::exit(1);
+                }
                 return;
+            }
+            // Only a restore without error starts the feeder (whose failure would hide it).
+            if let (0, Some(positions)) = (local, positions) {
+                if let Some(sender) = start_feeder.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                    let _ = sender.send(positions);
+                }
             }
             *state.projects.borrow_mut() = projects;
             if index == 0 {

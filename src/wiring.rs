@@ -161,6 +161,10 @@ pub(crate) fn cluster_options(args: &ClusterArgs) -> anyhow::Result<Option<Clust
         processes: args.processes,
         process: args.process,
         addresses: addresses[..args.processes].to_vec(),
+        connect_timeout: Duration::try_from_secs_f64(args.connect_timeout)
+            .ok()
+            .filter(|limit| !limit.is_zero())
+            .context("--connect-timeout must be a positive number of seconds")?,
     }))
 }
 

@@ -6,7 +6,7 @@ mod broker;
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use broker::Broker;
 use common::*;
@@ -364,7 +364,7 @@ fn a_cluster_process_asked_to_stop_before_it_reads_stops_the_cluster_at_a_cut() 
     std::fs::write(&hostfile, format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port())).unwrap();
     let dump = dir.path().join("dump.jsonl");
     let log = |process: usize| dir.path().join(format!("log-{process}"));
-    let start = |process: usize| {
+    let start = |process: usize, stdout: Stdio| {
         let mut command = Command::new(BIN);
         command.args(["backfill", "--kafka", &broker.address, "--topic", "occ", "--workers", "1"]);
         command.args(["--processes", "2", "--process", &process.to_string()]);
@@ -374,19 +374,16 @@ fn a_cluster_process_asked_to_stop_before_it_reads_stops_the_cluster_at_a_cut() 
         if process == 0 {
             command.arg("--dump-issues").arg(&dump);
         }
-        command
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::fs::File::create(log(process)).unwrap())
-            .spawn()
-            .unwrap()
+        let stderr = std::fs::File::create(log(process)).unwrap();
+        command.stdout(stdout).stderr(stderr).spawn().unwrap()
     };
-    // Process 1 alone: it waits for process 0, saying so on stdout every second (timely),
-    // with its signal handlers installed and its feeder not started (it starts once the
-    // cluster agrees on where). SIGTERM now.
-    let mut second = start(1);
+    // Process 1 alone: it waits for process 0 to connect, its signal handlers installed and
+    // its feeder not started (it starts once the cluster agrees on where). SIGTERM now.
+    let mut second = start(1, Stdio::piped());
     let stdout = std::io::BufReader::new(second.stdout.take().unwrap());
     let (waiting, waits) = std::sync::mpsc::channel();
-    // Reads to the end: a closed pipe would fail the process's next print.
+    // Timely (0.32) prints this each second while it cannot connect to process 0. Read to
+    // the end: a closed pipe would fail the process's next print.
     std::thread::spawn(move || {
         for line in stdout.lines().map_while(Result::ok) {
             if line.contains("error connecting to worker 0") {
@@ -399,19 +396,65 @@ fn a_cluster_process_asked_to_stop_before_it_reads_stops_the_cluster_at_a_cut() 
         .expect("process 1 waits for process 0");
     let status = Command::new("kill").args(["-TERM", &second.id().to_string()]).status().unwrap();
     assert!(status.success());
-    let mut first = start(0);
-    // Both stop at the cut process 1 announces for its stop: neither follows cuts that
-    // never come, nor waits for the other's input.
+    let mut first = start(0, Stdio::null());
     let limit = std::time::Duration::from_secs(120);
     let statuses = [&mut first, &mut second].map(|child| common::deadline::exit_within(child, limit));
+    let logs = [0, 1].map(|process| std::fs::read_to_string(log(process)).unwrap_or_default());
+    // Both stop at the cut process 1 announces for its stop: neither follows cuts that never
+    // come, nor waits for the other's input.
     for (process, status) in statuses.into_iter().enumerate() {
         assert!(
             status.is_some_and(|s| s.success()),
             "process {process} of a stopped cluster: {status:?}: {}",
-            std::fs::read_to_string(log(process)).unwrap_or_default()
+            logs[process]
         );
     }
     assert!(!dump.exists(), "a stopped cluster dumps no partial issues");
+}
+
+#[test]
+fn a_cluster_without_state_asked_to_stop_fails_rather_than_dump_a_part() {
+    // Without cuts there is no common point to stop at: the stopped process fails, and the
+    // other with it, instead of process 0 dumping its own partitions' issues alone as if the
+    // backfill were complete.
+    let dir = temp_dir();
+    let broker = Broker::start();
+    broker.create_topic("occ", 2);
+    broker.create_topic("occ-dlq", 1);
+    broker.produce("occ", &generate(dir.path(), "input.jsonl", 200_000, &[]));
+    let hostfile = dir.path().join("hosts");
+    std::fs::write(&hostfile, format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port())).unwrap();
+    let dump = dir.path().join("dump.jsonl");
+    let log = |process: usize| dir.path().join(format!("log-{process}"));
+    let text = |process: usize| std::fs::read_to_string(log(process)).unwrap_or_default();
+    let mut processes = [0, 1].map(|process| {
+        let mut command = Command::new(BIN);
+        command.args(["backfill", "--kafka", &broker.address, "--topic", "occ", "--workers", "1"]);
+        command.args(["--chunk-messages", "1024", "--processes", "2", "--process", &process.to_string()]);
+        command.arg("--hostfile").arg(&hostfile);
+        if process == 0 {
+            command.arg("--dump-issues").arg(&dump);
+        }
+        let stderr = std::fs::File::create(log(process)).unwrap();
+        command.stdout(Stdio::null()).stderr(stderr).spawn().unwrap()
+    });
+    // Mid-read: the cluster runs once process 0 reports its first dead letters.
+    wait_for("the cluster's first dead letters", || text(0).contains("dead letters"));
+    let status = Command::new("kill")
+        .args(["-TERM", &processes[1].id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let limit = std::time::Duration::from_secs(120);
+    let statuses = processes.each_mut().map(|child| common::deadline::exit_within(child, limit));
+    assert!(
+        statuses.iter().all(|s| s.is_some_and(|s| !s.success())),
+        "both fail, neither hangs nor finishes: {statuses:?}\nprocess 0: {}\nprocess 1: {}",
+        text(0),
+        text(1)
+    );
+    assert!(text(1).contains("without --state-dir"), "{}", text(1));
+    assert!(!dump.exists(), "no partial dump");
 }
 
 #[test]

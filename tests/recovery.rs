@@ -436,3 +436,63 @@ fn a_process_that_outlives_the_deadline_is_killed_and_one_that_exits_is_not() {
     let status = common::deadline::exit_within(&mut quick, Duration::from_secs(60));
     assert!(status.is_some_and(|s| s.success()));
 }
+
+#[test]
+fn a_cluster_process_that_cannot_restore_its_part_ends_the_cluster_with_the_reason() {
+    let dir = temp_dir();
+    let broker = Broker::start();
+    broker.create_topic("occ", 2);
+    broker.create_topic("occ-dlq", 1);
+    broker.produce("occ", &recovery_stream(dir.path(), 20_000));
+    let log = |run: &str, process: usize| dir.path().join(format!("log-{run}-{process}"));
+    let start = |run: &str| {
+        let hostfile = dir.path().join(format!("hosts-{run}"));
+        std::fs::write(&hostfile, format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port())).unwrap();
+        [0, 1].map(|process| {
+            let mut command = Command::new(BIN);
+            command.args(["backfill", "--kafka", &broker.address, "--topic", "occ", "--workers", "1"]);
+            command.args(["--processes", "2", "--process", &process.to_string()]);
+            command.arg("--hostfile").arg(&hostfile);
+            command.arg("--state-dir").arg(dir.path().join(format!("state-{process}")));
+            command.args(["--checkpoint-interval", "0.3", "--connect-timeout", "10"]);
+            let stderr = std::fs::File::create(log(run, process)).unwrap();
+            command.stdout(Stdio::null()).stderr(stderr).spawn().unwrap()
+        })
+    };
+    for mut child in start("a") {
+        assert!(child.wait_within("a cluster process").success(), "the first run failed");
+    }
+    // Process 1's parts as another build would have written them: the same bytes under
+    // another format version, their checksum (xxh3 of all before it) still valid
+    // (src/checkpoint.rs: magic line, version, body, checksum).
+    let magic = b"OCCURRENT-CHECKPOINT\n".len();
+    let mut rewritten = 0;
+    for entry in std::fs::read_dir(dir.path().join("state-1")).unwrap() {
+        let path = entry.unwrap().path();
+        if !path.file_name().unwrap().to_string_lossy().ends_with("-2-1.bin") {
+            continue;
+        }
+        let mut bytes = std::fs::read(&path).unwrap();
+        let body = bytes.len() - 8;
+        bytes[magic..magic + 4].copy_from_slice(&999u32.to_le_bytes());
+        let checksum = xxhash_rust::xxh3::xxh3_64(&bytes[..body]);
+        bytes[body..].copy_from_slice(&checksum.to_le_bytes());
+        std::fs::write(&path, bytes).unwrap();
+        rewritten += 1;
+    }
+    assert!(rewritten > 0, "process 1 wrote cut parts");
+    // Process 1 cannot load its part: it says why and ends before it connects; process 0
+    // gives up waiting for it after --connect-timeout (before, it waited forever).
+    let mut children = start("b");
+    let limit = Duration::from_secs(120);
+    let statuses = children.each_mut().map(|child| common::deadline::exit_within(child, limit));
+    let text = |process: usize| std::fs::read_to_string(log("b", process)).unwrap_or_default();
+    assert!(
+        statuses.iter().all(|s| s.is_some_and(|s| !s.success())),
+        "both fail, neither hangs: {statuses:?}\nprocess 0: {}\nprocess 1: {}",
+        text(0),
+        text(1)
+    );
+    assert!(text(1).contains("a checkpoint of another build"), "{}", text(1));
+    assert!(text(0).contains("--connect-timeout"), "{}", text(0));
+}

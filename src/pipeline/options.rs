@@ -58,4 +58,6 @@ pub struct ClusterOptions {
     pub processes: usize,
     pub process: usize,
     pub addresses: Vec<String>,
+    /// How long to wait for the other processes to connect.
+    pub connect_timeout: std::time::Duration,
 }

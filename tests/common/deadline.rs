@@ -54,6 +54,8 @@ impl WaitWithin for Child {
                 bytes
             })
         }
+        // As `wait_with_output`: the child's stdin closes first.
+        drop(self.stdin.take());
         let (stdout, stderr) = (drain(self.stdout.take()), drain(self.stderr.take()));
         let status = exit_within(&mut self, LIMIT);
         let stdout = stdout.join().expect("stdout reader");
@@ -70,13 +72,14 @@ impl WaitWithin for Child {
 }
 
 pub trait RunWithin {
-    /// `Command::output` with [`LIMIT`] (stdout and stderr captured).
+    /// `Command::output` with [`LIMIT`] (stdin empty, stdout and stderr captured).
     fn output_within(&mut self, what: &str) -> Output;
 }
 
 impl RunWithin for Command {
     fn output_within(&mut self, what: &str) -> Output {
-        self.stdout(Stdio::piped())
+        self.stdin(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {what}: {e}"))

@@ -141,6 +141,20 @@ fn unreadable_inputs_and_bad_configs_fail_with_a_clear_error() {
         .output_within("occurrent backfill");
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("invalid config"));
+
+    let hosts = write_lines(dir.path(), "hosts", &["127.0.0.1:1".to_string(), "127.0.0.1:2".to_string()]);
+    for timeout in ["0", "-1", "nan"] {
+        let output = Command::new(BIN)
+            .args(["backfill", "--kafka", "127.0.0.1:9", "--processes", "2", "--hostfile"])
+            .arg(&hosts)
+            .arg(format!("--connect-timeout={timeout}"))
+            .output_within("occurrent backfill");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success() && stderr.contains("--connect-timeout"),
+            "{timeout}: {stderr}"
+        );
+    }
 }
 
 #[test]

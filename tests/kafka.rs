@@ -360,22 +360,17 @@ fn a_cluster_process_asked_to_stop_before_it_reads_stops_the_cluster_at_a_cut() 
     broker.create_topic("occ", 2);
     broker.create_topic("occ-dlq", 1);
     broker.produce("occ", &generate(dir.path(), "input.jsonl", 20_000, &[]));
-    let hostfile = dir.path().join("hosts");
-    std::fs::write(&hostfile, format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port())).unwrap();
+    let hostfile = hostfile(dir.path(), "hosts", 2);
     let dump = dir.path().join("dump.jsonl");
     let log = |process: usize| dir.path().join(format!("log-{process}"));
     let start = |process: usize, stdout: Stdio| {
-        let mut command = Command::new(BIN);
-        command.args(["backfill", "--kafka", &broker.address, "--topic", "occ", "--workers", "1"]);
-        command.args(["--processes", "2", "--process", &process.to_string()]);
-        command.arg("--hostfile").arg(&hostfile);
+        let mut command = broker.cluster_backfill("occ", &hostfile, process, &log(process));
         command.arg("--state-dir").arg(dir.path().join(format!("state-{process}")));
         command.args(["--checkpoint-interval", "0.3"]);
         if process == 0 {
             command.arg("--dump-issues").arg(&dump);
         }
-        let stderr = std::fs::File::create(log(process)).unwrap();
-        command.stdout(stdout).stderr(stderr).spawn().unwrap()
+        command.stdout(stdout).spawn().unwrap()
     };
     // Process 1 alone: it waits for process 0 to connect, its signal handlers installed and
     // its feeder not started (it starts once the cluster agrees on where). SIGTERM now.
@@ -396,13 +391,12 @@ fn a_cluster_process_asked_to_stop_before_it_reads_stops_the_cluster_at_a_cut() 
         .expect("process 1 waits for process 0");
     let status = Command::new("kill").args(["-TERM", &second.id().to_string()]).status().unwrap();
     assert!(status.success());
-    let mut first = start(0, Stdio::null());
-    let limit = std::time::Duration::from_secs(120);
-    let statuses = [&mut first, &mut second].map(|child| common::deadline::exit_within(child, limit));
+    let first = start(0, Stdio::null());
+    let statuses = common::deadline::exits_within(&mut [first, second], std::time::Duration::from_secs(120));
     let logs = [0, 1].map(|process| std::fs::read_to_string(log(process)).unwrap_or_default());
     // Both stop at the cut process 1 announces for its stop: neither follows cuts that never
     // come, nor waits for the other's input.
-    for (process, status) in statuses.into_iter().enumerate() {
+    for (process, status) in statuses.iter().enumerate() {
         assert!(
             status.is_some_and(|s| s.success()),
             "process {process} of a stopped cluster: {status:?}: {}",
@@ -422,21 +416,17 @@ fn a_cluster_without_state_asked_to_stop_fails_rather_than_dump_a_part() {
     broker.create_topic("occ", 2);
     broker.create_topic("occ-dlq", 1);
     broker.produce("occ", &generate(dir.path(), "input.jsonl", 200_000, &[]));
-    let hostfile = dir.path().join("hosts");
-    std::fs::write(&hostfile, format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port())).unwrap();
+    let hostfile = hostfile(dir.path(), "hosts", 2);
     let dump = dir.path().join("dump.jsonl");
     let log = |process: usize| dir.path().join(format!("log-{process}"));
     let text = |process: usize| std::fs::read_to_string(log(process)).unwrap_or_default();
     let mut processes = [0, 1].map(|process| {
-        let mut command = Command::new(BIN);
-        command.args(["backfill", "--kafka", &broker.address, "--topic", "occ", "--workers", "1"]);
-        command.args(["--chunk-messages", "1024", "--processes", "2", "--process", &process.to_string()]);
-        command.arg("--hostfile").arg(&hostfile);
+        let mut command = broker.cluster_backfill("occ", &hostfile, process, &log(process));
+        command.args(["--chunk-messages", "1024"]);
         if process == 0 {
             command.arg("--dump-issues").arg(&dump);
         }
-        let stderr = std::fs::File::create(log(process)).unwrap();
-        command.stdout(Stdio::null()).stderr(stderr).spawn().unwrap()
+        command.spawn().unwrap()
     });
     // Mid-read: the cluster runs once process 0 reports its first dead letters.
     wait_for("the cluster's first dead letters", || text(0).contains("dead letters"));
@@ -445,14 +435,8 @@ fn a_cluster_without_state_asked_to_stop_fails_rather_than_dump_a_part() {
         .status()
         .unwrap();
     assert!(status.success());
-    let limit = std::time::Duration::from_secs(120);
-    let statuses = processes.each_mut().map(|child| common::deadline::exit_within(child, limit));
-    assert!(
-        statuses.iter().all(|s| s.is_some_and(|s| !s.success())),
-        "both fail, neither hangs nor finishes: {statuses:?}\nprocess 0: {}\nprocess 1: {}",
-        text(0),
-        text(1)
-    );
+    let statuses = common::deadline::exits_within(&mut processes, std::time::Duration::from_secs(120));
+    common::deadline::assert_all_failed(&statuses, &[text(0), text(1)]);
     assert!(text(1).contains("without --state-dir"), "{}", text(1));
     assert!(!dump.exists(), "no partial dump");
 }

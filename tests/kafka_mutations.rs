@@ -205,36 +205,16 @@ fn a_two_process_cluster_takes_mutations_on_process_zero_and_replays_them_at_the
     // A bounded cluster read cannot replay the logged mutations: process 0's feeder refuses
     // the state, and the whole cluster ends (rather than process 1 following cuts that
     // process 0 never takes part in, and process 0 draining for process 1's input).
-    let hostfile = dir.path().join("hosts-backfill");
-    std::fs::write(&hostfile, format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port())).unwrap();
+    let hostfile = hostfile(dir.path(), "hosts-backfill", 2);
     let log = |process: usize| dir.path().join(format!("log-backfill-{process}"));
-    let mut processes: Vec<_> = (0..2)
-        .map(|process| {
-            Command::new(BIN)
-                .args(["backfill", "--kafka", &broker.address, "--workers", "1"])
-                .args(["--processes", "2", "--process", &process.to_string()])
-                .arg("--hostfile")
-                .arg(&hostfile)
-                .arg("--state-dir")
-                .arg(&states[process])
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(log(process)).unwrap())
-                .spawn()
-                .expect("start a cluster process")
-        })
-        .collect();
-    let limit = std::time::Duration::from_secs(120);
-    let statuses: Vec<_> = processes
-        .iter_mut()
-        .map(|child| common::deadline::exit_within(child, limit))
-        .collect();
+    let mut processes = [0, 1].map(|process| {
+        let mut command = broker.cluster_backfill("ingest-occurrences", &hostfile, process, &log(process));
+        command.arg("--state-dir").arg(&states[process]);
+        command.spawn().expect("start a cluster process")
+    });
+    let statuses = common::deadline::exits_within(&mut processes, std::time::Duration::from_secs(120));
     let text = |process: usize| std::fs::read_to_string(log(process)).unwrap_or_default();
-    assert!(
-        statuses.iter().all(|s| s.is_some_and(|s| !s.success())),
-        "both processes fail, neither hangs: {statuses:?}\nprocess 0:\n{}\nprocess 1:\n{}",
-        text(0),
-        text(1)
-    );
+    common::deadline::assert_all_failed(&statuses, &[text(0), text(1)]);
     assert!(text(0).contains("API mutations after the checkpoint"), "{}", text(0));
 }
 

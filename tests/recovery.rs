@@ -446,17 +446,12 @@ fn a_cluster_process_that_cannot_restore_its_part_ends_the_cluster_with_the_reas
     broker.produce("occ", &recovery_stream(dir.path(), 20_000));
     let log = |run: &str, process: usize| dir.path().join(format!("log-{run}-{process}"));
     let start = |run: &str| {
-        let hostfile = dir.path().join(format!("hosts-{run}"));
-        std::fs::write(&hostfile, format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port())).unwrap();
+        let hostfile = hostfile(dir.path(), &format!("hosts-{run}"), 2);
         [0, 1].map(|process| {
-            let mut command = Command::new(BIN);
-            command.args(["backfill", "--kafka", &broker.address, "--topic", "occ", "--workers", "1"]);
-            command.args(["--processes", "2", "--process", &process.to_string()]);
-            command.arg("--hostfile").arg(&hostfile);
+            let mut command = broker.cluster_backfill("occ", &hostfile, process, &log(run, process));
             command.arg("--state-dir").arg(dir.path().join(format!("state-{process}")));
             command.args(["--checkpoint-interval", "0.3", "--connect-timeout", "10"]);
-            let stderr = std::fs::File::create(log(run, process)).unwrap();
-            command.stdout(Stdio::null()).stderr(stderr).spawn().unwrap()
+            command.spawn().unwrap()
         })
     };
     for mut child in start("a") {
@@ -483,16 +478,9 @@ fn a_cluster_process_that_cannot_restore_its_part_ends_the_cluster_with_the_reas
     assert!(rewritten > 0, "process 1 wrote cut parts");
     // Process 1 cannot load its part: it says why and ends before it connects; process 0
     // gives up waiting for it after --connect-timeout (before, it waited forever).
-    let mut children = start("b");
-    let limit = Duration::from_secs(120);
-    let statuses = children.each_mut().map(|child| common::deadline::exit_within(child, limit));
+    let statuses = common::deadline::exits_within(&mut start("b"), Duration::from_secs(120));
     let text = |process: usize| std::fs::read_to_string(log("b", process)).unwrap_or_default();
-    assert!(
-        statuses.iter().all(|s| s.is_some_and(|s| !s.success())),
-        "both fail, neither hangs: {statuses:?}\nprocess 0: {}\nprocess 1: {}",
-        text(0),
-        text(1)
-    );
+    common::deadline::assert_all_failed(&statuses, &[text(0), text(1)]);
     assert!(text(1).contains("a checkpoint of another build"), "{}", text(1));
     assert!(text(0).contains("--connect-timeout"), "{}", text(0));
 }

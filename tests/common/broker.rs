@@ -77,6 +77,18 @@ impl Broker {
         assert!(status.success(), "cannot delete topic {name}");
     }
 
+    /// `occurrent backfill` of `topic` as process `process` of the two-process cluster in
+    /// `hostfile`, one worker each; stdout discarded, stderr to the file `log`.
+    pub fn cluster_backfill(&self, topic: &str, hostfile: &Path, process: usize, log: &Path) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_occurrent"));
+        command.args(["backfill", "--kafka", &self.address, "--topic", topic, "--workers", "1"]);
+        command.args(["--processes", "2", "--process", &process.to_string()]);
+        command.arg("--hostfile").arg(hostfile);
+        command.stdout(Stdio::null());
+        command.stderr(std::fs::File::create(log).expect("create the log"));
+        command
+    }
+
     /// Loads a JSON-lines file into `topic` with `occurrent produce` (Sentry's keys).
     pub fn produce(&self, topic: &str, input: &Path) {
         let output = Command::new(env!("CARGO_BIN_EXE_occurrent"))

@@ -26,6 +26,22 @@ pub fn exit_within(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     }
 }
 
+/// [`exit_within`] for each of `children`, in turn: their exit statuses.
+pub fn exits_within(children: &mut [Child], limit: Duration) -> Vec<Option<ExitStatus>> {
+    children.iter_mut().map(|child| exit_within(child, limit)).collect()
+}
+
+/// Asserts that every process failed by itself: none succeeded, none was killed at the
+/// limit (`statuses` from [`exits_within`]); shows `logs`, one per process, otherwise.
+pub fn assert_all_failed(statuses: &[Option<ExitStatus>], logs: &[String]) {
+    let shown: Vec<String> = logs.iter().enumerate().map(|(i, log)| format!("process {i}:\n{log}")).collect();
+    assert!(
+        statuses.iter().all(|s| s.is_some_and(|s| !s.success())),
+        "every process fails, none hangs or succeeds: {statuses:?}\n{}",
+        shown.join("\n")
+    );
+}
+
 pub trait WaitWithin {
     /// `Child::wait`, but a process still running after [`LIMIT`] is killed and the test
     /// fails, naming `what`.

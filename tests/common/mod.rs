@@ -105,6 +105,14 @@ pub fn to_lines(messages: &[Value]) -> Vec<String> {
     messages.iter().map(Value::to_string).collect()
 }
 
+/// `DIR/NAME` listing `processes` free loopback ports: a cluster's hostfile.
+pub fn hostfile(dir: &Path, name: &str, processes: usize) -> PathBuf {
+    let path = dir.join(name);
+    let hosts: String = (0..processes).map(|_| format!("127.0.0.1:{}\n", free_port())).collect();
+    std::fs::write(&path, hosts).expect("write the hostfile");
+    path
+}
+
 /// `occurrent generate ARGS --output DIR/NAME` (a synthetic stream); fails the test with
 /// the generator's stderr if it fails.
 pub fn generate_stream(dir: &Path, name: &str, args: &[&str]) -> PathBuf {

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use super::options::ClusterOptions;
 
 /// Starts a thread that ends the process with an error unless the returned flag is set
-/// (by the first worker, which timely starts only once every process is connected) within
-/// the cluster's connect timeout.
+/// (by this process's workers, which timely starts only once every process is connected)
+/// within the cluster's connect timeout.
 pub(super) fn give_up_unless_connected(cluster: &ClusterOptions) -> std::io::Result<Arc<AtomicBool>> {
     let connected = Arc::new(AtomicBool::new(false));
     let flag = connected.clone();

@@ -265,7 +265,10 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
     // under the write lock themselves (`ViewsWriter`).
     let (writer, writer_thread) = dataflows::graph::ViewsWriter::spawn(views.clone())?;
     let connected = match &options.cluster {
-        Some(cluster) => Some(connect::give_up_unless_connected(cluster)?),
+        Some(cluster) => {
+            connect::stop_on_lost_peer();
+            Some(connect::give_up_unless_connected(cluster)?)
+        }
         None => None,
     };
     let guards = timely::execute(config, move |worker| {

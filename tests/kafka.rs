@@ -442,6 +442,35 @@ fn a_cluster_without_state_asked_to_stop_fails_rather_than_dump_a_part() {
 }
 
 #[test]
+fn a_cluster_process_whose_peer_dies_stops_saying_so() {
+    let dir = temp_dir();
+    let broker = Broker::start();
+    broker.create_topic("occ", 2);
+    broker.create_topic("occ-dlq", 1);
+    broker.produce("occ", &generate(dir.path(), "input.jsonl", 200_000, &[]));
+    let hostfile = hostfile(dir.path(), "hosts", 2);
+    let log = |process: usize| dir.path().join(format!("log-{process}"));
+    let text = |process: usize| std::fs::read_to_string(log(process)).unwrap_or_default();
+    let mut processes = [0, 1].map(|process| {
+        let mut command = broker.cluster_backfill("occ", &hostfile, process, &log(process));
+        command.args(["--chunk-messages", "1024"]).spawn().unwrap()
+    });
+    wait_for("the cluster's first dead letters", || text(0).contains("dead letters"));
+    processes[1].kill().expect("SIGKILL");
+    let statuses = common::deadline::exits_within(&mut processes, std::time::Duration::from_secs(120));
+    assert_eq!(statuses[0].and_then(|s| s.code()), Some(1), "{}", text(0));
+    let survivor = text(0);
+    assert!(
+        survivor.contains("lost the connection to another process of the cluster"),
+        "{survivor}"
+    );
+    assert!(
+        !survivor.contains("stack backtrace"),
+        "one line, not every thread's panic: {survivor}"
+    );
+}
+
+#[test]
 fn a_file_dump_then_the_topic_read_as_one_log() {
     let dir = temp_dir();
     let history = generate(dir.path(), "history.jsonl", 6_000, &[]);

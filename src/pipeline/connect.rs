@@ -1,6 +1,7 @@
-//! A cluster process waits a bounded time for its peers. Timely retries its connections
-//! without a limit, so a peer that failed at start-up (a bad argument, a checkpoint it
-//! cannot read, an unreachable broker) left the others waiting for it forever.
+//! A cluster process and its peers' connections: it waits a bounded time for them (timely
+//! retries its connections without a limit, so a peer that failed at start-up, say with a
+//! bad argument or a checkpoint it cannot read, left the others waiting for it forever), and
+//! it stops with one line when one breaks.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -30,4 +31,24 @@ pub(super) fn give_up_unless_connected(cluster: &ClusterOptions) -> std::io::Res
         }
     })?;
     Ok(connected)
+}
+
+/// Makes the loss of a peer (timely's communication threads panic when a connection breaks:
+/// the peer died) end this process at once with one line saying so, rather than with the
+/// backtraces of every thread that panics after it.
+pub(super) fn stop_on_lost_peer() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("timely communication error") {
+            tracing::error!("lost the connection to another process of the cluster ({message}); stopping");
+            std::process::exit(1);
+        }
+        default(info);
+    }));
 }

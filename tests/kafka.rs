@@ -406,60 +406,74 @@ fn a_cluster_process_asked_to_stop_before_it_reads_stops_the_cluster_at_a_cut() 
     assert!(!dump.exists(), "a stopped cluster dumps no partial issues");
 }
 
+/// A two-process cluster backfill without `--state-dir`, one worker each, reading 200,000
+/// messages in small chunks, caught mid-read (process 0 has reported its first dead letters).
+struct ReadingCluster {
+    dir: tempfile::TempDir,
+    _broker: Broker,
+    processes: [std::process::Child; 2],
+}
+
+impl ReadingCluster {
+    fn start() -> ReadingCluster {
+        let dir = temp_dir();
+        let broker = Broker::start();
+        broker.create_topic("occ", 2);
+        broker.create_topic("occ-dlq", 1);
+        broker.produce("occ", &generate(dir.path(), "input.jsonl", 200_000, &[]));
+        let hostfile = hostfile(dir.path(), "hosts", 2);
+        let processes = [0, 1].map(|process| {
+            let log = dir.path().join(format!("log-{process}"));
+            let mut command = broker.cluster_backfill("occ", &hostfile, process, &log);
+            command.args(["--chunk-messages", "1024"]);
+            if process == 0 {
+                command.arg("--dump-issues").arg(dir.path().join("dump.jsonl"));
+            }
+            command.spawn().unwrap()
+        });
+        let cluster = ReadingCluster {
+            dir,
+            _broker: broker,
+            processes,
+        };
+        wait_for("the cluster's first dead letters", || cluster.log(0).contains("dead letters"));
+        cluster
+    }
+
+    fn log(&self, process: usize) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("log-{process}"))).unwrap_or_default()
+    }
+
+    /// Each process's exit status (None: killed after 120 s).
+    fn exits(&mut self) -> Vec<Option<std::process::ExitStatus>> {
+        common::deadline::exits_within(&mut self.processes, std::time::Duration::from_secs(120))
+    }
+}
+
 #[test]
 fn a_cluster_without_state_asked_to_stop_fails_rather_than_dump_a_part() {
     // Without cuts there is no common point to stop at: the stopped process fails, and the
     // other with it, instead of process 0 dumping its own partitions' issues alone as if the
     // backfill were complete.
-    let dir = temp_dir();
-    let broker = Broker::start();
-    broker.create_topic("occ", 2);
-    broker.create_topic("occ-dlq", 1);
-    broker.produce("occ", &generate(dir.path(), "input.jsonl", 200_000, &[]));
-    let hostfile = hostfile(dir.path(), "hosts", 2);
-    let dump = dir.path().join("dump.jsonl");
-    let log = |process: usize| dir.path().join(format!("log-{process}"));
-    let text = |process: usize| std::fs::read_to_string(log(process)).unwrap_or_default();
-    let mut processes = [0, 1].map(|process| {
-        let mut command = broker.cluster_backfill("occ", &hostfile, process, &log(process));
-        command.args(["--chunk-messages", "1024"]);
-        if process == 0 {
-            command.arg("--dump-issues").arg(&dump);
-        }
-        command.spawn().unwrap()
-    });
-    // Mid-read: the cluster runs once process 0 reports its first dead letters.
-    wait_for("the cluster's first dead letters", || text(0).contains("dead letters"));
+    let mut cluster = ReadingCluster::start();
     let status = Command::new("kill")
-        .args(["-TERM", &processes[1].id().to_string()])
+        .args(["-TERM", &cluster.processes[1].id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    let statuses = common::deadline::exits_within(&mut processes, std::time::Duration::from_secs(120));
-    common::deadline::assert_all_failed(&statuses, &[text(0), text(1)]);
-    assert!(text(1).contains("without --state-dir"), "{}", text(1));
-    assert!(!dump.exists(), "no partial dump");
+    let statuses = cluster.exits();
+    common::deadline::assert_all_failed(&statuses, &[cluster.log(0), cluster.log(1)]);
+    assert!(cluster.log(1).contains("without --state-dir"), "{}", cluster.log(1));
+    assert!(!cluster.dir.path().join("dump.jsonl").exists(), "no partial dump");
 }
 
 #[test]
 fn a_cluster_process_whose_peer_dies_stops_saying_so() {
-    let dir = temp_dir();
-    let broker = Broker::start();
-    broker.create_topic("occ", 2);
-    broker.create_topic("occ-dlq", 1);
-    broker.produce("occ", &generate(dir.path(), "input.jsonl", 200_000, &[]));
-    let hostfile = hostfile(dir.path(), "hosts", 2);
-    let log = |process: usize| dir.path().join(format!("log-{process}"));
-    let text = |process: usize| std::fs::read_to_string(log(process)).unwrap_or_default();
-    let mut processes = [0, 1].map(|process| {
-        let mut command = broker.cluster_backfill("occ", &hostfile, process, &log(process));
-        command.args(["--chunk-messages", "1024"]).spawn().unwrap()
-    });
-    wait_for("the cluster's first dead letters", || text(0).contains("dead letters"));
-    processes[1].kill().expect("SIGKILL");
-    let statuses = common::deadline::exits_within(&mut processes, std::time::Duration::from_secs(120));
-    assert_eq!(statuses[0].and_then(|s| s.code()), Some(1), "{}", text(0));
-    let survivor = text(0);
+    let mut cluster = ReadingCluster::start();
+    cluster.processes[1].kill().expect("SIGKILL");
+    let statuses = cluster.exits();
+    assert_eq!(statuses[0].and_then(|s| s.code()), Some(1), "{}", cluster.log(0));
+    let survivor = cluster.log(0);
     assert!(
         survivor.contains("lost the connection to another process of the cluster"),
         "{survivor}"

@@ -222,8 +222,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                     // The other processes would wait for this one's input (and its part of
                     // their cuts) forever, and its workers for theirs: end the process, and
                     // they fail on the lost connection.
-                    tracing::error!("the feeder failed: {error:#}; stopping this cluster process (its change feeds are not flushed)");
-                    std::process::exit(1);
+                    connect::stop_cluster_process(format_args!("the feeder failed: {error:#} (change feeds not flushed)"));
                 }
                 fed
             }
@@ -295,8 +294,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                     // The other processes go on to build the ingest dataflow and would wait
                     // for this one's part of it forever: end the process (they then fail on
                     // the lost connection), saying why.
-                    tracing::error!("cannot restore the cluster's checkpoint: {error:#}; stopping this cluster process");
-                    std::process::exit(1);
+                    connect::stop_cluster_process(format_args!("cannot restore the cluster's checkpoint: {error:#}"));
                 }
                 return;
             }

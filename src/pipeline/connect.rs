@@ -9,6 +9,13 @@ use std::time::{Duration, Instant};
 
 use super::options::ClusterOptions;
 
+/// Ends this cluster process with exit status 1, saying why: the other processes cannot go
+/// on without it, and fail in turn on the lost connection ([`stop_on_lost_peer`]).
+pub(super) fn stop_cluster_process(why: std::fmt::Arguments<'_>) -> ! {
+    tracing::error!("{why}; stopping this cluster process");
+    std::process::exit(1);
+}
+
 /// Starts a thread that ends the process with an error unless the returned flag is set
 /// (by this process's workers, which timely starts only once every process is connected)
 /// within the cluster's connect timeout.
@@ -20,12 +27,11 @@ pub(super) fn give_up_unless_connected(cluster: &ClusterOptions) -> std::io::Res
         let started = Instant::now();
         while !flag.load(Ordering::Acquire) {
             if started.elapsed() >= limit {
-                tracing::error!(
+                stop_cluster_process(format_args!(
                     "process {process} of {processes}: the other processes did not all connect within {:.0} s \
-                     (--connect-timeout); stopping",
+                     (--connect-timeout)",
                     limit.as_secs_f64()
-                );
-                std::process::exit(1);
+                ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -46,8 +52,7 @@ pub(super) fn stop_on_lost_peer() {
             .or_else(|| payload.downcast_ref::<&str>().copied())
             .unwrap_or_default();
         if message.starts_with("timely communication error") {
-            tracing::error!("lost the connection to another process of the cluster ({message}); stopping");
-            std::process::exit(1);
+            stop_cluster_process(format_args!("lost the connection to another process of the cluster ({message})"));
         }
         default(info);
     }));

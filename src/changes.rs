@@ -1,7 +1,9 @@
 //! Outgoing feeds of group changes, written after each completed epoch by the first worker:
 //! a JSON change feed of the issue view (`{group_id, before, after}`, to a file or a topic)
 //! and Sentry's `group-attributes` snapshots (kafka-formats.md §10) for Snuba-style consumers.
-//! Each is at-least-once across a crash: changes after the last checkpoint are sent again.
+//! Every change a checkpoint covers is sent and flushed before it is written (`Feeder`), so
+//! the topics are at least once across a crash (changes after the last checkpoint are sent
+//! again) and the file, cut back to its checkpointed length on restart, holds each once.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -24,7 +26,7 @@ pub trait ChangeWriter: Send {
 pub type ChangeSinks = Arc<Mutex<Vec<Box<dyn ChangeWriter>>>>;
 
 /// The row-level state of a group in the change feed.
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 struct RowJson<'a> {
     status: &'static str,
@@ -56,17 +58,25 @@ fn row_json(row: &GroupRow) -> RowJson<'_> {
     }
 }
 
-fn change_json(catalog: &Catalog, change: &GroupChange) -> String {
-    serde_json::json!({
+/// The change as a line of the change feed; None when the feed's fields do not change (a
+/// row can change outside them: a release, the inbox date, triage), which would be a line
+/// whose `before` and `after` are the same.
+fn change_json(catalog: &Catalog, change: &GroupChange) -> Option<String> {
+    let before = change.before.as_deref().map(row_json);
+    let after = change.after.as_deref().map(row_json);
+    if before == after {
+        return None;
+    }
+    let json = serde_json::json!({
         "group_id": change.id.to_string(),
         "project_id": change.key.project.to_string(),
         "short_id": catalog
             .project(change.key.project)
             .map(|p| format_short_id(&p.slug, u64::from(change.key.short_id))),
-        "before": change.before.as_deref().map(row_json),
-        "after": change.after.as_deref().map(row_json),
-    })
-    .to_string()
+        "before": before,
+        "after": after,
+    });
+    Some(json.to_string())
 }
 
 /// Sentry's group-attributes snapshot of a group after a change.
@@ -105,8 +115,8 @@ pub struct JsonLinesChanges<W: Write + Send> {
 
 impl<W: Write + Send> ChangeWriter for JsonLinesChanges<W> {
     fn write(&mut self, _views: &IssueViews, changes: &[GroupChange]) -> std::io::Result<()> {
-        for change in changes {
-            writeln!(self.out, "{}", change_json(&self.catalog, change))?;
+        for line in changes.iter().filter_map(|change| change_json(&self.catalog, change)) {
+            writeln!(self.out, "{line}")?;
         }
         Ok(())
     }
@@ -125,8 +135,9 @@ pub struct KafkaChanges {
 impl ChangeWriter for KafkaChanges {
     fn write(&mut self, _views: &IssueViews, changes: &[GroupChange]) -> std::io::Result<()> {
         for change in changes {
-            self.sink
-                .send(Some(&change.id.to_string()), change_json(&self.catalog, change).as_bytes())?;
+            if let Some(line) = change_json(&self.catalog, change) {
+                self.sink.send(Some(&change.id.to_string()), line.as_bytes())?;
+            }
         }
         Ok(())
     }
@@ -201,7 +212,7 @@ mod tests {
             before: Some(row(GroupStatus::Unresolved, Some(Substatus::New))),
             after: Some(row(GroupStatus::Resolved, None)),
         };
-        let feed: serde_json::Value = serde_json::from_str(&change_json(&Catalog::default(), &change)).unwrap();
+        let feed: serde_json::Value = serde_json::from_str(&change_json(&Catalog::default(), &change).unwrap()).unwrap();
         assert_eq!(feed["group_id"], "42");
         assert_eq!(feed["before"]["status"], "unresolved");
         assert_eq!(feed["before"]["substatus"], "new");
@@ -212,5 +223,23 @@ mod tests {
         assert_eq!(attributes["substatus"], serde_json::Value::Null);
         assert_eq!(attributes["group_deleted"], false);
         assert_eq!(attributes["first_seen"], "1970-01-01T00:00:01.000000Z");
+    }
+
+    #[test]
+    fn a_change_outside_the_feeds_fields_is_no_line_of_it_but_a_snapshot() {
+        let before = row(GroupStatus::Resolved, None);
+        let mut after = (*before).clone();
+        after.inbox_since = 5;
+        after.first_release = Some(9);
+        let change = GroupChange {
+            key: GroupKey { project: 7, short_id: 2 },
+            id: 42,
+            before: Some(before),
+            after: Some(Arc::new(after)),
+        };
+        assert_eq!(change_json(&Catalog::default(), &change), None);
+        assert!(serde_json::from_str::<serde_json::Value>(&group_attributes_json(&change)).is_ok());
+        let gone = GroupChange { after: None, ..change };
+        assert!(change_json(&Catalog::default(), &gone).is_some_and(|line| line.contains("\"after\":null")));
     }
 }

@@ -46,7 +46,8 @@ const MAGIC: &[u8] = b"OCCURRENT-CHECKPOINT\n";
 /// 11: occurrence details are stored per group as sorted runs (main and late side runs) of
 ///     20-byte entries whose facet is an index into a table of facet ids.
 /// 13: occurrence details' entries are 16 bytes: the user is an index into a table of users.
-const FORMAT_VERSION: u32 = 13;
+/// 14: positions keep the change feed file's length.
+const FORMAT_VERSION: u32 = 14;
 /// Checkpoints kept besides the newest, in case the newest turns out unreadable.
 const KEEP: usize = 2;
 
@@ -60,6 +61,10 @@ pub struct Positions {
     /// Length of the dead-letter file at the checkpoint (it is cut back to this on restore,
     /// so replayed rejections are not written twice).
     pub dead_letter_bytes: Option<u64>,
+    /// Length of the change feed file (`--change-feed`) at the checkpoint, every change the
+    /// checkpoint covers written and flushed: cut back to this on restore, so the feed holds
+    /// each change once and the replay continues it.
+    pub change_feed_bytes: Option<u64>,
     /// Entries of the mutation log the state contains (the next one is replayed first).
     pub mutations_applied: u64,
 }
@@ -344,6 +349,7 @@ pub fn merge_positions(parts: &[(usize, Positions)], processes: usize) -> Positi
         .map(|(_, positions)| positions.clone())
         .unwrap_or_default();
     merged.dead_letter_bytes = None;
+    merged.change_feed_bytes = None;
     if let Some(kafka) = &mut merged.kafka {
         kafka.offsets.clear();
         for (part, positions) in parts {
@@ -396,6 +402,8 @@ fn load_cut(dir: &Path, epoch: u64, processes: usize) -> anyhow::Result<Restored
     // One process's own dead-letter file: part 0's length (a cluster's other processes wrote
     // theirs elsewhere).
     merged.dead_letter_bytes = positions.first().and_then(|(_, p)| p.dead_letter_bytes);
+    // The change feed is process 0's: it holds the views.
+    merged.change_feed_bytes = positions.first().and_then(|(_, p)| p.change_feed_bytes);
     Ok(Restored {
         path,
         positions: merged,

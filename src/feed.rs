@@ -48,6 +48,8 @@ pub struct Feeder {
     pub cluster_cuts: Option<ClusterCuts>,
     pub views: Arc<RwLock<IssueViews>>,
     pub dead_letters: DeadLetterSink,
+    /// The change feeds, brought up to each checkpoint before it is written.
+    pub changes: crate::changes::ChangeSinks,
     pub metrics: Arc<Metrics>,
     pub startup: Arc<Startup>,
     pub stop: Arc<AtomicBool>,
@@ -318,11 +320,14 @@ impl Feeder {
         if let Some(writer) = self.dead_letters.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
             writer.flush().context("cannot flush dead letters before a checkpoint")?;
         }
-        positions.dead_letter_bytes = checkpointer
-            .options
-            .dead_letter_file
-            .as_ref()
-            .map(|path| std::fs::metadata(path).map_or(0, |m| m.len()));
+        // Every change the checkpoint covers is sent before it is written (the views hold
+        // exactly the epochs before the cut now): a restart from it sends only the changes
+        // after it, and cuts the change feed file back to this length.
+        crate::changes::publish(&mut self.views.write().unwrap_or_else(|p| p.into_inner()), &self.changes);
+        crate::changes::flush(&self.changes).context("cannot flush the change feeds before a checkpoint")?;
+        let length = |file: &Option<PathBuf>| file.as_ref().map(|path| std::fs::metadata(path).map_or(0, |m| m.len()));
+        positions.dead_letter_bytes = length(&checkpointer.options.dead_letter_file);
+        positions.change_feed_bytes = length(&checkpointer.options.change_feed_file);
         let mut workers = Vec::with_capacity(snapshots.len());
         let mut next_id = 1;
         for snapshot in snapshots {

@@ -39,7 +39,7 @@ mod startup;
 pub use dispatch::*;
 pub use options::{CheckpointOptions, ClusterOptions, KafkaInput, PipelineOptions};
 pub use parse_only::parse_only;
-use restore::{cut_dead_letters, restore_cluster, ClusterRestore, StatusRecord, VecInput};
+use restore::{cut_appended_files, restore_cluster, ClusterRestore, StatusRecord, VecInput};
 pub use startup::Startup;
 
 /// Runs to the end of the inputs (forever when following or streaming). Errors from reading
@@ -67,6 +67,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
             shape,
             available: checkpoint::valid_parts(&checkpoints.dir)?,
             dead_letter_file: checkpoints.dead_letter_file.clone(),
+            change_feed_file: checkpoints.change_feed_file.clone(),
             views: views.clone(),
             next_id: AtomicU64::new(1),
             barrier: Barrier::new(local_workers),
@@ -123,8 +124,8 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                 map.insert(project, state);
             }
         }
-        if let Some(path) = options.checkpoints.as_ref().and_then(|c| c.dead_letter_file.as_ref()) {
-            cut_dead_letters(path, positions.dead_letter_bytes.unwrap_or(0))?;
+        if let Some(checkpoints) = &options.checkpoints {
+            cut_appended_files(&checkpoints.dead_letter_file, &checkpoints.change_feed_file, Some(&positions))?;
         }
         let mut views = views.write().unwrap_or_else(|p| p.into_inner());
         let change_log = views.change_log.take();
@@ -134,9 +135,9 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         views.finished = false;
         tracing::info!(checkpoint = %restored.path.display(), next_epoch = positions.next_epoch, "resuming from checkpoint");
     } else if cluster_restore.is_none() {
-        if let Some(path) = options.checkpoints.as_ref().and_then(|c| c.dead_letter_file.as_ref()) {
-            // A fresh start: dead letters of an earlier, checkpoint-less run are not ours.
-            cut_dead_letters(path, 0)?;
+        if let Some(checkpoints) = &options.checkpoints {
+            // A fresh start: what an earlier, checkpoint-less run wrote is not ours.
+            cut_appended_files(&checkpoints.dead_letter_file, &checkpoints.change_feed_file, None)?;
         }
     }
     // A cluster's process 0 opens its log once the cluster has agreed on a cut (the feeder).
@@ -203,6 +204,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         cluster_cuts: cluster_restore.as_ref().map(|_| ClusterCuts { shape }),
         views: views.clone(),
         dead_letters: options.dead_letters.clone(),
+        changes: options.changes.clone(),
         metrics: options.metrics.clone(),
         startup: startup.clone(),
         stop: options.stop.clone(),

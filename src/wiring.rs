@@ -221,6 +221,7 @@ pub(crate) fn wire(args: &InputArgs, catalog: &Catalog, follow: bool, end: EndAt
         dir: dir.clone(),
         interval: Duration::from_secs_f64(args.state.checkpoint_interval.max(0.0)),
         dead_letter_file: dead_letter_file.clone(),
+        change_feed_file: args.changes.change_feed.clone(),
     });
     let options = PipelineOptions {
         inputs: args.inputs.clone(),
@@ -255,7 +256,14 @@ pub(crate) fn change_sinks(args: &InputArgs, catalog: &Catalog) -> anyhow::Resul
     let catalog = Arc::new(catalog.clone());
     let mut sinks: Vec<Box<dyn changes::ChangeWriter>> = Vec::new();
     if let Some(path) = &args.changes.change_feed {
-        let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        // With checkpoints the feed continues: the restore cuts it back to what the
+        // checkpoint covers, and the replay appends the rest.
+        let file = if args.state.state_dir.is_some() {
+            std::fs::OpenOptions::new().create(true).append(true).open(path)
+        } else {
+            File::create(path)
+        }
+        .with_context(|| format!("cannot create {}", path.display()))?;
         sinks.push(Box::new(changes::JsonLinesChanges {
             out: BufWriter::new(file),
             catalog: catalog.clone(),

@@ -35,6 +35,7 @@ fn backfill_with_kills(
     let dump = out.join("dump.jsonl");
     let summary = out.join("summary.json");
     let dead = out.join("dead.jsonl");
+    let feed = out.join("changes.jsonl");
     // Each restart uses another worker count: the state is re-partitioned on restore.
     let command = |workers: usize| {
         let mut command = Command::new(BIN);
@@ -42,6 +43,7 @@ fn backfill_with_kills(
         command.arg("--state-dir").arg(state).args(["--checkpoint-interval", "0.3"]);
         command.args(["--workers", &workers.to_string()]);
         command.arg("--dump-issues").arg(&dump).arg("--summary-json").arg(&summary);
+        command.arg("--change-feed").arg(&feed);
         if !input.iter().any(|a| a == "--kafka") {
             command.arg("--dead-letter").arg(&dead);
         }
@@ -76,8 +78,11 @@ fn backfill_with_kills(
     assert!(status.success(), "the final run failed");
     let checkpoints = std::fs::read_dir(state).unwrap().count();
     assert!(checkpoints > 0, "checkpoints were written");
+    // The change feed is cut back to each checkpoint and continued: one unbroken history.
+    let dump_bytes = std::fs::read(&dump).unwrap();
+    assert_change_feed_continues(&std::fs::read_to_string(&feed).unwrap(), &dump_issues(&dump_bytes));
     (
-        std::fs::read(&dump).unwrap(),
+        dump_bytes,
         std::fs::read_to_string(&summary).unwrap(),
         std::fs::read_to_string(&dead).ok(),
     )
@@ -180,6 +185,7 @@ fn a_two_process_cluster_killed_at_random_moments_equals_an_uninterrupted_single
     );
 
     let (dump, summary) = (dir.path().join("dump.jsonl"), dir.path().join("summary.json"));
+    let feed = dir.path().join("changes.jsonl");
     let states = [dir.path().join("state-0"), dir.path().join("state-1")];
     let log = |process: usize| {
         let file = std::fs::OpenOptions::new()
@@ -204,6 +210,7 @@ fn a_two_process_cluster_killed_at_random_moments_equals_an_uninterrupted_single
                 command.arg("--state-dir").arg(&states[process]);
                 if process == 0 {
                     command.arg("--dump-issues").arg(&dump).arg("--summary-json").arg(&summary);
+                    command.arg("--change-feed").arg(&feed);
                 }
                 command.stdout(Stdio::null()).stderr(log(process));
                 command.spawn().expect("start a cluster process")
@@ -302,6 +309,8 @@ fn a_two_process_cluster_killed_at_random_moments_equals_an_uninterrupted_single
     );
     assert_eq!(std::fs::read_to_string(&summary).unwrap(), expected.1, "summaries differ");
     assert!(std::fs::read(&dump).unwrap() == expected.0, "issue dumps differ after recovery");
+    // Process 0 holds the views and writes the change feed: cut back at each restart.
+    assert_change_feed_continues(&std::fs::read_to_string(&feed).unwrap(), &dump_issues(&expected.0));
     eprintln!("cluster test: {:.1}s", started.elapsed().as_secs_f64());
 }
 
@@ -458,24 +467,28 @@ fn a_cluster_process_that_cannot_restore_its_part_ends_the_cluster_with_the_reas
         assert!(child.wait_within("a cluster process").success(), "the first run failed");
     }
     // Process 1's parts as another build would have written them: the same bytes under
-    // another format version, their checksum (xxh3 of all before it) still valid
-    // (src/checkpoint.rs: magic line, version, body, checksum).
+    // another format version (src/checkpoint.rs: magic line, version, body, checksum).
     let magic = b"OCCURRENT-CHECKPOINT\n".len();
-    let mut rewritten = 0;
-    for entry in std::fs::read_dir(dir.path().join("state-1")).unwrap() {
-        let path = entry.unwrap().path();
-        if !path.file_name().unwrap().to_string_lossy().ends_with("-2-1.bin") {
-            continue;
+    let parts: Vec<_> = std::fs::read_dir(dir.path().join("state-1"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.file_name().unwrap().to_string_lossy().ends_with("-2-1.bin"))
+        .collect();
+    assert!(!parts.is_empty(), "process 1 wrote cut parts");
+    let version: [u8; 4] = std::fs::read(&parts[0]).unwrap()[magic..magic + 4].try_into().unwrap();
+    // Each part as `version` and `body`, with a valid checksum (xxh3 of all before it).
+    let rewrite = |version: [u8; 4], body: Option<&[u8]>| {
+        for path in &parts {
+            let bytes = std::fs::read(path).unwrap();
+            let mut rewritten = bytes[..magic].to_vec();
+            rewritten.extend_from_slice(&version);
+            rewritten.extend_from_slice(body.unwrap_or(&bytes[magic + 4..bytes.len() - 8]));
+            let checksum = xxhash_rust::xxh3::xxh3_64(&rewritten);
+            rewritten.extend_from_slice(&checksum.to_le_bytes());
+            std::fs::write(path, rewritten).unwrap();
         }
-        let mut bytes = std::fs::read(&path).unwrap();
-        let body = bytes.len() - 8;
-        bytes[magic..magic + 4].copy_from_slice(&999u32.to_le_bytes());
-        let checksum = xxhash_rust::xxh3::xxh3_64(&bytes[..body]);
-        bytes[body..].copy_from_slice(&checksum.to_le_bytes());
-        std::fs::write(&path, bytes).unwrap();
-        rewritten += 1;
-    }
-    assert!(rewritten > 0, "process 1 wrote cut parts");
+    };
+    rewrite(999u32.to_le_bytes(), None);
     // Process 1 cannot load its part: it says why and ends before it connects; process 0
     // gives up waiting for it after --connect-timeout (before, it waited forever).
     let statuses = common::deadline::exits_within(&mut start("b"), Duration::from_secs(120));
@@ -483,4 +496,19 @@ fn a_cluster_process_that_cannot_restore_its_part_ends_the_cluster_with_the_reas
     common::deadline::assert_all_failed(&statuses, &[text(0), text(1)]);
     assert!(text(1).contains("a checkpoint of another build"), "{}", text(1));
     assert!(text(0).contains("--connect-timeout"), "{}", text(0));
+
+    // Parts of this build whose body does not decode pass the start-up check (header,
+    // checksum, version): process 1 fails while loading its part, after the cluster has
+    // connected, says why and exits; process 0 stops on the lost connection.
+    rewrite(version, Some(&[0xff; 16]));
+    let statuses = common::deadline::exits_within(&mut start("c"), Duration::from_secs(120));
+    let text = |process: usize| std::fs::read_to_string(log("c", process)).unwrap_or_default();
+    common::deadline::assert_all_failed(&statuses, &[text(0), text(1)]);
+    assert!(text(1).contains("cannot restore the cluster's checkpoint"), "{}", text(1));
+    assert!(text(1).contains("cannot decode"), "{}", text(1));
+    assert!(
+        text(0).contains("lost the connection to another process of the cluster"),
+        "{}",
+        text(0)
+    );
 }

@@ -51,6 +51,9 @@ pub struct CheckpointOptions {
     pub interval: Duration,
     /// The dead-letter file, cut back to its checkpointed length on restore.
     pub dead_letter_file: Option<PathBuf>,
+    /// The change feed file (`--change-feed`), cut back to its checkpointed length on
+    /// restore.
+    pub change_feed_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug)]

@@ -37,6 +37,7 @@ pub(crate) struct ClusterRestore {
     /// The valid cut parts in this process's state directory.
     pub(crate) available: Vec<PartName>,
     pub(crate) dead_letter_file: Option<PathBuf>,
+    pub(crate) change_feed_file: Option<PathBuf>,
     pub(crate) views: Arc<RwLock<IssueViews>>,
     pub(crate) next_id: AtomicU64,
     /// Local workers wait here until the process's restore is complete.
@@ -247,12 +248,11 @@ fn discard_and_load(
 }
 
 /// This process's positions from every part's: the cut's merged positions, and its
-/// dead-letter file cut back to what its own part recorded (none: it starts empty).
+/// dead-letter and change feed files cut back to what its own part recorded (none: they
+/// start empty).
 fn resume_positions(restore: &ClusterRestore, chosen: Option<(u64, usize)>, parts: Vec<(u64, Vec<u8>)>) -> anyhow::Result<Positions> {
     let Some((epoch, processes)) = chosen else {
-        if let Some(path) = &restore.dead_letter_file {
-            cut_dead_letters(path, 0)?;
-        }
+        cut_appended_files(&restore.dead_letter_file, &restore.change_feed_file, None)?;
         return Ok(Positions::default());
     };
     let mut decoded = Vec::with_capacity(parts.len());
@@ -265,25 +265,79 @@ fn resume_positions(restore: &ClusterRestore, chosen: Option<(u64, usize)>, part
     }
     let mut positions = checkpoint::merge_positions(&decoded, processes);
     positions.next_epoch = epoch;
-    let own = decoded
-        .iter()
-        .find(|(part, _)| *part == restore.shape.process)
-        .and_then(|(_, p)| p.dead_letter_bytes);
-    if let Some(path) = &restore.dead_letter_file {
-        cut_dead_letters(path, own.unwrap_or(0))?;
-    }
-    positions.dead_letter_bytes = own;
+    let own = decoded.iter().find(|(part, _)| *part == restore.shape.process).map(|(_, p)| p);
+    cut_appended_files(&restore.dead_letter_file, &restore.change_feed_file, own)?;
+    positions.dead_letter_bytes = own.and_then(|p| p.dead_letter_bytes);
+    positions.change_feed_bytes = own.and_then(|p| p.change_feed_bytes);
     Ok(positions)
 }
 
-/// Cuts the dead-letter file back to what the checkpoint covers: rejections after it are
-/// produced again by the replay.
-pub(crate) fn cut_dead_letters(path: &std::path::Path, length: u64) -> anyhow::Result<()> {
+/// Cuts the files a checkpointing process appends to (its dead letters, its change feed)
+/// back to the lengths in `positions` (its own part's), or to nothing on a fresh start.
+pub(crate) fn cut_appended_files(
+    dead_letters: &Option<PathBuf>,
+    change_feed: &Option<PathBuf>,
+    positions: Option<&Positions>,
+) -> anyhow::Result<()> {
+    let lengths = positions.map_or((None, None), |p| (p.dead_letter_bytes, p.change_feed_bytes));
+    for (path, length) in [(dead_letters, lengths.0), (change_feed, lengths.1)] {
+        if let Some(path) = path {
+            cut_back(path, length.unwrap_or(0))?;
+        }
+    }
+    Ok(())
+}
+
+/// Cuts a file the pipeline appends to (dead letters, the change feed) back to what the
+/// checkpoint covers: what came after it is written again by the replay. A file shorter than
+/// that lost what was not on disk yet (neither file is synced at a checkpoint, so a power
+/// loss can do that): it is left as it is, with a warning, rather than padded.
+fn cut_back(path: &std::path::Path, length: u64) -> anyhow::Result<()> {
     match std::fs::OpenOptions::new().write(true).open(path) {
         // A device or pipe (`/dev/null`, a FIFO) keeps nothing to cut back.
-        Ok(file) if !file.metadata().is_ok_and(|m| m.is_file()) => Ok(()),
-        Ok(file) => file.set_len(length).with_context(|| format!("cannot truncate {}", path.display())),
+        Ok(file) => match file.metadata() {
+            Ok(meta) if !meta.is_file() => Ok(()),
+            Ok(meta) if meta.len() < length => {
+                tracing::warn!(
+                    path = %path.display(),
+                    bytes = meta.len(),
+                    checkpointed = length,
+                    "shorter than at the checkpoint: what was written before it was not all on disk"
+                );
+                Ok(())
+            }
+            _ => file.set_len(length).with_context(|| format!("cannot truncate {}", path.display())),
+        },
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(error) => Err(error).with_context(|| format!("cannot open {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_cut_back_to_the_checkpoint_never_padded_and_may_be_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (dead, feed) = (dir.path().join("dead.jsonl"), dir.path().join("feed.jsonl"));
+        std::fs::write(&dead, b"one\ntwo\n").unwrap();
+        std::fs::write(&feed, b"a\n").unwrap();
+        let positions = Positions {
+            dead_letter_bytes: Some(4),
+            // Longer than the file: what was written before the checkpoint did not reach the
+            // disk (a power loss), and the file is left as it is rather than padded.
+            change_feed_bytes: Some(10),
+            ..Positions::default()
+        };
+        cut_appended_files(&Some(dead.clone()), &Some(feed.clone()), Some(&positions)).unwrap();
+        assert_eq!(std::fs::read(&dead).unwrap(), b"one\n");
+        assert_eq!(std::fs::read(&feed).unwrap(), b"a\n");
+        // A fresh start empties both; files that do not exist yet are no error.
+        cut_appended_files(&Some(dead.clone()), &Some(feed.clone()), None).unwrap();
+        assert_eq!(std::fs::metadata(&dead).unwrap().len(), 0);
+        assert_eq!(std::fs::metadata(&feed).unwrap().len(), 0);
+        cut_appended_files(&Some(dir.path().join("none")), &None, Some(&positions)).unwrap();
+        assert!(!dir.path().join("none").exists());
     }
 }

@@ -152,11 +152,7 @@ pub fn backfill_files(inputs: &[PathBuf], workers: usize, extra: &[&str]) -> Run
     let stderr = String::from_utf8_lossy(&output.stderr).to_string();
     assert!(output.status.success(), "backfill failed: {stderr}");
     let dump_bytes = std::fs::read(&dump).expect("dump written");
-    let issues = String::from_utf8(dump_bytes.clone())
-        .expect("utf-8 dump")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("dump line is JSON"))
-        .collect();
+    let issues = dump_issues(&dump_bytes);
     let summary = serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary written")).expect("summary JSON");
     let dead_letters = std::fs::read_to_string(&dead)
         .map(|t| t.lines().map(|l| serde_json::from_str(l).expect("dead letter is JSON")).collect())
@@ -211,4 +207,45 @@ pub fn recovery_stream(dir: &Path, count: u64) -> PathBuf {
         "0.001",
     ];
     generate_stream(dir, "stream.jsonl", &args)
+}
+
+/// Checks a change feed (`--change-feed`) against the final dump (`issues`, its lines): each
+/// group's changes continue one another (a change's `before` is the group's last `after`,
+/// null for a new group; no change repeats its `before`) and its last `after` is the dumped
+/// issue. Returns the number of changes.
+pub fn assert_change_feed_continues(feed: &str, issues: &[Value]) -> usize {
+    let mut state: std::collections::HashMap<String, Value> = Default::default();
+    let mut changes = 0;
+    for line in feed.lines() {
+        let change: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("change {changes} is not JSON ({e}): {line}"));
+        let id = change["group_id"].as_str().expect("a group id").to_string();
+        assert_eq!(
+            state.get(&id).unwrap_or(&Value::Null),
+            &change["before"],
+            "change {changes} of group {id} does not continue the last"
+        );
+        assert_ne!(change["before"], change["after"], "no-op changes are not sent");
+        state.insert(id, change["after"].clone());
+        changes += 1;
+    }
+    assert_eq!(state.len(), issues.len(), "every group, and only the dumped ones, in the feed");
+    for issue in issues {
+        let id = issue["id"].as_str().expect("an issue id");
+        let after = state.get(id).unwrap_or_else(|| panic!("group {id} is not in the feed"));
+        assert_eq!(after["status"], issue["status"]);
+        assert_eq!(after["substatus"], issue["substatus"]);
+        assert_eq!(after["timesSeen"].to_string(), issue["count"].as_str().unwrap());
+        assert_eq!(after["lastSeen"], issue["lastSeen"]);
+        assert_eq!(after["title"], issue["title"]);
+    }
+    changes
+}
+
+/// The issues of a dump (JSON lines).
+pub fn dump_issues(dump: &[u8]) -> Vec<Value> {
+    std::str::from_utf8(dump)
+        .expect("utf-8 dump")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("dump line is JSON"))
+        .collect()
 }

@@ -5,7 +5,8 @@
 //! the topics are at least once across a crash (changes after the last checkpoint are sent
 //! again) and the file, cut back to its checkpointed length on restart, holds each once.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::sync::{Arc, Mutex};
 
 use connectors::kafka::KafkaTopicSink;
@@ -21,6 +22,12 @@ use crate::short_id::format_short_id;
 pub trait ChangeWriter: Send {
     fn write(&mut self, views: &IssueViews, changes: &[GroupChange]) -> std::io::Result<()>;
     fn flush(&mut self) -> std::io::Result<()>;
+
+    /// Flushes and makes what was written durable; a file says its length, which a
+    /// checkpoint records and a restart cuts the file back to.
+    fn sync(&mut self) -> std::io::Result<Option<u64>> {
+        self.flush().map(|()| None)
+    }
 }
 
 pub type ChangeSinks = Arc<Mutex<Vec<Box<dyn ChangeWriter>>>>;
@@ -107,13 +114,13 @@ fn group_attributes_json(change: &GroupChange) -> String {
     .to_string()
 }
 
-/// The change feed as JSON lines.
-pub struct JsonLinesChanges<W: Write + Send> {
-    pub out: W,
+/// The change feed as JSON lines, to a file.
+pub struct JsonLinesChanges {
+    pub out: BufWriter<File>,
     pub catalog: Arc<Catalog>,
 }
 
-impl<W: Write + Send> ChangeWriter for JsonLinesChanges<W> {
+impl ChangeWriter for JsonLinesChanges {
     fn write(&mut self, _views: &IssueViews, changes: &[GroupChange]) -> std::io::Result<()> {
         for line in changes.iter().filter_map(|change| change_json(&self.catalog, change)) {
             writeln!(self.out, "{line}")?;
@@ -123,6 +130,12 @@ impl<W: Write + Send> ChangeWriter for JsonLinesChanges<W> {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
+    }
+
+    /// The length is the open file's, not whatever the path names now (a rotated file).
+    fn sync(&mut self) -> std::io::Result<Option<u64>> {
+        self.out.flush()?;
+        Ok(Some(crate::wiring::sync_file(self.out.get_ref())?))
     }
 }
 
@@ -165,8 +178,50 @@ impl ChangeWriter for GroupAttributes {
     }
 }
 
+/// A sink whose write failed lost that write's changes (or part of them): every later write
+/// is skipped and every flush fails, so no checkpoint covers the loss; the process stops at
+/// its next checkpoint or at its end, and a restart sends everything after the previous
+/// checkpoint again.
+pub struct FailStop {
+    inner: Box<dyn ChangeWriter>,
+    failed: Option<String>,
+}
+
+impl FailStop {
+    pub fn new(inner: Box<dyn ChangeWriter>) -> Self {
+        FailStop { inner, failed: None }
+    }
+
+    fn failure(&self) -> std::io::Result<()> {
+        match &self.failed {
+            Some(error) => Err(std::io::Error::other(format!("a write of group changes failed: {error}"))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl ChangeWriter for FailStop {
+    fn write(&mut self, views: &IssueViews, changes: &[GroupChange]) -> std::io::Result<()> {
+        self.failure()?;
+        self.inner
+            .write(views, changes)
+            .inspect_err(|error| self.failed = Some(error.to_string()))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.failure()?;
+        self.inner.flush()
+    }
+
+    fn sync(&mut self) -> std::io::Result<Option<u64>> {
+        self.failure()?;
+        self.inner.sync()
+    }
+}
+
 /// Drains the views' change log and hands it to every sink (called after each completed
-/// epoch on the first worker).
+/// epoch on the first worker). A sink's error is logged here and fails its next flush
+/// ([`FailStop`]).
 pub fn publish(views: &mut IssueViews, sinks: &ChangeSinks) {
     let changes = views.drain_changes();
     if changes.is_empty() {
@@ -185,6 +240,16 @@ pub fn flush(sinks: &ChangeSinks) -> std::io::Result<()> {
         sink.flush()?;
     }
     Ok(())
+}
+
+/// Flushes every sink and makes it durable (see [`ChangeWriter::sync`]); the change feed
+/// file's length, if there is one.
+pub fn sync(sinks: &ChangeSinks) -> std::io::Result<Option<u64>> {
+    let mut length = None;
+    for sink in sinks.lock().unwrap_or_else(|p| p.into_inner()).iter_mut() {
+        length = sink.sync()?.or(length);
+    }
+    Ok(length)
 }
 
 #[cfg(test)]
@@ -241,5 +306,42 @@ mod tests {
         assert!(serde_json::from_str::<serde_json::Value>(&group_attributes_json(&change)).is_ok());
         let gone = GroupChange { after: None, ..change };
         assert!(change_json(&Catalog::default(), &gone).is_some_and(|line| line.contains("\"after\":null")));
+    }
+
+    /// Fails its first write (a full disk), then would succeed.
+    struct FailsOnce {
+        writes: usize,
+        flushes: usize,
+    }
+
+    impl ChangeWriter for FailsOnce {
+        fn write(&mut self, _views: &IssueViews, _changes: &[GroupChange]) -> std::io::Result<()> {
+            self.writes += 1;
+            match self.writes {
+                1 => Err(std::io::Error::other("No space left on device")),
+                _ => Ok(()),
+            }
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.flushes += 1;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_write_fails_every_later_flush_so_no_checkpoint_covers_it() {
+        let views = IssueViews::default();
+        let mut sink = FailStop::new(Box::new(FailsOnce { writes: 0, flushes: 0 }));
+        assert!(sink.flush().is_ok());
+        assert!(sink.write(&views, &[]).is_err());
+        // Later writes are skipped (the feed would have a gap), flushes and syncs fail.
+        assert!(sink.write(&views, &[]).is_err());
+        let error = sink.sync().unwrap_err().to_string();
+        assert_eq!(error, "a write of group changes failed: No space left on device");
+        assert!(sink.flush().is_err());
+        let sinks: ChangeSinks = Arc::new(Mutex::new(vec![Box::new(sink)]));
+        assert!(flush(&sinks).is_err());
+        assert!(sync(&sinks).is_err());
     }
 }

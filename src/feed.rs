@@ -317,17 +317,24 @@ impl Feeder {
             tracing::debug!(next_epoch = positions.next_epoch, "idle cut: nothing to write");
             return Ok(self.last_cut(dispatch, positions.next_epoch));
         }
-        if let Some(writer) = self.dead_letters.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-            writer.flush().context("cannot flush dead letters before a checkpoint")?;
-        }
+        // The outputs are durable up to the lengths the checkpoint records: a restart cuts
+        // the files back to them and the replay writes the rest, and a topic was sent (and
+        // acknowledged) everything the checkpoint covers.
+        let dead_letters = match self.dead_letters.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            Some(writer) => writer.sync().context("cannot write the dead letters before a checkpoint")?,
+            None => None,
+        };
         // Every change the checkpoint covers is sent before it is written (the views hold
         // exactly the epochs before the cut now): a restart from it sends only the changes
-        // after it, and cuts the change feed file back to this length.
+        // after it.
         crate::changes::publish(&mut self.views.write().unwrap_or_else(|p| p.into_inner()), &self.changes);
-        crate::changes::flush(&self.changes).context("cannot flush the change feeds before a checkpoint")?;
-        let length = |file: &Option<PathBuf>| file.as_ref().map(|path| std::fs::metadata(path).map_or(0, |m| m.len()));
-        positions.dead_letter_bytes = length(&checkpointer.options.dead_letter_file);
-        positions.change_feed_bytes = length(&checkpointer.options.change_feed_file);
+        let change_feed = crate::changes::sync(&self.changes).context("cannot write the change feeds before a checkpoint")?;
+        let length = |file: &Option<PathBuf>, synced: Option<u64>| {
+            file.as_ref()
+                .map(|path| synced.unwrap_or_else(|| std::fs::metadata(path).map_or(0, |m| m.len())))
+        };
+        positions.dead_letter_bytes = length(&checkpointer.options.dead_letter_file, dead_letters);
+        positions.change_feed_bytes = length(&checkpointer.options.change_feed_file, change_feed);
         let mut workers = Vec::with_capacity(snapshots.len());
         let mut next_id = 1;
         for snapshot in snapshots {

@@ -224,7 +224,9 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                     // The other processes would wait for this one's input (and its part of
                     // their cuts) forever, and its workers for theirs: end the process, and
                     // they fail on the lost connection.
-                    connect::stop_cluster_process(format_args!("the feeder failed: {error:#} (change feeds not flushed)"));
+                    connect::stop_cluster_process(format_args!(
+                        "the feeder failed: {error:#} (a restart resumes from the last cut, its outputs cut back to it)"
+                    ));
                 }
                 fed
             }

@@ -46,6 +46,60 @@ impl Write for LazyFile {
     }
 }
 
+impl LazyFile {
+    /// Flushes and syncs the file; its length from the open file (not whatever the path
+    /// names now), or, not written in this run, the length at the path (0: none).
+    fn sync(&mut self) -> std::io::Result<u64> {
+        match self.file.as_mut() {
+            Some(file) => {
+                file.flush()?;
+                sync_file(file.get_ref())
+            }
+            None => match std::fs::metadata(&self.path) {
+                Ok(meta) => Ok(meta.len()),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(0),
+                Err(error) => Err(error),
+            },
+        }
+    }
+}
+
+/// Syncs an output file's data and returns its length; a device or pipe (`/dev/null`,
+/// `/dev/stdout`) has nothing to sync (fsync may refuse it) and no length to cut back to.
+pub(crate) fn sync_file(file: &File) -> std::io::Result<u64> {
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Ok(0);
+    }
+    file.sync_data()?;
+    Ok(meta.len())
+}
+
+/// Dead letters to a file, which a checkpoint syncs and measures.
+struct FileDeadLetters(JsonLinesDeadLetters<LazyFile>);
+
+impl DeadLetterWriter for FileDeadLetters {
+    fn write(&mut self, letter: &dataflows::model::block::DeadLetter) -> std::io::Result<()> {
+        self.0.write(letter)
+    }
+
+    fn writes_json_lines(&self) -> bool {
+        self.0.writes_json_lines()
+    }
+
+    fn write_json_line(&mut self, letter: &dataflows::model::block::DeadLetter, line: &[u8]) -> std::io::Result<()> {
+        self.0.write_json_line(letter, line)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+
+    fn sync(&mut self) -> std::io::Result<Option<u64>> {
+        self.0 .0.sync().map(Some)
+    }
+}
+
 /// Counts dead letters by reason for /metrics on their way to the real destination.
 struct CountedDeadLetters {
     inner: Box<dyn DeadLetterWriter>,
@@ -70,6 +124,10 @@ impl DeadLetterWriter for CountedDeadLetters {
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
     }
+
+    fn sync(&mut self) -> std::io::Result<Option<u64>> {
+        self.inner.sync()
+    }
 }
 
 /// Where dead letters go: the file given, else the dead-letter topic with --kafka, else
@@ -92,7 +150,7 @@ pub(crate) fn dead_letter_sink(args: &InputArgs, metrics: &Arc<metrics::Metrics>
                 append: args.state.state_dir.is_some(),
                 file: None,
             };
-            (Box::new(JsonLinesDeadLetters(file)), Some(path))
+            (Box::new(FileDeadLetters(JsonLinesDeadLetters(file))), Some(path))
         }
     };
     let counted = CountedDeadLetters {
@@ -217,12 +275,7 @@ pub(crate) fn wire(args: &InputArgs, catalog: &Catalog, follow: bool, end: EndAt
         }),
         None => None,
     };
-    let checkpoints = args.state.state_dir.as_ref().map(|dir| CheckpointOptions {
-        dir: dir.clone(),
-        interval: Duration::from_secs_f64(args.state.checkpoint_interval.max(0.0)),
-        dead_letter_file: dead_letter_file.clone(),
-        change_feed_file: args.changes.change_feed.clone(),
-    });
+    let checkpoints = checkpoint_options(args, &dead_letter_file);
     let options = PipelineOptions {
         inputs: args.inputs.clone(),
         kafka,
@@ -252,9 +305,30 @@ pub(crate) fn wire(args: &InputArgs, catalog: &Catalog, follow: bool, end: EndAt
     })
 }
 
+fn checkpoint_options(args: &InputArgs, dead_letter_file: &Option<PathBuf>) -> Option<CheckpointOptions> {
+    // In a cluster, process 0 writes every dead letter (the first worker does) and holds the
+    // views: the other processes' files stay unwritten, so they neither record nor cut them
+    // (a path shared on one host would be cut to another process's length).
+    let writes_outputs = args.cluster.process == 0;
+    args.state.state_dir.as_ref().map(|dir| CheckpointOptions {
+        dir: dir.clone(),
+        interval: Duration::from_secs_f64(args.state.checkpoint_interval.max(0.0)),
+        dead_letter_file: dead_letter_file.clone().filter(|_| writes_outputs),
+        change_feed_file: args.changes.change_feed.clone().filter(|_| writes_outputs),
+    })
+}
+
 pub(crate) fn change_sinks(args: &InputArgs, catalog: &Catalog) -> anyhow::Result<changes::ChangeSinks> {
     let catalog = Arc::new(catalog.clone());
     let mut sinks: Vec<Box<dyn changes::ChangeWriter>> = Vec::new();
+    let topics = [&args.changes.change_feed_topic, &args.changes.group_attributes_topic];
+    if args.cluster.process != 0 {
+        // Only process 0 of a cluster holds the views, so only it has changes to send.
+        if args.changes.change_feed.is_some() || topics.iter().any(|t| t.is_some()) {
+            tracing::info!("the change feeds are written by process 0 of the cluster; this process leaves them alone");
+        }
+        return Ok(Arc::new(Mutex::new(sinks)));
+    }
     if let Some(path) = &args.changes.change_feed {
         // With checkpoints the feed continues: the restore cuts it back to what the
         // checkpoint covers, and the replay appends the rest.
@@ -264,25 +338,71 @@ pub(crate) fn change_sinks(args: &InputArgs, catalog: &Catalog) -> anyhow::Resul
             File::create(path)
         }
         .with_context(|| format!("cannot create {}", path.display()))?;
-        sinks.push(Box::new(changes::JsonLinesChanges {
+        sinks.push(Box::new(changes::FailStop::new(Box::new(changes::JsonLinesChanges {
             out: BufWriter::new(file),
             catalog: catalog.clone(),
-        }));
+        }))));
     }
-    let topics = [&args.changes.change_feed_topic, &args.changes.group_attributes_topic];
     if topics.iter().any(|t| t.is_some()) && args.kafka.kafka.is_none() {
         anyhow::bail!("--change-feed-topic and --group-attributes-topic need --kafka");
     }
     if let Some(topic) = &args.changes.change_feed_topic {
-        sinks.push(Box::new(changes::KafkaChanges {
+        sinks.push(Box::new(changes::FailStop::new(Box::new(changes::KafkaChanges {
             sink: KafkaTopicSink::new(&kafka_options(args)?, topic)?,
             catalog,
-        }));
+        }))));
     }
     if let Some(topic) = &args.changes.group_attributes_topic {
-        sinks.push(Box::new(changes::GroupAttributes {
+        sinks.push(Box::new(changes::FailStop::new(Box::new(changes::GroupAttributes {
             sink: KafkaTopicSink::new(&kafka_options(args)?, topic)?,
-        }));
+        }))));
     }
     Ok(Arc::new(Mutex::new(sinks)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Command {
+        #[command(flatten)]
+        input: InputArgs,
+    }
+
+    /// Every process of a cluster may get one command line: only process 0 opens, records
+    /// and cuts the change feed and dead-letter files, which a shared path on one host
+    /// would otherwise see cut to another process's length.
+    #[test]
+    fn only_process_0_of_a_cluster_owns_the_output_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let feed = dir.path().join("feed.jsonl");
+        std::fs::write(&feed, b"kept\n").unwrap();
+        let dead = Some(dir.path().join("dead.jsonl"));
+        let args = |process: &str| {
+            let (feed, state) = (feed.display().to_string(), dir.path().display().to_string());
+            let line = [
+                "t",
+                "--input",
+                "-",
+                "--processes",
+                "2",
+                "--process",
+                process,
+                "--change-feed",
+                &feed,
+                "--state-dir",
+                &state,
+            ];
+            Command::try_parse_from(line).unwrap().input
+        };
+        let first = checkpoint_options(&args("0"), &dead).unwrap();
+        assert_eq!((first.dead_letter_file, first.change_feed_file), (dead.clone(), Some(feed.clone())));
+        assert_eq!(change_sinks(&args("0"), &Catalog::default()).unwrap().lock().unwrap().len(), 1);
+        let other = checkpoint_options(&args("1"), &dead).unwrap();
+        assert_eq!((other.dead_letter_file, other.change_feed_file), (None, None));
+        assert!(change_sinks(&args("1"), &Catalog::default()).unwrap().lock().unwrap().is_empty());
+        assert_eq!(std::fs::read(&feed).unwrap(), b"kept\n");
+    }
 }

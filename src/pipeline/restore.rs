@@ -289,28 +289,48 @@ pub(crate) fn cut_appended_files(
 }
 
 /// Cuts a file the pipeline appends to (dead letters, the change feed) back to what the
-/// checkpoint covers: what came after it is written again by the replay. A file shorter than
-/// that lost what was not on disk yet (neither file is synced at a checkpoint, so a power
-/// loss can do that): it is left as it is, with a warning, rather than padded.
+/// checkpoint covers: what came after it is written again by the replay. Both are synced
+/// before a checkpoint is written, so a shorter file was cut by something else (or its file
+/// system lost synced data): it is not padded, but cut back to its last whole line, with a
+/// warning, so that the replay's lines do not run on from a torn one.
 fn cut_back(path: &std::path::Path, length: u64) -> anyhow::Result<()> {
-    match std::fs::OpenOptions::new().write(true).open(path) {
+    match std::fs::OpenOptions::new().read(true).write(true).open(path) {
         // A device or pipe (`/dev/null`, a FIFO) keeps nothing to cut back.
         Ok(file) => match file.metadata() {
             Ok(meta) if !meta.is_file() => Ok(()),
             Ok(meta) if meta.len() < length => {
+                let whole = whole_lines(&file, meta.len()).with_context(|| format!("cannot read {}", path.display()))?;
                 tracing::warn!(
                     path = %path.display(),
                     bytes = meta.len(),
                     checkpointed = length,
-                    "shorter than at the checkpoint: what was written before it was not all on disk"
+                    kept = whole,
+                    "shorter than at the checkpoint: lines the checkpoint covers are missing"
                 );
-                Ok(())
+                file.set_len(whole).with_context(|| format!("cannot truncate {}", path.display()))
             }
             _ => file.set_len(length).with_context(|| format!("cannot truncate {}", path.display())),
         },
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(error) => Err(error).with_context(|| format!("cannot open {}", path.display())),
     }
+}
+
+/// The length of `file`'s first `length` bytes up to and with its last newline.
+fn whole_lines(file: &std::fs::File, length: u64) -> std::io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut chunk = vec![0u8; 64 << 10];
+    let mut end = length;
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let buffer = &mut chunk[..(end - start) as usize];
+        file.read_exact_at(buffer, start)?;
+        if let Some(newline) = buffer.iter().rposition(|&byte| byte == b'\n') {
+            return Ok(start + newline as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
 }
 
 #[cfg(test)]
@@ -325,14 +345,21 @@ mod tests {
         std::fs::write(&feed, b"a\n").unwrap();
         let positions = Positions {
             dead_letter_bytes: Some(4),
-            // Longer than the file: what was written before the checkpoint did not reach the
-            // disk (a power loss), and the file is left as it is rather than padded.
+            // Longer than the file: something cut it, and it is not padded.
             change_feed_bytes: Some(10),
             ..Positions::default()
         };
         cut_appended_files(&Some(dead.clone()), &Some(feed.clone()), Some(&positions)).unwrap();
         assert_eq!(std::fs::read(&dead).unwrap(), b"one\n");
         assert_eq!(std::fs::read(&feed).unwrap(), b"a\n");
+        // A shorter file torn inside a line keeps its whole lines only, so the replay's
+        // first line does not run on from the torn one.
+        std::fs::write(&feed, b"a\nb\ntorn").unwrap();
+        cut_appended_files(&None, &Some(feed.clone()), Some(&positions)).unwrap();
+        assert_eq!(std::fs::read(&feed).unwrap(), b"a\nb\n");
+        std::fs::write(&feed, b"torn").unwrap();
+        cut_appended_files(&None, &Some(feed.clone()), Some(&positions)).unwrap();
+        assert_eq!(std::fs::read(&feed).unwrap(), b"");
         // A fresh start empties both; files that do not exist yet are no error.
         cut_appended_files(&Some(dead.clone()), &Some(feed.clone()), None).unwrap();
         assert_eq!(std::fs::metadata(&dead).unwrap().len(), 0);

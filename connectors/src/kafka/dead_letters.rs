@@ -6,18 +6,20 @@
 //! position (`topic/partition/offset`, or `file:line`), so a consumer, or a compacted
 //! topic, can drop the repeats.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use dataflows::graph::DeadLetterWriter;
 use dataflows::model::block::DeadLetter;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 
+use super::delivery::{flush_and_check, CountingContext, DeliveryTally};
 use super::{client_error, KafkaOptions, KafkaSourceError};
 
 pub struct KafkaDeadLetters {
-    producer: ThreadedProducer<DefaultProducerContext>,
+    producer: ThreadedProducer<CountingContext>,
     topic: String,
     pub written: u64,
 }
@@ -30,7 +32,9 @@ impl KafkaDeadLetters {
         for (key, value) in &options.properties {
             config.set(key, value);
         }
-        let producer = config.create().map_err(client_error("cannot create the dead-letter producer"))?;
+        let producer = config
+            .create_with_context(CountingContext(Arc::new(DeliveryTally::default())))
+            .map_err(client_error("cannot create the dead-letter producer"))?;
         Ok(KafkaDeadLetters {
             producer,
             topic: topic.to_string(),
@@ -78,7 +82,10 @@ impl DeadLetterWriter for KafkaDeadLetters {
             .headers(headers);
         loop {
             match self.producer.send(record) {
-                Ok(()) => break,
+                Ok(()) => {
+                    self.producer.context().0.sent();
+                    break;
+                }
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
                     // The background thread drains the queue; wait for room.
                     record = returned;
@@ -91,9 +98,12 @@ impl DeadLetterWriter for KafkaDeadLetters {
         Ok(())
     }
 
+    /// Fails when a dead letter was not delivered (see [`super::delivery`]).
     fn flush(&mut self) -> std::io::Result<()> {
-        self.producer
-            .flush(Duration::from_secs(30))
-            .map_err(|error| std::io::Error::other(format!("cannot flush the dead-letter topic: {error}")))
+        flush_and_check(
+            &self.producer,
+            &format!("the dead-letter topic {}", self.topic),
+            Duration::from_secs(30),
+        )
     }
 }

@@ -7,6 +7,7 @@
 
 mod batch_queue;
 mod dead_letters;
+mod delivery;
 mod source;
 mod topic_sink;
 

@@ -1,14 +1,16 @@
 //! A JSON topic producer for Occurrent's outgoing feeds (change feed, group-attributes).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 
+use super::delivery::{flush_and_check, CountingContext, DeliveryTally};
 use super::{client_error, KafkaOptions, KafkaSourceError};
 
 pub struct KafkaTopicSink {
-    producer: ThreadedProducer<DefaultProducerContext>,
+    producer: ThreadedProducer<CountingContext>,
     topic: String,
 }
 
@@ -20,7 +22,7 @@ impl KafkaTopicSink {
             config.set(key, value);
         }
         let producer = config
-            .create()
+            .create_with_context(CountingContext(Arc::new(DeliveryTally::default())))
             .map_err(client_error(format!("cannot create a producer for {topic}")))?;
         Ok(KafkaTopicSink {
             producer,
@@ -35,7 +37,10 @@ impl KafkaTopicSink {
         }
         loop {
             match self.producer.send(record) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.producer.context().0.sent();
+                    return Ok(());
+                }
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
                     record = returned;
                     std::thread::sleep(Duration::from_millis(2));
@@ -45,9 +50,33 @@ impl KafkaTopicSink {
         }
     }
 
+    /// Waits (up to 30 s) until every message sent is delivered; fails if one was not, and
+    /// from then on (see [`super::delivery`]).
     pub fn flush(&self) -> std::io::Result<()> {
-        self.producer
-            .flush(Duration::from_secs(30))
-            .map_err(|error| std::io::Error::other(format!("cannot flush {}: {error}", self.topic)))
+        flush_and_check(&self.producer, &self.topic, Duration::from_secs(30))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No broker listens: the message expires in the queue, the queue empties, and the flush
+    /// must still fail (rdkafka's default context let it succeed).
+    #[test]
+    fn a_message_that_expires_undelivered_fails_the_flush() {
+        let options = KafkaOptions {
+            brokers: "127.0.0.1:1".into(),
+            topic: "in".into(),
+            group: "g".into(),
+            properties: vec![("message.timeout.ms".into(), "200".into())],
+        };
+        let sink = KafkaTopicSink::new(&options, "changes").unwrap();
+        sink.send(Some("1"), b"{}").unwrap();
+        let error = sink.flush().unwrap_err().to_string();
+        assert!(error.starts_with("changes: 1 message(s) not delivered"), "{error}");
+        // The message is gone: later flushes fail too, so no checkpoint can cover it.
+        let error = sink.flush().unwrap_err().to_string();
+        assert!(error.contains("not delivered"), "{error}");
     }
 }

@@ -243,6 +243,12 @@ pub trait DeadLetterWriter: Send {
     fn write(&mut self, letter: &DeadLetter) -> std::io::Result<()>;
     fn flush(&mut self) -> std::io::Result<()>;
 
+    /// Flushes and makes the letters written so far durable; a file says its length, which
+    /// a checkpoint records and a restart cuts the file back to.
+    fn sync(&mut self) -> std::io::Result<Option<u64>> {
+        self.flush().map(|()| None)
+    }
+
     /// Whether the letters may come rendered as JSON lines ([`dead_letter_json`] and a
     /// newline; see [`DeadLetterWriter::write_json_line`]): then the worker that rejected a
     /// line renders it, and the first worker, which writes every letter, only writes.

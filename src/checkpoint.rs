@@ -399,8 +399,8 @@ fn load_cut(dir: &Path, epoch: u64, processes: usize) -> anyhow::Result<Restored
     }
     let (path, next_id, views) = first.context("a cut without parts")?;
     let mut merged = merge_positions(&positions, processes);
-    // One process's own dead-letter file: part 0's length (a cluster's other processes wrote
-    // theirs elsewhere).
+    // One process's dead-letter file: part 0's length (in a cluster, only process 0 writes
+    // dead letters and records its file).
     merged.dead_letter_bytes = positions.first().and_then(|(_, p)| p.dead_letter_bytes);
     // The change feed is process 0's: it holds the views.
     merged.change_feed_bytes = positions.first().and_then(|(_, p)| p.change_feed_bytes);

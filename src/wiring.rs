@@ -36,6 +36,7 @@ impl Write for LazyFile {
             } else {
                 File::create(&self.path)?
             };
+            sync_parent(&self.path)?;
             self.file = Some(BufWriter::new(file));
         }
         self.file.as_mut().map_or(Ok(0), |f| f.write(buf))
@@ -61,6 +62,17 @@ impl LazyFile {
                 Err(error) => Err(error),
             },
         }
+    }
+}
+
+/// Syncs the directory of a file just opened for output, so that a file a checkpoint
+/// measures does not vanish with a power loss (its data is synced at each checkpoint).
+pub(crate) fn sync_parent(path: &Path) -> std::io::Result<()> {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    match File::open(parent) {
+        Ok(dir) if dir.metadata()?.is_dir() => dir.sync_all(),
+        // Not a directory one can open (a device's parent, permissions): nothing to sync.
+        _ => Ok(()),
     }
 }
 
@@ -100,16 +112,36 @@ impl DeadLetterWriter for FileDeadLetters {
     }
 }
 
-/// Counts dead letters by reason for /metrics on their way to the real destination.
+/// Counts dead letters by reason for /metrics on their way to the real destination. A
+/// failed write (a full disk, a letter the producer refused) lost that letter, or left part
+/// of it: every later write is skipped and every flush and sync fails, so no checkpoint
+/// covers the loss; the process stops at its next checkpoint or its end, and a restart writes
+/// everything after the previous checkpoint again (as [`changes::FailStop`] for the feeds).
 struct CountedDeadLetters {
     inner: Box<dyn DeadLetterWriter>,
     metrics: Arc<metrics::Metrics>,
+    failed: Option<String>,
+}
+
+impl CountedDeadLetters {
+    fn failure(&self) -> std::io::Result<()> {
+        match &self.failed {
+            Some(error) => Err(std::io::Error::other(format!("a write of dead letters failed: {error}"))),
+            None => Ok(()),
+        }
+    }
+
+    fn noted(&mut self, written: std::io::Result<()>) -> std::io::Result<()> {
+        written.inspect_err(|error| self.failed = Some(error.to_string()))
+    }
 }
 
 impl DeadLetterWriter for CountedDeadLetters {
     fn write(&mut self, letter: &dataflows::model::block::DeadLetter) -> std::io::Result<()> {
         self.metrics.record_dead_letter(&letter.reason);
-        self.inner.write(letter)
+        self.failure()?;
+        let written = self.inner.write(letter);
+        self.noted(written)
     }
 
     fn writes_json_lines(&self) -> bool {
@@ -118,15 +150,21 @@ impl DeadLetterWriter for CountedDeadLetters {
 
     fn write_json_line(&mut self, letter: &dataflows::model::block::DeadLetter, line: &[u8]) -> std::io::Result<()> {
         self.metrics.record_dead_letter(&letter.reason);
-        self.inner.write_json_line(letter, line)
+        self.failure()?;
+        let written = self.inner.write_json_line(letter, line);
+        self.noted(written)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
+        self.failure()?;
+        let flushed = self.inner.flush();
+        self.noted(flushed)
     }
 
     fn sync(&mut self) -> std::io::Result<Option<u64>> {
-        self.inner.sync()
+        self.failure()?;
+        let synced = self.inner.sync();
+        synced.inspect_err(|error| self.failed = Some(error.to_string()))
     }
 }
 
@@ -155,6 +193,7 @@ pub(crate) fn dead_letter_sink(args: &InputArgs, metrics: &Arc<metrics::Metrics>
     };
     let counted = CountedDeadLetters {
         inner,
+        failed: None,
         metrics: metrics.clone(),
     };
     Ok((Arc::new(Mutex::new(Some(Box::new(counted)))), file))
@@ -305,11 +344,17 @@ pub(crate) fn wire(args: &InputArgs, catalog: &Catalog, follow: bool, end: EndAt
     })
 }
 
+/// Whether this process writes the dead letters and change feeds: a single process (whatever
+/// its `--process`, which a single process ignores), or process 0 of a cluster.
+fn writes_outputs(args: &InputArgs) -> bool {
+    args.cluster.processes <= 1 || args.cluster.process == 0
+}
+
 fn checkpoint_options(args: &InputArgs, dead_letter_file: &Option<PathBuf>) -> Option<CheckpointOptions> {
     // In a cluster, process 0 writes every dead letter (the first worker does) and holds the
     // views: the other processes' files stay unwritten, so they neither record nor cut them
     // (a path shared on one host would be cut to another process's length).
-    let writes_outputs = args.cluster.process == 0;
+    let writes_outputs = writes_outputs(args);
     args.state.state_dir.as_ref().map(|dir| CheckpointOptions {
         dir: dir.clone(),
         interval: Duration::from_secs_f64(args.state.checkpoint_interval.max(0.0)),
@@ -322,7 +367,7 @@ pub(crate) fn change_sinks(args: &InputArgs, catalog: &Catalog) -> anyhow::Resul
     let catalog = Arc::new(catalog.clone());
     let mut sinks: Vec<Box<dyn changes::ChangeWriter>> = Vec::new();
     let topics = [&args.changes.change_feed_topic, &args.changes.group_attributes_topic];
-    if args.cluster.process != 0 {
+    if !writes_outputs(args) {
         // Only process 0 of a cluster holds the views, so only it has changes to send.
         if args.changes.change_feed.is_some() || topics.iter().any(|t| t.is_some()) {
             tracing::info!("the change feeds are written by process 0 of the cluster; this process leaves them alone");
@@ -338,6 +383,7 @@ pub(crate) fn change_sinks(args: &InputArgs, catalog: &Catalog) -> anyhow::Resul
             File::create(path)
         }
         .with_context(|| format!("cannot create {}", path.display()))?;
+        sync_parent(path).with_context(|| format!("cannot sync the directory of {}", path.display()))?;
         sinks.push(Box::new(changes::FailStop::new(Box::new(changes::JsonLinesChanges {
             out: BufWriter::new(file),
             catalog: catalog.clone(),
@@ -404,5 +450,54 @@ mod tests {
         assert_eq!((other.dead_letter_file, other.change_feed_file), (None, None));
         assert!(change_sinks(&args("1"), &Catalog::default()).unwrap().lock().unwrap().is_empty());
         assert_eq!(std::fs::read(&feed).unwrap(), b"kept\n");
+        // A single process ignores `--process`: it writes its outputs whatever the index.
+        let mut single = args("1");
+        single.cluster.processes = 1;
+        let own = checkpoint_options(&single, &dead).unwrap();
+        assert_eq!((own.dead_letter_file, own.change_feed_file), (dead.clone(), Some(feed.clone())));
+        assert_eq!(change_sinks(&single, &Catalog::default()).unwrap().lock().unwrap().len(), 1);
+    }
+
+    /// Refuses its first letter (a full disk, a letter the producer refused).
+    struct RefusesOnce(usize);
+
+    impl DeadLetterWriter for RefusesOnce {
+        fn write(&mut self, _letter: &dataflows::model::block::DeadLetter) -> std::io::Result<()> {
+            self.0 += 1;
+            match self.0 {
+                1 => Err(std::io::Error::other("Broker: Message size too large")),
+                _ => Ok(()),
+            }
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_dead_letter_that_was_not_written_fails_every_later_flush() {
+        let mut letters = CountedDeadLetters {
+            inner: Box::new(RefusesOnce(0)),
+            metrics: Arc::new(metrics::Metrics::default()),
+            failed: None,
+        };
+        let letter = dataflows::model::block::DeadLetter {
+            seq: Default::default(),
+            source: "in.jsonl".into(),
+            partition: None,
+            line: 1,
+            offset: 0,
+            reason: "invalid JSON at column 1".into(),
+            raw: b"{".to_vec(),
+        };
+        assert!(letters.flush().is_ok());
+        assert!(letters.write(&letter).is_err());
+        assert!(letters.write(&letter).is_err(), "later letters are skipped");
+        assert_eq!(
+            letters.sync().unwrap_err().to_string(),
+            "a write of dead letters failed: Broker: Message size too large"
+        );
+        assert!(letters.flush().is_err());
     }
 }

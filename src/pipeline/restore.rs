@@ -2,6 +2,7 @@
 //! cut back to what a checkpoint covers.
 
 use std::cell::RefCell;
+use std::fs::File;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -294,12 +295,14 @@ pub(crate) fn cut_appended_files(
 /// system lost synced data): it is not padded, but cut back to its last whole line, with a
 /// warning, so that the replay's lines do not run on from a torn one.
 fn cut_back(path: &std::path::Path, length: u64) -> anyhow::Result<()> {
-    match std::fs::OpenOptions::new().read(true).write(true).open(path) {
+    match std::fs::OpenOptions::new().write(true).open(path) {
         // A device or pipe (`/dev/null`, a FIFO) keeps nothing to cut back.
         Ok(file) => match file.metadata() {
             Ok(meta) if !meta.is_file() => Ok(()),
             Ok(meta) if meta.len() < length => {
-                let whole = whole_lines(&file, meta.len()).with_context(|| format!("cannot read {}", path.display()))?;
+                let whole = File::open(path)
+                    .and_then(|read| whole_lines(&read, meta.len()))
+                    .with_context(|| format!("cannot read {}", path.display()))?;
                 tracing::warn!(
                     path = %path.display(),
                     bytes = meta.len(),
@@ -311,13 +314,18 @@ fn cut_back(path: &std::path::Path, length: u64) -> anyhow::Result<()> {
             }
             _ => file.set_len(length).with_context(|| format!("cannot truncate {}", path.display())),
         },
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            if length > 0 {
+                tracing::warn!(path = %path.display(), checkpointed = length, "missing: the lines the checkpoint covers are gone");
+            }
+            Ok(())
+        }
         Err(error) => Err(error).with_context(|| format!("cannot open {}", path.display())),
     }
 }
 
 /// The length of `file`'s first `length` bytes up to and with its last newline.
-fn whole_lines(file: &std::fs::File, length: u64) -> std::io::Result<u64> {
+fn whole_lines(file: &File, length: u64) -> std::io::Result<u64> {
     use std::os::unix::fs::FileExt;
     let mut chunk = vec![0u8; 64 << 10];
     let mut end = length;

@@ -32,6 +32,9 @@ impl KafkaDeadLetters {
         for (key, value) in &options.properties {
             config.set(key, value);
         }
+        // Every message's report is counted (`super::delivery`): with reports of errors
+        // only, no flush could ever tell that everything was delivered.
+        config.set("delivery.report.only.error", "false");
         let producer = config
             .create_with_context(CountingContext(Arc::new(DeliveryTally::default())))
             .map_err(client_error("cannot create the dead-letter producer"))?;

@@ -21,6 +21,9 @@ impl KafkaTopicSink {
         for (key, value) in &options.properties {
             config.set(key, value);
         }
+        // Every message's report is counted (`super::delivery`): with reports of errors
+        // only, no flush could ever tell that everything was delivered.
+        config.set("delivery.report.only.error", "false");
         let producer = config
             .create_with_context(CountingContext(Arc::new(DeliveryTally::default())))
             .map_err(client_error(format!("cannot create a producer for {topic}")))?;
@@ -78,5 +81,24 @@ mod tests {
         // The message is gone: later flushes fail too, so no checkpoint can cover it.
         let error = sink.flush().unwrap_err().to_string();
         assert!(error.contains("not delivered"), "{error}");
+    }
+
+    /// Every message delivered (librdkafka's mock cluster): the flush passes, even when the
+    /// user's properties ask for reports of errors only, which would leave the deliveries
+    /// uncounted and every flush failing.
+    #[test]
+    fn delivered_messages_pass_the_flush_whatever_the_report_properties() {
+        let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
+        let options = KafkaOptions {
+            brokers: cluster.bootstrap_servers(),
+            topic: "in".into(),
+            group: "g".into(),
+            properties: vec![("delivery.report.only.error".into(), "true".into())],
+        };
+        let sink = KafkaTopicSink::new(&options, "changes").unwrap();
+        for key in ["1", "2", "3"] {
+            sink.send(Some(key), b"{}").unwrap();
+        }
+        sink.flush().unwrap();
     }
 }

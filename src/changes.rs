@@ -184,38 +184,29 @@ impl ChangeWriter for GroupAttributes {
 /// checkpoint again.
 pub struct FailStop {
     inner: Box<dyn ChangeWriter>,
-    failed: Option<String>,
+    failed: crate::wiring::FirstFailure,
 }
 
 impl FailStop {
     pub fn new(inner: Box<dyn ChangeWriter>) -> Self {
-        FailStop { inner, failed: None }
-    }
-
-    fn failure(&self) -> std::io::Result<()> {
-        match &self.failed {
-            Some(error) => Err(std::io::Error::other(format!("a write of group changes failed: {error}"))),
-            None => Ok(()),
+        FailStop {
+            inner,
+            failed: crate::wiring::FirstFailure::of("a write of group changes"),
         }
     }
 }
 
 impl ChangeWriter for FailStop {
     fn write(&mut self, views: &IssueViews, changes: &[GroupChange]) -> std::io::Result<()> {
-        self.failure()?;
-        self.inner
-            .write(views, changes)
-            .inspect_err(|error| self.failed = Some(error.to_string()))
+        self.failed.guard(|| self.inner.write(views, changes))
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.failure()?;
-        self.inner.flush()
+        self.failed.guard(|| self.inner.flush())
     }
 
     fn sync(&mut self) -> std::io::Result<Option<u64>> {
-        self.failure()?;
-        self.inner.sync()
+        self.failed.guard(|| self.inner.sync())
     }
 }
 

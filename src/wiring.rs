@@ -112,36 +112,42 @@ impl DeadLetterWriter for FileDeadLetters {
     }
 }
 
-/// Counts dead letters by reason for /metrics on their way to the real destination. A
-/// failed write (a full disk, a letter the producer refused) lost that letter, or left part
-/// of it: every later write is skipped and every flush and sync fails, so no checkpoint
-/// covers the loss; the process stops at its next checkpoint or its end, and a restart writes
-/// everything after the previous checkpoint again (as [`changes::FailStop`] for the feeds).
+/// The first error of an output's writes: it lost what that write carried (or left part of
+/// it), so every later operation fails with it instead of running, and no checkpoint covers
+/// the loss; the process stops at its next checkpoint or its end, and a restart writes
+/// everything after the previous checkpoint again.
+pub(crate) struct FirstFailure {
+    what: &'static str,
+    error: Option<String>,
+}
+
+impl FirstFailure {
+    pub(crate) fn of(what: &'static str) -> Self {
+        FirstFailure { what, error: None }
+    }
+
+    /// Runs `operation` unless an earlier one failed, and keeps its error if it fails.
+    pub(crate) fn guard<T>(&mut self, operation: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
+        if let Some(error) = &self.error {
+            return Err(std::io::Error::other(format!("{} failed: {error}", self.what)));
+        }
+        operation().inspect_err(|error| self.error = Some(error.to_string()))
+    }
+}
+
+/// Counts dead letters by reason for /metrics on their way to the real destination; a
+/// failed write (a full disk, a letter the producer refused) fails every later one
+/// ([`FirstFailure`]), as [`changes::FailStop`] does for the feeds.
 struct CountedDeadLetters {
     inner: Box<dyn DeadLetterWriter>,
     metrics: Arc<metrics::Metrics>,
-    failed: Option<String>,
-}
-
-impl CountedDeadLetters {
-    fn failure(&self) -> std::io::Result<()> {
-        match &self.failed {
-            Some(error) => Err(std::io::Error::other(format!("a write of dead letters failed: {error}"))),
-            None => Ok(()),
-        }
-    }
-
-    fn noted(&mut self, written: std::io::Result<()>) -> std::io::Result<()> {
-        written.inspect_err(|error| self.failed = Some(error.to_string()))
-    }
+    failed: FirstFailure,
 }
 
 impl DeadLetterWriter for CountedDeadLetters {
     fn write(&mut self, letter: &dataflows::model::block::DeadLetter) -> std::io::Result<()> {
         self.metrics.record_dead_letter(&letter.reason);
-        self.failure()?;
-        let written = self.inner.write(letter);
-        self.noted(written)
+        self.failed.guard(|| self.inner.write(letter))
     }
 
     fn writes_json_lines(&self) -> bool {
@@ -150,21 +156,15 @@ impl DeadLetterWriter for CountedDeadLetters {
 
     fn write_json_line(&mut self, letter: &dataflows::model::block::DeadLetter, line: &[u8]) -> std::io::Result<()> {
         self.metrics.record_dead_letter(&letter.reason);
-        self.failure()?;
-        let written = self.inner.write_json_line(letter, line);
-        self.noted(written)
+        self.failed.guard(|| self.inner.write_json_line(letter, line))
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.failure()?;
-        let flushed = self.inner.flush();
-        self.noted(flushed)
+        self.failed.guard(|| self.inner.flush())
     }
 
     fn sync(&mut self) -> std::io::Result<Option<u64>> {
-        self.failure()?;
-        let synced = self.inner.sync();
-        synced.inspect_err(|error| self.failed = Some(error.to_string()))
+        self.failed.guard(|| self.inner.sync())
     }
 }
 
@@ -193,7 +193,7 @@ pub(crate) fn dead_letter_sink(args: &InputArgs, metrics: &Arc<metrics::Metrics>
     };
     let counted = CountedDeadLetters {
         inner,
-        failed: None,
+        failed: FirstFailure::of("a write of dead letters"),
         metrics: metrics.clone(),
     };
     Ok((Arc::new(Mutex::new(Some(Box::new(counted)))), file))
@@ -480,7 +480,7 @@ mod tests {
         let mut letters = CountedDeadLetters {
             inner: Box::new(RefusesOnce(0)),
             metrics: Arc::new(metrics::Metrics::default()),
-            failed: None,
+            failed: FirstFailure::of("a write of dead letters"),
         };
         let letter = dataflows::model::block::DeadLetter {
             seq: Default::default(),

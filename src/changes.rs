@@ -135,7 +135,7 @@ impl ChangeWriter for JsonLinesChanges {
     /// The length is the open file's, not whatever the path names now (a rotated file).
     fn sync(&mut self) -> std::io::Result<Option<u64>> {
         self.out.flush()?;
-        Ok(Some(crate::wiring::sync_file(self.out.get_ref())?))
+        Ok(Some(crate::outputs::sync_file(self.out.get_ref())?))
     }
 }
 
@@ -184,14 +184,14 @@ impl ChangeWriter for GroupAttributes {
 /// checkpoint again.
 pub struct FailStop {
     inner: Box<dyn ChangeWriter>,
-    failed: crate::wiring::FirstFailure,
+    failed: crate::outputs::FirstFailure,
 }
 
 impl FailStop {
     pub fn new(inner: Box<dyn ChangeWriter>) -> Self {
         FailStop {
             inner,
-            failed: crate::wiring::FirstFailure::of("a write of group changes"),
+            failed: crate::outputs::FirstFailure::of("a write of group changes"),
         }
     }
 }
@@ -302,7 +302,6 @@ mod tests {
     /// Fails its first write (a full disk), then would succeed.
     struct FailsOnce {
         writes: usize,
-        flushes: usize,
     }
 
     impl ChangeWriter for FailsOnce {
@@ -315,7 +314,6 @@ mod tests {
         }
 
         fn flush(&mut self) -> std::io::Result<()> {
-            self.flushes += 1;
             Ok(())
         }
     }
@@ -323,7 +321,7 @@ mod tests {
     #[test]
     fn a_failed_write_fails_every_later_flush_so_no_checkpoint_covers_it() {
         let views = IssueViews::default();
-        let mut sink = FailStop::new(Box::new(FailsOnce { writes: 0, flushes: 0 }));
+        let mut sink = FailStop::new(Box::new(FailsOnce { writes: 0 }));
         assert!(sink.flush().is_ok());
         assert!(sink.write(&views, &[]).is_err());
         // Later writes are skipped (the feed would have a gap), flushes and syncs fail.

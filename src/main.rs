@@ -30,6 +30,7 @@ mod list_snapshot;
 mod metrics;
 mod mutation_log;
 mod openapi;
+mod outputs;
 mod pipeline;
 mod priority;
 mod produce;

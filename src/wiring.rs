@@ -18,6 +18,7 @@ use crate::changes;
 use crate::cli::*;
 use crate::config::Catalog;
 use crate::metrics;
+use crate::outputs::{sync_file, sync_parent, FirstFailure};
 use crate::pipeline::{CheckpointOptions, ClusterOptions, KafkaInput, PipelineOptions};
 
 /// A file created on the first write, so clean runs leave no empty dead-letter file. With
@@ -65,28 +66,6 @@ impl LazyFile {
     }
 }
 
-/// Syncs the directory of a file just opened for output, so that a file a checkpoint
-/// measures does not vanish with a power loss (its data is synced at each checkpoint).
-pub(crate) fn sync_parent(path: &Path) -> std::io::Result<()> {
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    match File::open(parent) {
-        Ok(dir) if dir.metadata()?.is_dir() => dir.sync_all(),
-        // Not a directory one can open (a device's parent, permissions): nothing to sync.
-        _ => Ok(()),
-    }
-}
-
-/// Syncs an output file's data and returns its length; a device or pipe (`/dev/null`,
-/// `/dev/stdout`) has nothing to sync (fsync may refuse it) and no length to cut back to.
-pub(crate) fn sync_file(file: &File) -> std::io::Result<u64> {
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Ok(0);
-    }
-    file.sync_data()?;
-    Ok(meta.len())
-}
-
 /// Dead letters to a file, which a checkpoint syncs and measures.
 struct FileDeadLetters(JsonLinesDeadLetters<LazyFile>);
 
@@ -109,29 +88,6 @@ impl DeadLetterWriter for FileDeadLetters {
 
     fn sync(&mut self) -> std::io::Result<Option<u64>> {
         self.0 .0.sync().map(Some)
-    }
-}
-
-/// The first error of an output's writes: it lost what that write carried (or left part of
-/// it), so every later operation fails with it instead of running, and no checkpoint covers
-/// the loss; the process stops at its next checkpoint or its end, and a restart writes
-/// everything after the previous checkpoint again.
-pub(crate) struct FirstFailure {
-    what: &'static str,
-    error: Option<String>,
-}
-
-impl FirstFailure {
-    pub(crate) fn of(what: &'static str) -> Self {
-        FirstFailure { what, error: None }
-    }
-
-    /// Runs `operation` unless an earlier one failed, and keeps its error if it fails.
-    pub(crate) fn guard<T>(&mut self, operation: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
-        if let Some(error) = &self.error {
-            return Err(std::io::Error::other(format!("{} failed: {error}", self.what)));
-        }
-        operation().inspect_err(|error| self.error = Some(error.to_string()))
     }
 }
 

@@ -160,7 +160,7 @@ fn backfilled_error_groups_are_the_grouping_hashes() {
     assert_eq!(run.counter("dropped_quota"), 0, "more than 5 new error groups in a minute are fine");
     let reasons: Vec<&str> = run.dead_letters.iter().filter_map(|d| d["reason"].as_str()).collect();
     assert_eq!(reasons.len(), 2);
-    assert!(reasons[0].starts_with("invalid JSON in event at EOF"), "{reasons:?}");
+    assert!(reasons[0].starts_with("invalid JSON in event at line 1 column "), "{reasons:?}");
     assert_eq!(reasons[1], "missing field project_id");
 
     // Issues are numbered in creation order: the n-th distinct primary hash in log order.

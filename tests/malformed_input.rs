@@ -18,7 +18,7 @@ fn each_kind_of_bad_line_is_dead_lettered_and_the_rest_processed() {
     let cases: Vec<(String, &str)> = vec![
         (
             "{\"id\": \"x\",".into(),
-            "invalid JSON at EOF while parsing a value at line 1 column 11",
+            "invalid JSON at line 1 column 11: EOF while parsing a value",
         ),
         ("[1,2,3]".into(), "expected a JSON object, found an array"),
         ("\"just a string\"".into(), "expected a JSON object, found a string"),

@@ -18,6 +18,7 @@ mod digits;
 mod fast;
 mod hash_cache;
 mod json;
+pub(crate) use json::positioned as positioned_json_error;
 mod keys;
 mod md5;
 mod scan;

@@ -198,7 +198,7 @@ fn parse_event(bytes: &[u8], what: &str) -> Result<Value, String> {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(value @ Value::Object(_)) => Ok(value),
         Ok(_) => Err(format!("{what} must be a JSON object")),
-        Err(e) => Err(format!("invalid JSON in {what} at {e}")),
+        Err(e) => Err(format!("invalid JSON in {what} at {}", crate::decode::positioned_json_error(&e))),
     }
 }
 
@@ -285,7 +285,8 @@ impl EventDecoder {
     /// `payload` a string) — a msgpack map never starts with `{`, so the two cannot be confused.
     fn unwrap(&self, message: &[u8]) -> Result<(Value, ProjectId, u128, Vec<u8>), String> {
         let wrapper: Wrapper = if message.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
-            serde_json::from_slice(message).map_err(|e| format!("invalid ingest-events JSON at {e}"))?
+            serde_json::from_slice(message)
+                .map_err(|e| format!("invalid ingest-events JSON at {}", crate::decode::positioned_json_error(&e)))?
         } else {
             rmp_serde::from_slice(message).map_err(|e| format!("invalid ingest-events msgpack: {e}"))?
         };

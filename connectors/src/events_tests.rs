@@ -108,7 +108,7 @@ fn bad_events_have_precise_reasons() {
     let cases = [
         (
             "{\"event_id\":".to_owned(),
-            "invalid JSON in event at EOF while parsing a value at line 1 column 12",
+            "invalid JSON in event at line 1 column 12: EOF while parsing a value",
         ),
         ("[1]".to_owned(), "event must be a JSON object"),
         (without("project_id"), "missing field project_id"),
@@ -182,7 +182,7 @@ fn ingest_events_messages_msgpack_and_json() {
             message("attachment", EVENT_ID, payload.as_bytes()),
             "unsupported ingest-events message type \"attachment\"",
         ),
-        (message("event", EVENT_ID, b"{"), "invalid JSON in payload at EOF"),
+        (message("event", EVENT_ID, b"{"), "invalid JSON in payload at line 1 column 1: EOF"),
         (
             message("event", "ffffffffffffffffffffffffffffffff", payload.as_bytes()),
             "payload event_id \"2107c4e968514c8690d3a3a24570c40d\" differs",

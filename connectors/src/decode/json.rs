@@ -18,7 +18,7 @@ pub(super) fn decode_json<'a, T: Deserialize<'a>>(line: &'a [u8]) -> Result<T, S
         // Derived structs would also accept arrays; a message must be an object.
         return Err(match serde_json::from_slice::<serde_json::Value>(line) {
             Ok(value) => format!("expected a JSON object, found {}", json_kind(&value)),
-            Err(e) => format!("invalid JSON at {e}"),
+            Err(e) => format!("invalid JSON at {}", positioned(&e)),
         });
     }
     if brackets(line) <= MAX_BRACKETS {
@@ -29,8 +29,21 @@ pub(super) fn decode_json<'a, T: Deserialize<'a>>(line: &'a [u8]) -> Result<T, S
     match serde_json::from_slice::<T>(line) {
         Ok(value) => Ok(value),
         Err(e) if e.is_data() => Err(e.to_string()),
-        Err(e) => Err(format!("invalid JSON at {e}")),
+        Err(e) => Err(format!("invalid JSON at {}", positioned(&e))),
     }
+}
+
+/// A syntax error with its position first (`line 1 column 17: expected value`), as dead
+/// letters give it (docs/semantics.md): serde_json puts the position last, which after
+/// "invalid JSON at" read as "invalid JSON at expected value at line 1 column 17".
+pub(crate) fn positioned(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    if e.line() == 0 {
+        return text;
+    }
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let message = text.strip_suffix(&suffix).unwrap_or(&text);
+    format!("line {} column {}: {message}", e.line(), e.column())
 }
 
 /// How many `[` and `{` bytes `line` has (anywhere, strings included).

@@ -161,7 +161,9 @@ fn brackets_are_counted_exactly() {
 #[test]
 fn reasons_are_precise() {
     let cases = [
-        (r#"{"id":"x""#, "invalid JSON at EOF while parsing an object at line 1 column 9"),
+        (r#"{"id":"x""#, "invalid JSON at line 1 column 9: EOF while parsing an object"),
+        ("\u{1}", "invalid JSON at line 1 column 1: expected value"),
+        (r#"{"id": 1e999}"#, "invalid JSON at line 1 column 12: number out of range"),
         (&OK.replace(r#""issue_title":"t","#, ""), "missing field issue_title"),
         (&OK.replace("4001", "9999"), "unknown group type 9999"),
         (

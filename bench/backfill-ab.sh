@@ -6,8 +6,14 @@
 set -euo pipefail
 file=$1; runs=$2; shift 2
 workers=${WORKERS:-2}
-for _ in $(seq "$runs"); do
-  for bin in "$@"; do
+# Rounds alternate the order (A B, then B A, ...): on this VM whichever binary runs in a fixed
+# position can look several percent cheaper (BENCHMARKS.md, session 24).
+bins=("$@")
+reversed=()
+for ((i = ${#bins[@]} - 1; i >= 0; i--)); do reversed+=("${bins[i]}"); done
+for round in $(seq "$runs"); do
+  if (( round % 2 == 0 )); then order=("${reversed[@]}"); else order=("${bins[@]}"); fi
+  for bin in "${order[@]}"; do
     pout=$( { /usr/bin/time -f "cpu=%U+%S" $bin parse-only --input "$file" --workers "$workers"; } 2>&1 )
     parse=$(echo "$pout" | sed -nE 's/.*\(([0-9]+) lines\/s\).*/\1/p')
     pcpu=$(echo "$pout" | sed -nE 's/cpu=(.*)/\1/p')

@@ -347,7 +347,11 @@ impl LineSource {
                 self.exhausted = true;
                 break;
             }
-            let Some((source, _)) = &self.current else { unreachable!() };
+            let Some((source, _)) = &self.current else {
+                // The streamed file ended without a line (an empty or compressed-empty file)
+                // and the next one is mapped: the block is cut from it instead.
+                break;
+            };
             block.source = source.clone();
             let stop = self.stop_offset(self.next_file - 1);
             if stop.is_some_and(|stop| self.byte_offset >= stop) {
@@ -419,6 +423,9 @@ impl LineSource {
         }
         self.carry.extend_from_slice(&bytes[scanned..]);
         bytes.truncate(scanned);
+        if block.lines.is_empty() && self.mapped.is_some() {
+            return Ok(Some(self.next_mapped_block(max_lines)));
+        }
         if block.lines.is_empty() && self.exhausted {
             return Ok(None);
         }

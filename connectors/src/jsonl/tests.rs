@@ -242,3 +242,30 @@ fn blocks_end_at_a_stop_and_an_empty_block_there_takes_no_index() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// An input that ends without a line (an empty plain file, an empty gzip) before a plain,
+/// mapped one: the next one's lines follow, in order (this was an `unreachable!` panic).
+#[test]
+fn an_input_without_lines_before_a_mapped_one_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("0-empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let empty_gz = dir.path().join("1-empty.jsonl.gz");
+    flate2::write::GzEncoder::new(File::create(&empty_gz).unwrap(), flate2::Compression::default())
+        .finish()
+        .unwrap();
+    let plain = dir.path().join("2-data.jsonl");
+    std::fs::write(&plain, "{\"x\":1}\n{\"x\":2}\n").unwrap();
+    for files in [
+        vec![empty.clone(), plain.clone()],
+        vec![empty_gz.clone(), plain.clone()],
+        vec![empty, empty_gz, plain],
+    ] {
+        let seen = read_all(files.clone(), 16, None);
+        assert_eq!(
+            seen,
+            vec![(0, "{\"x\":1}".to_string(), 1, 0), (0, "{\"x\":2}".to_string(), 2, 8)],
+            "{files:?}"
+        );
+    }
+}

@@ -181,6 +181,13 @@ fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
         });
     }
     let catalog = load_catalog(args.input.config.as_deref())?;
+    outputs::refuse_outputs_among_inputs(
+        &args.input.inputs,
+        &[
+            ("--dump-issues", args.dump_issues.as_deref()),
+            ("--summary-json", args.summary_json.as_deref()),
+        ],
+    )?;
     let wiring = wire(&args.input, &catalog, false, args.to)?;
     let (sink, dead_letter_file, stop) = (wiring.sink.clone(), wiring.dead_letter_file.clone(), wiring.stop.clone());
     let event_store = wiring.event_store.clone();

@@ -48,3 +48,31 @@ pub(crate) fn sync_file(file: &File) -> std::io::Result<u64> {
     file.sync_data()?;
     Ok(meta.len())
 }
+
+/// Refuses an output file that is one of the input files: writing it would truncate a file
+/// being read (a mapped input then faults, SIGBUS) or feed a run's dead letters into the
+/// next run that reads the same directory. `outputs`: each output's flag and path, if any.
+pub(crate) fn refuse_outputs_among_inputs(inputs: &[std::path::PathBuf], outputs: &[(&str, Option<&Path>)]) -> anyhow::Result<()> {
+    // Only outputs that exist can be inputs; `-` is a standard stream.
+    let existing: Vec<(&str, &Path, std::path::PathBuf)> = outputs
+        .iter()
+        .filter_map(|&(flag, path)| {
+            let path = path.filter(|p| p.as_os_str() != "-")?;
+            Some((flag, path, std::fs::canonicalize(path).ok()?))
+        })
+        .collect();
+    if existing.is_empty() || inputs.is_empty() {
+        return Ok(());
+    }
+    for file in connectors::jsonl::expand_inputs(inputs)? {
+        let Ok(input) = std::fs::canonicalize(&file) else { continue };
+        if let Some((flag, path, _)) = existing.iter().find(|(_, _, output)| *output == input) {
+            anyhow::bail!(
+                "{flag} {} is also an input ({}): choose an output outside the inputs",
+                path.display(),
+                file.display()
+            );
+        }
+    }
+    Ok(())
+}

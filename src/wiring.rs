@@ -258,6 +258,13 @@ pub(crate) fn wire(args: &InputArgs, catalog: &Catalog, follow: bool, end: EndAt
     }
     let metrics = Arc::new(metrics::Metrics::default());
     let (sink, dead_letter_file) = dead_letter_sink(args, &metrics)?;
+    crate::outputs::refuse_outputs_among_inputs(
+        &args.inputs,
+        &[
+            ("--dead-letter", dead_letter_file.as_deref()),
+            ("--change-feed", args.changes.change_feed.as_deref()),
+        ],
+    )?;
     let stop = stop_on_signals()?;
     let event_store = args.events.open_store(args.state.state_dir.as_deref())?;
     let kafka = match &args.kafka.kafka {

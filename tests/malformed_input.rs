@@ -194,3 +194,47 @@ fn compressed_inputs_directories_and_stdin() {
     let dumped: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(dumped["count"], "2");
 }
+
+/// An output that is also an input is refused before anything is read or written: the
+/// dead-letter file given as the input was truncated under its mapping (SIGBUS, the input
+/// lost), and a default `dead-letters.jsonl` in an input directory was read back as input.
+#[test]
+fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
+    let dir = temp_dir();
+    let lines = vec![occurrence(1, 1, "a", 4001, T0, json!({})).to_string(), "{broken".to_string()];
+    let input = write_lines(dir.path(), "in.jsonl", &lines);
+    let before = std::fs::read(&input).unwrap();
+    let input_arg = input.to_str().unwrap();
+    for (flag, via) in [
+        ("--dead-letter", input_arg.to_string()),
+        ("--dump-issues", input_arg.to_string()),
+        ("--summary-json", input_arg.to_string()),
+        (
+            "--change-feed",
+            format!(
+                "{}/../{}/in.jsonl",
+                dir.path().display(),
+                dir.path().file_name().unwrap().to_str().unwrap()
+            ),
+        ),
+    ] {
+        let output = Command::new(BIN)
+            .args(["backfill", "--input", input_arg, flag, &via])
+            .output_within("occurrent backfill");
+        assert!(!output.status.success(), "{flag}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(&format!("{flag} {via} is also an input")), "{flag}: {stderr}");
+        assert_eq!(std::fs::read(&input).unwrap(), before, "{flag}: the input is untouched");
+    }
+
+    // A directory input holding the default dead-letter file of an earlier run.
+    std::fs::write(dir.path().join("dead-letters.jsonl"), "{}\n").unwrap();
+    let output = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["backfill", "--input", "."])
+        .output_within("occurrent backfill");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--dead-letter dead-letters.jsonl is also an input"), "{stderr}");
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+}

@@ -32,6 +32,10 @@ use crate::pipeline::{CheckpointOptions, CutReport, CutStatus, Dispatch, KafkaIn
 /// How long one poll waits for a message before polling again (reads of the backlog never
 /// cut a chunk on a timeout; see `PartitionProgress::live`).
 const LIVE_WAIT: Duration = Duration::from_millis(20);
+/// How often a followed input's dead letters are flushed to their file: without a
+/// checkpoint (which flushes them) they would wait in the writer's buffer until it filled or
+/// the process ended.
+const DEAD_LETTER_FLUSH: Duration = Duration::from_secs(1);
 /// How long an idle feeder waits for an API mutation before checking its other duties.
 const MUTATION_WAIT: Duration = Duration::from_millis(20);
 
@@ -197,6 +201,15 @@ impl Feeder {
         Ok(true)
     }
 
+    /// Writes the dead letters buffered so far to their output (a later checkpoint still
+    /// syncs them and records their length).
+    fn flush_dead_letters(&self) -> anyhow::Result<()> {
+        if let Some(writer) = self.dead_letters.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            writer.flush().context("cannot flush the dead letters")?;
+        }
+        Ok(())
+    }
+
     fn feed_files(&self, dispatch: &Dispatch, positions: &mut Positions, checkpointer: &mut Option<Checkpointer>) -> anyhow::Result<()> {
         let workers = dispatch.local_workers() as u64;
         let progress = self.show_progress && std::io::stderr().is_terminal();
@@ -222,7 +235,12 @@ impl Feeder {
         let mut source = LineSource::new(self.files.clone(), options);
         let files = positions.files.clone().unwrap_or_default();
         source.resume_at(files.position, positions.next_epoch);
+        let mut dead_letters_flushed = Instant::now();
         loop {
+            if self.follow && dead_letters_flushed.elapsed() >= DEAD_LETTER_FLUSH {
+                self.flush_dead_letters()?;
+                dead_letters_flushed = Instant::now();
+            }
             let epoch = source.next_block_index();
             if self.feed_mutations(dispatch, positions, &BTreeSet::new(), epoch, false, None)? {
                 source.skip_block_index();

@@ -154,7 +154,14 @@ fn issues_count_per_query() {
 fn follow_picks_up_appended_lines() {
     let dir = temp_dir();
     let input = write_lines(dir.path(), "in.jsonl", &to_lines(&[occurrence(1, 1, "a", 4001, T0, json!({}))]));
-    let server = start(&["--input", input.to_str().unwrap(), "--follow"]);
+    let dead_letters = dir.path().join("dead-letters.jsonl");
+    let server = start(&[
+        "--input",
+        input.to_str().unwrap(),
+        "--follow",
+        "--dead-letter",
+        dead_letters.to_str().unwrap(),
+    ]);
     let count = || {
         json_of(get(&server, "/api/0/organizations/sentry/issues/1/").unwrap())["count"]
             .as_str()
@@ -166,6 +173,11 @@ fn follow_picks_up_appended_lines() {
     writeln!(file, "{}", occurrence(2, 1, "a", 4001, T0 + 5.0, json!({}))).unwrap();
     file.flush().unwrap();
     wait_until(|| count() == "2");
+    // A bad appended line reaches the dead-letter file while the run goes on (without a
+    // checkpoint it waited in a buffer until the process ended).
+    writeln!(file, "{{\"truncated\":").unwrap();
+    file.flush().unwrap();
+    wait_until(|| std::fs::read_to_string(&dead_letters).is_ok_and(|text| text.contains("\"line\":3")));
 }
 
 /// Issue search over a small hand-written stream: every supported key, negation, lists, the

@@ -201,15 +201,6 @@ impl Feeder {
         Ok(true)
     }
 
-    /// Writes the dead letters buffered so far to their output (a later checkpoint still
-    /// syncs them and records their length).
-    fn flush_dead_letters(&self) -> anyhow::Result<()> {
-        if let Some(writer) = self.dead_letters.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-            writer.flush().context("cannot flush the dead letters")?;
-        }
-        Ok(())
-    }
-
     fn feed_files(&self, dispatch: &Dispatch, positions: &mut Positions, checkpointer: &mut Option<Checkpointer>) -> anyhow::Result<()> {
         let workers = dispatch.local_workers() as u64;
         let progress = self.show_progress && std::io::stderr().is_terminal();
@@ -238,7 +229,8 @@ impl Feeder {
         let mut dead_letters_flushed = Instant::now();
         loop {
             if self.follow && dead_letters_flushed.elapsed() >= DEAD_LETTER_FLUSH {
-                self.flush_dead_letters()?;
+                // A later checkpoint still syncs them and records their length.
+                crate::wiring::flush_sink(&self.dead_letters)?;
                 dead_letters_flushed = Instant::now();
             }
             let epoch = source.next_block_index();

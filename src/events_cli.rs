@@ -107,9 +107,11 @@ impl EventArgs {
 
 /// Removes events older than the retention, measured back from the newest stored event's
 /// time (event time, like every other window here: a backfill of old data keeps what a live
-/// run would have kept). Returns how many were removed.
+/// run would have kept). Events stamped past the present do not count as the newest: one
+/// stamped years ahead must not remove every other. Returns how many were removed.
 pub fn apply_retention(store: &dyn EventStore, args: &EventArgs) -> anyhow::Result<u64> {
-    let Some(newest) = store.newest_time()? else {
+    let present = dataflows::views::retention::present_limit();
+    let Some(newest) = store.newest_time_until(present)? else {
         return Ok(0);
     };
     let removed = store.remove_older_than(newest.saturating_sub(args.retention()))?;

@@ -254,6 +254,22 @@ fn retention_keeps_the_last_days_of_event_time() {
 }
 
 #[test]
+fn an_event_stamped_in_the_future_does_not_remove_the_others() {
+    let dir = temp_dir();
+    let old = event(1, 0.0, json!({"logentry": {"formatted": "old"}}));
+    let new = event(2, 3.0 * 86_400.0, json!({"logentry": {"formatted": "new"}}));
+    let mut future = event(3, 0.0, json!({"logentry": {"formatted": "far ahead"}}));
+    future["timestamp"] = json!(7_258_118_400.0); // 2200-01-01
+    backfill_events(dir.path(), &to_lines(&[old, new, future]), &["--event-retention-days", "2"]);
+    let store = connectors::event_store::RedbEventStore::open(&dir.path().join("store")).expect("open store");
+    assert_eq!(
+        store.len().expect("len"),
+        2,
+        "only the event 3 days before the newest present one goes"
+    );
+}
+
+#[test]
 fn ingest_events_from_a_topic_group_like_the_file() {
     let dir = temp_dir();
     let events = events();

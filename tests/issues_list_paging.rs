@@ -344,6 +344,17 @@ fn retention_drops_old_hours_but_lifetime_values_stay_exact() {
     // Without the option (90 days) every hour stays.
     let full = backfill_files(std::slice::from_ref(&input), 2, &[]);
     assert_eq!(full.by_title("title old")["stats"]["hourly"].as_array().map(Vec::len), Some(4));
+    // One occurrence stamped in 2200 does not move the cut: retention counts back from the
+    // newest hour ingested but never from later than the wall clock.
+    let mut with_future = evs.to_vec();
+    with_future.push(ev("ahead", 7_258_118_400, None, None));
+    let with_future = messages_of(&with_future);
+    let future_input = write_lines(dir.path(), "future.jsonl", &to_lines(&with_future));
+    let ahead = backfill_files(std::slice::from_ref(&future_input), 2, &[]);
+    assert_eq!(
+        ahead.by_title("title old")["stats"]["hourly"],
+        full.by_title("title old")["stats"]["hourly"]
+    );
 
     let server = start(&["--input", input.to_str().unwrap(), "--retention-days", "2"]);
     let group = &list(&server, "groupStatsPeriod=14d").body[0];
@@ -352,4 +363,10 @@ fn retention_drops_old_hours_but_lifetime_values_stay_exact() {
     // A window after the cut is unaffected: the last day.
     let day = &list(&server, "statsPeriod=1d").body[0];
     assert_eq!(actual(day), expected(&evs, "old", NOW - D, NOW, None));
+    // Nor does it move the API's now (`--api-now data`): the last day is still the data's.
+    let server = common::server::Server::start("127.0.0.1", &["--input", future_input.to_str().unwrap(), "--api-now", "data"]);
+    let day = list(&server, "statsPeriod=1d");
+    assert_eq!(day.body.as_array().map(Vec::len), Some(1), "{}", day.body);
+    let data_now = n - H + 1800;
+    assert_eq!(actual(&day.body[0]), expected(&evs, "old", data_now - D, data_now, None));
 }

@@ -61,8 +61,9 @@ pub trait EventStore: Send + Sync {
     ) -> Result<(Option<u128>, Option<u128>), EventStoreError>;
     /// Removes every event with a time before `cutoff`; returns how many.
     fn remove_older_than(&self, cutoff: Micros) -> Result<u64, EventStoreError>;
-    /// The greatest event time stored (retention is measured back from it).
-    fn newest_time(&self) -> Result<Option<Micros>, EventStoreError>;
+    /// The greatest event time stored that is at most `limit` (retention is measured back
+    /// from it; times past the present are left out).
+    fn newest_time_until(&self, limit: Micros) -> Result<Option<Micros>, EventStoreError>;
 }
 
 /// `(project, event_id)` → time, hashes and JSON (see [`encode`]).
@@ -282,10 +283,15 @@ impl EventStore for RedbEventStore {
         Ok(removed)
     }
 
-    fn newest_time(&self) -> Result<Option<Micros>, EventStoreError> {
+    fn newest_time_until(&self, limit: Micros) -> Result<Option<Micros>, EventStoreError> {
         let tx = self.db.begin_read().map_err(storage)?;
         let by_time = tx.open_table(BY_TIME).map_err(storage)?;
-        let last = by_time.last().map_err(storage)?;
+        let last = by_time
+            .range(..=(limit, u64::MAX, u128::MAX))
+            .map_err(storage)?
+            .next_back()
+            .transpose()
+            .map_err(storage)?;
         Ok(last.map(|(key, _)| key.value().0))
     }
 }
@@ -338,7 +344,9 @@ mod tests {
         // A re-sent event with a new time moves in the indexes.
         store.put(&[event(1, 1, 400, &[7])]).expect("put");
         assert_eq!(store.latest(1, &[7, 8]).expect("latest").map(|e| e.event_id), Some(1));
-        assert_eq!(store.newest_time().expect("newest"), Some(900));
+        assert_eq!(store.newest_time_until(Micros::MAX).expect("newest"), Some(900));
+        assert_eq!(store.newest_time_until(899).expect("newest"), Some(400));
+        assert_eq!(store.newest_time_until(99).expect("newest"), None);
         // Times now: 1 → 400, 2 → 300, 3 → 200 (hashes 7 and 8 are one group).
         assert_eq!(store.neighbours(1, &[7, 8], 300, 2).expect("neighbours"), (Some(3), Some(1)));
         assert_eq!(store.neighbours(1, &[7, 8], 200, 3).expect("neighbours"), (None, Some(2)));

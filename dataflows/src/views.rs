@@ -118,7 +118,8 @@ pub struct IssueViews {
     activity_floor: u32,
     #[serde(skip)]
     details_floor: u32,
-    /// The greatest `last_seen` of any row: the API's clock when it follows the data
+    /// The greatest `last_seen` of any row, times past the present left out
+    /// (`retention::present_limit`): the API's clock when it follows the data
     /// (rebuilt by `restore_row` after a restore).
     #[serde(skip)]
     pub latest_event: Micros,
@@ -317,7 +318,9 @@ impl IssueViews {
 
     /// After a restore: the group's row, shared with the ingest state.
     pub fn restore_row(&mut self, key: GroupKey, row: Arc<GroupRow>) {
-        self.latest_event = self.latest_event.max(row.last_seen);
+        if row.last_seen <= retention::present_limit() {
+            self.latest_event = self.latest_event.max(row.last_seen);
+        }
         let index = self.index_of(key);
         self.set_row(index, Some(row));
     }

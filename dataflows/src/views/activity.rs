@@ -87,12 +87,14 @@ impl IssueViews {
     }
 
     fn apply_activity_epoch(&mut self, updates: Vec<(Activity, u64, isize)>) {
+        let present = retention::present_hour();
         let newest = updates
             .iter()
             .filter_map(|(u, _, diff)| match u {
                 Activity::Hour(_, hour) | Activity::Occurrences(_, _, _, hour) if *diff > 0 => Some(*hour),
                 _ => None,
             })
+            .filter(|&hour| hour <= present)
             .max();
         let cut = self.retain_activity(newest, retention::retention_hours());
         // After the retention (whose scan resets it from what is held), the floor goes down

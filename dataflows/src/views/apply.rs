@@ -46,6 +46,7 @@ impl IssueViews {
         // `first_seen`) are left alone instead of being removed and inserted again. (A sink
         // keeps a group's updates in one batch: `graph::sink::Slicing::ByGroup`.)
         let mut retracted = std::mem::take(&mut self.retracted_rows);
+        let present = retention::present_limit();
         let mut indexes: Vec<u32> = Vec::with_capacity(BATCH.min(updates.len()));
         let mut rest = updates.into_iter();
         while !rest.as_slice().is_empty() {
@@ -63,7 +64,7 @@ impl IssueViews {
             }
             for &index in &indexes {
                 let Some(((key, row), _, diff)) = rest.next() else { break };
-                self.apply_group_row(&mut retracted, index, key, row, diff);
+                self.apply_group_row(&mut retracted, index, (key, row, diff), present);
             }
         }
         for (index, old) in retracted.drain() {
@@ -94,14 +95,13 @@ impl IssueViews {
         &mut self,
         retracted: &mut rustc_hash::FxHashMap<u32, Arc<GroupRow>>,
         index: u32,
-        key: GroupKey,
-        row: Arc<GroupRow>,
-        diff: isize,
+        (key, row, diff): (GroupKey, Arc<GroupRow>, isize),
+        present: crate::model::Micros,
     ) {
         if let Some(log) = &mut self.change_log {
             log.entry(key).or_insert_with(|| self.groups[index as usize].row.clone());
         }
-        if diff > 0 {
+        if diff > 0 && row.last_seen <= present {
             self.latest_event = self.latest_event.max(row.last_seen);
         }
         let view = &mut self.groups[index as usize];
@@ -131,7 +131,13 @@ impl IssueViews {
     /// [`IssueViews::apply_details`] keeping `hours` of details (the process-wide setting
     /// in production; tests pass their own).
     pub(crate) fn apply_details_within(&mut self, updates: Vec<(details::Detail, u64, isize)>, hours: u32) {
-        let newest = updates.iter().filter(|u| u.2 > 0).map(|u| u.0 .1).max();
+        let present = retention::present_hour();
+        let newest = updates
+            .iter()
+            .filter(|u| u.2 > 0)
+            .map(|u| u.0 .1)
+            .filter(|&hour| hour <= present)
+            .max();
         let cut = self.retain_details(newest, hours);
         let mut last: Option<(GroupKey, u32)> = None;
         let mut resolved: Vec<(u32, details::Entry, isize)> = Vec::with_capacity(BATCH.min(updates.len()));

@@ -6,7 +6,8 @@
 //! Retention is measured in event time back from the newest hour each stream has carried
 //! (activity for counts, details for occurrence details), and the cut is rounded down to a whole
 //! day: the state after an epoch is exactly "every hour from the cut on", a function of the
-//! data only, however the sinks batch epochs (deterministic and checkpoint-safe). Pruning
+//! data only, however the sinks batch epochs (deterministic and checkpoint-safe). Hours past
+//! the present ([`present_limit`]) are kept but never count as the newest. Pruning
 //! scans the groups when the cut passes the *floor*: a lower bound on every hour held
 //! (`IssueViews::activity_floor`, `details_floor`), lowered as hours are added and set to
 //! the oldest hour left by each scan. A stream that starts less than the retention back
@@ -17,6 +18,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::small::SmallSlice;
 use super::IssueViews;
+use crate::model::time::MICROS_PER_SECOND;
+use crate::model::Micros;
 
 const DAY_HOURS: u32 = 24;
 
@@ -47,6 +50,25 @@ pub fn details_hours() -> u32 {
 /// The first hour kept when the newest hour seen is `newest`: whole days only.
 pub fn cut(newest: u32, retention: u32) -> u32 {
     newest.saturating_sub(retention) / DAY_HOURS * DAY_HOURS
+}
+
+/// How far past the wall clock an event time still counts as the present: Relay's
+/// allowance for clocks running ahead (`max_secs_in_future`, 60 s).
+const FUTURE_ALLOWANCE_MICROS: Micros = 60 * MICROS_PER_SECOND;
+
+/// The latest event time that is the present. Later times are kept as they are, but never
+/// advance the retention's newest hour or the API's "now": one occurrence stamped years
+/// ahead must not drop every other group's hours or hide them from every window.
+pub fn present_limit() -> Micros {
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| Micros::try_from(elapsed.as_micros()).unwrap_or(Micros::MAX));
+    wall.saturating_add(FUTURE_ALLOWANCE_MICROS)
+}
+
+/// The hour of [`present_limit`]: hours after it do not advance the retention.
+pub fn present_hour() -> u32 {
+    u32::try_from(present_limit().div_euclid(3600 * MICROS_PER_SECOND)).unwrap_or(u32::MAX)
 }
 
 impl IssueViews {
@@ -137,6 +159,19 @@ mod tests {
         assert_eq!(cut(100, 48), 48);
         assert_eq!(cut(71, 48), 0);
         assert_eq!(cut(10, 48), 0);
+    }
+
+    #[test]
+    fn an_hour_stamped_in_the_future_does_not_cut_the_present() {
+        let now = present_hour() - 1;
+        let far_ahead = now + 50 * 365 * DAY_HOURS;
+        let mut views = IssueViews::default();
+        epoch(&mut views, 0, &[(now - 3, None), (now - 2, None)]);
+        epoch(&mut views, 1, &[(far_ahead, None)]);
+        let hours: Vec<u32> = views.get(KEY).unwrap().hourly.iter().map(|&(hour, _)| hour).collect();
+        assert_eq!(hours, vec![now - 3, now - 2, far_ahead]);
+        views.apply_details(vec![((KEY, now - 3, 5, 9, 1), 0, 1), ((KEY, far_ahead, 6, 9, 2), 1, 1)]);
+        assert_eq!(views.details_of(KEY, views.get(KEY).unwrap()).iter().count(), 2);
     }
 
     #[test]

@@ -248,7 +248,7 @@ impl Feeder {
                 source.stop_at(sequencer.borrow().file_stop(positions));
             }
             let Some(mut block) = source.next_block()? else { break };
-            if block.lines.is_empty() {
+            if block.lines.is_empty() && block.unreadable.is_none() {
                 // Following an idle file.
                 if self.stop.load(Ordering::Relaxed) {
                     return Ok(());

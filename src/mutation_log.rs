@@ -391,6 +391,7 @@ impl Batch {
             bytes: BlockBytes::Owned(bytes),
             lines,
             kind: BlockKind::Mutations,
+            unreadable: None,
         })
     }
 

@@ -195,6 +195,57 @@ fn compressed_inputs_directories_and_stdin() {
     assert_eq!(dumped["count"], "2");
 }
 
+/// A truncated gzip file and a `.zst` file that is not zstd: each one's unreadable rest is one
+/// dead letter with its position and the decompressor's reason; the lines before the damage
+/// and the files after it are processed (the run used to stop at the first read error).
+#[test]
+fn the_unreadable_rest_of_a_compressed_input_is_dead_lettered_and_the_next_input_read() {
+    use std::io::Write;
+    let dir = temp_dir();
+    let inputs = dir.path().join("inputs");
+    std::fs::create_dir(&inputs).unwrap();
+    let line = |id: u64| format!("{}\n", occurrence(id, 1, "c", 4001, T0 + id as f64, json!({})));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    for id in 1..=2000 {
+        gz.write_all(line(id).as_bytes()).unwrap();
+    }
+    let gz = gz.finish().unwrap();
+    std::fs::write(inputs.join("a.jsonl.gz"), &gz[..gz.len() / 2]).unwrap();
+    std::fs::write(inputs.join("b.jsonl.zst"), "not zstd\n").unwrap();
+    std::fs::write(inputs.join("c.jsonl"), line(5000)).unwrap();
+    let run = backfill_files(&[inputs], 2, &[]);
+    let reasons: Vec<(&str, &str, u64)> = run
+        .dead_letters
+        .iter()
+        .map(|d| {
+            (
+                d["source"].as_str().unwrap(),
+                d["reason"].as_str().unwrap(),
+                d["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    let (source, reason, first) = reasons[0];
+    assert!(source.ends_with("a.jsonl.gz"), "{source}");
+    assert!(first > 1 && first < 2000, "{first}");
+    assert_eq!(
+        reason,
+        format!("unreadable compressed input from line {first}: incomplete deflate stream")
+    );
+    let (source, reason, line) = reasons[1];
+    assert!(source.ends_with("b.jsonl.zst"), "{source}");
+    assert_eq!(
+        (reason, line),
+        ("unreadable compressed input from line 1: Unknown frame descriptor", 1)
+    );
+    // Every line before the damage, and the file after it, counted.
+    assert_eq!(run.issues.len(), 1);
+    assert_eq!(run.issues[0]["count"], (first - 1 + 1).to_string());
+    assert_eq!(run.issues[0]["lastSeen"], "2024-01-01T01:23:20.000000Z");
+    assert_eq!(run.counter("lines_read"), (first - 1 + 2 + 1) as i64);
+}
+
 /// An output that is also an input is refused before anything is read or written: the
 /// dead-letter file given as the input was truncated under its mapping (SIGBUS, the input
 /// lost), and a default `dead-letters.jsonl` in an input directory was read back as input.

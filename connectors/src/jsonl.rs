@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dataflows::model::block::{BlockBytes, InputBlock, LineInfo};
+use dataflows::model::block::{BlockBytes, InputBlock, LineInfo, Unreadable};
 use dataflows::model::MAX_LINES_PER_BLOCK;
 
 #[derive(thiserror::Error, Debug)]
@@ -97,6 +97,19 @@ impl Drop for MappedBlock {
 
 fn is_plain(path: &Path) -> bool {
     path.as_os_str() != "-" && !matches!(path.extension().and_then(|e| e.to_str()), Some("gz" | "zst" | "zstd"))
+}
+
+fn is_compressed(source: &str) -> bool {
+    matches!(Path::new(source).extension().and_then(|e| e.to_str()), Some("gz" | "zst" | "zstd"))
+}
+
+/// A decompressor's error about its input (corrupt or truncated data), as opposed to one of
+/// the file underneath, which stops the run.
+fn is_corruption(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput | io::ErrorKind::UnexpectedEof | io::ErrorKind::Other
+    )
 }
 
 pub(crate) fn open(path: &Path) -> io::Result<Box<dyn Read + Send>> {
@@ -386,10 +399,28 @@ impl LineSource {
                 bytes.resize(filled + READ_SIZE, 0);
                 let read = reader.read(&mut bytes[filled..]);
                 bytes.truncate(filled + *read.as_ref().unwrap_or(&0));
-                read.map_err(|e| SourceError::Io {
-                    path: source.to_string(),
-                    source: e,
-                })?
+                match read {
+                    Ok(read) => read,
+                    Err(error) if is_compressed(source) && is_corruption(&error) => {
+                        // The rest of a corrupt compressed file cannot be cut into lines: it
+                        // is one dead letter, and the next file is read.
+                        block.unreadable = Some(Unreadable {
+                            reason: format!("unreadable compressed input from line {}: {error}", self.line_number + 1),
+                            line_number: self.line_number + 1,
+                            byte_offset: self.byte_offset,
+                            raw: bytes[scanned..].to_vec(),
+                        });
+                        bytes.truncate(scanned);
+                        self.current = None;
+                        break;
+                    }
+                    Err(error) => {
+                        return Err(SourceError::Io {
+                            path: source.to_string(),
+                            source: error,
+                        })
+                    }
+                }
             };
             if read > 0 {
                 continue;
@@ -423,6 +454,11 @@ impl LineSource {
         }
         self.carry.extend_from_slice(&bytes[scanned..]);
         bytes.truncate(scanned);
+        if block.unreadable.is_some() {
+            block.bytes = BlockBytes::Owned(bytes);
+            self.next_block += 1;
+            return Ok(Some(block));
+        }
         if block.lines.is_empty() && self.mapped.is_some() {
             return Ok(Some(self.next_mapped_block(max_lines)));
         }

@@ -190,6 +190,7 @@ impl Feeder {
                         bytes: block.0,
                         lines: block.1,
                         kind: BlockKind::Input,
+                        unreadable: None,
                     };
                     self.metrics.epoch_sent(block.index);
                     dispatch.block(worker, Arc::new(block), horizon)?;

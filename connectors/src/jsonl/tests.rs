@@ -269,3 +269,74 @@ fn an_input_without_lines_before_a_mapped_one_is_skipped() {
         );
     }
 }
+
+/// A corrupt or truncated compressed file: the lines before the damage are read, the rest
+/// of that file is one unreadable record (a dead letter downstream) with its position and
+/// the start of its first line, and the next file is read as usual.
+#[test]
+fn the_unreadable_rest_of_a_compressed_file_is_one_record_and_the_next_file_is_read() {
+    let dir = std::env::temp_dir().join(format!("occurrent-jsonl-corrupt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let lines: Vec<String> = (0..40_000).map(|i| format!("{{\"x\":{i},\"pad\":\"{:x}\"}}", i * 7919)).collect();
+    let text = lines.join("\n") + "\n";
+    let gz = {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(text.as_bytes()).unwrap();
+        encoder.finish().unwrap()
+    };
+    let zst = zstd::encode_all(text.as_bytes(), 1).unwrap();
+    let mut flipped = gz.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle..middle + 64].fill(0xa5);
+    let after = dir.join("z-after.jsonl");
+    std::fs::write(&after, "{\"after\":1}\n").unwrap();
+    let damaged = [
+        ("truncated.jsonl.gz", gz[..gz.len() / 2].to_vec()),
+        ("flipped.jsonl.gz", flipped),
+        ("truncated.jsonl.zst", zst[..zst.len() / 2].to_vec()),
+    ];
+    for (name, bytes) in damaged {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let mut source = LineSource::new(vec![path.clone(), after.clone()], BlockOptions::default());
+        let mut read = Vec::new();
+        let mut unreadable = Vec::new();
+        let mut after_lines = Vec::new();
+        while let Some(block) = source.next_block().unwrap() {
+            for i in 0..block.lines.len() {
+                let line = String::from_utf8(block.line(i).to_vec()).unwrap();
+                if &*block.source == after.to_str().unwrap() {
+                    after_lines.push(line);
+                } else {
+                    assert!(unreadable.is_empty(), "{name}: no line after the damage");
+                    read.push(line);
+                }
+            }
+            unreadable.extend(block.unreadable.clone());
+        }
+        assert!(!read.is_empty() && read.len() < lines.len(), "{name}: read {} lines", read.len());
+        assert_eq!(unreadable.len(), 1, "{name}");
+        let rest = &unreadable[0];
+        assert_eq!(rest.line_number, read.len() as u64 + 1, "{name}");
+        let offset: usize = read.iter().map(|l| l.len() + 1).sum();
+        assert_eq!(rest.byte_offset, offset as u64, "{name}");
+        assert!(
+            rest.reason
+                .starts_with(&format!("unreadable compressed input from line {}: ", read.len() + 1)),
+            "{}",
+            rest.reason
+        );
+        if name.starts_with("truncated") {
+            // A truncated stream decodes exactly up to its end (damage inside a deflate
+            // stream may decode to garbage before it is found: those lines are read).
+            let intact = read.iter().zip(&lines).all(|(read, line)| read == line);
+            assert!(intact, "{name}: the lines before the damage, in order");
+            assert!(
+                lines[read.len()].as_bytes().starts_with(&rest.raw),
+                "{name}: raw is the start of the next line"
+            );
+        }
+        assert_eq!(after_lines, vec!["{\"after\":1}".to_string()], "{name}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -126,9 +126,15 @@ pub fn parse<'scope, D: LineDecoder>(blocks: Stream<'scope, u64, Vec<Arc<InputBl
                             Err(reason) => dead.push(DeadLetter::from_block(block, i, reason)),
                         }
                     }
+                    dead.extend(DeadLetter::of_unreadable(block));
                 }
                 decoder.end_block();
-                let lines: usize = data.iter().filter(|b| b.kind == BlockKind::Input).map(|b| b.lines.len()).sum();
+                // An unreadable rest counts as one line read (and one dead letter).
+                let lines: usize = data
+                    .iter()
+                    .filter(|b| b.kind == BlockKind::Input)
+                    .map(|b| b.lines.len() + usize::from(b.unreadable.is_some()))
+                    .sum();
                 let mut counters = vec![(Counter::LinesRead, time, lines as isize)];
                 if !dead.is_empty() {
                     counters.push((Counter::DeadLettered, time, dead.len() as isize));

@@ -72,6 +72,20 @@ pub struct InputBlock {
     pub bytes: BlockBytes,
     pub lines: Vec<LineInfo>,
     pub kind: BlockKind,
+    /// The source could not be read past this block's lines (a corrupt compressed file):
+    /// the rest of it is one dead letter, after the lines.
+    pub unreadable: Option<Unreadable>,
+}
+
+/// The rest of a source that could not be read, as a dead letter.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Unreadable {
+    pub reason: String,
+    /// Where the unreadable rest starts: its first line number and byte offset.
+    pub line_number: u64,
+    pub byte_offset: u64,
+    /// The bytes that were read of its first line.
+    pub raw: Vec<u8>,
 }
 
 /// What the lines of a block are: input messages (decoded by the configured decoder) or
@@ -95,6 +109,22 @@ impl InputBlock {
 
     pub fn seq(&self, i: usize) -> Seq {
         seq_of(self.index, i)
+    }
+}
+
+impl DeadLetter {
+    /// The dead letter of a block's unreadable rest, if it has one: numbered after its lines.
+    pub fn of_unreadable(block: &InputBlock) -> Option<DeadLetter> {
+        let unreadable = block.unreadable.as_ref()?;
+        Some(DeadLetter {
+            seq: block.seq(block.lines.len()),
+            source: block.source.to_string(),
+            partition: block.partition,
+            line: unreadable.line_number,
+            offset: unreadable.byte_offset,
+            reason: unreadable.reason.clone(),
+            raw: unreadable.raw.clone(),
+        })
     }
 }
 

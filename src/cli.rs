@@ -113,7 +113,7 @@ pub(crate) struct ConsumeOnlyArgs {
 pub(crate) struct ParseOnlyArgs {
     #[arg(long = "input", required = true, num_args = 1..)]
     pub(crate) inputs: Vec<PathBuf>,
-    #[arg(long, default_value_t = default_workers())]
+    #[arg(long, default_value_t = default_workers(), value_parser = parse_workers)]
     pub(crate) workers: usize,
     #[arg(long, default_value_t = 16_384)]
     pub(crate) block_lines: usize,
@@ -138,7 +138,7 @@ pub(crate) struct InputArgs {
     #[command(flatten)]
     pub(crate) events: events_cli::EventArgs,
     /// Worker threads.
-    #[arg(long, default_value_t = default_workers())]
+    #[arg(long, default_value_t = default_workers(), value_parser = parse_workers)]
     pub(crate) workers: usize,
     /// TOML file declaring organizations and projects; without it every project id is
     /// accepted under organization `sentry`.
@@ -344,6 +344,17 @@ pub(crate) struct GenerateArgs {
     /// measuring the read side at a given number of groups.
     #[arg(long)]
     pub(crate) distinct_groups: bool,
+}
+
+/// Most worker threads per process: each is a thread with its own dataflow (a typo such as
+/// `--workers 20000` would otherwise spawn them all before failing).
+const MAX_WORKERS: usize = 1024;
+
+fn parse_workers(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(workers @ 1..=MAX_WORKERS) => Ok(workers),
+        _ => Err(format!("expected a number of worker threads from 1 to {MAX_WORKERS}")),
+    }
 }
 
 pub(crate) fn default_workers() -> usize {

@@ -91,6 +91,19 @@ impl Catalog {
             if organizations.contains(&org.slug) {
                 bail!("organization {:?} is declared twice", org.slug);
             }
+            // Short ids are the slug and a per-project counter: two projects of one
+            // organization with one slug would show the same short ids (Sentry refuses them).
+            let mut slugs = std::collections::BTreeMap::new();
+            for project in &org.projects {
+                if let Some(first) = slugs.insert(project.slug.as_str(), project.id) {
+                    bail!(
+                        "projects {first} and {} of organization {:?} have the same slug {:?}",
+                        project.id,
+                        org.slug,
+                        project.slug
+                    );
+                }
+            }
             for project in org.projects {
                 let info = ProjectInfo {
                     id: project.id,

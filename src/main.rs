@@ -181,7 +181,7 @@ fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
         });
     }
     let catalog = load_catalog(args.input.config.as_deref())?;
-    outputs::refuse_outputs_among_inputs(
+    outputs::check_outputs(
         &args.input.inputs,
         &[
             ("--dump-issues", args.dump_issues.as_deref()),

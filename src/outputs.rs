@@ -49,10 +49,25 @@ pub(crate) fn sync_file(file: &File) -> std::io::Result<u64> {
     Ok(meta.len())
 }
 
-/// Refuses an output file that is one of the input files: writing it would truncate a file
-/// being read (a mapped input then faults, SIGBUS) or feed a run's dead letters into the
-/// next run that reads the same directory. `outputs`: each output's flag and path, if any.
-pub(crate) fn refuse_outputs_among_inputs(inputs: &[std::path::PathBuf], outputs: &[(&str, Option<&Path>)]) -> anyhow::Result<()> {
+/// Checks the output files before anything runs (`outputs`: each output's flag and path, if
+/// any; `-` is a standard stream). An output whose directory is missing, or that is a
+/// directory, is refused: found only at the end of a long backfill, or at the first dead
+/// letter, it lost the run's work. So is an output that is one of the input files: writing
+/// it would truncate a file being read (a mapped input then faults, SIGBUS) or feed a run's
+/// dead letters into the next run that reads the same directory.
+pub(crate) fn check_outputs(inputs: &[std::path::PathBuf], outputs: &[(&str, Option<&Path>)]) -> anyhow::Result<()> {
+    for &(flag, path) in outputs {
+        let Some(path) = path.filter(|p| p.as_os_str() != "-") else {
+            continue;
+        };
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !parent.is_dir() {
+            anyhow::bail!("{flag} {}: the directory {} does not exist", path.display(), parent.display());
+        }
+        if path.is_dir() {
+            anyhow::bail!("{flag} {} is a directory: name a file", path.display());
+        }
+    }
     // Only outputs that exist can be inputs; `-` is a standard stream.
     let existing: Vec<(&str, &Path, std::path::PathBuf)> = outputs
         .iter()

@@ -258,7 +258,7 @@ pub(crate) fn wire(args: &InputArgs, catalog: &Catalog, follow: bool, end: EndAt
     }
     let metrics = Arc::new(metrics::Metrics::default());
     let (sink, dead_letter_file) = dead_letter_sink(args, &metrics)?;
-    crate::outputs::refuse_outputs_among_inputs(
+    crate::outputs::check_outputs(
         &args.inputs,
         &[
             ("--dead-letter", dead_letter_file.as_deref()),

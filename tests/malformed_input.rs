@@ -142,6 +142,69 @@ fn unreadable_inputs_and_bad_configs_fail_with_a_clear_error() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("invalid config"));
 
+    // Two projects of one organization with one slug would share short ids.
+    std::fs::write(
+        &config,
+        "[[organizations]]\nslug = \"acme\"\nprojects = [{ id = 1, slug = \"web\" }, { id = 2, slug = \"web\" }]\n",
+    )
+    .unwrap();
+    let output = Command::new(BIN)
+        .args(["backfill", "--input", input.to_str().unwrap(), "--config", config.to_str().unwrap()])
+        .output_within("occurrent backfill");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("projects 1 and 2 of organization \"acme\" have the same slug \"web\""),
+        "{stderr}"
+    );
+
+    for workers in ["0", "100000", "x"] {
+        let output = Command::new(BIN)
+            .args(["backfill", "--input", input.to_str().unwrap(), "--workers", workers])
+            .output_within("occurrent backfill");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success() && stderr.contains("from 1 to 1024"), "{workers}: {stderr}");
+    }
+
+    // Outputs that cannot be written are refused before the run, not found at its end.
+    let missing = dir.path().join("missing/out.jsonl");
+    let missing = missing.to_str().unwrap();
+    let here = dir.path().to_str().unwrap();
+    for (flag, path, message) in [
+        ("--dead-letter", missing, "does not exist"),
+        ("--summary-json", missing, "does not exist"),
+        ("--dump-issues", missing, "does not exist"),
+        ("--change-feed", missing, "does not exist"),
+        ("--summary-json", here, "is a directory"),
+    ] {
+        let output = Command::new(BIN)
+            .args(["backfill", "--input", input.to_str().unwrap(), flag, path])
+            .output_within("occurrent backfill");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{flag} {path}");
+        assert!(
+            stderr.contains(&format!("{flag} {path}")) && stderr.contains(message),
+            "{flag} {path}: {stderr}"
+        );
+        assert!(!stderr.contains("lines read"), "refused before the run: {stderr}");
+    }
+
+    // A dead-letter file that fails its writes (a full disk): the run fails with the first
+    // error, logged once rather than once per rejected line.
+    let mut lines = vec![occurrence(1, 1, "a", 4001, T0, json!({})).to_string()];
+    lines.extend((0..3000).map(|i| format!("{{bad {i}")));
+    let bad = write_lines(dir.path(), "bad.jsonl", &lines);
+    let output = Command::new(BIN)
+        .args(["backfill", "--input", bad.to_str().unwrap(), "--dead-letter", "/dev/full"])
+        .output_within("occurrent backfill");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("a write of dead letters failed: No space left on device"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("ERROR").count(), 1, "{stderr}");
+
     let hosts = write_lines(dir.path(), "hosts", &["127.0.0.1:1".to_string(), "127.0.0.1:2".to_string()]);
     for timeout in ["0", "-1", "nan"] {
         let output = Command::new(BIN)

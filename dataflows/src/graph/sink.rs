@@ -314,6 +314,10 @@ pub fn write_dead_letters<'scope>(letters: Stream<'scope, u64, Vec<DeadLetter>>,
             // Capabilities held until written, as in `apply_at_frontier`: a checkpoint must not
             // pass dead letters that are not yet written.
             let mut pending: super::Stash<Capability<u64>, (DeadLetter, Option<Vec<u8>>)> = BTreeMap::new();
+            // After a failed write (an unwritable path, a full disk) the writer refuses every
+            // later one, and the run fails at its next flush with that first error: it is
+            // logged once, not once per rejected line.
+            let mut failed = false;
             move |(input, frontier), _output| {
                 input.for_each(|cap, data| {
                     pending
@@ -341,7 +345,10 @@ pub fn write_dead_letters<'scope>(letters: Stream<'scope, u64, Vec<DeadLetter>>,
                                 None => writer.write(letter),
                             };
                             if let Err(error) = written {
-                                tracing::error!(%error, "cannot write dead letter");
+                                if !failed {
+                                    tracing::error!(%error, "cannot write dead letters");
+                                }
+                                failed = true;
                             }
                         }
                     }

@@ -58,7 +58,11 @@ fn each_kind_of_bad_line_is_dead_lettered_and_the_rest_processed() {
         ),
         (
             occurrence(28, 1, "x", 4001, T0, json!({"project_id": -1})).to_string(),
-            "invalid value: integer `-1`",
+            "invalid project_id: expected an integer from 0 to 18446744073709551615, found the number -1",
+        ),
+        (
+            occurrence(29, 1, "x", 4001, T0, json!({"event": {"user": 5}})).to_string(),
+            "invalid event.user: expected an object, found the number 5",
         ),
         (deep, "recursion limit exceeded"),
         (huge, "missing field"),

@@ -64,7 +64,11 @@ fn parse_time(value: &NumOrStr, field: &str, allow_offset: bool) -> Result<Micro
         NumOrStr::Float(x) => *x,
         NumOrStr::Str(text) => return parse_iso(text, allow_offset).map_err(|e| format!("invalid {field}: {e}")),
     };
-    micros_from_seconds(seconds).ok_or_else(|| format!("invalid {field}: {seconds} out of range"))
+    // Scientific notation past 15 digits: `1e300`, not three hundred digits.
+    micros_from_seconds(seconds).ok_or_else(|| match seconds.abs() < 1e15 {
+        true => format!("invalid {field}: {seconds} out of range"),
+        false => format!("invalid {field}: {seconds:e} out of range"),
+    })
 }
 
 fn uuid_field(value: &str, field: &str) -> Result<u128, String> {

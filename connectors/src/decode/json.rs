@@ -28,7 +28,7 @@ pub(super) fn decode_json<'a, T: Deserialize<'a>>(line: &'a [u8]) -> Result<T, S
     }
     match serde_json::from_slice::<T>(line) {
         Ok(value) => Ok(value),
-        Err(e) if e.is_data() => Err(e.to_string()),
+        Err(e) if e.is_data() => Err(data_error::<T>(line).unwrap_or_else(|| e.to_string())),
         Err(e) => Err(format!("invalid JSON at {}", positioned(&e))),
     }
 }
@@ -103,6 +103,63 @@ pub(super) fn decode_message_into<'a>(line: &'a [u8], wire: &mut WireMessage<'a>
             Ok(false)
         }
     }
+}
+
+/// The reason for a line that is JSON but not a message: the field it is about, what was
+/// expected and what was found, in words (`invalid event.user: expected an object, found the
+/// number 5`) rather than serde's (`invalid type: integer `5`, expected struct WireUser at
+/// line 1 column 649`: no field, an internal type, and "floating point" for an integer past
+/// 2^64). The line is decoded again with its path tracked: only rejected lines pay for it.
+fn data_error<'a, T: Deserialize<'a>>(line: &'a [u8]) -> Option<String> {
+    let mut deserializer = serde_json::Deserializer::from_slice(line);
+    let error = serde_path_to_error::deserialize::<_, T>(&mut deserializer).err()?;
+    let inner = error.inner();
+    let text = inner.to_string();
+    let message = text
+        .strip_suffix(&format!(" at line {} column {}", inner.line(), inner.column()))
+        .unwrap_or(&text);
+    let message = in_words(message).unwrap_or_else(|| message.replace('`', ""));
+    let path = error.path().to_string();
+    Some(if path == "." {
+        message
+    } else {
+        format!("invalid {path}: {message}")
+    })
+}
+
+/// serde's "invalid type: <found>, expected <expected>" (or "invalid value: …") in words.
+fn in_words(message: &str) -> Option<String> {
+    let rest = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))?;
+    let (found, expected) = rest.split_once(", expected ")?;
+    let found = match found.split_once(' ') {
+        Some(("integer" | "floating", value)) => {
+            let value = value.trim_start_matches("point ").trim_matches('`');
+            format!("the number {value}")
+        }
+        Some(("boolean", value)) => value.trim_matches('`').to_string(),
+        Some(("string", value)) => format!("the string {value}"),
+        _ => match found {
+            "map" => "an object".to_string(),
+            "sequence" => "an array".to_string(),
+            "null" | "unit value" => "null".to_string(),
+            other => other.replace('`', ""),
+        },
+    };
+    let expected = match expected {
+        "u64" => "an integer from 0 to 18446744073709551615".to_string(),
+        "u32" => "an integer from 0 to 4294967295".to_string(),
+        "u16" => "an integer from 0 to 65535".to_string(),
+        "u8" => "an integer from 0 to 255".to_string(),
+        "i64" => "an integer from -9223372036854775808 to 9223372036854775807".to_string(),
+        "i32" => "an integer from -2147483648 to 2147483647".to_string(),
+        "a sequence" => "an array".to_string(),
+        "a map" => "an object".to_string(),
+        other if other.starts_with("struct ") || other.starts_with("map") => "an object".to_string(),
+        other => other.replace('`', ""),
+    };
+    Some(format!("expected {expected}, found {found}"))
 }
 
 fn json_kind(value: &serde_json::Value) -> &'static str {

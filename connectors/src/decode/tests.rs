@@ -179,6 +179,23 @@ fn reasons_are_precise() {
         ),
         (&OK.replace("\"id\"", r#""payload_type":"x","id""#), "unknown payload_type \"x\""),
         (&OK.replace("[\"a\"]", "[]"), "fingerprint must not be empty"),
+        // Data errors name their field and say what was expected in words.
+        (
+            &OK.replace("\"project_id\":1", "\"project_id\":18446744073709551616"),
+            "invalid project_id: expected an integer from 0 to 18446744073709551615, found the number 1.8446744073709552e+19",
+        ),
+        (
+            &OK.replace("\"type\":4001", "\"type\":\"4001\""),
+            "invalid type: expected an integer from -9223372036854775808 to 9223372036854775807, found the string \"4001\"",
+        ),
+        (
+            &OK.replace("[\"a\"]", "{}"),
+            "invalid fingerprint: expected an array of strings, found an object",
+        ),
+        (
+            &OK.replace("\"detection_time\":", "\"detection_time\":1e300,\"x\":"),
+            "invalid detection_time: 1e300 out of range",
+        ),
     ];
     for (line, reason) in cases {
         assert_eq!(decode(line).unwrap_err(), reason, "{line}");

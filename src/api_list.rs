@@ -71,17 +71,19 @@ pub async fn list_issues(
         Ok(sort) => sort,
         Err(message) => return bad_request(message),
     };
-    let limit = match params.get("limit").map(str::parse::<usize>) {
+    // Empty `limit=` and `cursor=` are absent, as in Sentry (`if limit:`, `if cursor:`).
+    let limit = match params.get("limit").filter(|v| !v.is_empty()).map(str::parse::<usize>) {
         None => 100,
         Some(Ok(n)) => n.clamp(1, 100),
         Some(Err(_)) => return bad_request("invalid limit"),
     };
     let fingerprint = list_snapshot::fingerprint(&org, viewer, &params.0);
-    let resume = match list_snapshot::resume(params.get("cursor"), fingerprint) {
+    let cursor_param = params.get("cursor").filter(|v| !v.is_empty());
+    let resume = match list_snapshot::resume(cursor_param, fingerprint) {
         Ok(resume) => resume,
         Err(message) => return bad_request(message),
     };
-    let cursor = match params.get("cursor").filter(|_| resume.is_none()).map(Cursor::parse) {
+    let cursor = match cursor_param.filter(|_| resume.is_none()).map(Cursor::parse) {
         None => None,
         Some(Some(c)) => Some(c),
         Some(None) => return bad_request("Invalid cursor parameter."),

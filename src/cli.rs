@@ -322,20 +322,20 @@ pub(crate) struct GenerateArgs {
     /// Lines to write.
     #[arg(long, default_value_t = 10_000)]
     pub(crate) count: u64,
-    /// Distinct fingerprints.
-    #[arg(long, default_value_t = 1_000)]
+    /// Distinct fingerprints (at least 1).
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) fingerprints: u64,
-    /// Distinct projects.
-    #[arg(long, default_value_t = 10)]
+    /// Distinct projects (at least 1).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) projects: u64,
-    /// Share of deliberately malformed lines.
-    #[arg(long, default_value_t = 0.002)]
+    /// Share of deliberately malformed lines, from 0 to 1.
+    #[arg(long, default_value_t = 0.002, value_parser = parse_ratio)]
     pub(crate) malformed_ratio: f64,
-    /// Event time of the first line, epoch seconds.
-    #[arg(long, default_value_t = 1_704_067_200)]
+    /// Event time of the first line, epoch seconds (1970 to 9999).
+    #[arg(long, default_value_t = 1_704_067_200, value_parser = clap::value_parser!(i64).range(0..=LAST_GENERATED_SECOND))]
     pub(crate) start_time: i64,
-    /// Event time the stream spans, in seconds (shorter spans make quotas bind).
-    #[arg(long, default_value_t = 14 * 86_400)]
+    /// Event time the stream spans, in seconds (at least 1; shorter spans make quotas bind).
+    #[arg(long, default_value_t = 14 * 86_400, value_parser = clap::value_parser!(i64).range(1..=LAST_GENERATED_SECOND))]
     pub(crate) span_seconds: i64,
     /// Output file (default stdout).
     #[arg(long)]
@@ -344,6 +344,17 @@ pub(crate) struct GenerateArgs {
     /// measuring the read side at a given number of groups.
     #[arg(long)]
     pub(crate) distinct_groups: bool,
+}
+
+/// The last second `generate` writes: 9999-12-31T23:59:59Z, the last ISO 8601 date-time with
+/// a four-digit year (Sentry's and Occurrent's times go no further).
+pub(crate) const LAST_GENERATED_SECOND: i64 = 253_402_300_799;
+
+fn parse_ratio(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(ratio) if (0.0..=1.0).contains(&ratio) => Ok(ratio),
+        _ => Err("expected a share from 0 to 1".to_string()),
+    }
 }
 
 /// Most worker threads per process: each is a thread with its own dataflow (a typo such as

@@ -348,6 +348,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             }
         });
     }
+    let checkpointed = args.input.state.state_dir.is_some();
     let pipeline = std::thread::Builder::new()
         .name("pipeline".into())
         .spawn(move || run_pipeline(options, pipeline_views, startup))?;
@@ -355,7 +356,10 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     flush_sink(&sink)?;
     result?;
     if stop.load(Ordering::Relaxed) {
-        tracing::info!("stopped by a signal after a final checkpoint");
+        match checkpointed {
+            true => tracing::info!("stopped by a signal after a final checkpoint"),
+            false => tracing::info!("stopped by a signal (no --state-dir: nothing is kept for a restart)"),
+        }
         return Ok(());
     }
     tracing::info!("input exhausted; still serving (SIGTERM or Ctrl-C to stop)");
@@ -370,14 +374,17 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
 }
 
 fn generate_stream(args: GenerateArgs) -> anyhow::Result<()> {
+    if args.start_time.saturating_add(args.span_seconds) > cli::LAST_GENERATED_SECOND {
+        anyhow::bail!("--start-time plus --span-seconds passes the year 9999");
+    }
     let options = generate::GenerateOptions {
         seed: args.seed,
         count: args.count,
-        fingerprints: args.fingerprints.max(1),
-        projects: args.projects.max(1),
+        fingerprints: args.fingerprints,
+        projects: args.projects,
         malformed_ratio: args.malformed_ratio,
         start_time: args.start_time,
-        span_seconds: args.span_seconds.max(1),
+        span_seconds: args.span_seconds,
     };
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(BufWriter::new(

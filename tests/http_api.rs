@@ -89,6 +89,10 @@ fn list_detail_paging_and_errors() {
     assert_eq!(low[0]["title"], "low one");
     let new_first = json_of(get(&server, "/api/0/organizations/sentry/issues/?query=&sort=new&limit=1").unwrap());
     assert_eq!(new_first[0]["title"], "title f29");
+    // Empty limit and cursor are absent (the default 100, the first page), as in Sentry.
+    let empty = get(&server, "/api/0/organizations/sentry/issues/?limit=&cursor=").unwrap();
+    assert_eq!(empty.status(), 200);
+    assert_eq!(json_of(empty).as_array().map(Vec::len), Some(29));
 
     // Details by numeric id and by short id.
     let by_id = json_of(get(&server, "/api/0/organizations/sentry/issues/2/").unwrap());

@@ -170,6 +170,21 @@ fn unreadable_inputs_and_bad_configs_fail_with_a_clear_error() {
         assert!(!output.status.success() && stderr.contains("from 1 to 1024"), "{workers}: {stderr}");
     }
 
+    // generate refuses arguments it cannot honour instead of writing something else.
+    for (args, message) in [
+        (&["--malformed-ratio", "2"][..], "from 0 to 1"),
+        (&["--fingerprints", "0"], "--fingerprints"),
+        (&["--projects", "0"], "--projects"),
+        (&["--span-seconds", "0"], "--span-seconds"),
+        (&["--start-time", "99999999999999"], "--start-time"),
+        (&["--start-time", "253402300000", "--span-seconds", "10000"], "passes the year 9999"),
+    ] {
+        let output = Command::new(BIN).arg("generate").args(args).output_within("occurrent generate");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success() && output.stdout.is_empty(), "{args:?}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+
     // Outputs that cannot be written are refused before the run, not found at its end.
     let missing = dir.path().join("missing/out.jsonl");
     let missing = missing.to_str().unwrap();

@@ -287,6 +287,7 @@ pub(crate) fn wire(args: &InputArgs, catalog: &Catalog, follow: bool, end: EndAt
         decoder: args.events.decoder(catalog.project_filter(), event_store.as_ref())?,
         ingest: IngestConfig {
             dedup_window: args.dedup_window * MICROS_PER_SECOND,
+            ..IngestConfig::default()
         },
         dead_letters: sink.clone(),
         show_progress: true,

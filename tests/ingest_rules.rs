@@ -365,6 +365,19 @@ fn duplicates_within_the_window_are_skipped() {
     assert_eq!(run.counter("duplicates"), 1);
 }
 
+/// An occurrence stamped in 2200 does not end every id's window: it would have made the
+/// project's later re-sent messages count twice.
+#[test]
+fn a_time_in_the_future_does_not_expire_the_ids_seen() {
+    let run = backfill(&[
+        occurrence(1, 1, "d", CRON, T0, json!({})),
+        occurrence(2, 1, "ahead", CRON, 7_258_118_400.0, json!({})),
+        occurrence(1, 1, "d", CRON, T0 + 1.0, json!({})),
+    ]);
+    assert_eq!(run.counter("duplicates"), 1);
+    assert_eq!(run.by_title("title d")["count"], "1");
+}
+
 #[test]
 fn dedup_window_is_configurable() {
     let dir = temp_dir();

@@ -99,6 +99,7 @@ pub fn ingest<'scope>(
         details_out,
     );
 
+    let mut config = config;
     builder.build(move |_| {
         // Records waiting for their epoch to complete, with one capability per output.
         let mut pending: super::Stash<Vec<Capability<u64>>, Vec<Record>> = BTreeMap::new();
@@ -130,6 +131,7 @@ pub fn ingest<'scope>(
                     chunks = vec![all];
                 }
                 effects.epoch = epoch;
+                config.present = crate::views::retention::present_limit();
                 let started = crate::views::ThreadTimes::now();
                 let mut projects = projects.borrow_mut();
                 let records: u64 = chunks.iter().map(|c| c.len() as u64).sum();

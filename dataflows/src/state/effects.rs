@@ -100,12 +100,18 @@ impl Effects {
 #[derive(Clone, Copy, Debug)]
 pub struct IngestConfig {
     pub dedup_window: Micros,
+    /// Event times past this do not advance a project's watermark (the dedup window's end
+    /// and status changes' time): one occurrence stamped years ahead would otherwise expire
+    /// every id and stamp every later status change in its future. The ingest operator sets
+    /// it to [`present_limit`](crate::views::retention::present_limit) at each epoch.
+    pub present: Micros,
 }
 
 impl Default for IngestConfig {
     fn default() -> Self {
         IngestConfig {
             dedup_window: 600 * MICROS_PER_SECOND,
+            present: Micros::MAX,
         }
     }
 }

@@ -111,7 +111,9 @@ impl ProjectState {
     pub fn apply(&mut self, record: &Record, config: &IngestConfig, effects: &mut Effects) {
         let time = match &record.body {
             RecordBody::Occurrence(occ) => {
-                self.watermark = self.watermark.max(occ.time);
+                if occ.time <= config.present {
+                    self.watermark = self.watermark.max(occ.time);
+                }
                 occ.time
             }
             RecordBody::StatusChange(_) => self.watermark,

@@ -123,6 +123,17 @@ fn creation_quota_slides_by_minute_buckets() {
     assert_eq!(late["firstSeen"], "2024-01-01T01:00:00.000000Z");
 }
 
+/// A creation stamped in 2200 does not push the present's creations out of the quota's
+/// history (which would let every later group of the type through).
+#[test]
+fn a_creation_in_the_future_leaves_the_quota_binding() {
+    let mut messages = vec![occurrence(1, 1, "ahead", PROFILE_IO, 7_258_118_400.0, json!({}))];
+    messages.extend((0..6).map(|i| occurrence(i + 2, 1, &format!("q{i}"), PROFILE_IO, T0 + i as f64, json!({}))));
+    let run = backfill(&messages);
+    assert_eq!(run.counter("groups_created"), 6, "the future group and five in the hour");
+    assert_eq!(run.counter("dropped_quota"), 1);
+}
+
 #[test]
 fn quota_denial_resets_the_noise_count() {
     // Five other N+1 groups use up the hour's quota.

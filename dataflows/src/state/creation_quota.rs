@@ -42,6 +42,17 @@ impl QuotaWindow {
     /// Returns true and records the creation if the quota allows it. `retention_seconds`:
     /// how far behind the latest creation checks stay exact (the views' retention).
     pub fn try_create(&mut self, time: Micros, quota: &CreationQuota, retention_seconds: i64) -> bool {
+        self.judge(time, quota, retention_seconds, true)
+    }
+
+    /// A creation at a time past the present: judged as any other, but not counted. Counted,
+    /// its bucket would become the latest and move the horizon past every present creation,
+    /// and the quota would never bind again.
+    pub fn try_create_ahead(&mut self, time: Micros, quota: &CreationQuota, retention_seconds: i64) -> bool {
+        self.judge(time, quota, retention_seconds, false)
+    }
+
+    fn judge(&mut self, time: Micros, quota: &CreationQuota, retention_seconds: i64, count: bool) -> bool {
         let granularity = quota.granularity_seconds.max(1);
         let bucket = time.div_euclid(granularity * MICROS_PER_SECOND);
         let buckets = quota.window_seconds / granularity;
@@ -51,7 +62,7 @@ impl QuotaWindow {
         if first <= bucket && self.used(first, bucket) >= u64::from(quota.limit) {
             return false;
         }
-        if bucket >= horizon {
+        if count && bucket >= horizon {
             self.record(bucket);
             // The horizon moves only with a later latest bucket: prune then.
             let horizon = self.horizon(kept);

@@ -128,7 +128,7 @@ impl ProjectState {
             return;
         }
         match &record.body {
-            RecordBody::Occurrence(occ) => self.apply_occurrence(record.project, record.seq, occ, effects),
+            RecordBody::Occurrence(occ) => self.apply_occurrence(record.project, record.seq, occ, config.present, effects),
             RecordBody::StatusChange(change) => self.apply_status_change(record.project, record.seq, change, effects),
             RecordBody::Mutation(_) => {}
         }
@@ -188,7 +188,7 @@ impl ProjectState {
         }
     }
 
-    fn apply_occurrence(&mut self, project: ProjectId, seq: Seq, occ: &OccurrenceRecord, effects: &mut Effects) {
+    fn apply_occurrence(&mut self, project: ProjectId, seq: Seq, occ: &OccurrenceRecord, present: Micros, effects: &mut Effects) {
         // Sentry creates a release when an event names it, whatever becomes of the event.
         if let Some(release) = occ.release {
             // The name is found (a scan of the record's texts) only for a release not seen.
@@ -266,11 +266,13 @@ impl ProjectState {
                     effects.count(Counter::DroppedNoise);
                     return;
                 }
-                if !self.quotas.entry(occ.type_id).or_default().try_create(
-                    occ.time,
-                    &group_type.creation_quota,
-                    i64::from(crate::views::retention::retention_hours()) * 3600,
-                ) {
+                let quota = self.quotas.entry(occ.type_id).or_default();
+                let retention_seconds = i64::from(crate::views::retention::retention_hours()) * 3600;
+                let admitted = match occ.time <= present {
+                    true => quota.try_create(occ.time, &group_type.creation_quota, retention_seconds),
+                    false => quota.try_create_ahead(occ.time, &group_type.creation_quota, retention_seconds),
+                };
+                if !admitted {
                     effects.count(Counter::DroppedQuota);
                     return;
                 }

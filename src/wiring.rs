@@ -241,6 +241,20 @@ pub(crate) struct Wiring {
 }
 
 pub(crate) fn wire(args: &InputArgs, catalog: &Catalog, follow: bool, end: EndAt) -> anyhow::Result<Wiring> {
+    if follow {
+        // A compressed stream cannot be followed: an appended gzip member or zstd frame after
+        // the end already read would be ignored without a word.
+        let inputs = connectors::jsonl::expand_inputs(&args.inputs)?;
+        if let Some(last) = inputs
+            .last()
+            .filter(|l| matches!(l.extension().and_then(|e| e.to_str()), Some("gz" | "zst" | "zstd")))
+        {
+            anyhow::bail!(
+                "--follow follows the last input, and {} is compressed: decompress it, or list a plain file last",
+                last.display()
+            );
+        }
+    }
     if args.dedup_window < 0 {
         anyhow::bail!("--dedup-window must not be negative");
     }
@@ -253,6 +267,9 @@ pub(crate) fn wire(args: &InputArgs, catalog: &Catalog, follow: bool, end: EndAt
     dataflows::views::retention::set_retention_hours(args.events.retention_days.saturating_mul(24));
     match args.events.details_days {
         Some(0) => anyhow::bail!("--details-days must be at least 1"),
+        Some(days) if days > args.events.retention_days => {
+            anyhow::bail!("--details-days {days} is more than --retention-days {}", args.events.retention_days)
+        }
         Some(days) => dataflows::views::retention::set_details_hours(days.saturating_mul(24)),
         None => dataflows::views::retention::set_details_hours(u32::MAX),
     }

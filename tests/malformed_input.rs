@@ -170,6 +170,26 @@ fn unreadable_inputs_and_bad_configs_fail_with_a_clear_error() {
         assert!(!output.status.success() && stderr.contains("from 1 to 1024"), "{workers}: {stderr}");
     }
 
+    // A compressed last input cannot be followed (appended members were ignored), and
+    // details cannot be kept longer than the hours they refine.
+    let gz = dir.path().join("in.jsonl.gz");
+    std::fs::write(&gz, b"").unwrap();
+    let gz = gz.to_str().unwrap();
+    for (args, message) in [
+        (
+            &["run", "--input", gz, "--follow", "--listen", "127.0.0.1:0"][..],
+            "--follow follows the last input, and",
+        ),
+        (
+            &["backfill", "--input", input.to_str().unwrap(), "--details-days", "100"],
+            "--details-days 100 is more than --retention-days 90",
+        ),
+    ] {
+        let output = Command::new(BIN).args(args).output_within("occurrent");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success() && stderr.contains(message), "{args:?}: {stderr}");
+    }
+
     // generate refuses arguments it cannot honour instead of writing something else.
     for (args, message) in [
         (&["--malformed-ratio", "2"][..], "from 0 to 1"),

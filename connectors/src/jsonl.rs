@@ -99,6 +99,17 @@ fn is_plain(path: &Path) -> bool {
     path.as_os_str() != "-" && !matches!(path.extension().and_then(|e| e.to_str()), Some("gz" | "zst" | "zstd"))
 }
 
+/// A restart's position in an input that is no longer where a line starts: the file was
+/// rotated or rewritten since the checkpoint, and reading on would start mid-line and lose
+/// every line before the position.
+fn moved_since_checkpoint(resume: FilePosition) -> io::Error {
+    io::Error::other(format!(
+        "the checkpoint's position (byte {}, after line {}) is not at the start of a line: the input \
+         changed since the checkpoint (rotated or rewritten?); restore it, or start without the state",
+        resume.byte_offset, resume.line_number
+    ))
+}
+
 fn is_compressed(source: &str) -> bool {
     matches!(Path::new(source).extension().and_then(|e| e.to_str()), Some("gz" | "zst" | "zstd"))
 }
@@ -278,6 +289,9 @@ impl LineSource {
                 let map = unsafe { memmap2::MmapOptions::new().map(&file) }.map_err(io_error)?;
                 let _ = map.advise(memmap2::Advice::Sequential);
                 let start = (resume.byte_offset as usize).min(map.len());
+                if start > 0 && start < map.len() && map[start - 1] != b'\n' {
+                    return Err(io_error(moved_since_checkpoint(resume)));
+                }
                 self.mapped = Some((path.display().to_string().into(), Arc::new(MappedFile { map }), start));
                 self.line_number = resume.line_number;
                 self.byte_offset = start as u64;
@@ -295,11 +309,21 @@ impl LineSource {
                     source: io::Error::other("standard input cannot be resumed from a checkpoint"),
                 });
             }
-            // Decompressed streams cannot seek: read past what was processed.
-            let skipped = io::copy(&mut (&mut reader).take(resume.byte_offset), &mut io::sink()).map_err(|source| SourceError::Io {
+            // Decompressed streams cannot seek: read past what was processed (its last byte
+            // apart, which must end a line).
+            let io_error = |source| SourceError::Io {
                 path: path.display().to_string(),
                 source,
-            })?;
+            };
+            let mut skipped = io::copy(&mut (&mut reader).take(resume.byte_offset - 1), &mut io::sink()).map_err(io_error)?;
+            let mut last = [0u8; 1];
+            if skipped + 1 == resume.byte_offset && reader.read(&mut last).map_err(io_error)? == 1 {
+                skipped += 1;
+                // A last line without a newline ends the input: then nothing follows it.
+                if last[0] != b'\n' && reader.read(&mut last).map_err(io_error)? > 0 {
+                    return Err(io_error(moved_since_checkpoint(resume)));
+                }
+            }
             if skipped < resume.byte_offset {
                 return Err(SourceError::Io {
                     path: path.display().to_string(),

@@ -340,3 +340,70 @@ fn the_unreadable_rest_of_a_compressed_file_is_one_record_and_the_next_file_is_r
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A restart whose input changed since the checkpoint (rotated or rewritten: the position is
+/// no longer a line start) is refused rather than read from mid-line, on the mapped and the
+/// streamed (followed, compressed) readers alike.
+#[test]
+fn a_resume_position_that_is_not_a_line_start_is_refused() {
+    let dir = std::env::temp_dir().join(format!("occurrent-jsonl-moved-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = "{\"x\":1}\n{\"x\":2}\n{\"x\":3}\n";
+    let rotated = "{\"y\":100}\n{\"y\":200}\n{\"y\":300}\n";
+    let plain = dir.join("a.jsonl");
+    let gz = dir.join("a.jsonl.gz");
+    let at_line_two = FilePosition {
+        file: 0,
+        byte_offset: 8,
+        line_number: 1,
+    };
+    for follow in [false, true] {
+        for (content, ok) in [(text, true), (rotated, false)] {
+            std::fs::write(&plain, content).unwrap();
+            let mut encoder = flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::fast());
+            encoder.write_all(content.as_bytes()).unwrap();
+            encoder.finish().unwrap();
+            for file in [&plain, &gz] {
+                let mut source = LineSource::new(
+                    vec![file.clone()],
+                    BlockOptions {
+                        follow,
+                        idle: Some(Duration::from_millis(10)),
+                        ..BlockOptions::default()
+                    },
+                );
+                source.resume_at(at_line_two, 0);
+                let first = source.next_block();
+                match ok {
+                    true => {
+                        let block = first.unwrap().expect("a block");
+                        assert_eq!(block.line(0), b"{\"x\":2}", "{}", file.display());
+                        assert_eq!(block.lines[0].line_number, 2);
+                    }
+                    false => {
+                        let error = first.unwrap_err().to_string();
+                        assert!(error.contains("is not at the start of a line"), "{}: {error}", file.display());
+                    }
+                }
+            }
+        }
+    }
+    // A position at the end of an input whose last line has no newline (read to its end
+    // before the checkpoint) is not a change.
+    let unterminated = "{\"x\":1}\n{\"x\":2}";
+    std::fs::write(&plain, unterminated).unwrap();
+    let mut encoder = flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::fast());
+    encoder.write_all(unterminated.as_bytes()).unwrap();
+    encoder.finish().unwrap();
+    let at_end = FilePosition {
+        file: 0,
+        byte_offset: unterminated.len() as u64,
+        line_number: 2,
+    };
+    for file in [&plain, &gz] {
+        let mut source = LineSource::new(vec![file.clone()], BlockOptions::default());
+        source.resume_at(at_end, 0);
+        assert!(lines_of(&mut source).is_empty(), "{}", file.display());
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -245,10 +245,7 @@ pub(crate) fn wire(args: &InputArgs, catalog: &Catalog, follow: bool, end: EndAt
         // A compressed stream cannot be followed: an appended gzip member or zstd frame after
         // the end already read would be ignored without a word.
         let inputs = connectors::jsonl::expand_inputs(&args.inputs)?;
-        if let Some(last) = inputs
-            .last()
-            .filter(|l| matches!(l.extension().and_then(|e| e.to_str()), Some("gz" | "zst" | "zstd")))
-        {
+        if let Some(last) = inputs.last().filter(|last| connectors::jsonl::is_compressed(last)) {
             anyhow::bail!(
                 "--follow follows the last input, and {} is compressed: decompress it, or list a plain file last",
                 last.display()

@@ -96,7 +96,7 @@ impl Drop for MappedBlock {
 }
 
 fn is_plain(path: &Path) -> bool {
-    path.as_os_str() != "-" && !matches!(path.extension().and_then(|e| e.to_str()), Some("gz" | "zst" | "zstd"))
+    path.as_os_str() != "-" && !is_compressed(path)
 }
 
 /// A restart's position in an input that is no longer where a line starts: the file was
@@ -110,8 +110,9 @@ fn moved_since_checkpoint(resume: FilePosition) -> io::Error {
     ))
 }
 
-fn is_compressed(source: &str) -> bool {
-    matches!(Path::new(source).extension().and_then(|e| e.to_str()), Some("gz" | "zst" | "zstd"))
+/// A gzip or zstd input, decompressed by extension (see [`open`]).
+pub fn is_compressed(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()), Some("gz" | "zst" | "zstd"))
 }
 
 /// A decompressor's error about its input (corrupt or truncated data), as opposed to one of
@@ -425,7 +426,7 @@ impl LineSource {
                 bytes.truncate(filled + *read.as_ref().unwrap_or(&0));
                 match read {
                     Ok(read) => read,
-                    Err(error) if is_compressed(source) && is_corruption(&error) => {
+                    Err(error) if is_compressed(Path::new(&**source)) && is_corruption(&error) => {
                         // The rest of a corrupt compressed file cannot be cut into lines: it
                         // is one dead letter, and the next file is read.
                         block.unreadable = Some(Unreadable {

@@ -227,7 +227,7 @@ impl IssueQuery {
     /// [`IssueQuery::accepts_facet`] without the memo.
     fn decide_facet(&self, views: &IssueViews, facet: &Facet) -> bool {
         if let Some(wanted) = &self.environments {
-            if !facet.environment.is_some_and(|e| wanted.contains(&e)) {
+            if !dataflows::window::environment_wanted(facet.environment, wanted) {
                 return false;
             }
         }

@@ -163,6 +163,26 @@ fn windows_environments_and_stats() {
         alpha["stats"]["24h"],
         expected_buckets(&evs, "alpha", NOW - 23 * H, H, 24, Some(&["staging"]))
     );
+    // The empty name: the occurrences without an environment (alpha's one, gamma's four,
+    // reg's two), alone and beside a named environment; by their own last seen.
+    for (params, envs) in [
+        ("environment=", &[""][..]),
+        ("environment=&environment=staging&statsPeriod=24h", &["", "staging"][..]),
+    ] {
+        let reply = list(&server, params);
+        assert_eq!(titles(&reply), [t("gamma"), t("alpha"), t("reg")], "{params}");
+        let start = if params.contains("24h") { NOW - D } else { NOW - 90 * D };
+        for fp in ["alpha", "gamma", "reg"] {
+            let group = by_title(&reply, &t(fp));
+            assert_eq!(actual(group), expected(&evs, fp, start, NOW, Some(envs)), "{params} {fp}");
+            assert_eq!(
+                group["stats"]["24h"],
+                expected_buckets(&evs, fp, NOW - 23 * H, H, 24, Some(envs)),
+                "{params} {fp}"
+            );
+        }
+    }
+    assert_eq!(expected(&evs, "alpha", NOW - 90 * D, NOW, Some(&[""])).0, "1");
     // An environment no occurrence carried: Sentry's get_environments raises
     // ResourceDoesNotExist (tests/issues_environments.rs has the details).
     let reply = get(&server, "/api/0/organizations/sentry/issues/?environment=nowhere");
@@ -217,6 +237,8 @@ fn windows_environments_and_stats() {
     assert_eq!(reply.status, 200);
     assert_eq!(actual(&reply.body), expected(&evs, "alpha", NOW - D, NOW, Some(prod)));
     assert_eq!(actual(&reply.body["lifetime"]), expected(&evs, "alpha", i64::MIN, i64::MAX, None));
+    let reply = get(&server, &format!("/api/0/organizations/sentry/issues/{id}/?environment="));
+    assert_eq!(actual(&reply.body), expected(&evs, "alpha", NOW - 90 * D, NOW, Some(&[""])));
     let reply = get(&server, &format!("/api/0/organizations/sentry/issues/{id}/?statsPeriod=1x"));
     assert_eq!((reply.status, reply.body["detail"].clone()), (400, json!("Invalid statsPeriod")));
 }
@@ -357,7 +379,21 @@ fn issues_count_follows_the_window_projects_and_environments() {
         groups(NOW - 12 * D, NOW - 8 * D - 1, None, &all_projects)
     );
     // The same as the list's X-Hits.
-    for params in ["query=&statsPeriod=24h", "query=&environment=prod", "query=&project=2"] {
+    assert_eq!(
+        count("query=&environment=")[""],
+        groups(NOW - 90 * D, NOW, Some(&[""]), &all_projects)
+    );
+    assert_eq!(
+        count("query=&environment=")[""],
+        3,
+        "alpha, gamma and reg have occurrences without one"
+    );
+    for params in [
+        "query=&statsPeriod=24h",
+        "query=&environment=prod",
+        "query=&environment=",
+        "query=&project=2",
+    ] {
         let hits = list(&server, params).headers["X-Hits"].to_str().unwrap().parse::<u64>().unwrap();
         assert_eq!(count(params)[""], hits, "{params}");
     }

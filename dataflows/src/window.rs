@@ -14,7 +14,10 @@ use crate::views::details::{self, GroupDetails};
 use crate::views::{GroupView, IssueViews};
 
 mod edges;
+mod environments;
 pub use edges::{any_in, Select};
+use environments::environments_with_hours;
+pub use environments::{environment_wanted, hours_in, no_environment};
 
 pub const HOUR_MICROS: Micros = 3_600_000_000;
 const SECOND_MICROS: Micros = 1_000_000;
@@ -94,59 +97,6 @@ impl<'v> GroupHours<'v> {
             select: Select::All,
         }
     }
-}
-
-/// The group's occurrences per hour restricted to `environments` when given. A group with a
-/// single environment key borrows its `hourly` (no copy, no lookup of per-environment hours
-/// unless the group has a requested environment).
-pub fn hours_in<'v>(views: &'v IssueViews, key: GroupKey, view: &'v GroupView, environments: Option<&'v [Symbol]>) -> GroupHours<'v> {
-    let all = || GroupHours {
-        hours: Cow::Borrowed(&view.hourly),
-        complete: true,
-        details: views.details_of(key, view),
-        select: Select::All,
-    };
-    let Some(wanted) = environments else {
-        return all();
-    };
-    if !view.environments.iter().any(|e| wanted.contains(e)) {
-        return GroupHours::none();
-    }
-    match views.environment_hours_of(key, view) {
-        // One environment key, and it is requested.
-        None if view.environments.len() == 1 => all(),
-        None => GroupHours::none(),
-        Some(split) => GroupHours {
-            hours: Cow::Owned(environment_hours(split, wanted)),
-            complete: false,
-            details: views.details_of(key, view),
-            select: Select::Environments(wanted),
-        },
-    }
-}
-
-/// The hours of `wanted` environments in a group's per-(environment, hour) counts (sorted
-/// by hour, then environment): one pass, each hour's entries of wanted environments summed.
-fn environment_hours(split: &[(Symbol, u32, u32)], wanted: &[Symbol]) -> Vec<(u32, u32)> {
-    crate::hour_series::hours_of(split, |env| wanted.contains(&env)).0
-}
-
-/// How many distinct `wanted` environments have hours in `split`, counted up to 2 (the
-/// caller asks whether exactly one does). Read from the newest hour back, where a busy
-/// group's environments all appear.
-fn environments_with_hours(split: &[(Symbol, u32, u32)], wanted: &[Symbol]) -> usize {
-    let mut found: Option<Symbol> = None;
-    for &(env, ..) in split.iter().rev() {
-        if !wanted.contains(&env) {
-            continue;
-        }
-        match found {
-            None => found = Some(env),
-            Some(first) if first != env => return 2,
-            Some(_) => {}
-        }
-    }
-    usize::from(found.is_some())
 }
 
 /// Whether `window` holds all of `(start, end)`.
@@ -276,7 +226,7 @@ pub fn last_seen_view(
     // One requested environment among several of the group's: its entries of the
     // per-environment hours are read backwards in place (no copy of the group's hours).
     let one_run = match (environments, views.environment_hours_of(key, view)) {
-        (Some(wanted), Some(split)) if view.environments.iter().any(|e| wanted.contains(e)) => {
+        (Some(wanted), Some(split)) if !wanted.contains(&no_environment()) && view.environments.iter().any(|e| wanted.contains(e)) => {
             (environments_with_hours(split, wanted) == 1).then_some((split, wanted))
         }
         _ => None,

@@ -142,7 +142,7 @@ pub(crate) fn expected(
     envs: Option<&[&str]>,
 ) -> (String, u64, Option<String>, Option<String>) {
     expected_if(events, fp, start, end, |e| {
-        envs.is_none_or(|envs| e.env.is_some_and(|x| envs.contains(&x)))
+        envs.is_none_or(|envs| envs.contains(&e.env.unwrap_or("")))
     })
 }
 
@@ -202,7 +202,7 @@ pub(crate) fn expected_buckets_in(
                         && e.t < start + size
                         && lo <= e.t
                         && e.t <= hi
-                        && envs.is_none_or(|envs| e.env.is_some_and(|x| envs.contains(&x)))
+                        && envs.is_none_or(|envs| envs.contains(&e.env.unwrap_or("")))
                 })
                 .count();
             json!([start, count])

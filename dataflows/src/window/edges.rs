@@ -56,7 +56,7 @@ impl Selector<'_> {
             Select::Environments(wanted) => self
                 .views
                 .facet(facet)
-                .is_some_and(|f| f.environment.is_some_and(|e| wanted.contains(&e))),
+                .is_some_and(|f| super::environment_wanted(f.environment, wanted)),
             Select::Facets(accept) => accept(facet),
         };
         self.seen[slot] = facet;

@@ -64,7 +64,7 @@ type Expected = (u64, i64, i64, u64);
 fn expected_in(occurrences: &[Occurrence], environments: Option<&[Symbol]>, start: i64, end: i64) -> (Vec<Occurrence>, Option<Expected>) {
     let selected: Vec<Occurrence> = occurrences
         .iter()
-        .filter(|o| start <= o.0 && o.0 <= end && environments.is_none_or(|w| o.1.is_some_and(|e| w.contains(&e))))
+        .filter(|o| start <= o.0 && o.0 <= end && environments.is_none_or(|w| environment_wanted(o.1, w)))
         .copied()
         .collect();
     let mut users: Vec<u64> = selected.iter().map(|o| o.2).filter(|u| *u != 0).collect();
@@ -136,12 +136,14 @@ fn windows_count_exactly_at_edges_inside_an_hour() {
     let (prod, dev) = (7, 8);
     let h = 3600 * 100;
     // Hour 100: at :10:00 (prod, user 1), :20:00 (dev, user 2), :40:00 (prod, user 3);
-    // hour 101: :05:00 (dev, user 1); hour 103: :30:00 (prod, no user).
+    // hour 101: :05:00 (dev, user 1), :15:00 (no environment, user 4); hour 103: :30:00
+    // (prod, no user).
     let occurrences = [
         (h + 600, Some(prod), 1),
         (h + 1200, Some(dev), 2),
         (h + 2400, Some(prod), 3),
         (h + 3600 + 300, Some(dev), 1),
+        (h + 3600 + 900, None, 4),
         (h + 3 * 3600 + 1800, Some(prod), 0),
     ];
     let views = views_of(key, &occurrences);
@@ -201,7 +203,15 @@ fn windows_count_exactly_at_edges_inside_an_hour() {
             "{environments:?} [{start}, {end}]"
         );
     };
-    for environments in [None, Some(&[prod][..]), Some(&[dev][..]), Some(&[prod, dev][..])] {
+    let none = no_environment();
+    for environments in [
+        None,
+        Some(&[prod][..]),
+        Some(&[dev][..]),
+        Some(&[prod, dev][..]),
+        Some(&[none][..]),
+        Some(&[dev, none][..]),
+    ] {
         for (start, end) in [
             (h + 601, h + 2400),
             (h + 600, h + 2399),
@@ -244,7 +254,15 @@ fn busy_groups_count_exactly_in_random_windows() {
     for case in 0..400 {
         let (a, b) = (base - 600 + next(13 * 3600) as i64, base - 600 + next(13 * 3600) as i64);
         let (start, end) = (a.min(b), a.max(b));
-        let wanted: Option<&[Symbol]> = [None, Some(&[7][..]), Some(&[8][..]), Some(&[8, 7, 8][..])][case % 4];
+        let (only_none, none_and_7) = ([no_environment()], [no_environment(), 7]);
+        let wanted: Option<&[Symbol]> = [
+            None,
+            Some(&[7][..]),
+            Some(&[8][..]),
+            Some(&[8, 7, 8][..]),
+            Some(&only_none[..]),
+            Some(&none_and_7[..]),
+        ][case % 6];
         let (_, expected) = expected_in(&occurrences, wanted, start, end);
         let hours = hours_in(&views, key, view, wanted);
         let got = aggregate_group(&views, &hours, &row, window(start, end)).map(|a| {
@@ -343,6 +361,11 @@ fn environment_hours_split_when_a_second_environment_key_appears() {
     assert_eq!(hours_in(&views, key, view, Some(&[prod])).hours.as_ref(), &[(1, 1), (2, 1)]);
     assert!(hours_in(&views, key, view, Some(&[prod])).complete);
     assert!(hours_in(&views, key, view, Some(&[dev])).hours.is_empty());
+    let none = no_environment();
+    assert!(
+        hours_in(&views, key, view, Some(&[none])).hours.is_empty(),
+        "every occurrence is in prod"
+    );
     // An occurrence without environment splits the group: prod keeps its history.
     epoch(&mut views, 1, &[(None, 2), (Some(dev), 3)]);
     let view = views.get(key).unwrap();
@@ -353,4 +376,19 @@ fn environment_hours_split_when_a_second_environment_key_appears() {
     );
     assert!(!hours_in(&views, key, view, Some(&[prod, dev])).complete);
     assert_eq!(view.hourly.to_vec(), vec![(1, 1), (2, 2), (3, 1)]);
+    // `environment=` (empty): the occurrences without one, which the split series leaves out.
+    assert_eq!(hours_in(&views, key, view, Some(&[none])).hours.as_ref(), &[(2, 1)]);
+    assert_eq!(hours_in(&views, key, view, Some(&[dev, none])).hours.as_ref(), &[(2, 1), (3, 1)]);
+}
+
+#[test]
+fn a_group_without_environments_is_selected_by_the_empty_environment() {
+    let key = GroupKey { project: 1, short_id: 1 };
+    let views = views_of(key, &[(3600 * 10 + 5, None, 1), (3600 * 12 + 5, None, 2)]);
+    let view = views.get(key).unwrap();
+    let wanted = [no_environment()];
+    let none = hours_in(&views, key, view, Some(&wanted));
+    assert!(none.complete);
+    assert_eq!(none.hours.as_ref(), &[(10, 1), (12, 1)]);
+    assert!(hours_in(&views, key, view, Some(&[7])).hours.is_empty());
 }

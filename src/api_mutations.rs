@@ -295,11 +295,12 @@ async fn put(
         }
         MutationKind::Update(put.update.clone())
     };
+    let time = now_micros();
     let request = MutationRequest {
         targets: targets.iter().map(|(k, _)| *k).collect(),
         kind,
-        actor: Some(actor),
-        time: now_micros(),
+        actor: Some(actor.clone()),
+        time,
     };
     if let Err(rejection) = apply(&state, request).await {
         return rejection.into_response();
@@ -308,6 +309,15 @@ async fn put(
         return StatusCode::NO_CONTENT.into_response();
     }
     let mut result = put.echo;
+    if let Some(update) = put.update.status.as_ref().filter(|s| s.status == GroupStatus::Ignored) {
+        if let Some(minutes) = update.details.ignore_duration {
+            // A snooze for a duration ends at the mutation's time plus it, as the groups
+            // show (the echo is built before the request has a time).
+            let until = time.saturating_add((minutes as i64).saturating_mul(60_000_000));
+            let details = crate::serialize_triage::status_details_json(update.status, Some(&update.details), Some(until), Some(&actor));
+            result.insert("statusDetails".into(), details);
+        }
+    }
     let in_release = put.update.status.as_ref().and_then(|s| s.details.in_release.as_deref());
     if in_release == Some("latest") {
         // The dataflow resolved "latest" to the project's newest release: echo that one.

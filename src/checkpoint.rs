@@ -227,6 +227,7 @@ pub fn write_part(dir: &Path, shape: ClusterShape, epoch: u64, body: &Checkpoint
         part: shape.process,
     };
     let written = write_named(dir, &name.file_name(), body)?;
+    remove_stale_temporaries(dir, shape)?;
     let files = list_parts(dir)?;
     let mut own: Vec<u64> = files
         .iter()
@@ -244,6 +245,37 @@ pub fn write_part(dir: &Path, shape: ClusterShape, epoch: u64, body: &Checkpoint
         }
     }
     Ok(written)
+}
+
+/// Removes the temporary files of this process's parts that a write interrupted by a crash
+/// (SIGKILL, power loss) left behind: each is a whole checkpoint's size. Only this process
+/// writes its parts' temporaries, and not while this runs.
+pub fn remove_stale_temporaries(dir: &Path, shape: ClusterShape) -> anyhow::Result<()> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(error).with_context(|| format!("cannot read {}", dir.display())),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(part) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix('.')?.strip_suffix(".tmp"))
+            .and_then(PartName::parse)
+        else {
+            continue;
+        };
+        if part.processes == shape.processes && part.part == shape.process {
+            tracing::info!(path = %entry.path().display(), "removing a checkpoint left unfinished by an earlier crash");
+            match fs::remove_file(entry.path()) {
+                Ok(()) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => return Err(error).with_context(|| format!("cannot remove {}", entry.path().display())),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The cut parts in `dir`. Checkpoints of an earlier build (other names) are an error: a run

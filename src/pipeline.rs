@@ -97,10 +97,12 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
             // Parts after the cut resumed from (or all, starting afresh) would otherwise
             // outrank the cuts this run writes at lower epochs.
             checkpoint::discard_after(&checkpoints.dir, restored.as_ref().map(|r| r.positions.next_epoch))?;
+            checkpoint::remove_stale_temporaries(&checkpoints.dir, checkpoint::ClusterShape { processes: 1, process: 0 })?;
             restored
         }
         _ => None,
     };
+    let resumed = restored.is_some();
     if let Some(mut restored) = restored {
         positions = restored.positions;
         next_id = restored.next_id;
@@ -210,6 +212,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         stop: options.stop.clone(),
         mutations,
         cluster_inbox,
+        resumed,
     };
     // The feeder starts once it knows where: at once for one process, after the cluster's
     // agreement on a cut otherwise.

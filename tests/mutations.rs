@@ -118,6 +118,26 @@ fn status_priority_assignment_and_bookmarks_read_their_writes() {
     assert_eq!(body["status"], "unresolved");
     assert_eq!(server.issue(&b)["substatus"], "ongoing");
 
+    // Ignore for 30 minutes (the legacy top-level field too): the response says until when,
+    // the same instant the group shows.
+    for body in [
+        json!({"status": "ignored", "statusDetails": {"ignoreDuration": 30}}),
+        json!({"status": "ignored", "snoozeDuration": 30}),
+    ] {
+        let before = std::time::SystemTime::now();
+        let (status, echo) = server.put(&format!("id={b}"), body.clone());
+        assert_eq!(status, 200, "{body}: {echo}");
+        let until = echo["statusDetails"]["ignoreUntil"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{body}: {echo}"));
+        assert_eq!(server.issue(&b)["statusDetails"]["ignoreUntil"], until, "{body}");
+        let until = dataflows::model::time::parse_iso(until, true).expect("an ISO time") / 1_000_000;
+        let from_now = until - before.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        assert!((1799..=1805).contains(&from_now), "{body}: {from_now} s from now");
+        assert_eq!(echo["statusDetails"]["actor"], server.issue(&b)["statusDetails"]["actor"]);
+    }
+    server.put(&format!("id={b}"), json!({"status": "unresolved"}));
+
     // Bulk by query (no id): every match.
     let (status, _) = server.put("query=is:unresolved", json!({"status": "resolved"}));
     assert_eq!(status, 200);
@@ -403,4 +423,55 @@ fn acknowledged_mutations_survive_a_kill_and_replay_identically() {
         .map(|l| serde_json::from_slice(l).unwrap())
         .collect();
     assert_eq!(groups.len(), 2, "b merged away, d deleted");
+}
+
+/// The cut files in a state directory with their modification times.
+fn cuts(state: &Path) -> Vec<(String, std::time::SystemTime)> {
+    let mut files: Vec<(String, std::time::SystemTime)> = std::fs::read_dir(state)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().starts_with("cut-"))
+                .map(|e| {
+                    (
+                        e.file_name().to_string_lossy().into_owned(),
+                        e.metadata().unwrap().modified().unwrap(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+#[test]
+fn an_idle_server_does_not_rewrite_its_checkpoint() {
+    let dir = temp_dir();
+    let path = input(dir.path(), &crons(1, "a", 1, 2));
+    let state = dir.path().join("state");
+    let args = [
+        "--input",
+        path.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--checkpoint-interval",
+        "0.1",
+    ];
+    let server = start(&args);
+    let a = server.id_of("a");
+    wait_until(|| !cuts(&state).is_empty());
+    let idle = cuts(&state);
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    assert_eq!(cuts(&state), idle, "nothing new: the checkpoint stays as written");
+    // A mutation is new state: the next checkpoint has it.
+    assert_eq!(server.put(&format!("id={a}"), json!({"status": "resolved"})).0, 200);
+    wait_until(|| cuts(&state).last().map(|c| &c.0) != idle.last().map(|c| &c.0));
+    drop(server);
+    // Restarted with nothing new: it resumes from the newest cut and writes nothing.
+    let written = cuts(&state);
+    let server = start(&args);
+    assert_eq!(server.issue(&a)["status"], "resolved");
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    assert_eq!(cuts(&state), written);
 }

@@ -189,3 +189,32 @@ fn windowed_view_data_survives_a_checkpoint() {
     assert_eq!(kept, vec![(5, 7, 1, 3, 9), (6, 3599, 1, 3, 1 << 40)]);
     assert_eq!(restored.environment_hours(key), Some(&[(3, 5, 1)][..]));
 }
+
+#[test]
+fn a_write_removes_the_temporaries_a_crash_left_of_this_process_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let stale = |shape: ClusterShape, epoch: u64| {
+        let name = PartName {
+            epoch,
+            processes: shape.processes,
+            part: shape.process,
+        };
+        let path = dir.path().join(format!(".{}.tmp", name.file_name()));
+        fs::write(&path, b"half a checkpoint").unwrap();
+        path
+    };
+    let own = stale(ONE, 5);
+    let other = stale(ClusterShape { processes: 2, process: 1 }, 5);
+    let unrelated = dir.path().join(".notes.tmp");
+    fs::write(&unrelated, b"x").unwrap();
+    write(dir.path(), ONE, 10);
+    assert!(!own.exists(), "this process's unfinished write is removed");
+    assert!(other.exists(), "another process's temporary may be a write in progress");
+    assert!(unrelated.exists());
+    // And at start-up, before anything is written.
+    let own = stale(ONE, 11);
+    remove_stale_temporaries(dir.path(), ONE).unwrap();
+    assert!(!own.exists());
+    assert!(other.exists());
+    assert_eq!(load_newest(dir.path()).unwrap().unwrap().positions.next_epoch, 10);
+}

@@ -115,8 +115,12 @@ impl ProjectState {
     ) {
         let group = &self.groups[index];
         let current = group.row.status;
-        // Only groups whose status changes are updated (a resolve skips resolved groups).
-        if current == update.status && (update.substatus.is_none() || update.substatus == group.row.substatus) {
+        // Only groups whose status changes are updated (a resolve skips resolved groups),
+        // but an ignore replaces an ignored group's conditions, as Sentry replaces its
+        // snooze: a new duration or count starts now.
+        let snoozes = update.status == GroupStatus::Ignored
+            && (update.details.has_ignore_condition() || group.conditions.as_ref().is_some_and(|c| c.snooze.is_some()));
+        if current == update.status && (update.substatus.is_none() || update.substatus == group.row.substatus) && !snoozes {
             return;
         }
         let substatus = match update.status {

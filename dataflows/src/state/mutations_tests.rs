@@ -104,6 +104,41 @@ fn an_ignore_count_escalates_the_group_when_reached() {
     assert!(row.triage.is_none(), "the ignore's details are gone");
 }
 
+/// Ignoring an ignored group again replaces its conditions (Sentry replaces the snooze): the
+/// new count runs from the second ignore, and an ignore without conditions ends them.
+#[test]
+fn ignoring_an_ignored_group_replaces_its_conditions() {
+    let mut p = Project::new();
+    p.occur(1, 0, None);
+    let count = |n| {
+        ignore(StatusDetails {
+            ignore_count: Some(n),
+            ..StatusDetails::default()
+        })
+    };
+    p.mutate(&[1], count(2));
+    p.occur(1, 1, None);
+    p.mutate(&[1], count(3));
+    assert_eq!(
+        p.row(1).unwrap().triage.as_ref().and_then(|t| t.status_details.ignore_count),
+        Some(3)
+    );
+    p.occur(1, 2, None);
+    p.occur(1, 3, None);
+    assert_eq!(p.row(1).unwrap().status, GroupStatus::Ignored, "two of the second ignore's three");
+    p.occur(1, 4, None);
+    assert_eq!(p.row(1).unwrap().status, GroupStatus::Unresolved);
+    // Ignored until two more, then ignored for good: no condition is left to end it.
+    p.mutate(&[1], count(2));
+    p.mutate(&[1], ignore(StatusDetails::default()));
+    let row = p.row(1).unwrap();
+    assert_eq!((row.status, row.substatus), (GroupStatus::Ignored, Some(Substatus::Forever)));
+    for t in 5..10 {
+        p.occur(1, t, None);
+    }
+    assert_eq!(p.row(1).unwrap().status, GroupStatus::Ignored);
+}
+
 #[test]
 fn merge_moves_counts_users_and_later_occurrences_to_the_parent() {
     let mut p = Project::new();

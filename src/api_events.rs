@@ -21,6 +21,9 @@ struct GroupRef {
     id: u64,
     project: u64,
     hashes: Vec<u128>,
+    /// The group's lifetime first and last seen: its events lie within them (a deleted
+    /// group's events, under hashes a later group took over, mostly do not).
+    span: (i64, i64),
 }
 
 fn group_ref(state: &AppState, org: &str, id: &str) -> Option<GroupRef> {
@@ -30,6 +33,7 @@ fn group_ref(state: &AppState, org: &str, id: &str) -> Option<GroupRef> {
         id: view.id,
         project: key.project,
         hashes: row.event_group.as_ref().map(|e| e.hashes.clone()).unwrap_or_default(),
+        span: (row.first_seen, row.last_seen),
     })
 }
 
@@ -71,18 +75,19 @@ fn respond(state: &AppState, org: &str, id: &str, event_id: Option<&str>) -> Res
         return error(StatusCode::NOT_FOUND, "Event not found (no event store)");
     };
     let found = match event_id {
-        None => store.latest(group.project, &group.hashes),
+        None => store.latest(group.project, &group.hashes, group.span),
         Some(text) => match parse_uuid(text) {
-            // An event of another group (no shared hash) is not this group's.
-            Some(event_id) => store
-                .get(group.project, event_id)
-                .map(|e| e.filter(|e| e.hashes.iter().any(|h| group.hashes.contains(h)))),
+            // An event of another group (no shared hash, or outside its lifetime) is not
+            // this group's.
+            Some(event_id) => store.get(group.project, event_id).map(|e| {
+                e.filter(|e| e.hashes.iter().any(|h| group.hashes.contains(h)) && (group.span.0..=group.span.1).contains(&e.time))
+            }),
             None => return error(StatusCode::NOT_FOUND, "Event not found"),
         },
     };
     let found = found.and_then(|event| match event {
         Some(event) => {
-            let neighbours = store.neighbours(group.project, &group.hashes, event.time, event.event_id)?;
+            let neighbours = store.neighbours(group.project, &group.hashes, group.span, event.time, event.event_id)?;
             Ok(Some((event, neighbours)))
         }
         None => Ok(None),

@@ -4,6 +4,8 @@
 #[path = "common/broker.rs"]
 mod broker;
 mod common;
+#[path = "common/mutation_client.rs"]
+mod mutation_client;
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -363,4 +365,51 @@ fn msgpack_ingest_events_from_a_topic_group_like_the_file() {
     }
     producer.flush(std::time::Duration::from_secs(30)).unwrap();
     assert_topic_groups_like_the_file(&broker, dir.path(), &events);
+}
+
+/// A deleted error group's fingerprint makes a new group later: the events endpoints and
+/// event-id hits of the new group hold only its own events, not the deleted one's (they
+/// share hashes; the deleted group's events lie before the new group's first seen).
+#[test]
+fn a_deleted_groups_events_are_not_the_next_groups() {
+    let dir = temp_dir();
+    let error = |n: u64, offset: f64| event(n, offset, json!({"exception": exception("ValueError", "bad", vec![])}));
+    let input = write_lines(dir.path(), "events.jsonl", &to_lines(&[error(1, 0.0), error(2, 60.0)]));
+    let store = dir.path().join("store");
+    let server = mutation_client::start(&[
+        "--input",
+        input.to_str().unwrap(),
+        "--input-format",
+        "events",
+        "--follow",
+        "--event-store",
+        store.to_str().unwrap(),
+    ]);
+    let issues = "/api/0/organizations/sentry/issues";
+    let (_, list) = server.get(&format!("{issues}/?query="));
+    let deleted = list[0]["id"].as_str().expect("one group").to_string();
+    assert_eq!(server.delete(&format!("id={deleted}")).0, 204);
+    mutation_client::append(&input, &[error(3, 120.0)]);
+    let mut list = Value::Null;
+    wait_until(|| {
+        list = server.get(&format!("{issues}/?query=")).1;
+        list.as_array().is_some_and(|l| !l.is_empty())
+    });
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    assert_ne!(id, deleted);
+    assert_eq!(list[0]["count"], "1");
+    let (status, latest) = server.get(&format!("{issues}/{id}/events/latest/"));
+    assert_eq!(status, 200, "{latest}");
+    assert_eq!(latest["eventID"], uuid(0xe003));
+    assert_eq!(
+        (latest["previousEventID"].clone(), latest["nextEventID"].clone()),
+        (Value::Null, Value::Null)
+    );
+    for old in [1, 2] {
+        let (status, body) = server.get(&format!("{issues}/{id}/events/{}/", uuid(0xe000 + old)));
+        assert_eq!(status, 404, "the deleted group's event {old}: {body}");
+        let (_, hits) = server.get(&format!("{issues}/?query={}", uuid(0xe000 + old)));
+        assert_eq!(hits, json!([]), "no group holds the deleted group's event {old}");
+    }
+    assert_eq!(server.get(&format!("{issues}/{id}/events/{}/", uuid(0xe003))).0, 200);
 }

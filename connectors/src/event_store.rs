@@ -48,14 +48,18 @@ pub trait EventStore: Send + Sync {
     fn put(&self, events: &[StoredEvent]) -> Result<(), EventStoreError>;
     fn get(&self, project: ProjectId, event_id: u128) -> Result<Option<StoredEvent>, EventStoreError>;
     /// The event with the greatest time (then event id) among those carrying any of `hashes`
-    /// — a group's linked hashes.
-    fn latest(&self, project: ProjectId, hashes: &[GroupHash]) -> Result<Option<StoredEvent>, EventStoreError>;
+    /// — a group's linked hashes — with a time in `span` (inclusive: the group's lifetime
+    /// first and last seen, which leave out the events of a deleted group whose hashes a
+    /// later group took over, when they are outside its lifetime).
+    fn latest(&self, project: ProjectId, hashes: &[GroupHash], span: (Micros, Micros)) -> Result<Option<StoredEvent>, EventStoreError>;
     /// The event ids just before and just after `(time, event_id)` in `(time, event_id)`
-    /// order among the events carrying any of `hashes` (a group's previous and next event).
+    /// order among the events carrying any of `hashes` with a time in `span` (a group's
+    /// previous and next event).
     fn neighbours(
         &self,
         project: ProjectId,
         hashes: &[GroupHash],
+        span: (Micros, Micros),
         time: Micros,
         event_id: u128,
     ) -> Result<(Option<u128>, Option<u128>), EventStoreError>;
@@ -192,13 +196,18 @@ impl EventStore for RedbEventStore {
         }
     }
 
-    fn latest(&self, project: ProjectId, hashes: &[GroupHash]) -> Result<Option<StoredEvent>, EventStoreError> {
+    fn latest(
+        &self,
+        project: ProjectId,
+        hashes: &[GroupHash],
+        (first, last): (Micros, Micros),
+    ) -> Result<Option<StoredEvent>, EventStoreError> {
         let tx = self.db.begin_read().map_err(storage)?;
         let by_hash = tx.open_table(BY_HASH).map_err(storage)?;
         let mut best: Option<(i64, u128)> = None;
         for &hash in hashes {
             let range = by_hash
-                .range((project, hash, i64::MIN, 0)..=(project, hash, i64::MAX, u128::MAX))
+                .range((project, hash, first, 0)..=(project, hash, last, u128::MAX))
                 .map_err(storage)?;
             if let Some(entry) = range.last() {
                 let (key, _) = entry.map_err(storage)?;
@@ -224,6 +233,7 @@ impl EventStore for RedbEventStore {
         &self,
         project: ProjectId,
         hashes: &[GroupHash],
+        (first, last): (Micros, Micros),
         time: Micros,
         event_id: u128,
     ) -> Result<(Option<u128>, Option<u128>), EventStoreError> {
@@ -235,7 +245,7 @@ impl EventStore for RedbEventStore {
         for &hash in hashes {
             let at = (project, hash, time, event_id);
             let before = by_hash
-                .range::<(u64, u128, i64, u128)>((Included((project, hash, i64::MIN, 0)), Excluded(at)))
+                .range::<(u64, u128, i64, u128)>((Included((project, hash, first, 0)), Excluded(at)))
                 .map_err(storage)?
                 .next_back();
             if let Some(entry) = before {
@@ -243,7 +253,7 @@ impl EventStore for RedbEventStore {
                 previous = previous.max(Some((t, id)));
             }
             let after = by_hash
-                .range::<(u64, u128, i64, u128)>((Excluded(at), Included((project, hash, i64::MAX, u128::MAX))))
+                .range::<(u64, u128, i64, u128)>((Excluded(at), Included((project, hash, last, u128::MAX))))
                 .map_err(storage)?
                 .next();
             if let Some(entry) = after {
@@ -316,6 +326,8 @@ mod tests {
         (dir, store)
     }
 
+    const ALL: (Micros, Micros) = (Micros::MIN, Micros::MAX);
+
     #[test]
     fn put_get_and_idempotent_replay() {
         let (_dir, store) = store();
@@ -338,19 +350,27 @@ mod tests {
                 event(2, 4, 900, &[7]),
             ])
             .expect("put");
-        assert_eq!(store.latest(1, &[7]).expect("latest").map(|e| e.event_id), Some(3));
-        assert_eq!(store.latest(1, &[7, 8]).expect("latest").map(|e| e.event_id), Some(2));
-        assert_eq!(store.latest(1, &[9]).expect("latest"), None);
+        assert_eq!(store.latest(1, &[7], ALL).expect("latest").map(|e| e.event_id), Some(3));
+        assert_eq!(store.latest(1, &[7, 8], ALL).expect("latest").map(|e| e.event_id), Some(2));
+        assert_eq!(store.latest(1, &[9], ALL).expect("latest"), None);
         // A re-sent event with a new time moves in the indexes.
         store.put(&[event(1, 1, 400, &[7])]).expect("put");
-        assert_eq!(store.latest(1, &[7, 8]).expect("latest").map(|e| e.event_id), Some(1));
+        assert_eq!(store.latest(1, &[7, 8], ALL).expect("latest").map(|e| e.event_id), Some(1));
         assert_eq!(store.newest_time_until(Micros::MAX).expect("newest"), Some(900));
         assert_eq!(store.newest_time_until(899).expect("newest"), Some(400));
         assert_eq!(store.newest_time_until(99).expect("newest"), None);
         // Times now: 1 → 400, 2 → 300, 3 → 200 (hashes 7 and 8 are one group).
-        assert_eq!(store.neighbours(1, &[7, 8], 300, 2).expect("neighbours"), (Some(3), Some(1)));
-        assert_eq!(store.neighbours(1, &[7, 8], 200, 3).expect("neighbours"), (None, Some(2)));
-        assert_eq!(store.neighbours(1, &[8], 300, 2).expect("neighbours"), (Some(3), None));
+        assert_eq!(store.neighbours(1, &[7, 8], ALL, 300, 2).expect("neighbours"), (Some(3), Some(1)));
+        assert_eq!(store.neighbours(1, &[7, 8], ALL, 200, 3).expect("neighbours"), (None, Some(2)));
+        assert_eq!(store.neighbours(1, &[8], ALL, 300, 2).expect("neighbours"), (Some(3), None));
+        // Within a span (a group's lifetime): the events outside it are another group's.
+        assert_eq!(store.latest(1, &[7, 8], (200, 300)).expect("latest").map(|e| e.event_id), Some(2));
+        assert_eq!(store.latest(1, &[7, 8], (301, 399)).expect("latest"), None);
+        assert_eq!(store.neighbours(1, &[7, 8], (250, 300), 300, 2).expect("neighbours"), (None, None));
+        assert_eq!(
+            store.neighbours(1, &[7, 8], (200, 400), 300, 2).expect("neighbours"),
+            (Some(3), Some(1))
+        );
     }
 
     #[test]
@@ -361,8 +381,8 @@ mod tests {
             .expect("put");
         assert_eq!(store.remove_older_than(250).expect("remove"), 2);
         assert_eq!(store.get(1, 1).expect("get"), None);
-        assert_eq!(store.latest(1, &[7]).expect("latest"), None);
-        assert_eq!(store.latest(1, &[8]).expect("latest").map(|e| e.event_id), Some(3));
+        assert_eq!(store.latest(1, &[7], ALL).expect("latest"), None);
+        assert_eq!(store.latest(1, &[8], ALL).expect("latest").map(|e| e.event_id), Some(3));
         assert_eq!(store.remove_older_than(250).expect("remove"), 0);
         drop(store);
         // Durable: a reopened store holds what was committed.

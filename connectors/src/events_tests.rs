@@ -208,7 +208,13 @@ fn events_reach_the_store_at_the_end_of_a_block_and_occurrences_find_them() {
     let stored = store.get(3, id).expect("get").expect("stored");
     assert_eq!(stored.json, line.as_bytes());
     assert_eq!(stored.hashes, occ.hashes().collect::<Vec<_>>());
-    assert_eq!(store.latest(3, &[occ.hash]).expect("latest").map(|e| e.event_id), Some(id));
+    assert_eq!(
+        store
+            .latest(3, &[occ.hash], (i64::MIN, i64::MAX))
+            .expect("latest")
+            .map(|e| e.event_id),
+        Some(id)
+    );
 
     // An occurrence with only `event_id` takes time, user, release and environment from it.
     let occurrence = json!({"id": "0123456789abcdef0123456789abcdef", "project_id": 3, "event_id": EVENT_ID,

@@ -60,6 +60,9 @@ enum Test {
     TimesSeen(Operator, Vec<f64>),
     FirstSeen(Operator, Micros),
     LastSeen(Operator, Micros),
+    /// `error.unhandled:` (and `error.handled:` inverted): the group's `isUnhandled`, set
+    /// once any of its events was unhandled (not per occurrence in the window).
+    Unhandled(bool),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -300,6 +303,8 @@ impl IssueQuery {
             "unassigned" => Test::Unassigned(boolean(filter)?),
             "for_review" => Test::ForReview(boolean(filter)?),
             "linked" => Test::Linked(boolean(filter)?),
+            "error.unhandled" => Test::Unhandled(boolean(filter)?),
+            "error.handled" => Test::Unhandled(!boolean(filter)?),
             "assigned_to" => Test::AssignedTo(texts(filter)?),
             "bookmarked_by" => Test::BookmarkedBy(texts(filter)?),
             "issue.priority" => Test::Priority(each(filter, Priority::from_api_name)?),

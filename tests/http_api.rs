@@ -406,6 +406,10 @@ fn search_keys_negation_lists_and_errors() {
         ("release:[1.0,]", "Lists should not have empty values"),
         ("a OR b", "\"OR\""),
         ("count():>1", "Aggregate filters are not supported"),
+        // Sentry's typed event keys that Occurrent does not keep: the key is unsupported.
+        ("stack.lineno:10", "unsupported key \"stack.lineno\""),
+        ("stack.in_app:true", "unsupported key \"stack.in_app\""),
+        ("transaction.duration:>5s", "unsupported key \"transaction.duration\""),
     ] {
         let path = format!(
             "/api/0/organizations/sentry/issues/?query={}",
@@ -560,6 +564,22 @@ fn events_endpoints_serve_stored_events() {
     assert_eq!(unhandled("KeyError: v"), json!(false));
     assert_eq!(unhandled("ValueError: latest"), json!(false));
     assert_eq!(unhandled("hello"), json!(false));
+    // Searched by `error.unhandled` and `error.handled` (the group's flag).
+    let titles = |query: &str| -> Vec<String> {
+        let found = json_of(get(&server, &format!("{base}/?query={query}")).unwrap());
+        let mut titles: Vec<String> = found
+            .as_array()
+            .unwrap_or_else(|| panic!("{query}: {found}"))
+            .iter()
+            .map(|g| g["title"].as_str().unwrap().to_string())
+            .collect();
+        titles.sort();
+        titles
+    };
+    assert_eq!(titles("error.unhandled:true"), ["TypeError: v"]);
+    assert_eq!(titles("error.handled:false"), ["TypeError: v"]);
+    assert_eq!(titles("!error.unhandled:true"), titles("error.handled:true"));
+    assert_eq!(titles("error.handled:true").len(), all.as_array().unwrap().len() - 1);
 }
 
 #[test]

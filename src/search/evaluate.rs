@@ -75,5 +75,6 @@ pub(super) fn test(test: &Test, views: &IssueViews, view: &GroupView, row: &Grou
         Test::TimesSeen(op, values) => values.iter().any(|v| compare(*op, times_seen as f64, *v)),
         Test::FirstSeen(op, t) => compare(*op, row.first_seen, *t),
         Test::LastSeen(op, t) => compare(*op, last_seen, *t),
+        Test::Unhandled(b) => row.unhandled == *b,
     }
 }

@@ -17,7 +17,9 @@ pub(super) fn texts(filter: &SearchFilter) -> Result<Vec<String>, SearchError> {
     match &filter.value {
         SearchValue::Text(t) => Ok(vec![t.clone()]),
         SearchValue::TextList(items) => Ok(items.clone()),
-        other => Err(error(filter, format!("Invalid value {other:?} for \"{}\"", filter.key))),
+        // A key of Sentry's with a typed value (a number, duration, boolean) that Occurrent
+        // does not keep: the key is what is unsupported, not the value.
+        _ => Err(error(filter, format!("Invalid search query: unsupported key \"{}\"", filter.key))),
     }
 }
 

@@ -104,6 +104,14 @@ fn resolve_targets(
         return Err(bad_request(format!("Too many groups: at most {MAX_GROUPS} per request")));
     }
     let views = dataflows::views::read(&state.views);
+    // Sentry resolves `environment=` names before anything else, ids or not.
+    let list_params = crate::list_params::Params(params.clone());
+    if crate::api_environments::unknown_environment(&views, &state.catalog, org, &list_params).is_some() {
+        return Err(Rejection::Detail(
+            StatusCode::NOT_FOUND,
+            "The requested resource does not exist".into(),
+        ));
+    }
     let mut targets = Vec::new();
     for id in numeric {
         if let Some(view) = views.by_id(id) {
@@ -123,7 +131,6 @@ fn resolve_targets(
         .map_or(search::DEFAULT_QUERY, |(_, v)| v.as_str());
     // The list's search (Sentry runs the GET's search with limit 1000): its window (default
     // 90 days) and environments, on the API's clock, most recent first.
-    let list_params = crate::list_params::Params(params.clone());
     let now = state.clock.now(views.latest_event);
     let window = crate::list_params::parse_window(&list_params, now).map_err(bad_request)?;
     let environments = crate::list_params::parse_environments(&list_params);

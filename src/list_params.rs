@@ -125,8 +125,11 @@ pub fn parse_window(params: &Params, now: Micros) -> Result<Window, String> {
             end: now,
         }
     } else if period_start.is_some() || period_end.is_some() {
-        let start = now.saturating_sub(period_start.unwrap_or(MAX_WINDOW));
-        let end = now.saturating_sub(period_end.unwrap_or(0));
+        let (Some(period_start), Some(period_end)) = (period_start, period_end) else {
+            return Err("statsPeriodStart and statsPeriodEnd are both required".into());
+        };
+        let start = now.saturating_sub(period_start);
+        let end = now.saturating_sub(period_end);
         if start >= end {
             return Err("start must be before end".into());
         }
@@ -332,6 +335,9 @@ mod tests {
         let err = |p: &[(&str, &str)]| parse_window(&params(p), NOW).unwrap_err();
         assert_eq!(err(&[("statsPeriod", "7x")]), "Invalid statsPeriod");
         assert_eq!(err(&[("start", "2024-01-01T00:00:00")]), "start and end are both required");
+        for alone in [("statsPeriodStart", "2d"), ("statsPeriodEnd", "1d"), ("timeframeStart", "2d")] {
+            assert_eq!(err(&[alone]), "statsPeriodStart and statsPeriodEnd are both required");
+        }
         assert_eq!(
             err(&[("start", "2024-01-02T00:00:00"), ("end", "2024-01-01T00:00:00")]),
             "start must be before end"

@@ -137,6 +137,14 @@ fn status_priority_assignment_and_bookmarks_read_their_writes() {
         assert_eq!(echo["statusDetails"]["actor"], server.issue(&b)["statusDetails"]["actor"]);
     }
     server.put(&format!("id={b}"), json!({"status": "unresolved"}));
+    // A count, duration or user count of 0 is no condition (Sentry tests them for truth).
+    let (status, echo) = server.put(
+        &format!("id={b}"),
+        json!({"status": "ignored", "statusDetails": {"ignoreCount": 0, "ignoreDuration": 0, "ignoreUserCount": 0}}),
+    );
+    assert_eq!((status, echo["statusDetails"].clone()), (200, json!({})), "{echo}");
+    assert_eq!(server.issue(&b)["substatus"], "archived_forever");
+    server.put(&format!("id={b}"), json!({"status": "unresolved"}));
 
     // Bulk by query (no id): every match.
     let (status, _) = server.put("query=is:unresolved", json!({"status": "resolved"}));
@@ -179,11 +187,36 @@ fn status_priority_assignment_and_bookmarks_read_their_writes() {
         ),
         (
             format!("id={a}"),
+            json!({"status": "ignored", "statusDetails": {"ignoreCount": -5}}),
+            json!({"ignoreCount": ["Ensure this value is greater than or equal to 0."]}),
+        ),
+        (
+            format!("id={a}"),
+            json!({"status": "ignored", "ignoreDuration": "-1"}),
+            json!({"ignoreDuration": ["Ensure this value is greater than or equal to 0."]}),
+        ),
+        (
+            format!("id={a}&environment=nope"),
+            json!({"status": "resolved"}),
+            json!({"detail": "The requested resource does not exist"}),
+        ),
+        (
+            "query=is:unresolved&environment=nope".to_string(),
+            json!({"status": "resolved"}),
+            json!({"detail": "The requested resource does not exist"}),
+        ),
+        (
+            format!("id={a}"),
             json!({"discard": true, "status": "resolved"}),
             json!({"detail": "Discard must be the only field of the request"}),
         ),
     ] {
-        assert_eq!(server.put(&query, body.clone()), (400, expected), "{query} {body}");
+        let status = if expected.get("detail").is_some_and(|d| d == "The requested resource does not exist") {
+            404
+        } else {
+            400
+        };
+        assert_eq!(server.put(&query, body.clone()), (status, expected), "{query} {body}");
     }
     assert_eq!(
         server.put("query=is:ignored", json!({"status": "resolved"})).0,
@@ -191,6 +224,10 @@ fn status_priority_assignment_and_bookmarks_read_their_writes() {
         "nothing matches"
     );
     assert_eq!(server.delete("id=424242").0, 204);
+    assert_eq!(
+        server.delete("id=424242&environment=nope"),
+        (404, json!({"detail": "The requested resource does not exist"}))
+    );
     assert_eq!(
         server.put(&format!("id={a}"), json!({"status": "resolved"})).0,
         200,

@@ -17,14 +17,21 @@ pub(super) struct Put {
     pub(super) echo: Map<String, Value>,
 }
 
+fn negative(field: &str) -> Rejection {
+    invalid_field(field, "Ensure this value is greater than or equal to 0.")
+}
+
 fn uint(value: &Value, field: &str) -> Result<Option<u64>, Rejection> {
     match value {
         Value::Null => Ok(None),
+        Value::Number(n) if n.as_i64().is_some_and(|i| i < 0) => Err(negative(field)),
         Value::Number(n) => n
             .as_u64()
             .map(Some)
             .ok_or_else(|| invalid_field(field, "A valid integer is required.")),
+        Value::String(s) if s.trim().parse::<i64>().is_ok_and(|i| i < 0) => Err(negative(field)),
         Value::String(s) => s
+            .trim()
             .parse()
             .map(Some)
             .map_err(|_| invalid_field(field, "A valid integer is required.")),
@@ -55,10 +62,11 @@ fn parse_status_details(object: &Map<String, Value>, details: &mut StatusDetails
                 _ => return Err(invalid_field("inFutureRelease", "This field may not be blank.")),
             },
             "inCommit" => details.in_commit = Some(parse_commit(value)?),
-            "ignoreDuration" | "snoozeDuration" => details.ignore_duration = uint(value, name)?,
-            "ignoreCount" => details.ignore_count = uint(value, name)?,
+            // 0 is no condition, as in Sentry (which tests them for truth): a plain ignore.
+            "ignoreDuration" | "snoozeDuration" => details.ignore_duration = uint(value, name)?.filter(|&n| n > 0),
+            "ignoreCount" => details.ignore_count = uint(value, name)?.filter(|&n| n > 0),
             "ignoreWindow" => details.ignore_window = uint(value, name)?,
-            "ignoreUserCount" => details.ignore_user_count = uint(value, name)?,
+            "ignoreUserCount" => details.ignore_user_count = uint(value, name)?.filter(|&n| n > 0),
             "ignoreUserWindow" => details.ignore_user_window = uint(value, name)?,
             "ignoreUntilEscalating" => details.until_escalating = boolean(value, name)?,
             other => return Err(invalid_field(other, "Unknown field.")),

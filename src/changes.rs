@@ -1,5 +1,5 @@
 //! Outgoing feeds of group changes, written after each completed epoch by the first worker:
-//! a JSON change feed of the issue view (`{group_id, before, after}`, to a file or a topic)
+//! a JSON change feed of the issue view (`{group_id, project_id, short_id, before, after}`, to a file or a topic)
 //! and Sentry's `group-attributes` snapshots (kafka-formats.md §10) for Snuba-style consumers.
 //! Every change a checkpoint covers is sent and flushed before it is written (`Feeder`), so
 //! the topics are at least once across a crash (changes after the last checkpoint are sent

@@ -191,7 +191,8 @@ pub(crate) struct KafkaArgs {
 
 #[derive(Args, Clone)]
 pub(crate) struct ChangeArgs {
-    /// Write a JSON change feed of the issue view (`{group_id, before, after}` per changed
+    /// Write a JSON change feed of the issue view (`{group_id, project_id, short_id, before,
+    /// after}` per changed
     /// group, after each completed epoch) to this file.
     #[arg(long)]
     pub(crate) change_feed: Option<PathBuf>,

@@ -192,8 +192,7 @@ pub(crate) struct KafkaArgs {
 #[derive(Args, Clone)]
 pub(crate) struct ChangeArgs {
     /// Write a JSON change feed of the issue view (`{group_id, project_id, short_id, before,
-    /// after}` per changed
-    /// group, after each completed epoch) to this file.
+    /// after}` per changed group, after each completed epoch) to this file.
     #[arg(long)]
     pub(crate) change_feed: Option<PathBuf>,
     /// Produce the change feed to this topic (keyed by group id; needs --kafka).

@@ -53,7 +53,7 @@ pub async fn latest_event(State(state): State<AppState>, Path((org, id)): Path<(
 /// One stored event of the group.
 #[utoipa::path(get, path = "/api/0/organizations/{org}/issues/{id}/events/{event_id}/", tag = "events",
     params(("org" = String, Path, description = "Organization slug"), ("id" = String, Path, description = "Numeric id or short id"),
-        ("event_id" = String, Path, description = "32 hex digits or a UUID")),
+        ("event_id" = String, Path, description = "32 hex digits or a UUID, or `oldest`, `latest`, `recommended`")),
     responses(
         (status = 200, description = "The event", body = crate::openapi::Event),
         (status = 401, description = "No or invalid token", body = crate::openapi::ErrorDetail),
@@ -75,7 +75,10 @@ fn respond(state: &AppState, org: &str, id: &str, event_id: Option<&str>) -> Res
         return error(StatusCode::NOT_FOUND, "Event not found (no event store)");
     };
     let found = match event_id {
-        None => store.latest(group.project, &group.hashes, group.span),
+        // Sentry's `recommended` prefers events with a replay, a profile or a trace, which
+        // Occurrent does not keep: then it is the latest.
+        None | Some("latest" | "recommended") => store.latest(group.project, &group.hashes, group.span),
+        Some("oldest") => store.oldest(group.project, &group.hashes, group.span),
         Some(text) => match parse_uuid(text) {
             // An event of another group (no shared hash, or outside its lifetime) is not
             // this group's.

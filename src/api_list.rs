@@ -74,8 +74,9 @@ pub async fn list_issues(
     // Empty `limit=` and `cursor=` are absent, as in Sentry (`if limit:`, `if cursor:`).
     let limit = match params.get("limit").filter(|v| !v.is_empty()).map(str::parse::<usize>) {
         None => 100,
-        Some(Ok(n)) => n.clamp(1, 100),
-        Some(Err(_)) => return bad_request("invalid limit"),
+        // Sentry asserts a positive limit (`invalid limit`); above 100 is cut to 100.
+        Some(Ok(n)) if n > 0 => n.min(100),
+        Some(_) => return bad_request("invalid limit"),
     };
     let fingerprint = list_snapshot::fingerprint(&org, viewer, &params.0);
     let cursor_param = params.get("cursor").filter(|v| !v.is_empty());

@@ -388,6 +388,11 @@ fn a_deleted_groups_events_are_not_the_next_groups() {
     let issues = "/api/0/organizations/sentry/issues";
     let (_, list) = server.get(&format!("{issues}/?query="));
     let deleted = list[0]["id"].as_str().expect("one group").to_string();
+    // Sentry's named events: `oldest`, `latest`, and `recommended` (the latest here).
+    for (name, expected) in [("oldest", 0xe001), ("latest", 0xe002), ("recommended", 0xe002)] {
+        let (status, event) = server.get(&format!("{issues}/{deleted}/events/{name}/"));
+        assert_eq!((status, event["eventID"].clone()), (200, json!(uuid(expected))), "{name}: {event}");
+    }
     assert_eq!(server.delete(&format!("id={deleted}")).0, 204);
     mutation_client::append(&input, &[error(3, 120.0)]);
     let mut list = Value::Null;

@@ -508,6 +508,8 @@ fn projects_ids_collapse_direct_hits_inbox_and_errors() {
             "Inbox search only works for 'unresolved' status",
         ),
         ("limit=x", "invalid limit"),
+        ("limit=0", "invalid limit"),
+        ("limit=-5", "invalid limit"),
         ("cursor=1:2", "Invalid cursor parameter."),
     ] {
         let reply = get(&server, &format!("{issues}?{params}"));

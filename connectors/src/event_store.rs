@@ -52,6 +52,8 @@ pub trait EventStore: Send + Sync {
     /// first and last seen, which leave out the events of a deleted group whose hashes a
     /// later group took over, when they are outside its lifetime).
     fn latest(&self, project: ProjectId, hashes: &[GroupHash], span: (Micros, Micros)) -> Result<Option<StoredEvent>, EventStoreError>;
+    /// [`EventStore::latest`]'s counterpart: the event with the least time (then event id).
+    fn oldest(&self, project: ProjectId, hashes: &[GroupHash], span: (Micros, Micros)) -> Result<Option<StoredEvent>, EventStoreError>;
     /// The event ids just before and just after `(time, event_id)` in `(time, event_id)`
     /// order among the events carrying any of `hashes` with a time in `span` (a group's
     /// previous and next event).
@@ -141,6 +143,44 @@ impl RedbEventStore {
     }
 
     /// Number of stored events.
+    /// The newest (or oldest) event of `hashes` within `span`: the last (or first) index row
+    /// of each hash's range, the greatest (or least) of those.
+    fn extreme(
+        &self,
+        project: ProjectId,
+        hashes: &[GroupHash],
+        (first, last): (Micros, Micros),
+        newest: bool,
+    ) -> Result<Option<StoredEvent>, EventStoreError> {
+        let tx = self.db.begin_read().map_err(storage)?;
+        let by_hash = tx.open_table(BY_HASH).map_err(storage)?;
+        let mut best: Option<(i64, u128)> = None;
+        for &hash in hashes {
+            let mut range = by_hash
+                .range((project, hash, first, 0)..=(project, hash, last, u128::MAX))
+                .map_err(storage)?;
+            let entry = if newest { range.next_back() } else { range.next() };
+            if let Some(entry) = entry {
+                let (key, _) = entry.map_err(storage)?;
+                let (_, _, time, event_id) = key.value();
+                let better = |b: (i64, u128)| if newest { (time, event_id) > b } else { (time, event_id) < b };
+                if best.is_none_or(better) {
+                    best = Some((time, event_id));
+                }
+            }
+        }
+        match best {
+            Some((_, event_id)) => {
+                let rows = tx.open_table(EVENTS).map_err(storage)?;
+                match rows.get((project, event_id)).map_err(storage)? {
+                    Some(row) => decode(project, event_id, row.value()).map(Some),
+                    None => Ok(None),
+                }
+            }
+            None => Ok(None),
+        }
+    }
+
     pub fn len(&self) -> Result<u64, EventStoreError> {
         let tx = self.db.begin_read().map_err(storage)?;
         tx.open_table(EVENTS).map_err(storage)?.len().map_err(storage)
@@ -196,37 +236,12 @@ impl EventStore for RedbEventStore {
         }
     }
 
-    fn latest(
-        &self,
-        project: ProjectId,
-        hashes: &[GroupHash],
-        (first, last): (Micros, Micros),
-    ) -> Result<Option<StoredEvent>, EventStoreError> {
-        let tx = self.db.begin_read().map_err(storage)?;
-        let by_hash = tx.open_table(BY_HASH).map_err(storage)?;
-        let mut best: Option<(i64, u128)> = None;
-        for &hash in hashes {
-            let range = by_hash
-                .range((project, hash, first, 0)..=(project, hash, last, u128::MAX))
-                .map_err(storage)?;
-            if let Some(entry) = range.last() {
-                let (key, _) = entry.map_err(storage)?;
-                let (_, _, time, event_id) = key.value();
-                if best.is_none_or(|b| (time, event_id) > b) {
-                    best = Some((time, event_id));
-                }
-            }
-        }
-        match best {
-            Some((_, event_id)) => {
-                let rows = tx.open_table(EVENTS).map_err(storage)?;
-                match rows.get((project, event_id)).map_err(storage)? {
-                    Some(row) => decode(project, event_id, row.value()).map(Some),
-                    None => Ok(None),
-                }
-            }
-            None => Ok(None),
-        }
+    fn latest(&self, project: ProjectId, hashes: &[GroupHash], span: (Micros, Micros)) -> Result<Option<StoredEvent>, EventStoreError> {
+        self.extreme(project, hashes, span, true)
+    }
+
+    fn oldest(&self, project: ProjectId, hashes: &[GroupHash], span: (Micros, Micros)) -> Result<Option<StoredEvent>, EventStoreError> {
+        self.extreme(project, hashes, span, false)
     }
 
     fn neighbours(
@@ -366,6 +381,10 @@ mod tests {
         // Within a span (a group's lifetime): the events outside it are another group's.
         assert_eq!(store.latest(1, &[7, 8], (200, 300)).expect("latest").map(|e| e.event_id), Some(2));
         assert_eq!(store.latest(1, &[7, 8], (301, 399)).expect("latest"), None);
+        assert_eq!(store.oldest(1, &[7, 8], ALL).expect("oldest").map(|e| e.event_id), Some(3));
+        assert_eq!(store.oldest(1, &[8], ALL).expect("oldest").map(|e| e.event_id), Some(3));
+        assert_eq!(store.oldest(1, &[7], (201, 500)).expect("oldest").map(|e| e.event_id), Some(1));
+        assert_eq!(store.oldest(1, &[9], ALL).expect("oldest"), None);
         assert_eq!(store.neighbours(1, &[7, 8], (250, 300), 300, 2).expect("neighbours"), (None, None));
         assert_eq!(
             store.neighbours(1, &[7, 8], (200, 400), 300, 2).expect("neighbours"),

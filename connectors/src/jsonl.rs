@@ -12,44 +12,17 @@ use std::time::{Duration, Instant};
 use dataflows::model::block::{BlockBytes, InputBlock, LineInfo, Unreadable};
 use dataflows::model::MAX_LINES_PER_BLOCK;
 
+mod files;
+pub(crate) use files::open;
+pub use files::{expand_inputs, is_compressed};
+use files::{is_corruption, is_plain, moved_since_checkpoint};
+
 #[derive(thiserror::Error, Debug)]
 pub enum SourceError {
     #[error("cannot read {path}: {source}")]
     Io { path: String, source: io::Error },
     #[error("no input files in {0}")]
     EmptyDirectory(String),
-}
-
-/// Expands the command line's inputs into the ordered list of files to read.
-pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, SourceError> {
-    let mut files = Vec::new();
-    for input in inputs {
-        if input.as_os_str() == "-" {
-            files.push(input.clone());
-            continue;
-        }
-        let io_error = |source| SourceError::Io {
-            path: input.display().to_string(),
-            source,
-        };
-        let metadata = std::fs::metadata(input).map_err(io_error)?;
-        if metadata.is_dir() {
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(input)
-                .map_err(io_error)?
-                .filter_map(|e| e.ok())
-                .map(|e| e.path())
-                .filter(|p| p.is_file())
-                .collect();
-            entries.sort_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
-            if entries.is_empty() {
-                return Err(SourceError::EmptyDirectory(input.display().to_string()));
-            }
-            files.extend(entries);
-        } else {
-            files.push(input.clone());
-        }
-    }
-    Ok(files)
 }
 
 /// A plain file, mapped: the blocks refer to it instead of copying it.
@@ -93,47 +66,6 @@ impl Drop for MappedBlock {
             };
         }
     }
-}
-
-fn is_plain(path: &Path) -> bool {
-    path.as_os_str() != "-" && !is_compressed(path)
-}
-
-/// A restart's position in an input that is no longer where a line starts: the file was
-/// rotated or rewritten since the checkpoint, and reading on would start mid-line and lose
-/// every line before the position.
-fn moved_since_checkpoint(resume: FilePosition) -> io::Error {
-    io::Error::other(format!(
-        "the checkpoint's position (byte {}, after line {}) is not at the start of a line: the input \
-         changed since the checkpoint (rotated or rewritten?); restore it, or start without the state",
-        resume.byte_offset, resume.line_number
-    ))
-}
-
-/// A gzip or zstd input, decompressed by extension (see [`open`]).
-pub fn is_compressed(path: &Path) -> bool {
-    matches!(path.extension().and_then(|e| e.to_str()), Some("gz" | "zst" | "zstd"))
-}
-
-/// A decompressor's error about its input (corrupt or truncated data), as opposed to one of
-/// the file underneath, which stops the run.
-fn is_corruption(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput | io::ErrorKind::UnexpectedEof | io::ErrorKind::Other
-    )
-}
-
-pub(crate) fn open(path: &Path) -> io::Result<Box<dyn Read + Send>> {
-    if path.as_os_str() == "-" {
-        return Ok(Box::new(io::stdin()));
-    }
-    let file = File::open(path)?;
-    Ok(match path.extension().and_then(|e| e.to_str()) {
-        Some("gz") => Box::new(flate2::read::MultiGzDecoder::new(file)),
-        Some("zst") | Some("zstd") => Box::new(zstd::Decoder::new(file)?),
-        _ => Box::new(file),
-    })
 }
 
 pub struct BlockOptions {
@@ -346,6 +278,28 @@ impl LineSource {
         Ok(true)
     }
 
+    /// Whether the followed file is now shorter than what was read of it (`pending`: bytes
+    /// read past the last line cut): truncated, and perhaps written again since. Logged.
+    fn truncated_while_followed(&self, pending: usize) -> bool {
+        let Some((name, _)) = &self.current else { return false };
+        if &**name == "-" {
+            return false;
+        }
+        let read = self.byte_offset + pending as u64;
+        match std::fs::metadata(&**name) {
+            Ok(metadata) if metadata.len() < read => {
+                tracing::warn!(
+                    path = %name,
+                    length = metadata.len(),
+                    read,
+                    "the followed input is shorter than what was read of it (truncated): reading it again from its start"
+                );
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// True once the end of the last input has been seen (in follow mode: the end of what
     /// existed so far).
     pub fn reached_end_once(&self) -> bool {
@@ -455,6 +409,15 @@ impl LineSource {
                 self.reached_end = true;
             }
             if self.options.follow && self.is_last_file() {
+                if self.truncated_while_followed(bytes.len() - scanned) {
+                    // Rewritten from the start (`copytruncate` rotation): the bytes read past
+                    // the last line were the old content's. The lines cut so far go out, and
+                    // the file is read again from its start, numbered from line 1.
+                    bytes.truncate(scanned);
+                    self.current = None;
+                    self.next_file -= 1;
+                    break;
+                }
                 let since = *waiting_since.get_or_insert_with(Instant::now);
                 if !block.lines.is_empty() && since.elapsed() >= self.options.linger {
                     break;

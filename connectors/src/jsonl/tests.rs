@@ -407,3 +407,54 @@ fn a_resume_position_that_is_not_a_line_start_is_refused() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A followed file truncated and written again (`copytruncate` rotation) is read again from
+/// its start: the new lines, numbered from 1, none skipped (it used to read on from the old
+/// offset, losing every new line before it and cutting one mid-line).
+#[test]
+fn a_followed_file_truncated_and_rewritten_is_read_from_its_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("live.jsonl");
+    std::fs::write(&path, "{\"old\":1}\n{\"old\":2}\n{\"old\":3}\n{\"old\":4}\n{\"old\":5}\n").unwrap();
+    let mut source = LineSource::new(
+        vec![path.clone()],
+        BlockOptions {
+            follow: true,
+            linger: Duration::from_millis(10),
+            idle: Some(Duration::from_millis(10)),
+            ..BlockOptions::default()
+        },
+    );
+    let next_lines = |source: &mut LineSource, want: usize| {
+        let mut lines = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while lines.len() < want && Instant::now() < deadline {
+            let block = source.next_block().unwrap().expect("a followed file never ends");
+            for (i, line) in block.lines.iter().enumerate() {
+                lines.push((
+                    String::from_utf8(block.line(i).to_vec()).unwrap(),
+                    line.line_number,
+                    line.byte_offset,
+                ));
+            }
+        }
+        lines
+    };
+    assert_eq!(next_lines(&mut source, 5).len(), 5);
+    // Truncated, then two new lines and a partial third (shorter than the old content).
+    std::fs::write(&path, "{\"new\":1}\n{\"new\":2}\n{\"ne").unwrap();
+    let lines = next_lines(&mut source, 2);
+    assert_eq!(lines, vec![("{\"new\":1}".to_string(), 1, 0), ("{\"new\":2}".to_string(), 2, 10)]);
+    assert_eq!(
+        source.position(),
+        FilePosition {
+            file: 0,
+            byte_offset: 20,
+            line_number: 2
+        }
+    );
+    // Appends after it go on as usual.
+    let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    writeln!(file, "w\":3}}").unwrap();
+    assert_eq!(next_lines(&mut source, 1), vec![("{\"new\":3}".to_string(), 3, 20)]);
+}

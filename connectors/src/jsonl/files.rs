@@ -1,0 +1,81 @@
+//! The inputs as files: the command line's paths expanded, how each is opened (stdin,
+//! plain, gzip, zstd by extension) and the errors a file itself can cause.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use super::{FilePosition, SourceError};
+
+/// Expands the command line's inputs into the ordered list of files to read.
+pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, SourceError> {
+    let mut files = Vec::new();
+    for input in inputs {
+        if input.as_os_str() == "-" {
+            files.push(input.clone());
+            continue;
+        }
+        let io_error = |source| SourceError::Io {
+            path: input.display().to_string(),
+            source,
+        };
+        let metadata = std::fs::metadata(input).map_err(io_error)?;
+        if metadata.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(input)
+                .map_err(io_error)?
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect();
+            entries.sort_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
+            if entries.is_empty() {
+                return Err(SourceError::EmptyDirectory(input.display().to_string()));
+            }
+            files.extend(entries);
+        } else {
+            files.push(input.clone());
+        }
+    }
+    Ok(files)
+}
+
+pub(super) fn is_plain(path: &Path) -> bool {
+    path.as_os_str() != "-" && !is_compressed(path)
+}
+
+/// A restart's position in an input that is no longer where a line starts: the file was
+/// rotated or rewritten since the checkpoint, and reading on would start mid-line and lose
+/// every line before the position.
+pub(super) fn moved_since_checkpoint(resume: FilePosition) -> io::Error {
+    io::Error::other(format!(
+        "the checkpoint's position (byte {}, after line {}) is not at the start of a line: the input \
+         changed since the checkpoint (rotated or rewritten?); restore it, or start without the state",
+        resume.byte_offset, resume.line_number
+    ))
+}
+
+/// A gzip or zstd input, decompressed by extension (see [`open`]).
+pub fn is_compressed(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()), Some("gz" | "zst" | "zstd"))
+}
+
+/// A decompressor's error about its input (corrupt or truncated data), as opposed to one of
+/// the file underneath, which stops the run.
+pub(super) fn is_corruption(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput | io::ErrorKind::UnexpectedEof | io::ErrorKind::Other
+    )
+}
+
+pub(crate) fn open(path: &Path) -> io::Result<Box<dyn Read + Send>> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(io::stdin()));
+    }
+    let file = File::open(path)?;
+    Ok(match path.extension().and_then(|e| e.to_str()) {
+        Some("gz") => Box::new(flate2::read::MultiGzDecoder::new(file)),
+        Some("zst") | Some("zstd") => Box::new(zstd::Decoder::new(file)?),
+        _ => Box::new(file),
+    })
+}

@@ -185,7 +185,8 @@ pub fn aggregate(views: &IssueViews, hours: &GroupHours, row: &GroupRow, window:
     Some(Aggregate {
         count,
         first_seen,
-        last_seen: last_second(hours, row, window, &mut selector, last),
+        // Within one second an exact first seen can pass the last's whole second.
+        last_seen: last_second(hours, row, window, &mut selector, last).max(first_seen),
         hours: (first, last),
     })
 }
@@ -271,10 +272,11 @@ pub fn last_seen_view(
             .find(|&hour| hour_count(&hours, row, window, window.seconds(), &mut selector, hour) > 0)?,
     }
     .0;
+    let first_seen = row.first_seen.max(window.start);
     Some(Aggregate {
         count: 1,
-        first_seen: row.first_seen.max(window.start),
-        last_seen: last_second(&hours, row, window, &mut selector, last),
+        first_seen,
+        last_seen: last_second(&hours, row, window, &mut selector, last).max(first_seen),
         hours: (0, u32::MAX),
     })
 }

@@ -392,3 +392,24 @@ fn a_group_without_environments_is_selected_by_the_empty_environment() {
     assert_eq!(none.hours.as_ref(), &[(10, 1), (12, 1)]);
     assert!(hours_in(&views, key, view, Some(&[7])).hours.is_empty());
 }
+
+/// One occurrence in the window, the group's first (exact, at .7 s) with a later one outside:
+/// its whole second from the details must not make the last seen earlier than the first.
+#[test]
+fn last_seen_is_never_before_first_seen_within_one_second() {
+    let key = GroupKey { project: 1, short_id: 1 };
+    let t = 3600 * 10 + 5;
+    let views = views_of(key, &[(t, None, 1), (t + 7200, None, 2)]);
+    let view = views.get(key).unwrap();
+    let mut row = (*view.row.clone().unwrap()).clone();
+    row.first_seen += 700_000;
+    let hours = hours_in(&views, key, view, None);
+    let within = window(t - 60, t + 60);
+    let a = aggregate_group(&views, &hours, &row, within).unwrap();
+    assert_eq!(
+        (a.count, a.first_seen, a.last_seen),
+        (1, t * 1_000_000 + 700_000, t * 1_000_000 + 700_000)
+    );
+    let last = last_seen_view(&views, key, view, &row, None, within).unwrap();
+    assert!(last.last_seen >= last.first_seen, "{last:?}");
+}

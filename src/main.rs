@@ -181,14 +181,11 @@ fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
         });
     }
     let catalog = load_catalog(args.input.config.as_deref())?;
-    outputs::check_outputs(
-        &args.input.inputs,
-        &[
-            ("--dump-issues", args.dump_issues.as_deref()),
-            ("--summary-json", args.summary_json.as_deref()),
-        ],
-    )?;
-    let wiring = wire(&args.input, &catalog, false, args.to)?;
+    let outputs = [
+        ("--dump-issues", args.dump_issues.as_deref()),
+        ("--summary-json", args.summary_json.as_deref()),
+    ];
+    let wiring = wire(&args.input, &catalog, false, args.to, &outputs)?;
     let (sink, dead_letter_file, stop) = (wiring.sink.clone(), wiring.dead_letter_file.clone(), wiring.stop.clone());
     let event_store = wiring.event_store.clone();
     let first_process = wiring.options.cluster.as_ref().is_none_or(|c| c.process == 0);
@@ -261,7 +258,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     dataflows::views::boost_write_holds(args.realtime_writes);
     let catalog = Arc::new(load_catalog(args.input.config.as_deref())?);
     auth::check_listen_address(&args.listen, &catalog, args.insecure)?;
-    let mut wiring = wire(&args.input, &catalog, args.follow, EndAt::Unbounded)?;
+    let mut wiring = wire(&args.input, &catalog, args.follow, EndAt::Unbounded, &[])?;
     let (sink, stop) = (wiring.sink.clone(), wiring.stop.clone());
     // Mutations are ordered by the one feeder of a single process, or of a checkpointing
     // cluster's process 0 (at mutation points every process takes part in).

@@ -4,6 +4,8 @@
 use std::fs::File;
 use std::path::Path;
 
+use anyhow::Context;
+
 /// The first error of an output's writes: it lost what that write carried (or left part of
 /// it), so every later operation fails with it instead of running, and no checkpoint covers
 /// the loss; the process stops at its next checkpoint or its end, and a restart writes
@@ -68,6 +70,23 @@ pub(crate) fn check_outputs(inputs: &[std::path::PathBuf], outputs: &[(&str, Opt
             anyhow::bail!("{flag} {} is a directory: name a file", path.display());
         }
     }
+    // Two outputs in one file would overwrite or interleave each other (the last one
+    // written won, silently).
+    let mut named: Vec<(&str, &Path, std::path::PathBuf)> = Vec::new();
+    for &(flag, path) in outputs {
+        let Some(path) = path.filter(|p| p.as_os_str() != "-") else {
+            continue;
+        };
+        let Some(identity) = identity(path) else { continue };
+        if let Some((other, other_path, _)) = named.iter().find(|(_, _, seen)| *seen == identity) {
+            anyhow::bail!(
+                "{flag} {} and {other} {} are the same file: give each output its own",
+                path.display(),
+                other_path.display()
+            );
+        }
+        named.push((flag, path, identity));
+    }
     // Only outputs that exist can be inputs; `-` is a standard stream.
     let existing: Vec<(&str, &Path, std::path::PathBuf)> = outputs
         .iter()
@@ -90,4 +109,28 @@ pub(crate) fn check_outputs(inputs: &[std::path::PathBuf], outputs: &[(&str, Opt
         }
     }
     Ok(())
+}
+
+/// Where `path` is, whether or not the file exists yet: its canonical path, or its canonical
+/// directory and its name.
+fn identity(path: &Path) -> Option<std::path::PathBuf> {
+    if let Ok(canonical) = std::fs::canonicalize(path) {
+        return Some(canonical);
+    }
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    Some(std::fs::canonicalize(parent).ok()?.join(path.file_name()?))
+}
+
+/// Empties a regular file an earlier run left at an output's path: the file is written only
+/// once there is something to write (a dead letter), so a run without any would leave the
+/// last run's records there, read as this run's. Devices (`/dev/null`) are left alone.
+pub(crate) fn clear_stale(path: &Path, flag: &str) -> anyhow::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.is_file() && metadata.len() > 0 => {
+            std::fs::File::create(path).with_context(|| format!("{flag} {}: cannot empty the last run's file", path.display()))?;
+            tracing::info!(path = %path.display(), "emptied the previous run's {flag} file");
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }

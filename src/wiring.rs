@@ -240,7 +240,15 @@ pub(crate) struct Wiring {
     pub(crate) event_store: Option<Arc<connectors::event_store::RedbEventStore>>,
 }
 
-pub(crate) fn wire(args: &InputArgs, catalog: &Catalog, follow: bool, end: EndAt) -> anyhow::Result<Wiring> {
+/// `outputs`: the command's own output files (beside the dead letters and change feed), all
+/// checked together before anything is opened.
+pub(crate) fn wire(
+    args: &InputArgs,
+    catalog: &Catalog,
+    follow: bool,
+    end: EndAt,
+    outputs: &[(&str, Option<&Path>)],
+) -> anyhow::Result<Wiring> {
     if follow {
         // A compressed stream cannot be followed: an appended gzip member or zstd frame after
         // the end already read would be ignored without a word.
@@ -272,13 +280,15 @@ pub(crate) fn wire(args: &InputArgs, catalog: &Catalog, follow: bool, end: EndAt
     }
     let metrics = Arc::new(metrics::Metrics::default());
     let (sink, dead_letter_file) = dead_letter_sink(args, &metrics)?;
-    crate::outputs::check_outputs(
-        &args.inputs,
-        &[
-            ("--dead-letter", dead_letter_file.as_deref()),
-            ("--change-feed", args.changes.change_feed.as_deref()),
-        ],
-    )?;
+    let mut all = vec![
+        ("--dead-letter", dead_letter_file.as_deref()),
+        ("--change-feed", args.changes.change_feed.as_deref()),
+    ];
+    all.extend_from_slice(outputs);
+    crate::outputs::check_outputs(&args.inputs, &all)?;
+    if let (Some(path), None, true) = (&dead_letter_file, &args.state.state_dir, writes_outputs(args)) {
+        crate::outputs::clear_stale(path, "--dead-letter")?;
+    }
     let stop = stop_on_signals()?;
     let event_store = args.events.open_store(args.state.state_dir.as_deref())?;
     let kafka = match &args.kafka.kafka {

@@ -228,6 +228,41 @@ fn unreadable_inputs_and_bad_configs_fail_with_a_clear_error() {
         assert!(!stderr.contains("lines read"), "refused before the run: {stderr}");
     }
 
+    // Two outputs in one file (also through another spelling of its path) are refused.
+    let same = dir.path().join("same.out");
+    let other_spelling = dir.path().join(".").join("same.out");
+    for (a, b) in [("--dump-issues", "--dead-letter"), ("--dead-letter", "--summary-json")] {
+        let output = Command::new(BIN)
+            .args(["backfill", "--input", input.to_str().unwrap()])
+            .args([a, same.to_str().unwrap(), b, other_spelling.to_str().unwrap()])
+            .output_within("occurrent backfill");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{a} {b}");
+        assert!(stderr.contains("are the same file"), "{a} {b}: {stderr}");
+        assert!(!same.exists(), "refused before anything is written");
+    }
+
+    // A previous run's dead letters do not survive a run without any (the file is written
+    // only once there is a dead letter).
+    let stale = dir.path().join("stale-dead.jsonl");
+    std::fs::write(&stale, "{\"reason\":\"from an earlier run\"}\n").unwrap();
+    let clean = write_lines(dir.path(), "clean.jsonl", &[occurrence(1, 1, "a", 4001, T0, json!({})).to_string()]);
+    let output = Command::new(BIN)
+        .args([
+            "backfill",
+            "--input",
+            clean.to_str().unwrap(),
+            "--dead-letter",
+            stale.to_str().unwrap(),
+        ])
+        .output_within("occurrent backfill");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        std::fs::read_to_string(&stale).unwrap(),
+        "",
+        "the earlier run's dead letters are gone"
+    );
+
     // A dead-letter file that fails its writes (a full disk): the run fails with the first
     // error, logged once rather than once per rejected line.
     let mut lines = vec![occurrence(1, 1, "a", 4001, T0, json!({})).to_string()];

@@ -93,14 +93,18 @@ impl Catalog {
             }
             // Short ids are the slug and a per-project counter: two projects of one
             // organization with one slug would show the same short ids (Sentry refuses them).
+            // Short ids print the slug upper-cased, so slugs that differ in case only collide.
             let mut slugs = std::collections::BTreeMap::new();
             for project in &org.projects {
-                if let Some(first) = slugs.insert(project.slug.as_str(), project.id) {
+                if project.slug.trim().is_empty() {
+                    bail!("project {} of organization {:?} has an empty slug", project.id, org.slug);
+                }
+                if let Some((first, first_slug)) = slugs.insert(project.slug.to_uppercase(), (project.id, project.slug.as_str())) {
                     bail!(
-                        "projects {first} and {} of organization {:?} have the same slug {:?}",
+                        "projects {first} ({first_slug:?}) and {} ({:?}) of organization {:?} have the same slug up to case: their short ids would be the same",
                         project.id,
-                        org.slug,
-                        project.slug
+                        project.slug,
+                        org.slug
                     );
                 }
             }

@@ -146,21 +146,27 @@ fn unreadable_inputs_and_bad_configs_fail_with_a_clear_error() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("invalid config"));
 
-    // Two projects of one organization with one slug would share short ids.
-    std::fs::write(
-        &config,
-        "[[organizations]]\nslug = \"acme\"\nprojects = [{ id = 1, slug = \"web\" }, { id = 2, slug = \"web\" }]\n",
-    )
-    .unwrap();
-    let output = Command::new(BIN)
-        .args(["backfill", "--input", input.to_str().unwrap(), "--config", config.to_str().unwrap()])
-        .output_within("occurrent backfill");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("projects 1 and 2 of organization \"acme\" have the same slug \"web\""),
-        "{stderr}"
-    );
+    // Two projects of one organization with one slug (up to case: short ids are upper case)
+    // would share short ids; an empty slug makes none.
+    for (projects, message) in [
+        (
+            r#"{ id = 1, slug = "web" }, { id = 2, slug = "web" }"#,
+            r#"projects 1 ("web") and 2 ("web") of organization "acme" have the same slug up to case"#,
+        ),
+        (
+            r#"{ id = 1, slug = "x-1" }, { id = 2, slug = "X-1" }"#,
+            r#"projects 1 ("x-1") and 2 ("X-1") of organization "acme" have the same slug up to case"#,
+        ),
+        (r#"{ id = 1, slug = " " }"#, r#"project 1 of organization "acme" has an empty slug"#),
+    ] {
+        std::fs::write(&config, format!("[[organizations]]\nslug = \"acme\"\nprojects = [{projects}]\n")).unwrap();
+        let output = Command::new(BIN)
+            .args(["backfill", "--input", input.to_str().unwrap(), "--config", config.to_str().unwrap()])
+            .output_within("occurrent backfill");
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(message), "{projects}: {stderr}");
+    }
 
     for workers in ["0", "100000", "x"] {
         let output = Command::new(BIN)

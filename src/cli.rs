@@ -149,8 +149,9 @@ pub(crate) struct InputArgs {
     /// --kafka the dead-letter topic.
     #[arg(long)]
     pub(crate) dead_letter: Option<PathBuf>,
-    /// Window of event time, in seconds, within which a repeated message id is a duplicate.
-    #[arg(long, default_value_t = 600)]
+    /// Window of event time, in seconds, within which a repeated message id is a duplicate
+    /// (0 to 100 years).
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(i64).range(0..=MAX_DEDUP_WINDOW))]
     pub(crate) dedup_window: i64,
     /// Lines per input block (the unit of parallel parsing and of dataflow time).
     #[arg(long, default_value_t = 16_384, hide = true)]
@@ -322,11 +323,11 @@ pub(crate) struct GenerateArgs {
     /// Lines to write.
     #[arg(long, default_value_t = 10_000)]
     pub(crate) count: u64,
-    /// Distinct fingerprints (at least 1).
-    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Distinct fingerprints (1 to 100,000,000; each takes ~50 bytes of memory while writing).
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub(crate) fingerprints: u64,
-    /// Distinct projects (at least 1).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Distinct projects (1 to 1,000,000).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub(crate) projects: u64,
     /// Share of deliberately malformed lines, from 0 to 1.
     #[arg(long, default_value_t = 0.002, value_parser = parse_ratio)]
@@ -349,6 +350,9 @@ pub(crate) struct GenerateArgs {
 /// The last second `generate` writes: 9999-12-31T23:59:59Z, the last ISO 8601 date-time with
 /// a four-digit year (Sentry's and Occurrent's times go no further).
 pub(crate) const LAST_GENERATED_SECOND: i64 = 253_402_300_799;
+/// The longest `--dedup-window`, in seconds (100 years): its microseconds fit in an i64
+/// with room for event times (the window was added to times and overflowed).
+const MAX_DEDUP_WINDOW: i64 = 100 * 365 * 86_400;
 
 fn parse_ratio(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {

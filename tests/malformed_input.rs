@@ -168,6 +168,16 @@ fn unreadable_inputs_and_bad_configs_fail_with_a_clear_error() {
         assert!(stderr.contains(message), "{projects}: {stderr}");
     }
 
+    // A dedup window past 100 years overflowed in microseconds (the duplicates counted went
+    // up and down with it).
+    for window in ["--dedup-window=-1", "--dedup-window=9300000000000"] {
+        let output = Command::new(BIN)
+            .args(["backfill", "--input", input.to_str().unwrap(), window])
+            .output_within("occurrent backfill");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success() && stderr.contains("--dedup-window"), "{window}: {stderr}");
+    }
+
     for workers in ["0", "100000", "x"] {
         let output = Command::new(BIN)
             .args(["backfill", "--input", input.to_str().unwrap(), "--workers", workers])
@@ -200,7 +210,9 @@ fn unreadable_inputs_and_bad_configs_fail_with_a_clear_error() {
     for (args, message) in [
         (&["--malformed-ratio", "2"][..], "from 0 to 1"),
         (&["--fingerprints", "0"], "--fingerprints"),
+        (&["--fingerprints", "18446744073709551615"], "--fingerprints"),
         (&["--projects", "0"], "--projects"),
+        (&["--projects", "100000000"], "--projects"),
         (&["--span-seconds", "0"], "--span-seconds"),
         (&["--start-time", "99999999999999"], "--start-time"),
         (&["--start-time", "253402300000", "--span-seconds", "10000"], "passes the year 9999"),

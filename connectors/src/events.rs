@@ -79,6 +79,8 @@ impl InputDecoder {
     }
 
     pub fn decode(&self, line: &[u8], seq: Seq, define: &mut dyn FnMut(Symbol, &str)) -> Result<Record, String> {
+        // A UTF-8 byte-order mark (editors write one at the start of a file) is not JSON.
+        let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
         match self {
             InputDecoder::Occurrences { decoder, store: None } => decoder.decode(line, seq, define),
             InputDecoder::Occurrences {

@@ -236,3 +236,19 @@ fn input_formats_parse() {
     assert_eq!("ingest-events".parse(), Ok(InputFormat::IngestEvents));
     assert!("xml".parse::<InputFormat>().is_err());
 }
+
+/// A file saved with a UTF-8 byte-order mark: its first line decodes like any other (the
+/// mark is not JSON; it was rejected as "expected value" at column 1).
+#[test]
+fn a_byte_order_mark_before_a_line_is_skipped() {
+    let line = event().to_string();
+    let with_mark = [b"\xEF\xBB\xBF".as_slice(), line.as_bytes()].concat();
+    for format in [InputFormat::Events, InputFormat::Occurrences] {
+        assert_eq!(
+            decode(format, &with_mark).map_err(|e| e.to_string()),
+            decode(format, line.as_bytes()).map_err(|e| e.to_string()),
+            "{format:?}"
+        );
+    }
+    assert!(decode(InputFormat::Events, &with_mark).is_ok());
+}

@@ -21,12 +21,20 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, SourceError> {
         };
         let metadata = std::fs::metadata(input).map_err(io_error)?;
         if metadata.is_dir() {
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(input)
-                .map_err(io_error)?
-                .filter_map(|e| e.ok())
-                .map(|e| e.path())
-                .filter(|p| p.is_file())
-                .collect();
+            // Hidden files (editor swap files, `.DS_Store`) are not inputs; subdirectories are
+            // not read (said once per directory).
+            let mut entries: Vec<PathBuf> = Vec::new();
+            for entry in std::fs::read_dir(input).map_err(io_error)?.filter_map(|e| e.ok()) {
+                let path = entry.path();
+                if entry.file_name().as_encoded_bytes().starts_with(b".") {
+                    continue;
+                }
+                if path.is_file() {
+                    entries.push(path);
+                } else if path.is_dir() {
+                    tracing::info!(directory = %path.display(), "not reading a subdirectory of an input directory");
+                }
+            }
             entries.sort_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
             if entries.is_empty() {
                 return Err(SourceError::EmptyDirectory(input.display().to_string()));

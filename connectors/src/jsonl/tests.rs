@@ -27,7 +27,15 @@ fn splits_files_into_blocks_with_positions() {
     let mut encoder = flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::default());
     encoder.write_all(b"{\"x\":4}\n").unwrap();
     encoder.finish().unwrap();
+    // Neither a hidden file (an editor's swap file) nor a subdirectory is an input.
+    std::fs::write(dir.join(".a.jsonl.swp"), "not json").unwrap();
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("sub").join("d.jsonl"), "{\"x\":5}\n").unwrap();
     let files = expand_inputs(std::slice::from_ref(&dir)).unwrap();
+    assert_eq!(
+        files.iter().map(|f| f.file_name().unwrap().to_str().unwrap()).collect::<Vec<_>>(),
+        ["a.jsonl", "b.jsonl", "c.jsonl.gz"]
+    );
     let mut source = LineSource::new(
         files,
         BlockOptions {

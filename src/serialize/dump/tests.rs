@@ -128,7 +128,7 @@ fn declared_catalog() -> Catalog {
             { id = 2, slug = "api\"x\\y" },
             { id = 3, slug = "straße-ǆ" },
             { id = 4, slug = "tab\there" },
-            { id = 5, slug = "" },
+            { id = 5, slug = "\u0001x" },
         ]
     "#;
     Catalog::from_config(toml::from_str(text).expect("config")).expect("catalog")

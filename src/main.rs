@@ -383,6 +383,21 @@ fn generate_stream(args: GenerateArgs) -> anyhow::Result<()> {
         start_time: args.start_time,
         span_seconds: args.span_seconds,
     };
+    if args.distinct_groups {
+        // One group per line only while no project creates more than the cron type's quota
+        // in any window: past it the quota drops lines, and they make no group.
+        let (limit, window) = generate_groups::cron_quota();
+        let per_project = args.count.div_ceil(args.projects);
+        let in_a_window = (u128::from(per_project) * window.max(1) as u128)
+            .div_ceil(args.span_seconds.max(1) as u128)
+            .min(u128::from(per_project));
+        if in_a_window > u128::from(limit) {
+            anyhow::bail!(
+                "--distinct-groups: {in_a_window} new groups in {window} s in one project pass the cron type's quota of {limit}; \
+                 give more --projects or a longer --span-seconds"
+            );
+        }
+    }
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(BufWriter::new(
             File::create(path).with_context(|| format!("cannot create {}", path.display()))?,

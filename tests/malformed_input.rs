@@ -213,6 +213,10 @@ fn unreadable_inputs_and_bad_configs_fail_with_a_clear_error() {
         (&["--fingerprints", "18446744073709551615"], "--fingerprints"),
         (&["--projects", "0"], "--projects"),
         (&["--projects", "100000000"], "--projects"),
+        (
+            &["--distinct-groups", "--count", "70000", "--projects", "1", "--span-seconds", "60"],
+            "pass the cron type's quota of 60000",
+        ),
         (&["--span-seconds", "0"], "--span-seconds"),
         (&["--start-time", "99999999999999"], "--start-time"),
         (&["--start-time", "253402300000", "--span-seconds", "10000"], "passes the year 9999"),

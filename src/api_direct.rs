@@ -33,16 +33,13 @@ pub fn event_hits(
     for project in projects {
         // A store error is no hit: the query then runs as a search, as if there were none.
         let Ok(Some(event)) = store.get(project, event_id) else { continue };
-        // The group holding it shares a hash and its lifetime holds the event's time (a
-        // deleted group's hashes may have passed to a later group).
         let holder = views.iter().find(|(key, _, row)| {
             key.project == project
                 && in_scope(*key)
-                && (row.first_seen..=row.last_seen).contains(&event.time)
                 && row
                     .event_group
                     .as_ref()
-                    .is_some_and(|g| g.hashes.iter().any(|h| event.hashes.contains(h)))
+                    .is_some_and(|g| crate::api_events::holds_event(&g.hashes, (row.first_seen, row.last_seen), &event))
         });
         if let Some((key, _, _)) = holder {
             hits.push(key);

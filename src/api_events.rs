@@ -37,6 +37,13 @@ fn group_ref(state: &AppState, org: &str, id: &str) -> Option<GroupRef> {
     })
 }
 
+/// Whether a group with these linked `hashes` and lifetime `span` (first and last seen)
+/// holds `event`: a shared hash, and a time within the lifetime (a deleted group's hashes
+/// may have passed to a later group, whose lifetime leaves the old events out).
+pub(crate) fn holds_event(hashes: &[u128], (first, last): (i64, i64), event: &StoredEvent) -> bool {
+    (first..=last).contains(&event.time) && event.hashes.iter().any(|h| hashes.contains(h))
+}
+
 /// The group's newest stored event.
 #[utoipa::path(get, path = "/api/0/organizations/{org}/issues/{id}/events/latest/", tag = "events",
     params(("org" = String, Path, description = "Organization slug"), ("id" = String, Path, description = "Numeric id or short id")),
@@ -82,9 +89,9 @@ fn respond(state: &AppState, org: &str, id: &str, event_id: Option<&str>) -> Res
         Some(text) => match parse_uuid(text) {
             // An event of another group (no shared hash, or outside its lifetime) is not
             // this group's.
-            Some(event_id) => store.get(group.project, event_id).map(|e| {
-                e.filter(|e| e.hashes.iter().any(|h| group.hashes.contains(h)) && (group.span.0..=group.span.1).contains(&e.time))
-            }),
+            Some(event_id) => store
+                .get(group.project, event_id)
+                .map(|e| e.filter(|e| holds_event(&group.hashes, group.span, e))),
             None => return error(StatusCode::NOT_FOUND, "Event not found"),
         },
     };

@@ -88,13 +88,8 @@ pub(crate) fn check_outputs(inputs: &[std::path::PathBuf], outputs: &[(&str, Opt
         named.push((flag, path, identity));
     }
     // Only outputs that exist can be inputs; `-` is a standard stream.
-    let existing: Vec<(&str, &Path, std::path::PathBuf)> = outputs
-        .iter()
-        .filter_map(|&(flag, path)| {
-            let path = path.filter(|p| p.as_os_str() != "-")?;
-            Some((flag, path, std::fs::canonicalize(path).ok()?))
-        })
-        .collect();
+    // (An existing output's identity is its canonical path, as an input's is.)
+    let existing: Vec<&(&str, &Path, std::path::PathBuf)> = named.iter().filter(|(_, path, _)| path.exists()).collect();
     if existing.is_empty() || inputs.is_empty() {
         return Ok(());
     }

@@ -13,6 +13,7 @@ use dataflows::model::block::{BlockBytes, InputBlock, LineInfo, Unreadable};
 use dataflows::model::MAX_LINES_PER_BLOCK;
 
 mod files;
+mod follow;
 pub(crate) use files::open;
 pub use files::{expand_inputs, is_compressed};
 use files::{is_corruption, is_plain, moved_since_checkpoint};
@@ -118,6 +119,8 @@ pub struct LineSource {
     resume: Option<FilePosition>,
     /// No block reaches past this position (a logged mutation is due there).
     stop: Option<FilePosition>,
+    /// The followed file being read, to notice when its path names another file.
+    followed: follow::Followed,
 }
 
 const READ_SIZE: usize = 1 << 20;
@@ -147,6 +150,7 @@ impl LineSource {
             reached_end: false,
             resume: None,
             stop: None,
+            followed: follow::Followed::default(),
         }
     }
 
@@ -231,7 +235,7 @@ impl LineSource {
                 return Ok(true);
             }
         }
-        let mut reader = open(&path).map_err(|source| SourceError::Io {
+        let mut reader = self.followed.open(&path, followed).map_err(|source| SourceError::Io {
             path: path.display().to_string(),
             source,
         })?;
@@ -276,28 +280,6 @@ impl LineSource {
         self.line_number = resume.line_number;
         self.byte_offset = resume.byte_offset;
         Ok(true)
-    }
-
-    /// Whether the followed file is now shorter than what was read of it (`pending`: bytes
-    /// read past the last line cut): truncated, and perhaps written again since. Logged.
-    fn truncated_while_followed(&self, pending: usize) -> bool {
-        let Some((name, _)) = &self.current else { return false };
-        if &**name == "-" {
-            return false;
-        }
-        let read = self.byte_offset + pending as u64;
-        match std::fs::metadata(&**name) {
-            Ok(metadata) if metadata.len() < read => {
-                tracing::warn!(
-                    path = %name,
-                    length = metadata.len(),
-                    read,
-                    "the followed input is shorter than what was read of it (truncated): reading it again from its start"
-                );
-                true
-            }
-            _ => false,
-        }
     }
 
     /// True once the end of the last input has been seen (in follow mode: the end of what
@@ -402,6 +384,7 @@ impl LineSource {
                 }
             };
             if read > 0 {
+                self.followed.grew();
                 continue;
             }
             // End of this file (for now).
@@ -414,6 +397,19 @@ impl LineSource {
                     // the last line were the old content's. The lines cut so far go out, and
                     // the file is read again from its start, numbered from line 1.
                     bytes.truncate(scanned);
+                    self.current = None;
+                    self.next_file -= 1;
+                    break;
+                }
+                if self.replaced_while_followed() {
+                    // Renamed away and created again (rotation by renaming), and the old file
+                    // has been read to its end: its last line without a newline is a line
+                    // (as at the end of any input), and the new file is read from its start.
+                    if bytes.len() > scanned {
+                        let len = bytes.len() - scanned;
+                        Self::cut_line(&mut self.line_number, &mut self.byte_offset, &mut block, &bytes, scanned, len, len);
+                        scanned += len;
+                    }
                     self.current = None;
                     self.next_file -= 1;
                     break;

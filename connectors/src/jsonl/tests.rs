@@ -466,3 +466,77 @@ fn a_followed_file_truncated_and_rewritten_is_read_from_its_start() {
     writeln!(file, "w\":3}}").unwrap();
     assert_eq!(next_lines(&mut source, 1), vec![("{\"new\":3}".to_string(), 3, 20)]);
 }
+
+/// A followed file renamed away and created again (logrotate's default rotation): the lines
+/// the writer still appends to the renamed file are read, its last line without a newline
+/// too, and then the new file from its start, none skipped (the reader used to stay on the
+/// renamed file and never read the new one).
+#[test]
+fn a_followed_file_renamed_and_created_again_is_finished_then_read_anew() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("live.jsonl");
+    std::fs::write(&path, "{\"old\":1}\n{\"old\":2}\n").unwrap();
+    let mut source = LineSource::new(
+        vec![path.clone()],
+        BlockOptions {
+            follow: true,
+            linger: Duration::from_millis(10),
+            idle: Some(Duration::from_millis(10)),
+            ..BlockOptions::default()
+        },
+    );
+    let next_lines = |source: &mut LineSource, want: usize, within: Duration| {
+        let mut lines = Vec::new();
+        let deadline = Instant::now() + within;
+        while lines.len() < want && Instant::now() < deadline {
+            let block = source.next_block().unwrap().expect("a followed file never ends");
+            for (i, line) in block.lines.iter().enumerate() {
+                lines.push((String::from_utf8(block.line(i).to_vec()).unwrap(), line.line_number));
+            }
+        }
+        lines
+    };
+    assert_eq!(next_lines(&mut source, 2, Duration::from_secs(10)).len(), 2);
+    // Rotated: renamed, a new file created with a line; the writer has not reopened yet and
+    // still appends to the old one, whose last line has no newline.
+    let rotated = dir.path().join("live.jsonl.1");
+    std::fs::rename(&path, &rotated).unwrap();
+    std::fs::write(&path, "{\"new\":1}\n").unwrap();
+    let mut old = std::fs::OpenOptions::new().append(true).open(&rotated).unwrap();
+    write!(old, "{{\"old\":3}}\n{{\"old\":4}}").unwrap();
+    drop(old);
+    // Within the grace the old file's complete lines come, and not yet the new file's.
+    let before = next_lines(&mut source, 2, super::follow::ROTATION_GRACE / 2);
+    assert_eq!(before, vec![("{\"old\":3}".to_string(), 3)]);
+    // Then the old file's last line, the new file's numbered from 1, and appends to it.
+    let mut new = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    writeln!(new, "{{\"new\":2}}").unwrap();
+    let after = next_lines(&mut source, 3, Duration::from_secs(10));
+    assert_eq!(
+        after,
+        vec![
+            ("{\"old\":4}".to_string(), 4),
+            ("{\"new\":1}".to_string(), 1),
+            ("{\"new\":2}".to_string(), 2)
+        ]
+    );
+    assert_eq!(
+        source.position(),
+        FilePosition {
+            file: 0,
+            byte_offset: 20,
+            line_number: 2
+        }
+    );
+    // Renamed away and not created again: the reader stays on the file it has.
+    std::fs::rename(&path, dir.path().join("live.jsonl.2")).unwrap();
+    let mut moved = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.path().join("live.jsonl.2"))
+        .unwrap();
+    writeln!(moved, "{{\"new\":3}}").unwrap();
+    assert_eq!(
+        next_lines(&mut source, 1, Duration::from_secs(10)),
+        vec![("{\"new\":3}".to_string(), 3)]
+    );
+}

@@ -1,0 +1,104 @@
+//! Rotation of the followed file (`--follow`): truncated in place (`copytruncate`), or renamed
+//! away and created again (logrotate's default `create`). Either way the reader goes back to
+//! the start of the file the path names, so no line written after the rotation is lost.
+
+use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::{files, LineSource};
+
+/// How long a renamed followed file must have had nothing new before the reader leaves it
+/// for the file now at its path: a writer that has not reopened yet still appends to the
+/// renamed one, and those lines are read first.
+pub(super) const ROTATION_GRACE: Duration = Duration::from_secs(1);
+
+/// The followed file that is open: its identity, and since when its path names another one.
+#[derive(Default)]
+pub(super) struct Followed {
+    /// `(device, inode)` of the open followed file; None when not following a plain file.
+    identity: Option<(u64, u64)>,
+    /// When the path was first seen naming another file while the open one had nothing new.
+    replaced_since: Option<Instant>,
+}
+
+impl Followed {
+    /// Opens `path` as [`files::open`] does, remembering its identity when it is `followed`
+    /// (taken from the open file, so a rotation right after the open is still noticed).
+    pub(super) fn open(&mut self, path: &Path, followed: bool) -> io::Result<Box<dyn Read + Send>> {
+        self.identity = None;
+        self.replaced_since = None;
+        if !followed || !files::is_plain(path) {
+            return files::open(path);
+        }
+        let file = std::fs::File::open(path)?;
+        let metadata = file.metadata()?;
+        self.identity = Some((metadata.dev(), metadata.ino()));
+        Ok(Box::new(file))
+    }
+
+    /// The open file had new bytes: a rotation's grace starts again.
+    #[inline]
+    pub(super) fn grew(&mut self) {
+        self.replaced_since = None;
+    }
+}
+
+impl LineSource {
+    /// Whether the followed file is now shorter than what was read of it (`pending`: bytes
+    /// read past the last line cut): truncated, and perhaps written again since. Logged.
+    pub(super) fn truncated_while_followed(&self, pending: usize) -> bool {
+        let Some((name, _)) = &self.current else { return false };
+        if &**name == "-" {
+            return false;
+        }
+        let read = self.byte_offset + pending as u64;
+        match std::fs::metadata(&**name) {
+            // Another file at the path is a rotation by renaming, not a truncation.
+            Ok(metadata) if self.followed.identity.is_some_and(|id| id != (metadata.dev(), metadata.ino())) => false,
+            Ok(metadata) if metadata.len() < read => {
+                tracing::warn!(
+                    path = %name,
+                    length = metadata.len(),
+                    read,
+                    "the followed input is shorter than what was read of it (truncated): reading it again from its start"
+                );
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether to leave the followed file, read to its end, for another file now at its path
+    /// (it was renamed away, or deleted, and created again): once the path has named another
+    /// file for [`ROTATION_GRACE`] with nothing new in the open one. Logged when first seen
+    /// and when left. A path that names no file (renamed, not yet created again) keeps the
+    /// reader on the open file.
+    pub(super) fn replaced_while_followed(&mut self) -> bool {
+        let (Some(identity), Some((name, _))) = (self.followed.identity, &self.current) else {
+            return false;
+        };
+        let now = match std::fs::metadata(&**name) {
+            Ok(metadata) => (metadata.dev(), metadata.ino()),
+            Err(_) => return false,
+        };
+        if now == identity {
+            self.followed.replaced_since = None;
+            return false;
+        }
+        let since = *self.followed.replaced_since.get_or_insert_with(|| {
+            tracing::info!(path = %name, "the followed input's path names a new file (rotated): finishing the old one first");
+            Instant::now()
+        });
+        if since.elapsed() < ROTATION_GRACE {
+            return false;
+        }
+        tracing::warn!(
+            path = %name,
+            lines = self.line_number,
+            "the followed input was rotated (renamed and created again): the old file is read to its end; reading the new one from its start"
+        );
+        true
+    }
+}

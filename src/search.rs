@@ -46,6 +46,9 @@ enum Test {
     AssignedTo(Vec<String>),
     /// `bookmarks:` values: `me`, `none`, or a user.
     BookmarkedBy(Vec<String>),
+    /// `subscribed:` values: `me`, `none`, or a user with an active subscription (explicit,
+    /// or implied by a bookmark or an assignment), as `isSubscribed` shows it.
+    SubscribedBy(Vec<String>),
     Priority(Vec<Priority>),
     Category(Vec<Category>),
     Type(Vec<u32>),
@@ -177,7 +180,7 @@ impl IssueQuery {
         Ok(compiled)
     }
 
-    /// The query as `viewer` asks it (`assigned:me`, `bookmarks:me`).
+    /// The query as `viewer` asks it (`assigned:me`, `bookmarks:me`, `subscribed:me`).
     pub fn for_viewer(mut self, viewer: &str) -> IssueQuery {
         self.viewer = viewer.to_string();
         self.facet_verdicts = FacetVerdicts::default();
@@ -307,6 +310,7 @@ impl IssueQuery {
             "error.handled" => Test::Unhandled(!boolean(filter)?),
             "assigned_to" => Test::AssignedTo(texts(filter)?),
             "bookmarked_by" => Test::BookmarkedBy(texts(filter)?),
+            "subscribed_by" => Test::SubscribedBy(texts(filter)?),
             "issue.priority" => Test::Priority(each(filter, Priority::from_api_name)?),
             "issue.category" => {
                 self.default_types_only = false;

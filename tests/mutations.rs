@@ -97,6 +97,12 @@ fn status_priority_assignment_and_bookmarks_read_their_writes() {
     let (_, body) = server.put(&format!("id={b}"), json!({"assignedTo": "team:backend"}));
     assert_eq!(body["assignedTo"], json!({"type": "team", "id": "backend", "name": "backend"}));
     assert_eq!(ids("assigned:%23backend"), vec![b.clone()]);
+    // `#team`, as search writes it, is a team too (it was stored as a user named "#frontend").
+    let (_, body) = server.put(&format!("id={b}"), json!({"assignedTo": "#frontend"}));
+    assert_eq!(body["assignedTo"], json!({"type": "team", "id": "frontend", "name": "frontend"}));
+    assert_eq!(ids("assigned:team:frontend"), vec![b.clone()]);
+    let (status, body) = server.put(&format!("id={b}"), json!({"assignedTo": "#"}));
+    assert_eq!((status, &body["assignedTo"]), (400, &json!(["Unknown actor input"])), "{body}");
 
     // Resolve: gone from the default list; a later occurrence regresses it.
     let (status, body) = server.put(&format!("id={c}"), json!({"status": "resolved"}));

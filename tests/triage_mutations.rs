@@ -160,6 +160,16 @@ fn sharing_subscriptions_inbox_and_commit_and_future_release_resolutions() {
     server.put_as(BOB, &format!("id={a}"), json!({"isSubscribed": true}));
     assert_eq!(issue(&server, BOB, &a)["subscriptionDetails"], json!({"reason": "unknown"}));
     assert_eq!(issue(&server, ALICE, &a)["isSubscribed"], false);
+    // Search sees the same active subscriptions (`subscribed:` is `subscribed_by`).
+    assert_eq!(server.ids_as(ALICE, "subscribed:me"), vec![b.clone()]);
+    assert_eq!(server.ids_as(BOB, "subscribed:me"), vec![a.clone()]);
+    assert_eq!(server.ids_as(ALICE, "subscribed:bob@example.com"), vec![a.clone()]);
+    let mut others = vec![c.clone(), d.clone()];
+    others.sort();
+    assert_eq!(server.ids_as(ALICE, "subscribed:none"), others);
+    let mut not_bobs = vec![b.clone(), c.clone(), d.clone()];
+    not_bobs.sort();
+    assert_eq!(server.ids_as(BOB, "!subscribed:me"), not_bobs);
 
     // The inbox: `is:for_review` and `expand=inbox` agree before and after each change.
     let in_inbox = |server: &Server, id: &str| -> Option<Value> {

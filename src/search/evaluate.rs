@@ -58,6 +58,15 @@ pub(super) fn test(test: &Test, views: &IssueViews, view: &GroupView, row: &Grou
                 user => by.iter().any(|u| &**u == user),
             })
         }
+        Test::SubscribedBy(values) => {
+            let subscriptions = row.triage.as_ref().map_or(&[][..], |t| &t.subscriptions);
+            let active = subscriptions.iter().filter(|s| s.active).map(|s| &*s.user);
+            values.iter().any(|v| match v.as_str() {
+                "" | "none" => active.clone().next().is_none(),
+                "me" => active.clone().any(|u| u == viewer),
+                user => active.clone().any(|u| u == user.strip_prefix("user:").unwrap_or(user)),
+            })
+        }
         Test::Priority(values) => values.contains(&row.priority),
         Test::Category(values) => group_type(row.type_id).is_some_and(|t| values.contains(&t.category)),
         Test::Type(values) => values.contains(&row.type_id),

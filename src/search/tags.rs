@@ -16,8 +16,7 @@ use super::text::Text;
 
 /// Keys of issue-level fields Sentry evaluates on the group (Postgres), which Occurrent does
 /// not keep: they are not tags, so a query on them is refused rather than read as one.
-const UNSUPPORTED_ISSUE_KEYS: [&str; 13] = [
-    "subscribed_by",
+const UNSUPPORTED_ISSUE_KEYS: [&str; 12] = [
     "team",
     "issue",
     "issue.id",

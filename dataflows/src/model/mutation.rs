@@ -123,11 +123,15 @@ pub enum Assignee {
 }
 
 impl Assignee {
-    /// `user:<id>`, `team:<id>`, or a bare user id, username or e-mail.
+    /// `user:<id>`, `team:<id>`, `#<team id>` (as search writes teams: a username never
+    /// starts with `#`), or a bare user id, username or e-mail.
     pub fn parse(text: &str) -> Option<Assignee> {
         let text = text.trim();
         if text.is_empty() {
             return None;
+        }
+        if let Some(team) = text.strip_prefix('#') {
+            return (!team.is_empty()).then(|| Assignee::Team(team.into()));
         }
         Some(match text.split_once(':') {
             Some(("team", id)) if !id.is_empty() => Assignee::Team(id.into()),

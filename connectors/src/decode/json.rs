@@ -118,13 +118,42 @@ fn data_error<'a, T: Deserialize<'a>>(line: &'a [u8]) -> Option<String> {
     let message = text
         .strip_suffix(&format!(" at line {} column {}", inner.line(), inner.column()))
         .unwrap_or(&text);
-    let message = in_words(message).unwrap_or_else(|| message.replace('`', ""));
+    let mut message = in_words(message).unwrap_or_else(|| message.replace('`', ""));
+    // serde reads an integer past 2^64 as a float (`1.8446744073709552e+19`): say it as written.
+    const FOUND: &str = "found the number ";
+    if let Some(at) = message.find(FOUND).map(|at| at + FOUND.len()) {
+        if message[at..].contains(['e', '.']) {
+            if let Some(written) = integer_ending_at(line, inner.line(), inner.column()) {
+                message = format!("{}{written}", &message[..at]);
+            }
+        }
+    }
     let path = error.path().to_string();
     Some(if path == "." {
         message
     } else {
         format!("invalid {path}: {message}")
     })
+}
+
+/// The integer literal (digits, perhaps a leading `-`) that ends at serde's error position
+/// (`line` and `column` 1-based; the column is the literal's last character), if there is one.
+fn integer_ending_at(text: &[u8], line: usize, column: usize) -> Option<&str> {
+    let start_of_line: usize = text.split(|&b| b == b'\n').take(line.saturating_sub(1)).map(|l| l.len() + 1).sum();
+    let end = (start_of_line + column).min(text.len());
+    let digits = text[..end].iter().rev().take_while(|b| b.is_ascii_digit()).count();
+    let mut start = end - digits;
+    if start > 0 && text[start - 1] == b'-' {
+        start -= 1;
+    }
+    // Part of a float (`1.5`, `2e30`, `1e+30`) is not an integer literal.
+    let before_ok = start == 0 || !matches!(text[start - 1], b'.' | b'e' | b'E' | b'+');
+    let after_ok = text
+        .get(end)
+        .is_none_or(|b| !b.is_ascii_digit() && !matches!(b, b'.' | b'e' | b'E'));
+    (digits > 0 && before_ok && after_ok)
+        .then(|| std::str::from_utf8(&text[start..end]).ok())
+        .flatten()
 }
 
 /// serde's "invalid type: <found>, expected <expected>" (or "invalid value: …") in words.

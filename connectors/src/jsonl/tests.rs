@@ -416,6 +416,37 @@ fn a_resume_position_that_is_not_a_line_start_is_refused() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// A source following `path`, quick to give up a partial or empty block.
+fn followed(path: &Path) -> LineSource {
+    LineSource::new(
+        vec![path.to_path_buf()],
+        BlockOptions {
+            follow: true,
+            linger: Duration::from_millis(10),
+            idle: Some(Duration::from_millis(10)),
+            ..BlockOptions::default()
+        },
+    )
+}
+
+/// The next `want` lines of a followed source (fewer if `within` passes first), as (text,
+/// line number, byte offset).
+fn next_followed_lines(source: &mut LineSource, want: usize, within: Duration) -> Vec<(String, u64, u64)> {
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + within;
+    while lines.len() < want && Instant::now() < deadline {
+        let block = source.next_block().unwrap().expect("a followed file never ends");
+        for (i, line) in block.lines.iter().enumerate() {
+            lines.push((
+                String::from_utf8(block.line(i).to_vec()).unwrap(),
+                line.line_number,
+                line.byte_offset,
+            ));
+        }
+    }
+    lines
+}
+
 /// A followed file truncated and written again (`copytruncate` rotation) is read again from
 /// its start: the new lines, numbered from 1, none skipped (it used to read on from the old
 /// offset, losing every new line before it and cutting one mid-line).
@@ -424,30 +455,8 @@ fn a_followed_file_truncated_and_rewritten_is_read_from_its_start() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("live.jsonl");
     std::fs::write(&path, "{\"old\":1}\n{\"old\":2}\n{\"old\":3}\n{\"old\":4}\n{\"old\":5}\n").unwrap();
-    let mut source = LineSource::new(
-        vec![path.clone()],
-        BlockOptions {
-            follow: true,
-            linger: Duration::from_millis(10),
-            idle: Some(Duration::from_millis(10)),
-            ..BlockOptions::default()
-        },
-    );
-    let next_lines = |source: &mut LineSource, want: usize| {
-        let mut lines = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while lines.len() < want && Instant::now() < deadline {
-            let block = source.next_block().unwrap().expect("a followed file never ends");
-            for (i, line) in block.lines.iter().enumerate() {
-                lines.push((
-                    String::from_utf8(block.line(i).to_vec()).unwrap(),
-                    line.line_number,
-                    line.byte_offset,
-                ));
-            }
-        }
-        lines
-    };
+    let mut source = followed(&path);
+    let next_lines = |source: &mut LineSource, want: usize| next_followed_lines(source, want, Duration::from_secs(10));
     assert_eq!(next_lines(&mut source, 5).len(), 5);
     // Truncated, then two new lines and a partial third (shorter than the old content).
     std::fs::write(&path, "{\"new\":1}\n{\"new\":2}\n{\"ne").unwrap();
@@ -476,25 +485,11 @@ fn a_followed_file_renamed_and_created_again_is_finished_then_read_anew() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("live.jsonl");
     std::fs::write(&path, "{\"old\":1}\n{\"old\":2}\n").unwrap();
-    let mut source = LineSource::new(
-        vec![path.clone()],
-        BlockOptions {
-            follow: true,
-            linger: Duration::from_millis(10),
-            idle: Some(Duration::from_millis(10)),
-            ..BlockOptions::default()
-        },
-    );
-    let next_lines = |source: &mut LineSource, want: usize, within: Duration| {
-        let mut lines = Vec::new();
-        let deadline = Instant::now() + within;
-        while lines.len() < want && Instant::now() < deadline {
-            let block = source.next_block().unwrap().expect("a followed file never ends");
-            for (i, line) in block.lines.iter().enumerate() {
-                lines.push((String::from_utf8(block.line(i).to_vec()).unwrap(), line.line_number));
-            }
-        }
-        lines
+    let mut source = followed(&path);
+    // (line, line number): the byte offsets are the truncation test's.
+    let next_lines = |source: &mut LineSource, want: usize, within: Duration| -> Vec<(String, u64)> {
+        let lines = next_followed_lines(source, want, within);
+        lines.into_iter().map(|(line, number, _)| (line, number)).collect()
     };
     assert_eq!(next_lines(&mut source, 2, Duration::from_secs(10)).len(), 2);
     // Rotated: renamed, a new file created with a line; the writer has not reopened yet and

@@ -418,3 +418,174 @@ fn a_deleted_groups_events_are_not_the_next_groups() {
     }
     assert_eq!(server.get(&format!("{issues}/{id}/events/{}/", uuid(0xe003))).0, 200);
 }
+
+fn http_get(server: &common::server::Server, path: &str) -> reqwest::Result<reqwest::blocking::Response> {
+    reqwest::blocking::get(format!("{}{}", server.base, path))
+}
+
+fn body_of(response: reqwest::blocking::Response) -> Value {
+    response.json().expect("JSON body")
+}
+
+#[test]
+fn events_endpoints_serve_stored_events() {
+    let dir = temp_dir();
+    let frames = json!([{"function": "handler", "module": "app.views", "in_app": true}]);
+    let error = |n: u64, value: &str, offset: f64| {
+        json!({"event_id": uuid(0xe000 + n), "project_id": 1, "timestamp": T0 + offset, "platform": "python",
+               "tags": {"server": "web-1"}, "environment": "prod",
+               "exception": {"values": [{"type": "ValueError", "value": value, "stacktrace": {"frames": frames}}]}})
+    };
+    let message = json!({"event_id": uuid(0xe009), "project_id": 1, "timestamp": T0, "logentry": {"formatted": "hello"}});
+    // Exceptions whose mechanism says whether the SDK handled them.
+    let with_mechanism = |n: u64, kind: &str, handled: bool| {
+        json!({"event_id": uuid(0xe000 + n), "project_id": 1, "timestamp": T0 + 5.0, "platform": "python",
+               "exception": {"values": [{"type": kind, "value": "v", "stacktrace": {"frames": frames},
+                                         "mechanism": {"type": "generic", "handled": handled}}]}})
+    };
+    let lines = to_lines(&[
+        error(1, "first", 0.0),
+        error(2, "latest", 60.0),
+        error(3, "middle", 30.0),
+        message,
+        with_mechanism(5, "TypeError", false),
+        with_mechanism(6, "KeyError", true),
+    ]);
+    let input = write_lines(dir.path(), "events.jsonl", &lines);
+    let store = dir.path().join("store");
+    let server = common::server::Server::start(
+        "127.0.0.1",
+        &[
+            "--input",
+            input.to_str().unwrap(),
+            "--input-format",
+            "events",
+            "--event-store",
+            store.to_str().unwrap(),
+            "--dead-letter",
+            dir.path().join("dead.jsonl").to_str().unwrap(),
+        ],
+    );
+    let base = "/api/0/organizations/sentry/issues";
+
+    let latest = body_of(http_get(&server, &format!("{base}/1/events/latest/")).unwrap());
+    assert_eq!(latest["eventID"], uuid(0xe002));
+    assert_eq!(latest["id"], uuid(0xe002));
+    assert_eq!((latest["groupID"].as_str(), latest["projectID"].as_str()), (Some("1"), Some("1")));
+    assert_eq!(latest["dateCreated"], "2024-01-01T00:01:00.000000Z");
+    assert_eq!(latest["title"], "ValueError: latest");
+    assert_eq!(latest["culprit"], "app.views in handler");
+    assert_eq!(latest["type"], "error");
+    assert_eq!(latest["entries"][0]["type"], "exception");
+    assert_eq!(
+        (latest["previousEventID"].clone(), latest["nextEventID"].clone()),
+        (json!(uuid(0xe003)), Value::Null)
+    );
+    assert_eq!(latest["entries"][0]["data"]["values"][0]["value"], "latest");
+    let tags = latest["tags"].as_array().unwrap();
+    assert!(tags.contains(&json!({"key": "server", "value": "web-1"})), "{tags:?}");
+    assert!(tags.contains(&json!({"key": "environment", "value": "prod"})), "{tags:?}");
+
+    // By id, also in UUID form; the short id names the group too.
+    let hyphenated = "00000000-0000-0000-0000-00000000e001";
+    let first = body_of(http_get(&server, &format!("{base}/PROJECT-1-1/events/{hyphenated}/")).unwrap());
+    assert_eq!(first["eventID"], uuid(0xe001));
+    assert_eq!(first["message"], "");
+    assert_eq!(
+        (first["previousEventID"].clone(), first["nextEventID"].clone()),
+        (Value::Null, json!(uuid(0xe003)))
+    );
+    let hello = body_of(http_get(&server, &format!("{base}/2/events/{}/", uuid(0xe009))).unwrap());
+    assert_eq!((hello["title"].as_str(), hello["message"].as_str()), (Some("hello"), Some("hello")));
+
+    // Missing: another group's event, an unknown event, a bad id, an unknown group or org.
+    for path in [
+        format!("{base}/2/events/{}/", uuid(0xe001)),
+        format!("{base}/1/events/{}/", uuid(0xffff)),
+        format!("{base}/1/events/not-an-id/"),
+        format!("{base}/99/events/latest/"),
+        "/api/0/organizations/nope/issues/1/events/latest/".to_string(),
+    ] {
+        let response = http_get(&server, &path).unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        assert!(body_of(response)["detail"].is_string(), "{path}");
+    }
+
+    // A query that is an event id (32 hex digits or a UUID) returns the group holding that
+    // event directly, whatever its status or the default query.
+    for query in [uuid(0xe003), "00000000-0000-0000-0000-00000000e003".to_string()] {
+        let response = http_get(&server, &format!("{base}/?query={query}")).unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["X-Sentry-Direct-Hit"], "1", "{query}");
+        let body = body_of(response);
+        assert_eq!(body.as_array().map(Vec::len), Some(1), "{body}");
+        assert_eq!(
+            (body[0]["id"].as_str(), body[0]["matchingEventId"].as_str()),
+            (Some("1"), Some(uuid(0xe003).as_str()))
+        );
+    }
+    let hello = body_of(http_get(&server, &format!("{base}/?query={}", uuid(0xe009))).unwrap());
+    assert_eq!(hello[0]["id"], "2");
+    // An unknown event id is an ordinary search (free text): nothing, and no direct hit.
+    let response = http_get(&server, &format!("{base}/?query={}", uuid(0xffff))).unwrap();
+    assert!(response.headers().get("X-Sentry-Direct-Hit").is_none());
+    assert_eq!(body_of(response), json!([]));
+
+    // The §7.5 fields without a dump counterpart, and expand.
+    let group = &body_of(
+        http_get(
+            &server,
+            &format!("{base}/?query=&expand=inbox&expand=owners&expand=sessions&expand=pluginActions&expand=latestEventHasAttachments"),
+        )
+        .unwrap(),
+    )[0];
+    for (field, value) in [
+        ("isUnhandled", json!(false)),
+        ("isPublic", json!(false)),
+        ("shareId", Value::Null),
+        ("isSubscribed", json!(false)),
+        ("subscriptionDetails", Value::Null),
+        ("numComments", json!(0)),
+        ("annotations", json!([])),
+        ("owners", Value::Null),
+        ("sessionCount", Value::Null),
+        ("pluginActions", json!([])),
+        ("latestEventHasAttachments", json!(false)),
+    ] {
+        assert_eq!(group[field], value, "{field} in {group}");
+    }
+    // New and unresolved: in the inbox since its first event (T0 for group 2, T0 + 0 s for 1).
+    assert_eq!(group["inbox"]["reason"], 0, "{group}");
+    assert_eq!(group["inbox"]["date_added"], group["firstSeen"]);
+    assert!(group.get("pluginIssues").is_none(), "not expanded");
+    let collapsed = &body_of(http_get(&server, &format!("{base}/?query=&collapse=unhandled")).unwrap())[0];
+    assert!(collapsed.get("isUnhandled").is_none(), "{collapsed}");
+
+    // isUnhandled: an event with `mechanism.handled: false` in the group; handled, unknown
+    // (no mechanism) and issue-platform groups read false.
+    let all = body_of(http_get(&server, &format!("{base}/?query=")).unwrap());
+    let unhandled = |title: &str| {
+        let group = all.as_array().unwrap().iter().find(|g| g["title"] == title);
+        group.unwrap_or_else(|| panic!("no {title} in {all}"))["isUnhandled"].clone()
+    };
+    assert_eq!(unhandled("TypeError: v"), json!(true));
+    assert_eq!(unhandled("KeyError: v"), json!(false));
+    assert_eq!(unhandled("ValueError: latest"), json!(false));
+    assert_eq!(unhandled("hello"), json!(false));
+    // Searched by `error.unhandled` and `error.handled` (the group's flag).
+    let titles = |query: &str| -> Vec<String> {
+        let found = body_of(http_get(&server, &format!("{base}/?query={query}")).unwrap());
+        let mut titles: Vec<String> = found
+            .as_array()
+            .unwrap_or_else(|| panic!("{query}: {found}"))
+            .iter()
+            .map(|g| g["title"].as_str().unwrap().to_string())
+            .collect();
+        titles.sort();
+        titles
+    };
+    assert_eq!(titles("error.unhandled:true"), ["TypeError: v"]);
+    assert_eq!(titles("error.handled:false"), ["TypeError: v"]);
+    assert_eq!(titles("!error.unhandled:true"), titles("error.handled:true"));
+    assert_eq!(titles("error.handled:true").len(), all.as_array().unwrap().len() - 1);
+}

@@ -181,23 +181,6 @@ fn reasons_are_precise() {
         (&OK.replace("[\"a\"]", "[]"), "fingerprint must not be empty"),
         // Data errors name their field and say what was expected in words.
         (
-            &OK.replace("\"project_id\":1", "\"project_id\":18446744073709551616"),
-            "invalid project_id: expected an integer from 0 to 18446744073709551615, found the number 18446744073709551616",
-        ),
-        (
-            &OK.replace("\"type\":4001", "\"type\":-99999999999999999999"),
-            "invalid type: expected an integer from -9223372036854775808 to 9223372036854775807, found the number -99999999999999999999",
-        ),
-        // A float stays as serde shows it: only integer literals are quoted as written.
-        (
-            &OK.replace("\"project_id\":1", "\"project_id\":1.5"),
-            "invalid project_id: expected an integer from 0 to 18446744073709551615, found the number 1.5",
-        ),
-        (
-            &OK.replace("\"project_id\":1", "\"project_id\":2e+30"),
-            "invalid project_id: expected an integer from 0 to 18446744073709551615, found the number 2e+30",
-        ),
-        (
             &OK.replace("\"type\":4001", "\"type\":\"4001\""),
             "invalid type: expected an integer from -9223372036854775808 to 9223372036854775807, found the string \"4001\"",
         ),

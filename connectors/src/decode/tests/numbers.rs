@@ -90,3 +90,30 @@ fn plain_decimals_are_sonics_values() {
         assert!(same_on_both_paths(&FULL.replace("1704067201.071485", n)), "{n}");
     }
 }
+
+/// Reasons quote an integer past the field's range as written (serde reads one past 2^64 as
+/// a float, `1.8446744073709552e+19`); a float stays as serde shows it.
+#[test]
+fn out_of_range_integers_are_quoted_as_written() {
+    let cases = [
+        (
+            OK.replace("\"project_id\":1", "\"project_id\":18446744073709551616"),
+            "invalid project_id: expected an integer from 0 to 18446744073709551615, found the number 18446744073709551616",
+        ),
+        (
+            OK.replace("\"type\":4001", "\"type\":-99999999999999999999"),
+            "invalid type: expected an integer from -9223372036854775808 to 9223372036854775807, found the number -99999999999999999999",
+        ),
+        (
+            OK.replace("\"project_id\":1", "\"project_id\":1.5"),
+            "invalid project_id: expected an integer from 0 to 18446744073709551615, found the number 1.5",
+        ),
+        (
+            OK.replace("\"project_id\":1", "\"project_id\":2e+30"),
+            "invalid project_id: expected an integer from 0 to 18446744073709551615, found the number 2e+30",
+        ),
+    ];
+    for (line, reason) in cases {
+        assert_eq!(decode(&line).err().as_deref(), Some(reason), "{line}");
+    }
+}

@@ -211,6 +211,7 @@ fn streaming_follows_new_messages_and_a_sigterm_restart_resumes_without_duplicat
             .args(["backfill", "--then-follow", "--kafka", &broker.address, "--topic", "occ"])
             .arg("--state-dir")
             .arg(&state)
+            .args(["--checkpoint-interval", "0.2"])
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -241,6 +242,15 @@ fn streaming_follows_new_messages_and_a_sigterm_restart_resumes_without_duplicat
     .unwrap();
     assert!(!issues.as_array().unwrap().is_empty());
 
+    // Idle: nothing new, so no epoch is used and the checkpoint is not written again (an idle
+    // single process used to take thousands of empty epochs a second, and rewrote its whole
+    // checkpoint every interval).
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let idle = cut_files(&state);
+    assert!(!idle.is_empty(), "checkpointed by now");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(cut_files(&state), idle, "nothing new: the checkpoint stays as written");
+
     // SIGTERM: drain, final checkpoint, exit 0; the restart reads nothing twice.
     let status = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
     assert!(status.success());
@@ -266,6 +276,18 @@ fn streaming_follows_new_messages_and_a_sigterm_restart_resumes_without_duplicat
     }
     server.kill().unwrap();
     server.wait_within("the killed occurrent run");
+}
+
+/// The checkpoint files in `state`, with when each was last written.
+fn cut_files(state: &Path) -> Vec<(String, std::time::SystemTime)> {
+    let mut files: Vec<_> = std::fs::read_dir(state)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("cut-"))
+        .filter_map(|e| Some((e.file_name().to_string_lossy().into_owned(), e.metadata().ok()?.modified().ok()?)))
+        .collect();
+    files.sort();
+    files
 }
 
 /// The epochs of the cut parts of `process` (of two) in `state`.

@@ -214,21 +214,33 @@ impl Feeder {
                     kafka_state.offsets.insert(progress.partition, progress.next_offset);
                 }
             }
+            // An idle single process stays in its round: the epochs it did not use are free
+            // for the next messages, and its positions (and so its checkpoint) stay as they
+            // are. It moves on only to reach a cut it owes (blocks sent since its last one, or
+            // a stop) or a mutation point. A cluster's idle process moves on, as the others
+            // wait on its frontier.
+            let stopping = self.stop.load(Ordering::Relaxed);
+            let point_due = points.as_ref().is_some_and(|p| dispatch.next_point(p.done).is_some());
+            let next_round = read_any || self.processes > 1 || stopping || point_due || cuts.as_ref().is_some_and(|c| c.sent);
             if caught_up.iter().all(|c| *c) {
-                self.startup.mark(round_start + stride);
+                // Ready once what was sent is applied: everything before the next round start.
+                self.startup.mark(if next_round { round_start + stride } else { round_start });
             }
             if all_finished || local.is_empty() {
                 positions.next_epoch = round_start + stride;
                 break;
             }
-            round += 1;
+            if next_round {
+                round += 1;
+            }
             if !read_any {
                 // Nothing queued anywhere: let the fetchers bring more.
                 std::thread::sleep(Duration::from_millis(1));
                 // Idle at the live edge: skip ahead of whatever other processes may be
-                // sending, so none of them waits on this one.
+                // sending, so none of them waits on this one (or towards the cut or point
+                // this one owes).
                 let frontier = dispatch.frontier.load(Ordering::Relaxed);
-                if frontier != u64::MAX && frontier >= base {
+                if next_round && frontier != u64::MAX && frontier >= base {
                     round = round.max((frontier - base) / stride + kafka.in_flight_rounds);
                 }
             }

@@ -138,6 +138,8 @@ impl Dispatch {
     }
 
     pub fn block(&self, worker: usize, block: Arc<InputBlock>, horizon: u64) -> anyhow::Result<()> {
+        // A wrapped sequence number would misorder the log and lose its dead letters.
+        dataflows::model::check_block(block.index).map_err(anyhow::Error::msg)?;
         self.senders[worker]
             .send(Feed::Block { block, horizon })
             .map_err(|_| anyhow::anyhow!("worker {worker} stopped"))

@@ -15,6 +15,21 @@ pub type Seq = u64;
 pub const BLOCK_SHIFT: u32 = 24;
 pub const MAX_LINES_PER_BLOCK: usize = 1 << BLOCK_SHIFT;
 
+/// The last block (epoch) whose lines have sequence numbers: past it `seq_of` would wrap,
+/// and log order (and the dead letters' lookup of their block) with it.
+pub const LAST_BLOCK: u64 = u64::MAX >> BLOCK_SHIFT;
+
+/// Refuses a block past [`LAST_BLOCK`], saying why, instead of wrapping its lines' `Seq`s.
+pub fn check_block(block: u64) -> Result<(), String> {
+    if block > LAST_BLOCK {
+        return Err(format!(
+            "epoch {block} is past the last one lines can be numbered in ({LAST_BLOCK}): the epochs are used up; \
+             start again from the inputs with a new --state-dir"
+        ));
+    }
+    Ok(())
+}
+
 pub fn seq_of(block: u64, index: usize) -> Seq {
     (block << BLOCK_SHIFT) | index as u64
 }
@@ -271,6 +286,18 @@ pub type SymbolDefinition = (Symbol, String);
 #[cfg(test)]
 mod tests {
     use super::Texts;
+
+    /// The last block's lines keep log order and name their block; the next block is refused.
+    #[test]
+    fn sequence_numbers_hold_to_the_last_block_and_no_further() {
+        use super::{block_of, check_block, seq_of, LAST_BLOCK, MAX_LINES_PER_BLOCK};
+        let last_line = seq_of(LAST_BLOCK, MAX_LINES_PER_BLOCK - 1);
+        assert_eq!((block_of(last_line), last_line), (LAST_BLOCK, u64::MAX));
+        assert!(seq_of(LAST_BLOCK - 1, MAX_LINES_PER_BLOCK - 1) < seq_of(LAST_BLOCK, 0));
+        assert_eq!(check_block(LAST_BLOCK), Ok(()));
+        let refused = check_block(LAST_BLOCK + 1).unwrap_err();
+        assert!(refused.contains("epochs are used up"), "{refused}");
+    }
 
     #[test]
     fn texts_keep_their_four_strings_apart() {

@@ -57,6 +57,8 @@ const LATENCY_BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 pub struct Metrics {
     messages: AtomicU64,
     bytes: AtomicU64,
+    /// Kafka partitions whose log was found to have gone back (see `KafkaSource::rewinds`).
+    log_rewinds: AtomicU64,
     lag: Mutex<BTreeMap<(String, i32), i64>>,
     dead_letters: Mutex<BTreeMap<String, u64>>,
     checkpoint: Mutex<Option<CheckpointStats>>,
@@ -84,6 +86,11 @@ struct Histogram {
 impl Metrics {
     pub fn record_list_lock_wait(&self, waited: std::time::Duration) {
         self.list_lock_waits.lock().unwrap_or_else(|p| p.into_inner()).record(waited);
+    }
+
+    /// The Kafka source's count of partition logs found gone back, so far.
+    pub fn record_log_rewinds(&self, rewinds: u64) {
+        self.log_rewinds.store(rewinds, Ordering::Relaxed);
     }
 
     pub fn record_read(&self, messages: u64, bytes: u64) {
@@ -163,6 +170,11 @@ impl Metrics {
             "occurrent_bytes_consumed_total",
             "Input bytes read.",
             self.bytes.load(Ordering::Relaxed),
+        );
+        counter(
+            "occurrent_kafka_log_rewinds_total",
+            "Times a Kafka partition's log went back before the position read (topic recreated, messages lost on the broker); reading went on from there.",
+            self.log_rewinds.load(Ordering::Relaxed),
         );
         for (name, help, which) in VIEW_COUNTERS {
             counter(name, help, views.counter(*which).max(0) as u64);

@@ -5,24 +5,12 @@
 mod broker;
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use broker::Broker;
+use broker::{generate, wait_for, Broker};
 use common::*;
 use serde_json::Value;
-
-fn generate(dir: &Path, name: &str, count: u64, extra: &[&str]) -> PathBuf {
-    let count = count.to_string();
-    let seed: &[&str] = if extra.contains(&"--seed") { &[] } else { &["--seed", "5"] };
-    let args: Vec<&str> = seed
-        .iter()
-        .copied()
-        .chain(["--count", &count, "--fingerprints", "500", "--projects", "8"])
-        .chain(extra.iter().copied())
-        .collect();
-    generate_stream(dir, name, &args)
-}
 
 fn run(args: &[&str]) -> Output {
     let output = Command::new(BIN).args(args).output_within("occurrent (a Kafka command)");
@@ -165,129 +153,6 @@ fn a_two_process_cluster_gives_the_single_process_result() {
         broker.consume_all("occ-dlq").len() as i64,
         2 * summary["dead_lettered"].as_i64().unwrap()
     );
-}
-
-fn get_json(url: &str) -> Option<Value> {
-    reqwest::blocking::get(url).ok()?.json().ok()
-}
-
-fn metric(port: u16, name: &str) -> Option<i64> {
-    let text = reqwest::blocking::get(format!("http://127.0.0.1:{port}/metrics"))
-        .ok()?
-        .text()
-        .ok()?;
-    text.lines().find_map(|l| l.strip_prefix(&format!("{name} "))?.trim().parse().ok())
-}
-
-fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
-    let started = std::time::Instant::now();
-    while !condition() {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
-#[test]
-fn streaming_follows_new_messages_and_a_sigterm_restart_resumes_without_duplicates() {
-    let dir = temp_dir();
-    let first = generate(dir.path(), "first.jsonl", 4_000, &[]);
-    let second = generate(dir.path(), "second.jsonl", 4_000, &["--seed", "9", "--start-time", "1705000000"]);
-    let both = dir.path().join("both.jsonl");
-    let mut all = std::fs::read(&first).unwrap();
-    all.extend(std::fs::read(&second).unwrap());
-    std::fs::write(&both, all).unwrap();
-    let expected = backfill_files(std::slice::from_ref(&both), 2, &[]);
-
-    let broker = Broker::start();
-    broker.create_topic("occ", 1);
-    broker.create_topic("occ-dlq", 1);
-    broker.produce("occ", &first);
-    let state = dir.path().join("state");
-    let start = |port: u16| {
-        Command::new(BIN)
-            .args(["backfill", "--then-follow", "--kafka", &broker.address, "--topic", "occ"])
-            .arg("--state-dir")
-            .arg(&state)
-            .args(["--checkpoint-interval", "0.2"])
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    let port = free_port();
-    let mut server = start(port);
-    wait_for("the backlog", || metric(port, "occurrent_messages_consumed_total") == Some(4_000));
-    wait_for("readiness", || {
-        reqwest::blocking::get(format!("http://127.0.0.1:{port}/readyz")).is_ok_and(|r| r.status().is_success())
-    });
-    // Live: messages produced now show up without a restart.
-    broker.produce("occ", &second);
-    wait_for("the live messages", || {
-        metric(port, "occurrent_messages_consumed_total") == Some(8_000)
-    });
-    let lag = reqwest::blocking::get(format!("http://127.0.0.1:{port}/metrics"))
-        .unwrap()
-        .text()
-        .unwrap();
-    assert!(lag.contains("occurrent_kafka_lag_messages{topic=\"occ\",partition=\"0\"}"), "{lag}");
-    let groups = |port: u16| metric(port, "occurrent_groups_created_total");
-    wait_for("all groups", || groups(port) == expected.summary["groups_created"].as_i64());
-    let issues = get_json(&format!(
-        "http://127.0.0.1:{port}/api/0/organizations/sentry/issues/?query=&limit=100"
-    ))
-    .unwrap();
-    assert!(!issues.as_array().unwrap().is_empty());
-
-    // Idle: nothing new, so no epoch is used and the checkpoint is not written again (an idle
-    // single process used to take thousands of empty epochs a second, and rewrote its whole
-    // checkpoint every interval).
-    std::thread::sleep(std::time::Duration::from_millis(600));
-    let idle = cut_files(&state);
-    assert!(!idle.is_empty(), "checkpointed by now");
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    assert_eq!(cut_files(&state), idle, "nothing new: the checkpoint stays as written");
-
-    // SIGTERM: drain, final checkpoint, exit 0; the restart reads nothing twice.
-    let status = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
-    assert!(status.success());
-    assert!(
-        server.wait_within("occurrent run after SIGTERM").success(),
-        "a SIGTERM stop exits cleanly"
-    );
-    let port = free_port();
-    let mut server = start(port);
-    wait_for("the restart", || metric(port, "occurrent_groups").is_some());
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    for (name, summary_key) in [
-        ("occurrent_occurrences_accepted_total", "occurrences_accepted"),
-        ("occurrent_groups_created_total", "groups_created"),
-        ("occurrent_duplicates_total", "duplicates"),
-        ("occurrent_dropped_noise_total", "dropped_noise"),
-    ] {
-        assert_eq!(
-            metric(port, name),
-            expected.summary[summary_key].as_i64(),
-            "{name} after the restart"
-        );
-    }
-    server.kill().unwrap();
-    server.wait_within("the killed occurrent run");
-}
-
-/// The checkpoint files in `state`, with when each was last written.
-fn cut_files(state: &Path) -> Vec<(String, std::time::SystemTime)> {
-    let mut files: Vec<_> = std::fs::read_dir(state)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with("cut-"))
-        .filter_map(|e| Some((e.file_name().to_string_lossy().into_owned(), e.metadata().ok()?.modified().ok()?)))
-        .collect();
-    files.sort();
-    files
 }
 
 /// The epochs of the cut parts of `process` (of two) in `state`.

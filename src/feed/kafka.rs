@@ -204,6 +204,7 @@ impl Feeder {
                 source.refresh_watermarks();
                 source.serve_events();
                 self.metrics.record_lag(source.topic(), source.progress());
+                self.metrics.record_log_rewinds(source.rewinds);
                 if let Some(bar) = &bar {
                     let lag: i64 = source.progress().map(|p| (p.high_watermark - p.next_offset).max(0)).sum();
                     bar.set_message(lag.to_string());

@@ -158,3 +158,43 @@ impl Drop for Broker {
         let _ = self.child.wait();
     }
 }
+
+/// GET `url` as JSON (None until the server answers).
+pub fn get_json(url: &str) -> Option<serde_json::Value> {
+    reqwest::blocking::get(url).ok()?.json().ok()
+}
+
+/// The value of the Prometheus metric `name` (without labels) on a server at `port`.
+pub fn metric(port: u16, name: &str) -> Option<i64> {
+    let text = reqwest::blocking::get(format!("http://127.0.0.1:{port}/metrics"))
+        .ok()?
+        .text()
+        .ok()?;
+    text.lines().find_map(|l| l.strip_prefix(&format!("{name} "))?.trim().parse().ok())
+}
+
+/// Waits up to 60 s for `condition`, naming `what` if it never holds.
+pub fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !condition() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The Kafka tests' generated stream: `count` lines over 500 fingerprints and 8 projects
+/// (seed 5 unless `extra` names one).
+pub fn generate(dir: &Path, name: &str, count: u64, extra: &[&str]) -> PathBuf {
+    let count = count.to_string();
+    let seed: &[&str] = if extra.contains(&"--seed") { &[] } else { &["--seed", "5"] };
+    let args: Vec<&str> = seed
+        .iter()
+        .copied()
+        .chain(["--count", &count, "--fingerprints", "500", "--projects", "8"])
+        .chain(extra.iter().copied())
+        .collect();
+    super::common::generate_stream(dir, name, &args)
+}

@@ -122,6 +122,9 @@ struct Assigned {
     queue: BatchQueue,
     /// Whether a message at or after the start position has arrived yet.
     seen_any: bool,
+    /// Where the consumer was asked to start: messages from there to the start position are
+    /// skipped (see `REFETCH`); one before it means the consumer was reset.
+    fetch_from: i64,
     /// Chunks end at this offset (something else is due there); see [`KafkaSource::stop_at`].
     stop: Option<i64>,
 }
@@ -135,6 +138,8 @@ pub struct KafkaSource {
     /// Totals for metrics.
     pub messages_read: u64,
     pub bytes_read: u64,
+    /// Times a partition's log was found to have gone back before the position read.
+    pub rewinds: u64,
 }
 
 impl KafkaSource {
@@ -176,12 +181,39 @@ impl KafkaSource {
         let topic = options.topic.clone();
         let mut progress = Vec::new();
         let mut lows = std::collections::HashMap::new();
+        let mut rewinds = 0;
         for &partition in partitions {
             let (low, high) = consumer
                 .fetch_watermarks(&topic, partition, METADATA_TIMEOUT)
                 .map_err(client_error(format!("cannot read the watermarks of {topic}/{partition}")))?;
             let first = match resume.get(&partition) {
-                Some(&offset) => offset,
+                Some(&offset) if offset > high.saturating_add(REFETCH) => {
+                    // Past the log's end by more than any batch (Kafka's answer is exact;
+                    // some brokers, tansu 0.6, give the start of the last batch): the log
+                    // went back (topic recreated, messages lost on the broker). Read it from
+                    // its start, as a Kafka consumer whose position is out of range does.
+                    tracing::error!(
+                        topic = %topic,
+                        partition,
+                        position = offset,
+                        log_end = high,
+                        "the partition's log ends before the position read (topic recreated, or messages lost on the broker): reading it from its start"
+                    );
+                    rewinds += 1;
+                    low
+                }
+                Some(&offset) => {
+                    if offset > high {
+                        tracing::warn!(
+                            topic = %topic,
+                            partition,
+                            position = offset,
+                            log_end = high,
+                            "the partition's log may end before the position read: if the topic was recreated or lost messages, its messages before the position are skipped"
+                        );
+                    }
+                    offset
+                }
                 None => match start {
                     StartAt::Earliest => low,
                     StartAt::Latest => high,
@@ -218,12 +250,14 @@ impl KafkaSource {
         consumer.assign(&assignment).map_err(client_error("cannot assign partitions"))?;
         let mut assigned = Vec::new();
         for p in progress {
+            let fetch_from = (p.next_offset - REFETCH).max(lows[&p.partition]);
             let queue = BatchQueue::split(&consumer, &topic, p.partition)
                 .ok_or_else(|| KafkaSourceError::Other(format!("cannot open a queue for {topic}/{}", p.partition)))?;
             assigned.push(Assigned {
                 progress: p,
                 queue,
                 seen_any: false,
+                fetch_from,
                 stop: None,
             });
         }
@@ -232,6 +266,7 @@ impl KafkaSource {
             consumer,
             topic,
             messages_read: 0,
+            rewinds,
             bytes_read: 0,
         })
     }
@@ -355,6 +390,26 @@ impl KafkaSource {
                 }
             };
             if offset < progress.next_offset {
+                if assigned.seen_any || offset < assigned.fetch_from {
+                    // Not one of the refetched messages before the start position: the
+                    // consumer was reset (`auto.offset.reset=earliest`) because the position
+                    // is past the log's end. The partition's log went back (the topic was
+                    // recreated, or the broker lost messages): read it from there, as a
+                    // Kafka consumer does, rather than skip it silently up to the old position.
+                    tracing::error!(
+                        topic = %topic,
+                        partition = progress.partition,
+                        position = progress.next_offset,
+                        offset,
+                        "the partition's log went back before the position read (topic recreated, or messages lost on the broker): reading on from its offset"
+                    );
+                    self.rewinds += 1;
+                    progress.next_offset = offset;
+                    assigned.fetch_from = offset;
+                    // The chunks stay aligned to offsets: the message starts the next one.
+                    chunk.end = ChunkEnd::Boundary;
+                    return Ok(chunk);
+                }
                 assigned.queue.consume();
                 continue;
             }

@@ -124,6 +124,14 @@ impl DeadLetterWriter for CountedDeadLetters {
     }
 }
 
+/// Refuses an output topic that does not exist before anything is read: its producer would
+/// find out only at the first flush, after the whole input (a backfill then lost its result).
+fn require_topic(options: &connectors::kafka::KafkaOptions, topic: &str, what: &str) -> anyhow::Result<()> {
+    connectors::kafka::KafkaSource::topic_partitions(options, topic)
+        .map(|_| ())
+        .with_context(|| format!("{what}: topic {topic} cannot be written (create it first)"))
+}
+
 /// Where dead letters go: the file given, else the dead-letter topic with --kafka, else
 /// `dead-letters.jsonl`. Returns the sink and the file, if it is one.
 pub(crate) fn dead_letter_sink(args: &InputArgs, metrics: &Arc<metrics::Metrics>) -> anyhow::Result<(DeadLetterSink, Option<PathBuf>)> {
@@ -135,7 +143,13 @@ pub(crate) fn dead_letter_sink(args: &InputArgs, metrics: &Arc<metrics::Metrics>
                 .dead_letter_topic
                 .clone()
                 .unwrap_or_else(|| format!("{}-dlq", args.kafka.topic));
-            (Box::new(KafkaDeadLetters::new(&kafka_options(args)?, &topic)?), None)
+            let options = kafka_options(args)?;
+            require_topic(
+                &options,
+                &topic,
+                "the dead-letter topic (--dead-letter-topic; or --dead-letter FILE)",
+            )?;
+            (Box::new(KafkaDeadLetters::new(&options, &topic)?), None)
         }
         (path, _) => {
             let path = path.clone().unwrap_or_else(|| PathBuf::from("dead-letters.jsonl"));
@@ -381,14 +395,18 @@ pub(crate) fn change_sinks(args: &InputArgs, catalog: &Catalog) -> anyhow::Resul
         anyhow::bail!("--change-feed-topic and --group-attributes-topic need --kafka");
     }
     if let Some(topic) = &args.changes.change_feed_topic {
+        let options = kafka_options(args)?;
+        require_topic(&options, topic, "--change-feed-topic")?;
         sinks.push(Box::new(changes::FailStop::new(Box::new(changes::KafkaChanges {
-            sink: KafkaTopicSink::new(&kafka_options(args)?, topic)?,
+            sink: KafkaTopicSink::new(&options, topic)?,
             catalog,
         }))));
     }
     if let Some(topic) = &args.changes.group_attributes_topic {
+        let options = kafka_options(args)?;
+        require_topic(&options, topic, "--group-attributes-topic")?;
         sinks.push(Box::new(changes::FailStop::new(Box::new(changes::GroupAttributes {
-            sink: KafkaTopicSink::new(&kafka_options(args)?, topic)?,
+            sink: KafkaTopicSink::new(&options, topic)?,
         }))));
     }
     Ok(Arc::new(Mutex::new(sinks)))

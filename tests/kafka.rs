@@ -457,3 +457,35 @@ fn group_changes_reach_the_change_feed_and_group_attributes_topics() {
         .collect();
     assert_eq!(changed, ids, "every group in the change feed");
 }
+
+/// An output topic that does not exist is refused before anything is read (the dead-letter
+/// topic's producer found out only at its first flush, after the whole backfill, whose
+/// result was then lost).
+#[test]
+fn a_missing_output_topic_is_refused_at_start() {
+    let dir = temp_dir();
+    let input = generate(dir.path(), "input.jsonl", 200, &[]);
+    let broker = Broker::start();
+    broker.create_topic("occ", 1);
+    broker.produce("occ", &input);
+    let dump = dir.path().join("dump.jsonl");
+    for (extra, missing) in [
+        (vec![], "occ-dlq"),
+        (vec!["--dead-letter", "/dev/null", "--change-feed-topic", "changes"], "changes"),
+    ] {
+        let started = std::time::Instant::now();
+        let output = Command::new(BIN)
+            .args(["backfill", "--kafka", &broker.address, "--topic", "occ", "--dump-issues"])
+            .arg(&dump)
+            .args(&extra)
+            .output_within("occurrent backfill with a missing output topic");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{extra:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("topic {missing} cannot be written")),
+            "{extra:?}: {stderr}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "refused at start");
+        assert!(!dump.exists(), "nothing dumped");
+    }
+}

@@ -145,22 +145,29 @@ pub struct KafkaSource {
 impl KafkaSource {
     /// The number of partitions of the topic.
     pub fn partition_count(options: &KafkaOptions) -> Result<usize, KafkaSourceError> {
+        Self::topic_partitions(options, &options.topic)
+    }
+
+    /// The partition count of `name` on the brokers of `options`; an error if it does not
+    /// exist (so that an output topic is checked before anything is read, not at the first
+    /// flush).
+    pub fn topic_partitions(options: &KafkaOptions, name: &str) -> Result<usize, KafkaSourceError> {
         let consumer: BaseConsumer<QuietContext> = consumer_config(options)
             .create_with_context(QuietContext)
             .map_err(client_error("cannot create a consumer"))?;
         let metadata = consumer
-            .fetch_metadata(Some(&options.topic), METADATA_TIMEOUT)
-            .map_err(client_error(format!("cannot read the metadata of topic {}", options.topic)))?;
+            .fetch_metadata(Some(name), METADATA_TIMEOUT)
+            .map_err(client_error(format!("cannot read the metadata of topic {name}")))?;
         let topic = metadata
             .topics()
             .iter()
-            .find(|t| t.name() == options.topic)
-            .ok_or_else(|| KafkaSourceError::Other(format!("topic {} not found", options.topic)))?;
+            .find(|t| t.name() == name)
+            .ok_or_else(|| KafkaSourceError::Other(format!("topic {name} not found")))?;
         if let Some(error) = topic.error() {
-            return Err(KafkaSourceError::Other(format!("topic {}: {:?}", options.topic, error)));
+            return Err(KafkaSourceError::Other(format!("topic {name}: {error:?}")));
         }
         if topic.partitions().is_empty() {
-            return Err(KafkaSourceError::Other(format!("topic {} has no partitions", options.topic)));
+            return Err(KafkaSourceError::Other(format!("topic {name} has no partitions")));
         }
         Ok(topic.partitions().len())
     }

@@ -28,7 +28,12 @@ pub(super) fn decode_json<'a, T: Deserialize<'a>>(line: &'a [u8]) -> Result<T, S
     }
     match serde_json::from_slice::<T>(line) {
         Ok(value) => Ok(value),
-        Err(e) if e.is_data() => Err(data_error::<T>(line).unwrap_or_else(|| e.to_string())),
+        Err(e) if e.is_data() => Err(match serde_json::from_slice::<serde::de::IgnoredAny>(line) {
+            // A line that is not JSON at all (cut short, say) is reported as such, not by the
+            // first field serde happened to reject on the way.
+            Err(syntax) if !syntax.is_data() => format!("invalid JSON at {}", positioned(&syntax)),
+            _ => data_error::<T>(line).unwrap_or_else(|| e.to_string()),
+        }),
         Err(e) => Err(format!("invalid JSON at {}", positioned(&e))),
     }
 }

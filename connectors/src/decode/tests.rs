@@ -162,6 +162,8 @@ fn brackets_are_counted_exactly() {
 fn reasons_are_precise() {
     let cases = [
         (r#"{"id":"x""#, "invalid JSON at line 1 column 9: EOF while parsing an object"),
+        // Cut short after a field of the wrong type: the line is not JSON, whatever its fields.
+        (r#"{"id": 12,"#, "invalid JSON at line 1 column 10: EOF while parsing an object"),
         ("\u{1}", "invalid JSON at line 1 column 1: expected value"),
         (r#"{"id": 1e999}"#, "invalid JSON at line 1 column 12: number out of range"),
         (&OK.replace(r#""issue_title":"t","#, ""), "missing field issue_title"),

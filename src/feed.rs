@@ -127,12 +127,21 @@ impl Feeder {
         let inputs: Vec<String> = self.files.iter().map(|f| f.display().to_string()).collect();
         if !self.files.is_empty() {
             let mut files = positions.files.take().unwrap_or_default();
-            if files.inputs != inputs && files != FilesPosition::default() {
+            // Inputs added after the checkpoint's (new files in an input directory, sorting
+            // after its files, or files listed last) are read after them: the positions still
+            // name the same files. Not before a Kafka input, whose messages follow the files.
+            let added = self.kafka.is_none() && inputs.len() > files.inputs.len() && inputs.starts_with(&files.inputs);
+            if files.inputs != inputs && files != FilesPosition::default() && !added {
                 anyhow::bail!(
-                    "the checkpoint was taken reading {:?}, not {:?}; use another --state-dir or the same inputs",
+                    "the checkpoint was taken reading {:?}, not {:?}; use another --state-dir or the same inputs \
+                     (inputs may only be added after the checkpoint's, in order)",
                     files.inputs,
                     inputs
                 );
+            }
+            if added && !files.inputs.is_empty() {
+                tracing::info!(added = ?&inputs[files.inputs.len()..], "inputs added since the checkpoint: read after its own");
+                files.done = false;
             }
             files.inputs = inputs;
             positions.files = Some(files);

@@ -274,6 +274,20 @@ pub(crate) fn wire(
             );
         }
     }
+    if args.state.state_dir.is_some() && args.inputs.iter().any(|i| i.as_os_str() == "-") {
+        // Every restart would fail: what was read of a pipe cannot be read again.
+        anyhow::bail!("standard input (--input -) cannot be resumed from a checkpoint: --state-dir needs files or Kafka as inputs");
+    }
+    if follow {
+        for input in &args.inputs {
+            if std::fs::metadata(input).is_ok_and(|m| m.is_dir()) {
+                tracing::warn!(
+                    directory = %input.display(),
+                    "--follow follows appends to the last file only: files added to the directory later are not read (list them after a restart without --state-dir, or stream through Kafka)"
+                );
+            }
+        }
+    }
     if args.dedup_window < 0 {
         anyhow::bail!("--dedup-window must not be negative");
     }

@@ -514,3 +514,43 @@ fn a_cluster_process_that_cannot_restore_its_part_ends_the_cluster_with_the_reas
         text(0)
     );
 }
+
+/// Files added to an input directory after a checkpoint, sorting after its files, are read
+/// after them by the next run on the same state (it was refused: "the checkpoint was taken
+/// reading …"), and the result is the one-shot run's; a file sorting before them is refused.
+#[test]
+fn files_added_to_an_input_directory_are_read_after_a_restart() {
+    let dir = temp_dir();
+    let args = ["--seed", "4", "--count", "3000", "--fingerprints", "300", "--projects", "3"];
+    let all = generate_stream(dir.path(), "all.jsonl", &args);
+    let lines: Vec<String> = std::fs::read_to_string(&all).unwrap().lines().map(str::to_string).collect();
+    let inputs = dir.path().join("in");
+    std::fs::create_dir(&inputs).unwrap();
+    write_lines(&inputs, "a.jsonl", &lines[..1000]);
+    write_lines(&inputs, "b.jsonl", &lines[1000..2000]);
+    let state = dir.path().join("state");
+    let with_state = ["--state-dir", state.to_str().unwrap()];
+    let first = backfill_files(std::slice::from_ref(&inputs), 2, &with_state);
+    assert_eq!(first.summary["lines_read"], 2000);
+    write_lines(&inputs, "c.jsonl", &lines[2000..]);
+    let second = backfill_files(std::slice::from_ref(&inputs), 2, &with_state);
+    let expected = backfill_files(&[all], 2, &[]);
+    assert_eq!(second.summary, expected.summary);
+    assert!(second.dump_bytes == expected.dump_bytes, "the dump differs from the one-shot run's");
+    // A file sorting first would move the checkpoint's positions: refused.
+    write_lines(&inputs, "0.jsonl", &lines[..1]);
+    let output = Command::new(BIN)
+        .args(["backfill", "--input", inputs.to_str().unwrap(), "--dead-letter", "/dev/null"])
+        .args(with_state)
+        .output_within("occurrent backfill with a file added first");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("inputs may only be added after the checkpoint's"));
+    // Standard input cannot be read again: refused with a state (every restart failed).
+    let output = Command::new(BIN)
+        .args(["backfill", "--input", "-", "--dead-letter", "/dev/null"])
+        .args(with_state)
+        .stdin(Stdio::null())
+        .output_within("occurrent backfill of stdin with a state");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("standard input (--input -) cannot be resumed"));
+}

@@ -291,6 +291,8 @@ pub(crate) fn wire(
     if args.dedup_window < 0 {
         anyhow::bail!("--dedup-window must not be negative");
     }
+    // Checked before the outputs, whose topics need the brokers.
+    let cluster = cluster_options(&args.cluster)?;
     if args.kafka.chunk_messages < 1 {
         anyhow::bail!("--chunk-messages must be positive");
     }
@@ -305,6 +307,12 @@ pub(crate) fn wire(
         }
         Some(days) => dataflows::views::retention::set_details_hours(days.saturating_mul(24)),
         None => dataflows::views::retention::set_details_hours(u32::MAX),
+    }
+    if args.kafka.kafka.is_some() {
+        // The input topic first: a missing one is the error to report, not its missing
+        // dead-letter topic.
+        connectors::kafka::KafkaSource::partition_count(&kafka_options(args)?)
+            .with_context(|| format!("cannot read topic {}", args.kafka.topic))?;
     }
     let metrics = Arc::new(metrics::Metrics::default());
     let (sink, dead_letter_file) = dead_letter_sink(args, &metrics)?;
@@ -344,7 +352,7 @@ pub(crate) fn wire(
         dead_letters: sink.clone(),
         show_progress: true,
         checkpoints,
-        cluster: cluster_options(&args.cluster)?,
+        cluster,
         metrics: metrics.clone(),
         stop: stop.clone(),
         changes: change_sinks(args, catalog)?,

@@ -184,6 +184,43 @@ fn follow_picks_up_appended_lines() {
     wait_until(|| std::fs::read_to_string(&dead_letters).is_ok_and(|text| text.contains("\"line\":3")));
 }
 
+/// Standard input is read as a stream: lines piped slowly show up while the pipe stays open
+/// (they waited for a whole block of 16,384 lines, or the end of the pipe), and SIGTERM stops
+/// the server while the pipe is open (it was not seen until the pipe closed).
+#[test]
+fn standard_input_is_read_as_a_stream_and_a_signal_stops_it() {
+    let port = free_port();
+    let mut server = std::process::Command::new(BIN)
+        .args(["run", "--input", "-", "--dead-letter", "/dev/null"])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut pipe = server.stdin.take().unwrap();
+    let base = format!("http://127.0.0.1:{port}/api/0/organizations/sentry/issues/1/");
+    let count = || {
+        reqwest::blocking::get(&base)
+            .ok()
+            .and_then(|r| r.json::<Value>().ok())
+            .map(|g| g["count"].clone())
+    };
+    writeln!(pipe, "{}", occurrence(1, 1, "a", 4001, T0, json!({}))).unwrap();
+    pipe.flush().unwrap();
+    wait_until(|| count() == Some(json!("1")));
+    writeln!(pipe, "{}", occurrence(2, 1, "a", 4001, T0 + 5.0, json!({}))).unwrap();
+    pipe.flush().unwrap();
+    wait_until(|| count() == Some(json!("2")));
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(server.wait_within("occurrent run on an open pipe after SIGTERM").success());
+    drop(pipe);
+}
+
 /// Issue search over a small hand-written stream: every supported key, negation, lists, the
 /// default-search type exclusion, free text, and errors. Results are compared as title sets.
 #[test]

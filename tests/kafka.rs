@@ -488,4 +488,11 @@ fn a_missing_output_topic_is_refused_at_start() {
         assert!(started.elapsed() < std::time::Duration::from_secs(20), "refused at start");
         assert!(!dump.exists(), "nothing dumped");
     }
+    // A missing input topic is named as such (not by its missing dead-letter topic).
+    let output = Command::new(BIN)
+        .args(["backfill", "--kafka", &broker.address, "--topic", "nosuch", "--dump-issues"])
+        .arg(&dump)
+        .output_within("occurrent backfill of a missing topic");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && stderr.contains("cannot read topic nosuch"), "{stderr}");
 }

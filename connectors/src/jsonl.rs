@@ -361,7 +361,9 @@ impl LineSource {
                 let read = reader.read(&mut bytes[filled..]);
                 bytes.truncate(filled + *read.as_ref().unwrap_or(&0));
                 match read {
-                    Ok(read) => read,
+                    Ok(read) => Some(read),
+                    // Standard input had nothing for a moment (`files::PIPE_PAUSE`).
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => None,
                     Err(error) if is_compressed(Path::new(&**source)) && is_corruption(&error) => {
                         // The rest of a corrupt compressed file cannot be cut into lines: it
                         // is one dead letter, and the next file is read.
@@ -382,6 +384,14 @@ impl LineSource {
                         })
                     }
                 }
+            };
+            let Some(read) = read else {
+                // A pause in the pipe: the lines so far go out, or the caller gets an empty
+                // block (and can stop); otherwise wait on.
+                if !block.lines.is_empty() || self.options.idle.is_some() {
+                    break;
+                }
+                continue;
             };
             if read > 0 {
                 self.followed.grew();

@@ -78,7 +78,7 @@ pub(super) fn is_corruption(error: &io::Error) -> bool {
 
 pub(crate) fn open(path: &Path) -> io::Result<Box<dyn Read + Send>> {
     if path.as_os_str() == "-" {
-        return Ok(Box::new(io::stdin()));
+        return Ok(Box::new(Pipe::stdin()?));
     }
     let file = File::open(path)?;
     Ok(match path.extension().and_then(|e| e.to_str()) {
@@ -86,4 +86,75 @@ pub(crate) fn open(path: &Path) -> io::Result<Box<dyn Read + Send>> {
         Some("zst") | Some("zstd") => Box::new(zstd::Decoder::new(file)?),
         _ => Box::new(file),
     })
+}
+
+/// How long a read of standard input waits before saying that nothing came
+/// (`ErrorKind::WouldBlock`): the reader then hands on the lines it has, and its caller gets
+/// back control (a signal to stop), instead of blocking until a whole block arrives or the
+/// pipe closes.
+pub(super) const PIPE_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Standard input, read by a thread of its own into a small queue of chunks.
+struct Pipe {
+    chunks: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    at: usize,
+    ended: bool,
+}
+
+impl Pipe {
+    fn stdin() -> io::Result<Pipe> {
+        const CHUNK: usize = 1 << 20;
+        // A few chunks ahead: the pipe's writer is held back when the pipeline is.
+        let (send, chunks) = std::sync::mpsc::sync_channel(4);
+        std::thread::Builder::new().name("stdin".into()).spawn(move || {
+            let mut stdin = io::stdin().lock();
+            loop {
+                let mut chunk = vec![0u8; CHUNK];
+                let read = match stdin.read(&mut chunk) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => Err(e),
+                    Ok(n) => {
+                        chunk.truncate(n);
+                        Ok(chunk)
+                    }
+                };
+                // An empty chunk is the end; after an error or the end nothing more is read.
+                let last = read.as_ref().map_or(true, Vec::is_empty);
+                if send.send(read).is_err() || last {
+                    return;
+                }
+            }
+        })?;
+        Ok(Pipe {
+            chunks,
+            chunk: Vec::new(),
+            at: 0,
+            ended: false,
+        })
+    }
+}
+
+impl Read for Pipe {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.at == self.chunk.len() && !self.ended {
+            match self.chunks.recv_timeout(PIPE_PAUSE) {
+                Ok(Ok(chunk)) => {
+                    self.ended = chunk.is_empty();
+                    self.chunk = chunk;
+                    self.at = 0;
+                }
+                Ok(Err(error)) => {
+                    self.ended = true;
+                    return Err(error);
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => return Err(io::ErrorKind::WouldBlock.into()),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => self.ended = true,
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }

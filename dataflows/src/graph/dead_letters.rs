@@ -69,13 +69,20 @@ pub fn dead_letter_json(letter: &DeadLetter) -> Vec<u8> {
     use std::io::Write;
     // A raw JSON line escapes to ~1.1 times its length (a quote every ten bytes or so).
     let mut out = Vec::with_capacity(letter.raw.len() + letter.raw.len() / 4 + letter.source.len() + letter.reason.len() + 96);
-    out.extend_from_slice(b"{\"line\":");
-    push_u64(&mut out, letter.line);
-    out.extend_from_slice(b",\"offset\":");
-    push_u64(&mut out, letter.offset);
-    if let Some(partition) = letter.partition {
-        // Writing into a Vec cannot fail.
-        let _ = write!(out, ",\"partition\":{partition}");
+    match letter.partition {
+        // A Kafka message has no line: its offset is what names it (`line` carries it).
+        Some(partition) => {
+            out.extend_from_slice(b"{\"offset\":");
+            push_u64(&mut out, letter.line);
+            // Writing into a Vec cannot fail.
+            let _ = write!(out, ",\"partition\":{partition}");
+        }
+        None => {
+            out.extend_from_slice(b"{\"line\":");
+            push_u64(&mut out, letter.line);
+            out.extend_from_slice(b",\"offset\":");
+            push_u64(&mut out, letter.offset);
+        }
     }
     match std::str::from_utf8(&letter.raw) {
         Ok(text) => {

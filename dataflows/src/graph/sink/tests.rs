@@ -12,7 +12,12 @@ fn as_value_json(letter: &DeadLetter) -> String {
         "reason": letter.reason,
     });
     if let Some(partition) = letter.partition {
+        // A Kafka message: its offset (carried as `line`), no line.
         object["partition"] = partition.into();
+        object["offset"] = letter.line.into();
+        if let Some(fields) = object.as_object_mut() {
+            fields.remove("line");
+        }
     }
     match std::str::from_utf8(&letter.raw) {
         Ok(text) => object["raw"] = text.into(),

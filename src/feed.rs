@@ -129,12 +129,21 @@ impl Feeder {
             let mut files = positions.files.take().unwrap_or_default();
             // Inputs added after the checkpoint's (new files in an input directory, sorting
             // after its files, or files listed last) are read after them: the positions still
-            // name the same files. Not before a Kafka input, whose messages follow the files.
-            let added = self.kafka.is_none() && inputs.len() > files.inputs.len() && inputs.starts_with(&files.inputs);
+            // name the same files. Not before a Kafka input, whose messages follow the files;
+            // not when following (a file rotated inside a followed directory, `app.log.1`,
+            // would read as an added input and its lines be read twice); and not while logged
+            // mutations wait for replay (they were placed after the old inputs' end).
+            let replaying = self.mutations.as_ref().is_some_and(|m| m.borrow().to_replay() > 0);
+            let addable = self.kafka.is_none() && !self.follow && !replaying;
+            let added = addable && inputs.len() > files.inputs.len() && inputs.starts_with(&files.inputs);
             if files.inputs != inputs && files != FilesPosition::default() && !added {
+                let hint = if addable {
+                    " (inputs may only be added after the checkpoint's, in order)"
+                } else {
+                    ""
+                };
                 anyhow::bail!(
-                    "the checkpoint was taken reading {:?}, not {:?}; use another --state-dir or the same inputs \
-                     (inputs may only be added after the checkpoint's, in order)",
+                    "the checkpoint was taken reading {:?}, not {:?}; use another --state-dir or the same inputs{hint}",
                     files.inputs,
                     inputs
                 );

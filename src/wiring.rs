@@ -274,18 +274,17 @@ pub(crate) fn wire(
             );
         }
     }
-    if args.state.state_dir.is_some() && args.inputs.iter().any(|i| i.as_os_str() == "-") {
-        // Every restart would fail: what was read of a pipe cannot be read again.
+    if args.state.state_dir.is_some() && args.kafka.kafka.is_none() && args.inputs.iter().any(|i| i.as_os_str() == "-") {
+        // Every restart would fail: what was read of a pipe cannot be read again (before a
+        // Kafka input, a restart once it is read skips it).
         anyhow::bail!("standard input (--input -) cannot be resumed from a checkpoint: --state-dir needs files or Kafka as inputs");
     }
-    if follow {
-        for input in &args.inputs {
-            if std::fs::metadata(input).is_ok_and(|m| m.is_dir()) {
-                tracing::warn!(
-                    directory = %input.display(),
-                    "--follow follows appends to the last file only: files added to the directory later are not read (list them after a restart without --state-dir, or stream through Kafka)"
-                );
-            }
+    if follow && args.kafka.kafka.is_none() {
+        if let Some(directory) = args.inputs.last().filter(|i| std::fs::metadata(i).is_ok_and(|m| m.is_dir())) {
+            tracing::warn!(
+                directory = %directory.display(),
+                "--follow follows appends to the file of the directory that sorts last: files added to it later are not read"
+            );
         }
     }
     if args.dedup_window < 0 {

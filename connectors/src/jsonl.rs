@@ -415,11 +415,7 @@ impl LineSource {
                     // Renamed away and created again (rotation by renaming), and the old file
                     // has been read to its end: its last line without a newline is a line
                     // (as at the end of any input), and the new file is read from its start.
-                    if bytes.len() > scanned {
-                        let len = bytes.len() - scanned;
-                        Self::cut_line(&mut self.line_number, &mut self.byte_offset, &mut block, &bytes, scanned, len, len);
-                        scanned += len;
-                    }
+                    scanned += self.cut_unterminated(&mut block, &bytes, scanned);
                     self.current = None;
                     self.next_file -= 1;
                     break;
@@ -434,12 +430,8 @@ impl LineSource {
                 std::thread::sleep(Duration::from_millis(5));
                 continue;
             }
-            if bytes.len() > scanned {
-                // A last line without a newline.
-                let len = bytes.len() - scanned;
-                Self::cut_line(&mut self.line_number, &mut self.byte_offset, &mut block, &bytes, scanned, len, len);
-                scanned += len;
-            }
+            // A last line without a newline.
+            scanned += self.cut_unterminated(&mut block, &bytes, scanned);
             self.current = None;
             if !block.lines.is_empty() {
                 // A block holds lines of one source only.
@@ -536,6 +528,16 @@ impl LineSource {
     /// line may run past `max_bytes`.
     fn line_room(max_lines: usize, remaining: usize, max_bytes: usize) -> usize {
         max_lines.min(remaining).min(max_bytes.saturating_add(1))
+    }
+
+    /// Cuts the bytes after `scanned` as a last line without a newline (the end of an input);
+    /// returns how many bytes it took.
+    fn cut_unterminated(&mut self, block: &mut InputBlock, bytes: &[u8], scanned: usize) -> usize {
+        let len = bytes.len() - scanned;
+        if len > 0 {
+            Self::cut_line(&mut self.line_number, &mut self.byte_offset, block, bytes, scanned, len, len);
+        }
+        len
     }
 
     /// Registers `[start, start + len)` of the block as a line unless it is blank; `advance`

@@ -217,12 +217,10 @@ impl Feeder {
             }
             // An idle single process stays in its round: the epochs it did not use are free
             // for the next messages, and its positions (and so its checkpoint) stay as they
-            // are. It moves on only to reach a cut it owes (blocks sent since its last one, or
-            // a stop) or a mutation point. A cluster's idle process moves on, as the others
-            // wait on its frontier.
-            let stopping = self.stop.load(Ordering::Relaxed);
-            let point_due = points.as_ref().is_some_and(|p| dispatch.next_point(p.done).is_some());
-            let next_round = read_any || self.processes > 1 || stopping || point_due || cuts.as_ref().is_some_and(|c| c.sent);
+            // are (it has no cluster cuts or mutation points to reach; it takes mutations
+            // between rounds). A cluster's idle process moves on, as the others wait on its
+            // frontier.
+            let next_round = read_any || self.processes > 1;
             if caught_up.iter().all(|c| *c) {
                 // Ready once what was sent is applied: everything before the next round start.
                 self.startup.mark(if next_round { round_start + stride } else { round_start });
@@ -238,8 +236,7 @@ impl Feeder {
                 // Nothing queued anywhere: let the fetchers bring more.
                 std::thread::sleep(Duration::from_millis(1));
                 // Idle at the live edge: skip ahead of whatever other processes may be
-                // sending, so none of them waits on this one (or towards the cut or point
-                // this one owes).
+                // sending, so none of them waits on this one.
                 let frontier = dispatch.frontier.load(Ordering::Relaxed);
                 if next_round && frontier != u64::MAX && frontier >= base {
                     round = round.max((frontier - base) / stride + kafka.in_flight_rounds);

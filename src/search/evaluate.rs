@@ -23,6 +23,11 @@ pub(super) fn compare<T: PartialOrd>(op: Operator, value: T, target: T) -> bool 
     }
 }
 
+/// A user value as search takes it: `user:<id>` or the id itself.
+fn user_id(value: &str) -> &str {
+    value.strip_prefix("user:").unwrap_or(value)
+}
+
 /// `assigned:value` against a group's assignee.
 fn assigned_matches(assignee: Option<&Assignee>, value: &str, viewer: &str) -> bool {
     match (value, assignee) {
@@ -30,7 +35,7 @@ fn assigned_matches(assignee: Option<&Assignee>, value: &str, viewer: &str) -> b
         ("me_or_none", None) => true,
         ("me" | "me_or_none", Some(Assignee::User(user))) => **user == *viewer,
         (team, Some(Assignee::Team(id))) => team.strip_prefix('#').or_else(|| team.strip_prefix("team:")) == Some(&**id),
-        (user, Some(Assignee::User(id))) => user.strip_prefix("user:").unwrap_or(user) == &**id,
+        (user, Some(Assignee::User(id))) => user_id(user) == &**id,
         _ => false,
     }
 }
@@ -55,7 +60,7 @@ pub(super) fn test(test: &Test, views: &IssueViews, view: &GroupView, row: &Grou
             values.iter().any(|v| match v.as_str() {
                 "" | "none" => by.is_empty(),
                 "me" => by.iter().any(|u| **u == *viewer),
-                user => by.iter().any(|u| &**u == user),
+                user => by.iter().any(|u| **u == *user_id(user)),
             })
         }
         Test::SubscribedBy(values) => {
@@ -64,7 +69,7 @@ pub(super) fn test(test: &Test, views: &IssueViews, view: &GroupView, row: &Grou
             values.iter().any(|v| match v.as_str() {
                 "" | "none" => active.clone().next().is_none(),
                 "me" => active.clone().any(|u| u == viewer),
-                user => active.clone().any(|u| u == user.strip_prefix("user:").unwrap_or(user)),
+                user => active.clone().any(|u| u == user_id(user)),
             })
         }
         Test::Priority(values) => values.contains(&row.priority),

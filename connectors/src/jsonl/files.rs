@@ -113,7 +113,13 @@ impl Pipe {
                 let mut chunk = vec![0u8; CHUNK];
                 let read = match stdin.read(&mut chunk) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => Err(e),
+                    // Standard input left non-blocking by whoever started the process: wait.
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                        continue;
+                    }
+                    // Its kind must not read as the pause the reader signals.
+                    Err(e) => Err(io::Error::other(e)),
                     Ok(n) => {
                         chunk.truncate(n);
                         Ok(chunk)

@@ -247,17 +247,16 @@ impl KafkaSource {
                 at_end: false,
             });
         }
+        let fetch_from: Vec<i64> = progress.iter().map(|p| (p.next_offset - REFETCH).max(lows[&p.partition])).collect();
         let mut assignment = TopicPartitionList::new();
-        for p in &progress {
-            let fetch_from = (p.next_offset - REFETCH).max(lows[&p.partition]);
+        for (p, &from) in progress.iter().zip(&fetch_from) {
             assignment
-                .add_partition_offset(&topic, p.partition, Offset::Offset(fetch_from))
+                .add_partition_offset(&topic, p.partition, Offset::Offset(from))
                 .map_err(client_error("cannot build the assignment"))?;
         }
         consumer.assign(&assignment).map_err(client_error("cannot assign partitions"))?;
         let mut assigned = Vec::new();
-        for p in progress {
-            let fetch_from = (p.next_offset - REFETCH).max(lows[&p.partition]);
+        for (p, fetch_from) in progress.into_iter().zip(fetch_from) {
             let queue = BatchQueue::split(&consumer, &topic, p.partition)
                 .ok_or_else(|| KafkaSourceError::Other(format!("cannot open a queue for {topic}/{}", p.partition)))?;
             assigned.push(Assigned {
@@ -412,6 +411,8 @@ impl KafkaSource {
                     );
                     self.rewinds += 1;
                     progress.next_offset = offset;
+                    // The old log's end is no longer the lag's reference (refreshed later).
+                    progress.high_watermark = offset;
                     assigned.fetch_from = offset;
                     // The chunks stay aligned to offsets: the message starts the next one.
                     chunk.end = ChunkEnd::Boundary;

@@ -267,7 +267,8 @@ pub trait DeadLetterWriter: Send {
 pub type DeadLetterSink = Arc<Mutex<Option<Box<dyn DeadLetterWriter>>>>;
 
 /// Dead letters as JSON lines `{"source", "line", "offset", "reason", "raw"}` (`raw_base64`
-/// when the bytes are not UTF-8; `partition`, with `line` the offset, for Kafka inputs).
+/// when the bytes are not UTF-8; for a Kafka message `partition` and `offset`, its Kafka
+/// offset, and no `line`).
 pub struct JsonLinesDeadLetters<W: Write + Send>(pub W);
 
 impl<W: Write + Send> DeadLetterWriter for JsonLinesDeadLetters<W> {

@@ -57,7 +57,7 @@ const LATENCY_BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 pub struct Metrics {
     messages: AtomicU64,
     bytes: AtomicU64,
-    /// Kafka partitions whose log was found to have gone back (see `KafkaSource::rewinds`).
+    /// Kafka partitions found at start-up with a log ending before the position (`KafkaSource::rewinds`).
     log_rewinds: AtomicU64,
     lag: Mutex<BTreeMap<(String, i32), i64>>,
     dead_letters: Mutex<BTreeMap<String, u64>>,
@@ -173,7 +173,7 @@ impl Metrics {
         );
         counter(
             "occurrent_kafka_log_rewinds_total",
-            "Times a Kafka partition's log went back before the position read (topic recreated, messages lost on the broker); reading went on from there.",
+            "Kafka partitions found at start-up to have a log that ends before the checkpoint's position (topic recreated, messages lost on the broker); they were read from their start.",
             self.log_rewinds.load(Ordering::Relaxed),
         );
         for (name, help, which) in VIEW_COUNTERS {

@@ -122,9 +122,6 @@ struct Assigned {
     queue: BatchQueue,
     /// Whether a message at or after the start position has arrived yet.
     seen_any: bool,
-    /// Where the consumer was asked to start: messages from there to the start position are
-    /// skipped (see `REFETCH`); one before it means the consumer was reset.
-    fetch_from: i64,
     /// Chunks end at this offset (something else is due there); see [`KafkaSource::stop_at`].
     stop: Option<i64>,
 }
@@ -138,7 +135,7 @@ pub struct KafkaSource {
     /// Totals for metrics.
     pub messages_read: u64,
     pub bytes_read: u64,
-    /// Times a partition's log was found to have gone back before the position read.
+    /// Partitions found at start-up with a log that ends before the position read.
     pub rewinds: u64,
 }
 
@@ -247,23 +244,22 @@ impl KafkaSource {
                 at_end: false,
             });
         }
-        let fetch_from: Vec<i64> = progress.iter().map(|p| (p.next_offset - REFETCH).max(lows[&p.partition])).collect();
         let mut assignment = TopicPartitionList::new();
-        for (p, &from) in progress.iter().zip(&fetch_from) {
+        for p in &progress {
+            let fetch_from = (p.next_offset - REFETCH).max(lows[&p.partition]);
             assignment
-                .add_partition_offset(&topic, p.partition, Offset::Offset(from))
+                .add_partition_offset(&topic, p.partition, Offset::Offset(fetch_from))
                 .map_err(client_error("cannot build the assignment"))?;
         }
         consumer.assign(&assignment).map_err(client_error("cannot assign partitions"))?;
         let mut assigned = Vec::new();
-        for (p, fetch_from) in progress.into_iter().zip(fetch_from) {
+        for p in progress {
             let queue = BatchQueue::split(&consumer, &topic, p.partition)
                 .ok_or_else(|| KafkaSourceError::Other(format!("cannot open a queue for {topic}/{}", p.partition)))?;
             assigned.push(Assigned {
                 progress: p,
                 queue,
                 seen_any: false,
-                fetch_from,
                 stop: None,
             });
         }
@@ -396,28 +392,9 @@ impl KafkaSource {
                 }
             };
             if offset < progress.next_offset {
-                if assigned.seen_any || offset < assigned.fetch_from {
-                    // Not one of the refetched messages before the start position: the
-                    // consumer was reset (`auto.offset.reset=earliest`) because the position
-                    // is past the log's end. The partition's log went back (the topic was
-                    // recreated, or the broker lost messages): read it from there, as a
-                    // Kafka consumer does, rather than skip it silently up to the old position.
-                    tracing::error!(
-                        topic = %topic,
-                        partition = progress.partition,
-                        position = progress.next_offset,
-                        offset,
-                        "the partition's log went back before the position read (topic recreated, or messages lost on the broker): reading on from its offset"
-                    );
-                    self.rewinds += 1;
-                    progress.next_offset = offset;
-                    // The old log's end is no longer the lag's reference (refreshed later).
-                    progress.high_watermark = offset;
-                    assigned.fetch_from = offset;
-                    // The chunks stay aligned to offsets: the message starts the next one.
-                    chunk.end = ChunkEnd::Boundary;
-                    return Ok(chunk);
-                }
+                // Refetched before the start position (see `REFETCH`). A consumer reset to
+                // the log's start while reading (the log went back) is not told apart from
+                // this: telling them apart misread a cluster's restarts as resets (tansu).
                 assigned.queue.consume();
                 continue;
             }

@@ -47,7 +47,8 @@ const MAGIC: &[u8] = b"OCCURRENT-CHECKPOINT\n";
 ///     20-byte entries whose facet is an index into a table of facet ids.
 /// 13: occurrence details' entries are 16 bytes: the user is an index into a table of users.
 /// 14: positions keep the change feed file's length.
-const FORMAT_VERSION: u32 = 14;
+/// 15: positions keep each input file's first line (`connectors::jsonl::fingerprint`).
+const FORMAT_VERSION: u32 = 15;
 /// Checkpoints kept besides the newest, in case the newest turns out unreadable.
 const KEEP: usize = 2;
 
@@ -75,6 +76,9 @@ pub struct FilesPosition {
     pub inputs: Vec<String>,
     pub position: FilePosition,
     pub done: bool,
+    /// Each input's first line as it was read (`(length, xxh3)`; None while it was not
+    /// complete): a restart knows a replaced input, and a copy of one among added inputs.
+    pub first_lines: Vec<Option<(u32, u64)>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

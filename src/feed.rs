@@ -21,6 +21,7 @@ use connectors::jsonl::{BlockOptions, LineSource};
 use dataflows::graph::DeadLetterSink;
 use dataflows::views::IssueViews;
 
+mod inputs;
 mod kafka;
 mod points;
 
@@ -44,6 +45,8 @@ pub struct Feeder {
     pub kafka: Option<KafkaInput>,
     pub block_lines: usize,
     pub follow: bool,
+    /// Following a directory (the last input): files created in it later are read too.
+    pub followed_directory: Option<PathBuf>,
     pub show_progress: bool,
     pub process: usize,
     pub processes: usize,
@@ -129,12 +132,13 @@ impl Feeder {
             let mut files = positions.files.take().unwrap_or_default();
             // Inputs added after the checkpoint's (new files in an input directory, sorting
             // after its files, or files listed last) are read after them: the positions still
-            // name the same files. Not before a Kafka input, whose messages follow the files;
-            // not when following (a file rotated inside a followed directory, `app.log.1`,
-            // would read as an added input and its lines be read twice); and not while logged
-            // mutations wait for replay (they were placed after the old inputs' end).
+            // name the same files, and an added copy of one of them (a rotation's `app.log.1`)
+            // is refused (`inputs.rs`). Not before a Kafka input, whose messages follow the
+            // files; when following, only with a followed directory (which adds the files
+            // created in it); and not while logged mutations wait for replay (they were placed
+            // after the old inputs' end).
             let replaying = self.mutations.as_ref().is_some_and(|m| m.borrow().to_replay() > 0);
-            let addable = self.kafka.is_none() && !self.follow && !replaying;
+            let addable = self.kafka.is_none() && (!self.follow || self.followed_directory.is_some()) && !replaying;
             let added = addable && inputs.len() > files.inputs.len() && inputs.starts_with(&files.inputs);
             if files.inputs != inputs && files != FilesPosition::default() && !added {
                 let hint = if addable {
@@ -147,6 +151,9 @@ impl Feeder {
                     files.inputs,
                     inputs
                 );
+            }
+            if files != FilesPosition::default() {
+                inputs::check_resumed(&files, &self.files)?;
             }
             if added && !files.inputs.is_empty() {
                 tracing::info!(added = ?&inputs[files.inputs.len()..], "inputs added since the checkpoint: read after its own");
@@ -248,9 +255,13 @@ impl Feeder {
             ..BlockOptions::default()
         };
         let mut source = LineSource::new(self.files.clone(), options);
+        if let (Some(directory), true) = (&self.followed_directory, self.follow && self.kafka.is_none()) {
+            source.watch_directory(directory.clone());
+        }
         let files = positions.files.clone().unwrap_or_default();
         source.resume_at(files.position, positions.next_epoch);
         let mut dead_letters_flushed = Instant::now();
+        let mut opens = 0;
         loop {
             if self.follow && dead_letters_flushed.elapsed() >= DEAD_LETTER_FLUSH {
                 // A later checkpoint still syncs them and records their length.
@@ -272,6 +283,9 @@ impl Feeder {
                 source.stop_at(sequencer.borrow().file_stop(positions));
             }
             let Some(mut block) = source.next_block()? else { break };
+            if let Some(files) = &mut positions.files {
+                inputs::keep_up(files, &source, &mut opens);
+            }
             if block.lines.is_empty() && block.unreadable.is_none() {
                 // Following an idle file.
                 if self.stop.load(Ordering::Relaxed) {

@@ -199,6 +199,11 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         kafka: options.kafka.clone(),
         block_lines: options.block_lines,
         follow: options.follow,
+        followed_directory: options
+            .inputs
+            .last()
+            .filter(|input| options.follow && std::fs::metadata(input).is_ok_and(|m| m.is_dir()))
+            .cloned(),
         show_progress: options.show_progress,
         process,
         processes,

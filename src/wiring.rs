@@ -281,9 +281,9 @@ pub(crate) fn wire(
     }
     if follow && args.kafka.kafka.is_none() {
         if let Some(directory) = args.inputs.last().filter(|i| std::fs::metadata(i).is_ok_and(|m| m.is_dir())) {
-            tracing::warn!(
+            tracing::info!(
                 directory = %directory.display(),
-                "--follow follows appends to the file of the directory that sorts last: files added to it later are not read"
+                "following the directory's last file, then the files created in it that sort after it"
             );
         }
     }

@@ -14,9 +14,11 @@ use dataflows::model::MAX_LINES_PER_BLOCK;
 
 mod files;
 mod follow;
+mod watch;
 pub(crate) use files::open;
 pub use files::{expand_inputs, is_compressed};
 use files::{is_corruption, is_plain, moved_since_checkpoint};
+pub use watch::{fingerprint, Fingerprint};
 
 #[derive(thiserror::Error, Debug)]
 pub enum SourceError {
@@ -121,6 +123,10 @@ pub struct LineSource {
     stop: Option<FilePosition>,
     /// The followed file being read, to notice when its path names another file.
     followed: follow::Followed,
+    /// The followed directory, when the last input is one (`watch.rs`).
+    watch: Option<watch::Watch>,
+    /// Files opened so far (a rotated or truncated followed file is opened again).
+    opens: u64,
 }
 
 const READ_SIZE: usize = 1 << 20;
@@ -151,6 +157,8 @@ impl LineSource {
             resume: None,
             stop: None,
             followed: follow::Followed::default(),
+            watch: None,
+            opens: 0,
         }
     }
 
@@ -212,6 +220,10 @@ impl LineSource {
         };
         let resume = self.resume.take().filter(|r| r.file == self.next_file).unwrap_or_default();
         self.next_file += 1;
+        self.opens += 1;
+        if let Some(watch) = &mut self.watch {
+            watch.opened(&path);
+        }
         let followed = self.options.follow && self.is_last_file();
         if is_plain(&path) && !followed {
             let io_error = |source| SourceError::Io {
@@ -395,6 +407,9 @@ impl LineSource {
             };
             if read > 0 {
                 self.followed.grew();
+                if let Some(watch) = &mut self.watch {
+                    watch.grew();
+                }
                 continue;
             }
             // End of this file (for now).
@@ -418,6 +433,12 @@ impl LineSource {
                     scanned += self.cut_unterminated(&mut block, &bytes, scanned);
                     self.current = None;
                     self.next_file -= 1;
+                    break;
+                }
+                if self.watched_files_added() {
+                    // Files created in the followed directory since: this one ends here.
+                    scanned += self.cut_unterminated(&mut block, &bytes, scanned);
+                    self.current = None;
                     break;
                 }
                 let since = *waiting_since.get_or_insert_with(Instant::now);

@@ -417,7 +417,7 @@ fn a_resume_position_that_is_not_a_line_start_is_refused() {
 }
 
 /// A source following `path`, quick to give up a partial or empty block.
-fn followed(path: &Path) -> LineSource {
+pub(super) fn followed(path: &Path) -> LineSource {
     LineSource::new(
         vec![path.to_path_buf()],
         BlockOptions {
@@ -431,7 +431,7 @@ fn followed(path: &Path) -> LineSource {
 
 /// The next `want` lines of a followed source (fewer if `within` passes first), as (text,
 /// line number, byte offset).
-fn next_followed_lines(source: &mut LineSource, want: usize, within: Duration) -> Vec<(String, u64, u64)> {
+pub(super) fn next_followed_lines(source: &mut LineSource, want: usize, within: Duration) -> Vec<(String, u64, u64)> {
     let mut lines = Vec::new();
     let deadline = Instant::now() + within;
     while lines.len() < want && Instant::now() < deadline {

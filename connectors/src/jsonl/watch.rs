@@ -1,0 +1,199 @@
+//! A followed input directory (`--follow` with a directory as the last input): files created
+//! in it later, sorting after the followed file, are read after it, in name order, once the
+//! followed file has had nothing new for [`ROTATION_GRACE`] (a writer still finishing it loses
+//! nothing). Rotation leaves copies of what was read in the directory — renamed
+//! (`app.log` → `app.log.1`, the same file) or copied (`copytruncate`, a new file with the old
+//! content) — so a file is new only if neither its identity (device, inode) nor its first line
+//! is that of a file already read.
+
+use std::collections::HashSet;
+use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::follow::ROTATION_GRACE;
+use super::LineSource;
+
+/// How often an idle followed directory is listed.
+const SCAN_INTERVAL: Duration = Duration::from_millis(250);
+/// A first line longer than this is fingerprinted by its first bytes.
+const FINGERPRINT_BYTES: usize = 4096;
+
+/// A file's first line (at most [`FINGERPRINT_BYTES`], without its newline): its length and
+/// xxh3 hash. Two files with the same first line are taken for copies of each other (JSON
+/// lines carry an id or a timestamp, so distinct files differ there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Fingerprint {
+    pub len: u32,
+    pub hash: u64,
+}
+
+/// The fingerprint of the file at `path`; None while its first line is not complete.
+pub fn fingerprint(path: &Path) -> io::Result<Option<Fingerprint>> {
+    let mut file = std::fs::File::open(path)?;
+    let mut head = Vec::with_capacity(FINGERPRINT_BYTES);
+    (&mut file).take(FINGERPRINT_BYTES as u64).read_to_end(&mut head)?;
+    let line = match memchr::memchr(b'\n', &head) {
+        Some(end) => &head[..end],
+        None if head.len() == FINGERPRINT_BYTES => &head[..],
+        None => return Ok(None),
+    };
+    Ok(Some(Fingerprint {
+        len: line.len() as u32,
+        hash: xxhash_rust::xxh3::xxh3_64(line),
+    }))
+}
+
+type Identity = (u64, u64);
+
+pub(super) struct Watch {
+    directory: PathBuf,
+    /// Files read or being read, by identity, with their first line once it is complete.
+    known: std::collections::HashMap<Identity, Option<Fingerprint>>,
+    /// The first lines of every file read, kept when its file is rewritten (`copytruncate`
+    /// leaves copies of the old content).
+    prints: HashSet<Fingerprint>,
+    last_scan: Option<Instant>,
+    /// Since when new files have been waiting while the followed file had nothing new.
+    pending_since: Option<Instant>,
+    /// Files ignored, and said so once.
+    ignored: HashSet<Identity>,
+}
+
+impl Watch {
+    pub(super) fn new(directory: PathBuf, files: &[PathBuf]) -> Watch {
+        let mut watch = Watch {
+            directory,
+            known: Default::default(),
+            prints: HashSet::new(),
+            last_scan: None,
+            pending_since: None,
+            ignored: HashSet::new(),
+        };
+        for file in files {
+            watch.opened(file);
+        }
+        watch
+    }
+
+    /// `path` is read (or about to be): its identity and first line are known from now on.
+    pub(super) fn opened(&mut self, path: &Path) {
+        if let Ok(metadata) = std::fs::metadata(path) {
+            let print = fingerprint(path).ok().flatten();
+            self.prints.extend(print);
+            self.known.insert((metadata.dev(), metadata.ino()), print);
+        }
+    }
+
+    /// The followed file grew: files found since wait again for it to be idle.
+    pub(super) fn grew(&mut self) {
+        self.pending_since = None;
+    }
+
+    /// The directory's new files (see the module's comment), in name order: those sorting
+    /// after `last`, plain, not hidden, with a complete first line, and neither the same file
+    /// nor a copy of one known. Others are logged once.
+    fn scan(&mut self, last: &Path) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(&self.directory) else {
+            return Vec::new();
+        };
+        let last_name = last.file_name().map(|n| n.as_encoded_bytes().to_vec()).unwrap_or_default();
+        let mut found = Vec::new();
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name();
+            let path = entry.path();
+            let Ok(metadata) = std::fs::metadata(&path) else { continue };
+            if name.as_encoded_bytes().starts_with(b".") || !metadata.is_file() {
+                continue;
+            }
+            let identity = (metadata.dev(), metadata.ino());
+            if let Some(print) = self.known.get_mut(&identity) {
+                // The same file (perhaps renamed); its first line may be complete by now.
+                if print.is_none() {
+                    *print = fingerprint(&path).ok().flatten();
+                    self.prints.extend(*print);
+                }
+                continue;
+            }
+            // The followed file's path naming another file is a rotation (`follow.rs`).
+            if name.as_encoded_bytes() == &last_name[..] || self.ignored.contains(&identity) {
+                continue;
+            }
+            let Ok(Some(print)) = fingerprint(&path) else { continue };
+            if self.prints.contains(&print) {
+                tracing::info!(path = %path.display(), "not reading a new file of the followed directory: its first line is that of a file already read (a rotated copy)");
+                self.ignored.insert(identity);
+                continue;
+            }
+            let reason = if name.as_encoded_bytes() < &last_name[..] {
+                Some("it sorts before the followed file (inputs are read in name order)")
+            } else if super::is_compressed(&path) {
+                Some("a compressed file cannot be followed")
+            } else {
+                None
+            };
+            match reason {
+                Some(reason) => {
+                    tracing::warn!(path = %path.display(), reason, "a new file in the followed directory is not read");
+                    self.ignored.insert(identity);
+                }
+                None => found.push(path),
+            }
+        }
+        found.sort_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
+        found
+    }
+}
+
+impl LineSource {
+    /// Follows `directory` (the last input's): see the module's comment.
+    pub fn watch_directory(&mut self, directory: PathBuf) {
+        self.watch = Some(Watch::new(directory, &self.files));
+    }
+
+    /// The inputs: the files given, and those a followed directory added since.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
+    /// How many times a file was opened: it changes when the next input is opened, or the
+    /// followed one again after a rotation (its first line then changes).
+    pub fn opens(&self) -> u64 {
+        self.opens
+    }
+
+    /// Whether new files of the followed directory were added to the inputs (after the
+    /// followed file, now read to its end): see the module's comment.
+    pub(super) fn watched_files_added(&mut self) -> bool {
+        let (Some(watch), Some(last)) = (&mut self.watch, self.files.last()) else {
+            return false;
+        };
+        if watch.last_scan.is_some_and(|at| at.elapsed() < SCAN_INTERVAL) {
+            return false;
+        }
+        watch.last_scan = Some(Instant::now());
+        let found = watch.scan(last);
+        if found.is_empty() {
+            watch.pending_since = None;
+            return false;
+        }
+        if watch.pending_since.get_or_insert_with(Instant::now).elapsed() < ROTATION_GRACE {
+            return false;
+        }
+        watch.pending_since = None;
+        for path in &found {
+            watch.opened(path);
+        }
+        tracing::info!(
+            followed = %last.display(),
+            added = ?found,
+            "new files in the followed directory: the followed file is read to its end, then these"
+        );
+        self.files.extend(found);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests;

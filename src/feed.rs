@@ -261,7 +261,7 @@ impl Feeder {
         let files = positions.files.clone().unwrap_or_default();
         source.resume_at(files.position, positions.next_epoch);
         let mut dead_letters_flushed = Instant::now();
-        let mut opens = 0;
+        let mut kept = inputs::Kept::resuming(&files);
         loop {
             if self.follow && dead_letters_flushed.elapsed() >= DEAD_LETTER_FLUSH {
                 // A later checkpoint still syncs them and records their length.
@@ -284,7 +284,7 @@ impl Feeder {
             }
             let Some(mut block) = source.next_block()? else { break };
             if let Some(files) = &mut positions.files {
-                inputs::keep_up(files, &source, &mut opens);
+                kept.keep_up(files, &source);
             }
             if block.lines.is_empty() && block.unreadable.is_none() {
                 // Following an idle file.

@@ -45,21 +45,42 @@ pub(super) fn check_resumed(files: &FilesPosition, paths: &[PathBuf]) -> anyhow:
     Ok(())
 }
 
-/// Brings `files` up to the source: the inputs a followed directory added, and the first
-/// lines of new inputs, of inputs whose first line was not complete, and of the input being
-/// read when it was opened again (`opens`: the count last seen).
-pub(super) fn keep_up(files: &mut FilesPosition, source: &LineSource, opens: &mut u64) {
-    if files.inputs.len() < source.files().len() {
-        // New files of the followed directory: a restart finds them in the directory, in the
-        // same order (they sort after the others).
-        files.inputs = source.files().iter().map(|f| f.display().to_string()).collect();
-    }
-    let reopened = std::mem::replace(opens, source.opens()) != source.opens();
-    let current = source.position().file;
-    files.first_lines.resize(source.files().len(), None);
-    for (index, (slot, path)) in files.first_lines.iter_mut().zip(source.files()).enumerate() {
-        if slot.is_none() || (reopened && index == current) {
-            *slot = first_line(path);
+/// Keeps a checkpoint's first lines up to the source (see [`Kept::keep_up`]).
+pub(super) struct Kept {
+    /// The source's open count last seen.
+    opens: u64,
+    /// Inputs before this one have their first line taken (or had none when they were read).
+    checked: usize,
+}
+
+impl Kept {
+    /// Inputs before the resumed position were read by earlier runs.
+    pub(super) fn resuming(files: &FilesPosition) -> Kept {
+        Kept {
+            opens: 0,
+            checked: files.position.file,
         }
+    }
+
+    /// Brings `files` up to the source: the inputs a followed directory added, and the
+    /// first lines of the inputs reached since, of the input being read while its first line
+    /// is not complete, and of that input when it was opened again (a rotation).
+    pub(super) fn keep_up(&mut self, files: &mut FilesPosition, source: &LineSource) {
+        if files.inputs.len() < source.files().len() {
+            // New files of the followed directory: a restart finds them in the directory, in
+            // the same order (they sort after the others).
+            files.inputs = source.files().iter().map(|f| f.display().to_string()).collect();
+        }
+        let reopened = std::mem::replace(&mut self.opens, source.opens()) != source.opens();
+        files.first_lines.resize(source.files().len(), None);
+        let current = source.position().file;
+        let reached = (current + 1).min(source.files().len());
+        for index in self.checked.min(current)..reached {
+            let again = index == current && (reopened || files.first_lines[index].is_none());
+            if index >= self.checked || again {
+                files.first_lines[index] = first_line(&source.files()[index]);
+            }
+        }
+        self.checked = self.checked.max(reached);
     }
 }

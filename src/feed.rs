@@ -128,7 +128,7 @@ impl Feeder {
 
     fn feed(&self, dispatch: &Dispatch, positions: &mut Positions, checkpointer: &mut Option<Checkpointer>) -> anyhow::Result<()> {
         let inputs: Vec<String> = self.files.iter().map(|f| f.display().to_string()).collect();
-        if !self.files.is_empty() {
+        if !self.files.is_empty() || self.followed_directory.is_some() {
             let mut files = positions.files.take().unwrap_or_default();
             // Inputs added after the checkpoint's (new files in an input directory, sorting
             // after its files, or files listed last) are read after them: the positions still

@@ -93,13 +93,38 @@ pub(crate) fn check_outputs(inputs: &[std::path::PathBuf], outputs: &[(&str, Opt
     if existing.is_empty() || inputs.is_empty() {
         return Ok(());
     }
-    for file in connectors::jsonl::expand_inputs(inputs)? {
+    // A followed directory may be empty (its files are read as they are created).
+    for file in connectors::jsonl::expand_followed_inputs(inputs)? {
         let Ok(input) = std::fs::canonicalize(&file) else { continue };
         if let Some((flag, path, _)) = existing.iter().find(|(_, _, output)| *output == input) {
             anyhow::bail!(
                 "{flag} {} is also an input ({}): choose an output outside the inputs",
                 path.display(),
                 file.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Refuses outputs in a followed input directory (and the directory as the state
+/// directory), whose new files are read as inputs: the run would read what it writes.
+pub(crate) fn check_outside_followed(directory: &Path, outputs: &[(&str, Option<&Path>)]) -> anyhow::Result<()> {
+    let Ok(directory) = std::fs::canonicalize(directory) else {
+        return Ok(());
+    };
+    for (flag, path) in outputs {
+        let Some(path) = path.filter(|p| p.as_os_str() != "-") else {
+            continue;
+        };
+        let Some(identity) = identity(path) else { continue };
+        // The state directory's files are one level down, where inputs are not read.
+        let inside = *flag != "--state-dir" && identity.parent() == Some(directory.as_path());
+        if identity == directory || inside {
+            anyhow::bail!(
+                "{flag} {} is in the followed input directory {}, whose new files are read as inputs: choose a place outside it",
+                path.display(),
+                directory.display()
             );
         }
     }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Barrier, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
-use connectors::jsonl::expand_inputs;
+use connectors::jsonl::{expand_followed_inputs, expand_inputs};
 use dataflows::graph::waits::{timed, Wait};
 use dataflows::graph::{build_ingest, OperatorState, Outputs, Routes};
 use dataflows::model::block::InputBlock;
@@ -45,7 +45,11 @@ pub use startup::Startup;
 /// Runs to the end of the inputs (forever when following or streaming). Errors from reading
 /// stop the run.
 pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, startup: Arc<Startup>) -> anyhow::Result<()> {
-    let files = expand_inputs(&options.inputs)?;
+    let files = if options.follow && options.kafka.is_none() {
+        expand_followed_inputs(&options.inputs)?
+    } else {
+        expand_inputs(&options.inputs)?
+    };
     let local_workers = options.workers.max(1);
     let (process, processes) = options.cluster.as_ref().map_or((0, 1), |c| (c.process, c.processes));
     if processes > 1 && (!files.is_empty() || options.kafka.is_none()) {

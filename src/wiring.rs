@@ -266,7 +266,7 @@ pub(crate) fn wire(
     if follow {
         // A compressed stream cannot be followed: an appended gzip member or zstd frame after
         // the end already read would be ignored without a word.
-        let inputs = connectors::jsonl::expand_inputs(&args.inputs)?;
+        let inputs = connectors::jsonl::expand_followed_inputs(&args.inputs)?;
         if let Some(last) = inputs.last().filter(|last| connectors::jsonl::is_compressed(last)) {
             anyhow::bail!(
                 "--follow follows the last input, and {} is compressed: decompress it, or list a plain file last",
@@ -321,6 +321,13 @@ pub(crate) fn wire(
     ];
     all.extend_from_slice(outputs);
     crate::outputs::check_outputs(&args.inputs, &all)?;
+    if let (true, None, Some(last)) = (follow, &args.kafka.kafka, args.inputs.last()) {
+        if std::fs::metadata(last).is_ok_and(|m| m.is_dir()) {
+            let mut outputs = all.clone();
+            outputs.push(("--state-dir", args.state.state_dir.as_deref()));
+            crate::outputs::check_outside_followed(last, &outputs)?;
+        }
+    }
     if let (Some(path), None, true) = (&dead_letter_file, &args.state.state_dir, writes_outputs(args)) {
         crate::outputs::clear_stale(path, "--dead-letter")?;
     }

@@ -50,8 +50,9 @@ fn refused(directory: &Path, state: &Path) -> String {
 }
 
 /// Before this change a followed directory's new files were not read (only the file sorting
-/// last at start was followed), a restart with files added was refused, and a replaced input
-/// was read on at the checkpoint's offset when a line started there.
+/// last at start was followed), an empty one was refused, a restart with files added was
+/// refused, and a replaced input was read on at the checkpoint's offset when a line started
+/// there.
 #[test]
 fn a_followed_directory_reads_new_files_and_restarts_with_the_one_shot_result() {
     let dir = temp_dir();
@@ -60,10 +61,22 @@ fn a_followed_directory_reads_new_files_and_restarts_with_the_one_shot_result() 
     let lines: Vec<String> = std::fs::read_to_string(&all).unwrap().lines().map(str::to_string).collect();
     let (inputs, state) = (dir.path().join("in"), dir.path().join("state"));
     std::fs::create_dir(&inputs).unwrap();
-    write_lines(&inputs, "a.jsonl", &lines[..1000]);
 
+    // An output in the directory would be read as an input: refused.
+    let output = Command::new(BIN)
+        .args(["run", "--follow", "--input", inputs.to_str().unwrap()])
+        .args(["--dead-letter", inputs.join("dead.jsonl").to_str().unwrap()])
+        .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+        .output_within("occurrent run writing into its input");
+    assert!(!output.status.success());
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert!(text.contains("is in the followed input directory"), "{text}");
+
+    // Started on the empty directory, it waits for a file.
     let port = free_port();
     let server = follow(&inputs, &state, port).stderr(Stdio::null()).spawn().unwrap();
+    wait_for("the server to start", || lines_read(port) == Some(0));
+    write_lines(&inputs, "a.jsonl", &lines[..1000]);
     wait_for("the first file read", || lines_read(port) == Some(1000));
     let b = write_lines(&inputs, "b.jsonl", &lines[1000..2000]);
     wait_for("the file created since read", || lines_read(port) == Some(2000));

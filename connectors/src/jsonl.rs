@@ -16,7 +16,7 @@ mod files;
 mod follow;
 mod watch;
 pub(crate) use files::open;
-pub use files::{expand_inputs, is_compressed};
+pub use files::{expand_followed_inputs, expand_inputs, is_compressed};
 use files::{is_corruption, is_plain, moved_since_checkpoint};
 pub use watch::{fingerprint, Fingerprint};
 
@@ -312,6 +312,9 @@ impl LineSource {
         }
         let max_lines = self.options.max_lines.clamp(1, MAX_LINES_PER_BLOCK);
         if !self.ensure_open()? {
+            if self.watch.is_some() && self.files.is_empty() {
+                return Ok(Some(self.wait_for_a_file()));
+            }
             self.exhausted = true;
             return Ok(None);
         }

@@ -9,8 +9,18 @@ use super::{FilePosition, SourceError};
 
 /// Expands the command line's inputs into the ordered list of files to read.
 pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, SourceError> {
+    expand(inputs, false)
+}
+
+/// [`expand_inputs`] for `--follow`: the last input may be an empty directory, whose files
+/// are read as they are created (`watch.rs`).
+pub fn expand_followed_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, SourceError> {
+    expand(inputs, true)
+}
+
+fn expand(inputs: &[PathBuf], followed: bool) -> Result<Vec<PathBuf>, SourceError> {
     let mut files = Vec::new();
-    for input in inputs {
+    for (i, input) in inputs.iter().enumerate() {
         if input.as_os_str() == "-" {
             files.push(input.clone());
             continue;
@@ -36,7 +46,7 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, SourceError> {
                 }
             }
             entries.sort_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
-            if entries.is_empty() {
+            if entries.is_empty() && !(followed && i + 1 == inputs.len()) {
                 return Err(SourceError::EmptyDirectory(input.display().to_string()));
             }
             files.extend(entries);

@@ -12,6 +12,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use dataflows::model::block::InputBlock;
+
 use super::follow::ROTATION_GRACE;
 use super::LineSource;
 
@@ -163,17 +165,31 @@ impl LineSource {
         self.opens
     }
 
+    /// A followed directory without files: an empty block once the first file is added, or
+    /// after `idle` (the caller does its other work, and is ready: nothing was there at start).
+    pub(super) fn wait_for_a_file(&mut self) -> InputBlock {
+        self.reached_end = true;
+        let started = Instant::now();
+        while !self.watched_files_added() && self.options.idle.is_none_or(|idle| started.elapsed() < idle) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        InputBlock {
+            index: self.next_block,
+            ..InputBlock::default()
+        }
+    }
+
     /// Whether new files of the followed directory were added to the inputs (after the
     /// followed file, now read to its end): see the module's comment.
     pub(super) fn watched_files_added(&mut self) -> bool {
-        let (Some(watch), Some(last)) = (&mut self.watch, self.files.last()) else {
-            return false;
-        };
+        // An empty directory: every file sorts after none.
+        let last = self.files.last().cloned().unwrap_or_default();
+        let Some(watch) = &mut self.watch else { return false };
         if watch.last_scan.is_some_and(|at| at.elapsed() < SCAN_INTERVAL) {
             return false;
         }
         watch.last_scan = Some(Instant::now());
-        let found = watch.scan(last);
+        let found = watch.scan(&last);
         if found.is_empty() {
             watch.pending_since = None;
             return false;

@@ -12,8 +12,9 @@ fn append(path: &Path, text: &str) {
 
 /// A source following `directory`, as `run --follow --input DIRECTORY` reads it.
 fn following(directory: &Path) -> LineSource {
-    let files = super::super::expand_inputs(&[directory.to_path_buf()]).unwrap();
-    let mut source = followed(files.last().unwrap());
+    let files = super::super::expand_followed_inputs(&[directory.to_path_buf()]).unwrap();
+    // `followed`'s options, on every file of the directory.
+    let mut source = followed(Path::new(""));
     source.files = files;
     source.watch_directory(directory.to_path_buf());
     source
@@ -73,4 +74,26 @@ fn new_files_of_a_followed_directory_are_read_after_the_followed_file() {
         texts(&next_followed_lines(&mut source, 1, Duration::from_secs(10))),
         vec![("{\"e\":1}", 1)]
     );
+}
+
+/// A followed directory empty at start waits for its first file (it was refused: "no input
+/// files"), and follows it.
+#[test]
+fn an_empty_followed_directory_waits_for_its_first_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut source = following(dir.path());
+    assert!(next_followed_lines(&mut source, 1, Duration::from_millis(1500)).is_empty());
+    assert!(source.reached_end_once(), "nothing was there at start: all of it is read");
+    let a = dir.path().join("a.jsonl");
+    std::fs::write(&a, "{\"a\":1}\n").unwrap();
+    assert_eq!(
+        texts(&next_followed_lines(&mut source, 1, Duration::from_secs(10))),
+        vec![("{\"a\":1}", 1)]
+    );
+    append(&a, "{\"a\":2}\n");
+    assert_eq!(
+        texts(&next_followed_lines(&mut source, 1, Duration::from_secs(10))),
+        vec![("{\"a\":2}", 2)]
+    );
+    assert_eq!(source.files(), &[a]);
 }

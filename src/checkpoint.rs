@@ -79,6 +79,9 @@ pub struct FilesPosition {
     /// Each input's first line as it was read (`(length, xxh3)`; None while it was not
     /// complete): a restart knows a replaced input, and a copy of one among added inputs.
     pub first_lines: Vec<Option<(u32, u64)>>,
+    /// First lines of inputs read and then replaced at their path while followed (rotated):
+    /// their copies are not inputs either.
+    pub earlier_first_lines: Vec<(u32, u64)>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

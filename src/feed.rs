@@ -45,7 +45,8 @@ pub struct Feeder {
     pub kafka: Option<KafkaInput>,
     pub block_lines: usize,
     pub follow: bool,
-    /// Following a directory (the last input): files created in it later are read too.
+    /// Following a directory (the last input; no Kafka input): files created in it later are
+    /// read too.
     pub followed_directory: Option<PathBuf>,
     pub show_progress: bool,
     pub process: usize,
@@ -127,8 +128,15 @@ impl Feeder {
     }
 
     fn feed(&self, dispatch: &Dispatch, positions: &mut Positions, checkpointer: &mut Option<Checkpointer>) -> anyhow::Result<()> {
-        let inputs: Vec<String> = self.files.iter().map(|f| f.display().to_string()).collect();
-        if !self.files.is_empty() || self.followed_directory.is_some() {
+        // A followed directory's files as the process that wrote the checkpoint took them.
+        let (paths, skipped) = match (&self.followed_directory, positions.files.as_ref()) {
+            (Some(directory), Some(files)) if *files != FilesPosition::default() => {
+                inputs::reconcile_followed(files, directory, &self.files)
+            }
+            _ => (self.files.clone(), Vec::new()),
+        };
+        let inputs: Vec<String> = paths.iter().map(|f| f.display().to_string()).collect();
+        if !paths.is_empty() || self.followed_directory.is_some() {
             let mut files = positions.files.take().unwrap_or_default();
             // Inputs added after the checkpoint's (new files in an input directory, sorting
             // after its files, or files listed last) are read after them: the positions still
@@ -153,7 +161,7 @@ impl Feeder {
                 );
             }
             if files != FilesPosition::default() {
-                inputs::check_resumed(&files, &self.files)?;
+                inputs::check_resumed(&files, &paths)?;
             }
             if added && !files.inputs.is_empty() {
                 tracing::info!(added = ?&inputs[files.inputs.len()..], "inputs added since the checkpoint: read after its own");
@@ -162,7 +170,7 @@ impl Feeder {
             files.inputs = inputs;
             positions.files = Some(files);
             if !positions.files.as_ref().is_some_and(|f| f.done) {
-                self.feed_files(dispatch, positions, checkpointer)?;
+                self.feed_files(dispatch, positions, checkpointer, paths, &skipped)?;
             }
         }
         // A process of a checkpointing cluster stops at a cut, which it must announce and
@@ -232,7 +240,15 @@ impl Feeder {
         Ok(true)
     }
 
-    fn feed_files(&self, dispatch: &Dispatch, positions: &mut Positions, checkpointer: &mut Option<Checkpointer>) -> anyhow::Result<()> {
+    /// Reads `paths`; `skipped`: files of a followed directory left out (`inputs.rs`).
+    fn feed_files(
+        &self,
+        dispatch: &Dispatch,
+        positions: &mut Positions,
+        checkpointer: &mut Option<Checkpointer>,
+        paths: Vec<PathBuf>,
+        skipped: &[PathBuf],
+    ) -> anyhow::Result<()> {
         let workers = dispatch.local_workers() as u64;
         let progress = self.show_progress && std::io::stderr().is_terminal();
         let bar = progress.then(|| {
@@ -254,9 +270,9 @@ impl Feeder {
             release: self.mutations.as_ref().and_then(|m| m.borrow().waiting_flag()),
             ..BlockOptions::default()
         };
-        let mut source = LineSource::new(self.files.clone(), options);
-        if let (Some(directory), true) = (&self.followed_directory, self.follow && self.kafka.is_none()) {
-            source.watch_directory(directory.clone());
+        let mut source = LineSource::new(paths, options);
+        if let Some(directory) = &self.followed_directory {
+            source.watch_directory(directory.clone(), skipped);
         }
         let files = positions.files.clone().unwrap_or_default();
         source.resume_at(files.position, positions.next_epoch);
@@ -287,6 +303,11 @@ impl Feeder {
                 kept.keep_up(files, &source);
             }
             if block.lines.is_empty() && block.unreadable.is_none() {
+                // An empty block moves the position too: after a followed file's rotation it
+                // is at the new file's start, not the old one's end.
+                if let Some(files) = &mut positions.files {
+                    files.position = source.position();
+                }
                 // Following an idle file.
                 if self.stop.load(Ordering::Relaxed) {
                     return Ok(());

@@ -206,7 +206,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         followed_directory: options
             .inputs
             .last()
-            .filter(|input| options.follow && std::fs::metadata(input).is_ok_and(|m| m.is_dir()))
+            .filter(|input| options.follow && options.kafka.is_none() && std::fs::metadata(input).is_ok_and(|m| m.is_dir()))
             .cloned(),
         show_progress: options.show_progress,
         process,

@@ -1,6 +1,7 @@
 //! `run --follow` on a directory: files created in it later are read after the followed file,
 //! across restarts from checkpoints, with the one-shot run's result; a restart refuses a
-//! replaced input and an added copy of an input read already.
+//! replaced input, and leaves out (following) or refuses (not following) an added copy of an
+//! input read already.
 
 #[path = "common/broker.rs"]
 mod broker;
@@ -90,17 +91,31 @@ fn a_followed_directory_reads_new_files_and_restarts_with_the_one_shot_result() 
     assert!(text.contains("is not the file the checkpoint was reading"), "{text}");
     std::fs::rename(&kept, &b).unwrap();
 
-    // Added while stopped: c.jsonl, and a rotated copy of b (b.jsonl.1) that would be read twice.
+    // Added while stopped: c.jsonl, and a rotated copy of b (b.jsonl.1), left out as the
+    // running process leaves it out (its lines would be read twice).
     write_lines(&inputs, "c.jsonl", &lines[2000..]);
-    std::fs::copy(&b, inputs.join("b.jsonl.1")).unwrap();
-    let text = refused(&inputs, &state);
-    assert!(text.contains("starts with the first line of"), "{text}");
-    std::fs::remove_file(inputs.join("b.jsonl.1")).unwrap();
-
+    let copy = inputs.join("b.jsonl.1");
+    std::fs::copy(&b, &copy).unwrap();
     let port = free_port();
     let server = follow(&inputs, &state, port).stderr(Stdio::null()).spawn().unwrap();
     wait_for("the file added while stopped read", || lines_read(port) == Some(1000));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(lines_read(port), Some(1000), "the copy was read");
     stop(server);
+
+    // A backfill of the same state and directory (not following) refuses the copy (here as
+    // an input out of order: it sorts before c.jsonl).
+    let output = Command::new(BIN)
+        .args(["backfill", "--input", inputs.to_str().unwrap(), "--dead-letter", "/dev/null"])
+        .args(["--state-dir", state.to_str().unwrap()])
+        .output_within("occurrent backfill with a copy added");
+    assert!(!output.status.success());
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        text.contains("the checkpoint was taken reading") && text.contains("b.jsonl.1"),
+        "{text}"
+    );
+    std::fs::remove_file(&copy).unwrap();
 
     // The state is the one-shot run's.
     let resumed = backfill_files(std::slice::from_ref(&inputs), 2, &["--state-dir", state.to_str().unwrap()]);
@@ -110,4 +125,40 @@ fn a_followed_directory_reads_new_files_and_restarts_with_the_one_shot_result() 
         resumed.dump_bytes == expected.dump_bytes,
         "the dump differs from the one-shot run's"
     );
+}
+
+/// A followed file rotated by renaming (`a.jsonl` → `a.jsonl.1`, a new `a.jsonl`) while the
+/// process runs, then a restart: the restart reads on in the new file, and leaves the renamed
+/// one out (it was read already). Before, the checkpoint kept the old file's end as the
+/// position (an empty block after the rotation did not move it) and the restart read the new
+/// file from there, and the renamed file was taken as an added input and read again.
+#[test]
+fn a_restart_after_a_rotation_reads_on_in_the_new_file_and_not_the_renamed_one() {
+    let dir = temp_dir();
+    let args = ["--seed", "7", "--count", "1500", "--fingerprints", "200", "--projects", "2"];
+    let all = generate_stream(dir.path(), "all.jsonl", &args);
+    let lines: Vec<String> = std::fs::read_to_string(&all).unwrap().lines().map(str::to_string).collect();
+    let (inputs, state) = (dir.path().join("in"), dir.path().join("state"));
+    std::fs::create_dir(&inputs).unwrap();
+    let a = write_lines(&inputs, "a.jsonl", &lines[..500]);
+
+    let port = free_port();
+    let server = follow(&inputs, &state, port).stderr(Stdio::null()).spawn().unwrap();
+    wait_for("the first file read", || lines_read(port) == Some(500));
+    std::fs::rename(&a, inputs.join("a.jsonl.1")).unwrap();
+    write_lines(&inputs, "a.jsonl", &lines[500..1000]);
+    wait_for("the rotated file read", || lines_read(port) == Some(1000));
+    stop(server);
+
+    let mut file = std::fs::OpenOptions::new().append(true).open(&a).unwrap();
+    std::io::Write::write_all(&mut file, (lines[1000..].join("\n") + "\n").as_bytes()).unwrap();
+    let port = free_port();
+    let server = follow(&inputs, &state, port).stderr(Stdio::null()).spawn().unwrap();
+    wait_for("the lines appended while stopped read", || lines_read(port) == Some(500));
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert_eq!(lines_read(port), Some(500), "the renamed file was read again");
+    let expected = backfill_files(&[all], 2, &[]);
+    let accepted = metric(port, "occurrent_occurrences_accepted_total");
+    assert_eq!(accepted, expected.summary["occurrences_accepted"].as_i64());
+    stop(server);
 }

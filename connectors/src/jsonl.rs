@@ -127,6 +127,8 @@ pub struct LineSource {
     watch: Option<watch::Watch>,
     /// Files opened so far (a rotated or truncated followed file is opened again).
     opens: u64,
+    /// Changes of `files` (a followed directory adds and removes files).
+    files_version: u64,
 }
 
 const READ_SIZE: usize = 1 << 20;
@@ -159,6 +161,7 @@ impl LineSource {
             followed: follow::Followed::default(),
             watch: None,
             opens: 0,
+            files_version: 0,
         }
     }
 
@@ -218,12 +221,12 @@ impl LineSource {
         let Some(path) = self.files.get(self.next_file).cloned() else {
             return Ok(false);
         };
+        if self.watched_file_gone(&path) {
+            return self.ensure_open();
+        }
         let resume = self.resume.take().filter(|r| r.file == self.next_file).unwrap_or_default();
         self.next_file += 1;
-        self.opens += 1;
-        if let Some(watch) = &mut self.watch {
-            watch.opened(&path);
-        }
+        self.note_opened(&path);
         let followed = self.options.follow && self.is_last_file();
         if is_plain(&path) && !followed {
             let io_error = |source| SourceError::Io {

@@ -32,23 +32,63 @@ pub(super) fn check_resumed(files: &FilesPosition, paths: &[PathBuf]) -> anyhow:
         }
     }
     for added in paths.iter().skip(files.inputs.len()) {
-        let now = first_line(added);
-        if let Some(index) = now.and_then(|now| files.first_lines.iter().position(|then| *then == Some(now))) {
+        if first_line(added).is_some_and(|now| read_before(files, now)) {
             anyhow::bail!(
-                "the added input {} starts with the first line of {}, read already (a rotated copy?): its lines would \
-                 be read twice; move it out of the inputs, or start without the state",
-                added.display(),
-                files.inputs.get(index).map_or("an input", String::as_str)
+                "the added input {} starts with the first line of an input read already (a rotated copy?): its lines \
+                 would be read twice; move it out of the inputs, or start without the state",
+                added.display()
             );
         }
     }
     Ok(())
 }
 
+fn read_before(files: &FilesPosition, first: (u32, u64)) -> bool {
+    files.first_lines.contains(&Some(first)) || files.earlier_first_lines.contains(&first)
+}
+
+/// A restart's files of a followed directory (`paths`, its last input, expanded), as the
+/// running process would have taken them (`connectors::jsonl` `watch.rs`): the checkpoint's,
+/// then files created since that sort after its last one, are plain and are no copy of a
+/// file read. Returns the inputs and the files left out (logged).
+pub(super) fn reconcile_followed(files: &FilesPosition, directory: &Path, paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let checkpointed: std::collections::HashSet<&str> = files.inputs.iter().map(String::as_str).collect();
+    let last = files
+        .inputs
+        .iter()
+        .rev()
+        .map(Path::new)
+        .find(|input| input.parent() == Some(directory));
+    let (mut inputs, mut skipped) = (Vec::new(), Vec::new());
+    for path in paths {
+        let name = path.display().to_string();
+        let reason = if checkpointed.contains(name.as_str()) || path.parent() != Some(directory) {
+            None
+        } else if last.is_some_and(|last| path.file_name() <= last.file_name()) {
+            Some("it sorts before the files read (inputs are read in name order)")
+        } else if connectors::jsonl::is_compressed(path) {
+            Some("a compressed file cannot be followed")
+        } else if first_line(path).is_some_and(|first| read_before(files, first)) {
+            Some("its first line is that of a file read already (a rotated copy)")
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => {
+                tracing::info!(path = %path.display(), reason, "a file of the followed directory is not read");
+                skipped.push(path.clone());
+            }
+            None => inputs.push(path.clone()),
+        }
+    }
+    (inputs, skipped)
+}
+
 /// Keeps a checkpoint's first lines up to the source (see [`Kept::keep_up`]).
 pub(super) struct Kept {
-    /// The source's open count last seen.
+    /// The source's open count and files version last seen.
     opens: u64,
+    files_version: u64,
     /// Inputs before this one have their first line taken (or had none when they were read).
     checked: usize,
 }
@@ -58,6 +98,7 @@ impl Kept {
     pub(super) fn resuming(files: &FilesPosition) -> Kept {
         Kept {
             opens: 0,
+            files_version: 0,
             checked: files.position.file,
         }
     }
@@ -66,10 +107,12 @@ impl Kept {
     /// first lines of the inputs reached since, of the input being read while its first line
     /// is not complete, and of that input when it was opened again (a rotation).
     pub(super) fn keep_up(&mut self, files: &mut FilesPosition, source: &LineSource) {
-        if files.inputs.len() < source.files().len() {
-            // New files of the followed directory: a restart finds them in the directory, in
-            // the same order (they sort after the others).
+        if std::mem::replace(&mut self.files_version, source.files_version()) != source.files_version() {
+            // Files a followed directory added or dropped: a restart finds the same files in
+            // the directory, in the same order (added ones sort after the others).
+            let known: std::collections::HashMap<String, FirstLine> = files.inputs.drain(..).zip(files.first_lines.drain(..)).collect();
             files.inputs = source.files().iter().map(|f| f.display().to_string()).collect();
+            files.first_lines = files.inputs.iter().map(|input| known.get(input).copied().flatten()).collect();
         }
         let reopened = std::mem::replace(&mut self.opens, source.opens()) != source.opens();
         files.first_lines.resize(source.files().len(), None);
@@ -78,9 +121,55 @@ impl Kept {
         for index in self.checked.min(current)..reached {
             let again = index == current && (reopened || files.first_lines[index].is_none());
             if index >= self.checked || again {
-                files.first_lines[index] = first_line(&source.files()[index]);
+                let now = first_line(&source.files()[index]);
+                if let Some(then) = files.first_lines[index].filter(|then| Some(*then) != now) {
+                    // Rotated while followed: copies of the old content are not inputs.
+                    files.earlier_first_lines.push(then);
+                }
+                files.first_lines[index] = now;
             }
         }
         self.checked = self.checked.max(reached);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn position(inputs: &[&Path], file: usize, byte_offset: u64) -> FilesPosition {
+        FilesPosition {
+            inputs: inputs.iter().map(|p| p.display().to_string()).collect(),
+            position: connectors::jsonl::FilePosition {
+                file,
+                byte_offset,
+                line_number: 1,
+            },
+            done: false,
+            first_lines: inputs.iter().map(|p| first_line(p)).collect(),
+            earlier_first_lines: Vec::new(),
+        }
+    }
+
+    /// A replaced input is refused, an added copy too (also of a file rotated away while
+    /// followed), an added new file is not.
+    #[test]
+    fn a_replaced_input_and_an_added_copy_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, copy) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("c"));
+        std::fs::write(&a, "{\"a\":1}\n{\"a\":2}\n").unwrap();
+        let files = position(&[&a], 0, 8);
+        check_resumed(&files, std::slice::from_ref(&a)).unwrap();
+        std::fs::write(&b, "{\"b\":1}\n").unwrap();
+        check_resumed(&files, &[a.clone(), b.clone()]).unwrap();
+        std::fs::write(&copy, "{\"a\":1}\n").unwrap();
+        let error = check_resumed(&files, &[a.clone(), copy.clone()]).unwrap_err().to_string();
+        assert!(error.contains("starts with the first line of an input read already"), "{error}");
+        let mut rotated = position(&[&b], 0, 8);
+        rotated.earlier_first_lines = vec![first_line(&a).unwrap()];
+        assert!(check_resumed(&rotated, &[b.clone(), copy.clone()]).is_err());
+        std::fs::write(&a, "{\"x\":1}\n{\"x\":2}\n").unwrap();
+        let error = check_resumed(&files, std::slice::from_ref(&a)).unwrap_err().to_string();
+        assert!(error.contains("is not the file the checkpoint was reading"), "{error}");
     }
 }

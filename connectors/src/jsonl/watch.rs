@@ -22,8 +22,8 @@ const SCAN_INTERVAL: Duration = Duration::from_millis(250);
 /// A first line longer than this is fingerprinted by its first bytes.
 const FINGERPRINT_BYTES: usize = 4096;
 
-/// A file's first line (at most [`FINGERPRINT_BYTES`], without its newline): its length and
-/// xxh3 hash. Two files with the same first line are taken for copies of each other (JSON
+/// A file's first line that is not blank (within its first [`FINGERPRINT_BYTES`], without
+/// its newline): its length and xxh3 hash. Two files with the same first line are taken for copies of each other (JSON
 /// lines carry an id or a timestamp, so distinct files differ there).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Fingerprint {
@@ -33,12 +33,19 @@ pub struct Fingerprint {
 
 /// The fingerprint of the file at `path`; None while its first line is not complete.
 pub fn fingerprint(path: &Path) -> io::Result<Option<Fingerprint>> {
+    if path.as_os_str() == "-" {
+        return Ok(None);
+    }
     let mut file = std::fs::File::open(path)?;
     let mut head = Vec::with_capacity(FINGERPRINT_BYTES);
     (&mut file).take(FINGERPRINT_BYTES as u64).read_to_end(&mut head)?;
-    let line = match memchr::memchr(b'\n', &head) {
-        Some(end) => &head[..end],
-        None if head.len() == FINGERPRINT_BYTES => &head[..],
+    // Leading blank lines are not content (and would make every such file look alike).
+    let start = head.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(head.len());
+    let start = head[..start].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let rest = &head[start..];
+    let line = match memchr::memchr(b'\n', rest) {
+        Some(end) => &rest[..end],
+        None if head.len() == FINGERPRINT_BYTES => rest,
         None => return Ok(None),
     };
     Ok(Some(Fingerprint {
@@ -49,18 +56,30 @@ pub fn fingerprint(path: &Path) -> io::Result<Option<Fingerprint>> {
 
 type Identity = (u64, u64);
 
+/// What a file was when last looked at: its first line, and its length and modification time
+/// (a file whose stamp has not changed is not read again).
+#[derive(Clone, Copy)]
+struct Seen {
+    print: Option<Fingerprint>,
+    stamp: (u64, i64, i64),
+}
+
+fn stamp(metadata: &std::fs::Metadata) -> (u64, i64, i64) {
+    (metadata.len(), metadata.mtime(), metadata.mtime_nsec())
+}
+
 pub(super) struct Watch {
     directory: PathBuf,
     /// Files read or being read, by identity, with their first line once it is complete.
-    known: std::collections::HashMap<Identity, Option<Fingerprint>>,
+    known: std::collections::HashMap<Identity, Seen>,
     /// The first lines of every file read, kept when its file is rewritten (`copytruncate`
     /// leaves copies of the old content).
     prints: HashSet<Fingerprint>,
     last_scan: Option<Instant>,
     /// Since when new files have been waiting while the followed file had nothing new.
     pending_since: Option<Instant>,
-    /// Files ignored, and said so once.
-    ignored: HashSet<Identity>,
+    /// Files ignored, and said so once (judged again if their content changes).
+    ignored: std::collections::HashMap<Identity, Seen>,
 }
 
 impl Watch {
@@ -71,7 +90,7 @@ impl Watch {
             prints: HashSet::new(),
             last_scan: None,
             pending_since: None,
-            ignored: HashSet::new(),
+            ignored: Default::default(),
         };
         for file in files {
             watch.opened(file);
@@ -84,7 +103,8 @@ impl Watch {
         if let Ok(metadata) = std::fs::metadata(path) {
             let print = fingerprint(path).ok().flatten();
             self.prints.extend(print);
-            self.known.insert((metadata.dev(), metadata.ino()), print);
+            let stamp = stamp(&metadata);
+            self.known.insert((metadata.dev(), metadata.ino()), Seen { print, stamp });
         }
     }
 
@@ -110,22 +130,46 @@ impl Watch {
                 continue;
             }
             let identity = (metadata.dev(), metadata.ino());
-            if let Some(print) = self.known.get_mut(&identity) {
-                // The same file (perhaps renamed); its first line may be complete by now.
-                if print.is_none() {
-                    *print = fingerprint(&path).ok().flatten();
-                    self.prints.extend(*print);
+            let stamp = stamp(&metadata);
+            if let Some(seen) = self.known.get_mut(&identity) {
+                if seen.stamp == stamp {
+                    continue;
                 }
-                continue;
+                seen.stamp = stamp;
+                let now = fingerprint(&path).ok().flatten();
+                match (seen.print, now) {
+                    // Its first line is complete now.
+                    (None, _) => {
+                        seen.print = now;
+                        self.prints.extend(now);
+                        continue;
+                    }
+                    // Grown (perhaps renamed), or being written again from its start.
+                    (Some(then), Some(now)) if then == now => continue,
+                    (Some(_), None) => continue,
+                    // Other content: rewritten, or a deleted file's inode reused by a new one;
+                    // no longer the file known, and judged as a new file.
+                    (Some(_), Some(_)) => {
+                        self.known.remove(&identity);
+                    }
+                }
             }
             // The followed file's path naming another file is a rotation (`follow.rs`).
-            if name.as_encoded_bytes() == &last_name[..] || self.ignored.contains(&identity) {
+            if name.as_encoded_bytes() == &last_name[..] {
+                continue;
+            }
+            if self.ignored.get(&identity).is_some_and(|seen| seen.stamp == stamp) {
                 continue;
             }
             let Ok(Some(print)) = fingerprint(&path) else { continue };
+            if let Some(seen) = self.ignored.get_mut(&identity).filter(|seen| seen.print == Some(print)) {
+                seen.stamp = stamp;
+                continue;
+            }
+            let seen = Seen { print: Some(print), stamp };
             if self.prints.contains(&print) {
                 tracing::info!(path = %path.display(), "not reading a new file of the followed directory: its first line is that of a file already read (a rotated copy)");
-                self.ignored.insert(identity);
+                self.ignored.insert(identity, seen);
                 continue;
             }
             let reason = if name.as_encoded_bytes() < &last_name[..] {
@@ -138,7 +182,7 @@ impl Watch {
             match reason {
                 Some(reason) => {
                     tracing::warn!(path = %path.display(), reason, "a new file in the followed directory is not read");
-                    self.ignored.insert(identity);
+                    self.ignored.insert(identity, seen);
                 }
                 None => found.push(path),
             }
@@ -149,14 +193,45 @@ impl Watch {
 }
 
 impl LineSource {
-    /// Follows `directory` (the last input's): see the module's comment.
-    pub fn watch_directory(&mut self, directory: PathBuf) {
-        self.watch = Some(Watch::new(directory, &self.files));
+    /// Follows `directory` (the last input's): see the module's comment. `skipped`: files of
+    /// it that are not inputs (a restart left out copies of files read before): not new.
+    pub fn watch_directory(&mut self, directory: PathBuf, skipped: &[PathBuf]) {
+        let mut watch = Watch::new(directory, &self.files);
+        for path in skipped {
+            watch.opened(path);
+        }
+        self.watch = Some(watch);
     }
 
     /// The inputs: the files given, and those a followed directory added since.
     pub fn files(&self) -> &[PathBuf] {
         &self.files
+    }
+
+    /// Whether `path`, the next input, is a file of the followed directory gone before it
+    /// was read (a temporary file renamed, a file deleted): then it is not an input any more.
+    pub(super) fn watched_file_gone(&mut self, path: &Path) -> bool {
+        if self.watch.is_none() || !std::fs::metadata(path).is_err_and(|e| e.kind() == io::ErrorKind::NotFound) {
+            return false;
+        }
+        tracing::warn!(path = %path.display(), "a file of the followed directory is gone before it was read");
+        self.files.remove(self.next_file);
+        self.files_version += 1;
+        true
+    }
+
+    /// `path` is being opened.
+    pub(super) fn note_opened(&mut self, path: &Path) {
+        self.opens += 1;
+        if let Some(watch) = &mut self.watch {
+            watch.opened(path);
+        }
+    }
+
+    /// Changes whenever the list of inputs does (files added or removed by a followed
+    /// directory).
+    pub fn files_version(&self) -> u64 {
+        self.files_version
     }
 
     /// How many times a file was opened: it changes when the next input is opened, or the
@@ -207,6 +282,7 @@ impl LineSource {
             "new files in the followed directory: the followed file is read to its end, then these"
         );
         self.files.extend(found);
+        self.files_version += 1;
         true
     }
 }

@@ -16,7 +16,7 @@ fn following(directory: &Path) -> LineSource {
     // `followed`'s options, on every file of the directory.
     let mut source = followed(Path::new(""));
     source.files = files;
-    source.watch_directory(directory.to_path_buf());
+    source.watch_directory(directory.to_path_buf(), &[]);
     source
 }
 
@@ -69,6 +69,7 @@ fn new_files_of_a_followed_directory_are_read_after_the_followed_file() {
     let e = dir.path().join("e.jsonl");
     std::fs::write(&e, "{\"e\":").unwrap();
     assert!(next_followed_lines(&mut source, 1, Duration::from_millis(2500)).is_empty());
+    assert_eq!(source.files().len(), 3, "taken before its first line was complete");
     append(&e, "1}\n");
     assert_eq!(
         texts(&next_followed_lines(&mut source, 1, Duration::from_secs(10))),
@@ -96,4 +97,50 @@ fn an_empty_followed_directory_waits_for_its_first_file() {
         vec![("{\"a\":2}", 2)]
     );
     assert_eq!(source.files(), &[a]);
+}
+
+/// A file that takes the inode of a deleted file read before is read (it was skipped as the
+/// same file, without a word); a file added and gone before it is opened is dropped (its
+/// open error ended the run); a file starting with blank lines is judged by its first line
+/// that is not blank.
+#[test]
+fn a_reused_inode_is_a_new_file_and_a_vanished_file_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
+    std::fs::write(&a, "{\"a\":1}\n").unwrap();
+    std::fs::write(&b, "\n{\"b\":1}\n").unwrap();
+    let mut source = following(dir.path());
+    assert_eq!(
+        texts(&next_followed_lines(&mut source, 2, Duration::from_secs(10))),
+        vec![("{\"a\":1}", 1), ("{\"b\":1}", 2)]
+    );
+    // A new file starting with a blank line too: not taken for a copy of b.
+    let c = dir.path().join("c.jsonl");
+    std::fs::write(&c, "\n{\"c\":1}\n").unwrap();
+    assert_eq!(
+        texts(&next_followed_lines(&mut source, 1, Duration::from_secs(10))),
+        vec![("{\"c\":1}", 2)]
+    );
+    // a.jsonl deleted, and its inode given to a new file (emulated: the same inode rewritten
+    // under a later name, as ext4 hands a freed inode to the next file created).
+    let d = dir.path().join("d.jsonl");
+    std::fs::rename(&a, &d).unwrap();
+    std::fs::write(&d, "{\"d\":1}\n").unwrap();
+    assert_eq!(
+        texts(&next_followed_lines(&mut source, 1, Duration::from_secs(10))),
+        vec![("{\"d\":1}", 1)]
+    );
+    // Gone between the scan that found them and their opening.
+    let (e, f) = (dir.path().join("e.jsonl"), dir.path().join("f.jsonl"));
+    std::fs::write(&e, "{\"e\":1}\n").unwrap();
+    std::fs::write(&f, "{\"f\":1}\n").unwrap();
+    while source.files().len() < 6 {
+        assert!(source.next_block().unwrap().unwrap().lines.is_empty());
+    }
+    std::fs::remove_file(&e).unwrap();
+    assert_eq!(
+        texts(&next_followed_lines(&mut source, 1, Duration::from_secs(10))),
+        vec![("{\"f\":1}", 1)]
+    );
+    assert_eq!(source.files().len(), 5);
 }

@@ -48,7 +48,8 @@ const MAGIC: &[u8] = b"OCCURRENT-CHECKPOINT\n";
 /// 13: occurrence details' entries are 16 bytes: the user is an index into a table of users.
 /// 14: positions keep the change feed file's length.
 /// 15: positions keep each input file's first line (`connectors::jsonl::fingerprint`).
-const FORMAT_VERSION: u32 = 15;
+/// 16: positions keep the first lines of inputs rotated while followed.
+const FORMAT_VERSION: u32 = 16;
 /// Checkpoints kept besides the newest, in case the newest turns out unreadable.
 const KEEP: usize = 2;
 

@@ -131,7 +131,7 @@ impl Feeder {
         // A followed directory's files as the process that wrote the checkpoint took them.
         let (paths, skipped) = match (&self.followed_directory, positions.files.as_ref()) {
             (Some(directory), Some(files)) if *files != FilesPosition::default() => {
-                inputs::reconcile_followed(files, directory, &self.files)
+                inputs::reconcile_followed(files, directory, &self.files)?
             }
             _ => (self.files.clone(), Vec::new()),
         };

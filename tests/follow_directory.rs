@@ -127,9 +127,9 @@ fn a_followed_directory_reads_new_files_and_restarts_with_the_one_shot_result() 
     );
 }
 
-/// A followed file rotated by renaming (`a.jsonl` → `a.jsonl.1`, a new `a.jsonl`) while the
-/// process runs, then a restart: the restart reads on in the new file, and leaves the renamed
-/// one out (it was read already). Before, the checkpoint kept the old file's end as the
+/// A followed file rotated by renaming (`a.jsonl` → `a.jsonl.1`, a new `a.jsonl`; then again,
+/// to an empty file) while the process runs, then a restart: the restart reads on in the new
+/// file, and leaves the renamed ones out (they were read already). Before, the checkpoint kept the old file's end as the
 /// position (an empty block after the rotation did not move it) and the restart read the new
 /// file from there, and the renamed file was taken as an added input and read again.
 #[test]
@@ -148,6 +148,11 @@ fn a_restart_after_a_rotation_reads_on_in_the_new_file_and_not_the_renamed_one()
     std::fs::rename(&a, inputs.join("a.jsonl.1")).unwrap();
     write_lines(&inputs, "a.jsonl", &lines[500..1000]);
     wait_for("the rotated file read", || lines_read(port) == Some(1000));
+    // Rotated again, to an empty file: the reader moves to it after a second, with no line
+    // to read; the checkpoint must then stand at its start.
+    std::fs::rename(&a, inputs.join("a.jsonl.0")).unwrap();
+    std::fs::write(&a, "").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2000));
     stop(server);
 
     let mut file = std::fs::OpenOptions::new().append(true).open(&a).unwrap();
@@ -156,7 +161,7 @@ fn a_restart_after_a_rotation_reads_on_in_the_new_file_and_not_the_renamed_one()
     let server = follow(&inputs, &state, port).stderr(Stdio::null()).spawn().unwrap();
     wait_for("the lines appended while stopped read", || lines_read(port) == Some(500));
     std::thread::sleep(std::time::Duration::from_millis(2500));
-    assert_eq!(lines_read(port), Some(500), "the renamed file was read again");
+    assert_eq!(lines_read(port), Some(500), "a renamed file was read again");
     let expected = backfill_files(&[all], 2, &[]);
     let accepted = metric(port, "occurrent_occurrences_accepted_total");
     assert_eq!(accepted, expected.summary["occurrences_accepted"].as_i64());

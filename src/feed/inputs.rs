@@ -50,8 +50,13 @@ fn read_before(files: &FilesPosition, first: (u32, u64)) -> bool {
 /// A restart's files of a followed directory (`paths`, its last input, expanded), as the
 /// running process would have taken them (`connectors::jsonl` `watch.rs`): the checkpoint's,
 /// then files created since that sort after its last one, are plain and are no copy of a
-/// file read. Returns the inputs and the files left out (logged).
-pub(super) fn reconcile_followed(files: &FilesPosition, directory: &Path, paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
+/// file read. Returns the inputs and the files left out (logged). Inputs not in the
+/// directory are the command line's, and must be in the checkpoint.
+pub(super) fn reconcile_followed(
+    files: &FilesPosition,
+    directory: &Path,
+    paths: &[PathBuf],
+) -> anyhow::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     let checkpointed: std::collections::HashSet<&str> = files.inputs.iter().map(String::as_str).collect();
     let last = files
         .inputs
@@ -59,12 +64,25 @@ pub(super) fn reconcile_followed(files: &FilesPosition, directory: &Path, paths:
         .rev()
         .map(Path::new)
         .find(|input| input.parent() == Some(directory));
-    let (mut inputs, mut skipped) = (Vec::new(), Vec::new());
+    // The checkpoint's inputs, in its order: one deleted since (a segment read and removed
+    // by retention) stays in the list, never opened again; one not read to its end yet is
+    // looked for, and its absence is the error it always was.
+    let mut inputs: Vec<PathBuf> = files.inputs.iter().map(PathBuf::from).collect();
+    let mut skipped = Vec::new();
     for path in paths {
         let name = path.display().to_string();
-        let reason = if checkpointed.contains(name.as_str()) || path.parent() != Some(directory) {
-            None
-        } else if last.is_some_and(|last| path.file_name() <= last.file_name()) {
+        if checkpointed.contains(name.as_str()) {
+            continue;
+        }
+        if path.parent() != Some(directory) {
+            anyhow::bail!(
+                "the checkpoint was taken reading {:?}, and {} is not among them: use another --state-dir or the same \
+                 inputs (a followed directory may gain files)",
+                files.inputs,
+                path.display()
+            );
+        }
+        let reason = if last.is_some_and(|last| path.file_name() <= last.file_name()) {
             Some("it sorts before the files read (inputs are read in name order)")
         } else if connectors::jsonl::is_compressed(path) {
             Some("a compressed file cannot be followed")
@@ -81,7 +99,7 @@ pub(super) fn reconcile_followed(files: &FilesPosition, directory: &Path, paths:
             None => inputs.push(path.clone()),
         }
     }
-    (inputs, skipped)
+    Ok((inputs, skipped))
 }
 
 /// Keeps a checkpoint's first lines up to the source (see [`Kept::keep_up`]).
@@ -108,6 +126,8 @@ impl Kept {
     /// is not complete, and of that input when it was opened again (a rotation).
     pub(super) fn keep_up(&mut self, files: &mut FilesPosition, source: &LineSource) {
         if std::mem::replace(&mut self.files_version, source.files_version()) != source.files_version() {
+            // A file dropped may have moved an unread one to an index already checked.
+            self.checked = self.checked.min(source.position().file);
             // Files a followed directory added or dropped: a restart finds the same files in
             // the directory, in the same order (added ones sort after the others).
             let known: std::collections::HashMap<String, FirstLine> = files.inputs.drain(..).zip(files.first_lines.drain(..)).collect();
@@ -171,5 +191,39 @@ mod tests {
         std::fs::write(&a, "{\"x\":1}\n{\"x\":2}\n").unwrap();
         let error = check_resumed(&files, std::slice::from_ref(&a)).unwrap_err().to_string();
         assert!(error.contains("is not the file the checkpoint was reading"), "{error}");
+    }
+
+    /// A restart of a followed directory takes the files as the running process would have:
+    /// a read file deleted since stays (never opened), new files sorting after are added, and
+    /// copies, files sorting before and compressed files are left out; an explicit input not
+    /// in the checkpoint is refused.
+    #[test]
+    fn a_followed_directory_restarts_with_the_files_the_running_process_would_take() {
+        let dir = tempfile::tempdir().unwrap();
+        let directory = dir.path();
+        let file = |name: &str, text: &str| {
+            let path = directory.join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let (b, c) = (file("b.jsonl", "{\"b\":1}\n"), file("c.jsonl", "{\"c\":1}\n"));
+        let a = directory.join("a.jsonl");
+        let mut files = position(&[&b, &c], 1, 8);
+        files.inputs.insert(0, a.display().to_string());
+        files.first_lines.insert(0, Some((7, 1)));
+        files.position.file = 2;
+        let (early, copy, gz, d) = (
+            file("b0.jsonl", "{\"early\":1}\n"),
+            file("c.jsonl.1", "{\"c\":1}\n"),
+            file("e.jsonl.gz", "zz"),
+            file("d.jsonl", "{\"d\":1}\n"),
+        );
+        let expanded = connectors::jsonl::expand_followed_inputs(&[directory.to_path_buf()]).unwrap();
+        let (inputs, skipped) = reconcile_followed(&files, directory, &expanded).unwrap();
+        assert_eq!(inputs, vec![a, b, c, d]);
+        assert_eq!(skipped, vec![early, copy, gz]);
+        let other = directory.join("x").join("listed.jsonl");
+        let error = reconcile_followed(&files, directory, &[other]).unwrap_err().to_string();
+        assert!(error.contains("is not among them"), "{error}");
     }
 }

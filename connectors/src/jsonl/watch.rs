@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use dataflows::model::block::InputBlock;
 
 use super::follow::ROTATION_GRACE;
-use super::LineSource;
+use super::{FilePosition, LineSource};
 
 /// How often an idle followed directory is listed.
 const SCAN_INTERVAL: Duration = Duration::from_millis(250);
@@ -210,13 +210,28 @@ impl LineSource {
 
     /// Whether `path`, the next input, is a file of the followed directory gone before it
     /// was read (a temporary file renamed, a file deleted): then it is not an input any more.
+    /// Not an input to resume in (its position would fall on the next file), nor one outside
+    /// the directory (an error to open, as any input). When it was the last input, the file
+    /// before it, left for it, is followed again from where it was left.
     pub(super) fn watched_file_gone(&mut self, path: &Path) -> bool {
-        if self.watch.is_none() || !std::fs::metadata(path).is_err_and(|e| e.kind() == io::ErrorKind::NotFound) {
+        let Some(watch) = &self.watch else { return false };
+        if path.parent() != Some(watch.directory.as_path())
+            || self.resume.is_some_and(|r| r.file == self.next_file)
+            || !std::fs::metadata(path).is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
+        {
             return false;
         }
         tracing::warn!(path = %path.display(), "a file of the followed directory is gone before it was read");
         self.files.remove(self.next_file);
         self.files_version += 1;
+        if self.next_file == self.files.len() && self.next_file > 0 {
+            self.next_file -= 1;
+            self.resume = Some(FilePosition {
+                file: self.next_file,
+                byte_offset: self.byte_offset,
+                line_number: self.line_number,
+            });
+        }
         true
     }
 
@@ -257,9 +272,10 @@ impl LineSource {
     /// Whether new files of the followed directory were added to the inputs (after the
     /// followed file, now read to its end): see the module's comment.
     pub(super) fn watched_files_added(&mut self) -> bool {
-        // An empty directory: every file sorts after none.
-        let last = self.files.last().cloned().unwrap_or_default();
         let Some(watch) = &mut self.watch else { return false };
+        // The directory's last file read (none: every file sorts after it).
+        let last = self.files.iter().rev().find(|f| f.parent() == Some(watch.directory.as_path()));
+        let last = last.cloned().unwrap_or_default();
         if watch.last_scan.is_some_and(|at| at.elapsed() < SCAN_INTERVAL) {
             return false;
         }

@@ -143,4 +143,17 @@ fn a_reused_inode_is_a_new_file_and_a_vanished_file_is_dropped() {
         vec![("{\"f\":1}", 1)]
     );
     assert_eq!(source.files().len(), 5);
+    // The only file added gone: f, left for it, is followed again from where it was left.
+    let g = dir.path().join("g.jsonl");
+    std::fs::write(&g, "{\"g\":1}\n").unwrap();
+    while source.files().len() < 6 {
+        assert!(source.next_block().unwrap().unwrap().lines.is_empty());
+    }
+    std::fs::remove_file(&g).unwrap();
+    append(&f, "{\"f\":2}\n");
+    assert_eq!(
+        texts(&next_followed_lines(&mut source, 1, Duration::from_secs(10))),
+        vec![("{\"f\":2}", 2)]
+    );
+    assert_eq!(source.files().len(), 5);
 }

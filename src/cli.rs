@@ -278,7 +278,9 @@ pub(crate) struct BackfillArgs {
 pub(crate) struct RunArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
-    /// Keep reading the last input as lines are appended.
+    /// Keep reading the last input as lines are appended (through rotations). When the last
+    /// input is a directory: its last file, then the files created in it later that sort
+    /// after it (the directory may start empty).
     #[arg(long)]
     pub(crate) follow: bool,
     /// Address of the HTTP API. Without [[tokens]] in --config the API is unauthenticated,

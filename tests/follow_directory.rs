@@ -32,11 +32,25 @@ fn lines_read(port: u16) -> Option<i64> {
     metric(port, "occurrent_messages_consumed_total")
 }
 
+/// A server that a failing test does not leave running (idle followers outlived their test).
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(directory: &Path, state: &Path, port: u16) -> Running {
+    Running(follow(directory, state, port).stderr(Stdio::null()).spawn().unwrap())
+}
+
 /// SIGTERM: a clean stop, with a last checkpoint.
-fn stop(mut server: Child) {
-    let status = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+fn stop(mut server: Running) {
+    let status = Command::new("kill").args(["-TERM", &server.0.id().to_string()]).status().unwrap();
     assert!(status.success());
-    assert!(server.wait_within("occurrent run --follow after SIGTERM").success());
+    assert!(server.0.wait_within("occurrent run --follow after SIGTERM").success());
 }
 
 /// A restart that must be refused, and what it says.
@@ -75,7 +89,7 @@ fn a_followed_directory_reads_new_files_and_restarts_with_the_one_shot_result() 
 
     // Started on the empty directory, it waits for a file.
     let port = free_port();
-    let server = follow(&inputs, &state, port).stderr(Stdio::null()).spawn().unwrap();
+    let server = start(&inputs, &state, port);
     wait_for("the server to start", || lines_read(port) == Some(0));
     write_lines(&inputs, "a.jsonl", &lines[..1000]);
     wait_for("the first file read", || lines_read(port) == Some(1000));
@@ -97,7 +111,7 @@ fn a_followed_directory_reads_new_files_and_restarts_with_the_one_shot_result() 
     let copy = inputs.join("b.jsonl.1");
     std::fs::copy(&b, &copy).unwrap();
     let port = free_port();
-    let server = follow(&inputs, &state, port).stderr(Stdio::null()).spawn().unwrap();
+    let server = start(&inputs, &state, port);
     wait_for("the file added while stopped read", || lines_read(port) == Some(1000));
     std::thread::sleep(std::time::Duration::from_millis(1500));
     assert_eq!(lines_read(port), Some(1000), "the copy was read");
@@ -143,7 +157,7 @@ fn a_restart_after_a_rotation_reads_on_in_the_new_file_and_not_the_renamed_one()
     let a = write_lines(&inputs, "a.jsonl", &lines[..500]);
 
     let port = free_port();
-    let server = follow(&inputs, &state, port).stderr(Stdio::null()).spawn().unwrap();
+    let server = start(&inputs, &state, port);
     wait_for("the first file read", || lines_read(port) == Some(500));
     std::fs::rename(&a, inputs.join("a.jsonl.1")).unwrap();
     write_lines(&inputs, "a.jsonl", &lines[500..1000]);
@@ -158,7 +172,7 @@ fn a_restart_after_a_rotation_reads_on_in_the_new_file_and_not_the_renamed_one()
     let mut file = std::fs::OpenOptions::new().append(true).open(&a).unwrap();
     std::io::Write::write_all(&mut file, (lines[1000..].join("\n") + "\n").as_bytes()).unwrap();
     let port = free_port();
-    let server = follow(&inputs, &state, port).stderr(Stdio::null()).spawn().unwrap();
+    let server = start(&inputs, &state, port);
     wait_for("the lines appended while stopped read", || lines_read(port) == Some(500));
     std::thread::sleep(std::time::Duration::from_millis(2500));
     assert_eq!(lines_read(port), Some(500), "a renamed file was read again");

@@ -334,6 +334,8 @@ impl LineSource {
         // Bytes of `block.bytes` before `scanned` are cut into lines already.
         let mut scanned = 0;
         let mut waiting_since: Option<Instant> = None;
+        // Waiting at a followed file's end, reads ask for a page, not READ_SIZE (zeroed first).
+        let mut read_size = READ_SIZE;
         loop {
             if !self.ensure_open()? {
                 self.exhausted = true;
@@ -375,7 +377,7 @@ impl LineSource {
             let read = {
                 let (source, reader) = self.current.as_mut().expect("a file is open");
                 let filled = bytes.len();
-                bytes.resize(filled + READ_SIZE, 0);
+                bytes.resize(filled + read_size, 0);
                 let read = reader.read(&mut bytes[filled..]);
                 bytes.truncate(filled + *read.as_ref().unwrap_or(&0));
                 match read {
@@ -412,6 +414,7 @@ impl LineSource {
                 continue;
             };
             if read > 0 {
+                read_size = READ_SIZE;
                 self.followed.grew();
                 if let Some(watch) = &mut self.watch {
                     watch.grew();
@@ -454,6 +457,7 @@ impl LineSource {
                 if block.lines.is_empty() && self.options.idle.is_some_and(|idle| since.elapsed() >= idle) {
                     break;
                 }
+                read_size = 4096;
                 std::thread::sleep(Duration::from_millis(5));
                 continue;
             }

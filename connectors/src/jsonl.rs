@@ -18,7 +18,7 @@ mod watch;
 pub(crate) use files::open;
 pub use files::{expand_followed_inputs, expand_inputs, is_compressed};
 use files::{is_corruption, is_plain, moved_since_checkpoint};
-pub use watch::{fingerprint, Fingerprint};
+pub use watch::{fingerprint, not_read_because, Fingerprint};
 
 #[derive(thiserror::Error, Debug)]
 pub enum SourceError {

@@ -82,16 +82,8 @@ pub(super) fn reconcile_followed(
                 path.display()
             );
         }
-        let reason = if last.is_some_and(|last| path.file_name() <= last.file_name()) {
-            Some("it sorts before the files read (inputs are read in name order)")
-        } else if connectors::jsonl::is_compressed(path) {
-            Some("a compressed file cannot be followed")
-        } else if first_line(path).is_some_and(|first| read_before(files, first)) {
-            Some("its first line is that of a file read already (a rotated copy)")
-        } else {
-            None
-        };
-        match reason {
+        let is_copy = || first_line(path).is_some_and(|first| read_before(files, first));
+        match connectors::jsonl::not_read_because(path, last, is_copy) {
             Some(reason) => {
                 tracing::info!(path = %path.display(), reason, "a file of the followed directory is not read");
                 skipped.push(path.clone());

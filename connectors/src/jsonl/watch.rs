@@ -54,6 +54,23 @@ pub fn fingerprint(path: &Path) -> io::Result<Option<Fingerprint>> {
     }))
 }
 
+/// Why a new file of a followed directory is not an input, if it is not: a copy of a file
+/// read (`is_copy`, asked last), a name sorting before the directory's last file read, or
+/// compressed. The one rule of the running reader and of a restart (`src/feed/inputs.rs`).
+pub fn not_read_because(path: &Path, last: Option<&Path>, is_copy: impl FnOnce() -> bool) -> Option<&'static str> {
+    if last.is_some_and(|last| path.file_name() <= last.file_name()) {
+        Some("it sorts before the files read (inputs are read in name order)")
+    } else if super::is_compressed(path) {
+        Some("a compressed file cannot be followed")
+    } else if is_copy() {
+        Some(ROTATED_COPY)
+    } else {
+        None
+    }
+}
+
+const ROTATED_COPY: &str = "its first line is that of a file read already (a rotated copy)";
+
 type Identity = (u64, u64);
 
 /// What a file was when last looked at: its first line, and its length and modification time
@@ -167,19 +184,11 @@ impl Watch {
                 continue;
             }
             let seen = Seen { print: Some(print), stamp };
-            if self.prints.contains(&print) {
-                tracing::info!(path = %path.display(), "not reading a new file of the followed directory: its first line is that of a file already read (a rotated copy)");
-                self.ignored.insert(identity, seen);
-                continue;
-            }
-            let reason = if name.as_encoded_bytes() < &last_name[..] {
-                Some("it sorts before the followed file (inputs are read in name order)")
-            } else if super::is_compressed(&path) {
-                Some("a compressed file cannot be followed")
-            } else {
-                None
-            };
-            match reason {
+            match not_read_because(&path, Some(last), || self.prints.contains(&print)) {
+                Some(ROTATED_COPY) => {
+                    tracing::info!(path = %path.display(), reason = ROTATED_COPY, "a new file in the followed directory is not read");
+                    self.ignored.insert(identity, seen);
+                }
                 Some(reason) => {
                     tracing::warn!(path = %path.display(), reason, "a new file in the followed directory is not read");
                     self.ignored.insert(identity, seen);

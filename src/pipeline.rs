@@ -7,7 +7,7 @@
 //! number of processes (`restore_cluster`), and the feeder starts from that cut's positions.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{channel, sync_channel, Receiver, TryRecvError};
+use std::sync::mpsc::{channel, Receiver, TryRecvError};
 use std::sync::{Arc, Barrier, Mutex, RwLock};
 use std::time::Duration;
 
@@ -169,11 +169,12 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         // Each queued block of a mapped file holds its pages (~11 MB) in the process, so more
         // lookahead only raised peak RSS (16 messages: 50–100 MiB more on the 10M-line inputs,
         // at the same CPU time; docs/benchmark-history.md, session 7).
-        let (tx, rx) = sync_channel::<Feed>(2 * IN_FLIGHT_PER_WORKER as usize);
-        senders.push(tx);
-        receivers.push(Some(rx));
+        let (link, rx, thread) = WorkerLink::new(2 * IN_FLIGHT_PER_WORKER as usize);
+        senders.push(link);
+        receivers.push(Some((rx, thread)));
     }
-    let receivers: Arc<Mutex<Vec<Option<Receiver<Feed>>>>> = Arc::new(Mutex::new(receivers));
+    type WorkerEnd = (Receiver<Feed>, Arc<std::sync::OnceLock<std::thread::Thread>>);
+    let receivers: Arc<Mutex<Vec<Option<WorkerEnd>>>> = Arc::new(Mutex::new(receivers));
     let frontier = Arc::new(AtomicU64::new(positions.next_epoch));
     // The first epoch, apart from `frontier`: the first worker overwrites `frontier` with the
     // probe's frontier (0 until progress propagates) as soon as it runs, and a worker that
@@ -294,9 +295,11 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         let worker_started = std::time::Instant::now();
         let index = worker.index();
         let local = index - process * local_workers;
-        let receiver = receivers.lock().unwrap_or_else(|p| p.into_inner())[local]
+        let (receiver, thread) = receivers.lock().unwrap_or_else(|p| p.into_inner())[local]
             .take()
             .expect("one receiver per worker");
+        // Before the first look at the channel: the feeder wakes this thread from now on.
+        let _ = thread.set(std::thread::current());
         let state = OperatorState::default();
         if let Some(restore) = &worker_restore {
             let (positions, projects) = restore_cluster(worker, restore, local);
@@ -456,8 +459,13 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                 }
             }
         };
+        let mut idle = IdlePark::default();
         loop {
-            match receiver.try_recv() {
+            let received = receiver.try_recv();
+            if received.is_ok() {
+                idle.reset();
+            }
+            match received {
                 Ok(Feed::Block { block, horizon }) => {
                     // Nothing earlier will come from this worker: say so before waiting, so
                     // the frontier the wait depends on never waits for this input.
@@ -544,9 +552,9 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
                         unchanged,
                     });
                 }
-                Err(TryRecvError::Empty) => {
-                    timed(Wait::Feed, || worker.step_or_park(Some(Duration::from_millis(1))));
-                }
+                Err(TryRecvError::Empty) => idle.wait(|park| {
+                    timed(Wait::Feed, || worker.step_or_park(Some(park)));
+                }),
                 Err(TryRecvError::Disconnected) => break,
             }
             publish(&probe);

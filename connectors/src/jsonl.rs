@@ -458,7 +458,7 @@ impl LineSource {
                     break;
                 }
                 read_size = 4096;
-                std::thread::sleep(Duration::from_millis(5));
+                self.followed.pause();
                 continue;
             }
             // A last line without a newline.

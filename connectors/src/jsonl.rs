@@ -458,7 +458,7 @@ impl LineSource {
                     break;
                 }
                 read_size = 4096;
-                self.followed.pause();
+                self.followed.pause(!block.lines.is_empty(), since, &self.options);
                 continue;
             }
             // A last line without a newline.

@@ -7,7 +7,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::{files, LineSource};
+use super::{files, BlockOptions, LineSource};
 
 /// How long a renamed followed file must have had nothing new before the reader leaves it
 /// for the file now at its path: a writer that has not reopened yet still appends to the
@@ -25,10 +25,11 @@ pub(super) struct Followed {
     pause: Duration,
 }
 
-/// Pauses between reads at the end of a followed file: the first after new bytes, and the
-/// longest, reached by doubling while nothing comes. At 5 ms throughout, an idle `run
-/// --follow`'s feeder read 200 times a second (~1 % of a core); the longest pause is the
-/// feeder's own idle cycle (`MUTATION_WAIT`), so nothing else waits longer for it.
+/// Pauses between reads at the end of a followed file with no lines waiting: the first after
+/// new bytes, and the longest, reached by doubling while nothing comes. At 5 ms throughout,
+/// an idle `run --follow`'s feeder read 200 times a second (~1 % of a core). While a block
+/// holds lines the pause stays at the first (an API mutation's `release` flag is seen as
+/// soon as before), and no pause runs past the deadline that applies (`linger` or `idle`).
 const FIRST_PAUSE: Duration = Duration::from_millis(5);
 const LONGEST_PAUSE: Duration = Duration::from_millis(20);
 
@@ -54,12 +55,17 @@ impl Followed {
         self.pause = Duration::ZERO;
     }
 
-    /// Waits at the followed file's end before reading again, longer each time nothing new
-    /// came since the last wait.
-    pub(super) fn pause(&mut self) {
-        let pause = self.pause.max(FIRST_PAUSE);
-        std::thread::sleep(pause);
-        self.pause = (pause * 2).min(LONGEST_PAUSE);
+    /// Waits at the followed file's end before reading again, at most until the deadline
+    /// after `since` (the block's `linger` while `holding_lines`, else `idle`): the first
+    /// pause while holding lines, else longer each time nothing new came since the last wait.
+    pub(super) fn pause(&mut self, holding_lines: bool, since: Instant, options: &BlockOptions) {
+        let deadline = if holding_lines { Some(options.linger) } else { options.idle };
+        let pause = if holding_lines { FIRST_PAUSE } else { self.pause.max(FIRST_PAUSE) };
+        let left = deadline.map_or(pause, |deadline| deadline.saturating_sub(since.elapsed()));
+        std::thread::sleep(pause.min(left));
+        if !holding_lines {
+            self.pause = (pause * 2).min(LONGEST_PAUSE);
+        }
     }
 }
 
@@ -130,13 +136,16 @@ mod tests {
         let mut followed = Followed::default();
         let mut pauses = Vec::new();
         for _ in 0..4 {
-            followed.pause();
+            followed.pause(false, Instant::now(), &BlockOptions::default());
             pauses.push(followed.pause);
         }
         // The pause after each wait: 10, 20, then the longest.
         assert_eq!(pauses, vec![FIRST_PAUSE * 2, LONGEST_PAUSE, LONGEST_PAUSE, LONGEST_PAUSE]);
         followed.grew();
-        followed.pause();
+        // Lines waiting in a block: the first pause, and no lengthening.
+        followed.pause(true, Instant::now(), &BlockOptions::default());
+        assert_eq!(followed.pause, Duration::ZERO);
+        followed.pause(false, Instant::now(), &BlockOptions::default());
         assert_eq!(followed.pause, FIRST_PAUSE * 2, "new bytes make the next pause short again");
     }
 }

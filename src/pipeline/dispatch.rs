@@ -173,7 +173,12 @@ impl IdlePark {
     pub fn wait(&mut self, park: impl FnOnce(Duration)) {
         let started = std::time::Instant::now();
         park(self.next);
-        self.next = if started.elapsed() < self.next {
+        self.parked_for(started.elapsed());
+    }
+
+    /// The next park after one of `parked` (of at most `self.next`).
+    fn parked_for(&mut self, parked: Duration) {
+        self.next = if parked < self.next {
             IDLE_PARK_FIRST
         } else {
             (self.next * 2).min(IDLE_PARK_MAX)
@@ -374,19 +379,19 @@ mod tests {
         let mut asked = Vec::new();
         for _ in 0..9 {
             // Each park runs out.
-            idle.wait(|park| {
-                asked.push(park.as_millis());
-                std::thread::sleep(park);
-            });
+            asked.push(idle.next.as_millis());
+            idle.parked_for(idle.next);
         }
         assert_eq!(asked, vec![1, 2, 4, 8, 16, 32, 64, 64, 64]);
-        // Woken at once: short again.
-        idle.wait(|_| {});
-        idle.wait(|park| asked.push(park.as_millis()));
-        assert_eq!(asked.last(), Some(&1));
-        idle.wait(std::thread::sleep);
+        // Woken before the time was up: short again.
+        idle.parked_for(idle.next / 2);
+        assert_eq!(idle.next, IDLE_PARK_FIRST);
+        idle.parked_for(idle.next);
         idle.reset();
-        idle.wait(|park| asked.push(park.as_millis()));
-        assert_eq!(asked.last(), Some(&1));
+        assert_eq!(idle.next, IDLE_PARK_FIRST);
+        // `wait` hands the park its duration.
+        let mut given = None;
+        idle.wait(|park| given = Some(park));
+        assert_eq!(given, Some(IDLE_PARK_FIRST));
     }
 }

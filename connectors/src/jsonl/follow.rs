@@ -59,13 +59,17 @@ impl Followed {
     /// after `since` (the block's `linger` while `holding_lines`, else `idle`): the first
     /// pause while holding lines, else longer each time nothing new came since the last wait.
     pub(super) fn pause(&mut self, holding_lines: bool, since: Instant, options: &BlockOptions) {
+        std::thread::sleep(self.next_pause(holding_lines, since.elapsed(), options));
+    }
+
+    /// The pause to make after `waited` at the end (see [`Followed::pause`]).
+    fn next_pause(&mut self, holding_lines: bool, waited: Duration, options: &BlockOptions) -> Duration {
         let deadline = if holding_lines { Some(options.linger) } else { options.idle };
         let pause = if holding_lines { FIRST_PAUSE } else { self.pause.max(FIRST_PAUSE) };
-        let left = deadline.map_or(pause, |deadline| deadline.saturating_sub(since.elapsed()));
-        std::thread::sleep(pause.min(left));
         if !holding_lines {
             self.pause = (pause * 2).min(LONGEST_PAUSE);
         }
+        deadline.map_or(pause, |deadline| pause.min(deadline.saturating_sub(waited)))
     }
 }
 
@@ -131,21 +135,42 @@ impl LineSource {
 mod tests {
     use super::*;
 
+    const MS: Duration = Duration::from_millis(1);
+
     #[test]
     fn pauses_at_the_end_lengthen_until_the_file_grows() {
         let mut followed = Followed::default();
-        let mut pauses = Vec::new();
-        for _ in 0..4 {
-            followed.pause(false, Instant::now(), &BlockOptions::default());
-            pauses.push(followed.pause);
-        }
-        // The pause after each wait: 10, 20, then the longest.
-        assert_eq!(pauses, vec![FIRST_PAUSE * 2, LONGEST_PAUSE, LONGEST_PAUSE, LONGEST_PAUSE]);
+        let no_deadline = BlockOptions::default();
+        let pauses: Vec<Duration> = (0..4).map(|_| followed.next_pause(false, Duration::ZERO, &no_deadline)).collect();
+        assert_eq!(pauses, vec![5 * MS, 10 * MS, 20 * MS, 20 * MS]);
         followed.grew();
+        assert_eq!(followed.next_pause(false, Duration::ZERO, &no_deadline), 5 * MS);
         // Lines waiting in a block: the first pause, and no lengthening.
-        followed.pause(true, Instant::now(), &BlockOptions::default());
+        followed.grew();
+        assert_eq!(followed.next_pause(true, Duration::ZERO, &no_deadline), 5 * MS);
+        assert_eq!(followed.next_pause(true, Duration::ZERO, &no_deadline), 5 * MS);
         assert_eq!(followed.pause, Duration::ZERO);
-        followed.pause(false, Instant::now(), &BlockOptions::default());
-        assert_eq!(followed.pause, FIRST_PAUSE * 2, "new bytes make the next pause short again");
+    }
+
+    /// A pause never runs past `linger` (lines waiting) or `idle` (none): a trickle of a line
+    /// every 20–35 ms otherwise found its next line before the reader looked at the clock,
+    /// and `linger` never passed (session 29's review).
+    #[test]
+    fn a_pause_ends_at_the_deadline() {
+        let options = BlockOptions {
+            linger: 20 * MS,
+            idle: Some(20 * MS),
+            ..BlockOptions::default()
+        };
+        let mut followed = Followed::default();
+        assert_eq!(followed.next_pause(true, 18 * MS, &options), 2 * MS);
+        assert_eq!(followed.next_pause(true, 25 * MS, &options), Duration::ZERO);
+        // Idle, the pauses grown to 20 ms: the one after 15 ms of waiting is 5 ms.
+        for _ in 0..3 {
+            followed.next_pause(false, Duration::ZERO, &options);
+        }
+        assert_eq!(followed.pause, 20 * MS);
+        assert_eq!(followed.next_pause(false, 15 * MS, &options), 5 * MS);
+        assert_eq!(followed.next_pause(false, Duration::ZERO, &options), 20 * MS);
     }
 }

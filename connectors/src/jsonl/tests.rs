@@ -164,49 +164,6 @@ fn a_raised_release_flag_lets_a_followed_block_go_under_a_trickle() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// Lines appended every ~28 ms, slower than `linger` (20 ms) but faster than the reader's
-/// longest pause summed (5 + 10 + 20 ms): each goes out on its own once `linger` passes. A
-/// reader that paused past `linger` found the next line before it looked at the clock, and
-/// held every line of the trickle until it ended (session 29's review).
-#[test]
-fn a_followed_block_goes_out_after_linger_under_a_slow_trickle() {
-    let dir = std::env::temp_dir().join(format!("occurrent-jsonl-slow-trickle-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("live.jsonl");
-    std::fs::write(&path, "").unwrap();
-    const APPENDS: usize = 12;
-    let appender = {
-        let path = path.clone();
-        std::thread::spawn(move || {
-            let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
-            for appended in 1..=APPENDS {
-                std::thread::sleep(Duration::from_millis(28));
-                writeln!(file, "{{\"x\":{appended}}}").unwrap();
-            }
-        })
-    };
-    let mut source = LineSource::new(
-        vec![path],
-        BlockOptions {
-            follow: true,
-            linger: Duration::from_millis(20),
-            idle: Some(Duration::from_millis(20)),
-            ..BlockOptions::default()
-        },
-    );
-    let mut blocks = Vec::new();
-    while blocks.iter().sum::<usize>() < APPENDS {
-        let block = source.next_block().unwrap().expect("a followed file never ends");
-        if !block.lines.is_empty() {
-            blocks.push(block.lines.len());
-        }
-    }
-    appender.join().unwrap();
-    // One line a block, give or take a reader or appender descheduled on a loaded machine.
-    assert!(blocks.len() > APPENDS / 2, "blocks of {blocks:?} lines");
-    std::fs::remove_dir_all(&dir).ok();
-}
-
 /// The mapped reader (a line longer than a read, a last line without a newline, blank
 /// lines, small blocks, a resume) against the streamed (gzip) reader. (Blocks are cut by
 /// line count here: by bytes, the two cut differently, the mapped reader line by line and

@@ -72,8 +72,7 @@ fn refused(directory: &Path, state: &Path) -> String {
 fn a_followed_directory_reads_new_files_and_restarts_with_the_one_shot_result() {
     let dir = temp_dir();
     let args = ["--seed", "6", "--count", "3000", "--fingerprints", "300", "--projects", "3"];
-    let all = generate_stream(dir.path(), "all.jsonl", &args);
-    let lines: Vec<String> = std::fs::read_to_string(&all).unwrap().lines().map(str::to_string).collect();
+    let (all, lines) = generate_lines(dir.path(), "all.jsonl", &args);
     let (inputs, state) = (dir.path().join("in"), dir.path().join("state"));
     std::fs::create_dir(&inputs).unwrap();
 
@@ -150,8 +149,7 @@ fn a_followed_directory_reads_new_files_and_restarts_with_the_one_shot_result() 
 fn a_restart_after_a_rotation_reads_on_in_the_new_file_and_not_the_renamed_one() {
     let dir = temp_dir();
     let args = ["--seed", "7", "--count", "1500", "--fingerprints", "200", "--projects", "2"];
-    let all = generate_stream(dir.path(), "all.jsonl", &args);
-    let lines: Vec<String> = std::fs::read_to_string(&all).unwrap().lines().map(str::to_string).collect();
+    let (all, lines) = generate_lines(dir.path(), "all.jsonl", &args);
     let (inputs, state) = (dir.path().join("in"), dir.path().join("state"));
     std::fs::create_dir(&inputs).unwrap();
     let a = write_lines(&inputs, "a.jsonl", &lines[..500]);

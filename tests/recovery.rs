@@ -522,8 +522,7 @@ fn a_cluster_process_that_cannot_restore_its_part_ends_the_cluster_with_the_reas
 fn files_added_to_an_input_directory_are_read_after_a_restart() {
     let dir = temp_dir();
     let args = ["--seed", "4", "--count", "3000", "--fingerprints", "300", "--projects", "3"];
-    let all = generate_stream(dir.path(), "all.jsonl", &args);
-    let lines: Vec<String> = std::fs::read_to_string(&all).unwrap().lines().map(str::to_string).collect();
+    let (all, lines) = generate_lines(dir.path(), "all.jsonl", &args);
     let inputs = dir.path().join("in");
     std::fs::create_dir(&inputs).unwrap();
     write_lines(&inputs, "a.jsonl", &lines[..1000]);

@@ -135,6 +135,14 @@ impl WorkerLink {
         sent
     }
 
+    /// Closes the channel, then wakes the worker to see it.
+    fn close(self) {
+        drop(self.sender);
+        if let Some(thread) = self.thread.get() {
+            thread.unpark();
+        }
+    }
+
     fn wake(&self) {
         if let Some(thread) = self.thread.get() {
             thread.unpark();
@@ -306,11 +314,7 @@ impl Drop for Dispatch {
     /// The channels close first, then their workers wake to see it.
     fn drop(&mut self) {
         for link in self.senders.drain(..) {
-            let WorkerLink { sender, thread } = link;
-            drop(sender);
-            if let Some(thread) = thread.get() {
-                thread.unpark();
-            }
+            link.close();
         }
     }
 }

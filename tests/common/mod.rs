@@ -113,6 +113,14 @@ pub fn hostfile(dir: &Path, name: &str, processes: usize) -> PathBuf {
     path
 }
 
+/// [`generate_stream`], with the stream's lines (for tests that write them out in parts).
+pub fn generate_lines(dir: &Path, name: &str, args: &[&str]) -> (PathBuf, Vec<String>) {
+    let path = generate_stream(dir, name, args);
+    let text = std::fs::read_to_string(&path).expect("read the generated stream");
+    let lines = text.lines().map(str::to_string).collect();
+    (path, lines)
+}
+
 /// `occurrent generate ARGS --output DIR/NAME` (a synthetic stream); fails the test with
 /// the generator's stderr if it fails.
 pub fn generate_stream(dir: &Path, name: &str, args: &[&str]) -> PathBuf {

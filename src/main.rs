@@ -190,9 +190,15 @@ fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
     let event_store = wiring.event_store.clone();
     let first_process = wiring.options.cluster.as_ref().is_none_or(|c| c.process == 0);
     // Nothing queries a backfill's views: the sort indexes and the text column are never
-    // built (the dump, the summary and checkpoints do not read them).
+    // built (the dump, the summary and checkpoints do not read them). Without checkpoints,
+    // nothing ever will, so the windows' details and facet hours are not kept either. A
+    // cluster keeps them: its processes' workers send process 0's views their details, and
+    // would all have to agree.
     let mut views = IssueViews::default();
     views.defer_indexes();
+    if wiring.options.checkpoints.is_none() && wiring.options.cluster.is_none() {
+        views.drop_windows();
+    }
     let views = Arc::new(RwLock::new(views));
     let started = Instant::now();
     run_pipeline(wiring.options, views.clone(), Arc::new(Startup::default()))?;

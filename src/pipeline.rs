@@ -269,7 +269,14 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         },
     };
     let decoder = options.decoder;
-    let ingest = options.ingest;
+    let mut ingest = options.ingest;
+    // The views say whether they keep windows: a checkpoint of views without them would
+    // answer windows wrongly after a restore.
+    ingest.details = views.read().unwrap_or_else(|p| p.into_inner()).keeps_windows();
+    anyhow::ensure!(
+        ingest.details || options.checkpoints.is_none(),
+        "views without windows cannot be checkpointed"
+    );
     let sink = options.dead_letters;
     let worker_startup = startup.clone();
     let metrics = options.metrics.clone();

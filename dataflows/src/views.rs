@@ -136,6 +136,10 @@ pub struct IssueViews {
     /// the rows (exact, slower). Set by [`IssueViews::defer_indexes`].
     #[serde(skip)]
     indexes_deferred: bool,
+    /// `details` and `facets` are not kept (they stay empty): nothing will ask these views
+    /// for a window (a backfill that only dumps). Set by [`IssueViews::drop_windows`].
+    #[serde(skip)]
+    windows_dropped: bool,
     /// How long the sinks held the write lock, recently (microseconds): what a reader can
     /// wait for (`/metrics`).
     #[serde(skip)]

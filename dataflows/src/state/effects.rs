@@ -105,6 +105,10 @@ pub struct IngestConfig {
     /// every id and stamp every later status change in its future. The ingest operator sets
     /// it to [`present_limit`](crate::views::retention::present_limit) at each epoch.
     pub present: Micros,
+    /// Whether each accepted occurrence's second, facet and user go to the views
+    /// (`Effects::details`): not when the views keep no windows
+    /// ([`IssueViews::drop_windows`](crate::views::IssueViews::drop_windows)).
+    pub details: bool,
 }
 
 impl Default for IngestConfig {
@@ -112,6 +116,7 @@ impl Default for IngestConfig {
         IngestConfig {
             dedup_window: 600 * MICROS_PER_SECOND,
             present: Micros::MAX,
+            details: true,
         }
     }
 }

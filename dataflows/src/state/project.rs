@@ -128,7 +128,7 @@ impl ProjectState {
             return;
         }
         match &record.body {
-            RecordBody::Occurrence(occ) => self.apply_occurrence(record.project, record.seq, occ, config.present, effects),
+            RecordBody::Occurrence(occ) => self.apply_occurrence(record.project, record.seq, occ, config, effects),
             RecordBody::StatusChange(change) => self.apply_status_change(record.project, record.seq, change, effects),
             RecordBody::Mutation(_) => {}
         }
@@ -188,7 +188,7 @@ impl ProjectState {
         }
     }
 
-    fn apply_occurrence(&mut self, project: ProjectId, seq: Seq, occ: &OccurrenceRecord, present: Micros, effects: &mut Effects) {
+    fn apply_occurrence(&mut self, project: ProjectId, seq: Seq, occ: &OccurrenceRecord, config: &IngestConfig, effects: &mut Effects) {
         // Sentry creates a release when an event names it, whatever becomes of the event.
         if let Some(release) = occ.release {
             // The name is found (a scan of the record's texts) only for a release not seen.
@@ -268,7 +268,7 @@ impl ProjectState {
                 }
                 let quota = self.quotas.entry(occ.type_id).or_default();
                 let retention_seconds = i64::from(crate::views::retention::retention_hours()) * 3600;
-                let admitted = match occ.time <= present {
+                let admitted = match occ.time <= config.present {
                     true => quota.try_create(occ.time, &group_type.creation_quota, retention_seconds),
                     false => quota.try_create_ahead(occ.time, &group_type.creation_quota, retention_seconds),
                 };
@@ -298,10 +298,12 @@ impl ProjectState {
         effects
             .facet_hours
             .add(&mut self.groups[index].epoch_facets, key, &facet, facet_id, hour);
-        let second = occ.time.div_euclid(MICROS_PER_SECOND) - i64::from(hour) * 3600;
-        // A user hashed to 0 would read as "no user"; it counts as user 1 (a 2⁻⁶⁴ collision).
-        let user = occ.user.map_or(0, |u| u.max(1));
-        effects.details.push(((key, hour, second as u32, facet_id, user), effects.epoch, 1));
+        if config.details {
+            let second = occ.time.div_euclid(MICROS_PER_SECOND) - i64::from(hour) * 3600;
+            // A user hashed to 0 would read as "no user"; it counts as user 1 (a 2⁻⁶⁴ collision).
+            let user = occ.user.map_or(0, |u| u.max(1));
+            effects.details.push(((key, hour, second as u32, facet_id, user), effects.epoch, 1));
+        }
         if let Some(user) = occ.user {
             if self.users.insert(key.short_id, user) {
                 Arc::make_mut(&mut self.groups[index].row).user_count += 1;

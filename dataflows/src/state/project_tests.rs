@@ -22,6 +22,10 @@ pub(crate) fn occurrence(type_id: u32, hashes: &[GroupHash], time: Micros) -> Oc
 
 /// Applies one occurrence per entry (ids 1, 2, …), all in one project.
 fn apply_all(occurrences: Vec<OccurrenceRecord>) -> (ProjectState, Effects) {
+    apply_all_with(occurrences, &IngestConfig::default())
+}
+
+fn apply_all_with(occurrences: Vec<OccurrenceRecord>, config: &IngestConfig) -> (ProjectState, Effects) {
     let (mut state, mut effects) = (ProjectState::default(), Effects::default());
     for (i, occ) in occurrences.into_iter().enumerate() {
         let record = Record {
@@ -30,7 +34,7 @@ fn apply_all(occurrences: Vec<OccurrenceRecord>) -> (ProjectState, Effects) {
             id: i as u128 + 1,
             body: RecordBody::Occurrence(occ),
         };
-        state.apply(&record, &IngestConfig::default(), &mut effects);
+        state.apply(&record, config, &mut effects);
     }
     (state, effects)
 }
@@ -110,6 +114,42 @@ fn every_occurrence_leaves_its_second_facet_and_user_and_users_count_once() {
             ((key, facet(Some(5)), 1), 1)
         ]
     );
+}
+
+/// Without details (views that keep no windows), an occurrence changes the same rows and
+/// facet hours and sends no details.
+#[test]
+fn without_details_the_rows_and_facet_hours_are_the_same() {
+    let occurrences = || {
+        (0..6)
+            .map(|i| OccurrenceRecord {
+                user: Some(i % 2 + 1),
+                environment: (i % 3 > 0).then(|| crate::model::non_zero_symbol(i)),
+                ..occurrence(1, &[7 + u128::from(i % 2)], i as Micros * 1_000_000_000)
+            })
+            .collect()
+    };
+    let (with_state, mut with) = apply_all(occurrences());
+    let config = IngestConfig {
+        details: false,
+        ..IngestConfig::default()
+    };
+    let (without_state, mut without) = apply_all_with(occurrences(), &config);
+    assert_eq!(with.details.len(), 6);
+    assert!(without.details.is_empty());
+    let rows = |state: &ProjectState| state.rows().map(|(id, row)| (id, (**row).clone())).collect::<Vec<_>>();
+    assert_eq!(rows(&with_state).len(), 2);
+    assert_eq!(rows(&with_state), rows(&without_state));
+    let facet_hours = |effects: &mut Effects| {
+        let mut all = Vec::new();
+        effects
+            .facet_hours
+            .drain(|key, facet, id, hour, n| all.push((key, facet, id, hour, n)));
+        all
+    };
+    assert_eq!(facet_hours(&mut with), facet_hours(&mut without));
+    let counts = |effects: &mut Effects| effects.counters.drain().collect::<Vec<_>>();
+    assert_eq!(counts(&mut with), counts(&mut without));
 }
 
 /// At 1M groups every byte per group counts (docs/benchmark-history.md, memory per group): a hash map

@@ -128,7 +128,11 @@ impl IssueViews {
                 Activity::Hour(_, hour) => scratch.hour(index, hour, diff),
                 Activity::Environment(_, env) => scratch.environments.push((index, env, diff)),
                 Activity::EnvironmentHour(_, env, hour) => scratch.environment_hour(index, (env, hour, diff)),
-                Activity::Facet(_, facet, hour) => scratch.facet(index, (self.facets.intern(&facet), hour, diff)),
+                Activity::Facet(_, facet, hour) => {
+                    if !self.windows_dropped {
+                        scratch.facet(index, (self.facets.intern(&facet), hour, diff));
+                    }
+                }
                 Activity::Occurrences(_, facet, id, hour) => {
                     // Sets only grow in an epoch of additions: a member already there needs
                     // no update (most occurrences repeat their group's environment).
@@ -144,7 +148,10 @@ impl IssueViews {
                         }
                     }
                     if hour >= cut {
-                        self.facets.intern_as(&facet, id);
+                        let id = (!self.windows_dropped).then(|| {
+                            self.facets.intern_as(&facet, id);
+                            id
+                        });
                         scratch.occurrences(index, facet.environment, id, hour, diff);
                     }
                 }

@@ -131,6 +131,9 @@ impl IssueViews {
     /// [`IssueViews::apply_details`] keeping `hours` of details (the process-wide setting
     /// in production; tests pass their own).
     pub(crate) fn apply_details_within(&mut self, updates: Vec<(details::Detail, u64, isize)>, hours: u32) {
+        if self.windows_dropped {
+            return;
+        }
         let present = retention::present_hour();
         let newest = updates
             .iter()

@@ -95,21 +95,24 @@ impl EpochScratch {
 
     /// An `Activity::Occurrences` update within the retention: its hour, environment hour
     /// and facet, as `hour`, `environment_hour` and `facet` would add them (one slot lookup).
-    /// `id` is the facet's interned id, `environment` its environment.
-    pub fn occurrences(&mut self, index: u32, environment: Option<Symbol>, id: u64, hour: u32, diff: isize) {
+    /// `id` is the facet's interned id (None: the views keep no facet hours), `environment`
+    /// its environment.
+    pub fn occurrences(&mut self, index: u32, environment: Option<Symbol>, id: Option<u64>, hour: u32, diff: isize) {
         let slot = self.slot(index);
         let touched = &mut self.touched[slot];
         touched.total += diff;
         touched.hours = true;
-        touched.facet.1 += 1;
         self.hours.push((index, hour, diff));
         if let Some(env) = environment {
             touched.env.1 += 1;
             self.env_arrivals.push((env, hour, diff));
             self.env_slots.push(slot as u32);
         }
-        self.facet_arrivals.push((id, hour, diff));
-        self.facet_slots.push(slot as u32);
+        if let Some(id) = id {
+            touched.facet.1 += 1;
+            self.facet_arrivals.push((id, hour, diff));
+            self.facet_slots.push(slot as u32);
+        }
     }
 
     pub fn facet(&mut self, index: u32, update: FacetIdHourDiff) {
@@ -257,7 +260,7 @@ mod tests {
                 match kind {
                     0 => scratch.hour(group, i, 1),
                     1 => scratch.environment_hour(group, (u64::from(i), i, 1)),
-                    _ => scratch.occurrences(group, Some(u64::from(i)), u64::from(i) + 100, i, 1),
+                    _ => scratch.occurrences(group, Some(u64::from(i)), Some(u64::from(i) + 100), i, 1),
                 }
             }
             scratch.group();

@@ -8,6 +8,16 @@ fn row(times_seen: u64) -> Arc<GroupRow> {
 }
 
 const KEY: GroupKey = GroupKey { project: 1, short_id: 1 };
+const OTHER: GroupKey = GroupKey { project: 2, short_id: 7 };
+
+fn facet(environment: Option<Symbol>, release: Option<Symbol>, level: crate::model::Level) -> crate::facets::Facet {
+    crate::facets::Facet {
+        environment,
+        release,
+        level,
+        tags: None,
+    }
+}
 
 #[test]
 fn a_row_is_replaced_whatever_the_update_order_within_an_epoch() {
@@ -168,15 +178,8 @@ fn the_sort_indexes_follow_replaced_and_retracted_rows() {
 /// must leave the same views, including the environment split and the retention cut.
 #[test]
 fn occurrences_updates_equal_their_separate_parts() {
-    use crate::facets::Facet;
     use crate::model::Level;
-    let other = GroupKey { project: 2, short_id: 7 };
-    let facet = |environment, release, level| Facet {
-        environment,
-        release,
-        level,
-        tags: None,
-    };
+    let other = OTHER;
     let late = retention::retention_hours() + 24 * 5;
     // (epoch, group, facet, hour, occurrences)
     let epochs = [
@@ -232,7 +235,7 @@ fn occurrences_updates_equal_their_separate_parts() {
         assert_eq!(sorted(&a.releases), sorted(&b.releases), "{key:?}");
         assert_eq!(combined.environment_hours(key), separate.environment_hours(key), "{key:?}");
         for level in [Level::Error, Level::Warning, Level::Info] {
-            let accept = |f: &Facet| f.level == level;
+            let accept = |f: &crate::facets::Facet| f.level == level;
             assert_eq!(
                 combined.facet_hours(key, a, accept),
                 separate.facet_hours(key, b, accept),
@@ -275,4 +278,54 @@ fn per_environment_hours_are_kept_hour_major_and_restored_so_from_older_checkpoi
     assert_ne!(views.environment_hours(KEY).unwrap(), &hour_major);
     let restored: IssueViews = postcard::from_bytes(&postcard::to_stdvec(&views).unwrap()).unwrap();
     assert_eq!(restored.environment_hours(KEY).unwrap(), &hour_major);
+}
+
+/// Views that keep no windows (`drop_windows`: a backfill that only dumps) take the same
+/// updates and keep everything but the details and the facet hours, which stay empty.
+#[test]
+fn views_without_windows_keep_all_but_the_details_and_the_facet_hours() {
+    use crate::model::Level;
+    let other = OTHER;
+    let epochs = [
+        vec![
+            (KEY, facet(Some(1), None, Level::Error), 10),
+            (other, facet(None, Some(9), Level::Info), 10),
+        ],
+        vec![
+            (KEY, facet(Some(2), Some(8), Level::Warning), 11),
+            (other, facet(Some(3), Some(9), Level::Info), 12),
+        ],
+    ];
+    let (mut kept, mut dropped) = (IssueViews::default(), IssueViews::default());
+    dropped.drop_windows();
+    assert!(kept.keeps_windows() && !dropped.keeps_windows());
+    for views in [&mut kept, &mut dropped] {
+        for (epoch, updates) in epochs.iter().enumerate() {
+            let time = epoch as u64;
+            views.apply_groups(updates.iter().map(|&(k, ..)| ((k, row(time + 1)), time, 1)).collect());
+            let mut activity: Vec<_> = updates.iter().map(|&(k, f, h)| (Activity::occurrences(k, f, h), time, 2)).collect();
+            activity.push((Activity::Facet(KEY, facet(None, None, Level::Fatal), 11), time, 1));
+            activity.push((Activity::Hour(KEY, 11), time, 1));
+            views.apply_activity(activity);
+            let details = updates.iter().map(|&(k, f, h)| ((k, h, 30, f.id(), 5), time, 1)).collect();
+            views.apply_details_within(details, u32::MAX);
+        }
+    }
+    for key in [KEY, other] {
+        let (a, b) = (kept.get(key).expect("group"), dropped.get(key).expect("group"));
+        assert_eq!(a.row, b.row, "{key:?}");
+        assert_eq!(a.hourly, b.hourly, "{key:?}");
+        assert_eq!(a.environments.to_vec(), b.environments.to_vec(), "{key:?}");
+        assert_eq!(a.releases.to_vec(), b.releases.to_vec(), "{key:?}");
+        assert_eq!(kept.environment_hours(key), dropped.environment_hours(key), "{key:?}");
+        assert!(!kept.details_of(key, a).is_empty(), "{key:?}");
+        assert!(dropped.details_of(key, b).is_empty(), "{key:?}");
+    }
+    let (split, _) = kept.facet_hours(KEY, kept.get(KEY).expect("group"), |f| f.level == Level::Fatal);
+    assert_eq!(split.to_vec(), vec![(11, 2)], "one fatal occurrence in hour 11 in each epoch");
+    let memory = |views: &IssueViews, part: &str| views.memory_parts().into_iter().find(|p| p.0 == part).map(|p| p.1);
+    for part in ["occurrence_details", "facets"] {
+        assert!(memory(&kept, part) > Some(0), "{part}");
+        assert_eq!(memory(&dropped, part), Some(0), "{part}");
+    }
 }

@@ -192,11 +192,11 @@ fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
     // Nothing queries a backfill's views: the sort indexes and the text column are never
     // built (the dump, the summary and checkpoints do not read them). Without checkpoints,
     // nothing ever will, so the windows' details and facet hours are not kept either. A
-    // cluster keeps them: its processes' workers send process 0's views their details, and
-    // would all have to agree.
+    // cluster keeps them (a choice, not a need: it is not measured without).
     let mut views = IssueViews::default();
     views.defer_indexes();
     if wiring.options.checkpoints.is_none() && wiring.options.cluster.is_none() {
+        tracing::info!("no --state-dir: the views keep no windows (occurrence details, per-facet hours), which only queries read");
         views.drop_windows();
     }
     let views = Arc::new(RwLock::new(views));

@@ -45,6 +45,13 @@ pub use startup::Startup;
 /// Runs to the end of the inputs (forever when following or streaming). Errors from reading
 /// stop the run.
 pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, startup: Arc<Startup>) -> anyhow::Result<()> {
+    // The views say whether they keep windows; checked before a restore touches any file: a
+    // checkpoint of views without them would answer windows wrongly once restored.
+    let keeps_windows = views.read().unwrap_or_else(|p| p.into_inner()).keeps_windows();
+    anyhow::ensure!(
+        keeps_windows || options.checkpoints.is_none(),
+        "views without windows cannot be checkpointed"
+    );
     let files = if options.follow && options.kafka.is_none() {
         expand_followed_inputs(&options.inputs)?
     } else {
@@ -270,13 +277,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
     };
     let decoder = options.decoder;
     let mut ingest = options.ingest;
-    // The views say whether they keep windows: a checkpoint of views without them would
-    // answer windows wrongly after a restore.
-    ingest.details = views.read().unwrap_or_else(|p| p.into_inner()).keeps_windows();
-    anyhow::ensure!(
-        ingest.details || options.checkpoints.is_none(),
-        "views without windows cannot be checkpointed"
-    );
+    ingest.details = keeps_windows;
     let sink = options.dead_letters;
     let worker_startup = startup.clone();
     let metrics = options.metrics.clone();

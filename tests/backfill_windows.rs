@@ -23,10 +23,20 @@ fn a_backfill_without_checkpoints_dumps_what_one_with_them_dumps() {
     let dir = temp_dir();
     let input = stream(dir.path());
     let state = dir.path().join("state");
-    let without = backfill_files(std::slice::from_ref(&input), 2, &[]);
-    let with = backfill_files(&[input], 2, &["--state-dir", state.to_str().unwrap()]);
+    let feeds = [dir.path().join("without.changes"), dir.path().join("with.changes")];
+    let feed = |i: usize| feeds[i].to_str().unwrap().to_string();
+    let without = backfill_files(std::slice::from_ref(&input), 2, &["--change-feed", &feed(0)]);
+    let with = backfill_files(&[input], 2, &["--change-feed", &feed(1), "--state-dir", state.to_str().unwrap()]);
+    // The decision shows in the log; the outputs must not show it.
+    let note = "the views keep no windows";
+    assert!(without.stderr.contains(note) && !with.stderr.contains(note), "{}", without.stderr);
     assert_eq!(without.summary, with.summary);
     assert!(without.dump_bytes == with.dump_bytes, "the dumps differ");
+    assert!(!without.dead_letters.is_empty());
+    assert_eq!(without.dead_letters, with.dead_letters);
+    let changes = |path: &std::path::Path| std::fs::read(path).expect("change feed written");
+    assert!(changes(&feeds[0]).len() > 1000);
+    assert!(changes(&feeds[0]) == changes(&feeds[1]), "the change feeds differ");
     // The dump's parts that the views keep beside the rows are there.
     let with_stats = without
         .issues
@@ -41,13 +51,14 @@ fn a_backfill_without_checkpoints_dumps_what_one_with_them_dumps() {
 }
 
 /// Windowed lists whose answers need the details (a window edge inside an hour, users within
-/// the window) and the facet hours (event-level conditions).
-const QUERIES: [&str; 5] = [
+/// the window) and the facet hours (event-level conditions, custom tags).
+const QUERIES: [&str; 6] = [
     "statsPeriod=24h&sort=freq&limit=100&query=",
     "statsPeriod=24h&sort=user&limit=100&query=",
     "statsPeriod=36h&limit=100&query=level:error",
     "statsPeriod=14d&environment=production&limit=100&query=",
     "statsPeriod=24h&limit=100&query=release:[frontend@1.3.0, frontend@1.2.6] is:unresolved",
+    "statsPeriod=48h&limit=100&query=device.class:high",
 ];
 
 fn answers(server: &Server) -> Vec<Value> {

@@ -407,6 +407,7 @@ impl IssueViews {
 
     /// The occurrence details of a group (see [`details`]), read by hour in time order.
     pub fn details_of(&self, key: GroupKey, view: &GroupView) -> details::GroupDetails<'_> {
+        debug_assert!(self.keeps_windows(), "a window read from views that keep none");
         self.index_of_view(key, view)
             .map_or_else(details::GroupDetails::empty, |index| self.details.of(index))
     }
@@ -440,6 +441,7 @@ impl IssueViews {
         view: &'v GroupView,
         accept: impl Fn(&crate::facets::Facet) -> bool,
     ) -> (std::borrow::Cow<'v, [(u32, u32)]>, bool) {
+        debug_assert!(self.keeps_windows(), "a window read from views that keep none");
         match self.index_of_view(key, view) {
             Some(index) => self.facets.hours_matching(index, &view.hourly, accept),
             None => (std::borrow::Cow::Borrowed(&view.hourly), true),
@@ -457,6 +459,7 @@ impl IssueViews {
         accept: impl FnMut(u64, Option<crate::model::Level>) -> Option<bool>,
         (lo, hi): (u32, u32),
     ) -> bool {
+        debug_assert!(self.keeps_windows(), "a window read from views that keep none");
         match self.index_of_view(key, view) {
             Some(index) => self.facets.any_hour_matching(index, &view.hourly, accept, (lo, hi)),
             None => view.hourly.iter().any(|&(hour, n)| n > 0 && (lo..=hi).contains(&hour)),

@@ -281,48 +281,63 @@ fn per_environment_hours_are_kept_hour_major_and_restored_so_from_older_checkpoi
 }
 
 /// Views that keep no windows (`drop_windows`: a backfill that only dumps) take the same
-/// updates and keep everything but the details and the facet hours, which stay empty.
+/// updates, merges and retention cuts and keep everything but the details and the facet
+/// hours, which stay empty.
 #[test]
 fn views_without_windows_keep_all_but_the_details_and_the_facet_hours() {
     use crate::model::Level;
-    let other = OTHER;
+    let late = retention::retention_hours() + 48;
+    // (group, facet, hour) per epoch; the last one is past the retention of hours 10–12.
     let epochs = [
         vec![
             (KEY, facet(Some(1), None, Level::Error), 10),
-            (other, facet(None, Some(9), Level::Info), 10),
+            (OTHER, facet(None, Some(9), Level::Info), 10),
         ],
         vec![
             (KEY, facet(Some(2), Some(8), Level::Warning), 11),
-            (other, facet(Some(3), Some(9), Level::Info), 12),
+            (OTHER, facet(Some(3), Some(9), Level::Info), 12),
         ],
+        vec![(KEY, facet(Some(2), Some(8), Level::Error), late)],
     ];
     let (mut kept, mut dropped) = (IssueViews::default(), IssueViews::default());
     dropped.drop_windows();
     assert!(kept.keeps_windows() && !dropped.keeps_windows());
-    for views in [&mut kept, &mut dropped] {
-        for (epoch, updates) in epochs.iter().enumerate() {
-            let time = epoch as u64;
+    let mut compared = 0;
+    for (epoch, updates) in epochs.iter().enumerate() {
+        let time = epoch as u64;
+        for views in [&mut kept, &mut dropped] {
             views.apply_groups(updates.iter().map(|&(k, ..)| ((k, row(time + 1)), time, 1)).collect());
             let mut activity: Vec<_> = updates.iter().map(|&(k, f, h)| (Activity::occurrences(k, f, h), time, 2)).collect();
             activity.push((Activity::Facet(KEY, facet(None, None, Level::Fatal), 11), time, 1));
             activity.push((Activity::Hour(KEY, 11), time, 1));
             views.apply_activity(activity);
             let details = updates.iter().map(|&(k, f, h)| ((k, h, 30, f.id(), 5), time, 1)).collect();
-            views.apply_details_within(details, u32::MAX);
+            views.apply_details_within(details, 24);
+            if epoch == 1 {
+                views.apply_merges(vec![((OTHER, KEY), time, 1)]);
+            }
+        }
+        if epoch == 0 {
+            let (split, _) = kept.facet_hours(KEY, kept.get(KEY).expect("group"), |f| f.level == Level::Fatal);
+            assert_eq!(split.to_vec(), vec![(11, 1)], "one fatal occurrence in hour 11");
+        }
+        for key in [KEY, OTHER] {
+            let (Some(a), Some(b)) = (kept.get(key), dropped.get(key)) else {
+                assert!(kept.get(key).is_none() && dropped.get(key).is_none(), "{key:?} in one only");
+                continue;
+            };
+            assert_eq!(a.row, b.row, "{key:?} epoch {epoch}");
+            assert_eq!(a.hourly, b.hourly, "{key:?} epoch {epoch}");
+            assert_eq!(a.environments.to_vec(), b.environments.to_vec(), "{key:?} epoch {epoch}");
+            assert_eq!(a.releases.to_vec(), b.releases.to_vec(), "{key:?} epoch {epoch}");
+            assert_eq!(kept.environment_hours(key), dropped.environment_hours(key), "{key:?} epoch {epoch}");
+            compared += 1;
         }
     }
-    for key in [KEY, other] {
-        let (a, b) = (kept.get(key).expect("group"), dropped.get(key).expect("group"));
-        assert_eq!(a.row, b.row, "{key:?}");
-        assert_eq!(a.hourly, b.hourly, "{key:?}");
-        assert_eq!(a.environments.to_vec(), b.environments.to_vec(), "{key:?}");
-        assert_eq!(a.releases.to_vec(), b.releases.to_vec(), "{key:?}");
-        assert_eq!(kept.environment_hours(key), dropped.environment_hours(key), "{key:?}");
-        assert!(!kept.details_of(key, a).is_empty(), "{key:?}");
-        assert!(dropped.details_of(key, b).is_empty(), "{key:?}");
-    }
-    let (split, _) = kept.facet_hours(KEY, kept.get(KEY).expect("group"), |f| f.level == Level::Fatal);
-    assert_eq!(split.to_vec(), vec![(11, 2)], "one fatal occurrence in hour 11 in each epoch");
+    assert!(compared >= 5, "{compared} comparisons");
+    let view = kept.get(KEY).expect("group");
+    assert!(view.hourly.iter().all(|&(hour, _)| hour > 12), "the cut: {:?}", view.hourly);
+    assert!(!kept.details_of(KEY, view).is_empty());
     let memory = |views: &IssueViews, part: &str| views.memory_parts().into_iter().find(|p| p.0 == part).map(|p| p.1);
     for part in ["occurrence_details", "facets"] {
         assert!(memory(&kept, part) > Some(0), "{part}");

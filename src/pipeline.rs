@@ -204,6 +204,7 @@ pub fn run_pipeline(options: PipelineOptions, views: Arc<RwLock<IssueViews>>, st
         point_offsets: point_offsets.clone(),
         plan: plan.clone(),
         plan_complete: plan_complete.clone(),
+        advanced: Default::default(),
     };
 
     let feeder = Feeder {

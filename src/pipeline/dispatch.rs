@@ -2,7 +2,7 @@
 //! back at a checkpoint (their state and, in a checkpointing cluster, the processes' reports).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{channel, sync_channel, Receiver, SendError, Sender, SyncSender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::Thread;
@@ -212,6 +212,10 @@ pub struct Dispatch {
     /// The replay plan as received (index, offsets), and whether it is complete.
     pub plan: Arc<Mutex<Vec<PlanEntry>>>,
     pub plan_complete: Arc<AtomicBool>,
+    /// The epoch of the last [`Dispatch::advance_all`]: every worker's input is there (or
+    /// later, as blocks advance it too), so advancing to it again would be a no-op that only
+    /// wakes the workers (an idle Kafka feeder advances after every poll).
+    pub advanced: AtomicU64,
 }
 
 /// A logged mutation to replay: its index in the plan, every partition's offsets.
@@ -277,6 +281,9 @@ impl Dispatch {
     }
 
     pub fn advance_all(&self, epoch: u64) -> anyhow::Result<()> {
+        if self.advanced.fetch_max(epoch, Ordering::Relaxed) >= epoch {
+            return Ok(());
+        }
         for (worker, sender) in self.senders.iter().enumerate() {
             sender
                 .send(Feed::Advance(epoch))
@@ -335,6 +342,40 @@ pub const HORIZON_PER_WORKER: u64 = 16;
 mod tests {
     use super::*;
 
+    fn dispatch_to(link: WorkerLink) -> Dispatch {
+        Dispatch {
+            senders: vec![link],
+            frontier: Default::default(),
+            reports: Default::default(),
+            announced: Default::default(),
+            announced_through: Default::default(),
+            points: Default::default(),
+            point_offsets: Default::default(),
+            plan: Default::default(),
+            plan_complete: Default::default(),
+            advanced: Default::default(),
+        }
+    }
+
+    /// Advancing to an epoch the workers have reached sends nothing: every send wakes them,
+    /// and an idle Kafka feeder advances after each poll.
+    #[test]
+    fn only_advances_to_a_later_epoch_are_sent() {
+        let (link, receiver, _thread) = WorkerLink::new(16);
+        let dispatch = dispatch_to(link);
+        for epoch in [3, 3, 2, 4, 4, 9, 0] {
+            dispatch.advance_all(epoch).expect("the receiver is there");
+        }
+        let sent: Vec<u64> = receiver
+            .try_iter()
+            .map(|feed| match feed {
+                Feed::Advance(epoch) => epoch,
+                _ => panic!("only advances are sent"),
+            })
+            .collect();
+        assert_eq!(sent, [3, 4, 9]);
+    }
+
     /// A worker parked for long (as `IdlePark` lets it) is woken by each send and by the
     /// channel's close: it acknowledges each before the next is sent, within 10 s, where
     /// without the unparks it would sleep out its 60 s parks.
@@ -353,17 +394,7 @@ mod tests {
                 }
             }
         });
-        let dispatch = Dispatch {
-            senders: vec![link],
-            frontier: Default::default(),
-            reports: Default::default(),
-            announced: Default::default(),
-            announced_through: Default::default(),
-            points: Default::default(),
-            point_offsets: Default::default(),
-            plan: Default::default(),
-            plan_complete: Default::default(),
-        };
+        let dispatch = dispatch_to(link);
         let within = Duration::from_secs(10);
         for epoch in 1..=3 {
             // Time to park before each send.

@@ -2,12 +2,28 @@
 # CPU an idle `run --follow` uses, by thread, as % of a core over 20 s (after 5 s to read its
 # input and settle): what a server costs while nothing is written to its input.
 # Usage: bench/idle-cpu.sh BINARY [INPUT] [PORT]   (INPUT: the first 1,000 lines are followed)
+#   KAFKA=1: the same of `run --kafka` on a 4-partition topic of a local tansu broker (in
+#   memory) holding those lines, instead of a followed file; the broker's CPU is not counted.
 set -euo pipefail
 bin=$(readlink -f "$1"); input=${2:-examples/occurrences.jsonl}; port=${3:-18111}
 dir=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
+tansu_pid=
+trap 'kill "$pid" $tansu_pid 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
 head -1000 "$input" > "$dir/in.jsonl"
-"$bin" run --input "$dir/in.jsonl" --follow --listen "127.0.0.1:$port" --dead-letter "$dir/dead.jsonl" > "$dir/log" 2>&1 &
+if [ -n "${KAFKA:-}" ]; then
+  tansu=${TANSU:-$(command -v tansu || echo "$HOME/.cargo/bin/tansu")}
+  broker=127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "$tansu" broker --listener-url "tcp://$broker" --advertised-listener-url "tcp://$broker" \
+    --storage-engine memory://tansu/ --silent >/dev/null 2>&1 &
+  tansu_pid=$!
+  sleep 1
+  "$tansu" topic create --broker "tcp://$broker" --partitions 4 occ >/dev/null
+  "$tansu" topic create --broker "tcp://$broker" --partitions 1 occ-dlq >/dev/null
+  "$bin" produce --kafka "$broker" --topic occ --input "$dir/in.jsonl" 2>/dev/null
+  "$bin" run --kafka "$broker" --topic occ --listen "127.0.0.1:$port" > "$dir/log" 2>&1 &
+else
+  "$bin" run --input "$dir/in.jsonl" --follow --listen "127.0.0.1:$port" --dead-letter "$dir/dead.jsonl" > "$dir/log" 2>&1 &
+fi
 pid=$!
 sleep 5
 python3 - "$pid" <<'PY'

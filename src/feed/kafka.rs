@@ -122,6 +122,7 @@ impl Feeder {
         let mut round: u64 = 0;
         let mut caught_up: Vec<bool> = vec![false; local.len()];
         let mut last_refresh: Option<Instant> = None;
+        let mut idle_pause = IDLE_PAUSE_FIRST;
         loop {
             // Mutations take a round of their own (its first epoch, on worker 0).
             if points.is_none() && self.feed_mutations(dispatch, positions, &source.ended(), base + round * stride, false, None)? {
@@ -232,9 +233,12 @@ impl Feeder {
             if next_round {
                 round += 1;
             }
-            if !read_any {
+            if read_any {
+                idle_pause = IDLE_PAUSE_FIRST;
+            } else {
                 // Nothing queued anywhere: let the fetchers bring more.
-                std::thread::sleep(Duration::from_millis(1));
+                std::thread::sleep(idle_pause);
+                idle_pause = next_idle_pause(idle_pause, self.processes);
                 // Idle at the live edge: skip ahead of whatever other processes may be
                 // sending, so none of them waits on this one.
                 let frontier = dispatch.frontier.load(Ordering::Relaxed);
@@ -421,6 +425,22 @@ impl Feeder {
 
 /// Splits a chunk into up to `parts` blocks of consecutive messages, sharing its messages
 /// (released once the last block is dropped).
+/// The feeder's first pause when no partition had anything to read.
+const IDLE_PAUSE_FIRST: Duration = Duration::from_millis(1);
+/// Its longest, while nothing comes: a message (or API mutation) arriving then waits at most
+/// this long to be read. At 1 ms throughout, an idle `run --kafka` feeder polled its
+/// partitions 1,000 times a second (~2.9 % of a core, `KAFKA=1 bench/idle-cpu.sh`).
+const IDLE_PAUSE_MAX: Duration = Duration::from_millis(5);
+
+/// The pause after an idle one of `pause`: doubling up to [`IDLE_PAUSE_MAX`] for a single
+/// process. A cluster's idle process stays at 1 ms: the others wait on its rounds.
+fn next_idle_pause(pause: Duration, processes: usize) -> Duration {
+    match processes {
+        0 | 1 => (pause * 2).min(IDLE_PAUSE_MAX),
+        _ => IDLE_PAUSE_FIRST,
+    }
+}
+
 fn split_chunk(messages: Arc<dyn LineBuffers>, lines: Vec<LineInfo>, parts: usize) -> Vec<(BlockBytes, Vec<LineInfo>)> {
     let parts = parts.min(lines.len().div_ceil(MIN_SUB_BLOCK)).max(1);
     if parts == 1 {
@@ -443,6 +463,17 @@ mod tests {
         fn line(&self, index: usize) -> &[u8] {
             &self.0[index]
         }
+    }
+
+    #[test]
+    fn idle_pauses_lengthen_to_the_most_for_one_process_only() {
+        let ms = Duration::from_millis;
+        let mut pauses = vec![IDLE_PAUSE_FIRST];
+        for _ in 0..4 {
+            pauses.push(next_idle_pause(*pauses.last().expect("one"), 1));
+        }
+        assert_eq!(pauses, [ms(1), ms(2), ms(4), ms(5), ms(5)]);
+        assert_eq!(next_idle_pause(ms(4), 2), ms(1), "a cluster's process stays at 1 ms");
     }
 
     #[test]

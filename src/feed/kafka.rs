@@ -423,8 +423,6 @@ impl Feeder {
     }
 }
 
-/// Splits a chunk into up to `parts` blocks of consecutive messages, sharing its messages
-/// (released once the last block is dropped).
 /// The feeder's first pause when no partition had anything to read.
 const IDLE_PAUSE_FIRST: Duration = Duration::from_millis(1);
 /// Its longest, while nothing comes: a message (or API mutation) arriving then waits at most
@@ -441,6 +439,8 @@ fn next_idle_pause(pause: Duration, processes: usize) -> Duration {
     }
 }
 
+/// Splits a chunk into up to `parts` blocks of consecutive messages, sharing its messages
+/// (released once the last block is dropped).
 fn split_chunk(messages: Arc<dyn LineBuffers>, lines: Vec<LineInfo>, parts: usize) -> Vec<(BlockBytes, Vec<LineInfo>)> {
     let parts = parts.min(lines.len().div_ceil(MIN_SUB_BLOCK)).max(1);
     if parts == 1 {

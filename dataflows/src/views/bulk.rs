@@ -20,13 +20,13 @@ impl IssueViews {
         self.indexes_deferred = true;
     }
 
-    /// Stops keeping what only windowed queries read: each occurrence's second, facet and
-    /// user (`details`) and the per-facet hours (`facets`). Nothing else reads them: the
-    /// rows, hourly counts, environment and release sets and per-environment hours, which
-    /// the dump, the summary and the change feeds read, are kept as before. For views that
-    /// no query and no checkpoint will read (a backfill that only dumps), whose upkeep of
-    /// those two is then about a seventh of its CPU and a third of its memory
-    /// (BENCHMARKS.md, session 30). Views restored from a checkpoint keep them again.
+    /// Stops keeping what only the read side's windows read: each occurrence's second,
+    /// facet and user (`details`) and the per-facet hours (`facets`). The rows, hourly
+    /// counts, environment and release sets and per-environment hours, which the dump, the
+    /// summary and the change feeds read, are kept as before. For views that no query and no
+    /// checkpoint will read (a backfill that only dumps), where those two cost about a
+    /// seventh of the CPU and a third of the memory (BENCHMARKS.md, session 30). Views
+    /// restored from a checkpoint keep them again.
     pub fn drop_windows(&mut self) {
         self.details = Default::default();
         self.facets = Default::default();

@@ -5,6 +5,7 @@
 #   KAFKA=1: the same of `run --kafka` on a 4-partition topic of a local tansu broker (in
 #   memory) holding those lines, instead of a followed file; the broker's CPU is not counted.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 bin=$(readlink -f "$1"); input=${2:-examples/occurrences.jsonl}; port=${3:-18111}
 dir=$(mktemp -d)
 tansu_pid=
@@ -12,7 +13,7 @@ trap 'kill "$pid" $tansu_pid 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"
 head -1000 "$input" > "$dir/in.jsonl"
 if [ -n "${KAFKA:-}" ]; then
   tansu=${TANSU:-$(command -v tansu || echo "$HOME/.cargo/bin/tansu")}
-  broker=127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  broker=127.0.0.1:$(free_port)
   "$tansu" broker --listener-url "tcp://$broker" --advertised-listener-url "tcp://$broker" \
     --storage-engine memory://tansu/ --silent >/dev/null 2>&1 &
   tansu_pid=$!
